@@ -1,0 +1,198 @@
+//! A validated app turned into what requests need: table and column names, compiled regexes,
+//! typed bounds, option sets, reverse relations. Built once per app version, shared read-only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::def::{AppDef, EntityDef, FieldDef, FieldType};
+use crate::names::{Slug, StorageId};
+use crate::value::Val;
+
+/// Table of an entity: derived from its storage id, never from a label or name.
+pub fn table_name(entity: &StorageId) -> String {
+    format!("rec_{entity}")
+}
+
+/// Column of a field: derived from its storage id.
+pub fn column_name(field: &StorageId) -> String {
+    format!("f_{field}")
+}
+
+/// Second column of a currency field, holding the ISO code.
+pub fn currency_column_name(field: &StorageId) -> String {
+    format!("f_{field}_cur")
+}
+
+/// The columns every entity table has, with the type their values take in filters and answers.
+pub const SYSTEM_COLUMNS: &[(&str, FieldType)] = &[
+    ("id", FieldType::Relation),
+    ("created_at", FieldType::Datetime),
+    ("updated_at", FieldType::Datetime),
+    ("created_by", FieldType::User),
+    ("owner", FieldType::User),
+    ("version", FieldType::Integer),
+];
+
+/// An app ready for requests.
+#[derive(Debug)]
+pub struct CompiledApp {
+    pub def: AppDef,
+    pub version: i64,
+    pub entities: HashMap<String, Arc<CompiledEntity>>,
+}
+
+impl CompiledApp {
+    /// Compiles a definition that passed [`crate::validate::validate_app`].
+    pub fn compile(def: AppDef, version: i64) -> CompiledApp {
+        let mut entities: HashMap<String, CompiledEntity> =
+            def.entities.iter().map(|e| (e.name.to_string(), CompiledEntity::compile(e))).collect();
+        // Reverse relations: which fields point at each entity (for delete checks, later rollups).
+        for e in &def.entities {
+            for f in e.fields.iter().filter(|f| f.field_type == FieldType::Relation) {
+                let target = f.target.as_ref().expect("validated relation has a target").to_string();
+                let source = (e.name.clone(), f.name.clone());
+                if let Some(t) = entities.get_mut(&target) {
+                    t.incoming.push(source);
+                }
+            }
+        }
+        let entities = entities.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        CompiledApp { def, version, entities }
+    }
+
+    pub fn entity(&self, name: &str) -> Option<&Arc<CompiledEntity>> {
+        self.entities.get(name)
+    }
+}
+
+/// An entity ready for requests.
+#[derive(Debug)]
+pub struct CompiledEntity {
+    pub def: EntityDef,
+    pub table: String,
+    /// System columns first, then the user's fields in definition order.
+    pub columns: Vec<CompiledField>,
+    by_name: HashMap<String, usize>,
+    /// (entity, field) pairs of relation fields that point at this entity.
+    pub incoming: Vec<(Slug, Slug)>,
+}
+
+impl CompiledEntity {
+    pub fn compile(def: &EntityDef) -> CompiledEntity {
+        let mut columns: Vec<CompiledField> = SYSTEM_COLUMNS
+            .iter()
+            .map(|(name, kind)| CompiledField::system(name, *kind))
+            .collect();
+        columns.extend(def.fields.iter().map(CompiledField::compile));
+        let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+        CompiledEntity { def: def.clone(), table: table_name(def.storage_id()), columns, by_name, incoming: Vec::new() }
+    }
+
+    /// A column (system or user field) by its API name.
+    pub fn column(&self, name: &str) -> Option<&CompiledField> {
+        self.by_name.get(name).map(|i| &self.columns[*i])
+    }
+
+    /// The user's fields (no system columns).
+    pub fn fields(&self) -> impl Iterator<Item = &CompiledField> {
+        self.columns.iter().filter(|c| !c.system)
+    }
+
+    pub fn name(&self) -> &str {
+        self.def.name.as_str()
+    }
+}
+
+/// A column with everything needed to coerce, check, store and answer its values.
+#[derive(Debug, Clone)]
+pub struct CompiledField {
+    pub name: String,
+    pub kind: FieldType,
+    pub column: String,
+    pub currency_column: Option<String>,
+    pub system: bool,
+    pub required: bool,
+    pub unique: bool,
+    pub scale: u8,
+    pub default_currency: Option<String>,
+    pub regex: Option<Regex>,
+    pub min: Option<Val>,
+    pub max: Option<Val>,
+    pub min_length: Option<u32>,
+    pub max_length: Option<u32>,
+    pub options: Vec<String>,
+    pub target: Option<String>,
+    pub default: Option<serde_json::Value>,
+    pub format: Option<String>,
+}
+
+impl CompiledField {
+    fn system(name: &str, kind: FieldType) -> CompiledField {
+        CompiledField {
+            name: name.to_string(),
+            kind,
+            column: name.to_string(),
+            currency_column: None,
+            system: true,
+            required: false,
+            unique: name == "id",
+            scale: 0,
+            default_currency: None,
+            regex: None,
+            min: None,
+            max: None,
+            min_length: None,
+            max_length: None,
+            options: Vec::new(),
+            target: None,
+            default: None,
+            format: None,
+        }
+    }
+
+    pub fn compile(f: &FieldDef) -> CompiledField {
+        let id = f.storage_id();
+        let mut c = CompiledField {
+            name: f.name.to_string(),
+            kind: f.field_type,
+            column: column_name(id),
+            currency_column: (f.field_type == FieldType::Currency).then(|| currency_column_name(id)),
+            system: false,
+            required: f.required,
+            unique: f.unique,
+            scale: if f.field_type.is_fixed_point() { f.scale() } else { 0 },
+            default_currency: f.currency.clone(),
+            regex: f.pattern.as_deref().and_then(|p| Regex::new(&format!("^(?:{p})$")).ok()),
+            min: None,
+            max: None,
+            min_length: f.min_length,
+            max_length: f.max_length,
+            options: f.options.iter().flatten().map(|o| o.value.clone()).collect(),
+            target: f.target.as_ref().map(|t| t.to_string()),
+            default: f.default.clone(),
+            format: f.format.clone(),
+        };
+        // Bounds are validated definitions: parse them with the field's own coercion.
+        c.min = f.min.as_ref().and_then(|v| c.coerce_bound(v));
+        c.max = f.max.as_ref().and_then(|v| c.coerce_bound(v));
+        c
+    }
+
+    fn coerce_bound(&self, v: &serde_json::Value) -> Option<Val> {
+        let mut plain = self.clone();
+        plain.min = None;
+        plain.max = None;
+        plain.regex = None;
+        if plain.kind == FieldType::Currency {
+            plain.kind = FieldType::Decimal;
+        }
+        plain.coerce(v).ok()
+    }
+
+    /// Whether the column can be used in `sort` and in range comparisons.
+    pub fn sortable(&self) -> bool {
+        !self.kind.is_json()
+    }
+}

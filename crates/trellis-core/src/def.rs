@@ -1,0 +1,310 @@
+//! Definitions as users write them: apps, entities, fields. Stored as versioned JSON, validated
+//! against `schemas/` and by [`crate::validate`] before they are accepted.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::names::{Slug, StorageId};
+
+/// A label in both of the platform's languages; at least one is given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Label {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<String>,
+}
+
+impl Label {
+    pub fn new(zh: &str, en: &str) -> Label {
+        Label { zh: Some(zh.to_string()), en: Some(en.to_string()) }
+    }
+    /// The English label, else the Chinese one, else the fallback.
+    pub fn display<'a>(&'a self, fallback: &'a str) -> &'a str {
+        self.en.as_deref().or(self.zh.as_deref()).unwrap_or(fallback)
+    }
+}
+
+/// An app: a named set of entities (later also pipelines, rules, views, dashboards, roles).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppDef {
+    pub name: Slug,
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Label>,
+    #[serde(default)]
+    pub entities: Vec<EntityDef>,
+}
+
+impl AppDef {
+    pub fn entity(&self, name: &str) -> Option<&EntityDef> {
+        self.entities.iter().find(|e| e.name.as_str() == name)
+    }
+    pub fn entity_mut(&mut self, name: &str) -> Option<&mut EntityDef> {
+        self.entities.iter_mut().find(|e| e.name.as_str() == name)
+    }
+}
+
+/// An entity: a kind of record, stored in its own table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityDef {
+    /// Stable storage id; the table name derives from it. Assigned by the server when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<StorageId>,
+    pub name: Slug,
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Label>,
+    /// The field shown as the record's title (in lists and relation pickers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_field: Option<Slug>,
+    #[serde(default)]
+    pub fields: Vec<FieldDef>,
+}
+
+impl EntityDef {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.name.as_str() == name)
+    }
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut FieldDef> {
+        self.fields.iter_mut().find(|f| f.name.as_str() == name)
+    }
+    /// The storage id; definitions that passed [`crate::validate`] always have one.
+    pub fn storage_id(&self) -> &StorageId {
+        self.id.as_ref().expect("entity id is assigned before validation")
+    }
+}
+
+/// The type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    Text,
+    LongText,
+    Integer,
+    Decimal,
+    Currency,
+    Percent,
+    Boolean,
+    Date,
+    Datetime,
+    Email,
+    Phone,
+    Url,
+    SingleSelect,
+    MultiSelect,
+    Relation,
+    User,
+    Json,
+    AutoNumber,
+}
+
+impl FieldType {
+    pub const ALL: [FieldType; 18] = [
+        FieldType::Text,
+        FieldType::LongText,
+        FieldType::Integer,
+        FieldType::Decimal,
+        FieldType::Currency,
+        FieldType::Percent,
+        FieldType::Boolean,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::Email,
+        FieldType::Phone,
+        FieldType::Url,
+        FieldType::SingleSelect,
+        FieldType::MultiSelect,
+        FieldType::Relation,
+        FieldType::User,
+        FieldType::Json,
+        FieldType::AutoNumber,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::LongText => "long_text",
+            FieldType::Integer => "integer",
+            FieldType::Decimal => "decimal",
+            FieldType::Currency => "currency",
+            FieldType::Percent => "percent",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Datetime => "datetime",
+            FieldType::Email => "email",
+            FieldType::Phone => "phone",
+            FieldType::Url => "url",
+            FieldType::SingleSelect => "single_select",
+            FieldType::MultiSelect => "multi_select",
+            FieldType::Relation => "relation",
+            FieldType::User => "user",
+            FieldType::Json => "json",
+            FieldType::AutoNumber => "auto_number",
+        }
+    }
+
+    /// Types stored as exact fixed-point numbers (minor units in a BIGINT column).
+    pub fn is_fixed_point(self) -> bool {
+        matches!(self, FieldType::Decimal | FieldType::Currency | FieldType::Percent)
+    }
+
+    /// Types whose values are strings in a text column (searchable with `q`, `contains`).
+    pub fn is_textual(self) -> bool {
+        matches!(
+            self,
+            FieldType::Text
+                | FieldType::LongText
+                | FieldType::Email
+                | FieldType::Phone
+                | FieldType::Url
+                | FieldType::SingleSelect
+                | FieldType::AutoNumber
+        )
+    }
+
+    /// Types whose column holds JSON.
+    pub fn is_json(self) -> bool {
+        matches!(self, FieldType::MultiSelect | FieldType::Json)
+    }
+
+    /// The storage class: two types of one class share a column type, so a change between them
+    /// needs no data conversion.
+    pub fn storage_class(self) -> StorageClass {
+        match self {
+            FieldType::Text
+            | FieldType::LongText
+            | FieldType::Email
+            | FieldType::Phone
+            | FieldType::Url
+            | FieldType::SingleSelect
+            | FieldType::AutoNumber
+            | FieldType::Relation
+            | FieldType::User => StorageClass::Text,
+            FieldType::Integer => StorageClass::Integer,
+            FieldType::Decimal | FieldType::Percent | FieldType::Currency => StorageClass::FixedPoint,
+            FieldType::Boolean => StorageClass::Boolean,
+            FieldType::Date => StorageClass::Date,
+            FieldType::Datetime => StorageClass::Datetime,
+            FieldType::MultiSelect | FieldType::Json => StorageClass::Json,
+        }
+    }
+}
+
+/// How a field's value is kept in its column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StorageClass {
+    Text,
+    Integer,
+    FixedPoint,
+    Boolean,
+    Date,
+    Datetime,
+    Json,
+}
+
+/// One choice of a single_select or multi_select field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectOption {
+    pub value: String,
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+}
+
+/// A field of an entity. Options that do not apply to the type are refused by validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDef {
+    /// Stable storage id; the column name derives from it. Assigned by the server when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<StorageId>,
+    pub name: Slug,
+    pub label: Label,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub indexed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// Lower bound: a number, or for date/datetime an ISO date/time string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// A regular expression the whole text must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Digits after the decimal point of decimal, currency and percent (0–6, default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u8>,
+    /// Default ISO 4217 code of a currency field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Choices of a single_select or multi_select.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<SelectOption>>,
+    /// Target entity of a relation (N:1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Slug>,
+    /// Pattern of an auto_number, e.g. `DL-{YYYY}-{00000}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<Label>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Largest scale of fixed-point fields; keeps every amount below 2^53 minor units exact in JSON.
+pub const MAX_SCALE: u8 = 6;
+
+impl FieldDef {
+    /// A field with no options, for building definitions in code and tests.
+    pub fn new(name: &str, label: Label, field_type: FieldType) -> FieldDef {
+        FieldDef {
+            id: None,
+            name: Slug::parse(name).expect("valid field name"),
+            label,
+            field_type,
+            required: false,
+            unique: false,
+            indexed: false,
+            default: None,
+            min: None,
+            max: None,
+            min_length: None,
+            max_length: None,
+            pattern: None,
+            scale: None,
+            currency: None,
+            options: None,
+            target: None,
+            format: None,
+            help: None,
+        }
+    }
+
+    pub fn storage_id(&self) -> &StorageId {
+        self.id.as_ref().expect("field id is assigned before validation")
+    }
+
+    /// The scale of a fixed-point field (default 2).
+    pub fn scale(&self) -> u8 {
+        self.scale.unwrap_or(2)
+    }
+}

@@ -1,0 +1,156 @@
+//! The one registry of error codes. Every crate maps its failures into these; the API turns them
+//! into problem+json with the status given here.
+
+use serde::{Deserialize, Serialize};
+
+/// Stable, snake_case error codes (the contract in API.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    Conflict,
+    VersionMismatch,
+    ValidationFailed,
+    TransitionBlocked,
+    ScriptError,
+    PayloadTooLarge,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code answers with.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::PermissionDenied => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::VersionMismatch => 412,
+            ErrorCode::ValidationFailed => 422,
+            ErrorCode::TransitionBlocked => 409,
+            ErrorCode::ScriptError => 422,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The snake_case word, as sent to clients.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::VersionMismatch => "version_mismatch",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::TransitionBlocked => "transition_blocked",
+            ErrorCode::ScriptError => "script_error",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// A short human title for the problem document.
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "Bad request",
+            ErrorCode::Unauthenticated => "Authentication required",
+            ErrorCode::PermissionDenied => "Permission denied",
+            ErrorCode::NotFound => "Not found",
+            ErrorCode::Conflict => "Conflict",
+            ErrorCode::VersionMismatch => "Version mismatch",
+            ErrorCode::ValidationFailed => "Validation failed",
+            ErrorCode::TransitionBlocked => "Transition blocked",
+            ErrorCode::ScriptError => "Script error",
+            ErrorCode::PayloadTooLarge => "Payload too large",
+            ErrorCode::RateLimited => "Too many requests",
+            ErrorCode::Internal => "Internal error",
+        }
+    }
+}
+
+/// One problem with one field (or one part of a definition), as listed in `errors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), code: code.into(), message: message.into() }
+    }
+
+    /// The same error with its field path prefixed (`create[2].amount`).
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.field = if self.field.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", self.field) };
+        self
+    }
+}
+
+/// A failure a client can act on, or an internal one whose detail is never sent.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code:?}: {detail}")]
+pub struct Error {
+    pub code: ErrorCode,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Error { code, detail: detail.into(), errors: Vec::new() }
+    }
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, detail)
+    }
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, detail)
+    }
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, detail)
+    }
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, detail)
+    }
+    pub fn permission_denied(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PermissionDenied, detail)
+    }
+    /// An internal failure: the detail is logged, never sent to a client.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, detail)
+    }
+    /// `validation_failed` with the listed field errors.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Error { code: ErrorCode::ValidationFailed, detail, errors }
+    }
+    /// `bad_request` naming the offending parameter or field.
+    pub fn bad_field(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        Error {
+            code: ErrorCode::BadRequest,
+            detail: format!("{field}: {message}"),
+            errors: vec![FieldError::new(field, code, message)],
+        }
+    }
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

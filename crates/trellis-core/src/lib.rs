@@ -1,0 +1,20 @@
+//! Trellis's pure domain: definitions (apps, entities, fields), validated names, typed values,
+//! queries, plans of schema changes, error codes and the OpenAPI of an app. No I/O here.
+
+pub mod autonumber;
+pub mod compile;
+pub mod def;
+pub mod error;
+pub mod names;
+pub mod openapi;
+pub mod plan;
+pub mod query;
+pub mod schema;
+pub mod validate;
+pub mod value;
+
+pub use compile::{CompiledApp, CompiledEntity, CompiledField};
+pub use def::{AppDef, EntityDef, FieldDef, FieldType, Label};
+pub use error::{Error, ErrorCode, FieldError, Result};
+pub use names::{Slug, StorageId};
+pub use value::Val;

@@ -1,0 +1,252 @@
+//! Field types as JSON Schema, and the OpenAPI document of an app's record API, generated from
+//! its metadata: one schema per entity with its real field types.
+
+use serde_json::{Map, Value, json};
+
+use crate::compile::{CompiledApp, CompiledEntity, CompiledField};
+use crate::def::FieldType;
+
+/// JSON Schema of a field's value as the API answers it (nullable: any field may be empty).
+pub fn field_schema(f: &CompiledField) -> Value {
+    let mut s = match f.kind {
+        FieldType::Text | FieldType::LongText | FieldType::Phone => json!({"type": "string"}),
+        FieldType::Email => json!({"type": "string", "format": "email"}),
+        FieldType::Url => json!({"type": "string", "format": "uri"}),
+        FieldType::Integer => json!({"type": "integer", "format": "int64"}),
+        FieldType::Decimal | FieldType::Percent => {
+            json!({"type": "number", "multipleOf": 10f64.powi(-(f.scale as i32))})
+        }
+        FieldType::Currency => json!({
+            "type": "object",
+            "required": ["amount", "currency"],
+            "properties": {
+                "amount": {"type": "number"},
+                "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}
+            },
+            "additionalProperties": false
+        }),
+        FieldType::Boolean => json!({"type": "boolean"}),
+        FieldType::Date => json!({"type": "string", "format": "date"}),
+        FieldType::Datetime => json!({"type": "string", "format": "date-time"}),
+        FieldType::SingleSelect => json!({"type": "string", "enum": f.options}),
+        FieldType::MultiSelect => json!({"type": "array", "items": {"type": "string", "enum": f.options}, "uniqueItems": true}),
+        FieldType::Relation | FieldType::User => json!({"type": "string", "format": "uuid"}),
+        FieldType::Json => json!({}),
+        FieldType::AutoNumber => json!({"type": "string", "readOnly": true}),
+    };
+    if let Value::Object(o) = &mut s {
+        if f.kind.is_fixed_point() && f.scale == 0 {
+            o.remove("multipleOf");
+            o.insert("type".into(), json!("integer"));
+        }
+        if let Some(n) = f.max_length.filter(|_| f.kind.is_textual()) {
+            o.insert("maxLength".into(), json!(n));
+        }
+        if let Some(n) = f.min_length.filter(|_| f.kind.is_textual()) {
+            o.insert("minLength".into(), json!(n));
+        }
+        if f.kind == FieldType::MultiSelect {
+            if let Some(n) = f.max_length {
+                o.insert("maxItems".into(), json!(n));
+            }
+            if let Some(n) = f.min_length {
+                o.insert("minItems".into(), json!(n));
+            }
+        }
+        if f.kind != FieldType::Json {
+            // OpenAPI 3.1: nullable as a type union.
+            match o.get("type").cloned() {
+                Some(Value::String(t)) => {
+                    o.insert("type".into(), json!([t, "null"]));
+                }
+                _ => {
+                    let inner = Value::Object(std::mem::take(o));
+                    o.insert("anyOf".into(), json!([inner, {"type": "null"}]));
+                }
+            }
+        }
+    }
+    s
+}
+
+fn record_schema(e: &CompiledEntity) -> Value {
+    let mut props = Map::new();
+    for c in &e.columns {
+        let mut s = field_schema(c);
+        if c.system {
+            s = match c.name.as_str() {
+                "id" => json!({"type": "string", "format": "uuid", "readOnly": true}),
+                "version" => json!({"type": "integer", "minimum": 1, "readOnly": true}),
+                "created_at" | "updated_at" => json!({"type": "string", "format": "date-time", "readOnly": true}),
+                "created_by" => json!({"type": ["string", "null"], "format": "uuid", "readOnly": true}),
+                _ => s,
+            };
+        } else if let (Some(label), Value::Object(o)) = (c_label(e, c), &mut s) {
+            o.insert("title".into(), json!(label));
+        }
+        props.insert(c.name.clone(), s);
+    }
+    let required: Vec<&str> = ["id", "created_at", "updated_at", "version"].to_vec();
+    json!({
+        "type": "object",
+        "title": e.def.label.display(e.name()),
+        "properties": props,
+        "required": required,
+        "additionalProperties": false
+    })
+}
+
+fn c_label(e: &CompiledEntity, c: &CompiledField) -> Option<String> {
+    e.def.field(&c.name).map(|f| f.label.display(&c.name).to_string())
+}
+
+fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
+    let mut props = Map::new();
+    for c in e.fields().filter(|c| c.kind != FieldType::AutoNumber) {
+        let mut s = field_schema(c);
+        if c.kind == FieldType::Currency {
+            s = json!({"anyOf": [s, {"type": "number"}, {"type": "string"}], "description": "An amount, or {amount, currency}"});
+        } else if c.kind.is_fixed_point() {
+            s = json!({"anyOf": [s, {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"}]});
+        }
+        props.insert(c.name.clone(), s);
+    }
+    props.insert("owner".into(), json!({"type": ["string", "null"], "format": "uuid"}));
+    let mut s = json!({"type": "object", "properties": props, "additionalProperties": false});
+    if for_create {
+        let required: Vec<&str> = e.fields().filter(|c| c.required && c.default.is_none()).map(|c| c.name.as_str()).collect();
+        if !required.is_empty() {
+            s["required"] = json!(required);
+        }
+    }
+    s
+}
+
+/// The OpenAPI 3.1 document of an app's record endpoints.
+pub fn app_openapi(app: &CompiledApp) -> Value {
+    let mut schemas = Map::new();
+    let mut paths = Map::new();
+    schemas.insert("Problem".into(), problem_schema());
+    let mut names: Vec<&String> = app.entities.keys().collect();
+    names.sort();
+    for name in names {
+        let e = &app.entities[name];
+        let title = camel(name);
+        schemas.insert(title.clone(), record_schema(e));
+        schemas.insert(format!("{title}Create"), input_schema(e, true));
+        schemas.insert(format!("{title}Update"), input_schema(e, false));
+        let base = format!("/api/v1/data/{}/{}", app.def.name, name);
+        let rec = json!({"$ref": format!("#/components/schemas/{title}")});
+        let one = |status: &str, desc: &str| json!({status: {"description": desc, "content": {"application/json": {"schema": rec}}}});
+        let label = e.def.label.display(name).to_string();
+        paths.insert(base.clone(), json!({
+            "get": {
+                "operationId": format!("list_{name}"), "summary": format!("List {label}"), "tags": [label],
+                "parameters": list_parameters(),
+                "responses": merge(json!({"200": {"description": "A page of records", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["data"],
+                    "properties": {"data": {"type": "array", "items": rec}, "next_cursor": {"type": ["string", "null"]}, "total": {"type": "integer"}}
+                }}}}}), errors(&["400"]))
+            },
+            "post": {
+                "operationId": format!("create_{name}"), "summary": format!("Create a {label}"), "tags": [label],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{title}Create")}}}},
+                "responses": merge(one("201", "Created"), errors(&["400", "422"]))
+            }
+        }));
+        paths.insert(format!("{base}/{{id}}"), json!({
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+            "get": {"operationId": format!("get_{name}"), "summary": format!("Get a {label}"), "tags": [label],
+                    "parameters": [{"name": "expand", "in": "query", "schema": {"type": "string"}}, {"name": "fields", "in": "query", "schema": {"type": "string"}}],
+                    "responses": merge(one("200", "The record"), errors(&["404"]))},
+            "patch": {"operationId": format!("update_{name}"), "summary": format!("Update a {label}"), "tags": [label],
+                      "parameters": [{"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "The ETag read; a stale one answers 412"}],
+                      "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{title}Update")}}}},
+                      "responses": merge(one("200", "The updated record"), errors(&["400", "404", "412", "422"]))},
+            "delete": {"operationId": format!("delete_{name}"), "summary": format!("Delete a {label}"), "tags": [label],
+                       "parameters": [{"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
+                       "responses": merge(json!({"204": {"description": "Deleted"}}), errors(&["404", "409", "412"]))}
+        }));
+        paths.insert(format!("{base}/bulk"), json!({
+            "post": {"operationId": format!("bulk_{name}"), "summary": format!("Create, update and delete {label} records, all or nothing"), "tags": [label],
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
+                         "create": {"type": "array", "items": {"$ref": format!("#/components/schemas/{title}Create")}},
+                         "update": {"type": "array", "items": {"allOf": [{"$ref": format!("#/components/schemas/{title}Update")}], "required": ["id"]}},
+                         "delete": {"type": "array", "items": {"type": "string", "format": "uuid"}}
+                     }, "additionalProperties": false}}}},
+                     "responses": merge(json!({"200": {"description": "What was done", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                         "created": {"type": "array", "items": rec}, "updated": {"type": "array", "items": rec}, "deleted": {"type": "array", "items": {"type": "string"}}
+                     }}}}}}), errors(&["400", "404", "409", "412", "422"]))}
+        }));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": format!("{} API", app.def.label.display(app.def.name.as_str())),
+            "version": app.version.to_string(),
+            "description": format!("Record API of the app '{}', generated from its metadata (version {}).", app.def.name, app.version)
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+        }
+    })
+}
+
+fn list_parameters() -> Value {
+    let q = |name: &str, desc: &str, schema: Value| json!({"name": name, "in": "query", "description": desc, "schema": schema});
+    json!([
+        q("filter", "JSON filter (filter.schema.json)", json!({"type": "string"})),
+        q("sort", "Comma-separated fields, '-' for descending", json!({"type": "string"})),
+        q("fields", "Comma-separated fields to return", json!({"type": "string"})),
+        q("expand", "Comma-separated relation fields to expand", json!({"type": "string"})),
+        q("q", "Text searched in every text field", json!({"type": "string"})),
+        q("limit", "Page size (default 50, max 1000)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+        q("cursor", "next_cursor of the previous page", json!({"type": "string"})),
+        q("offset", "Rows to skip (instead of a cursor)", json!({"type": "integer", "minimum": 0})),
+        q("count", "Also answer the total", json!({"type": "boolean"}))
+    ])
+}
+
+fn problem_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "code": {"type": "string"}, "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {
+                "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}}}
+        }
+    })
+}
+
+fn errors(statuses: &[&str]) -> Value {
+    let mut m = Map::new();
+    for s in statuses.iter().chain(["401"].iter()) {
+        m.insert(
+            s.to_string(),
+            json!({"description": "Problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}),
+        );
+    }
+    Value::Object(m)
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Value::Object(x), Value::Object(y)) = (&mut a, b) {
+        x.extend(y);
+    }
+    a
+}
+
+fn camel(s: &str) -> String {
+    s.split('_')
+        .map(|p| {
+            let mut c = p.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! The JSON Schemas of `schemas/`, embedded in the binary. Every definition is checked against its
+//! schema before it is parsed and given the semantic checks of [`crate::validate`].
+
+use std::sync::LazyLock;
+
+use jsonschema::{Retrieve, Uri, Validator};
+use serde_json::Value;
+
+use crate::error::FieldError;
+
+const BASE: &str = "https://trellis.dev/schemas/";
+
+/// (file name, contents) of every schema.
+pub const SCHEMAS: &[(&str, &str)] = &[
+    ("label.schema.json", include_str!("../../../schemas/label.schema.json")),
+    ("field.schema.json", include_str!("../../../schemas/field.schema.json")),
+    ("entity.schema.json", include_str!("../../../schemas/entity.schema.json")),
+    ("app.schema.json", include_str!("../../../schemas/app.schema.json")),
+    ("filter.schema.json", include_str!("../../../schemas/filter.schema.json")),
+];
+
+/// Kinds of definition with a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefKind {
+    App,
+    Entity,
+    Field,
+    Filter,
+}
+
+impl DefKind {
+    fn file(self) -> &'static str {
+        match self {
+            DefKind::App => "app.schema.json",
+            DefKind::Entity => "entity.schema.json",
+            DefKind::Field => "field.schema.json",
+            DefKind::Filter => "filter.schema.json",
+        }
+    }
+}
+
+/// Resolves `$ref`s between the embedded schemas; never reaches the network.
+struct Embedded;
+
+impl Retrieve for Embedded {
+    fn retrieve(&self, uri: &Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let s = uri.as_str();
+        let file = s.strip_prefix(BASE).ok_or_else(|| format!("unknown schema {s}"))?;
+        schema_json(file).ok_or_else(|| format!("unknown schema {s}").into())
+    }
+}
+
+/// The parsed JSON of an embedded schema by file name.
+pub fn schema_json(file: &str) -> Option<Value> {
+    SCHEMAS.iter().find(|(f, _)| *f == file).map(|(_, text)| serde_json::from_str(text).expect("embedded schema is JSON"))
+}
+
+fn build(kind: DefKind) -> Validator {
+    let schema = schema_json(kind.file()).expect("schema is embedded");
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .with_retriever(Embedded)
+        .build(&schema)
+        .expect("embedded schema compiles")
+}
+
+static VALIDATORS: LazyLock<[(DefKind, Validator); 4]> = LazyLock::new(|| {
+    [
+        (DefKind::App, build(DefKind::App)),
+        (DefKind::Entity, build(DefKind::Entity)),
+        (DefKind::Field, build(DefKind::Field)),
+        (DefKind::Filter, build(DefKind::Filter)),
+    ]
+});
+
+/// Checks a definition against its schema; each error names the JSON path it is about.
+pub fn check(kind: DefKind, instance: &Value) -> Result<(), Vec<FieldError>> {
+    let validator = &VALIDATORS.iter().find(|(k, _)| *k == kind).expect("every kind has a validator").1;
+    let errors: Vec<FieldError> = validator
+        .iter_errors(instance)
+        .take(20)
+        .map(|e| {
+            let path = e.instance_path().as_str().trim_start_matches('/').replace('/', ".");
+            let path = if path.is_empty() { "$".to_string() } else { path };
+            let keyword = e.schema_path().as_str().rsplit('/').next().unwrap_or("schema").to_string();
+            FieldError::new(path, format!("schema_{keyword}"), e.masked().to_string())
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_schema_compiles_and_checks_a_good_app() {
+        let app = json!({
+            "name": "sales", "label": {"zh": "销售", "en": "Sales"},
+            "entities": [{"name": "deal", "label": {"en": "Deal"}, "fields": [
+                {"name": "title", "label": {"zh": "标题"}, "type": "text", "required": true},
+                {"name": "stage", "label": {"en": "Stage"}, "type": "single_select",
+                 "options": [{"value": "new", "label": {"zh": "新", "en": "New"}}]}
+            ]}]
+        });
+        check(DefKind::App, &app).unwrap();
+    }
+
+    #[test]
+    fn schema_errors_name_the_path() {
+        let bad = json!({"name": "x", "label": {"en": "X"}, "type": "relation"});
+        let errs = check(DefKind::Field, &bad).unwrap_err();
+        assert!(errs.iter().any(|e| e.message.contains("target")), "{errs:?}");
+        let bad = json!({"name": "x", "label": {}, "type": "text", "colour": 1});
+        let errs = check(DefKind::Field, &bad).unwrap_err();
+        assert!(errs.iter().any(|e| e.field == "label"), "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("colour")), "{errs:?}");
+    }
+
+    #[test]
+    fn filter_schema_accepts_nested_filters() {
+        let f = json!({"and": [{"field": "a", "op": "eq", "value": 1}, {"not": {"field": "b", "op": "is_null", "value": true}}]});
+        check(DefKind::Filter, &f).unwrap();
+        assert!(check(DefKind::Filter, &json!({"field": "a", "op": "like"})).is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! Semantic checks of definitions, after the JSON Schema check: what a schema cannot say
+//! (unique names, relation targets, bounds that fit the type, defaults of the right type).
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use crate::autonumber::AutoFormat;
+use crate::compile::CompiledField;
+use crate::def::{AppDef, EntityDef, FieldDef, FieldType};
+use crate::error::{Error, FieldError};
+use crate::names::{SYSTEM_FIELDS, StorageId};
+use crate::schema::{DefKind, check};
+
+/// Parses an app definition from JSON: schema check, then serde.
+pub fn parse_app(v: &Value) -> Result<AppDef, Error> {
+    parse(DefKind::App, v)
+}
+
+/// Parses an entity definition from JSON: schema check, then serde.
+pub fn parse_entity(v: &Value) -> Result<EntityDef, Error> {
+    parse(DefKind::Entity, v)
+}
+
+/// Parses a field definition from JSON: schema check, then serde.
+pub fn parse_field(v: &Value) -> Result<FieldDef, Error> {
+    parse(DefKind::Field, v)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(kind: DefKind, v: &Value) -> Result<T, Error> {
+    check(kind, v).map_err(Error::validation)?;
+    serde_json::from_value(v.clone()).map_err(|e| Error::validation(vec![FieldError::new("$", "invalid", e.to_string())]))
+}
+
+/// Gives every entity and field without a storage id a fresh one.
+pub fn assign_ids(app: &mut AppDef) {
+    for e in &mut app.entities {
+        if e.id.is_none() {
+            e.id = Some(StorageId::generate());
+        }
+        for f in &mut e.fields {
+            if f.id.is_none() {
+                f.id = Some(StorageId::generate());
+            }
+        }
+    }
+}
+
+/// All semantic problems of an app whose ids are assigned; empty when it may be stored.
+pub fn validate_app(app: &AppDef) -> Result<(), Error> {
+    let mut errors = Vec::new();
+    let mut names = HashSet::new();
+    let mut ids = HashSet::new();
+    for e in &app.entities {
+        let at = format!("entities.{}", e.name);
+        if !names.insert(e.name.as_str()) {
+            errors.push(FieldError::new(&at, "duplicate", format!("entity '{}' is defined twice", e.name)));
+        }
+        if !ids.insert(e.storage_id().as_str()) {
+            errors.push(FieldError::new(format!("{at}.id"), "duplicate", "entity id is used twice"));
+        }
+        validate_entity(app, e, &at, &mut errors);
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::validation(errors)) }
+}
+
+fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<FieldError>) {
+    let mut names = HashSet::new();
+    let mut ids = HashSet::new();
+    for f in &e.fields {
+        let fat = format!("{at}.fields.{}", f.name);
+        if SYSTEM_FIELDS.contains(&f.name.as_str()) {
+            errors.push(FieldError::new(&fat, "reserved", format!("'{}' is a system field name", f.name)));
+        }
+        if !names.insert(f.name.as_str()) {
+            errors.push(FieldError::new(&fat, "duplicate", format!("field '{}' is defined twice", f.name)));
+        }
+        if !ids.insert(f.storage_id().as_str()) {
+            errors.push(FieldError::new(format!("{fat}.id"), "duplicate", "field id is used twice"));
+        }
+        validate_field(app, f, &fat, errors);
+    }
+    if let Some(t) = &e.title_field {
+        match e.field(t.as_str()) {
+            None => errors.push(FieldError::new(
+                format!("{at}.title_field"),
+                "unknown_field",
+                format!("title field '{t}' is not a field of '{}'", e.name),
+            )),
+            Some(f) if !f.field_type.is_textual() => errors.push(FieldError::new(
+                format!("{at}.title_field"),
+                "type",
+                "the title field must be a text-like field",
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldError>) {
+    let t = f.field_type;
+    let mut err = |part: &str, code: &str, msg: String| {
+        let path = if part.is_empty() { at.to_string() } else { format!("{at}.{part}") };
+        errors.push(FieldError::new(path, code, msg));
+    };
+    if let Some(target) = &f.target
+        && app.entity(target.as_str()).is_none()
+    {
+        err("target", "unknown_entity", format!("relation target '{target}' is not an entity of this app"));
+    }
+    if let Some(opts) = &f.options {
+        let mut seen = HashSet::new();
+        for o in opts {
+            if !seen.insert(o.value.as_str()) {
+                err("options", "duplicate", format!("option '{}' is listed twice", o.value));
+            }
+        }
+    }
+    if let Some(p) = &f.pattern {
+        if !matches!(t, FieldType::Text | FieldType::LongText | FieldType::Phone | FieldType::Email | FieldType::Url) {
+            err("pattern", "not_applicable", format!("a {} field has no pattern", t.as_str()));
+        } else if let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
+            err("pattern", "invalid_pattern", format!("not a valid regular expression: {e}"));
+        }
+    }
+    let numeric = matches!(t, FieldType::Integer | FieldType::Decimal | FieldType::Currency | FieldType::Percent);
+    let dated = matches!(t, FieldType::Date | FieldType::Datetime);
+    for (name, bound) in [("min", &f.min), ("max", &f.max)] {
+        let Some(b) = bound else { continue };
+        let fits = (numeric && b.is_number()) || (dated && b.is_string());
+        if !fits {
+            let want = if numeric {
+                "a number"
+            } else if dated {
+                "a date string"
+            } else {
+                "not allowed for this type"
+            };
+            err(name, "not_applicable", format!("{name} must be {want}"));
+        }
+    }
+    let lengthy = t.is_textual() && t != FieldType::AutoNumber && t != FieldType::SingleSelect || t == FieldType::MultiSelect;
+    for (name, v) in [("min_length", f.min_length), ("max_length", f.max_length)] {
+        if v.is_some() && !lengthy {
+            err(name, "not_applicable", format!("a {} field has no {name}", t.as_str()));
+        }
+    }
+    if let (Some(a), Some(b)) = (f.min_length, f.max_length)
+        && a > b
+    {
+        err("min_length", "range", "min_length is larger than max_length".into());
+    }
+    if f.unique && matches!(t, FieldType::Json | FieldType::MultiSelect | FieldType::Boolean | FieldType::Currency) {
+        err("unique", "not_applicable", format!("a {} field cannot be unique", t.as_str()));
+    }
+    if let Some(fmt) = &f.format
+        && let Err(e) = AutoFormat::parse(fmt)
+    {
+        err("format", "invalid_format", e);
+    }
+    if f.default.is_some() && matches!(t, FieldType::AutoNumber | FieldType::Relation | FieldType::User) {
+        err("default", "not_applicable", format!("a {} field cannot have a default", t.as_str()));
+    }
+    // Bounds and defaults are checked with the field's own coercion, so they mean what a value means.
+    if f.id.is_some() && errors_for(at, errors) == 0 {
+        let compiled = CompiledField::compile(f);
+        if let (Some(min), Some(max)) = (&compiled.min, &compiled.max)
+            && bound_gt(min, max)
+        {
+            errors.push(FieldError::new(format!("{at}.min"), "range", "min is larger than max"));
+        }
+        if (f.min.is_some() && compiled.min.is_none()) || (f.max.is_some() && compiled.max.is_none()) {
+            errors.push(FieldError::new(format!("{at}.min"), "type", "min/max is not a value of this field's type"));
+        }
+        if let Some(d) = &f.default
+            && let Err(e) = compiled.coerce(d)
+        {
+            errors.push(FieldError::new(format!("{at}.default"), e.code, format!("default {}", e.message)));
+        }
+    }
+}
+
+fn errors_for(at: &str, errors: &[FieldError]) -> usize {
+    errors.iter().filter(|e| e.field.starts_with(at)).count()
+}
+
+fn bound_gt(a: &crate::value::Val, b: &crate::value::Val) -> bool {
+    use crate::value::Val::*;
+    match (a, b) {
+        (Int(x), Int(y)) | (Fixed(x), Fixed(y)) => x > y,
+        (Date(x), Date(y)) => x > y,
+        (DateTime(x), DateTime(y)) => x > y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn app(fields: Value) -> AppDef {
+        let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+            {"name": "customer", "label": {"en": "Customer"}, "fields": [{"name": "name", "label": {"en": "N"}, "type": "text"}]},
+            {"name": "deal", "label": {"en": "Deal"}, "fields": fields}
+        ]}))
+        .unwrap();
+        assign_ids(&mut a);
+        a
+    }
+
+    fn codes(a: &AppDef) -> Vec<String> {
+        match validate_app(a) {
+            Ok(()) => vec![],
+            Err(e) => e.errors.into_iter().map(|e| format!("{}:{}", e.field, e.code)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_sound_app_passes() {
+        let a = app(json!([
+            {"name": "title", "label": {"en": "T"}, "type": "text", "max_length": 100, "default": "x"},
+            {"name": "amount", "label": {"en": "A"}, "type": "currency", "currency": "CNY", "min": 0, "default": 5},
+            {"name": "customer", "label": {"en": "C"}, "type": "relation", "target": "customer"},
+            {"name": "no", "label": {"en": "No"}, "type": "auto_number", "format": "DL-{YYYY}-{00000}", "unique": true}
+        ]));
+        assert_eq!(codes(&a), Vec::<String>::new());
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported_with_paths() {
+        let a = app(json!([
+            {"name": "owner", "label": {"en": "O"}, "type": "text"},
+            {"name": "c", "label": {"en": "C"}, "type": "relation", "target": "nowhere"},
+            {"name": "p", "label": {"en": "P"}, "type": "text", "pattern": "(unclosed"},
+            {"name": "n", "label": {"en": "N"}, "type": "integer", "min": 10, "max": 1},
+            {"name": "d", "label": {"en": "D"}, "type": "integer", "default": "abc"},
+            {"name": "b", "label": {"en": "B"}, "type": "boolean", "min": 1},
+            {"name": "n2", "label": {"en": "N"}, "type": "auto_number", "format": "X-{YYYY}"},
+            {"name": "d", "label": {"en": "D2"}, "type": "date"}
+        ]));
+        let c = codes(&a);
+        for want in [
+            "entities.deal.fields.owner:reserved",
+            "entities.deal.fields.c.target:unknown_entity",
+            "entities.deal.fields.p.pattern:invalid_pattern",
+            "entities.deal.fields.n.min:range",
+            "entities.deal.fields.d.default:type",
+            "entities.deal.fields.b.min:not_applicable",
+            "entities.deal.fields.n2.format:invalid_format",
+            "entities.deal.fields.d:duplicate",
+        ] {
+            assert!(c.iter().any(|x| x == want), "missing {want} in {c:?}");
+        }
+    }
+}

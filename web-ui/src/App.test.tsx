@@ -1,0 +1,108 @@
+import { describe, expect, it, vi } from 'vitest';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { MemoryRouter } from 'react-router';
+import { createApiClient, TOKEN_KEY } from './api';
+import { App } from './App';
+import { AuthProvider } from './auth';
+import { I18nProvider } from './I18nProvider';
+import type { Lang } from './i18n';
+
+const user = { id: 'u1', email: 'admin@example.com', name: 'Admin', tenant_id: 't1', is_admin: true };
+const crm = {
+  name: 'crm',
+  label: { zh: '客户管理', en: 'CRM' },
+  description: null,
+  version: 3,
+  created_at: '2025-01-01T00:00:00Z',
+  updated_at: '2025-01-02T00:00:00Z',
+  entities: [{ name: 'customer', label: { zh: '客户', en: 'Customer' }, fields: [] }],
+};
+
+function json(status: number, body: unknown) {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': status >= 400 ? 'application/problem+json' : 'application/json' },
+  });
+}
+
+/** A fake backend: the password is "secret". */
+function fakeServer(apps: unknown[]) {
+  return vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
+    const path = String(url);
+    if (path === '/api/v1/auth/login') {
+      const body = JSON.parse(String(init?.body));
+      return body.password === 'secret'
+        ? json(200, { token: 'tok', user })
+        : json(401, { title: 'Unauthorized', status: 401, code: 'unauthenticated', detail: 'Wrong email or password' });
+    }
+    const auth = (init?.headers as Record<string, string>).Authorization;
+    if (auth !== 'Bearer tok') return json(401, { title: 'Unauthorized', status: 401, code: 'unauthenticated' });
+    if (path === '/api/v1/me') return json(200, { user, tenant: { id: 't1', name: 'Acme' } });
+    if (path === '/api/v1/apps') return json(200, { data: apps });
+    return json(404, { title: 'Not Found', status: 404, code: 'not_found' });
+  });
+}
+
+function renderApp(fetch: typeof globalThis.fetch, lang: Lang = 'en') {
+  const api = createApiClient({ fetch, getToken: () => localStorage.getItem(TOKEN_KEY) });
+  return render(
+    <MemoryRouter initialEntries={['/']}>
+      <I18nProvider lang={lang}>
+        <AuthProvider api={api}>
+          <App />
+        </AuthProvider>
+      </I18nProvider>
+    </MemoryRouter>,
+  );
+}
+
+function fillLogin(email: string, password: string) {
+  fireEvent.change(screen.getByTestId('login-email'), { target: { value: email } });
+  fireEvent.change(screen.getByTestId('login-password'), { target: { value: password } });
+  fireEvent.click(screen.getByTestId('login-submit'));
+}
+
+describe('login → apps', () => {
+  it('shows the problem detail on a failed login, then lists apps after a good one', async () => {
+    const fetch = fakeServer([crm]);
+    renderApp(fetch);
+
+    fillLogin('admin@example.com', 'nope');
+    const alert = await screen.findByTestId('login-error');
+    expect(alert.textContent).toContain('Wrong email or password');
+    expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
+
+    fillLogin('admin@example.com', 'secret');
+    const label = await screen.findByTestId('app-label-crm', {}, { timeout: 3000 });
+    expect(label.textContent).toBe('CRM');
+    expect(localStorage.getItem(TOKEN_KEY)).toBe('tok');
+    expect(screen.getByTestId('user-email').textContent).toBe('admin@example.com');
+    expect(screen.getByTestId('app-slug-crm').textContent).toBe('crm');
+    expect(screen.getByTestId('app-entities-crm').textContent).toContain('1 entity');
+    expect(screen.getByTestId('new-app')).toBeTruthy();
+
+    // Switch to Chinese: the label follows.
+    fireEvent.click(screen.getByTestId('lang-zh'));
+    await waitFor(() => expect(screen.getByTestId('app-label-crm').textContent).toBe('客户管理'));
+
+    // Logout returns to the login page and forgets the token.
+    fireEvent.click(screen.getByTestId('logout'));
+    await screen.findByTestId('login-page');
+    expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
+  });
+
+  it('shows the empty state and goes back to login when the saved token is rejected', async () => {
+    localStorage.setItem(TOKEN_KEY, 'tok');
+    const fetch = fakeServer([]);
+    const view = renderApp(fetch, 'zh');
+    const empty = await screen.findByTestId('apps-empty');
+    expect(within(empty).getByText('还没有应用')).toBeTruthy();
+    view.unmount();
+
+    localStorage.setItem(TOKEN_KEY, 'expired');
+    renderApp(fetch, 'zh');
+    await screen.findByTestId('login-page');
+    expect(screen.getByText('登录已过期，请重新登录')).toBeTruthy();
+    expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
+  });
+});

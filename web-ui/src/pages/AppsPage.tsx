@@ -1,0 +1,207 @@
+import { useCallback, useEffect, useState } from 'react';
+import { Alert, Button, Card, Col, Empty, Row, Space, Tag, Tooltip, Typography } from 'antd';
+import { AppstoreOutlined, DatabaseOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
+import { ProblemError, type App } from '../api';
+import { useAuth, useSession } from '../auth';
+import { CreateAppModal } from '../components/CreateAppModal';
+import { localize, useI18n, type Lang } from '../i18n';
+
+function formatDate(iso: string, lang: Lang): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : 'en-US', {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+  }).format(d);
+}
+
+function AppCard({ app }: { app: App }) {
+  const { lang, t } = useI18n();
+  const label = localize(app.label, lang) || app.name;
+  const description = localize(app.description, lang);
+  const entityCount = app.entities?.length ?? 0;
+
+  return (
+    <Card
+      className="app-card"
+      data-testid={`app-card-${app.name}`}
+      data-app-name={app.name}
+      title={
+        <Space size="small">
+          <AppstoreOutlined style={{ color: '#1677ff' }} />
+          <span data-testid={`app-label-${app.name}`} className="app-card-label">
+            {label}
+          </span>
+        </Space>
+      }
+      extra={
+        <Tooltip title={t('apps.version')}>
+          <Tag data-testid={`app-version-${app.name}`}>v{app.version}</Tag>
+        </Tooltip>
+      }
+    >
+      <Typography.Text code data-testid={`app-slug-${app.name}`}>
+        {app.name}
+      </Typography.Text>
+      <Typography.Paragraph
+        type={description ? undefined : 'secondary'}
+        ellipsis={{ rows: 2, tooltip: description || undefined }}
+        className="app-card-desc"
+      >
+        {description || t('apps.noDescription')}
+      </Typography.Paragraph>
+      <div className="app-card-meta">
+        <Typography.Text type="secondary" data-testid={`app-entities-${app.name}`}>
+          <DatabaseOutlined />{' '}
+          {entityCount === 1 ? t('apps.entityCount.one') : t('apps.entityCount', { n: entityCount })}
+        </Typography.Text>
+        <Tooltip title={`${t('apps.updatedAt')} ${formatDate(app.updated_at, lang)}`}>
+          <Typography.Text type="secondary" className="app-card-date">
+            {formatDate(app.updated_at, lang)}
+          </Typography.Text>
+        </Tooltip>
+      </div>
+    </Card>
+  );
+}
+
+export function AppsPage() {
+  const { t } = useI18n();
+  const { api } = useAuth();
+  const { user } = useSession();
+  const [apps, setApps] = useState<App[] | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<ProblemError | null>(null);
+  const [reloadKey, setReloadKey] = useState(0);
+  const [creating, setCreating] = useState(false);
+
+  useEffect(() => {
+    const ctrl = new AbortController();
+    setLoading(true);
+    api
+      .listApps(ctrl.signal)
+      .then((list) => {
+        setApps(list);
+        setError(null);
+      })
+      .catch((e: unknown) => {
+        if (ctrl.signal.aborted) return;
+        setError(
+          e instanceof ProblemError ? e : new ProblemError({ title: String(e), status: 0, code: 'client_error' }),
+        );
+      })
+      .finally(() => {
+        if (!ctrl.signal.aborted) setLoading(false);
+      });
+    return () => ctrl.abort();
+  }, [api, reloadKey]);
+
+  const reload = useCallback(() => setReloadKey((k) => k + 1), []);
+
+  const newAppButton = user.is_admin ? (
+    <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)} data-testid="new-app">
+      {t('apps.new')}
+    </Button>
+  ) : null;
+
+  let body;
+  if (error && !apps) {
+    body = null;
+  } else if (!apps) {
+    body = (
+      <Row gutter={[16, 16]} data-testid="apps-loading">
+        {[0, 1, 2].map((i) => (
+          <Col key={i} xs={24} sm={12} lg={8} xxl={6}>
+            <Card loading />
+          </Col>
+        ))}
+      </Row>
+    );
+  } else if (apps.length === 0) {
+    body = (
+      <Card data-testid="apps-empty">
+        <Empty
+          image={Empty.PRESENTED_IMAGE_SIMPLE}
+          description={
+            <Space direction="vertical" size={2}>
+              <Typography.Text strong>{t('apps.empty')}</Typography.Text>
+              <Typography.Text type="secondary">
+                {user.is_admin ? t('apps.empty.admin') : t('apps.empty.user')}
+              </Typography.Text>
+            </Space>
+          }
+        >
+          {user.is_admin && (
+            <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
+              {t('apps.new')}
+            </Button>
+          )}
+        </Empty>
+      </Card>
+    );
+  } else {
+    body = (
+      <Row gutter={[16, 16]} data-testid="apps-list">
+        {apps.map((app) => (
+          <Col key={app.name} xs={24} sm={12} lg={8} xxl={6}>
+            <AppCard app={app} />
+          </Col>
+        ))}
+      </Row>
+    );
+  }
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <div>
+          <Typography.Title level={3} style={{ margin: 0 }}>
+            {t('apps.title')}
+          </Typography.Title>
+          <Typography.Text type="secondary" data-testid="apps-count">
+            {apps
+              ? apps.length === 1
+                ? t('apps.count.one')
+                : t('apps.count', { n: apps.length })
+              : t('apps.subtitle')}
+          </Typography.Text>
+        </div>
+        <Space>
+          <Button icon={<ReloadOutlined />} onClick={reload} loading={loading && apps !== null} data-testid="apps-refresh">
+            {t('apps.refresh')}
+          </Button>
+          {newAppButton}
+        </Space>
+      </div>
+
+      {error && (
+        <Alert
+          type="error"
+          showIcon
+          data-testid="apps-error"
+          className="page-alert"
+          message={t('apps.loadFailed')}
+          description={error.displayMessage}
+          action={
+            <Button size="small" onClick={reload}>
+              {t('session.retry')}
+            </Button>
+          }
+        />
+      )}
+
+      {body}
+
+      {user.is_admin && (
+        <CreateAppModal
+          open={creating}
+          onClose={() => setCreating(false)}
+          onCreated={() => {
+            setCreating(false);
+            reload();
+          }}
+        />
+      )}
+    </div>
+  );
+}
