@@ -26,7 +26,7 @@ function json(status: number, body: unknown) {
 }
 
 /** A fake backend: the password is "secret". */
-function fakeServer(apps: unknown[]) {
+function fakeServer(apps: Array<typeof crm>) {
   return vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
     const path = String(url);
     if (path === '/api/v1/auth/login') {
@@ -38,6 +38,21 @@ function fakeServer(apps: unknown[]) {
     const auth = (init?.headers as Record<string, string>).Authorization;
     if (auth !== 'Bearer tok') return json(401, { title: 'Unauthorized', status: 401, code: 'unauthenticated' });
     if (path === '/api/v1/me') return json(200, { user, tenant: { id: 't1', name: 'Acme' } });
+    if (path === '/api/v1/apps' && init?.method === 'POST') {
+      const body = JSON.parse(String(init.body));
+      if (body.name === 'crm') {
+        return json(422, {
+          title: 'Unprocessable Entity',
+          status: 422,
+          code: 'validation_failed',
+          detail: 'The app is invalid',
+          errors: [{ field: 'name', code: 'duplicate', message: 'name already taken' }],
+        });
+      }
+      const created = { ...crm, name: body.name, label: body.label, entities: [], version: 1 };
+      apps.push(created);
+      return json(201, created);
+    }
     if (path === '/api/v1/apps') return json(200, { data: apps });
     return json(404, { title: 'Not Found', status: 404, code: 'not_found' });
   });
@@ -104,5 +119,23 @@ describe('login → apps', () => {
     await screen.findByTestId('login-page');
     expect(screen.getByText('登录已过期，请重新登录')).toBeTruthy();
     expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
+  });
+
+  it('lets an admin create an app and shows server field errors on the form', async () => {
+    localStorage.setItem(TOKEN_KEY, 'tok');
+    renderApp(fakeServer([crm]), 'en');
+    fireEvent.click(await screen.findByTestId('new-app'));
+
+    fireEvent.change(await screen.findByTestId('create-label-zh'), { target: { value: '客户' } });
+    fireEvent.change(screen.getByTestId('create-label-en'), { target: { value: 'CRM' } });
+    // the slug is suggested from the English label
+    await waitFor(() => expect((screen.getByTestId('create-name') as HTMLInputElement).value).toBe('crm'));
+    fireEvent.click(screen.getByTestId('create-submit'));
+    expect(await screen.findByText('name already taken')).toBeTruthy();
+
+    fireEvent.change(screen.getByTestId('create-name'), { target: { value: 'sales_leads' } });
+    fireEvent.click(screen.getByTestId('create-submit'));
+    const label = await screen.findByTestId('app-label-sales_leads', {}, { timeout: 3000 });
+    expect(label.textContent).toBe('CRM');
   });
 });

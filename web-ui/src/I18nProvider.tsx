@@ -35,7 +35,7 @@ export function I18nProvider({ children, lang: fixedLang }: { children: ReactNod
 
   return (
     <I18nContext.Provider value={value}>
-      <ConfigProvider locale={antdLocales[lang]} theme={theme}>
+      <ConfigProvider locale={antdLocales[lang]} theme={theme} button={{ autoInsertSpace: false }}>
         <AntApp>{children}</AntApp>
       </ConfigProvider>
     </I18nContext.Provider>

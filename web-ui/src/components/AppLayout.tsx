@@ -17,12 +17,12 @@ export function AppLayout() {
         <Space size="middle" className="app-header-left">
           <Brand />
           {tenant && (
-            <>
+            <span className="hide-sm app-tenant">
               <Divider type="vertical" />
               <Typography.Text type="secondary" data-testid="tenant-name" ellipsis>
                 {tenant.name}
               </Typography.Text>
-            </>
+            </span>
           )}
         </Space>
         <Space size="middle" className="app-header-right">
@@ -30,15 +30,21 @@ export function AppLayout() {
           <Space size="small" className="app-user">
             <Avatar size="small" icon={<UserOutlined />} />
             <Tooltip title={user.name || undefined}>
-              <Typography.Text data-testid="user-email" ellipsis>
+              <Typography.Text data-testid="user-email" className="hide-sm" ellipsis>
                 {user.email}
               </Typography.Text>
             </Tooltip>
-            {user.is_admin && <Tag color="blue">{t('header.admin')}</Tag>}
+            {user.is_admin && (
+              <Tag color="blue" className="hide-sm">
+                {t('header.admin')}
+              </Tag>
+            )}
           </Space>
-          <Button icon={<LogoutOutlined />} onClick={logout} data-testid="logout">
-            {t('header.logout')}
-          </Button>
+          <Tooltip title={t('header.logout')}>
+            <Button icon={<LogoutOutlined />} onClick={logout} data-testid="logout" aria-label={t('header.logout')}>
+              <span className="hide-sm">{t('header.logout')}</span>
+            </Button>
+          </Tooltip>
         </Space>
       </Layout.Header>
       <Layout.Content className="app-content">

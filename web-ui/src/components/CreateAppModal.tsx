@@ -108,6 +108,7 @@ export function CreateAppModal({
         form={form}
         layout="vertical"
         name="create-app"
+        style={{ marginTop: 16 }}
         onFinish={onFinish}
         disabled={submitting}
         onValuesChange={(changed: Partial<Values>) => {

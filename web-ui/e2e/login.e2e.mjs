@@ -1,0 +1,200 @@
+// End-to-end check of the login page and the apps list against a running
+// Trellis server that serves this UI (web-ui/dist) at `/` and the API at /api.
+//
+//   TRELLIS_E2E_URL=http://127.0.0.1:18080 \
+//   TRELLIS_E2E_EMAIL=admin@example.com TRELLIS_E2E_PASSWORD=... \
+//   npm run test:e2e
+//
+// Optional: TRELLIS_E2E_CHROMIUM (default /usr/bin/chromium).
+// Prints exactly one final line: "1 passed, 0 failed" or "0 passed, 1 failed".
+
+import { mkdir, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const TOTAL_TIMEOUT_MS = 55_000; // hard ceiling for the whole run
+const STEP_TIMEOUT_MS = 15_000; // any single browser wait
+const HTTP_TIMEOUT_MS = 10_000; // any single API call
+
+const outDir = fileURLToPath(new URL('../e2e-output/', import.meta.url));
+const screenshot = `${outDir}apps.png`;
+const failureScreenshot = `${outDir}failure.png`;
+
+const LABEL_ZH = '端到端测试';
+const LABEL_EN = 'E2E test';
+
+let browser;
+let page;
+let step = 'start';
+let finished = false;
+
+function log(msg) {
+  console.log(`[e2e] ${msg}`);
+}
+
+async function finish(ok, err) {
+  if (finished) return;
+  finished = true;
+  if (!ok) {
+    console.error(`[e2e] FAILED during "${step}": ${err instanceof Error ? err.message : err}`);
+    if (page) {
+      await page
+        .screenshot({ path: failureScreenshot, fullPage: true, timeout: 5_000 })
+        .then(() => console.error(`[e2e] failure screenshot: ${failureScreenshot}`))
+        .catch(() => {});
+    }
+  }
+  if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5_000)]);
+  console.log(ok ? '1 passed, 0 failed' : '0 passed, 1 failed');
+  process.exit(ok ? 0 : 1);
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function env(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+async function api(base, path, { method = 'GET', token, body } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(new URL(path, base), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+    });
+  } catch (e) {
+    throw new Error(`${method} ${path}: no answer from ${base} (${e.cause?.code ?? e.message})`);
+  }
+  const text = await res.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const why = json ? `${json.code ?? ''} ${json.detail ?? json.title ?? ''}`.trim() : text.slice(0, 200);
+    throw new Error(`${method} ${path} → HTTP ${res.status}: ${why}`);
+  }
+  return json;
+}
+
+async function main() {
+  step = 'read environment';
+  await rm(failureScreenshot, { force: true });
+  const base = env('TRELLIS_E2E_URL').replace(/\/+$/, '') + '/';
+  const email = env('TRELLIS_E2E_EMAIL');
+  const password = env('TRELLIS_E2E_PASSWORD');
+  const executablePath = process.env.TRELLIS_E2E_CHROMIUM || '/usr/bin/chromium';
+
+  step = 'log in over HTTP';
+  const login = await api(base, 'api/v1/auth/login', { method: 'POST', body: { email, password } });
+  if (!login?.token) throw new Error('login answered without a token');
+  log(`logged in as ${login.user?.email ?? email}`);
+
+  step = 'create an app over HTTP';
+  const name = `e2e_${Date.now()}`;
+  const created = await api(base, 'api/v1/apps', {
+    method: 'POST',
+    token: login.token,
+    body: { name, label: { zh: LABEL_ZH, en: LABEL_EN } },
+  });
+  if (created?.name !== name) throw new Error(`POST /api/v1/apps answered name=${created?.name}, want ${name}`);
+  log(`created app ${name}`);
+
+  step = 'launch chromium';
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    timeout: 30_000,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  // zh-CN browser: the UI must start in Chinese.
+  const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+  page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+
+  step = 'open the UI';
+  await page.goto(base, { waitUntil: 'domcontentloaded' });
+  await page.getByTestId('login-email').waitFor({ state: 'visible' });
+
+  step = 'reject a wrong password';
+  await page.getByTestId('login-email').fill(email);
+  await page.getByTestId('login-password').fill(`${password}-wrong`);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('login-error').waitFor({ state: 'visible' });
+
+  step = 'log in through the form';
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('logout').waitFor({ state: 'visible' });
+
+  step = 'see the created app in Chinese';
+  const label = page.getByTestId(`app-label-${name}`);
+  await label.waitFor({ state: 'visible' });
+  await waitForText(label, LABEL_ZH);
+
+  step = 'switch to English';
+  await page.getByTestId('lang-en').click();
+  await waitForText(label, LABEL_EN);
+  await page.getByTestId(`app-card-${name}`).scrollIntoViewIfNeeded();
+
+  step = 'take the screenshot';
+  await mkdir(outDir, { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  log(`screenshot: ${screenshot}`);
+
+  step = 'log out';
+  await page.getByTestId('logout').click();
+  await page.getByTestId('login-email').waitFor({ state: 'visible' });
+
+  if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
+}
+
+async function waitForText(locator, want) {
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  let got = '';
+  while (Date.now() < deadline) {
+    got = ((await locator.textContent({ timeout: STEP_TIMEOUT_MS }).catch(() => '')) ?? '').trim();
+    if (got === want) return;
+    await sleep(100);
+  }
+  throw new Error(`expected text "${want}", found "${got}"`);
+}
+
+const watchdog = setTimeout(
+  () => finish(false, new Error(`timed out after ${TOTAL_TIMEOUT_MS / 1000} s`)),
+  TOTAL_TIMEOUT_MS,
+);
+
+main().then(
+  () => {
+    clearTimeout(watchdog);
+    return finish(true);
+  },
+  (err) => {
+    clearTimeout(watchdog);
+    return finish(false, err);
+  },
+);
