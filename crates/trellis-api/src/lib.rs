@@ -1,1 +1,101 @@
+//! Trellis's HTTP API on actix-web: routes, auth, problem+json errors, the platform OpenAPI
+//! (collected from the annotated handlers), per-app OpenAPI, Swagger UI and the embedded web UI.
 
+pub mod extract;
+pub mod problem;
+pub mod routes;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, Logger};
+use actix_web::{App, HttpServer, web};
+use trellis_engine::Engine;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error};
+use crate::routes::{apps, auth, docs, records, ui};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Trellis platform API", description = "Auth, apps and metadata, and the generic record API. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
+    security(("bearer" = [])),
+    tags((name = "auth"), (name = "apps"), (name = "records"))
+)]
+struct ApiDoc;
+
+/// Registers every API route under `/api/v1`; answers the app and the platform OpenAPI document.
+fn api_app() -> (
+    App<impl actix_web::dev::ServiceFactory<actix_web::dev::ServiceRequest, Config = (), Response = actix_web::dev::ServiceResponse, Error = actix_web::Error, InitError = ()>>,
+    utoipa::openapi::OpenApi,
+) {
+    let (app, mut spec) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(
+            scope::scope("/api/v1")
+                .service(auth::login)
+                .service(auth::get_me)
+                .service(auth::create_token)
+                .service(auth::list_tokens)
+                .service(auth::revoke_token)
+                .service(apps::list_apps)
+                .service(apps::create_app)
+                .service(docs::app_openapi)
+                .service(apps::get_app)
+                .service(apps::patch_app)
+                .service(apps::delete_app)
+                .service(apps::list_entities)
+                .service(apps::create_entity)
+                .service(apps::get_entity)
+                .service(apps::patch_entity)
+                .service(apps::delete_entity)
+                .service(apps::list_fields)
+                .service(apps::create_field)
+                .service(apps::patch_field)
+                .service(apps::delete_field)
+                .service(records::list_records)
+                .service(records::create_record)
+                .service(records::bulk_records)
+                .service(records::get_record)
+                .service(records::update_record)
+                .service(records::delete_record)
+                .route("/openapi.json", web::get().to(docs::platform_openapi))
+                .default_service(web::route().to(problem::api_not_found)),
+        )
+        .split_for_parts();
+    let components = spec.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    (app, spec)
+}
+
+/// The platform OpenAPI document.
+pub fn platform_spec() -> utoipa::openapi::OpenApi {
+    api_app().1
+}
+
+/// Starts serving on a bound listener.
+pub fn serve(engine: Engine, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let spec = web::Data::new(docs::PlatformSpec(platform_spec().to_json().unwrap_or_default()));
+    let engine = web::Data::new(engine);
+    let server = HttpServer::new(move || {
+        let (app, _) = api_app();
+        app.app_data(engine.clone())
+            .app_data(spec.clone())
+            .app_data(web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(json_error))
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .app_data(web::PathConfig::default().error_handler(path_error))
+            .wrap(Compress::default())
+            .wrap(Logger::new("%r %s %Dms").exclude("/api/v1/openapi.json"))
+            .route("/docs", web::get().to(|| async { actix_web::HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }))
+            .route("/docs/{tail:.*}", web::get().to(docs::swagger))
+            .route("/api/{tail:.*}", web::route().to(problem::api_not_found))
+            .default_service(web::get().to(ui::serve))
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,1 +1,47 @@
+//! Trellis's use cases: tenants and login, the builder's metadata changes, and the record write
+//! path. The API crate calls these; none of them knows about HTTP.
 
+pub mod admin;
+pub mod apps;
+pub mod auth;
+pub mod context;
+pub mod records;
+pub mod registry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use context::TenantCtx;
+use trellis_core::Error;
+use trellis_store::{Db, system};
+
+/// The engine of one node: database handles, compiled apps and the token cache.
+#[derive(Clone)]
+pub struct Engine {
+    pub db: Db,
+    registry: Arc<registry::Registry>,
+    auth_cache: Arc<auth::AuthCache>,
+}
+
+impl Engine {
+    /// Connects, brings the system tables up to date and returns a ready engine.
+    pub async fn open(database_url: &str) -> Result<Engine, Error> {
+        let db = Db::connect(database_url).await.map_err(|e| Error::internal(e.to_string()))?;
+        trellis_store::migrate::migrate(&db).await.map_err(|e| Error::internal(e.to_string()))?;
+        Ok(Engine { db, registry: Arc::default(), auth_cache: Arc::default() })
+    }
+
+    /// Drops compiled apps whose version changed in the database (written by another node).
+    pub async fn sync_registry(&self) -> Result<(), Error> {
+        let current: HashMap<(String, String), i64> =
+            system::app_versions(&self.db.read).await?.into_iter().map(|(t, n, v)| ((t, n), v)).collect();
+        self.registry.retain_current(&current);
+        Ok(())
+    }
+
+    /// A context acting as a tenant's user, for administration and tests.
+    pub async fn context_for(&self, email: &str) -> Result<TenantCtx, Error> {
+        let u = system::user_by_email(&self.db.read, &email.trim().to_lowercase()).await?.ok_or_else(|| Error::not_found("no such user"))?;
+        Ok(TenantCtx::new(u.tenant_id, u.id, u.is_admin, None))
+    }
+}

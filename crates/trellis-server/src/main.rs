@@ -1,1 +1,168 @@
-fn main() {}
+//! The `trellis` binary: `serve`, `migrate`, and tenant and user administration.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use trellis_server::{Settings, database_url, open, start};
+
+#[derive(Parser)]
+#[command(name = "trellis", version, about = "Trellis: a low-code workflow engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives (shared by every command).
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Folder of the embedded SQLite database and of files.
+    #[arg(long, env = "TRELLIS_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database URL (sqlite://path or postgres://...); default: SQLite in the data folder.
+    #[arg(long, env = "TRELLIS_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl DataArgs {
+    fn url(&self) -> String {
+        database_url(&self.data_dir, self.database_url.as_deref())
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the web UI.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on.
+        #[arg(long, env = "TRELLIS_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// HTTP worker threads (default: one per core).
+        #[arg(long, env = "TRELLIS_WORKERS")]
+        workers: Option<usize>,
+        /// E-mail of the first administrator, created on a database without tenants.
+        #[arg(long, env = "TRELLIS_ADMIN_EMAIL")]
+        admin_email: Option<String>,
+        /// Password of the first administrator (generated and printed once when absent).
+        #[arg(long, env = "TRELLIS_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<String>,
+    },
+    /// Create or upgrade the system tables, then exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Tenant administration.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// User administration.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Unique name of the tenant.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user in a tenant.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Name of the tenant.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// Display name (default: the part of the e-mail before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Password (or set TRELLIS_USER_PASSWORD, or --password-stdin; generated when absent).
+        #[arg(long, env = "TRELLIS_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Make the user a tenant administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_web=warn,actix_server=warn,sqlx=warn,sea_orm=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { data, bind, workers, admin_email, admin_password } => {
+            let settings = Settings {
+                bind,
+                database_url: data.url(),
+                data_dir: data.data_dir,
+                workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+                admin_email,
+                admin_password,
+            };
+            let running = start(settings).await?;
+            if let Some(b) = &running.bootstrapped {
+                println!("Created tenant '{}' with administrator {}", b.tenant, b.email);
+                if let Some(p) = &b.generated_password {
+                    println!("Generated password (shown once, change it): {p}");
+                }
+            }
+            println!("Trellis is listening on http://{}", running.addr);
+            running.wait().await?;
+        }
+        Command::Migrate { data } => {
+            open(&data.url()).await?;
+            println!("Database is up to date");
+        }
+        Command::Tenant { command: TenantCommand::Create { data, name } } => {
+            let engine = open(&data.url()).await?;
+            let t = engine.create_tenant(&name).await.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            println!("Created tenant '{}' ({})", t.name, t.id);
+        }
+        Command::User { command: UserCommand::Create { data, tenant, email, name, password, password_stdin, admin } } => {
+            let engine = open(&data.url()).await?;
+            let (password, generated) = match (password, password_stdin) {
+                (_, true) => {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s)?;
+                    (s.trim_end_matches(['\r', '\n']).to_string(), false)
+                }
+                (Some(p), false) => (p, false),
+                (None, false) => (trellis_engine::auth::generate_password(), true),
+            };
+            let u = engine
+                .create_user(&tenant, &email, name.as_deref(), &password, admin)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            println!("Created user {} ({}) in tenant '{tenant}'", u.email, u.id);
+            if generated {
+                println!("Generated password (shown once): {password}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Request extractors: the authenticated caller and `If-Match` versions.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use trellis_core::Error;
+use trellis_engine::{Engine, TenantCtx};
+
+use crate::problem::ApiError;
+
+/// Name of the cookie a browser login sets (read only by the documentation endpoints).
+pub const SESSION_COOKIE: &str = "trellis_session";
+
+/// The caller, from `Authorization: Bearer <token>`. Handlers that reach tenant data take this,
+/// so none can run without a tenant context.
+pub struct Caller(pub TenantCtx);
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let h = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = h.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let engine = req.app_data::<web::Data<Engine>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let engine = engine.ok_or_else(|| ApiError(Error::internal("engine missing")))?;
+            let token = token.ok_or_else(|| ApiError(Error::unauthenticated("send Authorization: Bearer <token>")))?;
+            Ok(Caller(engine.authenticate(&token).await?))
+        })
+    }
+}
+
+/// The caller from a bearer token or, for read-only documentation, the session cookie.
+pub async fn caller_or_cookie(req: &HttpRequest, engine: &Engine) -> Result<TenantCtx, ApiError> {
+    if let Some(t) = bearer(req) {
+        return Ok(engine.authenticate(&t).await?);
+    }
+    match req.cookie(SESSION_COOKIE) {
+        Some(c) => Ok(engine.authenticate(c.value()).await?),
+        None => Err(ApiError(Error::unauthenticated("send Authorization: Bearer <token>"))),
+    }
+}
+
+/// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `*` or none means any version.
+pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(h) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
+    let s = h.to_str().map_err(|_| ApiError(Error::bad_field("If-Match", "invalid", "is not a version ETag")))?.trim();
+    if s == "*" {
+        return Ok(None);
+    }
+    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+    s.parse::<i64>().map(Some).map_err(|_| ApiError(Error::bad_field("If-Match", "invalid", "is not an ETag this API gave out")))
+}
+
+/// The ETag of a record version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}

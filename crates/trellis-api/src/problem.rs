@@ -1,0 +1,103 @@
+//! problem+json: every error answer, from use cases and from request parsing alike.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use trellis_core::{Error, ErrorCode, FieldError};
+
+/// An error answered as `application/problem+json`.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+/// The body of a problem answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<FieldError>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = self.0.code;
+        let detail = if code == ErrorCode::Internal {
+            // The cause is logged where it happened; clients get no internals.
+            tracing::error!(detail = %self.0.detail, "internal error answered");
+            "Something went wrong on our side; the request wrote nothing. Try again later.".to_string()
+        } else {
+            self.0.detail.clone()
+        };
+        let body = Problem {
+            kind: format!("https://trellis.dev/problems/{}", code.as_str()),
+            title: code.title().to_string(),
+            status: code.status(),
+            code: code.as_str().to_string(),
+            detail,
+            errors: self.0.errors.clone(),
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type("application/problem+json");
+        if code == ErrorCode::Unauthenticated {
+            res.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        res.body(serde_json::to_string(&body).unwrap_or_default())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Largest JSON body (bulk requests included).
+pub const MAX_JSON_BODY: usize = 8 * 1024 * 1024;
+
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let e = match &err {
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            Error::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => Error::bad_request("send the body as application/json"),
+        JsonPayloadError::Deserialize(e) => Error::bad_request(format!("the body is not valid JSON: {e}")),
+        JsonPayloadError::Serialize(_) => Error::internal("serialize"),
+        _ => Error::bad_request("the body could not be read"),
+    };
+    ApiError(e).into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let msg = match &err {
+        QueryPayloadError::Deserialize(e) => format!("bad query parameter: {e}"),
+        _ => "bad query string".to_string(),
+    };
+    ApiError(Error::bad_request(msg)).into()
+}
+
+pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError(Error::not_found("no such resource")).into()
+}
+
+/// Answers unknown API paths with a problem (the UI's fallback must not swallow them).
+pub async fn api_not_found() -> HttpResponse {
+    ApiError(Error::not_found("no such endpoint")).error_response()
+}

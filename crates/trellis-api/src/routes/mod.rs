@@ -1,0 +1,5 @@
+pub mod apps;
+pub mod auth;
+pub mod docs;
+pub mod records;
+pub mod ui;

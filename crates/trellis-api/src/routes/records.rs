@@ -1,0 +1,115 @@
+//! The record API generated for every entity (documented per app at `/apps/{app}/openapi.json`).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use serde::Deserialize;
+use serde_json::Value;
+use trellis_engine::Engine;
+use trellis_engine::records::ListParams;
+use utoipa::IntoParams;
+
+use crate::extract::{Caller, etag, if_match};
+use crate::problem::{ApiResult, Problem};
+
+/// Parameters of a list.
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// JSON filter (`filter.schema.json`).
+    filter: Option<String>,
+    /// Comma-separated fields; `-` sorts descending.
+    sort: Option<String>,
+    /// Comma-separated fields to answer with.
+    fields: Option<String>,
+    /// Comma-separated relation fields to expand into records.
+    expand: Option<String>,
+    /// Text searched in every text field.
+    q: Option<String>,
+    /// Page size, 1–1000 (default 50).
+    limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Rows to skip instead of a cursor.
+    offset: Option<u64>,
+    /// Also answer the total number of matches.
+    #[serde(default)]
+    count: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct GetQuery {
+    fields: Option<String>,
+    expand: Option<String>,
+}
+
+type EntityPath = web::Path<(String, String)>;
+type RecordPath = web::Path<(String, String, String)>;
+
+/// List records of an entity: filter, sort, search, select, expand, keyset or offset pages.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ListQuery),
+    responses((status = 200, description = "{data, next_cursor, total?}", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[get("/data/{app}/{entity}")]
+pub async fn list_records(engine: web::Data<Engine>, caller: Caller, path: EntityPath, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    let q = q.into_inner();
+    let p = ListParams {
+        filter: q.filter,
+        sort: q.sort,
+        fields: q.fields,
+        expand: q.expand,
+        q: q.q,
+        limit: q.limit,
+        cursor: q.cursor,
+        offset: q.offset,
+        count: q.count,
+    };
+    Ok(HttpResponse::Ok().json(engine.list_records(&caller.0, &app, &entity, &p).await?))
+}
+
+/// Create a record; answers it with its ETag.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path)), request_body = Object,
+    responses((status = 201, description = "The record", body = Object), (status = 422, body = Problem)))]
+#[post("/data/{app}/{entity}")]
+pub async fn create_record(engine: web::Data<Engine>, caller: Caller, path: EntityPath, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    let r = engine.create_record(&caller.0, &app, &entity, &body).await?;
+    Ok(HttpResponse::Created().insert_header((header::ETAG, etag(r.version))).json(r.json))
+}
+
+/// Create, update and delete records in one transaction: all or nothing.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path)), request_body = Object,
+    responses((status = 200, description = "{created, updated, deleted}", body = Object), (status = 422, body = Problem)))]
+#[post("/data/{app}/{entity}/bulk")]
+pub async fn bulk_records(engine: web::Data<Engine>, caller: Caller, path: EntityPath, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.bulk(&caller.0, &app, &entity, &body).await?))
+}
+
+/// A record by id.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), GetQuery),
+    responses((status = 200, description = "The record", body = Object), (status = 404, body = Problem)))]
+#[get("/data/{app}/{entity}/{id}")]
+pub async fn get_record(engine: web::Data<Engine>, caller: Caller, path: RecordPath, q: web::Query<GetQuery>) -> ApiResult<HttpResponse> {
+    let (app, entity, id) = path.into_inner();
+    let r = engine.get_record(&caller.0, &app, &entity, &id, q.fields.as_deref(), q.expand.as_deref()).await?;
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(r.version))).json(r.json))
+}
+
+/// Update the given fields; with `If-Match`, only if the record is still at that version (412).
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)), request_body = Object,
+    responses((status = 200, description = "The record", body = Object), (status = 412, body = Problem), (status = 422, body = Problem)))]
+#[patch("/data/{app}/{entity}/{id}")]
+pub async fn update_record(engine: web::Data<Engine>, caller: Caller, req: HttpRequest, path: RecordPath, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+    let (app, entity, id) = path.into_inner();
+    let r = engine.update_record(&caller.0, &app, &entity, &id, &body, if_match(&req)?).await?;
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(r.version))).json(r.json))
+}
+
+/// Delete a record; with `If-Match`, only at that version.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204, description = "Deleted"), (status = 409, body = Problem), (status = 412, body = Problem)))]
+#[delete("/data/{app}/{entity}/{id}")]
+pub async fn delete_record(engine: web::Data<Engine>, caller: Caller, req: HttpRequest, path: RecordPath) -> ApiResult<HttpResponse> {
+    let (app, entity, id) = path.into_inner();
+    engine.delete_record(&caller.0, &app, &entity, &id, if_match(&req)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

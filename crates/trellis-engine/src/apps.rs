@@ -1,0 +1,347 @@
+//! The builder's use cases: apps, entities and fields. Every change edits the app definition,
+//! validates the whole of it, plans the table changes and applies plan and new version in one
+//! transaction, then swaps the compiled app in the registry.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use trellis_core::def::{AppDef, EntityDef, FieldDef};
+use trellis_core::plan::{Step, StepSummary, plan};
+use trellis_core::validate::{assign_ids, parse_app, parse_entity, parse_field, validate_app};
+use trellis_core::{CompiledApp, Error, FieldError, Slug};
+use trellis_store::sea_orm::TransactionTrait;
+use trellis_store::system::{self, AppRow};
+use trellis_store::{StoreError, ddl};
+
+use crate::Engine;
+use crate::context::TenantCtx;
+
+/// An app as the API shows it: its definition plus version and times.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppOut {
+    #[serde(flatten)]
+    pub def: AppDef,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What a definition change did (or, on a dry run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeOut {
+    pub applied: bool,
+    pub version: i64,
+    pub plan: Vec<StepSummary>,
+}
+
+/// How a definition change is applied.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChangeOptions {
+    pub dry_run: bool,
+    pub allow_data_loss: bool,
+}
+
+fn app_out(row: &AppRow, def: AppDef) -> AppOut {
+    AppOut {
+        def,
+        version: row.version,
+        created_at: trellis_core::value::format_datetime(&row.created_at),
+        updated_at: trellis_core::value::format_datetime(&row.updated_at),
+    }
+}
+
+fn parse_stored(row: &AppRow) -> Result<AppDef, Error> {
+    serde_json::from_str(&row.definition).map_err(|e| Error::internal(format!("stored definition of app {} is unreadable: {e}", row.id)))
+}
+
+/// RFC 7396 merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+fn no_key(body: &Map<String, Value>, key: &str, what: &str) -> Result<(), Error> {
+    if body.contains_key(key) {
+        return Err(Error::validation(vec![FieldError::new(key, "read_only", format!("{what} cannot be changed here"))]));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The compiled app of the caller's tenant (404 for an app of another tenant or none).
+    pub async fn compiled_app(&self, ctx: &TenantCtx, app: &str) -> Result<Arc<CompiledApp>, Error> {
+        let name = Slug::from_path("app", app)?;
+        if let Some(a) = self.registry.get(ctx.tenant_id(), name.as_str()) {
+            return Ok(a);
+        }
+        let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
+        let compiled = Arc::new(CompiledApp::compile(parse_stored(&row)?, row.version));
+        self.registry.put(ctx.tenant_id(), compiled.clone());
+        Ok(compiled)
+    }
+
+    pub async fn list_apps(&self, ctx: &TenantCtx) -> Result<Vec<AppOut>, Error> {
+        let rows = system::apps_of(&self.db.read, ctx.tenant_id()).await?;
+        rows.iter().map(|r| Ok(app_out(r, parse_stored(r)?))).collect()
+    }
+
+    pub async fn get_app(&self, ctx: &TenantCtx, app: &str) -> Result<AppOut, Error> {
+        let name = Slug::from_path("app", app)?;
+        let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
+        let def = parse_stored(&row)?;
+        Ok(app_out(&row, def))
+    }
+
+    /// Creates an app from a definition (entities included, if any).
+    pub async fn create_app(&self, ctx: &TenantCtx, body: &Value) -> Result<AppOut, Error> {
+        ctx.require_admin()?;
+        let mut def = parse_app(body)?;
+        assign_ids(&mut def);
+        validate_app(&def)?;
+        let steps = plan(None, &def);
+        let now = trellis_core::value::now_micros();
+        let definition = serde_json::to_string(&def).map_err(|e| Error::internal(e.to_string()))?;
+        let row = AppRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: ctx.tenant_id().to_string(),
+            name: def.name.to_string(),
+            version: 1,
+            definition: definition.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        system::insert_app(&tx, &row).await.map_err(|e| match e {
+            StoreError::Unique(_) => {
+                Error::conflict(format!("an app named '{}' exists", def.name)).with_errors(vec![FieldError::new("name", "duplicate", "is taken")])
+            }
+            other => other.into(),
+        })?;
+        system::insert_app_version(&tx, &row.id, 1, &definition, Some(ctx.user_id()), now).await?;
+        ddl::apply(&tx, &steps, false).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.registry.put(ctx.tenant_id(), Arc::new(CompiledApp::compile(def.clone(), 1)));
+        Ok(app_out(&row, def))
+    }
+
+    /// Deletes an app with all its tables and records.
+    pub async fn delete_app(&self, ctx: &TenantCtx, app: &str) -> Result<(), Error> {
+        ctx.require_admin()?;
+        let name = Slug::from_path("app", app)?;
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let row = system::app_by_name(&tx, ctx.tenant_id(), name.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
+        let def = parse_stored(&row)?;
+        let steps: Vec<Step> = def.entities.iter().map(|e| Step::DropTable { entity: e.clone() }).collect();
+        ddl::apply(&tx, &steps, true).await?;
+        system::delete_app(&tx, &row.id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.registry.remove(ctx.tenant_id(), name.as_str());
+        Ok(())
+    }
+
+    /// Applies an edit to an app's definition: validate, plan, apply, store the new version.
+    pub async fn change_app<F>(&self, ctx: &TenantCtx, app: &str, opts: ChangeOptions, edit: F) -> Result<ChangeOut, Error>
+    where
+        F: FnOnce(&mut AppDef) -> Result<(), Error>,
+    {
+        ctx.require_admin()?;
+        let name = Slug::from_path("app", app)?;
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let row = system::app_by_name(&tx, ctx.tenant_id(), name.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
+        let old = parse_stored(&row)?;
+        let mut new = old.clone();
+        edit(&mut new)?;
+        assign_ids(&mut new);
+        // Re-check the whole definition against the schema, then the semantic rules.
+        let as_json = serde_json::to_value(&new).map_err(|e| Error::internal(e.to_string()))?;
+        parse_app(&as_json)?;
+        validate_app(&new)?;
+        let steps = plan(Some(&old), &new);
+        let summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
+        if steps.is_empty() {
+            return Ok(ChangeOut { applied: false, version: row.version, plan: summary });
+        }
+        // A dry run applies the plan too, then rolls back: it finds the values a conversion would lose.
+        ddl::apply(&tx, &steps, opts.allow_data_loss).await?;
+        if opts.dry_run {
+            tx.rollback().await.map_err(StoreError::from)?;
+            return Ok(ChangeOut { applied: false, version: row.version, plan: summary });
+        }
+        let now = trellis_core::value::now_micros();
+        let definition = serde_json::to_string(&new).map_err(|e| Error::internal(e.to_string()))?;
+        let next = AppRow { version: row.version + 1, definition: definition.clone(), updated_at: now, ..row.clone() };
+        if !system::update_app(&tx, &next, row.version).await? {
+            return Err(Error::conflict("the app was changed by someone else meanwhile; read it again and retry"));
+        }
+        system::insert_app_version(&tx, &row.id, next.version, &definition, Some(ctx.user_id()), now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.registry.put(ctx.tenant_id(), Arc::new(CompiledApp::compile(new, next.version)));
+        Ok(ChangeOut { applied: true, version: next.version, plan: summary })
+    }
+
+    /// PATCH of an app: label and description (the name is its address and stays).
+    pub async fn patch_app(&self, ctx: &TenantCtx, app: &str, body: &Value, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+        let obj = body.as_object().ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
+        no_key(obj, "entities", "entities")?;
+        let body = body.clone();
+        let app_name = app.to_string();
+        self.change_app(ctx, app, opts, move |def| {
+            let mut v = serde_json::to_value(&*def).map_err(|e| Error::internal(e.to_string()))?;
+            merge_patch(&mut v, &body);
+            let patched = parse_app(&v)?;
+            if patched.name.as_str() != app_name {
+                return Err(Error::validation(vec![FieldError::new("name", "read_only", "an app cannot be renamed")]));
+            }
+            *def = patched;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds an entity (with its fields, if given).
+    pub async fn create_entity(&self, ctx: &TenantCtx, app: &str, body: &Value, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+        let entity = parse_entity(body)?;
+        self.change_app(ctx, app, opts, move |def| {
+            if def.entity(entity.name.as_str()).is_some() {
+                return Err(Error::conflict(format!("entity '{}' exists", entity.name))
+                    .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
+            }
+            def.entities.push(entity);
+            Ok(())
+        })
+        .await
+    }
+
+    /// PATCH of an entity: name, labels, title field (fields have their own endpoints).
+    pub async fn patch_entity(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+        let obj = body.as_object().ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
+        no_key(obj, "fields", "fields")?;
+        no_key(obj, "id", "the storage id")?;
+        let (body, entity) = (body.clone(), entity.to_string());
+        self.change_app(ctx, app, opts, move |def| {
+            let old_name = entity.clone();
+            let current = def.entity(&entity).ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let mut v = serde_json::to_value(current).map_err(|e| Error::internal(e.to_string()))?;
+            merge_patch(&mut v, &body);
+            let patched: EntityDef = parse_entity(&v)?;
+            let new_name = patched.name.clone();
+            if new_name.as_str() != old_name && def.entity(new_name.as_str()).is_some() {
+                return Err(Error::conflict(format!("entity '{new_name}' exists")));
+            }
+            *def.entity_mut(&old_name).expect("found above") = patched;
+            // A rename keeps relations pointing at the entity.
+            if new_name.as_str() != old_name {
+                for e in &mut def.entities {
+                    for f in &mut e.fields {
+                        if f.target.as_ref().is_some_and(|t| t.as_str() == old_name) {
+                            f.target = Some(new_name.clone());
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes an entity and its records; refused while another entity's relation points at it.
+    pub async fn delete_entity(&self, ctx: &TenantCtx, app: &str, entity: &str, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+        let entity = entity.to_string();
+        self.change_app(ctx, app, opts, move |def| {
+            if def.entity(&entity).is_none() {
+                return Err(Error::not_found(format!("entity '{entity}' does not exist")));
+            }
+            for e in def.entities.iter().filter(|e| e.name.as_str() != entity) {
+                if let Some(f) = e.fields.iter().find(|f| f.target.as_ref().is_some_and(|t| t.as_str() == entity)) {
+                    return Err(Error::conflict(format!("'{}.{}' still points at '{entity}': remove that field first", e.name, f.name)));
+                }
+            }
+            def.entities.retain(|e| e.name.as_str() != entity);
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn create_field(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+        let field = parse_field(body)?;
+        let entity = entity.to_string();
+        self.change_app(ctx, app, opts, move |def| {
+            let e = def.entity_mut(&entity).ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            if e.field(field.name.as_str()).is_some() {
+                return Err(Error::conflict(format!("field '{}' exists", field.name)).with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
+            }
+            e.fields.push(field);
+            Ok(())
+        })
+        .await
+    }
+
+    /// PATCH of a field (merge patch): rename, relabel, constraints, or a type change (planned;
+    /// refused where values would be lost unless `allow_data_loss`).
+    pub async fn patch_field(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        field: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        let obj = body.as_object().ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
+        no_key(obj, "id", "the storage id")?;
+        let (body, entity, field) = (body.clone(), entity.to_string(), field.to_string());
+        self.change_app(ctx, app, opts, move |def| {
+            let e = def.entity_mut(&entity).ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let current = e.field(&field).ok_or_else(|| Error::not_found(format!("field '{field}' does not exist")))?;
+            let mut v = serde_json::to_value(current).map_err(|e| Error::internal(e.to_string()))?;
+            merge_patch(&mut v, &body);
+            let patched: FieldDef = parse_field(&v)?;
+            if patched.name.as_str() != field && e.field(patched.name.as_str()).is_some() {
+                return Err(Error::conflict(format!("field '{}' exists", patched.name)));
+            }
+            let title_renamed = e.title_field.as_ref().is_some_and(|t| t.as_str() == field);
+            let new_name = patched.name.clone();
+            *e.field_mut(&field).expect("found above") = patched;
+            if title_renamed {
+                e.title_field = Some(new_name);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_field(&self, ctx: &TenantCtx, app: &str, entity: &str, field: &str, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+        let (entity, field) = (entity.to_string(), field.to_string());
+        self.change_app(ctx, app, opts, move |def| {
+            let e = def.entity_mut(&entity).ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            if e.field(&field).is_none() {
+                return Err(Error::not_found(format!("field '{field}' does not exist")));
+            }
+            if e.title_field.as_ref().is_some_and(|t| t.as_str() == field) {
+                e.title_field = None;
+            }
+            e.fields.retain(|f| f.name.as_str() != field);
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,39 @@
+//! Who is asking, within which tenant. Every use case that touches tenant data takes a
+//! `TenantCtx`, and only authentication (or the admin CLI) can make one.
+
+/// The authenticated caller: tenant, user and rights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantCtx {
+    tenant_id: String,
+    user_id: String,
+    is_admin: bool,
+    /// Set when the caller used an API token (its id), for audit and last-use tracking.
+    token_id: Option<String>,
+}
+
+impl TenantCtx {
+    pub(crate) fn new(tenant_id: String, user_id: String, is_admin: bool, token_id: Option<String>) -> TenantCtx {
+        TenantCtx { tenant_id, user_id, is_admin, token_id }
+    }
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    pub fn is_admin(&self) -> bool {
+        self.is_admin
+    }
+    pub fn token_id(&self) -> Option<&str> {
+        self.token_id.as_deref()
+    }
+
+    /// Refuses callers that are not tenant administrators (metadata changes, for now).
+    pub fn require_admin(&self) -> Result<(), trellis_core::Error> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(trellis_core::Error::permission_denied("only tenant administrators may change an app's definition"))
+        }
+    }
+}

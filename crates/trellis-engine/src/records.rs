@@ -1,0 +1,586 @@
+//! The record write path and reads. A write coerces and checks every value, then in one
+//! transaction numbers, checks relations and uniqueness, writes the row and commits; a failed
+//! request writes nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use trellis_core::autonumber::AutoFormat;
+use trellis_core::def::FieldType;
+use trellis_core::query::{decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
+use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
+use trellis_store::records::{self, ListQuery, NewMeta, Row};
+use trellis_store::sea_orm::{DatabaseTransaction, TransactionTrait};
+use trellis_store::{StoreError, system};
+
+use crate::Engine;
+use crate::context::TenantCtx;
+
+/// Most operations one bulk request may hold.
+pub const MAX_BULK: usize = 1000;
+/// Largest page.
+pub const MAX_LIMIT: u64 = 1000;
+
+/// A record as answered, with its version for the ETag.
+#[derive(Debug, Clone)]
+pub struct RecordOut {
+    pub json: Value,
+    pub version: i64,
+}
+
+/// Query parameters of a list, as strings from the URL.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    pub sort: Option<String>,
+    pub fields: Option<String>,
+    pub expand: Option<String>,
+    pub q: Option<String>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+    pub offset: Option<u64>,
+    pub count: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListOut {
+    pub data: Vec<Value>,
+    pub next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+/// Values of a write after coercion, before the transaction.
+struct Prepared<'e> {
+    values: Vec<(&'e CompiledField, Val)>,
+    owner: Option<Option<String>>,
+}
+
+fn entity_of<'a>(app: &'a CompiledApp, name: &str) -> Result<&'a Arc<CompiledEntity>, Error> {
+    app.entity(name).ok_or_else(|| Error::not_found(format!("entity '{}' does not exist", trellis_core::names::truncate(name, 64))))
+}
+
+fn check_id(id: &str) -> Result<String, Error> {
+    uuid::Uuid::parse_str(id).map(|u| u.hyphenated().to_string()).map_err(|_| Error::not_found("no such record"))
+}
+
+fn is_empty(v: &Val) -> bool {
+    match v {
+        Val::Null => true,
+        Val::Text(s) => s.trim().is_empty(),
+        Val::Json(Value::Array(a)) => a.is_empty(),
+        _ => false,
+    }
+}
+
+fn required_error(f: &CompiledField) -> FieldError {
+    FieldError::new(f.name.clone(), "required", "is required")
+}
+
+/// The answer form of a row: system fields, then the entity's fields in definition order.
+pub fn record_json(entity: &CompiledEntity, row: &Row) -> Value {
+    let mut m = Map::with_capacity(entity.columns.len());
+    for (c, v) in entity.columns.iter().zip(&row.values) {
+        if let Some(v) = v {
+            m.insert(c.name.clone(), v.to_json(c));
+        }
+    }
+    Value::Object(m)
+}
+
+fn system_val(meta: &NewMeta, name: &str) -> Val {
+    let opt = |s: &Option<String>| s.clone().map(Val::Text).unwrap_or(Val::Null);
+    match name {
+        "id" => Val::Text(meta.id.clone()),
+        "created_at" | "updated_at" => Val::DateTime(meta.at),
+        "created_by" => opt(&meta.created_by),
+        "owner" => opt(&meta.owner),
+        "version" => Val::Int(1),
+        _ => Val::Null,
+    }
+}
+
+impl Engine {
+    fn prepare<'e>(
+        &self,
+        entity: &'e CompiledEntity,
+        body: &Value,
+        current: Option<&Row>,
+    ) -> Result<Prepared<'e>, Vec<FieldError>> {
+        let Some(obj) = body.as_object() else {
+            return Err(vec![FieldError::new("$", "type", "the body must be a JSON object")]);
+        };
+        let mut errors = Vec::new();
+        let mut values = Vec::new();
+        let mut owner = None;
+        for (k, v) in obj {
+            let Some(f) = entity.column(k) else {
+                errors.push(FieldError::new(
+                    trellis_core::names::truncate(k, 64),
+                    "unknown_field",
+                    format!("'{}' is not a field of '{}'", trellis_core::names::truncate(k, 64), entity.name()),
+                ));
+                continue;
+            };
+            if f.system {
+                if k == "owner" {
+                    match f.coerce(v) {
+                        Ok(Val::Text(s)) => owner = Some(Some(s)),
+                        Ok(_) => owner = Some(None),
+                        Err(e) => errors.push(e),
+                    }
+                } else {
+                    let same = current.and_then(|r| r.get(entity, k)).is_some_and(|cur| cur.to_json(f) == *v);
+                    if !same {
+                        errors.push(FieldError::new(k.clone(), "read_only", "is set by Trellis"));
+                    }
+                }
+                continue;
+            }
+            match f.coerce(v) {
+                Ok(val) => {
+                    if f.required && is_empty(&val) {
+                        errors.push(required_error(f));
+                    } else {
+                        values.push((f, val));
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if current.is_none() {
+            for f in entity.fields() {
+                if f.kind == FieldType::AutoNumber || obj.contains_key(&f.name) {
+                    continue;
+                }
+                let val = match &f.default {
+                    Some(d) => f.coerce(d).unwrap_or(Val::Null),
+                    None => Val::Null,
+                };
+                if f.required && is_empty(&val) {
+                    errors.push(required_error(f));
+                }
+                values.push((f, val));
+            }
+        }
+        if errors.is_empty() { Ok(Prepared { values, owner }) } else { Err(errors) }
+    }
+
+    /// Checks in the transaction what needs the database: related records and users exist,
+    /// unique values are free.
+    async fn check_references(
+        &self,
+        tx: &DatabaseTransaction,
+        ctx: &TenantCtx,
+        app: &CompiledApp,
+        entity: &CompiledEntity,
+        values: &[(&CompiledField, Val)],
+        owner: Option<&str>,
+        self_id: Option<&str>,
+    ) -> Result<Vec<FieldError>, Error> {
+        let mut errors = Vec::new();
+        for (f, v) in values {
+            let Val::Text(id) = v else { continue };
+            match f.kind {
+                FieldType::Relation => {
+                    let target = f.target.as_deref().and_then(|t| app.entity(t)).ok_or_else(|| Error::internal("relation without target"))?;
+                    if records::existing_ids(tx, &target.table, std::slice::from_ref(id)).await?.is_empty() {
+                        errors.push(FieldError::new(f.name.clone(), "not_found", format!("no '{}' record has id {id}", target.name())));
+                    }
+                }
+                FieldType::User => {
+                    if system::existing_user_ids(tx, ctx.tenant_id(), std::slice::from_ref(id)).await?.is_empty() {
+                        errors.push(FieldError::new(f.name.clone(), "not_found", format!("no user has id {id}")));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(o) = owner
+            && system::existing_user_ids(tx, ctx.tenant_id(), &[o.to_string()]).await?.is_empty()
+        {
+            errors.push(FieldError::new("owner", "not_found", format!("no user has id {o}")));
+        }
+        for (f, v) in values.iter().filter(|(f, v)| f.unique && !v.is_null()) {
+            if records::find_duplicate(tx, entity, f, v, self_id).await?.is_some() {
+                errors.push(FieldError::new(f.name.clone(), "unique", "another record has this value"));
+            }
+        }
+        Ok(errors)
+    }
+
+    async fn number<'e>(&self, tx: &DatabaseTransaction, ctx: &TenantCtx, entity: &'e CompiledEntity, at: &chrono::DateTime<chrono::Utc>) -> Result<Vec<(&'e CompiledField, Val)>, Error> {
+        let mut out = Vec::new();
+        for f in entity.fields().filter(|f| f.kind == FieldType::AutoNumber) {
+            let fmt = AutoFormat::parse(f.format.as_deref().unwrap_or("{00000}")).map_err(Error::internal)?;
+            let scope = format!("{}:{}:{}:{}", ctx.tenant_id(), entity.table, f.column, fmt.period(at));
+            let n = records::next_counter(tx, &scope).await?;
+            out.push((f, Val::Text(fmt.render(n, at))));
+        }
+        Ok(out)
+    }
+
+    async fn insert_in(
+        &self,
+        tx: &DatabaseTransaction,
+        ctx: &TenantCtx,
+        app: &CompiledApp,
+        entity: &CompiledEntity,
+        prepared: Prepared<'_>,
+    ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
+        let meta = NewMeta {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: trellis_core::value::now_micros(),
+            created_by: Some(ctx.user_id().to_string()),
+            owner: Some(prepared.owner.clone().flatten().unwrap_or_else(|| ctx.user_id().to_string())),
+        };
+        let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
+        let errors = self.check_references(tx, ctx, app, entity, &prepared.values, owner_check, None).await.map_err(Err)?;
+        if !errors.is_empty() {
+            return Err(Ok(errors));
+        }
+        let mut values = prepared.values;
+        values.extend(self.number(tx, ctx, entity, &meta.at).await.map_err(Err)?);
+        records::insert(tx, entity, &meta, &values).await.map_err(|e| Err(unique_to_conflict(e)))?;
+        let by_name: HashMap<&str, &Val> = values.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
+        let row = Row {
+            values: entity
+                .columns
+                .iter()
+                .map(|c| Some(if c.system { system_val(&meta, &c.name) } else { by_name.get(c.name.as_str()).map(|v| (*v).clone()).unwrap_or(Val::Null) }))
+                .collect(),
+        };
+        Ok(RecordOut { json: record_json(entity, &row), version: 1 })
+    }
+
+    /// Creates a record.
+    pub async fn create_record(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<RecordOut, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let entity = entity_of(&app, entity)?;
+        let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let out = self.insert_in(&tx, ctx, &app, entity, prepared).await.map_err(flatten)?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Reads one record, with `fields` and `expand` as in a list.
+    pub async fn get_record(&self, ctx: &TenantCtx, app: &str, entity: &str, id: &str, fields: Option<&str>, expand: Option<&str>) -> Result<RecordOut, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let entity = entity_of(&app, entity)?;
+        let id = check_id(id)?;
+        let wanted = wanted_columns(entity, fields)?;
+        let expand = parse_expand(entity, expand)?;
+        let row = records::get(&self.db.read, entity, &id, wanted.as_deref()).await?.ok_or_else(|| Error::not_found("no such record"))?;
+        let version = row.version();
+        let mut json = vec![record_json(entity, &row)];
+        self.expand(&app, entity, &expand, &mut json).await?;
+        Ok(RecordOut { json: json.pop().unwrap_or(Value::Null), version })
+    }
+
+    /// Updates the given fields of a record; `if_match` is the version the client read.
+    pub async fn update_record(&self, ctx: &TenantCtx, app: &str, entity: &str, id: &str, body: &Value, if_match: Option<i64>) -> Result<RecordOut, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let entity = entity_of(&app, entity)?;
+        let id = check_id(id)?;
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let out = self.update_in(&tx, ctx, &app, entity, &id, body, if_match).await.map_err(flatten)?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn update_in(
+        &self,
+        tx: &DatabaseTransaction,
+        ctx: &TenantCtx,
+        app: &CompiledApp,
+        entity: &CompiledEntity,
+        id: &str,
+        body: &Value,
+        if_match: Option<i64>,
+    ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
+        let current = records::get(tx, entity, id, None).await.map_err(|e| Err(e.into()))?.ok_or_else(|| Err(Error::not_found("no such record")))?;
+        if let Some(v) = if_match
+            && v != current.version()
+        {
+            return Err(Err(stale(current.version())));
+        }
+        let prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
+        let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
+        let errors = self.check_references(tx, ctx, app, entity, &prepared.values, owner_check, Some(id)).await.map_err(Err)?;
+        if !errors.is_empty() {
+            return Err(Ok(errors));
+        }
+        let at = trellis_core::value::now_micros();
+        let updated = records::update(tx, entity, id, Some(current.version()), at, prepared.owner.clone(), &prepared.values)
+            .await
+            .map_err(|e| Err(unique_to_conflict(e)))?;
+        if !updated {
+            return Err(Err(stale(current.version())));
+        }
+        let mut row = current;
+        for (i, c) in entity.columns.iter().enumerate() {
+            let new = match c.name.as_str() {
+                "updated_at" => Some(Val::DateTime(at)),
+                "version" => Some(Val::Int(row.version() + 1)),
+                "owner" => prepared.owner.clone().map(|o| o.map(Val::Text).unwrap_or(Val::Null)),
+                _ => prepared.values.iter().find(|(f, _)| f.name == c.name).map(|(_, v)| v.clone()),
+            };
+            if let Some(v) = new {
+                row.values[i] = Some(v);
+            }
+        }
+        let version = row.version();
+        Ok(RecordOut { json: record_json(entity, &row), version })
+    }
+
+    /// Deletes a record; refused while records of a relation point at it.
+    pub async fn delete_record(&self, ctx: &TenantCtx, app: &str, entity: &str, id: &str, if_match: Option<i64>) -> Result<(), Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let entity = entity_of(&app, entity)?;
+        let id = check_id(id)?;
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        self.delete_in(&tx, &app, entity, &id, if_match).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn delete_in(&self, tx: &DatabaseTransaction, app: &CompiledApp, entity: &CompiledEntity, id: &str, if_match: Option<i64>) -> Result<(), Error> {
+        let current = records::get(tx, entity, id, Some(&[])).await?.ok_or_else(|| Error::not_found("no such record"))?;
+        if let Some(v) = if_match
+            && v != current.version()
+        {
+            return Err(stale(current.version()));
+        }
+        for (src_entity, src_field) in &entity.incoming {
+            let src = entity_of(app, src_entity.as_str())?;
+            let col = src.column(src_field.as_str()).ok_or_else(|| Error::internal("incoming relation field missing"))?;
+            let n = records::count_referencing(tx, &src.table, &col.column, id).await?;
+            if n > 0 {
+                return Err(Error::conflict(format!(
+                    "{n} '{src_entity}' record(s) point at this record through '{src_field}'; change or delete them first"
+                )));
+            }
+        }
+        if !records::delete(tx, entity, id, Some(current.version())).await? {
+            return Err(stale(current.version()));
+        }
+        Ok(())
+    }
+
+    /// Creates, updates and deletes in one transaction: all or nothing. Errors name the operation
+    /// (`create[2].amount`).
+    pub async fn bulk(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<Value, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let entity = entity_of(&app, entity)?;
+        let obj = body.as_object().ok_or_else(|| Error::bad_request("the body must be a JSON object with create, update and delete"))?;
+        if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "create" | "update" | "delete")) {
+            return Err(Error::bad_field(trellis_core::names::truncate(k, 40), "unknown_key", "bulk takes create, update and delete"));
+        }
+        let list = |k: &str| -> Result<Vec<Value>, Error> {
+            match obj.get(k) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(a)) => Ok(a.clone()),
+                Some(_) => Err(Error::bad_field(k, "type", "must be an array")),
+            }
+        };
+        let (creates, updates, deletes) = (list("create")?, list("update")?, list("delete")?);
+        if creates.len() + updates.len() + deletes.len() > MAX_BULK {
+            return Err(Error::new(ErrorCode::PayloadTooLarge, format!("a bulk request holds at most {MAX_BULK} operations")));
+        }
+        let mut errors: Vec<FieldError> = Vec::new();
+        let mut prepared = Vec::with_capacity(creates.len());
+        for (i, c) in creates.iter().enumerate() {
+            match self.prepare(entity, c, None) {
+                Ok(p) => prepared.push(p),
+                Err(es) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
+            }
+        }
+        let mut update_ops = Vec::with_capacity(updates.len());
+        for (i, u) in updates.iter().enumerate() {
+            let at = format!("update[{i}]");
+            let Some(o) = u.as_object() else {
+                errors.push(FieldError::new(at, "type", "must be an object with an id"));
+                continue;
+            };
+            let Some(id) = o.get("id").and_then(Value::as_str).and_then(|s| check_id(s).ok()) else {
+                errors.push(FieldError::new(format!("{at}.id"), "required", "needs the id of the record"));
+                continue;
+            };
+            let version = match o.get("version") {
+                None => None,
+                Some(v) => match v.as_i64() {
+                    Some(n) => Some(n),
+                    None => {
+                        errors.push(FieldError::new(format!("{at}.version"), "type", "must be an integer"));
+                        continue;
+                    }
+                },
+            };
+            let mut fields = o.clone();
+            fields.remove("id");
+            fields.remove("version");
+            update_ops.push((i, id, version, Value::Object(fields)));
+        }
+        let mut delete_ids = Vec::with_capacity(deletes.len());
+        for (i, d) in deletes.iter().enumerate() {
+            let id = d.as_str().or_else(|| d.get("id").and_then(Value::as_str)).and_then(|s| check_id(s).ok());
+            match id {
+                Some(id) => delete_ids.push((i, id, d.get("version").and_then(Value::as_i64))),
+                None => errors.push(FieldError::new(format!("delete[{i}]"), "type", "must be a record id")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
+        let mut seen = HashSet::new();
+        for (_, id, _, _) in &update_ops {
+            if !seen.insert(id.clone()) {
+                return Err(Error::bad_request(format!("record {id} is updated twice in one bulk request")));
+            }
+        }
+
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let mut created = Vec::with_capacity(prepared.len());
+        for (i, p) in prepared.into_iter().enumerate() {
+            match self.insert_in(&tx, ctx, &app, entity, p).await {
+                Ok(r) => created.push(r.json),
+                Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
+                Err(Err(e)) => return Err(prefix_error(e, &format!("create[{i}]"))),
+            }
+        }
+        let mut updated = Vec::with_capacity(update_ops.len());
+        for (i, id, version, fields) in &update_ops {
+            match self.update_in(&tx, ctx, &app, entity, id, fields, *version).await {
+                Ok(r) => updated.push(r.json),
+                Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]")))),
+                Err(Err(e)) => return Err(prefix_error(e, &format!("update[{i}]"))),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
+        let mut deleted = Vec::with_capacity(delete_ids.len());
+        for (i, id, version) in &delete_ids {
+            self.delete_in(&tx, &app, entity, id, *version).await.map_err(|e| prefix_error(e, &format!("delete[{i}]")))?;
+            deleted.push(Value::String(id.clone()));
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(serde_json::json!({"created": created, "updated": updated, "deleted": deleted}))
+    }
+
+    /// A page of records.
+    pub async fn list_records(&self, ctx: &TenantCtx, app: &str, entity: &str, p: &ListParams) -> Result<ListOut, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let entity = entity_of(&app, entity)?;
+        let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            Some(f) => {
+                let v: Value = serde_json::from_str(f).map_err(|e| Error::bad_field("filter", "invalid_json", format!("is not valid JSON: {e}")))?;
+                Some(parse_filter(entity, &v)?)
+            }
+            None => None,
+        };
+        let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
+        let limit = p.limit.unwrap_or(50);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(Error::bad_field("limit", "range", format!("must be 1 to {MAX_LIMIT}")));
+        }
+        if p.cursor.is_some() && p.offset.is_some() {
+            return Err(Error::bad_field("cursor", "conflict", "use either cursor or offset, not both"));
+        }
+        let cursor = p.cursor.as_deref().map(|c| decode_cursor(&sort, c)).transpose()?;
+        let expand = parse_expand(entity, p.expand.as_deref())?;
+        let q = ListQuery {
+            filter,
+            search: p.q.clone().filter(|s| !s.trim().is_empty()),
+            sort: sort.clone(),
+            cursor,
+            offset: p.offset,
+            limit: limit + 1,
+            columns: wanted_columns(entity, p.fields.as_deref())?,
+        };
+        let mut rows = records::list(&self.db.read, entity, &q).await?;
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|last| {
+                let vals: Vec<Val> = sort.iter().map(|k| last.get(entity, &k.field.name).cloned().unwrap_or(Val::Null)).collect();
+                encode_cursor(&sort, &vals, last.id())
+            })
+        } else {
+            None
+        };
+        let total = if p.count { Some(records::count(&self.db.read, entity, &q).await?) } else { None };
+        let mut data: Vec<Value> = rows.iter().map(|r| record_json(entity, r)).collect();
+        self.expand(&app, entity, &expand, &mut data).await?;
+        Ok(ListOut { data, next_cursor, total })
+    }
+
+    /// Replaces relation ids with the related records (one query per expanded field).
+    async fn expand(&self, app: &CompiledApp, entity: &CompiledEntity, fields: &[String], data: &mut [Value]) -> Result<(), Error> {
+        for name in fields {
+            let f = entity.column(name).ok_or_else(|| Error::internal("expand field vanished"))?;
+            let target = f.target.as_deref().and_then(|t| app.entity(t)).ok_or_else(|| Error::internal("relation without target"))?;
+            let ids: Vec<String> = data
+                .iter()
+                .filter_map(|r| r.get(name).and_then(Value::as_str).map(str::to_string))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let rows = records::get_many(&self.db.read, target, &ids).await?;
+            let by_id: HashMap<String, Value> = rows.iter().map(|r| (r.id().to_string(), record_json(target, r))).collect();
+            for r in data.iter_mut() {
+                if let Some(slot) = r.get_mut(name.as_str())
+                    && let Some(id) = slot.as_str()
+                {
+                    *slot = by_id.get(id).cloned().unwrap_or(Value::Null);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn wanted_columns(entity: &CompiledEntity, fields: Option<&str>) -> Result<Option<Vec<usize>>, Error> {
+    let Some(f) = fields.filter(|f| !f.trim().is_empty()) else { return Ok(None) };
+    let names = parse_fields(entity, f)?;
+    Ok(Some(entity.columns.iter().enumerate().filter(|(_, c)| names.contains(&c.name)).map(|(i, _)| i).collect()))
+}
+
+fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<String>, Error> {
+    let Some(e) = expand.filter(|e| !e.trim().is_empty()) else { return Ok(Vec::new()) };
+    let names = parse_fields(entity, e).map_err(|_| Error::bad_field("expand", "unknown_field", "names a field that does not exist"))?;
+    for n in &names {
+        if entity.column(n).is_none_or(|c| c.kind != FieldType::Relation || c.system) {
+            return Err(Error::bad_field("expand", "not_relation", format!("'{n}' is not a relation field")));
+        }
+    }
+    Ok(names)
+}
+
+fn stale(current: i64) -> Error {
+    Error::new(ErrorCode::VersionMismatch, format!("the record changed since it was read (it is at version {current}); read it again"))
+}
+
+fn unique_to_conflict(e: StoreError) -> Error {
+    if e.is_unique_violation() {
+        Error::conflict("another record has the same value in a unique field (written concurrently)")
+    } else {
+        e.into()
+    }
+}
+
+fn flatten(e: Result<Vec<FieldError>, Error>) -> Error {
+    match e {
+        Ok(errors) => Error::validation(errors),
+        Err(e) => e,
+    }
+}
+
+fn prefix_error(mut e: Error, prefix: &str) -> Error {
+    e.errors = e.errors.into_iter().map(|x| x.prefixed(prefix)).collect();
+    e.detail = format!("{prefix}: {}", e.detail);
+    e
+}

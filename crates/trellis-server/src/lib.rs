@@ -1,0 +1,97 @@
+//! Starting a Trellis node: connect, migrate, bootstrap the first tenant, serve, and run the
+//! node's housekeeping. The binary's CLI and the black-box tests both start nodes through here.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use trellis_engine::Engine;
+use trellis_engine::admin::Bootstrapped;
+
+/// Where the database is: an explicit URL, or an SQLite file in the data directory.
+pub fn database_url(data_dir: &Path, database_url: Option<&str>) -> String {
+    match database_url.filter(|u| !u.is_empty()) {
+        Some(u) => u.to_string(),
+        None => format!("sqlite://{}", data_dir.join("trellis.db").display()),
+    }
+}
+
+/// How to run a node.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub workers: usize,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+}
+
+/// A running node.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub engine: Engine,
+    pub bootstrapped: Option<Bootstrapped>,
+    handle: actix_web::dev::ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    housekeeping: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits until the server stops (Ctrl-C or SIGTERM stop it gracefully).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let r = self.server.await.context("server task failed")?;
+        self.housekeeping.abort();
+        r.context("server failed")
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.housekeeping.abort();
+        let _ = self.server.await;
+        self.engine.db.clone().close().await;
+    }
+}
+
+/// Opens the database (creating and migrating it as needed).
+pub async fn open(database_url: &str) -> anyhow::Result<Engine> {
+    Engine::open(database_url).await.map_err(|e| anyhow::anyhow!("{}", e.detail))
+}
+
+/// Starts a node: migrate, bootstrap on an empty database, bind, serve.
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+    let engine = open(&settings.database_url).await?;
+    let bootstrapped = engine
+        .bootstrap(settings.admin_email.as_deref(), settings.admin_password.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.detail))?;
+    let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    let server = trellis_api::serve(engine.clone(), listener, settings.workers.max(1))?;
+    let handle = server.handle();
+    let server = tokio::spawn(server);
+    let housekeeping = tokio::spawn(housekeeping(engine.clone()));
+    Ok(Running { addr, engine, bootstrapped, handle, server, housekeeping })
+}
+
+/// Periodic work of a node: notice app versions written by other nodes, checkpoint the SQLite WAL.
+async fn housekeeping(engine: Engine) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        if let Err(e) = engine.sync_registry().await {
+            tracing::warn!(error = %e.detail, "registry sync failed");
+        }
+        if n % 30 == 0
+            && let Err(e) = engine.db.checkpoint().await
+        {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Applies a plan of schema steps to entity tables, inside the caller's transaction. One ALTER per
+//! change (SQLite's ALTER takes one), and type changes by rewriting values through Rust so both
+//! databases convert alike and every value that cannot be carried over is counted first.
+
+use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, Query, Table, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use trellis_core::compile::{column_name, currency_column_name, table_name};
+use trellis_core::def::{EntityDef, FieldDef};
+use trellis_core::plan::{IndexKind, Step, convert_value};
+use trellis_core::{CompiledField, Error, Val};
+
+use crate::error::StoreError;
+use crate::values::{column_def, decode, to_sql};
+
+fn index_name(entity: &EntityDef, column: &str) -> String {
+    format!("ix_{}_{}", table_name(entity.storage_id()), column)
+}
+
+fn field_columns(f: &FieldDef) -> Vec<ColumnDef> {
+    let id = f.storage_id();
+    let mut cols = vec![column_def(&column_name(id), f.field_type.storage_class())];
+    if f.field_type == trellis_core::FieldType::Currency {
+        cols.push(ColumnDef::new(currency_column_name(id)).text().null().to_owned());
+    }
+    cols
+}
+
+/// Applies the steps in order. `allow_data_loss` lets conversions drop values that do not fit.
+pub async fn apply(tx: &DatabaseTransaction, steps: &[Step], allow_data_loss: bool) -> Result<(), StoreError> {
+    for step in steps {
+        apply_step(tx, step, allow_data_loss).await?;
+    }
+    Ok(())
+}
+
+async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool) -> Result<(), StoreError> {
+    match step {
+        Step::CreateTable { entity } => {
+            let table = table_name(entity.storage_id());
+            let mut t = Table::create();
+            t.table(Alias::new(table.clone()))
+                .col(ColumnDef::new("id").text().not_null().primary_key())
+                .col(ColumnDef::new("created_at").timestamp_with_time_zone().not_null())
+                .col(ColumnDef::new("updated_at").timestamp_with_time_zone().not_null())
+                .col(ColumnDef::new("created_by").text().null())
+                .col(ColumnDef::new("owner").text().null())
+                .col(ColumnDef::new("version").big_integer().not_null())
+                .col(ColumnDef::new("stage").text().null());
+            for f in &entity.fields {
+                for mut c in field_columns(f) {
+                    t.col(&mut c);
+                }
+            }
+            tx.execute(&t).await?;
+            for sys in ["created_at", "updated_at", "owner"] {
+                let i = Index::create().name(index_name(entity, sys)).table(Alias::new(table.clone())).col(Alias::new(sys)).to_owned();
+                tx.execute(&i).await?;
+            }
+        }
+        Step::DropTable { entity } => {
+            let t = Table::drop().table(Alias::new(table_name(entity.storage_id()))).if_exists().to_owned();
+            tx.execute(&t).await?;
+        }
+        Step::AddColumn { entity, field } => {
+            let table = table_name(entity.storage_id());
+            for mut c in field_columns(field) {
+                let alter = Table::alter().table(Alias::new(table.clone())).add_column(&mut c).to_owned();
+                tx.execute(&alter).await?;
+            }
+            // Records that exist when a field with a default is added take the default.
+            if let Some(d) = &field.default {
+                let cf = CompiledField::compile(field);
+                if let Ok(v) = cf.coerce(d)
+                    && !v.is_null()
+                {
+                    let mut u = Query::update();
+                    u.table(Alias::new(table.clone()));
+                    for (c, sv) in crate::values::columns_of(&cf, &v) {
+                        u.value(Alias::new(c), sv);
+                    }
+                    tx.execute(&u).await?;
+                }
+            }
+        }
+        Step::DropColumn { entity, field } => {
+            let table = table_name(entity.storage_id());
+            let mut cols = vec![column_name(field.storage_id())];
+            if field.field_type == trellis_core::FieldType::Currency {
+                cols.push(currency_column_name(field.storage_id()));
+            }
+            for c in cols {
+                let alter = Table::alter().table(Alias::new(table.clone())).drop_column(Alias::new(c)).to_owned();
+                tx.execute(&alter).await?;
+            }
+        }
+        Step::ConvertColumn { entity, from, to } => convert(tx, entity, from, to, allow_data_loss).await?,
+        Step::DropIndex { entity, field } => {
+            let col = column_name(field.storage_id());
+            let i = Index::drop().name(index_name(entity, &col)).table(Alias::new(table_name(entity.storage_id()))).if_exists().to_owned();
+            tx.execute(&i).await?;
+        }
+        Step::CreateIndex { entity, field, kind } => {
+            let col = column_name(field.storage_id());
+            let mut i = Index::create();
+            i.name(index_name(entity, &col)).table(Alias::new(table_name(entity.storage_id()))).col(Alias::new(col));
+            if *kind == IndexKind::Unique {
+                i.unique();
+            }
+            tx.execute(&i).await.map_err(|e| match StoreError::classify(e) {
+                StoreError::Unique(_) => StoreError::Domain(Error::conflict(format!(
+                    "'{}' cannot be made unique: existing records share values",
+                    field.name
+                ))),
+                other => other,
+            })?;
+        }
+        Step::Metadata { .. } => {}
+    }
+    Ok(())
+}
+
+/// Rewrites a column from one field definition to another. Values that cannot be carried over
+/// are counted; unless data loss is allowed, any such value refuses the whole change.
+async fn convert(tx: &DatabaseTransaction, entity: &EntityDef, from: &FieldDef, to: &FieldDef, allow_data_loss: bool) -> Result<(), StoreError> {
+    let table = table_name(entity.storage_id());
+    let (old_c, new_c) = (CompiledField::compile(from), CompiledField::compile(to));
+    let backend = tx.get_database_backend();
+
+    let mut select = Query::select();
+    select.column(Alias::new("id")).column(Alias::new(old_c.column.clone())).from(Alias::new(table.clone()));
+    if let Some(cur) = &old_c.currency_column {
+        select.column(Alias::new(cur.clone()));
+    }
+    let rows = tx.query_all(&select).await?;
+    let mut converted: Vec<(String, Val)> = Vec::with_capacity(rows.len());
+    let mut lost: Vec<String> = Vec::new();
+    for r in &rows {
+        let id: String = r.try_get("", "id")?;
+        let old = decode(r, &old_c, backend)?;
+        match convert_value(&old_c, &new_c, &old) {
+            Some(v) => converted.push((id, v)),
+            None => {
+                lost.push(id.clone());
+                converted.push((id, Val::Null));
+            }
+        }
+    }
+    if !lost.is_empty() && !allow_data_loss {
+        let sample: Vec<&str> = lost.iter().take(5).map(String::as_str).collect();
+        return Err(StoreError::Domain(Error::conflict(format!(
+            "changing '{}' from {} to {} would lose the values of {} record(s) (e.g. {}); pass allow_data_loss=true to change it anyway",
+            to.name,
+            from.field_type.as_str(),
+            to.field_type.as_str(),
+            lost.len(),
+            sample.join(", ")
+        ))));
+    }
+
+    let tmp = format!("{}_t", new_c.column);
+    let mut tmp_def = column_def(&tmp, to.field_type.storage_class());
+    tx.execute(&Table::alter().table(Alias::new(table.clone())).add_column(&mut tmp_def).to_owned()).await?;
+    let new_cur = new_c.currency_column.clone();
+    if let (Some(cur), None) = (&new_cur, &old_c.currency_column) {
+        let mut c = ColumnDef::new(cur.clone()).text().null().to_owned();
+        tx.execute(&Table::alter().table(Alias::new(table.clone())).add_column(&mut c).to_owned()).await?;
+    }
+    let class = to.field_type.storage_class();
+    for (id, v) in &converted {
+        if v.is_null() {
+            continue;
+        }
+        let mut u = Query::update();
+        u.table(Alias::new(table.clone())).value(Alias::new(tmp.clone()), to_sql(v, class));
+        if let (Some(cur), Val::Currency(_, code)) = (&new_cur, v) {
+            u.value(Alias::new(cur.clone()), Value::String(Some(code.clone())));
+        }
+        u.and_where(Expr::col(Alias::new("id")).eq(id.clone()));
+        tx.execute(&u).await?;
+    }
+    tx.execute(&Table::alter().table(Alias::new(table.clone())).drop_column(Alias::new(old_c.column.clone())).to_owned()).await?;
+    if let (Some(cur), None) = (&old_c.currency_column, &new_cur) {
+        tx.execute(&Table::alter().table(Alias::new(table.clone())).drop_column(Alias::new(cur.clone())).to_owned()).await?;
+    }
+    tx.execute(
+        &Table::alter()
+            .table(Alias::new(table.clone()))
+            .rename_column(Alias::new(tmp), Alias::new(new_c.column.clone()))
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! System tables, created and upgraded in code with sea-query: the same steps on SQLite and
+//! PostgreSQL. Each migration runs once, in order, recorded in `sys_meta`.
+
+use sea_orm::sea_query::{ColumnDef, Expr, ExprTrait, Index, OnConflict, Query, Table, TableCreateStatement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+
+use crate::db::Db;
+use crate::error::StoreError;
+
+fn id(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).text().not_null().primary_key().to_owned()
+}
+fn text(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).text().not_null().to_owned()
+}
+fn text_null(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).text().null().to_owned()
+}
+fn time(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).timestamp_with_time_zone().not_null().to_owned()
+}
+fn time_null(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).timestamp_with_time_zone().null().to_owned()
+}
+
+fn v1() -> Vec<TableCreateStatement> {
+    vec![
+        Table::create().table("sys_tenants").if_not_exists().col(id("id")).col(text("name")).col(time("created_at")).to_owned(),
+        Table::create()
+            .table("sys_users")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("email"))
+            .col(text("name"))
+            .col(text("password_hash"))
+            .col(ColumnDef::new("is_admin").boolean().not_null())
+            .col(time("created_at"))
+            .col(time_null("disabled_at"))
+            .to_owned(),
+        Table::create()
+            .table("sys_tokens")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("user_id"))
+            .col(text("kind"))
+            .col(text("name"))
+            .col(text("token_hash"))
+            .col(text_null("role"))
+            .col(time("created_at"))
+            .col(time_null("expires_at"))
+            .col(time_null("last_used_at"))
+            .col(time_null("revoked_at"))
+            .to_owned(),
+        Table::create()
+            .table("sys_apps")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("name"))
+            .col(ColumnDef::new("version").big_integer().not_null())
+            .col(text("definition"))
+            .col(time("created_at"))
+            .col(time("updated_at"))
+            .to_owned(),
+        Table::create()
+            .table("sys_app_versions")
+            .if_not_exists()
+            .col(text("app_id"))
+            .col(ColumnDef::new("version").big_integer().not_null())
+            .col(text("definition"))
+            .col(text_null("created_by"))
+            .col(time("created_at"))
+            .primary_key(Index::create().col("app_id").col("version"))
+            .to_owned(),
+        Table::create()
+            .table("sys_counters")
+            .if_not_exists()
+            .col(id("scope"))
+            .col(ColumnDef::new("value").big_integer().not_null())
+            .to_owned(),
+    ]
+}
+
+async fn apply_v1(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    for t in v1() {
+        tx.execute(&t).await?;
+    }
+    let indexes = [
+        Index::create().name("ux_tenants_name").table("sys_tenants").col("name").unique().if_not_exists().to_owned(),
+        Index::create().name("ux_users_email").table("sys_users").col("email").unique().if_not_exists().to_owned(),
+        Index::create().name("ix_users_tenant").table("sys_users").col("tenant_id").if_not_exists().to_owned(),
+        Index::create().name("ux_tokens_hash").table("sys_tokens").col("token_hash").unique().if_not_exists().to_owned(),
+        Index::create().name("ix_tokens_user").table("sys_tokens").col("user_id").if_not_exists().to_owned(),
+        Index::create()
+            .name("ux_apps_tenant_name")
+            .table("sys_apps")
+            .col("tenant_id")
+            .col("name")
+            .unique()
+            .if_not_exists()
+            .to_owned(),
+    ];
+    for i in indexes {
+        tx.execute(&i).await?;
+    }
+    Ok(())
+}
+
+/// The schema version this build expects.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
+/// nodes (PostgreSQL serialises them with an advisory lock).
+pub async fn migrate(db: &Db) -> Result<(), StoreError> {
+    let meta = Table::create()
+        .table("sys_meta")
+        .if_not_exists()
+        .col(id("key"))
+        .col(text("value"))
+        .to_owned();
+    db.write.execute(&meta).await?;
+    let tx = db.write.begin().await?;
+    if !db.is_sqlite() {
+        tx.execute_unprepared("SELECT pg_advisory_xact_lock(7215001)").await?;
+    }
+    let current = schema_version(&tx).await?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Config(format!(
+            "the database has schema version {current}, newer than this build ({SCHEMA_VERSION}); upgrade Trellis"
+        )));
+    }
+    if current < 1 {
+        apply_v1(&tx).await?;
+    }
+    let upsert = Query::insert()
+        .into_table("sys_meta")
+        .columns(["key", "value"])
+        .values_panic(["schema_version".into(), SCHEMA_VERSION.to_string().into()])
+        .on_conflict(OnConflict::column("key").update_column("value").to_owned())
+        .to_owned();
+    tx.execute(&upsert).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn schema_version(tx: &DatabaseTransaction) -> Result<i64, StoreError> {
+    let q = Query::select().column("value").from("sys_meta").and_where(Expr::col("key").eq("schema_version")).to_owned();
+    let row = tx.query_one(&q).await?;
+    Ok(match row {
+        Some(r) => r.try_get::<String>("", "value")?.parse().unwrap_or(0),
+        None => 0,
+    })
+}

@@ -1,0 +1,408 @@
+//! Records in their entity tables: the query compiler (checked filter → sea-query condition,
+//! keyset pagination) and the row operations of the write path. Every statement is built with
+//! sea-query from names that derive from storage ids.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{
+    Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order, Query, SelectStatement,
+    SimpleExpr, Value,
+};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+use trellis_core::def::{FieldType, StorageClass};
+use trellis_core::query::{Cursor, Filter, Op, SortKey};
+use trellis_core::{CompiledEntity, CompiledField, Val};
+
+use crate::error::StoreError;
+use crate::values::{columns_of, decode, to_sql};
+
+/// A record as read: its columns' values, aligned with `CompiledEntity::columns`
+/// (`None` where the column was not selected).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub values: Vec<Option<Val>>,
+}
+
+impl Row {
+    pub fn get(&self, entity: &CompiledEntity, name: &str) -> Option<&Val> {
+        let i = entity.columns.iter().position(|c| c.name == name)?;
+        self.values[i].as_ref()
+    }
+    pub fn id(&self) -> &str {
+        match &self.values[0] {
+            Some(Val::Text(s)) => s,
+            _ => "",
+        }
+    }
+    pub fn version(&self) -> i64 {
+        match &self.values[5] {
+            Some(Val::Int(v)) => *v,
+            _ => 0,
+        }
+    }
+}
+
+/// What a list asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    pub search: Option<String>,
+    pub sort: Vec<SortKey>,
+    pub cursor: Option<Cursor>,
+    pub offset: Option<u64>,
+    pub limit: u64,
+    /// Columns to read (by index into `CompiledEntity::columns`); system columns always are.
+    pub columns: Option<Vec<usize>>,
+}
+
+fn col(c: &CompiledField) -> Expr {
+    Expr::col(Alias::new(c.column.clone()))
+}
+
+fn lit(c: &CompiledField, v: &Val) -> Value {
+    to_sql(v, c.kind.storage_class())
+}
+
+fn like_pattern(s: &str, prefix_only: bool) -> String {
+    let mut p = String::with_capacity(s.len() + 2);
+    if !prefix_only {
+        p.push('%');
+    }
+    for ch in s.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+fn ilike(c: &CompiledField, s: &str, prefix_only: bool) -> SimpleExpr {
+    Expr::expr(Func::lower(col(c))).like(LikeExpr::new(like_pattern(s, prefix_only)).escape('\\'))
+}
+
+/// The SQL condition of a checked filter.
+pub fn condition(f: &Filter, backend: DbBackend) -> Condition {
+    match f {
+        Filter::And(items) => items.iter().fold(Cond::all(), |c, i| c.add(condition(i, backend))),
+        Filter::Or(items) => items.iter().fold(Cond::any(), |c, i| c.add(condition(i, backend))),
+        Filter::Not(inner) => Cond::all().not().add(condition(inner, backend)),
+        Filter::Cond { field, op, values, is_null } => Cond::all().add(compare(field, *op, values, *is_null, backend)),
+    }
+}
+
+fn compare(f: &CompiledField, op: Op, values: &[Val], is_null: bool, backend: DbBackend) -> SimpleExpr {
+    let c = || col(f);
+    let v = |i: usize| lit(f, &values[i]);
+    match op {
+        Op::IsNull if is_null => c().is_null(),
+        Op::IsNull => c().is_not_null(),
+        Op::Eq => c().eq(v(0)),
+        // ne and nin keep records where the field is empty: "not won" includes "no stage yet".
+        Op::Ne => c().ne(v(0)).or(c().is_null()),
+        Op::Gt => c().gt(v(0)),
+        Op::Gte => c().gte(v(0)),
+        Op::Lt => c().lt(v(0)),
+        Op::Lte => c().lte(v(0)),
+        Op::Between => c().between(v(0), v(1)),
+        Op::In => c().is_in(values.iter().map(|x| lit(f, x))),
+        Op::Nin => c().is_not_in(values.iter().map(|x| lit(f, x))).or(c().is_null()),
+        Op::StartsWith => ilike(f, text_of(&values[0]), true),
+        Op::Contains if f.kind == FieldType::MultiSelect => {
+            let item = text_of(&values[0]).to_string();
+            match backend {
+                DbBackend::Postgres => Expr::cust_with_values(
+                    format!("\"{}\" @> $1::jsonb", f.column),
+                    [Value::String(Some(serde_json::json!([item]).to_string()))],
+                ),
+                _ => Expr::cust_with_values(
+                    format!("EXISTS (SELECT 1 FROM json_each(\"{}\") WHERE json_each.value = ?)", f.column),
+                    [Value::String(Some(item))],
+                ),
+            }
+        }
+        Op::Contains => ilike(f, text_of(&values[0]), false),
+    }
+}
+
+fn text_of(v: &Val) -> &str {
+    match v {
+        Val::Text(s) => s,
+        _ => "",
+    }
+}
+
+/// Full-text search `q`: any text-like field contains the words (case-insensitive for ASCII).
+pub fn search_condition(entity: &CompiledEntity, q: &str) -> Condition {
+    let mut any = Cond::any();
+    for f in entity.fields().filter(|f| f.kind.is_textual()) {
+        any = any.add(ilike(f, q, false));
+    }
+    any
+}
+
+/// "Rows after the cursor" in the order of `sort` (nulls last, ascending id as the final key).
+fn after_cursor(sort: &[SortKey], cursor: &Cursor, id_col: &CompiledField) -> Condition {
+    let mut any = Cond::any();
+    for i in 0..=sort.len() {
+        let mut all = Cond::all();
+        for (k, v) in sort[..i].iter().zip(&cursor.values) {
+            all = all.add(if v.is_null() { col(&k.field).is_null() } else { col(&k.field).eq(lit(&k.field, v)) });
+        }
+        if i == sort.len() {
+            all = all.add(col(id_col).gt(cursor.id.clone()));
+        } else {
+            let (k, v) = (&sort[i], &cursor.values[i]);
+            if v.is_null() {
+                continue; // nothing sorts after a null but other nulls (handled by the next key)
+            }
+            let cmp = if k.desc { col(&k.field).lt(lit(&k.field, v)) } else { col(&k.field).gt(lit(&k.field, v)) };
+            all = all.add(cmp.or(col(&k.field).is_null()));
+        }
+        any = any.add(all);
+    }
+    any
+}
+
+fn select_columns(entity: &CompiledEntity, q: &mut SelectStatement, wanted: Option<&[usize]>) {
+    for (i, c) in entity.columns.iter().enumerate() {
+        if c.system || wanted.is_none_or(|w| w.contains(&i)) {
+            q.column(Alias::new(c.column.clone()));
+            if let Some(cur) = &c.currency_column {
+                q.column(Alias::new(cur.clone()));
+            }
+        }
+    }
+}
+
+fn decode_row(entity: &CompiledEntity, row: &QueryResult, wanted: Option<&[usize]>, backend: DbBackend) -> Result<Row, StoreError> {
+    let mut values = Vec::with_capacity(entity.columns.len());
+    for (i, c) in entity.columns.iter().enumerate() {
+        if c.system || wanted.is_none_or(|w| w.contains(&i)) {
+            values.push(Some(decode(row, c, backend)?));
+        } else {
+            values.push(None);
+        }
+    }
+    Ok(Row { values })
+}
+
+fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend) -> Condition {
+    let mut cond = Cond::all();
+    if let Some(f) = &q.filter {
+        cond = cond.add(condition(f, backend));
+    }
+    if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
+        cond = cond.add(search_condition(entity, s));
+    }
+    cond
+}
+
+/// One page of records.
+pub async fn list<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<Vec<Row>, StoreError> {
+    let backend = conn.get_database_backend();
+    let id_col = entity.column("id").expect("every entity has an id");
+    let mut stmt = Query::select();
+    select_columns(entity, &mut stmt, q.columns.as_deref());
+    stmt.from(Alias::new(entity.table.clone()));
+    let mut cond = base_where(entity, q, backend);
+    if let Some(c) = &q.cursor {
+        cond = cond.add(after_cursor(&q.sort, c, id_col));
+    }
+    stmt.cond_where(cond);
+    for k in &q.sort {
+        let order = if k.desc { Order::Desc } else { Order::Asc };
+        stmt.order_by_with_nulls(Alias::new(k.field.column.clone()), order, NullOrdering::Last);
+    }
+    stmt.order_by(Alias::new("id"), Order::Asc);
+    stmt.limit(q.limit);
+    if let Some(o) = q.offset {
+        stmt.offset(o);
+    }
+    let rows = conn.query_all(&stmt).await?;
+    rows.iter().map(|r| decode_row(entity, r, q.columns.as_deref(), backend)).collect()
+}
+
+/// How many records match a list's filter and search.
+pub async fn count<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<i64, StoreError> {
+    let backend = conn.get_database_backend();
+    let stmt = Query::select()
+        .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
+        .from(Alias::new(entity.table.clone()))
+        .cond_where(base_where(entity, q, backend))
+        .to_owned();
+    let row = conn.query_one(&stmt).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+}
+
+/// A record by id.
+pub async fn get<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, id: &str, wanted: Option<&[usize]>) -> Result<Option<Row>, StoreError> {
+    let backend = conn.get_database_backend();
+    let mut stmt = Query::select();
+    select_columns(entity, &mut stmt, wanted);
+    stmt.from(Alias::new(entity.table.clone())).and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
+    let row = conn.query_one(&stmt).await?;
+    row.map(|r| decode_row(entity, &r, wanted, backend)).transpose()
+}
+
+/// Records by ids (for relation expansion and existence checks).
+pub async fn get_many<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, ids: &[String]) -> Result<Vec<Row>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut stmt = Query::select();
+        select_columns(entity, &mut stmt, None);
+        stmt.from(Alias::new(entity.table.clone())).and_where(Expr::col(Alias::new("id")).is_in(chunk.iter().cloned()));
+        for r in conn.query_all(&stmt).await? {
+            out.push(decode_row(entity, &r, None, backend)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Which of the ids exist in the entity's table.
+pub async fn existing_ids<C: ConnectionTrait>(conn: &C, table: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let stmt = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new(table.to_string()))
+            .and_where(Expr::col(Alias::new("id")).is_in(chunk.iter().cloned()))
+            .to_owned();
+        for r in conn.query_all(&stmt).await? {
+            out.push(r.try_get::<String>("", "id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Another record holding the same value in a unique field, if any.
+pub async fn find_duplicate<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    field: &CompiledField,
+    value: &Val,
+    except_id: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let mut stmt = Query::select();
+    stmt.column(Alias::new("id"))
+        .from(Alias::new(entity.table.clone()))
+        .and_where(col(field).eq(lit(field, value)))
+        .limit(1);
+    if let Some(id) = except_id {
+        stmt.and_where(Expr::col(Alias::new("id")).ne(id.to_string()));
+    }
+    Ok(conn.query_one(&stmt).await?.map(|r| r.try_get::<String>("", "id")).transpose()?)
+}
+
+/// How many records of a table point at `id` through a column.
+pub async fn count_referencing<C: ConnectionTrait>(conn: &C, table: &str, column: &str, id: &str) -> Result<i64, StoreError> {
+    let stmt = Query::select()
+        .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
+        .from(Alias::new(table.to_string()))
+        .and_where(Expr::col(Alias::new(column.to_string())).eq(id.to_string()))
+        .to_owned();
+    Ok(conn.query_one(&stmt).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+}
+
+/// The system columns of a new record.
+#[derive(Debug, Clone)]
+pub struct NewMeta {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub created_by: Option<String>,
+    pub owner: Option<String>,
+}
+
+/// Inserts a record (version 1).
+pub async fn insert<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, meta: &NewMeta, values: &[(&CompiledField, Val)]) -> Result<(), StoreError> {
+    let mut cols: Vec<Alias> = ["id", "created_at", "updated_at", "created_by", "owner", "version"].into_iter().map(Alias::new).collect();
+    let mut vals: Vec<Value> = vec![
+        Value::String(Some(meta.id.clone())),
+        Value::ChronoDateTimeUtc(Some(meta.at)),
+        Value::ChronoDateTimeUtc(Some(meta.at)),
+        Value::String(meta.created_by.clone()),
+        Value::String(meta.owner.clone()),
+        Value::BigInt(Some(1)),
+    ];
+    for (f, v) in values {
+        for (c, sv) in columns_of(f, v) {
+            cols.push(Alias::new(c));
+            vals.push(sv);
+        }
+    }
+    let stmt = Query::insert()
+        .into_table(Alias::new(entity.table.clone()))
+        .columns(cols)
+        .values(vals.into_iter().map(Into::into))
+        .map_err(|e| StoreError::Config(e.to_string()))?
+        .to_owned();
+    conn.execute(&stmt).await.map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// Updates a record's fields, bumping its version. With `expected_version`, only if the record is
+/// still at that version. Returns false when no row matched.
+pub async fn update<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    id: &str,
+    expected_version: Option<i64>,
+    at: DateTime<Utc>,
+    owner: Option<Option<String>>,
+    values: &[(&CompiledField, Val)],
+) -> Result<bool, StoreError> {
+    let mut stmt = Query::update();
+    stmt.table(Alias::new(entity.table.clone()))
+        .value(Alias::new("updated_at"), Value::ChronoDateTimeUtc(Some(at)))
+        .value(Alias::new("version"), Expr::col(Alias::new("version")).add(1));
+    if let Some(o) = owner {
+        stmt.value(Alias::new("owner"), Value::String(o));
+    }
+    for (f, v) in values {
+        for (c, sv) in columns_of(f, v) {
+            stmt.value(Alias::new(c), sv);
+        }
+    }
+    stmt.and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
+    if let Some(v) = expected_version {
+        stmt.and_where(Expr::col(Alias::new("version")).eq(v));
+    }
+    let res = conn.execute(&stmt).await.map_err(StoreError::classify)?;
+    Ok(res.rows_affected() > 0)
+}
+
+/// Deletes a record; with `expected_version`, only at that version. False when no row matched.
+pub async fn delete<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, id: &str, expected_version: Option<i64>) -> Result<bool, StoreError> {
+    let mut stmt = Query::delete();
+    stmt.from_table(Alias::new(entity.table.clone())).and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
+    if let Some(v) = expected_version {
+        stmt.and_where(Expr::col(Alias::new("version")).eq(v));
+    }
+    Ok(conn.execute(&stmt).await?.rows_affected() > 0)
+}
+
+/// Takes the next value of a counter (auto numbers), atomically within the caller's transaction.
+pub async fn next_counter<C: ConnectionTrait>(conn: &C, scope: &str) -> Result<i64, StoreError> {
+    let stmt = Query::insert()
+        .into_table(Alias::new("sys_counters"))
+        .columns([Alias::new("scope"), Alias::new("value")])
+        .values_panic([scope.into(), 1i64.into()])
+        .on_conflict(
+            OnConflict::column(Alias::new("scope"))
+                .value(Alias::new("value"), Expr::col((Alias::new("sys_counters"), Alias::new("value"))).add(1))
+                .to_owned(),
+        )
+        .returning_col(Alias::new("value"))
+        .to_owned();
+    let row = conn.query_one(&stmt).await?.ok_or_else(|| StoreError::Config("counter did not return".into()))?;
+    Ok(row.try_get::<i64>("", "value")?)
+}
+
+/// Whether a field's class stores JSON (used by callers that build custom SQL).
+pub fn is_json_class(f: &CompiledField) -> bool {
+    f.kind.storage_class() == StorageClass::Json
+}
