@@ -89,6 +89,7 @@ pub fn serve(engine: Engine, listener: TcpListener, workers: usize) -> std::io::
             .app_data(web::PathConfig::default().error_handler(path_error))
             .wrap(Compress::default())
             .wrap(Logger::new("%r %s %Dms").exclude("/api/v1/openapi.json"))
+            .route("/healthz", web::get().to(|| async { actix_web::HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#) }))
             .route("/docs", web::get().to(|| async { actix_web::HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }))
             .route("/docs/{tail:.*}", web::get().to(docs::swagger))
             .route("/api/{tail:.*}", web::route().to(problem::api_not_found))
