@@ -1,0 +1,320 @@
+//! `trellis-bench`: starts the release `trellis` binary on SQLite and on PostgreSQL, drives it over
+//! HTTP with a bounded number of requests at a fixed concurrency, and prints throughput, p50/p99
+//! latency, server CPU time per request, start-up time and memory. Talks to loopback only.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rand::Rng;
+use serde_json::{Value, json};
+
+const CONCURRENCY: usize = 8;
+
+struct Node {
+    child: Child,
+    base: String,
+    started_in: Duration,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Server CPU time (user + system) in seconds, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (current RSS, peak RSS) in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18181)
+}
+
+async fn start(bin: &str, database_url: &str, data_dir: &str) -> Result<Node> {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let t0 = Instant::now();
+    let child = Command::new(bin)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir", data_dir, "--database-url", database_url])
+        .env("TRELLIS_ADMIN_EMAIL", "bench@example.com")
+        .env("TRELLIS_ADMIN_PASSWORD", "bench-password")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {bin}"))?;
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            bail!("server did not answer within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(Node { child, base, started_in: t0.elapsed() })
+}
+
+struct Stats {
+    name: &'static str,
+    count: usize,
+    secs: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_us_per_req: f64,
+}
+
+impl Stats {
+    fn print(&self) {
+        println!(
+            "  {:<34} {:>7} req  {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  server CPU {:>6.1} µs/req",
+            self.name,
+            self.count,
+            self.count as f64 / self.secs,
+            self.p50_ms,
+            self.p99_ms,
+            self.cpu_us_per_req
+        );
+    }
+}
+
+/// Runs `count` requests made by `make(i)` at the fixed concurrency; every answer must be 2xx.
+async fn drive<F, Fut>(name: &'static str, pid: u32, count: usize, make: F) -> Result<Stats>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<reqwest::Response, reqwest::Error>> + Send,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu0 = cpu_seconds(pid);
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (make, next) = (make.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let t = Instant::now();
+                let r = make(i).await.map_err(|e| anyhow::anyhow!("request failed: {e}"))?;
+                let status = r.status();
+                let body = r.bytes().await.map_err(|e| anyhow::anyhow!("body: {e}"))?;
+                if !status.is_success() {
+                    bail!("{status}: {}", String::from_utf8_lossy(&body));
+                }
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut all = Vec::with_capacity(count);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid) - cpu0;
+    all.sort_unstable();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+    Ok(Stats { name, count, secs, p50_ms: pct(0.50), p99_ms: pct(0.99), cpu_us_per_req: cpu * 1e6 / count as f64 })
+}
+
+fn bench_app() -> Value {
+    json!({
+        "name": "bench", "label": {"en": "Bench"},
+        "entities": [{"name": "deal", "label": {"en": "Deal"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+            {"name": "amount", "label": {"en": "Amount"}, "type": "decimal", "indexed": true},
+            {"name": "phase", "label": {"en": "Phase"}, "type": "single_select", "indexed": true, "options": [
+                {"value": "new", "label": {"en": "New"}}, {"value": "qualified", "label": {"en": "Qualified"}},
+                {"value": "proposal", "label": {"en": "Proposal"}}, {"value": "won", "label": {"en": "Won"}}, {"value": "lost", "label": {"en": "Lost"}}]},
+            {"name": "region", "label": {"en": "Region"}, "type": "text"},
+            {"name": "close_date", "label": {"en": "Close"}, "type": "date"},
+            {"name": "urgent", "label": {"en": "Urgent"}, "type": "boolean"}
+        ]}]
+    })
+}
+
+const PHASES: [&str; 5] = ["new", "qualified", "proposal", "won", "lost"];
+
+const REGIONS: [&str; 4] = ["north", "south", "east", "west"];
+
+fn deal(i: usize) -> Value {
+    json!({
+        "title": format!("Deal {i}"),
+        "amount": format!("{}.{:02}", (i * 7919) % 200_000, i % 100),
+        "phase": PHASES[i % 5],
+        "region": REGIONS[i % 4],
+        "close_date": format!("2026-{:02}-{:02}", i % 12 + 1, i % 28 + 1),
+        "urgent": i % 3 == 0
+    })
+}
+
+async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, ops: usize) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("trellis-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let node = start(bin, database_url, dir.to_str().unwrap_or(".")).await?;
+    let pid = node.child.id();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (idle, _) = rss_mib(pid);
+    println!("{label}: start to first answer {:.0} ms, idle RSS {:.1} MiB", node.started_in.as_secs_f64() * 1000.0, idle);
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build()?;
+    let base = node.base.clone();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"].as_str().context("login")?.to_string();
+    let auth = format!("Bearer {token}");
+    let r = client.post(format!("{base}/api/v1/apps")).header("authorization", &auth).json(&bench_app()).send().await?;
+    if !r.status().is_success() {
+        bail!("create app: {}", r.text().await?);
+    }
+    let url = format!("{base}/api/v1/data/bench/deal");
+
+    // Single creates.
+    let (c, u, a) = (client.clone(), url.clone(), auth.clone());
+    let creates = drive("create (single record)", pid, ops, move |i| {
+        c.post(&u).header("authorization", &a).json(&deal(i)).send()
+    })
+    .await?;
+    creates.print();
+
+    // Fill up to `rows` records with bulk requests for the reads.
+    let t = Instant::now();
+    let mut have = ops;
+    while have < rows {
+        let n = (rows - have).min(1000);
+        let batch: Vec<Value> = (have..have + n).map(deal).collect();
+        let r = client.post(format!("{url}/bulk")).header("authorization", &auth).json(&json!({"create": batch})).send().await?;
+        if !r.status().is_success() {
+            bail!("bulk: {}", r.text().await?);
+        }
+        have += n;
+    }
+    println!("  (filled to {rows} rows with bulk creates in {:.1} s)", t.elapsed().as_secs_f64());
+
+    // Ids to read and update.
+    let mut ids: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while ids.len() < 5000 {
+        let mut req = client.get(&url).header("authorization", &auth).query(&[("limit", "1000"), ("fields", "title")]);
+        if let Some(c) = &cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        let page: Value = req.send().await?.json().await?;
+        ids.extend(page["data"].as_array().context("page")?.iter().filter_map(|r| r["id"].as_str().map(str::to_string)));
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let ids = Arc::new(ids);
+
+    let (c, u, a, idz) = (client.clone(), url.clone(), auth.clone(), ids.clone());
+    drive("get by id", pid, ops, move |i| c.get(format!("{u}/{}", idz[(i * 7) % idz.len()])).header("authorization", &a).send())
+        .await?
+        .print();
+
+    let (c, u, a) = (client.clone(), url.clone(), auth.clone());
+    drive(Box::leak(format!("list: 2-clause filter + sort, {}k rows", rows / 1000).into_boxed_str()), pid, ops / 2, move |i| {
+        let filter = json!({"and": [
+            {"field": "phase", "op": "eq", "value": PHASES[i % 5]},
+            {"field": "amount", "op": "gte", "value": (i * 37) % 150_000}
+        ]})
+        .to_string();
+        c.get(&u).header("authorization", &a).query(&[("filter", filter.as_str()), ("sort", "-amount"), ("limit", "50")]).send()
+    })
+    .await?
+    .print();
+
+    let (c, u, a, idz) = (client.clone(), url.clone(), auth.clone(), ids.clone());
+    drive("patch (one field)", pid, ops / 2, move |i| {
+        let amount = rand::rng().random_range(0..100_000);
+        c.patch(format!("{u}/{}", idz[i % idz.len()])).header("authorization", &a).json(&json!({"amount": amount})).send()
+    })
+    .await?
+    .print();
+
+    let (_, peak) = rss_mib(pid);
+    println!("  peak RSS {peak:.1} MiB");
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn pg_database() -> Result<(String, String)> {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin = std::env::var("TRELLIS_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("trellis_bench_{}", uuid::Uuid::new_v4().simple());
+    let conn = Database::connect(&admin).await?;
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+    conn.close().await?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+    Ok((name.clone(), format!("{base}/{name}")))
+}
+
+async fn drop_pg(name: &str) {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin = std::env::var("TRELLIS_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if let Ok(conn) = Database::connect(&admin).await {
+        let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        let _ = conn.close().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args: Vec<String> = std::env::args().collect();
+    let bin = args.get(1).cloned().unwrap_or_else(|| "target/release/trellis".into());
+    let rows: usize = std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let ops: usize = std::env::var("BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let which = std::env::var("BENCH_DB").unwrap_or_else(|_| "sqlite,postgres".into());
+    println!("trellis-bench: concurrency {CONCURRENCY}, {ops} operations per phase, {rows} rows for reads");
+    if which.contains("sqlite") {
+        let dir = std::env::temp_dir().join(format!("trellis-bench-db-{}", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}/bench.db", dir.display());
+        let r = run_backend("SQLite", &bin, &url, rows, ops).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        r?;
+    }
+    if which.contains("postgres") {
+        let (name, url) = pg_database().await?;
+        let r = run_backend("PostgreSQL", &bin, &url, rows, ops).await;
+        drop_pg(&name).await;
+        r?;
+    }
+    Ok(())
+}
