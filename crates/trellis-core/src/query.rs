@@ -57,7 +57,7 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Cond { field: CompiledField, op: Op, values: Vec<Val>, is_null: bool },
+    Cond { field: Box<CompiledField>, op: Op, values: Vec<Val>, is_null: bool },
 }
 
 /// Parses and checks a filter against an entity. Errors name the condition's path and field.
@@ -125,11 +125,11 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
         field.coerce_operand(v)
     };
     let kind = field.kind;
-    let cond = |values: Vec<Val>| Filter::Cond { field: field.clone(), op, values, is_null: false };
+    let cond = |values: Vec<Val>| Filter::Cond { field: Box::new(field.clone()), op, values, is_null: false };
     match op {
         Op::IsNull => {
             let b = value.as_bool().ok_or_else(|| FieldError::new(name, "type", "is_null takes true or false"))?;
-            Ok(Filter::Cond { field: field.clone(), op, values: vec![], is_null: b })
+            Ok(Filter::Cond { field: Box::new(field.clone()), op, values: vec![], is_null: b })
         }
         _ if kind == FieldType::Json => Err(not_for(op_str(op))),
         Op::Eq | Op::Ne if kind == FieldType::MultiSelect => Err(not_for(op_str(op))),
@@ -163,6 +163,9 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
                 return Err(not_for(op_str(op)));
             }
             let s = value.as_str().ok_or_else(|| FieldError::new(name, "type", format!("{} takes a string", op_str(op))))?;
+            if s.contains('\0') {
+                return Err(FieldError::new(name, "type", "must not contain NUL characters"));
+            }
             Ok(cond(vec![Val::Text(s.to_string())]))
         }
     }
@@ -319,6 +322,8 @@ mod tests {
             (json!({"field": "amount", "op": "contains", "value": "1"}), "op_not_allowed"),
             (json!({"field": "extra", "op": "eq", "value": 1}), "op_not_allowed"),
             (json!({"field": "amount", "op": "in", "value": []}), "type"),
+            (json!({"field": "title", "op": "contains", "value": "a\u{0}"}), "type"),
+            (json!({"field": "title", "op": "eq", "value": "a\u{0}"}), "type"),
             (json!({"field": "amount", "op": "eq", "value": null}), "type"),
             (json!({"and": {"field": "amount"}}), "type"),
             (json!([1]), "type"),

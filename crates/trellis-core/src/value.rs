@@ -135,6 +135,21 @@ fn is_valid_phone(s: &str) -> bool {
         && !s[1..].contains('+')
 }
 
+/// Whether a JSON value holds a NUL character in a string or key (PostgreSQL stores neither in
+/// text nor in jsonb, so both databases refuse them alike).
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+fn no_nul(field: &CompiledField, s: &str) -> Result<(), FieldError> {
+    if s.contains('\0') { Err(fail(field, "type", "must not contain NUL characters")) } else { Ok(()) }
+}
+
 fn fail(field: &CompiledField, code: &str, message: impl Into<String>) -> FieldError {
     FieldError::new(field.name.clone(), code, message)
 }
@@ -150,6 +165,7 @@ impl CompiledField {
         let val = match self.kind {
             FieldType::Text | FieldType::LongText | FieldType::Email | FieldType::Phone | FieldType::Url => {
                 let s = v.as_str().ok_or_else(|| type_err("a string"))?;
+                no_nul(self, s)?;
                 self.check_text(s)?;
                 match self.kind {
                     FieldType::Email if !is_valid_email(s) => {
@@ -246,7 +262,12 @@ impl CompiledField {
                 let id = uuid::Uuid::parse_str(s).map_err(|_| type_err("a record id (UUID)"))?;
                 Val::Text(id.hyphenated().to_string())
             }
-            FieldType::Json => Val::Json(v.clone()),
+            FieldType::Json => {
+                if has_nul(v) {
+                    return Err(fail(self, "type", "must not contain NUL characters"));
+                }
+                Val::Json(v.clone())
+            }
             FieldType::AutoNumber => {
                 return Err(fail(self, "read_only", "is numbered automatically and cannot be set"));
             }
@@ -323,15 +344,15 @@ impl CompiledField {
             FieldType::Currency | FieldType::Decimal | FieldType::Percent => {
                 Ok(Val::Fixed(parse_fixed(v, self.scale).map_err(|(c, m)| fail(self, c, m))?))
             }
-            FieldType::AutoNumber | FieldType::Email | FieldType::Url | FieldType::Phone => {
-                v.as_str().map(|s| Val::Text(s.to_string())).ok_or_else(|| fail(self, "type", "must be a string"))
+            FieldType::AutoNumber | FieldType::Email | FieldType::Url | FieldType::Phone | FieldType::SingleSelect => {
+                let s = v.as_str().ok_or_else(|| fail(self, "type", "must be a string"))?;
+                no_nul(self, s)?;
+                Ok(Val::Text(s.to_string()))
             }
             FieldType::MultiSelect => {
                 let s = v.as_str().ok_or_else(|| fail(self, "type", "must be one option"))?;
+                no_nul(self, s)?;
                 Ok(Val::Text(s.to_string()))
-            }
-            FieldType::SingleSelect => {
-                v.as_str().map(|s| Val::Text(s.to_string())).ok_or_else(|| fail(self, "type", "must be a string"))
             }
             _ => plain.coerce(v),
         }
@@ -418,6 +439,19 @@ mod tests {
         assert!(field(FieldType::Phone, |_| {}).coerce(&json!("+86 138-0000-0000")).is_ok());
         assert_eq!(field(FieldType::Phone, |_| {}).coerce(&json!("call me")).unwrap_err().code, "format");
         assert_eq!(field(FieldType::Relation, |_| {}).coerce(&json!("nope")).unwrap_err().code, "type");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_text_json_and_operands() {
+        let t = field(FieldType::Text, |_| {});
+        assert_eq!(t.coerce(&json!("a\u{0}b")).unwrap_err().code, "type");
+        assert_eq!(t.coerce_operand(&json!("a\u{0}")).unwrap_err().code, "type");
+        let j = field(FieldType::Json, |_| {});
+        assert_eq!(j.coerce(&json!({"k": ["x\u{0}"]})).unwrap_err().code, "type");
+        assert_eq!(j.coerce(&json!({"k\u{0}": 1})).unwrap_err().code, "type");
+        assert!(j.coerce(&json!({"k": ["x", 1, null]})).is_ok());
+        let e = field(FieldType::Email, |_| {});
+        assert_eq!(e.coerce_operand(&json!("a\u{0}@b.cn")).unwrap_err().code, "type");
     }
 
     #[test]

@@ -22,6 +22,8 @@ use crate::context::TenantCtx;
 pub const MAX_BULK: usize = 1000;
 /// Largest page.
 pub const MAX_LIMIT: u64 = 1000;
+/// Largest `offset` (both databases take a signed 64-bit offset).
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// A record as answered, with its version for the ETag.
 #[derive(Debug, Clone)]
@@ -139,6 +141,15 @@ impl Engine {
                 }
                 continue;
             }
+            if f.kind == FieldType::AutoNumber {
+                // Numbered by Trellis: only the current value may be sent back (a record read,
+                // edited and sent back whole); a create or any other value is refused.
+                let same = current.and_then(|r| r.get(entity, k)).is_some_and(|cur| cur.to_json(f) == *v);
+                if !same {
+                    errors.push(FieldError::new(k.clone(), "read_only", "is numbered automatically and cannot be set"));
+                }
+                continue;
+            }
             match f.coerce(v) {
                 Ok(val) => {
                     if f.required && is_empty(&val) {
@@ -170,6 +181,7 @@ impl Engine {
 
     /// Checks in the transaction what needs the database: related records and users exist,
     /// unique values are free.
+    #[allow(clippy::too_many_arguments)]
     async fn check_references(
         &self,
         tx: &DatabaseTransaction,
@@ -190,10 +202,8 @@ impl Engine {
                         errors.push(FieldError::new(f.name.clone(), "not_found", format!("no '{}' record has id {id}", target.name())));
                     }
                 }
-                FieldType::User => {
-                    if system::existing_user_ids(tx, ctx.tenant_id(), std::slice::from_ref(id)).await?.is_empty() {
-                        errors.push(FieldError::new(f.name.clone(), "not_found", format!("no user has id {id}")));
-                    }
+                FieldType::User if system::existing_user_ids(tx, ctx.tenant_id(), std::slice::from_ref(id)).await?.is_empty() => {
+                    errors.push(FieldError::new(f.name.clone(), "not_found", format!("no user has id {id}")));
                 }
                 _ => {}
             }
@@ -491,17 +501,29 @@ impl Engine {
         if p.cursor.is_some() && p.offset.is_some() {
             return Err(Error::bad_field("cursor", "conflict", "use either cursor or offset, not both"));
         }
+        if p.offset.is_some_and(|o| o > MAX_OFFSET) {
+            return Err(Error::bad_field("offset", "range", format!("must be at most {MAX_OFFSET}; page with the cursor instead")));
+        }
+        let search = p.q.clone().filter(|s| !s.trim().is_empty());
+        if search.as_deref().is_some_and(|s| s.contains('\0')) {
+            return Err(Error::bad_field("q", "type", "must not contain NUL characters"));
+        }
         let cursor = p.cursor.as_deref().map(|c| decode_cursor(&sort, c)).transpose()?;
         let expand = parse_expand(entity, p.expand.as_deref())?;
-        let q = ListQuery {
-            filter,
-            search: p.q.clone().filter(|s| !s.trim().is_empty()),
-            sort: sort.clone(),
-            cursor,
-            offset: p.offset,
-            limit: limit + 1,
-            columns: wanted_columns(entity, p.fields.as_deref())?,
-        };
+        let answered = wanted_columns(entity, p.fields.as_deref())?;
+        // The sort keys are read even when `fields` leaves them out: the next cursor needs them.
+        let read = answered.as_ref().map(|w| {
+            let mut r = w.clone();
+            for k in &sort {
+                if let Some(i) = entity.columns.iter().position(|c| c.name == k.field.name)
+                    && !r.contains(&i)
+                {
+                    r.push(i);
+                }
+            }
+            r
+        });
+        let q = ListQuery { filter, search, sort: sort.clone(), cursor, offset: p.offset, limit: limit + 1, columns: read };
         let mut rows = records::list(&self.db.read, entity, &q).await?;
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
@@ -512,6 +534,15 @@ impl Engine {
         } else {
             None
         };
+        if let Some(w) = &answered {
+            for r in &mut rows {
+                for (i, c) in entity.columns.iter().enumerate() {
+                    if !c.system && !w.contains(&i) {
+                        r.values[i] = None;
+                    }
+                }
+            }
+        }
         let total = if p.count { Some(records::count(&self.db.read, entity, &q).await?) } else { None };
         let mut data: Vec<Value> = rows.iter().map(|r| record_json(entity, r)).collect();
         self.expand(&app, entity, &expand, &mut data).await?;

@@ -91,22 +91,34 @@ pub fn condition(f: &Filter, backend: DbBackend) -> Condition {
     }
 }
 
+/// A condition that is true or false, never unknown: a comparison with an empty field is false,
+/// so `not` is the exact complement of what it wraps ("not eq won" matches what "ne won" does).
 fn compare(f: &CompiledField, op: Op, values: &[Val], is_null: bool, backend: DbBackend) -> SimpleExpr {
     let c = || col(f);
-    let v = |i: usize| lit(f, &values[i]);
     match op {
         Op::IsNull if is_null => c().is_null(),
         Op::IsNull => c().is_not_null(),
-        Op::Eq => c().eq(v(0)),
         // ne and nin keep records where the field is empty: "not won" includes "no stage yet".
-        Op::Ne => c().ne(v(0)).or(c().is_null()),
+        Op::Ne | Op::Nin => compare_non_null(f, op, values, backend).or(c().is_null()),
+        _ => compare_non_null(f, op, values, backend).and(c().is_not_null()),
+    }
+}
+
+/// The plain SQL comparison (unknown when the field is empty).
+fn compare_non_null(f: &CompiledField, op: Op, values: &[Val], backend: DbBackend) -> SimpleExpr {
+    let c = || col(f);
+    let v = |i: usize| lit(f, &values[i]);
+    match op {
+        Op::IsNull => c().is_null(),
+        Op::Eq => c().eq(v(0)),
+        Op::Ne => c().ne(v(0)),
         Op::Gt => c().gt(v(0)),
         Op::Gte => c().gte(v(0)),
         Op::Lt => c().lt(v(0)),
         Op::Lte => c().lte(v(0)),
         Op::Between => c().between(v(0), v(1)),
         Op::In => c().is_in(values.iter().map(|x| lit(f, x))),
-        Op::Nin => c().is_not_in(values.iter().map(|x| lit(f, x))).or(c().is_null()),
+        Op::Nin => c().is_not_in(values.iter().map(|x| lit(f, x))),
         Op::StartsWith => ilike(f, text_of(&values[0]), true),
         Op::Contains if f.kind == FieldType::MultiSelect => {
             let item = text_of(&values[0]).to_string();
@@ -405,4 +417,61 @@ pub async fn next_counter<C: ConnectionTrait>(conn: &C, scope: &str) -> Result<i
 /// Whether a field's class stores JSON (used by callers that build custom SQL).
 pub fn is_json_class(f: &CompiledField) -> bool {
     f.kind.storage_class() == StorageClass::Json
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectOptions, Database, TransactionTrait};
+    use serde_json::json;
+    use trellis_core::CompiledApp;
+    use trellis_core::plan::plan;
+    use trellis_core::query::parse_filter;
+    use trellis_core::validate::{assign_ids, parse_app};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn not_is_the_complement_of_a_condition_even_where_fields_are_empty() {
+        let mut def = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+            {"name": "deal", "label": {"en": "Deal"}, "fields": [
+                {"name": "phase", "label": {"en": "P"}, "type": "single_select", "options": [
+                    {"value": "won", "label": {"en": "Won"}}, {"value": "lost", "label": {"en": "Lost"}}]},
+                {"name": "quantity", "label": {"en": "Q"}, "type": "integer"},
+                {"name": "title", "label": {"en": "T"}, "type": "text"}]}]}))
+        .unwrap();
+        assign_ids(&mut def);
+        let mut opts = ConnectOptions::new("sqlite::memory:");
+        opts.max_connections(1).min_connections(1);
+        let conn = Database::connect(opts).await.unwrap();
+        let tx = conn.begin().await.unwrap();
+        crate::ddl::apply(&tx, &plan(None, &def), false).await.unwrap();
+        tx.commit().await.unwrap();
+        let app = CompiledApp::compile(def, 1);
+        let e = app.entity("deal").unwrap();
+        let (phase, quantity, title) = (e.column("phase").unwrap(), e.column("quantity").unwrap(), e.column("title").unwrap());
+        for (t, p, q) in [("won", Some("won"), Some(5)), ("lost", Some("lost"), Some(1)), ("empty", None, None)] {
+            let meta = NewMeta { id: uuid::Uuid::now_v7().to_string(), at: Utc::now(), created_by: None, owner: None };
+            let p = p.map(|p| Val::Text(p.into())).unwrap_or(Val::Null);
+            let q = q.map(Val::Int).unwrap_or(Val::Null);
+            insert(&conn, e, &meta, &[(phase, p), (quantity, q), (title, Val::Text(t.into()))]).await.unwrap();
+        }
+        let matching = async |filter: serde_json::Value| -> Vec<String> {
+            let q = ListQuery { filter: Some(parse_filter(e, &filter).unwrap()), limit: 10, ..Default::default() };
+            let rows = list(&conn, e, &q).await.unwrap();
+            let mut t: Vec<String> = rows.iter().filter_map(|r| match r.get(e, "title") { Some(Val::Text(s)) => Some(s.clone()), _ => None }).collect();
+            t.sort();
+            t
+        };
+        let (won, lost, empty) = ("won".to_string(), "lost".to_string(), "empty".to_string());
+        let eq_won = json!({"field": "phase", "op": "eq", "value": "won"});
+        assert_eq!(matching(eq_won.clone()).await, vec![won.clone()]);
+        assert_eq!(matching(json!({"not": eq_won})).await, vec![empty.clone(), lost.clone()]);
+        assert_eq!(matching(json!({"field": "phase", "op": "ne", "value": "won"})).await, vec![empty.clone(), lost.clone()]);
+        let gt = json!({"field": "quantity", "op": "gt", "value": 2});
+        assert_eq!(matching(json!({"not": gt})).await, vec![empty.clone(), lost.clone()]);
+        let not_ne = json!({"not": {"field": "quantity", "op": "ne", "value": 5}});
+        assert_eq!(matching(not_ne).await, vec![won.clone()]);
+        let not_not = json!({"not": {"not": {"field": "title", "op": "contains", "value": "o"}}});
+        assert_eq!(matching(not_not).await, vec![lost, won]);
+    }
 }
