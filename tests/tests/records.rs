@@ -2806,6 +2806,110 @@ async fn concurrent_writes_keep_versions_numbers_and_unique_values_consistent(b:
     assert_eq!(c.body["total"], json!(1));
 }
 
+async fn edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_databases(b: Backend) {
+    let app = sales(b).await;
+    // A leap second is the next second on both databases, in the write's answer and in reads.
+    let leap = app
+        .create(
+            "sales",
+            "deal",
+            json!({"title": "leap", "signed_at": "2026-06-30T23:59:60.25Z"}),
+        )
+        .await;
+    assert_eq!(leap["signed_at"], "2026-07-01T00:00:00.250000Z");
+    assert_eq!(
+        app.get(&deal_path(&id_of(&leap))).await.expect(200).body,
+        leap
+    );
+    // Four-digit years only: SQLite keeps times as text and must sort them as PostgreSQL does.
+    for (field, value) in [
+        ("expected_close", "0000-12-31"),
+        ("expected_close", "-0001-01-01"),
+        ("expected_close", "+10000-01-01"),
+        ("signed_at", "0001-01-01T00:00:00+01:00"),
+        ("signed_at", "9999-12-31T23:59:59-01:00"),
+    ] {
+        invalid(
+            app.post(DEALS, json!({"title": "x", field: value})).await,
+            &[(field, "out_of_range")],
+        );
+    }
+    for (t, day, at) in [
+        ("late", "9999-12-31", "9999-12-31T23:59:59.999999Z"),
+        ("early", "0001-01-01", "0001-01-01T00:00:00+00:00"),
+        ("now", "2026-1-5", "2026-01-05T12:00:00+08:00"),
+    ] {
+        app.create(
+            "sales",
+            "deal",
+            json!({"title": t, "expected_close": day, "signed_at": at}),
+        )
+        .await;
+    }
+    let l = list(&app, "sort=expected_close&fields=expected_close,title").await;
+    let days: Vec<&Value> = l["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["expected_close"])
+        .collect();
+    assert_eq!(
+        days,
+        [
+            &json!("0001-01-01"),
+            &json!("2026-01-05"),
+            &json!("9999-12-31"),
+            &Value::Null
+        ]
+    );
+    assert_eq!(
+        titles(&list(&app, "sort=-signed_at").await),
+        ["late", "leap", "now", "early"]
+    );
+    let f = json!({"field": "signed_at", "op": "lt", "value": "1000-01-01T00:00:00Z"});
+    assert_eq!(matching(&app, f).await, ["early"]);
+
+    // Amounts with decimals keep 15 significant digits, all of which a JSON number carries.
+    let big = app
+        .create(
+            "sales",
+            "deal",
+            json!({"title": "big", "amount": "9999999999999.99", "probability": 99.99}),
+        )
+        .await;
+    assert_eq!(
+        big["amount"],
+        json!({"amount": 9999999999999.99, "currency": "CNY"})
+    );
+    assert_eq!(
+        app.get(&deal_path(&id_of(&big))).await.expect(200).body["amount"],
+        big["amount"]
+    );
+    let eq = json!({"field": "amount", "op": "eq", "value": big["amount"]["amount"]});
+    assert_eq!(matching(&app, eq).await, ["big"]);
+    invalid(
+        app.post(DEALS, json!({"title": "x", "amount": "90071992547409.91"}))
+            .await,
+        &[("amount", "out_of_range")],
+    );
+    invalid(
+        app.post(DEALS, json!({"title": "x", "amount": "-0.01"}))
+            .await,
+        &[("amount", "minimum")],
+    );
+    // Integers use the whole 64-bit range.
+    for q in [i64::MIN, i64::MAX] {
+        let d = app
+            .create("sales", "deal", json!({"title": "int", "quantity": q}))
+            .await;
+        assert_eq!(d["quantity"], json!(q));
+        assert_eq!(
+            app.get(&deal_path(&id_of(&d))).await.expect(200).body["quantity"],
+            json!(q)
+        );
+    }
+}
+
 /// Runs futures concurrently and answers their outputs in order.
 async fn futures_join<F: std::future::Future<Output = Resp>>(
     fs: impl Iterator<Item = F>,
@@ -2869,4 +2973,5 @@ on_both!(
     nul_characters_are_refused_in_values_filters_and_search_on_both_databases,
     offsets_beyond_the_databases_range_are_refused_not_crashed_on,
     concurrent_writes_keep_versions_numbers_and_unique_values_consistent,
+    edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_databases,
 );

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
@@ -14,6 +14,10 @@ use crate::error::FieldError;
 
 /// Largest magnitude of a fixed-point value in minor units: exact as a JSON (f64) number.
 pub const MAX_MINOR: i64 = 9_007_199_254_740_991;
+/// Largest magnitude in minor units of a fixed-point value with decimals: 15 significant digits,
+/// the most a JSON (f64) number answers as exactly the decimal it stands for (beyond that,
+/// 90071992547409.91 would be answered as 90071992547409.9).
+pub const MAX_MINOR_SCALED: i64 = 999_999_999_999_999;
 
 /// A value as stored in a column.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +70,19 @@ fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.with_nanosecond(nanos).unwrap_or(t)
 }
 
+/// Years a date or date-time may have: four digits, so SQLite's text columns sort and compare
+/// them as PostgreSQL does.
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// A leap second (`23:59:60`) as the next second, as PostgreSQL stores it.
+fn without_leap_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    let n = t.nanosecond();
+    if n < 1_000_000_000 {
+        return t;
+    }
+    t.with_nanosecond(n - 1_000_000_000).map(|x| x + chrono::Duration::seconds(1)).unwrap_or(t)
+}
+
 fn fixed_to_json(minor: i64, scale: u8) -> Value {
     if scale == 0 {
         return json!(minor);
@@ -95,7 +112,7 @@ pub fn parse_fixed(v: &Value, scale: u8) -> Result<i64, (&'static str, String)> 
     }
     let minor = (d * Decimal::from(10i64.pow(scale as u32)))
         .to_i64()
-        .filter(|m| m.abs() <= MAX_MINOR)
+        .filter(|m| m.abs() <= if scale == 0 { MAX_MINOR } else { MAX_MINOR_SCALED })
         .ok_or(("out_of_range", "is too large".to_string()))?;
     Ok(minor)
 }
@@ -221,14 +238,20 @@ impl CompiledField {
             FieldType::Boolean => Val::Bool(v.as_bool().ok_or_else(|| type_err("true or false"))?),
             FieldType::Date => {
                 let s = v.as_str().ok_or_else(|| type_err("a date (YYYY-MM-DD)"))?;
-                Val::Date(
-                    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| type_err("a date (YYYY-MM-DD)"))?,
-                )
+                let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| type_err("a date (YYYY-MM-DD)"))?;
+                if !YEARS.contains(&d.year()) {
+                    return Err(fail(self, "out_of_range", "must be between 0001-01-01 and 9999-12-31"));
+                }
+                Val::Date(d)
             }
             FieldType::Datetime => {
                 let s = v.as_str().ok_or_else(|| type_err("an RFC 3339 date-time"))?;
                 let t = DateTime::parse_from_rfc3339(s).map_err(|_| type_err("an RFC 3339 date-time"))?;
-                Val::DateTime(truncate_micros(t.with_timezone(&Utc)))
+                let t = without_leap_second(truncate_micros(t.with_timezone(&Utc)));
+                if !YEARS.contains(&t.year()) {
+                    return Err(fail(self, "out_of_range", "must be between 0001-01-01 and 9999-12-31 in UTC"));
+                }
+                Val::DateTime(t)
             }
             FieldType::SingleSelect => {
                 let s = v.as_str().ok_or_else(|| type_err("one of the options"))?;
@@ -452,6 +475,37 @@ mod tests {
         assert!(j.coerce(&json!({"k": ["x", 1, null]})).is_ok());
         let e = field(FieldType::Email, |_| {});
         assert_eq!(e.coerce_operand(&json!("a\u{0}@b.cn")).unwrap_err().code, "type");
+    }
+
+    #[test]
+    fn fixed_point_values_answer_as_exactly_the_decimal_stored() {
+        for scale in 1..=6u8 {
+            let f = field(FieldType::Decimal, |f| f.scale = Some(scale));
+            for m in [MAX_MINOR_SCALED, -MAX_MINOR_SCALED, MAX_MINOR_SCALED - 1, 123_456_789_012_345, 100_000_000_000_001, 1] {
+                let answered = Val::Fixed(m).to_json(&f);
+                assert_eq!(f.coerce(&answered).unwrap(), Val::Fixed(m), "scale {scale}: {m} answered as {answered}");
+            }
+            assert_eq!(f.coerce(&json!(MAX_MINOR_SCALED + 1)).unwrap_err().code, "out_of_range");
+        }
+        let cents = field(FieldType::Decimal, |_| {});
+        assert_eq!(cents.coerce(&json!("90071992547409.91")).unwrap_err().code, "out_of_range");
+        assert_eq!(cents.coerce(&json!("9999999999999.99")).unwrap(), Val::Fixed(MAX_MINOR_SCALED));
+        let whole = field(FieldType::Decimal, |f| f.scale = Some(0));
+        assert_eq!(whole.coerce(&json!(MAX_MINOR)).unwrap(), Val::Fixed(MAX_MINOR));
+    }
+
+    #[test]
+    fn dates_keep_four_digit_years_and_leap_seconds_become_the_next_second() {
+        let d = field(FieldType::Date, |_| {});
+        assert_eq!(d.coerce(&json!("0001-01-01")).unwrap().to_json(&d), json!("0001-01-01"));
+        for bad in ["0000-12-31", "-0001-01-01", "+10000-01-01"] {
+            assert_eq!(d.coerce(&json!(bad)).unwrap_err().code, "out_of_range", "{bad}");
+        }
+        let t = field(FieldType::Datetime, |_| {});
+        assert_eq!(t.coerce(&json!("0001-01-01T00:00:00+01:00")).unwrap_err().code, "out_of_range");
+        assert_eq!(t.coerce(&json!("9999-12-31T23:59:59.999999-01:00")).unwrap_err().code, "out_of_range");
+        let leap = t.coerce(&json!("2026-06-30T23:59:60.5Z")).unwrap();
+        assert_eq!(leap.to_json(&t), json!("2026-07-01T00:00:00.500000Z"));
     }
 
     #[test]
