@@ -1909,6 +1909,33 @@ async fn q_searches_every_text_field_ignoring_ascii_case(b: Backend) {
     t.sort();
     assert_eq!(t, names(&["beta", "epsilon_1"]));
     assert_eq!(l["total"], json!(2));
+    // Several words: each must be in some text field, in any order.
+    assert_eq!(search("deal FIRST").await, names(&["alpha"]));
+    assert_eq!(
+        search("  alpha   first ").await,
+        names(&["alpha"]),
+        "words in different fields"
+    );
+    assert_eq!(search("alpha beta").await, Vec::<String>::new());
+    let words = vec!["w"; 17].join(" ");
+    bad(
+        app.get(&format!("{DEALS}?q={}", enc(&words))).await,
+        "q",
+        "too_many",
+    );
+    // Text beyond ASCII finds itself on both databases.
+    app.create(
+        "sales",
+        "deal",
+        json!({"title": "Über Ärger", "notes": "Δέλτα"}),
+    )
+    .await;
+    assert_eq!(search("Über").await, names(&["Über Ärger"]));
+    assert_eq!(search("Ärger Δέλτα").await, names(&["Über Ärger"]));
+    let f = json!({"field": "title", "op": "contains", "value": "Ärger"});
+    assert_eq!(matching(&app, f).await, names(&["Über Ärger"]));
+    let f = json!({"field": "title", "op": "starts_with", "value": "Über"});
+    assert_eq!(matching(&app, f).await, names(&["Über Ärger"]));
 }
 
 async fn limit_is_1_to_1000_and_count_gives_the_total(b: Backend) {

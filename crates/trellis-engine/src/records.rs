@@ -22,6 +22,8 @@ use crate::context::TenantCtx;
 pub const MAX_BULK: usize = 1000;
 /// Largest page.
 pub const MAX_LIMIT: u64 = 1000;
+/// Most words a search `q` may have (each is looked for in every text field).
+pub const MAX_SEARCH_WORDS: usize = 16;
 /// Largest `offset` (both databases take a signed 64-bit offset).
 pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
@@ -507,6 +509,9 @@ impl Engine {
         let search = p.q.clone().filter(|s| !s.trim().is_empty());
         if search.as_deref().is_some_and(|s| s.contains('\0')) {
             return Err(Error::bad_field("q", "type", "must not contain NUL characters"));
+        }
+        if search.as_deref().is_some_and(|s| s.split_whitespace().count() > MAX_SEARCH_WORDS) {
+            return Err(Error::bad_field("q", "too_many", format!("search for at most {MAX_SEARCH_WORDS} words")));
         }
         let cursor = p.cursor.as_deref().map(|c| decode_cursor(&sort, c)).transpose()?;
         let expand = parse_expand(entity, p.expand.as_deref())?;

@@ -62,12 +62,15 @@ fn lit(c: &CompiledField, v: &Val) -> Value {
     to_sql(v, c.kind.storage_class())
 }
 
-fn like_pattern(s: &str, prefix_only: bool) -> String {
+fn like_pattern(s: &str, prefix_only: bool, backend: DbBackend) -> String {
     let mut p = String::with_capacity(s.len() + 2);
     if !prefix_only {
         p.push('%');
     }
-    for ch in s.to_lowercase().chars() {
+    // Lowered as the database's LOWER() lowers the column: PostgreSQL folds every letter, SQLite
+    // only ASCII ones (so "Über" must stay "Über" to find itself there).
+    let lowered = if backend == DbBackend::Sqlite { s.to_ascii_lowercase() } else { s.to_lowercase() };
+    for ch in lowered.chars() {
         if matches!(ch, '%' | '_' | '\\') {
             p.push('\\');
         }
@@ -77,8 +80,8 @@ fn like_pattern(s: &str, prefix_only: bool) -> String {
     p
 }
 
-fn ilike(c: &CompiledField, s: &str, prefix_only: bool) -> SimpleExpr {
-    Expr::expr(Func::lower(col(c))).like(LikeExpr::new(like_pattern(s, prefix_only)).escape('\\'))
+fn ilike(c: &CompiledField, s: &str, prefix_only: bool, backend: DbBackend) -> SimpleExpr {
+    Expr::expr(Func::lower(col(c))).like(LikeExpr::new(like_pattern(s, prefix_only, backend)).escape('\\'))
 }
 
 /// The SQL condition of a checked filter.
@@ -119,7 +122,7 @@ fn compare_non_null(f: &CompiledField, op: Op, values: &[Val], backend: DbBacken
         Op::Between => c().between(v(0), v(1)),
         Op::In => c().is_in(values.iter().map(|x| lit(f, x))),
         Op::Nin => c().is_not_in(values.iter().map(|x| lit(f, x))),
-        Op::StartsWith => ilike(f, text_of(&values[0]), true),
+        Op::StartsWith => ilike(f, text_of(&values[0]), true, backend),
         Op::Contains if f.kind == FieldType::MultiSelect => {
             let item = text_of(&values[0]).to_string();
             match backend {
@@ -133,7 +136,7 @@ fn compare_non_null(f: &CompiledField, op: Op, values: &[Val], backend: DbBacken
                 ),
             }
         }
-        Op::Contains => ilike(f, text_of(&values[0]), false),
+        Op::Contains => ilike(f, text_of(&values[0]), false, backend),
     }
 }
 
@@ -144,13 +147,18 @@ fn text_of(v: &Val) -> &str {
     }
 }
 
-/// Full-text search `q`: any text-like field contains the words (case-insensitive for ASCII).
-pub fn search_condition(entity: &CompiledEntity, q: &str) -> Condition {
-    let mut any = Cond::any();
-    for f in entity.fields().filter(|f| f.kind.is_textual()) {
-        any = any.add(ilike(f, q, false));
+/// Full-text search `q`: every word is contained in some text-like field (case-insensitive for
+/// ASCII; for every letter on PostgreSQL).
+pub fn search_condition(entity: &CompiledEntity, q: &str, backend: DbBackend) -> Condition {
+    let mut all = Cond::all();
+    for word in q.split_whitespace() {
+        let mut any = Cond::any();
+        for f in entity.fields().filter(|f| f.kind.is_textual()) {
+            any = any.add(ilike(f, word, false, backend));
+        }
+        all = all.add(any);
     }
-    any
+    all
 }
 
 /// "Rows after the cursor" in the order of `sort` (nulls last, ascending id as the final key).
@@ -205,7 +213,7 @@ fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend) -> Con
         cond = cond.add(condition(f, backend));
     }
     if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
-        cond = cond.add(search_condition(entity, s));
+        cond = cond.add(search_condition(entity, s, backend));
     }
     cond
 }
@@ -421,7 +429,7 @@ pub fn is_json_class(f: &CompiledField) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectOptions, Database, TransactionTrait};
+    use sea_orm::{ConnectOptions, Database, DatabaseConnection, TransactionTrait};
     use serde_json::json;
     use trellis_core::CompiledApp;
     use trellis_core::plan::plan;
@@ -430,14 +438,18 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn not_is_the_complement_of_a_condition_even_where_fields_are_empty() {
+    /// A test record: title, phase, quantity, notes.
+    type Deal<'a> = (&'a str, Option<&'a str>, Option<i64>, Option<&'a str>);
+
+    /// A deal entity in an in-memory SQLite with the records.
+    async fn deals(rows: &[Deal<'_>]) -> (DatabaseConnection, CompiledApp) {
         let mut def = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
             {"name": "deal", "label": {"en": "Deal"}, "fields": [
                 {"name": "phase", "label": {"en": "P"}, "type": "single_select", "options": [
                     {"value": "won", "label": {"en": "Won"}}, {"value": "lost", "label": {"en": "Lost"}}]},
                 {"name": "quantity", "label": {"en": "Q"}, "type": "integer"},
-                {"name": "title", "label": {"en": "T"}, "type": "text"}]}]}))
+                {"name": "title", "label": {"en": "T"}, "type": "text"},
+                {"name": "notes", "label": {"en": "N"}, "type": "long_text"}]}]}))
         .unwrap();
         assign_ids(&mut def);
         let mut opts = ConnectOptions::new("sqlite::memory:");
@@ -448,30 +460,59 @@ mod tests {
         tx.commit().await.unwrap();
         let app = CompiledApp::compile(def, 1);
         let e = app.entity("deal").unwrap();
-        let (phase, quantity, title) = (e.column("phase").unwrap(), e.column("quantity").unwrap(), e.column("title").unwrap());
-        for (t, p, q) in [("won", Some("won"), Some(5)), ("lost", Some("lost"), Some(1)), ("empty", None, None)] {
+        let col = |n: &str| e.column(n).unwrap();
+        let text = |s: Option<&str>| s.map(|s| Val::Text(s.into())).unwrap_or(Val::Null);
+        for (t, p, q, n) in rows {
             let meta = NewMeta { id: uuid::Uuid::now_v7().to_string(), at: Utc::now(), created_by: None, owner: None };
-            let p = p.map(|p| Val::Text(p.into())).unwrap_or(Val::Null);
-            let q = q.map(Val::Int).unwrap_or(Val::Null);
-            insert(&conn, e, &meta, &[(phase, p), (quantity, q), (title, Val::Text(t.into()))]).await.unwrap();
+            let values = [(col("phase"), text(*p)), (col("quantity"), q.map(Val::Int).unwrap_or(Val::Null)), (col("title"), text(Some(t))), (col("notes"), text(*n))];
+            insert(&conn, e, &meta, &values).await.unwrap();
         }
-        let matching = async |filter: serde_json::Value| -> Vec<String> {
-            let q = ListQuery { filter: Some(parse_filter(e, &filter).unwrap()), limit: 10, ..Default::default() };
-            let rows = list(&conn, e, &q).await.unwrap();
-            let mut t: Vec<String> = rows.iter().filter_map(|r| match r.get(e, "title") { Some(Val::Text(s)) => Some(s.clone()), _ => None }).collect();
-            t.sort();
-            t
-        };
-        let (won, lost, empty) = ("won".to_string(), "lost".to_string(), "empty".to_string());
+        (conn, app)
+    }
+
+    async fn titles(conn: &DatabaseConnection, app: &CompiledApp, filter: Option<serde_json::Value>, search: Option<&str>) -> Vec<String> {
+        let e = app.entity("deal").unwrap();
+        let filter = filter.map(|f| parse_filter(e, &f).unwrap());
+        let q = ListQuery { filter, search: search.map(str::to_string), limit: 10, ..Default::default() };
+        let rows = list(conn, e, &q).await.unwrap();
+        let mut t: Vec<String> = rows.iter().filter_map(|r| match r.get(e, "title") { Some(Val::Text(s)) => Some(s.clone()), _ => None }).collect();
+        t.sort();
+        t
+    }
+
+    #[tokio::test]
+    async fn not_is_the_complement_of_a_condition_even_where_fields_are_empty() {
+        let (conn, app) = deals(&[("won", Some("won"), Some(5), None), ("lost", Some("lost"), Some(1), None), ("empty", None, None, None)]).await;
+        let matching = async |filter: serde_json::Value| titles(&conn, &app, Some(filter), None).await;
         let eq_won = json!({"field": "phase", "op": "eq", "value": "won"});
-        assert_eq!(matching(eq_won.clone()).await, vec![won.clone()]);
-        assert_eq!(matching(json!({"not": eq_won})).await, vec![empty.clone(), lost.clone()]);
-        assert_eq!(matching(json!({"field": "phase", "op": "ne", "value": "won"})).await, vec![empty.clone(), lost.clone()]);
-        let gt = json!({"field": "quantity", "op": "gt", "value": 2});
-        assert_eq!(matching(json!({"not": gt})).await, vec![empty.clone(), lost.clone()]);
-        let not_ne = json!({"not": {"field": "quantity", "op": "ne", "value": 5}});
-        assert_eq!(matching(not_ne).await, vec![won.clone()]);
-        let not_not = json!({"not": {"not": {"field": "title", "op": "contains", "value": "o"}}});
-        assert_eq!(matching(not_not).await, vec![lost, won]);
+        assert_eq!(matching(eq_won.clone()).await, ["won"]);
+        assert_eq!(matching(json!({"not": eq_won})).await, ["empty", "lost"]);
+        assert_eq!(matching(json!({"field": "phase", "op": "ne", "value": "won"})).await, ["empty", "lost"]);
+        assert_eq!(matching(json!({"not": {"field": "quantity", "op": "gt", "value": 2}})).await, ["empty", "lost"]);
+        assert_eq!(matching(json!({"not": {"field": "quantity", "op": "ne", "value": 5}})).await, ["won"]);
+        assert_eq!(matching(json!({"not": {"not": {"field": "title", "op": "contains", "value": "o"}}})).await, ["lost", "won"]);
+    }
+
+    #[tokio::test]
+    async fn search_finds_every_word_in_any_field_and_non_ascii_text_finds_itself() {
+        let (conn, app) = deals(&[("Über Ärger", None, None, Some("First DEAL")), ("plain", None, None, Some("deal"))]).await;
+        let search = async |q: &str| titles(&conn, &app, None, Some(q)).await;
+        assert_eq!(search("Über").await, ["Über Ärger"]);
+        assert_eq!(search("ärger").await, Vec::<String>::new(), "SQLite folds ASCII letters only");
+        assert_eq!(search("deal").await, ["plain", "Über Ärger"]);
+        assert_eq!(search("DEAL first").await, ["Über Ärger"]);
+        assert_eq!(search("  first   Über ").await, ["Über Ärger"], "words across fields");
+        assert_eq!(search("first plain").await, Vec::<String>::new());
+        let contains = json!({"field": "title", "op": "contains", "value": "Ärger"});
+        assert_eq!(titles(&conn, &app, Some(contains), None).await, ["Über Ärger"]);
+        let starts = json!({"field": "title", "op": "starts_with", "value": "über"});
+        assert_eq!(titles(&conn, &app, Some(starts), None).await, Vec::<String>::new());
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards_and_lower_as_the_database_does() {
+        assert_eq!(like_pattern("50%_x\\", false, DbBackend::Sqlite), "%50\\%\\_x\\\\%");
+        assert_eq!(like_pattern("ÜBer", true, DbBackend::Sqlite), "Über%");
+        assert_eq!(like_pattern("ÜBer", true, DbBackend::Postgres), "über%");
     }
 }
