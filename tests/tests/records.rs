@@ -2937,6 +2937,170 @@ async fn edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_datab
     }
 }
 
+async fn another_tenants_records_numbers_and_ids_stay_apart(b: Backend) {
+    let app = sales(b).await;
+    let c = app
+        .create("sales", "customer", json!({"name": "Acme"}))
+        .await;
+    let d = app
+        .create(
+            "sales",
+            "deal",
+            json!({"title": "ours", "customer": c["id"]}),
+        )
+        .await;
+    let other = app.new_tenant("other", "boss@other.example").await;
+    let as_other = |m: Method, path: String, body: Option<Value>| {
+        let (app, other) = (&app, other.clone());
+        async move { app.call_as(Some(&other), m, &path, body).await }
+    };
+    // The same app in the other tenant has its own tables and counters.
+    as_other(Method::POST, "/api/v1/apps".into(), Some(sales_app()))
+        .await
+        .expect(201);
+    let theirs = as_other(Method::POST, DEALS.into(), Some(json!({"title": "theirs"})))
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(theirs["code"], d["code"], "each tenant numbers from 1");
+    let l = as_other(Method::GET, format!("{DEALS}?count=true"), None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(titles(&l), ["theirs"]);
+    assert_eq!(l["total"], json!(1));
+    assert_eq!(titles(&list(&app, "").await), ["ours"]);
+    // Ids of one tenant mean nothing in the other: 404 and not_found, never their data.
+    problem(
+        as_other(Method::GET, deal_path(&id_of(&d)), None).await,
+        404,
+        "not_found",
+    );
+    problem(
+        as_other(
+            Method::PATCH,
+            deal_path(&id_of(&d)),
+            Some(json!({"title": "x"})),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    problem(
+        as_other(Method::DELETE, deal_path(&id_of(&d)), None).await,
+        404,
+        "not_found",
+    );
+    invalid(
+        as_other(
+            Method::POST,
+            DEALS.into(),
+            Some(json!({"title": "x", "customer": c["id"]})),
+        )
+        .await,
+        &[("customer", "not_found")],
+    );
+    problem(
+        as_other(
+            Method::POST,
+            format!("{DEALS}/bulk"),
+            Some(json!({"delete": [id_of(&d)]})),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    let f = json!({"field": "id", "op": "eq", "value": d["id"]});
+    let l = as_other(
+        Method::GET,
+        format!("{DEALS}?filter={}", enc(&f.to_string())),
+        None,
+    )
+    .await
+    .expect(200)
+    .body;
+    assert_eq!(l["data"], json!([]));
+    assert_eq!(
+        app.get(&deal_path(&id_of(&d))).await.expect(200).body,
+        d,
+        "ours is untouched"
+    );
+}
+
+async fn tampered_cursors_are_refused_as_bad_requests(b: Backend) {
+    let app = sales(b).await;
+    for i in 0..3 {
+        app.create(
+            "sales",
+            "deal",
+            json!({"title": format!("t{i}"), "amount": i, "expected_close": "2026-01-01"}),
+        )
+        .await;
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let make = |v: Value| base64url(v.to_string().as_bytes());
+    let ok = make(json!({"s": "-amount", "v": [100], "id": id}));
+    let page = list(&app, &format!("sort=-amount&cursor={ok}")).await;
+    assert_eq!(
+        titles(&page),
+        ["t0"],
+        "a well-formed cursor resumes after its values"
+    );
+    for (sort, cursor) in [
+        (
+            "-amount",
+            make(json!({"s": "-amount", "v": ["1 OR 1=1"], "id": id})),
+        ),
+        (
+            "-amount",
+            make(json!({"s": "-amount", "v": [1.5], "id": id})),
+        ),
+        (
+            "-amount",
+            make(json!({"s": "-amount", "v": [1, 2], "id": id})),
+        ),
+        (
+            "-amount",
+            make(json!({"s": "-amount", "v": [1], "id": "x' OR '1'='1"})),
+        ),
+        ("-amount", make(json!({"s": "-amount", "v": [1]}))),
+        (
+            "expected_close",
+            make(json!({"s": "expected_close", "v": ["tomorrow"], "id": id})),
+        ),
+        (
+            "expected_close",
+            make(json!({"s": "expected_close", "v": ["2026-01-01T00:00:00Z"], "id": id})),
+        ),
+        (
+            "title",
+            make(json!({"s": "title", "v": [["t1"]], "id": id})),
+        ),
+        ("title", make(json!([1, 2]))),
+    ] {
+        let r = app
+            .get(&format!("{DEALS}?sort={sort}&cursor={cursor}"))
+            .await;
+        bad(r, "cursor", "invalid_cursor");
+    }
+}
+
+/// Unpadded base64url, the encoding of cursors.
+fn base64url(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
 /// Runs futures concurrently and answers their outputs in order.
 async fn futures_join<F: std::future::Future<Output = Resp>>(
     fs: impl Iterator<Item = F>,
@@ -3001,4 +3165,6 @@ on_both!(
     offsets_beyond_the_databases_range_are_refused_not_crashed_on,
     concurrent_writes_keep_versions_numbers_and_unique_values_consistent,
     edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_databases,
+    another_tenants_records_numbers_and_ids_stay_apart,
+    tampered_cursors_are_refused_as_bad_requests,
 );
