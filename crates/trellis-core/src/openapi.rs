@@ -58,6 +58,10 @@ pub fn field_schema(f: &CompiledField) -> Value {
             match o.get("type").cloned() {
                 Some(Value::String(t)) => {
                     o.insert("type".into(), json!([t, "null"]));
+                    // An enum restricts the value on its own: an empty field must be one of it.
+                    if let Some(Value::Array(options)) = o.get_mut("enum") {
+                        options.push(Value::Null);
+                    }
                 }
                 _ => {
                     let inner = Value::Object(std::mem::take(o));
@@ -100,14 +104,26 @@ fn c_label(e: &CompiledEntity, c: &CompiledField) -> Option<String> {
     e.def.field(&c.name).map(|f| f.label.display(&c.name).to_string())
 }
 
+/// A decimal written as text (kept exact).
+const DECIMAL_TEXT: &str = "^-?[0-9]+(\\.[0-9]+)?$";
+
 fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
     let mut props = Map::new();
     for c in e.fields().filter(|c| c.kind != FieldType::AutoNumber) {
         let mut s = field_schema(c);
         if c.kind == FieldType::Currency {
-            s = json!({"anyOf": [s, {"type": "number"}, {"type": "string"}], "description": "An amount, or {amount, currency}"});
+            // What a write takes: the amount as a number or a decimal string (exact), the code
+            // optional where the field has a default currency.
+            let amount = json!({"anyOf": [{"type": "number"}, {"type": "string", "pattern": DECIMAL_TEXT}]});
+            let object = json!({
+                "type": "object",
+                "required": ["amount"],
+                "properties": {"amount": amount, "currency": {"type": ["string", "null"], "pattern": "^[A-Z]{3}$"}},
+                "additionalProperties": false
+            });
+            s = json!({"anyOf": [object, amount, {"type": "null"}], "description": "An amount, or {amount, currency}"});
         } else if c.kind.is_fixed_point() {
-            s = json!({"anyOf": [s, {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"}]});
+            s = json!({"anyOf": [s, {"type": "string", "pattern": DECIMAL_TEXT}]});
         }
         props.insert(c.name.clone(), s);
     }

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::compile::CompiledField;
 use crate::def::{AppDef, EntityDef, FieldDef, FieldType};
+use crate::names::StorageId;
 use crate::value::Val;
 
 /// How a field's index should look.
@@ -28,6 +29,8 @@ pub fn index_kind(f: &FieldDef) -> Option<IndexKind> {
 }
 
 /// One step of a plan.
+// Plans are short lists built once per definition change; boxing the definitions buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Step {
     CreateTable { entity: EntityDef },
@@ -126,12 +129,18 @@ fn options_removed(from: &FieldDef, to: &FieldDef) -> bool {
     from.options.iter().flatten().any(|o| !new.contains(&o.value.as_str()))
 }
 
-/// Whether a field change needs its stored values rewritten or re-checked.
-fn needs_conversion(from: &FieldDef, to: &FieldDef) -> bool {
+/// Whether a field change needs its stored values rewritten or re-checked. `retargeted`: a
+/// relation now points at another entity (not the same one renamed).
+fn needs_conversion(from: &FieldDef, to: &FieldDef, retargeted: bool) -> bool {
     from.field_type != to.field_type
         || (from.field_type.is_fixed_point() && from.scale() != to.scale())
         || options_removed(from, to)
-        || (from.field_type == FieldType::Relation && from.target != to.target)
+        || retargeted
+}
+
+/// The storage id of the entity a relation points at, within its app.
+fn target_id<'a>(app: &'a AppDef, f: &FieldDef) -> Option<&'a StorageId> {
+    f.target.as_ref().and_then(|t| app.entity(t.as_str())).and_then(|e| e.id.as_ref())
 }
 
 /// The steps from `old` (None: nothing yet) to `new`, both with storage ids assigned.
@@ -139,6 +148,16 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
     let mut steps = Vec::new();
     let empty: Vec<EntityDef> = Vec::new();
     let old_entities = old.map(|a| &a.entities).unwrap_or(&empty);
+    // Without a step, a change of the app's own label or description would not be stored.
+    if let Some(o) = old
+        && (o.label != new.label || o.description != new.description)
+    {
+        steps.push(Step::Metadata {
+            entity: None,
+            field: None,
+            change: "change the app's label or description".into(),
+        });
+    }
     for e in old_entities {
         if !new.entities.iter().any(|n| n.id == e.id) {
             steps.push(Step::DropTable { entity: e.clone() });
@@ -154,13 +173,13 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
                     }
                 }
             }
-            Some(o) => plan_entity(o, e, &mut steps),
+            Some(o) => plan_entity(old.expect("an old entity has an old app"), new, o, e, &mut steps),
         }
     }
     steps
 }
 
-fn plan_entity(old: &EntityDef, new: &EntityDef, steps: &mut Vec<Step>) {
+fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &EntityDef, steps: &mut Vec<Step>) {
     let meta = |steps: &mut Vec<Step>, field: Option<&FieldDef>, change: String| {
         steps.push(Step::Metadata { entity: Some(new.name.to_string()), field: field.map(|f| f.name.to_string()), change })
     };
@@ -190,7 +209,12 @@ fn plan_entity(old: &EntityDef, new: &EntityDef, steps: &mut Vec<Step>) {
             meta(steps, Some(f), format!("rename field '{}' to '{}'", o.name, f.name));
         }
         let (old_index, new_index) = (index_kind(o), index_kind(f));
-        let convert = needs_conversion(o, f);
+        // Relations are compared by the storage id of their target, so renaming an entity
+        // leaves the values of the relations pointing at it alone.
+        let retargeted = o.field_type == FieldType::Relation
+            && f.field_type == FieldType::Relation
+            && target_id(old_app, o) != target_id(new_app, f);
+        let convert = needs_conversion(o, f, retargeted);
         if old_index.is_some() && (old_index != new_index || convert) {
             steps.push(Step::DropIndex { entity: new.clone(), field: o.clone() });
         }
@@ -312,5 +336,39 @@ mod tests {
         c.entities[0].fields.remove(0);
         let ops: Vec<(&str, bool)> = plan(Some(&b), &c).iter().map(|s| (s.summary().op, s.summary().may_lose_data)).collect();
         assert_eq!(ops, vec![("drop_field", true)]);
+    }
+
+    #[test]
+    fn renaming_an_entity_leaves_the_relations_to_it_alone() {
+        let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+            {"name": "customer", "label": {"en": "C"}},
+            {"name": "deal", "label": {"en": "D"}, "fields": [
+                {"name": "customer", "label": {"en": "C"}, "type": "relation", "target": "customer"}]}]}))
+        .unwrap();
+        assign_ids(&mut a);
+        let mut b = a.clone();
+        b.entities[0].name = crate::names::Slug::parse("client").unwrap();
+        b.entities[1].fields[0].target = Some(crate::names::Slug::parse("client").unwrap());
+        let ops: Vec<&str> = plan(Some(&a), &b).iter().map(|s| s.summary().op).collect();
+        assert_eq!(ops, vec!["metadata"], "a rename, not a conversion");
+
+        // Pointing the relation at another entity is a conversion.
+        let mut c = a.clone();
+        c.entities.push(parse_app(&json!({"name": "x", "label": {"en": "X"}, "entities": [{"name": "lead", "label": {"en": "L"}}]})).unwrap().entities[0].clone());
+        c.entities[1].fields[0].target = Some(crate::names::Slug::parse("lead").unwrap());
+        assign_ids(&mut c);
+        let ops: Vec<(&str, bool)> = plan(Some(&a), &c).iter().map(|s| (s.summary().op, s.summary().may_lose_data)).collect();
+        assert!(ops.contains(&("convert_field", true)), "{ops:?}");
+    }
+
+    #[test]
+    fn a_change_of_the_apps_own_label_is_a_step() {
+        let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}})).unwrap();
+        assign_ids(&mut a);
+        let mut b = a.clone();
+        b.label = Label::new("销售", "Sales");
+        let ops: Vec<&str> = plan(Some(&a), &b).iter().map(|s| s.summary().op).collect();
+        assert_eq!(ops, vec!["metadata"]);
+        assert!(plan(Some(&b), &b).is_empty());
     }
 }
