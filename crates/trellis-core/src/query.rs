@@ -57,7 +57,12 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Cond { field: Box<CompiledField>, op: Op, values: Vec<Val>, is_null: bool },
+    Cond {
+        field: Box<CompiledField>,
+        op: Op,
+        values: Vec<Val>,
+        is_null: bool,
+    },
 }
 
 /// Parses and checks a filter against an entity. Errors name the condition's path and field.
@@ -70,66 +75,157 @@ fn bad(path: &str, code: &str, msg: impl Into<String>) -> Error {
     Error::bad_field(path, code, msg)
 }
 
-fn parse_node(entity: &CompiledEntity, v: &Value, path: &str, depth: usize, count: &mut usize) -> Result<Filter, Error> {
+fn parse_node(
+    entity: &CompiledEntity,
+    v: &Value,
+    path: &str,
+    depth: usize,
+    count: &mut usize,
+) -> Result<Filter, Error> {
     if depth > MAX_DEPTH {
-        return Err(bad(path, "too_deep", format!("filters nest at most {MAX_DEPTH} levels")));
+        return Err(bad(
+            path,
+            "too_deep",
+            format!("filters nest at most {MAX_DEPTH} levels"),
+        ));
     }
-    let obj = v.as_object().ok_or_else(|| bad(path, "type", "a filter must be an object"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad(path, "type", "a filter must be an object"))?;
     for key in ["and", "or"] {
         if let Some(list) = obj.get(key) {
             if obj.len() != 1 {
-                return Err(bad(path, "shape", format!("'{key}' must be the only key of its object")));
+                return Err(bad(
+                    path,
+                    "shape",
+                    format!("'{key}' must be the only key of its object"),
+                ));
             }
-            let items = list.as_array().ok_or_else(|| bad(path, "type", format!("'{key}' takes an array of filters")))?;
+            let items = list
+                .as_array()
+                .ok_or_else(|| bad(path, "type", format!("'{key}' takes an array of filters")))?;
             let parsed = items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| parse_node(entity, item, &format!("{path}.{key}[{i}]"), depth + 1, count))
+                .map(|(i, item)| {
+                    parse_node(
+                        entity,
+                        item,
+                        &format!("{path}.{key}[{i}]"),
+                        depth + 1,
+                        count,
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            return Ok(if key == "and" { Filter::And(parsed) } else { Filter::Or(parsed) });
+            return Ok(if key == "and" {
+                Filter::And(parsed)
+            } else {
+                Filter::Or(parsed)
+            });
         }
     }
     if let Some(inner) = obj.get("not") {
         if obj.len() != 1 {
-            return Err(bad(path, "shape", "'not' must be the only key of its object"));
+            return Err(bad(
+                path,
+                "shape",
+                "'not' must be the only key of its object",
+            ));
         }
-        return Ok(Filter::Not(Box::new(parse_node(entity, inner, &format!("{path}.not"), depth + 1, count)?)));
+        return Ok(Filter::Not(Box::new(parse_node(
+            entity,
+            inner,
+            &format!("{path}.not"),
+            depth + 1,
+            count,
+        )?)));
     }
     *count += 1;
     if *count > MAX_CONDITIONS {
-        return Err(bad(path, "too_many", format!("a filter has at most {MAX_CONDITIONS} conditions")));
+        return Err(bad(
+            path,
+            "too_many",
+            format!("a filter has at most {MAX_CONDITIONS} conditions"),
+        ));
     }
-    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "field" | "op" | "value")) {
-        return Err(bad(path, "shape", format!("unknown key '{}': a condition has field, op and value", crate::names::truncate(k, 40))));
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "field" | "op" | "value"))
+    {
+        return Err(bad(
+            path,
+            "shape",
+            format!(
+                "unknown key '{}': a condition has field, op and value",
+                crate::names::truncate(k, 40)
+            ),
+        ));
     }
-    let name = obj.get("field").and_then(Value::as_str).ok_or_else(|| bad(path, "shape", "a condition needs a 'field'"))?;
-    let field = entity
-        .column(name)
-        .ok_or_else(|| bad(name, "unknown_field", format!("'{}' is not a field of '{}'", crate::names::truncate(name, 64), entity.name())))?;
-    let op_name = obj.get("op").and_then(Value::as_str).ok_or_else(|| bad(name, "shape", "a condition needs an 'op'"))?;
+    let name = obj
+        .get("field")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(path, "shape", "a condition needs a 'field'"))?;
+    let field = entity.column(name).ok_or_else(|| {
+        bad(
+            name,
+            "unknown_field",
+            format!(
+                "'{}' is not a field of '{}'",
+                crate::names::truncate(name, 64),
+                entity.name()
+            ),
+        )
+    })?;
+    let op_name = obj
+        .get("op")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(name, "shape", "a condition needs an 'op'"))?;
     let op = Op::parse(op_name).ok_or_else(|| {
         bad(name, "unknown_op", format!("'{}' is not an operator (eq ne gt gte lt lte in nin contains starts_with is_null between)", crate::names::truncate(op_name, 20)))
     })?;
     let value = obj.get("value").unwrap_or(&Value::Null);
-    let cond = check_condition(field, op, value).map_err(|e| Error::bad_field(e.field, &e.code, e.message))?;
+    let cond = check_condition(field, op, value)
+        .map_err(|e| Error::bad_field(e.field, &e.code, e.message))?;
     Ok(cond)
 }
 
 fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filter, FieldError> {
     let name = field.name.as_str();
-    let not_for = |what: &str| FieldError::new(name, "op_not_allowed", format!("'{what}' does not apply to a {} field", field.kind.as_str()));
+    let not_for = |what: &str| {
+        FieldError::new(
+            name,
+            "op_not_allowed",
+            format!("'{what}' does not apply to a {} field", field.kind.as_str()),
+        )
+    };
     let operand = |v: &Value| -> Result<Val, FieldError> {
         if v.is_null() {
-            return Err(FieldError::new(name, "type", "compare with null using is_null"));
+            return Err(FieldError::new(
+                name,
+                "type",
+                "compare with null using is_null",
+            ));
         }
         field.coerce_operand(v)
     };
     let kind = field.kind;
-    let cond = |values: Vec<Val>| Filter::Cond { field: Box::new(field.clone()), op, values, is_null: false };
+    let cond = |values: Vec<Val>| Filter::Cond {
+        field: Box::new(field.clone()),
+        op,
+        values,
+        is_null: false,
+    };
     match op {
         Op::IsNull => {
-            let b = value.as_bool().ok_or_else(|| FieldError::new(name, "type", "is_null takes true or false"))?;
-            Ok(Filter::Cond { field: Box::new(field.clone()), op, values: vec![], is_null: b })
+            let b = value
+                .as_bool()
+                .ok_or_else(|| FieldError::new(name, "type", "is_null takes true or false"))?;
+            Ok(Filter::Cond {
+                field: Box::new(field.clone()),
+                op,
+                values: vec![],
+                is_null: b,
+            })
         }
         _ if kind == FieldType::Json => Err(not_for(op_str(op))),
         Op::Eq | Op::Ne if kind == FieldType::MultiSelect => Err(not_for(op_str(op))),
@@ -144,27 +240,43 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
             if !field.sortable() || kind == FieldType::Boolean {
                 return Err(not_for("between"));
             }
-            let pair = value.as_array().filter(|a| a.len() == 2).ok_or_else(|| FieldError::new(name, "type", "between takes [low, high]"))?;
+            let pair = value
+                .as_array()
+                .filter(|a| a.len() == 2)
+                .ok_or_else(|| FieldError::new(name, "type", "between takes [low, high]"))?;
             Ok(cond(vec![operand(&pair[0])?, operand(&pair[1])?]))
         }
         Op::In | Op::Nin => {
             if kind == FieldType::MultiSelect {
                 return Err(not_for(op_str(op)));
             }
-            let items = value.as_array().ok_or_else(|| FieldError::new(name, "type", format!("{} takes an array", op_str(op))))?;
+            let items = value.as_array().ok_or_else(|| {
+                FieldError::new(name, "type", format!("{} takes an array", op_str(op)))
+            })?;
             if items.is_empty() || items.len() > 1000 {
-                return Err(FieldError::new(name, "type", format!("{} takes 1 to 1000 values", op_str(op))));
+                return Err(FieldError::new(
+                    name,
+                    "type",
+                    format!("{} takes 1 to 1000 values", op_str(op)),
+                ));
             }
             Ok(cond(items.iter().map(operand).collect::<Result<_, _>>()?))
         }
         Op::Contains | Op::StartsWith => {
-            let textual = kind.is_textual() || (kind == FieldType::MultiSelect && op == Op::Contains);
+            let textual =
+                kind.is_textual() || (kind == FieldType::MultiSelect && op == Op::Contains);
             if !textual {
                 return Err(not_for(op_str(op)));
             }
-            let s = value.as_str().ok_or_else(|| FieldError::new(name, "type", format!("{} takes a string", op_str(op))))?;
+            let s = value.as_str().ok_or_else(|| {
+                FieldError::new(name, "type", format!("{} takes a string", op_str(op)))
+            })?;
             if s.contains('\0') {
-                return Err(FieldError::new(name, "type", "must not contain NUL characters"));
+                return Err(FieldError::new(
+                    name,
+                    "type",
+                    "must not contain NUL characters",
+                ));
             }
             Ok(cond(vec![Val::Text(s.to_string())]))
         }
@@ -203,19 +315,42 @@ pub fn parse_sort(entity: &CompiledEntity, s: &str) -> Result<Vec<SortKey>, Erro
             Some(n) => (true, n),
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
-        let field = entity
-            .column(name)
-            .ok_or_else(|| Error::bad_field("sort", "unknown_field", format!("'{}' is not a field of '{}'", crate::names::truncate(name, 64), entity.name())))?;
+        let field = entity.column(name).ok_or_else(|| {
+            Error::bad_field(
+                "sort",
+                "unknown_field",
+                format!(
+                    "'{}' is not a field of '{}'",
+                    crate::names::truncate(name, 64),
+                    entity.name()
+                ),
+            )
+        })?;
         if !field.sortable() {
-            return Err(Error::bad_field("sort", "not_sortable", format!("a {} field cannot be sorted on", field.kind.as_str())));
+            return Err(Error::bad_field(
+                "sort",
+                "not_sortable",
+                format!("a {} field cannot be sorted on", field.kind.as_str()),
+            ));
         }
         if keys.iter().any(|k| k.field.name == field.name) {
-            return Err(Error::bad_field("sort", "duplicate", format!("'{name}' is sorted on twice")));
+            return Err(Error::bad_field(
+                "sort",
+                "duplicate",
+                format!("'{name}' is sorted on twice"),
+            ));
         }
-        keys.push(SortKey { field: field.clone(), desc });
+        keys.push(SortKey {
+            field: field.clone(),
+            desc,
+        });
     }
     if keys.len() > 5 {
-        return Err(Error::bad_field("sort", "too_many", "sort on at most 5 fields"));
+        return Err(Error::bad_field(
+            "sort",
+            "too_many",
+            "sort on at most 5 fields",
+        ));
     }
     Ok(keys)
 }
@@ -227,7 +362,15 @@ pub fn parse_fields(entity: &CompiledEntity, s: &str) -> Result<Vec<String>, Err
         .filter(|p| !p.is_empty())
         .map(|name| {
             entity.column(name).map(|c| c.name.clone()).ok_or_else(|| {
-                Error::bad_field("fields", "unknown_field", format!("'{}' is not a field of '{}'", crate::names::truncate(name, 64), entity.name()))
+                Error::bad_field(
+                    "fields",
+                    "unknown_field",
+                    format!(
+                        "'{}' is not a field of '{}'",
+                        crate::names::truncate(name, 64),
+                        entity.name()
+                    ),
+                )
             })
         })
         .collect()
@@ -242,8 +385,15 @@ pub struct Cursor {
 
 /// Encodes a cursor for a sort order (opaque to clients).
 pub fn encode_cursor(sort: &[SortKey], values: &[Val], id: &str) -> String {
-    let vals: Vec<Value> = sort.iter().zip(values).map(|(k, v)| cursor_value(&k.field, v)).collect();
-    let sig: Vec<String> = sort.iter().map(|k| format!("{}{}", if k.desc { "-" } else { "" }, k.field.name)).collect();
+    let vals: Vec<Value> = sort
+        .iter()
+        .zip(values)
+        .map(|(k, v)| cursor_value(&k.field, v))
+        .collect();
+    let sig: Vec<String> = sort
+        .iter()
+        .map(|k| format!("{}{}", if k.desc { "-" } else { "" }, k.field.name))
+        .collect();
     URL_SAFE_NO_PAD.encode(json!({"s": sig.join(","), "v": vals, "id": id}).to_string())
 }
 
@@ -256,15 +406,32 @@ fn cursor_value(f: &CompiledField, v: &Val) -> Value {
 
 /// Decodes a cursor made by [`encode_cursor`] for the same sort order.
 pub fn decode_cursor(sort: &[SortKey], s: &str) -> Result<Cursor, Error> {
-    let bad = || Error::bad_field("cursor", "invalid_cursor", "the cursor is not one this list gave out (or the sort changed)");
+    let bad = || {
+        Error::bad_field(
+            "cursor",
+            "invalid_cursor",
+            "the cursor is not one this list gave out (or the sort changed)",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(s.as_bytes()).map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    let sig: Vec<String> = sort.iter().map(|k| format!("{}{}", if k.desc { "-" } else { "" }, k.field.name)).collect();
+    let sig: Vec<String> = sort
+        .iter()
+        .map(|k| format!("{}{}", if k.desc { "-" } else { "" }, k.field.name))
+        .collect();
     if v.get("s").and_then(Value::as_str) != Some(sig.join(",").as_str()) {
         return Err(bad());
     }
-    let id = v.get("id").and_then(Value::as_str).filter(|id| uuid::Uuid::parse_str(id).is_ok()).ok_or_else(bad)?;
-    let raw = v.get("v").and_then(Value::as_array).filter(|a| a.len() == sort.len()).ok_or_else(bad)?;
+    let id = v
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+        .ok_or_else(bad)?;
+    let raw = v
+        .get("v")
+        .and_then(Value::as_array)
+        .filter(|a| a.len() == sort.len())
+        .ok_or_else(bad)?;
     let mut values = Vec::with_capacity(raw.len());
     for (k, rv) in sort.iter().zip(raw) {
         let val = if rv.is_null() {
@@ -276,7 +443,10 @@ pub fn decode_cursor(sort: &[SortKey], s: &str) -> Result<Cursor, Error> {
         };
         values.push(val);
     }
-    Ok(Cursor { values, id: id.to_string() })
+    Ok(Cursor {
+        values,
+        id: id.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -307,8 +477,12 @@ mod tests {
             {"field": "created_at", "op": "gte", "value": "2026-01-01T00:00:00Z"}
         ]}))
         .unwrap();
-        let Filter::And(parts) = f else { panic!("and expected") };
-        let Filter::Cond { values, .. } = &parts[0] else { panic!("cond expected") };
+        let Filter::And(parts) = f else {
+            panic!("and expected")
+        };
+        let Filter::Cond { values, .. } = &parts[0] else {
+            panic!("cond expected")
+        };
         assert_eq!(values, &vec![Val::Fixed(150), Val::Fixed(1000)]);
     }
 
@@ -316,15 +490,36 @@ mod tests {
     fn bad_filters_name_the_field_and_problem() {
         let e = deal();
         let cases = [
-            (json!({"field": "nope", "op": "eq", "value": 1}), "unknown_field"),
-            (json!({"field": "amount", "op": "like", "value": 1}), "unknown_op"),
+            (
+                json!({"field": "nope", "op": "eq", "value": 1}),
+                "unknown_field",
+            ),
+            (
+                json!({"field": "amount", "op": "like", "value": 1}),
+                "unknown_op",
+            ),
             (json!({"field": "amount", "op": "eq", "value": "x"}), "type"),
-            (json!({"field": "amount", "op": "contains", "value": "1"}), "op_not_allowed"),
-            (json!({"field": "extra", "op": "eq", "value": 1}), "op_not_allowed"),
+            (
+                json!({"field": "amount", "op": "contains", "value": "1"}),
+                "op_not_allowed",
+            ),
+            (
+                json!({"field": "extra", "op": "eq", "value": 1}),
+                "op_not_allowed",
+            ),
             (json!({"field": "amount", "op": "in", "value": []}), "type"),
-            (json!({"field": "title", "op": "contains", "value": "a\u{0}"}), "type"),
-            (json!({"field": "title", "op": "eq", "value": "a\u{0}"}), "type"),
-            (json!({"field": "amount", "op": "eq", "value": null}), "type"),
+            (
+                json!({"field": "title", "op": "contains", "value": "a\u{0}"}),
+                "type",
+            ),
+            (
+                json!({"field": "title", "op": "eq", "value": "a\u{0}"}),
+                "type",
+            ),
+            (
+                json!({"field": "amount", "op": "eq", "value": null}),
+                "type",
+            ),
             (json!({"and": {"field": "amount"}}), "type"),
             (json!([1]), "type"),
         ];

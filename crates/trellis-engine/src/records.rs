@@ -63,11 +63,18 @@ struct Prepared<'e> {
 }
 
 fn entity_of<'a>(app: &'a CompiledApp, name: &str) -> Result<&'a Arc<CompiledEntity>, Error> {
-    app.entity(name).ok_or_else(|| Error::not_found(format!("entity '{}' does not exist", trellis_core::names::truncate(name, 64))))
+    app.entity(name).ok_or_else(|| {
+        Error::not_found(format!(
+            "entity '{}' does not exist",
+            trellis_core::names::truncate(name, 64)
+        ))
+    })
 }
 
 fn check_id(id: &str) -> Result<String, Error> {
-    uuid::Uuid::parse_str(id).map(|u| u.hyphenated().to_string()).map_err(|_| Error::not_found("no such record"))
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| Error::not_found("no such record"))
 }
 
 fn is_empty(v: &Val) -> bool {
@@ -114,7 +121,11 @@ impl Engine {
         current: Option<&Row>,
     ) -> Result<Prepared<'e>, Vec<FieldError>> {
         let Some(obj) = body.as_object() else {
-            return Err(vec![FieldError::new("$", "type", "the body must be a JSON object")]);
+            return Err(vec![FieldError::new(
+                "$",
+                "type",
+                "the body must be a JSON object",
+            )]);
         };
         let mut errors = Vec::new();
         let mut values = Vec::new();
@@ -124,7 +135,11 @@ impl Engine {
                 errors.push(FieldError::new(
                     trellis_core::names::truncate(k, 64),
                     "unknown_field",
-                    format!("'{}' is not a field of '{}'", trellis_core::names::truncate(k, 64), entity.name()),
+                    format!(
+                        "'{}' is not a field of '{}'",
+                        trellis_core::names::truncate(k, 64),
+                        entity.name()
+                    ),
                 ));
                 continue;
             };
@@ -136,7 +151,9 @@ impl Engine {
                         Err(e) => errors.push(e),
                     }
                 } else {
-                    let same = current.and_then(|r| r.get(entity, k)).is_some_and(|cur| cur.to_json(f) == *v);
+                    let same = current
+                        .and_then(|r| r.get(entity, k))
+                        .is_some_and(|cur| cur.to_json(f) == *v);
                     if !same {
                         errors.push(FieldError::new(k.clone(), "read_only", "is set by Trellis"));
                     }
@@ -146,9 +163,15 @@ impl Engine {
             if f.kind == FieldType::AutoNumber {
                 // Numbered by Trellis: only the current value may be sent back (a record read,
                 // edited and sent back whole); a create or any other value is refused.
-                let same = current.and_then(|r| r.get(entity, k)).is_some_and(|cur| cur.to_json(f) == *v);
+                let same = current
+                    .and_then(|r| r.get(entity, k))
+                    .is_some_and(|cur| cur.to_json(f) == *v);
                 if !same {
-                    errors.push(FieldError::new(k.clone(), "read_only", "is numbered automatically and cannot be set"));
+                    errors.push(FieldError::new(
+                        k.clone(),
+                        "read_only",
+                        "is numbered automatically and cannot be set",
+                    ));
                 }
                 continue;
             }
@@ -178,7 +201,11 @@ impl Engine {
                 values.push((f, val));
             }
         }
-        if errors.is_empty() { Ok(Prepared { values, owner }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Prepared { values, owner })
+        } else {
+            Err(errors)
+        }
     }
 
     /// Checks in the transaction what needs the database: related records and users exist,
@@ -199,35 +226,80 @@ impl Engine {
             let Val::Text(id) = v else { continue };
             match f.kind {
                 FieldType::Relation => {
-                    let target = f.target.as_deref().and_then(|t| app.entity(t)).ok_or_else(|| Error::internal("relation without target"))?;
-                    if records::existing_ids(tx, &target.table, std::slice::from_ref(id)).await?.is_empty() {
-                        errors.push(FieldError::new(f.name.clone(), "not_found", format!("no '{}' record has id {id}", target.name())));
+                    let target = f
+                        .target
+                        .as_deref()
+                        .and_then(|t| app.entity(t))
+                        .ok_or_else(|| Error::internal("relation without target"))?;
+                    if records::existing_ids(tx, &target.table, std::slice::from_ref(id))
+                        .await?
+                        .is_empty()
+                    {
+                        errors.push(FieldError::new(
+                            f.name.clone(),
+                            "not_found",
+                            format!("no '{}' record has id {id}", target.name()),
+                        ));
                     }
                 }
-                FieldType::User if system::existing_user_ids(tx, ctx.tenant_id(), std::slice::from_ref(id)).await?.is_empty() => {
-                    errors.push(FieldError::new(f.name.clone(), "not_found", format!("no user has id {id}")));
+                FieldType::User
+                    if system::existing_user_ids(tx, ctx.tenant_id(), std::slice::from_ref(id))
+                        .await?
+                        .is_empty() =>
+                {
+                    errors.push(FieldError::new(
+                        f.name.clone(),
+                        "not_found",
+                        format!("no user has id {id}"),
+                    ));
                 }
                 _ => {}
             }
         }
         if let Some(o) = owner
-            && system::existing_user_ids(tx, ctx.tenant_id(), &[o.to_string()]).await?.is_empty()
+            && system::existing_user_ids(tx, ctx.tenant_id(), &[o.to_string()])
+                .await?
+                .is_empty()
         {
-            errors.push(FieldError::new("owner", "not_found", format!("no user has id {o}")));
+            errors.push(FieldError::new(
+                "owner",
+                "not_found",
+                format!("no user has id {o}"),
+            ));
         }
         for (f, v) in values.iter().filter(|(f, v)| f.unique && !v.is_null()) {
-            if records::find_duplicate(tx, entity, f, v, self_id).await?.is_some() {
-                errors.push(FieldError::new(f.name.clone(), "unique", "another record has this value"));
+            if records::find_duplicate(tx, entity, f, v, self_id)
+                .await?
+                .is_some()
+            {
+                errors.push(FieldError::new(
+                    f.name.clone(),
+                    "unique",
+                    "another record has this value",
+                ));
             }
         }
         Ok(errors)
     }
 
-    async fn number<'e>(&self, tx: &DatabaseTransaction, ctx: &TenantCtx, entity: &'e CompiledEntity, at: &chrono::DateTime<chrono::Utc>) -> Result<Vec<(&'e CompiledField, Val)>, Error> {
+    async fn number<'e>(
+        &self,
+        tx: &DatabaseTransaction,
+        ctx: &TenantCtx,
+        entity: &'e CompiledEntity,
+        at: &chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(&'e CompiledField, Val)>, Error> {
         let mut out = Vec::new();
         for f in entity.fields().filter(|f| f.kind == FieldType::AutoNumber) {
-            let fmt = AutoFormat::parse(f.format.as_deref().unwrap_or("{00000}")).map_err(Error::internal)?;
-            let scope = format!("{}:{}:{}:{}", ctx.tenant_id(), entity.table, f.column, fmt.period(at));
+            let fmt = AutoFormat::parse(f.format.as_deref().unwrap_or("{00000}"))
+                .map_err(Error::internal)?;
+            let scope = format!(
+                "{}:{}:{}:{}",
+                ctx.tenant_id(),
+                entity.table,
+                f.column,
+                fmt.period(at)
+            );
             let n = records::next_counter(tx, &scope).await?;
             out.push((f, Val::Text(fmt.render(n, at))));
         }
@@ -246,59 +318,118 @@ impl Engine {
             id: uuid::Uuid::now_v7().to_string(),
             at: trellis_core::value::now_micros(),
             created_by: Some(ctx.user_id().to_string()),
-            owner: Some(prepared.owner.clone().flatten().unwrap_or_else(|| ctx.user_id().to_string())),
+            owner: Some(
+                prepared
+                    .owner
+                    .clone()
+                    .flatten()
+                    .unwrap_or_else(|| ctx.user_id().to_string()),
+            ),
         };
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
-        let errors = self.check_references(tx, ctx, app, entity, &prepared.values, owner_check, None).await.map_err(Err)?;
+        let errors = self
+            .check_references(tx, ctx, app, entity, &prepared.values, owner_check, None)
+            .await
+            .map_err(Err)?;
         if !errors.is_empty() {
             return Err(Ok(errors));
         }
         let mut values = prepared.values;
         values.extend(self.number(tx, ctx, entity, &meta.at).await.map_err(Err)?);
-        records::insert(tx, entity, &meta, &values).await.map_err(|e| Err(unique_to_conflict(e)))?;
-        let by_name: HashMap<&str, &Val> = values.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
+        records::insert(tx, entity, &meta, &values)
+            .await
+            .map_err(|e| Err(unique_to_conflict(e)))?;
+        let by_name: HashMap<&str, &Val> =
+            values.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
         let row = Row {
             values: entity
                 .columns
                 .iter()
-                .map(|c| Some(if c.system { system_val(&meta, &c.name) } else { by_name.get(c.name.as_str()).map(|v| (*v).clone()).unwrap_or(Val::Null) }))
+                .map(|c| {
+                    Some(if c.system {
+                        system_val(&meta, &c.name)
+                    } else {
+                        by_name
+                            .get(c.name.as_str())
+                            .map(|v| (*v).clone())
+                            .unwrap_or(Val::Null)
+                    })
+                })
                 .collect(),
         };
-        Ok(RecordOut { json: record_json(entity, &row), version: 1 })
+        Ok(RecordOut {
+            json: record_json(entity, &row),
+            version: 1,
+        })
     }
 
     /// Creates a record.
-    pub async fn create_record(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<RecordOut, Error> {
+    pub async fn create_record(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        body: &Value,
+    ) -> Result<RecordOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
-        let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
+        let prepared = self
+            .prepare(entity, body, None)
+            .map_err(Error::validation)?;
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
-        let out = self.insert_in(&tx, ctx, &app, entity, prepared).await.map_err(flatten)?;
+        let out = self
+            .insert_in(&tx, ctx, &app, entity, prepared)
+            .await
+            .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(out)
     }
 
     /// Reads one record, with `fields` and `expand` as in a list.
-    pub async fn get_record(&self, ctx: &TenantCtx, app: &str, entity: &str, id: &str, fields: Option<&str>, expand: Option<&str>) -> Result<RecordOut, Error> {
+    pub async fn get_record(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        id: &str,
+        fields: Option<&str>,
+        expand: Option<&str>,
+    ) -> Result<RecordOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
         let wanted = wanted_columns(entity, fields)?;
         let expand = parse_expand(entity, expand)?;
-        let row = records::get(&self.db.read, entity, &id, wanted.as_deref()).await?.ok_or_else(|| Error::not_found("no such record"))?;
+        let row = records::get(&self.db.read, entity, &id, wanted.as_deref())
+            .await?
+            .ok_or_else(|| Error::not_found("no such record"))?;
         let version = row.version();
         let mut json = vec![record_json(entity, &row)];
         self.expand(&app, entity, &expand, &mut json).await?;
-        Ok(RecordOut { json: json.pop().unwrap_or(Value::Null), version })
+        Ok(RecordOut {
+            json: json.pop().unwrap_or(Value::Null),
+            version,
+        })
     }
 
     /// Updates the given fields of a record; `if_match` is the version the client read.
-    pub async fn update_record(&self, ctx: &TenantCtx, app: &str, entity: &str, id: &str, body: &Value, if_match: Option<i64>) -> Result<RecordOut, Error> {
+    pub async fn update_record(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        id: &str,
+        body: &Value,
+        if_match: Option<i64>,
+    ) -> Result<RecordOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
-        let out = self.update_in(&tx, ctx, &app, entity, &id, body, if_match).await.map_err(flatten)?;
+        let out = self
+            .update_in(&tx, ctx, &app, entity, &id, body, if_match)
+            .await
+            .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(out)
     }
@@ -314,7 +445,10 @@ impl Engine {
         body: &Value,
         if_match: Option<i64>,
     ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
-        let current = records::get(tx, entity, id, None).await.map_err(|e| Err(e.into()))?.ok_or_else(|| Err(Error::not_found("no such record")))?;
+        let current = records::get(tx, entity, id, None)
+            .await
+            .map_err(|e| Err(e.into()))?
+            .ok_or_else(|| Err(Error::not_found("no such record")))?;
         if let Some(v) = if_match
             && v != current.version()
         {
@@ -322,14 +456,33 @@ impl Engine {
         }
         let prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
-        let errors = self.check_references(tx, ctx, app, entity, &prepared.values, owner_check, Some(id)).await.map_err(Err)?;
+        let errors = self
+            .check_references(
+                tx,
+                ctx,
+                app,
+                entity,
+                &prepared.values,
+                owner_check,
+                Some(id),
+            )
+            .await
+            .map_err(Err)?;
         if !errors.is_empty() {
             return Err(Ok(errors));
         }
         let at = trellis_core::value::now_micros();
-        let updated = records::update(tx, entity, id, Some(current.version()), at, prepared.owner.clone(), &prepared.values)
-            .await
-            .map_err(|e| Err(unique_to_conflict(e)))?;
+        let updated = records::update(
+            tx,
+            entity,
+            id,
+            Some(current.version()),
+            at,
+            prepared.owner.clone(),
+            &prepared.values,
+        )
+        .await
+        .map_err(|e| Err(unique_to_conflict(e)))?;
         if !updated {
             return Err(Err(stale(current.version())));
         }
@@ -338,19 +491,36 @@ impl Engine {
             let new = match c.name.as_str() {
                 "updated_at" => Some(Val::DateTime(at)),
                 "version" => Some(Val::Int(row.version() + 1)),
-                "owner" => prepared.owner.clone().map(|o| o.map(Val::Text).unwrap_or(Val::Null)),
-                _ => prepared.values.iter().find(|(f, _)| f.name == c.name).map(|(_, v)| v.clone()),
+                "owner" => prepared
+                    .owner
+                    .clone()
+                    .map(|o| o.map(Val::Text).unwrap_or(Val::Null)),
+                _ => prepared
+                    .values
+                    .iter()
+                    .find(|(f, _)| f.name == c.name)
+                    .map(|(_, v)| v.clone()),
             };
             if let Some(v) = new {
                 row.values[i] = Some(v);
             }
         }
         let version = row.version();
-        Ok(RecordOut { json: record_json(entity, &row), version })
+        Ok(RecordOut {
+            json: record_json(entity, &row),
+            version,
+        })
     }
 
     /// Deletes a record; refused while records of a relation point at it.
-    pub async fn delete_record(&self, ctx: &TenantCtx, app: &str, entity: &str, id: &str, if_match: Option<i64>) -> Result<(), Error> {
+    pub async fn delete_record(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<(), Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
@@ -360,8 +530,17 @@ impl Engine {
         Ok(())
     }
 
-    async fn delete_in(&self, tx: &DatabaseTransaction, app: &CompiledApp, entity: &CompiledEntity, id: &str, if_match: Option<i64>) -> Result<(), Error> {
-        let current = records::get(tx, entity, id, Some(&[])).await?.ok_or_else(|| Error::not_found("no such record"))?;
+    async fn delete_in(
+        &self,
+        tx: &DatabaseTransaction,
+        app: &CompiledApp,
+        entity: &CompiledEntity,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<(), Error> {
+        let current = records::get(tx, entity, id, Some(&[]))
+            .await?
+            .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match
             && v != current.version()
         {
@@ -369,7 +548,9 @@ impl Engine {
         }
         for (src_entity, src_field) in &entity.incoming {
             let src = entity_of(app, src_entity.as_str())?;
-            let col = src.column(src_field.as_str()).ok_or_else(|| Error::internal("incoming relation field missing"))?;
+            let col = src
+                .column(src_field.as_str())
+                .ok_or_else(|| Error::internal("incoming relation field missing"))?;
             let n = records::count_referencing(tx, &src.table, &col.column, id).await?;
             if n > 0 {
                 return Err(Error::conflict(format!(
@@ -385,12 +566,27 @@ impl Engine {
 
     /// Creates, updates and deletes in one transaction: all or nothing. Errors name the operation
     /// (`create[2].amount`).
-    pub async fn bulk(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<Value, Error> {
+    pub async fn bulk(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        body: &Value,
+    ) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
-        let obj = body.as_object().ok_or_else(|| Error::bad_request("the body must be a JSON object with create, update and delete"))?;
-        if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "create" | "update" | "delete")) {
-            return Err(Error::bad_field(trellis_core::names::truncate(k, 40), "unknown_key", "bulk takes create, update and delete"));
+        let obj = body.as_object().ok_or_else(|| {
+            Error::bad_request("the body must be a JSON object with create, update and delete")
+        })?;
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "create" | "update" | "delete"))
+        {
+            return Err(Error::bad_field(
+                trellis_core::names::truncate(k, 40),
+                "unknown_key",
+                "bulk takes create, update and delete",
+            ));
         }
         let list = |k: &str| -> Result<Vec<Value>, Error> {
             match obj.get(k) {
@@ -401,14 +597,19 @@ impl Engine {
         };
         let (creates, updates, deletes) = (list("create")?, list("update")?, list("delete")?);
         if creates.len() + updates.len() + deletes.len() > MAX_BULK {
-            return Err(Error::new(ErrorCode::PayloadTooLarge, format!("a bulk request holds at most {MAX_BULK} operations")));
+            return Err(Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("a bulk request holds at most {MAX_BULK} operations"),
+            ));
         }
         let mut errors: Vec<FieldError> = Vec::new();
         let mut prepared = Vec::with_capacity(creates.len());
         for (i, c) in creates.iter().enumerate() {
             match self.prepare(entity, c, None) {
                 Ok(p) => prepared.push(p),
-                Err(es) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
+                Err(es) => {
+                    errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]"))))
+                }
             }
         }
         let mut update_ops = Vec::with_capacity(updates.len());
@@ -418,8 +619,16 @@ impl Engine {
                 errors.push(FieldError::new(at, "type", "must be an object with an id"));
                 continue;
             };
-            let Some(id) = o.get("id").and_then(Value::as_str).and_then(|s| check_id(s).ok()) else {
-                errors.push(FieldError::new(format!("{at}.id"), "required", "needs the id of the record"));
+            let Some(id) = o
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| check_id(s).ok())
+            else {
+                errors.push(FieldError::new(
+                    format!("{at}.id"),
+                    "required",
+                    "needs the id of the record",
+                ));
                 continue;
             };
             let version = match o.get("version") {
@@ -427,7 +636,11 @@ impl Engine {
                 Some(v) => match v.as_i64() {
                     Some(n) => Some(n),
                     None => {
-                        errors.push(FieldError::new(format!("{at}.version"), "type", "must be an integer"));
+                        errors.push(FieldError::new(
+                            format!("{at}.version"),
+                            "type",
+                            "must be an integer",
+                        ));
                         continue;
                     }
                 },
@@ -439,10 +652,17 @@ impl Engine {
         }
         let mut delete_ids = Vec::with_capacity(deletes.len());
         for (i, d) in deletes.iter().enumerate() {
-            let id = d.as_str().or_else(|| d.get("id").and_then(Value::as_str)).and_then(|s| check_id(s).ok());
+            let id = d
+                .as_str()
+                .or_else(|| d.get("id").and_then(Value::as_str))
+                .and_then(|s| check_id(s).ok());
             match id {
                 Some(id) => delete_ids.push((i, id, d.get("version").and_then(Value::as_i64))),
-                None => errors.push(FieldError::new(format!("delete[{i}]"), "type", "must be a record id")),
+                None => errors.push(FieldError::new(
+                    format!("delete[{i}]"),
+                    "type",
+                    "must be a record id",
+                )),
             }
         }
         if !errors.is_empty() {
@@ -451,7 +671,9 @@ impl Engine {
         let mut seen = HashSet::new();
         for (_, id, _, _) in &update_ops {
             if !seen.insert(id.clone()) {
-                return Err(Error::bad_request(format!("record {id} is updated twice in one bulk request")));
+                return Err(Error::bad_request(format!(
+                    "record {id} is updated twice in one bulk request"
+                )));
             }
         }
 
@@ -460,15 +682,22 @@ impl Engine {
         for (i, p) in prepared.into_iter().enumerate() {
             match self.insert_in(&tx, ctx, &app, entity, p).await {
                 Ok(r) => created.push(r.json),
-                Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
+                Err(Ok(es)) => {
+                    errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]"))))
+                }
                 Err(Err(e)) => return Err(prefix_error(e, &format!("create[{i}]"))),
             }
         }
         let mut updated = Vec::with_capacity(update_ops.len());
         for (i, id, version, fields) in &update_ops {
-            match self.update_in(&tx, ctx, &app, entity, id, fields, *version).await {
+            match self
+                .update_in(&tx, ctx, &app, entity, id, fields, *version)
+                .await
+            {
                 Ok(r) => updated.push(r.json),
-                Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]")))),
+                Err(Ok(es)) => {
+                    errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]"))))
+                }
                 Err(Err(e)) => return Err(prefix_error(e, &format!("update[{i}]"))),
             }
         }
@@ -477,7 +706,9 @@ impl Engine {
         }
         let mut deleted = Vec::with_capacity(delete_ids.len());
         for (i, id, version) in &delete_ids {
-            self.delete_in(&tx, &app, entity, id, *version).await.map_err(|e| prefix_error(e, &format!("delete[{i}]")))?;
+            self.delete_in(&tx, &app, entity, id, *version)
+                .await
+                .map_err(|e| prefix_error(e, &format!("delete[{i}]")))?;
             deleted.push(Value::String(id.clone()));
         }
         tx.commit().await.map_err(StoreError::from)?;
@@ -485,12 +716,20 @@ impl Engine {
     }
 
     /// A page of records.
-    pub async fn list_records(&self, ctx: &TenantCtx, app: &str, entity: &str, p: &ListParams) -> Result<ListOut, Error> {
+    pub async fn list_records(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        p: &ListParams,
+    ) -> Result<ListOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => {
-                let v: Value = serde_json::from_str(f).map_err(|e| Error::bad_field("filter", "invalid_json", format!("is not valid JSON: {e}")))?;
+                let v: Value = serde_json::from_str(f).map_err(|e| {
+                    Error::bad_field("filter", "invalid_json", format!("is not valid JSON: {e}"))
+                })?;
                 Some(parse_filter(entity, &v)?)
             }
             None => None,
@@ -498,22 +737,49 @@ impl Engine {
         let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
         let limit = p.limit.unwrap_or(50);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::bad_field("limit", "range", format!("must be 1 to {MAX_LIMIT}")));
+            return Err(Error::bad_field(
+                "limit",
+                "range",
+                format!("must be 1 to {MAX_LIMIT}"),
+            ));
         }
         if p.cursor.is_some() && p.offset.is_some() {
-            return Err(Error::bad_field("cursor", "conflict", "use either cursor or offset, not both"));
+            return Err(Error::bad_field(
+                "cursor",
+                "conflict",
+                "use either cursor or offset, not both",
+            ));
         }
         if p.offset.is_some_and(|o| o > MAX_OFFSET) {
-            return Err(Error::bad_field("offset", "range", format!("must be at most {MAX_OFFSET}; page with the cursor instead")));
+            return Err(Error::bad_field(
+                "offset",
+                "range",
+                format!("must be at most {MAX_OFFSET}; page with the cursor instead"),
+            ));
         }
         let search = p.q.clone().filter(|s| !s.trim().is_empty());
         if search.as_deref().is_some_and(|s| s.contains('\0')) {
-            return Err(Error::bad_field("q", "type", "must not contain NUL characters"));
+            return Err(Error::bad_field(
+                "q",
+                "type",
+                "must not contain NUL characters",
+            ));
         }
-        if search.as_deref().is_some_and(|s| s.split_whitespace().count() > MAX_SEARCH_WORDS) {
-            return Err(Error::bad_field("q", "too_many", format!("search for at most {MAX_SEARCH_WORDS} words")));
+        if search
+            .as_deref()
+            .is_some_and(|s| s.split_whitespace().count() > MAX_SEARCH_WORDS)
+        {
+            return Err(Error::bad_field(
+                "q",
+                "too_many",
+                format!("search for at most {MAX_SEARCH_WORDS} words"),
+            ));
         }
-        let cursor = p.cursor.as_deref().map(|c| decode_cursor(&sort, c)).transpose()?;
+        let cursor = p
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(&sort, c))
+            .transpose()?;
         let expand = parse_expand(entity, p.expand.as_deref())?;
         let answered = wanted_columns(entity, p.fields.as_deref())?;
         // The sort keys are read even when `fields` leaves them out: the next cursor needs them.
@@ -528,12 +794,27 @@ impl Engine {
             }
             r
         });
-        let q = ListQuery { filter, search, sort: sort.clone(), cursor, offset: p.offset, limit: limit + 1, columns: read };
+        let q = ListQuery {
+            filter,
+            search,
+            sort: sort.clone(),
+            cursor,
+            offset: p.offset,
+            limit: limit + 1,
+            columns: read,
+        };
         let mut rows = records::list(&self.db.read, entity, &q).await?;
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
             rows.last().map(|last| {
-                let vals: Vec<Val> = sort.iter().map(|k| last.get(entity, &k.field.name).cloned().unwrap_or(Val::Null)).collect();
+                let vals: Vec<Val> = sort
+                    .iter()
+                    .map(|k| {
+                        last.get(entity, &k.field.name)
+                            .cloned()
+                            .unwrap_or(Val::Null)
+                    })
+                    .collect();
                 encode_cursor(&sort, &vals, last.id())
             })
         } else {
@@ -548,17 +829,37 @@ impl Engine {
                 }
             }
         }
-        let total = if p.count { Some(records::count(&self.db.read, entity, &q).await?) } else { None };
+        let total = if p.count {
+            Some(records::count(&self.db.read, entity, &q).await?)
+        } else {
+            None
+        };
         let mut data: Vec<Value> = rows.iter().map(|r| record_json(entity, r)).collect();
         self.expand(&app, entity, &expand, &mut data).await?;
-        Ok(ListOut { data, next_cursor, total })
+        Ok(ListOut {
+            data,
+            next_cursor,
+            total,
+        })
     }
 
     /// Replaces relation ids with the related records (one query per expanded field).
-    async fn expand(&self, app: &CompiledApp, entity: &CompiledEntity, fields: &[String], data: &mut [Value]) -> Result<(), Error> {
+    async fn expand(
+        &self,
+        app: &CompiledApp,
+        entity: &CompiledEntity,
+        fields: &[String],
+        data: &mut [Value],
+    ) -> Result<(), Error> {
         for name in fields {
-            let f = entity.column(name).ok_or_else(|| Error::internal("expand field vanished"))?;
-            let target = f.target.as_deref().and_then(|t| app.entity(t)).ok_or_else(|| Error::internal("relation without target"))?;
+            let f = entity
+                .column(name)
+                .ok_or_else(|| Error::internal("expand field vanished"))?;
+            let target = f
+                .target
+                .as_deref()
+                .and_then(|t| app.entity(t))
+                .ok_or_else(|| Error::internal("relation without target"))?;
             let ids: Vec<String> = data
                 .iter()
                 .filter_map(|r| r.get(name).and_then(Value::as_str).map(str::to_string))
@@ -566,7 +867,10 @@ impl Engine {
                 .into_iter()
                 .collect();
             let rows = records::get_many(&self.db.read, target, &ids).await?;
-            let by_id: HashMap<String, Value> = rows.iter().map(|r| (r.id().to_string(), record_json(target, r))).collect();
+            let by_id: HashMap<String, Value> = rows
+                .iter()
+                .map(|r| (r.id().to_string(), record_json(target, r)))
+                .collect();
             for r in data.iter_mut() {
                 if let Some(slot) = r.get_mut(name.as_str())
                     && let Some(id) = slot.as_str()
@@ -579,30 +883,63 @@ impl Engine {
     }
 }
 
-fn wanted_columns(entity: &CompiledEntity, fields: Option<&str>) -> Result<Option<Vec<usize>>, Error> {
-    let Some(f) = fields.filter(|f| !f.trim().is_empty()) else { return Ok(None) };
+fn wanted_columns(
+    entity: &CompiledEntity,
+    fields: Option<&str>,
+) -> Result<Option<Vec<usize>>, Error> {
+    let Some(f) = fields.filter(|f| !f.trim().is_empty()) else {
+        return Ok(None);
+    };
     let names = parse_fields(entity, f)?;
-    Ok(Some(entity.columns.iter().enumerate().filter(|(_, c)| names.contains(&c.name)).map(|(i, _)| i).collect()))
+    Ok(Some(
+        entity
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| names.contains(&c.name))
+            .map(|(i, _)| i)
+            .collect(),
+    ))
 }
 
 fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<String>, Error> {
-    let Some(e) = expand.filter(|e| !e.trim().is_empty()) else { return Ok(Vec::new()) };
-    let names = parse_fields(entity, e).map_err(|_| Error::bad_field("expand", "unknown_field", "names a field that does not exist"))?;
+    let Some(e) = expand.filter(|e| !e.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let names = parse_fields(entity, e).map_err(|_| {
+        Error::bad_field(
+            "expand",
+            "unknown_field",
+            "names a field that does not exist",
+        )
+    })?;
     for n in &names {
-        if entity.column(n).is_none_or(|c| c.kind != FieldType::Relation || c.system) {
-            return Err(Error::bad_field("expand", "not_relation", format!("'{n}' is not a relation field")));
+        if entity
+            .column(n)
+            .is_none_or(|c| c.kind != FieldType::Relation || c.system)
+        {
+            return Err(Error::bad_field(
+                "expand",
+                "not_relation",
+                format!("'{n}' is not a relation field"),
+            ));
         }
     }
     Ok(names)
 }
 
 fn stale(current: i64) -> Error {
-    Error::new(ErrorCode::VersionMismatch, format!("the record changed since it was read (it is at version {current}); read it again"))
+    Error::new(
+        ErrorCode::VersionMismatch,
+        format!("the record changed since it was read (it is at version {current}); read it again"),
+    )
 }
 
 fn unique_to_conflict(e: StoreError) -> Error {
     if e.is_unique_violation() {
-        Error::conflict("another record has the same value in a unique field (written concurrently)")
+        Error::conflict(
+            "another record has the same value in a unique field (written concurrently)",
+        )
     } else {
         e.into()
     }

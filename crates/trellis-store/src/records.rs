@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order, Query, SelectStatement,
-    SimpleExpr, Value,
+    Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order,
+    Query, SelectStatement, SimpleExpr, Value,
 };
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
 use trellis_core::def::{FieldType, StorageClass};
@@ -69,7 +69,11 @@ fn like_pattern(s: &str, prefix_only: bool, backend: DbBackend) -> String {
     }
     // Lowered as the database's LOWER() lowers the column: PostgreSQL folds every letter, SQLite
     // only ASCII ones (so "Über" must stay "Über" to find itself there).
-    let lowered = if backend == DbBackend::Sqlite { s.to_ascii_lowercase() } else { s.to_lowercase() };
+    let lowered = if backend == DbBackend::Sqlite {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    };
     for ch in lowered.chars() {
         if matches!(ch, '%' | '_' | '\\') {
             p.push('\\');
@@ -81,22 +85,38 @@ fn like_pattern(s: &str, prefix_only: bool, backend: DbBackend) -> String {
 }
 
 fn ilike(c: &CompiledField, s: &str, prefix_only: bool, backend: DbBackend) -> SimpleExpr {
-    Expr::expr(Func::lower(col(c))).like(LikeExpr::new(like_pattern(s, prefix_only, backend)).escape('\\'))
+    Expr::expr(Func::lower(col(c)))
+        .like(LikeExpr::new(like_pattern(s, prefix_only, backend)).escape('\\'))
 }
 
 /// The SQL condition of a checked filter.
 pub fn condition(f: &Filter, backend: DbBackend) -> Condition {
     match f {
-        Filter::And(items) => items.iter().fold(Cond::all(), |c, i| c.add(condition(i, backend))),
-        Filter::Or(items) => items.iter().fold(Cond::any(), |c, i| c.add(condition(i, backend))),
+        Filter::And(items) => items
+            .iter()
+            .fold(Cond::all(), |c, i| c.add(condition(i, backend))),
+        Filter::Or(items) => items
+            .iter()
+            .fold(Cond::any(), |c, i| c.add(condition(i, backend))),
         Filter::Not(inner) => Cond::all().not().add(condition(inner, backend)),
-        Filter::Cond { field, op, values, is_null } => Cond::all().add(compare(field, *op, values, *is_null, backend)),
+        Filter::Cond {
+            field,
+            op,
+            values,
+            is_null,
+        } => Cond::all().add(compare(field, *op, values, *is_null, backend)),
     }
 }
 
 /// A condition that is true or false, never unknown: a comparison with an empty field is false,
 /// so `not` is the exact complement of what it wraps ("not eq won" matches what "ne won" does).
-fn compare(f: &CompiledField, op: Op, values: &[Val], is_null: bool, backend: DbBackend) -> SimpleExpr {
+fn compare(
+    f: &CompiledField,
+    op: Op,
+    values: &[Val],
+    is_null: bool,
+    backend: DbBackend,
+) -> SimpleExpr {
     let c = || col(f);
     match op {
         Op::IsNull if is_null => c().is_null(),
@@ -131,7 +151,10 @@ fn compare_non_null(f: &CompiledField, op: Op, values: &[Val], backend: DbBacken
                     [Value::String(Some(serde_json::json!([item]).to_string()))],
                 ),
                 _ => Expr::cust_with_values(
-                    format!("EXISTS (SELECT 1 FROM json_each(\"{}\") WHERE json_each.value = ?)", f.column),
+                    format!(
+                        "EXISTS (SELECT 1 FROM json_each(\"{}\") WHERE json_each.value = ?)",
+                        f.column
+                    ),
                     [Value::String(Some(item))],
                 ),
             }
@@ -167,7 +190,11 @@ fn after_cursor(sort: &[SortKey], cursor: &Cursor, id_col: &CompiledField) -> Co
     for i in 0..=sort.len() {
         let mut all = Cond::all();
         for (k, v) in sort[..i].iter().zip(&cursor.values) {
-            all = all.add(if v.is_null() { col(&k.field).is_null() } else { col(&k.field).eq(lit(&k.field, v)) });
+            all = all.add(if v.is_null() {
+                col(&k.field).is_null()
+            } else {
+                col(&k.field).eq(lit(&k.field, v))
+            });
         }
         if i == sort.len() {
             all = all.add(col(id_col).gt(cursor.id.clone()));
@@ -176,7 +203,11 @@ fn after_cursor(sort: &[SortKey], cursor: &Cursor, id_col: &CompiledField) -> Co
             if v.is_null() {
                 continue; // nothing sorts after a null but other nulls (handled by the next key)
             }
-            let cmp = if k.desc { col(&k.field).lt(lit(&k.field, v)) } else { col(&k.field).gt(lit(&k.field, v)) };
+            let cmp = if k.desc {
+                col(&k.field).lt(lit(&k.field, v))
+            } else {
+                col(&k.field).gt(lit(&k.field, v))
+            };
             all = all.add(cmp.or(col(&k.field).is_null()));
         }
         any = any.add(all);
@@ -195,7 +226,12 @@ fn select_columns(entity: &CompiledEntity, q: &mut SelectStatement, wanted: Opti
     }
 }
 
-fn decode_row(entity: &CompiledEntity, row: &QueryResult, wanted: Option<&[usize]>, backend: DbBackend) -> Result<Row, StoreError> {
+fn decode_row(
+    entity: &CompiledEntity,
+    row: &QueryResult,
+    wanted: Option<&[usize]>,
+    backend: DbBackend,
+) -> Result<Row, StoreError> {
     let mut values = Vec::with_capacity(entity.columns.len());
     for (i, c) in entity.columns.iter().enumerate() {
         if c.system || wanted.is_none_or(|w| w.contains(&i)) {
@@ -219,7 +255,11 @@ fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend) -> Con
 }
 
 /// One page of records.
-pub async fn list<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<Vec<Row>, StoreError> {
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    q: &ListQuery,
+) -> Result<Vec<Row>, StoreError> {
     let backend = conn.get_database_backend();
     let id_col = entity.column("id").expect("every entity has an id");
     let mut stmt = Query::select();
@@ -232,7 +272,11 @@ pub async fn list<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &Lis
     stmt.cond_where(cond);
     for k in &q.sort {
         let order = if k.desc { Order::Desc } else { Order::Asc };
-        stmt.order_by_with_nulls(Alias::new(k.field.column.clone()), order, NullOrdering::Last);
+        stmt.order_by_with_nulls(
+            Alias::new(k.field.column.clone()),
+            order,
+            NullOrdering::Last,
+        );
     }
     stmt.order_by(Alias::new("id"), Order::Asc);
     stmt.limit(q.limit);
@@ -240,11 +284,17 @@ pub async fn list<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &Lis
         stmt.offset(o);
     }
     let rows = conn.query_all(&stmt).await?;
-    rows.iter().map(|r| decode_row(entity, r, q.columns.as_deref(), backend)).collect()
+    rows.iter()
+        .map(|r| decode_row(entity, r, q.columns.as_deref(), backend))
+        .collect()
 }
 
 /// How many records match a list's filter and search.
-pub async fn count<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<i64, StoreError> {
+pub async fn count<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    q: &ListQuery,
+) -> Result<i64, StoreError> {
     let backend = conn.get_database_backend();
     let stmt = Query::select()
         .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
@@ -252,21 +302,35 @@ pub async fn count<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &Li
         .cond_where(base_where(entity, q, backend))
         .to_owned();
     let row = conn.query_one(&stmt).await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 /// A record by id.
-pub async fn get<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, id: &str, wanted: Option<&[usize]>) -> Result<Option<Row>, StoreError> {
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    id: &str,
+    wanted: Option<&[usize]>,
+) -> Result<Option<Row>, StoreError> {
     let backend = conn.get_database_backend();
     let mut stmt = Query::select();
     select_columns(entity, &mut stmt, wanted);
-    stmt.from(Alias::new(entity.table.clone())).and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
+    stmt.from(Alias::new(entity.table.clone()))
+        .and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
     let row = conn.query_one(&stmt).await?;
-    row.map(|r| decode_row(entity, &r, wanted, backend)).transpose()
+    row.map(|r| decode_row(entity, &r, wanted, backend))
+        .transpose()
 }
 
 /// Records by ids (for relation expansion and existence checks).
-pub async fn get_many<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, ids: &[String]) -> Result<Vec<Row>, StoreError> {
+pub async fn get_many<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    ids: &[String],
+) -> Result<Vec<Row>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -275,7 +339,8 @@ pub async fn get_many<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, ids
     for chunk in ids.chunks(500) {
         let mut stmt = Query::select();
         select_columns(entity, &mut stmt, None);
-        stmt.from(Alias::new(entity.table.clone())).and_where(Expr::col(Alias::new("id")).is_in(chunk.iter().cloned()));
+        stmt.from(Alias::new(entity.table.clone()))
+            .and_where(Expr::col(Alias::new("id")).is_in(chunk.iter().cloned()));
         for r in conn.query_all(&stmt).await? {
             out.push(decode_row(entity, &r, None, backend)?);
         }
@@ -284,7 +349,11 @@ pub async fn get_many<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, ids
 }
 
 /// Which of the ids exist in the entity's table.
-pub async fn existing_ids<C: ConnectionTrait>(conn: &C, table: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
+pub async fn existing_ids<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         let stmt = Query::select()
@@ -315,17 +384,31 @@ pub async fn find_duplicate<C: ConnectionTrait>(
     if let Some(id) = except_id {
         stmt.and_where(Expr::col(Alias::new("id")).ne(id.to_string()));
     }
-    Ok(conn.query_one(&stmt).await?.map(|r| r.try_get::<String>("", "id")).transpose()?)
+    Ok(conn
+        .query_one(&stmt)
+        .await?
+        .map(|r| r.try_get::<String>("", "id"))
+        .transpose()?)
 }
 
 /// How many records of a table point at `id` through a column.
-pub async fn count_referencing<C: ConnectionTrait>(conn: &C, table: &str, column: &str, id: &str) -> Result<i64, StoreError> {
+pub async fn count_referencing<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    column: &str,
+    id: &str,
+) -> Result<i64, StoreError> {
     let stmt = Query::select()
         .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
         .from(Alias::new(table.to_string()))
         .and_where(Expr::col(Alias::new(column.to_string())).eq(id.to_string()))
         .to_owned();
-    Ok(conn.query_one(&stmt).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+    Ok(conn
+        .query_one(&stmt)
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 /// The system columns of a new record.
@@ -338,8 +421,23 @@ pub struct NewMeta {
 }
 
 /// Inserts a record (version 1).
-pub async fn insert<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, meta: &NewMeta, values: &[(&CompiledField, Val)]) -> Result<(), StoreError> {
-    let mut cols: Vec<Alias> = ["id", "created_at", "updated_at", "created_by", "owner", "version"].into_iter().map(Alias::new).collect();
+pub async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    meta: &NewMeta,
+    values: &[(&CompiledField, Val)],
+) -> Result<(), StoreError> {
+    let mut cols: Vec<Alias> = [
+        "id",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "owner",
+        "version",
+    ]
+    .into_iter()
+    .map(Alias::new)
+    .collect();
     let mut vals: Vec<Value> = vec![
         Value::String(Some(meta.id.clone())),
         Value::ChronoDateTimeUtc(Some(meta.at)),
@@ -378,7 +476,10 @@ pub async fn update<C: ConnectionTrait>(
     let mut stmt = Query::update();
     stmt.table(Alias::new(entity.table.clone()))
         .value(Alias::new("updated_at"), Value::ChronoDateTimeUtc(Some(at)))
-        .value(Alias::new("version"), Expr::col(Alias::new("version")).add(1));
+        .value(
+            Alias::new("version"),
+            Expr::col(Alias::new("version")).add(1),
+        );
     if let Some(o) = owner {
         stmt.value(Alias::new("owner"), Value::String(o));
     }
@@ -396,9 +497,15 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes a record; with `expected_version`, only at that version. False when no row matched.
-pub async fn delete<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, id: &str, expected_version: Option<i64>) -> Result<bool, StoreError> {
+pub async fn delete<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<bool, StoreError> {
     let mut stmt = Query::delete();
-    stmt.from_table(Alias::new(entity.table.clone())).and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
+    stmt.from_table(Alias::new(entity.table.clone()))
+        .and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
     if let Some(v) = expected_version {
         stmt.and_where(Expr::col(Alias::new("version")).eq(v));
     }
@@ -413,12 +520,18 @@ pub async fn next_counter<C: ConnectionTrait>(conn: &C, scope: &str) -> Result<i
         .values_panic([scope.into(), 1i64.into()])
         .on_conflict(
             OnConflict::column(Alias::new("scope"))
-                .value(Alias::new("value"), Expr::col((Alias::new("sys_counters"), Alias::new("value"))).add(1))
+                .value(
+                    Alias::new("value"),
+                    Expr::col((Alias::new("sys_counters"), Alias::new("value"))).add(1),
+                )
                 .to_owned(),
         )
         .returning_col(Alias::new("value"))
         .to_owned();
-    let row = conn.query_one(&stmt).await?.ok_or_else(|| StoreError::Config("counter did not return".into()))?;
+    let row = conn
+        .query_one(&stmt)
+        .await?
+        .ok_or_else(|| StoreError::Config("counter did not return".into()))?;
     Ok(row.try_get::<i64>("", "value")?)
 }
 
@@ -456,62 +569,130 @@ mod tests {
         opts.max_connections(1).min_connections(1);
         let conn = Database::connect(opts).await.unwrap();
         let tx = conn.begin().await.unwrap();
-        crate::ddl::apply(&tx, &plan(None, &def), false).await.unwrap();
+        crate::ddl::apply(&tx, &plan(None, &def), false)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         let app = CompiledApp::compile(def, 1);
         let e = app.entity("deal").unwrap();
         let col = |n: &str| e.column(n).unwrap();
         let text = |s: Option<&str>| s.map(|s| Val::Text(s.into())).unwrap_or(Val::Null);
         for (t, p, q, n) in rows {
-            let meta = NewMeta { id: uuid::Uuid::now_v7().to_string(), at: Utc::now(), created_by: None, owner: None };
-            let values = [(col("phase"), text(*p)), (col("quantity"), q.map(Val::Int).unwrap_or(Val::Null)), (col("title"), text(Some(t))), (col("notes"), text(*n))];
+            let meta = NewMeta {
+                id: uuid::Uuid::now_v7().to_string(),
+                at: Utc::now(),
+                created_by: None,
+                owner: None,
+            };
+            let values = [
+                (col("phase"), text(*p)),
+                (col("quantity"), q.map(Val::Int).unwrap_or(Val::Null)),
+                (col("title"), text(Some(t))),
+                (col("notes"), text(*n)),
+            ];
             insert(&conn, e, &meta, &values).await.unwrap();
         }
         (conn, app)
     }
 
-    async fn titles(conn: &DatabaseConnection, app: &CompiledApp, filter: Option<serde_json::Value>, search: Option<&str>) -> Vec<String> {
+    async fn titles(
+        conn: &DatabaseConnection,
+        app: &CompiledApp,
+        filter: Option<serde_json::Value>,
+        search: Option<&str>,
+    ) -> Vec<String> {
         let e = app.entity("deal").unwrap();
         let filter = filter.map(|f| parse_filter(e, &f).unwrap());
-        let q = ListQuery { filter, search: search.map(str::to_string), limit: 10, ..Default::default() };
+        let q = ListQuery {
+            filter,
+            search: search.map(str::to_string),
+            limit: 10,
+            ..Default::default()
+        };
         let rows = list(conn, e, &q).await.unwrap();
-        let mut t: Vec<String> = rows.iter().filter_map(|r| match r.get(e, "title") { Some(Val::Text(s)) => Some(s.clone()), _ => None }).collect();
+        let mut t: Vec<String> = rows
+            .iter()
+            .filter_map(|r| match r.get(e, "title") {
+                Some(Val::Text(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
         t.sort();
         t
     }
 
     #[tokio::test]
     async fn not_is_the_complement_of_a_condition_even_where_fields_are_empty() {
-        let (conn, app) = deals(&[("won", Some("won"), Some(5), None), ("lost", Some("lost"), Some(1), None), ("empty", None, None, None)]).await;
-        let matching = async |filter: serde_json::Value| titles(&conn, &app, Some(filter), None).await;
+        let (conn, app) = deals(&[
+            ("won", Some("won"), Some(5), None),
+            ("lost", Some("lost"), Some(1), None),
+            ("empty", None, None, None),
+        ])
+        .await;
+        let matching =
+            async |filter: serde_json::Value| titles(&conn, &app, Some(filter), None).await;
         let eq_won = json!({"field": "phase", "op": "eq", "value": "won"});
         assert_eq!(matching(eq_won.clone()).await, ["won"]);
         assert_eq!(matching(json!({"not": eq_won})).await, ["empty", "lost"]);
-        assert_eq!(matching(json!({"field": "phase", "op": "ne", "value": "won"})).await, ["empty", "lost"]);
-        assert_eq!(matching(json!({"not": {"field": "quantity", "op": "gt", "value": 2}})).await, ["empty", "lost"]);
-        assert_eq!(matching(json!({"not": {"field": "quantity", "op": "ne", "value": 5}})).await, ["won"]);
-        assert_eq!(matching(json!({"not": {"not": {"field": "title", "op": "contains", "value": "o"}}})).await, ["lost", "won"]);
+        assert_eq!(
+            matching(json!({"field": "phase", "op": "ne", "value": "won"})).await,
+            ["empty", "lost"]
+        );
+        assert_eq!(
+            matching(json!({"not": {"field": "quantity", "op": "gt", "value": 2}})).await,
+            ["empty", "lost"]
+        );
+        assert_eq!(
+            matching(json!({"not": {"field": "quantity", "op": "ne", "value": 5}})).await,
+            ["won"]
+        );
+        assert_eq!(
+            matching(json!({"not": {"not": {"field": "title", "op": "contains", "value": "o"}}}))
+                .await,
+            ["lost", "won"]
+        );
     }
 
     #[tokio::test]
     async fn search_finds_every_word_in_any_field_and_non_ascii_text_finds_itself() {
-        let (conn, app) = deals(&[("Über Ärger", None, None, Some("First DEAL")), ("plain", None, None, Some("deal"))]).await;
+        let (conn, app) = deals(&[
+            ("Über Ärger", None, None, Some("First DEAL")),
+            ("plain", None, None, Some("deal")),
+        ])
+        .await;
         let search = async |q: &str| titles(&conn, &app, None, Some(q)).await;
         assert_eq!(search("Über").await, ["Über Ärger"]);
-        assert_eq!(search("ärger").await, Vec::<String>::new(), "SQLite folds ASCII letters only");
+        assert_eq!(
+            search("ärger").await,
+            Vec::<String>::new(),
+            "SQLite folds ASCII letters only"
+        );
         assert_eq!(search("deal").await, ["plain", "Über Ärger"]);
         assert_eq!(search("DEAL first").await, ["Über Ärger"]);
-        assert_eq!(search("  first   Über ").await, ["Über Ärger"], "words across fields");
+        assert_eq!(
+            search("  first   Über ").await,
+            ["Über Ärger"],
+            "words across fields"
+        );
         assert_eq!(search("first plain").await, Vec::<String>::new());
         let contains = json!({"field": "title", "op": "contains", "value": "Ärger"});
-        assert_eq!(titles(&conn, &app, Some(contains), None).await, ["Über Ärger"]);
+        assert_eq!(
+            titles(&conn, &app, Some(contains), None).await,
+            ["Über Ärger"]
+        );
         let starts = json!({"field": "title", "op": "starts_with", "value": "über"});
-        assert_eq!(titles(&conn, &app, Some(starts), None).await, Vec::<String>::new());
+        assert_eq!(
+            titles(&conn, &app, Some(starts), None).await,
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn like_patterns_escape_wildcards_and_lower_as_the_database_does() {
-        assert_eq!(like_pattern("50%_x\\", false, DbBackend::Sqlite), "%50\\%\\_x\\\\%");
+        assert_eq!(
+            like_pattern("50%_x\\", false, DbBackend::Sqlite),
+            "%50\\%\\_x\\\\%"
+        );
         assert_eq!(like_pattern("ÜBer", true, DbBackend::Sqlite), "Über%");
         assert_eq!(like_pattern("ÜBer", true, DbBackend::Postgres), "über%");
     }
