@@ -261,7 +261,11 @@ impl CompiledField {
                             None | Some(Value::Null) => None,
                             Some(Value::String(s)) => Some(s.clone()),
                             Some(_) => {
-                                return Err(fail(self, "type", "currency must be an ISO 4217 code"));
+                                return Err(fail(
+                                    self,
+                                    "type",
+                                    "currency must be an ISO 4217 code",
+                                ));
                             }
                         };
                         (amount, code)
