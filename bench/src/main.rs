@@ -50,7 +50,10 @@ fn rss_mib(pid: u32) -> (f64, f64) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18181)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18181)
 }
 
 async fn start(bin: &str, database_url: &str, data_dir: &str) -> Result<Node> {
@@ -58,7 +61,15 @@ async fn start(bin: &str, database_url: &str, data_dir: &str) -> Result<Node> {
     let base = format!("http://127.0.0.1:{port}");
     let t0 = Instant::now();
     let child = Command::new(bin)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir", data_dir, "--database-url", database_url])
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            data_dir,
+            "--database-url",
+            database_url,
+        ])
         .env("TRELLIS_ADMIN_EMAIL", "bench@example.com")
         .env("TRELLIS_ADMIN_PASSWORD", "bench-password")
         .stdout(Stdio::null())
@@ -77,7 +88,11 @@ async fn start(bin: &str, database_url: &str, data_dir: &str) -> Result<Node> {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    Ok(Node { child, base, started_in: t0.elapsed() })
+    Ok(Node {
+        child,
+        base,
+        started_in: t0.elapsed(),
+    })
 }
 
 struct Stats {
@@ -142,8 +157,20 @@ where
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid) - cpu0;
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
-    Ok(Stats { name, count, secs, p50_ms: pct(0.50), p99_ms: pct(0.99), cpu_us_per_req: cpu * 1e6 / count as f64 })
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    Ok(Stats {
+        name,
+        count,
+        secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        cpu_us_per_req: cpu * 1e6 / count as f64,
+    })
 }
 
 fn bench_app() -> Value {
@@ -173,7 +200,7 @@ fn deal(i: usize) -> Value {
         "phase": PHASES[i % 5],
         "region": REGIONS[i % 4],
         "close_date": format!("2026-{:02}-{:02}", i % 12 + 1, i % 28 + 1),
-        "urgent": i % 3 == 0
+        "urgent": i.is_multiple_of(3)
     })
 }
 
@@ -184,7 +211,11 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     let pid = node.child.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (idle, _) = rss_mib(pid);
-    println!("{label}: start to first answer {:.0} ms, idle RSS {:.1} MiB", node.started_in.as_secs_f64() * 1000.0, idle);
+    println!(
+        "{label}: start to first answer {:.0} ms, idle RSS {:.1} MiB",
+        node.started_in.as_secs_f64() * 1000.0,
+        idle
+    );
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build()?;
     let base = node.base.clone();
@@ -197,7 +228,12 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
         .await?;
     let token = login["token"].as_str().context("login")?.to_string();
     let auth = format!("Bearer {token}");
-    let r = client.post(format!("{base}/api/v1/apps")).header("authorization", &auth).json(&bench_app()).send().await?;
+    let r = client
+        .post(format!("{base}/api/v1/apps"))
+        .header("authorization", &auth)
+        .json(&bench_app())
+        .send()
+        .await?;
     if !r.status().is_success() {
         bail!("create app: {}", r.text().await?);
     }
@@ -217,24 +253,41 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     while have < rows {
         let n = (rows - have).min(1000);
         let batch: Vec<Value> = (have..have + n).map(deal).collect();
-        let r = client.post(format!("{url}/bulk")).header("authorization", &auth).json(&json!({"create": batch})).send().await?;
+        let r = client
+            .post(format!("{url}/bulk"))
+            .header("authorization", &auth)
+            .json(&json!({"create": batch}))
+            .send()
+            .await?;
         if !r.status().is_success() {
             bail!("bulk: {}", r.text().await?);
         }
         have += n;
     }
-    println!("  (filled to {rows} rows with bulk creates in {:.1} s)", t.elapsed().as_secs_f64());
+    println!(
+        "  (filled to {rows} rows with bulk creates in {:.1} s)",
+        t.elapsed().as_secs_f64()
+    );
 
     // Ids to read and update.
     let mut ids: Vec<String> = Vec::new();
     let mut cursor: Option<String> = None;
     while ids.len() < 5000 {
-        let mut req = client.get(&url).header("authorization", &auth).query(&[("limit", "1000"), ("fields", "title")]);
+        let mut req = client
+            .get(&url)
+            .header("authorization", &auth)
+            .query(&[("limit", "1000"), ("fields", "title")]);
         if let Some(c) = &cursor {
             req = req.query(&[("cursor", c)]);
         }
         let page: Value = req.send().await?.json().await?;
-        ids.extend(page["data"].as_array().context("page")?.iter().filter_map(|r| r["id"].as_str().map(str::to_string)));
+        ids.extend(
+            page["data"]
+                .as_array()
+                .context("page")?
+                .iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_string)),
+        );
         cursor = page["next_cursor"].as_str().map(str::to_string);
         if cursor.is_none() {
             break;
@@ -243,26 +296,41 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     let ids = Arc::new(ids);
 
     let (c, u, a, idz) = (client.clone(), url.clone(), auth.clone(), ids.clone());
-    drive("get by id", pid, ops, move |i| c.get(format!("{u}/{}", idz[(i * 7) % idz.len()])).header("authorization", &a).send())
-        .await?
-        .print();
+    drive("get by id", pid, ops, move |i| {
+        c.get(format!("{u}/{}", idz[(i * 7) % idz.len()]))
+            .header("authorization", &a)
+            .send()
+    })
+    .await?
+    .print();
 
     let (c, u, a) = (client.clone(), url.clone(), auth.clone());
-    drive(Box::leak(format!("list: 2-clause filter + sort, {}k rows", rows / 1000).into_boxed_str()), pid, ops / 2, move |i| {
-        let filter = json!({"and": [
-            {"field": "phase", "op": "eq", "value": PHASES[i % 5]},
-            {"field": "amount", "op": "gte", "value": (i * 37) % 150_000}
-        ]})
-        .to_string();
-        c.get(&u).header("authorization", &a).query(&[("filter", filter.as_str()), ("sort", "-amount"), ("limit", "50")]).send()
-    })
+    drive(
+        Box::leak(format!("list: 2-clause filter + sort, {}k rows", rows / 1000).into_boxed_str()),
+        pid,
+        ops / 2,
+        move |i| {
+            let filter = json!({"and": [
+                {"field": "phase", "op": "eq", "value": PHASES[i % 5]},
+                {"field": "amount", "op": "gte", "value": (i * 37) % 150_000}
+            ]})
+            .to_string();
+            c.get(&u)
+                .header("authorization", &a)
+                .query(&[("filter", filter.as_str()), ("sort", "-amount"), ("limit", "50")])
+                .send()
+        },
+    )
     .await?
     .print();
 
     let (c, u, a, idz) = (client.clone(), url.clone(), auth.clone(), ids.clone());
     drive("patch (one field)", pid, ops / 2, move |i| {
         let amount = rand::rng().random_range(0..100_000);
-        c.patch(format!("{u}/{}", idz[i % idz.len()])).header("authorization", &a).json(&json!({"amount": amount})).send()
+        c.patch(format!("{u}/{}", idz[i % idz.len()]))
+            .header("authorization", &a)
+            .json(&json!({"amount": amount}))
+            .send()
     })
     .await?
     .print();
@@ -276,7 +344,8 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
 
 async fn pg_database() -> Result<(String, String)> {
     use sea_orm::{ConnectionTrait, Database};
-    let admin = std::env::var("TRELLIS_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin =
+        std::env::var("TRELLIS_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("trellis_bench_{}", uuid::Uuid::new_v4().simple());
     let conn = Database::connect(&admin).await?;
     conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
@@ -287,9 +356,12 @@ async fn pg_database() -> Result<(String, String)> {
 
 async fn drop_pg(name: &str) {
     use sea_orm::{ConnectionTrait, Database};
-    let admin = std::env::var("TRELLIS_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin =
+        std::env::var("TRELLIS_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     if let Ok(conn) = Database::connect(&admin).await {
-        let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        let _ = conn
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
         let _ = conn.close().await;
     }
 }
@@ -299,8 +371,14 @@ async fn main() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().collect();
     let bin = args.get(1).cloned().unwrap_or_else(|| "target/release/trellis".into());
-    let rows: usize = std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let ops: usize = std::env::var("BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let rows: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let ops: usize = std::env::var("BENCH_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let which = std::env::var("BENCH_DB").unwrap_or_else(|_| "sqlite,postgres".into());
     println!("trellis-bench: concurrency {CONCURRENCY}, {ops} operations per phase, {rows} rows for reads");
     if which.contains("sqlite") {

@@ -58,13 +58,21 @@ impl Resp {
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .map(|e| (e["field"].as_str().unwrap_or("").to_string(), e["code"].as_str().unwrap_or("").to_string()))
+                    .map(|e| {
+                        (
+                            e["field"].as_str().unwrap_or("").to_string(),
+                            e["code"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     #[track_caller]
     pub fn expect(self, status: u16) -> Resp {
@@ -85,8 +93,12 @@ async fn create_pg_database() -> (String, String) {
     use trellis_store::sea_orm::{ConnectionTrait, Database};
     let admin = pg_admin_url();
     let name = format!("trellis_t_{}", uuid::Uuid::new_v4().simple());
-    let conn = Database::connect(&admin).await.expect("PostgreSQL for tests is reachable");
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let conn = Database::connect(&admin)
+        .await
+        .expect("PostgreSQL for tests is reachable");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
     let _ = conn.close().await;
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
     (name.clone(), format!("{base}/{name}"))
@@ -95,11 +107,16 @@ async fn create_pg_database() -> (String, String) {
 fn drop_pg_database(name: String) {
     // Drop runs outside any runtime (or inside one that is shutting down): use a thread of its own.
     let _ = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async move {
             use trellis_store::sea_orm::{ConnectionTrait, Database};
             if let Ok(conn) = Database::connect(&pg_admin_url()).await {
-                let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                let _ = conn
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
                 let _ = conn.close().await;
             }
         });
@@ -131,8 +148,20 @@ async fn spawn_on(backend: Backend, database_url: String, dir: tempfile::TempDir
     };
     let running = trellis_server::start(settings).await.expect("node starts");
     let base = format!("http://{}", running.addr);
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().expect("client");
-    let mut app = TestApp { base, client, token: String::new(), backend, database_url, running: Some(running), dir: Some(dir), pg_db };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let mut app = TestApp {
+        base,
+        client,
+        token: String::new(),
+        backend,
+        database_url,
+        running: Some(running),
+        dir: Some(dir),
+        pg_db,
+    };
     app.token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     app
 }
@@ -140,7 +169,14 @@ async fn spawn_on(backend: Backend, database_url: String, dir: tempfile::TempDir
 impl TestApp {
     /// Logs in and returns the session token.
     pub async fn login(&self, email: &str, password: &str) -> String {
-        let r = self.call_as(None, Method::POST, "/api/v1/auth/login", Some(json!({"email": email, "password": password}))).await;
+        let r = self
+            .call_as(
+                None,
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
         assert_eq!(r.status, 200, "login failed: {}", r.text);
         r.body["token"].as_str().expect("token").to_string()
     }
@@ -151,7 +187,14 @@ impl TestApp {
     }
 
     /// A request with extra headers.
-    pub async fn call_with(&self, token: Option<&str>, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn call_with(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = self.client.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -167,23 +210,32 @@ impl TestApp {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, body, text }
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
         self.call_as(Some(&self.token.clone()), Method::GET, path, None).await
     }
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.call_as(Some(&self.token.clone()), Method::POST, path, Some(body)).await
+        self.call_as(Some(&self.token.clone()), Method::POST, path, Some(body))
+            .await
     }
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.call_as(Some(&self.token.clone()), Method::PATCH, path, Some(body)).await
+        self.call_as(Some(&self.token.clone()), Method::PATCH, path, Some(body))
+            .await
     }
     pub async fn put(&self, path: &str, body: Value) -> Resp {
-        self.call_as(Some(&self.token.clone()), Method::PUT, path, Some(body)).await
+        self.call_as(Some(&self.token.clone()), Method::PUT, path, Some(body))
+            .await
     }
     pub async fn delete(&self, path: &str) -> Resp {
-        self.call_as(Some(&self.token.clone()), Method::DELETE, path, None).await
+        self.call_as(Some(&self.token.clone()), Method::DELETE, path, None)
+            .await
     }
 
     /// Creates an app from a definition, asserting success.
@@ -193,7 +245,10 @@ impl TestApp {
 
     /// Creates a record, asserting success; answers it.
     pub async fn create(&self, app: &str, entity: &str, body: Value) -> Value {
-        self.post(&format!("/api/v1/data/{app}/{entity}"), body).await.expect(201).body
+        self.post(&format!("/api/v1/data/{app}/{entity}"), body)
+            .await
+            .expect(201)
+            .body
     }
 
     /// Runs the trellis admin CLI's use cases against this node's database: a new tenant with an
@@ -201,7 +256,10 @@ impl TestApp {
     pub async fn new_tenant(&self, tenant: &str, email: &str) -> String {
         let engine = &self.running.as_ref().expect("running").engine;
         engine.create_tenant(tenant).await.expect("tenant");
-        engine.create_user(tenant, email, None, "tenant-password-1", true).await.expect("user");
+        engine
+            .create_user(tenant, email, None, "tenant-password-1", true)
+            .await
+            .expect("user");
         self.login(email, "tenant-password-1").await
     }
 

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use trellis_tests::serde_json::{Value, json};
-use trellis_tests::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Resp, TestApp, on_both, sales_app, spawn,
-};
+use trellis_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Resp, TestApp, on_both, sales_app, spawn};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -41,10 +39,7 @@ async fn raw(
     body: Vec<u8>,
     content_type: Option<&str>,
 ) -> Resp {
-    let mut req = app
-        .client
-        .request(method, format!("{}{}", app.base, path))
-        .body(body);
+    let mut req = app.client.request(method, format!("{}{}", app.base, path)).body(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -79,10 +74,7 @@ fn plan_ops(body: &Value) -> Vec<String> {
 }
 
 async fn app_version(app: &TestApp, name: &str) -> i64 {
-    app.get(&format!("/api/v1/apps/{name}"))
-        .await
-        .expect(200)
-        .body["version"]
+    app.get(&format!("/api/v1/apps/{name}")).await.expect(200).body["version"]
         .as_i64()
         .expect("version")
 }
@@ -151,11 +143,7 @@ async fn logging_in_answers_a_token_and_wrong_credentials_answer_401(b: Backend)
     assert!(s(&r.body["token"]).starts_with("trs_"), "{}", r.text);
     assert_eq!(r.body["user"]["email"], ADMIN_EMAIL);
     assert_eq!(r.body["user"]["is_admin"], true);
-    let cookie = r
-        .headers
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let cookie = r.headers.get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("");
     assert!(
         cookie.starts_with("trellis_session="),
         "login sets the session cookie: {cookie}"
@@ -204,9 +192,7 @@ async fn requests_without_a_valid_token_answer_401(b: Backend) {
         .await
         .expect_problem(401, "unauthenticated");
     assert_eq!(
-        none.headers
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
+        none.headers.get("www-authenticate").and_then(|v| v.to_str().ok()),
         Some("Bearer")
     );
     let forged_session = format!("trs_{}", "x".repeat(43));
@@ -236,15 +222,9 @@ async fn requests_without_a_valid_token_answer_401(b: Backend) {
         no_space.as_str(),
         "Bearer trs_a trs_b",
     ] {
-        app.call_with(
-            None,
-            Method::GET,
-            "/api/v1/me",
-            None,
-            &[("authorization", h)],
-        )
-        .await
-        .expect_problem(401, "unauthenticated");
+        app.call_with(None, Method::GET, "/api/v1/me", None, &[("authorization", h)])
+            .await
+            .expect_problem(401, "unauthenticated");
     }
     // The scheme is case-insensitive.
     let lower = format!("bearer {good}");
@@ -287,20 +267,10 @@ async fn an_api_token_is_shown_once_works_as_a_bearer_and_stops_working_when_rev
 
     let listed = app.get("/api/v1/auth/tokens").await.expect(200).body;
     let tokens = listed["data"].as_array().expect("data");
-    assert_eq!(
-        tokens.len(),
-        1,
-        "login sessions are not listed as API tokens: {listed}"
-    );
+    assert_eq!(tokens.len(), 1, "login sessions are not listed as API tokens: {listed}");
     assert_eq!(tokens[0]["id"], id.as_str());
-    assert!(
-        tokens[0].get("token").is_none(),
-        "the secret is never listed: {listed}"
-    );
-    assert!(
-        !listed.to_string().contains(&secret),
-        "the secret is never listed"
-    );
+    assert!(tokens[0].get("token").is_none(), "the secret is never listed: {listed}");
+    assert!(!listed.to_string().contains(&secret), "the secret is never listed");
     assert!(tokens[0]["last_used_at"].is_null());
 
     // The token acts as its user.
@@ -314,16 +284,10 @@ async fn an_api_token_is_shown_once_works_as_a_bearer_and_stops_working_when_rev
         let l = app.get("/api/v1/auth/tokens").await.expect(200).body;
         let used = &l["data"][0]["last_used_at"];
         if used.is_string() {
-            assert!(
-                chrono::DateTime::parse_from_rfc3339(s(used)).is_ok(),
-                "{used}"
-            );
+            assert!(chrono::DateTime::parse_from_rfc3339(s(used)).is_ok(), "{used}");
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "last_used_at was never written: {l}"
-        );
+        assert!(Instant::now() < deadline, "last_used_at was never written: {l}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -331,9 +295,7 @@ async fn an_api_token_is_shown_once_works_as_a_bearer_and_stops_working_when_rev
     app.delete(&format!("/api/v1/auth/tokens/{}", uuid::Uuid::now_v7()))
         .await
         .expect_problem(404, "not_found");
-    app.delete(&format!("/api/v1/auth/tokens/{id}"))
-        .await
-        .expect(204);
+    app.delete(&format!("/api/v1/auth/tokens/{id}")).await.expect(204);
     get_as(&app, &secret, "/api/v1/me")
         .await
         .expect_problem(401, "unauthenticated");
@@ -361,12 +323,9 @@ async fn an_api_token_cannot_be_created_already_expired_or_nameless(b: Backend) 
         .await
         .expect_problem(422, "validation_failed");
     assert_error(&r, "name", "length");
-    app.post(
-        "/api/v1/auth/tokens",
-        json!({"name": "x", "expires_at": "next week"}),
-    )
-    .await
-    .expect_problem(400, "bad_request");
+    app.post("/api/v1/auth/tokens", json!({"name": "x", "expires_at": "next week"}))
+        .await
+        .expect_problem(400, "bad_request");
     let l = app.get("/api/v1/auth/tokens").await.expect(200).body;
     assert_eq!(l["data"], json!([]), "refused requests wrote nothing");
 }
@@ -375,15 +334,17 @@ async fn an_api_token_stops_working_when_it_expires(b: Backend) {
     let app = spawn(b).await;
     let expires = chrono::Utc::now() + chrono::Duration::milliseconds(2000);
     let created = app
-        .post("/api/v1/auth/tokens", json!({"name": "short", "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}))
+        .post(
+            "/api/v1/auth/tokens",
+            json!({"name": "short", "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}),
+        )
         .await
         .expect(201)
         .body;
     assert!(created["expires_at"].is_string(), "{created}");
     let secret = s(&created["token"]).to_string();
     get_as(&app, &secret, "/api/v1/me").await.expect(200);
-    let wait =
-        (expires - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(300);
+    let wait = (expires - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(300);
     tokio::time::sleep(wait).await;
     // Used once before expiry, so it is also in the node's cache: the cache must not outlive it.
     get_as(&app, &secret, "/api/v1/me")
@@ -414,14 +375,9 @@ async fn records_of_a_are_not_found(app: &TestApp, tb: &str, cid: &str, did: &st
     app.call_as(bt, Method::PATCH, &one, Some(json!({"name": "stolen"})))
         .await
         .expect_problem(404, "not_found");
-    app.call_as(
-        bt,
-        Method::DELETE,
-        &format!("/api/v1/data/sales/deal/{did}"),
-        None,
-    )
-    .await
-    .expect_problem(404, "not_found");
+    app.call_as(bt, Method::DELETE, &format!("/api/v1/data/sales/deal/{did}"), None)
+        .await
+        .expect_problem(404, "not_found");
     app.call_as(
         bt,
         Method::POST,
@@ -440,24 +396,14 @@ async fn records_of_a_are_not_found(app: &TestApp, tb: &str, cid: &str, did: &st
     .expect_problem(404, "not_found");
 }
 
-async fn another_tenant_gets_404_for_everything_of_this_tenant_even_with_the_same_names(
-    b: Backend,
-) {
+async fn another_tenant_gets_404_for_everything_of_this_tenant_even_with_the_same_names(b: Backend) {
     let app = spawn(b).await;
     app.create_app(sales_app()).await;
     let c = app
-        .create(
-            "sales",
-            "customer",
-            json!({"name": "Acme A", "email": "a@a.example"}),
-        )
+        .create("sales", "customer", json!({"name": "Acme A", "email": "a@a.example"}))
         .await;
     let d = app
-        .create(
-            "sales",
-            "deal",
-            json!({"title": "A's deal", "customer": c["id"]}),
-        )
+        .create("sales", "deal", json!({"title": "A's deal", "customer": c["id"]}))
         .await;
     let (cid, did) = (s(&c["id"]).to_string(), s(&d["id"]).to_string());
     let a_token = app
@@ -587,12 +533,7 @@ async fn another_tenant_gets_404_for_everything_of_this_tenant_even_with_the_sam
         .expect(201)
         .body;
     let b_list = app
-        .call_as(
-            bt,
-            Method::GET,
-            "/api/v1/data/sales/customer?count=true",
-            None,
-        )
+        .call_as(bt, Method::GET, "/api/v1/data/sales/customer?count=true", None)
         .await
         .expect(200)
         .body;
@@ -618,11 +559,7 @@ async fn another_tenant_gets_404_for_everything_of_this_tenant_even_with_the_sam
     assert_error(&r, "customer", "not_found");
 
     // A is untouched and sees only its own.
-    let a_list = app
-        .get("/api/v1/data/sales/customer")
-        .await
-        .expect(200)
-        .body;
+    let a_list = app.get("/api/v1/data/sales/customer").await.expect(200).body;
     assert_eq!(a_list["data"].as_array().unwrap().len(), 1);
     assert_eq!(a_list["data"][0], c, "A's record is unchanged");
     assert_eq!(record(&app, "deal", &d["id"]).await, d);
@@ -631,11 +568,7 @@ async fn another_tenant_gets_404_for_everything_of_this_tenant_even_with_the_sam
         .expect_problem(404, "not_found");
     let a_apps = app.get("/api/v1/apps").await.expect(200).body;
     assert_eq!(a_apps["data"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        app_version(&app, "sales").await,
-        1,
-        "nothing B did changed A's app"
-    );
+    assert_eq!(app_version(&app, "sales").await, 1, "nothing B did changed A's app");
 }
 
 on_both!(another_tenant_gets_404_for_everything_of_this_tenant_even_with_the_same_names);
@@ -655,54 +588,43 @@ async fn an_invalid_app_definition_answers_422_with_the_paths_of_its_problems(b:
     let app = spawn(b).await;
     // Schema errors: bad slug, unknown type, unknown property.
     let r = app
-        .post(
-            "/api/v1/apps",
-            json!({"name": "Sales App", "label": {"en": "S"}}),
-        )
+        .post("/api/v1/apps", json!({"name": "Sales App", "label": {"en": "S"}}))
         .await
         .expect_problem(422, "validation_failed");
     assert_error(&r, "name", "schema_pattern");
     let r = app
         .post(
             "/api/v1/apps",
-            small_app(
-                "s1",
-                json!([{"name": "amount", "label": {"en": "A"}, "type": "money"}]),
-            ),
+            small_app("s1", json!([{"name": "amount", "label": {"en": "A"}, "type": "money"}])),
         )
         .await
         .expect_problem(422, "validation_failed");
     assert_error(&r, "entities.1.fields.0.type", "schema_enum");
     let r = app
-        .post("/api/v1/apps", small_app("s1", json!([{"name": "Amount", "label": {"en": "A"}, "type": "integer", "colour": "red"}])))
-        .await
-        .expect_problem(422, "validation_failed");
-    assert!(
-        r.errors()
-            .iter()
-            .any(|(f, _)| f == "entities.1.fields.0.name"),
-        "{}",
-        r.text
-    );
-    assert!(
-        r.errors().iter().any(|(f, _)| f == "entities.1.fields.0"),
-        "{}",
-        r.text
-    );
-    let r = app
         .post(
             "/api/v1/apps",
             small_app(
                 "s1",
-                json!([{"name": "c", "label": {"en": "C"}, "type": "relation"}]),
+                json!([{"name": "Amount", "label": {"en": "A"}, "type": "integer", "colour": "red"}]),
             ),
         )
         .await
         .expect_problem(422, "validation_failed");
     assert!(
-        r.errors()
-            .iter()
-            .any(|(f, _)| f.starts_with("entities.1.fields.0")),
+        r.errors().iter().any(|(f, _)| f == "entities.1.fields.0.name"),
+        "{}",
+        r.text
+    );
+    assert!(r.errors().iter().any(|(f, _)| f == "entities.1.fields.0"), "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/apps",
+            small_app("s1", json!([{"name": "c", "label": {"en": "C"}, "type": "relation"}])),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(
+        r.errors().iter().any(|(f, _)| f.starts_with("entities.1.fields.0")),
         "{}",
         r.text
     );
@@ -756,17 +678,11 @@ async fn an_invalid_app_definition_answers_422_with_the_paths_of_its_problems(b:
     assert_error(&r, "name", "duplicate");
 }
 
-async fn entities_and_fields_added_later_take_records_and_existing_rows_get_the_default(
-    b: Backend,
-) {
+async fn entities_and_fields_added_later_take_records_and_existing_rows_get_the_default(b: Backend) {
     let app = spawn(b).await;
     app.create_app(sales_app()).await;
-    let c1 = app
-        .create("sales", "customer", json!({"name": "One"}))
-        .await;
-    let c2 = app
-        .create("sales", "customer", json!({"name": "Two"}))
-        .await;
+    let c1 = app.create("sales", "customer", json!({"name": "One"})).await;
+    let c2 = app.create("sales", "customer", json!({"name": "Two"})).await;
 
     let r = app
         .post(
@@ -782,16 +698,9 @@ async fn entities_and_fields_added_later_take_records_and_existing_rows_get_the_
     assert_eq!(r["applied"], true);
     assert_eq!(r["version"], 2);
     assert_eq!(plan_ops(&r)[0], "create_entity", "{r}");
-    assert!(
-        r["entity"]["id"].is_string(),
-        "a storage id was assigned: {r}"
-    );
+    assert!(r["entity"]["id"].is_string(), "a storage id was assigned: {r}");
     let contact = app
-        .create(
-            "sales",
-            "contact",
-            json!({"full_name": "Ann", "customer": c1["id"]}),
-        )
+        .create("sales", "contact", json!({"full_name": "Ann", "customer": c1["id"]}))
         .await;
     assert_eq!(contact["customer"], c1["id"]);
     let r = app
@@ -802,7 +711,10 @@ async fn entities_and_fields_added_later_take_records_and_existing_rows_get_the_
 
     // A field with a default fills the rows that exist.
     let r = app
-        .post("/api/v1/apps/sales/entities/customer/fields", json!({"name": "region", "label": {"en": "Region"}, "type": "text", "default": "north"}))
+        .post(
+            "/api/v1/apps/sales/entities/customer/fields",
+            json!({"name": "region", "label": {"en": "Region"}, "type": "text", "default": "north"}),
+        )
         .await
         .expect(201)
         .body;
@@ -828,9 +740,7 @@ async fn entities_and_fields_added_later_take_records_and_existing_rows_get_the_
         assert!(got["memo"].is_null(), "{got}");
         assert_eq!(got["name"], c["name"], "other values are kept");
     }
-    let c3 = app
-        .create("sales", "customer", json!({"name": "Three"}))
-        .await;
+    let c3 = app.create("sales", "customer", json!({"name": "Three"})).await;
     assert_eq!(c3["region"], "north");
     let c4 = app
         .create(
@@ -839,10 +749,7 @@ async fn entities_and_fields_added_later_take_records_and_existing_rows_get_the_
             json!({"name": "Four", "region": "south", "score": 9}),
         )
         .await;
-    assert_eq!(
-        (c4["region"].clone(), c4["score"].clone()),
-        (json!("south"), json!(9))
-    );
+    assert_eq!((c4["region"].clone(), c4["score"].clone()), (json!("south"), json!(9)));
 
     // Conflicts and invalid definitions.
     let r = app
@@ -868,14 +775,13 @@ async fn entities_and_fields_added_later_take_records_and_existing_rows_get_the_
         .expect_problem(422, "validation_failed");
     assert_error(&r, "entities.customer.fields.version", "reserved");
     let r = app
-        .post("/api/v1/apps/sales/entities/customer/fields", json!({"name": "parent", "label": {"en": "P"}, "type": "relation", "target": "nowhere"}))
+        .post(
+            "/api/v1/apps/sales/entities/customer/fields",
+            json!({"name": "parent", "label": {"en": "P"}, "type": "relation", "target": "nowhere"}),
+        )
         .await
         .expect_problem(422, "validation_failed");
-    assert_error(
-        &r,
-        "entities.customer.fields.parent.target",
-        "unknown_entity",
-    );
+    assert_error(&r, "entities.customer.fields.parent.target", "unknown_entity");
     let r = app
         .post(
             "/api/v1/apps/sales/entities/customer/fields",
@@ -901,11 +807,7 @@ async fn renaming_a_field_is_metadata_only_and_keeps_its_values_and_column(b: Ba
     let app = spawn(b).await;
     app.create_app(sales_app()).await;
     let c = app
-        .create(
-            "sales",
-            "customer",
-            json!({"name": "Acme", "phone": "+86 10 1234"}),
-        )
+        .create("sales", "customer", json!({"name": "Acme", "phone": "+86 10 1234"}))
         .await;
     let before = field_def(&app, "customer", "phone").await.expect("phone");
     let title_before = field_def(&app, "customer", "name").await.expect("name");
@@ -926,11 +828,7 @@ async fn renaming_a_field_is_metadata_only_and_keeps_its_values_and_column(b: Ba
     );
     let after = field_def(&app, "customer", "mobile").await.expect("mobile");
     assert_eq!(after["id"], before["id"], "the storage id stays");
-    assert_eq!(
-        after["label"],
-        json!({"zh": "电话", "en": "Mobile"}),
-        "labels merge"
-    );
+    assert_eq!(after["label"], json!({"zh": "电话", "en": "Mobile"}), "labels merge");
     assert!(field_def(&app, "customer", "phone").await.is_none());
     let got = record(&app, "customer", &c["id"]).await;
     assert_eq!(got["mobile"], "+86 10 1234", "{got}");
@@ -985,19 +883,13 @@ async fn renaming_a_field_is_metadata_only_and_keeps_its_values_and_column(b: Ba
         .expect(200)
         .body;
     assert_eq!(plan_ops(&r), vec!["metadata"]);
-    assert_eq!(
-        r["app"]["entities"][0]["label"],
-        json!({"zh": "客户", "en": "Client"})
-    );
+    assert_eq!(r["app"]["entities"][0]["label"], json!({"zh": "客户", "en": "Client"}));
     let r = app
         .patch("/api/v1/apps/sales", json!({"label": {"en": "Sales CRM"}}))
         .await
         .expect(200)
         .body;
-    assert_eq!(
-        r["app"]["label"],
-        json!({"zh": "销售管理", "en": "Sales CRM"})
-    );
+    assert_eq!(r["app"]["label"], json!({"zh": "销售管理", "en": "Sales CRM"}));
     app.patch("/api/v1/apps/sales", json!({"name": "other"}))
         .await
         .expect_problem(422, "validation_failed");
@@ -1005,10 +897,7 @@ async fn renaming_a_field_is_metadata_only_and_keeps_its_values_and_column(b: Ba
     // Nothing to do: nothing applied, no new version.
     let v = app_version(&app, "sales").await;
     let r = app
-        .patch(
-            "/api/v1/apps/sales/entities/customer/fields/company",
-            json!({}),
-        )
+        .patch("/api/v1/apps/sales/entities/customer/fields/company", json!({}))
         .await
         .expect(200)
         .body;
@@ -1030,31 +919,21 @@ async fn renaming_a_field_is_metadata_only_and_keeps_its_values_and_column(b: Ba
     )
     .await
     .expect_problem(409, "conflict");
-    app.patch(
-        "/api/v1/apps/sales/entities/customer/fields/nope",
-        json!({"name": "x"}),
-    )
-    .await
-    .expect_problem(404, "not_found");
+    app.patch("/api/v1/apps/sales/entities/customer/fields/nope", json!({"name": "x"}))
+        .await
+        .expect_problem(404, "not_found");
 
     // Renaming an entity keeps relations pointing at it and its records where they were.
     let d = app
         .create("sales", "deal", json!({"title": "T", "customer": c["id"]}))
         .await;
     let r = app
-        .patch(
-            "/api/v1/apps/sales/entities/customer",
-            json!({"name": "client"}),
-        )
+        .patch("/api/v1/apps/sales/entities/customer", json!({"name": "client"}))
         .await
         .expect(200)
         .body;
     assert!(plan_ops(&r).iter().all(|op| op == "metadata"), "{r}");
-    let deal_def = app
-        .get("/api/v1/apps/sales/entities/deal")
-        .await
-        .expect(200)
-        .body;
+    let deal_def = app.get("/api/v1/apps/sales/entities/deal").await.expect(200).body;
     let rel = deal_def["fields"]
         .as_array()
         .unwrap()
@@ -1073,10 +952,7 @@ async fn renaming_a_field_is_metadata_only_and_keeps_its_values_and_column(b: Ba
         .await
         .expect_problem(404, "not_found");
     let d2 = app
-        .get(&format!(
-            "/api/v1/data/sales/deal/{}?expand=customer",
-            s(&d["id"])
-        ))
+        .get(&format!("/api/v1/data/sales/deal/{}?expand=customer", s(&d["id"])))
         .await
         .expect(200)
         .body;
@@ -1115,10 +991,7 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
         .expect("convert_field step");
     assert_eq!(step["field"], "quantity");
     assert_eq!(step["may_lose_data"], false);
-    assert_eq!(
-        field_def(&app, "deal", "quantity").await.unwrap()["type"],
-        "integer"
-    );
+    assert_eq!(field_def(&app, "deal", "quantity").await.unwrap()["type"], "integer");
     assert_eq!(app_version(&app, "sales").await, 1);
     assert_eq!(record(&app, "deal", &q3["id"]).await["quantity"], 3);
 
@@ -1135,14 +1008,8 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
     let f = field_def(&app, "deal", "quantity").await.unwrap();
     assert_eq!(f["type"], "decimal");
     assert_eq!(f["id"], qty["id"]);
-    assert_eq!(
-        num(&record(&app, "deal", &q3["id"]).await["quantity"]),
-        Some(3.0)
-    );
-    assert_eq!(
-        num(&record(&app, "deal", &q7["id"]).await["quantity"]),
-        Some(7.0)
-    );
+    assert_eq!(num(&record(&app, "deal", &q3["id"]).await["quantity"]), Some(3.0));
+    assert_eq!(num(&record(&app, "deal", &q7["id"]).await["quantity"]), Some(7.0));
     assert!(record(&app, "deal", &qn["id"]).await["quantity"].is_null());
     let half = app
         .patch(
@@ -1165,28 +1032,13 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
             .expect_problem(409, "conflict");
         let detail = s(&r.body["detail"]);
         assert!(detail.contains("1 record(s)"), "names the count: {detail}");
-        assert!(
-            detail.contains("allow_data_loss"),
-            "says how to proceed: {detail}"
-        );
-        assert!(
-            !detail.to_lowercase().contains("select"),
-            "no SQL: {detail}"
-        );
+        assert!(detail.contains("allow_data_loss"), "says how to proceed: {detail}");
+        assert!(!detail.to_lowercase().contains("select"), "no SQL: {detail}");
     }
-    assert_eq!(
-        field_def(&app, "deal", "quantity").await.unwrap()["type"],
-        "decimal"
-    );
+    assert_eq!(field_def(&app, "deal", "quantity").await.unwrap()["type"], "decimal");
     assert_eq!(app_version(&app, "sales").await, 2);
-    assert_eq!(
-        num(&record(&app, "deal", &q7["id"]).await["quantity"]),
-        Some(2.5)
-    );
-    assert_eq!(
-        num(&record(&app, "deal", &q3["id"]).await["quantity"]),
-        Some(3.0)
-    );
+    assert_eq!(num(&record(&app, "deal", &q7["id"]).await["quantity"]), Some(2.5));
+    assert_eq!(num(&record(&app, "deal", &q3["id"]).await["quantity"]), Some(3.0));
 
     // A dry run that allows the loss shows it and still changes nothing.
     let r = app
@@ -1207,10 +1059,7 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
         .expect("convert_field step");
     assert_eq!(step["may_lose_data"], true, "{r}");
     assert_eq!(app_version(&app, "sales").await, 2);
-    assert_eq!(
-        num(&record(&app, "deal", &q7["id"]).await["quantity"]),
-        Some(2.5)
-    );
+    assert_eq!(num(&record(&app, "deal", &q7["id"]).await["quantity"]), Some(2.5));
 
     let r = app
         .patch(
@@ -1253,12 +1102,8 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
     .await
     .expect(201);
     let t42 = app.create("sales", "ticket", json!({"ref_no": "42"})).await;
-    let t7 = app
-        .create("sales", "ticket", json!({"ref_no": " 7 "}))
-        .await;
-    let tx = app
-        .create("sales", "ticket", json!({"ref_no": "abc"}))
-        .await;
+    let t7 = app.create("sales", "ticket", json!({"ref_no": " 7 "})).await;
+    let tx = app.create("sales", "ticket", json!({"ref_no": "abc"})).await;
     let r = app
         .patch(
             "/api/v1/apps/sales/entities/ticket/fields/ref_no",
@@ -1268,25 +1113,17 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
         .expect_problem(409, "conflict");
     assert!(s(&r.body["detail"]).contains("1 record(s)"), "{}", r.text);
     let kept = app
-        .get(&format!(
-            "/api/v1/data/sales/ticket/{}?fields=ref_no",
-            s(&tx["id"])
-        ))
+        .get(&format!("/api/v1/data/sales/ticket/{}?fields=ref_no", s(&tx["id"])))
         .await
         .expect(200)
         .body;
     assert_eq!(kept["ref_no"], "abc", "the refused change wrote nothing");
-    assert_eq!(
-        field_def(&app, "ticket", "ref_no").await.unwrap()["type"],
-        "text"
-    );
+    assert_eq!(field_def(&app, "ticket", "ref_no").await.unwrap()["type"], "text");
     // (Deleted and written anew rather than edited: see the note on cached statements above.)
     app.delete(&format!("/api/v1/data/sales/ticket/{}", s(&tx["id"])))
         .await
         .expect(204);
-    let t1000 = app
-        .create("sales", "ticket", json!({"ref_no": "1000"}))
-        .await;
+    let t1000 = app.create("sales", "ticket", json!({"ref_no": "1000"})).await;
     let r = app
         .patch(
             "/api/v1/apps/sales/entities/ticket/fields/ref_no",
@@ -1313,18 +1150,10 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
 async fn a_field_cannot_be_made_unique_while_records_share_a_value(b: Backend) {
     let app = spawn(b).await;
     app.create_app(sales_app()).await;
-    app.create(
-        "sales",
-        "customer",
-        json!({"name": "A", "phone": "010 8888 0001"}),
-    )
-    .await;
+    app.create("sales", "customer", json!({"name": "A", "phone": "010 8888 0001"}))
+        .await;
     let dup = app
-        .create(
-            "sales",
-            "customer",
-            json!({"name": "B", "phone": "010 8888 0001"}),
-        )
+        .create("sales", "customer", json!({"name": "B", "phone": "010 8888 0001"}))
         .await;
     let r = app
         .patch(
@@ -1360,26 +1189,16 @@ async fn a_field_cannot_be_made_unique_while_records_share_a_value(b: Backend) {
         .expect(200)
         .body;
     assert!(plan_ops(&r).contains(&"create_index".to_string()), "{r}");
-    assert_eq!(
-        field_def(&app, "customer", "phone").await.unwrap()["unique"],
-        true
-    );
+    assert_eq!(field_def(&app, "customer", "phone").await.unwrap()["unique"], true);
     let r = app
         .post(
             "/api/v1/data/sales/customer",
             json!({"name": "C", "phone": "010 8888 0001"}),
         )
         .await;
-    assert!(
-        r.status == 409 || r.status == 422,
-        "a duplicate is refused: {}",
-        r.text
-    );
+    assert!(r.status == 409 || r.status == 422, "a duplicate is refused: {}", r.text);
     assert_eq!(
-        app.get("/api/v1/data/sales/customer?count=true")
-            .await
-            .expect(200)
-            .body["total"],
+        app.get("/api/v1/data/sales/customer?count=true").await.expect(200).body["total"],
         2
     );
 }
@@ -1410,10 +1229,7 @@ async fn deleting_fields_entities_and_apps_removes_them_with_their_data(b: Backe
     let got = record(&app, "deal", &d["id"]).await;
     assert!(got.get("notes").is_none(), "{got}");
     let r = app
-        .post(
-            "/api/v1/data/sales/deal",
-            json!({"title": "x", "notes": "y"}),
-        )
+        .post("/api/v1/data/sales/deal", json!({"title": "x", "notes": "y"}))
         .await
         .expect_problem(422, "validation_failed");
     assert_error(&r, "notes", "unknown_field");
@@ -1461,37 +1277,25 @@ async fn deleting_fields_entities_and_apps_removes_them_with_their_data(b: Backe
 
     // The app, with all that is left.
     app.delete("/api/v1/apps/sales").await.expect(204);
-    app.get("/api/v1/apps/sales")
-        .await
-        .expect_problem(404, "not_found");
+    app.get("/api/v1/apps/sales").await.expect_problem(404, "not_found");
     app.get(&format!("/api/v1/data/sales/deal/{}", s(&d["id"])))
         .await
         .expect_problem(404, "not_found");
     app.get("/api/v1/apps/sales/openapi.json")
         .await
         .expect_problem(404, "not_found");
-    app.delete("/api/v1/apps/sales")
-        .await
-        .expect_problem(404, "not_found");
-    assert_eq!(
-        app.get("/api/v1/apps").await.expect(200).body["data"],
-        json!([])
-    );
+    app.delete("/api/v1/apps/sales").await.expect_problem(404, "not_found");
+    assert_eq!(app.get("/api/v1/apps").await.expect(200).body["data"], json!([]));
     // The name is free again, and the new app starts without records.
     app.create_app(sales_app()).await;
     assert_eq!(
-        app.get("/api/v1/data/sales/deal?count=true")
-            .await
-            .expect(200)
-            .body["total"],
+        app.get("/api/v1/data/sales/deal?count=true").await.expect(200).body["total"],
         0
     );
     app.get(&format!("/api/v1/data/sales/deal/{}", s(&d["id"])))
         .await
         .expect_problem(404, "not_found");
-    let again = app
-        .create("sales", "deal", json!({"title": "first again"}))
-        .await;
+    let again = app.create("sales", "deal", json!({"title": "first again"})).await;
     assert!(
         s(&again["code"]).ends_with("00001"),
         "numbering starts anew in a new app: {again}"
@@ -1502,13 +1306,7 @@ async fn members_read_and_write_records_but_may_not_change_metadata(b: Backend) 
     let app = spawn(b).await;
     app.create_app(sales_app()).await;
     app.engine()
-        .create_user(
-            "default",
-            "member@example.com",
-            None,
-            "member-password-1",
-            false,
-        )
+        .create_user("default", "member@example.com", None, "member-password-1", false)
         .await
         .expect("member");
     let m = app.login("member@example.com", "member-password-1").await;
@@ -1528,9 +1326,7 @@ async fn members_read_and_write_records_but_may_not_change_metadata(b: Backend) 
     get_as(&app, &m, "/api/v1/apps/sales/entities/deal/fields")
         .await
         .expect(200);
-    get_as(&app, &m, "/api/v1/apps/sales/openapi.json")
-        .await
-        .expect(200);
+    get_as(&app, &m, "/api/v1/apps/sales/openapi.json").await.expect(200);
     let c = app
         .call_as(
             mt,
@@ -1543,14 +1339,9 @@ async fn members_read_and_write_records_but_may_not_change_metadata(b: Backend) 
         .body;
     assert_eq!(c["created_by"], me["user"]["id"]);
     let p = format!("/api/v1/data/sales/customer/{}", s(&c["id"]));
-    app.call_as(
-        mt,
-        Method::PATCH,
-        &p,
-        Some(json!({"phone": "+86 21 5555 0101"})),
-    )
-    .await
-    .expect(200);
+    app.call_as(mt, Method::PATCH, &p, Some(json!({"phone": "+86 21 5555 0101"})))
+        .await
+        .expect(200);
     app.call_as(mt, Method::GET, "/api/v1/data/sales/customer", None)
         .await
         .expect(200);
@@ -1564,14 +1355,9 @@ async fn members_read_and_write_records_but_may_not_change_metadata(b: Backend) 
     .expect(200);
     app.call_as(mt, Method::DELETE, &p, None).await.expect(204);
     // A member may have API tokens of their own.
-    app.call_as(
-        mt,
-        Method::POST,
-        "/api/v1/auth/tokens",
-        Some(json!({"name": "mine"})),
-    )
-    .await
-    .expect(201);
+    app.call_as(mt, Method::POST, "/api/v1/auth/tokens", Some(json!({"name": "mine"})))
+        .await
+        .expect(201);
 
     let field = json!({"name": "x", "label": {"en": "X"}, "type": "text"});
     let denied: Vec<(Method, &str, Option<Value>)> = vec![
@@ -1580,11 +1366,7 @@ async fn members_read_and_write_records_but_may_not_change_metadata(b: Backend) 
             "/api/v1/apps",
             Some(json!({"name": "mine", "label": {"en": "Mine"}})),
         ),
-        (
-            Method::PATCH,
-            "/api/v1/apps/sales",
-            Some(json!({"label": {"en": "X"}})),
-        ),
+        (Method::PATCH, "/api/v1/apps/sales", Some(json!({"label": {"en": "X"}}))),
         (Method::DELETE, "/api/v1/apps/sales", None),
         (
             Method::POST,
@@ -1597,21 +1379,13 @@ async fn members_read_and_write_records_but_may_not_change_metadata(b: Backend) 
             Some(json!({"label": {"en": "X"}})),
         ),
         (Method::DELETE, "/api/v1/apps/sales/entities/deal", None),
-        (
-            Method::POST,
-            "/api/v1/apps/sales/entities/deal/fields",
-            Some(field),
-        ),
+        (Method::POST, "/api/v1/apps/sales/entities/deal/fields", Some(field)),
         (
             Method::PATCH,
             "/api/v1/apps/sales/entities/deal/fields/title",
             Some(json!({"name": "subject"})),
         ),
-        (
-            Method::DELETE,
-            "/api/v1/apps/sales/entities/deal/fields/title",
-            None,
-        ),
+        (Method::DELETE, "/api/v1/apps/sales/entities/deal/fields/title", None),
     ];
     for (method, path, body) in denied {
         app.call_as(mt, method, path, body)
@@ -1662,22 +1436,11 @@ async fn every_route_of_the_platform_document_is_registered_and_needs_a_token() 
         .call_as(None, Method::GET, "/api/v1/openapi.json", None)
         .await
         .expect(200);
-    assert!(
-        r.content_type().starts_with("application/json"),
-        "{}",
-        r.content_type()
-    );
+    assert!(r.content_type().starts_with("application/json"), "{}", r.content_type());
     let spec = r.body;
-    assert!(
-        s(&spec["openapi"]).starts_with("3.1"),
-        "{}",
-        spec["openapi"]
-    );
+    assert!(s(&spec["openapi"]).starts_with("3.1"), "{}", spec["openapi"]);
     assert!(spec["info"]["title"].is_string());
-    assert_eq!(
-        spec["components"]["securitySchemes"]["bearer"]["scheme"],
-        "bearer"
-    );
+    assert_eq!(spec["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let paths = spec["paths"].as_object().expect("paths");
 
     let expected = [
@@ -1699,14 +1462,8 @@ async fn every_route_of_the_platform_document_is_registered_and_needs_a_token() 
         ("delete", "/api/v1/apps/{app}/entities/{entity}"),
         ("get", "/api/v1/apps/{app}/entities/{entity}/fields"),
         ("post", "/api/v1/apps/{app}/entities/{entity}/fields"),
-        (
-            "patch",
-            "/api/v1/apps/{app}/entities/{entity}/fields/{field}",
-        ),
-        (
-            "delete",
-            "/api/v1/apps/{app}/entities/{entity}/fields/{field}",
-        ),
+        ("patch", "/api/v1/apps/{app}/entities/{entity}/fields/{field}"),
+        ("delete", "/api/v1/apps/{app}/entities/{entity}/fields/{field}"),
         ("get", "/api/v1/data/{app}/{entity}"),
         ("post", "/api/v1/data/{app}/{entity}"),
         ("post", "/api/v1/data/{app}/{entity}/bulk"),
@@ -1726,8 +1483,8 @@ async fn every_route_of_the_platform_document_is_registered_and_needs_a_token() 
     for (path, item) in paths {
         for m in METHODS {
             let Some(op) = item.get(m) else { continue };
-            let public = (m == "post" && path == "/api/v1/auth/login")
-                || (m == "get" && path == "/api/v1/openapi.json");
+            let public =
+                (m == "post" && path == "/api/v1/auth/login") || (m == "get" && path == "/api/v1/openapi.json");
             if public {
                 continue;
             }
@@ -1746,10 +1503,7 @@ async fn every_route_of_the_platform_document_is_registered_and_needs_a_token() 
             checked += 1;
         }
     }
-    assert!(
-        checked >= expected.len() - 1,
-        "checked {checked} operations"
-    );
+    assert!(checked >= expected.len() - 1, "checked {checked} operations");
     // An undocumented path answers 404, so the 401s above prove the routes exist.
     app.call_as(None, Method::GET, "/api/v1/not-a-route", None)
         .await
@@ -1772,11 +1526,7 @@ fn full_deal(customer: &Value, user: &Value) -> Value {
 async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
     let app = spawn(b).await;
     app.create_app(sales_app()).await;
-    let spec = app
-        .get("/api/v1/apps/sales/openapi.json")
-        .await
-        .expect(200)
-        .body;
+    let spec = app.get("/api/v1/apps/sales/openapi.json").await.expect(200).body;
     assert_eq!(spec["openapi"], "3.1.0");
     assert_eq!(spec["info"]["version"], "1");
     let schemas = spec["components"]["schemas"].as_object().expect("schemas");
@@ -1812,22 +1562,11 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
     assert_eq!(deal["signed_at"]["format"], "date-time");
     assert_eq!(deal["customer"]["format"], "uuid");
     assert_eq!(deal["tags"]["type"], json!(["array", "null"]));
-    assert!(
-        deal["phase"]["enum"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("won"))
-    );
+    assert!(deal["phase"]["enum"].as_array().unwrap().contains(&json!("won")));
     assert_eq!(deal["amount"]["type"], json!(["object", "null"]));
-    assert_eq!(
-        deal["amount"]["properties"]["currency"]["pattern"],
-        "^[A-Z]{3}$"
-    );
+    assert_eq!(deal["amount"]["properties"]["currency"]["pattern"], "^[A-Z]{3}$");
     assert_eq!(deal["code"]["readOnly"], true);
-    assert_eq!(
-        schemas["Customer"]["properties"]["email"]["format"],
-        "email"
-    );
+    assert_eq!(schemas["Customer"]["properties"]["email"]["format"], "email");
     assert_eq!(schemas["Customer"]["properties"]["name"]["maxLength"], 100);
     assert_eq!(schemas["CustomerCreate"]["required"], json!(["name"]));
     assert!(
@@ -1858,8 +1597,7 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
     let empty = app.create("sales", "deal", json!({"title": "bare"})).await;
     assert_valid(&deal_v, "deal with empty fields", &empty);
     assert_valid(&deal_v, "read deal", &record(&app, "deal", &d["id"]).await);
-    let upd =
-        json!({"quantity": 13, "phase": "won", "tags": [], "amount": 99.5, "probability": null});
+    let upd = json!({"quantity": 13, "phase": "won", "tags": [], "amount": 99.5, "probability": null});
     assert_valid(&deal_update_v, "the update body", &upd);
     let patched = app
         .patch(&format!("/api/v1/data/sales/deal/{}", s(&d["id"])), upd)
@@ -1868,7 +1606,10 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
         .body;
     assert_valid(&deal_v, "patched deal", &patched);
     let bulk = app
-        .post("/api/v1/data/sales/deal/bulk", json!({"create": [{"title": "b1", "quantity": 1}], "update": [{"id": empty["id"], "urgent": true}]}))
+        .post(
+            "/api/v1/data/sales/deal/bulk",
+            json!({"create": [{"title": "b1", "quantity": 1}], "update": [{"id": empty["id"], "urgent": true}]}),
+        )
         .await
         .expect(200)
         .body;
@@ -1880,20 +1621,12 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
     {
         assert_valid(&deal_v, "bulk-written deal", r);
     }
-    let list = app
-        .get("/api/v1/data/sales/deal?limit=100")
-        .await
-        .expect(200)
-        .body;
+    let list = app.get("/api/v1/data/sales/deal?limit=100").await.expect(200).body;
     assert_eq!(list["data"].as_array().unwrap().len(), 3);
     for item in list["data"].as_array().unwrap() {
         assert_valid(&deal_v, "listed deal", item);
     }
-    for item in app
-        .get("/api/v1/data/sales/customer")
-        .await
-        .expect(200)
-        .body["data"]
+    for item in app.get("/api/v1/data/sales/customer").await.expect(200).body["data"]
         .as_array()
         .unwrap()
     {
@@ -1911,11 +1644,7 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
 async fn the_app_document_follows_the_definition(b: Backend) {
     let app = spawn(b).await;
     app.create_app(sales_app()).await;
-    let v1 = app
-        .get("/api/v1/apps/sales/openapi.json")
-        .await
-        .expect(200)
-        .body;
+    let v1 = app.get("/api/v1/apps/sales/openapi.json").await.expect(200).body;
     assert!(
         v1["components"]["schemas"]["Customer"]["properties"]
             .get("region")
@@ -1927,11 +1656,7 @@ async fn the_app_document_follows_the_definition(b: Backend) {
     )
     .await
     .expect(201);
-    let v2 = app
-        .get("/api/v1/apps/sales/openapi.json")
-        .await
-        .expect(200)
-        .body;
+    let v2 = app.get("/api/v1/apps/sales/openapi.json").await.expect(200).body;
     assert_eq!(v2["info"]["version"], "2");
     assert_eq!(
         v2["components"]["schemas"]["Customer"]["properties"]["region"]["type"],
@@ -1942,14 +1667,8 @@ async fn the_app_document_follows_the_definition(b: Backend) {
             .get("region")
             .is_some()
     );
-    let c = app
-        .create("sales", "customer", json!({"name": "n", "region": 3}))
-        .await;
-    assert_valid(
-        &component_validator(&v2, "Customer"),
-        "customer with the new field",
-        &c,
-    );
+    let c = app.create("sales", "customer", json!({"name": "n", "region": 3})).await;
+    assert_valid(&component_validator(&v2, "Customer"), "customer with the new field", &c);
     // A record with the new field does not fit the old document: the documents really differ.
     assert!(!component_validator(&v1, "Customer").is_valid(&c));
 
@@ -1959,11 +1678,7 @@ async fn the_app_document_follows_the_definition(b: Backend) {
     )
     .await
     .expect(201);
-    let v3 = app
-        .get("/api/v1/apps/sales/openapi.json")
-        .await
-        .expect(200)
-        .body;
+    let v3 = app.get("/api/v1/apps/sales/openapi.json").await.expect(200).body;
     assert_eq!(v3["info"]["version"], "3");
     assert!(v3["components"]["schemas"].get("SalesOrder").is_some());
     assert!(v3["paths"].get("/api/v1/data/sales/sales_order").is_some());
@@ -1982,25 +1697,15 @@ on_both!(
 async fn the_docs_ui_is_served_from_the_binary_and_lists_a_logged_in_browsers_apps() {
     let app = spawn(Backend::Sqlite).await;
     app.create_app(sales_app()).await;
-    let index = app
-        .call_as(None, Method::GET, "/docs/", None)
-        .await
-        .expect(200);
+    let index = app.call_as(None, Method::GET, "/docs/", None).await.expect(200);
     assert!(
         index.content_type().starts_with("text/html"),
         "{}",
         index.content_type()
     );
-    assert!(
-        index.text.to_lowercase().contains("swagger"),
-        "{}",
-        index.text
-    );
+    assert!(index.text.to_lowercase().contains("swagger"), "{}", index.text);
     // /docs leads to /docs/.
-    let r = app
-        .call_as(None, Method::GET, "/docs", None)
-        .await
-        .expect(200);
+    let r = app.call_as(None, Method::GET, "/docs", None).await.expect(200);
     assert!(r.content_type().starts_with("text/html"));
     // The UI's own files come from the binary too.
     let bundle = app
@@ -2047,13 +1752,7 @@ async fn the_docs_ui_is_served_from_the_binary_and_lists_a_logged_in_browsers_ap
     assert!(cookie.starts_with("trellis_session=trs_"), "{set_cookie}");
     let cookie_hdr = [("cookie", cookie.as_str())];
     let with = app
-        .call_with(
-            None,
-            Method::GET,
-            "/docs/swagger-initializer.js",
-            None,
-            &cookie_hdr,
-        )
+        .call_with(None, Method::GET, "/docs/swagger-initializer.js", None, &cookie_hdr)
         .await
         .expect(200);
     assert!(with.text.contains("/api/v1/openapi.json"), "{}", with.text);
@@ -2064,13 +1763,7 @@ async fn the_docs_ui_is_served_from_the_binary_and_lists_a_logged_in_browsers_ap
     );
     // What the UI then fetches with that cookie.
     let doc = app
-        .call_with(
-            None,
-            Method::GET,
-            "/api/v1/apps/sales/openapi.json",
-            None,
-            &cookie_hdr,
-        )
+        .call_with(None, Method::GET, "/api/v1/apps/sales/openapi.json", None, &cookie_hdr)
         .await
         .expect(200);
     assert_eq!(doc.body["openapi"], "3.1.0");
@@ -2105,9 +1798,7 @@ async fn records_and_metadata_survive_a_restart_and_auto_numbers_continue(b: Bac
     )
     .await
     .expect(201);
-    let c = app
-        .create("sales", "customer", json!({"name": "Acme"}))
-        .await;
+    let c = app.create("sales", "customer", json!({"name": "Acme"})).await;
     let d1 = app
         .create(
             "sales",
@@ -2137,16 +1828,12 @@ async fn records_and_metadata_survive_a_restart_and_auto_numbers_continue(b: Bac
     assert_eq!(record(&app, "deal", &d2["id"]).await, d2);
     // Tokens are in the database, not in the node.
     get_as(&app, &old_session, "/api/v1/me").await.expect(200);
-    get_as(&app, s(&api["token"]), "/api/v1/me")
-        .await
-        .expect(200);
+    get_as(&app, s(&api["token"]), "/api/v1/me").await.expect(200);
 
     // Writes go on; numbers are not reused.
     let d3 = app.create("sales", "deal", json!({"title": "three"})).await;
     assert!(s(&d3["code"]).ends_with("00003"), "{d3}");
-    let c2 = app
-        .create("sales", "customer", json!({"name": "New"}))
-        .await;
+    let c2 = app.create("sales", "customer", json!({"name": "New"})).await;
     assert_eq!(c2["region"], "east");
     app.patch(
         &format!("/api/v1/data/sales/deal/{}", s(&d1["id"])),
@@ -2167,17 +1854,9 @@ async fn records_and_metadata_survive_a_restart_and_auto_numbers_continue(b: Bac
         .expect(200)
         .body;
     assert_eq!(all["total"], 3);
-    let codes: Vec<&str> = all["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| s(&d["code"]))
-        .collect();
+    let codes: Vec<&str> = all["data"].as_array().unwrap().iter().map(|d| s(&d["code"])).collect();
     assert_eq!(codes.len(), 3);
-    assert!(
-        codes.windows(2).all(|w| w[0] < w[1]),
-        "distinct, increasing: {codes:?}"
-    );
+    assert!(codes.windows(2).all(|w| w[0] < w[1]), "distinct, increasing: {codes:?}");
 }
 
 on_both!(records_and_metadata_survive_a_restart_and_auto_numbers_continue);
@@ -2295,15 +1974,7 @@ async fn bad_bodies_and_unknown_paths_answer_problems_and_other_paths_the_web_ui
     // Everything else is the single-page app.
     for p in ["/", "/apps/sales/deal", "/login"] {
         let r = app.call_as(None, Method::GET, p, None).await.expect(200);
-        assert!(
-            r.content_type().starts_with("text/html"),
-            "{p}: {}",
-            r.content_type()
-        );
-        assert!(
-            r.text.to_lowercase().contains("<!doctype html"),
-            "{p}: {}",
-            r.text
-        );
+        assert!(r.content_type().starts_with("text/html"), "{p}: {}", r.content_type());
+        assert!(r.text.to_lowercase().contains("<!doctype html"), "{p}: {}", r.text);
     }
 }

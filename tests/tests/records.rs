@@ -58,11 +58,7 @@ fn problem(r: Resp, status: u16, code: &str) -> Resp {
         "sea_orm",
         "DbErr",
     ] {
-        assert!(
-            !r.text.contains(leak),
-            "error answer leaks '{leak}': {}",
-            r.text
-        );
+        assert!(!r.text.contains(leak), "error answer leaks '{leak}': {}", r.text);
     }
     assert_eq!(r.body["status"], json!(status), "{}", r.text);
     r
@@ -74,10 +70,7 @@ fn invalid(r: Resp, expected: &[(&str, &str)]) -> Resp {
     let r = problem(r, 422, "validation_failed");
     let mut got = r.errors();
     got.sort();
-    let mut want: Vec<(String, String)> = expected
-        .iter()
-        .map(|(f, c)| (f.to_string(), c.to_string()))
-        .collect();
+    let mut want: Vec<(String, String)> = expected.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
     want.sort();
     assert_eq!(got, want, "{}", r.text);
     r
@@ -103,10 +96,7 @@ async fn admin_id(app: &TestApp) -> String {
 
 /// How many deals exist.
 async fn deal_count(app: &TestApp) -> i64 {
-    let r = app
-        .get(&format!("{DEALS}?count=true&limit=1"))
-        .await
-        .expect(200);
+    let r = app.get(&format!("{DEALS}?count=true&limit=1")).await.expect(200);
     r.body["total"].as_i64().expect("total")
 }
 
@@ -124,21 +114,13 @@ fn titles(list: &Value) -> Vec<String> {
 }
 
 fn ids(list: &Value) -> Vec<String> {
-    list["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(id_of)
-        .collect()
+    list["data"].as_array().expect("data").iter().map(id_of).collect()
 }
 
 /// Titles of the deals a filter matches, in title order.
 async fn matching(app: &TestApp, filter: Value) -> Vec<String> {
     let r = app
-        .get(&format!(
-            "{DEALS}?sort=title&filter={}",
-            enc(&filter.to_string())
-        ))
+        .get(&format!("{DEALS}?sort=title&filter={}", enc(&filter.to_string())))
         .await;
     assert_eq!(r.status, 200, "{filter}: {}", r.text);
     let mut t = titles(&r.body);
@@ -205,11 +187,7 @@ async fn a_deal_with_every_field_type_is_stored_and_answered_in_canonical_form(b
     );
     assert_eq!(d["customer"], c["id"]);
     assert_eq!(d["phase"], "won");
-    assert_eq!(
-        d["tags"],
-        json!(["hot", "key"]),
-        "multi_select drops repeated choices"
-    );
+    assert_eq!(d["tags"], json!(["hot", "key"]), "multi_select drops repeated choices");
     assert_eq!(d["expected_close"], "2026-02-28");
     assert_eq!(
         d["signed_at"], "2026-03-01T02:20:30.123456Z",
@@ -224,10 +202,7 @@ async fn a_deal_with_every_field_type_is_stored_and_answered_in_canonical_form(b
         json!({"alpha": "x", "flag": true, "zeta": [1, 2.5, {"deep": null}]})
     );
     let code = d["code"].as_str().unwrap();
-    assert!(
-        code.starts_with("DL-") && code.ends_with("-00001"),
-        "{code}"
-    );
+    assert!(code.starts_with("DL-") && code.ends_with("-00001"), "{code}");
 
     // System fields.
     let id = id_of(&d);
@@ -241,17 +216,9 @@ async fn a_deal_with_every_field_type_is_stored_and_answered_in_canonical_form(b
     assert_eq!(d["owner"], json!(admin));
     let created = d["created_at"].as_str().unwrap();
     assert_eq!(d["updated_at"], d["created_at"]);
-    assert_eq!(
-        created.len(),
-        "2026-03-01T02:20:30.123456Z".len(),
-        "{created}"
-    );
+    assert_eq!(created.len(), "2026-03-01T02:20:30.123456Z".len(), "{created}");
     assert!(created.ends_with('Z'), "{created}");
-    assert_eq!(
-        &code[3..7],
-        &created[..4],
-        "the number carries the year it was made in"
-    );
+    assert_eq!(&code[3..7], &created[..4], "the number carries the year it was made in");
     let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
@@ -301,25 +268,17 @@ async fn a_deal_with_every_field_type_is_stored_and_answered_in_canonical_form(b
     assert_eq!(no_code["amount"], json!({"amount": 0.1, "currency": "CNY"}));
     let ids_upper = id.to_uppercase();
     let again = app.get(&deal_path(&ids_upper)).await.expect(200);
-    assert_eq!(
-        again.body["id"],
-        json!(id),
-        "an id in upper case finds the same record"
-    );
+    assert_eq!(again.body["id"], json!(id), "an id in upper case finds the same record");
 }
 
 async fn defaults_apply_to_absent_fields_only_and_empty_fields_answer_null(b: Backend) {
     let app = sales(b).await;
-    let c = app
-        .create("sales", "customer", json!({"name": "Acme"}))
-        .await;
+    let c = app.create("sales", "customer", json!({"name": "Acme"})).await;
     assert_eq!(c["level"], "normal", "the default of a single_select");
     assert_eq!(c["email"], Value::Null);
     assert_eq!(c["phone"], Value::Null);
 
-    let d = app
-        .create("sales", "deal", json!({"title": "minimal"}))
-        .await;
+    let d = app.create("sales", "deal", json!({"title": "minimal"})).await;
     assert_eq!(d["urgent"], json!(false), "the default of a boolean");
     for f in [
         "amount",
@@ -343,25 +302,13 @@ async fn defaults_apply_to_absent_fields_only_and_empty_fields_answer_null(b: Ba
     }
 
     let explicit = app
-        .create(
-            "sales",
-            "deal",
-            json!({"title": "explicit", "urgent": true}),
-        )
+        .create("sales", "deal", json!({"title": "explicit", "urgent": true}))
         .await;
-    assert_eq!(
-        explicit["urgent"],
-        json!(true),
-        "a given value wins over the default"
-    );
+    assert_eq!(explicit["urgent"], json!(true), "a given value wins over the default");
     let nulled = app
         .create("sales", "deal", json!({"title": "nulled", "urgent": null}))
         .await;
-    assert_eq!(
-        nulled["urgent"],
-        Value::Null,
-        "an explicit null is kept, not defaulted"
-    );
+    assert_eq!(nulled["urgent"], Value::Null, "an explicit null is kept, not defaulted");
     let got = app.get(&deal_path(&id_of(&nulled))).await.expect(200);
     assert_eq!(got.body["urgent"], Value::Null);
 }
@@ -375,13 +322,11 @@ async fn auto_numbers_count_up_and_cannot_be_set_by_clients(b: Backend) {
     assert_eq!(second["code"], json!(format!("DL-{y}-00002")));
 
     invalid(
-        app.post(DEALS, json!({"title": "mine", "code": "DL-2000-99999"}))
-            .await,
+        app.post(DEALS, json!({"title": "mine", "code": "DL-2000-99999"})).await,
         &[("code", "read_only")],
     );
     invalid(
-        app.post(DEALS, json!({"title": "mine", "code": null}))
-            .await,
+        app.post(DEALS, json!({"title": "mine", "code": null})).await,
         &[("code", "read_only")],
     );
     invalid(
@@ -390,8 +335,7 @@ async fn auto_numbers_count_up_and_cannot_be_set_by_clients(b: Backend) {
         &[("code", "read_only")],
     );
     invalid(
-        app.patch(&deal_path(&id_of(&first)), json!({"code": null}))
-            .await,
+        app.patch(&deal_path(&id_of(&first)), json!({"code": null})).await,
         &[("code", "read_only")],
     );
     // Sending the number back unchanged (a record read, edited and sent back whole) is fine.
@@ -420,18 +364,12 @@ async fn a_failed_write_writes_nothing_and_takes_no_auto_number(b: Backend) {
     let y = first["created_at"].as_str().unwrap()[..4].to_string();
 
     // Refused before the transaction.
-    invalid(
-        app.post(DEALS, json!({"quantity": 1})).await,
-        &[("title", "required")],
-    );
+    invalid(app.post(DEALS, json!({"quantity": 1})).await, &[("title", "required")]);
     // Refused inside the transaction (the relation is checked against the database).
     let missing = uuid::Uuid::now_v7().to_string();
     invalid(
-        app.post(
-            DEALS,
-            json!({"title": "ghost customer", "customer": missing}),
-        )
-        .await,
+        app.post(DEALS, json!({"title": "ghost customer", "customer": missing}))
+            .await,
         &[("customer", "not_found")],
     );
     // Refused after a create of the same transaction was numbered and inserted.
@@ -447,9 +385,7 @@ async fn a_failed_write_writes_nothing_and_takes_no_auto_number(b: Backend) {
     let all = list(&app, "limit=100").await;
     assert_eq!(titles(&all), ["first"]);
 
-    let next = app
-        .create("sales", "deal", json!({"title": "second"}))
-        .await;
+    let next = app.create("sales", "deal", json!({"title": "second"})).await;
     assert_eq!(
         next["code"],
         json!(format!("DL-{y}-00002")),
@@ -498,10 +434,7 @@ async fn invalid_values_are_refused_with_the_field_and_code_of_each(b: Backend) 
         &[("nickname", "unknown_field")],
     );
     assert!(
-        r.body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("nickname"),
+        r.body["errors"][0]["message"].as_str().unwrap().contains("nickname"),
         "{}",
         r.text
     );
@@ -510,16 +443,8 @@ async fn invalid_values_are_refused_with_the_field_and_code_of_each(b: Backend) 
         (json!({"title": "   "}), "title", "required"),
         (json!({"title": null}), "title", "required"),
         (json!({"title": 5}), "title", "type"),
-        (
-            json!({"title": "x", "probability": -0.01}),
-            "probability",
-            "minimum",
-        ),
-        (
-            json!({"title": "x", "probability": 1.234}),
-            "probability",
-            "scale",
-        ),
+        (json!({"title": "x", "probability": -0.01}), "probability", "minimum"),
+        (json!({"title": "x", "probability": 1.234}), "probability", "scale"),
         (json!({"title": "x", "quantity": 1.5}), "quantity", "type"),
         (
             json!({"title": "x", "amount": {"amount": 1, "currency": "usd"}}),
@@ -555,27 +480,22 @@ async fn invalid_values_are_refused_with_the_field_and_code_of_each(b: Backend) 
         app.post(CUSTOMERS, json!({"name": "x".repeat(101)})).await,
         &[("name", "max_length")],
     );
-    let long = app
-        .create("sales", "customer", json!({"name": "客".repeat(100)}))
-        .await;
+    let long = app.create("sales", "customer", json!({"name": "客".repeat(100)})).await;
     assert_eq!(
         long["name"].as_str().unwrap().chars().count(),
         100,
         "max_length counts characters"
     );
     invalid(
-        app.post(CUSTOMERS, json!({"name": "x", "email": "no-at-sign"}))
-            .await,
+        app.post(CUSTOMERS, json!({"name": "x", "email": "no-at-sign"})).await,
         &[("email", "format")],
     );
     invalid(
-        app.post(CUSTOMERS, json!({"name": "x", "phone": "call me"}))
-            .await,
+        app.post(CUSTOMERS, json!({"name": "x", "phone": "call me"})).await,
         &[("phone", "format")],
     );
     invalid(
-        app.post(CUSTOMERS, json!({"name": "x", "level": "gold"}))
-            .await,
+        app.post(CUSTOMERS, json!({"name": "x", "level": "gold"})).await,
         &[("level", "option")],
     );
 
@@ -598,18 +518,10 @@ async fn invalid_values_are_refused_with_the_field_and_code_of_each(b: Backend) 
 async fn a_duplicate_unique_email_is_refused_with_unique(b: Backend) {
     let app = sales(b).await;
     let a = app
-        .create(
-            "sales",
-            "customer",
-            json!({"name": "A", "email": "a@corp.example"}),
-        )
+        .create("sales", "customer", json!({"name": "A", "email": "a@corp.example"}))
         .await;
     let bb = app
-        .create(
-            "sales",
-            "customer",
-            json!({"name": "B", "email": "b@corp.example"}),
-        )
+        .create("sales", "customer", json!({"name": "B", "email": "b@corp.example"}))
         .await;
     invalid(
         app.post(CUSTOMERS, json!({"name": "C", "email": "a@corp.example"}))
@@ -631,19 +543,13 @@ async fn a_duplicate_unique_email_is_refused_with_unique(b: Backend) {
         .await,
         &[("email", "unique")],
     );
-    let got = app
-        .get(&format!("{CUSTOMERS}/{}", id_of(&bb)))
-        .await
-        .expect(200);
+    let got = app.get(&format!("{CUSTOMERS}/{}", id_of(&bb))).await.expect(200);
     assert_eq!(got.body["email"], "b@corp.example");
     assert_eq!(got.body["version"], json!(1));
     // Empty values are not duplicates of each other.
     app.create("sales", "customer", json!({"name": "D"})).await;
     app.create("sales", "customer", json!({"name": "E"})).await;
-    let r = app
-        .get(&format!("{CUSTOMERS}?count=true"))
-        .await
-        .expect(200);
+    let r = app.get(&format!("{CUSTOMERS}?count=true")).await.expect(200);
     assert_eq!(r.body["total"], json!(4));
 }
 
@@ -652,13 +558,11 @@ async fn relations_users_and_owners_must_point_at_existing_records(b: Backend) {
     let admin = admin_id(&app).await;
     let ghost = uuid::Uuid::now_v7().to_string();
     invalid(
-        app.post(DEALS, json!({"title": "x", "customer": ghost}))
-            .await,
+        app.post(DEALS, json!({"title": "x", "customer": ghost})).await,
         &[("customer", "not_found")],
     );
     invalid(
-        app.post(DEALS, json!({"title": "x", "customer": "acme"}))
-            .await,
+        app.post(DEALS, json!({"title": "x", "customer": "acme"})).await,
         &[("customer", "type")],
     );
     invalid(
@@ -670,16 +574,13 @@ async fn relations_users_and_owners_must_point_at_existing_records(b: Backend) {
         &[("owner", "not_found")],
     );
     // A customer id is not a user id, and the other way round.
-    let c = app
-        .create("sales", "customer", json!({"name": "Acme"}))
-        .await;
+    let c = app.create("sales", "customer", json!({"name": "Acme"})).await;
     invalid(
         app.post(DEALS, json!({"title": "x", "rep": c["id"]})).await,
         &[("rep", "not_found")],
     );
     invalid(
-        app.post(DEALS, json!({"title": "x", "customer": admin}))
-            .await,
+        app.post(DEALS, json!({"title": "x", "customer": admin})).await,
         &[("customer", "not_found")],
     );
     assert_eq!(deal_count(&app).await, 0);
@@ -699,13 +600,11 @@ async fn relations_users_and_owners_must_point_at_existing_records(b: Backend) {
         .expect(200);
     let other_id = other_me.body["user"]["id"].as_str().unwrap().to_string();
     invalid(
-        app.patch(&deal_path(&id_of(&d)), json!({"rep": other_id}))
-            .await,
+        app.patch(&deal_path(&id_of(&d)), json!({"rep": other_id})).await,
         &[("rep", "not_found")],
     );
     invalid(
-        app.patch(&deal_path(&id_of(&d)), json!({"owner": other_id}))
-            .await,
+        app.patch(&deal_path(&id_of(&d)), json!({"owner": other_id})).await,
         &[("owner", "not_found")],
     );
 }
@@ -716,9 +615,7 @@ async fn relations_users_and_owners_must_point_at_existing_records(b: Backend) {
 
 async fn patch_follows_if_match_versions_and_refuses_stale_ones(b: Backend) {
     let app = sales(b).await;
-    let d = app
-        .create("sales", "deal", json!({"title": "v1", "quantity": 1}))
-        .await;
+    let d = app.create("sales", "deal", json!({"title": "v1", "quantity": 1})).await;
     let path = deal_path(&id_of(&d));
 
     let r = app
@@ -734,11 +631,7 @@ async fn patch_follows_if_match_versions_and_refuses_stale_ones(b: Backend) {
     assert_eq!(r.headers["etag"], "\"2\"");
     assert_eq!(r.body["version"], json!(2));
     assert_eq!(r.body["title"], "v2");
-    assert_eq!(
-        r.body["quantity"],
-        json!(1),
-        "fields not sent keep their values"
-    );
+    assert_eq!(r.body["quantity"], json!(1), "fields not sent keep their values");
     assert_eq!(r.body["created_at"], d["created_at"]);
     assert!(r.body["updated_at"].as_str().unwrap() > d["updated_at"].as_str().unwrap());
     let got = app.get(&path).await.expect(200);
@@ -757,11 +650,7 @@ async fn patch_follows_if_match_versions_and_refuses_stale_ones(b: Backend) {
         412,
         "version_mismatch",
     );
-    assert!(
-        stale.body["detail"].as_str().unwrap().contains('2'),
-        "{}",
-        stale.text
-    );
+    assert!(stale.body["detail"].as_str().unwrap().contains('2'), "{}", stale.text);
     let got = app.get(&path).await.expect(200);
     assert_eq!(got.body["title"], "v2", "a stale write changed nothing");
     assert_eq!(got.body["version"], json!(2));
@@ -811,37 +700,21 @@ async fn patch_follows_if_match_versions_and_refuses_stale_ones(b: Backend) {
     assert_eq!(empty.body["quantity"], json!(5));
 
     // Clearing a value, and a required field cannot be cleared.
-    let cleared = app
-        .patch(&path, json!({"quantity": null}))
-        .await
-        .expect(200);
+    let cleared = app.patch(&path, json!({"quantity": null})).await.expect(200);
     assert_eq!(cleared.body["quantity"], Value::Null);
-    invalid(
-        app.patch(&path, json!({"title": null})).await,
-        &[("title", "required")],
-    );
-    invalid(
-        app.patch(&path, json!({"title": ""})).await,
-        &[("title", "required")],
-    );
+    invalid(app.patch(&path, json!({"title": null})).await, &[("title", "required")]);
+    invalid(app.patch(&path, json!({"title": ""})).await, &[("title", "required")]);
     invalid(
         app.patch(&path, json!({"probability": 101})).await,
         &[("probability", "maximum")],
     );
     let got = app.get(&path).await.expect(200);
-    assert_eq!(
-        got.body["version"],
-        json!(7),
-        "refused PATCHes changed nothing"
-    );
+    assert_eq!(got.body["version"], json!(7), "refused PATCHes changed nothing");
     assert_eq!(got.body["title"], "v2");
 
     problem(
-        app.patch(
-            &deal_path(&uuid::Uuid::now_v7().to_string()),
-            json!({"title": "x"}),
-        )
-        .await,
+        app.patch(&deal_path(&uuid::Uuid::now_v7().to_string()), json!({"title": "x"}))
+            .await,
         404,
         "not_found",
     );
@@ -862,8 +735,7 @@ async fn patch_accepts_unchanged_system_fields_and_refuses_changed_ones(b: Backe
     assert_eq!(r.body["id"], d["id"]);
 
     invalid(
-        app.patch(&path, json!({"id": uuid::Uuid::now_v7().to_string()}))
-            .await,
+        app.patch(&path, json!({"id": uuid::Uuid::now_v7().to_string()})).await,
         &[("id", "read_only")],
     );
     invalid(
@@ -885,19 +757,13 @@ async fn patch_accepts_unchanged_system_fields_and_refuses_changed_ones(b: Backe
         &[("updated_at", "read_only")],
     );
     invalid(
-        app.patch(
-            &path,
-            json!({"created_by": uuid::Uuid::now_v7().to_string()}),
-        )
-        .await,
+        app.patch(&path, json!({"created_by": uuid::Uuid::now_v7().to_string()}))
+            .await,
         &[("created_by", "read_only")],
     );
     invalid(
-        app.post(
-            DEALS,
-            json!({"title": "x", "id": uuid::Uuid::now_v7().to_string()}),
-        )
-        .await,
+        app.post(DEALS, json!({"title": "x", "id": uuid::Uuid::now_v7().to_string()}))
+            .await,
         &[("id", "read_only")],
     );
     invalid(
@@ -912,24 +778,12 @@ async fn patch_accepts_unchanged_system_fields_and_refuses_changed_ones(b: Backe
 
     // The owner can be handed to another user of the tenant.
     let owner_path = path.clone();
-    let handed = app
-        .patch(&owner_path, json!({"owner": admin}))
-        .await
-        .expect(200);
+    let handed = app.patch(&owner_path, json!({"owner": admin})).await.expect(200);
     assert_eq!(handed.body["owner"], json!(admin));
-    let unowned = app
-        .patch(&owner_path, json!({"owner": null}))
-        .await
-        .expect(200);
+    let unowned = app.patch(&owner_path, json!({"owner": null})).await.expect(200);
     assert_eq!(unowned.body["owner"], Value::Null);
-    assert_eq!(
-        app.get(&owner_path).await.expect(200).body["owner"],
-        Value::Null
-    );
-    let back = app
-        .patch(&owner_path, json!({"owner": admin}))
-        .await
-        .expect(200);
+    assert_eq!(app.get(&owner_path).await.expect(200).body["owner"], Value::Null);
+    let back = app.patch(&owner_path, json!({"owner": admin})).await.expect(200);
     assert_eq!(back.body["owner"], json!(admin));
     assert_eq!(back.body["created_by"], json!(admin));
 }
@@ -940,47 +794,27 @@ async fn patch_accepts_unchanged_system_fields_and_refuses_changed_ones(b: Backe
 
 async fn delete_answers_204_and_the_record_is_gone(b: Backend) {
     let app = sales(b).await;
-    let d = app
-        .create("sales", "deal", json!({"title": "doomed"}))
-        .await;
+    let d = app.create("sales", "deal", json!({"title": "doomed"})).await;
     let keep = app.create("sales", "deal", json!({"title": "kept"})).await;
     let path = deal_path(&id_of(&d));
-    app.patch(&path, json!({"title": "doomed v2"}))
-        .await
-        .expect(200);
+    app.patch(&path, json!({"title": "doomed v2"})).await.expect(200);
 
     problem(
-        app.call_with(
-            Some(&app.token),
-            Method::DELETE,
-            &path,
-            None,
-            &[("If-Match", "\"1\"")],
-        )
-        .await,
+        app.call_with(Some(&app.token), Method::DELETE, &path, None, &[("If-Match", "\"1\"")])
+            .await,
         412,
         "version_mismatch",
     );
     app.get(&path).await.expect(200);
 
     let r = app
-        .call_with(
-            Some(&app.token),
-            Method::DELETE,
-            &path,
-            None,
-            &[("If-Match", "\"2\"")],
-        )
+        .call_with(Some(&app.token), Method::DELETE, &path, None, &[("If-Match", "\"2\"")])
         .await
         .expect(204);
     assert!(r.text.is_empty());
     problem(app.get(&path).await, 404, "not_found");
     problem(app.delete(&path).await, 404, "not_found");
-    problem(
-        app.patch(&path, json!({"title": "zombie"})).await,
-        404,
-        "not_found",
-    );
+    problem(app.patch(&path, json!({"title": "zombie"})).await, 404, "not_found");
     assert_eq!(ids(&list(&app, "").await), [id_of(&keep)]);
     // Without If-Match.
     app.delete(&deal_path(&id_of(&keep))).await.expect(204);
@@ -989,19 +823,13 @@ async fn delete_answers_204_and_the_record_is_gone(b: Backend) {
 
 async fn a_customer_that_a_deal_points_at_cannot_be_deleted(b: Backend) {
     let app = sales(b).await;
-    let c = app
-        .create("sales", "customer", json!({"name": "Acme"}))
-        .await;
+    let c = app.create("sales", "customer", json!({"name": "Acme"})).await;
     let d = app
         .create("sales", "deal", json!({"title": "x", "customer": c["id"]}))
         .await;
     let cpath = format!("{CUSTOMERS}/{}", id_of(&c));
     let r = problem(app.delete(&cpath).await, 409, "conflict");
-    assert!(
-        r.body["detail"].as_str().unwrap().contains("deal"),
-        "{}",
-        r.text
-    );
+    assert!(r.body["detail"].as_str().unwrap().contains("deal"), "{}", r.text);
     app.get(&cpath).await.expect(200);
     app.patch(&deal_path(&id_of(&d)), json!({"customer": null}))
         .await
@@ -1024,10 +852,7 @@ struct Seed {
 
 impl Seed {
     fn deal(&self, title: &str) -> &Value {
-        self.deals
-            .iter()
-            .find(|d| d["title"] == title)
-            .expect("seeded deal")
+        self.deals.iter().find(|d| d["title"] == title).expect("seeded deal")
     }
 }
 
@@ -1035,17 +860,10 @@ impl Seed {
 async fn seed(app: &TestApp) -> Seed {
     let admin = admin_id(app).await;
     let acme = id_of(
-        &app.create(
-            "sales",
-            "customer",
-            json!({"name": "Acme", "email": "x@acme.example"}),
-        )
-        .await,
-    );
-    let globex = id_of(
-        &app.create("sales", "customer", json!({"name": "Globex"}))
+        &app.create("sales", "customer", json!({"name": "Acme", "email": "x@acme.example"}))
             .await,
     );
+    let globex = id_of(&app.create("sales", "customer", json!({"name": "Globex"})).await);
     let bodies = [
         json!({"title": "alpha", "amount": 100, "probability": 10, "quantity": 1, "phase": "new", "tags": ["hot"],
                "expected_close": "2026-01-10", "signed_at": "2026-01-10T09:00:00+08:00", "urgent": true,
@@ -1091,62 +909,35 @@ async fn comparison_ops_filter_text_numbers_and_currency_amounts(b: Backend) {
             f("title", "nin", json!(["alpha", "beta"])),
             vec!["Gamma 50% off", "delta 50x", "epsilon_1"],
         ),
-        (
-            f("title", "between", json!(["b", "e"])),
-            vec!["beta", "delta 50x"],
-        ),
-        (
-            f("title", "starts_with", json!("GAM")),
-            vec!["Gamma 50% off"],
-        ),
+        (f("title", "between", json!(["b", "e"])), vec!["beta", "delta 50x"]),
+        (f("title", "starts_with", json!("GAM")), vec!["Gamma 50% off"]),
         (f("title", "starts_with", json!("50")), vec![]),
         (f("title", "eq", json!("x' OR '1'='1")), vec![]),
         // integer
         (f("quantity", "eq", json!(5)), vec!["beta"]),
         (f("quantity", "gt", json!(1)), vec!["beta", "Gamma 50% off"]),
-        (
-            f("quantity", "gte", json!(5)),
-            vec!["beta", "Gamma 50% off"],
-        ),
+        (f("quantity", "gte", json!(5)), vec!["beta", "Gamma 50% off"]),
         (f("quantity", "lt", json!(1)), vec!["epsilon_1"]),
         (f("quantity", "lte", json!(1)), vec!["alpha", "epsilon_1"]),
-        (
-            f("quantity", "between", json!([1, 5])),
-            vec!["alpha", "beta"],
-        ),
-        (
-            f("quantity", "in", json!([1, 10, 99])),
-            vec!["alpha", "Gamma 50% off"],
-        ),
+        (f("quantity", "between", json!([1, 5])), vec!["alpha", "beta"]),
+        (f("quantity", "in", json!([1, 10, 99])), vec!["alpha", "Gamma 50% off"]),
         (f("quantity", "is_null", json!(true)), vec!["delta 50x"]),
         (
             f("quantity", "is_null", json!(false)),
             vec!["alpha", "beta", "Gamma 50% off", "epsilon_1"],
         ),
         // percent (a decimal)
-        (
-            f("probability", "gte", json!(50)),
-            vec!["beta", "Gamma 50% off"],
-        ),
+        (f("probability", "gte", json!(50)), vec!["beta", "Gamma 50% off"]),
         (f("probability", "eq", json!("75.5")), vec!["Gamma 50% off"]),
         (f("probability", "gt", json!(75.49)), vec!["Gamma 50% off"]),
         (f("probability", "lt", json!(10.01)), vec!["alpha"]),
         // currency: amounts compare as numbers, whatever the currency
         (f("amount", "gt", json!(100)), vec!["beta", "Gamma 50% off"]),
-        (
-            f("amount", "gte", json!(5000)),
-            vec!["beta", "Gamma 50% off"],
-        ),
+        (f("amount", "gte", json!(5000)), vec!["beta", "Gamma 50% off"]),
         (f("amount", "eq", json!(5000.5)), vec!["Gamma 50% off"]),
-        (
-            f("amount", "between", json!([0, "100.00"])),
-            vec!["alpha", "epsilon_1"],
-        ),
+        (f("amount", "between", json!([0, "100.00"])), vec!["alpha", "epsilon_1"]),
         (f("amount", "lt", json!(0.01)), vec!["epsilon_1"]),
-        (
-            f("amount", "in", json!([100, 0])),
-            vec!["alpha", "epsilon_1"],
-        ),
+        (f("amount", "in", json!([100, 0])), vec!["alpha", "epsilon_1"]),
         (f("amount", "lte", json!(-1)), vec![]),
         // boolean
         (f("urgent", "eq", json!(true)), vec!["alpha"]),
@@ -1158,11 +949,7 @@ async fn comparison_ops_filter_text_numbers_and_currency_amounts(b: Backend) {
         (f("extra", "is_null", json!(false)), vec!["beta"]),
     ];
     for (filter, want) in cases {
-        assert_eq!(
-            matching(&app, filter.clone()).await,
-            names(&want),
-            "{filter}"
-        );
+        assert_eq!(matching(&app, filter.clone()).await, names(&want), "{filter}");
     }
 }
 
@@ -1171,67 +958,33 @@ async fn date_and_datetime_filters_compare_calendar_days_and_utc_instants(b: Bac
     seed(&app).await;
     let f = |field: &str, op: &str, value: Value| json!({"field": field, "op": op, "value": value});
     let cases: Vec<(Value, Vec<&str>)> = vec![
-        (
-            f("expected_close", "eq", json!("2026-12-31")),
-            vec!["epsilon_1"],
-        ),
-        (
-            f("expected_close", "lt", json!("2026-02-01")),
-            vec!["alpha"],
-        ),
-        (
-            f("expected_close", "lte", json!("2026-02-01")),
-            vec!["alpha", "beta"],
-        ),
-        (
-            f("expected_close", "gt", json!("2026-03-15")),
-            vec!["epsilon_1"],
-        ),
+        (f("expected_close", "eq", json!("2026-12-31")), vec!["epsilon_1"]),
+        (f("expected_close", "lt", json!("2026-02-01")), vec!["alpha"]),
+        (f("expected_close", "lte", json!("2026-02-01")), vec!["alpha", "beta"]),
+        (f("expected_close", "gt", json!("2026-03-15")), vec!["epsilon_1"]),
         (
             f("expected_close", "gte", json!("2026-03-15")),
             vec!["Gamma 50% off", "epsilon_1"],
         ),
         (
-            f(
-                "expected_close",
-                "between",
-                json!(["2026-02-01", "2026-03-15"]),
-            ),
+            f("expected_close", "between", json!(["2026-02-01", "2026-03-15"])),
             vec!["beta", "Gamma 50% off"],
         ),
         (
             f("expected_close", "in", json!(["2026-01-10", "2026-12-31"])),
             vec!["alpha", "epsilon_1"],
         ),
-        (
-            f("expected_close", "is_null", json!(true)),
-            vec!["delta 50x"],
-        ),
+        (f("expected_close", "is_null", json!(true)), vec!["delta 50x"]),
         // alpha 01:00Z on Jan 10; beta 00:30Z on Feb 1; delta 00:00Z on Feb 1
         (
             f("signed_at", "gte", json!("2026-02-01T00:00:00Z")),
             vec!["beta", "delta 50x"],
         ),
-        (
-            f("signed_at", "gt", json!("2026-02-01T08:00:00+08:00")),
-            vec!["beta"],
-        ),
-        (
-            f("signed_at", "lt", json!("2026-02-01T00:00:00Z")),
-            vec!["alpha"],
-        ),
-        (
-            f("signed_at", "lte", json!("2026-01-10T01:00:00Z")),
-            vec!["alpha"],
-        ),
-        (
-            f("signed_at", "eq", json!("2026-02-01T08:30:00+08:00")),
-            vec!["beta"],
-        ),
-        (
-            f("signed_at", "eq", json!("2026-02-01T00:30:00.000001Z")),
-            vec![],
-        ),
+        (f("signed_at", "gt", json!("2026-02-01T08:00:00+08:00")), vec!["beta"]),
+        (f("signed_at", "lt", json!("2026-02-01T00:00:00Z")), vec!["alpha"]),
+        (f("signed_at", "lte", json!("2026-01-10T01:00:00Z")), vec!["alpha"]),
+        (f("signed_at", "eq", json!("2026-02-01T08:30:00+08:00")), vec!["beta"]),
+        (f("signed_at", "eq", json!("2026-02-01T00:30:00.000001Z")), vec![]),
         (
             f(
                 "signed_at",
@@ -1250,11 +1003,7 @@ async fn date_and_datetime_filters_compare_calendar_days_and_utc_instants(b: Bac
         ),
     ];
     for (filter, want) in cases {
-        assert_eq!(
-            matching(&app, filter.clone()).await,
-            names(&want),
-            "{filter}"
-        );
+        assert_eq!(matching(&app, filter.clone()).await, names(&want), "{filter}");
     }
     bad(
         app.get(&format!(
@@ -1274,17 +1023,11 @@ async fn select_multi_select_relation_and_system_field_filters_match(b: Backend)
     let gamma = s.deal("Gamma 50% off");
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (f("phase", "eq", json!("won")), vec!["beta", "epsilon_1"]),
-        (
-            f("phase", "in", json!(["new", "lost"])),
-            vec!["alpha", "Gamma 50% off"],
-        ),
+        (f("phase", "in", json!(["new", "lost"])), vec!["alpha", "Gamma 50% off"]),
         (f("phase", "is_null", json!(true)), vec!["delta 50x"]),
         (f("phase", "eq", json!("nonsense")), vec![]),
         (f("tags", "contains", json!("hot")), vec!["alpha", "beta"]),
-        (
-            f("tags", "contains", json!("key")),
-            vec!["beta", "delta 50x"],
-        ),
+        (f("tags", "contains", json!("key")), vec!["beta", "delta 50x"]),
         (f("tags", "contains", json!("HOT")), vec![]),
         (f("tags", "is_null", json!(true)), vec!["epsilon_1"]),
         (
@@ -1295,14 +1038,8 @@ async fn select_multi_select_relation_and_system_field_filters_match(b: Backend)
             json!({"or": [f("tags", "contains", json!("key")), f("tags", "contains", json!("hot"))]}),
             vec!["alpha", "beta", "delta 50x"],
         ),
-        (
-            f("customer", "eq", json!(s.acme)),
-            vec!["alpha", "Gamma 50% off"],
-        ),
-        (
-            f("customer", "in", json!([s.globex])),
-            vec!["beta", "epsilon_1"],
-        ),
+        (f("customer", "eq", json!(s.acme)), vec!["alpha", "Gamma 50% off"]),
+        (f("customer", "in", json!([s.globex])), vec!["beta", "epsilon_1"]),
         (f("customer", "is_null", json!(true)), vec!["delta 50x"]),
         (f("rep", "eq", json!(s.admin)), vec!["alpha"]),
         // system fields
@@ -1313,11 +1050,7 @@ async fn select_multi_select_relation_and_system_field_filters_match(b: Backend)
         (f("created_by", "ne", json!(s.admin)), vec![]),
         (f("id", "eq", gamma["id"].clone()), vec!["Gamma 50% off"]),
         (
-            f(
-                "id",
-                "in",
-                json!([s.deal("alpha")["id"], s.deal("beta")["id"]]),
-            ),
+            f("id", "in", json!([s.deal("alpha")["id"], s.deal("beta")["id"]])),
             vec!["alpha", "beta"],
         ),
         (
@@ -1332,17 +1065,10 @@ async fn select_multi_select_relation_and_system_field_filters_match(b: Backend)
             f("version", "eq", json!(1)),
             vec!["alpha", "beta", "Gamma 50% off", "delta 50x", "epsilon_1"],
         ),
-        (
-            f("code", "eq", gamma["code"].clone()),
-            vec!["Gamma 50% off"],
-        ),
+        (f("code", "eq", gamma["code"].clone()), vec!["Gamma 50% off"]),
     ];
     for (filter, want) in cases {
-        assert_eq!(
-            matching(&app, filter.clone()).await,
-            names(&want),
-            "{filter}"
-        );
+        assert_eq!(matching(&app, filter.clone()).await, names(&want), "{filter}");
     }
 }
 
@@ -1355,10 +1081,7 @@ async fn ne_and_nin_include_records_where_the_field_is_empty(b: Backend) {
             f("phase", "ne", json!("won")),
             vec!["alpha", "Gamma 50% off", "delta 50x"],
         ),
-        (
-            f("phase", "nin", json!(["won", "lost"])),
-            vec!["alpha", "delta 50x"],
-        ),
+        (f("phase", "nin", json!(["won", "lost"])), vec!["alpha", "delta 50x"]),
         (
             f("quantity", "ne", json!(5)),
             vec!["alpha", "Gamma 50% off", "delta 50x", "epsilon_1"],
@@ -1381,11 +1104,7 @@ async fn ne_and_nin_include_records_where_the_field_is_empty(b: Backend) {
         ),
     ];
     for (filter, want) in cases {
-        assert_eq!(
-            matching(&app, filter.clone()).await,
-            names(&want),
-            "{filter}"
-        );
+        assert_eq!(matching(&app, filter.clone()).await, names(&want), "{filter}");
     }
 }
 
@@ -1396,22 +1115,13 @@ async fn and_or_not_nest_to_any_depth(b: Backend) {
     let won = f("phase", "eq", json!("won"));
     let big = f("quantity", "gt", json!(5));
     let cases: Vec<(Value, Vec<&str>)> = vec![
-        (
-            json!({"or": [won, big]}),
-            vec!["beta", "Gamma 50% off", "epsilon_1"],
-        ),
-        (
-            json!({"and": [won, f("quantity", "gt", json!(0))]}),
-            vec!["beta"],
-        ),
+        (json!({"or": [won, big]}), vec!["beta", "Gamma 50% off", "epsilon_1"]),
+        (json!({"and": [won, f("quantity", "gt", json!(0))]}), vec!["beta"]),
         (
             json!({"and": [{"or": [won, big]}, {"not": f("customer", "eq", json!(s.globex))}]}),
             vec!["Gamma 50% off"],
         ),
-        (
-            json!({"not": {"or": [won, big]}}),
-            vec!["alpha", "delta 50x"],
-        ),
+        (json!({"not": {"or": [won, big]}}), vec!["alpha", "delta 50x"]),
         (json!({"not": {"not": won}}), vec!["beta", "epsilon_1"]),
         (
             json!({"not": f("phase", "is_null", json!(true))}),
@@ -1428,11 +1138,7 @@ async fn and_or_not_nest_to_any_depth(b: Backend) {
         ),
     ];
     for (filter, want) in cases {
-        assert_eq!(
-            matching(&app, filter.clone()).await,
-            names(&want),
-            "{filter}"
-        );
+        assert_eq!(matching(&app, filter.clone()).await, names(&want), "{filter}");
     }
     // `not` is the complement: it keeps records where the inner condition is unknown (empty).
     assert_eq!(
@@ -1457,29 +1163,16 @@ async fn contains_ignores_ascii_case_and_takes_percent_and_underscore_literally(
         (f("title", "contains", json!("%")), vec!["Gamma 50% off"]),
         (f("title", "contains", json!("_")), vec!["epsilon_1"]),
         (f("title", "contains", json!("\\")), vec![]),
-        (
-            f("title", "contains", json!("gAmMa")),
-            vec!["Gamma 50% off"],
-        ),
+        (f("title", "contains", json!("gAmMa")), vec!["Gamma 50% off"]),
         (f("title", "contains", json!("ta 50")), vec!["delta 50x"]),
         (f("notes", "contains", json!("deal")), vec!["alpha"]),
         (f("notes", "contains", json!("straße")), vec!["epsilon_1"]),
-        (
-            f("website", "contains", json!("ALPHA.example")),
-            vec!["alpha"],
-        ),
-        (
-            f("title", "starts_with", json!("Epsilon_")),
-            vec!["epsilon_1"],
-        ),
+        (f("website", "contains", json!("ALPHA.example")), vec!["alpha"]),
+        (f("title", "starts_with", json!("Epsilon_")), vec!["epsilon_1"]),
         (f("title", "starts_with", json!("%")), vec![]),
     ];
     for (filter, want) in cases {
-        assert_eq!(
-            matching(&app, filter.clone()).await,
-            names(&want),
-            "{filter}"
-        );
+        assert_eq!(matching(&app, filter.clone()).await, names(&want), "{filter}");
     }
 }
 
@@ -1490,11 +1183,7 @@ async fn bad_filters_answer_400_naming_the_field_and_the_problem(b: Backend) {
         let app = &app;
         async move { app.get(&format!("{DEALS}?filter={}", enc(&filter))).await }
     };
-    let r = bad(
-        get("{\"field\": \"title\", ".into()).await,
-        "filter",
-        "invalid_json",
-    );
+    let r = bad(get("{\"field\": \"title\", ".into()).await, "filter", "invalid_json");
     assert!(!r.body["detail"].as_str().unwrap().is_empty());
     bad(get("not json".into()).await, "filter", "invalid_json");
     let cases: Vec<(Value, &str, &str)> = vec![
@@ -1528,11 +1217,7 @@ async fn bad_filters_answer_400_naming_the_field_and_the_problem(b: Backend) {
             "quantity",
             "type",
         ),
-        (
-            json!({"field": "quantity", "op": "in", "value": 3}),
-            "quantity",
-            "type",
-        ),
+        (json!({"field": "quantity", "op": "in", "value": 3}), "quantity", "type"),
         (
             json!({"field": "quantity", "op": "between", "value": [1]}),
             "quantity",
@@ -1548,11 +1233,7 @@ async fn bad_filters_answer_400_naming_the_field_and_the_problem(b: Backend) {
             "signed_at",
             "type",
         ),
-        (
-            json!({"field": "urgent", "op": "eq", "value": "yes"}),
-            "urgent",
-            "type",
-        ),
+        (json!({"field": "urgent", "op": "eq", "value": "yes"}), "urgent", "type"),
         (
             json!({"field": "customer", "op": "eq", "value": "acme"}),
             "customer",
@@ -1563,11 +1244,7 @@ async fn bad_filters_answer_400_naming_the_field_and_the_problem(b: Backend) {
             "title",
             "type",
         ),
-        (
-            json!({"field": "title", "op": "contains", "value": 5}),
-            "title",
-            "type",
-        ),
+        (json!({"field": "title", "op": "contains", "value": 5}), "title", "type"),
         (
             json!({"field": "quantity", "op": "contains", "value": "1"}),
             "quantity",
@@ -1626,11 +1303,7 @@ async fn bad_filters_answer_400_naming_the_field_and_the_problem(b: Backend) {
     let many: Vec<Value> = (0..101)
         .map(|i| json!({"field": "quantity", "op": "eq", "value": i}))
         .collect();
-    let r = problem(
-        get(json!({"or": many}).to_string()).await,
-        400,
-        "bad_request",
-    );
+    let r = problem(get(json!({"or": many}).to_string()).await, 400, "bad_request");
     assert_eq!(r.errors()[0].1, "too_many");
 }
 
@@ -1708,21 +1381,9 @@ async fn sort_orders_by_several_keys_with_empty_values_last_both_ways(b: Backend
         titles(&list(&app, "").await),
         ["alpha", "beta", "Gamma 50% off", "delta 50x", "epsilon_1"]
     );
-    bad(
-        app.get(&format!("{DEALS}?sort=nope")).await,
-        "sort",
-        "unknown_field",
-    );
-    bad(
-        app.get(&format!("{DEALS}?sort=extra")).await,
-        "sort",
-        "not_sortable",
-    );
-    bad(
-        app.get(&format!("{DEALS}?sort=tags")).await,
-        "sort",
-        "not_sortable",
-    );
+    bad(app.get(&format!("{DEALS}?sort=nope")).await, "sort", "unknown_field");
+    bad(app.get(&format!("{DEALS}?sort=extra")).await, "sort", "not_sortable");
+    bad(app.get(&format!("{DEALS}?sort=tags")).await, "sort", "not_sortable");
     bad(
         app.get(&format!("{DEALS}?sort=title,-title")).await,
         "sort",
@@ -1734,10 +1395,8 @@ async fn sort_orders_by_several_keys_with_empty_values_last_both_ways(b: Backend
         "unknown_field",
     );
     bad(
-        app.get(&format!(
-            "{DEALS}?sort=title,quantity,amount,phase,urgent,code"
-        ))
-        .await,
+        app.get(&format!("{DEALS}?sort=title,quantity,amount,phase,urgent,code"))
+            .await,
         "sort",
         "too_many",
     );
@@ -1746,27 +1405,15 @@ async fn sort_orders_by_several_keys_with_empty_values_last_both_ways(b: Backend
 async fn fields_selects_the_answered_fields_and_system_fields_always_come(b: Backend) {
     let app = sales(b).await;
     let s = seed(&app).await;
-    let system = [
-        "id",
-        "created_at",
-        "updated_at",
-        "created_by",
-        "owner",
-        "version",
-    ];
+    let system = ["id", "created_at", "updated_at", "created_by", "owner", "version"];
     let keys = |r: &Value| -> Vec<String> { r.as_object().unwrap().keys().cloned().collect() };
-    let want = |extra: &[&str]| -> Vec<String> {
-        system.iter().chain(extra).map(|s| s.to_string()).collect()
-    };
+    let want = |extra: &[&str]| -> Vec<String> { system.iter().chain(extra).map(|s| s.to_string()).collect() };
     let l = list(&app, "fields=amount,title&sort=title").await;
     for r in l["data"].as_array().unwrap() {
         assert_eq!(keys(r), want(&["title", "amount"]), "{r}");
     }
     assert_eq!(l["data"][0]["title"], "Gamma 50% off");
-    assert_eq!(
-        l["data"][0]["amount"],
-        json!({"amount": 5000.5, "currency": "CNY"})
-    );
+    assert_eq!(l["data"][0]["amount"], json!({"amount": 5000.5, "currency": "CNY"}));
     let l = list(&app, "fields=id").await;
     assert_eq!(keys(&l["data"][0]), want(&[]));
     let l = list(&app, &format!("fields={}", enc(" title , phase "))).await;
@@ -1786,8 +1433,7 @@ async fn fields_selects_the_answered_fields_and_system_fields_always_come(b: Bac
         "unknown_field",
     );
     bad(
-        app.get(&format!("{}?fields=nope", deal_path(&id_of(alpha))))
-            .await,
+        app.get(&format!("{}?fields=nope", deal_path(&id_of(alpha)))).await,
         "fields",
         "unknown_field",
     );
@@ -1799,34 +1445,20 @@ async fn expand_replaces_relation_ids_with_the_records_and_leaves_empty_ones_nul
     let l = list(&app, "expand=customer&sort=title").await;
     let data = l["data"].as_array().unwrap();
     let by_title = |t: &str| data.iter().find(|r| r["title"] == t).unwrap().clone();
-    let acme = app
-        .get(&format!("{CUSTOMERS}/{}", s.acme))
-        .await
-        .expect(200)
-        .body;
-    assert_eq!(
-        by_title("alpha")["customer"],
-        acme,
-        "the whole related record"
-    );
+    let acme = app.get(&format!("{CUSTOMERS}/{}", s.acme)).await.expect(200).body;
+    assert_eq!(by_title("alpha")["customer"], acme, "the whole related record");
     assert_eq!(by_title("Gamma 50% off")["customer"], acme);
     assert_eq!(by_title("beta")["customer"]["name"], "Globex");
     assert_eq!(by_title("beta")["customer"]["id"], json!(s.globex));
     assert_eq!(by_title("delta 50x")["customer"], Value::Null);
 
     let one = app
-        .get(&format!(
-            "{}?expand=customer",
-            deal_path(&id_of(s.deal("epsilon_1")))
-        ))
+        .get(&format!("{}?expand=customer", deal_path(&id_of(s.deal("epsilon_1")))))
         .await
         .expect(200);
     assert_eq!(one.body["customer"]["name"], "Globex");
     let none = app
-        .get(&format!(
-            "{}?expand=customer",
-            deal_path(&id_of(s.deal("delta 50x")))
-        ))
+        .get(&format!("{}?expand=customer", deal_path(&id_of(s.deal("delta 50x")))))
         .await
         .expect(200);
     assert_eq!(none.body["customer"], Value::Null);
@@ -1853,11 +1485,7 @@ async fn expand_replaces_relation_ids_with_the_records_and_leaves_empty_ones_nul
         "expand",
         "not_relation",
     );
-    bad(
-        app.get(&format!("{DEALS}?expand=rep")).await,
-        "expand",
-        "not_relation",
-    );
+    bad(app.get(&format!("{DEALS}?expand=rep")).await, "expand", "not_relation");
     bad(
         app.get(&format!("{DEALS}?expand=nope")).await,
         "expand",
@@ -1876,11 +1504,7 @@ async fn q_searches_every_text_field_ignoring_ascii_case(b: Backend) {
             t
         }
     };
-    assert_eq!(
-        search("ALPHA").await,
-        names(&["alpha"]),
-        "title and website"
-    );
+    assert_eq!(search("ALPHA").await, names(&["alpha"]), "title and website");
     assert_eq!(search("first deal").await, names(&["alpha"]), "long text");
     assert_eq!(search("alpha.EXAMPLE/x").await, names(&["alpha"]), "url");
     assert_eq!(
@@ -1918,18 +1542,10 @@ async fn q_searches_every_text_field_ignoring_ascii_case(b: Backend) {
     );
     assert_eq!(search("alpha beta").await, Vec::<String>::new());
     let words = vec!["w"; 17].join(" ");
-    bad(
-        app.get(&format!("{DEALS}?q={}", enc(&words))).await,
-        "q",
-        "too_many",
-    );
+    bad(app.get(&format!("{DEALS}?q={}", enc(&words))).await, "q", "too_many");
     // Text beyond ASCII finds itself on both databases.
-    app.create(
-        "sales",
-        "deal",
-        json!({"title": "Über Ärger", "notes": "Δέλτα"}),
-    )
-    .await;
+    app.create("sales", "deal", json!({"title": "Über Ärger", "notes": "Δέλτα"}))
+        .await;
     assert_eq!(search("Über").await, names(&["Über Ärger"]));
     assert_eq!(search("Ärger Δέλτα").await, names(&["Über Ärger"]));
     let f = json!({"field": "title", "op": "contains", "value": "Ärger"});
@@ -1942,26 +1558,10 @@ async fn limit_is_1_to_1000_and_count_gives_the_total(b: Backend) {
     let app = sales(b).await;
     seed(&app).await;
     bad(app.get(&format!("{DEALS}?limit=0")).await, "limit", "range");
-    bad(
-        app.get(&format!("{DEALS}?limit=1001")).await,
-        "limit",
-        "range",
-    );
-    problem(
-        app.get(&format!("{DEALS}?limit=-1")).await,
-        400,
-        "bad_request",
-    );
-    problem(
-        app.get(&format!("{DEALS}?limit=ten")).await,
-        400,
-        "bad_request",
-    );
-    problem(
-        app.get(&format!("{DEALS}?count=maybe")).await,
-        400,
-        "bad_request",
-    );
+    bad(app.get(&format!("{DEALS}?limit=1001")).await, "limit", "range");
+    problem(app.get(&format!("{DEALS}?limit=-1")).await, 400, "bad_request");
+    problem(app.get(&format!("{DEALS}?limit=ten")).await, 400, "bad_request");
+    problem(app.get(&format!("{DEALS}?count=maybe")).await, 400, "bad_request");
     let l = list(&app, "limit=1000").await;
     assert_eq!(l["data"].as_array().unwrap().len(), 5);
     assert_eq!(l["next_cursor"], Value::Null);
@@ -1969,18 +1569,10 @@ async fn limit_is_1_to_1000_and_count_gives_the_total(b: Backend) {
 
     let l = list(&app, "limit=2&count=true").await;
     assert_eq!(l["data"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        l["total"],
-        json!(5),
-        "total counts every match, not the page"
-    );
+    assert_eq!(l["total"], json!(5), "total counts every match, not the page");
     assert!(l["next_cursor"].is_string());
     let l = list(&app, "limit=5").await;
-    assert_eq!(
-        l["next_cursor"],
-        Value::Null,
-        "a page that ends the list has no cursor"
-    );
+    assert_eq!(l["next_cursor"], Value::Null, "a page that ends the list has no cursor");
     let l = list(&app, "offset=3&limit=10&count=true").await;
     assert_eq!(titles(&l), ["delta 50x", "epsilon_1"]);
     assert_eq!(l["total"], json!(5));
@@ -2003,10 +1595,7 @@ async fn limit_is_1_to_1000_and_count_gives_the_total(b: Backend) {
         ))
         .await
         .expect(200);
-    assert_eq!(
-        empty.body,
-        json!({"data": [], "next_cursor": null, "total": 0})
-    );
+    assert_eq!(empty.body, json!({"data": [], "next_cursor": null, "total": 0}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2024,11 +1613,7 @@ fn sort_value(r: &Value, field: &str) -> Option<Value> {
 
 fn cmp_values(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .unwrap()
-            .partial_cmp(&y.as_f64().unwrap())
-            .unwrap(),
+        (Value::Number(x), Value::Number(y)) => x.as_f64().unwrap().partial_cmp(&y.as_f64().unwrap()).unwrap(),
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => panic!("incomparable {a} {b}"),
@@ -2092,11 +1677,7 @@ async fn walk(app: &TestApp, query: &str, limit: usize) -> Vec<String> {
 async fn walk_offsets(app: &TestApp, query: &str, limit: usize) -> Vec<String> {
     let mut out = Vec::new();
     for page in 0..100 {
-        let l = list(
-            app,
-            &format!("{query}&limit={limit}&offset={}", page * limit),
-        )
-        .await;
+        let l = list(app, &format!("{query}&limit={limit}&offset={}", page * limit)).await;
         let got = ids(&l);
         if got.is_empty() {
             return out;
@@ -2118,12 +1699,7 @@ async fn keyset_pages_walk_every_record_exactly_once_in_sort_order(b: Backend) {
                 d["expected_close"] = json!(format!("2026-01-{:02}", 1 + i % 9));
             }
             if !i.is_multiple_of(4) {
-                d["signed_at"] = json!(format!(
-                    "2026-02-{:02}T0{}:00:00.{:06}Z",
-                    1 + i % 3,
-                    i % 5,
-                    i * 7
-                ));
+                d["signed_at"] = json!(format!("2026-02-{:02}T0{}:00:00.{:06}Z", 1 + i % 3, i % 5, i * 7));
             }
             if i % 4 != 3 {
                 d["phase"] = json!(["new", "won", "lost"][i % 3]);
@@ -2139,10 +1715,7 @@ async fn keyset_pages_walk_every_record_exactly_once_in_sort_order(b: Backend) {
         .await
         .expect(200);
     assert_eq!(r.body["created"].as_array().unwrap().len(), 37);
-    let all = list(&app, "limit=1000").await["data"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let all = list(&app, "limit=1000").await["data"].as_array().unwrap().clone();
     assert_eq!(all.len(), 37);
 
     for sort in [
@@ -2177,43 +1750,22 @@ async fn keyset_pages_walk_every_record_exactly_once_in_sort_order(b: Backend) {
 
     // Pages of a filtered list, and pages whose answered fields leave out the sort keys.
     let filter = json!({"field": "phase", "op": "ne", "value": "won"});
-    let query = format!(
-        "sort={}&filter={}",
-        enc("-amount,title"),
-        enc(&filter.to_string())
-    );
+    let query = format!("sort={}&filter={}", enc("-amount,title"), enc(&filter.to_string()));
     let full = ids(&list(&app, &format!("{query}&limit=1000")).await);
-    assert_eq!(
-        full.len(),
-        37 - (0..37).filter(|i| i % 4 != 3 && i % 3 == 1).count()
-    );
+    assert_eq!(full.len(), 37 - (0..37).filter(|i| i % 4 != 3 && i % 3 == 1).count());
     assert_eq!(walk(&app, &query, 4).await, full);
     let want = expected_order(&all, "-amount,title");
     assert_eq!(
-        walk(
-            &app,
-            &format!("sort={}&fields=code", enc("-amount,title")),
-            5
-        )
-        .await,
+        walk(&app, &format!("sort={}&fields=code", enc("-amount,title")), 5).await,
         want
     );
-    let page = list(
-        &app,
-        &format!("sort={}&fields=code&limit=3", enc("-amount,title")),
-    )
-    .await;
+    let page = list(&app, &format!("sort={}&fields=code&limit=3", enc("-amount,title"))).await;
     assert!(
         page["data"][0].get("amount").is_none(),
         "fields still decides what is answered"
     );
     assert_eq!(
-        walk(
-            &app,
-            &format!("sort={}&fields=title&q=p0", enc("expected_close")),
-            3
-        )
-        .await,
+        walk(&app, &format!("sort={}&fields=title&q=p0", enc("expected_close")), 3).await,
         expected_order(
             &all.iter()
                 .filter(|r| r["title"].as_str().unwrap().starts_with("p0"))
@@ -2227,39 +1779,26 @@ async fn keyset_pages_walk_every_record_exactly_once_in_sort_order(b: Backend) {
 async fn cursors_are_refused_for_another_sort_garbage_or_together_with_offset(b: Backend) {
     let app = sales(b).await;
     for i in 0..4 {
-        app.create(
-            "sales",
-            "deal",
-            json!({"title": format!("t{i}"), "amount": i}),
-        )
-        .await;
+        app.create("sales", "deal", json!({"title": format!("t{i}"), "amount": i}))
+            .await;
     }
     let page = list(&app, "sort=-amount&limit=2").await;
     let cursor = page["next_cursor"].as_str().unwrap().to_string();
-    let next = list(
-        &app,
-        &format!("sort=-amount&limit=2&cursor={}", enc(&cursor)),
-    )
-    .await;
+    let next = list(&app, &format!("sort=-amount&limit=2&cursor={}", enc(&cursor))).await;
     assert_eq!(titles(&next), ["t1", "t0"]);
     bad(
-        app.get(&format!(
-            "{DEALS}?sort=amount&limit=2&cursor={}",
-            enc(&cursor)
-        ))
-        .await,
-        "cursor",
-        "invalid_cursor",
-    );
-    bad(
-        app.get(&format!("{DEALS}?limit=2&cursor={}", enc(&cursor)))
+        app.get(&format!("{DEALS}?sort=amount&limit=2&cursor={}", enc(&cursor)))
             .await,
         "cursor",
         "invalid_cursor",
     );
     bad(
-        app.get(&format!("{DEALS}?sort=-amount&cursor=garbage!!"))
-            .await,
+        app.get(&format!("{DEALS}?limit=2&cursor={}", enc(&cursor))).await,
+        "cursor",
+        "invalid_cursor",
+    );
+    bad(
+        app.get(&format!("{DEALS}?sort=-amount&cursor=garbage!!")).await,
         "cursor",
         "invalid_cursor",
     );
@@ -2285,9 +1824,7 @@ async fn cursors_are_refused_for_another_sort_garbage_or_together_with_offset(b:
 
 async fn bulk_creates_updates_and_deletes_together(b: Backend) {
     let app = sales(b).await;
-    let a = app
-        .create("sales", "deal", json!({"title": "a", "quantity": 1}))
-        .await;
+    let a = app.create("sales", "deal", json!({"title": "a", "quantity": 1})).await;
     let gone = app.create("sales", "deal", json!({"title": "gone"})).await;
     let y = a["created_at"].as_str().unwrap()[..4].to_string();
     let r = app
@@ -2304,10 +1841,7 @@ async fn bulk_creates_updates_and_deletes_together(b: Backend) {
     let created = r.body["created"].as_array().unwrap();
     assert_eq!(created.len(), 2);
     assert_eq!(created[0]["title"], "n1");
-    assert_eq!(
-        created[0]["amount"],
-        json!({"amount": 5.0, "currency": "CNY"})
-    );
+    assert_eq!(created[0]["amount"], json!({"amount": 5.0, "currency": "CNY"}));
     assert_eq!(created[0]["code"], json!(format!("DL-{y}-00003")));
     assert_eq!(created[1]["code"], json!(format!("DL-{y}-00004")));
     assert_eq!(created[1]["tags"], json!(["key"]));
@@ -2333,30 +1867,19 @@ async fn bulk_creates_updates_and_deletes_together(b: Backend) {
         .await
         .expect(200);
     assert_eq!(r.body["deleted"], json!([id_of(&created[0])]));
-    let r = app
-        .post(&format!("{DEALS}/bulk"), json!({}))
-        .await
-        .expect(200);
+    let r = app.post(&format!("{DEALS}/bulk"), json!({})).await.expect(200);
     assert_eq!(r.body, json!({"created": [], "updated": [], "deleted": []}));
     assert_eq!(deal_count(&app).await, 2);
 }
 
 async fn one_invalid_bulk_item_fails_the_whole_batch_and_names_its_path(b: Backend) {
     let app = sales(b).await;
-    let a = app
-        .create("sales", "deal", json!({"title": "a", "quantity": 1}))
-        .await;
-    let c = app
-        .create("sales", "customer", json!({"name": "Acme"}))
-        .await;
+    let a = app.create("sales", "deal", json!({"title": "a", "quantity": 1})).await;
+    let c = app.create("sales", "customer", json!({"name": "Acme"})).await;
     let y = a["created_at"].as_str().unwrap()[..4].to_string();
     let bulk = format!("{DEALS}/bulk");
     let before = list(&app, "limit=100").await;
-    let customers_before = app
-        .get(&format!("{CUSTOMERS}?limit=100"))
-        .await
-        .expect(200)
-        .body;
+    let customers_before = app.get(&format!("{CUSTOMERS}?limit=100")).await.expect(200).body;
 
     invalid(
         app.post(
@@ -2408,53 +1931,38 @@ async fn one_invalid_bulk_item_fails_the_whole_batch_and_names_its_path(b: Backe
         &[("create[1].customer", "not_found")],
     );
     invalid(
-        app.post(&bulk, json!({"update": [{"title": "no id"}]}))
-            .await,
+        app.post(&bulk, json!({"update": [{"title": "no id"}]})).await,
         &[("update[0].id", "required")],
     );
     invalid(
-        app.post(
-            &bulk,
-            json!({"update": [{"id": id_of(&a), "version": "one"}]}),
-        )
-        .await,
+        app.post(&bulk, json!({"update": [{"id": id_of(&a), "version": "one"}]}))
+            .await,
         &[("update[0].version", "type")],
     );
-    invalid(
-        app.post(&bulk, json!({"delete": [42]})).await,
-        &[("delete[0]", "type")],
-    );
+    invalid(app.post(&bulk, json!({"delete": [42]})).await, &[("delete[0]", "type")]);
     invalid(
         app.post(
             &bulk,
             json!({"create": [{"title": "x", "colour": "red"}, {"title": "y", "code": "DL-1"}]}),
         )
         .await,
-        &[
-            ("create[0].colour", "unknown_field"),
-            ("create[1].code", "read_only"),
-        ],
+        &[("create[0].colour", "unknown_field"), ("create[1].code", "read_only")],
     );
-    assert_eq!(
-        list(&app, "limit=100").await,
-        before,
-        "no refused batch wrote anything"
-    );
+    assert_eq!(list(&app, "limit=100").await, before, "no refused batch wrote anything");
 
     // A stale version in an update refuses the batch with 412.
     app.patch(&deal_path(&id_of(&a)), json!({"quantity": 2}))
         .await
         .expect(200);
-    app.create(
-        "sales",
-        "deal",
-        json!({"title": "linked", "customer": c["id"]}),
-    )
-    .await;
+    app.create("sales", "deal", json!({"title": "linked", "customer": c["id"]}))
+        .await;
     let before_link = list(&app, "limit=100").await;
     problem(
-        app.post(&bulk, json!({"create": [{"title": "ok1"}], "update": [{"id": id_of(&a), "version": 1, "title": "stale"}]}))
-            .await,
+        app.post(
+            &bulk,
+            json!({"create": [{"title": "ok1"}], "update": [{"id": id_of(&a), "version": 1, "title": "stale"}]}),
+        )
+        .await,
         412,
         "version_mismatch",
     );
@@ -2474,17 +1982,10 @@ async fn one_invalid_bulk_item_fails_the_whole_batch_and_names_its_path(b: Backe
         r.text
     );
     assert_eq!(
-        app.get(&format!("{CUSTOMERS}?limit=100"))
-            .await
-            .expect(200)
-            .body,
+        app.get(&format!("{CUSTOMERS}?limit=100")).await.expect(200).body,
         customers_before
     );
-    problem(
-        app.post(&bulk, json!({"upsert": []})).await,
-        400,
-        "bad_request",
-    );
+    problem(app.post(&bulk, json!({"upsert": []})).await, 400, "bad_request");
     problem(
         app.post(&bulk, json!({"create": {"title": "x"}})).await,
         400,
@@ -2554,34 +2055,22 @@ async fn bulk_delete_of_a_missing_record_answers_404_and_writes_nothing(b: Backe
 
 async fn a_bulk_request_of_more_than_1000_operations_is_refused_with_413(b: Backend) {
     let app = sales(b).await;
-    let creates: Vec<Value> = (0..1001)
-        .map(|i| json!({"title": format!("t{i}")}))
-        .collect();
+    let creates: Vec<Value> = (0..1001).map(|i| json!({"title": format!("t{i}")})).collect();
     problem(
-        app.post(&format!("{DEALS}/bulk"), json!({"create": creates}))
+        app.post(&format!("{DEALS}/bulk"), json!({"create": creates})).await,
+        413,
+        "payload_too_large",
+    );
+    let creates: Vec<Value> = (0..600).map(|i| json!({"title": format!("t{i}")})).collect();
+    let deletes: Vec<Value> = (0..401).map(|_| json!(uuid::Uuid::now_v7().to_string())).collect();
+    problem(
+        app.post(&format!("{DEALS}/bulk"), json!({"create": creates, "delete": deletes}))
             .await,
         413,
         "payload_too_large",
     );
-    let creates: Vec<Value> = (0..600)
-        .map(|i| json!({"title": format!("t{i}")}))
-        .collect();
-    let deletes: Vec<Value> = (0..401)
-        .map(|_| json!(uuid::Uuid::now_v7().to_string()))
-        .collect();
-    problem(
-        app.post(
-            &format!("{DEALS}/bulk"),
-            json!({"create": creates, "delete": deletes}),
-        )
-        .await,
-        413,
-        "payload_too_large",
-    );
     assert_eq!(deal_count(&app).await, 0);
-    let creates: Vec<Value> = (0..1000)
-        .map(|i| json!({"title": format!("t{i}")}))
-        .collect();
+    let creates: Vec<Value> = (0..1000).map(|i| json!({"title": format!("t{i}")})).collect();
     let r = app
         .post(&format!("{DEALS}/bulk"), json!({"create": creates}))
         .await
@@ -2605,11 +2094,7 @@ async fn malformed_ids_and_unknown_apps_or_entities_answer_404_problems(b: Backe
     ] {
         let path = deal_path(bad_id);
         problem(app.get(&path).await, 404, "not_found");
-        problem(
-            app.patch(&path, json!({"title": "y"})).await,
-            404,
-            "not_found",
-        );
+        problem(app.patch(&path, json!({"title": "y"})).await, 404, "not_found");
         problem(app.delete(&path).await, 404, "not_found");
     }
     problem(
@@ -2626,11 +2111,7 @@ async fn malformed_ids_and_unknown_apps_or_entities_answer_404_problems(b: Backe
         format!("/api/v1/data/sales/customer/{}", id_of(&d)),
     ] {
         problem(app.get(&path).await, 404, "not_found");
-        problem(
-            app.post(&path, json!({"title": "x"})).await,
-            404,
-            "not_found",
-        );
+        problem(app.post(&path, json!({"title": "x"})).await, 404, "not_found");
     }
     problem(
         app.post("/api/v1/data/sales/nope/bulk", json!({})).await,
@@ -2638,16 +2119,11 @@ async fn malformed_ids_and_unknown_apps_or_entities_answer_404_problems(b: Backe
         "not_found",
     );
     problem(
-        app.delete(&format!("/api/v1/data/sales/customer/{}", id_of(&d)))
-            .await,
+        app.delete(&format!("/api/v1/data/sales/customer/{}", id_of(&d))).await,
         404,
         "not_found",
     );
-    problem(
-        app.get("/api/v1/data/sales/deal/x/y/z").await,
-        404,
-        "not_found",
-    );
+    problem(app.get("/api/v1/data/sales/deal/x/y/z").await, 404, "not_found");
     // Another tenant does not see the app, nor the record.
     let other = app.new_tenant("other", "boss@other.example").await;
     let r = app
@@ -2660,12 +2136,7 @@ async fn malformed_ids_and_unknown_apps_or_entities_answer_404_problems(b: Backe
     let r = app.call_as(None, Method::GET, DEALS, None).await;
     problem(r, 401, "unauthenticated");
     let r = app
-        .call_as(
-            Some("not-a-token"),
-            Method::POST,
-            DEALS,
-            Some(json!({"title": "x"})),
-        )
+        .call_as(Some("not-a-token"), Method::POST, DEALS, Some(json!({"title": "x"})))
         .await;
     problem(r, 401, "unauthenticated");
     assert_eq!(deal_count(&app).await, 1);
@@ -2673,13 +2144,9 @@ async fn malformed_ids_and_unknown_apps_or_entities_answer_404_problems(b: Backe
 
 async fn nul_characters_are_refused_in_values_filters_and_search_on_both_databases(b: Backend) {
     let app = sales(b).await;
+    invalid(app.post(DEALS, json!({"title": "a\u{0}b"})).await, &[("title", "type")]);
     invalid(
-        app.post(DEALS, json!({"title": "a\u{0}b"})).await,
-        &[("title", "type")],
-    );
-    invalid(
-        app.post(DEALS, json!({"title": "x", "notes": "\u{0}"}))
-            .await,
+        app.post(DEALS, json!({"title": "x", "notes": "\u{0}"})).await,
         &[("notes", "type")],
     );
     invalid(
@@ -2688,8 +2155,7 @@ async fn nul_characters_are_refused_in_values_filters_and_search_on_both_databas
         &[("extra", "type")],
     );
     invalid(
-        app.post(DEALS, json!({"title": "x", "extra": {"a\u{0}": 1}}))
-            .await,
+        app.post(DEALS, json!({"title": "x", "extra": {"a\u{0}": 1}})).await,
         &[("extra", "type")],
     );
     invalid(
@@ -2699,15 +2165,10 @@ async fn nul_characters_are_refused_in_values_filters_and_search_on_both_databas
     );
     let d = app.create("sales", "deal", json!({"title": "clean"})).await;
     invalid(
-        app.patch(&deal_path(&id_of(&d)), json!({"title": "dirty\u{0}"}))
-            .await,
+        app.patch(&deal_path(&id_of(&d)), json!({"title": "dirty\u{0}"})).await,
         &[("title", "type")],
     );
-    bad(
-        app.get(&format!("{DEALS}?q={}", enc("a\u{0}b"))).await,
-        "q",
-        "type",
-    );
+    bad(app.get(&format!("{DEALS}?q={}", enc("a\u{0}b"))).await, "q", "type");
     for (field, op, value) in [
         ("title", "eq", json!("a\u{0}")),
         ("title", "contains", json!("a\u{0}")),
@@ -2718,8 +2179,7 @@ async fn nul_characters_are_refused_in_values_filters_and_search_on_both_databas
     ] {
         let filter = json!({"field": field, "op": op, "value": value});
         bad(
-            app.get(&format!("{DEALS}?filter={}", enc(&filter.to_string())))
-                .await,
+            app.get(&format!("{DEALS}?filter={}", enc(&filter.to_string()))).await,
             field,
             "type",
         );
@@ -2752,11 +2212,7 @@ async fn offsets_beyond_the_databases_range_are_refused_not_crashed_on(b: Backen
 async fn concurrent_writes_keep_versions_numbers_and_unique_values_consistent(b: Backend) {
     let app = sales(b).await;
     let d = app
-        .create(
-            "sales",
-            "deal",
-            json!({"title": "contested", "quantity": 0}),
-        )
+        .create("sales", "deal", json!({"title": "contested", "quantity": 0}))
         .await;
     let path = deal_path(&id_of(&d));
     // Ten clients that all read version 1: exactly one PATCH wins.
@@ -2826,10 +2282,7 @@ async fn concurrent_writes_keep_versions_numbers_and_unique_values_consistent(b:
         );
         assert_eq!(r.content_type(), "application/problem+json");
     }
-    let c = app
-        .get(&format!("{CUSTOMERS}?count=true"))
-        .await
-        .expect(200);
+    let c = app.get(&format!("{CUSTOMERS}?count=true")).await.expect(200);
     assert_eq!(c.body["total"], json!(1));
 }
 
@@ -2844,10 +2297,7 @@ async fn edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_datab
         )
         .await;
     assert_eq!(leap["signed_at"], "2026-07-01T00:00:00.250000Z");
-    assert_eq!(
-        app.get(&deal_path(&id_of(&leap))).await.expect(200).body,
-        leap
-    );
+    assert_eq!(app.get(&deal_path(&id_of(&leap))).await.expect(200).body, leap);
     // Four-digit years only: SQLite keeps times as text and must sort them as PostgreSQL does.
     for (field, value) in [
         ("expected_close", "0000-12-31"),
@@ -2904,10 +2354,7 @@ async fn edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_datab
             json!({"title": "big", "amount": "9999999999999.99", "probability": 99.99}),
         )
         .await;
-    assert_eq!(
-        big["amount"],
-        json!({"amount": 9999999999999.99, "currency": "CNY"})
-    );
+    assert_eq!(big["amount"], json!({"amount": 9999999999999.99, "currency": "CNY"}));
     assert_eq!(
         app.get(&deal_path(&id_of(&big))).await.expect(200).body["amount"],
         big["amount"]
@@ -2920,8 +2367,7 @@ async fn edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_datab
         &[("amount", "out_of_range")],
     );
     invalid(
-        app.post(DEALS, json!({"title": "x", "amount": "-0.01"}))
-            .await,
+        app.post(DEALS, json!({"title": "x", "amount": "-0.01"})).await,
         &[("amount", "minimum")],
     );
     // Integers use the whole 64-bit range.
@@ -2939,15 +2385,9 @@ async fn edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_datab
 
 async fn another_tenants_records_numbers_and_ids_stay_apart(b: Backend) {
     let app = sales(b).await;
-    let c = app
-        .create("sales", "customer", json!({"name": "Acme"}))
-        .await;
+    let c = app.create("sales", "customer", json!({"name": "Acme"})).await;
     let d = app
-        .create(
-            "sales",
-            "deal",
-            json!({"title": "ours", "customer": c["id"]}),
-        )
+        .create("sales", "deal", json!({"title": "ours", "customer": c["id"]}))
         .await;
     let other = app.new_tenant("other", "boss@other.example").await;
     let as_other = |m: Method, path: String, body: Option<Value>| {
@@ -2977,12 +2417,7 @@ async fn another_tenants_records_numbers_and_ids_stay_apart(b: Backend) {
         "not_found",
     );
     problem(
-        as_other(
-            Method::PATCH,
-            deal_path(&id_of(&d)),
-            Some(json!({"title": "x"})),
-        )
-        .await,
+        as_other(Method::PATCH, deal_path(&id_of(&d)), Some(json!({"title": "x"}))).await,
         404,
         "not_found",
     );
@@ -3011,14 +2446,10 @@ async fn another_tenants_records_numbers_and_ids_stay_apart(b: Backend) {
         "not_found",
     );
     let f = json!({"field": "id", "op": "eq", "value": d["id"]});
-    let l = as_other(
-        Method::GET,
-        format!("{DEALS}?filter={}", enc(&f.to_string())),
-        None,
-    )
-    .await
-    .expect(200)
-    .body;
+    let l = as_other(Method::GET, format!("{DEALS}?filter={}", enc(&f.to_string())), None)
+        .await
+        .expect(200)
+        .body;
     assert_eq!(l["data"], json!([]));
     assert_eq!(
         app.get(&deal_path(&id_of(&d))).await.expect(200).body,
@@ -3041,28 +2472,12 @@ async fn tampered_cursors_are_refused_as_bad_requests(b: Backend) {
     let make = |v: Value| base64url(v.to_string().as_bytes());
     let ok = make(json!({"s": "-amount", "v": [100], "id": id}));
     let page = list(&app, &format!("sort=-amount&cursor={ok}")).await;
-    assert_eq!(
-        titles(&page),
-        ["t0"],
-        "a well-formed cursor resumes after its values"
-    );
+    assert_eq!(titles(&page), ["t0"], "a well-formed cursor resumes after its values");
     for (sort, cursor) in [
-        (
-            "-amount",
-            make(json!({"s": "-amount", "v": ["1 OR 1=1"], "id": id})),
-        ),
-        (
-            "-amount",
-            make(json!({"s": "-amount", "v": [1.5], "id": id})),
-        ),
-        (
-            "-amount",
-            make(json!({"s": "-amount", "v": [1, 2], "id": id})),
-        ),
-        (
-            "-amount",
-            make(json!({"s": "-amount", "v": [1], "id": "x' OR '1'='1"})),
-        ),
+        ("-amount", make(json!({"s": "-amount", "v": ["1 OR 1=1"], "id": id}))),
+        ("-amount", make(json!({"s": "-amount", "v": [1.5], "id": id}))),
+        ("-amount", make(json!({"s": "-amount", "v": [1, 2], "id": id}))),
+        ("-amount", make(json!({"s": "-amount", "v": [1], "id": "x' OR '1'='1"}))),
         ("-amount", make(json!({"s": "-amount", "v": [1]}))),
         (
             "expected_close",
@@ -3072,15 +2487,10 @@ async fn tampered_cursors_are_refused_as_bad_requests(b: Backend) {
             "expected_close",
             make(json!({"s": "expected_close", "v": ["2026-01-01T00:00:00Z"], "id": id})),
         ),
-        (
-            "title",
-            make(json!({"s": "title", "v": [["t1"]], "id": id})),
-        ),
+        ("title", make(json!({"s": "title", "v": [["t1"]], "id": id}))),
         ("title", make(json!([1, 2]))),
     ] {
-        let r = app
-            .get(&format!("{DEALS}?sort={sort}&cursor={cursor}"))
-            .await;
+        let r = app.get(&format!("{DEALS}?sort={sort}&cursor={cursor}")).await;
         bad(r, "cursor", "invalid_cursor");
     }
 }
@@ -3102,9 +2512,7 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 /// Runs futures concurrently and answers their outputs in order.
-async fn futures_join<F: std::future::Future<Output = Resp>>(
-    fs: impl Iterator<Item = F>,
-) -> Vec<Resp> {
+async fn futures_join<F: std::future::Future<Output = Resp>>(fs: impl Iterator<Item = F>) -> Vec<Resp> {
     let handles: Vec<F> = fs.collect();
     let mut out = Vec::with_capacity(handles.len());
     let mut pinned: Vec<std::pin::Pin<Box<F>>> = handles.into_iter().map(Box::pin).collect();

@@ -52,13 +52,24 @@ pub async fn caller_or_cookie(req: &HttpRequest, engine: &Engine) -> Result<Tena
 
 /// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `*` or none means any version.
 pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-    let Some(h) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
-    let s = h.to_str().map_err(|_| ApiError(Error::bad_field("If-Match", "invalid", "is not a version ETag")))?.trim();
+    let Some(h) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = h
+        .to_str()
+        .map_err(|_| ApiError(Error::bad_field("If-Match", "invalid", "is not a version ETag")))?
+        .trim();
     if s == "*" {
         return Ok(None);
     }
     let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
-    s.parse::<i64>().map(Some).map_err(|_| ApiError(Error::bad_field("If-Match", "invalid", "is not an ETag this API gave out")))
+    s.parse::<i64>().map(Some).map_err(|_| {
+        ApiError(Error::bad_field(
+            "If-Match",
+            "invalid",
+            "is not an ETag this API gave out",
+        ))
+    })
 }
 
 /// The ETag of a record version.

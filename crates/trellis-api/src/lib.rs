@@ -28,7 +28,15 @@ struct ApiDoc;
 
 /// Registers every API route under `/api/v1`; answers the app and the platform OpenAPI document.
 fn api_app() -> (
-    App<impl actix_web::dev::ServiceFactory<actix_web::dev::ServiceRequest, Config = (), Response = actix_web::dev::ServiceResponse, Error = actix_web::Error, InitError = ()>>,
+    App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
     utoipa::openapi::OpenApi,
 ) {
     let (app, mut spec) = App::new()
@@ -67,7 +75,10 @@ fn api_app() -> (
         )
         .split_for_parts();
     let components = spec.components.get_or_insert_with(Default::default);
-    components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
     (app, spec)
 }
 
@@ -84,13 +95,31 @@ pub fn serve(engine: Engine, listener: TcpListener, workers: usize) -> std::io::
         let (app, _) = api_app();
         app.app_data(engine.clone())
             .app_data(spec.clone())
-            .app_data(web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(json_error))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(MAX_JSON_BODY)
+                    .error_handler(json_error),
+            )
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .wrap(Compress::default())
             .wrap(Logger::new("%r %s %Dms").exclude("/api/v1/openapi.json"))
-            .route("/healthz", web::get().to(|| async { actix_web::HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#) }))
-            .route("/docs", web::get().to(|| async { actix_web::HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }))
+            .route(
+                "/healthz",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(r#"{"status":"ok"}"#)
+                }),
+            )
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::PermanentRedirect()
+                        .insert_header(("Location", "/docs/"))
+                        .finish()
+                }),
+            )
             .route("/docs/{tail:.*}", web::get().to(docs::swagger))
             .route("/api/{tail:.*}", web::route().to(problem::api_not_found))
             .default_service(web::get().to(ui::serve))

@@ -74,9 +74,10 @@ pub const MAX_JSON_BODY: usize = 8 * 1024 * 1024;
 
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let e = match &err {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            Error::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {limit} bytes"))
-        }
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => Error::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is larger than {limit} bytes"),
+        ),
         JsonPayloadError::ContentType => Error::bad_request("send the body as application/json"),
         JsonPayloadError::Deserialize(e) => Error::bad_request(format!("the body is not valid JSON: {e}")),
         JsonPayloadError::Serialize(_) => Error::internal("serialize"),

@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(f.render(42, &at), "DL-2026-00042");
         assert_eq!(f.period(&at), "2026");
         assert_eq!(AutoFormat::parse("{0000}").unwrap().period(&at), "");
-        assert_eq!(AutoFormat::parse("O{YY}{MM}{DD}-{000}").unwrap().render(7, &at), "O260304-007");
+        assert_eq!(
+            AutoFormat::parse("O{YY}{MM}{DD}-{000}").unwrap().render(7, &at),
+            "O260304-007"
+        );
     }
 
     #[test]

@@ -46,8 +46,11 @@ pub struct CompiledApp {
 impl CompiledApp {
     /// Compiles a definition that passed [`crate::validate::validate_app`].
     pub fn compile(def: AppDef, version: i64) -> CompiledApp {
-        let mut entities: HashMap<String, CompiledEntity> =
-            def.entities.iter().map(|e| (e.name.to_string(), CompiledEntity::compile(e))).collect();
+        let mut entities: HashMap<String, CompiledEntity> = def
+            .entities
+            .iter()
+            .map(|e| (e.name.to_string(), CompiledEntity::compile(e)))
+            .collect();
         // Reverse relations: which fields point at each entity (for delete checks, later rollups).
         for e in &def.entities {
             for f in e.fields.iter().filter(|f| f.field_type == FieldType::Relation) {
@@ -87,7 +90,13 @@ impl CompiledEntity {
             .collect();
         columns.extend(def.fields.iter().map(CompiledField::compile));
         let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-        CompiledEntity { def: def.clone(), table: table_name(def.storage_id()), columns, by_name, incoming: Vec::new() }
+        CompiledEntity {
+            def: def.clone(),
+            table: table_name(def.storage_id()),
+            columns,
+            by_name,
+            incoming: Vec::new(),
+        }
     }
 
     /// A column (system or user field) by its API name.
@@ -164,7 +173,10 @@ impl CompiledField {
             unique: f.unique,
             scale: if f.field_type.is_fixed_point() { f.scale() } else { 0 },
             default_currency: f.currency.clone(),
-            regex: f.pattern.as_deref().and_then(|p| Regex::new(&format!("^(?:{p})$")).ok()),
+            regex: f
+                .pattern
+                .as_deref()
+                .and_then(|p| Regex::new(&format!("^(?:{p})$")).ok()),
             min: None,
             max: None,
             min_length: f.min_length,

@@ -18,7 +18,10 @@ pub struct Label {
 
 impl Label {
     pub fn new(zh: &str, en: &str) -> Label {
-        Label { zh: Some(zh.to_string()), en: Some(en.to_string()) }
+        Label {
+            zh: Some(zh.to_string()),
+            en: Some(en.to_string()),
+        }
     }
     /// The English label, else the Chinese one, else the fallback.
     pub fn display<'a>(&'a self, fallback: &'a str) -> &'a str {

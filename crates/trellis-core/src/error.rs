@@ -87,12 +87,20 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), code: code.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     /// The same error with its field path prefixed (`create[2].amount`).
     pub fn prefixed(mut self, prefix: &str) -> Self {
-        self.field = if self.field.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", self.field) };
+        self.field = if self.field.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", self.field)
+        };
         self
     }
 }
@@ -108,7 +116,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Error { code, detail: detail.into(), errors: Vec::new() }
+        Error {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, detail)
@@ -135,7 +147,11 @@ impl Error {
             [one] => format!("{}: {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
-        Error { code: ErrorCode::ValidationFailed, detail, errors }
+        Error {
+            code: ErrorCode::ValidationFailed,
+            detail,
+            errors,
+        }
     }
     /// `bad_request` naming the offending parameter or field.
     pub fn bad_field(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {

@@ -7,8 +7,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, FieldError};
 
 /// Names of the columns every record has; fields may not take them.
-pub const SYSTEM_FIELDS: &[&str] =
-    &["id", "created_at", "updated_at", "created_by", "owner", "version", "stage", "tenant_id"];
+pub const SYSTEM_FIELDS: &[&str] = &[
+    "id",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "owner",
+    "version",
+    "stage",
+    "tenant_id",
+];
 
 /// An app, entity or field name: `^[a-z][a-z0-9_]{0,62}$`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -21,7 +29,9 @@ impl Slug {
         let ok = !bytes.is_empty()
             && bytes.len() <= 63
             && bytes[0].is_ascii_lowercase()
-            && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_');
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_');
         if ok {
             Ok(Slug(s.to_string()))
         } else {
@@ -80,7 +90,11 @@ pub struct StorageId(String);
 impl StorageId {
     pub fn parse(s: &str) -> Result<StorageId, String> {
         let ok = (8..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if ok { Ok(StorageId(s.to_string())) } else { Err(format!("'{}' is not a valid storage id", truncate(s, 40))) }
+        if ok {
+            Ok(StorageId(s.to_string()))
+        } else {
+            Err(format!("'{}' is not a valid storage id", truncate(s, 40)))
+        }
     }
 
     /// A fresh random id (12 base-36 characters).
@@ -115,7 +129,11 @@ impl fmt::Display for StorageId {
 
 /// Cuts a user string for an error message (on a char boundary).
 pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max { s.to_string() } else { format!("{}…", s.chars().take(max).collect::<String>()) }
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
 }
 
 #[cfg(test)]
@@ -125,7 +143,17 @@ mod tests {
     #[test]
     fn slugs_accept_lowercase_names_and_refuse_everything_else() {
         assert!(Slug::parse("deal_amount2").is_ok());
-        for bad in ["", "Deal", "2x", "_x", "a-b", "a b", "drop table;", "é", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Deal",
+            "2x",
+            "_x",
+            "a-b",
+            "a b",
+            "drop table;",
+            "é",
+            &"a".repeat(64),
+        ] {
             assert!(Slug::parse(bad).is_err(), "{bad} accepted");
         }
         assert!(Slug::parse(&"a".repeat(63)).is_ok());

@@ -29,7 +29,9 @@ pub fn field_schema(f: &CompiledField) -> Value {
         FieldType::Date => json!({"type": "string", "format": "date"}),
         FieldType::Datetime => json!({"type": "string", "format": "date-time"}),
         FieldType::SingleSelect => json!({"type": "string", "enum": f.options}),
-        FieldType::MultiSelect => json!({"type": "array", "items": {"type": "string", "enum": f.options}, "uniqueItems": true}),
+        FieldType::MultiSelect => {
+            json!({"type": "array", "items": {"type": "string", "enum": f.options}, "uniqueItems": true})
+        }
         FieldType::Relation | FieldType::User => json!({"type": "string", "format": "uuid"}),
         FieldType::Json => json!({}),
         FieldType::AutoNumber => json!({"type": "string", "readOnly": true}),
@@ -130,7 +132,11 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
     props.insert("owner".into(), json!({"type": ["string", "null"], "format": "uuid"}));
     let mut s = json!({"type": "object", "properties": props, "additionalProperties": false});
     if for_create {
-        let required: Vec<&str> = e.fields().filter(|c| c.required && c.default.is_none()).map(|c| c.name.as_str()).collect();
+        let required: Vec<&str> = e
+            .fields()
+            .filter(|c| c.required && c.default.is_none())
+            .map(|c| c.name.as_str())
+            .collect();
         if !required.is_empty() {
             s["required"] = json!(required);
         }
@@ -216,13 +222,29 @@ fn list_parameters() -> Value {
     let q = |name: &str, desc: &str, schema: Value| json!({"name": name, "in": "query", "description": desc, "schema": schema});
     json!([
         q("filter", "JSON filter (filter.schema.json)", json!({"type": "string"})),
-        q("sort", "Comma-separated fields, '-' for descending", json!({"type": "string"})),
+        q(
+            "sort",
+            "Comma-separated fields, '-' for descending",
+            json!({"type": "string"})
+        ),
         q("fields", "Comma-separated fields to return", json!({"type": "string"})),
-        q("expand", "Comma-separated relation fields to expand", json!({"type": "string"})),
+        q(
+            "expand",
+            "Comma-separated relation fields to expand",
+            json!({"type": "string"})
+        ),
         q("q", "Text searched in every text field", json!({"type": "string"})),
-        q("limit", "Page size (default 50, max 1000)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+        q(
+            "limit",
+            "Page size (default 50, max 1000)",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000})
+        ),
         q("cursor", "next_cursor of the previous page", json!({"type": "string"})),
-        q("offset", "Rows to skip (instead of a cursor)", json!({"type": "integer", "minimum": 0})),
+        q(
+            "offset",
+            "Rows to skip (instead of a cursor)",
+            json!({"type": "integer", "minimum": 0})
+        ),
         q("count", "Also answer the total", json!({"type": "boolean"}))
     ])
 }
@@ -262,7 +284,9 @@ fn camel(s: &str) -> String {
     s.split('_')
         .map(|p| {
             let mut c = p.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }

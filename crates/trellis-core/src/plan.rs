@@ -33,17 +33,42 @@ pub fn index_kind(f: &FieldDef) -> Option<IndexKind> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Step {
-    CreateTable { entity: EntityDef },
-    DropTable { entity: EntityDef },
-    AddColumn { entity: EntityDef, field: FieldDef },
-    DropColumn { entity: EntityDef, field: FieldDef },
+    CreateTable {
+        entity: EntityDef,
+    },
+    DropTable {
+        entity: EntityDef,
+    },
+    AddColumn {
+        entity: EntityDef,
+        field: FieldDef,
+    },
+    DropColumn {
+        entity: EntityDef,
+        field: FieldDef,
+    },
     /// The column's values are rewritten from one field definition to the other; rows whose
     /// value cannot be carried over lose it (refused unless data loss is allowed).
-    ConvertColumn { entity: EntityDef, from: FieldDef, to: FieldDef },
-    DropIndex { entity: EntityDef, field: FieldDef },
-    CreateIndex { entity: EntityDef, field: FieldDef, kind: IndexKind },
+    ConvertColumn {
+        entity: EntityDef,
+        from: FieldDef,
+        to: FieldDef,
+    },
+    DropIndex {
+        entity: EntityDef,
+        field: FieldDef,
+    },
+    CreateIndex {
+        entity: EntityDef,
+        field: FieldDef,
+        kind: IndexKind,
+    },
     /// A change of names, labels or options that touches no table.
-    Metadata { entity: Option<String>, field: Option<String>, change: String },
+    Metadata {
+        entity: Option<String>,
+        field: Option<String>,
+        change: String,
+    },
 }
 
 /// A step as a client reads it in a plan.
@@ -69,14 +94,34 @@ impl Step {
             may_lose_data: lossy,
         };
         match self {
-            Step::CreateTable { entity } => s("create_entity", entity, None, format!("create table for '{}'", entity.name), false),
-            Step::DropTable { entity } => s("drop_entity", entity, None, format!("drop '{}' and all its records", entity.name), true),
-            Step::AddColumn { entity, field } => {
-                s("add_field", entity, Some(field), format!("add {} field '{}'", field.field_type.as_str(), field.name), false)
-            }
-            Step::DropColumn { entity, field } => {
-                s("drop_field", entity, Some(field), format!("drop field '{}' and its values", field.name), true)
-            }
+            Step::CreateTable { entity } => s(
+                "create_entity",
+                entity,
+                None,
+                format!("create table for '{}'", entity.name),
+                false,
+            ),
+            Step::DropTable { entity } => s(
+                "drop_entity",
+                entity,
+                None,
+                format!("drop '{}' and all its records", entity.name),
+                true,
+            ),
+            Step::AddColumn { entity, field } => s(
+                "add_field",
+                entity,
+                Some(field),
+                format!("add {} field '{}'", field.field_type.as_str(), field.name),
+                false,
+            ),
+            Step::DropColumn { entity, field } => s(
+                "drop_field",
+                entity,
+                Some(field),
+                format!("drop field '{}' and its values", field.name),
+                true,
+            ),
             Step::ConvertColumn { entity, from, to } => s(
                 "convert_field",
                 entity,
@@ -84,12 +129,22 @@ impl Step {
                 format!("convert '{}' from {} to {}", to.name, describe(from), describe(to)),
                 conversion_may_lose(from, to),
             ),
-            Step::DropIndex { entity, field } => s("drop_index", entity, Some(field), format!("drop index of '{}'", field.name), false),
+            Step::DropIndex { entity, field } => s(
+                "drop_index",
+                entity,
+                Some(field),
+                format!("drop index of '{}'", field.name),
+                false,
+            ),
             Step::CreateIndex { entity, field, kind } => s(
                 "create_index",
                 entity,
                 Some(field),
-                format!("create {} index on '{}'", if *kind == IndexKind::Unique { "unique" } else { "an" }, field.name),
+                format!(
+                    "create {} index on '{}'",
+                    if *kind == IndexKind::Unique { "unique" } else { "an" },
+                    field.name
+                ),
                 false,
             ),
             Step::Metadata { entity, field, change } => StepSummary {
@@ -104,7 +159,11 @@ impl Step {
 }
 
 fn describe(f: &FieldDef) -> String {
-    if f.field_type.is_fixed_point() { format!("{} (scale {})", f.field_type.as_str(), f.scale()) } else { f.field_type.as_str().to_string() }
+    if f.field_type.is_fixed_point() {
+        format!("{} (scale {})", f.field_type.as_str(), f.scale())
+    } else {
+        f.field_type.as_str().to_string()
+    }
 }
 
 /// Whether a conversion can fail for some value (the store counts the values that actually do).
@@ -140,7 +199,10 @@ fn needs_conversion(from: &FieldDef, to: &FieldDef, retargeted: bool) -> bool {
 
 /// The storage id of the entity a relation points at, within its app.
 fn target_id<'a>(app: &'a AppDef, f: &FieldDef) -> Option<&'a StorageId> {
-    f.target.as_ref().and_then(|t| app.entity(t.as_str())).and_then(|e| e.id.as_ref())
+    f.target
+        .as_ref()
+        .and_then(|t| app.entity(t.as_str()))
+        .and_then(|e| e.id.as_ref())
 }
 
 /// The steps from `old` (None: nothing yet) to `new`, both with storage ids assigned.
@@ -169,7 +231,11 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
                 steps.push(Step::CreateTable { entity: e.clone() });
                 for f in &e.fields {
                     if let Some(kind) = index_kind(f) {
-                        steps.push(Step::CreateIndex { entity: e.clone(), field: f.clone(), kind });
+                        steps.push(Step::CreateIndex {
+                            entity: e.clone(),
+                            field: f.clone(),
+                            kind,
+                        });
                     }
                 }
             }
@@ -181,7 +247,11 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
 
 fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &EntityDef, steps: &mut Vec<Step>) {
     let meta = |steps: &mut Vec<Step>, field: Option<&FieldDef>, change: String| {
-        steps.push(Step::Metadata { entity: Some(new.name.to_string()), field: field.map(|f| f.name.to_string()), change })
+        steps.push(Step::Metadata {
+            entity: Some(new.name.to_string()),
+            field: field.map(|f| f.name.to_string()),
+            change,
+        })
     };
     if old.name != new.name {
         meta(steps, None, format!("rename entity '{}' to '{}'", old.name, new.name));
@@ -192,16 +262,29 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
     for f in &old.fields {
         if !new.fields.iter().any(|n| n.id == f.id) {
             if index_kind(f).is_some() {
-                steps.push(Step::DropIndex { entity: new.clone(), field: f.clone() });
+                steps.push(Step::DropIndex {
+                    entity: new.clone(),
+                    field: f.clone(),
+                });
             }
-            steps.push(Step::DropColumn { entity: new.clone(), field: f.clone() });
+            steps.push(Step::DropColumn {
+                entity: new.clone(),
+                field: f.clone(),
+            });
         }
     }
     for f in &new.fields {
         let Some(o) = old.fields.iter().find(|x| x.id == f.id) else {
-            steps.push(Step::AddColumn { entity: new.clone(), field: f.clone() });
+            steps.push(Step::AddColumn {
+                entity: new.clone(),
+                field: f.clone(),
+            });
             if let Some(kind) = index_kind(f) {
-                steps.push(Step::CreateIndex { entity: new.clone(), field: f.clone(), kind });
+                steps.push(Step::CreateIndex {
+                    entity: new.clone(),
+                    field: f.clone(),
+                    kind,
+                });
             }
             continue;
         };
@@ -216,21 +299,38 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
             && target_id(old_app, o) != target_id(new_app, f);
         let convert = needs_conversion(o, f, retargeted);
         if old_index.is_some() && (old_index != new_index || convert) {
-            steps.push(Step::DropIndex { entity: new.clone(), field: o.clone() });
+            steps.push(Step::DropIndex {
+                entity: new.clone(),
+                field: o.clone(),
+            });
         }
         if convert {
-            steps.push(Step::ConvertColumn { entity: new.clone(), from: o.clone(), to: f.clone() });
+            steps.push(Step::ConvertColumn {
+                entity: new.clone(),
+                from: o.clone(),
+                to: f.clone(),
+            });
         }
         if let Some(kind) = new_index
             && (old_index != new_index || convert)
         {
-            steps.push(Step::CreateIndex { entity: new.clone(), field: f.clone(), kind });
+            steps.push(Step::CreateIndex {
+                entity: new.clone(),
+                field: f.clone(),
+                kind,
+            });
         }
         // Whatever else differs (labels, constraints, defaults) is metadata only.
         let mut a = o.clone();
         a.name = f.name.clone();
-        (a.field_type, a.scale, a.options, a.target, a.unique, a.indexed) =
-            (f.field_type, f.scale, f.options.clone(), f.target.clone(), f.unique, f.indexed);
+        (a.field_type, a.scale, a.options, a.target, a.unique, a.indexed) = (
+            f.field_type,
+            f.scale,
+            f.options.clone(),
+            f.target.clone(),
+            f.unique,
+            f.indexed,
+        );
         if &a != f {
             meta(steps, Some(f), "change labels, constraints or default".into());
         }
@@ -291,19 +391,30 @@ mod tests {
 
     #[test]
     fn conversions_keep_what_fits_and_report_what_does_not() {
-        let (int, dec, dec1, text, b) =
-            (f(FieldType::Integer, None), f(FieldType::Decimal, None), f(FieldType::Decimal, Some(1)), f(FieldType::Text, None), f(FieldType::Boolean, None));
+        let (int, dec, dec1, text, b) = (
+            f(FieldType::Integer, None),
+            f(FieldType::Decimal, None),
+            f(FieldType::Decimal, Some(1)),
+            f(FieldType::Text, None),
+            f(FieldType::Boolean, None),
+        );
         assert_eq!(convert_value(&int, &dec, &Val::Int(3)), Some(Val::Fixed(300)));
         assert_eq!(convert_value(&dec, &int, &Val::Fixed(300)), Some(Val::Int(3)));
         assert_eq!(convert_value(&dec, &int, &Val::Fixed(350)), None);
         assert_eq!(convert_value(&dec, &dec1, &Val::Fixed(355)), None);
         assert_eq!(convert_value(&dec, &dec1, &Val::Fixed(350)), Some(Val::Fixed(35)));
-        assert_eq!(convert_value(&text, &int, &Val::Text(" 42 ".into())), Some(Val::Int(42)));
+        assert_eq!(
+            convert_value(&text, &int, &Val::Text(" 42 ".into())),
+            Some(Val::Int(42))
+        );
         assert_eq!(convert_value(&text, &int, &Val::Text("abc".into())), None);
         assert_eq!(convert_value(&int, &text, &Val::Int(7)), Some(Val::Text("7".into())));
         assert_eq!(convert_value(&b, &int, &Val::Bool(true)), Some(Val::Int(1)));
         let cur = f(FieldType::Currency, None);
-        assert_eq!(convert_value(&dec, &cur, &Val::Fixed(5)), Some(Val::Currency(5, "CNY".into())));
+        assert_eq!(
+            convert_value(&dec, &cur, &Val::Fixed(5)),
+            Some(Val::Currency(5, "CNY".into()))
+        );
         assert_eq!(convert_value(&cur, &dec, &Val::Currency(5, "CNY".into())), None);
     }
 
@@ -330,11 +441,17 @@ mod tests {
         let ops: Vec<&str> = plan(Some(&a), &b).iter().map(|s| s.summary().op).collect();
         assert_eq!(ops, vec!["metadata", "convert_field", "add_field", "create_index"]);
         let steps = plan(Some(&a), &b);
-        assert!(!steps[1].summary().may_lose_data, "integer to decimal keeps every value");
+        assert!(
+            !steps[1].summary().may_lose_data,
+            "integer to decimal keeps every value"
+        );
 
         let mut c = b.clone();
         c.entities[0].fields.remove(0);
-        let ops: Vec<(&str, bool)> = plan(Some(&b), &c).iter().map(|s| (s.summary().op, s.summary().may_lose_data)).collect();
+        let ops: Vec<(&str, bool)> = plan(Some(&b), &c)
+            .iter()
+            .map(|s| (s.summary().op, s.summary().may_lose_data))
+            .collect();
         assert_eq!(ops, vec![("drop_field", true)]);
     }
 
@@ -354,10 +471,20 @@ mod tests {
 
         // Pointing the relation at another entity is a conversion.
         let mut c = a.clone();
-        c.entities.push(parse_app(&json!({"name": "x", "label": {"en": "X"}, "entities": [{"name": "lead", "label": {"en": "L"}}]})).unwrap().entities[0].clone());
+        c.entities.push(
+            parse_app(
+                &json!({"name": "x", "label": {"en": "X"}, "entities": [{"name": "lead", "label": {"en": "L"}}]}),
+            )
+            .unwrap()
+            .entities[0]
+                .clone(),
+        );
         c.entities[1].fields[0].target = Some(crate::names::Slug::parse("lead").unwrap());
         assign_ids(&mut c);
-        let ops: Vec<(&str, bool)> = plan(Some(&a), &c).iter().map(|s| (s.summary().op, s.summary().may_lose_data)).collect();
+        let ops: Vec<(&str, bool)> = plan(Some(&a), &c)
+            .iter()
+            .map(|s| (s.summary().op, s.summary().may_lose_data))
+            .collect();
         assert!(ops.contains(&("convert_field", true)), "{ops:?}");
     }
 

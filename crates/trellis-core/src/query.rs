@@ -107,15 +107,7 @@ fn parse_node(
             let parsed = items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    parse_node(
-                        entity,
-                        item,
-                        &format!("{path}.{key}[{i}]"),
-                        depth + 1,
-                        count,
-                    )
-                })
+                .map(|(i, item)| parse_node(entity, item, &format!("{path}.{key}[{i}]"), depth + 1, count))
                 .collect::<Result<Vec<_>, _>>()?;
             return Ok(if key == "and" {
                 Filter::And(parsed)
@@ -126,11 +118,7 @@ fn parse_node(
     }
     if let Some(inner) = obj.get("not") {
         if obj.len() != 1 {
-            return Err(bad(
-                path,
-                "shape",
-                "'not' must be the only key of its object",
-            ));
+            return Err(bad(path, "shape", "'not' must be the only key of its object"));
         }
         return Ok(Filter::Not(Box::new(parse_node(
             entity,
@@ -148,10 +136,7 @@ fn parse_node(
             format!("a filter has at most {MAX_CONDITIONS} conditions"),
         ));
     }
-    if let Some(k) = obj
-        .keys()
-        .find(|k| !matches!(k.as_str(), "field" | "op" | "value"))
-    {
+    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "field" | "op" | "value")) {
         return Err(bad(
             path,
             "shape",
@@ -181,11 +166,17 @@ fn parse_node(
         .and_then(Value::as_str)
         .ok_or_else(|| bad(name, "shape", "a condition needs an 'op'"))?;
     let op = Op::parse(op_name).ok_or_else(|| {
-        bad(name, "unknown_op", format!("'{}' is not an operator (eq ne gt gte lt lte in nin contains starts_with is_null between)", crate::names::truncate(op_name, 20)))
+        bad(
+            name,
+            "unknown_op",
+            format!(
+                "'{}' is not an operator (eq ne gt gte lt lte in nin contains starts_with is_null between)",
+                crate::names::truncate(op_name, 20)
+            ),
+        )
     })?;
     let value = obj.get("value").unwrap_or(&Value::Null);
-    let cond = check_condition(field, op, value)
-        .map_err(|e| Error::bad_field(e.field, &e.code, e.message))?;
+    let cond = check_condition(field, op, value).map_err(|e| Error::bad_field(e.field, &e.code, e.message))?;
     Ok(cond)
 }
 
@@ -200,11 +191,7 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
     };
     let operand = |v: &Value| -> Result<Val, FieldError> {
         if v.is_null() {
-            return Err(FieldError::new(
-                name,
-                "type",
-                "compare with null using is_null",
-            ));
+            return Err(FieldError::new(name, "type", "compare with null using is_null"));
         }
         field.coerce_operand(v)
     };
@@ -250,9 +237,9 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
             if kind == FieldType::MultiSelect {
                 return Err(not_for(op_str(op)));
             }
-            let items = value.as_array().ok_or_else(|| {
-                FieldError::new(name, "type", format!("{} takes an array", op_str(op)))
-            })?;
+            let items = value
+                .as_array()
+                .ok_or_else(|| FieldError::new(name, "type", format!("{} takes an array", op_str(op))))?;
             if items.is_empty() || items.len() > 1000 {
                 return Err(FieldError::new(
                     name,
@@ -263,20 +250,15 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
             Ok(cond(items.iter().map(operand).collect::<Result<_, _>>()?))
         }
         Op::Contains | Op::StartsWith => {
-            let textual =
-                kind.is_textual() || (kind == FieldType::MultiSelect && op == Op::Contains);
+            let textual = kind.is_textual() || (kind == FieldType::MultiSelect && op == Op::Contains);
             if !textual {
                 return Err(not_for(op_str(op)));
             }
-            let s = value.as_str().ok_or_else(|| {
-                FieldError::new(name, "type", format!("{} takes a string", op_str(op)))
-            })?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| FieldError::new(name, "type", format!("{} takes a string", op_str(op))))?;
             if s.contains('\0') {
-                return Err(FieldError::new(
-                    name,
-                    "type",
-                    "must not contain NUL characters",
-                ));
+                return Err(FieldError::new(name, "type", "must not contain NUL characters"));
             }
             Ok(cond(vec![Val::Text(s.to_string())]))
         }
@@ -346,11 +328,7 @@ pub fn parse_sort(entity: &CompiledEntity, s: &str) -> Result<Vec<SortKey>, Erro
         });
     }
     if keys.len() > 5 {
-        return Err(Error::bad_field(
-            "sort",
-            "too_many",
-            "sort on at most 5 fields",
-        ));
+        return Err(Error::bad_field("sort", "too_many", "sort on at most 5 fields"));
     }
     Ok(keys)
 }
@@ -477,9 +455,7 @@ mod tests {
             {"field": "created_at", "op": "gte", "value": "2026-01-01T00:00:00Z"}
         ]}))
         .unwrap();
-        let Filter::And(parts) = f else {
-            panic!("and expected")
-        };
+        let Filter::And(parts) = f else { panic!("and expected") };
         let Filter::Cond { values, .. } = &parts[0] else {
             panic!("cond expected")
         };
@@ -490,36 +466,18 @@ mod tests {
     fn bad_filters_name_the_field_and_problem() {
         let e = deal();
         let cases = [
-            (
-                json!({"field": "nope", "op": "eq", "value": 1}),
-                "unknown_field",
-            ),
-            (
-                json!({"field": "amount", "op": "like", "value": 1}),
-                "unknown_op",
-            ),
+            (json!({"field": "nope", "op": "eq", "value": 1}), "unknown_field"),
+            (json!({"field": "amount", "op": "like", "value": 1}), "unknown_op"),
             (json!({"field": "amount", "op": "eq", "value": "x"}), "type"),
             (
                 json!({"field": "amount", "op": "contains", "value": "1"}),
                 "op_not_allowed",
             ),
-            (
-                json!({"field": "extra", "op": "eq", "value": 1}),
-                "op_not_allowed",
-            ),
+            (json!({"field": "extra", "op": "eq", "value": 1}), "op_not_allowed"),
             (json!({"field": "amount", "op": "in", "value": []}), "type"),
-            (
-                json!({"field": "title", "op": "contains", "value": "a\u{0}"}),
-                "type",
-            ),
-            (
-                json!({"field": "title", "op": "eq", "value": "a\u{0}"}),
-                "type",
-            ),
-            (
-                json!({"field": "amount", "op": "eq", "value": null}),
-                "type",
-            ),
+            (json!({"field": "title", "op": "contains", "value": "a\u{0}"}), "type"),
+            (json!({"field": "title", "op": "eq", "value": "a\u{0}"}), "type"),
+            (json!({"field": "amount", "op": "eq", "value": null}), "type"),
             (json!({"and": {"field": "amount"}}), "type"),
             (json!([1]), "type"),
         ];

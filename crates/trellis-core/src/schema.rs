@@ -14,9 +14,15 @@ const BASE: &str = "https://trellis.dev/schemas/";
 pub const SCHEMAS: &[(&str, &str)] = &[
     ("label.schema.json", include_str!("../../../schemas/label.schema.json")),
     ("field.schema.json", include_str!("../../../schemas/field.schema.json")),
-    ("entity.schema.json", include_str!("../../../schemas/entity.schema.json")),
+    (
+        "entity.schema.json",
+        include_str!("../../../schemas/entity.schema.json"),
+    ),
     ("app.schema.json", include_str!("../../../schemas/app.schema.json")),
-    ("filter.schema.json", include_str!("../../../schemas/filter.schema.json")),
+    (
+        "filter.schema.json",
+        include_str!("../../../schemas/filter.schema.json"),
+    ),
 ];
 
 /// Kinds of definition with a schema.
@@ -52,7 +58,10 @@ impl Retrieve for Embedded {
 
 /// The parsed JSON of an embedded schema by file name.
 pub fn schema_json(file: &str) -> Option<Value> {
-    SCHEMAS.iter().find(|(f, _)| *f == file).map(|(_, text)| serde_json::from_str(text).expect("embedded schema is JSON"))
+    SCHEMAS
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, text)| serde_json::from_str(text).expect("embedded schema is JSON"))
 }
 
 fn build(kind: DefKind) -> Validator {
@@ -75,14 +84,24 @@ static VALIDATORS: LazyLock<[(DefKind, Validator); 4]> = LazyLock::new(|| {
 
 /// Checks a definition against its schema; each error names the JSON path it is about.
 pub fn check(kind: DefKind, instance: &Value) -> Result<(), Vec<FieldError>> {
-    let validator = &VALIDATORS.iter().find(|(k, _)| *k == kind).expect("every kind has a validator").1;
+    let validator = &VALIDATORS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .expect("every kind has a validator")
+        .1;
     let errors: Vec<FieldError> = validator
         .iter_errors(instance)
         .take(20)
         .map(|e| {
             let path = e.instance_path().as_str().trim_start_matches('/').replace('/', ".");
             let path = if path.is_empty() { "$".to_string() } else { path };
-            let keyword = e.schema_path().as_str().rsplit('/').next().unwrap_or("schema").to_string();
+            let keyword = e
+                .schema_path()
+                .as_str()
+                .rsplit('/')
+                .next()
+                .unwrap_or("schema")
+                .to_string();
             FieldError::new(path, format!("schema_{keyword}"), e.masked().to_string())
         })
         .collect();

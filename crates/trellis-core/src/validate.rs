@@ -29,7 +29,8 @@ pub fn parse_field(v: &Value) -> Result<FieldDef, Error> {
 
 fn parse<T: serde::de::DeserializeOwned>(kind: DefKind, v: &Value) -> Result<T, Error> {
     check(kind, v).map_err(Error::validation)?;
-    serde_json::from_value(v.clone()).map_err(|e| Error::validation(vec![FieldError::new("$", "invalid", e.to_string())]))
+    serde_json::from_value(v.clone())
+        .map_err(|e| Error::validation(vec![FieldError::new("$", "invalid", e.to_string())]))
 }
 
 /// Gives every entity and field without a storage id a fresh one.
@@ -54,14 +55,26 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
     for e in &app.entities {
         let at = format!("entities.{}", e.name);
         if !names.insert(e.name.as_str()) {
-            errors.push(FieldError::new(&at, "duplicate", format!("entity '{}' is defined twice", e.name)));
+            errors.push(FieldError::new(
+                &at,
+                "duplicate",
+                format!("entity '{}' is defined twice", e.name),
+            ));
         }
         if !ids.insert(e.storage_id().as_str()) {
-            errors.push(FieldError::new(format!("{at}.id"), "duplicate", "entity id is used twice"));
+            errors.push(FieldError::new(
+                format!("{at}.id"),
+                "duplicate",
+                "entity id is used twice",
+            ));
         }
         validate_entity(app, e, &at, &mut errors);
     }
-    if errors.is_empty() { Ok(()) } else { Err(Error::validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::validation(errors))
+    }
 }
 
 fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<FieldError>) {
@@ -70,13 +83,25 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
     for f in &e.fields {
         let fat = format!("{at}.fields.{}", f.name);
         if SYSTEM_FIELDS.contains(&f.name.as_str()) {
-            errors.push(FieldError::new(&fat, "reserved", format!("'{}' is a system field name", f.name)));
+            errors.push(FieldError::new(
+                &fat,
+                "reserved",
+                format!("'{}' is a system field name", f.name),
+            ));
         }
         if !names.insert(f.name.as_str()) {
-            errors.push(FieldError::new(&fat, "duplicate", format!("field '{}' is defined twice", f.name)));
+            errors.push(FieldError::new(
+                &fat,
+                "duplicate",
+                format!("field '{}' is defined twice", f.name),
+            ));
         }
         if !ids.insert(f.storage_id().as_str()) {
-            errors.push(FieldError::new(format!("{fat}.id"), "duplicate", "field id is used twice"));
+            errors.push(FieldError::new(
+                format!("{fat}.id"),
+                "duplicate",
+                "field id is used twice",
+            ));
         }
         validate_field(app, f, &fat, errors);
     }
@@ -100,13 +125,21 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
 fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldError>) {
     let t = f.field_type;
     let mut err = |part: &str, code: &str, msg: String| {
-        let path = if part.is_empty() { at.to_string() } else { format!("{at}.{part}") };
+        let path = if part.is_empty() {
+            at.to_string()
+        } else {
+            format!("{at}.{part}")
+        };
         errors.push(FieldError::new(path, code, msg));
     };
     if let Some(target) = &f.target
         && app.entity(target.as_str()).is_none()
     {
-        err("target", "unknown_entity", format!("relation target '{target}' is not an entity of this app"));
+        err(
+            "target",
+            "unknown_entity",
+            format!("relation target '{target}' is not an entity of this app"),
+        );
     }
     if let Some(opts) = &f.options {
         let mut seen = HashSet::new();
@@ -117,13 +150,27 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
         }
     }
     if let Some(p) = &f.pattern {
-        if !matches!(t, FieldType::Text | FieldType::LongText | FieldType::Phone | FieldType::Email | FieldType::Url) {
-            err("pattern", "not_applicable", format!("a {} field has no pattern", t.as_str()));
+        if !matches!(
+            t,
+            FieldType::Text | FieldType::LongText | FieldType::Phone | FieldType::Email | FieldType::Url
+        ) {
+            err(
+                "pattern",
+                "not_applicable",
+                format!("a {} field has no pattern", t.as_str()),
+            );
         } else if let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
-            err("pattern", "invalid_pattern", format!("not a valid regular expression: {e}"));
+            err(
+                "pattern",
+                "invalid_pattern",
+                format!("not a valid regular expression: {e}"),
+            );
         }
     }
-    let numeric = matches!(t, FieldType::Integer | FieldType::Decimal | FieldType::Currency | FieldType::Percent);
+    let numeric = matches!(
+        t,
+        FieldType::Integer | FieldType::Decimal | FieldType::Currency | FieldType::Percent
+    );
     let dated = matches!(t, FieldType::Date | FieldType::Datetime);
     for (name, bound) in [("min", &f.min), ("max", &f.max)] {
         let Some(b) = bound else { continue };
@@ -139,7 +186,8 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
             err(name, "not_applicable", format!("{name} must be {want}"));
         }
     }
-    let lengthy = t.is_textual() && t != FieldType::AutoNumber && t != FieldType::SingleSelect || t == FieldType::MultiSelect;
+    let lengthy =
+        t.is_textual() && t != FieldType::AutoNumber && t != FieldType::SingleSelect || t == FieldType::MultiSelect;
     for (name, v) in [("min_length", f.min_length), ("max_length", f.max_length)] {
         if v.is_some() && !lengthy {
             err(name, "not_applicable", format!("a {} field has no {name}", t.as_str()));
@@ -150,8 +198,17 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
     {
         err("min_length", "range", "min_length is larger than max_length".into());
     }
-    if f.unique && matches!(t, FieldType::Json | FieldType::MultiSelect | FieldType::Boolean | FieldType::Currency) {
-        err("unique", "not_applicable", format!("a {} field cannot be unique", t.as_str()));
+    if f.unique
+        && matches!(
+            t,
+            FieldType::Json | FieldType::MultiSelect | FieldType::Boolean | FieldType::Currency
+        )
+    {
+        err(
+            "unique",
+            "not_applicable",
+            format!("a {} field cannot be unique", t.as_str()),
+        );
     }
     if let Some(fmt) = &f.format
         && let Err(e) = AutoFormat::parse(fmt)
@@ -159,7 +216,11 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
         err("format", "invalid_format", e);
     }
     if f.default.is_some() && matches!(t, FieldType::AutoNumber | FieldType::Relation | FieldType::User) {
-        err("default", "not_applicable", format!("a {} field cannot have a default", t.as_str()));
+        err(
+            "default",
+            "not_applicable",
+            format!("a {} field cannot have a default", t.as_str()),
+        );
     }
     // Bounds and defaults are checked with the field's own coercion, so they mean what a value means.
     if f.id.is_some() && errors_for(at, errors) == 0 {
@@ -170,12 +231,20 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
             errors.push(FieldError::new(format!("{at}.min"), "range", "min is larger than max"));
         }
         if (f.min.is_some() && compiled.min.is_none()) || (f.max.is_some() && compiled.max.is_none()) {
-            errors.push(FieldError::new(format!("{at}.min"), "type", "min/max is not a value of this field's type"));
+            errors.push(FieldError::new(
+                format!("{at}.min"),
+                "type",
+                "min/max is not a value of this field's type",
+            ));
         }
         if let Some(d) = &f.default
             && let Err(e) = compiled.coerce(d)
         {
-            errors.push(FieldError::new(format!("{at}.default"), e.code, format!("default {}", e.message)));
+            errors.push(FieldError::new(
+                format!("{at}.default"),
+                e.code,
+                format!("default {}", e.message),
+            ));
         }
     }
 }
@@ -212,7 +281,11 @@ mod tests {
     fn codes(a: &AppDef) -> Vec<String> {
         match validate_app(a) {
             Ok(()) => vec![],
-            Err(e) => e.errors.into_iter().map(|e| format!("{}:{}", e.field, e.code)).collect(),
+            Err(e) => e
+                .errors
+                .into_iter()
+                .map(|e| format!("{}:{}", e.field, e.code))
+                .collect(),
         }
     }
 

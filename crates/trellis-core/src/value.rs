@@ -119,14 +119,7 @@ pub fn parse_fixed(v: &Value, scale: u8) -> Result<i64, (&'static str, String)> 
     }
     let minor = (d * Decimal::from(10i64.pow(scale as u32)))
         .to_i64()
-        .filter(|m| {
-            m.abs()
-                <= if scale == 0 {
-                    MAX_MINOR
-                } else {
-                    MAX_MINOR_SCALED
-                }
-        })
+        .filter(|m| m.abs() <= if scale == 0 { MAX_MINOR } else { MAX_MINOR_SCALED })
         .ok_or(("out_of_range", "is too large".to_string()))?;
     Ok(minor)
 }
@@ -151,15 +144,11 @@ fn is_valid_email(s: &str) -> bool {
 }
 
 fn is_valid_url(s: &str) -> bool {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"));
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
     match rest {
         Some(r) => {
             let host = r.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty()
-                && s.len() <= 2048
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            !host.is_empty() && s.len() <= 2048 && !s.chars().any(|c| c.is_whitespace() || c.is_control())
         }
         None => false,
     }
@@ -167,9 +156,7 @@ fn is_valid_url(s: &str) -> bool {
 
 fn is_valid_phone(s: &str) -> bool {
     let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
-    (5..=20).contains(&digits)
-        && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
-        && !s[1..].contains('+')
+    (5..=20).contains(&digits) && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) && !s[1..].contains('+')
 }
 
 /// Whether a JSON value holds a NUL character in a string or key (PostgreSQL stores neither in
@@ -204,11 +191,7 @@ impl CompiledField {
         }
         let type_err = |what: &str| fail(self, "type", format!("must be {what}"));
         let val = match self.kind {
-            FieldType::Text
-            | FieldType::LongText
-            | FieldType::Email
-            | FieldType::Phone
-            | FieldType::Url => {
+            FieldType::Text | FieldType::LongText | FieldType::Email | FieldType::Phone | FieldType::Url => {
                 let s = v.as_str().ok_or_else(|| type_err("a string"))?;
                 no_nul(self, s)?;
                 self.check_text(s)?;
@@ -220,11 +203,7 @@ impl CompiledField {
                         return Err(fail(self, "format", "must be an http or https URL"));
                     }
                     FieldType::Phone if !is_valid_phone(s) => {
-                        return Err(fail(
-                            self,
-                            "format",
-                            "must be a phone number (digits, spaces, + - ( ))",
-                        ));
+                        return Err(fail(self, "format", "must be a phone number (digits, spaces, + - ( ))"));
                     }
                     _ => {}
                 }
@@ -247,9 +226,7 @@ impl CompiledField {
             FieldType::Currency => {
                 let (amount, code) = match v {
                     Value::Object(o) => {
-                        let amount = o
-                            .get("amount")
-                            .ok_or_else(|| fail(self, "type", "needs an amount"))?;
+                        let amount = o.get("amount").ok_or_else(|| fail(self, "type", "needs an amount"))?;
                         if let Some(k) = o.keys().find(|k| *k != "amount" && *k != "currency") {
                             return Err(fail(
                                 self,
@@ -261,26 +238,20 @@ impl CompiledField {
                             None | Some(Value::Null) => None,
                             Some(Value::String(s)) => Some(s.clone()),
                             Some(_) => {
-                                return Err(fail(
-                                    self,
-                                    "type",
-                                    "currency must be an ISO 4217 code",
-                                ));
+                                return Err(fail(self, "type", "currency must be an ISO 4217 code"));
                             }
                         };
                         (amount, code)
                     }
                     other => (other, None),
                 };
-                let code = code
-                    .or_else(|| self.default_currency.clone())
-                    .ok_or_else(|| {
-                        fail(
-                            self,
-                            "currency_required",
-                            "needs a currency (no default currency is set)",
-                        )
-                    })?;
+                let code = code.or_else(|| self.default_currency.clone()).ok_or_else(|| {
+                    fail(
+                        self,
+                        "currency_required",
+                        "needs a currency (no default currency is set)",
+                    )
+                })?;
                 if !is_currency_code(&code) {
                     return Err(fail(
                         self,
@@ -294,23 +265,15 @@ impl CompiledField {
             FieldType::Boolean => Val::Bool(v.as_bool().ok_or_else(|| type_err("true or false"))?),
             FieldType::Date => {
                 let s = v.as_str().ok_or_else(|| type_err("a date (YYYY-MM-DD)"))?;
-                let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .map_err(|_| type_err("a date (YYYY-MM-DD)"))?;
+                let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| type_err("a date (YYYY-MM-DD)"))?;
                 if !YEARS.contains(&d.year()) {
-                    return Err(fail(
-                        self,
-                        "out_of_range",
-                        "must be between 0001-01-01 and 9999-12-31",
-                    ));
+                    return Err(fail(self, "out_of_range", "must be between 0001-01-01 and 9999-12-31"));
                 }
                 Val::Date(d)
             }
             FieldType::Datetime => {
-                let s = v
-                    .as_str()
-                    .ok_or_else(|| type_err("an RFC 3339 date-time"))?;
-                let t = DateTime::parse_from_rfc3339(s)
-                    .map_err(|_| type_err("an RFC 3339 date-time"))?;
+                let s = v.as_str().ok_or_else(|| type_err("an RFC 3339 date-time"))?;
+                let t = DateTime::parse_from_rfc3339(s).map_err(|_| type_err("an RFC 3339 date-time"))?;
                 let t = without_leap_second(truncate_micros(t.with_timezone(&Utc)));
                 if !YEARS.contains(&t.year()) {
                     return Err(fail(
@@ -329,14 +292,10 @@ impl CompiledField {
                 Val::Text(s.to_string())
             }
             FieldType::MultiSelect => {
-                let items = v
-                    .as_array()
-                    .ok_or_else(|| type_err("an array of options"))?;
+                let items = v.as_array().ok_or_else(|| type_err("an array of options"))?;
                 let mut out: Vec<Value> = Vec::with_capacity(items.len());
                 for item in items {
-                    let s = item
-                        .as_str()
-                        .ok_or_else(|| type_err("an array of options"))?;
+                    let s = item.as_str().ok_or_else(|| type_err("an array of options"))?;
                     if !self.options.iter().any(|o| o == s) {
                         return Err(self.option_error(s));
                     }
@@ -345,18 +304,10 @@ impl CompiledField {
                     }
                 }
                 if let Some(n) = self.min_length.filter(|n| out.len() < *n as usize) {
-                    return Err(fail(
-                        self,
-                        "min_items",
-                        format!("must have at least {n} choices"),
-                    ));
+                    return Err(fail(self, "min_items", format!("must have at least {n} choices")));
                 }
                 if let Some(n) = self.max_length.filter(|n| out.len() > *n as usize) {
-                    return Err(fail(
-                        self,
-                        "max_items",
-                        format!("must have at most {n} choices"),
-                    ));
+                    return Err(fail(self, "max_items", format!("must have at most {n} choices")));
                 }
                 Val::Json(Value::Array(out))
             }
@@ -372,11 +323,7 @@ impl CompiledField {
                 Val::Json(v.clone())
             }
             FieldType::AutoNumber => {
-                return Err(fail(
-                    self,
-                    "read_only",
-                    "is numbered automatically and cannot be set",
-                ));
+                return Err(fail(self, "read_only", "is numbered automatically and cannot be set"));
             }
         };
         self.check_bounds(&val)?;
@@ -398,18 +345,10 @@ impl CompiledField {
     fn check_text(&self, s: &str) -> Result<(), FieldError> {
         let len = s.chars().count();
         if let Some(n) = self.min_length.filter(|n| len < *n as usize) {
-            return Err(fail(
-                self,
-                "min_length",
-                format!("must be at least {n} characters"),
-            ));
+            return Err(fail(self, "min_length", format!("must be at least {n} characters")));
         }
         if let Some(n) = self.max_length.filter(|n| len > *n as usize) {
-            return Err(fail(
-                self,
-                "max_length",
-                format!("must be at most {n} characters"),
-            ));
+            return Err(fail(self, "max_length", format!("must be at most {n} characters")));
         }
         if let Some(re) = &self.regex
             && !re.is_match(s)
@@ -432,20 +371,12 @@ impl CompiledField {
         if let Some(min) = &self.min
             && cmp(min) == Some(std::cmp::Ordering::Less)
         {
-            return Err(fail(
-                self,
-                "minimum",
-                format!("must be >= {}", self.bound_text(min)),
-            ));
+            return Err(fail(self, "minimum", format!("must be >= {}", self.bound_text(min))));
         }
         if let Some(max) = &self.max
             && cmp(max) == Some(std::cmp::Ordering::Greater)
         {
-            return Err(fail(
-                self,
-                "maximum",
-                format!("must be <= {}", self.bound_text(max)),
-            ));
+            return Err(fail(self, "maximum", format!("must be <= {}", self.bound_text(max))));
         }
         Ok(())
     }
@@ -453,11 +384,7 @@ impl CompiledField {
     fn bound_text(&self, v: &Val) -> String {
         match v {
             Val::Fixed(m) => fixed_to_string(*m, self.scale),
-            other => other
-                .to_json(self)
-                .to_string()
-                .trim_matches('"')
-                .to_string(),
+            other => other.to_json(self).to_string().trim_matches('"').to_string(),
         }
     }
 
@@ -475,21 +402,13 @@ impl CompiledField {
             FieldType::Currency | FieldType::Decimal | FieldType::Percent => Ok(Val::Fixed(
                 parse_fixed(v, self.scale).map_err(|(c, m)| fail(self, c, m))?,
             )),
-            FieldType::AutoNumber
-            | FieldType::Email
-            | FieldType::Url
-            | FieldType::Phone
-            | FieldType::SingleSelect => {
-                let s = v
-                    .as_str()
-                    .ok_or_else(|| fail(self, "type", "must be a string"))?;
+            FieldType::AutoNumber | FieldType::Email | FieldType::Url | FieldType::Phone | FieldType::SingleSelect => {
+                let s = v.as_str().ok_or_else(|| fail(self, "type", "must be a string"))?;
                 no_nul(self, s)?;
                 Ok(Val::Text(s.to_string()))
             }
             FieldType::MultiSelect => {
-                let s = v
-                    .as_str()
-                    .ok_or_else(|| fail(self, "type", "must be one option"))?;
+                let s = v.as_str().ok_or_else(|| fail(self, "type", "must be one option"))?;
                 no_nul(self, s)?;
                 Ok(Val::Text(s.to_string()))
             }
@@ -532,26 +451,17 @@ mod tests {
     #[test]
     fn currency_takes_an_amount_with_a_code_or_the_default_code() {
         let f = field(FieldType::Currency, |f| f.currency = Some("CNY".into()));
+        assert_eq!(f.coerce(&json!(9.5)).unwrap(), Val::Currency(950, "CNY".into()));
         assert_eq!(
-            f.coerce(&json!(9.5)).unwrap(),
-            Val::Currency(950, "CNY".into())
-        );
-        assert_eq!(
-            f.coerce(&json!({"amount": "1.01", "currency": "USD"}))
-                .unwrap(),
+            f.coerce(&json!({"amount": "1.01", "currency": "USD"})).unwrap(),
             Val::Currency(101, "USD".into())
         );
         assert_eq!(
-            f.coerce(&json!({"amount": 1, "currency": "usd"}))
-                .unwrap_err()
-                .code,
+            f.coerce(&json!({"amount": 1, "currency": "usd"})).unwrap_err().code,
             "currency"
         );
         let no_default = field(FieldType::Currency, |_| {});
-        assert_eq!(
-            no_default.coerce(&json!(1)).unwrap_err().code,
-            "currency_required"
-        );
+        assert_eq!(no_default.coerce(&json!(1)).unwrap_err().code, "currency_required");
     }
 
     #[test]
@@ -583,23 +493,12 @@ mod tests {
 
     #[test]
     fn formats_of_email_url_phone_and_ids_are_checked() {
-        assert!(
-            field(FieldType::Email, |_| {})
-                .coerce(&json!("a@b.cn"))
-                .is_ok()
-        );
+        assert!(field(FieldType::Email, |_| {}).coerce(&json!("a@b.cn")).is_ok());
         assert_eq!(
-            field(FieldType::Email, |_| {})
-                .coerce(&json!("a@b"))
-                .unwrap_err()
-                .code,
+            field(FieldType::Email, |_| {}).coerce(&json!("a@b")).unwrap_err().code,
             "format"
         );
-        assert!(
-            field(FieldType::Url, |_| {})
-                .coerce(&json!("https://x.cn/a?b"))
-                .is_ok()
-        );
+        assert!(field(FieldType::Url, |_| {}).coerce(&json!("https://x.cn/a?b")).is_ok());
         assert_eq!(
             field(FieldType::Url, |_| {})
                 .coerce(&json!("javascript:x"))
@@ -634,17 +533,11 @@ mod tests {
         assert_eq!(t.coerce(&json!("a\u{0}b")).unwrap_err().code, "type");
         assert_eq!(t.coerce_operand(&json!("a\u{0}")).unwrap_err().code, "type");
         let j = field(FieldType::Json, |_| {});
-        assert_eq!(
-            j.coerce(&json!({"k": ["x\u{0}"]})).unwrap_err().code,
-            "type"
-        );
+        assert_eq!(j.coerce(&json!({"k": ["x\u{0}"]})).unwrap_err().code, "type");
         assert_eq!(j.coerce(&json!({"k\u{0}": 1})).unwrap_err().code, "type");
         assert!(j.coerce(&json!({"k": ["x", 1, null]})).is_ok());
         let e = field(FieldType::Email, |_| {});
-        assert_eq!(
-            e.coerce_operand(&json!("a\u{0}@b.cn")).unwrap_err().code,
-            "type"
-        );
+        assert_eq!(e.coerce_operand(&json!("a\u{0}@b.cn")).unwrap_err().code, "type");
     }
 
     #[test]
@@ -666,10 +559,7 @@ mod tests {
                     "scale {scale}: {m} answered as {answered}"
                 );
             }
-            assert_eq!(
-                f.coerce(&json!(MAX_MINOR_SCALED + 1)).unwrap_err().code,
-                "out_of_range"
-            );
+            assert_eq!(f.coerce(&json!(MAX_MINOR_SCALED + 1)).unwrap_err().code, "out_of_range");
         }
         let cents = field(FieldType::Decimal, |_| {});
         assert_eq!(
@@ -681,37 +571,23 @@ mod tests {
             Val::Fixed(MAX_MINOR_SCALED)
         );
         let whole = field(FieldType::Decimal, |f| f.scale = Some(0));
-        assert_eq!(
-            whole.coerce(&json!(MAX_MINOR)).unwrap(),
-            Val::Fixed(MAX_MINOR)
-        );
+        assert_eq!(whole.coerce(&json!(MAX_MINOR)).unwrap(), Val::Fixed(MAX_MINOR));
     }
 
     #[test]
     fn dates_keep_four_digit_years_and_leap_seconds_become_the_next_second() {
         let d = field(FieldType::Date, |_| {});
-        assert_eq!(
-            d.coerce(&json!("0001-01-01")).unwrap().to_json(&d),
-            json!("0001-01-01")
-        );
+        assert_eq!(d.coerce(&json!("0001-01-01")).unwrap().to_json(&d), json!("0001-01-01"));
         for bad in ["0000-12-31", "-0001-01-01", "+10000-01-01"] {
-            assert_eq!(
-                d.coerce(&json!(bad)).unwrap_err().code,
-                "out_of_range",
-                "{bad}"
-            );
+            assert_eq!(d.coerce(&json!(bad)).unwrap_err().code, "out_of_range", "{bad}");
         }
         let t = field(FieldType::Datetime, |_| {});
         assert_eq!(
-            t.coerce(&json!("0001-01-01T00:00:00+01:00"))
-                .unwrap_err()
-                .code,
+            t.coerce(&json!("0001-01-01T00:00:00+01:00")).unwrap_err().code,
             "out_of_range"
         );
         assert_eq!(
-            t.coerce(&json!("9999-12-31T23:59:59.999999-01:00"))
-                .unwrap_err()
-                .code,
+            t.coerce(&json!("9999-12-31T23:59:59.999999-01:00")).unwrap_err().code,
             "out_of_range"
         );
         let leap = t.coerce(&json!("2026-06-30T23:59:60.5Z")).unwrap();

@@ -52,7 +52,8 @@ fn app_out(row: &AppRow, def: AppDef) -> AppOut {
 }
 
 fn parse_stored(row: &AppRow) -> Result<AppDef, Error> {
-    serde_json::from_str(&row.definition).map_err(|e| Error::internal(format!("stored definition of app {} is unreadable: {e}", row.id)))
+    serde_json::from_str(&row.definition)
+        .map_err(|e| Error::internal(format!("stored definition of app {} is unreadable: {e}", row.id)))
 }
 
 /// RFC 7396 merge patch.
@@ -73,7 +74,11 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 fn no_key(body: &Map<String, Value>, key: &str, what: &str) -> Result<(), Error> {
     if body.contains_key(key) {
-        return Err(Error::validation(vec![FieldError::new(key, "read_only", format!("{what} cannot be changed here"))]));
+        return Err(Error::validation(vec![FieldError::new(
+            key,
+            "read_only",
+            format!("{what} cannot be changed here"),
+        )]));
     }
     Ok(())
 }
@@ -127,15 +132,15 @@ impl Engine {
         };
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         system::insert_app(&tx, &row).await.map_err(|e| match e {
-            StoreError::Unique(_) => {
-                Error::conflict(format!("an app named '{}' exists", def.name)).with_errors(vec![FieldError::new("name", "duplicate", "is taken")])
-            }
+            StoreError::Unique(_) => Error::conflict(format!("an app named '{}' exists", def.name))
+                .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]),
             other => other.into(),
         })?;
         system::insert_app_version(&tx, &row.id, 1, &definition, Some(ctx.user_id()), now).await?;
         ddl::apply(&tx, &steps, false).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.registry.put(ctx.tenant_id(), Arc::new(CompiledApp::compile(def.clone(), 1)));
+        self.registry
+            .put(ctx.tenant_id(), Arc::new(CompiledApp::compile(def.clone(), 1)));
         Ok(app_out(&row, def))
     }
 
@@ -148,7 +153,11 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
         let def = parse_stored(&row)?;
-        let steps: Vec<Step> = def.entities.iter().map(|e| Step::DropTable { entity: e.clone() }).collect();
+        let steps: Vec<Step> = def
+            .entities
+            .iter()
+            .map(|e| Step::DropTable { entity: e.clone() })
+            .collect();
         ddl::apply(&tx, &steps, true).await?;
         system::delete_app(&tx, &row.id).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -157,7 +166,13 @@ impl Engine {
     }
 
     /// Applies an edit to an app's definition: validate, plan, apply, store the new version.
-    pub async fn change_app<F>(&self, ctx: &TenantCtx, app: &str, opts: ChangeOptions, edit: F) -> Result<ChangeOut, Error>
+    pub async fn change_app<F>(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        opts: ChangeOptions,
+        edit: F,
+    ) -> Result<ChangeOut, Error>
     where
         F: FnOnce(&mut AppDef) -> Result<(), Error>,
     {
@@ -178,29 +193,57 @@ impl Engine {
         let steps = plan(Some(&old), &new);
         let summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
         if steps.is_empty() {
-            return Ok(ChangeOut { applied: false, version: row.version, plan: summary });
+            return Ok(ChangeOut {
+                applied: false,
+                version: row.version,
+                plan: summary,
+            });
         }
         // A dry run applies the plan too, then rolls back: it finds the values a conversion would lose.
         ddl::apply(&tx, &steps, opts.allow_data_loss).await?;
         if opts.dry_run {
             tx.rollback().await.map_err(StoreError::from)?;
-            return Ok(ChangeOut { applied: false, version: row.version, plan: summary });
+            return Ok(ChangeOut {
+                applied: false,
+                version: row.version,
+                plan: summary,
+            });
         }
         let now = trellis_core::value::now_micros();
         let definition = serde_json::to_string(&new).map_err(|e| Error::internal(e.to_string()))?;
-        let next = AppRow { version: row.version + 1, definition: definition.clone(), updated_at: now, ..row.clone() };
+        let next = AppRow {
+            version: row.version + 1,
+            definition: definition.clone(),
+            updated_at: now,
+            ..row.clone()
+        };
         if !system::update_app(&tx, &next, row.version).await? {
-            return Err(Error::conflict("the app was changed by someone else meanwhile; read it again and retry"));
+            return Err(Error::conflict(
+                "the app was changed by someone else meanwhile; read it again and retry",
+            ));
         }
         system::insert_app_version(&tx, &row.id, next.version, &definition, Some(ctx.user_id()), now).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.registry.put(ctx.tenant_id(), Arc::new(CompiledApp::compile(new, next.version)));
-        Ok(ChangeOut { applied: true, version: next.version, plan: summary })
+        self.registry
+            .put(ctx.tenant_id(), Arc::new(CompiledApp::compile(new, next.version)));
+        Ok(ChangeOut {
+            applied: true,
+            version: next.version,
+            plan: summary,
+        })
     }
 
     /// PATCH of an app: label and description (the name is its address and stays).
-    pub async fn patch_app(&self, ctx: &TenantCtx, app: &str, body: &Value, opts: ChangeOptions) -> Result<ChangeOut, Error> {
-        let obj = body.as_object().ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
+    pub async fn patch_app(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
         no_key(obj, "entities", "entities")?;
         let body = body.clone();
         let app_name = app.to_string();
@@ -209,7 +252,11 @@ impl Engine {
             merge_patch(&mut v, &body);
             let patched = parse_app(&v)?;
             if patched.name.as_str() != app_name {
-                return Err(Error::validation(vec![FieldError::new("name", "read_only", "an app cannot be renamed")]));
+                return Err(Error::validation(vec![FieldError::new(
+                    "name",
+                    "read_only",
+                    "an app cannot be renamed",
+                )]));
             }
             *def = patched;
             Ok(())
@@ -218,7 +265,13 @@ impl Engine {
     }
 
     /// Adds an entity (with its fields, if given).
-    pub async fn create_entity(&self, ctx: &TenantCtx, app: &str, body: &Value, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+    pub async fn create_entity(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
         let entity = parse_entity(body)?;
         self.change_app(ctx, app, opts, move |def| {
             if def.entity(entity.name.as_str()).is_some() {
@@ -232,14 +285,25 @@ impl Engine {
     }
 
     /// PATCH of an entity: name, labels, title field (fields have their own endpoints).
-    pub async fn patch_entity(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value, opts: ChangeOptions) -> Result<ChangeOut, Error> {
-        let obj = body.as_object().ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
+    pub async fn patch_entity(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
         no_key(obj, "fields", "fields")?;
         no_key(obj, "id", "the storage id")?;
         let (body, entity) = (body.clone(), entity.to_string());
         self.change_app(ctx, app, opts, move |def| {
             let old_name = entity.clone();
-            let current = def.entity(&entity).ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let current = def
+                .entity(&entity)
+                .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
             let mut v = serde_json::to_value(current).map_err(|e| Error::internal(e.to_string()))?;
             merge_patch(&mut v, &body);
             let patched: EntityDef = parse_entity(&v)?;
@@ -264,15 +328,28 @@ impl Engine {
     }
 
     /// Deletes an entity and its records; refused while another entity's relation points at it.
-    pub async fn delete_entity(&self, ctx: &TenantCtx, app: &str, entity: &str, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+    pub async fn delete_entity(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
         let entity = entity.to_string();
         self.change_app(ctx, app, opts, move |def| {
             if def.entity(&entity).is_none() {
                 return Err(Error::not_found(format!("entity '{entity}' does not exist")));
             }
             for e in def.entities.iter().filter(|e| e.name.as_str() != entity) {
-                if let Some(f) = e.fields.iter().find(|f| f.target.as_ref().is_some_and(|t| t.as_str() == entity)) {
-                    return Err(Error::conflict(format!("'{}.{}' still points at '{entity}': remove that field first", e.name, f.name)));
+                if let Some(f) = e
+                    .fields
+                    .iter()
+                    .find(|f| f.target.as_ref().is_some_and(|t| t.as_str() == entity))
+                {
+                    return Err(Error::conflict(format!(
+                        "'{}.{}' still points at '{entity}': remove that field first",
+                        e.name, f.name
+                    )));
                 }
             }
             def.entities.retain(|e| e.name.as_str() != entity);
@@ -281,13 +358,23 @@ impl Engine {
         .await
     }
 
-    pub async fn create_field(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+    pub async fn create_field(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
         let field = parse_field(body)?;
         let entity = entity.to_string();
         self.change_app(ctx, app, opts, move |def| {
-            let e = def.entity_mut(&entity).ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let e = def
+                .entity_mut(&entity)
+                .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
             if e.field(field.name.as_str()).is_some() {
-                return Err(Error::conflict(format!("field '{}' exists", field.name)).with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
+                return Err(Error::conflict(format!("field '{}' exists", field.name))
+                    .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
             }
             e.fields.push(field);
             Ok(())
@@ -306,12 +393,18 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        let obj = body.as_object().ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
         no_key(obj, "id", "the storage id")?;
         let (body, entity, field) = (body.clone(), entity.to_string(), field.to_string());
         self.change_app(ctx, app, opts, move |def| {
-            let e = def.entity_mut(&entity).ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
-            let current = e.field(&field).ok_or_else(|| Error::not_found(format!("field '{field}' does not exist")))?;
+            let e = def
+                .entity_mut(&entity)
+                .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let current = e
+                .field(&field)
+                .ok_or_else(|| Error::not_found(format!("field '{field}' does not exist")))?;
             let mut v = serde_json::to_value(current).map_err(|e| Error::internal(e.to_string()))?;
             merge_patch(&mut v, &body);
             let patched: FieldDef = parse_field(&v)?;
@@ -329,10 +422,19 @@ impl Engine {
         .await
     }
 
-    pub async fn delete_field(&self, ctx: &TenantCtx, app: &str, entity: &str, field: &str, opts: ChangeOptions) -> Result<ChangeOut, Error> {
+    pub async fn delete_field(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        field: &str,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
         let (entity, field) = (entity.to_string(), field.to_string());
         self.change_app(ctx, app, opts, move |def| {
-            let e = def.entity_mut(&entity).ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let e = def
+                .entity_mut(&entity)
+                .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
             if e.field(&field).is_none() {
                 return Err(Error::not_found(format!("field '{field}' does not exist")));
             }

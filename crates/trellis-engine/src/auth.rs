@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use trellis_core::Error;
 use trellis_store::system::{self, TokenRow, UserRow};
 
-use crate::context::TenantCtx;
 use crate::Engine;
+use crate::context::TenantCtx;
 
 /// How long a login session lasts.
 pub const SESSION_TTL_HOURS: i64 = 24 * 7;
@@ -117,7 +117,13 @@ pub struct UserOut {
 
 impl From<&UserRow> for UserOut {
     fn from(u: &UserRow) -> Self {
-        UserOut { id: u.id.clone(), email: u.email.clone(), name: u.name.clone(), tenant_id: u.tenant_id.clone(), is_admin: u.is_admin }
+        UserOut {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            tenant_id: u.tenant_id.clone(),
+            is_admin: u.is_admin,
+        }
     }
 }
 
@@ -172,7 +178,9 @@ impl Engine {
         };
         let ok = {
             let (pw, hash) = (password.to_string(), user.password_hash.clone());
-            tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.unwrap_or(false)
+            tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+                .await
+                .unwrap_or(false)
         };
         if !ok || user.disabled_at.is_some() {
             return Err(Error::unauthenticated("wrong e-mail or password"));
@@ -210,17 +218,28 @@ impl Engine {
             self.touch(&c.ctx);
             return Ok(c.ctx);
         }
-        let row = system::token_by_hash(&self.db.read, &hash).await?.ok_or_else(unauthenticated)?;
+        let row = system::token_by_hash(&self.db.read, &hash)
+            .await?
+            .ok_or_else(unauthenticated)?;
         if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
             return Err(unauthenticated());
         }
-        let user = system::user_by_id(&self.db.read, &row.tenant_id, &row.user_id).await?.ok_or_else(unauthenticated)?;
+        let user = system::user_by_id(&self.db.read, &row.tenant_id, &row.user_id)
+            .await?
+            .ok_or_else(unauthenticated)?;
         if user.disabled_at.is_some() {
             return Err(unauthenticated());
         }
         let token_id = (row.kind == "api").then(|| row.id.clone());
         let ctx = TenantCtx::new(user.tenant_id.clone(), user.id.clone(), user.is_admin, token_id);
-        self.auth_cache.put(hash, Cached { ctx: ctx.clone(), expires_at: row.expires_at, cached_at: Instant::now() });
+        self.auth_cache.put(
+            hash,
+            Cached {
+                ctx: ctx.clone(),
+                expires_at: row.expires_at,
+                cached_at: Instant::now(),
+            },
+        );
         self.touch(&ctx);
         Ok(ctx)
     }
@@ -240,8 +259,12 @@ impl Engine {
 
     /// The caller's user row.
     pub async fn me(&self, ctx: &TenantCtx) -> Result<(UserOut, system::TenantRow), Error> {
-        let user = system::user_by_id(&self.db.read, ctx.tenant_id(), ctx.user_id()).await?.ok_or_else(unauthenticated)?;
-        let tenant = system::tenant_by_id(&self.db.read, ctx.tenant_id()).await?.ok_or_else(unauthenticated)?;
+        let user = system::user_by_id(&self.db.read, ctx.tenant_id(), ctx.user_id())
+            .await?
+            .ok_or_else(unauthenticated)?;
+        let tenant = system::tenant_by_id(&self.db.read, ctx.tenant_id())
+            .await?
+            .ok_or_else(unauthenticated)?;
         Ok((UserOut::from(&user), tenant))
     }
 
@@ -255,11 +278,19 @@ impl Engine {
     ) -> Result<TokenOut, Error> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(Error::validation(vec![trellis_core::FieldError::new("name", "length", "must be 1 to 100 characters")]));
+            return Err(Error::validation(vec![trellis_core::FieldError::new(
+                "name",
+                "length",
+                "must be 1 to 100 characters",
+            )]));
         }
         let now = trellis_core::value::now_micros();
         if expires_at.is_some_and(|e| e <= now) {
-            return Err(Error::validation(vec![trellis_core::FieldError::new("expires_at", "past", "must be in the future")]));
+            return Err(Error::validation(vec![trellis_core::FieldError::new(
+                "expires_at",
+                "past",
+                "must be in the future",
+            )]));
         }
         let (token, hash) = new_token("trk");
         let row = TokenRow {
@@ -282,7 +313,11 @@ impl Engine {
     }
 
     pub async fn list_api_tokens(&self, ctx: &TenantCtx) -> Result<Vec<TokenOut>, Error> {
-        Ok(system::api_tokens_of(&self.db.read, ctx.tenant_id(), ctx.user_id()).await?.iter().map(TokenOut::from).collect())
+        Ok(system::api_tokens_of(&self.db.read, ctx.tenant_id(), ctx.user_id())
+            .await?
+            .iter()
+            .map(TokenOut::from)
+            .collect())
     }
 
     /// Revokes one of the caller's tokens; another user's or tenant's token answers not found.

@@ -13,7 +13,12 @@ pub struct TenantCtx {
 
 impl TenantCtx {
     pub(crate) fn new(tenant_id: String, user_id: String, is_admin: bool, token_id: Option<String>) -> TenantCtx {
-        TenantCtx { tenant_id, user_id, is_admin, token_id }
+        TenantCtx {
+            tenant_id,
+            user_id,
+            is_admin,
+            token_id,
+        }
     }
     pub fn tenant_id(&self) -> &str {
         &self.tenant_id
@@ -33,7 +38,9 @@ impl TenantCtx {
         if self.is_admin {
             Ok(())
         } else {
-            Err(trellis_core::Error::permission_denied("only tenant administrators may change an app's definition"))
+            Err(trellis_core::Error::permission_denied(
+                "only tenant administrators may change an app's definition",
+            ))
         }
     }
 }

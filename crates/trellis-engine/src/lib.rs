@@ -26,22 +26,35 @@ pub struct Engine {
 impl Engine {
     /// Connects, brings the system tables up to date and returns a ready engine.
     pub async fn open(database_url: &str) -> Result<Engine, Error> {
-        let db = Db::connect(database_url).await.map_err(|e| Error::internal(e.to_string()))?;
-        trellis_store::migrate::migrate(&db).await.map_err(|e| Error::internal(e.to_string()))?;
-        Ok(Engine { db, registry: Arc::default(), auth_cache: Arc::default() })
+        let db = Db::connect(database_url)
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
+        trellis_store::migrate::migrate(&db)
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
+        Ok(Engine {
+            db,
+            registry: Arc::default(),
+            auth_cache: Arc::default(),
+        })
     }
 
     /// Drops compiled apps whose version changed in the database (written by another node).
     pub async fn sync_registry(&self) -> Result<(), Error> {
-        let current: HashMap<(String, String), i64> =
-            system::app_versions(&self.db.read).await?.into_iter().map(|(t, n, v)| ((t, n), v)).collect();
+        let current: HashMap<(String, String), i64> = system::app_versions(&self.db.read)
+            .await?
+            .into_iter()
+            .map(|(t, n, v)| ((t, n), v))
+            .collect();
         self.registry.retain_current(&current);
         Ok(())
     }
 
     /// A context acting as a tenant's user, for administration and tests.
     pub async fn context_for(&self, email: &str) -> Result<TenantCtx, Error> {
-        let u = system::user_by_email(&self.db.read, &email.trim().to_lowercase()).await?.ok_or_else(|| Error::not_found("no such user"))?;
+        let u = system::user_by_email(&self.db.read, &email.trim().to_lowercase())
+            .await?
+            .ok_or_else(|| Error::not_found("no such user"))?;
         Ok(TenantCtx::new(u.tenant_id, u.id, u.is_admin, None))
     }
 }

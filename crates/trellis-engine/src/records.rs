@@ -121,11 +121,7 @@ impl Engine {
         current: Option<&Row>,
     ) -> Result<Prepared<'e>, Vec<FieldError>> {
         let Some(obj) = body.as_object() else {
-            return Err(vec![FieldError::new(
-                "$",
-                "type",
-                "the body must be a JSON object",
-            )]);
+            return Err(vec![FieldError::new("$", "type", "the body must be a JSON object")]);
         };
         let mut errors = Vec::new();
         let mut values = Vec::new();
@@ -261,17 +257,10 @@ impl Engine {
                 .await?
                 .is_empty()
         {
-            errors.push(FieldError::new(
-                "owner",
-                "not_found",
-                format!("no user has id {o}"),
-            ));
+            errors.push(FieldError::new("owner", "not_found", format!("no user has id {o}")));
         }
         for (f, v) in values.iter().filter(|(f, v)| f.unique && !v.is_null()) {
-            if records::find_duplicate(tx, entity, f, v, self_id)
-                .await?
-                .is_some()
-            {
+            if records::find_duplicate(tx, entity, f, v, self_id).await?.is_some() {
                 errors.push(FieldError::new(
                     f.name.clone(),
                     "unique",
@@ -291,15 +280,8 @@ impl Engine {
     ) -> Result<Vec<(&'e CompiledField, Val)>, Error> {
         let mut out = Vec::new();
         for f in entity.fields().filter(|f| f.kind == FieldType::AutoNumber) {
-            let fmt = AutoFormat::parse(f.format.as_deref().unwrap_or("{00000}"))
-                .map_err(Error::internal)?;
-            let scope = format!(
-                "{}:{}:{}:{}",
-                ctx.tenant_id(),
-                entity.table,
-                f.column,
-                fmt.period(at)
-            );
+            let fmt = AutoFormat::parse(f.format.as_deref().unwrap_or("{00000}")).map_err(Error::internal)?;
+            let scope = format!("{}:{}:{}:{}", ctx.tenant_id(), entity.table, f.column, fmt.period(at));
             let n = records::next_counter(tx, &scope).await?;
             out.push((f, Val::Text(fmt.render(n, at))));
         }
@@ -339,8 +321,7 @@ impl Engine {
         records::insert(tx, entity, &meta, &values)
             .await
             .map_err(|e| Err(unique_to_conflict(e)))?;
-        let by_name: HashMap<&str, &Val> =
-            values.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
+        let by_name: HashMap<&str, &Val> = values.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
         let row = Row {
             values: entity
                 .columns
@@ -349,10 +330,7 @@ impl Engine {
                     Some(if c.system {
                         system_val(&meta, &c.name)
                     } else {
-                        by_name
-                            .get(c.name.as_str())
-                            .map(|v| (*v).clone())
-                            .unwrap_or(Val::Null)
+                        by_name.get(c.name.as_str()).map(|v| (*v).clone()).unwrap_or(Val::Null)
                     })
                 })
                 .collect(),
@@ -373,9 +351,7 @@ impl Engine {
     ) -> Result<RecordOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
-        let prepared = self
-            .prepare(entity, body, None)
-            .map_err(Error::validation)?;
+        let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let out = self
             .insert_in(&tx, ctx, &app, entity, prepared)
@@ -457,15 +433,7 @@ impl Engine {
         let prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
-            .check_references(
-                tx,
-                ctx,
-                app,
-                entity,
-                &prepared.values,
-                owner_check,
-                Some(id),
-            )
+            .check_references(tx, ctx, app, entity, &prepared.values, owner_check, Some(id))
             .await
             .map_err(Err)?;
         if !errors.is_empty() {
@@ -491,10 +459,7 @@ impl Engine {
             let new = match c.name.as_str() {
                 "updated_at" => Some(Val::DateTime(at)),
                 "version" => Some(Val::Int(row.version() + 1)),
-                "owner" => prepared
-                    .owner
-                    .clone()
-                    .map(|o| o.map(Val::Text).unwrap_or(Val::Null)),
+                "owner" => prepared.owner.clone().map(|o| o.map(Val::Text).unwrap_or(Val::Null)),
                 _ => prepared
                     .values
                     .iter()
@@ -566,18 +531,12 @@ impl Engine {
 
     /// Creates, updates and deletes in one transaction: all or nothing. Errors name the operation
     /// (`create[2].amount`).
-    pub async fn bulk(
-        &self,
-        ctx: &TenantCtx,
-        app: &str,
-        entity: &str,
-        body: &Value,
-    ) -> Result<Value, Error> {
+    pub async fn bulk(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
-        let obj = body.as_object().ok_or_else(|| {
-            Error::bad_request("the body must be a JSON object with create, update and delete")
-        })?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Error::bad_request("the body must be a JSON object with create, update and delete"))?;
         if let Some(k) = obj
             .keys()
             .find(|k| !matches!(k.as_str(), "create" | "update" | "delete"))
@@ -607,9 +566,7 @@ impl Engine {
         for (i, c) in creates.iter().enumerate() {
             match self.prepare(entity, c, None) {
                 Ok(p) => prepared.push(p),
-                Err(es) => {
-                    errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]"))))
-                }
+                Err(es) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
             }
         }
         let mut update_ops = Vec::with_capacity(updates.len());
@@ -619,11 +576,7 @@ impl Engine {
                 errors.push(FieldError::new(at, "type", "must be an object with an id"));
                 continue;
             };
-            let Some(id) = o
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| check_id(s).ok())
-            else {
+            let Some(id) = o.get("id").and_then(Value::as_str).and_then(|s| check_id(s).ok()) else {
                 errors.push(FieldError::new(
                     format!("{at}.id"),
                     "required",
@@ -636,11 +589,7 @@ impl Engine {
                 Some(v) => match v.as_i64() {
                     Some(n) => Some(n),
                     None => {
-                        errors.push(FieldError::new(
-                            format!("{at}.version"),
-                            "type",
-                            "must be an integer",
-                        ));
+                        errors.push(FieldError::new(format!("{at}.version"), "type", "must be an integer"));
                         continue;
                     }
                 },
@@ -658,11 +607,7 @@ impl Engine {
                 .and_then(|s| check_id(s).ok());
             match id {
                 Some(id) => delete_ids.push((i, id, d.get("version").and_then(Value::as_i64))),
-                None => errors.push(FieldError::new(
-                    format!("delete[{i}]"),
-                    "type",
-                    "must be a record id",
-                )),
+                None => errors.push(FieldError::new(format!("delete[{i}]"), "type", "must be a record id")),
             }
         }
         if !errors.is_empty() {
@@ -682,22 +627,15 @@ impl Engine {
         for (i, p) in prepared.into_iter().enumerate() {
             match self.insert_in(&tx, ctx, &app, entity, p).await {
                 Ok(r) => created.push(r.json),
-                Err(Ok(es)) => {
-                    errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]"))))
-                }
+                Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
                 Err(Err(e)) => return Err(prefix_error(e, &format!("create[{i}]"))),
             }
         }
         let mut updated = Vec::with_capacity(update_ops.len());
         for (i, id, version, fields) in &update_ops {
-            match self
-                .update_in(&tx, ctx, &app, entity, id, fields, *version)
-                .await
-            {
+            match self.update_in(&tx, ctx, &app, entity, id, fields, *version).await {
                 Ok(r) => updated.push(r.json),
-                Err(Ok(es)) => {
-                    errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]"))))
-                }
+                Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]")))),
                 Err(Err(e)) => return Err(prefix_error(e, &format!("update[{i}]"))),
             }
         }
@@ -727,9 +665,8 @@ impl Engine {
         let entity = entity_of(&app, entity)?;
         let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => {
-                let v: Value = serde_json::from_str(f).map_err(|e| {
-                    Error::bad_field("filter", "invalid_json", format!("is not valid JSON: {e}"))
-                })?;
+                let v: Value = serde_json::from_str(f)
+                    .map_err(|e| Error::bad_field("filter", "invalid_json", format!("is not valid JSON: {e}")))?;
                 Some(parse_filter(entity, &v)?)
             }
             None => None,
@@ -737,11 +674,7 @@ impl Engine {
         let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
         let limit = p.limit.unwrap_or(50);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::bad_field(
-                "limit",
-                "range",
-                format!("must be 1 to {MAX_LIMIT}"),
-            ));
+            return Err(Error::bad_field("limit", "range", format!("must be 1 to {MAX_LIMIT}")));
         }
         if p.cursor.is_some() && p.offset.is_some() {
             return Err(Error::bad_field(
@@ -759,11 +692,7 @@ impl Engine {
         }
         let search = p.q.clone().filter(|s| !s.trim().is_empty());
         if search.as_deref().is_some_and(|s| s.contains('\0')) {
-            return Err(Error::bad_field(
-                "q",
-                "type",
-                "must not contain NUL characters",
-            ));
+            return Err(Error::bad_field("q", "type", "must not contain NUL characters"));
         }
         if search
             .as_deref()
@@ -775,11 +704,7 @@ impl Engine {
                 format!("search for at most {MAX_SEARCH_WORDS} words"),
             ));
         }
-        let cursor = p
-            .cursor
-            .as_deref()
-            .map(|c| decode_cursor(&sort, c))
-            .transpose()?;
+        let cursor = p.cursor.as_deref().map(|c| decode_cursor(&sort, c)).transpose()?;
         let expand = parse_expand(entity, p.expand.as_deref())?;
         let answered = wanted_columns(entity, p.fields.as_deref())?;
         // The sort keys are read even when `fields` leaves them out: the next cursor needs them.
@@ -809,11 +734,7 @@ impl Engine {
             rows.last().map(|last| {
                 let vals: Vec<Val> = sort
                     .iter()
-                    .map(|k| {
-                        last.get(entity, &k.field.name)
-                            .cloned()
-                            .unwrap_or(Val::Null)
-                    })
+                    .map(|k| last.get(entity, &k.field.name).cloned().unwrap_or(Val::Null))
                     .collect();
                 encode_cursor(&sort, &vals, last.id())
             })
@@ -883,10 +804,7 @@ impl Engine {
     }
 }
 
-fn wanted_columns(
-    entity: &CompiledEntity,
-    fields: Option<&str>,
-) -> Result<Option<Vec<usize>>, Error> {
+fn wanted_columns(entity: &CompiledEntity, fields: Option<&str>) -> Result<Option<Vec<usize>>, Error> {
     let Some(f) = fields.filter(|f| !f.trim().is_empty()) else {
         return Ok(None);
     };
@@ -906,13 +824,8 @@ fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<Str
     let Some(e) = expand.filter(|e| !e.trim().is_empty()) else {
         return Ok(Vec::new());
     };
-    let names = parse_fields(entity, e).map_err(|_| {
-        Error::bad_field(
-            "expand",
-            "unknown_field",
-            "names a field that does not exist",
-        )
-    })?;
+    let names = parse_fields(entity, e)
+        .map_err(|_| Error::bad_field("expand", "unknown_field", "names a field that does not exist"))?;
     for n in &names {
         if entity
             .column(n)
@@ -937,9 +850,7 @@ fn stale(current: i64) -> Error {
 
 fn unique_to_conflict(e: StoreError) -> Error {
     if e.is_unique_violation() {
-        Error::conflict(
-            "another record has the same value in a unique field (written concurrently)",
-        )
+        Error::conflict("another record has the same value in a unique field (written concurrently)")
     } else {
         e.into()
     }

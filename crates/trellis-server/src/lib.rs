@@ -57,13 +57,16 @@ impl Running {
 
 /// Opens the database (creating and migrating it as needed).
 pub async fn open(database_url: &str) -> anyhow::Result<Engine> {
-    Engine::open(database_url).await.map_err(|e| anyhow::anyhow!("{}", e.detail))
+    Engine::open(database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.detail))
 }
 
 /// Starts a node: migrate, bootstrap on an empty database, bind, serve.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
     let engine = open(&settings.database_url).await?;
     let bootstrapped = engine
         .bootstrap(settings.admin_email.as_deref(), settings.admin_password.as_deref())
@@ -75,10 +78,18 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let handle = server.handle();
     let server = tokio::spawn(server);
     let housekeeping = tokio::spawn(housekeeping(engine.clone()));
-    Ok(Running { addr, engine, bootstrapped, handle, server, housekeeping })
+    Ok(Running {
+        addr,
+        engine,
+        bootstrapped,
+        handle,
+        server,
+        housekeeping,
+    })
 }
 
-/// Periodic work of a node: notice app versions written by other nodes, checkpoint the SQLite WAL.
+/// Periodic work of a node: notice app versions written by other nodes, keep SQLite's planner
+/// statistics current, checkpoint the SQLite WAL.
 async fn housekeeping(engine: Engine) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     let mut n: u64 = 0;
@@ -88,7 +99,12 @@ async fn housekeeping(engine: Engine) {
         if let Err(e) = engine.sync_registry().await {
             tracing::warn!(error = %e.detail, "registry sync failed");
         }
-        if n % 30 == 0
+        if n.is_multiple_of(5)
+            && let Err(e) = engine.db.optimize().await
+        {
+            tracing::warn!(error = %e, "optimize failed");
+        }
+        if n.is_multiple_of(30)
             && let Err(e) = engine.db.checkpoint().await
         {
             tracing::warn!(error = %e, "checkpoint failed");

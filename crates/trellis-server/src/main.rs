@@ -105,9 +105,13 @@ enum UserCommand {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_web=warn,actix_server=warn,sqlx=warn,sea_orm=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,actix_web=warn,actix_server=warn,sqlx=warn,sea_orm=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 #[tokio::main]
@@ -115,7 +119,13 @@ async fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { data, bind, workers, admin_email, admin_password } => {
+        Command::Serve {
+            data,
+            bind,
+            workers,
+            admin_email,
+            admin_password,
+        } => {
             let settings = Settings {
                 bind,
                 database_url: data.url(),
@@ -138,12 +148,28 @@ async fn main() -> anyhow::Result<()> {
             open(&data.url()).await?;
             println!("Database is up to date");
         }
-        Command::Tenant { command: TenantCommand::Create { data, name } } => {
+        Command::Tenant {
+            command: TenantCommand::Create { data, name },
+        } => {
             let engine = open(&data.url()).await?;
-            let t = engine.create_tenant(&name).await.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            let t = engine
+                .create_tenant(&name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             println!("Created tenant '{}' ({})", t.name, t.id);
         }
-        Command::User { command: UserCommand::Create { data, tenant, email, name, password, password_stdin, admin } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    data,
+                    tenant,
+                    email,
+                    name,
+                    password,
+                    password_stdin,
+                    admin,
+                },
+        } => {
             let engine = open(&data.url()).await?;
             let (password, generated) = match (password, password_stdin) {
                 (_, true) => {

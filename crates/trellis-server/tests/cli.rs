@@ -125,12 +125,7 @@ impl Node {
             output: Vec::new(),
         };
         let listening = node.wait_for("Trellis is listening on http://", Duration::from_secs(60));
-        let addr = listening
-            .rsplit("http://")
-            .next()
-            .expect("address")
-            .trim()
-            .to_string();
+        let addr = listening.rsplit("http://").next().expect("address").trim().to_string();
         assert_eq!(addr, bind, "it listens where it was told");
         node.base = format!("http://{addr}");
         node
@@ -246,14 +241,7 @@ async fn admin_commands_set_up_tenants_and_users_that_then_log_in() {
     );
     assert_ok(&run(&["migrate", "--data-dir", d]));
 
-    let out = assert_ok(&run(&[
-        "tenant",
-        "create",
-        "--data-dir",
-        d,
-        "--name",
-        "acme",
-    ]));
+    let out = assert_ok(&run(&["tenant", "create", "--data-dir", d, "--name", "acme"]));
     assert!(out.starts_with("Created tenant 'acme' ("), "{out}");
     assert_fails(
         &run(&["tenant", "create", "--data-dir", d, "--name", "acme"]),
@@ -347,11 +335,7 @@ async fn admin_commands_set_up_tenants_and_users_that_then_log_in() {
         .trim()
         .to_string();
     let wrong = run(&["frobnicate"]);
-    assert_eq!(
-        wrong.status.code(),
-        Some(2),
-        "an unknown command is a usage error"
-    );
+    assert_eq!(wrong.status.code(), Some(2), "an unknown command is a usage error");
 
     // A node on that directory bootstraps nothing (tenants exist) and lets both users in.
     let mut node = Node::start(
@@ -361,11 +345,7 @@ async fn admin_commands_set_up_tenants_and_users_that_then_log_in() {
             ("TRELLIS_ADMIN_PASSWORD", "boot-password-1"),
         ],
     );
-    assert!(
-        !node.printed().contains("Created tenant"),
-        "{}",
-        node.printed()
-    );
+    assert!(!node.printed().contains("Created tenant"), "{}", node.printed());
     let (status, token) = login(&node.base, "a@acme.example", "acme-password-1").await;
     assert_eq!(status, 200);
     let me = get(&node.base, &token.unwrap(), "/api/v1/me").await;
@@ -378,9 +358,7 @@ async fn admin_commands_set_up_tenants_and_users_that_then_log_in() {
         false
     );
     assert_eq!(
-        login(&node.base, "boot@example.com", "boot-password-1")
-            .await
-            .0,
+        login(&node.base, "boot@example.com", "boot-password-1").await.0,
         401,
         "no bootstrap on a database with tenants"
     );
@@ -442,15 +420,9 @@ async fn serve_creates_the_first_administrator_once_and_a_restart_keeps_the_data
             ("TRELLIS_ADMIN_PASSWORD", "other-password-1"),
         ],
     );
-    assert!(
-        !node.printed().contains("Created tenant"),
-        "{}",
-        node.printed()
-    );
+    assert!(!node.printed().contains("Created tenant"), "{}", node.printed());
     assert_eq!(
-        login(&node.base, "ops@example.com", "other-password-1")
-            .await
-            .0,
+        login(&node.base, "ops@example.com", "other-password-1").await.0,
         401,
         "the first password stays"
     );
@@ -467,20 +439,12 @@ async fn a_first_start_without_a_password_prints_a_generated_one_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let env = [("TRELLIS_ADMIN_EMAIL", "first@example.com")];
     let mut node = Node::start(dir.path(), &env);
-    let line = node.wait_for(
-        "Generated password (shown once, change it): ",
-        Duration::from_secs(5),
-    );
+    let line = node.wait_for("Generated password (shown once, change it): ", Duration::from_secs(5));
     let password = line.rsplit(": ").next().unwrap().trim().to_string();
     assert!(password.len() >= 16, "a strong password: {password}");
     let (status, _) = login(&node.base, "first@example.com", &password).await;
     assert_eq!(status, 200, "the printed password logs in");
-    assert_eq!(
-        login(&node.base, "first@example.com", "guess-password")
-            .await
-            .0,
-        401
-    );
+    assert_eq!(login(&node.base, "first@example.com", "guess-password").await.0, 401);
     node.stop();
 
     let mut node = Node::start(dir.path(), &env);
@@ -489,10 +453,7 @@ async fn a_first_start_without_a_password_prints_a_generated_one_once() {
         "shown once only: {}",
         node.printed()
     );
-    assert_eq!(
-        login(&node.base, "first@example.com", &password).await.0,
-        200
-    );
+    assert_eq!(login(&node.base, "first@example.com", &password).await.0, 200);
     // Dropped without a stop: the guard kills it.
     drop(node);
 }

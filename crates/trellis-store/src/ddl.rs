@@ -53,18 +53,28 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             }
             tx.execute(&t).await?;
             for sys in ["created_at", "updated_at", "owner"] {
-                let i = Index::create().name(index_name(entity, sys)).table(Alias::new(table.clone())).col(Alias::new(sys)).to_owned();
+                let i = Index::create()
+                    .name(index_name(entity, sys))
+                    .table(Alias::new(table.clone()))
+                    .col(Alias::new(sys))
+                    .to_owned();
                 tx.execute(&i).await?;
             }
         }
         Step::DropTable { entity } => {
-            let t = Table::drop().table(Alias::new(table_name(entity.storage_id()))).if_exists().to_owned();
+            let t = Table::drop()
+                .table(Alias::new(table_name(entity.storage_id())))
+                .if_exists()
+                .to_owned();
             tx.execute(&t).await?;
         }
         Step::AddColumn { entity, field } => {
             let table = table_name(entity.storage_id());
             for mut c in field_columns(field) {
-                let alter = Table::alter().table(Alias::new(table.clone())).add_column(&mut c).to_owned();
+                let alter = Table::alter()
+                    .table(Alias::new(table.clone()))
+                    .add_column(&mut c)
+                    .to_owned();
                 tx.execute(&alter).await?;
             }
             // Records that exist when a field with a default is added take the default.
@@ -89,20 +99,29 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
                 cols.push(currency_column_name(field.storage_id()));
             }
             for c in cols {
-                let alter = Table::alter().table(Alias::new(table.clone())).drop_column(Alias::new(c)).to_owned();
+                let alter = Table::alter()
+                    .table(Alias::new(table.clone()))
+                    .drop_column(Alias::new(c))
+                    .to_owned();
                 tx.execute(&alter).await?;
             }
         }
         Step::ConvertColumn { entity, from, to } => convert(tx, entity, from, to, allow_data_loss).await?,
         Step::DropIndex { entity, field } => {
             let col = column_name(field.storage_id());
-            let i = Index::drop().name(index_name(entity, &col)).table(Alias::new(table_name(entity.storage_id()))).if_exists().to_owned();
+            let i = Index::drop()
+                .name(index_name(entity, &col))
+                .table(Alias::new(table_name(entity.storage_id())))
+                .if_exists()
+                .to_owned();
             tx.execute(&i).await?;
         }
         Step::CreateIndex { entity, field, kind } => {
             let col = column_name(field.storage_id());
             let mut i = Index::create();
-            i.name(index_name(entity, &col)).table(Alias::new(table_name(entity.storage_id()))).col(Alias::new(col));
+            i.name(index_name(entity, &col))
+                .table(Alias::new(table_name(entity.storage_id())))
+                .col(Alias::new(col));
             if *kind == IndexKind::Unique {
                 i.unique();
             }
@@ -121,13 +140,22 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
 
 /// Rewrites a column from one field definition to another. Values that cannot be carried over
 /// are counted; unless data loss is allowed, any such value refuses the whole change.
-async fn convert(tx: &DatabaseTransaction, entity: &EntityDef, from: &FieldDef, to: &FieldDef, allow_data_loss: bool) -> Result<(), StoreError> {
+async fn convert(
+    tx: &DatabaseTransaction,
+    entity: &EntityDef,
+    from: &FieldDef,
+    to: &FieldDef,
+    allow_data_loss: bool,
+) -> Result<(), StoreError> {
     let table = table_name(entity.storage_id());
     let (old_c, new_c) = (CompiledField::compile(from), CompiledField::compile(to));
     let backend = tx.get_database_backend();
 
     let mut select = Query::select();
-    select.column(Alias::new("id")).column(Alias::new(old_c.column.clone())).from(Alias::new(table.clone()));
+    select
+        .column(Alias::new("id"))
+        .column(Alias::new(old_c.column.clone()))
+        .from(Alias::new(table.clone()));
     if let Some(cur) = &old_c.currency_column {
         select.column(Alias::new(cur.clone()));
     }
@@ -159,11 +187,23 @@ async fn convert(tx: &DatabaseTransaction, entity: &EntityDef, from: &FieldDef, 
 
     let tmp = format!("{}_t", new_c.column);
     let mut tmp_def = column_def(&tmp, to.field_type.storage_class());
-    tx.execute(&Table::alter().table(Alias::new(table.clone())).add_column(&mut tmp_def).to_owned()).await?;
+    tx.execute(
+        &Table::alter()
+            .table(Alias::new(table.clone()))
+            .add_column(&mut tmp_def)
+            .to_owned(),
+    )
+    .await?;
     let new_cur = new_c.currency_column.clone();
     if let (Some(cur), None) = (&new_cur, &old_c.currency_column) {
         let mut c = ColumnDef::new(cur.clone()).text().null().to_owned();
-        tx.execute(&Table::alter().table(Alias::new(table.clone())).add_column(&mut c).to_owned()).await?;
+        tx.execute(
+            &Table::alter()
+                .table(Alias::new(table.clone()))
+                .add_column(&mut c)
+                .to_owned(),
+        )
+        .await?;
     }
     let class = to.field_type.storage_class();
     for (id, v) in &converted {
@@ -171,16 +211,29 @@ async fn convert(tx: &DatabaseTransaction, entity: &EntityDef, from: &FieldDef, 
             continue;
         }
         let mut u = Query::update();
-        u.table(Alias::new(table.clone())).value(Alias::new(tmp.clone()), to_sql(v, class));
+        u.table(Alias::new(table.clone()))
+            .value(Alias::new(tmp.clone()), to_sql(v, class));
         if let (Some(cur), Val::Currency(_, code)) = (&new_cur, v) {
             u.value(Alias::new(cur.clone()), Value::String(Some(code.clone())));
         }
         u.and_where(Expr::col(Alias::new("id")).eq(id.clone()));
         tx.execute(&u).await?;
     }
-    tx.execute(&Table::alter().table(Alias::new(table.clone())).drop_column(Alias::new(old_c.column.clone())).to_owned()).await?;
+    tx.execute(
+        &Table::alter()
+            .table(Alias::new(table.clone()))
+            .drop_column(Alias::new(old_c.column.clone()))
+            .to_owned(),
+    )
+    .await?;
     if let (Some(cur), None) = (&old_c.currency_column, &new_cur) {
-        tx.execute(&Table::alter().table(Alias::new(table.clone())).drop_column(Alias::new(cur.clone())).to_owned()).await?;
+        tx.execute(
+            &Table::alter()
+                .table(Alias::new(table.clone()))
+                .drop_column(Alias::new(cur.clone()))
+                .to_owned(),
+        )
+        .await?;
     }
     tx.execute(
         &Table::alter()

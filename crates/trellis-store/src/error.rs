@@ -29,7 +29,8 @@ impl StoreError {
     }
 
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Unique(_)) || matches!(self, StoreError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+        matches!(self, StoreError::Unique(_))
+            || matches!(self, StoreError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
     }
 }
 

@@ -25,7 +25,13 @@ fn time_null(name: &'static str) -> ColumnDef {
 
 fn v1() -> Vec<TableCreateStatement> {
     vec![
-        Table::create().table("sys_tenants").if_not_exists().col(id("id")).col(text("name")).col(time("created_at")).to_owned(),
+        Table::create()
+            .table("sys_tenants")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("name"))
+            .col(time("created_at"))
+            .to_owned(),
         Table::create()
             .table("sys_users")
             .if_not_exists()
@@ -88,11 +94,39 @@ async fn apply_v1(tx: &DatabaseTransaction) -> Result<(), StoreError> {
         tx.execute(&t).await?;
     }
     let indexes = [
-        Index::create().name("ux_tenants_name").table("sys_tenants").col("name").unique().if_not_exists().to_owned(),
-        Index::create().name("ux_users_email").table("sys_users").col("email").unique().if_not_exists().to_owned(),
-        Index::create().name("ix_users_tenant").table("sys_users").col("tenant_id").if_not_exists().to_owned(),
-        Index::create().name("ux_tokens_hash").table("sys_tokens").col("token_hash").unique().if_not_exists().to_owned(),
-        Index::create().name("ix_tokens_user").table("sys_tokens").col("user_id").if_not_exists().to_owned(),
+        Index::create()
+            .name("ux_tenants_name")
+            .table("sys_tenants")
+            .col("name")
+            .unique()
+            .if_not_exists()
+            .to_owned(),
+        Index::create()
+            .name("ux_users_email")
+            .table("sys_users")
+            .col("email")
+            .unique()
+            .if_not_exists()
+            .to_owned(),
+        Index::create()
+            .name("ix_users_tenant")
+            .table("sys_users")
+            .col("tenant_id")
+            .if_not_exists()
+            .to_owned(),
+        Index::create()
+            .name("ux_tokens_hash")
+            .table("sys_tokens")
+            .col("token_hash")
+            .unique()
+            .if_not_exists()
+            .to_owned(),
+        Index::create()
+            .name("ix_tokens_user")
+            .table("sys_tokens")
+            .col("user_id")
+            .if_not_exists()
+            .to_owned(),
         Index::create()
             .name("ux_apps_tenant_name")
             .table("sys_apps")
@@ -146,7 +180,11 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
 }
 
 async fn schema_version(tx: &DatabaseTransaction) -> Result<i64, StoreError> {
-    let q = Query::select().column("value").from("sys_meta").and_where(Expr::col("key").eq("schema_version")).to_owned();
+    let q = Query::select()
+        .column("value")
+        .from("sys_meta")
+        .and_where(Expr::col("key").eq("schema_version"))
+        .to_owned();
     let row = tx.query_one(&q).await?;
     Ok(match row {
         Some(r) => r.try_get::<String>("", "value")?.parse().unwrap_or(0),

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order,
-    Query, SelectStatement, SimpleExpr, Value,
+    Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order, Query, SelectStatement,
+    SimpleExpr, Value,
 };
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
 use trellis_core::def::{FieldType, StorageClass};
@@ -85,19 +85,14 @@ fn like_pattern(s: &str, prefix_only: bool, backend: DbBackend) -> String {
 }
 
 fn ilike(c: &CompiledField, s: &str, prefix_only: bool, backend: DbBackend) -> SimpleExpr {
-    Expr::expr(Func::lower(col(c)))
-        .like(LikeExpr::new(like_pattern(s, prefix_only, backend)).escape('\\'))
+    Expr::expr(Func::lower(col(c))).like(LikeExpr::new(like_pattern(s, prefix_only, backend)).escape('\\'))
 }
 
 /// The SQL condition of a checked filter.
 pub fn condition(f: &Filter, backend: DbBackend) -> Condition {
     match f {
-        Filter::And(items) => items
-            .iter()
-            .fold(Cond::all(), |c, i| c.add(condition(i, backend))),
-        Filter::Or(items) => items
-            .iter()
-            .fold(Cond::any(), |c, i| c.add(condition(i, backend))),
+        Filter::And(items) => items.iter().fold(Cond::all(), |c, i| c.add(condition(i, backend))),
+        Filter::Or(items) => items.iter().fold(Cond::any(), |c, i| c.add(condition(i, backend))),
         Filter::Not(inner) => Cond::all().not().add(condition(inner, backend)),
         Filter::Cond {
             field,
@@ -110,13 +105,7 @@ pub fn condition(f: &Filter, backend: DbBackend) -> Condition {
 
 /// A condition that is true or false, never unknown: a comparison with an empty field is false,
 /// so `not` is the exact complement of what it wraps ("not eq won" matches what "ne won" does).
-fn compare(
-    f: &CompiledField,
-    op: Op,
-    values: &[Val],
-    is_null: bool,
-    backend: DbBackend,
-) -> SimpleExpr {
+fn compare(f: &CompiledField, op: Op, values: &[Val], is_null: bool, backend: DbBackend) -> SimpleExpr {
     let c = || col(f);
     match op {
         Op::IsNull if is_null => c().is_null(),
@@ -272,11 +261,7 @@ pub async fn list<C: ConnectionTrait>(
     stmt.cond_where(cond);
     for k in &q.sort {
         let order = if k.desc { Order::Desc } else { Order::Asc };
-        stmt.order_by_with_nulls(
-            Alias::new(k.field.column.clone()),
-            order,
-            NullOrdering::Last,
-        );
+        stmt.order_by_with_nulls(Alias::new(k.field.column.clone()), order, NullOrdering::Last);
     }
     stmt.order_by(Alias::new("id"), Order::Asc);
     stmt.limit(q.limit);
@@ -290,11 +275,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many records match a list's filter and search.
-pub async fn count<C: ConnectionTrait>(
-    conn: &C,
-    entity: &CompiledEntity,
-    q: &ListQuery,
-) -> Result<i64, StoreError> {
+pub async fn count<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<i64, StoreError> {
     let backend = conn.get_database_backend();
     let stmt = Query::select()
         .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
@@ -302,10 +283,7 @@ pub async fn count<C: ConnectionTrait>(
         .cond_where(base_where(entity, q, backend))
         .to_owned();
     let row = conn.query_one(&stmt).await?;
-    Ok(row
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0))
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
 /// A record by id.
@@ -321,8 +299,7 @@ pub async fn get<C: ConnectionTrait>(
     stmt.from(Alias::new(entity.table.clone()))
         .and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
     let row = conn.query_one(&stmt).await?;
-    row.map(|r| decode_row(entity, &r, wanted, backend))
-        .transpose()
+    row.map(|r| decode_row(entity, &r, wanted, backend)).transpose()
 }
 
 /// Records by ids (for relation expansion and existence checks).
@@ -427,17 +404,10 @@ pub async fn insert<C: ConnectionTrait>(
     meta: &NewMeta,
     values: &[(&CompiledField, Val)],
 ) -> Result<(), StoreError> {
-    let mut cols: Vec<Alias> = [
-        "id",
-        "created_at",
-        "updated_at",
-        "created_by",
-        "owner",
-        "version",
-    ]
-    .into_iter()
-    .map(Alias::new)
-    .collect();
+    let mut cols: Vec<Alias> = ["id", "created_at", "updated_at", "created_by", "owner", "version"]
+        .into_iter()
+        .map(Alias::new)
+        .collect();
     let mut vals: Vec<Value> = vec![
         Value::String(Some(meta.id.clone())),
         Value::ChronoDateTimeUtc(Some(meta.at)),
@@ -476,10 +446,7 @@ pub async fn update<C: ConnectionTrait>(
     let mut stmt = Query::update();
     stmt.table(Alias::new(entity.table.clone()))
         .value(Alias::new("updated_at"), Value::ChronoDateTimeUtc(Some(at)))
-        .value(
-            Alias::new("version"),
-            Expr::col(Alias::new("version")).add(1),
-        );
+        .value(Alias::new("version"), Expr::col(Alias::new("version")).add(1));
     if let Some(o) = owner {
         stmt.value(Alias::new("owner"), Value::String(o));
     }
@@ -569,9 +536,7 @@ mod tests {
         opts.max_connections(1).min_connections(1);
         let conn = Database::connect(opts).await.unwrap();
         let tx = conn.begin().await.unwrap();
-        crate::ddl::apply(&tx, &plan(None, &def), false)
-            .await
-            .unwrap();
+        crate::ddl::apply(&tx, &plan(None, &def), false).await.unwrap();
         tx.commit().await.unwrap();
         let app = CompiledApp::compile(def, 1);
         let e = app.entity("deal").unwrap();
@@ -629,8 +594,7 @@ mod tests {
             ("empty", None, None, None),
         ])
         .await;
-        let matching =
-            async |filter: serde_json::Value| titles(&conn, &app, Some(filter), None).await;
+        let matching = async |filter: serde_json::Value| titles(&conn, &app, Some(filter), None).await;
         let eq_won = json!({"field": "phase", "op": "eq", "value": "won"});
         assert_eq!(matching(eq_won.clone()).await, ["won"]);
         assert_eq!(matching(json!({"not": eq_won})).await, ["empty", "lost"]);
@@ -647,8 +611,7 @@ mod tests {
             ["won"]
         );
         assert_eq!(
-            matching(json!({"not": {"not": {"field": "title", "op": "contains", "value": "o"}}}))
-                .await,
+            matching(json!({"not": {"not": {"field": "title", "op": "contains", "value": "o"}}})).await,
             ["lost", "won"]
         );
     }
@@ -669,30 +632,17 @@ mod tests {
         );
         assert_eq!(search("deal").await, ["plain", "Über Ärger"]);
         assert_eq!(search("DEAL first").await, ["Über Ärger"]);
-        assert_eq!(
-            search("  first   Über ").await,
-            ["Über Ärger"],
-            "words across fields"
-        );
+        assert_eq!(search("  first   Über ").await, ["Über Ärger"], "words across fields");
         assert_eq!(search("first plain").await, Vec::<String>::new());
         let contains = json!({"field": "title", "op": "contains", "value": "Ärger"});
-        assert_eq!(
-            titles(&conn, &app, Some(contains), None).await,
-            ["Über Ärger"]
-        );
+        assert_eq!(titles(&conn, &app, Some(contains), None).await, ["Über Ärger"]);
         let starts = json!({"field": "title", "op": "starts_with", "value": "über"});
-        assert_eq!(
-            titles(&conn, &app, Some(starts), None).await,
-            Vec::<String>::new()
-        );
+        assert_eq!(titles(&conn, &app, Some(starts), None).await, Vec::<String>::new());
     }
 
     #[test]
     fn like_patterns_escape_wildcards_and_lower_as_the_database_does() {
-        assert_eq!(
-            like_pattern("50%_x\\", false, DbBackend::Sqlite),
-            "%50\\%\\_x\\\\%"
-        );
+        assert_eq!(like_pattern("50%_x\\", false, DbBackend::Sqlite), "%50\\%\\_x\\\\%");
         assert_eq!(like_pattern("ÜBer", true, DbBackend::Sqlite), "Über%");
         assert_eq!(like_pattern("ÜBer", true, DbBackend::Postgres), "über%");
     }

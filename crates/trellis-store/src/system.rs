@@ -56,7 +56,11 @@ fn a(s: &str) -> Alias {
 }
 
 fn tenant(r: &QueryResult) -> Result<TenantRow, StoreError> {
-    Ok(TenantRow { id: r.try_get("", "id")?, name: r.try_get("", "name")?, created_at: r.try_get("", "created_at")? })
+    Ok(TenantRow {
+        id: r.try_get("", "id")?,
+        name: r.try_get("", "name")?,
+        created_at: r.try_get("", "created_at")?,
+    })
 }
 
 fn user(r: &QueryResult) -> Result<UserRow, StoreError> {
@@ -101,10 +105,38 @@ fn app(r: &QueryResult) -> Result<AppRow, StoreError> {
 }
 
 const TENANT_COLS: [&str; 3] = ["id", "name", "created_at"];
-const USER_COLS: [&str; 8] = ["id", "tenant_id", "email", "name", "password_hash", "is_admin", "created_at", "disabled_at"];
-const TOKEN_COLS: [&str; 11] =
-    ["id", "tenant_id", "user_id", "kind", "name", "token_hash", "role", "created_at", "expires_at", "last_used_at", "revoked_at"];
-const APP_COLS: [&str; 7] = ["id", "tenant_id", "name", "version", "definition", "created_at", "updated_at"];
+const USER_COLS: [&str; 8] = [
+    "id",
+    "tenant_id",
+    "email",
+    "name",
+    "password_hash",
+    "is_admin",
+    "created_at",
+    "disabled_at",
+];
+const TOKEN_COLS: [&str; 11] = [
+    "id",
+    "tenant_id",
+    "user_id",
+    "kind",
+    "name",
+    "token_hash",
+    "role",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+];
+const APP_COLS: [&str; 7] = [
+    "id",
+    "tenant_id",
+    "name",
+    "version",
+    "definition",
+    "created_at",
+    "updated_at",
+];
 
 pub async fn insert_tenant<C: ConnectionTrait>(c: &C, t: &TenantRow) -> Result<(), StoreError> {
     let q = Query::insert()
@@ -117,18 +149,33 @@ pub async fn insert_tenant<C: ConnectionTrait>(c: &C, t: &TenantRow) -> Result<(
 }
 
 pub async fn tenant_by_name<C: ConnectionTrait>(c: &C, name: &str) -> Result<Option<TenantRow>, StoreError> {
-    let q = Query::select().columns(TENANT_COLS.map(a)).from(a("sys_tenants")).and_where(Expr::col(a("name")).eq(name)).to_owned();
+    let q = Query::select()
+        .columns(TENANT_COLS.map(a))
+        .from(a("sys_tenants"))
+        .and_where(Expr::col(a("name")).eq(name))
+        .to_owned();
     c.query_one(&q).await?.as_ref().map(tenant).transpose()
 }
 
 pub async fn tenant_by_id<C: ConnectionTrait>(c: &C, id: &str) -> Result<Option<TenantRow>, StoreError> {
-    let q = Query::select().columns(TENANT_COLS.map(a)).from(a("sys_tenants")).and_where(Expr::col(a("id")).eq(id)).to_owned();
+    let q = Query::select()
+        .columns(TENANT_COLS.map(a))
+        .from(a("sys_tenants"))
+        .and_where(Expr::col(a("id")).eq(id))
+        .to_owned();
     c.query_one(&q).await?.as_ref().map(tenant).transpose()
 }
 
 pub async fn count_tenants<C: ConnectionTrait>(c: &C) -> Result<i64, StoreError> {
-    let q = Query::select().expr_as(Expr::col(a("id")).count(), a("n")).from(a("sys_tenants")).to_owned();
-    Ok(c.query_one(&q).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+    let q = Query::select()
+        .expr_as(Expr::col(a("id")).count(), a("n"))
+        .from(a("sys_tenants"))
+        .to_owned();
+    Ok(c.query_one(&q)
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 pub async fn insert_user<C: ConnectionTrait>(c: &C, u: &UserRow) -> Result<(), StoreError> {
@@ -151,7 +198,11 @@ pub async fn insert_user<C: ConnectionTrait>(c: &C, u: &UserRow) -> Result<(), S
 }
 
 pub async fn user_by_email<C: ConnectionTrait>(c: &C, email: &str) -> Result<Option<UserRow>, StoreError> {
-    let q = Query::select().columns(USER_COLS.map(a)).from(a("sys_users")).and_where(Expr::col(a("email")).eq(email)).to_owned();
+    let q = Query::select()
+        .columns(USER_COLS.map(a))
+        .from(a("sys_users"))
+        .and_where(Expr::col(a("email")).eq(email))
+        .to_owned();
     c.query_one(&q).await?.as_ref().map(user).transpose()
 }
 
@@ -166,14 +217,22 @@ pub async fn user_by_id<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) ->
 }
 
 /// Which of the ids are users of the tenant.
-pub async fn existing_user_ids<C: ConnectionTrait>(c: &C, tenant_id: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
+pub async fn existing_user_ids<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(a("id"))
         .from(a("sys_users"))
         .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
         .and_where(Expr::col(a("id")).is_in(ids.iter().cloned()))
         .to_owned();
-    c.query_all(&q).await?.iter().map(|r| Ok(r.try_get::<String>("", "id")?)).collect()
+    c.query_all(&q)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<String>("", "id")?))
+        .collect()
 }
 
 pub async fn insert_token<C: ConnectionTrait>(c: &C, t: &TokenRow) -> Result<(), StoreError> {
@@ -199,12 +258,20 @@ pub async fn insert_token<C: ConnectionTrait>(c: &C, t: &TokenRow) -> Result<(),
 }
 
 pub async fn token_by_hash<C: ConnectionTrait>(c: &C, hash: &str) -> Result<Option<TokenRow>, StoreError> {
-    let q = Query::select().columns(TOKEN_COLS.map(a)).from(a("sys_tokens")).and_where(Expr::col(a("token_hash")).eq(hash)).to_owned();
+    let q = Query::select()
+        .columns(TOKEN_COLS.map(a))
+        .from(a("sys_tokens"))
+        .and_where(Expr::col(a("token_hash")).eq(hash))
+        .to_owned();
     c.query_one(&q).await?.as_ref().map(token).transpose()
 }
 
 /// API tokens of a user (never sessions), newest first.
-pub async fn api_tokens_of<C: ConnectionTrait>(c: &C, tenant_id: &str, user_id: &str) -> Result<Vec<TokenRow>, StoreError> {
+pub async fn api_tokens_of<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Vec<TokenRow>, StoreError> {
     let q = Query::select()
         .columns(TOKEN_COLS.map(a))
         .from(a("sys_tokens"))
@@ -217,7 +284,13 @@ pub async fn api_tokens_of<C: ConnectionTrait>(c: &C, tenant_id: &str, user_id: 
 }
 
 /// Marks a token revoked; false when the user has no such live token.
-pub async fn revoke_token<C: ConnectionTrait>(c: &C, tenant_id: &str, user_id: &str, id: &str, at: DateTime<Utc>) -> Result<Option<String>, StoreError> {
+pub async fn revoke_token<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    user_id: &str,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
     let q = Query::select()
         .column(a("token_hash"))
         .from(a("sys_tokens"))
@@ -226,15 +299,25 @@ pub async fn revoke_token<C: ConnectionTrait>(c: &C, tenant_id: &str, user_id: &
         .and_where(Expr::col(a("user_id")).eq(user_id))
         .and_where(Expr::col(a("revoked_at")).is_null())
         .to_owned();
-    let Some(row) = c.query_one(&q).await? else { return Ok(None) };
+    let Some(row) = c.query_one(&q).await? else {
+        return Ok(None);
+    };
     let hash: String = row.try_get("", "token_hash")?;
-    let u = Query::update().table(a("sys_tokens")).value(a("revoked_at"), at).and_where(Expr::col(a("id")).eq(id)).to_owned();
+    let u = Query::update()
+        .table(a("sys_tokens"))
+        .value(a("revoked_at"), at)
+        .and_where(Expr::col(a("id")).eq(id))
+        .to_owned();
     c.execute(&u).await?;
     Ok(Some(hash))
 }
 
 pub async fn touch_token<C: ConnectionTrait>(c: &C, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-    let u = Query::update().table(a("sys_tokens")).value(a("last_used_at"), at).and_where(Expr::col(a("id")).eq(id)).to_owned();
+    let u = Query::update()
+        .table(a("sys_tokens"))
+        .value(a("last_used_at"), at)
+        .and_where(Expr::col(a("id")).eq(id))
+        .to_owned();
     c.execute(&u).await?;
     Ok(())
 }
@@ -261,11 +344,20 @@ pub async fn app_by_name<C: ConnectionTrait>(c: &C, tenant_id: &str, name: &str)
 
 /// Every app's (tenant, name, version): what a node compares to notice changes made elsewhere.
 pub async fn app_versions<C: ConnectionTrait>(c: &C) -> Result<Vec<(String, String, i64)>, StoreError> {
-    let q = Query::select().columns(["tenant_id", "name", "version"].map(a)).from(a("sys_apps")).to_owned();
+    let q = Query::select()
+        .columns(["tenant_id", "name", "version"].map(a))
+        .from(a("sys_apps"))
+        .to_owned();
     c.query_all(&q)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "name")?, r.try_get("", "version")?)))
+        .map(|r| {
+            Ok((
+                r.try_get("", "tenant_id")?,
+                r.try_get("", "name")?,
+                r.try_get("", "version")?,
+            ))
+        })
         .collect()
 }
 
@@ -302,8 +394,20 @@ pub async fn update_app<C: ConnectionTrait>(c: &C, r: &AppRow, expected: i64) ->
 }
 
 pub async fn delete_app<C: ConnectionTrait>(c: &C, id: &str) -> Result<(), StoreError> {
-    c.execute(&Query::delete().from_table(a("sys_apps")).and_where(Expr::col(a("id")).eq(id)).to_owned()).await?;
-    c.execute(&Query::delete().from_table(a("sys_app_versions")).and_where(Expr::col(a("app_id")).eq(id)).to_owned()).await?;
+    c.execute(
+        &Query::delete()
+            .from_table(a("sys_apps"))
+            .and_where(Expr::col(a("id")).eq(id))
+            .to_owned(),
+    )
+    .await?;
+    c.execute(
+        &Query::delete()
+            .from_table(a("sys_app_versions"))
+            .and_where(Expr::col(a("app_id")).eq(id))
+            .to_owned(),
+    )
+    .await?;
     Ok(())
 }
 

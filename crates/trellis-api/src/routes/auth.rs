@@ -43,7 +43,13 @@ pub struct TokenRequest {
 }
 
 fn user_body(u: trellis_engine::auth::UserOut) -> UserBody {
-    UserBody { id: u.id, email: u.email, name: u.name, tenant_id: u.tenant_id, is_admin: u.is_admin }
+    UserBody {
+        id: u.id,
+        email: u.email,
+        name: u.name,
+        tenant_id: u.tenant_id,
+        is_admin: u.is_admin,
+    }
 }
 
 /// Log in with e-mail and password; answers a bearer token (valid 7 days).
@@ -63,9 +69,14 @@ pub async fn login(engine: web::Data<Engine>, body: web::Json<LoginRequest>) -> 
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .max_age(actix_web::cookie::time::Duration::hours(trellis_engine::auth::SESSION_TTL_HOURS))
+        .max_age(actix_web::cookie::time::Duration::hours(
+            trellis_engine::auth::SESSION_TTL_HOURS,
+        ))
         .finish();
-    Ok(HttpResponse::Ok().cookie(cookie).json(LoginResponse { token, user: user_body(user) }))
+    Ok(HttpResponse::Ok().cookie(cookie).json(LoginResponse {
+        token,
+        user: user_body(user),
+    }))
 }
 
 /// The caller: user, tenant and effective permissions.
@@ -73,7 +84,11 @@ pub async fn login(engine: web::Data<Engine>, body: web::Json<LoginRequest>) -> 
 #[get("/me")]
 pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
     let (user, tenant) = engine.me(&caller.0).await?;
-    let permissions = if user.is_admin { json!({"apps": "manage", "records": "all"}) } else { json!({"apps": "read", "records": "all"}) };
+    let permissions = if user.is_admin {
+        json!({"apps": "manage", "records": "all"})
+    } else {
+        json!({"apps": "read", "records": "all"})
+    };
     Ok(HttpResponse::Ok().json(json!({
         "user": user_body(user),
         "tenant": {"id": tenant.id, "name": tenant.name},
@@ -85,9 +100,15 @@ pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<Http
 /// Create an API token; its secret is shown in this answer only.
 #[utoipa::path(tag = "auth", request_body = TokenRequest, responses((status = 201, description = "The token, with its secret", body = Object), (status = 422, body = Problem)))]
 #[post("/auth/tokens")]
-pub async fn create_token(engine: web::Data<Engine>, caller: Caller, body: web::Json<TokenRequest>) -> ApiResult<HttpResponse> {
+pub async fn create_token(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    body: web::Json<TokenRequest>,
+) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let t = engine.create_api_token(&caller.0, &b.name, b.role, b.expires_at).await?;
+    let t = engine
+        .create_api_token(&caller.0, &b.name, b.role, b.expires_at)
+        .await?;
     Ok(HttpResponse::Created().json(t))
 }
 

@@ -21,7 +21,11 @@ pub async fn platform_openapi(spec: web::Data<PlatformSpec>) -> HttpResponse {
 /// The OpenAPI document of an app's record API, generated from its current definition.
 #[utoipa::path(tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "OpenAPI 3.1 document", body = Object), (status = 404, body = Problem)))]
 #[get("/apps/{app}/openapi.json")]
-pub async fn app_openapi(engine: web::Data<Engine>, req: HttpRequest, app: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn app_openapi(
+    engine: web::Data<Engine>,
+    req: HttpRequest,
+    app: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     // The browser's Swagger UI fetches this with the session cookie; integrators use a token.
     let ctx = caller_or_cookie(&req, &engine).await?;
     let compiled = engine.compiled_app(&ctx, &app).await?;
@@ -29,12 +33,24 @@ pub async fn app_openapi(engine: web::Data<Engine>, req: HttpRequest, app: web::
 }
 
 /// Swagger UI: the platform document, and each app of a logged-in browser's tenant.
-pub async fn swagger(engine: web::Data<Engine>, req: HttpRequest, tail: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn swagger(
+    engine: web::Data<Engine>,
+    req: HttpRequest,
+    tail: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let mut app_docs: Vec<(String, String)> = Vec::new();
     if let Ok(ctx) = caller_or_cookie(&req, &engine).await
         && let Ok(apps) = engine.list_apps(&ctx).await
     {
-        app_docs = apps.iter().map(|a| (format!("app: {}", a.def.name), format!("/api/v1/apps/{}/openapi.json", a.def.name))).collect();
+        app_docs = apps
+            .iter()
+            .map(|a| {
+                (
+                    format!("app: {}", a.def.name),
+                    format!("/api/v1/apps/{}/openapi.json", a.def.name),
+                )
+            })
+            .collect();
     }
     let mut urls = vec![Url::with_primary("Trellis platform", "/api/v1/openapi.json", true)];
     urls.extend(app_docs.iter().map(|(name, url)| Url::new(name, url)));

@@ -48,7 +48,12 @@ type RecordPath = web::Path<(String, String, String)>;
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ListQuery),
     responses((status = 200, description = "{data, next_cursor, total?}", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}")]
-pub async fn list_records(engine: web::Data<Engine>, caller: Caller, path: EntityPath, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_records(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    q: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let q = q.into_inner();
     let p = ListParams {
@@ -69,17 +74,29 @@ pub async fn list_records(engine: web::Data<Engine>, caller: Caller, path: Entit
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path)), request_body = Object,
     responses((status = 201, description = "The record", body = Object), (status = 422, body = Problem)))]
 #[post("/data/{app}/{entity}")]
-pub async fn create_record(engine: web::Data<Engine>, caller: Caller, path: EntityPath, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn create_record(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let r = engine.create_record(&caller.0, &app, &entity, &body).await?;
-    Ok(HttpResponse::Created().insert_header((header::ETAG, etag(r.version))).json(r.json))
+    Ok(HttpResponse::Created()
+        .insert_header((header::ETAG, etag(r.version)))
+        .json(r.json))
 }
 
 /// Create, update and delete records in one transaction: all or nothing.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path)), request_body = Object,
     responses((status = 200, description = "{created, updated, deleted}", body = Object), (status = 422, body = Problem)))]
 #[post("/data/{app}/{entity}/bulk")]
-pub async fn bulk_records(engine: web::Data<Engine>, caller: Caller, path: EntityPath, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn bulk_records(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     Ok(HttpResponse::Ok().json(engine.bulk(&caller.0, &app, &entity, &body).await?))
 }
@@ -88,28 +105,54 @@ pub async fn bulk_records(engine: web::Data<Engine>, caller: Caller, path: Entit
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), GetQuery),
     responses((status = 200, description = "The record", body = Object), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}/{id}")]
-pub async fn get_record(engine: web::Data<Engine>, caller: Caller, path: RecordPath, q: web::Query<GetQuery>) -> ApiResult<HttpResponse> {
+pub async fn get_record(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: RecordPath,
+    q: web::Query<GetQuery>,
+) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
-    let r = engine.get_record(&caller.0, &app, &entity, &id, q.fields.as_deref(), q.expand.as_deref()).await?;
-    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(r.version))).json(r.json))
+    let r = engine
+        .get_record(&caller.0, &app, &entity, &id, q.fields.as_deref(), q.expand.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(r.version)))
+        .json(r.json))
 }
 
 /// Update the given fields; with `If-Match`, only if the record is still at that version (412).
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)), request_body = Object,
     responses((status = 200, description = "The record", body = Object), (status = 412, body = Problem), (status = 422, body = Problem)))]
 #[patch("/data/{app}/{entity}/{id}")]
-pub async fn update_record(engine: web::Data<Engine>, caller: Caller, req: HttpRequest, path: RecordPath, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn update_record(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    req: HttpRequest,
+    path: RecordPath,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
-    let r = engine.update_record(&caller.0, &app, &entity, &id, &body, if_match(&req)?).await?;
-    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(r.version))).json(r.json))
+    let r = engine
+        .update_record(&caller.0, &app, &entity, &id, &body, if_match(&req)?)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(r.version)))
+        .json(r.json))
 }
 
 /// Delete a record; with `If-Match`, only at that version.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204, description = "Deleted"), (status = 409, body = Problem), (status = 412, body = Problem)))]
 #[delete("/data/{app}/{entity}/{id}")]
-pub async fn delete_record(engine: web::Data<Engine>, caller: Caller, req: HttpRequest, path: RecordPath) -> ApiResult<HttpResponse> {
+pub async fn delete_record(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    req: HttpRequest,
+    path: RecordPath,
+) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
-    engine.delete_record(&caller.0, &app, &entity, &id, if_match(&req)?).await?;
+    engine
+        .delete_record(&caller.0, &app, &entity, &id, if_match(&req)?)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
