@@ -1089,9 +1089,6 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
     .expect_problem(422, "validation_failed");
 
     // text → integer, on an entity of its own: numbers in text carry over; other text is refused.
-    // No full read of a ticket happens before the change: a statement prepared before a column
-    // changes its SQL type fails after it on PostgreSQL ("cached plan must not change result
-    // type"), a known store bug reported separately; this test does not cover it.
     app.post(
         "/api/v1/apps/sales/entities",
         json!({"name": "ticket", "label": {"en": "Ticket"}, "fields": [
@@ -1119,7 +1116,6 @@ async fn a_type_change_converts_values_and_refuses_to_lose_any_unless_allowed(b:
         .body;
     assert_eq!(kept["ref_no"], "abc", "the refused change wrote nothing");
     assert_eq!(field_def(&app, "ticket", "ref_no").await.unwrap()["type"], "text");
-    // (Deleted and written anew rather than edited: see the note on cached statements above.)
     app.delete(&format!("/api/v1/data/sales/ticket/{}", s(&tx["id"])))
         .await
         .expect(204);
@@ -1978,3 +1974,53 @@ async fn bad_bodies_and_unknown_paths_answer_problems_and_other_paths_the_web_ui
         assert!(r.text.to_lowercase().contains("<!doctype html"), "{p}: {}", r.text);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reads after schema changes
+// ---------------------------------------------------------------------------------------------
+
+/// Reads a record and a list a dozen times, so that every pooled connection runs them.
+async fn warm(app: &TestApp, path: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for _ in 0..12 {
+        out.push(app.get(path).await.expect(200).body);
+        app.get("/api/v1/data/ops/ticket?sort=ref_no").await.expect(200);
+    }
+    out
+}
+
+/// Regression: pooled connections kept statements prepared before a schema change. On SQLite a
+/// field added later read as null on some connections; on PostgreSQL a read after a column type
+/// change failed with "cached plan must not change result type" (500).
+async fn every_pooled_connection_reads_the_schema_as_changed(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(json!({"name": "ops", "label": {"en": "Ops"}, "entities": [
+        {"name": "ticket", "label": {"en": "Ticket"}, "fields": [
+            {"name": "ref_no", "label": {"en": "Ref"}, "type": "text"}]}]}))
+        .await;
+    let t = app.create("ops", "ticket", json!({"ref_no": "42"})).await;
+    let path = format!("/api/v1/data/ops/ticket/{}", s(&t["id"]));
+    warm(&app, &path).await;
+    app.post(
+        "/api/v1/apps/ops/entities/ticket/fields",
+        json!({"name": "priority", "label": {"en": "Priority"}, "type": "integer", "default": 3}),
+    )
+    .await
+    .expect(201);
+    for r in warm(&app, &path).await {
+        assert_eq!(r["priority"], 3, "the new field is read on every connection: {r}");
+    }
+    app.patch(
+        "/api/v1/apps/ops/entities/ticket/fields/ref_no",
+        json!({"type": "integer"}),
+    )
+    .await
+    .expect(200);
+    for r in warm(&app, &path).await {
+        assert_eq!(r["ref_no"], 42, "the converted column is read on every connection: {r}");
+    }
+    let r = app.patch(&path, json!({"ref_no": 43})).await.expect(200).body;
+    assert_eq!(r["ref_no"], 43);
+}
+
+on_both!(every_pooled_connection_reads_the_schema_as_changed);

@@ -1311,13 +1311,13 @@ async fn bad_filters_answer_400_naming_the_field_and_the_problem(b: Backend) {
 // Lists: sort, fields, expand, search, limit, count
 // ---------------------------------------------------------------------------------------------
 
-async fn sort_orders_by_several_keys_with_empty_values_last_both_ways(b: Backend) {
+async fn sort_orders_by_several_keys_with_empty_values_smallest_and_ties_by_id(b: Backend) {
     let app = sales(b).await;
     seed(&app).await;
     let cases: Vec<(&str, Vec<&str>)> = vec![
         (
             "quantity",
-            vec!["epsilon_1", "alpha", "beta", "Gamma 50% off", "delta 50x"],
+            vec!["delta 50x", "epsilon_1", "alpha", "beta", "Gamma 50% off"],
         ),
         (
             "-quantity",
@@ -1329,7 +1329,7 @@ async fn sort_orders_by_several_keys_with_empty_values_last_both_ways(b: Backend
         ),
         (
             "amount",
-            vec!["epsilon_1", "alpha", "beta", "Gamma 50% off", "delta 50x"],
+            vec!["delta 50x", "epsilon_1", "alpha", "beta", "Gamma 50% off"],
         ),
         (
             "-expected_close",
@@ -1337,19 +1337,19 @@ async fn sort_orders_by_several_keys_with_empty_values_last_both_ways(b: Backend
         ),
         (
             "expected_close",
-            vec!["alpha", "beta", "Gamma 50% off", "epsilon_1", "delta 50x"],
+            vec!["delta 50x", "alpha", "beta", "Gamma 50% off", "epsilon_1"],
         ),
         (
             "signed_at",
-            vec!["alpha", "delta 50x", "beta", "Gamma 50% off", "epsilon_1"],
+            vec!["Gamma 50% off", "epsilon_1", "alpha", "delta 50x", "beta"],
         ),
         (
             "-signed_at",
-            vec!["beta", "delta 50x", "alpha", "Gamma 50% off", "epsilon_1"],
+            vec!["beta", "delta 50x", "alpha", "epsilon_1", "Gamma 50% off"],
         ),
         (
             "phase,-quantity",
-            vec!["Gamma 50% off", "alpha", "beta", "epsilon_1", "delta 50x"],
+            vec!["delta 50x", "Gamma 50% off", "alpha", "beta", "epsilon_1"],
         ),
         (
             "-phase,+quantity",
@@ -1357,7 +1357,7 @@ async fn sort_orders_by_several_keys_with_empty_values_last_both_ways(b: Backend
         ),
         (
             "-urgent,-probability",
-            vec!["alpha", "Gamma 50% off", "beta", "delta 50x", "epsilon_1"],
+            vec!["alpha", "Gamma 50% off", "beta", "epsilon_1", "delta 50x"],
         ),
         (
             "created_at",
@@ -1620,7 +1620,8 @@ fn cmp_values(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-/// The order the API promises: each key ascending or descending with empty values last, then id.
+/// The order the API promises: each key ascending or descending with empty values as the
+/// smallest (first ascending, last descending), then id in the direction of the last key.
 fn expected_order(records: &[Value], sort: &str) -> Vec<String> {
     let keys: Vec<(bool, &str)> = sort
         .split(',')
@@ -1635,18 +1636,21 @@ fn expected_order(records: &[Value], sort: &str) -> Vec<String> {
         for (desc, field) in &keys {
             let o = match (sort_value(a, field), sort_value(b, field)) {
                 (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(_), None) => Ordering::Less,
-                (Some(x), Some(y)) => {
-                    let o = cmp_values(&x, &y);
-                    if *desc { o.reverse() } else { o }
-                }
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) => cmp_values(&x, &y),
             };
+            let o = if *desc { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
             }
         }
-        id_of(a).cmp(&id_of(b))
+        let by_id = id_of(a).cmp(&id_of(b));
+        if keys.last().is_some_and(|(desc, _)| *desc) {
+            by_id.reverse()
+        } else {
+            by_id
+        }
     });
     rs.iter().map(id_of).collect()
 }
@@ -2333,10 +2337,10 @@ async fn edge_values_are_answered_exactly_as_stored_and_sort_alike_on_both_datab
     assert_eq!(
         days,
         [
+            &Value::Null,
             &json!("0001-01-01"),
             &json!("2026-01-05"),
             &json!("9999-12-31"),
-            &Value::Null
         ]
     );
     assert_eq!(
@@ -2472,7 +2476,12 @@ async fn tampered_cursors_are_refused_as_bad_requests(b: Backend) {
     let make = |v: Value| base64url(v.to_string().as_bytes());
     let ok = make(json!({"s": "-amount", "v": [100], "id": id}));
     let page = list(&app, &format!("sort=-amount&cursor={ok}")).await;
-    assert_eq!(titles(&page), ["t0"], "a well-formed cursor resumes after its values");
+    // Descending sorts break ties by descending id: t1 (amount 1, an older id) still follows.
+    assert_eq!(
+        titles(&page),
+        ["t1", "t0"],
+        "a well-formed cursor resumes after its values"
+    );
     for (sort, cursor) in [
         ("-amount", make(json!({"s": "-amount", "v": ["1 OR 1=1"], "id": id}))),
         ("-amount", make(json!({"s": "-amount", "v": [1.5], "id": id}))),
@@ -2557,7 +2566,7 @@ on_both!(
     and_or_not_nest_to_any_depth,
     contains_ignores_ascii_case_and_takes_percent_and_underscore_literally,
     bad_filters_answer_400_naming_the_field_and_the_problem,
-    sort_orders_by_several_keys_with_empty_values_last_both_ways,
+    sort_orders_by_several_keys_with_empty_values_smallest_and_ties_by_id,
     fields_selects_the_answered_fields_and_system_fields_always_come,
     expand_replaces_relation_ids_with_the_records_and_leaves_empty_ones_null,
     q_searches_every_text_field_ignoring_ascii_case,

@@ -49,7 +49,7 @@ impl CompiledApp {
         let mut entities: HashMap<String, CompiledEntity> = def
             .entities
             .iter()
-            .map(|e| (e.name.to_string(), CompiledEntity::compile(e)))
+            .map(|e| (e.name.to_string(), CompiledEntity::compile(e).at_version(version)))
             .collect();
         // Reverse relations: which fields point at each entity (for delete checks, later rollups).
         for e in &def.entities {
@@ -75,6 +75,9 @@ impl CompiledApp {
 pub struct CompiledEntity {
     pub def: EntityDef,
     pub table: String,
+    /// The app version this was compiled from. Read queries alias their columns with it, so a
+    /// schema change also changes the statement text and no cached statement outlives it.
+    pub version: i64,
     /// System columns first, then the user's fields in definition order.
     pub columns: Vec<CompiledField>,
     by_name: HashMap<String, usize>,
@@ -93,10 +96,16 @@ impl CompiledEntity {
         CompiledEntity {
             def: def.clone(),
             table: table_name(def.storage_id()),
+            version: 0,
             columns,
             by_name,
             incoming: Vec::new(),
         }
+    }
+
+    fn at_version(mut self, version: i64) -> CompiledEntity {
+        self.version = version;
+        self
     }
 
     /// A column (system or user field) by its API name.

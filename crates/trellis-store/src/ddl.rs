@@ -3,7 +3,7 @@
 //! databases convert alike and every value that cannot be carried over is counted first.
 
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, Query, Table, Value};
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
 use trellis_core::compile::{column_name, currency_column_name, table_name};
 use trellis_core::def::{EntityDef, FieldDef};
 use trellis_core::plan::{IndexKind, Step, convert_value};
@@ -53,12 +53,7 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             }
             tx.execute(&t).await?;
             for sys in ["created_at", "updated_at", "owner"] {
-                let i = Index::create()
-                    .name(index_name(entity, sys))
-                    .table(Alias::new(table.clone()))
-                    .col(Alias::new(sys))
-                    .to_owned();
-                tx.execute(&i).await?;
+                create_sort_index(tx, &table, &index_name(entity, sys), sys).await?;
             }
         }
         Step::DropTable { entity } => {
@@ -118,13 +113,16 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
         }
         Step::CreateIndex { entity, field, kind } => {
             let col = column_name(field.storage_id());
-            let mut i = Index::create();
-            i.name(index_name(entity, &col))
-                .table(Alias::new(table_name(entity.storage_id())))
-                .col(Alias::new(col));
-            if *kind == IndexKind::Unique {
-                i.unique();
+            let (table, name) = (table_name(entity.storage_id()), index_name(entity, &col));
+            if *kind == IndexKind::Plain {
+                return create_sort_index(tx, &table, &name, &col).await;
             }
+            let i = Index::create()
+                .name(name)
+                .table(Alias::new(table))
+                .col(Alias::new(col))
+                .unique()
+                .to_owned();
             tx.execute(&i).await.map_err(|e| match StoreError::classify(e) {
                 StoreError::Unique(_) => StoreError::Domain(Error::conflict(format!(
                     "'{}' cannot be made unique: existing records share values",
@@ -134,6 +132,37 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             })?;
         }
         Step::Metadata { .. } => {}
+    }
+    Ok(())
+}
+
+/// An index on (column, id) whose order is the list order of a sort on the column: empty values
+/// smallest, id breaking ties, readable forwards (ascending) and backwards (descending). SQLite
+/// indexes put NULL first by themselves; PostgreSQL needs `NULLS FIRST`, which sea-query cannot
+/// say in an index, so that one statement is written here from names that derive from storage
+/// ids (never from user input).
+async fn create_sort_index(tx: &DatabaseTransaction, table: &str, name: &str, column: &str) -> Result<(), StoreError> {
+    if tx.get_database_backend() == DbBackend::Postgres {
+        let safe = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        if !(safe(table) && safe(name) && safe(column)) {
+            return Err(StoreError::Config(format!("unsafe identifier in index {name}")));
+        }
+        tx.execute_unprepared(&format!(
+            "CREATE INDEX \"{name}\" ON \"{table}\" (\"{column}\" ASC NULLS FIRST, \"id\" ASC)"
+        ))
+        .await?;
+    } else {
+        let i = Index::create()
+            .name(name.to_string())
+            .table(Alias::new(table.to_string()))
+            .col(Alias::new(column.to_string()))
+            .col(Alias::new("id"))
+            .to_owned();
+        tx.execute(&i).await?;
     }
     Ok(())
 }
@@ -151,20 +180,26 @@ async fn convert(
     let (old_c, new_c) = (CompiledField::compile(from), CompiledField::compile(to));
     let backend = tx.get_database_backend();
 
+    // Aliased by the source type: a connection may hold a prepared statement of the same text
+    // from an earlier conversion whose result type differed.
+    let suffix = format!("__from_{}", from.field_type.as_str());
     let mut select = Query::select();
     select
         .column(Alias::new("id"))
-        .column(Alias::new(old_c.column.clone()))
+        .expr_as(
+            Expr::col(Alias::new(old_c.column.clone())),
+            Alias::new(format!("{}{suffix}", old_c.column)),
+        )
         .from(Alias::new(table.clone()));
     if let Some(cur) = &old_c.currency_column {
-        select.column(Alias::new(cur.clone()));
+        select.expr_as(Expr::col(Alias::new(cur.clone())), Alias::new(format!("{cur}{suffix}")));
     }
     let rows = tx.query_all(&select).await?;
     let mut converted: Vec<(String, Val)> = Vec::with_capacity(rows.len());
     let mut lost: Vec<String> = Vec::new();
     for r in &rows {
         let id: String = r.try_get("", "id")?;
-        let old = decode(r, &old_c, backend)?;
+        let old = decode(r, &old_c, backend, &suffix)?;
         match convert_value(&old_c, &new_c, &old) {
             Some(v) => converted.push((id, v)),
             None => {

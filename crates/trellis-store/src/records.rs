@@ -173,7 +173,13 @@ pub fn search_condition(entity: &CompiledEntity, q: &str, backend: DbBackend) ->
     all
 }
 
-/// "Rows after the cursor" in the order of `sort` (nulls last, ascending id as the final key).
+/// The tie-breaking id runs in the direction of the last sort key, so that a single-key sort is
+/// exactly the order of the index on (field, id).
+fn id_descending(sort: &[SortKey]) -> bool {
+    sort.last().is_some_and(|k| k.desc)
+}
+
+/// "Rows after the cursor" in the order of `sort`: empty values smallest, then the id.
 fn after_cursor(sort: &[SortKey], cursor: &Cursor, id_col: &CompiledField) -> Condition {
     let mut any = Cond::any();
     for i in 0..=sort.len() {
@@ -186,30 +192,47 @@ fn after_cursor(sort: &[SortKey], cursor: &Cursor, id_col: &CompiledField) -> Co
             });
         }
         if i == sort.len() {
-            all = all.add(col(id_col).gt(cursor.id.clone()));
+            let id = cursor.id.clone();
+            all = all.add(if id_descending(sort) {
+                col(id_col).lt(id)
+            } else {
+                col(id_col).gt(id)
+            });
         } else {
             let (k, v) = (&sort[i], &cursor.values[i]);
-            if v.is_null() {
-                continue; // nothing sorts after a null but other nulls (handled by the next key)
-            }
-            let cmp = if k.desc {
-                col(&k.field).lt(lit(&k.field, v))
-            } else {
-                col(&k.field).gt(lit(&k.field, v))
+            let after = match (k.desc, v.is_null()) {
+                // Ascending, empty first: every non-empty value comes after an empty one.
+                (false, true) => col(&k.field).is_not_null(),
+                (false, false) => col(&k.field).gt(lit(&k.field, v)),
+                // Descending, empty last: nothing but other empty values (next key) after one.
+                (true, true) => continue,
+                (true, false) => col(&k.field).lt(lit(&k.field, v)).or(col(&k.field).is_null()),
             };
-            all = all.add(cmp.or(col(&k.field).is_null()));
+            all = all.add(after);
         }
         any = any.add(all);
     }
     any
 }
 
+/// The suffix of every column alias of a read: it names the app version, so the statement text
+/// changes with the schema. A prepared statement cached by a connection before a column changed
+/// type (PostgreSQL: "cached plan must not change result type") or before an ALTER (SQLite:
+/// result names turn into quoted names) is then never reused.
+fn alias_suffix(entity: &CompiledEntity) -> String {
+    format!("__v{}", entity.version)
+}
+
 fn select_columns(entity: &CompiledEntity, q: &mut SelectStatement, wanted: Option<&[usize]>) {
+    let suffix = alias_suffix(entity);
     for (i, c) in entity.columns.iter().enumerate() {
         if c.system || wanted.is_none_or(|w| w.contains(&i)) {
-            q.column(Alias::new(c.column.clone()));
+            q.expr_as(
+                Expr::col(Alias::new(c.column.clone())),
+                Alias::new(format!("{}{suffix}", c.column)),
+            );
             if let Some(cur) = &c.currency_column {
-                q.column(Alias::new(cur.clone()));
+                q.expr_as(Expr::col(Alias::new(cur.clone())), Alias::new(format!("{cur}{suffix}")));
             }
         }
     }
@@ -222,9 +245,10 @@ fn decode_row(
     backend: DbBackend,
 ) -> Result<Row, StoreError> {
     let mut values = Vec::with_capacity(entity.columns.len());
+    let suffix = alias_suffix(entity);
     for (i, c) in entity.columns.iter().enumerate() {
         if c.system || wanted.is_none_or(|w| w.contains(&i)) {
-            values.push(Some(decode(row, c, backend)?));
+            values.push(Some(decode(row, c, backend, &suffix)?));
         } else {
             values.push(None);
         }
@@ -259,11 +283,25 @@ pub async fn list<C: ConnectionTrait>(
         cond = cond.add(after_cursor(&q.sort, c, id_col));
     }
     stmt.cond_where(cond);
+    // Empty values sort as the smallest: first ascending, last descending. That is the order of
+    // an index on (field, id) read forwards or backwards on both databases, so a sorted page is
+    // an index walk that stops at the page size.
     for k in &q.sort {
-        let order = if k.desc { Order::Desc } else { Order::Asc };
-        stmt.order_by_with_nulls(Alias::new(k.field.column.clone()), order, NullOrdering::Last);
+        let (order, nulls) = if k.desc {
+            (Order::Desc, NullOrdering::Last)
+        } else {
+            (Order::Asc, NullOrdering::First)
+        };
+        stmt.order_by_with_nulls(Alias::new(k.field.column.clone()), order, nulls);
     }
-    stmt.order_by(Alias::new("id"), Order::Asc);
+    stmt.order_by(
+        Alias::new("id"),
+        if id_descending(&q.sort) {
+            Order::Desc
+        } else {
+            Order::Asc
+        },
+    );
     stmt.limit(q.limit);
     if let Some(o) = q.offset {
         stmt.offset(o);

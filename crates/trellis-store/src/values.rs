@@ -63,9 +63,10 @@ pub fn columns_of(f: &CompiledField, v: &Val) -> Vec<(String, Value)> {
     out
 }
 
-/// Reads a field's value from a row by its column (and currency column).
-pub fn decode(row: &QueryResult, f: &CompiledField, backend: DbBackend) -> Result<Val, StoreError> {
-    let col = f.column.as_str();
+/// Reads a field's value from a row whose columns were selected as `<column><suffix>`.
+pub fn decode(row: &QueryResult, f: &CompiledField, backend: DbBackend, suffix: &str) -> Result<Val, StoreError> {
+    let col_name = format!("{}{suffix}", f.column);
+    let col = col_name.as_str();
     let v = match f.kind.storage_class() {
         StorageClass::Text => row.try_get::<Option<String>>("", col)?.map(Val::Text),
         StorageClass::Integer => row.try_get::<Option<i64>>("", col)?.map(Val::Int),
@@ -73,7 +74,9 @@ pub fn decode(row: &QueryResult, f: &CompiledField, backend: DbBackend) -> Resul
             let amount = row.try_get::<Option<i64>>("", col)?;
             match (&f.currency_column, amount) {
                 (Some(cur), Some(a)) => {
-                    let code = row.try_get::<Option<String>>("", cur)?.unwrap_or_default();
+                    let code = row
+                        .try_get::<Option<String>>("", &format!("{cur}{suffix}"))?
+                        .unwrap_or_default();
                     Some(Val::Currency(a, code))
                 }
                 (None, Some(a)) => Some(Val::Fixed(a)),
