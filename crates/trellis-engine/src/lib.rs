@@ -7,6 +7,7 @@ pub mod auth;
 pub mod context;
 pub mod records;
 pub mod registry;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub struct Engine {
     pub db: Db,
     registry: Arc<registry::Registry>,
     auth_cache: Arc<auth::AuthCache>,
+    stats: Arc<stats::StatsRefresher>,
 }
 
 impl Engine {
@@ -36,6 +38,7 @@ impl Engine {
             db,
             registry: Arc::default(),
             auth_cache: Arc::default(),
+            stats: Arc::default(),
         })
     }
 

@@ -650,6 +650,9 @@ impl Engine {
             deleted.push(Value::String(id.clone()));
         }
         tx.commit().await.map_err(StoreError::from)?;
+        if created.len() + updated.len() + deleted.len() >= crate::stats::LARGE_WRITE {
+            self.stats.refresh_soon(&self.db, &entity.table);
+        }
         Ok(serde_json::json!({"created": created, "updated": updated, "deleted": deleted}))
     }
 

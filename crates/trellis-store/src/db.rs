@@ -86,13 +86,33 @@ impl Db {
         let before = self.stats_fingerprint().await?;
         self.write.execute_unprepared("PRAGMA optimize=0x10002").await?;
         if self.stats_fingerprint().await? != before {
-            // Other connections load statistics only with the schema: change the schema cookie
-            // (an empty table created and dropped) so each reloads both at its next statement.
-            self.write
-                .execute_unprepared("CREATE TABLE IF NOT EXISTS sys_stats_epoch (x INTEGER)")
-                .await?;
-            self.write.execute_unprepared("DROP TABLE sys_stats_epoch").await?;
+            self.reload_schema_everywhere().await?;
         }
+        Ok(())
+    }
+
+    /// Refreshes the planner statistics of one table (a name derived from a storage id).
+    pub async fn analyze_table(&self, table: &str) -> Result<(), StoreError> {
+        if !table
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Config(format!("not a table name: {table}")));
+        }
+        self.write.execute_unprepared(&format!("ANALYZE \"{table}\"")).await?;
+        if self.is_sqlite() {
+            self.reload_schema_everywhere().await?;
+        }
+        Ok(())
+    }
+
+    /// SQLite connections load statistics only with the schema: change the schema cookie (an
+    /// empty table created and dropped) so each reloads both at its next statement.
+    async fn reload_schema_everywhere(&self) -> Result<(), StoreError> {
+        self.write
+            .execute_unprepared("CREATE TABLE IF NOT EXISTS sys_stats_epoch (x INTEGER)")
+            .await?;
+        self.write.execute_unprepared("DROP TABLE sys_stats_epoch").await?;
         Ok(())
     }
 
