@@ -199,7 +199,7 @@ async fn convert(
     let mut lost: Vec<String> = Vec::new();
     for r in &rows {
         let id: String = r.try_get("", "id")?;
-        let old = decode(r, &old_c, backend, &suffix)?;
+        let old = decode(r, &old_c, backend, 1)?;
         match convert_value(&old_c, &new_c, &old) {
             Some(v) => converted.push((id, v)),
             None => {

@@ -13,7 +13,7 @@ use trellis_core::query::{Cursor, Filter, Op, SortKey};
 use trellis_core::{CompiledEntity, CompiledField, Val};
 
 use crate::error::StoreError;
-use crate::values::{columns_of, decode, to_sql};
+use crate::values::{columns_of, decode, to_sql, width};
 
 /// A record as read: its columns' values, aligned with `CompiledEntity::columns`
 /// (`None` where the column was not selected).
@@ -244,11 +244,13 @@ fn decode_row(
     wanted: Option<&[usize]>,
     backend: DbBackend,
 ) -> Result<Row, StoreError> {
+    // Columns come in the order `select_columns` put them.
     let mut values = Vec::with_capacity(entity.columns.len());
-    let suffix = alias_suffix(entity);
+    let mut at = 0;
     for (i, c) in entity.columns.iter().enumerate() {
         if c.system || wanted.is_none_or(|w| w.contains(&i)) {
-            values.push(Some(decode(row, c, backend, &suffix)?));
+            values.push(Some(decode(row, c, backend, at)?));
+            at += width(c);
         } else {
             values.push(None);
         }

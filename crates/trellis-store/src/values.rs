@@ -63,37 +63,39 @@ pub fn columns_of(f: &CompiledField, v: &Val) -> Vec<(String, Value)> {
     out
 }
 
-/// Reads a field's value from a row whose columns were selected as `<column><suffix>`.
-pub fn decode(row: &QueryResult, f: &CompiledField, backend: DbBackend, suffix: &str) -> Result<Val, StoreError> {
-    let col_name = format!("{}{suffix}", f.column);
-    let col = col_name.as_str();
+/// Reads a field's value from a row by position: its column at `at` (and a currency field's
+/// code at `at + 1`). By position, not by name: no lookups or allocations per cell.
+pub fn decode(row: &QueryResult, f: &CompiledField, backend: DbBackend, at: usize) -> Result<Val, StoreError> {
     let v = match f.kind.storage_class() {
-        StorageClass::Text => row.try_get::<Option<String>>("", col)?.map(Val::Text),
-        StorageClass::Integer => row.try_get::<Option<i64>>("", col)?.map(Val::Int),
+        StorageClass::Text => row.try_get_by_index::<Option<String>>(at)?.map(Val::Text),
+        StorageClass::Integer => row.try_get_by_index::<Option<i64>>(at)?.map(Val::Int),
         StorageClass::FixedPoint => {
-            let amount = row.try_get::<Option<i64>>("", col)?;
+            let amount = row.try_get_by_index::<Option<i64>>(at)?;
             match (&f.currency_column, amount) {
-                (Some(cur), Some(a)) => {
-                    let code = row
-                        .try_get::<Option<String>>("", &format!("{cur}{suffix}"))?
-                        .unwrap_or_default();
+                (Some(_), Some(a)) => {
+                    let code = row.try_get_by_index::<Option<String>>(at + 1)?.unwrap_or_default();
                     Some(Val::Currency(a, code))
                 }
                 (None, Some(a)) => Some(Val::Fixed(a)),
                 (_, None) => None,
             }
         }
-        StorageClass::Boolean => row.try_get::<Option<bool>>("", col)?.map(Val::Bool),
-        StorageClass::Date => row.try_get::<Option<NaiveDate>>("", col)?.map(Val::Date),
-        StorageClass::Datetime => row.try_get::<Option<DateTime<Utc>>>("", col)?.map(Val::DateTime),
+        StorageClass::Boolean => row.try_get_by_index::<Option<bool>>(at)?.map(Val::Bool),
+        StorageClass::Date => row.try_get_by_index::<Option<NaiveDate>>(at)?.map(Val::Date),
+        StorageClass::Datetime => row.try_get_by_index::<Option<DateTime<Utc>>>(at)?.map(Val::DateTime),
         StorageClass::Json => match backend {
             DbBackend::Sqlite => row
-                .try_get::<Option<String>>("", col)?
+                .try_get_by_index::<Option<String>>(at)?
                 .map(|s| serde_json::from_str(&s).map(Val::Json))
                 .transpose()
                 .map_err(|e| StoreError::Config(format!("stored JSON is malformed: {e}")))?,
-            _ => row.try_get::<Option<serde_json::Value>>("", col)?.map(Val::Json),
+            _ => row.try_get_by_index::<Option<serde_json::Value>>(at)?.map(Val::Json),
         },
     };
     Ok(v.unwrap_or(Val::Null))
+}
+
+/// How many result columns a field's value takes.
+pub fn width(f: &CompiledField) -> usize {
+    if f.currency_column.is_some() { 2 } else { 1 }
 }
