@@ -48,12 +48,86 @@ pub struct ListParams {
     pub count: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A page of records. Serialised straight from the rows (no intermediate JSON tree) unless
+/// relations were expanded.
+#[derive(Debug, Serialize)]
 pub struct ListOut {
-    pub data: Vec<Value>,
+    pub data: Page,
     pub next_cursor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
+}
+
+/// The records of a page.
+#[derive(Debug)]
+pub enum Page {
+    Rows(Arc<CompiledEntity>, Vec<Row>),
+    Expanded(Vec<Value>),
+}
+
+impl Page {
+    /// The records as JSON values.
+    pub fn to_values(&self) -> Vec<Value> {
+        match self {
+            Page::Rows(e, rows) => rows.iter().map(|r| record_json(e, r)).collect(),
+            Page::Expanded(v) => v.clone(),
+        }
+    }
+}
+
+impl Serialize for Page {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self {
+            Page::Expanded(v) => v.serialize(s),
+            Page::Rows(e, rows) => {
+                let mut seq = s.serialize_seq(Some(rows.len()))?;
+                for r in rows {
+                    seq.serialize_element(&RecordView { entity: e, row: r })?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+/// A row serialised as its answer form, the same as [`record_json`] without building it.
+struct RecordView<'a> {
+    entity: &'a CompiledEntity,
+    row: &'a Row,
+}
+
+impl Serialize for RecordView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (c, v) in self.entity.columns.iter().zip(&self.row.values) {
+            if let Some(v) = v {
+                m.serialize_entry(&c.name, &ValView { field: c, val: v })?;
+            }
+        }
+        m.end()
+    }
+}
+
+struct ValView<'a> {
+    field: &'a CompiledField,
+    val: &'a Val,
+}
+
+impl Serialize for ValView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.val {
+            Val::Null => s.serialize_none(),
+            Val::Text(t) => s.serialize_str(t),
+            Val::Int(i) => s.serialize_i64(*i),
+            Val::Bool(b) => s.serialize_bool(*b),
+            Val::DateTime(t) => s.collect_str(&t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+            Val::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            // Numbers and JSON as `Val::to_json` writes them, so both paths answer alike.
+            other => other.to_json(self.field).serialize(s),
+        }
+    }
 }
 
 /// Values of a write after coercion, before the transaction.
@@ -758,8 +832,13 @@ impl Engine {
         } else {
             None
         };
-        let mut data: Vec<Value> = rows.iter().map(|r| record_json(entity, r)).collect();
-        self.expand(&app, entity, &expand, &mut data).await?;
+        let data = if expand.is_empty() {
+            Page::Rows(entity.clone(), rows)
+        } else {
+            let mut data: Vec<Value> = rows.iter().map(|r| record_json(entity, r)).collect();
+            self.expand(&app, entity, &expand, &mut data).await?;
+            Page::Expanded(data)
+        };
         Ok(ListOut {
             data,
             next_cursor,
