@@ -12,7 +12,7 @@ use trellis_core::def::FieldType;
 use trellis_core::query::{decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
 use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
 use trellis_store::records::{self, ListQuery, NewMeta, Row};
-use trellis_store::sea_orm::{DatabaseTransaction, TransactionTrait};
+use trellis_store::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use trellis_store::{StoreError, system};
 
 use crate::Engine;
@@ -281,9 +281,9 @@ impl Engine {
     /// Checks in the transaction what needs the database: related records and users exist,
     /// unique values are free.
     #[allow(clippy::too_many_arguments)]
-    async fn check_references(
+    async fn check_references<C: ConnectionTrait>(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &C,
         ctx: &TenantCtx,
         app: &CompiledApp,
         entity: &CompiledEntity,
@@ -345,9 +345,9 @@ impl Engine {
         Ok(errors)
     }
 
-    async fn number<'e>(
+    async fn number<'e, C: ConnectionTrait>(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &C,
         ctx: &TenantCtx,
         entity: &'e CompiledEntity,
         at: &chrono::DateTime<chrono::Utc>,
@@ -362,9 +362,9 @@ impl Engine {
         Ok(out)
     }
 
-    async fn insert_in(
+    async fn insert_in<C: ConnectionTrait>(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &C,
         ctx: &TenantCtx,
         app: &CompiledApp,
         entity: &CompiledEntity,
@@ -426,6 +426,14 @@ impl Engine {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
+        if is_single_statement(entity, &prepared) {
+            // Nothing to check or number: the INSERT alone is the whole, atomic write. On SQLite
+            // this saves the BEGIN and COMMIT round trips to the single writer connection.
+            return self
+                .insert_in(&self.db.write, ctx, &app, entity, prepared)
+                .await
+                .map_err(flatten);
+        }
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let out = self
             .insert_in(&tx, ctx, &app, entity, prepared)
@@ -921,6 +929,16 @@ fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<Str
         }
     }
     Ok(names)
+}
+
+/// Whether a create needs nothing but its INSERT: no related record or user to check, no unique
+/// value to look up, no number to draw, no owner to check.
+fn is_single_statement(entity: &CompiledEntity, p: &Prepared<'_>) -> bool {
+    p.owner.is_none()
+        && !entity.fields().any(|f| f.kind == FieldType::AutoNumber)
+        && p.values
+            .iter()
+            .all(|(f, v)| v.is_null() || !(f.unique || matches!(f.kind, FieldType::Relation | FieldType::User)))
 }
 
 fn stale(current: i64) -> Error {
