@@ -46,17 +46,7 @@ async fn raw(
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
-    let res = req.send().await.expect("request is answered");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let text = res.text().await.unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp {
-        status,
-        headers,
-        body,
-        text,
-    }
+    Resp::read(req.send().await.expect("request is answered")).await
 }
 
 async fn get_as(app: &TestApp, token: &str, path: &str) -> Resp {

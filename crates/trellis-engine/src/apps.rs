@@ -56,6 +56,14 @@ fn parse_stored(row: &AppRow) -> Result<AppDef, Error> {
         .map_err(|e| Error::internal(format!("stored definition of app {} is unreadable: {e}", row.id)))
 }
 
+fn app_missing(name: &Slug) -> Error {
+    Error::not_found(format!("app '{name}' does not exist"))
+}
+
+fn entity_missing(name: &str) -> Error {
+    Error::not_found(format!("entity '{name}' does not exist"))
+}
+
 /// RFC 7396 merge patch.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     match (target, patch) {
@@ -92,7 +100,7 @@ impl Engine {
         }
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
+            .ok_or_else(|| app_missing(&name))?;
         let compiled = Arc::new(CompiledApp::compile(parse_stored(&row)?, row.version));
         self.registry.put(ctx.tenant_id(), compiled.clone());
         Ok(compiled)
@@ -107,7 +115,7 @@ impl Engine {
         let name = Slug::from_path("app", app)?;
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
+            .ok_or_else(|| app_missing(&name))?;
         let def = parse_stored(&row)?;
         Ok(app_out(&row, def))
     }
@@ -151,7 +159,7 @@ impl Engine {
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let row = system::app_by_name(&tx, ctx.tenant_id(), name.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
+            .ok_or_else(|| app_missing(&name))?;
         let def = parse_stored(&row)?;
         let steps: Vec<Step> = def
             .entities
@@ -181,7 +189,7 @@ impl Engine {
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let row = system::app_by_name(&tx, ctx.tenant_id(), name.as_str())
             .await?
-            .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
+            .ok_or_else(|| app_missing(&name))?;
         let old = parse_stored(&row)?;
         let mut new = old.clone();
         edit(&mut new)?;
@@ -301,9 +309,7 @@ impl Engine {
         let (body, entity) = (body.clone(), entity.to_string());
         self.change_app(ctx, app, opts, move |def| {
             let old_name = entity.clone();
-            let current = def
-                .entity(&entity)
-                .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let current = def.entity(&entity).ok_or_else(|| entity_missing(&entity))?;
             let mut v = serde_json::to_value(current).map_err(|e| Error::internal(e.to_string()))?;
             merge_patch(&mut v, &body);
             let patched: EntityDef = parse_entity(&v)?;
@@ -338,7 +344,7 @@ impl Engine {
         let entity = entity.to_string();
         self.change_app(ctx, app, opts, move |def| {
             if def.entity(&entity).is_none() {
-                return Err(Error::not_found(format!("entity '{entity}' does not exist")));
+                return Err(entity_missing(&entity));
             }
             for e in def.entities.iter().filter(|e| e.name.as_str() != entity) {
                 if let Some(f) = e
@@ -369,9 +375,7 @@ impl Engine {
         let field = parse_field(body)?;
         let entity = entity.to_string();
         self.change_app(ctx, app, opts, move |def| {
-            let e = def
-                .entity_mut(&entity)
-                .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
             if e.field(field.name.as_str()).is_some() {
                 return Err(Error::conflict(format!("field '{}' exists", field.name))
                     .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
@@ -399,9 +403,7 @@ impl Engine {
         no_key(obj, "id", "the storage id")?;
         let (body, entity, field) = (body.clone(), entity.to_string(), field.to_string());
         self.change_app(ctx, app, opts, move |def| {
-            let e = def
-                .entity_mut(&entity)
-                .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
             let current = e
                 .field(&field)
                 .ok_or_else(|| Error::not_found(format!("field '{field}' does not exist")))?;
@@ -432,9 +434,7 @@ impl Engine {
     ) -> Result<ChangeOut, Error> {
         let (entity, field) = (entity.to_string(), field.to_string());
         self.change_app(ctx, app, opts, move |def| {
-            let e = def
-                .entity_mut(&entity)
-                .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
+            let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
             if e.field(&field).is_none() {
                 return Err(Error::not_found(format!("field '{field}' does not exist")));
             }
