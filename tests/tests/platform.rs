@@ -422,60 +422,38 @@ async fn another_tenant_gets_404_for_everything_of_this_tenant_even_with_the_sam
         get_as(&app, &tb, p).await.expect_problem(404, "not_found");
     }
     let field = json!({"name": "x", "label": {"en": "X"}, "type": "text"});
-    app.call_as(
-        bt,
-        Method::PATCH,
-        "/api/v1/apps/sales",
-        Some(json!({"label": {"en": "Mine"}})),
-    )
-    .await
-    .expect_problem(404, "not_found");
-    app.call_as(
-        bt,
-        Method::POST,
-        "/api/v1/apps/sales/entities",
-        Some(json!({"name": "x", "label": {"en": "X"}})),
-    )
-    .await
-    .expect_problem(404, "not_found");
-    app.call_as(
-        bt,
-        Method::PATCH,
-        "/api/v1/apps/sales/entities/customer",
-        Some(json!({"label": {"en": "X"}})),
-    )
-    .await
-    .expect_problem(404, "not_found");
-    app.call_as(
-        bt,
-        Method::POST,
-        "/api/v1/apps/sales/entities/customer/fields",
-        Some(field.clone()),
-    )
-    .await
-    .expect_problem(404, "not_found");
-    app.call_as(
-        bt,
-        Method::PATCH,
-        "/api/v1/apps/sales/entities/customer/fields/name",
-        Some(json!({"label": {"en": "X"}})),
-    )
-    .await
-    .expect_problem(404, "not_found");
-    app.call_as(
-        bt,
-        Method::DELETE,
-        "/api/v1/apps/sales/entities/customer/fields/phone",
-        None,
-    )
-    .await
-    .expect_problem(404, "not_found");
-    app.call_as(bt, Method::DELETE, "/api/v1/apps/sales/entities/deal", None)
-        .await
-        .expect_problem(404, "not_found");
-    app.call_as(bt, Method::DELETE, "/api/v1/apps/sales", None)
-        .await
-        .expect_problem(404, "not_found");
+    let label = json!({"label": {"en": "X"}});
+    let writes: [(Method, &str, Option<Value>); 8] = [
+        (Method::PATCH, "/api/v1/apps/sales", Some(label.clone())),
+        (
+            Method::POST,
+            "/api/v1/apps/sales/entities",
+            Some(json!({"name": "x", "label": {"en": "X"}})),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/apps/sales/entities/customer",
+            Some(label.clone()),
+        ),
+        (Method::POST, "/api/v1/apps/sales/entities/customer/fields", Some(field)),
+        (
+            Method::PATCH,
+            "/api/v1/apps/sales/entities/customer/fields/name",
+            Some(label),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/apps/sales/entities/customer/fields/phone",
+            None,
+        ),
+        (Method::DELETE, "/api/v1/apps/sales/entities/deal", None),
+        (Method::DELETE, "/api/v1/apps/sales", None),
+    ];
+    for (method, path, body) in writes {
+        app.call_as(bt, method, path, body)
+            .await
+            .expect_problem(404, "not_found");
+    }
     // A's API token is not B's to revoke.
     app.call_as(
         bt,

@@ -14,6 +14,19 @@ use crate::value::Val;
 pub const MAX_CONDITIONS: usize = 100;
 pub const MAX_DEPTH: usize = 12;
 
+/// `bad_request` for a name that is not a field of the entity, reported at `at`.
+pub fn unknown_field(entity: &CompiledEntity, at: &str, name: &str) -> Error {
+    Error::bad_field(
+        at,
+        "unknown_field",
+        format!(
+            "'{}' is not a field of '{}'",
+            crate::names::truncate(name, 64),
+            entity.name()
+        ),
+    )
+}
+
 /// Comparison operators of a condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -150,17 +163,7 @@ fn parse_node(
         .get("field")
         .and_then(Value::as_str)
         .ok_or_else(|| bad(path, "shape", "a condition needs a 'field'"))?;
-    let field = entity.column(name).ok_or_else(|| {
-        bad(
-            name,
-            "unknown_field",
-            format!(
-                "'{}' is not a field of '{}'",
-                crate::names::truncate(name, 64),
-                entity.name()
-            ),
-        )
-    })?;
+    let field = entity.column(name).ok_or_else(|| unknown_field(entity, name, name))?;
     let op_name = obj
         .get("op")
         .and_then(Value::as_str)
@@ -297,17 +300,7 @@ pub fn parse_sort(entity: &CompiledEntity, s: &str) -> Result<Vec<SortKey>, Erro
             Some(n) => (true, n),
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
-        let field = entity.column(name).ok_or_else(|| {
-            Error::bad_field(
-                "sort",
-                "unknown_field",
-                format!(
-                    "'{}' is not a field of '{}'",
-                    crate::names::truncate(name, 64),
-                    entity.name()
-                ),
-            )
-        })?;
+        let field = entity.column(name).ok_or_else(|| unknown_field(entity, "sort", name))?;
         if !field.sortable() {
             return Err(Error::bad_field(
                 "sort",
@@ -339,17 +332,10 @@ pub fn parse_fields(entity: &CompiledEntity, s: &str) -> Result<Vec<String>, Err
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|name| {
-            entity.column(name).map(|c| c.name.clone()).ok_or_else(|| {
-                Error::bad_field(
-                    "fields",
-                    "unknown_field",
-                    format!(
-                        "'{}' is not a field of '{}'",
-                        crate::names::truncate(name, 64),
-                        entity.name()
-                    ),
-                )
-            })
+            entity
+                .column(name)
+                .map(|c| c.name.clone())
+                .ok_or_else(|| unknown_field(entity, "fields", name))
         })
         .collect()
 }
