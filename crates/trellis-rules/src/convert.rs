@@ -1,0 +1,118 @@
+//! Typed field values into script values, and the context a script runs in.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rhai::{Array, Dynamic, Map};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use trellis_core::{CompiledField, FieldType, Val};
+
+/// Who is writing: `user` in scripts, a map `#{id, roles, team}` (`team` is `()` when unset).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserInfo {
+    pub id: String,
+    pub roles: Vec<String>,
+    pub team: Option<String>,
+}
+
+impl UserInfo {
+    pub fn to_map(&self) -> Map {
+        let mut m = Map::new();
+        m.insert("id".into(), self.id.clone().into());
+        let roles: Array = self.roles.iter().map(|r| Dynamic::from(r.clone())).collect();
+        m.insert("roles".into(), roles.into());
+        m.insert("team".into(), self.team.clone().map_or(Dynamic::UNIT, Dynamic::from));
+        m
+    }
+}
+
+/// Everything a script sees: `record`, `old` (`()` on create), `user` and `now`.
+#[derive(Debug, Clone)]
+pub struct ScriptContext {
+    /// The values being written (see [`record_map`]).
+    pub record: Map,
+    /// The stored values on update; `None` on create.
+    pub old: Option<Map>,
+    pub user: UserInfo,
+    pub now: DateTime<Utc>,
+}
+
+impl ScriptContext {
+    /// A context for a create (no `old`).
+    pub fn new(record: Map, user: UserInfo, now: DateTime<Utc>) -> ScriptContext {
+        ScriptContext {
+            record,
+            old: None,
+            user,
+            now,
+        }
+    }
+}
+
+/// Suffix of the extra key holding a currency field's ISO code: `record.amount` is the exact
+/// amount, `record.amount_currency` its code.
+pub const CURRENCY_SUFFIX: &str = "_currency";
+
+/// The map a script sees as `record` (or `old`): each field under its API name, converted by
+/// [`to_dynamic`]; a currency field also adds `<name>_currency` with its code (unless a field of
+/// that name exists: the field wins).
+pub fn record_map(fields: &[(&CompiledField, &Val)]) -> Map {
+    let mut m = Map::new();
+    for (field, val) in fields {
+        m.insert(field.name.as_str().into(), to_dynamic(field, val));
+    }
+    for (field, val) in fields {
+        if let Val::Currency(_, code) = val {
+            let key = format!("{}{CURRENCY_SUFFIX}", field.name);
+            m.entry(key.into()).or_insert_with(|| code.clone().into());
+        }
+    }
+    m
+}
+
+/// One typed value as a script value: text → string; integer → `i64`; decimal, percent and
+/// currency → an exact decimal at the field's scale; boolean; date → `Date`; datetime →
+/// `DateTime` (UTC); multi_select → array of strings; json → maps, arrays, strings, booleans,
+/// integers and decimals; empty → `()`.
+pub fn to_dynamic(field: &CompiledField, val: &Val) -> Dynamic {
+    match val {
+        Val::Null => Dynamic::UNIT,
+        Val::Text(s) => s.clone().into(),
+        Val::Int(i) => (*i).into(),
+        Val::Fixed(minor) | Val::Currency(minor, _) => Dynamic::from_decimal(Decimal::new(*minor, field.scale as u32)),
+        Val::Bool(b) => (*b).into(),
+        Val::Date(d) => Dynamic::from(*d),
+        Val::DateTime(t) => Dynamic::from(*t),
+        Val::Json(v) if field.kind == FieldType::MultiSelect => match v {
+            Value::Array(items) => items.iter().map(json_to_dynamic).collect::<Array>().into(),
+            other => json_to_dynamic(other),
+        },
+        Val::Json(v) => json_to_dynamic(v),
+    }
+}
+
+/// A JSON value as a script value. Numbers become integers when they are whole and fit in 64
+/// bits, exact decimals otherwise (a number beyond the decimal range stays its text).
+pub fn json_to_dynamic(v: &Value) -> Dynamic {
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.into(),
+            None => {
+                let text = n.to_string();
+                Decimal::from_str(&text)
+                    .or_else(|_| Decimal::from_scientific(&text))
+                    .map_or_else(|_| text.into(), Dynamic::from_decimal)
+            }
+        },
+        Value::String(s) => s.clone().into(),
+        Value::Array(items) => items.iter().map(json_to_dynamic).collect::<Array>().into(),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
+            .collect::<Map>()
+            .into(),
+    }
+}

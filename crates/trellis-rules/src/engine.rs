@@ -1,0 +1,416 @@
+//! The one hardened engine: built once from `Engine::new_raw()` with the chosen packages, every
+//! limit set, no eval, no modules, no I/O. Scripts are compiled once and run from their AST.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::module_resolvers::DummyModuleResolver;
+use rhai::packages::{
+    ArithmeticPackage, BasicArrayPackage, BasicMapPackage, BasicMathPackage, BasicStringPackage, LogicPackage, Package,
+};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, OptimizationLevel, ParseError, ParseErrorType, Position, Scope};
+
+use crate::convert::ScriptContext;
+use crate::functions::{self, RegexCache, friendly_type};
+
+/// The variables every script has.
+pub const SCRIPT_VARIABLES: [&str; 4] = ["record", "old", "user", "now"];
+
+/// What one script run may use. [`Limits::default`] is what Trellis runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Longest source accepted at compile, in bytes.
+    pub max_source_len: usize,
+    /// Operations (statements, expressions, calls, loop iterations) per run.
+    pub max_operations: u64,
+    /// Nested calls of functions the script defines.
+    pub max_call_levels: usize,
+    /// Nesting of expressions at the top level and inside functions.
+    pub max_expr_depth: usize,
+    pub max_function_expr_depth: usize,
+    /// Bytes of text in one value (strings inside arrays and maps add up).
+    pub max_string_size: usize,
+    /// Items in arrays, keys in maps (nested ones add up).
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    /// Variables alive at once, and functions a script may define.
+    pub max_variables: usize,
+    pub max_functions: usize,
+    /// Wall-clock time of one run (a second guard behind `max_operations`).
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_source_len: 20_000,
+            max_operations: 200_000,
+            max_call_levels: 16,
+            max_expr_depth: 32,
+            max_function_expr_depth: 16,
+            max_string_size: 100_000,
+            max_array_size: 10_000,
+            max_map_size: 10_000,
+            max_variables: 100,
+            max_functions: 16,
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A script that does not compile: where and why. Line and column count from 1; both are 0 when
+/// the error concerns the whole script (empty or too long).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeErrorKind {
+    /// A limit of [`Limits`] was hit (operations, time, call depth, data size, variables).
+    LimitExceeded,
+    /// A value of the wrong type (for an operator, a function, a property, or as the result).
+    TypeMismatch,
+    DivisionByZero,
+    /// A function that does not exist, or none that takes these argument types.
+    UnknownFunction,
+    /// Anything else: `throw`, a host function refusing its input, overflow, an index out of bounds.
+    Other,
+}
+
+/// A script that failed while running. The message is meant for the person who wrote the script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeError {
+    pub kind: RuntimeErrorKind,
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, " (line {l}, column {c})"),
+            (Some(l), None) => write!(f, " (line {l})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+/// A compiled script, cheap to clone and share between threads.
+#[derive(Debug, Clone)]
+pub struct CompiledScript {
+    ast: Arc<AST>,
+}
+
+/// The shared, immutable script engine. Build it once and share it (`Arc` or `&`).
+pub struct RuleEngine {
+    engine: Engine,
+    limits: Limits,
+}
+
+impl fmt::Debug for RuleEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleEngine").field("limits", &self.limits).finish()
+    }
+}
+
+impl Default for RuleEngine {
+    fn default() -> RuleEngine {
+        RuleEngine::new()
+    }
+}
+
+thread_local! {
+    /// When the run on this thread must stop; checked from the progress callback.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Sets the deadline for the run on this thread and clears it when dropped.
+struct DeadlineGuard(Option<Instant>);
+
+impl DeadlineGuard {
+    fn set(timeout: Duration) -> DeadlineGuard {
+        let previous = DEADLINE.with(|d| d.replace(Some(Instant::now() + timeout)));
+        DeadlineGuard(previous)
+    }
+}
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        DEADLINE.with(|d| d.set(self.0));
+    }
+}
+
+const TIMEOUT_TOKEN: &str = "trellis:timeout";
+
+impl RuleEngine {
+    pub fn new() -> RuleEngine {
+        RuleEngine::with_limits(Limits::default())
+    }
+
+    pub fn with_limits(limits: Limits) -> RuleEngine {
+        let mut engine = Engine::new_raw();
+        for package in [
+            ArithmeticPackage::new().as_shared_module(),
+            LogicPackage::new().as_shared_module(),
+            BasicStringPackage::new().as_shared_module(),
+            BasicArrayPackage::new().as_shared_module(),
+            BasicMapPackage::new().as_shared_module(),
+            BasicMathPackage::new().as_shared_module(),
+        ] {
+            engine.register_global_module(package);
+        }
+        functions::register(&mut engine, Arc::new(RegexCache::default()));
+
+        engine
+            .set_max_operations(limits.max_operations)
+            .set_max_call_levels(limits.max_call_levels)
+            .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
+            .set_max_string_size(limits.max_string_size)
+            .set_max_array_size(limits.max_array_size)
+            .set_max_map_size(limits.max_map_size)
+            .set_max_variables(limits.max_variables)
+            .set_max_functions(limits.max_functions)
+            .set_max_modules(0)
+            .set_module_resolver(DummyModuleResolver::new())
+            .set_strict_variables(true)
+            .set_optimization_level(OptimizationLevel::Simple)
+            // Registered operators first, so that comparing a number with a text can be an error.
+            .set_fast_operators(false)
+            .on_print(|_| {})
+            .on_debug(|_, _, _| {})
+            .on_progress(|ops| {
+                if ops % 512 == 0 && DEADLINE.with(|d| d.get()).is_some_and(|t| Instant::now() > t) {
+                    Some(Dynamic::from(TIMEOUT_TOKEN))
+                } else {
+                    None
+                }
+            });
+        for symbol in ["eval", "import", "export"] {
+            engine.disable_symbol(symbol);
+        }
+        RuleEngine { engine, limits }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles a script (an expression or a few statements whose last value is the result).
+    /// Only `record`, `old`, `user` and `now` and the script's own `let` variables may be used.
+    pub fn compile(&self, source: &str) -> Result<CompiledScript, CompileError> {
+        let whole = |message: String| CompileError {
+            line: 0,
+            column: 0,
+            message,
+        };
+        if source.len() > self.limits.max_source_len {
+            return Err(whole(format!(
+                "the script is too long (more than {} characters)",
+                self.limits.max_source_len
+            )));
+        }
+        if source.trim().is_empty() {
+            return Err(whole("the script is empty".to_string()));
+        }
+        // Plain variables, not constants: the optimizer would fold constants' values into the AST.
+        let mut scope = Scope::new();
+        for name in SCRIPT_VARIABLES {
+            scope.push(name, Dynamic::UNIT);
+        }
+        let ast = self
+            .engine
+            .compile_with_scope(&scope, source)
+            .map_err(|e| self.compile_error(e))?;
+        Ok(CompiledScript { ast: Arc::new(ast) })
+    }
+
+    /// Runs a script and returns its value.
+    pub fn eval(&self, script: &CompiledScript, ctx: &ScriptContext) -> Result<Dynamic, RuntimeError> {
+        let mut scope = Scope::new();
+        scope
+            .push_constant("record", ctx.record.clone())
+            .push_constant("old", ctx.old.clone().map_or(Dynamic::UNIT, Dynamic::from_map))
+            .push_constant("user", ctx.user.to_map())
+            .push_constant("now", ctx.now);
+        let _deadline = DeadlineGuard::set(self.limits.timeout);
+        self.engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
+            .map_err(|e| self.runtime_error(*e))
+    }
+
+    /// Runs a script that must end with `true` or `false` (a condition or validation rule).
+    pub fn eval_bool(&self, script: &CompiledScript, ctx: &ScriptContext) -> Result<bool, RuntimeError> {
+        let v = self.eval(script, ctx)?;
+        v.as_bool().map_err(|_| RuntimeError {
+            kind: RuntimeErrorKind::TypeMismatch,
+            message: format!(
+                "the script must end with true or false, but it gave {} ({})",
+                a_type(&v),
+                preview(&v)
+            ),
+            line: None,
+            column: None,
+        })
+    }
+
+    fn compile_error(&self, e: ParseError) -> CompileError {
+        let ParseError(kind, pos) = e;
+        let message = match *kind {
+            ParseErrorType::VariableUndefined(name) => format!(
+                "unknown variable '{name}' (scripts can use record, old, user, now and variables declared with let)"
+            ),
+            ParseErrorType::ExprTooDeep => "the expression is nested too deeply".to_string(),
+            ParseErrorType::TooManyFunctions => {
+                format!(
+                    "the script defines too many functions (at most {})",
+                    self.limits.max_functions
+                )
+            }
+            ParseErrorType::Reserved(s) if ["eval", "import", "export"].contains(&s.as_str()) => {
+                format!("'{s}' is not allowed in rules")
+            }
+            ParseErrorType::BadInput(rhai::LexError::ImproperSymbol(s, _))
+                if ["eval", "import", "export"].contains(&s.as_str()) =>
+            {
+                format!("'{s}' is not allowed in rules")
+            }
+            other => other.to_string(),
+        };
+        CompileError {
+            line: pos.line().unwrap_or(0),
+            column: pos.position().unwrap_or(0),
+            message,
+        }
+    }
+
+    fn runtime_error(&self, e: EvalAltResult) -> RuntimeError {
+        use EvalAltResult as E;
+        use RuntimeErrorKind as K;
+        // An error inside a function the script defines: report the innermost cause.
+        let mut e = e;
+        let mut outer = Position::NONE;
+        while let E::ErrorInFunctionCall(_, _, inner, pos) = e {
+            if outer.is_none() {
+                outer = pos;
+            }
+            e = *inner;
+        }
+        let pos = if e.position().is_none() { outer } else { e.position() };
+        let l = &self.limits;
+        let (kind, message) = match &e {
+            E::ErrorTooManyOperations(_) => (
+                K::LimitExceeded,
+                format!(
+                    "the script did too much work (more than {} operations)",
+                    l.max_operations
+                ),
+            ),
+            E::ErrorTerminated(token, _) if token.clone().into_string().is_ok_and(|t| t == TIMEOUT_TOKEN) => (
+                K::LimitExceeded,
+                format!("the script ran too long (more than {} ms)", l.timeout.as_millis()),
+            ),
+            E::ErrorStackOverflow(_) => (
+                K::LimitExceeded,
+                format!(
+                    "the script's functions call each other too deeply (more than {} levels)",
+                    l.max_call_levels
+                ),
+            ),
+            E::ErrorTooManyVariables(_) => (
+                K::LimitExceeded,
+                format!("the script uses too many variables (more than {})", l.max_variables),
+            ),
+            E::ErrorDataTooLarge(what, _) => {
+                let message = if what.contains("string") {
+                    format!("the script built a text longer than {} bytes", l.max_string_size)
+                } else if what.contains("array") {
+                    format!("the script built a list with more than {} items", l.max_array_size)
+                } else {
+                    format!("the script built a map with more than {} keys", l.max_map_size)
+                };
+                (K::LimitExceeded, message)
+            }
+            E::ErrorArithmetic(msg, _) if msg.to_lowercase().contains("division by zero") => {
+                (K::DivisionByZero, "division by zero".to_string())
+            }
+            E::ErrorArithmetic(msg, _) => (K::Other, format!("arithmetic error: {msg}")),
+            E::ErrorFunctionNotFound(sig, _) => function_not_found(sig),
+            E::ErrorMismatchDataType(message, actual, _) if actual.is_empty() => (K::TypeMismatch, message.clone()),
+            E::ErrorMismatchDataType(..)
+            | E::ErrorMismatchOutputType(..)
+            | E::ErrorIndexingType(..)
+            | E::ErrorFor(..)
+            | E::ErrorDotExpr(..)
+            | E::ErrorPropertyNotFound(..) => (K::TypeMismatch, e.to_string()),
+            E::ErrorAssignmentToConstant(name, _) | E::ErrorNonPureMethodCallOnConstant(name, _) => (
+                K::Other,
+                format!("record, old, user and now cannot be changed by a script ({name})"),
+            ),
+            E::ErrorTooManyModules(_) | E::ErrorModuleNotFound(..) | E::ErrorInModule(..) => {
+                (K::Other, "modules cannot be used in rules".to_string())
+            }
+            E::ErrorRuntime(v, _) => (K::Other, v.to_string()),
+            other => (K::Other, other.to_string()),
+        };
+        RuntimeError {
+            kind,
+            message,
+            line: pos.line(),
+            column: pos.position(),
+        }
+    }
+}
+
+/// Rhai's signature of a missing function, `name (type, type)`, as a message.
+fn function_not_found(sig: &str) -> (RuntimeErrorKind, String) {
+    let (name, args) = sig.split_once(" (").unwrap_or((sig, ")"));
+    let args = args.trim_end_matches(')');
+    if name.chars().any(|c| c.is_alphanumeric() || c == '_') {
+        (
+            RuntimeErrorKind::UnknownFunction,
+            format!("there is no function '{name}' that takes ({args})"),
+        )
+    } else {
+        (
+            RuntimeErrorKind::TypeMismatch,
+            format!("'{name}' cannot be used on ({args})"),
+        )
+    }
+}
+
+fn a_type(v: &Dynamic) -> String {
+    let t = friendly_type(v);
+    match t.as_bytes()[0] {
+        b'a' | b'e' | b'i' | b'o' => format!("an {t}"),
+        _ => format!("a {t}"),
+    }
+}
+
+fn preview(v: &Dynamic) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
+}
