@@ -47,9 +47,9 @@ impl Default for Limits {
         Limits {
             max_source_len: 20_000,
             max_operations: 200_000,
-            max_call_levels: 16,
-            max_expr_depth: 32,
-            max_function_expr_depth: 16,
+            max_call_levels: 8,
+            max_expr_depth: 64,
+            max_function_expr_depth: 32,
             max_string_size: 100_000,
             max_array_size: 10_000,
             max_map_size: 10_000,
@@ -317,6 +317,8 @@ impl RuleEngine {
             e = *inner;
         }
         let pos = if e.position().is_none() { outer } else { e.position() };
+        // The position is reported apart; Rhai's messages would repeat it.
+        e.clear_position();
         let l = &self.limits;
         let (kind, message) = match &e {
             E::ErrorTooManyOperations(_) => (
@@ -362,7 +364,7 @@ impl RuleEngine {
             | E::ErrorIndexingType(..)
             | E::ErrorFor(..)
             | E::ErrorDotExpr(..)
-            | E::ErrorPropertyNotFound(..) => (K::TypeMismatch, e.to_string()),
+            | E::ErrorPropertyNotFound(..) => (K::TypeMismatch, friendly_names(&e.to_string())),
             E::ErrorAssignmentToConstant(name, _) | E::ErrorNonPureMethodCallOnConstant(name, _) => (
                 K::Other,
                 format!("record, old, user and now cannot be changed by a script ({name})"),
@@ -371,7 +373,7 @@ impl RuleEngine {
                 (K::Other, "modules cannot be used in rules".to_string())
             }
             E::ErrorRuntime(v, _) => (K::Other, v.to_string()),
-            other => (K::Other, other.to_string()),
+            other => (K::Other, friendly_names(&other.to_string())),
         };
         RuntimeError {
             kind,
@@ -385,7 +387,7 @@ impl RuleEngine {
 /// Rhai's signature of a missing function, `name (type, type)`, as a message.
 fn function_not_found(sig: &str) -> (RuntimeErrorKind, String) {
     let (name, args) = sig.split_once(" (").unwrap_or((sig, ")"));
-    let args = args.trim_end_matches(')');
+    let args = friendly_names(args.trim_end_matches(')'));
     if name.chars().any(|c| c.is_alphanumeric() || c == '_') {
         (
             RuntimeErrorKind::UnknownFunction,
@@ -397,6 +399,14 @@ fn function_not_found(sig: &str) -> (RuntimeErrorKind, String) {
             format!("'{name}' cannot be used on ({args})"),
         )
     }
+}
+
+/// Rhai's type names as the messages name types.
+fn friendly_names(s: &str) -> String {
+    s.replace("&str | ImmutableString | String", "text")
+        .replace("ImmutableString", "text")
+        .replace("i64", "integer")
+        .replace("rust_decimal::Decimal", "decimal")
 }
 
 fn a_type(v: &Dynamic) -> String {

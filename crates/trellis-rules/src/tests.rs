@@ -644,3 +644,61 @@ fn eight_threads_evaluating_at_once_all_get_their_own_results() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn runtime_messages_name_types_plainly_and_do_not_repeat_the_position() {
+    let e = run_err("record.qty + 1;\nrecord.amount + \"x\" + now");
+    assert_eq!(e.message, "'+' cannot be used on (decimal, text)");
+    assert_eq!((e.line, e.column), (Some(2), Some(15)));
+    assert_eq!(
+        e.to_string(),
+        "'+' cannot be used on (decimal, text) (line 2, column 15)"
+    );
+    let e = run_err("call(Fn(\"sleep\"), 10)");
+    assert_eq!(e.message, "there is no function 'sleep' that takes (integer)");
+    let e = run_err("9223372036854775807 + 1");
+    assert!(e.message.starts_with("arithmetic error: Addition overflow"), "{e}");
+    assert!(!e.message.contains("line"), "{e}");
+}
+
+#[test]
+fn eval_built_at_runtime_is_still_refused() {
+    let e = run_err("let f = Fn(\"ev\" + \"al\"); f.call(\"1+1\")");
+    assert!(e.message.contains("'eval' is a reserved keyword"), "{e}");
+}
+
+#[test]
+fn the_deepest_allowed_nesting_fits_half_a_worker_thread_stack() {
+    // Every call level as deep as expressions inside functions may nest, on 1 MiB (workers have 2 MiB).
+    let nested = |k: usize| {
+        format!(
+            "fn f(n) {{ if n <= 0 {{ 0 }} else {{ {}1 + f(n - 1){}{} }} }}\nf(100)",
+            "[".repeat(k),
+            "]".repeat(k),
+            "[0]".repeat(k)
+        )
+    };
+    let k = (1..40)
+        .take_while(|k| ENGINE.compile(&nested(*k)).is_ok())
+        .last()
+        .unwrap();
+    assert!(k >= 4, "{k}");
+    let src = nested(k);
+    let top = |k: usize| format!("{}record.qty{} > 0", "(".repeat(k), ")".repeat(k));
+    let j = (1..200)
+        .take_while(|j| ENGINE.compile(&top(*j)).is_ok())
+        .last()
+        .unwrap();
+    let (deep_calls, deep_expr) = (compile(&src), compile(&top(j)));
+    let (e, ok) = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || {
+            let e = ENGINE.eval(&deep_calls, &ctx()).unwrap_err();
+            (e, ENGINE.eval_bool(&deep_expr, &ctx()).unwrap())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(e.kind, RuntimeErrorKind::LimitExceeded, "{e}");
+    assert!(ok);
+}
