@@ -64,6 +64,7 @@ fn api_app() -> (
                 .service(apps::create_field)
                 .service(apps::patch_field)
                 .service(apps::delete_field)
+                .service(apps::check_script)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

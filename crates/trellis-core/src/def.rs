@@ -66,6 +66,26 @@ pub struct EntityDef {
     pub title_field: Option<Slug>,
     #[serde(default)]
     pub fields: Vec<FieldDef>,
+    /// Rules every write must pass (Rhai), all reported together when they fail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validations: Vec<ValidationRule>,
+}
+
+/// A validation rule: when `when` holds (or always), `assert` must hold, else `message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRule {
+    /// Stable name; the error code of a failure.
+    pub name: Slug,
+    /// Condition (Rhai) under which the rule applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Condition (Rhai) that must be true.
+    pub assert: String,
+    pub message: Label,
+    /// The field the failure is reported on (none: the record as a whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<Slug>,
 }
 
 impl EntityDef {
@@ -267,6 +287,9 @@ pub struct FieldDef {
     pub format: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<Label>,
+    /// Condition (Rhai) under which the field is required, e.g. `record.phase == "confirmed"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_if: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -299,6 +322,7 @@ impl FieldDef {
             target: None,
             format: None,
             help: None,
+            required_if: None,
         }
     }
 

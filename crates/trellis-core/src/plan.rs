@@ -259,6 +259,9 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
     if old.label != new.label || old.description != new.description || old.title_field != new.title_field {
         meta(steps, None, "change labels or title field".into());
     }
+    if old.validations != new.validations {
+        meta(steps, None, "change validation rules".into());
+    }
     for f in &old.fields {
         if !new.fields.iter().any(|n| n.id == f.id) {
             if index_kind(f).is_some() {

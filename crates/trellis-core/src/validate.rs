@@ -105,6 +105,26 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
         }
         validate_field(app, f, &fat, errors);
     }
+    let mut rule_names = HashSet::new();
+    for r in &e.validations {
+        let rat = format!("{at}.validations.{}", r.name);
+        if !rule_names.insert(r.name.as_str()) {
+            errors.push(FieldError::new(
+                &rat,
+                "duplicate",
+                format!("rule '{}' is defined twice", r.name),
+            ));
+        }
+        if let Some(f) = &r.field
+            && e.field(f.as_str()).is_none()
+        {
+            errors.push(FieldError::new(
+                format!("{rat}.field"),
+                "unknown_field",
+                format!("'{f}' is not a field of '{}'", e.name),
+            ));
+        }
+    }
     if let Some(t) = &e.title_field {
         match e.field(t.as_str()) {
             None => errors.push(FieldError::new(

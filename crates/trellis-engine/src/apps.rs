@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 use trellis_core::def::{AppDef, EntityDef, FieldDef};
 use trellis_core::plan::{Step, StepSummary, plan};
 use trellis_core::validate::{assign_ids, parse_app, parse_entity, parse_field, validate_app};
-use trellis_core::{CompiledApp, Error, FieldError, Slug};
+use trellis_core::{Error, FieldError, Slug};
+
+use crate::scripts::LoadedApp;
 use trellis_store::sea_orm::TransactionTrait;
 use trellis_store::system::{self, AppRow};
 use trellis_store::{StoreError, ddl};
@@ -93,7 +95,7 @@ fn no_key(body: &Map<String, Value>, key: &str, what: &str) -> Result<(), Error>
 
 impl Engine {
     /// The compiled app of the caller's tenant (404 for an app of another tenant or none).
-    pub async fn compiled_app(&self, ctx: &TenantCtx, app: &str) -> Result<Arc<CompiledApp>, Error> {
+    pub async fn compiled_app(&self, ctx: &TenantCtx, app: &str) -> Result<Arc<LoadedApp>, Error> {
         let name = Slug::from_path("app", app)?;
         if let Some(a) = self.registry.get(ctx.tenant_id(), name.as_str()) {
             return Ok(a);
@@ -101,7 +103,7 @@ impl Engine {
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
             .await?
             .ok_or_else(|| app_missing(&name))?;
-        let compiled = Arc::new(CompiledApp::compile(parse_stored(&row)?, row.version));
+        let compiled = Arc::new(LoadedApp::load(&self.rules, parse_stored(&row)?, row.version)?);
         self.registry.put(ctx.tenant_id(), compiled.clone());
         Ok(compiled)
     }
@@ -126,6 +128,8 @@ impl Engine {
         let mut def = parse_app(body)?;
         assign_ids(&mut def);
         validate_app(&def)?;
+        // Scripts compile now, so a definition whose scripts do not compile is never stored.
+        let loaded = LoadedApp::load(&self.rules, def.clone(), 1)?;
         let steps = plan(None, &def);
         let now = trellis_core::value::now_micros();
         let definition = serde_json::to_string(&def).map_err(|e| Error::internal(e.to_string()))?;
@@ -147,8 +151,7 @@ impl Engine {
         system::insert_app_version(&tx, &row.id, 1, &definition, Some(ctx.user_id()), now).await?;
         ddl::apply(&tx, &steps, false).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.registry
-            .put(ctx.tenant_id(), Arc::new(CompiledApp::compile(def.clone(), 1)));
+        self.registry.put(ctx.tenant_id(), Arc::new(loaded));
         Ok(app_out(&row, def))
     }
 
@@ -198,6 +201,7 @@ impl Engine {
         let as_json = serde_json::to_value(&new).map_err(|e| Error::internal(e.to_string()))?;
         parse_app(&as_json)?;
         validate_app(&new)?;
+        let loaded = LoadedApp::load(&self.rules, new.clone(), row.version + 1)?;
         let steps = plan(Some(&old), &new);
         let summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
         if steps.is_empty() {
@@ -232,8 +236,7 @@ impl Engine {
         }
         system::insert_app_version(&tx, &row.id, next.version, &definition, Some(ctx.user_id()), now).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.registry
-            .put(ctx.tenant_id(), Arc::new(CompiledApp::compile(new, next.version)));
+        self.registry.put(ctx.tenant_id(), Arc::new(loaded));
         Ok(ChangeOut {
             applied: true,
             version: next.version,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod context;
 pub mod records;
 pub mod registry;
+pub mod scripts;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -23,6 +24,8 @@ pub struct Engine {
     registry: Arc<registry::Registry>,
     auth_cache: Arc<auth::AuthCache>,
     stats: Arc<stats::StatsRefresher>,
+    /// The one script engine, built once.
+    pub rules: Arc<trellis_rules::RuleEngine>,
 }
 
 impl Engine {
@@ -39,6 +42,7 @@ impl Engine {
             registry: Arc::default(),
             auth_cache: Arc::default(),
             stats: Arc::default(),
+            rules: Arc::new(trellis_rules::RuleEngine::new()),
         })
     }
 

@@ -17,6 +17,7 @@ use trellis_store::{StoreError, system};
 
 use crate::Engine;
 use crate::context::TenantCtx;
+use crate::scripts::LoadedApp;
 
 /// Most operations one bulk request may hold.
 pub const MAX_BULK: usize = 1000;
@@ -366,7 +367,7 @@ impl Engine {
         &self,
         tx: &C,
         ctx: &TenantCtx,
-        app: &CompiledApp,
+        app: &LoadedApp,
         entity: &CompiledEntity,
         prepared: Prepared<'_>,
     ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
@@ -382,6 +383,14 @@ impl Engine {
                     .unwrap_or_else(|| ctx.user_id().to_string()),
             ),
         };
+        if let Some(scripts) = app.scripts_of(entity.name()) {
+            let record: Vec<(&CompiledField, &Val)> = prepared.values.iter().map(|(f, v)| (*f, v)).collect();
+            let failed = crate::scripts::check(&self.rules, scripts, &record, None, crate::scripts::user_info(ctx))
+                .map_err(Err)?;
+            if !failed.is_empty() {
+                return Err(Ok(failed));
+            }
+        }
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
             .check_references(tx, ctx, app, entity, &prepared.values, owner_check, None)
@@ -497,7 +506,7 @@ impl Engine {
         &self,
         tx: &DatabaseTransaction,
         ctx: &TenantCtx,
-        app: &CompiledApp,
+        app: &LoadedApp,
         entity: &CompiledEntity,
         id: &str,
         body: &Value,
@@ -513,6 +522,40 @@ impl Engine {
             return Err(Err(stale(current.version())));
         }
         let prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
+        if let Some(scripts) = app.scripts_of(entity.name()) {
+            // `record` is the record as it will be; `old` as it is stored.
+            let old: Vec<(&CompiledField, &Val)> = entity
+                .columns
+                .iter()
+                .zip(&current.values)
+                .filter(|(c, _)| !c.system)
+                .filter_map(|(c, v)| v.as_ref().map(|v| (c, v)))
+                .collect();
+            let record: Vec<(&CompiledField, &Val)> = old
+                .iter()
+                .map(|(c, v)| {
+                    (
+                        *c,
+                        prepared
+                            .values
+                            .iter()
+                            .find(|(f, _)| f.name == c.name)
+                            .map_or(*v, |(_, nv)| nv),
+                    )
+                })
+                .collect();
+            let failed = crate::scripts::check(
+                &self.rules,
+                scripts,
+                &record,
+                Some(&old),
+                crate::scripts::user_info(ctx),
+            )
+            .map_err(Err)?;
+            if !failed.is_empty() {
+                return Err(Ok(failed));
+            }
+        }
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
             .check_references(tx, ctx, app, entity, &prepared.values, owner_check, Some(id))

@@ -4,23 +4,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::scripts::LoadedApp;
 use parking_lot::RwLock;
-use trellis_core::CompiledApp;
 
 /// (tenant id, app name) → compiled app.
 #[derive(Default)]
 pub struct Registry {
-    apps: RwLock<HashMap<(String, String), Arc<CompiledApp>>>,
+    apps: RwLock<HashMap<(String, String), Arc<LoadedApp>>>,
 }
 
 impl Registry {
-    pub fn get(&self, tenant: &str, app: &str) -> Option<Arc<CompiledApp>> {
+    pub fn get(&self, tenant: &str, app: &str) -> Option<Arc<LoadedApp>> {
         self.apps.read().get(&(tenant.to_string(), app.to_string())).cloned()
     }
 
     /// Keeps the newer of the cached and the given version.
-    pub fn put(&self, tenant: &str, app: Arc<CompiledApp>) {
-        let key = (tenant.to_string(), app.def.name.to_string());
+    pub fn put(&self, tenant: &str, app: Arc<LoadedApp>) {
+        let key = (tenant.to_string(), app.compiled.def.name.to_string());
         let mut apps = self.apps.write();
         match apps.get(&key) {
             Some(cur) if cur.version > app.version => {}

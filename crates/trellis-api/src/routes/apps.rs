@@ -242,3 +242,18 @@ pub async fn delete_field(
     let change = engine.delete_field(&caller.0, &app, &entity, &field, q.opts()).await?;
     changed(&engine, &caller, &app, change).await
 }
+
+/// Compile a script (validation rule, condition, later formulas) for an entity and run it on a
+/// sample record: `{entity, script, kind: "condition" | "value", record?}` → `{ok, value}` or
+/// `{ok: false, stage: "compile" | "run", error: {line, column, message}}`.
+#[utoipa::path(tag = "apps", params(("app" = String, Path)), request_body = Object,
+    responses((status = 200, description = "Compile result and value", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[post("/apps/{app}/scripts/check")]
+pub async fn check_script(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    app: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(engine.check_script(&caller.0, &app, &body).await?))
+}

@@ -1,0 +1,317 @@
+//! An app's scripts, compiled once per version with the one rule engine: validation rules and
+//! conditional requirements per entity. A script that does not compile refuses the definition at
+//! save, naming where; one that fails at run time fails the write with `script_error`.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+use trellis_core::def::{AppDef, ValidationRule};
+use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
+use trellis_rules::{CompiledScript, Dynamic, RuleEngine, RuntimeError, ScriptContext, UserInfo, record_map};
+
+use crate::context::TenantCtx;
+
+/// A validation rule with its compiled scripts.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub rule: ValidationRule,
+    pub when: Option<CompiledScript>,
+    pub assert: CompiledScript,
+}
+
+/// The compiled scripts of one entity.
+#[derive(Debug, Clone, Default)]
+pub struct EntityScripts {
+    pub rules: Vec<CompiledRule>,
+    /// (field name, condition) of fields with `required_if`.
+    pub required_if: Vec<(String, CompiledScript)>,
+}
+
+impl EntityScripts {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.required_if.is_empty()
+    }
+}
+
+/// An app ready for requests: its compiled definition and its compiled scripts.
+#[derive(Debug)]
+pub struct LoadedApp {
+    pub compiled: CompiledApp,
+    pub scripts: HashMap<String, EntityScripts>,
+}
+
+impl Deref for LoadedApp {
+    type Target = CompiledApp;
+    fn deref(&self) -> &CompiledApp {
+        &self.compiled
+    }
+}
+
+impl LoadedApp {
+    /// Compiles a validated definition and its scripts; script errors name their place.
+    pub fn load(rules: &RuleEngine, def: AppDef, version: i64) -> Result<LoadedApp, Error> {
+        let scripts = compile_scripts(rules, &def)?;
+        Ok(LoadedApp {
+            compiled: CompiledApp::compile(def, version),
+            scripts,
+        })
+    }
+
+    pub fn scripts_of(&self, entity: &str) -> Option<&EntityScripts> {
+        self.scripts.get(entity).filter(|s| !s.is_empty())
+    }
+}
+
+fn compile_one(rules: &RuleEngine, source: &str, at: String, errors: &mut Vec<FieldError>) -> Option<CompiledScript> {
+    match rules.compile(source) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            errors.push(FieldError::new(at, "script_syntax", e.to_string()));
+            None
+        }
+    }
+}
+
+/// Compiles every script of an app; all compile errors are reported together.
+pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<String, EntityScripts>, Error> {
+    let mut errors = Vec::new();
+    let mut out = HashMap::new();
+    for e in &def.entities {
+        let mut scripts = EntityScripts::default();
+        for r in &e.validations {
+            let at = format!("entities.{}.validations.{}", e.name, r.name);
+            let when = r
+                .when
+                .as_deref()
+                .and_then(|w| compile_one(rules, w, format!("{at}.when"), &mut errors));
+            if let Some(assert) = compile_one(rules, &r.assert, format!("{at}.assert"), &mut errors) {
+                scripts.rules.push(CompiledRule {
+                    rule: r.clone(),
+                    when,
+                    assert,
+                });
+            }
+        }
+        for f in &e.fields {
+            if let Some(src) = &f.required_if
+                && let Some(s) = compile_one(
+                    rules,
+                    src,
+                    format!("entities.{}.fields.{}.required_if", e.name, f.name),
+                    &mut errors,
+                )
+            {
+                scripts.required_if.push((f.name.to_string(), s));
+            }
+        }
+        out.insert(e.name.to_string(), scripts);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::validation(errors))
+    }
+}
+
+/// The `user` a script sees.
+pub fn user_info(ctx: &TenantCtx) -> UserInfo {
+    UserInfo {
+        id: ctx.user_id().to_string(),
+        roles: vec![if ctx.is_admin() { "admin" } else { "member" }.to_string()],
+        team: None,
+    }
+}
+
+fn script_failed(what: &str, e: &RuntimeError) -> Error {
+    Error::new(ErrorCode::ScriptError, format!("{what} failed: {e}")).with_errors(vec![FieldError::new(
+        what,
+        "script_error",
+        e.to_string(),
+    )])
+}
+
+fn is_empty(v: Option<&Val>) -> bool {
+    match v {
+        None | Some(Val::Null) => true,
+        Some(Val::Text(s)) => s.trim().is_empty(),
+        Some(Val::Json(Value::Array(a))) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Runs an entity's conditional requirements and validation rules on the record being written
+/// (`record`: every field's value after the write; `old`: the stored values on update). Answers
+/// the failures; a script that fails to run is a `script_error`.
+pub fn check(
+    rules: &RuleEngine,
+    scripts: &EntityScripts,
+    record: &[(&CompiledField, &Val)],
+    old: Option<&[(&CompiledField, &Val)]>,
+    user: UserInfo,
+) -> Result<Vec<FieldError>, Error> {
+    let mut ctx = ScriptContext::new(record_map(record), user, trellis_core::value::now_micros());
+    ctx.old = old.map(record_map);
+    let mut errors = Vec::new();
+    for (field, cond) in &scripts.required_if {
+        let value = record.iter().find(|(f, _)| &f.name == field).map(|(_, v)| *v);
+        if is_empty(value) {
+            let needed = rules
+                .eval_bool(cond, &ctx)
+                .map_err(|e| script_failed(&format!("required_if of '{field}'"), &e))?;
+            if needed {
+                errors.push(FieldError::new(field.clone(), "required", "is required"));
+            }
+        }
+    }
+    for r in &scripts.rules {
+        let name = format!("rule '{}'", r.rule.name);
+        if let Some(when) = &r.when
+            && !rules.eval_bool(when, &ctx).map_err(|e| script_failed(&name, &e))?
+        {
+            continue;
+        }
+        if !rules.eval_bool(&r.assert, &ctx).map_err(|e| script_failed(&name, &e))? {
+            let field = r.rule.field.as_ref().map(|f| f.to_string()).unwrap_or_default();
+            errors.push(FieldError::new(
+                field,
+                r.rule.name.to_string(),
+                r.rule.message.display(r.rule.name.as_str()),
+            ));
+        }
+    }
+    Ok(errors)
+}
+
+/// A script value as JSON (for the script checker).
+pub fn dynamic_to_json(v: &Dynamic) -> Value {
+    if v.is_unit() {
+        Value::Null
+    } else if let Ok(b) = v.as_bool() {
+        Value::Bool(b)
+    } else if let Ok(i) = v.as_int() {
+        json!(i)
+    } else if let Ok(d) = v.as_decimal() {
+        serde_json::from_str(&d.normalize().to_string()).unwrap_or(Value::String(d.to_string()))
+    } else if v.is_string() {
+        Value::String(v.clone().into_string().unwrap_or_default())
+    } else if v.is_array() {
+        Value::Array(
+            v.clone()
+                .into_array()
+                .unwrap_or_default()
+                .iter()
+                .map(dynamic_to_json)
+                .collect(),
+        )
+    } else if v.is_map() {
+        let m = v.clone().cast::<trellis_rules::Map>();
+        Value::Object(m.iter().map(|(k, x)| (k.to_string(), dynamic_to_json(x))).collect())
+    } else if let Some(d) = v.clone().try_cast::<NaiveDate>() {
+        Value::String(d.format("%Y-%m-%d").to_string())
+    } else if let Some(t) = v.clone().try_cast::<DateTime<Utc>>() {
+        Value::String(trellis_core::value::format_datetime(&t))
+    } else {
+        Value::String(v.to_string())
+    }
+}
+
+/// Values of an entity's fields for a sample record (unknown keys refused, constraints not).
+pub fn sample_values(entity: &CompiledEntity, record: Option<&Value>) -> Result<Vec<(CompiledField, Val)>, Error> {
+    let obj = match record {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => Some(o),
+        Some(_) => return Err(Error::bad_field("record", "type", "must be an object")),
+    };
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    if let Some(o) = obj
+        && let Some(k) = o.keys().find(|k| entity.column(k).is_none_or(|c| c.system))
+    {
+        return Err(trellis_core::query::unknown_field(entity, "record", k));
+    }
+    for f in entity.fields() {
+        let v = obj.and_then(|o| o.get(&f.name)).or(f.default.as_ref());
+        let val = match v {
+            None => Val::Null,
+            Some(Value::String(s)) if f.kind == trellis_core::FieldType::AutoNumber => Val::Text(s.clone()),
+            Some(v) => match f.coerce(v) {
+                Ok(val) => val,
+                Err(e) => {
+                    errors.push(e.prefixed("record"));
+                    Val::Null
+                }
+            },
+        };
+        out.push((f.clone(), val));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::validation(errors))
+    }
+}
+
+impl crate::Engine {
+    /// Compiles a script for an entity and runs it on a sample record: what the rule editor calls.
+    /// Body: `{entity, script, kind: "condition" | "value", record?}`. A compile or run failure is
+    /// an answer (`ok: false` with line, column and message), not an error.
+    pub async fn check_script(&self, ctx: &TenantCtx, app: &str, body: &Value) -> Result<Value, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "entity" | "script" | "kind" | "record"))
+        {
+            return Err(Error::bad_field(
+                trellis_core::names::truncate(k, 40),
+                "unknown_key",
+                "takes entity, script, kind and record",
+            ));
+        }
+        let entity_name = obj
+            .get("entity")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::bad_field("entity", "required", "is required"))?;
+        let entity = app.entity(entity_name).ok_or_else(|| {
+            Error::bad_field(
+                "entity",
+                "not_found",
+                format!(
+                    "'{}' is not an entity of this app",
+                    trellis_core::names::truncate(entity_name, 64)
+                ),
+            )
+        })?;
+        let source = obj
+            .get("script")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::bad_field("script", "required", "is required"))?;
+        let kind = match obj.get("kind").and_then(Value::as_str).unwrap_or("condition") {
+            k @ ("condition" | "value") => k,
+            _ => return Err(Error::bad_field("kind", "option", "is condition or value")),
+        };
+        let sample = sample_values(entity, obj.get("record"))?;
+        let script = match self.rules.compile(source) {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(json!({"ok": false, "stage": "compile",
+                    "error": {"line": e.line, "column": e.column, "message": e.message}}));
+            }
+        };
+        let record: Vec<(&CompiledField, &Val)> = sample.iter().map(|(f, v)| (f, v)).collect();
+        let ctx = ScriptContext::new(record_map(&record), user_info(ctx), trellis_core::value::now_micros());
+        let result = match kind {
+            "condition" => self.rules.eval_bool(&script, &ctx).map(Dynamic::from),
+            _ => self.rules.eval(&script, &ctx),
+        };
+        Ok(match result {
+            Ok(v) => json!({"ok": true, "kind": kind, "value": dynamic_to_json(&v)}),
+            Err(e) => json!({"ok": false, "stage": "run",
+                "error": {"line": e.line, "column": e.column, "message": e.message}}),
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! Rhai validation rules and conditional requirements in the write path, compile errors at save,
+//! script failures as `script_error`, and the script checker.
+
+use trellis_tests::serde_json::{Value, json};
+use trellis_tests::{Backend, TestApp, on_both, spawn};
+
+fn pipeline_app(validations: Value) -> Value {
+    json!({
+        "name": "crm", "label": {"zh": "客户关系", "en": "CRM"},
+        "entities": [{"name": "deal", "label": {"zh": "商机", "en": "Deal"}, "validations": validations, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+            {"name": "phase", "label": {"en": "Phase"}, "type": "single_select", "default": "first_contact", "options": [
+                {"value": "first_contact", "label": {"zh": "初次接触", "en": "First contact"}},
+                {"value": "needs_confirmed", "label": {"zh": "需求确认", "en": "Needs confirmed"}},
+                {"value": "won", "label": {"zh": "赢单", "en": "Won"}}
+            ]},
+            {"name": "amount", "label": {"en": "Amount"}, "type": "decimal"},
+            {"name": "budget", "label": {"zh": "预算", "en": "Budget"}, "type": "decimal",
+             "required_if": "record.phase == \"needs_confirmed\" || record.phase == \"won\""},
+            {"name": "decision_maker", "label": {"zh": "决策人", "en": "Decision maker"}, "type": "text",
+             "required_if": "record.phase != \"first_contact\""},
+            {"name": "close_date", "label": {"en": "Close"}, "type": "date"}
+        ]}]
+    })
+}
+
+fn rules() -> Value {
+    json!([
+        {"name": "won_needs_amount", "when": "record.phase == \"won\"", "assert": "record.amount != () && record.amount > 0",
+         "message": {"zh": "赢单必须有金额", "en": "A won deal needs an amount"}, "field": "amount"},
+        {"name": "amount_within_budget", "when": "record.amount != () && record.budget != ()",
+         "assert": "record.amount <= record.budget * 1.2", "message": {"en": "Amount exceeds the budget by more than 20%"}, "field": "amount"},
+        {"name": "no_shrinking", "when": "old != () && old.amount != () && record.amount != ()",
+         "assert": "record.amount >= old.amount", "message": {"en": "The amount may not decrease"}, "field": "amount"}
+    ])
+}
+
+async fn crm(b: Backend) -> TestApp {
+    let app = spawn(b).await;
+    app.create_app(pipeline_app(rules())).await;
+    app
+}
+
+async fn count(app: &TestApp) -> u64 {
+    app.get("/api/v1/data/crm/deal?count=true").await.expect(200).body["total"]
+        .as_u64()
+        .unwrap()
+}
+
+async fn conditional_requirements_and_rules_are_all_reported_together(b: Backend) {
+    let app = crm(b).await;
+    // First contact: nothing beyond the title is needed.
+    app.create("crm", "deal", json!({"title": "lead"})).await;
+    // Needs confirmed: budget and decision maker become required.
+    let r = app
+        .post(
+            "/api/v1/data/crm/deal",
+            json!({"title": "x", "phase": "needs_confirmed"}),
+        )
+        .await;
+    let r = r.expect_problem(422, "validation_failed");
+    let mut errs = r.errors();
+    errs.sort();
+    assert_eq!(
+        errs,
+        vec![
+            ("budget".into(), "required".into()),
+            ("decision_maker".into(), "required".into())
+        ]
+    );
+    // Won without amount, and over budget: both rules fail, named by field and rule.
+    let r = app
+        .post(
+            "/api/v1/data/crm/deal",
+            json!({"title": "x", "phase": "won", "budget": 100, "decision_maker": "Li"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), vec![("amount".to_string(), "won_needs_amount".to_string())]);
+    assert_eq!(r.body["errors"][0]["message"], "A won deal needs an amount");
+    let r = app
+        .post(
+            "/api/v1/data/crm/deal",
+            json!({"title": "x", "phase": "won", "budget": 100, "amount": 121, "decision_maker": "Li"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(
+        r.errors(),
+        vec![("amount".to_string(), "amount_within_budget".to_string())]
+    );
+    assert_eq!(count(&app).await, 1, "failed writes wrote nothing");
+    // Exactly 20% over is allowed: decimals are exact.
+    app.create(
+        "crm",
+        "deal",
+        json!({"title": "ok", "phase": "won", "budget": "100.10", "amount": "120.12", "decision_maker": "Li"}),
+    )
+    .await;
+}
+
+async fn updates_see_the_record_as_it_will_be_and_old_as_stored(b: Backend) {
+    let app = crm(b).await;
+    let d = app.create("crm", "deal", json!({"title": "t", "amount": 50})).await;
+    let path = format!("/api/v1/data/crm/deal/{}", d["id"].as_str().unwrap());
+    // Moving to needs_confirmed without budget: the merged record lacks it.
+    let r = app
+        .patch(&path, json!({"phase": "needs_confirmed"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(r.errors().contains(&("budget".into(), "required".into())), "{}", r.text);
+    // The stored budget counts on later updates.
+    app.patch(
+        &path,
+        json!({"phase": "needs_confirmed", "budget": 1000, "decision_maker": "Wang"}),
+    )
+    .await
+    .expect(200);
+    app.patch(&path, json!({"title": "renamed"})).await.expect(200);
+    // `old` is the stored record: the amount may not shrink.
+    let r = app
+        .patch(&path, json!({"amount": 40}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), vec![("amount".to_string(), "no_shrinking".to_string())]);
+    let r = app.patch(&path, json!({"amount": 60})).await.expect(200);
+    assert_eq!(r.body["amount"].as_f64(), Some(60.0));
+    // Bulk runs the same rules and names the operation.
+    let r = app
+        .post(
+            "/api/v1/data/crm/deal/bulk",
+            json!({"create": [{"title": "a"}, {"title": "b", "phase": "won"}]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(
+        r.errors()
+            .contains(&("create[1].amount".into(), "won_needs_amount".into())),
+        "{}",
+        r.text
+    );
+}
+
+async fn scripts_that_do_not_compile_are_refused_at_save_with_line_and_column(b: Backend) {
+    let app = spawn(b).await;
+    let bad = json!([{"name": "broken", "assert": "record.amount >\n  (1 +", "message": {"en": "x"}},
+                     {"name": "unknown_var", "assert": "amount > 1", "message": {"en": "x"}}]);
+    let r = app
+        .post("/api/v1/apps", pipeline_app(bad))
+        .await
+        .expect_problem(422, "validation_failed");
+    let errs = r.body["errors"].as_array().unwrap().clone();
+    let broken = errs
+        .iter()
+        .find(|e| e["field"] == "entities.deal.validations.broken.assert")
+        .expect("broken named");
+    assert_eq!(broken["code"], "script_syntax");
+    assert!(
+        broken["message"].as_str().unwrap().starts_with("line 2, column"),
+        "{broken}"
+    );
+    let unknown = errs
+        .iter()
+        .find(|e| e["field"] == "entities.deal.validations.unknown_var.assert")
+        .expect("unknown named");
+    assert!(unknown["message"].as_str().unwrap().contains("amount"), "{unknown}");
+    app.get("/api/v1/apps/crm").await.expect_problem(404, "not_found");
+    // The same on a field added later.
+    app.create_app(pipeline_app(json!([]))).await;
+    let r = app
+        .post(
+            "/api/v1/apps/crm/entities/deal/fields",
+            json!({"name": "x", "label": {"en": "X"}, "type": "text", "required_if": "record.phase =="}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors()[0].0, "entities.deal.fields.x.required_if");
+}
+
+async fn a_failing_script_fails_the_write_with_script_error_and_the_rule_name(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(pipeline_app(json!([
+        {"name": "divides", "when": "record.title == \"div\"", "assert": "1 / 0 == 1", "message": {"en": "x"}},
+        {"name": "spins", "when": "record.title == \"loop\"", "assert": "loop {} ; true", "message": {"en": "x"}}
+    ])))
+    .await;
+    for (title, needle) in [("div", "divides"), ("loop", "spins")] {
+        let r = app
+            .post("/api/v1/data/crm/deal", json!({"title": title}))
+            .await
+            .expect_problem(422, "script_error");
+        assert!(r.text.contains(needle), "{}", r.text);
+    }
+    assert_eq!(count(&app).await, 0);
+}
+
+async fn a_hostile_script_does_not_stop_other_requests(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(pipeline_app(json!([
+        {"name": "grows", "assert": "let s = \"x\"; loop { s += s; } ; true", "message": {"en": "x"}}
+    ])))
+    .await;
+    let hostile = app.post("/api/v1/data/crm/deal", json!({"title": "a"}));
+    let meanwhile = async {
+        let mut ok = 0;
+        for _ in 0..5 {
+            if app.get("/api/v1/apps/crm").await.status == 200 {
+                ok += 1;
+            }
+        }
+        ok
+    };
+    let (r, ok) = tokio::join!(hostile, meanwhile);
+    r.expect_problem(422, "script_error");
+    assert_eq!(ok, 5, "requests are answered while the script runs into its limit");
+}
+
+async fn the_script_checker_compiles_and_runs_on_a_sample_record(b: Backend) {
+    let app = crm(b).await;
+    let app = &app;
+    let check = |body: Value| async move { app.post("/api/v1/apps/crm/scripts/check", body).await.expect(200).body };
+    let r =
+        check(json!({"entity": "deal", "script": "record.amount * 2", "kind": "value", "record": {"amount": "1.25"}}))
+            .await;
+    assert_eq!(r, json!({"ok": true, "kind": "value", "value": 2.5}));
+    let r = check(json!({"entity": "deal", "script": "record.phase == \"first_contact\"", "kind": "condition"})).await;
+    assert_eq!(r["value"], json!(true), "defaults fill the sample: {r}");
+    let r = check(json!({"entity": "deal", "script": "record.amount >"})).await;
+    assert_eq!(r["ok"], json!(false));
+    assert_eq!(r["stage"], "compile");
+    assert!(
+        r["error"]["line"].as_u64().unwrap() >= 1 && r["error"]["column"].as_u64().unwrap() >= 1,
+        "{r}"
+    );
+    let r = check(json!({"entity": "deal", "script": "1 / 0", "kind": "value"})).await;
+    assert_eq!((r["ok"].clone(), r["stage"].clone()), (json!(false), json!("run")));
+    let r = check(json!({"entity": "deal", "script": "42", "kind": "condition"})).await;
+    assert_eq!(r["ok"], json!(false), "a condition must be true or false: {r}");
+    app.post(
+        "/api/v1/apps/crm/scripts/check",
+        json!({"entity": "nope", "script": "1"}),
+    )
+    .await
+    .expect_problem(400, "bad_request");
+    app.post(
+        "/api/v1/apps/crm/scripts/check",
+        json!({"entity": "deal", "script": "1", "record": {"bogus": 1}}),
+    )
+    .await
+    .expect_problem(400, "bad_request");
+}
+
+on_both!(
+    conditional_requirements_and_rules_are_all_reported_together,
+    updates_see_the_record_as_it_will_be_and_old_as_stored,
+    scripts_that_do_not_compile_are_refused_at_save_with_line_and_column,
+    a_failing_script_fails_the_write_with_script_error_and_the_rule_name,
+    a_hostile_script_does_not_stop_other_requests,
+    the_script_checker_compiles_and_runs_on_a_sample_record,
+);
