@@ -250,7 +250,130 @@ async fn the_script_checker_compiles_and_runs_on_a_sample_record(b: Backend) {
     .expect_problem(400, "bad_request");
 }
 
+fn forecast_app(extra_fields: Value) -> Value {
+    let mut fields = json!([
+        {"name": "title", "label": {"en": "Title"}, "type": "text"},
+        {"name": "amount", "label": {"zh": "金额", "en": "Amount"}, "type": "decimal"},
+        {"name": "probability", "label": {"zh": "赢率", "en": "Probability"}, "type": "percent"},
+        {"name": "weighted", "label": {"zh": "加权金额", "en": "Weighted"}, "type": "decimal",
+         "formula": "if record.amount == () || record.probability == () { () } else { record.amount * record.probability / 100 }"},
+        {"name": "band", "label": {"en": "Band"}, "type": "text",
+         "formula": "if record.weighted == () { \"none\" } else if record.weighted >= 10000 { \"big\" } else { \"small\" }"},
+        {"name": "due", "label": {"en": "Due"}, "type": "date"},
+        {"name": "follow_up", "label": {"en": "Follow up"}, "type": "date", "formula": "if record.due == () { () } else { add_business_days(record.due, 2) }"}
+    ]);
+    fields
+        .as_array_mut()
+        .unwrap()
+        .extend(extra_fields.as_array().unwrap().iter().cloned());
+    json!({"name": "fc", "label": {"en": "Forecast"}, "entities": [{"name": "deal", "label": {"en": "Deal"}, "fields": fields,
+        "validations": [{"name": "weighted_cap", "assert": "record.weighted == () || record.weighted < 1000000",
+                         "message": {"en": "Weighted amount too large"}, "field": "amount"}]}]})
+}
+
+async fn formulas_are_computed_in_dependency_order_stored_and_read_only(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(forecast_app(json!([]))).await;
+    let d = app
+        .create(
+            "fc",
+            "deal",
+            json!({"title": "a", "amount": "20000.50", "probability": 60, "due": "2026-11-27"}),
+        )
+        .await;
+    assert_eq!(d["weighted"].as_f64(), Some(12000.3), "{d}");
+    assert_eq!(d["band"], "big", "a formula sees the formulas before it");
+    assert_eq!(d["follow_up"], "2026-12-01", "two business days after a Friday");
+    let path = format!("/api/v1/data/fc/deal/{}", d["id"].as_str().unwrap());
+    let u = app.patch(&path, json!({"probability": 10})).await.expect(200).body;
+    assert_eq!(
+        (u["weighted"].as_f64(), u["band"].clone()),
+        (Some(2000.05), json!("small")),
+        "{u}"
+    );
+    assert_eq!(app.get(&path).await.expect(200).body, u, "what was answered was stored");
+    // Read-only: a set value is refused, the current one sent back is accepted.
+    let r = app
+        .patch(&path, json!({"weighted": 1}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), vec![("weighted".to_string(), "read_only".to_string())]);
+    app.patch(&path, json!({"weighted": u["weighted"], "title": "b"}))
+        .await
+        .expect(200);
+    // Stored in its column: filters and sorts work on it.
+    app.create("fc", "deal", json!({"title": "c", "amount": 100000, "probability": 50}))
+        .await;
+    app.create("fc", "deal", json!({"title": "d"})).await;
+    let l = app.get("/api/v1/data/fc/deal?sort=-weighted&filter=%7B%22field%22%3A%22band%22%2C%22op%22%3A%22ne%22%2C%22value%22%3A%22none%22%7D")
+        .await
+        .expect(200)
+        .body;
+    let titles: Vec<&str> = l["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["c", "b"]);
+    // Rules see computed values.
+    let r = app
+        .post(
+            "/api/v1/data/fc/deal",
+            json!({"title": "e", "amount": 3000000, "probability": 50}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed").errors(),
+        vec![("amount".to_string(), "weighted_cap".to_string())]
+    );
+}
+
+async fn formula_cycles_and_misfit_results_are_refused(b: Backend) {
+    let app = spawn(b).await;
+    let cyclic = forecast_app(json!([
+        {"name": "x", "label": {"en": "X"}, "type": "integer", "formula": "record.y + 1"},
+        {"name": "y", "label": {"en": "Y"}, "type": "integer", "formula": "record.x + 1"}
+    ]));
+    let r = app
+        .post("/api/v1/apps", cyclic)
+        .await
+        .expect_problem(422, "validation_failed");
+    let e = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"] == "cycle")
+        .expect("cycle reported")
+        .clone();
+    assert_eq!(e["field"], "entities.deal.fields.x.formula");
+    assert!(e["message"].as_str().unwrap().contains("x → y → x"), "{e}");
+    let misfit = forecast_app(json!([
+        {"name": "score", "label": {"en": "Score"}, "type": "integer", "formula": "if record.title == \"half\" { 2.5 } else { 1 }"}
+    ]));
+    app.create_app(misfit).await;
+    app.create("fc", "deal", json!({"title": "whole"})).await;
+    let r = app
+        .post("/api/v1/data/fc/deal", json!({"title": "half"}))
+        .await
+        .expect_problem(422, "script_error");
+    assert!(r.text.contains("score"), "{}", r.text);
+    assert!(
+        app.post(
+            "/api/v1/apps",
+            forecast_app(
+                json!([{"name": "z", "label": {"en": "Z"}, "type": "integer", "formula": "1", "required": true}])
+            )
+        )
+        .await
+        .status
+            == 422
+    );
+}
+
 on_both!(
+    formulas_are_computed_in_dependency_order_stored_and_read_only,
+    formula_cycles_and_misfit_results_are_refused,
     conditional_requirements_and_rules_are_all_reported_together,
     updates_see_the_record_as_it_will_be_and_old_as_stored,
     scripts_that_do_not_compile_are_refused_at_save_with_line_and_column,

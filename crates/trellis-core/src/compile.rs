@@ -144,6 +144,8 @@ pub struct CompiledField {
     pub target: Option<String>,
     pub default: Option<serde_json::Value>,
     pub format: Option<String>,
+    /// Computed by a formula: read-only for clients.
+    pub computed: bool,
 }
 
 impl CompiledField {
@@ -167,6 +169,7 @@ impl CompiledField {
             target: None,
             default: None,
             format: None,
+            computed: false,
         }
     }
 
@@ -194,6 +197,7 @@ impl CompiledField {
             target: f.target.as_ref().map(|t| t.to_string()),
             default: f.default.clone(),
             format: f.format.clone(),
+            computed: f.formula.is_some(),
         };
         // Bounds are validated definitions: parse them with the field's own coercion.
         c.min = f.min.as_ref().and_then(|v| c.coerce_bound(v));

@@ -290,6 +290,11 @@ pub struct FieldDef {
     /// Condition (Rhai) under which the field is required, e.g. `record.phase == "confirmed"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_if: Option<String>,
+    /// Expression (Rhai) that computes the field on every write, e.g.
+    /// `record.amount * record.probability / 100`. The field's type says how the value is
+    /// stored, so it can be filtered, sorted and aggregated; clients cannot set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -323,6 +328,7 @@ impl FieldDef {
             format: None,
             help: None,
             required_if: None,
+            formula: None,
         }
     }
 

@@ -89,6 +89,9 @@ fn record_schema(e: &CompiledEntity) -> Value {
             };
         } else if let (Some(label), Value::Object(o)) = (c_label(e, c), &mut s) {
             o.insert("title".into(), json!(label));
+            if c.computed {
+                o.insert("readOnly".into(), json!(true));
+            }
         }
         props.insert(c.name.clone(), s);
     }
@@ -111,7 +114,7 @@ const DECIMAL_TEXT: &str = "^-?[0-9]+(\\.[0-9]+)?$";
 
 fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
     let mut props = Map::new();
-    for c in e.fields().filter(|c| c.kind != FieldType::AutoNumber) {
+    for c in e.fields().filter(|c| c.kind != FieldType::AutoNumber && !c.computed) {
         let mut s = field_schema(c);
         if c.kind == FieldType::Currency {
             // What a write takes: the amount as a number or a decimal string (exact), the code

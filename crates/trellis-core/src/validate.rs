@@ -235,6 +235,32 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
     {
         err("format", "invalid_format", e);
     }
+    if f.formula.is_some() {
+        if matches!(
+            t,
+            FieldType::AutoNumber | FieldType::Relation | FieldType::User | FieldType::Json
+        ) {
+            err(
+                "formula",
+                "not_applicable",
+                format!("a {} field cannot be a formula", t.as_str()),
+            );
+        }
+        for (set, what) in [
+            (f.required, "required"),
+            (f.unique, "unique"),
+            (f.default.is_some(), "default"),
+            (f.required_if.is_some(), "required_if"),
+        ] {
+            if set {
+                err(
+                    what,
+                    "not_applicable",
+                    format!("a formula field is computed: it takes no {what}"),
+                );
+            }
+        }
+    }
     if f.default.is_some() && matches!(t, FieldType::AutoNumber | FieldType::Relation | FieldType::User) {
         err(
             "default",

@@ -231,18 +231,19 @@ impl Engine {
                 }
                 continue;
             }
-            if f.kind == FieldType::AutoNumber {
-                // Numbered by Trellis: only the current value may be sent back (a record read,
+            if f.kind == FieldType::AutoNumber || f.computed {
+                // Set by Trellis: only the current value may be sent back (a record read,
                 // edited and sent back whole); a create or any other value is refused.
                 let same = current
                     .and_then(|r| r.get(entity, k))
                     .is_some_and(|cur| cur.to_json(f) == *v);
                 if !same {
-                    errors.push(FieldError::new(
-                        k.clone(),
-                        "read_only",
-                        "is numbered automatically and cannot be set",
-                    ));
+                    let why = if f.computed {
+                        "is computed by its formula and cannot be set"
+                    } else {
+                        "is numbered automatically and cannot be set"
+                    };
+                    errors.push(FieldError::new(k.clone(), "read_only", why));
                 }
                 continue;
             }
@@ -259,7 +260,7 @@ impl Engine {
         }
         if current.is_none() {
             for f in entity.fields() {
-                if f.kind == FieldType::AutoNumber || obj.contains_key(&f.name) {
+                if f.kind == FieldType::AutoNumber || f.computed || obj.contains_key(&f.name) {
                     continue;
                 }
                 let val = match &f.default {
@@ -383,12 +384,26 @@ impl Engine {
                     .unwrap_or_else(|| ctx.user_id().to_string()),
             ),
         };
+        let mut prepared = prepared;
         if let Some(scripts) = app.scripts_of(entity.name()) {
             let record: Vec<(&CompiledField, &Val)> = prepared.values.iter().map(|(f, v)| (*f, v)).collect();
-            let failed = crate::scripts::check(&self.rules, scripts, &record, None, crate::scripts::user_info(ctx))
-                .map_err(Err)?;
-            if !failed.is_empty() {
-                return Err(Ok(failed));
+            let outcome = crate::scripts::run(
+                &self.rules,
+                scripts,
+                entity,
+                &record,
+                None,
+                crate::scripts::user_info(ctx),
+            )
+            .map_err(Err)?;
+            if !outcome.errors.is_empty() {
+                return Err(Ok(outcome.errors));
+            }
+            for (name, v) in outcome.computed {
+                let f = entity
+                    .column(&name)
+                    .ok_or_else(|| Err(Error::internal("formula field vanished")))?;
+                prepared.values.push((f, v));
             }
         }
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
@@ -521,7 +536,8 @@ impl Engine {
         {
             return Err(Err(stale(current.version())));
         }
-        let prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
+        let mut prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
+        let mut computed = Vec::new();
         if let Some(scripts) = app.scripts_of(entity.name()) {
             // `record` is the record as it will be; `old` as it is stored.
             let old: Vec<(&CompiledField, &Val)> = entity
@@ -544,17 +560,25 @@ impl Engine {
                     )
                 })
                 .collect();
-            let failed = crate::scripts::check(
+            let outcome = crate::scripts::run(
                 &self.rules,
                 scripts,
+                entity,
                 &record,
                 Some(&old),
                 crate::scripts::user_info(ctx),
             )
             .map_err(Err)?;
-            if !failed.is_empty() {
-                return Err(Ok(failed));
+            if !outcome.errors.is_empty() {
+                return Err(Ok(outcome.errors));
             }
+            computed = outcome.computed;
+        }
+        for (name, v) in computed {
+            let f = entity
+                .column(&name)
+                .ok_or_else(|| Err(Error::internal("formula field vanished")))?;
+            prepared.values.push((f, v));
         }
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self

@@ -27,12 +27,81 @@ pub struct EntityScripts {
     pub rules: Vec<CompiledRule>,
     /// (field name, condition) of fields with `required_if`.
     pub required_if: Vec<(String, CompiledScript)>,
+    /// (field name, expression) of formula fields, in dependency order.
+    pub formulas: Vec<(String, CompiledScript)>,
 }
 
 impl EntityScripts {
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty() && self.required_if.is_empty()
+        self.rules.is_empty() && self.required_if.is_empty() && self.formulas.is_empty()
     }
+}
+
+/// The fields a script reads as `record.<name>` (a static reading of its text).
+fn fields_read(source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = source;
+    while let Some(i) = rest.find("record.") {
+        let before = rest[..i].chars().last();
+        let tail = &rest[i + "record.".len()..];
+        let name: String = tail
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') && !name.is_empty() {
+            out.push(name.clone());
+        }
+        rest = &tail[name.len()..];
+    }
+    out
+}
+
+fn visit<'a>(
+    name: &'a str,
+    formulas: &'a HashMap<&'a str, Vec<String>>,
+    path: &mut Vec<&'a str>,
+    order: &mut Vec<String>,
+) -> Result<(), Vec<String>> {
+    if order.iter().any(|o| o == name) {
+        return Ok(());
+    }
+    if let Some(start) = path.iter().position(|p| *p == name) {
+        let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+        cycle.push(name.to_string());
+        return Err(cycle);
+    }
+    path.push(name);
+    for dep in &formulas[name] {
+        if let Some((dep, _)) = formulas.get_key_value(dep.as_str()) {
+            visit(dep, formulas, path, order)?;
+        }
+    }
+    path.pop();
+    order.push(name.to_string());
+    Ok(())
+}
+
+/// Formula fields ordered so that each comes after the formulas it reads; a cycle is an error
+/// naming it (`a → b → a`).
+fn formula_order(entity: &trellis_core::EntityDef) -> Result<Vec<String>, FieldError> {
+    let formulas: HashMap<&str, Vec<String>> = entity
+        .fields
+        .iter()
+        .filter_map(|f| f.formula.as_deref().map(|src| (f.name.as_str(), fields_read(src))))
+        .collect();
+    let mut names: Vec<&str> = formulas.keys().copied().collect();
+    names.sort_unstable();
+    let (mut order, mut path) = (Vec::new(), Vec::new());
+    for n in names {
+        visit(n, &formulas, &mut path, &mut order).map_err(|cycle| {
+            FieldError::new(
+                format!("entities.{}.fields.{}.formula", entity.name, cycle[0]),
+                "cycle",
+                format!("formulas depend on each other in a circle: {}", cycle.join(" → ")),
+            )
+        })?;
+    }
+    Ok(order)
 }
 
 /// An app ready for requests: its compiled definition and its compiled scripts.
@@ -94,6 +163,18 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
                 });
             }
         }
+        match formula_order(e) {
+            Ok(order) => {
+                for name in order {
+                    let src = e.field(&name).and_then(|f| f.formula.as_deref()).unwrap_or_default();
+                    let at = format!("entities.{}.fields.{name}.formula", e.name);
+                    if let Some(s) = compile_one(rules, src, at, &mut errors) {
+                        scripts.formulas.push((name, s));
+                    }
+                }
+            }
+            Err(cycle) => errors.push(cycle),
+        }
         for f in &e.fields {
             if let Some(src) = &f.required_if
                 && let Some(s) = compile_one(
@@ -141,18 +222,59 @@ fn is_empty(v: Option<&Val>) -> bool {
     }
 }
 
-/// Runs an entity's conditional requirements and validation rules on the record being written
-/// (`record`: every field's value after the write; `old`: the stored values on update). Answers
-/// the failures; a script that fails to run is a `script_error`.
-pub fn check(
+/// What the scripts of a write decided: computed formula values and failed requirements/rules.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub computed: Vec<(String, Val)>,
+    pub errors: Vec<FieldError>,
+}
+
+/// A formula's result as the field's value: decimals rounded to the field's scale, then the
+/// field's own coercion (a result that does not fit fails the write with `script_error`).
+fn formula_value(f: &CompiledField, v: &Dynamic) -> Result<Val, Error> {
+    if v.is_unit() {
+        return Ok(Val::Null);
+    }
+    let json = match v.as_decimal() {
+        Ok(d) if f.kind.is_fixed_point() => Value::String(d.round_dp(f.scale as u32).to_string()),
+        _ => dynamic_to_json(v),
+    };
+    f.coerce(&json).map_err(|e| {
+        Error::new(
+            ErrorCode::ScriptError,
+            format!("the formula of '{}' gave {json}, which {}", f.name, e.message),
+        )
+        .with_errors(vec![FieldError::new(f.name.clone(), "script_error", e.message)])
+    })
+}
+
+/// Runs an entity's scripts on the record being written (`record`: every field's value after the
+/// write; `old`: the stored values on update): formulas in dependency order (each sees those
+/// before it), then conditional requirements and validation rules on the computed record. A
+/// script that fails to run is a `script_error` naming it.
+pub fn run(
     rules: &RuleEngine,
     scripts: &EntityScripts,
+    entity: &CompiledEntity,
     record: &[(&CompiledField, &Val)],
     old: Option<&[(&CompiledField, &Val)]>,
     user: UserInfo,
-) -> Result<Vec<FieldError>, Error> {
+) -> Result<Outcome, Error> {
     let mut ctx = ScriptContext::new(record_map(record), user, trellis_core::value::now_micros());
     ctx.old = old.map(record_map);
+    let mut computed = Vec::with_capacity(scripts.formulas.len());
+    for (name, script) in &scripts.formulas {
+        let f = entity
+            .column(name)
+            .ok_or_else(|| Error::internal("formula field vanished"))?;
+        let v = rules
+            .eval(script, &ctx)
+            .map_err(|e| script_failed(&format!("formula of '{name}'"), &e))?;
+        let val = formula_value(f, &v)?;
+        ctx.record
+            .insert(name.as_str().into(), trellis_rules::to_dynamic(f, &val));
+        computed.push((name.clone(), val));
+    }
     let mut errors = Vec::new();
     for (field, cond) in &scripts.required_if {
         let value = record.iter().find(|(f, _)| &f.name == field).map(|(_, v)| *v);
@@ -181,7 +303,7 @@ pub fn check(
             ));
         }
     }
-    Ok(errors)
+    Ok(Outcome { computed, errors })
 }
 
 /// A script value as JSON (for the script checker).
