@@ -371,7 +371,146 @@ async fn formula_cycles_and_misfit_results_are_refused(b: Backend) {
     );
 }
 
+fn rollup_app() -> Value {
+    json!({"name": "sales", "label": {"en": "Sales"}, "entities": [
+        {"name": "customer", "label": {"zh": "客户", "en": "Customer"}, "fields": [
+            {"name": "name", "label": {"en": "Name"}, "type": "text"},
+            {"name": "deal_count", "label": {"en": "Deals"}, "type": "integer",
+             "rollup": {"from": "deal", "via": "customer", "fn": "count"}},
+            {"name": "won_total", "label": {"zh": "赢单总额", "en": "Won total"}, "type": "decimal",
+             "rollup": {"from": "deal", "via": "customer", "fn": "sum", "field": "amount",
+                        "filter": {"field": "phase", "op": "eq", "value": "won"}}},
+            {"name": "avg_amount", "label": {"en": "Average"}, "type": "decimal",
+             "rollup": {"from": "deal", "via": "customer", "fn": "avg", "field": "amount"}}
+        ]},
+        {"name": "deal", "label": {"en": "Deal"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text"},
+            {"name": "amount", "label": {"en": "Amount"}, "type": "decimal"},
+            {"name": "phase", "label": {"en": "Phase"}, "type": "single_select", "default": "new", "options": [
+                {"value": "new", "label": {"en": "New"}}, {"value": "won", "label": {"en": "Won"}}]},
+            {"name": "customer", "label": {"en": "Customer"}, "type": "relation", "target": "customer"}
+        ]}
+    ]})
+}
+
+async fn rollups_follow_every_write_of_the_records_that_point_here(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(rollup_app()).await;
+    let c1 = app.create("sales", "customer", json!({"name": "ACME"})).await;
+    let c2 = app.create("sales", "customer", json!({"name": "Globex"})).await;
+    assert_eq!(
+        (
+            c1["deal_count"].clone(),
+            c1["won_total"].as_f64(),
+            c1["avg_amount"].clone()
+        ),
+        (json!(0), Some(0.0), Value::Null)
+    );
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    let cust = |c: &Value| {
+        let path = format!("/api/v1/data/sales/customer/{}", id(c));
+        let app = &app;
+        async move { app.get(&path).await.expect(200).body }
+    };
+    let summary = |v: Value| {
+        (
+            v["deal_count"].as_i64(),
+            v["won_total"].as_f64(),
+            v["avg_amount"].as_f64(),
+        )
+    };
+    let d1 = app
+        .create(
+            "sales",
+            "deal",
+            json!({"title": "a", "amount": 100, "phase": "won", "customer": id(&c1)}),
+        )
+        .await;
+    let d2 = app
+        .create(
+            "sales",
+            "deal",
+            json!({"title": "b", "amount": "50.5", "customer": id(&c1)}),
+        )
+        .await;
+    assert_eq!(summary(cust(&c1).await), (Some(2), Some(100.0), Some(75.25)));
+    // A change of phase moves the deal into the won total.
+    app.patch(&format!("/api/v1/data/sales/deal/{}", id(&d2)), json!({"phase": "won"}))
+        .await
+        .expect(200);
+    assert_eq!(summary(cust(&c1).await), (Some(2), Some(150.5), Some(75.25)));
+    // Moving a deal updates both customers.
+    app.patch(
+        &format!("/api/v1/data/sales/deal/{}", id(&d1)),
+        json!({"customer": id(&c2)}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(summary(cust(&c1).await), (Some(1), Some(50.5), Some(50.5)));
+    assert_eq!(summary(cust(&c2).await), (Some(1), Some(100.0), Some(100.0)));
+    // A bulk that fails changes nothing; one that succeeds counts every record.
+    app.post(
+        "/api/v1/data/sales/deal/bulk",
+        json!({"create": [
+            {"title": "c", "amount": 1, "customer": id(&c2)}, {"title": 5}
+        ]}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_eq!(summary(cust(&c2).await), (Some(1), Some(100.0), Some(100.0)));
+    app.post("/api/v1/data/sales/deal/bulk", json!({"create": [
+        {"title": "c", "amount": 1, "phase": "won", "customer": id(&c2)}, {"title": "d", "amount": 2, "customer": id(&c2)}
+    ], "delete": [id(&d2)]}))
+    .await
+    .expect(200);
+    assert_eq!(summary(cust(&c2).await), (Some(3), Some(101.0), Some(34.33)));
+    assert_eq!(summary(cust(&c1).await), (Some(0), Some(0.0), None));
+    // Rollups are computed: clients cannot set them.
+    let r = app
+        .patch(
+            &format!("/api/v1/data/sales/customer/{}", id(&c1)),
+            json!({"deal_count": 5}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed").errors(),
+        vec![("deal_count".to_string(), "read_only".to_string())]
+    );
+    // A rollup added later is filled for the records that exist.
+    app.post(
+        "/api/v1/apps/sales/entities/customer/fields",
+        json!({"name": "biggest", "label": {"en": "Biggest"},
+        "type": "decimal", "rollup": {"from": "deal", "via": "customer", "fn": "max", "field": "amount"}}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(cust(&c2).await["biggest"].as_f64(), Some(100.0));
+    assert!(cust(&c1).await["biggest"].is_null());
+}
+
+async fn rollups_that_cannot_work_are_refused_at_save(b: Backend) {
+    let app = spawn(b).await;
+    let mut bad = rollup_app();
+    bad["entities"][0]["fields"][1]["rollup"]["via"] = json!("title");
+    bad["entities"][0]["fields"][2]["rollup"]["field"] = json!("phase");
+    bad["entities"][0]["fields"][3]["rollup"]["filter"] = json!({"field": "nope", "op": "eq", "value": 1});
+    let r = app
+        .post("/api/v1/apps", bad)
+        .await
+        .expect_problem(422, "validation_failed");
+    let fields: Vec<String> = r.errors().into_iter().map(|(f, _)| f).collect();
+    for want in [
+        "entities.customer.fields.deal_count.rollup.via",
+        "entities.customer.fields.won_total.rollup.field",
+        "entities.customer.fields.avg_amount.rollup.filter",
+    ] {
+        assert!(fields.iter().any(|f| f == want), "{want} missing in {fields:?}");
+    }
+}
+
 on_both!(
+    rollups_follow_every_write_of_the_records_that_point_here,
+    rollups_that_cannot_work_are_refused_at_save,
     formulas_are_computed_in_dependency_order_stored_and_read_only,
     formula_cycles_and_misfit_results_are_refused,
     conditional_requirements_and_rules_are_all_reported_together,

@@ -61,6 +61,27 @@ impl CompiledApp {
                 }
             }
         }
+        for e in &def.entities {
+            for f in &e.fields {
+                if let Some(r) = &f.rollup
+                    && let Some(child) = entities.get_mut(r.from.as_str())
+                {
+                    // Validated at save: the filter parses against the aggregated entity.
+                    let filter = r
+                        .filter
+                        .as_ref()
+                        .and_then(|v| crate::query::parse_filter(child, v).ok());
+                    child.rollups_over.push(RollupDep {
+                        filter,
+                        parent: e.name.to_string(),
+                        parent_field: f.name.to_string(),
+                        via: r.via.to_string(),
+                        func: r.func,
+                        field: r.field.as_ref().map(|x| x.to_string()),
+                    });
+                }
+            }
+        }
         let entities = entities.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
         CompiledApp { def, version, entities }
     }
@@ -83,6 +104,23 @@ pub struct CompiledEntity {
     by_name: HashMap<String, usize>,
     /// (entity, field) pairs of relation fields that point at this entity.
     pub incoming: Vec<(Slug, Slug)>,
+    /// Rollups of other entities that aggregate this entity's records.
+    pub rollups_over: Vec<RollupDep>,
+}
+
+/// A rollup that aggregates an entity's records into a field of the record they point at.
+#[derive(Debug, Clone)]
+pub struct RollupDep {
+    /// The entity and field holding the rollup.
+    pub parent: String,
+    pub parent_field: String,
+    /// The relation field of the aggregated entity that points at the parent.
+    pub via: String,
+    pub func: crate::def::RollupFn,
+    /// The aggregated field of this entity (none for count).
+    pub field: Option<String>,
+    /// Only records matching this filter count.
+    pub filter: Option<crate::query::Filter>,
 }
 
 impl CompiledEntity {
@@ -100,6 +138,7 @@ impl CompiledEntity {
             columns,
             by_name,
             incoming: Vec::new(),
+            rollups_over: Vec::new(),
         }
     }
 
@@ -197,7 +236,7 @@ impl CompiledField {
             target: f.target.as_ref().map(|t| t.to_string()),
             default: f.default.clone(),
             format: f.format.clone(),
-            computed: f.formula.is_some(),
+            computed: f.formula.is_some() || f.rollup.is_some(),
         };
         // Bounds are validated definitions: parse them with the field's own coercion.
         c.min = f.min.as_ref().and_then(|v| c.coerce_bound(v));
@@ -219,5 +258,39 @@ impl CompiledField {
     /// Whether the column can be used in `sort` and in range comparisons.
     pub fn sortable(&self) -> bool {
         !self.kind.is_json()
+    }
+}
+
+/// The value of a rollup field from the raw aggregates of the aggregated column (stored units
+/// at `child_scale`): count; sum (0 when nothing points here); avg, min, max (empty then).
+/// Exact decimals throughout, rounded to the rollup field's scale at the end.
+pub fn rollup_value(
+    func: crate::def::RollupFn,
+    parent: &CompiledField,
+    child_scale: u8,
+    count: i64,
+    sum: Option<i64>,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Val {
+    use crate::def::RollupFn;
+    use rust_decimal::Decimal;
+    use rust_decimal::prelude::ToPrimitive;
+    let dec = |minor: i64| Decimal::new(minor, child_scale as u32);
+    let value: Option<Decimal> = match func {
+        RollupFn::Count => Some(Decimal::from(count)),
+        RollupFn::Sum => Some(sum.map(dec).unwrap_or_default()),
+        RollupFn::Avg => sum.filter(|_| count > 0).map(|s| dec(s) / Decimal::from(count)),
+        RollupFn::Min => min.map(dec),
+        RollupFn::Max => max.map(dec),
+    };
+    let Some(d) = value else { return Val::Null };
+    let scale = if parent.kind.is_fixed_point() { parent.scale } else { 0 };
+    let rounded = d.round_dp(scale as u32);
+    let minor = (rounded * Decimal::from(10i64.pow(scale as u32))).to_i64();
+    match (parent.kind.is_fixed_point(), minor) {
+        (true, Some(m)) => Val::Fixed(m),
+        (false, Some(m)) => Val::Int(m),
+        (_, None) => Val::Null,
     }
 }

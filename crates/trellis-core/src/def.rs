@@ -295,6 +295,37 @@ pub struct FieldDef {
     /// stored, so it can be filtered, sorted and aggregated; clients cannot set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formula: Option<String>,
+    /// An aggregate over the records of another entity that point at this one, kept current
+    /// when they change (e.g. a customer's total won amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollup: Option<Rollup>,
+}
+
+/// Aggregate functions of a rollup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollupFn {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+/// `fn` of `field` over the records of `from` whose relation `via` points at this record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollup {
+    pub from: Slug,
+    pub via: Slug,
+    #[serde(rename = "fn")]
+    pub func: RollupFn,
+    /// The aggregated field (none for count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<Slug>,
+    /// Only records of `from` matching this filter (the list filter JSON) count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<serde_json::Value>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -329,6 +360,7 @@ impl FieldDef {
             help: None,
             required_if: None,
             formula: None,
+            rollup: None,
         }
     }
 

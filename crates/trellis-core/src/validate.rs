@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::autonumber::AutoFormat;
 use crate::compile::CompiledField;
-use crate::def::{AppDef, EntityDef, FieldDef, FieldType};
+use crate::def::{AppDef, EntityDef, FieldDef, FieldType, RollupFn};
 use crate::error::{Error, FieldError};
 use crate::names::{SYSTEM_FIELDS, StorageId};
 use crate::schema::{DefKind, check};
@@ -234,6 +234,80 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
         && let Err(e) = AutoFormat::parse(fmt)
     {
         err("format", "invalid_format", e);
+    }
+    if let Some(r) = &f.rollup {
+        let numeric = matches!(t, FieldType::Integer | FieldType::Decimal | FieldType::Percent);
+        if !numeric {
+            err(
+                "rollup",
+                "not_applicable",
+                format!("a rollup is a number: integer, decimal or percent, not {}", t.as_str()),
+            );
+        }
+        if f.formula.is_some() || f.required || f.unique || f.default.is_some() || f.required_if.is_some() {
+            err(
+                "rollup",
+                "not_applicable",
+                "a rollup is computed: no formula, required, unique, default or required_if".into(),
+            );
+        }
+        match app.entity(r.from.as_str()) {
+            None => err(
+                "rollup.from",
+                "unknown_entity",
+                format!("'{}' is not an entity of this app", r.from),
+            ),
+            Some(from) => {
+                let via = from.field(r.via.as_str());
+                let points_here = via.is_some_and(|v| {
+                    v.field_type == FieldType::Relation
+                        && app
+                            .entities
+                            .iter()
+                            .any(|e| e.fields.iter().any(|x| x.id == f.id) && v.target.as_ref() == Some(&e.name))
+                });
+                if !points_here {
+                    err(
+                        "rollup.via",
+                        "invalid",
+                        format!(
+                            "'{}' must be a relation field of '{}' that points at this entity",
+                            r.via, r.from
+                        ),
+                    );
+                }
+                if let Some(filter) = &r.filter {
+                    let mut child = from.clone();
+                    for x in &mut child.fields {
+                        x.id.get_or_insert_with(crate::names::StorageId::generate);
+                    }
+                    let compiled = crate::compile::CompiledEntity::compile(&child);
+                    if let Err(e) = crate::query::parse_filter(&compiled, filter) {
+                        err("rollup.filter", "invalid", e.detail);
+                    }
+                }
+                match (&r.field, r.func) {
+                    (None, RollupFn::Count) => {}
+                    (Some(_), RollupFn::Count) => err("rollup.field", "not_applicable", "count takes no field".into()),
+                    (None, _) => err("rollup.field", "required", "sum, avg, min and max need a field".into()),
+                    (Some(name), _) => {
+                        let ok = from.field(name.as_str()).is_some_and(|x| {
+                            matches!(
+                                x.field_type,
+                                FieldType::Integer | FieldType::Decimal | FieldType::Percent | FieldType::Currency
+                            )
+                        });
+                        if !ok {
+                            err(
+                                "rollup.field",
+                                "invalid",
+                                format!("'{name}' must be a number field of '{}'", r.from),
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
     if f.formula.is_some() {
         if matches!(

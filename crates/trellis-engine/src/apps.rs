@@ -213,6 +213,7 @@ impl Engine {
         }
         // A dry run applies the plan too, then rolls back: it finds the values a conversion would lose.
         ddl::apply(&tx, &steps, opts.allow_data_loss).await?;
+        crate::rollups::fill_changed(&tx, Some(&old), &loaded.compiled).await?;
         if opts.dry_run {
             tx.rollback().await.map_err(StoreError::from)?;
             return Ok(ChangeOut {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod context;
 pub mod records;
 pub mod registry;
+pub mod rollups;
 pub mod scripts;
 pub mod stats;
 

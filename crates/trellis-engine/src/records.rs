@@ -416,9 +416,13 @@ impl Engine {
         }
         let mut values = prepared.values;
         values.extend(self.number(tx, ctx, entity, &meta.at).await.map_err(Err)?);
+        values.extend(crate::rollups::initial_values(entity));
         records::insert(tx, entity, &meta, &values)
             .await
             .map_err(|e| Err(unique_to_conflict(e)))?;
+        crate::rollups::after_write(tx, app, entity, None, Some(&values))
+            .await
+            .map_err(Err)?;
         let by_name: HashMap<&str, &Val> = values.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
         let row = Row {
             values: entity
@@ -603,6 +607,9 @@ impl Engine {
         if !updated {
             return Err(Err(stale(current.version())));
         }
+        crate::rollups::after_write(tx, app, entity, Some(&current), Some(&prepared.values))
+            .await
+            .map_err(Err)?;
         let mut row = current;
         for (i, c) in entity.columns.iter().enumerate() {
             let new = match c.name.as_str() {
@@ -652,7 +659,13 @@ impl Engine {
         id: &str,
         if_match: Option<i64>,
     ) -> Result<(), Error> {
-        let current = records::get(tx, entity, id, Some(&[]))
+        // Rollups over this entity need the relation values of the record that goes.
+        let wanted: Option<&[usize]> = if entity.rollups_over.is_empty() {
+            Some(&[])
+        } else {
+            None
+        };
+        let current = records::get(tx, entity, id, wanted)
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match
@@ -675,7 +688,7 @@ impl Engine {
         if !records::delete(tx, entity, id, Some(current.version())).await? {
             return Err(stale(current.version()));
         }
-        Ok(())
+        crate::rollups::after_write(tx, app, entity, Some(&current), None).await
     }
 
     /// Creates, updates and deletes in one transaction: all or nothing. Errors name the operation
@@ -1002,6 +1015,7 @@ fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<Str
 /// value to look up, no number to draw, no owner to check.
 fn is_single_statement(entity: &CompiledEntity, p: &Prepared<'_>) -> bool {
     p.owner.is_none()
+        && entity.rollups_over.is_empty()
         && !entity.fields().any(|f| f.kind == FieldType::AutoNumber)
         && p.values
             .iter()

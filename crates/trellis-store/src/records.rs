@@ -687,3 +687,106 @@ mod tests {
         assert_eq!(like_pattern("ÜBer", true, DbBackend::Postgres), "über%");
     }
 }
+
+/// Raw aggregates of a column over the records whose `via` column points at a parent:
+/// (count of non-empty values, sum, min, max), in the column's stored units.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Aggregates {
+    pub count: i64,
+    pub sum: Option<i64>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+fn aggregate_select(table: &str, column: Option<&str>) -> SelectStatement {
+    let mut q = Query::select();
+    match column {
+        Some(c) => {
+            let col = || Expr::col(Alias::new(c.to_string()));
+            q.expr_as(col().count(), Alias::new("n"))
+                .expr_as(col().sum().cast_as(Alias::new("BIGINT")), Alias::new("s"))
+                .expr_as(col().min(), Alias::new("lo"))
+                .expr_as(col().max(), Alias::new("hi"));
+        }
+        None => {
+            q.expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
+                .expr_as(Expr::val(Value::BigInt(None)), Alias::new("s"))
+                .expr_as(Expr::val(Value::BigInt(None)), Alias::new("lo"))
+                .expr_as(Expr::val(Value::BigInt(None)), Alias::new("hi"));
+        }
+    }
+    q.from(Alias::new(table.to_string()));
+    q
+}
+
+fn read_aggregates(r: &QueryResult) -> Result<Aggregates, StoreError> {
+    Ok(Aggregates {
+        count: r.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+        sum: r.try_get::<Option<i64>>("", "s")?,
+        min: r.try_get::<Option<i64>>("", "lo")?,
+        max: r.try_get::<Option<i64>>("", "hi")?,
+    })
+}
+
+/// Aggregates over the records of `table` whose `via` column is `parent_id`.
+pub async fn aggregate_for<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    via: &str,
+    column: Option<&str>,
+    filter: Option<&Filter>,
+    parent_id: &str,
+) -> Result<Aggregates, StoreError> {
+    let mut q = aggregate_select(table, column);
+    if let Some(f) = filter {
+        q.cond_where(condition(f, conn.get_database_backend()));
+    }
+    q.and_where(Expr::col(Alias::new(via.to_string())).eq(parent_id.to_string()));
+    let row = conn.query_one(&q).await?;
+    row.as_ref()
+        .map(read_aggregates)
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// Aggregates per parent id over all records of `table` (for filling a new rollup).
+pub async fn aggregate_by_parent<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    via: &str,
+    column: Option<&str>,
+    filter: Option<&Filter>,
+) -> Result<Vec<(String, Aggregates)>, StoreError> {
+    let mut q = aggregate_select(table, column);
+    if let Some(f) = filter {
+        q.cond_where(condition(f, conn.get_database_backend()));
+    }
+    q.expr_as(Expr::col(Alias::new(via.to_string())), Alias::new("parent"))
+        .and_where(Expr::col(Alias::new(via.to_string())).is_not_null())
+        .group_by_col(Alias::new(via.to_string()));
+    let rows = conn.query_all(&q).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String>("", "parent")?, read_aggregates(r)?)))
+        .collect()
+}
+
+/// Sets columns of a record without a new version: values derived from other records.
+pub async fn set_derived<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    id: Option<&str>,
+    values: &[(&CompiledField, Val)],
+) -> Result<(), StoreError> {
+    let mut stmt = Query::update();
+    stmt.table(Alias::new(entity.table.clone()));
+    for (f, v) in values {
+        for (c, sv) in columns_of(f, v) {
+            stmt.value(Alias::new(c), sv);
+        }
+    }
+    if let Some(id) = id {
+        stmt.and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
+    }
+    conn.execute(&stmt).await?;
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Rollup fields: an aggregate over the records that point at a record (a customer's total won
+//! amount), recomputed in the same transaction as every write that can change it.
+
+use std::collections::HashSet;
+
+use trellis_core::compile::{RollupDep, rollup_value};
+use trellis_core::def::{AppDef, RollupFn};
+use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, Val};
+use trellis_store::records::{self, Row};
+use trellis_store::sea_orm::ConnectionTrait;
+
+/// The value a rollup field has while nothing points at its record.
+pub fn empty_value(func: RollupFn, field: &CompiledField) -> Val {
+    match func {
+        RollupFn::Count | RollupFn::Sum => rollup_value(func, field, 0, 0, None, None, None),
+        _ => Val::Null,
+    }
+}
+
+/// The rollup fields of an entity with their value for a record nothing points at yet.
+pub fn initial_values(entity: &CompiledEntity) -> Vec<(&CompiledField, Val)> {
+    entity
+        .def
+        .fields
+        .iter()
+        .filter_map(|fd| {
+            let r = fd.rollup.as_ref()?;
+            let f = entity.column(fd.name.as_str())?;
+            Some((f, empty_value(r.func, f)))
+        })
+        .collect()
+}
+
+fn parent_of(values: &[(&CompiledField, Val)], via: &str) -> Option<String> {
+    values.iter().find(|(f, _)| f.name == via).and_then(|(_, v)| match v {
+        Val::Text(id) => Some(id.clone()),
+        _ => None,
+    })
+}
+
+fn stored_parent(entity: &CompiledEntity, row: &Row, via: &str) -> Option<String> {
+    match row.get(entity, via) {
+        Some(Val::Text(id)) => Some(id.clone()),
+        _ => None,
+    }
+}
+
+/// Recomputes one rollup of one parent record.
+async fn refresh<C: ConnectionTrait>(
+    conn: &C,
+    app: &CompiledApp,
+    child: &CompiledEntity,
+    dep: &RollupDep,
+    parent_id: &str,
+) -> Result<(), Error> {
+    let parent = app
+        .entity(&dep.parent)
+        .ok_or_else(|| Error::internal("rollup parent vanished"))?;
+    let target = parent
+        .column(&dep.parent_field)
+        .ok_or_else(|| Error::internal("rollup field vanished"))?;
+    let via = child
+        .column(&dep.via)
+        .ok_or_else(|| Error::internal("rollup relation vanished"))?;
+    let field = dep.field.as_deref().and_then(|f| child.column(f));
+    let a = records::aggregate_for(
+        conn,
+        &child.table,
+        &via.column,
+        field.map(|f| f.column.as_str()),
+        dep.filter.as_ref(),
+        parent_id,
+    )
+    .await?;
+    let scale = field.map_or(0, |f| f.scale);
+    let value = rollup_value(dep.func, target, scale, a.count, a.sum, a.min, a.max);
+    records::set_derived(conn, parent, Some(parent_id), &[(target, value)]).await?;
+    Ok(())
+}
+
+/// After a write of a record of `child`: recomputes the rollups of the parents it pointed at
+/// before (`before`) and points at now (`after`), where the write can have changed them.
+pub async fn after_write<C: ConnectionTrait>(
+    conn: &C,
+    app: &CompiledApp,
+    child: &CompiledEntity,
+    before: Option<&Row>,
+    after: Option<&[(&CompiledField, Val)]>,
+) -> Result<(), Error> {
+    for dep in &child.rollups_over {
+        let old_parent = before.and_then(|r| stored_parent(child, r, &dep.via));
+        let written_via = after.and_then(|v| {
+            v.iter()
+                .find(|(f, _)| f.name == dep.via)
+                .map(|_| parent_of(v, &dep.via))
+        });
+        let new_parent = match (&written_via, after) {
+            (Some(p), _) => p.clone(),
+            (None, Some(_)) => old_parent.clone(),
+            (None, None) => None,
+        };
+        // With a filter any written field can change which records count.
+        let touched = after.is_none_or(|v| {
+            written_via.is_some()
+                || dep.filter.is_some()
+                || v.iter().any(|(f, _)| dep.field.as_deref() == Some(f.name.as_str()))
+        });
+        if !touched {
+            continue;
+        }
+        let parents: HashSet<String> = old_parent.into_iter().chain(new_parent).collect();
+        for p in parents {
+            refresh(conn, app, child, dep, &p).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Fills rollup fields that are new or changed in `new` (compared with `old`) for every record.
+pub async fn fill_changed<C: ConnectionTrait>(conn: &C, old: Option<&AppDef>, new: &CompiledApp) -> Result<(), Error> {
+    for e in &new.def.entities {
+        for fd in &e.fields {
+            let Some(r) = &fd.rollup else { continue };
+            let before = old
+                .and_then(|o| o.entities.iter().find(|x| x.id == e.id))
+                .and_then(|x| x.fields.iter().find(|x| x.id == fd.id));
+            if before.is_some_and(|b| b.rollup.as_ref() == Some(r)) {
+                continue;
+            }
+            let parent = new
+                .entity(e.name.as_str())
+                .ok_or_else(|| Error::internal("entity vanished"))?;
+            let target = parent
+                .column(fd.name.as_str())
+                .ok_or_else(|| Error::internal("field vanished"))?;
+            let child = new
+                .entity(r.from.as_str())
+                .ok_or_else(|| Error::internal("rollup source vanished"))?;
+            let via = child
+                .column(r.via.as_str())
+                .ok_or_else(|| Error::internal("rollup relation vanished"))?;
+            let field = r.field.as_ref().and_then(|f| child.column(f.as_str()));
+            records::set_derived(conn, parent, None, &[(target, empty_value(r.func, target))]).await?;
+            let dep = child
+                .rollups_over
+                .iter()
+                .find(|d| d.parent == e.name.as_str() && d.parent_field == fd.name.as_str())
+                .ok_or_else(|| Error::internal("rollup not compiled"))?;
+            let groups = records::aggregate_by_parent(
+                conn,
+                &child.table,
+                &via.column,
+                field.map(|f| f.column.as_str()),
+                dep.filter.as_ref(),
+            )
+            .await?;
+            let scale = field.map_or(0, |f| f.scale);
+            for (pid, a) in groups {
+                let value = rollup_value(r.func, target, scale, a.count, a.sum, a.min, a.max);
+                records::set_derived(conn, parent, Some(&pid), &[(target, value)]).await?;
+            }
+        }
+    }
+    Ok(())
+}
