@@ -173,19 +173,47 @@ where
     })
 }
 
+fn deal_fields() -> Value {
+    json!([
+        {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+        {"name": "amount", "label": {"en": "Amount"}, "type": "decimal", "indexed": true},
+        {"name": "phase", "label": {"en": "Phase"}, "type": "single_select", "indexed": true, "options": [
+            {"value": "new", "label": {"en": "New"}}, {"value": "qualified", "label": {"en": "Qualified"}},
+            {"value": "proposal", "label": {"en": "Proposal"}}, {"value": "won", "label": {"en": "Won"}}, {"value": "lost", "label": {"en": "Lost"}}]},
+        {"name": "region", "label": {"en": "Region"}, "type": "text"},
+        {"name": "close_date", "label": {"en": "Close"}, "type": "date"},
+        {"name": "urgent", "label": {"en": "Urgent"}, "type": "boolean"}
+    ])
+}
+
+/// The deal entity, and the same with 5 validation rules and 3 formulas (the cost of scripts
+/// on a write).
 fn bench_app() -> Value {
+    let mut scripted = deal_fields();
+    let fields = scripted.as_array_mut().expect("array");
+    fields.push(
+        json!({"name": "weighted", "label": {"en": "Weighted"}, "type": "decimal",
+        "formula": "if record.amount == () { () } else { record.amount * 0.6 }"}),
+    );
+    fields.push(json!({"name": "band", "label": {"en": "Band"}, "type": "text",
+        "formula": "if record.weighted != () && record.weighted > 50000 { \"big\" } else { \"small\" }"}));
+    fields.push(
+        json!({"name": "follow_up", "label": {"en": "Follow up"}, "type": "date",
+        "formula": "if record.close_date == () { () } else { add_days(record.close_date, -7) }"}),
+    );
+    let rule = |name: &str, assert: &str| json!({"name": name, "assert": assert, "message": {"en": name}});
     json!({
         "name": "bench", "label": {"en": "Bench"},
-        "entities": [{"name": "deal", "label": {"en": "Deal"}, "fields": [
-            {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
-            {"name": "amount", "label": {"en": "Amount"}, "type": "decimal", "indexed": true},
-            {"name": "phase", "label": {"en": "Phase"}, "type": "single_select", "indexed": true, "options": [
-                {"value": "new", "label": {"en": "New"}}, {"value": "qualified", "label": {"en": "Qualified"}},
-                {"value": "proposal", "label": {"en": "Proposal"}}, {"value": "won", "label": {"en": "Won"}}, {"value": "lost", "label": {"en": "Lost"}}]},
-            {"name": "region", "label": {"en": "Region"}, "type": "text"},
-            {"name": "close_date", "label": {"en": "Close"}, "type": "date"},
-            {"name": "urgent", "label": {"en": "Urgent"}, "type": "boolean"}
-        ]}]
+        "entities": [
+            {"name": "deal", "label": {"en": "Deal"}, "fields": deal_fields()},
+            {"name": "scripted", "label": {"en": "Deal with rules"}, "fields": scripted, "validations": [
+                rule("amount_positive", "record.amount == () || record.amount >= 0"),
+                rule("title_short", "len(record.title) <= 200"),
+                rule("won_has_amount", "record.phase != \"won\" || record.amount != ()"),
+                rule("region_known", "record.region == () || record.region in [\"north\", \"south\", \"east\", \"west\"]"),
+                rule("close_this_decade", "record.close_date == () || record.close_date.year < 2040")
+            ]}
+        ]
     })
 }
 
@@ -246,6 +274,22 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     })
     .await?;
     creates.print();
+    let (c, u, a) = (
+        client.clone(),
+        format!("{base}/api/v1/data/bench/scripted"),
+        auth.clone(),
+    );
+    let scripted = drive("create with 5 rules + 3 formulas", pid, ops, move |i| {
+        c.post(&u).header("authorization", &a).json(&deal(i)).send()
+    })
+    .await?;
+    scripted.print();
+    println!(
+        "  scripts cost {:+.0}% server CPU per create ({:.1} vs {:.1} µs)",
+        (scripted.cpu_us_per_req / creates.cpu_us_per_req - 1.0) * 100.0,
+        scripted.cpu_us_per_req,
+        creates.cpu_us_per_req
+    );
 
     // Fill up to `rows` records with bulk requests for the reads.
     let t = Instant::now();
