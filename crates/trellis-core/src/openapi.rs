@@ -92,6 +92,9 @@ fn record_schema(e: &CompiledEntity) -> Value {
             if c.computed {
                 o.insert("readOnly".into(), json!(true));
             }
+            if let Some(d) = e.def.field(&c.name).and_then(describe_field) {
+                o.insert("description".into(), json!(d));
+            }
         }
         props.insert(c.name.clone(), s);
     }
@@ -103,6 +106,32 @@ fn record_schema(e: &CompiledEntity) -> Value {
         "required": required,
         "additionalProperties": false
     })
+}
+
+/// What an integrator should know of a field beyond its type: how it is computed or required.
+fn describe_field(f: &crate::def::FieldDef) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(h) = &f.help {
+        parts.push(h.display("").to_string());
+    }
+    if let Some(x) = &f.formula {
+        parts.push(format!("Computed on every write by the formula `{x}`."));
+    }
+    if let Some(r) = &f.rollup {
+        let what = match (&r.field, r.func) {
+            (None, _) => format!("the number of '{}' records", r.from),
+            (Some(x), func) => format!("{:?} of '{}.{x}'", func, r.from).to_lowercase(),
+        };
+        let filter = r.filter.as_ref().map(|f| format!(" matching {f}")).unwrap_or_default();
+        parts.push(format!(
+            "Rollup: {what}{filter} whose '{}' points at this record; kept current.",
+            r.via
+        ));
+    }
+    if let Some(x) = &f.required_if {
+        parts.push(format!("Required when `{x}`."));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 fn c_label(e: &CompiledEntity, c: &CompiledField) -> Option<String> {
