@@ -40,3 +40,4 @@ ui-e2e:
 bench: ui
     cargo build --release -p trellis-server -p trellis-bench
     {{target}}/release/trellis-bench {{target}}/release/trellis
+    cargo bench -p trellis-rules --bench rules -- --noplot

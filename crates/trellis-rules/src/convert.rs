@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use rhai::{Array, Dynamic, Map};
+use rhai::{Array, Dynamic, ImmutableString, Map};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use trellis_core::{CompiledField, FieldType, Val};
@@ -21,7 +21,7 @@ impl UserInfo {
         let mut m = Map::new();
         m.insert("id".into(), self.id.clone().into());
         let roles: Array = self.roles.iter().map(|r| Dynamic::from(r.clone())).collect();
-        m.insert("roles".into(), roles.into());
+        m.insert("roles".into(), Dynamic::from_array(roles));
         m.insert("team".into(), self.team.clone().map_or(Dynamic::UNIT, Dynamic::from));
         m
     }
@@ -65,7 +65,8 @@ pub fn record_map(fields: &[(&CompiledField, &Val)]) -> Map {
     for (field, val) in fields {
         if let Val::Currency(_, code) = val {
             let key = format!("{}{CURRENCY_SUFFIX}", field.name);
-            m.entry(key.into()).or_insert_with(|| code.clone().into());
+            m.entry(key.into())
+                .or_insert_with(|| ImmutableString::from(code.as_str()).into());
         }
     }
     m
@@ -78,14 +79,14 @@ pub fn record_map(fields: &[(&CompiledField, &Val)]) -> Map {
 pub fn to_dynamic(field: &CompiledField, val: &Val) -> Dynamic {
     match val {
         Val::Null => Dynamic::UNIT,
-        Val::Text(s) => s.clone().into(),
+        Val::Text(s) => ImmutableString::from(s.as_str()).into(),
         Val::Int(i) => (*i).into(),
         Val::Fixed(minor) | Val::Currency(minor, _) => Dynamic::from_decimal(Decimal::new(*minor, field.scale as u32)),
         Val::Bool(b) => (*b).into(),
         Val::Date(d) => Dynamic::from(*d),
         Val::DateTime(t) => Dynamic::from(*t),
         Val::Json(v) if field.kind == FieldType::MultiSelect => match v {
-            Value::Array(items) => items.iter().map(json_to_dynamic).collect::<Array>().into(),
+            Value::Array(items) => Dynamic::from_array(items.iter().map(json_to_dynamic).collect()),
             other => json_to_dynamic(other),
         },
         Val::Json(v) => json_to_dynamic(v),
@@ -107,12 +108,9 @@ pub fn json_to_dynamic(v: &Value) -> Dynamic {
                     .map_or_else(|_| text.into(), Dynamic::from_decimal)
             }
         },
-        Value::String(s) => s.clone().into(),
-        Value::Array(items) => items.iter().map(json_to_dynamic).collect::<Array>().into(),
-        Value::Object(o) => o
-            .iter()
-            .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
-            .collect::<Map>()
-            .into(),
+        Value::String(s) => ImmutableString::from(s.as_str()).into(),
+        Value::Array(items) => Dynamic::from_array(items.iter().map(json_to_dynamic).collect()),
+        // `from_map`/`from_array`: `into()` would rebuild the collection item by item.
+        Value::Object(o) => Dynamic::from_map(o.iter().map(|(k, v)| (k.as_str().into(), json_to_dynamic(v))).collect()),
     }
 }

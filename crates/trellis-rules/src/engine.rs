@@ -249,9 +249,10 @@ impl RuleEngine {
     pub fn eval(&self, script: &CompiledScript, ctx: &ScriptContext) -> Result<Dynamic, RuntimeError> {
         let mut scope = Scope::new();
         scope
-            .push_constant("record", ctx.record.clone())
+            // `from_map`: `Dynamic::from` would rebuild the map key by key.
+            .push_constant("record", Dynamic::from_map(ctx.record.clone()))
             .push_constant("old", ctx.old.clone().map_or(Dynamic::UNIT, Dynamic::from_map))
-            .push_constant("user", ctx.user.to_map())
+            .push_constant("user", Dynamic::from_map(ctx.user.to_map()))
             .push_constant("now", ctx.now);
         let _deadline = DeadlineGuard::set(self.limits.timeout);
         self.engine
