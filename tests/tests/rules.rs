@@ -508,7 +508,71 @@ async fn rollups_that_cannot_work_are_refused_at_save(b: Backend) {
     }
 }
 
+async fn scripts_read_related_records_through_their_relation(b: Backend) {
+    let app = spawn(b).await;
+    let mut def = rollup_app();
+    def["entities"][0]["fields"].as_array_mut().unwrap().extend([
+        json!({"name": "level", "label": {"en": "Level"}, "type": "single_select", "default": "normal",
+               "options": [{"value": "normal", "label": {"en": "Normal"}}, {"value": "vip", "label": {"en": "VIP"}}]}),
+        json!({"name": "credit_limit", "label": {"en": "Credit limit"}, "type": "decimal"}),
+    ]);
+    def["entities"][1]["fields"].as_array_mut().unwrap().push(json!({"name": "lane", "label": {"en": "Lane"}, "type": "text",
+        "formula": "if related.customer == () { \"none\" } else if related.customer.level == \"vip\" { \"vip lane\" } else { \"standard\" }"}));
+    def["entities"][1]["validations"] = json!([{"name": "within_credit",
+        "when": "related.customer != () && related.customer.credit_limit != () && record.amount != ()",
+        "assert": "record.amount <= related.customer.credit_limit", "message": {"en": "Over the customer's credit limit"}, "field": "amount"}]);
+    app.create_app(def.clone()).await;
+    let vip = app
+        .create(
+            "sales",
+            "customer",
+            json!({"name": "V", "level": "vip", "credit_limit": 1000}),
+        )
+        .await;
+    let id = vip["id"].as_str().unwrap();
+    let d = app
+        .create("sales", "deal", json!({"title": "a", "amount": 900, "customer": id}))
+        .await;
+    assert_eq!(d["lane"], "vip lane");
+    assert_eq!(app.create("sales", "deal", json!({"title": "b"})).await["lane"], "none");
+    let r = app
+        .post(
+            "/api/v1/data/sales/deal",
+            json!({"title": "c", "amount": 1001, "customer": id}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_problem(422, "validation_failed").errors(),
+        vec![("amount".to_string(), "within_credit".to_string())]
+    );
+    // The related record as it is now: a later write sees its change.
+    app.patch(&format!("/api/v1/data/sales/customer/{id}"), json!({"level": "normal"}))
+        .await
+        .expect(200);
+    let path = format!("/api/v1/data/sales/deal/{}", d["id"].as_str().unwrap());
+    assert_eq!(
+        app.patch(&path, json!({"title": "a2"})).await.expect(200).body["lane"],
+        "standard"
+    );
+    // A script reading a field that is not a relation is refused at save.
+    def["name"] = json!("other");
+    def["entities"][1]["validations"][0]["assert"] = json!("related.title == ()");
+    let r = app
+        .post("/api/v1/apps", def)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(
+        r.errors().contains(&(
+            "entities.deal.validations.within_credit.assert".into(),
+            "unknown_relation".into()
+        )),
+        "{}",
+        r.text
+    );
+}
+
 on_both!(
+    scripts_read_related_records_through_their_relation,
     rollups_follow_every_write_of_the_records_that_point_here,
     rollups_that_cannot_work_are_refused_at_save,
     formulas_are_computed_in_dependency_order_stored_and_read_only,

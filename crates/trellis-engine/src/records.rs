@@ -387,12 +387,14 @@ impl Engine {
         let mut prepared = prepared;
         if let Some(scripts) = app.scripts_of(entity.name()) {
             let record: Vec<(&CompiledField, &Val)> = prepared.values.iter().map(|(f, v)| (*f, v)).collect();
+            let related = scripts.related_records(tx, app, entity, &record).await.map_err(Err)?;
             let outcome = crate::scripts::run(
                 &self.rules,
                 scripts,
                 entity,
                 &record,
                 None,
+                related,
                 crate::scripts::user_info(ctx),
             )
             .map_err(Err)?;
@@ -564,12 +566,14 @@ impl Engine {
                     )
                 })
                 .collect();
+            let related = scripts.related_records(tx, app, entity, &record).await.map_err(Err)?;
             let outcome = crate::scripts::run(
                 &self.rules,
                 scripts,
                 entity,
                 &record,
                 Some(&old),
+                related,
                 crate::scripts::user_info(ctx),
             )
             .map_err(Err)?;

@@ -29,21 +29,69 @@ pub struct EntityScripts {
     pub required_if: Vec<(String, CompiledScript)>,
     /// (field name, expression) of formula fields, in dependency order.
     pub formulas: Vec<(String, CompiledScript)>,
+    /// Relation fields whose records the scripts read as `related.<field>`.
+    pub related: Vec<String>,
 }
 
 impl EntityScripts {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty() && self.required_if.is_empty() && self.formulas.is_empty()
     }
+
+    /// Loads the related records the scripts read (`related.<field>`), by the relation values
+    /// of the record being written; an empty relation or a missing record is `()`.
+    pub async fn related_records<C: trellis_store::sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        app: &CompiledApp,
+        entity: &CompiledEntity,
+        record: &[(&CompiledField, &Val)],
+    ) -> Result<trellis_rules::Map, Error> {
+        let mut out = trellis_rules::Map::new();
+        for name in &self.related {
+            let id = record.iter().find(|(f, _)| &f.name == name).and_then(|(_, v)| match v {
+                Val::Text(id) => Some(id.clone()),
+                _ => None,
+            });
+            let target = entity
+                .column(name)
+                .and_then(|f| f.target.as_deref())
+                .and_then(|t| app.entity(t))
+                .ok_or_else(|| Error::internal("relation target vanished"))?;
+            let value = match id {
+                None => Dynamic::UNIT,
+                Some(id) => match trellis_store::records::get(conn, target, &id, None).await? {
+                    None => Dynamic::UNIT,
+                    Some(row) => {
+                        let fields: Vec<(&CompiledField, &Val)> = target
+                            .columns
+                            .iter()
+                            .zip(&row.values)
+                            .filter(|(c, _)| !c.system || c.name == "id" || c.name == "owner")
+                            .filter_map(|(c, v)| v.as_ref().map(|v| (c, v)))
+                            .collect();
+                        Dynamic::from_map(record_map(&fields))
+                    }
+                },
+            };
+            out.insert(name.as_str().into(), value);
+        }
+        Ok(out)
+    }
 }
 
 /// The fields a script reads as `record.<name>` (a static reading of its text).
 fn fields_read(source: &str) -> Vec<String> {
+    names_after(source, "record.")
+}
+
+/// The names that follow `prefix` (`record.`, `related.`) in a script's text.
+fn names_after(source: &str, prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = source;
-    while let Some(i) = rest.find("record.") {
+    while let Some(i) = rest.find(prefix) {
         let before = rest[..i].chars().last();
-        let tail = &rest[i + "record.".len()..];
+        let tail = &rest[i + prefix.len()..];
         let name: String = tail
             .chars()
             .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
@@ -187,6 +235,38 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
                 scripts.required_if.push((f.name.to_string(), s));
             }
         }
+        // Related records a script reads must be relation fields of the entity.
+        let mut sources: Vec<(String, &str)> = Vec::new();
+        for r in &e.validations {
+            let at = format!("entities.{}.validations.{}", e.name, r.name);
+            sources.push((format!("{at}.assert"), r.assert.as_str()));
+            if let Some(w) = &r.when {
+                sources.push((format!("{at}.when"), w.as_str()));
+            }
+        }
+        for f in &e.fields {
+            for (what, src) in [("formula", &f.formula), ("required_if", &f.required_if)] {
+                if let Some(src) = src {
+                    sources.push((format!("entities.{}.fields.{}.{what}", e.name, f.name), src.as_str()));
+                }
+            }
+        }
+        for (at, src) in sources {
+            for name in names_after(src, "related.") {
+                let is_relation = e
+                    .field(&name)
+                    .is_some_and(|f| f.field_type == trellis_core::FieldType::Relation);
+                if !is_relation {
+                    errors.push(FieldError::new(
+                        at.clone(),
+                        "unknown_relation",
+                        format!("related.{name}: '{name}' is not a relation field of '{}'", e.name),
+                    ));
+                } else if !scripts.related.contains(&name) {
+                    scripts.related.push(name);
+                }
+            }
+        }
         out.insert(e.name.to_string(), scripts);
     }
     if errors.is_empty() {
@@ -258,10 +338,12 @@ pub fn run(
     entity: &CompiledEntity,
     record: &[(&CompiledField, &Val)],
     old: Option<&[(&CompiledField, &Val)]>,
+    related: trellis_rules::Map,
     user: UserInfo,
 ) -> Result<Outcome, Error> {
     let mut ctx = ScriptContext::new(record_map(record), user, trellis_core::value::now_micros());
     ctx.old = old.map(record_map);
+    ctx.related = related;
     let mut computed = Vec::with_capacity(scripts.formulas.len());
     for (name, script) in &scripts.formulas {
         let f = entity
@@ -386,12 +468,12 @@ impl crate::Engine {
             .ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
         if let Some(k) = obj
             .keys()
-            .find(|k| !matches!(k.as_str(), "entity" | "script" | "kind" | "record"))
+            .find(|k| !matches!(k.as_str(), "entity" | "script" | "kind" | "record" | "related"))
         {
             return Err(Error::bad_field(
                 trellis_core::names::truncate(k, 40),
                 "unknown_key",
-                "takes entity, script, kind and record",
+                "takes entity, script, kind, record and related",
             ));
         }
         let entity_name = obj
@@ -425,7 +507,13 @@ impl crate::Engine {
             }
         };
         let record: Vec<(&CompiledField, &Val)> = sample.iter().map(|(f, v)| (f, v)).collect();
-        let ctx = ScriptContext::new(record_map(&record), user_info(ctx), trellis_core::value::now_micros());
+        let mut ctx = ScriptContext::new(record_map(&record), user_info(ctx), trellis_core::value::now_micros());
+        // Sample related records, as `{"customer": {...}}`, given as they would be read.
+        if let Some(Value::Object(rel)) = obj.get("related") {
+            for (k, v) in rel {
+                ctx.related.insert(k.as_str().into(), trellis_rules::json_to_dynamic(v));
+            }
+        }
         let result = match kind {
             "condition" => self.rules.eval_bool(&script, &ctx).map(Dynamic::from),
             _ => self.rules.eval(&script, &ctx),

@@ -36,6 +36,8 @@ pub struct ScriptContext {
     pub old: Option<Map>,
     pub user: UserInfo,
     pub now: DateTime<Utc>,
+    /// Read-only related records by relation field: `related.customer.level` (`()` when empty).
+    pub related: Map,
 }
 
 impl ScriptContext {
@@ -46,6 +48,7 @@ impl ScriptContext {
             old: None,
             user,
             now,
+            related: Map::new(),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::convert::ScriptContext;
 use crate::functions::{self, RegexCache, friendly_type};
 
 /// The variables every script has.
-pub const SCRIPT_VARIABLES: [&str; 4] = ["record", "old", "user", "now"];
+pub const SCRIPT_VARIABLES: [&str; 5] = ["record", "old", "user", "now", "related"];
 
 /// What one script run may use. [`Limits::default`] is what Trellis runs with.
 #[derive(Debug, Clone, PartialEq)]
@@ -253,7 +253,8 @@ impl RuleEngine {
             .push_constant("record", Dynamic::from_map(ctx.record.clone()))
             .push_constant("old", ctx.old.clone().map_or(Dynamic::UNIT, Dynamic::from_map))
             .push_constant("user", Dynamic::from_map(ctx.user.to_map()))
-            .push_constant("now", ctx.now);
+            .push_constant("now", ctx.now)
+            .push_constant("related", Dynamic::from_map(ctx.related.clone()));
         let _deadline = DeadlineGuard::set(self.limits.timeout);
         self.engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
