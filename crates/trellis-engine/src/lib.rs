@@ -57,12 +57,4 @@ impl Engine {
         self.registry.retain_current(&current);
         Ok(())
     }
-
-    /// A context acting as a tenant's user, for administration and tests.
-    pub async fn context_for(&self, email: &str) -> Result<TenantCtx, Error> {
-        let u = system::user_by_email(&self.db.read, &email.trim().to_lowercase())
-            .await?
-            .ok_or_else(|| Error::not_found("no such user"))?;
-        Ok(TenantCtx::new(u.tenant_id, u.id, u.is_admin, None))
-    }
 }

@@ -66,16 +66,6 @@ pub enum Page {
     Expanded(Vec<Value>),
 }
 
-impl Page {
-    /// The records as JSON values.
-    pub fn to_values(&self) -> Vec<Value> {
-        match self {
-            Page::Rows(e, rows) => rows.iter().map(|r| record_json(e, r)).collect(),
-            Page::Expanded(v) => v.clone(),
-        }
-    }
-}
-
 impl Serialize for Page {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;

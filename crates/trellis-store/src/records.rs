@@ -8,7 +8,7 @@ use sea_orm::sea_query::{
     SimpleExpr, Value,
 };
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
-use trellis_core::def::{FieldType, StorageClass};
+use trellis_core::def::FieldType;
 use trellis_core::query::{Cursor, Filter, Op, SortKey};
 use trellis_core::{CompiledEntity, CompiledField, Val};
 
@@ -540,11 +540,6 @@ pub async fn next_counter<C: ConnectionTrait>(conn: &C, scope: &str) -> Result<i
         .await?
         .ok_or_else(|| StoreError::Config("counter did not return".into()))?;
     Ok(row.try_get::<i64>("", "value")?)
-}
-
-/// Whether a field's class stores JSON (used by callers that build custom SQL).
-pub fn is_json_class(f: &CompiledField) -> bool {
-    f.kind.storage_class() == StorageClass::Json
 }
 
 #[cfg(test)]
