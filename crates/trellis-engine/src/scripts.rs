@@ -9,7 +9,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use trellis_core::def::{AppDef, ValidationRule};
 use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
-use trellis_rules::{CompiledScript, Dynamic, RuleEngine, RuntimeError, ScriptContext, UserInfo, record_map};
+use trellis_rules::{
+    CompiledScript, Dynamic, RuleEngine, RuntimeError, ScriptContext, UserInfo, record_map, record_map_for,
+};
 
 use crate::context::TenantCtx;
 
@@ -31,6 +33,8 @@ pub struct EntityScripts {
     pub formulas: Vec<(String, CompiledScript)>,
     /// Relation fields whose records the scripts read as `related.<field>`.
     pub related: Vec<String>,
+    /// The record fields any of the scripts reads (`None`: some script needs them all).
+    pub reads: Option<Vec<String>>,
 }
 
 impl EntityScripts {
@@ -235,6 +239,26 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
                 scripts.required_if.push((f.name.to_string(), s));
             }
         }
+        // The fields the scripts read: only those are converted on a write.
+        let compiled: Vec<&CompiledScript> = scripts
+            .rules
+            .iter()
+            .flat_map(|r| r.when.iter().chain(std::iter::once(&r.assert)))
+            .chain(scripts.required_if.iter().map(|(_, s)| s))
+            .chain(scripts.formulas.iter().map(|(_, s)| s))
+            .collect();
+        let mut reads: Option<Vec<String>> = Some(Vec::new());
+        for script in compiled {
+            match (script.record_fields(), reads.as_mut()) {
+                (None, _) => reads = None,
+                (Some(names), Some(all)) => {
+                    all.extend(names.iter().filter(|n| !all.contains(n)).cloned().collect::<Vec<_>>())
+                }
+                (Some(_), None) => {}
+            }
+        }
+        // required_if checks its own field's value, which the record map need not hold.
+        scripts.reads = reads;
         // Related records a script reads must be relation fields of the entity.
         let mut sources: Vec<(String, &str)> = Vec::new();
         for r in &e.validations {
@@ -341,8 +365,9 @@ pub fn run(
     related: trellis_rules::Map,
     user: UserInfo,
 ) -> Result<Outcome, Error> {
-    let mut ctx = ScriptContext::new(record_map(record), user, trellis_core::value::now_micros());
-    ctx.old = old.map(record_map);
+    let reads = scripts.reads.as_deref();
+    let mut ctx = ScriptContext::new(record_map_for(reads, record), user, trellis_core::value::now_micros());
+    ctx.old = old.map(|o| record_map_for(reads, o));
     ctx.related = related;
     let mut computed = Vec::with_capacity(scripts.formulas.len());
     for (name, script) in &scripts.formulas {

@@ -57,6 +57,25 @@ impl ScriptContext {
 /// amount, `record.amount_currency` its code.
 pub const CURRENCY_SUFFIX: &str = "_currency";
 
+/// Like [`record_map`], with only the fields in `reads` (and a currency field when its
+/// `<name>_currency` is read); all fields when `reads` is `None`.
+pub fn record_map_for(reads: Option<&[String]>, fields: &[(&CompiledField, &Val)]) -> Map {
+    match reads {
+        None => record_map(fields),
+        Some(names) => {
+            let wanted = |f: &CompiledField| {
+                names.iter().any(|n| {
+                    n == &f.name
+                        || (f.kind == FieldType::Currency
+                            && n.strip_suffix(CURRENCY_SUFFIX).is_some_and(|base| base == f.name))
+                })
+            };
+            let picked: Vec<(&CompiledField, &Val)> = fields.iter().filter(|(f, _)| wanted(f)).copied().collect();
+            record_map(&picked)
+        }
+    }
+}
+
 /// The map a script sees as `record` (or `old`): each field under its API name, converted by
 /// [`to_dynamic`]; a currency field also adds `<name>_currency` with its code (unless a field of
 /// that name exists: the field wins).

@@ -120,6 +120,58 @@ impl std::error::Error for RuntimeError {}
 #[derive(Debug, Clone)]
 pub struct CompiledScript {
     ast: Arc<AST>,
+    /// The fields the script reads as `record.<name>`/`old.<name>`; `None` when it needs them all.
+    reads: Option<Arc<[String]>>,
+}
+
+impl CompiledScript {
+    /// The record fields this script reads (`None`: all of them). Converting only these is what
+    /// makes a run cheap on wide records; see [`crate::record_map_for`].
+    pub fn record_fields(&self) -> Option<&[String]> {
+        self.reads.as_deref()
+    }
+}
+
+/// The field names a script reads as `record.<name>` or `old.<name>` (both maps are built
+/// from the same fields), or `None` when either is used otherwise — as a whole, by index, or
+/// with a method call — and every field is needed. A conservative reading of the text: a
+/// mention inside a string or comment only adds a name. `old` compared with `()` needs no field.
+fn record_reads(source: &str) -> Option<Arc<[String]>> {
+    let mut names: Vec<String> = Vec::new();
+    let bytes = source.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    for var in ["record", "old"] {
+        let mut at = 0;
+        while let Some(i) = source[at..].find(var) {
+            let start = at + i;
+            let end = start + var.len();
+            at = end;
+            if start > 0 && (ident(bytes[start - 1]) || bytes[start - 1] == b'.')
+                || bytes.get(end).is_some_and(|b| ident(*b))
+            {
+                continue; // part of another name (`records`, `x.record`, `older`)
+            }
+            if bytes.get(end) != Some(&b'.') {
+                let rest = source[end..].trim_start();
+                if var == "old" && (rest.starts_with("==") || rest.starts_with("!=")) {
+                    continue;
+                }
+                return None;
+            }
+            let name: String = source[end + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let after = source[end + 1 + name.len()..].trim_start();
+            if name.is_empty() || after.starts_with('(') {
+                return None;
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    Some(names.into())
 }
 
 /// The shared, immutable script engine. Build it once and share it (`Arc` or `&`).
@@ -242,7 +294,10 @@ impl RuleEngine {
             .engine
             .compile_with_scope(&scope, source)
             .map_err(|e| self.compile_error(e))?;
-        Ok(CompiledScript { ast: Arc::new(ast) })
+        Ok(CompiledScript {
+            ast: Arc::new(ast),
+            reads: record_reads(source),
+        })
     }
 
     /// Runs a script and returns its value.
@@ -424,5 +479,27 @@ fn preview(v: &Dynamic) -> String {
     match s.char_indices().nth(40) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod reads_tests {
+    use super::record_reads;
+
+    #[test]
+    fn record_reads_names_the_fields_or_asks_for_all() {
+        let r = record_reads(r#"record.amount > 5 && "vip" in record.tags && records_x == record.amount"#);
+        assert_eq!(r.as_deref(), Some(&["amount".to_string(), "tags".to_string()][..]));
+        assert_eq!(record_reads("record[\"amount\"] > 1"), None);
+        assert_eq!(record_reads("is_empty(record)"), None);
+        assert_eq!(
+            record_reads("old != () && old.amount > 1").as_deref(),
+            Some(&["amount".to_string()][..])
+        );
+        assert_eq!(
+            record_reads("record.title.len() > 1").as_deref(),
+            Some(&["title".to_string()][..])
+        );
+        assert_eq!(record_reads("record.len() > 1"), None);
     }
 }
