@@ -354,6 +354,38 @@ impl Engine {
         Ok(out)
     }
 
+    /// Runs the entity's scripts on a write (formulas, then required_if and validation rules),
+    /// with the related records they read; answers the computed formula values.
+    async fn run_scripts<'e, C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        entity: &'e CompiledEntity,
+        record: &[(&CompiledField, &Val)],
+        old: Option<&[(&CompiledField, &Val)]>,
+    ) -> Result<Vec<(&'e CompiledField, Val)>, Result<Vec<FieldError>, Error>> {
+        let Some(scripts) = app.scripts_of(entity.name()) else {
+            return Ok(Vec::new());
+        };
+        let related = scripts.related_records(tx, app, entity, record).await.map_err(Err)?;
+        let user = crate::scripts::user_info(ctx);
+        let outcome = crate::scripts::run(&self.rules, scripts, entity, record, old, related, user).map_err(Err)?;
+        if !outcome.errors.is_empty() {
+            return Err(Ok(outcome.errors));
+        }
+        outcome
+            .computed
+            .into_iter()
+            .map(|(name, v)| {
+                let f = entity
+                    .column(&name)
+                    .ok_or_else(|| Err(Error::internal("formula field vanished")))?;
+                Ok((f, v))
+            })
+            .collect()
+    }
+
     async fn insert_in<C: ConnectionTrait>(
         &self,
         tx: &C,
@@ -375,29 +407,11 @@ impl Engine {
             ),
         };
         let mut prepared = prepared;
-        if let Some(scripts) = app.scripts_of(entity.name()) {
+        let computed = {
             let record: Vec<(&CompiledField, &Val)> = prepared.values.iter().map(|(f, v)| (*f, v)).collect();
-            let related = scripts.related_records(tx, app, entity, &record).await.map_err(Err)?;
-            let outcome = crate::scripts::run(
-                &self.rules,
-                scripts,
-                entity,
-                &record,
-                None,
-                related,
-                crate::scripts::user_info(ctx),
-            )
-            .map_err(Err)?;
-            if !outcome.errors.is_empty() {
-                return Err(Ok(outcome.errors));
-            }
-            for (name, v) in outcome.computed {
-                let f = entity
-                    .column(&name)
-                    .ok_or_else(|| Err(Error::internal("formula field vanished")))?;
-                prepared.values.push((f, v));
-            }
-        }
+            self.run_scripts(tx, ctx, app, entity, &record, None).await?
+        };
+        prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
             .check_references(tx, ctx, app, entity, &prepared.values, owner_check, None)
@@ -533,8 +547,7 @@ impl Engine {
             return Err(Err(stale(current.version())));
         }
         let mut prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
-        let mut computed = Vec::new();
-        if let Some(scripts) = app.scripts_of(entity.name()) {
+        let computed = if app.scripts_of(entity.name()).is_some() {
             // `record` is the record as it will be; `old` as it is stored.
             let old: Vec<(&CompiledField, &Val)> = entity
                 .columns
@@ -556,28 +569,11 @@ impl Engine {
                     )
                 })
                 .collect();
-            let related = scripts.related_records(tx, app, entity, &record).await.map_err(Err)?;
-            let outcome = crate::scripts::run(
-                &self.rules,
-                scripts,
-                entity,
-                &record,
-                Some(&old),
-                related,
-                crate::scripts::user_info(ctx),
-            )
-            .map_err(Err)?;
-            if !outcome.errors.is_empty() {
-                return Err(Ok(outcome.errors));
-            }
-            computed = outcome.computed;
-        }
-        for (name, v) in computed {
-            let f = entity
-                .column(&name)
-                .ok_or_else(|| Err(Error::internal("formula field vanished")))?;
-            prepared.values.push((f, v));
-        }
+            self.run_scripts(tx, ctx, app, entity, &record, Some(&old)).await?
+        } else {
+            Vec::new()
+        };
+        prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
             .check_references(tx, ctx, app, entity, &prepared.values, owner_check, Some(id))
