@@ -165,6 +165,20 @@ async fn scripts_that_do_not_compile_are_refused_at_save_with_line_and_column(b:
         .expect("unknown named");
     assert!(unknown["message"].as_str().unwrap().contains("amount"), "{unknown}");
     app.get("/api/v1/apps/crm").await.expect_problem(404, "not_found");
+    // A field a script names must exist (a typo, or a field renamed since).
+    let typo = json!([{"name": "typo", "assert": "record.amout > 0 || old.budgett == ()", "message": {"en": "x"}}]);
+    let r = app
+        .post("/api/v1/apps", pipeline_app(typo))
+        .await
+        .expect_problem(422, "validation_failed");
+    let msgs: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(msgs.iter().any(|m| m.starts_with("record.amout:")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.starts_with("old.budgett:")), "{msgs:?}");
     // The same on a field added later.
     app.create_app(pipeline_app(json!([]))).await;
     let r = app
@@ -175,6 +189,25 @@ async fn scripts_that_do_not_compile_are_refused_at_save_with_line_and_column(b:
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(r.errors()[0].0, "entities.deal.fields.x.required_if");
+    // Renaming a field that a script reads is refused until the script is changed too.
+    app.patch(
+        "/api/v1/apps/crm/entities/deal",
+        json!({"validations": [
+        {"name": "positive", "assert": "record.amount == () || record.amount > 0", "message": {"en": "x"}}]}),
+    )
+    .await
+    .expect(200);
+    let r = app
+        .patch("/api/v1/apps/crm/entities/deal/fields/amount", json!({"name": "value"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(
+        r.errors(),
+        vec![(
+            "entities.deal.validations.positive.assert".to_string(),
+            "unknown_field".to_string()
+        )]
+    );
 }
 
 async fn a_failing_script_fails_the_write_with_script_error_and_the_rule_name(b: Backend) {

@@ -100,7 +100,10 @@ fn names_after(source: &str, prefix: &str) -> Vec<String> {
             .chars()
             .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
             .collect();
-        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') && !name.is_empty() {
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && !name.is_empty()
+            && !out.contains(&name)
+        {
             out.push(name.clone());
         }
         rest = &tail[name.len()..];
@@ -276,6 +279,26 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
             }
         }
         for (at, src) in sources {
+            // Every field a script names must exist: a typo or a renamed field would otherwise
+            // read as empty, silently.
+            let is_field = |name: &str| {
+                e.field(name).is_some()
+                    || name.strip_suffix(trellis_rules::CURRENCY_SUFFIX).is_some_and(|base| {
+                        e.field(base)
+                            .is_some_and(|f| f.field_type == trellis_core::FieldType::Currency)
+                    })
+            };
+            for var in ["record.", "old."] {
+                for name in names_after(src, var) {
+                    if !is_field(&name) {
+                        errors.push(FieldError::new(
+                            at.clone(),
+                            "unknown_field",
+                            format!("{var}{name}: '{name}' is not a field of '{}'", e.name),
+                        ));
+                    }
+                }
+            }
             for name in names_after(src, "related.") {
                 let is_relation = e
                     .field(&name)
