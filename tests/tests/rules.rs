@@ -519,6 +519,29 @@ async fn rollups_follow_every_write_of_the_records_that_point_here(b: Backend) {
     .expect(201);
     assert_eq!(cust(&c2).await["biggest"].as_f64(), Some(100.0));
     assert!(cust(&c1).await["biggest"].is_null());
+    // Renaming the aggregated entity or its fields keeps the rollups working.
+    app.patch("/api/v1/apps/sales/entities/deal", json!({"name": "opportunity"}))
+        .await
+        .expect(200);
+    app.patch(
+        "/api/v1/apps/sales/entities/opportunity/fields/amount",
+        json!({"name": "value"}),
+    )
+    .await
+    .expect(200);
+    app.patch(
+        "/api/v1/apps/sales/entities/opportunity/fields/customer",
+        json!({"name": "account"}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        "/api/v1/data/sales/opportunity",
+        json!({"title": "e", "value": 7, "phase": "won", "account": id(&c1)}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(summary(cust(&c1).await), (Some(1), Some(7.0), Some(7.0)));
 }
 
 async fn rollups_that_cannot_work_are_refused_at_save(b: Backend) {

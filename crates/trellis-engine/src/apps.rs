@@ -322,12 +322,17 @@ impl Engine {
                 return Err(Error::conflict(format!("entity '{new_name}' exists")));
             }
             *def.entity_mut(&old_name).expect("found above") = patched;
-            // A rename keeps relations pointing at the entity.
+            // A rename keeps relations and rollups pointing at the entity.
             if new_name.as_str() != old_name {
                 for e in &mut def.entities {
                     for f in &mut e.fields {
                         if f.target.as_ref().is_some_and(|t| t.as_str() == old_name) {
                             f.target = Some(new_name.clone());
+                        }
+                        if let Some(r) = &mut f.rollup
+                            && r.from.as_str() == old_name
+                        {
+                            r.from = new_name.clone();
                         }
                     }
                 }
@@ -421,7 +426,24 @@ impl Engine {
             let new_name = patched.name.clone();
             *e.field_mut(&field).expect("found above") = patched;
             if title_renamed {
-                e.title_field = Some(new_name);
+                e.title_field = Some(new_name.clone());
+            }
+            // Rollups over this entity follow a renamed relation or aggregated field.
+            if new_name.as_str() != field {
+                for other in &mut def.entities {
+                    for f in &mut other.fields {
+                        if let Some(r) = &mut f.rollup
+                            && r.from.as_str() == entity
+                        {
+                            if r.via.as_str() == field {
+                                r.via = new_name.clone();
+                            }
+                            if r.field.as_ref().is_some_and(|x| x.as_str() == field) {
+                                r.field = Some(new_name.clone());
+                            }
+                        }
+                    }
+                }
             }
             Ok(())
         })
