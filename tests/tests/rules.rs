@@ -349,6 +349,33 @@ async fn formulas_are_computed_in_dependency_order_stored_and_read_only(b: Backe
         .map(|r| r["title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["c", "b"]);
+    // A formula added later is computed for the records that exist; one that fails on any of
+    // them is refused and changes nothing.
+    app.post(
+        "/api/v1/apps/fc/entities/deal/fields",
+        json!({"name": "shout", "label": {"en": "Shout"}, "type": "text",
+        "formula": "upper(record.title)"}),
+    )
+    .await
+    .expect(201);
+    let again = app.get(&path).await.expect(200).body;
+    assert_eq!(again["shout"], "B");
+    let r = app
+        .post(
+            "/api/v1/apps/fc/entities/deal/fields",
+            json!({"name": "ratio", "label": {"en": "Ratio"}, "type": "decimal",
+            "formula": "1 / record.probability"}),
+        )
+        .await
+        .expect_problem(422, "script_error");
+    assert!(r.text.contains("record "), "names the record: {}", r.text);
+    assert!(
+        app.get("/api/v1/apps/fc/entities/deal/fields").await.expect(200).body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["name"] != "ratio")
+    );
     // Rules see computed values.
     let r = app
         .post(

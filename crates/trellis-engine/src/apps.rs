@@ -214,6 +214,7 @@ impl Engine {
         // A dry run applies the plan too, then rolls back: it finds the values a conversion would lose.
         ddl::apply(&tx, &steps, opts.allow_data_loss).await?;
         crate::rollups::fill_changed(&tx, Some(&old), &loaded.compiled).await?;
+        self.fill_formulas(&tx, ctx, &old, &loaded).await?;
         if opts.dry_run {
             tx.rollback().await.map_err(StoreError::from)?;
             return Ok(ChangeOut {

@@ -388,6 +388,33 @@ pub fn run(
     related: trellis_rules::Map,
     user: UserInfo,
 ) -> Result<Outcome, Error> {
+    run_scripts(rules, scripts, entity, record, old, related, user, true)
+}
+
+/// Computes the formulas of a record, without its requirements and rules (filling a formula
+/// added to an entity that holds records).
+pub fn compute_formulas(
+    rules: &RuleEngine,
+    scripts: &EntityScripts,
+    entity: &CompiledEntity,
+    record: &[(&CompiledField, &Val)],
+    related: trellis_rules::Map,
+    user: UserInfo,
+) -> Result<Vec<(String, Val)>, Error> {
+    Ok(run_scripts(rules, scripts, entity, record, None, related, user, false)?.computed)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_scripts(
+    rules: &RuleEngine,
+    scripts: &EntityScripts,
+    entity: &CompiledEntity,
+    record: &[(&CompiledField, &Val)],
+    old: Option<&[(&CompiledField, &Val)]>,
+    related: trellis_rules::Map,
+    user: UserInfo,
+    with_checks: bool,
+) -> Result<Outcome, Error> {
     let reads = scripts.reads.as_deref();
     let mut ctx = ScriptContext::new(record_map_for(reads, record), user, trellis_core::value::now_micros());
     ctx.old = old.map(|o| record_map_for(reads, o));
@@ -404,6 +431,12 @@ pub fn run(
         ctx.record
             .insert(name.as_str().into(), trellis_rules::to_dynamic(f, &val));
         computed.push((name.clone(), val));
+    }
+    if !with_checks {
+        return Ok(Outcome {
+            computed,
+            errors: Vec::new(),
+        });
     }
     let mut errors = Vec::new();
     for (field, cond) in &scripts.required_if {
@@ -571,5 +604,56 @@ impl crate::Engine {
             Err(e) => json!({"ok": false, "stage": "run",
                 "error": {"line": e.line, "column": e.column, "message": e.message}}),
         })
+    }
+}
+
+impl crate::Engine {
+    /// Computes formula fields that are new or changed in `new` (compared with `old`) for every
+    /// record that exists, inside the definition change's transaction. A formula that fails on a
+    /// record refuses the change, naming the record.
+    pub(crate) async fn fill_formulas<C: trellis_store::sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        old: &AppDef,
+        new: &LoadedApp,
+    ) -> Result<(), Error> {
+        for e in &new.compiled.def.entities {
+            let before = old.entities.iter().find(|x| x.id == e.id);
+            let changed = e.fields.iter().any(|f| {
+                f.formula.is_some()
+                    && before
+                        .and_then(|b| b.fields.iter().find(|x| x.id == f.id))
+                        .is_none_or(|b| b.formula != f.formula)
+            });
+            let Some(scripts) = new.scripts.get(e.name.as_str()).filter(|_| changed && before.is_some()) else {
+                continue;
+            };
+            let entity = new
+                .compiled
+                .entity(e.name.as_str())
+                .ok_or_else(|| Error::internal("entity vanished"))?;
+            for row in trellis_store::records::all(conn, entity).await? {
+                let record: Vec<(&CompiledField, &Val)> = entity
+                    .columns
+                    .iter()
+                    .zip(&row.values)
+                    .filter(|(c, _)| !c.system)
+                    .filter_map(|(c, v)| v.as_ref().map(|v| (c, v)))
+                    .collect();
+                let related = scripts.related_records(conn, &new.compiled, entity, &record).await?;
+                let computed = compute_formulas(&self.rules, scripts, entity, &record, related, user_info(ctx))
+                    .map_err(|mut err| {
+                        err.detail = format!("{} (record {})", err.detail, row.id());
+                        err
+                    })?;
+                let values: Vec<(&CompiledField, Val)> = computed
+                    .into_iter()
+                    .filter_map(|(name, v)| entity.column(&name).map(|f| (f, v)))
+                    .collect();
+                trellis_store::records::set_derived(conn, entity, Some(row.id()), &values).await?;
+            }
+        }
+        Ok(())
     }
 }

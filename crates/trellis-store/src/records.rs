@@ -785,3 +785,14 @@ pub async fn set_derived<C: ConnectionTrait>(
     conn.execute(&stmt).await?;
     Ok(())
 }
+
+/// Every record of an entity (for rewriting derived values when a definition changes).
+pub async fn all<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity) -> Result<Vec<Row>, StoreError> {
+    let backend = conn.get_database_backend();
+    let mut stmt = Query::select();
+    select_columns(entity, &mut stmt, None);
+    stmt.from(Alias::new(entity.table.clone()))
+        .order_by(Alias::new("id"), Order::Asc);
+    let rows = conn.query_all(&stmt).await?;
+    rows.iter().map(|r| decode_row(entity, r, None, backend)).collect()
+}
