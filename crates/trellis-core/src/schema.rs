@@ -102,16 +102,56 @@ pub fn check(kind: DefKind, instance: &Value) -> Result<(), Vec<FieldError>> {
                 .next()
                 .unwrap_or("schema")
                 .to_string();
-            FieldError::new(path, format!("schema_{keyword}"), e.masked().to_string())
+            let message = e.masked().to_string();
+            // The schemas say "this option only applies to some types" as `not: {required: [x]}`,
+            // whose stock message is cryptic: name the option instead.
+            if keyword == "not"
+                && let Some(option) = forbidden_option(&message)
+            {
+                let at = if path == "$" {
+                    option.clone()
+                } else {
+                    format!("{path}.{option}")
+                };
+                return FieldError::new(
+                    at,
+                    "not_applicable",
+                    format!("'{option}' does not apply here (remove it or change the type)"),
+                );
+            }
+            FieldError::new(path, format!("schema_{keyword}"), message)
         })
         .collect();
     if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// The option named by a `not: {"required": ["x"]}` failure message.
+fn forbidden_option(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("{\"required\":[\"")?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+        .collect();
+    rest[name.len()..].starts_with("\"]}").then_some(name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_option_that_does_not_fit_the_type_is_named() {
+        let errs = check(
+            DefKind::Field,
+            &json!({"name": "x", "label": {"en": "X"}, "type": "integer", "currency": "CNY"}),
+        )
+        .unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.field == "currency" && e.code == "not_applicable"),
+            "{errs:?}"
+        );
+    }
 
     #[test]
     fn every_schema_compiles_and_checks_a_good_app() {
