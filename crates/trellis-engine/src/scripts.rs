@@ -438,12 +438,14 @@ fn run_scripts(
             errors: Vec::new(),
         });
     }
+    // Requirements and rules all see the same, final record: prepare its variables once.
+    let mut scope = rules.prepare(&ctx);
     let mut errors = Vec::new();
     for (field, cond) in &scripts.required_if {
         let value = record.iter().find(|(f, _)| &f.name == field).map(|(_, v)| *v);
         if is_empty(value) {
             let needed = rules
-                .eval_bool(cond, &ctx)
+                .eval_bool_in(cond, &mut scope)
                 .map_err(|e| script_failed(&format!("required_if of '{field}'"), &e))?;
             if needed {
                 errors.push(FieldError::new(field.clone(), "required", "is required"));
@@ -453,11 +455,16 @@ fn run_scripts(
     for r in &scripts.rules {
         let name = format!("rule '{}'", r.rule.name);
         if let Some(when) = &r.when
-            && !rules.eval_bool(when, &ctx).map_err(|e| script_failed(&name, &e))?
+            && !rules
+                .eval_bool_in(when, &mut scope)
+                .map_err(|e| script_failed(&name, &e))?
         {
             continue;
         }
-        if !rules.eval_bool(&r.assert, &ctx).map_err(|e| script_failed(&name, &e))? {
+        if !rules
+            .eval_bool_in(&r.assert, &mut scope)
+            .map_err(|e| script_failed(&name, &e))?
+        {
             let field = r.rule.field.as_ref().map(|f| f.to_string()).unwrap_or_default();
             errors.push(FieldError::new(
                 field,

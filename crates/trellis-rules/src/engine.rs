@@ -174,6 +174,10 @@ fn record_reads(source: &str) -> Option<Arc<[String]>> {
     Some(names.into())
 }
 
+/// The variables of one write (`record`, `old`, `user`, `now`, `related`), prepared once for
+/// running several scripts on them ([`RuleEngine::prepare`]).
+pub struct PreparedScope(Scope<'static>);
+
 /// The shared, immutable script engine. Build it once and share it (`Arc` or `&`).
 pub struct RuleEngine {
     engine: Engine,
@@ -300,8 +304,8 @@ impl RuleEngine {
         })
     }
 
-    /// Runs a script and returns its value.
-    pub fn eval(&self, script: &CompiledScript, ctx: &ScriptContext) -> Result<Dynamic, RuntimeError> {
+    /// The variables of a context, ready for running several scripts on them.
+    pub fn prepare(&self, ctx: &ScriptContext) -> PreparedScope {
         let mut scope = Scope::new();
         scope
             // `from_map`: `Dynamic::from` would rebuild the map key by key.
@@ -310,15 +314,35 @@ impl RuleEngine {
             .push_constant("user", Dynamic::from_map(ctx.user.to_map()))
             .push_constant("now", ctx.now)
             .push_constant("related", Dynamic::from_map(ctx.related.clone()));
+        PreparedScope(scope)
+    }
+
+    /// Runs a script and returns its value.
+    pub fn eval(&self, script: &CompiledScript, ctx: &ScriptContext) -> Result<Dynamic, RuntimeError> {
+        self.eval_in(script, &mut self.prepare(ctx))
+    }
+
+    /// Runs a script on prepared variables; what the script declares is dropped after it, so
+    /// the next script sees the same variables.
+    pub fn eval_in(&self, script: &CompiledScript, scope: &mut PreparedScope) -> Result<Dynamic, RuntimeError> {
+        let len = scope.0.len();
         let _deadline = DeadlineGuard::set(self.limits.timeout);
-        self.engine
-            .eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
-            .map_err(|e| self.runtime_error(*e))
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope.0, &script.ast)
+            .map_err(|e| self.runtime_error(*e));
+        scope.0.rewind(len);
+        result
     }
 
     /// Runs a script that must end with `true` or `false` (a condition or validation rule).
     pub fn eval_bool(&self, script: &CompiledScript, ctx: &ScriptContext) -> Result<bool, RuntimeError> {
-        let v = self.eval(script, ctx)?;
+        self.eval_bool_in(script, &mut self.prepare(ctx))
+    }
+
+    /// [`Self::eval_bool`] on prepared variables.
+    pub fn eval_bool_in(&self, script: &CompiledScript, scope: &mut PreparedScope) -> Result<bool, RuntimeError> {
+        let v = self.eval_in(script, scope)?;
         v.as_bool().map_err(|_| RuntimeError {
             kind: RuntimeErrorKind::TypeMismatch,
             message: format!(

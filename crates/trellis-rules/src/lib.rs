@@ -24,7 +24,9 @@ mod engine;
 mod functions;
 
 pub use convert::{CURRENCY_SUFFIX, ScriptContext, UserInfo, json_to_dynamic, record_map, record_map_for, to_dynamic};
-pub use engine::{CompileError, CompiledScript, Limits, RuleEngine, RuntimeError, RuntimeErrorKind, SCRIPT_VARIABLES};
+pub use engine::{
+    CompileError, CompiledScript, Limits, PreparedScope, RuleEngine, RuntimeError, RuntimeErrorKind, SCRIPT_VARIABLES,
+};
 pub use functions::{MAX_PATTERN_LEN, REGEX_SIZE_LIMIT, add_business_days, business_days_between};
 pub use rhai::{Dynamic, Map};
 
