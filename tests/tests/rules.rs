@@ -78,6 +78,10 @@ async fn conditional_requirements_and_rules_are_all_reported_together(b: Backend
         .expect_problem(422, "validation_failed");
     assert_eq!(r.errors(), vec![("amount".to_string(), "won_needs_amount".to_string())]);
     assert_eq!(r.body["errors"][0]["message"], "A won deal needs an amount");
+    assert_eq!(
+        r.body["errors"][0]["messages"],
+        json!({"zh": "赢单必须有金额", "en": "A won deal needs an amount"})
+    );
     let r = app
         .post(
             "/api/v1/data/crm/deal",

@@ -83,6 +83,10 @@ pub struct FieldError {
     pub field: String,
     pub code: String,
     pub message: String,
+    /// The message in both languages, where the builder wrote one (validation rules), so a
+    /// client shows its user's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<crate::def::Label>,
 }
 
 impl FieldError {
@@ -91,7 +95,14 @@ impl FieldError {
             field: field.into(),
             code: code.into(),
             message: message.into(),
+            messages: None,
         }
+    }
+
+    /// The same error with its message in both languages.
+    pub fn with_messages(mut self, messages: crate::def::Label) -> Self {
+        self.messages = Some(messages);
+        self
     }
 
     /// The same error with its field path prefixed (`create[2].amount`).

@@ -466,11 +466,14 @@ fn run_scripts(
             .map_err(|e| script_failed(&name, &e))?
         {
             let field = r.rule.field.as_ref().map(|f| f.to_string()).unwrap_or_default();
-            errors.push(FieldError::new(
-                field,
-                r.rule.name.to_string(),
-                r.rule.message.display(r.rule.name.as_str()),
-            ));
+            errors.push(
+                FieldError::new(
+                    field,
+                    r.rule.name.to_string(),
+                    r.rule.message.display(r.rule.name.as_str()),
+                )
+                .with_messages(r.rule.message.clone()),
+            );
         }
     }
     Ok(Outcome { computed, errors })
