@@ -45,14 +45,19 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
                 .col(ColumnDef::new("created_by").text().null())
                 .col(ColumnDef::new("owner").text().null())
                 .col(ColumnDef::new("version").big_integer().not_null())
-                .col(ColumnDef::new("stage").text().null());
+                .col(ColumnDef::new("stage").text().null())
+                // Pipeline state, present on every table so a pipeline can be added without DDL.
+                .col(ColumnDef::new("stage_entered_at").timestamp_with_time_zone().null())
+                .col(ColumnDef::new("stage_due_at").timestamp_with_time_zone().null())
+                .col(ColumnDef::new("stage_breached_at").timestamp_with_time_zone().null())
+                .col(ColumnDef::new("pending_stage").text().null());
             for f in &entity.fields {
                 for mut c in field_columns(f) {
                     t.col(&mut c);
                 }
             }
             tx.execute(&t).await?;
-            for sys in ["created_at", "updated_at", "owner"] {
+            for sys in ["created_at", "updated_at", "owner", "stage"] {
                 create_sort_index(tx, &table, &index_name(entity, sys), sys).await?;
             }
         }

@@ -142,8 +142,172 @@ async fn apply_v1(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn big(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).big_integer().not_null().to_owned()
+}
+
+/// Workflow tables: files, the event log (history, audit and outbox in one), role membership,
+/// approvals, delegations, timers, notifications, business calendars.
+fn v2() -> Vec<TableCreateStatement> {
+    vec![
+        Table::create()
+            .table("sys_files")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("name"))
+            .col(big("size"))
+            .col(text("content_type"))
+            .col(text("sha256"))
+            .col(text("path"))
+            .col(text_null("created_by"))
+            .col(time("created_at"))
+            .to_owned(),
+        // One row per committed change of a record (and later of metadata): the record's history,
+        // the app's audit trail and the automation outbox. `dispatched_at` is null until the
+        // dispatcher has matched it against the rules.
+        Table::create()
+            .table("sys_events")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("app_id"))
+            .col(text("entity_id"))
+            .col(text("record_id"))
+            .col(text("kind"))
+            .col(text_null("actor"))
+            .col(text_null("via"))
+            .col(time("at"))
+            .col(text("data"))
+            .col(ColumnDef::new("depth").integer().not_null())
+            .col(time_null("dispatched_at"))
+            .to_owned(),
+        Table::create()
+            .table("sys_role_members")
+            .if_not_exists()
+            .col(text("tenant_id"))
+            .col(text("app_id"))
+            .col(text("role"))
+            .col(text("user_id"))
+            .col(time("created_at"))
+            .primary_key(Index::create().col("app_id").col("role").col("user_id"))
+            .to_owned(),
+        Table::create()
+            .table("sys_approvals")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("app_id"))
+            .col(text("entity_id"))
+            .col(text("record_id"))
+            .col(text("from_stage"))
+            .col(text("to_stage"))
+            .col(text("requested_by"))
+            .col(time("requested_at"))
+            .col(text_null("comment"))
+            .col(text("evidence"))
+            .col(text("policy"))
+            .col(text("status"))
+            .col(time_null("decided_at"))
+            .col(text_null("reason"))
+            .to_owned(),
+        Table::create()
+            .table("sys_approval_votes")
+            .if_not_exists()
+            .col(text("approval_id"))
+            .col(text("user_id"))
+            .col(text_null("on_behalf_of"))
+            .col(text("decision"))
+            .col(text_null("comment"))
+            .col(time("at"))
+            .primary_key(Index::create().col("approval_id").col("user_id"))
+            .to_owned(),
+        Table::create()
+            .table("sys_delegations")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("user_id"))
+            .col(text("delegate_id"))
+            .col(time("starts_at"))
+            .col(time("ends_at"))
+            .col(time("created_at"))
+            .to_owned(),
+        // Durable timers (SLA due times now; reminders and cron fires later). A fire is the
+        // conditional update of `status` from pending, so two nodes never fire one timer twice.
+        Table::create()
+            .table("sys_timers")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("app_id"))
+            .col(text("entity_id"))
+            .col(text_null("record_id"))
+            .col(text("kind"))
+            .col(text("key"))
+            .col(time("due_at"))
+            .col(text("status"))
+            .col(time_null("fired_at"))
+            .col(text("data"))
+            .to_owned(),
+        Table::create()
+            .table("sys_notifications")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("user_id"))
+            .col(text("kind"))
+            .col(text("title"))
+            .col(text("data"))
+            .col(time("at"))
+            .col(time_null("read_at"))
+            .to_owned(),
+        Table::create()
+            .table("sys_calendars")
+            .if_not_exists()
+            .col(text("tenant_id"))
+            .col(text("name"))
+            .col(text("definition"))
+            .col(time("updated_at"))
+            .primary_key(Index::create().col("tenant_id").col("name"))
+            .to_owned(),
+    ]
+}
+
+async fn apply_v2(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    for t in v2() {
+        tx.execute(&t).await?;
+    }
+    let plain = [
+        ("ix_files_tenant", "sys_files", &["tenant_id"][..]),
+        ("ix_events_record", "sys_events", &["record_id", "at"][..]),
+        ("ix_events_app", "sys_events", &["app_id", "at"][..]),
+        ("ix_role_members_user", "sys_role_members", &["user_id"][..]),
+        ("ix_approvals_record", "sys_approvals", &["record_id"][..]),
+        ("ix_approvals_tenant_status", "sys_approvals", &["tenant_id", "status"][..]),
+        ("ix_delegations_user", "sys_delegations", &["user_id"][..]),
+        ("ix_timers_record", "sys_timers", &["record_id"][..]),
+        ("ix_notifications_user", "sys_notifications", &["user_id", "at"][..]),
+    ];
+    for (name, table, cols) in plain {
+        let mut i = Index::create();
+        i.name(name).table(table).if_not_exists();
+        for c in cols {
+            i.col(*c);
+        }
+        tx.execute(&i).await?;
+    }
+    // Partial indexes (same syntax on both databases): the outbox and the timer sweep read only
+    // what is still to do, however long the history grows.
+    tx.execute_unprepared("CREATE INDEX IF NOT EXISTS ix_events_pending ON sys_events (at) WHERE dispatched_at IS NULL")
+        .await?;
+    tx.execute_unprepared("CREATE INDEX IF NOT EXISTS ix_timers_due ON sys_timers (due_at) WHERE status = 'pending'")
+        .await?;
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -167,6 +331,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 1 {
         apply_v1(&tx).await?;
+    }
+    if current < 2 {
+        apply_v2(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")
