@@ -35,6 +35,17 @@ pub const SYSTEM_COLUMNS: &[(&str, FieldType)] = &[
     ("version", FieldType::Integer),
 ];
 
+/// The columns of an entity with a pipeline: its stage, when it entered it, when the stage's SLA
+/// is due and when it was breached, and the stage a pending approval would move it to. Every
+/// table has them; only entities with a pipeline answer them.
+pub const PIPELINE_COLUMNS: &[(&str, FieldType)] = &[
+    ("stage", FieldType::SingleSelect),
+    ("stage_entered_at", FieldType::Datetime),
+    ("stage_due_at", FieldType::Datetime),
+    ("stage_breached_at", FieldType::Datetime),
+    ("pending_stage", FieldType::SingleSelect),
+];
+
 /// An app ready for requests.
 #[derive(Debug)]
 pub struct CompiledApp {
@@ -129,6 +140,16 @@ impl CompiledEntity {
             .iter()
             .map(|(name, kind)| CompiledField::system(name, *kind))
             .collect();
+        if let Some(p) = &def.pipeline {
+            let keys: Vec<String> = p.stages.iter().map(|s| s.key.to_string()).collect();
+            for (name, kind) in PIPELINE_COLUMNS {
+                let mut c = CompiledField::system(name, *kind);
+                if *kind == FieldType::SingleSelect {
+                    c.options = keys.clone();
+                }
+                columns.push(c);
+            }
+        }
         columns.extend(def.fields.iter().map(CompiledField::compile));
         let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
         CompiledEntity {

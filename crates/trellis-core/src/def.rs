@@ -39,9 +39,26 @@ pub struct AppDef {
     pub description: Option<Label>,
     #[serde(default)]
     pub entities: Vec<EntityDef>,
+    /// The app's roles; users are made members per app. Pipelines name them (who may move a
+    /// record, who approves, who owns an SLA).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleDef>,
+}
+
+/// A role of an app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDef {
+    pub name: Slug,
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Label>,
 }
 
 impl AppDef {
+    pub fn role(&self, name: &str) -> Option<&RoleDef> {
+        self.roles.iter().find(|r| r.name.as_str() == name)
+    }
     pub fn entity(&self, name: &str) -> Option<&EntityDef> {
         self.entities.iter().find(|e| e.name.as_str() == name)
     }
@@ -69,6 +86,10 @@ pub struct EntityDef {
     /// Rules every write must pass (Rhai), all reported together when they fail.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validations: Vec<ValidationRule>,
+    /// Stages, transitions, approvals and SLAs; records of an entity with a pipeline have a
+    /// `stage` changed only by transitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<crate::pipeline::PipelineDef>,
 }
 
 /// A validation rule: when `when` holds (or always), `assert` must hold, else `message`.

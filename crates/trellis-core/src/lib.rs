@@ -7,6 +7,7 @@ pub mod def;
 pub mod error;
 pub mod names;
 pub mod openapi;
+pub mod pipeline;
 pub mod plan;
 pub mod query;
 pub mod schema;

@@ -15,6 +15,10 @@ pub const SYSTEM_FIELDS: &[&str] = &[
     "owner",
     "version",
     "stage",
+    "stage_entered_at",
+    "stage_due_at",
+    "stage_breached_at",
+    "pending_stage",
     "tenant_id",
 ];
 

@@ -85,7 +85,14 @@ fn record_schema(e: &CompiledEntity) -> Value {
                 "version" => json!({"type": "integer", "minimum": 1, "readOnly": true}),
                 "created_at" | "updated_at" => json!({"type": "string", "format": "date-time", "readOnly": true}),
                 "created_by" => json!({"type": ["string", "null"], "format": "uuid", "readOnly": true}),
-                _ => s,
+                "owner" => s,
+                // The pipeline's columns change only through transitions.
+                _ => {
+                    if let Value::Object(o) = &mut s {
+                        o.insert("readOnly".into(), json!(true));
+                    }
+                    s
+                }
             };
         } else if let (Some(label), Value::Object(o)) = (c_label(e, c), &mut s) {
             o.insert("title".into(), json!(label));

@@ -20,6 +20,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ),
     ("app.schema.json", include_str!("../../../schemas/app.schema.json")),
     (
+        "pipeline.schema.json",
+        include_str!("../../../schemas/pipeline.schema.json"),
+    ),
+    (
         "filter.schema.json",
         include_str!("../../../schemas/filter.schema.json"),
     ),

@@ -70,6 +70,16 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
         }
         validate_entity(app, e, &at, &mut errors);
     }
+    let mut roles = HashSet::new();
+    for r in &app.roles {
+        if !roles.insert(r.name.as_str()) {
+            errors.push(FieldError::new(
+                format!("roles.{}", r.name),
+                "duplicate",
+                format!("role '{}' is defined twice", r.name),
+            ));
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -124,6 +134,9 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
                 format!("'{f}' is not a field of '{}'", e.name),
             ));
         }
+    }
+    if let Some(p) = &e.pipeline {
+        crate::pipeline::validate_pipeline(app, e, p, at, errors);
     }
     if let Some(t) = &e.title_field {
         match e.field(t.as_str()) {
