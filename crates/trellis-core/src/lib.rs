@@ -2,6 +2,7 @@
 //! queries, plans of schema changes, error codes and the OpenAPI of an app. No I/O here.
 
 pub mod autonumber;
+pub mod calendar;
 pub mod compile;
 pub mod def;
 pub mod error;

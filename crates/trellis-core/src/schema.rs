@@ -27,6 +27,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "filter.schema.json",
         include_str!("../../../schemas/filter.schema.json"),
     ),
+    (
+        "calendar.schema.json",
+        include_str!("../../../schemas/calendar.schema.json"),
+    ),
 ];
 
 /// Kinds of definition with a schema.
@@ -36,6 +40,7 @@ pub enum DefKind {
     Entity,
     Field,
     Filter,
+    Calendar,
 }
 
 impl DefKind {
@@ -45,6 +50,7 @@ impl DefKind {
             DefKind::Entity => "entity.schema.json",
             DefKind::Field => "field.schema.json",
             DefKind::Filter => "filter.schema.json",
+            DefKind::Calendar => "calendar.schema.json",
         }
     }
 }
@@ -77,12 +83,13 @@ fn build(kind: DefKind) -> Validator {
         .expect("embedded schema compiles")
 }
 
-static VALIDATORS: LazyLock<[(DefKind, Validator); 4]> = LazyLock::new(|| {
+static VALIDATORS: LazyLock<[(DefKind, Validator); 5]> = LazyLock::new(|| {
     [
         (DefKind::App, build(DefKind::App)),
         (DefKind::Entity, build(DefKind::Entity)),
         (DefKind::Field, build(DefKind::Field)),
         (DefKind::Filter, build(DefKind::Filter)),
+        (DefKind::Calendar, build(DefKind::Calendar)),
     ]
 });
 
