@@ -1,12 +1,17 @@
 //! Persistence of Trellis on SQLite or PostgreSQL through sea-orm: system tables and their
 //! migrations, the DDL of entity tables, and the record queries of the write and read paths.
 
+pub mod approvals;
 pub mod db;
 pub mod ddl;
+pub mod directory;
 pub mod error;
+pub mod events;
 pub mod migrate;
+pub mod notifications;
 pub mod records;
 pub mod system;
+pub mod timers;
 pub mod values;
 
 pub use db::Db;

@@ -1,0 +1,123 @@
+//! The event log: one row per committed change of a record, written in the change's own
+//! transaction. It is the record's history, the app's audit trail and the automation outbox.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use crate::error::StoreError;
+
+/// One event.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub app_id: String,
+    pub entity_id: String,
+    pub record_id: String,
+    /// `created`, `updated`, `deleted`, `stage_changed`, `approval_requested`, `approved`,
+    /// `rejected`, `approval_vote`, `sla_breached`.
+    pub kind: String,
+    pub actor: Option<String>,
+    /// The token or rule that made the change.
+    pub via: Option<String>,
+    pub at: DateTime<Utc>,
+    /// JSON: field changes, stages, comment, evidence.
+    pub data: String,
+    /// How many rules led to this change (0: a person or integration).
+    pub depth: i32,
+}
+
+fn a(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+const COLS: [&str; 11] = [
+    "id",
+    "tenant_id",
+    "app_id",
+    "entity_id",
+    "record_id",
+    "kind",
+    "actor",
+    "via",
+    "at",
+    "data",
+    "depth",
+];
+
+fn event(r: &QueryResult) -> Result<EventRow, StoreError> {
+    Ok(EventRow {
+        id: r.try_get("", "id")?,
+        tenant_id: r.try_get("", "tenant_id")?,
+        app_id: r.try_get("", "app_id")?,
+        entity_id: r.try_get("", "entity_id")?,
+        record_id: r.try_get("", "record_id")?,
+        kind: r.try_get("", "kind")?,
+        actor: r.try_get("", "actor")?,
+        via: r.try_get("", "via")?,
+        at: r.try_get("", "at")?,
+        data: r.try_get("", "data")?,
+        depth: r.try_get("", "depth")?,
+    })
+}
+
+/// Writes events (one statement for all of them).
+pub async fn insert<C: ConnectionTrait>(c: &C, events: &[EventRow]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::insert();
+    q.into_table(a("sys_events")).columns(COLS.map(a));
+    for e in events {
+        q.values_panic([
+            e.id.clone().into(),
+            e.tenant_id.clone().into(),
+            e.app_id.clone().into(),
+            e.entity_id.clone().into(),
+            e.record_id.clone().into(),
+            e.kind.clone().into(),
+            e.actor.clone().into(),
+            e.via.clone().into(),
+            e.at.into(),
+            e.data.clone().into(),
+            e.depth.into(),
+        ]);
+    }
+    c.execute(&q).await?;
+    Ok(())
+}
+
+/// A record's events, oldest first, after the event `after` (an id: ids grow with time).
+pub async fn of_record<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    record_id: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut q = Query::select();
+    q.columns(COLS.map(a))
+        .from(a("sys_events"))
+        .and_where(Expr::col(a("record_id")).eq(record_id))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .order_by(a("at"), Order::Asc)
+        .order_by(a("id"), Order::Asc)
+        .limit(limit);
+    if let Some(after) = after {
+        q.and_where(Expr::col(a("id")).gt(after));
+    }
+    c.query_all(&q).await?.iter().map(event).collect()
+}
+
+/// Undispatched events, oldest first (the outbox).
+pub async fn pending<C: ConnectionTrait>(c: &C, limit: u64) -> Result<Vec<EventRow>, StoreError> {
+    let q = Query::select()
+        .columns(COLS.map(a))
+        .from(a("sys_events"))
+        .and_where(Expr::col(a("dispatched_at")).is_null())
+        .order_by(a("at"), Order::Asc)
+        .limit(limit)
+        .to_owned();
+    c.query_all(&q).await?.iter().map(event).collect()
+}
