@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use trellis_server::{Running, Settings};
 
 pub use serde_json;
+pub use {chrono, reqwest, trellis_store};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +241,26 @@ impl TestApp {
     pub async fn delete(&self, path: &str) -> Resp {
         self.call_as(Some(&self.token.clone()), Method::DELETE, path, None)
             .await
+    }
+
+    /// Uploads a file as `token`'s user (`POST /files`, multipart); answers its id.
+    pub async fn upload(&self, token: &str, name: &str, content_type: &str, bytes: &[u8]) -> String {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(name.to_string())
+            .mime_str(content_type)
+            .expect("content type");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let r = self
+            .client
+            .post(format!("{}/api/v1/files", self.base))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload is answered");
+        let r = Resp::read(r).await;
+        assert_eq!(r.status, 201, "upload failed: {}", r.text);
+        r.body["id"].as_str().expect("file id").to_string()
     }
 
     /// Creates an app from a definition, asserting success.

@@ -16,13 +16,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error};
-use crate::routes::{apps, auth, docs, records, ui};
+use crate::routes::{apps, auth, docs, pipelines, records, ui};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Trellis platform API", description = "Auth, apps and metadata, and the generic record API. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "apps"), (name = "records"))
+    tags((name = "auth"), (name = "apps"), (name = "records"), (name = "pipelines"))
 )]
 struct ApiDoc;
 
@@ -65,12 +65,22 @@ fn api_app() -> (
                 .service(apps::patch_field)
                 .service(apps::delete_field)
                 .service(apps::check_script)
+                .service(pipelines::get_pipeline)
+                .service(pipelines::put_pipeline)
+                .service(pipelines::list_approvals)
+                .service(pipelines::get_approval)
+                .service(pipelines::approve_approval)
+                .service(pipelines::reject_approval)
+                .service(pipelines::get_board)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)
                 .service(records::get_record)
                 .service(records::update_record)
                 .service(records::delete_record)
+                .service(pipelines::transition_record)
+                .service(pipelines::list_transitions)
+                .service(pipelines::get_history)
                 .route("/openapi.json", web::get().to(docs::platform_openapi))
                 .default_service(web::route().to(problem::api_not_found)),
         )

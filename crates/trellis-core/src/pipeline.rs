@@ -413,11 +413,7 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
             }
             let m = ap.roles.len() + ap.users.len();
             if m == 0 {
-                errors.push(FieldError::new(
-                    &aat,
-                    "required",
-                    "name the roles or users who approve",
-                ));
+                errors.push(FieldError::new(&aat, "required", "name the roles or users who approve"));
             }
             match (ap.mode, ap.n) {
                 (ApprovalMode::NOfM, None) => errors.push(FieldError::new(
@@ -425,11 +421,9 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
                     "required",
                     "n_of_m needs n, the number of approvals",
                 )),
-                (ApprovalMode::NOfM, Some(n)) if n == 0 || n > 50 => errors.push(FieldError::new(
-                    format!("{aat}.n"),
-                    "out_of_range",
-                    "n is from 1 to 50",
-                )),
+                (ApprovalMode::NOfM, Some(n)) if n == 0 || n > 50 => {
+                    errors.push(FieldError::new(format!("{aat}.n"), "out_of_range", "n is from 1 to 50"))
+                }
                 (ApprovalMode::NOfM, Some(n)) if ap.roles.is_empty() && n as usize > ap.users.len() => {
                     errors.push(FieldError::new(
                         format!("{aat}.n"),
@@ -490,7 +484,11 @@ fn check_requirements(e: &EntityDef, r: &Requirements, at: &str, errors: &mut Ve
             ));
         }
         if a.min == 0 || a.min > 100 {
-            errors.push(FieldError::new(format!("{aat}.min"), "out_of_range", "min is from 1 to 100"));
+            errors.push(FieldError::new(
+                format!("{aat}.min"),
+                "out_of_range",
+                "min is from 1 to 100",
+            ));
         }
         for t in &a.types {
             if !valid_media_range(t) {
@@ -604,7 +602,11 @@ fn check_user_ref(app: &AppDef, e: &EntityDef, u: &UserRef, at: &str, errors: &m
         .filter(|b| **b)
         .count();
     if n != 1 {
-        errors.push(FieldError::new(at, "invalid", "name exactly one of role, user or field"));
+        errors.push(FieldError::new(
+            at,
+            "invalid",
+            "name exactly one of role, user or field",
+        ));
     }
     if let Some(r) = &u.role {
         check_role(app, r, &format!("{at}.role"), errors);

@@ -212,12 +212,12 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
     let old_entities = old.map(|a| &a.entities).unwrap_or(&empty);
     // Without a step, a change of the app's own label or description would not be stored.
     if let Some(o) = old
-        && (o.label != new.label || o.description != new.description)
+        && (o.label != new.label || o.description != new.description || o.roles != new.roles)
     {
         steps.push(Step::Metadata {
             entity: None,
             field: None,
-            change: "change the app's label or description".into(),
+            change: "change the app's label, description or roles".into(),
         });
     }
     for e in old_entities {
@@ -258,6 +258,14 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
     }
     if old.label != new.label || old.description != new.description || old.title_field != new.title_field {
         meta(steps, None, "change labels or title field".into());
+    }
+    if old.pipeline != new.pipeline {
+        let what = match (&old.pipeline, &new.pipeline) {
+            (None, _) => "add the pipeline",
+            (_, None) => "remove the pipeline",
+            _ => "change the pipeline",
+        };
+        meta(steps, None, what.into());
     }
     if old.validations != new.validations {
         meta(steps, None, "change validation rules".into());

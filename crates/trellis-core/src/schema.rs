@@ -41,6 +41,7 @@ pub enum DefKind {
     Field,
     Filter,
     Calendar,
+    Pipeline,
 }
 
 impl DefKind {
@@ -51,6 +52,7 @@ impl DefKind {
             DefKind::Field => "field.schema.json",
             DefKind::Filter => "filter.schema.json",
             DefKind::Calendar => "calendar.schema.json",
+            DefKind::Pipeline => "pipeline.schema.json",
         }
     }
 }
@@ -83,13 +85,14 @@ fn build(kind: DefKind) -> Validator {
         .expect("embedded schema compiles")
 }
 
-static VALIDATORS: LazyLock<[(DefKind, Validator); 5]> = LazyLock::new(|| {
+static VALIDATORS: LazyLock<[(DefKind, Validator); 6]> = LazyLock::new(|| {
     [
         (DefKind::App, build(DefKind::App)),
         (DefKind::Entity, build(DefKind::Entity)),
         (DefKind::Field, build(DefKind::Field)),
         (DefKind::Filter, build(DefKind::Filter)),
         (DefKind::Calendar, build(DefKind::Calendar)),
+        (DefKind::Pipeline, build(DefKind::Pipeline)),
     ]
 });
 

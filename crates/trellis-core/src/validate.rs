@@ -22,6 +22,11 @@ pub fn parse_entity(v: &Value) -> Result<EntityDef, Error> {
     parse(DefKind::Entity, v)
 }
 
+/// Parses a pipeline definition from JSON: schema check, then serde.
+pub fn parse_pipeline(v: &Value) -> Result<crate::pipeline::PipelineDef, Error> {
+    parse(DefKind::Pipeline, v)
+}
+
 /// Parses a field definition from JSON: schema check, then serde.
 pub fn parse_field(v: &Value) -> Result<FieldDef, Error> {
     parse(DefKind::Field, v)

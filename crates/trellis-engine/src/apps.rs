@@ -103,7 +103,7 @@ impl Engine {
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
             .await?
             .ok_or_else(|| app_missing(&name))?;
-        let compiled = Arc::new(LoadedApp::load(&self.rules, parse_stored(&row)?, row.version)?);
+        let compiled = Arc::new(LoadedApp::load(&self.rules, &row.id, parse_stored(&row)?, row.version)?);
         self.registry.put(ctx.tenant_id(), compiled.clone());
         Ok(compiled)
     }
@@ -129,12 +129,13 @@ impl Engine {
         assign_ids(&mut def);
         validate_app(&def)?;
         // Scripts compile now, so a definition whose scripts do not compile is never stored.
-        let loaded = LoadedApp::load(&self.rules, def.clone(), 1)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let loaded = LoadedApp::load(&self.rules, &id, def.clone(), 1)?;
         let steps = plan(None, &def);
         let now = trellis_core::value::now_micros();
         let definition = serde_json::to_string(&def).map_err(|e| Error::internal(e.to_string()))?;
         let row = AppRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id,
             tenant_id: ctx.tenant_id().to_string(),
             name: def.name.to_string(),
             version: 1,
@@ -201,7 +202,7 @@ impl Engine {
         let as_json = serde_json::to_value(&new).map_err(|e| Error::internal(e.to_string()))?;
         parse_app(&as_json)?;
         validate_app(&new)?;
-        let loaded = LoadedApp::load(&self.rules, new.clone(), row.version + 1)?;
+        let loaded = LoadedApp::load(&self.rules, &row.id, new.clone(), row.version + 1)?;
         let steps = plan(Some(&old), &new);
         let summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
         if steps.is_empty() {
@@ -215,6 +216,7 @@ impl Engine {
         ddl::apply(&tx, &steps, opts.allow_data_loss).await?;
         crate::rollups::fill_changed(&tx, Some(&old), &loaded.compiled).await?;
         self.fill_formulas(&tx, ctx, &old, &loaded).await?;
+        crate::pipelines::reconcile(&tx, &old, &loaded.compiled).await?;
         if opts.dry_run {
             tx.rollback().await.map_err(StoreError::from)?;
             return Ok(ChangeOut {
@@ -469,6 +471,38 @@ impl Engine {
                 e.title_field = None;
             }
             e.fields.retain(|f| f.name.as_str() != field);
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Engine {
+    /// The pipeline of an entity (`null` when it has none).
+    pub async fn get_pipeline(&self, ctx: &TenantCtx, app: &str, entity: &str) -> Result<Value, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let e = app.def.entity(entity).ok_or_else(|| entity_missing(entity))?;
+        serde_json::to_value(&e.pipeline).map_err(|e| Error::internal(e.to_string()))
+    }
+
+    /// Sets (or with `null` removes) the pipeline of an entity: checked against
+    /// `pipeline.schema.json`, then with the app (roles, fields, reachability, guards compile).
+    pub async fn put_pipeline(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        let pipeline = match body {
+            Value::Null => None,
+            v => Some(trellis_core::validate::parse_pipeline(v)?),
+        };
+        let entity = entity.to_string();
+        self.change_app(ctx, app, opts, move |def| {
+            let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
+            e.pipeline = pipeline;
             Ok(())
         })
         .await

@@ -5,6 +5,8 @@ pub mod admin;
 pub mod apps;
 pub mod auth;
 pub mod context;
+pub mod history;
+pub mod pipelines;
 pub mod records;
 pub mod registry;
 pub mod rollups;
@@ -22,7 +24,7 @@ use trellis_store::{Db, system};
 #[derive(Clone)]
 pub struct Engine {
     pub db: Db,
-    registry: Arc<registry::Registry>,
+    pub(crate) registry: Arc<registry::Registry>,
     auth_cache: Arc<auth::AuthCache>,
     stats: Arc<stats::StatsRefresher>,
     /// The one script engine, built once.

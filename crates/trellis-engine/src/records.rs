@@ -127,7 +127,7 @@ struct Prepared<'e> {
     owner: Option<Option<String>>,
 }
 
-fn entity_of<'a>(app: &'a CompiledApp, name: &str) -> Result<&'a Arc<CompiledEntity>, Error> {
+pub(crate) fn entity_of<'a>(app: &'a CompiledApp, name: &str) -> Result<&'a Arc<CompiledEntity>, Error> {
     app.entity(name).ok_or_else(|| {
         Error::not_found(format!(
             "entity '{}' does not exist",
@@ -136,7 +136,7 @@ fn entity_of<'a>(app: &'a CompiledApp, name: &str) -> Result<&'a Arc<CompiledEnt
     })
 }
 
-fn check_id(id: &str) -> Result<String, Error> {
+pub(crate) fn check_id(id: &str) -> Result<String, Error> {
     uuid::Uuid::parse_str(id)
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| Error::not_found("no such record"))
@@ -215,7 +215,13 @@ impl Engine {
                     let same = current
                         .and_then(|r| r.get(entity, k))
                         .is_some_and(|cur| cur.to_json(f) == *v);
-                    if !same {
+                    if !same && k == "stage" {
+                        errors.push(FieldError::new(
+                            "stage",
+                            "use_transition",
+                            "the stage changes only through POST .../{id}/transition",
+                        ));
+                    } else if !same {
                         errors.push(FieldError::new(k.clone(), "read_only", "is set by Trellis"));
                     }
                 }
@@ -423,9 +429,45 @@ impl Engine {
         let mut values = prepared.values;
         values.extend(self.number(tx, ctx, entity, &meta.at).await.map_err(Err)?);
         values.extend(crate::rollups::initial_values(entity));
+        // A record of an entity with a pipeline starts in its initial stage, with that stage's SLA.
+        let entry = match &entity.def.pipeline {
+            Some(p) => {
+                let stage = p.initial_stage();
+                let due = crate::pipelines::sla_due(tx, ctx.tenant_id(), stage, meta.at)
+                    .await
+                    .map_err(Err)?;
+                values.extend(crate::pipelines::entry_values(entity, stage.key.as_str(), meta.at, due).map_err(Err)?);
+                Some((stage.key.to_string(), due))
+            }
+            None => None,
+        };
         records::insert(tx, entity, &meta, &values)
             .await
             .map_err(|e| Err(unique_to_conflict(e)))?;
+        if let Some((stage, due)) = &entry {
+            crate::pipelines::start_timer(tx, ctx.tenant_id(), app, entity, &meta.id, stage, *due)
+                .await
+                .map_err(Err)?;
+        }
+        let data = match &entry {
+            Some((stage, _)) => serde_json::json!({ "stage": stage }),
+            None => serde_json::json!({}),
+        };
+        crate::history::record_event(
+            tx,
+            crate::history::EventDraft {
+                tenant_id: ctx.tenant_id(),
+                app,
+                entity,
+                record_id: &meta.id,
+                kind: "created",
+                actor: Some(ctx.user_id()),
+                via: ctx.token_id().map(|t| format!("token:{t}")),
+                data,
+            },
+        )
+        .await
+        .map_err(Err)?;
         crate::rollups::after_write(tx, app, entity, None, Some(&values))
             .await
             .map_err(Err)?;
@@ -435,7 +477,7 @@ impl Engine {
                 .columns
                 .iter()
                 .map(|c| {
-                    Some(if c.system {
+                    Some(if c.system && !by_name.contains_key(c.name.as_str()) {
                         system_val(&meta, &c.name)
                     } else {
                         by_name.get(c.name.as_str()).map(|v| (*v).clone()).unwrap_or(Val::Null)
@@ -460,14 +502,7 @@ impl Engine {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
-        if is_single_statement(entity, &prepared) {
-            // Nothing to check or number: the INSERT alone is the whole, atomic write. On SQLite
-            // this saves the BEGIN and COMMIT round trips to the single writer connection.
-            return self
-                .insert_in(&self.db.write, ctx, &app, entity, prepared)
-                .await
-                .map_err(flatten);
-        }
+        // The record and its `created` event commit together.
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let out = self
             .insert_in(&tx, ctx, &app, entity, prepared)
@@ -597,6 +632,31 @@ impl Engine {
         if !updated {
             return Err(Err(stale(current.version())));
         }
+        let mut changed = crate::history::changes(entity, &current, &prepared.values);
+        if let (Some(o), Value::Object(m)) = (&prepared.owner, &mut changed) {
+            let before = current.get(entity, "owner").and_then(|v| match v {
+                Val::Text(s) => Some(s.clone()),
+                _ => None,
+            });
+            if &before != o {
+                m.insert("owner".into(), serde_json::json!([before, o]));
+            }
+        }
+        crate::history::record_event(
+            tx,
+            crate::history::EventDraft {
+                tenant_id: ctx.tenant_id(),
+                app,
+                entity,
+                record_id: id,
+                kind: "updated",
+                actor: Some(ctx.user_id()),
+                via: ctx.token_id().map(|t| format!("token:{t}")),
+                data: serde_json::json!({ "changes": changed }),
+            },
+        )
+        .await
+        .map_err(Err)?;
         crate::rollups::after_write(tx, app, entity, Some(&current), Some(&prepared.values))
             .await
             .map_err(Err)?;
@@ -636,7 +696,7 @@ impl Engine {
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
-        self.delete_in(&tx, &app, entity, &id, if_match).await?;
+        self.delete_in(&tx, ctx, &app, entity, &id, if_match).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
@@ -644,18 +704,14 @@ impl Engine {
     async fn delete_in(
         &self,
         tx: &DatabaseTransaction,
-        app: &CompiledApp,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
         entity: &CompiledEntity,
         id: &str,
         if_match: Option<i64>,
     ) -> Result<(), Error> {
-        // Rollups over this entity need the relation values of the record that goes.
-        let wanted: Option<&[usize]> = if entity.rollups_over.is_empty() {
-            Some(&[])
-        } else {
-            None
-        };
-        let current = records::get(tx, entity, id, wanted)
+        // The whole record goes into its `deleted` event (the audit trail keeps what was lost).
+        let current = records::get(tx, entity, id, None)
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match
@@ -678,6 +734,21 @@ impl Engine {
         if !records::delete(tx, entity, id, Some(current.version())).await? {
             return Err(stale(current.version()));
         }
+        trellis_store::timers::cancel_for_record(tx, id, "sla").await?;
+        crate::history::record_event(
+            tx,
+            crate::history::EventDraft {
+                tenant_id: ctx.tenant_id(),
+                app,
+                entity,
+                record_id: id,
+                kind: "deleted",
+                actor: Some(ctx.user_id()),
+                via: ctx.token_id().map(|t| format!("token:{t}")),
+                data: serde_json::json!({ "record": record_json(entity, &current) }),
+            },
+        )
+        .await?;
         crate::rollups::after_write(tx, app, entity, Some(&current), None).await
     }
 
@@ -796,7 +867,7 @@ impl Engine {
         }
         let mut deleted = Vec::with_capacity(delete_ids.len());
         for (i, id, version) in &delete_ids {
-            self.delete_in(&tx, &app, entity, id, *version)
+            self.delete_in(&tx, ctx, &app, entity, id, *version)
                 .await
                 .map_err(|e| prefix_error(e, &format!("delete[{i}]")))?;
             deleted.push(Value::String(id.clone()));
@@ -1001,18 +1072,7 @@ fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<Str
     Ok(names)
 }
 
-/// Whether a create needs nothing but its INSERT: no related record or user to check, no unique
-/// value to look up, no number to draw, no owner to check.
-fn is_single_statement(entity: &CompiledEntity, p: &Prepared<'_>) -> bool {
-    p.owner.is_none()
-        && entity.rollups_over.is_empty()
-        && !entity.fields().any(|f| f.kind == FieldType::AutoNumber)
-        && p.values
-            .iter()
-            .all(|(f, v)| v.is_null() || !(f.unique || matches!(f.kind, FieldType::Relation | FieldType::User)))
-}
-
-fn stale(current: i64) -> Error {
+pub(crate) fn stale(current: i64) -> Error {
     Error::new(
         ErrorCode::VersionMismatch,
         format!("the record changed since it was read (it is at version {current}); read it again"),

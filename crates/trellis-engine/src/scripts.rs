@@ -35,6 +35,9 @@ pub struct EntityScripts {
     pub related: Vec<String>,
     /// The record fields any of the scripts reads (`None`: some script needs them all).
     pub reads: Option<Vec<String>>,
+    /// Pipeline conditions by place: `stages.<key>.entry.<name>`, `stages.<key>.exit.<name>`,
+    /// `transitions.<index>.<name>`. Run on transitions only, so not part of [`Self::is_empty`].
+    pub guards: HashMap<String, CompiledScript>,
 }
 
 impl EntityScripts {
@@ -162,6 +165,8 @@ fn formula_order(entity: &trellis_core::EntityDef) -> Result<Vec<String>, FieldE
 /// An app ready for requests: its compiled definition and its compiled scripts.
 #[derive(Debug)]
 pub struct LoadedApp {
+    /// The app's row id (events, timers and approvals name apps by it).
+    pub id: String,
     pub compiled: CompiledApp,
     pub scripts: HashMap<String, EntityScripts>,
 }
@@ -175,9 +180,10 @@ impl Deref for LoadedApp {
 
 impl LoadedApp {
     /// Compiles a validated definition and its scripts; script errors name their place.
-    pub fn load(rules: &RuleEngine, def: AppDef, version: i64) -> Result<LoadedApp, Error> {
+    pub fn load(rules: &RuleEngine, id: &str, def: AppDef, version: i64) -> Result<LoadedApp, Error> {
         let scripts = compile_scripts(rules, &def)?;
         Ok(LoadedApp {
+            id: id.to_string(),
             compiled: CompiledApp::compile(def, version),
             scripts,
         })
@@ -242,6 +248,19 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
                 scripts.required_if.push((f.name.to_string(), s));
             }
         }
+        let mut guard_sources: Vec<(String, &str)> = Vec::new();
+        if let Some(p) = &e.pipeline {
+            for (place, req) in guard_places(p) {
+                for g in &req.conditions {
+                    let key = format!("{place}.{}", g.name);
+                    let at = format!("entities.{}.pipeline.{key}", e.name);
+                    if let Some(s) = compile_one(rules, &g.assert, at.clone(), &mut errors) {
+                        scripts.guards.insert(key, s);
+                    }
+                    guard_sources.push((at, g.assert.as_str()));
+                }
+            }
+        }
         // The fields the scripts read: only those are converted on a write.
         let compiled: Vec<&CompiledScript> = scripts
             .rules
@@ -278,11 +297,13 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
                 }
             }
         }
+        sources.extend(guard_sources);
         for (at, src) in sources {
             // Every field a script names must exist: a typo or a renamed field would otherwise
             // read as empty, silently.
             let is_field = |name: &str| {
                 e.field(name).is_some()
+                    || (name == "stage" && e.pipeline.is_some())
                     || name.strip_suffix(trellis_rules::CURRENCY_SUFFIX).is_some_and(|base| {
                         e.field(base)
                             .is_some_and(|f| f.field_type == trellis_core::FieldType::Currency)
@@ -321,6 +342,19 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
     } else {
         Err(Error::validation(errors))
     }
+}
+
+/// The places of a pipeline that hold conditions, with their key prefix.
+pub fn guard_places(p: &trellis_core::pipeline::PipelineDef) -> Vec<(String, &trellis_core::pipeline::Requirements)> {
+    let mut out = Vec::new();
+    for s in &p.stages {
+        out.push((format!("stages.{}.entry", s.key), &s.entry));
+        out.push((format!("stages.{}.exit", s.key), &s.exit));
+    }
+    for (i, t) in p.transitions.iter().enumerate() {
+        out.push((format!("transitions.{i}"), &t.requires));
+    }
+    out
 }
 
 /// The `user` a script sees.

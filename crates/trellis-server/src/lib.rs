@@ -36,6 +36,7 @@ pub struct Running {
     handle: actix_web::dev::ServerHandle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     housekeeping: tokio::task::JoinHandle<()>,
+    timers: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -43,6 +44,7 @@ impl Running {
     pub async fn wait(self) -> anyhow::Result<()> {
         let r = self.server.await.context("server task failed")?;
         self.housekeeping.abort();
+        self.timers.abort();
         r.context("server failed")
     }
 
@@ -50,6 +52,7 @@ impl Running {
     pub async fn stop(self) {
         self.handle.stop(true).await;
         self.housekeeping.abort();
+        self.timers.abort();
         let _ = self.server.await;
         self.engine.db.clone().close().await;
     }
@@ -78,6 +81,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let handle = server.handle();
     let server = tokio::spawn(server);
     let housekeeping = tokio::spawn(housekeeping(engine.clone()));
+    let timers = tokio::spawn(fire_timers(engine.clone()));
     Ok(Running {
         addr,
         engine,
@@ -85,7 +89,23 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         handle,
         server,
         housekeeping,
+        timers,
     })
+}
+
+/// Fires due timers (SLA breaches) twice a second. A sweep with nothing due is one indexed read
+/// on the read pool; timers are rows, so a node that was down fires what fell due meanwhile.
+async fn fire_timers(engine: Engine) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match engine.sweep_timers(trellis_core::value::now_micros()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(fired = n, "timers fired"),
+            Err(e) => tracing::warn!(error = %e.detail, "timer sweep failed"),
+        }
+    }
 }
 
 /// Periodic work of a node: notice app versions written by other nodes, keep SQLite's planner

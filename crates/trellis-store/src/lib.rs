@@ -7,6 +7,7 @@ pub mod ddl;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod file_meta;
 pub mod migrate;
 pub mod notifications;
 pub mod records;

@@ -796,3 +796,39 @@ pub async fn all<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity) -> Resul
     let rows = conn.query_all(&stmt).await?;
     rows.iter().map(|r| decode_row(entity, r, None, backend)).collect()
 }
+
+/// Counts and sums (stored units) per value of a text column, over the records matching the
+/// filter and search: the totals of board columns and funnels in one statement.
+pub async fn group_totals<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    group: &CompiledField,
+    filter: Option<&Filter>,
+    search: Option<&str>,
+    sums: &[&CompiledField],
+) -> Result<Vec<(Option<String>, i64, Vec<Option<i64>>)>, StoreError> {
+    let backend = conn.get_database_backend();
+    let mut q = Query::select();
+    q.expr_as(col(group), Alias::new("g"))
+        .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"));
+    for (i, f) in sums.iter().enumerate() {
+        q.expr_as(col(f).sum().cast_as(Alias::new("BIGINT")), Alias::new(format!("s{i}")));
+    }
+    q.from(Alias::new(entity.table.clone()));
+    if let Some(f) = filter {
+        q.cond_where(condition(f, backend));
+    }
+    if let Some(s) = search {
+        q.cond_where(search_condition(entity, s, backend));
+    }
+    q.group_by_col(Alias::new(group.column.clone()));
+    let rows = conn.query_all(&q).await?;
+    rows.iter()
+        .map(|r| {
+            let sums = (0..sums.len())
+                .map(|i| r.try_get::<Option<i64>>("", &format!("s{i}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((r.try_get::<Option<String>>("", "g")?, r.try_get::<i64>("", "n")?, sums))
+        })
+        .collect()
+}

@@ -343,6 +343,15 @@ pub async fn app_by_name<C: ConnectionTrait>(c: &C, tenant_id: &str, name: &str)
 }
 
 /// Every app's (tenant, name, version): what a node compares to notice changes made elsewhere.
+pub async fn app_by_id<C: ConnectionTrait>(c: &C, id: &str) -> Result<Option<AppRow>, StoreError> {
+    let q = Query::select()
+        .columns(APP_COLS.map(a))
+        .from(a("sys_apps"))
+        .and_where(Expr::col(a("id")).eq(id))
+        .to_owned();
+    c.query_one(&q).await?.as_ref().map(app).transpose()
+}
+
 pub async fn app_versions<C: ConnectionTrait>(c: &C) -> Result<Vec<(String, String, i64)>, StoreError> {
     let q = Query::select()
         .columns(["tenant_id", "name", "version"].map(a))

@@ -23,7 +23,7 @@ pub struct ChangeQuery {
 }
 
 impl ChangeQuery {
-    fn opts(&self) -> ChangeOptions {
+    pub(crate) fn opts(&self) -> ChangeOptions {
         ChangeOptions {
             dry_run: self.dry_run,
             allow_data_loss: self.allow_data_loss,
@@ -75,7 +75,7 @@ pub async fn delete_app(engine: web::Data<Engine>, caller: Caller, app: web::Pat
 }
 
 /// Answers a change: the plan, and the app as it now is.
-async fn changed(
+pub(crate) async fn changed(
     engine: &Engine,
     caller: &Caller,
     app: &str,

@@ -1,0 +1,136 @@
+//! Writing and reading the event log: each committed change of a record leaves one event in its
+//! own transaction (history, audit trail and automation outbox at once), and the in-app
+//! notifications that go with some of them.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+use trellis_core::{CompiledEntity, CompiledField, Error, Label, Val};
+use trellis_store::events::{self, EventRow};
+use trellis_store::notifications::{self, NotificationRow};
+use trellis_store::sea_orm::ConnectionTrait;
+
+use crate::scripts::LoadedApp;
+
+/// An event about to be written.
+pub struct EventDraft<'a> {
+    pub tenant_id: &'a str,
+    pub app: &'a LoadedApp,
+    pub entity: &'a CompiledEntity,
+    pub record_id: &'a str,
+    pub kind: &'a str,
+    pub actor: Option<&'a str>,
+    pub via: Option<String>,
+    pub data: Value,
+}
+
+impl EventDraft<'_> {
+    pub fn row(self) -> EventRow {
+        EventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: self.tenant_id.to_string(),
+            app_id: self.app.id.clone(),
+            entity_id: self.entity.def.storage_id().to_string(),
+            record_id: self.record_id.to_string(),
+            kind: self.kind.to_string(),
+            actor: self.actor.map(str::to_string),
+            via: self.via,
+            at: trellis_core::value::now_micros(),
+            data: self.data.to_string(),
+            depth: 0,
+        }
+    }
+}
+
+/// Writes one event in the caller's transaction.
+pub async fn record_event<C: ConnectionTrait>(conn: &C, e: EventDraft<'_>) -> Result<(), Error> {
+    events::insert(conn, &[e.row()]).await?;
+    Ok(())
+}
+
+/// The changed fields of an update as `{storage id: [old, new]}` (answer forms): stored by id so
+/// a renamed field keeps its history.
+pub fn changes(entity: &CompiledEntity, old: &trellis_store::records::Row, new: &[(&CompiledField, Val)]) -> Value {
+    let mut m = Map::new();
+    for (f, v) in new {
+        let before = old.get(entity, &f.name).cloned().unwrap_or(Val::Null);
+        let (a, b) = (before.to_json(f), v.to_json(f));
+        if a != b {
+            let key = if f.system {
+                f.name.clone()
+            } else {
+                entity
+                    .def
+                    .field(&f.name)
+                    .map(|d| d.storage_id().to_string())
+                    .unwrap_or_else(|| f.name.clone())
+            };
+            m.insert(key, json!([a, b]));
+        }
+    }
+    Value::Object(m)
+}
+
+/// An event as answered: field changes under the fields' current names.
+pub fn event_json(e: &EventRow, names: &HashMap<String, String>) -> Value {
+    let mut data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
+    if let Some(Value::Object(ch)) = data.get_mut("changes") {
+        let renamed: Map<String, Value> = std::mem::take(ch)
+            .into_iter()
+            .map(|(k, v)| {
+                let name = names.get(&k).cloned().unwrap_or(k);
+                let (from, to) = match v {
+                    Value::Array(mut pair) if pair.len() == 2 => {
+                        let to = pair.pop().unwrap_or(Value::Null);
+                        (pair.pop().unwrap_or(Value::Null), to)
+                    }
+                    other => (Value::Null, other),
+                };
+                (name, json!({"from": from, "to": to}))
+            })
+            .collect();
+        *ch = renamed;
+    }
+    let mut out = json!({
+        "id": e.id,
+        "at": trellis_core::value::format_datetime(&e.at),
+        "kind": e.kind,
+        "actor": e.actor,
+        "via": e.via,
+    });
+    if let (Value::Object(o), Value::Object(d)) = (&mut out, data) {
+        for (k, v) in d {
+            o.insert(k, v);
+        }
+    }
+    out
+}
+
+/// Puts a notification in each user's inbox, in the caller's transaction.
+pub async fn notify<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    users: &[String],
+    kind: &str,
+    title: &Label,
+    data: Value,
+) -> Result<(), Error> {
+    let at = trellis_core::value::now_micros();
+    let title = serde_json::to_string(title).map_err(|e| Error::internal(e.to_string()))?;
+    let data = data.to_string();
+    let rows: Vec<NotificationRow> = users
+        .iter()
+        .map(|u| NotificationRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant_id.to_string(),
+            user_id: u.clone(),
+            kind: kind.to_string(),
+            title: title.clone(),
+            data: data.clone(),
+            at,
+            read_at: None,
+        })
+        .collect();
+    notifications::insert(conn, &rows).await?;
+    Ok(())
+}
