@@ -284,7 +284,11 @@ async fn apply_v2(tx: &DatabaseTransaction) -> Result<(), StoreError> {
         ("ix_events_app", "sys_events", &["app_id", "at"][..]),
         ("ix_role_members_user", "sys_role_members", &["user_id"][..]),
         ("ix_approvals_record", "sys_approvals", &["record_id"][..]),
-        ("ix_approvals_tenant_status", "sys_approvals", &["tenant_id", "status"][..]),
+        (
+            "ix_approvals_tenant_status",
+            "sys_approvals",
+            &["tenant_id", "status"][..],
+        ),
         ("ix_delegations_user", "sys_delegations", &["user_id"][..]),
         ("ix_timers_record", "sys_timers", &["record_id"][..]),
         ("ix_notifications_user", "sys_notifications", &["user_id", "at"][..]),
@@ -299,8 +303,10 @@ async fn apply_v2(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     }
     // Partial indexes (same syntax on both databases): the outbox and the timer sweep read only
     // what is still to do, however long the history grows.
-    tx.execute_unprepared("CREATE INDEX IF NOT EXISTS ix_events_pending ON sys_events (at) WHERE dispatched_at IS NULL")
-        .await?;
+    tx.execute_unprepared(
+        "CREATE INDEX IF NOT EXISTS ix_events_pending ON sys_events (at) WHERE dispatched_at IS NULL",
+    )
+    .await?;
     tx.execute_unprepared("CREATE INDEX IF NOT EXISTS ix_timers_due ON sys_timers (due_at) WHERE status = 'pending'")
         .await?;
     Ok(())
