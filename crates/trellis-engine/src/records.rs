@@ -270,8 +270,8 @@ impl Engine {
         }
     }
 
-    /// Checks in the transaction what needs the database: related records and users exist,
-    /// unique values are free.
+    /// Checks in the transaction what needs the database: related records, users and attached
+    /// files exist (attachments then hold the files' metadata), unique values are free.
     #[allow(clippy::too_many_arguments)]
     async fn check_references<C: ConnectionTrait>(
         &self,
@@ -279,12 +279,12 @@ impl Engine {
         ctx: &TenantCtx,
         app: &CompiledApp,
         entity: &CompiledEntity,
-        values: &[(&CompiledField, Val)],
+        values: &mut [(&CompiledField, Val)],
         owner: Option<&str>,
         self_id: Option<&str>,
     ) -> Result<Vec<FieldError>, Error> {
-        let mut errors = Vec::new();
-        for (f, v) in values {
+        let mut errors = crate::files::resolve_attachments(tx, ctx, values).await?;
+        for (f, v) in values.iter() {
             let Val::Text(id) = v else { continue };
             match f.kind {
                 FieldType::Relation => {
@@ -414,7 +414,7 @@ impl Engine {
         prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
-            .check_references(tx, ctx, app, entity, &prepared.values, owner_check, None)
+            .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, None)
             .await
             .map_err(Err)?;
         if !errors.is_empty() {
@@ -576,7 +576,7 @@ impl Engine {
         prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
-            .check_references(tx, ctx, app, entity, &prepared.values, owner_check, Some(id))
+            .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, Some(id))
             .await
             .map_err(Err)?;
         if !errors.is_empty() {
@@ -1001,15 +1001,16 @@ fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<Str
     Ok(names)
 }
 
-/// Whether a create needs nothing but its INSERT: no related record or user to check, no unique
-/// value to look up, no number to draw, no owner to check.
+/// Whether a create needs nothing but its INSERT: no related record, user or file to check, no
+/// unique value to look up, no number to draw, no owner to check.
 fn is_single_statement(entity: &CompiledEntity, p: &Prepared<'_>) -> bool {
     p.owner.is_none()
         && entity.rollups_over.is_empty()
         && !entity.fields().any(|f| f.kind == FieldType::AutoNumber)
-        && p.values
-            .iter()
-            .all(|(f, v)| v.is_null() || !(f.unique || matches!(f.kind, FieldType::Relation | FieldType::User)))
+        && p.values.iter().all(|(f, v)| {
+            v.is_null()
+                || !(f.unique || matches!(f.kind, FieldType::Relation | FieldType::User | FieldType::Attachment))
+        })
 }
 
 fn stale(current: i64) -> Error {

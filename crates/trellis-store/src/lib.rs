@@ -4,6 +4,7 @@
 pub mod db;
 pub mod ddl;
 pub mod error;
+pub mod files;
 pub mod migrate;
 pub mod records;
 pub mod system;
