@@ -160,6 +160,7 @@ async fn spawn_on(backend: Backend, database_url: String, dir: tempfile::TempDir
         workers: 2,
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        max_file_bytes: trellis_engine::files::DEFAULT_MAX_FILE_BYTES,
     };
     let running = trellis_server::start(settings).await.expect("node starts");
     let base = format!("http://{}", running.addr);

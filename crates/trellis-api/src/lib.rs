@@ -16,13 +16,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error};
-use crate::routes::{apps, auth, docs, pipelines, records, ui};
+use crate::routes::{apps, auth, docs, files, pipelines, records, ui};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Trellis platform API", description = "Auth, apps and metadata, and the generic record API. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
+    info(title = "Trellis platform API", description = "Auth, apps and metadata, the generic record API, and files. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "apps"), (name = "records"), (name = "pipelines"))
+    tags((name = "auth"), (name = "apps"), (name = "records"), (name = "pipelines"), (name = "files"))
 )]
 struct ApiDoc;
 
@@ -81,6 +81,9 @@ fn api_app() -> (
                 .service(pipelines::transition_record)
                 .service(pipelines::list_transitions)
                 .service(pipelines::get_history)
+                .service(files::upload_file)
+                .service(files::download_file)
+                .service(files::file_meta)
                 .route("/openapi.json", web::get().to(docs::platform_openapi))
                 .default_service(web::route().to(problem::api_not_found)),
         )

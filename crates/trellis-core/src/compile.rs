@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use crate::def::{AppDef, EntityDef, FieldDef, FieldType};
+use crate::def::{AppDef, EntityDef, FieldDef, FieldType, MAX_FILES};
 use crate::names::{Slug, StorageId};
 use crate::value::Val;
 
@@ -204,6 +204,10 @@ pub struct CompiledField {
     pub target: Option<String>,
     pub default: Option<serde_json::Value>,
     pub format: Option<String>,
+    /// Content types an attachment takes, lowercased (`image/*` takes every image); empty: any.
+    pub accept: Vec<String>,
+    /// Most files an attachment holds.
+    pub max_files: u32,
     /// Computed by a formula: read-only for clients.
     pub computed: bool,
 }
@@ -229,6 +233,8 @@ impl CompiledField {
             target: None,
             default: None,
             format: None,
+            accept: Vec::new(),
+            max_files: MAX_FILES,
             computed: false,
         }
     }
@@ -257,6 +263,8 @@ impl CompiledField {
             target: f.target.as_ref().map(|t| t.to_string()),
             default: f.default.clone(),
             format: f.format.clone(),
+            accept: f.accept.iter().flatten().map(|a| a.to_ascii_lowercase()).collect(),
+            max_files: f.max_files.unwrap_or(MAX_FILES).min(MAX_FILES),
             computed: f.formula.is_some() || f.rollup.is_some(),
         };
         // Bounds are validated definitions: parse them with the field's own coercion.
@@ -279,6 +287,19 @@ impl CompiledField {
     /// Whether the column can be used in `sort` and in range comparisons.
     pub fn sortable(&self) -> bool {
         !self.kind.is_json()
+    }
+
+    /// Whether an attachment field takes a file of this content type (`accept` entries are
+    /// exact types or `type/*`; parameters such as `; charset=utf-8` are ignored).
+    pub fn accepts(&self, content_type: &str) -> bool {
+        if self.accept.is_empty() {
+            return true;
+        }
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let main = essence.split('/').next().unwrap_or("");
+        self.accept
+            .iter()
+            .any(|a| *a == essence || a.strip_suffix("/*") == Some(main))
     }
 }
 

@@ -144,10 +144,12 @@ pub enum FieldType {
     User,
     Json,
     AutoNumber,
+    /// Uploaded files (ids of `/files`), stored with their metadata.
+    Attachment,
 }
 
 impl FieldType {
-    pub const ALL: [FieldType; 18] = [
+    pub const ALL: [FieldType; 19] = [
         FieldType::Text,
         FieldType::LongText,
         FieldType::Integer,
@@ -166,6 +168,7 @@ impl FieldType {
         FieldType::User,
         FieldType::Json,
         FieldType::AutoNumber,
+        FieldType::Attachment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -188,6 +191,7 @@ impl FieldType {
             FieldType::User => "user",
             FieldType::Json => "json",
             FieldType::AutoNumber => "auto_number",
+            FieldType::Attachment => "attachment",
         }
     }
 
@@ -212,7 +216,7 @@ impl FieldType {
 
     /// Types whose column holds JSON.
     pub fn is_json(self) -> bool {
-        matches!(self, FieldType::MultiSelect | FieldType::Json)
+        matches!(self, FieldType::MultiSelect | FieldType::Json | FieldType::Attachment)
     }
 
     /// The storage class: two types of one class share a column type, so a change between them
@@ -233,7 +237,7 @@ impl FieldType {
             FieldType::Boolean => StorageClass::Boolean,
             FieldType::Date => StorageClass::Date,
             FieldType::Datetime => StorageClass::Datetime,
-            FieldType::MultiSelect | FieldType::Json => StorageClass::Json,
+            FieldType::MultiSelect | FieldType::Json | FieldType::Attachment => StorageClass::Json,
         }
     }
 }
@@ -306,6 +310,12 @@ pub struct FieldDef {
     /// Pattern of an auto_number, e.g. `DL-{YYYY}-{00000}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Content types an attachment field takes (`application/pdf`, `image/*`); none: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<Vec<String>>,
+    /// Most files an attachment field holds (1–100, default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_files: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<Label>,
     /// Condition (Rhai) under which the field is required, e.g. `record.phase == "confirmed"`.
@@ -353,6 +363,9 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Most files an attachment field may hold, whatever its `max_files`.
+pub const MAX_FILES: u32 = 100;
+
 /// Largest scale of fixed-point fields; keeps every amount below 2^53 minor units exact in JSON.
 pub const MAX_SCALE: u8 = 6;
 
@@ -378,6 +391,8 @@ impl FieldDef {
             options: None,
             target: None,
             format: None,
+            accept: None,
+            max_files: None,
             help: None,
             required_if: None,
             formula: None,

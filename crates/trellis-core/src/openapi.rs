@@ -35,6 +35,21 @@ pub fn field_schema(f: &CompiledField) -> Value {
         FieldType::Relation | FieldType::User => json!({"type": "string", "format": "uuid"}),
         FieldType::Json => json!({}),
         FieldType::AutoNumber => json!({"type": "string", "readOnly": true}),
+        FieldType::Attachment => json!({
+            "type": "array",
+            "maxItems": f.max_files,
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "size", "content_type", "sha256"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "name": {"type": "string"},
+                    "size": {"type": "integer", "minimum": 0},
+                    "content_type": {"type": "string"},
+                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+                }
+            }
+        }),
     };
     if let Value::Object(o) = &mut s {
         if f.kind.is_fixed_point() && f.scale == 0 {
@@ -138,6 +153,9 @@ fn describe_field(f: &crate::def::FieldDef) -> Option<String> {
     if let Some(x) = &f.required_if {
         parts.push(format!("Required when `{x}`."));
     }
+    if let Some(a) = &f.accept {
+        parts.push(format!("Files of type {}.", a.join(", ")));
+    }
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
@@ -165,6 +183,16 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
             s = json!({"anyOf": [object, amount, {"type": "null"}], "description": "An amount, or {amount, currency}"});
         } else if c.kind.is_fixed_point() {
             s = json!({"anyOf": [s, {"type": "string", "pattern": DECIMAL_TEXT}]});
+        } else if c.kind == FieldType::Attachment {
+            // Ids of uploaded files, or the objects a read answered (only their id counts).
+            let id = json!({"type": "string", "format": "uuid"});
+            let item = json!({"anyOf": [id, {"type": "object", "required": ["id"], "properties": {"id": id}}]});
+            s = json!({
+                "type": ["array", "null"],
+                "maxItems": c.max_files,
+                "items": item,
+                "description": "Ids of files uploaded with POST /api/v1/files"
+            });
         }
         props.insert(c.name.clone(), s);
     }

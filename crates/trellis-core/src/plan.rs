@@ -170,6 +170,10 @@ fn describe(f: &FieldDef) -> String {
 pub fn conversion_may_lose(from: &FieldDef, to: &FieldDef) -> bool {
     use FieldType::*;
     let (a, b) = (from.field_type, to.field_type);
+    // Files are not values of another type, nor another type's values files.
+    if (a == Attachment) != (b == Attachment) {
+        return true;
+    }
     if matches!(b, Text | LongText) && a != Currency {
         return false;
     }
@@ -354,6 +358,12 @@ pub fn convert_value(from: &CompiledField, to: &CompiledField, v: &Val) -> Optio
     if v.is_null() {
         return Some(Val::Null);
     }
+    match (from.kind == Attachment, to.kind == Attachment) {
+        // Stored metadata stays as it is; coercion would keep only the ids.
+        (true, true) => return Some(v.clone()),
+        (true, false) | (false, true) => return None,
+        (false, false) => {}
+    }
     let json = v.to_json(from);
     let adapted: Value = match (from.kind, to.kind, &json) {
         (_, Text | LongText, Value::String(_)) => json.clone(),
@@ -427,6 +437,32 @@ mod tests {
             Some(Val::Currency(5, "CNY".into()))
         );
         assert_eq!(convert_value(&cur, &dec, &Val::Currency(5, "CNY".into())), None);
+    }
+
+    #[test]
+    fn attachments_convert_to_and_from_nothing_else() {
+        let (att, text, json) = (
+            f(FieldType::Attachment, None),
+            f(FieldType::Text, None),
+            f(FieldType::Json, None),
+        );
+        let files = Val::Json(json!([{"id": "0190c0de-0000-7000-8000-000000000001", "name": "a.pdf"}]));
+        for other in [&text, &json] {
+            assert_eq!(convert_value(&att, other, &files), None);
+        }
+        assert_eq!(convert_value(&text, &att, &Val::Text("x".into())), None);
+        assert_eq!(convert_value(&json, &att, &files), None);
+        assert_eq!(convert_value(&att, &att, &files), Some(files.clone()));
+        assert_eq!(
+            convert_value(&att, &text, &Val::Null),
+            Some(Val::Null),
+            "empty values carry over"
+        );
+        let def = |t| FieldDef::new("x", Label::new("x", "x"), t);
+        for other in [FieldType::Text, FieldType::Json, FieldType::MultiSelect] {
+            assert!(conversion_may_lose(&def(FieldType::Attachment), &def(other)));
+            assert!(conversion_may_lose(&def(other), &def(FieldType::Attachment)));
+        }
     }
 
     #[test]

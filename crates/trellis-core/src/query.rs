@@ -218,6 +218,14 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
             })
         }
         _ if kind == FieldType::Json => Err(not_for(op_str(op))),
+        _ if kind == FieldType::Attachment => Err(FieldError::new(
+            name,
+            "op_not_allowed",
+            format!(
+                "'{}' does not apply to an attachment field; use is_null (true: no files, false: some)",
+                op_str(op)
+            ),
+        )),
         Op::Eq | Op::Ne if kind == FieldType::MultiSelect => Err(not_for(op_str(op))),
         Op::Eq | Op::Ne => Ok(cond(vec![operand(value)?])),
         Op::Gt | Op::Gte | Op::Lt | Op::Lte => {

@@ -239,13 +239,21 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
     if f.unique
         && matches!(
             t,
-            FieldType::Json | FieldType::MultiSelect | FieldType::Boolean | FieldType::Currency
+            FieldType::Json | FieldType::MultiSelect | FieldType::Boolean | FieldType::Currency | FieldType::Attachment
         )
     {
         err(
             "unique",
             "not_applicable",
             format!("a {} field cannot be unique", t.as_str()),
+        );
+    }
+    // An attachment's column is a list of file metadata: nothing to sort or look up by.
+    if f.indexed && t == FieldType::Attachment {
+        err(
+            "indexed",
+            "not_applicable",
+            "an attachment field cannot be indexed".into(),
         );
     }
     if let Some(fmt) = &f.format
@@ -330,7 +338,7 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
     if f.formula.is_some() {
         if matches!(
             t,
-            FieldType::AutoNumber | FieldType::Relation | FieldType::User | FieldType::Json
+            FieldType::AutoNumber | FieldType::Relation | FieldType::User | FieldType::Json | FieldType::Attachment
         ) {
             err(
                 "formula",
@@ -353,7 +361,12 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
             }
         }
     }
-    if f.default.is_some() && matches!(t, FieldType::AutoNumber | FieldType::Relation | FieldType::User) {
+    if f.default.is_some()
+        && matches!(
+            t,
+            FieldType::AutoNumber | FieldType::Relation | FieldType::User | FieldType::Attachment
+        )
+    {
         err(
             "default",
             "not_applicable",
@@ -462,6 +475,40 @@ mod tests {
             "entities.deal.fields.d:duplicate",
         ] {
             assert!(c.iter().any(|x| x == want), "missing {want} in {c:?}");
+        }
+    }
+
+    #[test]
+    fn attachment_fields_take_accept_and_max_files_and_nothing_that_needs_a_value() {
+        let a = app(json!([
+            {"name": "files", "label": {"en": "F"}, "type": "attachment", "required": true,
+             "accept": ["application/pdf", "image/*"], "max_files": 3}
+        ]));
+        assert_eq!(codes(&a), Vec::<String>::new());
+        let a = app(json!([
+            {"name": "u", "label": {"en": "U"}, "type": "attachment", "unique": true},
+            {"name": "i", "label": {"en": "I"}, "type": "attachment", "indexed": true},
+            {"name": "d", "label": {"en": "D"}, "type": "attachment", "default": []},
+            {"name": "f", "label": {"en": "F"}, "type": "attachment", "formula": "1"}
+        ]));
+        let c = codes(&a);
+        for want in [
+            "entities.deal.fields.u.unique:not_applicable",
+            "entities.deal.fields.i.indexed:not_applicable",
+            "entities.deal.fields.d.default:not_applicable",
+            "entities.deal.fields.f.formula:not_applicable",
+        ] {
+            assert!(c.iter().any(|x| x == want), "missing {want} in {c:?}");
+        }
+        for bad in [
+            json!({"name": "x", "label": {"en": "X"}, "type": "text", "accept": ["image/*"]}),
+            json!({"name": "x", "label": {"en": "X"}, "type": "json", "max_files": 2}),
+            json!({"name": "x", "label": {"en": "X"}, "type": "attachment", "max_files": 0}),
+            json!({"name": "x", "label": {"en": "X"}, "type": "attachment", "max_files": 101}),
+            json!({"name": "x", "label": {"en": "X"}, "type": "attachment", "accept": ["pdf"]}),
+            json!({"name": "x", "label": {"en": "X"}, "type": "attachment", "accept": []}),
+        ] {
+            assert!(parse_field(&bad).is_err(), "{bad}");
         }
     }
 }

@@ -325,9 +325,45 @@ impl CompiledField {
             FieldType::AutoNumber => {
                 return Err(fail(self, "read_only", "is numbered automatically and cannot be set"));
             }
+            FieldType::Attachment => self.coerce_attachment(v)?,
         };
         self.check_bounds(&val)?;
         Ok(val)
+    }
+
+    /// File ids (or objects with an `id`, as answered) into `[{"id"}, ...]`, without repeats;
+    /// the write path looks the files up and stores their metadata. No files is empty (null),
+    /// so `is_null` and `required` see it as such.
+    fn coerce_attachment(&self, v: &Value) -> Result<Val, FieldError> {
+        let type_err = || fail(self, "type", "must be an array of file ids (or objects with an id)");
+        let items = v.as_array().ok_or_else(type_err)?;
+        let mut out: Vec<Value> = Vec::with_capacity(items.len());
+        for item in items {
+            let id = match item {
+                Value::String(s) => s.as_str(),
+                Value::Object(o) => o.get("id").and_then(Value::as_str).ok_or_else(type_err)?,
+                _ => return Err(type_err()),
+            };
+            let id = uuid::Uuid::parse_str(id)
+                .map_err(|_| type_err())?
+                .hyphenated()
+                .to_string();
+            if !out.iter().any(|o| o["id"] == id.as_str()) {
+                out.push(json!({ "id": id }));
+            }
+        }
+        if out.len() > self.max_files as usize {
+            return Err(fail(
+                self,
+                "max_files",
+                format!("holds at most {} file(s), got {}", self.max_files, out.len()),
+            ));
+        }
+        Ok(if out.is_empty() {
+            Val::Null
+        } else {
+            Val::Json(Value::Array(out))
+        })
     }
 
     fn option_error(&self, s: &str) -> FieldError {
@@ -592,6 +628,42 @@ mod tests {
         );
         let leap = t.coerce(&json!("2026-06-30T23:59:60.5Z")).unwrap();
         assert_eq!(leap.to_json(&t), json!("2026-07-01T00:00:00.500000Z"));
+    }
+
+    #[test]
+    fn attachments_take_ids_or_answered_objects_without_repeats_up_to_max_files() {
+        let f = field(FieldType::Attachment, |f| f.max_files = Some(2));
+        let a = "0190c0de-0000-7000-8000-000000000001";
+        let b = "0190C0DE-0000-7000-8000-000000000002";
+        let v = f.coerce(&json!([a, {"id": b, "name": "x.pdf", "size": 3}, a])).unwrap();
+        assert_eq!(
+            v,
+            Val::Json(json!([{"id": a}, {"id": b.to_ascii_lowercase()}])),
+            "ids are normalised and repeats dropped"
+        );
+        assert_eq!(f.coerce(&json!([])).unwrap(), Val::Null, "no files is empty");
+        assert_eq!(
+            f.coerce(&json!([a, b, "0190c0de-0000-7000-8000-000000000003"]))
+                .unwrap_err()
+                .code,
+            "max_files"
+        );
+        for bad in [json!(a), json!(["nope"]), json!([1]), json!([{"name": "x"}])] {
+            assert_eq!(f.coerce(&bad).unwrap_err().code, "type", "{bad}");
+        }
+    }
+
+    #[test]
+    fn accept_takes_exact_types_and_wildcards() {
+        let f = field(FieldType::Attachment, |f| {
+            f.accept = Some(vec!["application/PDF".into(), "image/*".into()]);
+        });
+        assert!(f.accepts("application/pdf"));
+        assert!(f.accepts("image/png"));
+        assert!(f.accepts("Image/JPEG; q=1"));
+        assert!(!f.accepts("application/zip"));
+        assert!(!f.accepts("imagex/png"));
+        assert!(field(FieldType::Attachment, |_| {}).accepts("application/octet-stream"));
     }
 
     #[test]

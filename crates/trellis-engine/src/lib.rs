@@ -5,6 +5,7 @@ pub mod admin;
 pub mod apps;
 pub mod auth;
 pub mod context;
+pub mod files;
 pub mod history;
 pub mod pipelines;
 pub mod records;
@@ -14,6 +15,7 @@ pub mod scripts;
 pub mod stats;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use context::TenantCtx;
@@ -29,6 +31,10 @@ pub struct Engine {
     stats: Arc<stats::StatsRefresher>,
     /// The one script engine, built once.
     pub rules: Arc<trellis_rules::RuleEngine>,
+    /// Where uploaded files are kept (`<data_dir>/files` on a served node).
+    files_dir: PathBuf,
+    /// Largest upload accepted.
+    max_file_bytes: u64,
 }
 
 impl Engine {
@@ -46,7 +52,27 @@ impl Engine {
             auth_cache: Arc::default(),
             stats: Arc::default(),
             rules: Arc::new(trellis_rules::RuleEngine::new()),
+            // Only for engines that never store files (the admin CLI); a node sets its own.
+            files_dir: std::env::temp_dir().join("trellis-files"),
+            max_file_bytes: files::DEFAULT_MAX_FILE_BYTES,
         })
+    }
+
+    /// The same engine keeping uploaded files in `dir`.
+    pub fn with_files_dir(mut self, dir: PathBuf) -> Engine {
+        self.files_dir = dir;
+        self
+    }
+
+    /// The same engine accepting uploads of at most `bytes`.
+    pub fn with_max_file_bytes(mut self, bytes: u64) -> Engine {
+        self.max_file_bytes = bytes;
+        self
+    }
+
+    /// Where uploaded files are kept.
+    pub fn files_dir(&self) -> &std::path::Path {
+        &self.files_dir
     }
 
     /// Drops compiled apps whose version changed in the database (written by another node).

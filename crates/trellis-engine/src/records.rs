@@ -276,8 +276,8 @@ impl Engine {
         }
     }
 
-    /// Checks in the transaction what needs the database: related records and users exist,
-    /// unique values are free.
+    /// Checks in the transaction what needs the database: related records, users and attached
+    /// files exist (attachments then hold the files' metadata), unique values are free.
     #[allow(clippy::too_many_arguments)]
     async fn check_references<C: ConnectionTrait>(
         &self,
@@ -285,12 +285,12 @@ impl Engine {
         ctx: &TenantCtx,
         app: &CompiledApp,
         entity: &CompiledEntity,
-        values: &[(&CompiledField, Val)],
+        values: &mut [(&CompiledField, Val)],
         owner: Option<&str>,
         self_id: Option<&str>,
     ) -> Result<Vec<FieldError>, Error> {
-        let mut errors = Vec::new();
-        for (f, v) in values {
+        let mut errors = crate::files::resolve_attachments(tx, ctx, values).await?;
+        for (f, v) in values.iter() {
             let Val::Text(id) = v else { continue };
             match f.kind {
                 FieldType::Relation => {
@@ -420,7 +420,7 @@ impl Engine {
         prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
-            .check_references(tx, ctx, app, entity, &prepared.values, owner_check, None)
+            .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, None)
             .await
             .map_err(Err)?;
         if !errors.is_empty() {
@@ -611,7 +611,7 @@ impl Engine {
         prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
-            .check_references(tx, ctx, app, entity, &prepared.values, owner_check, Some(id))
+            .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, Some(id))
             .await
             .map_err(Err)?;
         if !errors.is_empty() {

@@ -26,6 +26,8 @@ pub struct Settings {
     pub workers: usize,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
+    /// Largest file upload, in bytes.
+    pub max_file_bytes: u64,
 }
 
 /// A running node.
@@ -70,7 +72,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
-    let engine = open(&settings.database_url).await?;
+    let engine = open(&settings.database_url)
+        .await?
+        .with_files_dir(settings.data_dir.join("files"))
+        .with_max_file_bytes(settings.max_file_bytes);
     let bootstrapped = engine
         .bootstrap(settings.admin_email.as_deref(), settings.admin_password.as_deref())
         .await

@@ -48,6 +48,9 @@ enum Command {
         /// Password of the first administrator (generated and printed once when absent).
         #[arg(long, env = "TRELLIS_ADMIN_PASSWORD", hide_env_values = true)]
         admin_password: Option<String>,
+        /// Largest file upload in bytes (files are kept in <data-dir>/files).
+        #[arg(long, env = "TRELLIS_MAX_FILE_BYTES", default_value_t = trellis_engine::files::DEFAULT_MAX_FILE_BYTES)]
+        max_file_bytes: u64,
     },
     /// Create or upgrade the system tables, then exit.
     Migrate {
@@ -125,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
             workers,
             admin_email,
             admin_password,
+            max_file_bytes,
         } => {
             let settings = Settings {
                 bind,
@@ -133,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
                 workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
                 admin_email,
                 admin_password,
+                max_file_bytes,
             };
             let running = start(settings).await?;
             if let Some(b) = &running.bootstrapped {

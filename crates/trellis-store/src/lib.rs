@@ -8,6 +8,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod file_meta;
+pub mod files;
 pub mod migrate;
 pub mod notifications;
 pub mod records;

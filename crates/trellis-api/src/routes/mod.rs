@@ -1,6 +1,7 @@
 pub mod apps;
 pub mod auth;
 pub mod docs;
+pub mod files;
 pub mod pipelines;
 pub mod records;
 pub mod ui;
