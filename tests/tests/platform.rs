@@ -1390,6 +1390,9 @@ fn fill(path: &str) -> String {
         .replace("{field}", "name")
         .replace("{id}", &id)
         .replace("{rule}", "r")
+        .replace("{role}", "r")
+        .replace("{user}", &id)
+        .replace("{name}", "office")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1413,6 +1416,20 @@ async fn every_route_of_the_platform_document_is_registered_and_needs_a_token() 
         ("get", "/api/v1/auth/tokens"),
         ("delete", "/api/v1/auth/tokens/{id}"),
         ("get", "/api/v1/me"),
+        ("get", "/api/v1/users"),
+        ("post", "/api/v1/users"),
+        ("get", "/api/v1/users/{id}"),
+        ("get", "/api/v1/me/delegations"),
+        ("post", "/api/v1/me/delegations"),
+        ("get", "/api/v1/calendars"),
+        ("get", "/api/v1/calendars/{name}"),
+        ("put", "/api/v1/calendars/{name}"),
+        ("delete", "/api/v1/calendars/{name}"),
+        ("get", "/api/v1/notifications"),
+        ("post", "/api/v1/notifications/{id}/read"),
+        ("get", "/api/v1/apps/{app}/roles"),
+        ("post", "/api/v1/apps/{app}/roles/{role}/members"),
+        ("delete", "/api/v1/apps/{app}/roles/{role}/members/{user}"),
         ("get", "/api/v1/apps"),
         ("post", "/api/v1/apps"),
         ("get", "/api/v1/apps/{app}"),

@@ -16,13 +16,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error};
-use crate::routes::{apps, auth, docs, files, pipelines, records, ui};
+use crate::routes::{apps, auth, directory, docs, files, pipelines, records, ui};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Trellis platform API", description = "Auth, apps and metadata, the generic record API, and files. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
+    info(title = "Trellis platform API", description = "Auth, the tenant directory (users, roles, delegations, calendars), the inbox, apps and metadata, pipelines and approvals, the generic record API, and files. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "apps"), (name = "records"), (name = "pipelines"), (name = "files"))
+    tags((name = "auth"), (name = "directory"), (name = "notifications"), (name = "apps"), (name = "records"), (name = "pipelines"), (name = "files"))
 )]
 struct ApiDoc;
 
@@ -49,6 +49,17 @@ fn api_app() -> (
                 .service(auth::create_token)
                 .service(auth::list_tokens)
                 .service(auth::revoke_token)
+                .service(directory::list_users)
+                .service(directory::create_user)
+                .service(directory::get_user)
+                .service(directory::create_delegation)
+                .service(directory::list_delegations)
+                .service(directory::list_calendars)
+                .service(directory::get_calendar)
+                .service(directory::put_calendar)
+                .service(directory::delete_calendar)
+                .service(directory::list_notifications)
+                .service(directory::read_notification)
                 .service(apps::list_apps)
                 .service(apps::create_app)
                 .service(docs::app_openapi)
@@ -72,6 +83,9 @@ fn api_app() -> (
                 .service(pipelines::approve_approval)
                 .service(pipelines::reject_approval)
                 .service(pipelines::get_board)
+                .service(directory::list_roles)
+                .service(directory::add_role_member)
+                .service(directory::remove_role_member)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

@@ -16,7 +16,8 @@ pub struct Bootstrapped {
     pub generated_password: Option<String>,
 }
 
-fn check_email(email: &str) -> Result<String, Error> {
+/// The e-mail in the form it is stored and looked up in (trimmed, lower case).
+fn check_email(email: &str) -> Result<String, FieldError> {
     let e = email.trim().to_lowercase();
     let ok = e.len() <= 254
         && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
@@ -24,23 +25,65 @@ fn check_email(email: &str) -> Result<String, Error> {
     if ok {
         Ok(e)
     } else {
-        Err(Error::validation(vec![FieldError::new(
-            "email",
-            "format",
-            "must be an e-mail address",
-        )]))
+        Err(FieldError::new("email", "format", "must be an e-mail address"))
     }
 }
 
-fn check_password(p: &str) -> Result<(), Error> {
-    if p.chars().count() < 8 {
-        return Err(Error::validation(vec![FieldError::new(
+/// Most characters a password may have: argon2 hashes any length, but nobody types more.
+const MAX_PASSWORD: usize = 1024;
+
+fn check_password(p: &str) -> Result<(), FieldError> {
+    let n = p.chars().count();
+    if n < 8 {
+        return Err(FieldError::new(
             "password",
             "min_length",
             "must be at least 8 characters",
-        )]));
+        ));
+    }
+    if n > MAX_PASSWORD {
+        return Err(FieldError::new(
+            "password",
+            "max_length",
+            format!("must be at most {MAX_PASSWORD} characters"),
+        ));
+    }
+    // Eight times the same key is as good as none.
+    let first = p.chars().next();
+    if p.chars().all(|c| Some(c) == first) {
+        return Err(FieldError::new(
+            "password",
+            "weak",
+            "must not repeat a single character",
+        ));
     }
     Ok(())
+}
+
+/// Checks a new user's e-mail, name and password together (every problem at once); answers the
+/// stored e-mail and name. Without a name, the e-mail's local part is used.
+fn check_new_user(email: &str, name: Option<&str>, password: &str) -> Result<(String, String), Error> {
+    let mut errors = Vec::new();
+    let email = check_email(email).unwrap_or_else(|e| {
+        errors.push(e);
+        String::new()
+    });
+    let name = match name.map(str::trim) {
+        Some(n) if n.is_empty() || n.chars().count() > 100 => {
+            errors.push(FieldError::new("name", "length", "must be 1 to 100 characters"));
+            String::new()
+        }
+        Some(n) => n.to_string(),
+        None => email.split('@').next().unwrap_or("").to_string(),
+    };
+    if let Err(e) = check_password(password) {
+        errors.push(e);
+    }
+    if errors.is_empty() {
+        Ok((email, name))
+    } else {
+        Err(Error::validation(errors))
+    }
 }
 
 impl Engine {
@@ -78,8 +121,19 @@ impl Engine {
         let t = system::tenant_by_name(&self.db.read, tenant)
             .await?
             .ok_or_else(|| Error::not_found(format!("no tenant named '{tenant}'")))?;
-        let email = check_email(email)?;
-        check_password(password)?;
+        self.insert_user(&t.id, email, name, password, is_admin).await
+    }
+
+    /// Creates a user in the tenant with this id (the CLI's and the directory API's common part).
+    pub(crate) async fn insert_user(
+        &self,
+        tenant_id: &str,
+        email: &str,
+        name: Option<&str>,
+        password: &str,
+        is_admin: bool,
+    ) -> Result<UserRow, Error> {
+        let (email, name) = check_new_user(email, name, password)?;
         let hash = {
             let p = password.to_string();
             tokio::task::spawn_blocking(move || hash_password(&p))
@@ -88,10 +142,8 @@ impl Engine {
         };
         let row = UserRow {
             id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: t.id,
-            name: name
-                .map(str::to_string)
-                .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string()),
+            tenant_id: tenant_id.to_string(),
+            name,
             email: email.clone(),
             password_hash: hash,
             is_admin,
@@ -99,7 +151,8 @@ impl Engine {
             disabled_at: None,
         };
         system::insert_user(&self.db.write, &row).await.map_err(|e| match e {
-            StoreError::Unique(_) => Error::conflict(format!("a user with e-mail '{email}' exists")),
+            StoreError::Unique(_) => Error::conflict(format!("a user with e-mail '{email}' exists"))
+                .with_errors(vec![FieldError::new("email", "duplicate", "is taken")]),
             other => other.into(),
         })?;
         Ok(row)

@@ -53,7 +53,7 @@ fn app_out(row: &AppRow, def: AppDef) -> AppOut {
     }
 }
 
-fn parse_stored(row: &AppRow) -> Result<AppDef, Error> {
+pub(crate) fn parse_stored(row: &AppRow) -> Result<AppDef, Error> {
     serde_json::from_str(&row.definition)
         .map_err(|e| Error::internal(format!("stored definition of app {} is unreadable: {e}", row.id)))
 }

@@ -35,12 +35,17 @@ impl TenantCtx {
 
     /// Refuses callers that are not tenant administrators (metadata changes, for now).
     pub fn require_admin(&self) -> Result<(), trellis_core::Error> {
+        self.require_admin_to("change an app's definition")
+    }
+
+    /// Refuses callers that are not tenant administrators, saying what they tried (`"add users"`).
+    pub fn require_admin_to(&self, what: &str) -> Result<(), trellis_core::Error> {
         if self.is_admin {
             Ok(())
         } else {
-            Err(trellis_core::Error::permission_denied(
-                "only tenant administrators may change an app's definition",
-            ))
+            Err(trellis_core::Error::permission_denied(format!(
+                "only tenant administrators may {what}"
+            )))
         }
     }
 }

@@ -1,13 +1,11 @@
 //! Writing and reading the event log: each committed change of a record leaves one event in its
-//! own transaction (history, audit trail and automation outbox at once), and the in-app
-//! notifications that go with some of them.
+//! own transaction (history, audit trail and automation outbox at once).
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
-use trellis_core::{CompiledEntity, CompiledField, Error, Label, Val};
+use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_store::events::{self, EventRow};
-use trellis_store::notifications::{self, NotificationRow};
 use trellis_store::sea_orm::ConnectionTrait;
 
 use crate::scripts::LoadedApp;
@@ -104,33 +102,4 @@ pub fn event_json(e: &EventRow, names: &HashMap<String, String>) -> Value {
         }
     }
     out
-}
-
-/// Puts a notification in each user's inbox, in the caller's transaction.
-pub async fn notify<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: &str,
-    users: &[String],
-    kind: &str,
-    title: &Label,
-    data: Value,
-) -> Result<(), Error> {
-    let at = trellis_core::value::now_micros();
-    let title = serde_json::to_string(title).map_err(|e| Error::internal(e.to_string()))?;
-    let data = data.to_string();
-    let rows: Vec<NotificationRow> = users
-        .iter()
-        .map(|u| NotificationRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: tenant_id.to_string(),
-            user_id: u.clone(),
-            kind: kind.to_string(),
-            title: title.clone(),
-            data: data.clone(),
-            at,
-            read_at: None,
-        })
-        .collect();
-    notifications::insert(conn, &rows).await?;
-    Ok(())
 }

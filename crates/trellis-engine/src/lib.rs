@@ -1,12 +1,14 @@
-//! Trellis's use cases: tenants and login, the builder's metadata changes, and the record write
-//! path. The API crate calls these; none of them knows about HTTP.
+//! Trellis's use cases: tenants and login, the tenant directory and inbox, the builder's metadata
+//! changes, and the record write path. The API crate calls these; none of them knows about HTTP.
 
 pub mod admin;
 pub mod apps;
 pub mod auth;
 pub mod context;
+pub mod directory;
 pub mod files;
 pub mod history;
+pub mod notifications;
 pub mod pipelines;
 pub mod records;
 pub mod registry;

@@ -732,7 +732,7 @@ impl Engine {
         )
         .await?;
         let approvers = self.approvers(tx, app, policy).await?;
-        crate::history::notify(
+        crate::notifications::notify(
             tx,
             ctx.tenant_id(),
             &approvers
@@ -894,7 +894,11 @@ impl Engine {
             ));
         }
         if !approve && comment.is_none() {
-            return Err(Error::bad_field("comment", "required", "a rejection needs a reason"));
+            return Err(Error::validation(vec![FieldError::new(
+                "comment",
+                "required",
+                "a rejection needs a reason",
+            )]));
         }
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let a = approvals::get(&tx, ctx.tenant_id(), id)
@@ -976,7 +980,7 @@ impl Engine {
                     },
                 )
                 .await?;
-                crate::history::notify(
+                crate::notifications::notify(
                     &tx,
                     ctx.tenant_id(),
                     std::slice::from_ref(&a.requested_by),
@@ -1063,7 +1067,7 @@ impl Engine {
                     Some(&a.id),
                 )
                 .await?;
-                crate::history::notify(
+                crate::notifications::notify(
                     &tx,
                     ctx.tenant_id(),
                     std::slice::from_ref(&a.requested_by),
@@ -1415,7 +1419,7 @@ impl Engine {
             }
         }
         let stage_label = stage.map(|s| s.label.clone()).unwrap_or_default();
-        crate::history::notify(
+        crate::notifications::notify(
             tx,
             &app_row.tenant_id,
             &users,

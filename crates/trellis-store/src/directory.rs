@@ -26,6 +26,27 @@ pub async fn roles_of<C: ConnectionTrait>(c: &C, app_id: &str, user_id: &str) ->
         .collect()
 }
 
+/// Every role a user holds in the tenant's apps, as (app id, role).
+pub async fn roles_of_user<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let q = Query::select()
+        .columns([a("app_id"), a("role")])
+        .from(a("sys_role_members"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .and_where(Expr::col(a("user_id")).eq(user_id))
+        .order_by(a("app_id"), Order::Asc)
+        .order_by(a("role"), Order::Asc)
+        .to_owned();
+    c.query_all(&q)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<String>("", "app_id")?, r.try_get::<String>("", "role")?)))
+        .collect()
+}
+
 /// The members of a role of an app.
 pub async fn members_of<C: ConnectionTrait>(c: &C, app_id: &str, role: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query};
 
 use crate::error::StoreError;
 
@@ -93,12 +93,29 @@ pub async fn mark_read<C: ConnectionTrait>(
     id: &str,
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    // Marking twice keeps the first time: "read at" is when the user first saw it.
     let q = Query::update()
         .table(a("sys_notifications"))
-        .value(a("read_at"), at)
+        .value(a("read_at"), Func::coalesce([Expr::col(a("read_at")), Expr::val(at)]))
         .and_where(Expr::col(a("id")).eq(id))
         .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
         .and_where(Expr::col(a("user_id")).eq(user_id))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() > 0)
+}
+
+/// How many of the user's notifications are unread (the inbox badge).
+pub async fn count_unread<C: ConnectionTrait>(c: &C, tenant_id: &str, user_id: &str) -> Result<i64, StoreError> {
+    let q = Query::select()
+        .expr_as(Expr::col(a("id")).count(), a("n"))
+        .from(a("sys_notifications"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .and_where(Expr::col(a("user_id")).eq(user_id))
+        .and_where(Expr::col(a("read_at")).is_null())
+        .to_owned();
+    Ok(c.query_one(&q)
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0))
 }

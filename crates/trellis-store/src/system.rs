@@ -216,6 +216,17 @@ pub async fn user_by_id<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) ->
     c.query_one(&q).await?.as_ref().map(user).transpose()
 }
 
+/// The users of a tenant, by e-mail.
+pub async fn users_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<UserRow>, StoreError> {
+    let q = Query::select()
+        .columns(USER_COLS.map(a))
+        .from(a("sys_users"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .order_by(a("email"), Order::Asc)
+        .to_owned();
+    c.query_all(&q).await?.iter().map(user).collect()
+}
+
 /// Which of the ids are users of the tenant.
 pub async fn existing_user_ids<C: ConnectionTrait>(
     c: &C,

@@ -79,11 +79,12 @@ pub async fn login(engine: web::Data<Engine>, body: web::Json<LoginRequest>) -> 
     }))
 }
 
-/// The caller: user, tenant and effective permissions.
+/// The caller: user, tenant, tenant role, roles per app (`app_roles`) and effective permissions.
 #[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = Object), (status = 401, body = Problem)))]
 #[get("/me")]
 pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
     let (user, tenant) = engine.me(&caller.0).await?;
+    let app_roles = engine.my_app_roles(&caller.0).await?;
     let permissions = if user.is_admin {
         json!({"apps": "manage", "records": "all"})
     } else {
@@ -93,6 +94,7 @@ pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<Http
         "user": user_body(user),
         "tenant": {"id": tenant.id, "name": tenant.name},
         "roles": if caller.0.is_admin() { vec!["admin"] } else { vec!["member"] },
+        "app_roles": app_roles,
         "permissions": permissions,
     })))
 }

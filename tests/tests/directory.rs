@@ -1,0 +1,794 @@
+//! The tenant directory over HTTP: users, role membership per app, delegations, business
+//! calendars and the in-app inbox. Every test runs on SQLite and on PostgreSQL.
+
+use chrono::{Duration, TimeZone, Utc};
+use reqwest::Method;
+use trellis_core::def::Label;
+use trellis_tests::serde_json::{Value, json};
+use trellis_tests::{ADMIN_EMAIL, Backend, Resp, TestApp, on_both, sales_app, spawn};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const MEMBER_EMAIL: &str = "member@example.com";
+const MEMBER_PASSWORD: &str = "member-password-1";
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+#[track_caller]
+fn assert_error(r: &Resp, field: &str, code: &str) {
+    assert!(
+        r.errors().iter().any(|(f, c)| f == field && c == code),
+        "expected error ({field}, {code}) in {:?}: {}",
+        r.errors(),
+        r.text
+    );
+}
+
+async fn get_as(app: &TestApp, token: &str, path: &str) -> Resp {
+    app.call_as(Some(token), Method::GET, path, None).await
+}
+
+async fn post_as(app: &TestApp, token: &str, path: &str, body: Value) -> Resp {
+    app.call_as(Some(token), Method::POST, path, Some(body)).await
+}
+
+/// Adds a non-admin user through the API; answers (user id, token).
+async fn add_member(app: &TestApp) -> (String, String) {
+    let u = app
+        .post(
+            "/api/v1/users",
+            json!({"email": MEMBER_EMAIL, "name": "Li Lei", "password": MEMBER_PASSWORD}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let token = app.login(MEMBER_EMAIL, MEMBER_PASSWORD).await;
+    (s(&u["id"]).to_string(), token)
+}
+
+/// The caller's user id and tenant id.
+async fn whoami(app: &TestApp, token: &str) -> (String, String) {
+    let me = get_as(app, token, "/api/v1/me").await.expect(200).body;
+    (
+        s(&me["user"]["id"]).to_string(),
+        s(&me["user"]["tenant_id"]).to_string(),
+    )
+}
+
+/// The sales app with two roles.
+fn sales_with_roles() -> Value {
+    let mut def = sales_app();
+    def["roles"] = json!([
+        {"name": "sales_rep", "label": {"zh": "销售", "en": "Sales rep"}},
+        {"name": "presales", "label": {"zh": "售前", "en": "Pre-sales engineer"},
+         "description": {"en": "Approves technical solutions"}}
+    ]);
+    def
+}
+
+fn role<'a>(roles: &'a Value, name: &str) -> &'a Value {
+    roles["data"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("role {name} in {roles}"))
+}
+
+fn office_calendar() -> Value {
+    json!({
+        "timezone": "Asia/Shanghai",
+        "hours": {
+            "mon": [["09:00", "12:00"], ["13:00", "18:00"]],
+            "tue": [["09:00", "12:00"], ["13:00", "18:00"]],
+            "wed": [["09:00", "12:00"], ["13:00", "18:00"]],
+            "thu": [["09:00", "12:00"], ["13:00", "18:00"]],
+            "fri": [["09:00", "12:00"], ["13:00", "18:00"]]
+        },
+        "holidays": ["2026-05-01"],
+        "workdays": ["2026-05-09"]
+    })
+}
+
+fn in_days(days: i64) -> String {
+    (Utc::now() + Duration::days(days)).to_rfc3339()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------------
+
+async fn an_admin_adds_a_user_who_can_log_in_and_everyone_lists_the_tenants_users(b: Backend) {
+    let app = spawn(b).await;
+    let r = app
+        .post(
+            "/api/v1/users",
+            json!({"email": "  Wang.Fang@Example.com ", "name": " Wang Fang ", "password": "s3cret-pass", "is_admin": true}),
+        )
+        .await
+        .expect(201);
+    let user = r.body.clone();
+    assert_eq!(user["email"], "wang.fang@example.com");
+    assert_eq!(user["name"], "Wang Fang");
+    assert_eq!(user["is_admin"], true);
+    assert_eq!(user["disabled_at"], Value::Null);
+    assert!(user["created_at"].is_string());
+    assert!(!r.text.contains("argon2") && user.get("password_hash").is_none() && user.get("password").is_none());
+    let id = s(&user["id"]).to_string();
+    assert_eq!(
+        r.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("/api/v1/users/{id}").as_str())
+    );
+
+    let token = app.login("wang.fang@example.com", "s3cret-pass").await;
+    let (_, member_token) = add_member(&app).await;
+
+    // Every user of the tenant may list and read the directory.
+    for t in [&app.token, &token, &member_token] {
+        let list = get_as(&app, t, "/api/v1/users").await.expect(200).body;
+        let emails: Vec<&str> = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| s(&u["email"]))
+            .collect();
+        assert_eq!(emails, [ADMIN_EMAIL, MEMBER_EMAIL, "wang.fang@example.com"]);
+        for u in list["data"].as_array().unwrap() {
+            let keys: Vec<&str> = u.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys, ["id", "email", "name", "is_admin", "created_at", "disabled_at"]);
+        }
+    }
+    let one = get_as(&app, &member_token, &format!("/api/v1/users/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(one, user);
+    app.get(&format!("/api/v1/users/{}", uuid::Uuid::now_v7()))
+        .await
+        .expect_problem(404, "not_found");
+    app.get("/api/v1/users/not-an-id")
+        .await
+        .expect_problem(404, "not_found");
+}
+
+async fn a_taken_email_answers_409_and_bad_input_answers_422_with_every_problem(b: Backend) {
+    let app = spawn(b).await;
+    let r = app
+        .post(
+            "/api/v1/users",
+            json!({"email": "ADMIN@example.com", "name": "Again", "password": "another-pass-1"}),
+        )
+        .await
+        .expect_problem(409, "conflict");
+    assert_error(&r, "email", "duplicate");
+
+    let r = app
+        .post(
+            "/api/v1/users",
+            json!({"email": "not an e-mail", "name": "  ", "password": "short"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "email", "format");
+    assert_error(&r, "name", "length");
+    assert_error(&r, "password", "min_length");
+
+    let r = app
+        .post(
+            "/api/v1/users",
+            json!({"email": "x@example.com", "name": "X", "password": ""}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "password", "min_length");
+    let r = app
+        .post(
+            "/api/v1/users",
+            json!({"email": "x@example.com", "name": "X", "password": "aaaaaaaaaa"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "password", "weak");
+    let r = app
+        .post("/api/v1/users", json!({}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors().len(), 3, "{}", r.text);
+
+    // Nothing was written.
+    let list = app.get("/api/v1/users").await.expect(200).body;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+}
+
+async fn members_may_read_the_directory_but_not_change_it(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(sales_with_roles()).await;
+    let (member_id, m) = add_member(&app).await;
+    let (admin_id, _) = whoami(&app, &app.token).await;
+    app.put("/api/v1/calendars/office", office_calendar()).await.expect(201);
+
+    let r = post_as(
+        &app,
+        &m,
+        "/api/v1/users",
+        json!({"email": "new@example.com", "name": "New", "password": "new-password-1"}),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert!(s(&r.body["detail"]).contains("administrators"), "{}", r.text);
+    post_as(
+        &app,
+        &m,
+        "/api/v1/apps/sales/roles/sales_rep/members",
+        json!({"user": member_id}),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    app.post("/api/v1/apps/sales/roles/sales_rep/members", json!({"user": admin_id}))
+        .await
+        .expect(200);
+    app.call_as(
+        Some(&m),
+        Method::DELETE,
+        &format!("/api/v1/apps/sales/roles/sales_rep/members/{admin_id}"),
+        None,
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    app.call_as(Some(&m), Method::PUT, "/api/v1/calendars/office", Some(json!({})))
+        .await
+        .expect_problem(403, "permission_denied");
+    app.call_as(Some(&m), Method::DELETE, "/api/v1/calendars/office", None)
+        .await
+        .expect_problem(403, "permission_denied");
+
+    // Nothing changed, and members read all of it.
+    let users = get_as(&app, &m, "/api/v1/users").await.expect(200).body;
+    assert_eq!(users["data"].as_array().unwrap().len(), 2);
+    let roles = get_as(&app, &m, "/api/v1/apps/sales/roles").await.expect(200).body;
+    assert_eq!(role(&roles, "sales_rep")["members"], json!([admin_id]));
+    get_as(&app, &m, "/api/v1/calendars/office").await.expect(200);
+}
+
+async fn another_tenants_users_roles_and_calendars_are_not_found(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(sales_with_roles()).await;
+    let (admin_id, _) = whoami(&app, &app.token).await;
+    app.put("/api/v1/calendars/office", office_calendar()).await.expect(201);
+    let other = app.new_tenant("globex", "boss@globex.example").await;
+    let (other_id, _) = whoami(&app, &other).await;
+
+    let users = get_as(&app, &other, "/api/v1/users").await.expect(200).body;
+    let emails: Vec<&str> = users["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| s(&u["email"]))
+        .collect();
+    assert_eq!(emails, ["boss@globex.example"]);
+    get_as(&app, &other, &format!("/api/v1/users/{admin_id}"))
+        .await
+        .expect_problem(404, "not_found");
+    get_as(&app, &other, "/api/v1/apps/sales/roles")
+        .await
+        .expect_problem(404, "not_found");
+    post_as(
+        &app,
+        &other,
+        "/api/v1/apps/sales/roles/sales_rep/members",
+        json!({"user": other_id}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    get_as(&app, &other, "/api/v1/calendars/office")
+        .await
+        .expect_problem(404, "not_found");
+    assert_eq!(
+        get_as(&app, &other, "/api/v1/calendars").await.expect(200).body["data"],
+        json!([])
+    );
+    app.call_as(Some(&other), Method::DELETE, "/api/v1/calendars/office", None)
+        .await
+        .expect_problem(404, "not_found");
+    // Same name, own calendar: the first tenant's stays as it was.
+    let mut own = office_calendar();
+    own["timezone"] = json!("Europe/Berlin");
+    app.call_as(Some(&other), Method::PUT, "/api/v1/calendars/office", Some(own))
+        .await
+        .expect(201);
+    assert_eq!(
+        app.get("/api/v1/calendars/office").await.expect(200).body["timezone"],
+        "Asia/Shanghai"
+    );
+
+    // A user of another tenant cannot be made a member, nor a delegate.
+    let r = app
+        .post("/api/v1/apps/sales/roles/sales_rep/members", json!({"user": other_id}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "user", "unknown_user");
+    let r = app
+        .post(
+            "/api/v1/me/delegations",
+            json!({"delegate": other_id, "starts_at": in_days(0), "ends_at": in_days(7)}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "delegate", "unknown_user");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role membership
+// ---------------------------------------------------------------------------------------------
+
+async fn a_member_added_to_a_role_is_listed_and_removed_again(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(sales_with_roles()).await;
+    let (member_id, m) = add_member(&app).await;
+
+    let roles = app.get("/api/v1/apps/sales/roles").await.expect(200).body;
+    let names: Vec<&str> = roles["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| s(&r["name"]))
+        .collect();
+    assert_eq!(names, ["sales_rep", "presales"]);
+    assert_eq!(role(&roles, "presales")["label"]["en"], "Pre-sales engineer");
+    assert_eq!(
+        role(&roles, "presales")["description"]["en"],
+        "Approves technical solutions"
+    );
+    assert_eq!(role(&roles, "sales_rep")["members"], json!([]));
+
+    let path = "/api/v1/apps/sales/roles/presales/members";
+    let r = app.post(path, json!({"user": member_id})).await.expect(200).body;
+    assert_eq!(r["name"], "presales");
+    assert_eq!(r["members"], json!([member_id]));
+    // Adding again changes nothing.
+    let again = app.post(path, json!({"user": member_id})).await.expect(200).body;
+    assert_eq!(again, r);
+    let roles = app.get("/api/v1/apps/sales/roles").await.expect(200).body;
+    assert_eq!(role(&roles, "presales")["members"], json!([member_id]));
+    assert_eq!(role(&roles, "sales_rep")["members"], json!([]));
+
+    // The member sees their roles per app.
+    let me = get_as(&app, &m, "/api/v1/me").await.expect(200).body;
+    assert_eq!(me["app_roles"], json!({"sales": ["presales"]}));
+    assert_eq!(me["roles"], json!(["member"]));
+    let me = app.get("/api/v1/me").await.expect(200).body;
+    assert_eq!(me["app_roles"], json!({}));
+
+    let member_path = format!("{path}/{member_id}");
+    app.delete(&member_path).await.expect(204);
+    app.delete(&member_path).await.expect_problem(404, "not_found");
+    let roles = app.get("/api/v1/apps/sales/roles").await.expect(200).body;
+    assert_eq!(role(&roles, "presales")["members"], json!([]));
+    let me = get_as(&app, &m, "/api/v1/me").await.expect(200).body;
+    assert_eq!(me["app_roles"], json!({}));
+}
+
+async fn an_unknown_role_or_app_answers_404_and_an_unknown_user_422(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(sales_with_roles()).await;
+    let (member_id, _) = add_member(&app).await;
+
+    let r = app
+        .post("/api/v1/apps/sales/roles/approver/members", json!({"user": member_id}))
+        .await
+        .expect_problem(404, "not_found");
+    let detail = s(&r.body["detail"]);
+    assert!(
+        detail.contains("approver") && detail.contains("sales_rep, presales"),
+        "{detail}"
+    );
+    app.post("/api/v1/apps/nope/roles/sales_rep/members", json!({"user": member_id}))
+        .await
+        .expect_problem(404, "not_found");
+    app.get("/api/v1/apps/nope/roles")
+        .await
+        .expect_problem(404, "not_found");
+
+    let r = app
+        .post(
+            "/api/v1/apps/sales/roles/sales_rep/members",
+            json!({"user": uuid::Uuid::now_v7().to_string()}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "user", "unknown_user");
+    let r = app
+        .post("/api/v1/apps/sales/roles/sales_rep/members", json!({}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "user", "unknown_user");
+    let roles = app.get("/api/v1/apps/sales/roles").await.expect(200).body;
+    assert_eq!(role(&roles, "sales_rep")["members"], json!([]));
+
+    // An app without roles lists none.
+    let mut plain = sales_app();
+    plain["name"] = json!("plain");
+    app.create_app(plain).await;
+    assert_eq!(
+        app.get("/api/v1/apps/plain/roles").await.expect(200).body["data"],
+        json!([])
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delegations
+// ---------------------------------------------------------------------------------------------
+
+async fn a_delegation_to_another_user_is_created_and_listed(b: Backend) {
+    let app = spawn(b).await;
+    let (member_id, m) = add_member(&app).await;
+    let (admin_id, _) = whoami(&app, &app.token).await;
+
+    let later = app
+        .post(
+            "/api/v1/me/delegations",
+            json!({"delegate": member_id, "starts_at": in_days(10), "ends_at": in_days(20)}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(later["user"], json!(admin_id));
+    assert_eq!(later["delegate"], json!(member_id));
+    assert_eq!(later["active"], false);
+    let now = app
+        .post(
+            "/api/v1/me/delegations",
+            json!({"delegate": member_id, "starts_at": in_days(-1), "ends_at": in_days(300)}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(now["active"], true);
+
+    let list = app.get("/api/v1/me/delegations").await.expect(200).body["data"].clone();
+    let ids: Vec<&Value> = list.as_array().unwrap().iter().map(|d| &d["id"]).collect();
+    assert_eq!(ids, [&now["id"], &later["id"]], "newest first");
+    assert_eq!(list[0], now);
+    // Times are normalised to UTC.
+    assert!(s(&list[1]["starts_at"]).ends_with('Z'), "{}", list[1]);
+    // The delegate gave none.
+    assert_eq!(
+        get_as(&app, &m, "/api/v1/me/delegations").await.expect(200).body["data"],
+        json!([])
+    );
+
+    // Someone else acts for the admin now, as the store sees it.
+    let (_, tenant) = whoami(&app, &app.token).await;
+    let principals = trellis_store::directory::principals_of(&app.engine().db.read, &tenant, &member_id, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(principals, [admin_id]);
+}
+
+async fn a_delegation_that_is_not_sensible_answers_422_listing_the_problems(b: Backend) {
+    let app = spawn(b).await;
+    let (member_id, _) = add_member(&app).await;
+    let (admin_id, _) = whoami(&app, &app.token).await;
+    let path = "/api/v1/me/delegations";
+
+    let r = app
+        .post(
+            path,
+            json!({"delegate": admin_id, "starts_at": in_days(5), "ends_at": in_days(1)}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "delegate", "self");
+    assert_error(&r, "ends_at", "before_start");
+    let r = app
+        .post(
+            path,
+            json!({"delegate": member_id, "starts_at": in_days(0), "ends_at": in_days(400)}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "ends_at", "too_long");
+    let r = app
+        .post(
+            path,
+            json!({"delegate": member_id, "starts_at": in_days(-10), "ends_at": in_days(-1)}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "ends_at", "past");
+    let r = app
+        .post(
+            path,
+            json!({"delegate": uuid::Uuid::now_v7().to_string(), "starts_at": "tomorrow", "ends_at": "2026-13-01"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "delegate", "unknown_user");
+    assert_error(&r, "starts_at", "format");
+    assert_error(&r, "ends_at", "format");
+    let r = app.post(path, json!({})).await.expect_problem(422, "validation_failed");
+    assert_error(&r, "delegate", "required");
+    assert_error(&r, "starts_at", "required");
+    assert_error(&r, "ends_at", "required");
+
+    assert_eq!(app.get(path).await.expect(200).body["data"], json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Business calendars
+// ---------------------------------------------------------------------------------------------
+
+async fn a_business_calendar_is_saved_read_listed_replaced_and_deleted(b: Backend) {
+    let app = spawn(b).await;
+    let (_, tenant) = whoami(&app, &app.token).await;
+    let (_, m) = add_member(&app).await;
+    assert_eq!(app.get("/api/v1/calendars").await.expect(200).body["data"], json!([]));
+
+    let r = app.put("/api/v1/calendars/office", office_calendar()).await.expect(201);
+    assert_eq!(r.body, office_calendar());
+    app.put(
+        "/api/v1/calendars/always",
+        json!({"timezone": "UTC", "hours": {
+        "mon": [["00:00", "24:00"]], "tue": [["00:00", "24:00"]], "wed": [["00:00", "24:00"]],
+        "thu": [["00:00", "24:00"]], "fri": [["00:00", "24:00"]], "sat": [["00:00", "24:00"]],
+        "sun": [["00:00", "24:00"]]}}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        get_as(&app, &m, "/api/v1/calendars").await.expect(200).body["data"],
+        json!(["always", "office"])
+    );
+    assert_eq!(
+        get_as(&app, &m, "/api/v1/calendars/office").await.expect(200).body,
+        office_calendar()
+    );
+
+    // The compiled calendar counts working time: Thursday 30 April 2026 17:00 in Shanghai plus
+    // two working hours skips the evening, the 1 May holiday and the weekend.
+    let cal = app
+        .engine()
+        .calendar(&tenant, "office")
+        .await
+        .unwrap()
+        .expect("calendar");
+    let start = Utc.with_ymd_and_hms(2026, 4, 30, 9, 0, 0).unwrap();
+    assert_eq!(
+        cal.add(start, Duration::hours(2)),
+        Utc.with_ymd_and_hms(2026, 5, 4, 2, 0, 0).unwrap()
+    );
+    assert!(app.engine().calendar(&tenant, "nope").await.unwrap().is_none());
+
+    // Replacing answers 200 and changes what is counted.
+    let mut changed = office_calendar();
+    changed["holidays"] = json!([]);
+    app.put("/api/v1/calendars/office", changed.clone()).await.expect(200);
+    // Stored in its canonical form: empty lists are left out.
+    changed.as_object_mut().unwrap().remove("holidays");
+    assert_eq!(app.get("/api/v1/calendars/office").await.expect(200).body, changed);
+    let cal = app
+        .engine()
+        .calendar(&tenant, "office")
+        .await
+        .unwrap()
+        .expect("calendar");
+    assert_eq!(
+        cal.add(start, Duration::hours(2)),
+        Utc.with_ymd_and_hms(2026, 5, 1, 2, 0, 0).unwrap()
+    );
+
+    app.delete("/api/v1/calendars/office").await.expect(204);
+    app.delete("/api/v1/calendars/office")
+        .await
+        .expect_problem(404, "not_found");
+    app.get("/api/v1/calendars/office")
+        .await
+        .expect_problem(404, "not_found");
+    assert_eq!(
+        app.get("/api/v1/calendars").await.expect(200).body["data"],
+        json!(["always"])
+    );
+}
+
+async fn a_bad_calendar_answers_422_listing_every_error_and_stores_nothing(b: Backend) {
+    let app = spawn(b).await;
+    let r = app
+        .put(
+            "/api/v1/calendars/office",
+            json!({"timezone": "Mars/Olympus", "hours": {"mon": [["09:00", "08:00"]], "tue": [["09:00", "12:00"], ["11:00", "13:00"]]},
+                   "holidays": ["2026-02-30"], "workdays": ["2026-10-03"]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "timezone", "unknown_timezone");
+    assert_error(&r, "hours.mon[0]", "invalid_interval");
+    assert_error(&r, "hours.tue[1]", "invalid_interval");
+    assert_error(&r, "holidays[0]", "invalid_date");
+    assert!(r.errors().len() >= 4, "{}", r.text);
+
+    // Shape errors come from the schema, each with its path.
+    let r = app
+        .put(
+            "/api/v1/calendars/office",
+            json!({"timezone": "UTC", "hours": {"mon": [["9am", "17:00"]], "someday": []}, "colour": "red"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    let fields: Vec<String> = r.errors().into_iter().map(|(f, _)| f).collect();
+    assert!(fields.iter().any(|f| f.starts_with("hours.mon")), "{fields:?}");
+    assert!(r.errors().len() >= 3, "{}", r.text);
+    app.put("/api/v1/calendars/office", json!("not an object"))
+        .await
+        .expect_problem(422, "validation_failed");
+    let r = app
+        .put("/api/v1/calendars/office", json!({"timezone": "UTC", "hours": {}}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "hours", "no_working_time");
+
+    // The name must be a slug; its error comes with the body's.
+    let r = app
+        .put(
+            "/api/v1/calendars/Office-Hours",
+            json!({"timezone": "Nowhere", "hours": {}}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "name", "invalid_name");
+    assert_error(&r, "timezone", "unknown_timezone");
+
+    assert_eq!(app.get("/api/v1/calendars").await.expect(200).body["data"], json!([]));
+    app.get("/api/v1/calendars/Office-Hours")
+        .await
+        .expect_problem(404, "not_found");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbox
+// ---------------------------------------------------------------------------------------------
+
+async fn each_user_sees_and_reads_only_their_own_notifications(b: Backend) {
+    let app = spawn(b).await;
+    let (member_id, m) = add_member(&app).await;
+    let (admin_id, tenant) = whoami(&app, &app.token).await;
+    let other = app.new_tenant("globex", "boss@globex.example").await;
+    let (other_id, other_tenant) = whoami(&app, &other).await;
+    let db = &app.engine().db.write;
+    let notify = trellis_engine::notifications::notify;
+    let title = Label::new("新商机", "New deal");
+    notify(
+        db,
+        &tenant,
+        &[admin_id.clone(), member_id.clone(), admin_id.clone()],
+        "record.created",
+        &title,
+        json!({"app": "sales", "entity": "deal", "record": "r1"}),
+    )
+    .await
+    .unwrap();
+    notify(
+        db,
+        &tenant,
+        std::slice::from_ref(&member_id),
+        "sla.overdue",
+        &Label::new("已超时", "Overdue"),
+        json!({"record": "r2"}),
+    )
+    .await
+    .unwrap();
+    notify(db, &other_tenant, &[other_id], "x", &title, json!({}))
+        .await
+        .unwrap();
+    notify(db, &tenant, &[], "nobody", &title, json!({})).await.unwrap();
+
+    let mine = app.get("/api/v1/notifications").await.expect(200).body;
+    assert_eq!(mine["unread"], 1, "{mine}");
+    let list = mine["data"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "a user listed twice is told once: {mine}");
+    let n = &list[0];
+    let keys: Vec<&str> = n.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "kind", "title", "data", "at", "read_at"]);
+    assert_eq!(n["kind"], "record.created");
+    assert_eq!(n["title"], json!({"zh": "新商机", "en": "New deal"}));
+    assert_eq!(n["data"]["record"], "r1");
+    assert_eq!(n["read_at"], Value::Null);
+    let admins = s(&n["id"]).to_string();
+
+    let theirs = get_as(&app, &m, "/api/v1/notifications").await.expect(200).body;
+    let kinds: Vec<&str> = theirs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| s(&n["kind"]))
+        .collect();
+    assert_eq!(kinds, ["sla.overdue", "record.created"], "newest first");
+    assert_eq!(theirs["unread"], 2);
+    let overdue = s(&theirs["data"][0]["id"]).to_string();
+    assert_eq!(
+        get_as(&app, &other, "/api/v1/notifications").await.expect(200).body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Someone else's notification is not found, in the tenant or outside it.
+    post_as(&app, &m, &format!("/api/v1/notifications/{admins}/read"), json!({}))
+        .await
+        .expect_problem(404, "not_found");
+    post_as(&app, &other, &format!("/api/v1/notifications/{admins}/read"), json!({}))
+        .await
+        .expect_problem(404, "not_found");
+    assert_eq!(
+        app.get("/api/v1/notifications?unread=true").await.expect(200).body["unread"],
+        1
+    );
+
+    // Reading one leaves the others unread; reading again keeps the first time.
+    app.call_as(
+        Some(&m),
+        Method::POST,
+        &format!("/api/v1/notifications/{overdue}/read"),
+        None,
+    )
+    .await
+    .expect(204);
+    let unread = get_as(&app, &m, "/api/v1/notifications?unread=true")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(unread["unread"], 1);
+    let kinds: Vec<&str> = unread["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| s(&n["kind"]))
+        .collect();
+    assert_eq!(kinds, ["record.created"]);
+    let all = get_as(&app, &m, "/api/v1/notifications").await.expect(200).body;
+    let read_at = all["data"][0]["read_at"].clone();
+    assert!(read_at.is_string(), "{all}");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.call_as(
+        Some(&m),
+        Method::POST,
+        &format!("/api/v1/notifications/{overdue}/read"),
+        None,
+    )
+    .await
+    .expect(204);
+    let all = get_as(&app, &m, "/api/v1/notifications").await.expect(200).body;
+    assert_eq!(all["data"][0]["read_at"], read_at);
+
+    let one = get_as(&app, &m, "/api/v1/notifications?limit=1").await.expect(200).body;
+    assert_eq!(one["data"].as_array().unwrap().len(), 1);
+    for bad in ["limit=0", "limit=501", "limit=x", "unread=maybe"] {
+        app.get(&format!("/api/v1/notifications?{bad}"))
+            .await
+            .expect_problem(400, "bad_request");
+    }
+    app.post(
+        &format!("/api/v1/notifications/{}/read", uuid::Uuid::now_v7()),
+        json!({}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+}
+
+on_both!(
+    an_admin_adds_a_user_who_can_log_in_and_everyone_lists_the_tenants_users,
+    a_taken_email_answers_409_and_bad_input_answers_422_with_every_problem,
+    members_may_read_the_directory_but_not_change_it,
+    another_tenants_users_roles_and_calendars_are_not_found,
+    a_member_added_to_a_role_is_listed_and_removed_again,
+    an_unknown_role_or_app_answers_404_and_an_unknown_user_422,
+    a_delegation_to_another_user_is_created_and_listed,
+    a_delegation_that_is_not_sensible_answers_422_listing_the_problems,
+    a_business_calendar_is_saved_read_listed_replaced_and_deleted,
+    a_bad_calendar_answers_422_listing_every_error_and_stores_nothing,
+    each_user_sees_and_reads_only_their_own_notifications,
+);
