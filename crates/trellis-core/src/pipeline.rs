@@ -134,13 +134,13 @@ pub struct Guard {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaDef {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub days: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub hours: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub minutes: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub seconds: u32,
     /// A tenant business calendar; none counts wall-clock time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +192,10 @@ pub struct TransitionDef {
     pub approval: Option<ApprovalPolicy>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub comment_required: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {
