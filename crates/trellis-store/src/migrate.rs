@@ -312,8 +312,135 @@ async fn apply_v2(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Automation and permission tables: action jobs, rule runs, cron fires, teams, login attempts
+/// and tenant settings.
+fn v3() -> Vec<TableCreateStatement> {
+    vec![
+        // One row per action run: claimed by workers, retried with backoff, dead after N tries.
+        // The idempotency key (rule, event, action) makes a redelivered event repeat nothing.
+        Table::create()
+            .table("sys_jobs")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("app_id"))
+            .col(text("run_id"))
+            .col(text("rule"))
+            .col(ColumnDef::new("action_index").integer().not_null())
+            .col(text("action"))
+            .col(text("idempotency_key"))
+            .col(text("status"))
+            .col(ColumnDef::new("attempts").integer().not_null())
+            .col(ColumnDef::new("max_attempts").integer().not_null())
+            .col(time("next_run_at"))
+            .col(time_null("locked_until"))
+            .col(text_null("last_error"))
+            .col(text("input"))
+            .col(text_null("output"))
+            .col(ColumnDef::new("duration_ms").big_integer().null())
+            .col(time("created_at"))
+            .col(time("updated_at"))
+            .to_owned(),
+        // One row per rule evaluation: the trigger event, the condition's result, the outcome.
+        Table::create()
+            .table("sys_rule_runs")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("app_id"))
+            .col(text("rule"))
+            .col(ColumnDef::new("rule_version").big_integer().not_null())
+            .col(text_null("event_id"))
+            .col(text_null("record_id"))
+            .col(text("trigger"))
+            .col(ColumnDef::new("matched").boolean().not_null())
+            .col(text("status"))
+            .col(text_null("error"))
+            .col(ColumnDef::new("depth").integer().not_null())
+            .col(time("started_at"))
+            .col(time_null("finished_at"))
+            .to_owned(),
+        // A cron or relative-time fire, unique per (timer, fire time): two nodes never fire twice.
+        Table::create()
+            .table("sys_fires")
+            .if_not_exists()
+            .col(text("timer"))
+            .col(time("fire_at"))
+            .col(time("fired_at"))
+            .primary_key(Index::create().col("timer").col("fire_at"))
+            .to_owned(),
+        Table::create()
+            .table("sys_teams")
+            .if_not_exists()
+            .col(id("id"))
+            .col(text("tenant_id"))
+            .col(text("name"))
+            .col(text_null("parent_id"))
+            .col(time("created_at"))
+            .to_owned(),
+        Table::create()
+            .table("sys_team_members")
+            .if_not_exists()
+            .col(text("team_id"))
+            .col(text("user_id"))
+            .col(time("created_at"))
+            .primary_key(Index::create().col("team_id").col("user_id"))
+            .to_owned(),
+        Table::create()
+            .table("sys_login_attempts")
+            .if_not_exists()
+            .col(id("key"))
+            .col(time("window_start"))
+            .col(ColumnDef::new("failures").integer().not_null())
+            .to_owned(),
+        Table::create()
+            .table("sys_settings")
+            .if_not_exists()
+            .col(text("tenant_id"))
+            .col(text("key"))
+            .col(text("value"))
+            .col(time("updated_at"))
+            .primary_key(Index::create().col("tenant_id").col("key"))
+            .to_owned(),
+    ]
+}
+
+async fn apply_v3(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    for t in v3() {
+        tx.execute(&t).await?;
+    }
+    let plain = [
+        ("ux_jobs_idempotency", "sys_jobs", &["idempotency_key"][..], true),
+        ("ix_jobs_run", "sys_jobs", &["run_id"][..], false),
+        (
+            "ix_runs_rule",
+            "sys_rule_runs",
+            &["app_id", "rule", "started_at"][..],
+            false,
+        ),
+        ("ux_teams_name", "sys_teams", &["tenant_id", "name"][..], true),
+        ("ix_team_members_user", "sys_team_members", &["user_id"][..], false),
+    ];
+    for (name, table, cols, unique) in plain {
+        let mut i = Index::create();
+        i.name(name).table(table).if_not_exists();
+        if unique {
+            i.unique();
+        }
+        for c in cols {
+            i.col(*c);
+        }
+        tx.execute(&i).await?;
+    }
+    tx.execute_unprepared(
+        "CREATE INDEX IF NOT EXISTS ix_jobs_due ON sys_jobs (next_run_at) WHERE status IN ('queued', 'retrying')",
+    )
+    .await?;
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -340,6 +467,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 2 {
         apply_v2(&tx).await?;
+    }
+    if current < 3 {
+        apply_v3(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")
