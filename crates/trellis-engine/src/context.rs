@@ -9,6 +9,8 @@ pub struct TenantCtx {
     is_admin: bool,
     /// Set when the caller used an API token (its id), for audit and last-use tracking.
     token_id: Option<String>,
+    /// Set when an automation rule acts: its name and how deep in a chain of rules it runs.
+    rule: Option<(String, i32)>,
 }
 
 impl TenantCtx {
@@ -18,7 +20,35 @@ impl TenantCtx {
             user_id,
             is_admin,
             token_id,
+            rule: None,
         }
+    }
+
+    /// The same caller as an automation rule acting on their behalf, `depth` rules deep.
+    pub fn as_rule(&self, rule: &str, depth: i32) -> TenantCtx {
+        TenantCtx {
+            rule: Some((rule.to_string(), depth)),
+            ..self.clone()
+        }
+    }
+
+    /// What made the change, for the event log: `rule:<name>`, `token:<id>` or nothing (a session).
+    pub fn via(&self) -> Option<String> {
+        match (&self.rule, &self.token_id) {
+            (Some((r, _)), _) => Some(format!("rule:{r}")),
+            (None, Some(t)) => Some(format!("token:{t}")),
+            _ => None,
+        }
+    }
+
+    /// How many rules deep the change is (0: a person or an integration).
+    pub fn depth(&self) -> i32 {
+        self.rule.as_ref().map_or(0, |(_, d)| *d)
+    }
+
+    /// The rule acting, if any.
+    pub fn rule(&self) -> Option<&str> {
+        self.rule.as_ref().map(|(r, _)| r.as_str())
     }
     pub fn tenant_id(&self) -> &str {
         &self.tenant_id

@@ -19,6 +19,8 @@ pub struct EventDraft<'a> {
     pub kind: &'a str,
     pub actor: Option<&'a str>,
     pub via: Option<String>,
+    /// How many rules deep the change is (the loop guard of automation reads it).
+    pub depth: i32,
     pub data: Value,
 }
 
@@ -35,7 +37,7 @@ impl EventDraft<'_> {
             via: self.via,
             at: trellis_core::value::now_micros(),
             data: self.data.to_string(),
-            depth: 0,
+            depth: self.depth,
         }
     }
 }

@@ -563,7 +563,7 @@ impl Engine {
                     &tx,
                     ctx.tenant_id(),
                     Some(ctx.user_id()),
-                    via(ctx),
+                    (ctx.via(), ctx.depth()),
                     &app,
                     &entity,
                     row,
@@ -608,7 +608,7 @@ impl Engine {
         tx: &DatabaseTransaction,
         tenant_id: &str,
         actor: Option<&str>,
-        via: Option<String>,
+        via: (Option<String>, i32),
         app: &LoadedApp,
         entity: &CompiledEntity,
         row: Row,
@@ -660,7 +660,8 @@ impl Engine {
                 record_id: &id,
                 kind: "stage_changed",
                 actor,
-                via,
+                via: via.0,
+                depth: via.1,
                 data,
             },
         )
@@ -726,7 +727,8 @@ impl Engine {
                 record_id: &id,
                 kind: "approval_requested",
                 actor: Some(ctx.user_id()),
-                via: via(ctx),
+                via: ctx.via(),
+                depth: ctx.depth(),
                 data: json!({"approval": approval.id, "from": from.key, "to": to.key, "comment": req.comment}),
             },
         )
@@ -956,7 +958,8 @@ impl Engine {
                     "approval_rejected_vote"
                 },
                 actor: Some(ctx.user_id()),
-                via: via(ctx),
+                via: ctx.via(),
+                depth: ctx.depth(),
                 data: json!({"approval": a.id, "on_behalf_of": vote.on_behalf_of, "comment": comment}),
             },
         )
@@ -975,7 +978,8 @@ impl Engine {
                         record_id: &a.record_id,
                         kind: "approval_rejected",
                         actor: Some(ctx.user_id()),
-                        via: via(ctx),
+                        via: ctx.via(),
+                        depth: ctx.depth(),
                         data: json!({"approval": a.id, "from": a.from_stage, "to": a.to_stage, "reason": comment}),
                     },
                 )
@@ -1048,7 +1052,8 @@ impl Engine {
                         record_id: &a.record_id,
                         kind: "approval_approved",
                         actor: Some(ctx.user_id()),
-                        via: via(ctx),
+                        via: ctx.via(),
+                        depth: ctx.depth(),
                         data: json!({"approval": a.id, "from": a.from_stage, "to": a.to_stage}),
                     },
                 )
@@ -1057,7 +1062,7 @@ impl Engine {
                     &tx,
                     ctx.tenant_id(),
                     Some(&a.requested_by),
-                    via(ctx),
+                    (ctx.via(), ctx.depth()),
                     app,
                     entity,
                     record,
@@ -1408,6 +1413,7 @@ impl Engine {
                 kind: "sla_breached",
                 actor: None,
                 via: Some(format!("timer:{}", t.id)),
+                depth: 0,
                 data: json!({"stage": t.key, "due_at": trellis_core::value::format_datetime(&t.due_at), "escalated_to": escalate}),
             },
         )
@@ -1497,10 +1503,6 @@ impl Engine {
         };
         Ok(json!({ "data": data, "next_cursor": next }))
     }
-}
-
-fn via(ctx: &TenantCtx) -> Option<String> {
-    ctx.token_id().map(|t| format!("token:{t}"))
 }
 
 /// The row after a write of ours: new version and update time.

@@ -462,7 +462,8 @@ impl Engine {
                 record_id: &meta.id,
                 kind: "created",
                 actor: Some(ctx.user_id()),
-                via: ctx.token_id().map(|t| format!("token:{t}")),
+                via: ctx.via(),
+                depth: ctx.depth(),
                 data,
             },
         )
@@ -651,7 +652,8 @@ impl Engine {
                 record_id: id,
                 kind: "updated",
                 actor: Some(ctx.user_id()),
-                via: ctx.token_id().map(|t| format!("token:{t}")),
+                via: ctx.via(),
+                depth: ctx.depth(),
                 data: serde_json::json!({ "changes": changed }),
             },
         )
@@ -744,7 +746,8 @@ impl Engine {
                 record_id: id,
                 kind: "deleted",
                 actor: Some(ctx.user_id()),
-                via: ctx.token_id().map(|t| format!("token:{t}")),
+                via: ctx.via(),
+                depth: ctx.depth(),
                 data: serde_json::json!({ "record": record_json(entity, &current) }),
             },
         )
