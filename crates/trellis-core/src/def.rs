@@ -43,6 +43,9 @@ pub struct AppDef {
     /// record, who approves, who owns an SLA).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<RoleDef>,
+    /// Automation rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::automation::RuleDef>,
 }
 
 /// A role of an app.
@@ -56,6 +59,9 @@ pub struct RoleDef {
 }
 
 impl AppDef {
+    pub fn rule(&self, name: &str) -> Option<&crate::automation::RuleDef> {
+        self.rules.iter().find(|r| r.name.as_str() == name)
+    }
     pub fn role(&self, name: &str) -> Option<&RoleDef> {
         self.roles.iter().find(|r| r.name.as_str() == name)
     }

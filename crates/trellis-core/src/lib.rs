@@ -1,6 +1,7 @@
 //! Trellis's pure domain: definitions (apps, entities, fields), validated names, typed values,
 //! queries, plans of schema changes, error codes and the OpenAPI of an app. No I/O here.
 
+pub mod automation;
 pub mod autonumber;
 pub mod calendar;
 pub mod compile;

@@ -216,12 +216,12 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
     let old_entities = old.map(|a| &a.entities).unwrap_or(&empty);
     // Without a step, a change of the app's own label or description would not be stored.
     if let Some(o) = old
-        && (o.label != new.label || o.description != new.description || o.roles != new.roles)
+        && (o.label != new.label || o.description != new.description || o.roles != new.roles || o.rules != new.rules)
     {
         steps.push(Step::Metadata {
             entity: None,
             field: None,
-            change: "change the app's label, description or roles".into(),
+            change: "change the app's label, description, roles or rules".into(),
         });
     }
     for e in old_entities {

@@ -27,6 +27,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "filter.schema.json",
         include_str!("../../../schemas/filter.schema.json"),
     ),
+    ("rule.schema.json", include_str!("../../../schemas/rule.schema.json")),
     (
         "calendar.schema.json",
         include_str!("../../../schemas/calendar.schema.json"),
@@ -42,6 +43,7 @@ pub enum DefKind {
     Filter,
     Calendar,
     Pipeline,
+    Rule,
 }
 
 impl DefKind {
@@ -53,6 +55,7 @@ impl DefKind {
             DefKind::Filter => "filter.schema.json",
             DefKind::Calendar => "calendar.schema.json",
             DefKind::Pipeline => "pipeline.schema.json",
+            DefKind::Rule => "rule.schema.json",
         }
     }
 }
@@ -85,7 +88,7 @@ fn build(kind: DefKind) -> Validator {
         .expect("embedded schema compiles")
 }
 
-static VALIDATORS: LazyLock<[(DefKind, Validator); 6]> = LazyLock::new(|| {
+static VALIDATORS: LazyLock<[(DefKind, Validator); 7]> = LazyLock::new(|| {
     [
         (DefKind::App, build(DefKind::App)),
         (DefKind::Entity, build(DefKind::Entity)),
@@ -93,6 +96,7 @@ static VALIDATORS: LazyLock<[(DefKind, Validator); 6]> = LazyLock::new(|| {
         (DefKind::Filter, build(DefKind::Filter)),
         (DefKind::Calendar, build(DefKind::Calendar)),
         (DefKind::Pipeline, build(DefKind::Pipeline)),
+        (DefKind::Rule, build(DefKind::Rule)),
     ]
 });
 

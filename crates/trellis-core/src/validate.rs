@@ -27,6 +27,11 @@ pub fn parse_pipeline(v: &Value) -> Result<crate::pipeline::PipelineDef, Error> 
     parse(DefKind::Pipeline, v)
 }
 
+/// Parses an automation rule from JSON: schema check, then serde.
+pub fn parse_rule(v: &Value) -> Result<crate::automation::RuleDef, Error> {
+    parse(DefKind::Rule, v)
+}
+
 /// Parses a field definition from JSON: schema check, then serde.
 pub fn parse_field(v: &Value) -> Result<FieldDef, Error> {
     parse(DefKind::Field, v)
@@ -75,6 +80,7 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
         }
         validate_entity(app, e, &at, &mut errors);
     }
+    crate::automation::validate_rules(app, &mut errors);
     let mut roles = HashSet::new();
     for r in &app.roles {
         if !roles.insert(r.name.as_str()) {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod apps;
 pub mod auth;
+pub mod automation;
 pub mod context;
 pub mod directory;
 pub mod files;

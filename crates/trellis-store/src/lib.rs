@@ -12,6 +12,7 @@ pub mod files;
 pub mod migrate;
 pub mod notifications;
 pub mod records;
+pub mod settings;
 pub mod system;
 pub mod timers;
 pub mod values;

@@ -1,0 +1,480 @@
+//! Automation rules as users write them: a trigger, an optional Rhai condition and ordered
+//! actions. Part of the app definition, so a rule is versioned with its app.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::def::{AppDef, FieldType, Label};
+use crate::error::FieldError;
+use crate::names::Slug;
+
+/// Longest chain of rules triggered by rules; deeper changes run no rules (and say so).
+pub const MAX_DEPTH: i32 = 5;
+
+/// A rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    pub name: Slug,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    pub trigger: Trigger,
+    /// Rhai condition over `record`, `old`, `event`, `payload`, `now`; none: always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    pub actions: Vec<ActionDef>,
+    /// Attempts of each action before it is dead-lettered (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// What starts a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    RecordCreated {
+        entity: Slug,
+    },
+    RecordUpdated {
+        entity: Slug,
+    },
+    /// A field changed, optionally from and/or to given values (answer forms).
+    FieldChanged {
+        entity: Slug,
+        field: Slug,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<Value>,
+    },
+    RecordDeleted {
+        entity: Slug,
+    },
+    StageEntered {
+        entity: Slug,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<Slug>,
+    },
+    StageLeft {
+        entity: Slug,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<Slug>,
+    },
+    SlaBreached {
+        entity: Slug,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<Slug>,
+    },
+    /// A time relative to a record: `offset` after its creation, or before/after a date or
+    /// datetime field (e.g. 3 days before `expected_close`).
+    RelativeTime {
+        entity: Slug,
+        /// `created_at` or a date/datetime field.
+        field: Slug,
+        /// Seconds; negative is before.
+        offset_seconds: i64,
+    },
+    /// A cron schedule (`sec min hour day-of-month month day-of-week`, or 5 fields) in a time zone.
+    Cron {
+        schedule: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
+    },
+    /// `POST /api/v1/hooks/{app}/{key}` with the header `X-Trellis-Secret: <secret>`.
+    Webhook {
+        key: Slug,
+        secret: String,
+    },
+    /// A button on a record: `POST /api/v1/data/{app}/{entity}/{id}/rules/{rule}/run`.
+    Manual {
+        entity: Slug,
+    },
+}
+
+impl Trigger {
+    /// The entity whose records the trigger watches, if any.
+    pub fn entity(&self) -> Option<&Slug> {
+        match self {
+            Trigger::RecordCreated { entity }
+            | Trigger::RecordUpdated { entity }
+            | Trigger::FieldChanged { entity, .. }
+            | Trigger::RecordDeleted { entity }
+            | Trigger::StageEntered { entity, .. }
+            | Trigger::StageLeft { entity, .. }
+            | Trigger::SlaBreached { entity, .. }
+            | Trigger::RelativeTime { entity, .. }
+            | Trigger::Manual { entity } => Some(entity),
+            Trigger::Cron { .. } | Trigger::Webhook { .. } => None,
+        }
+    }
+}
+
+/// Who an action addresses: users, role members, the user in a field, the record's owner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipients {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Slug>,
+    /// User fields of the trigger record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Slug>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub owner: bool,
+    /// Plain addresses (e-mail or phone), templates allowed (`{{record.phone}}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// How an owner is picked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "strategy", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AssignStrategy {
+    /// In turn among the users (or the role's members).
+    RoundRobin {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        users: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<Slug>,
+    },
+    /// The one owning the fewest records of the entity matching `filter` (e.g. open ones).
+    LeastLoaded {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        users: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<Slug>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Value>,
+    },
+    /// Whoever is on duty: a weekly rota, with per-date overrides (holidays).
+    Rota {
+        /// Time zone the rota's days are in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
+        /// `mon`..`sun` → user id.
+        week: std::collections::BTreeMap<String, String>,
+        /// `YYYY-MM-DD` → user id.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        overrides: std::collections::BTreeMap<String, String>,
+    },
+}
+
+/// One step of a rule. Values may be literals, or `{"expr": "<rhai>"}` computed from the
+/// trigger; texts of messages are templates (`{{record.title}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionDef {
+    /// Sets fields of the trigger record.
+    SetFields { values: serde_json::Map<String, Value> },
+    /// Creates a record of another entity.
+    CreateRecord {
+        entity: Slug,
+        values: serde_json::Map<String, Value>,
+        /// Assigns the new record's owner.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assign: Option<AssignStrategy>,
+    },
+    /// Updates the record a relation field of the trigger record points at.
+    UpdateRelated {
+        relation: Slug,
+        values: serde_json::Map<String, Value>,
+    },
+    /// Sets the trigger record's owner.
+    AssignOwner { assign: AssignStrategy },
+    /// In-app notification.
+    Notify {
+        to: Recipients,
+        title: Label,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
+    /// E-mail over SMTP.
+    Email {
+        to: Recipients,
+        subject: String,
+        body: String,
+    },
+    /// SMS through the tenant's HTTP provider.
+    Sms { to: Recipients, text: String },
+    /// An HTTP POST of a JSON body (template), signed with HMAC-SHA256 when a secret is set.
+    Webhook {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// Renders a document from a template and attaches it to the trigger record's attachment field.
+    RenderDocument {
+        template: String,
+        field: Slug,
+        name: String,
+    },
+    /// Moves the trigger record (through its pipeline's transition, approvals included).
+    Transition {
+        to: Slug,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+}
+
+impl ActionDef {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionDef::SetFields { .. } => "set_fields",
+            ActionDef::CreateRecord { .. } => "create_record",
+            ActionDef::UpdateRelated { .. } => "update_related",
+            ActionDef::AssignOwner { .. } => "assign_owner",
+            ActionDef::Notify { .. } => "notify",
+            ActionDef::Email { .. } => "email",
+            ActionDef::Sms { .. } => "sms",
+            ActionDef::Webhook { .. } => "webhook",
+            ActionDef::RenderDocument { .. } => "render_document",
+            ActionDef::Transition { .. } => "transition",
+        }
+    }
+
+    /// Whether the action reaches outside the database (run after commit, retried with backoff).
+    pub fn is_external(&self) -> bool {
+        matches!(
+            self,
+            ActionDef::Email { .. } | ActionDef::Sms { .. } | ActionDef::Webhook { .. }
+        )
+    }
+}
+
+/// Semantic checks of an app's rules (their scripts are compiled by the engine).
+pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
+    let mut names = HashSet::new();
+    let mut hooks = HashSet::new();
+    for (i, r) in app.rules.iter().enumerate() {
+        let at = format!("rules[{i}]");
+        if !names.insert(r.name.as_str()) {
+            errors.push(FieldError::new(
+                format!("{at}.name"),
+                "duplicate",
+                format!("rule '{}' is defined twice", r.name),
+            ));
+        }
+        if r.actions.is_empty() {
+            errors.push(FieldError::new(
+                format!("{at}.actions"),
+                "required",
+                "a rule needs an action",
+            ));
+        }
+        if r.max_attempts.is_some_and(|n| n == 0 || n > 20) {
+            errors.push(FieldError::new(
+                format!("{at}.max_attempts"),
+                "out_of_range",
+                "from 1 to 20",
+            ));
+        }
+        let entity = r.trigger.entity().and_then(|e| app.entity(e.as_str()));
+        if let Some(e) = r.trigger.entity()
+            && entity.is_none()
+        {
+            errors.push(FieldError::new(
+                format!("{at}.trigger.entity"),
+                "unknown_entity",
+                format!("'{e}' is not an entity of this app"),
+            ));
+        }
+        match &r.trigger {
+            Trigger::FieldChanged { field, .. } => {
+                if let Some(e) = entity
+                    && e.field(field.as_str()).is_none()
+                    && field.as_str() != "owner"
+                {
+                    errors.push(FieldError::new(
+                        format!("{at}.trigger.field"),
+                        "unknown_field",
+                        format!("'{field}' is not a field of '{}'", e.name),
+                    ));
+                }
+            }
+            Trigger::StageEntered { stage, .. }
+            | Trigger::StageLeft { stage, .. }
+            | Trigger::SlaBreached { stage, .. } => {
+                if let Some(e) = entity {
+                    match &e.pipeline {
+                        None => errors.push(FieldError::new(
+                            format!("{at}.trigger.entity"),
+                            "no_pipeline",
+                            format!("'{}' has no pipeline", e.name),
+                        )),
+                        Some(p) => {
+                            if let Some(s) = stage
+                                && p.stage(s.as_str()).is_none()
+                            {
+                                errors.push(FieldError::new(
+                                    format!("{at}.trigger.stage"),
+                                    "unknown_stage",
+                                    format!("'{s}' is not a stage of '{}'", e.name),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            Trigger::RelativeTime {
+                field, offset_seconds, ..
+            } => {
+                if let Some(e) = entity {
+                    let ok = field.as_str() == "created_at"
+                        || e.field(field.as_str())
+                            .is_some_and(|f| matches!(f.field_type, FieldType::Date | FieldType::Datetime));
+                    if !ok {
+                        errors.push(FieldError::new(
+                            format!("{at}.trigger.field"),
+                            "invalid",
+                            format!("'{field}' is not created_at or a date field of '{}'", e.name),
+                        ));
+                    }
+                }
+                if offset_seconds.abs() > 366 * 86_400 {
+                    errors.push(FieldError::new(
+                        format!("{at}.trigger.offset_seconds"),
+                        "out_of_range",
+                        "at most a year before or after",
+                    ));
+                }
+            }
+            Trigger::Webhook { key, secret } => {
+                if !hooks.insert(key.as_str()) {
+                    errors.push(FieldError::new(
+                        format!("{at}.trigger.key"),
+                        "duplicate",
+                        format!("webhook key '{key}' is used twice"),
+                    ));
+                }
+                if secret.len() < 16 {
+                    errors.push(FieldError::new(
+                        format!("{at}.trigger.secret"),
+                        "too_short",
+                        "a webhook secret has at least 16 characters",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        for (j, a) in r.actions.iter().enumerate() {
+            let aat = format!("{at}.actions[{j}]");
+            let check_fields = |target: &crate::def::EntityDef,
+                                values: &serde_json::Map<String, Value>,
+                                errors: &mut Vec<FieldError>| {
+                for k in values.keys() {
+                    if target.field(k).is_none() && k != "owner" {
+                        errors.push(FieldError::new(
+                            format!("{aat}.values.{k}"),
+                            "unknown_field",
+                            format!("'{k}' is not a field of '{}'", target.name),
+                        ));
+                    }
+                }
+            };
+            match a {
+                ActionDef::SetFields { values } => match entity {
+                    Some(e) => check_fields(e, values, errors),
+                    None => errors.push(FieldError::new(&aat, "no_record", "this trigger has no record to set")),
+                },
+                ActionDef::CreateRecord {
+                    entity: target, values, ..
+                } => match app.entity(target.as_str()) {
+                    Some(t) => check_fields(t, values, errors),
+                    None => errors.push(FieldError::new(
+                        format!("{aat}.entity"),
+                        "unknown_entity",
+                        format!("'{target}' is not an entity of this app"),
+                    )),
+                },
+                ActionDef::UpdateRelated { relation, values } => {
+                    let target = entity
+                        .and_then(|e| e.field(relation.as_str()))
+                        .filter(|f| f.field_type == FieldType::Relation)
+                        .and_then(|f| f.target.as_ref())
+                        .and_then(|t| app.entity(t.as_str()));
+                    match target {
+                        Some(t) => check_fields(t, values, errors),
+                        None => errors.push(FieldError::new(
+                            format!("{aat}.relation"),
+                            "unknown_relation",
+                            format!("'{relation}' is not a relation field of the trigger's entity"),
+                        )),
+                    }
+                }
+                ActionDef::Transition { to, .. } => {
+                    let ok = entity
+                        .and_then(|e| e.pipeline.as_ref())
+                        .is_some_and(|p| p.stage(to.as_str()).is_some());
+                    if !ok {
+                        errors.push(FieldError::new(
+                            format!("{aat}.to"),
+                            "unknown_stage",
+                            format!("'{to}' is not a stage of the trigger's entity"),
+                        ));
+                    }
+                }
+                ActionDef::RenderDocument { field, .. } => {
+                    let ok = entity
+                        .and_then(|e| e.field(field.as_str()))
+                        .is_some_and(|f| f.field_type.as_str() == "attachment");
+                    if !ok {
+                        errors.push(FieldError::new(
+                            format!("{aat}.field"),
+                            "invalid",
+                            format!("'{field}' is not an attachment field of the trigger's entity"),
+                        ));
+                    }
+                }
+                ActionDef::Webhook { url, .. } if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                    errors.push(FieldError::new(format!("{aat}.url"), "invalid", "an http(s) URL"));
+                }
+                _ => {}
+            }
+            let roles: Vec<&Slug> = match a {
+                ActionDef::Notify { to, .. } | ActionDef::Email { to, .. } | ActionDef::Sms { to, .. } => {
+                    to.roles.iter().collect()
+                }
+                ActionDef::AssignOwner { assign }
+                | ActionDef::CreateRecord {
+                    assign: Some(assign), ..
+                } => match assign {
+                    AssignStrategy::RoundRobin { role: Some(r), .. }
+                    | AssignStrategy::LeastLoaded { role: Some(r), .. } => {
+                        vec![r]
+                    }
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            for r in roles {
+                if app.role(r.as_str()).is_none() {
+                    errors.push(FieldError::new(
+                        &aat,
+                        "unknown_role",
+                        format!("role '{r}' is not a role of this app"),
+                    ));
+                }
+            }
+        }
+    }
+}

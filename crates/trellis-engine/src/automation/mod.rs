@@ -1,0 +1,77 @@
+//! Automation: committed events (the outbox, `sys_events`) are matched against the app's rules by
+//! the dispatcher, which records a run and one durable job per action in the same transaction as
+//! it marks the event dispatched. Workers claim due jobs, run them, and record the outcome:
+//! done, retried with exponential backoff and jitter, or dead after the rule's `max_attempts`.
+//! Actions that stay in the database commit with their job's completion, so they happen once;
+//! actions that reach the world (e-mail, SMS, webhooks) are at least once, carrying the job's
+//! idempotency key.
+
+pub mod actions;
+pub mod template;
+
+use serde_json::Value;
+use trellis_core::automation::RuleDef;
+
+use crate::Engine;
+use crate::scripts::LoadedApp;
+
+/// What an action runs with.
+pub struct ActionCtx<'a> {
+    pub engine: &'a Engine,
+    pub tenant_id: &'a str,
+    pub app: &'a LoadedApp,
+    pub rule: &'a RuleDef,
+    pub job_id: &'a str,
+    /// Stable across retries of the same action for the same event.
+    pub idempotency_key: &'a str,
+    /// 1 on the first try.
+    pub attempt: i32,
+    /// `{event, entity, record, old, payload, rule}`: `record` is the trigger record as answered
+    /// by the API (null when there is none), `old` its values before an update, `payload` the
+    /// body of an inbound webhook.
+    pub input: &'a Value,
+}
+
+/// Why an action failed; `retry` false sends it straight to the dead letters (e.g. a template
+/// names no recipient, or a 4xx answer other than 408/429).
+#[derive(Debug, Clone)]
+pub struct ActionError {
+    pub message: String,
+    pub retry: bool,
+}
+
+impl ActionError {
+    pub fn retry(message: impl Into<String>) -> ActionError {
+        ActionError {
+            message: message.into(),
+            retry: true,
+        }
+    }
+    pub fn fatal(message: impl Into<String>) -> ActionError {
+        ActionError {
+            message: message.into(),
+            retry: false,
+        }
+    }
+}
+
+impl From<trellis_core::Error> for ActionError {
+    fn from(e: trellis_core::Error) -> Self {
+        // Database trouble is worth retrying; a user's mistake in the rule is not.
+        let retry = e.code == trellis_core::ErrorCode::Internal;
+        let detail = if e.errors.is_empty() {
+            e.detail
+        } else {
+            format!(
+                "{}: {}",
+                e.detail,
+                e.errors
+                    .iter()
+                    .map(|f| format!("{} {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        ActionError { message: detail, retry }
+    }
+}
