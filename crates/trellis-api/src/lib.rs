@@ -16,13 +16,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error};
-use crate::routes::{apps, auth, directory, docs, files, pipelines, records, ui};
+use crate::routes::{apps, auth, automation, directory, docs, files, pipelines, records, ui};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Trellis platform API", description = "Auth, the tenant directory (users, roles, delegations, calendars), the inbox, apps and metadata, pipelines and approvals, the generic record API, and files. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "directory"), (name = "notifications"), (name = "apps"), (name = "records"), (name = "pipelines"), (name = "files"))
+    tags((name = "auth"), (name = "directory"), (name = "notifications"), (name = "apps"), (name = "records"), (name = "pipelines"), (name = "automation"), (name = "files"))
 )]
 struct ApiDoc;
 
@@ -76,6 +76,15 @@ fn api_app() -> (
                 .service(apps::patch_field)
                 .service(apps::delete_field)
                 .service(apps::check_script)
+                .service(automation::list_rules)
+                .service(automation::create_rule)
+                .service(automation::get_rule)
+                .service(automation::patch_rule)
+                .service(automation::delete_rule)
+                .service(automation::list_rule_runs)
+                .service(automation::test_rule)
+                .service(automation::inbound_hook)
+                .service(automation::retry_job)
                 .service(pipelines::get_pipeline)
                 .service(pipelines::put_pipeline)
                 .service(pipelines::list_approvals)
@@ -93,6 +102,7 @@ fn api_app() -> (
                 .service(records::update_record)
                 .service(records::delete_record)
                 .service(pipelines::transition_record)
+                .service(automation::run_rule)
                 .service(pipelines::list_transitions)
                 .service(pipelines::get_history)
                 .service(files::upload_file)

@@ -151,6 +151,7 @@ impl Engine {
         })?;
         system::insert_app_version(&tx, &row.id, 1, &definition, Some(ctx.user_id()), now).await?;
         ddl::apply(&tx, &steps, false).await?;
+        crate::automation::schedule::sync_cron(&tx, ctx.tenant_id(), &row.id, &def).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.registry.put(ctx.tenant_id(), Arc::new(loaded));
         Ok(app_out(&row, def))
@@ -217,6 +218,9 @@ impl Engine {
         crate::rollups::fill_changed(&tx, Some(&old), &loaded.compiled).await?;
         self.fill_formulas(&tx, ctx, &old, &loaded).await?;
         crate::pipelines::reconcile(&tx, &old, &loaded.compiled).await?;
+        if old.rules != new.rules {
+            crate::automation::schedule::sync_cron(&tx, ctx.tenant_id(), &row.id, &new).await?;
+        }
         if opts.dry_run {
             tx.rollback().await.map_err(StoreError::from)?;
             return Ok(ChangeOut {

@@ -38,6 +38,8 @@ pub struct Engine {
     files_dir: PathBuf,
     /// Largest upload accepted.
     max_file_bytes: u64,
+    /// Wakes this node's automation loops when work was committed.
+    pub(crate) wake: Arc<automation::Wake>,
 }
 
 impl Engine {
@@ -58,6 +60,7 @@ impl Engine {
             // Only for engines that never store files (the admin CLI); a node sets its own.
             files_dir: std::env::temp_dir().join("trellis-files"),
             max_file_bytes: files::DEFAULT_MAX_FILE_BYTES,
+            wake: Arc::default(),
         })
     }
 

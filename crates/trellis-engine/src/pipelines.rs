@@ -483,11 +483,29 @@ impl Engine {
     ) -> Result<TransitionOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = crate::records::entity_of(&app, entity)?.clone();
-        let p = pipeline_of(&entity)?;
         let id = crate::records::check_id(id)?;
-        let req = parse_request(body)?;
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
-        let row = records::get(&tx, &entity, &id, None)
+        let out = self.transition_in(&tx, ctx, &app, &entity, &id, body, if_match).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.wake_dispatcher();
+        Ok(out)
+    }
+
+    /// A transition inside the caller's transaction (automation's `transition` action).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn transition_in(
+        &self,
+        tx: &DatabaseTransaction,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        entity: &CompiledEntity,
+        id: &str,
+        body: &Value,
+        if_match: Option<i64>,
+    ) -> Result<TransitionOut, Error> {
+        let p = pipeline_of(entity)?;
+        let req = parse_request(body)?;
+        let row = records::get(tx, entity, id, None)
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match
@@ -495,8 +513,8 @@ impl Engine {
         {
             return Err(crate::records::stale(row.version()));
         }
-        let from = current_stage(p, &entity, &row);
-        if let Some(pending) = text_of(&entity, &row, "pending_stage") {
+        let from = current_stage(p, entity, &row);
+        if let Some(pending) = text_of(entity, &row, "pending_stage") {
             return Err(blocked(vec![FieldError::new(
                 "stage",
                 "pending_approval",
@@ -521,24 +539,24 @@ impl Engine {
                 format!("there is no transition from '{}' to '{}'", from.key, to.key),
             )]));
         };
-        let roles = self.roles_in(&tx, ctx, &app).await?;
-        if !may_make(t, &entity, &row, ctx.user_id(), &roles) {
+        let roles = self.roles_in(tx, ctx, app).await?;
+        if !may_make(t, entity, &row, ctx.user_id(), &roles) {
             return Err(Error::permission_denied(format!(
                 "you may not move this record from '{}' to '{}'",
                 from.key, to.key
             )));
         }
-        let evidence = self.evidence(&tx, ctx, &req.attachments).await?;
+        let evidence = self.evidence(tx, ctx, &req.attachments).await?;
         let user = UserInfo {
             id: ctx.user_id().to_string(),
             roles: roles.clone(),
             team: None,
         };
-        let related = self.related_for_guards(&tx, &app, &entity, &row).await?;
+        let related = self.related_for_guards(tx, app, entity, &row).await?;
         let problems = unmet(
             self,
-            &app,
-            &entity,
+            app,
+            entity,
             p,
             from,
             t,
@@ -554,18 +572,18 @@ impl Engine {
         let out = match &t.approval {
             Some(policy) => {
                 let (record, approval) = self
-                    .request_approval(&tx, ctx, &app, &entity, row, from, to, policy, &req, &evidence)
+                    .request_approval(tx, ctx, app, entity, row, from, to, policy, &req, &evidence)
                     .await?;
                 TransitionOut::Pending { record, approval }
             }
             None => TransitionOut::Done(
                 self.apply_transition(
-                    &tx,
+                    tx,
                     ctx.tenant_id(),
                     Some(ctx.user_id()),
                     (ctx.via(), ctx.depth()),
-                    &app,
-                    &entity,
+                    app,
+                    entity,
                     row,
                     to,
                     req.comment.as_deref(),
@@ -575,7 +593,6 @@ impl Engine {
                 .await?,
             ),
         };
-        tx.commit().await.map_err(StoreError::from)?;
         Ok(out)
     }
 
@@ -1089,6 +1106,7 @@ impl Engine {
             .ok_or_else(|| Error::internal("approval vanished"))?;
         let out = self.approval_json(&tx, &a).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_dispatcher();
         Ok(out)
     }
 
@@ -1342,13 +1360,20 @@ impl Engine {
                     continue;
                 }
                 fired += 1;
-                if t.kind == "sla"
-                    && let Err(e) = self.breach(&tx, &t, now).await
-                {
-                    tracing::error!(timer = %t.id, error = %e.detail, "SLA timer could not be processed");
+                let done = match t.kind.as_str() {
+                    "sla" => self.breach(&tx, &t, now).await,
+                    "rule" | "cron" => {
+                        let app = self.app_by_id(&tx, &t.app_id).await?;
+                        crate::automation::schedule::fire(&tx, &t, app.as_ref().map(|a| &a.def), now).await
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(e) = done {
+                    tracing::error!(timer = %t.id, error = %e.detail, "timer could not be processed");
                 }
             }
             tx.commit().await.map_err(StoreError::from)?;
+            self.wake_dispatcher();
             if n < 200 {
                 return Ok(fired);
             }

@@ -122,7 +122,7 @@ impl Serialize for ValView<'_> {
 }
 
 /// Values of a write after coercion, before the transaction.
-struct Prepared<'e> {
+pub(crate) struct Prepared<'e> {
     values: Vec<(&'e CompiledField, Val)>,
     owner: Option<Option<String>>,
 }
@@ -179,7 +179,7 @@ fn system_val(meta: &NewMeta, name: &str) -> Val {
 }
 
 impl Engine {
-    fn prepare<'e>(
+    pub(crate) fn prepare<'e>(
         &self,
         entity: &'e CompiledEntity,
         body: &Value,
@@ -392,7 +392,7 @@ impl Engine {
             .collect()
     }
 
-    async fn insert_in<C: ConnectionTrait>(
+    pub(crate) async fn insert_in<C: ConnectionTrait>(
         &self,
         tx: &C,
         ctx: &TenantCtx,
@@ -510,6 +510,7 @@ impl Engine {
             .await
             .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_dispatcher();
         Ok(out)
     }
 
@@ -559,11 +560,12 @@ impl Engine {
             .await
             .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_dispatcher();
         Ok(out)
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn update_in(
+    pub(crate) async fn update_in(
         &self,
         tx: &DatabaseTransaction,
         ctx: &TenantCtx,
@@ -700,6 +702,7 @@ impl Engine {
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         self.delete_in(&tx, ctx, &app, entity, &id, if_match).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_dispatcher();
         Ok(())
     }
 
@@ -876,6 +879,7 @@ impl Engine {
             deleted.push(Value::String(id.clone()));
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_dispatcher();
         if created.len() + updated.len() + deleted.len() >= crate::stats::LARGE_WRITE {
             self.stats.refresh_soon(&self.db, &entity.table);
         }
@@ -1090,7 +1094,7 @@ fn unique_to_conflict(e: StoreError) -> Error {
     }
 }
 
-fn flatten(e: Result<Vec<FieldError>, Error>) -> Error {
+pub(crate) fn flatten(e: Result<Vec<FieldError>, Error>) -> Error {
     match e {
         Ok(errors) => Error::validation(errors),
         Err(e) => e,

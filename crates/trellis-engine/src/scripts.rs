@@ -169,6 +169,8 @@ pub struct LoadedApp {
     pub id: String,
     pub compiled: CompiledApp,
     pub scripts: HashMap<String, EntityScripts>,
+    /// Automation rule conditions by rule name.
+    pub conditions: HashMap<String, CompiledScript>,
 }
 
 impl Deref for LoadedApp {
@@ -182,7 +184,9 @@ impl LoadedApp {
     /// Compiles a validated definition and its scripts; script errors name their place.
     pub fn load(rules: &RuleEngine, id: &str, def: AppDef, version: i64) -> Result<LoadedApp, Error> {
         let scripts = compile_scripts(rules, &def)?;
+        let conditions = compile_rule_scripts(rules, &def)?;
         Ok(LoadedApp {
+            conditions,
             id: id.to_string(),
             compiled: CompiledApp::compile(def, version),
             scripts,
@@ -336,6 +340,59 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
             }
         }
         out.insert(e.name.to_string(), scripts);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::validation(errors))
+    }
+}
+
+/// Compiles the conditions of an app's automation rules (and checks the `{"expr"}` values of
+/// their actions compile); errors name the rule.
+pub fn compile_rule_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<String, CompiledScript>, Error> {
+    let mut errors = crate::automation::schedule::check_schedules(def);
+    let mut out = HashMap::new();
+    for (i, r) in def.rules.iter().enumerate() {
+        let at = format!("rules[{i}]");
+        if let Some(c) = &r.condition
+            && let Some(s) = compile_one(rules, c, format!("{at}.condition"), &mut errors)
+        {
+            if let Some(e) = r.trigger.entity().and_then(|e| def.entity(e.as_str())) {
+                for var in ["record.", "old."] {
+                    for name in names_after(c, var) {
+                        let known = e.field(&name).is_some()
+                            || matches!(
+                                name.as_str(),
+                                "id" | "owner" | "created_by" | "created_at" | "updated_at"
+                            )
+                            || (name == "stage" && e.pipeline.is_some());
+                        if !known {
+                            errors.push(FieldError::new(
+                                format!("{at}.condition"),
+                                "unknown_field",
+                                format!("{var}{name}: '{name}' is not a field of '{}'", e.name),
+                            ));
+                        }
+                    }
+                }
+            }
+            out.insert(r.name.to_string(), s);
+        }
+        for (j, a) in r.actions.iter().enumerate() {
+            use trellis_core::automation::ActionDef;
+            let values = match a {
+                ActionDef::SetFields { values }
+                | ActionDef::CreateRecord { values, .. }
+                | ActionDef::UpdateRelated { values, .. } => values,
+                _ => continue,
+            };
+            for (k, v) in values {
+                if let Some(src) = v.get("expr").and_then(Value::as_str) {
+                    compile_one(rules, src, format!("{at}.actions[{j}].values.{k}.expr"), &mut errors);
+                }
+            }
+        }
     }
     if errors.is_empty() {
         Ok(out)

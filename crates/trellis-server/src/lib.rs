@@ -39,6 +39,7 @@ pub struct Running {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     housekeeping: tokio::task::JoinHandle<()>,
     timers: tokio::task::JoinHandle<()>,
+    automation: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -47,6 +48,13 @@ impl Running {
         let r = self.server.await.context("server task failed")?;
         self.housekeeping.abort();
         self.timers.abort();
+        self.engine.stop_automation();
+        for t in self.automation {
+            if tokio::time::timeout(Duration::from_secs(10), t).await.is_err() {
+                tracing::warn!("an automation loop did not end in time");
+            }
+        }
+        self.engine.drain_jobs(Duration::from_secs(10)).await;
         r.context("server failed")
     }
 
@@ -55,6 +63,13 @@ impl Running {
         self.handle.stop(true).await;
         self.housekeeping.abort();
         self.timers.abort();
+        self.engine.stop_automation();
+        for t in self.automation {
+            if tokio::time::timeout(Duration::from_secs(10), t).await.is_err() {
+                tracing::warn!("an automation loop did not end in time");
+            }
+        }
+        self.engine.drain_jobs(Duration::from_secs(10)).await;
         let _ = self.server.await;
         self.engine.db.clone().close().await;
     }
@@ -87,6 +102,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let server = tokio::spawn(server);
     let housekeeping = tokio::spawn(housekeeping(engine.clone()));
     let timers = tokio::spawn(fire_timers(engine.clone()));
+    let automation = vec![
+        tokio::spawn(dispatch_events(engine.clone())),
+        tokio::spawn(run_jobs(engine.clone())),
+    ];
     Ok(Running {
         addr,
         engine,
@@ -95,7 +114,39 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         server,
         housekeeping,
         timers,
+        automation,
     })
+}
+
+/// Matches committed events against the automation rules: woken by this node's commits, and
+/// polling for other nodes' (an idle poll is one indexed read).
+async fn dispatch_events(engine: Engine) {
+    while !engine.is_stopping() {
+        match engine.dispatch_events().await {
+            Ok(n) if n as u64 == trellis_engine::automation::dispatch::BATCH => continue,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e.detail, "event dispatch failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        engine.events_or(Duration::from_millis(250)).await;
+    }
+}
+
+/// Runs due automation jobs: woken when jobs are queued, polling for retries and other nodes.
+async fn run_jobs(engine: Engine) {
+    while !engine.is_stopping() {
+        match engine.run_due_jobs().await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e.detail, "job run failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        engine.jobs_or(Duration::from_millis(250)).await;
+    }
 }
 
 /// Fires due timers (SLA breaches) twice a second. A sweep with nothing due is one indexed read

@@ -32,7 +32,7 @@ fn a(s: &str) -> Alias {
     Alias::new(s)
 }
 
-const COLS: [&str; 11] = [
+pub(crate) const COLS: [&str; 11] = [
     "id",
     "tenant_id",
     "app_id",
@@ -46,7 +46,7 @@ const COLS: [&str; 11] = [
     "depth",
 ];
 
-fn event(r: &QueryResult) -> Result<EventRow, StoreError> {
+pub(crate) fn event(r: &QueryResult) -> Result<EventRow, StoreError> {
     Ok(EventRow {
         id: r.try_get("", "id")?,
         tenant_id: r.try_get("", "tenant_id")?,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod file_meta;
 pub mod files;
+pub mod jobs;
 pub mod migrate;
 pub mod notifications;
 pub mod records;

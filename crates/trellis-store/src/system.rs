@@ -354,6 +354,16 @@ pub async fn app_by_name<C: ConnectionTrait>(c: &C, tenant_id: &str, name: &str)
 }
 
 /// Every app's (tenant, name, version): what a node compares to notice changes made elsewhere.
+/// Apps of every tenant with this name (inbound webhooks name an app, not a tenant).
+pub async fn apps_named<C: ConnectionTrait>(c: &C, name: &str) -> Result<Vec<AppRow>, StoreError> {
+    let q = Query::select()
+        .columns(APP_COLS.map(a))
+        .from(a("sys_apps"))
+        .and_where(Expr::col(a("name")).eq(name))
+        .to_owned();
+    c.query_all(&q).await?.iter().map(app).collect()
+}
+
 pub async fn app_by_id<C: ConnectionTrait>(c: &C, id: &str) -> Result<Option<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS.map(a))

@@ -1,5 +1,6 @@
 pub mod apps;
 pub mod auth;
+pub mod automation;
 pub mod directory;
 pub mod docs;
 pub mod files;

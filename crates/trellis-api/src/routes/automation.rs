@@ -1,0 +1,153 @@
+//! Automation: rules (kept in the app definition), their runs and dry runs, inbound webhooks,
+//! manual runs on a record, and retries of dead jobs.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use trellis_engine::Engine;
+use utoipa::IntoParams;
+
+use crate::extract::Caller;
+use crate::problem::{ApiResult, Problem};
+use crate::routes::apps::{ChangeQuery, changed};
+
+type RulePath = web::Path<(String, String)>;
+
+/// The app's rules, each with its health (`failing` when its last runs failed).
+#[utoipa::path(tag = "automation", params(("app" = String, Path)),
+    responses((status = 200, description = "{data: [rule + health]}", body = Object), (status = 404, body = Problem)))]
+#[get("/apps/{app}/rules")]
+pub async fn list_rules(engine: web::Data<Engine>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(engine.list_rules(&caller.0, &path).await?))
+}
+
+/// Add a rule (`rule.schema.json`): trigger, condition, actions.
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ChangeQuery), request_body = Object,
+    responses((status = 200, description = "What changed", body = Object), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/apps/{app}/rules")]
+pub async fn create_rule(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: web::Path<String>,
+    q: web::Query<ChangeQuery>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let change = engine.create_rule(&caller.0, &path, &body, q.opts()).await?;
+    changed(&engine, &caller, &path, change).await
+}
+
+/// A rule.
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path)),
+    responses((status = 200, description = "The rule", body = Object), (status = 404, body = Problem)))]
+#[get("/apps/{app}/rules/{rule}")]
+pub async fn get_rule(engine: web::Data<Engine>, caller: Caller, path: RulePath) -> ApiResult<HttpResponse> {
+    let (app, rule) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.get_rule(&caller.0, &app, &rule).await?))
+}
+
+/// Change a rule (merge patch), e.g. `{"enabled": false}`.
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery), request_body = Object,
+    responses((status = 200, description = "What changed", body = Object), (status = 422, body = Problem)))]
+#[patch("/apps/{app}/rules/{rule}")]
+pub async fn patch_rule(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: RulePath,
+    q: web::Query<ChangeQuery>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let (app, rule) = path.into_inner();
+    let change = engine.patch_rule(&caller.0, &app, &rule, &body, q.opts()).await?;
+    changed(&engine, &caller, &app, change).await
+}
+
+/// Remove a rule (its runs stay readable in the database).
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery),
+    responses((status = 200, description = "What changed", body = Object), (status = 404, body = Problem)))]
+#[delete("/apps/{app}/rules/{rule}")]
+pub async fn delete_rule(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: RulePath,
+    q: web::Query<ChangeQuery>,
+) -> ApiResult<HttpResponse> {
+    let (app, rule) = path.into_inner();
+    let change = engine.delete_rule(&caller.0, &app, &rule, q.opts()).await?;
+    changed(&engine, &caller, &app, change).await
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct RunsQuery {
+    /// 1–500 (default 50).
+    limit: Option<u64>,
+}
+
+/// A rule's runs, newest first: trigger, condition result, each action's status, attempts,
+/// error and duration.
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), RunsQuery),
+    responses((status = 200, description = "{data: [run]}", body = Object), (status = 404, body = Problem)))]
+#[get("/apps/{app}/rules/{rule}/runs")]
+pub async fn list_rule_runs(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: RulePath,
+    q: web::Query<RunsQuery>,
+) -> ApiResult<HttpResponse> {
+    let (app, rule) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.rule_runs(&caller.0, &app, &rule, q.limit).await?))
+}
+
+/// Dry run: `{record: id | {values}, payload?}` → would it match, and what each action would
+/// do. Nothing is written or sent.
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path)), request_body = Object,
+    responses((status = 200, description = "{matched, actions}", body = Object), (status = 404, body = Problem)))]
+#[post("/apps/{app}/rules/{rule}/test")]
+pub async fn test_rule(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: RulePath,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let (app, rule) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.test_rule(&caller.0, &app, &rule, &body).await?))
+}
+
+/// An inbound webhook: starts the rule listening on this key. Authenticated by the rule's
+/// secret in `X-Trellis-Secret`, not by a bearer token.
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("key" = String, Path), ("X-Trellis-Secret" = String, Header)), request_body = Object,
+    responses((status = 202, description = "{event}", body = Object), (status = 401, body = Problem)))]
+#[post("/hooks/{app}/{key}")]
+pub async fn inbound_hook(
+    engine: web::Data<Engine>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: Option<web::Json<Value>>,
+) -> ApiResult<HttpResponse> {
+    let (app, key) = path.into_inner();
+    let secret = req.headers().get("x-trellis-secret").and_then(|v| v.to_str().ok());
+    let payload = body.map(|b| b.into_inner()).unwrap_or(Value::Null);
+    let id = engine.inbound_hook(&app, &key, secret, payload).await?;
+    Ok(HttpResponse::Accepted().json(json!({ "event": id })))
+}
+
+/// Run a manual rule on a record (a button).
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), ("rule" = String, Path)),
+    responses((status = 202, description = "{event}", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[post("/data/{app}/{entity}/{id}/rules/{rule}/run")]
+pub async fn run_rule(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: web::Path<(String, String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity, id, rule) = path.into_inner();
+    let e = engine.run_rule_on(&caller.0, &app, &entity, &id, &rule).await?;
+    Ok(HttpResponse::Accepted().json(json!({ "event": e })))
+}
+
+/// Retry a dead job (admin): it is queued again with fresh attempts.
+#[utoipa::path(tag = "automation", params(("id" = String, Path)),
+    responses((status = 200, description = "The job", body = Object), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/jobs/{id}/retry")]
+pub async fn retry_job(engine: web::Data<Engine>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(engine.retry_job(&caller.0, &path).await?))
+}

@@ -1,0 +1,391 @@
+//! The use cases of automation that the API serves: rules (kept in the app definition), their
+//! runs, dry runs, inbound webhooks, manual runs and retries of dead jobs.
+
+use serde_json::{Value, json};
+use trellis_core::automation::{RuleDef, Trigger};
+use trellis_core::validate::parse_rule;
+use trellis_core::{Error, FieldError};
+use trellis_store::events::EventRow;
+use trellis_store::jobs;
+use trellis_store::records;
+use trellis_store::sea_orm::TransactionTrait;
+use trellis_store::{StoreError, events, system};
+
+use crate::apps::{ChangeOptions, ChangeOut, merge_patch};
+use crate::automation::dispatch::{condition_context, run_input};
+use crate::automation::template::{render, render_json};
+use crate::{Engine, TenantCtx};
+
+/// Runs in a row that failed, from which a rule counts as failing.
+pub const FAILING_AFTER: usize = 3;
+
+fn rule_missing(name: &str) -> Error {
+    Error::not_found(format!(
+        "rule '{}' does not exist",
+        trellis_core::names::truncate(name, 64)
+    ))
+}
+
+fn job_json(j: &jobs::JobRow) -> Value {
+    json!({
+        "id": j.id,
+        "index": j.action_index,
+        "action": j.action,
+        "status": j.status,
+        "attempts": j.attempts,
+        "max_attempts": j.max_attempts,
+        "next_run_at": trellis_core::value::format_datetime(&j.next_run_at),
+        "error": j.last_error,
+        "output": j.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
+        "duration_ms": j.duration_ms,
+    })
+}
+
+impl Engine {
+    /// The app's rules, each with its health: how its recent runs ended and whether it keeps
+    /// failing (flagged, never silently disabled).
+    pub async fn list_rules(&self, ctx: &TenantCtx, app: &str) -> Result<Value, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let mut out = Vec::new();
+        for r in &app.def.rules {
+            let runs = jobs::runs_of(&self.db.read, &app.id, r.name.as_str(), 20).await?;
+            let failing = runs.len() >= FAILING_AFTER
+                && runs
+                    .iter()
+                    .filter(|x| x.status != "skipped")
+                    .take(FAILING_AFTER)
+                    .all(|x| matches!(x.status.as_str(), "failed" | "error"));
+            let mut v = serde_json::to_value(r).map_err(|e| Error::internal(e.to_string()))?;
+            v["health"] = json!({
+                "failing": failing,
+                "last_status": runs.first().map(|x| x.status.clone()),
+                "recent_failures": runs.iter().filter(|x| matches!(x.status.as_str(), "failed" | "error")).count(),
+            });
+            out.push(v);
+        }
+        Ok(json!({ "data": out }))
+    }
+
+    pub async fn get_rule(&self, ctx: &TenantCtx, app: &str, rule: &str) -> Result<Value, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        serde_json::to_value(r).map_err(|e| Error::internal(e.to_string()))
+    }
+
+    /// Adds a rule (`rule.schema.json`); its condition must compile.
+    pub async fn create_rule(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        let rule = parse_rule(body)?;
+        self.change_app(ctx, app, opts, move |def| {
+            if def.rule(rule.name.as_str()).is_some() {
+                return Err(Error::conflict(format!("rule '{}' exists", rule.name))
+                    .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
+            }
+            def.rules.push(rule);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes a rule (merge patch); the name stays.
+    pub async fn patch_rule(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        rule: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        let (body, name) = (body.clone(), rule.to_string());
+        self.change_app(ctx, app, opts, move |def| {
+            let i = def
+                .rules
+                .iter()
+                .position(|r| r.name.as_str() == name)
+                .ok_or_else(|| rule_missing(&name))?;
+            let mut v = serde_json::to_value(&def.rules[i]).map_err(|e| Error::internal(e.to_string()))?;
+            merge_patch(&mut v, &body);
+            let patched: RuleDef = parse_rule(&v)?;
+            if patched.name.as_str() != name {
+                return Err(Error::validation(vec![FieldError::new(
+                    "name",
+                    "read_only",
+                    "a rule cannot be renamed; its runs are kept under its name",
+                )]));
+            }
+            def.rules[i] = patched;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_rule(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        rule: &str,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        let name = rule.to_string();
+        self.change_app(ctx, app, opts, move |def| {
+            let before = def.rules.len();
+            def.rules.retain(|r| r.name.as_str() != name);
+            if def.rules.len() == before {
+                return Err(rule_missing(&name));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// A rule's runs, newest first: the trigger, the condition's result, each action's status,
+    /// attempts, error and duration.
+    pub async fn rule_runs(&self, ctx: &TenantCtx, app: &str, rule: &str, limit: Option<u64>) -> Result<Value, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        let limit = limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(Error::bad_field("limit", "range", "must be 1 to 500"));
+        }
+        let runs = jobs::runs_of(&self.db.read, &app.id, rule, limit).await?;
+        let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+        let all_jobs = jobs::jobs_of_runs(&self.db.read, &ids).await?;
+        let data: Vec<Value> = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "status": r.status,
+                    "matched": r.matched,
+                    "error": r.error,
+                    "depth": r.depth,
+                    "record": r.record_id,
+                    "rule_version": r.rule_version,
+                    "trigger": serde_json::from_str::<Value>(&r.trigger).unwrap_or(Value::Null),
+                    "started_at": trellis_core::value::format_datetime(&r.started_at),
+                    "finished_at": r.finished_at.as_ref().map(trellis_core::value::format_datetime),
+                    "actions": all_jobs.iter().filter(|j| j.run_id == r.id).map(job_json).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        Ok(json!({ "data": data }))
+    }
+
+    /// A dry run on a record (`{record: id}` or `{record: {values}}`): would the condition
+    /// match, and what would each action do (rendered texts, computed values). Nothing is
+    /// written or sent.
+    pub async fn test_rule(&self, ctx: &TenantCtx, app_name: &str, rule: &str, body: &Value) -> Result<Value, Error> {
+        let app = self.compiled_app(ctx, app_name).await?;
+        let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        let entity = r.trigger.entity().and_then(|e| app.entity(e.as_str())).cloned();
+        let (row, data) = match (&entity, body.get("record")) {
+            (Some(ent), Some(Value::String(id))) => {
+                let id = crate::records::check_id(id)?;
+                let row = records::get(&self.db.read, ent, &id, None)
+                    .await?
+                    .ok_or_else(|| Error::not_found("no such record"))?;
+                (Some(row), json!({}))
+            }
+            (_, Some(Value::Object(o))) => (None, json!({"record": o, "payload": body.get("payload")})),
+            (_, None) => (None, json!({"payload": body.get("payload")})),
+            _ => return Err(Error::bad_field("record", "type", "a record id or an object of values")),
+        };
+        let event = EventRow {
+            id: "test".into(),
+            tenant_id: ctx.tenant_id().to_string(),
+            app_id: app.id.clone(),
+            entity_id: entity
+                .as_ref()
+                .map(|e| e.def.storage_id().to_string())
+                .unwrap_or_default(),
+            record_id: row.as_ref().map(|r| r.id().to_string()).unwrap_or_default(),
+            kind: "test".into(),
+            actor: Some(ctx.user_id().to_string()),
+            via: None,
+            at: trellis_core::value::now_micros(),
+            data: data.to_string(),
+            depth: 0,
+        };
+        let input = run_input(&event, entity.as_deref(), row.as_ref(), &data, rule);
+        let matched = match app.conditions.get(rule) {
+            None => Ok(true),
+            Some(s) => self
+                .rules
+                .eval_bool(s, &condition_context(entity.as_deref(), row.as_ref(), &input))
+                .map_err(|e| e.to_string()),
+        };
+        let actions: Vec<Value> = r
+            .actions
+            .iter()
+            .map(|a| {
+                use trellis_core::automation::ActionDef as A;
+                let preview = match a {
+                    A::SetFields { values } | A::CreateRecord { values, .. } | A::UpdateRelated { values, .. } => {
+                        match crate::automation::actions::records::body_of(self, values, entity.as_deref(), &input) {
+                            Ok(v) => json!({"values": v}),
+                            Err(e) => json!({"error": e.message}),
+                        }
+                    }
+                    A::Notify { title, body, .. } => json!({
+                        "title": {"zh": title.zh.as_deref().map(|t| render(t, &input)), "en": title.en.as_deref().map(|t| render(t, &input))},
+                        "body": body.as_deref().map(|b| render(b, &input)),
+                    }),
+                    A::Email { subject, body, .. } => json!({"subject": render(subject, &input), "body": render(body, &input)}),
+                    A::Sms { text, .. } => json!({"text": render(text, &input)}),
+                    A::Webhook { url, body, .. } => json!({"url": url, "body": body.as_ref().map(|b| render_json(b, &input)).unwrap_or(input.clone())}),
+                    A::RenderDocument { template, name, .. } => json!({"name": render(name, &input), "content": render(template, &input)}),
+                    A::Transition { to, .. } => json!({"to": to}),
+                    A::AssignOwner { assign } => json!({"assign": assign}),
+                };
+                json!({"type": a.kind(), "would": preview})
+            })
+            .collect();
+        Ok(match matched {
+            Ok(m) => json!({"matched": m, "actions": if m { actions } else { Vec::new() }}),
+            Err(e) => json!({"matched": false, "error": format!("the condition failed: {e}"), "actions": []}),
+        })
+    }
+
+    /// An inbound webhook: finds the app's rule with this key whose secret matches (compared in
+    /// constant time) and writes a `webhook` event for the dispatcher. Answers the event id.
+    pub async fn inbound_hook(
+        &self,
+        app: &str,
+        key: &str,
+        secret: Option<&str>,
+        payload: Value,
+    ) -> Result<String, Error> {
+        let not_found = || Error::not_found("no such webhook");
+        let secret =
+            secret.ok_or_else(|| Error::unauthenticated("the webhook secret is missing (X-Trellis-Secret)"))?;
+        let name = trellis_core::Slug::from_path("app", app).map_err(|_| not_found())?;
+        for row in system::apps_named(&self.db.read, name.as_str()).await? {
+            let Some(loaded) = self.app_by_id(&self.db.read, &row.id).await? else {
+                continue;
+            };
+            let Some(rule) = loaded.def.rules.iter().find(|r| {
+                matches!(&r.trigger, Trigger::Webhook { key: k, secret: s } if k.as_str() == key && constant_eq(s.as_bytes(), secret.as_bytes()))
+            }) else {
+                continue;
+            };
+            if !rule.enabled {
+                return Err(Error::conflict("this webhook's rule is disabled"));
+            }
+            let e = EventRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                tenant_id: row.tenant_id.clone(),
+                app_id: row.id.clone(),
+                entity_id: String::new(),
+                record_id: String::new(),
+                kind: "webhook".into(),
+                actor: None,
+                via: Some(format!("hook:{key}")),
+                at: trellis_core::value::now_micros(),
+                data: json!({"rule": rule.name, "payload": payload}).to_string(),
+                depth: 0,
+            };
+            events::insert(&self.db.write, std::slice::from_ref(&e)).await?;
+            self.wake_dispatcher();
+            return Ok(e.id);
+        }
+        // The same answer for an unknown key and a wrong secret: nothing to probe.
+        Err(Error::unauthenticated("unknown webhook or wrong secret"))
+    }
+
+    /// A manual run of a rule on a record (the button in the UI).
+    pub async fn run_rule_on(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        id: &str,
+        rule: &str,
+    ) -> Result<String, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        let ent = crate::records::entity_of(&app, entity)?.clone();
+        let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        if !matches!(&r.trigger, Trigger::Manual { entity: e } if e.as_str() == ent.name()) {
+            return Err(Error::bad_field(
+                "rule",
+                "not_manual",
+                format!("rule '{rule}' is not a manual rule of '{entity}'"),
+            ));
+        }
+        let id = crate::records::check_id(id)?;
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        records::get(&tx, &ent, &id, Some(&[]))
+            .await?
+            .ok_or_else(|| Error::not_found("no such record"))?;
+        let e = EventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: ctx.tenant_id().to_string(),
+            app_id: app.id.clone(),
+            entity_id: ent.def.storage_id().to_string(),
+            record_id: id,
+            kind: "manual".into(),
+            actor: Some(ctx.user_id().to_string()),
+            via: ctx.via(),
+            at: trellis_core::value::now_micros(),
+            data: json!({"rule": rule}).to_string(),
+            depth: ctx.depth(),
+        };
+        events::insert(&tx, std::slice::from_ref(&e)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.wake_dispatcher();
+        Ok(e.id)
+    }
+
+    /// Puts a dead job back in the queue with fresh attempts (admin).
+    pub async fn retry_job(&self, ctx: &TenantCtx, id: &str) -> Result<Value, Error> {
+        ctx.require_admin_to("retry automation jobs")?;
+        let job = jobs::job_by_id(&self.db.read, ctx.tenant_id(), id)
+            .await?
+            .ok_or_else(|| Error::not_found("no such job"))?;
+        if job.status != "dead" {
+            return Err(Error::conflict(format!(
+                "only dead jobs are retried; this one is {}",
+                job.status
+            )));
+        }
+        let now = trellis_core::value::now_micros();
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        jobs::requeue(&tx, id, now).await?;
+        // The run is open again; the actions after this one wait their turn once more.
+        {
+            use trellis_store::sea_orm::ConnectionTrait;
+            use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+            let q = Query::update()
+                .table(Alias::new("sys_jobs"))
+                .value(Alias::new("status"), "waiting")
+                .and_where(Expr::col(Alias::new("run_id")).eq(job.run_id.clone()))
+                .and_where(Expr::col(Alias::new("status")).eq("skipped"))
+                .to_owned();
+            tx.execute(&q).await.map_err(StoreError::from)?;
+            let q = Query::update()
+                .table(Alias::new("sys_rule_runs"))
+                .value(Alias::new("status"), "running")
+                .value(Alias::new("error"), Option::<String>::None)
+                .and_where(Expr::col(Alias::new("id")).eq(job.run_id.clone()))
+                .to_owned();
+            tx.execute(&q).await.map_err(StoreError::from)?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.wake_workers();
+        let job = jobs::job_by_id(&self.db.read, ctx.tenant_id(), id)
+            .await?
+            .ok_or_else(|| Error::not_found("no such job"))?;
+        Ok(job_json(&job))
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

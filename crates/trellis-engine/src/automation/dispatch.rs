@@ -1,0 +1,455 @@
+//! The dispatcher: claims committed events from the outbox, matches them against the rules of
+//! their app, evaluates conditions, and records a run with its jobs, all in the transaction
+//! that marks the events dispatched, so an event is matched exactly once even across crashes
+//! and nodes. It also schedules relative-time triggers for the records the events are about.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use trellis_core::automation::{MAX_DEPTH, RuleDef, Trigger};
+use trellis_core::{CompiledEntity, CompiledField, Error, Val};
+use trellis_rules::{ScriptContext, UserInfo, json_to_dynamic, record_map, to_dynamic};
+use trellis_store::events::EventRow;
+use trellis_store::jobs::{self, JobRow, RunRow};
+use trellis_store::records::{self, Row};
+use trellis_store::sea_orm::{ConnectionTrait, TransactionTrait};
+use trellis_store::{StoreError, events, system, timers};
+
+use crate::Engine;
+use crate::records::record_json;
+use crate::scripts::LoadedApp;
+
+/// Events taken per dispatch round.
+pub const BATCH: u64 = 200;
+/// Default attempts of an action.
+pub const DEFAULT_ATTEMPTS: u32 = 5;
+
+/// The entity an event is about (by storage id).
+fn entity_by_id(app: &LoadedApp, id: &str) -> Option<Arc<CompiledEntity>> {
+    app.entities
+        .values()
+        .find(|e| e.def.storage_id().as_str() == id)
+        .cloned()
+}
+
+/// Whether a rule's trigger matches an event.
+fn matches(rule: &RuleDef, e: &EventRow, entity: Option<&CompiledEntity>, data: &Value) -> bool {
+    let entity_is = |name: &str| entity.is_some_and(|x| x.name() == name);
+    let by_rule = || data.get("rule").and_then(Value::as_str) == Some(rule.name.as_str());
+    let stage_is = |key: &str, want: &Option<trellis_core::Slug>| {
+        want.as_ref()
+            .is_none_or(|s| data.get(key).and_then(Value::as_str) == Some(s.as_str()))
+    };
+    match &rule.trigger {
+        Trigger::RecordCreated { entity } => e.kind == "created" && entity_is(entity.as_str()),
+        Trigger::RecordUpdated { entity } => e.kind == "updated" && entity_is(entity.as_str()),
+        Trigger::RecordDeleted { entity } => e.kind == "deleted" && entity_is(entity.as_str()),
+        Trigger::FieldChanged {
+            entity: name,
+            field,
+            from,
+            to,
+        } => {
+            if e.kind != "updated" || !entity_is(name.as_str()) {
+                return false;
+            }
+            let key = entity
+                .and_then(|x| x.def.field(field.as_str()))
+                .map(|f| f.storage_id().to_string())
+                .unwrap_or_else(|| field.to_string());
+            match data.get("changes").and_then(|c| c.get(&key)) {
+                Some(Value::Array(pair)) if pair.len() == 2 => {
+                    from.as_ref().is_none_or(|f| &pair[0] == f) && to.as_ref().is_none_or(|t| &pair[1] == t)
+                }
+                _ => false,
+            }
+        }
+        Trigger::StageEntered { entity, stage } => {
+            e.kind == "stage_changed" && entity_is(entity.as_str()) && stage_is("to", stage)
+        }
+        Trigger::StageLeft { entity, stage } => {
+            e.kind == "stage_changed" && entity_is(entity.as_str()) && stage_is("from", stage)
+        }
+        Trigger::SlaBreached { entity, stage } => {
+            e.kind == "sla_breached" && entity_is(entity.as_str()) && stage_is("stage", stage)
+        }
+        Trigger::Manual { entity } => e.kind == "manual" && entity_is(entity.as_str()) && by_rule(),
+        Trigger::Webhook { .. } => e.kind == "webhook" && by_rule(),
+        Trigger::RelativeTime { entity, .. } => e.kind == "timer" && entity_is(entity.as_str()) && by_rule(),
+        Trigger::Cron { .. } => e.kind == "timer" && by_rule(),
+    }
+}
+
+/// A record's fields as scripts see them.
+pub(crate) fn script_fields<'a>(entity: &'a CompiledEntity, row: &'a Row) -> Vec<(&'a CompiledField, &'a Val)> {
+    entity
+        .columns
+        .iter()
+        .zip(&row.values)
+        .filter(|(c, _)| !c.system || matches!(c.name.as_str(), "id" | "owner" | "stage" | "created_at" | "created_by"))
+        .filter_map(|(c, v)| v.as_ref().map(|v| (c, v)))
+        .collect()
+}
+
+/// The input of a run: the event, the record as answered now (or as it was, when deleted), its
+/// values before an update, and an inbound webhook's payload.
+pub(crate) fn run_input(
+    e: &EventRow,
+    entity: Option<&CompiledEntity>,
+    row: Option<&Row>,
+    data: &Value,
+    rule: &str,
+) -> Value {
+    let record = match (entity, row) {
+        (Some(ent), Some(r)) => record_json(ent, r),
+        _ => data.get("record").cloned().unwrap_or(Value::Null),
+    };
+    let old = match (entity, &record, data.get("changes")) {
+        (Some(ent), Value::Object(now), Some(Value::Object(ch))) if e.kind == "updated" => {
+            let mut old = now.clone();
+            for (key, pair) in ch {
+                let name = ent
+                    .def
+                    .fields
+                    .iter()
+                    .find(|f| f.storage_id().as_str() == key)
+                    .map(|f| f.name.to_string())
+                    .unwrap_or_else(|| key.clone());
+                if let Value::Array(p) = pair {
+                    old.insert(name, p.first().cloned().unwrap_or(Value::Null));
+                }
+            }
+            Value::Object(old)
+        }
+        _ => Value::Null,
+    };
+    let mut event = json!({
+        "id": e.id, "kind": e.kind, "at": trellis_core::value::format_datetime(&e.at),
+        "actor": e.actor, "via": e.via, "depth": e.depth,
+    });
+    if let (Value::Object(o), Value::Object(d)) = (&mut event, data) {
+        for (k, v) in d {
+            if k != "record" && k != "payload" {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    json!({
+        "event": event,
+        "entity": entity.map(|x| x.name()),
+        "record": record,
+        "old": old,
+        "payload": data.get("payload").cloned().unwrap_or(Value::Null),
+        "rule": rule,
+    })
+}
+
+/// The script context of a rule's condition: `record` typed from the row (or the webhook's
+/// payload), `old` from the values before an update.
+pub(crate) fn condition_context(entity: Option<&CompiledEntity>, row: Option<&Row>, input: &Value) -> ScriptContext {
+    let record = match (entity, row) {
+        (Some(ent), Some(r)) => record_map(&script_fields(ent, r)),
+        _ => match input.get("payload").filter(|p| !p.is_null()).or(input.get("record")) {
+            Some(Value::Object(o)) => o.iter().map(|(k, v)| (k.as_str().into(), json_to_dynamic(v))).collect(),
+            _ => trellis_rules::Map::new(),
+        },
+    };
+    let user = UserInfo {
+        id: input["event"]["actor"].as_str().unwrap_or("").to_string(),
+        roles: Vec::new(),
+        team: None,
+    };
+    let mut ctx = ScriptContext::new(record.clone(), user, trellis_core::value::now_micros());
+    if let (Some(ent), Value::Object(old)) = (entity, &input["old"]) {
+        let mut m = record;
+        for (k, v) in old {
+            if let Some(f) = ent.column(k) {
+                let val = f.coerce(v).unwrap_or(Val::Null);
+                m.insert(k.as_str().into(), to_dynamic(f, &val));
+            }
+        }
+        ctx.old = Some(m);
+    }
+    ctx
+}
+
+impl Engine {
+    /// The compiled app with this id (from the registry when current).
+    pub(crate) async fn app_by_id<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: &str,
+    ) -> Result<Option<Arc<LoadedApp>>, Error> {
+        let Some(row) = system::app_by_id(conn, id).await? else {
+            return Ok(None);
+        };
+        if let Some(a) = self.registry.get(&row.tenant_id, &row.name)
+            && a.version == row.version
+            && a.id == row.id
+        {
+            return Ok(Some(a));
+        }
+        let def: trellis_core::AppDef =
+            serde_json::from_str(&row.definition).map_err(|e| Error::internal(e.to_string()))?;
+        let app = Arc::new(LoadedApp::load(&self.rules, &row.id, def, row.version)?);
+        self.registry.put(&row.tenant_id, app.clone());
+        Ok(Some(app))
+    }
+
+    /// One dispatch round: claims up to [`BATCH`] events and matches them. Returns how many
+    /// events were dispatched.
+    pub async fn dispatch_events(&self) -> Result<usize, Error> {
+        if events::pending(&self.db.read, 1).await?.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let claimed = jobs::claim_events(&tx, BATCH).await?;
+        let now = trellis_core::value::now_micros();
+        let mut apps: HashMap<String, Option<Arc<LoadedApp>>> = HashMap::new();
+        let mut queued = 0;
+        for e in &claimed {
+            let app = match apps.get(&e.app_id) {
+                Some(a) => a.clone(),
+                None => {
+                    let a = self.app_by_id(&tx, &e.app_id).await?;
+                    apps.insert(e.app_id.clone(), a.clone());
+                    a
+                }
+            };
+            if let Some(app) = app {
+                queued += self.dispatch_one(&tx, &app, e, now).await?;
+            }
+        }
+        let ids: Vec<String> = claimed.iter().map(|e| e.id.clone()).collect();
+        jobs::mark_dispatched(&tx, &ids, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        if queued > 0 {
+            self.wake_workers();
+        }
+        Ok(claimed.len())
+    }
+
+    /// Matches one event; answers how many jobs it queued.
+    async fn dispatch_one<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        app: &Arc<LoadedApp>,
+        e: &EventRow,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Error> {
+        let entity = entity_by_id(app, &e.entity_id);
+        let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
+        if let Some(ent) = &entity {
+            self.schedule_relative(tx, app, ent, e, now).await?;
+        }
+        let rules: Vec<&RuleDef> = app
+            .def
+            .rules
+            .iter()
+            .filter(|r| r.enabled && matches(r, e, entity.as_deref(), &data))
+            .collect();
+        if rules.is_empty() {
+            return Ok(0);
+        }
+        let row = match &entity {
+            Some(ent) if e.kind != "deleted" => records::get(tx, ent, &e.record_id, None).await?,
+            _ => None,
+        };
+        let mut queued = 0;
+        for rule in rules {
+            // A rule never runs again on its own write.
+            if e.via.as_deref() == Some(&format!("rule:{}", rule.name)) {
+                continue;
+            }
+            let input = run_input(e, entity.as_deref(), row.as_ref(), &data, rule.name.as_str());
+            queued += self
+                .start_run(tx, app, rule, Some(e), entity.as_deref(), row.as_ref(), input, now)
+                .await?;
+        }
+        Ok(queued)
+    }
+
+    /// Records a run of a rule: the depth guard, the condition, and its jobs (the first queued,
+    /// the others waiting their turn). Answers how many jobs it queued.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn start_run<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        app: &LoadedApp,
+        rule: &RuleDef,
+        e: Option<&EventRow>,
+        entity: Option<&CompiledEntity>,
+        row: Option<&Row>,
+        input: Value,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Error> {
+        let depth = e.map_or(0, |e| e.depth);
+        let tenant_id = e.map(|e| e.tenant_id.clone()).unwrap_or_default();
+        let mut run = RunRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id,
+            app_id: app.id.clone(),
+            rule: rule.name.to_string(),
+            rule_version: app.version,
+            event_id: e.map(|e| e.id.clone()),
+            record_id: e.map(|e| e.record_id.clone()).filter(|r| !r.is_empty()),
+            trigger: input["event"].to_string(),
+            matched: false,
+            status: "running".into(),
+            error: None,
+            depth,
+            started_at: now,
+            finished_at: None,
+        };
+        if depth >= MAX_DEPTH {
+            run.status = "depth_limit".into();
+            run.error = Some(format!(
+                "not run: the change was made {depth} rules deep (a chain stops at {MAX_DEPTH})"
+            ));
+            run.finished_at = Some(now);
+            tracing::warn!(rule = %rule.name, depth, "rule chain stopped at the depth limit");
+            jobs::insert_run(tx, &run).await?;
+            return Ok(0);
+        }
+        let matched = match app.conditions.get(rule.name.as_str()) {
+            None => Ok(true),
+            Some(script) => {
+                let ctx = condition_context(entity, row, &input);
+                self.rules.eval_bool(script, &ctx).map_err(|err| err.to_string())
+            }
+        };
+        match matched {
+            Err(msg) => {
+                run.status = "error".into();
+                run.error = Some(format!("the condition failed: {msg}"));
+                run.finished_at = Some(now);
+                jobs::insert_run(tx, &run).await?;
+                Ok(0)
+            }
+            Ok(false) => {
+                run.status = "skipped".into();
+                run.finished_at = Some(now);
+                jobs::insert_run(tx, &run).await?;
+                Ok(0)
+            }
+            Ok(true) => {
+                run.matched = true;
+                jobs::insert_run(tx, &run).await?;
+                let key_base = match e {
+                    Some(e) => format!("{}:{}:{}", app.id, rule.name, e.id),
+                    None => format!("{}:{}:{}", app.id, rule.name, run.id),
+                };
+                let input_text = input.to_string();
+                let attempts = rule.max_attempts.unwrap_or(DEFAULT_ATTEMPTS) as i32;
+                let jobs: Vec<JobRow> = rule
+                    .actions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| JobRow {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        tenant_id: run.tenant_id.clone(),
+                        app_id: app.id.clone(),
+                        run_id: run.id.clone(),
+                        rule: rule.name.to_string(),
+                        action_index: i as i32,
+                        action: a.kind().to_string(),
+                        idempotency_key: format!("{key_base}:{i}"),
+                        status: if i == 0 { "queued" } else { "waiting" }.into(),
+                        attempts: 0,
+                        max_attempts: attempts,
+                        next_run_at: now,
+                        locked_until: None,
+                        last_error: None,
+                        input: input_text.clone(),
+                        output: None,
+                        duration_ms: None,
+                        created_at: now,
+                        updated_at: now,
+                    })
+                    .collect();
+                jobs::insert_jobs(tx, &jobs).await?;
+                Ok(1)
+            }
+        }
+    }
+
+    /// Keeps the relative-time timers of a record in step with it: (re)scheduled when it is
+    /// created or its date field changes, cancelled when it is deleted.
+    async fn schedule_relative<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        app: &LoadedApp,
+        entity: &CompiledEntity,
+        e: &EventRow,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        for rule in &app.def.rules {
+            let Trigger::RelativeTime {
+                entity: name,
+                field,
+                offset_seconds,
+            } = &rule.trigger
+            else {
+                continue;
+            };
+            if name.as_str() != entity.name() || !rule.enabled {
+                continue;
+            }
+            let key = format!("{}:{}", rule.name, e.record_id);
+            match e.kind.as_str() {
+                "deleted" => {
+                    cancel_rule_timer(tx, &key).await?;
+                }
+                "created" | "updated" => {
+                    let Some(row) = records::get(tx, entity, &e.record_id, None).await? else {
+                        continue;
+                    };
+                    let base = match row.get(entity, field.as_str()) {
+                        Some(Val::DateTime(t)) => Some(*t),
+                        Some(Val::Date(d)) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+                        _ => None,
+                    };
+                    let due = base.map(|b| b + chrono::TimeDelta::seconds(*offset_seconds));
+                    if e.kind == "updated" {
+                        cancel_rule_timer(tx, &key).await?;
+                    }
+                    if let Some(due) = due.filter(|d| *d > now - chrono::TimeDelta::minutes(1)) {
+                        timers::insert(
+                            tx,
+                            &timers::TimerRow {
+                                id: uuid::Uuid::now_v7().to_string(),
+                                tenant_id: e.tenant_id.clone(),
+                                app_id: app.id.clone(),
+                                entity_id: e.entity_id.clone(),
+                                record_id: Some(e.record_id.clone()),
+                                kind: "rule".into(),
+                                key,
+                                due_at: due,
+                                status: "pending".into(),
+                                data: json!({"rule": rule.name}).to_string(),
+                            },
+                        )
+                        .await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn cancel_rule_timer<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), Error> {
+    use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let q = Query::update()
+        .table(Alias::new("sys_timers"))
+        .value(Alias::new("status"), "cancelled")
+        .and_where(Expr::col(Alias::new("kind")).eq("rule"))
+        .and_where(Expr::col(Alias::new("key")).eq(key))
+        .and_where(Expr::col(Alias::new("status")).eq("pending"))
+        .to_owned();
+    c.execute(&q).await.map_err(StoreError::from)?;
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! Time triggers: cron rules keep one pending timer each (its next fire time); relative-time
+//! timers are set by the dispatcher. A due timer becomes a `timer` event for the dispatcher; a
+//! cron fire is first recorded under the unique (rule, fire time), so two nodes never fire one
+//! tick twice, and the next tick is scheduled from now (ticks missed while down are not replayed).
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use trellis_core::automation::Trigger;
+use trellis_core::{AppDef, Error, FieldError};
+use trellis_store::events::EventRow;
+use trellis_store::sea_orm::ConnectionTrait;
+use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use trellis_store::{StoreError, events, jobs, timers};
+
+/// The next time a schedule fires after `after`, in its time zone (UTC by default). Five fields
+/// (minute precision) or six (with seconds).
+pub fn next_fire(schedule: &str, timezone: Option<&str>, after: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let cron = croner::Cron::new(schedule)
+        .with_seconds_optional()
+        .parse()
+        .map_err(|e| format!("'{schedule}' is not a cron schedule: {e}"))?;
+    let tz: chrono_tz::Tz = match timezone {
+        None => chrono_tz::UTC,
+        Some(t) => t.parse().map_err(|_| format!("'{t}' is not a time zone"))?,
+    };
+    cron.find_next_occurrence(&after.with_timezone(&tz), false)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("'{schedule}' never fires: {e}"))
+}
+
+/// Checks the schedules and time zones of an app's cron rules.
+pub fn check_schedules(def: &AppDef) -> Vec<FieldError> {
+    let now = Utc::now();
+    def.rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match &r.trigger {
+            Trigger::Cron { schedule, timezone } => next_fire(schedule, timezone.as_deref(), now)
+                .err()
+                .map(|m| FieldError::new(format!("rules[{i}].trigger.schedule"), "invalid_schedule", m)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Replaces an app's pending cron timers with one per enabled cron rule, due at its next fire.
+pub async fn sync_cron<C: ConnectionTrait>(conn: &C, tenant_id: &str, app_id: &str, def: &AppDef) -> Result<(), Error> {
+    let q = Query::update()
+        .table(Alias::new("sys_timers"))
+        .value(Alias::new("status"), "cancelled")
+        .and_where(Expr::col(Alias::new("app_id")).eq(app_id))
+        .and_where(Expr::col(Alias::new("kind")).eq("cron"))
+        .and_where(Expr::col(Alias::new("status")).eq("pending"))
+        .to_owned();
+    conn.execute(&q).await.map_err(StoreError::from)?;
+    let now = trellis_core::value::now_micros();
+    for r in def.rules.iter().filter(|r| r.enabled) {
+        if let Trigger::Cron { schedule, timezone } = &r.trigger {
+            let due = next_fire(schedule, timezone.as_deref(), now).map_err(Error::bad_request)?;
+            insert_cron_timer(conn, tenant_id, app_id, r.name.as_str(), due).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_cron_timer<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    app_id: &str,
+    rule: &str,
+    due: DateTime<Utc>,
+) -> Result<(), Error> {
+    timers::insert(
+        conn,
+        &timers::TimerRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant_id.to_string(),
+            app_id: app_id.to_string(),
+            entity_id: String::new(),
+            record_id: None,
+            kind: "cron".into(),
+            key: rule.to_string(),
+            due_at: due,
+            status: "pending".into(),
+            data: json!({ "rule": rule }).to_string(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Turns a fired rule timer into a `timer` event; a cron timer also schedules its next tick.
+pub async fn fire<C: ConnectionTrait>(
+    conn: &C,
+    t: &timers::TimerRow,
+    def: Option<&AppDef>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let rule = serde_json::from_str::<serde_json::Value>(&t.data)
+        .ok()
+        .and_then(|d| d["rule"].as_str().map(str::to_string))
+        .unwrap_or_else(|| t.key.clone());
+    if t.kind == "cron" {
+        if !jobs::record_fire(conn, &format!("{}:{rule}", t.app_id), t.due_at, now).await? {
+            return Ok(());
+        }
+        if let Some(Trigger::Cron { schedule, timezone }) = def
+            .and_then(|d| d.rule(&rule))
+            .filter(|r| r.enabled)
+            .map(|r| &r.trigger)
+            && let Ok(next) = next_fire(schedule, timezone.as_deref(), std::cmp::max(now, t.due_at))
+        {
+            insert_cron_timer(conn, &t.tenant_id, &t.app_id, &rule, next).await?;
+        }
+    }
+    let e = EventRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: t.tenant_id.clone(),
+        app_id: t.app_id.clone(),
+        entity_id: t.entity_id.clone(),
+        record_id: t.record_id.clone().unwrap_or_default(),
+        kind: "timer".into(),
+        actor: None,
+        via: Some(format!("timer:{}", t.id)),
+        at: now,
+        data: json!({"rule": rule, "due_at": trellis_core::value::format_datetime(&t.due_at)}).to_string(),
+        depth: 0,
+    };
+    events::insert(conn, &[e]).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_schedules_fire_in_their_time_zone() {
+        let after = DateTime::parse_from_rfc3339("2026-11-27T00:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // Every Monday 09:00 in Shanghai is Monday 01:00 UTC; 2026-11-30 is a Monday.
+        let next = next_fire("0 9 * * MON", Some("Asia/Shanghai"), after).unwrap();
+        assert_eq!(next.to_rfc3339(), "2026-11-30T01:00:00+00:00");
+        let next = next_fire("*/5 * * * * *", None, after).unwrap();
+        assert_eq!(next.to_rfc3339(), "2026-11-27T00:30:05+00:00");
+        assert!(next_fire("nope", None, after).is_err());
+        assert!(next_fire("0 9 * * *", Some("Mars/Base"), after).is_err());
+    }
+}

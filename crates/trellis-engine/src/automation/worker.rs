@@ -1,0 +1,296 @@
+//! Job workers: claim due jobs, run their action, record the outcome. Actions on the database
+//! run inside the transaction that marks their job done; actions that reach the world run
+//! between two short transactions, so a slow webhook holds no lock and no database connection.
+//! A job whose node died mid-run is taken again when its lease runs out.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::Rng;
+use serde_json::Value;
+use trellis_core::Error;
+use trellis_core::automation::{ActionDef, RuleDef};
+use trellis_store::jobs::{self, JobRow};
+use trellis_store::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use trellis_store::{StoreError, system};
+
+use crate::automation::{ActionError, actions};
+use crate::scripts::LoadedApp;
+use crate::{Engine, TenantCtx};
+
+/// Jobs taken per round.
+pub const BATCH: u64 = 64;
+/// How long a taken job is ours before another worker may take it again.
+pub const LEASE: TimeDelta = TimeDelta::seconds(60);
+
+/// The wait before the next attempt: doubling from the base, capped at an hour, with ±50%
+/// jitter so failures of many jobs do not retry in step.
+pub fn backoff(base_ms: u64, attempt: i32) -> TimeDelta {
+    let exp = base_ms.saturating_mul(1u64 << (attempt.clamp(1, 20) - 1) as u32);
+    let capped = exp.min(3_600_000) as f64;
+    let jitter: f64 = rand::rng().random_range(0.5..1.5);
+    TimeDelta::milliseconds((capped * jitter) as i64)
+}
+
+/// The base of the retry backoff (`TRELLIS_JOB_BACKOFF_MS`, default 1000 ms).
+pub fn backoff_base_ms() -> u64 {
+    std::env::var("TRELLIS_JOB_BACKOFF_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+/// What a finished attempt leads to.
+enum Outcome {
+    Done(Value),
+    Failed(ActionError),
+}
+
+impl Engine {
+    /// One round: takes as many due jobs as this node has free slots and runs each on its own
+    /// task, so one slow webhook holds one slot and nothing else. Answers how many were taken.
+    pub async fn run_due_jobs(&self) -> Result<usize, Error> {
+        let free = self.wake.slots.available_permits().min(BATCH as usize);
+        if free == 0 {
+            return Ok(0);
+        }
+        let now = trellis_core::value::now_micros();
+        if jobs::due_jobs(&self.db.read, now, 1).await?.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let due = jobs::due_jobs(&tx, now, free as u64).await?;
+        let mut taken = Vec::new();
+        for j in due {
+            if jobs::take(&tx, &j, now, now + LEASE).await? {
+                taken.push(j);
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        let n = taken.len();
+        for job in taken {
+            let Ok(permit) = self.wake.slots.clone().try_acquire_owned() else {
+                // Slots are only taken here, one round at a time; a job left over runs when
+                // its lease ends.
+                break;
+            };
+            let engine = self.clone();
+            tokio::spawn(async move {
+                let id = job.id.clone();
+                if let Err(e) = engine.execute(job).await {
+                    tracing::error!(job = %id, error = %e.detail, "job could not be recorded");
+                }
+                drop(permit);
+                engine.wake_workers();
+            });
+        }
+        Ok(n)
+    }
+
+    /// The user a rule acts as: the one whose change triggered it, else a tenant administrator.
+    async fn rule_ctx<C: ConnectionTrait>(&self, conn: &C, job: &JobRow, input: &Value) -> Result<TenantCtx, Error> {
+        let depth = input["event"]["depth"].as_i64().unwrap_or(0) as i32 + 1;
+        if let Some(actor) = input["event"]["actor"].as_str()
+            && let Some(u) = system::user_by_id(conn, &job.tenant_id, actor).await?
+            && u.disabled_at.is_none()
+        {
+            return Ok(TenantCtx::new(job.tenant_id.clone(), u.id, u.is_admin, None).as_rule(&job.rule, depth));
+        }
+        let admin = system::users_of(conn, &job.tenant_id)
+            .await?
+            .into_iter()
+            .filter(|u| u.is_admin && u.disabled_at.is_none())
+            .min_by(|a, b| a.created_at.cmp(&b.created_at))
+            .ok_or_else(|| Error::internal("the tenant has no administrator to run rules as"))?;
+        Ok(TenantCtx::new(job.tenant_id.clone(), admin.id, true, None).as_rule(&job.rule, depth))
+    }
+
+    /// Runs one taken job and records the outcome.
+    async fn execute(&self, job: JobRow) -> Result<(), Error> {
+        let started = Instant::now();
+        let attempt = job.attempts + 1;
+        let input: Value = serde_json::from_str(&job.input).unwrap_or(Value::Null);
+        let Some(app) = self.app_by_id(&self.db.read, &job.app_id).await? else {
+            return self
+                .record(
+                    &job,
+                    attempt,
+                    Outcome::Failed(ActionError::fatal("the app no longer exists")),
+                    started,
+                )
+                .await;
+        };
+        let Some((rule, action)) = app
+            .def
+            .rule(&job.rule)
+            .and_then(|r| r.actions.get(job.action_index as usize).map(|a| (r, a)))
+        else {
+            return self
+                .record(
+                    &job,
+                    attempt,
+                    Outcome::Failed(ActionError::fatal("the rule or its action no longer exists")),
+                    started,
+                )
+                .await;
+        };
+        if action.kind() != job.action {
+            return self
+                .record(
+                    &job,
+                    attempt,
+                    Outcome::Failed(ActionError::fatal("the rule's actions changed since this run started")),
+                    started,
+                )
+                .await;
+        }
+        if action.is_external() {
+            let outcome = match self.external(&app, rule, action, &job, attempt, &input).await {
+                Ok(v) => Outcome::Done(v),
+                Err(e) => Outcome::Failed(e),
+            };
+            return self.record(&job, attempt, outcome, started).await;
+        }
+        // Database actions commit with their job's completion, or not at all.
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let ctx = self.rule_ctx(&tx, &job, &input).await?;
+        match self.internal(&tx, &ctx, &app, action, &job, &input).await {
+            Ok(v) => {
+                if self.complete(&tx, &job, attempt, &v, started).await? {
+                    tx.commit().await.map_err(StoreError::from)?;
+                    self.wake_dispatcher();
+                    self.wake_workers();
+                } else {
+                    tx.rollback().await.map_err(StoreError::from)?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tx.rollback().await.map_err(StoreError::from)?;
+                self.record(&job, attempt, Outcome::Failed(e), started).await
+            }
+        }
+    }
+
+    async fn internal(
+        &self,
+        tx: &DatabaseTransaction,
+        ctx: &TenantCtx,
+        app: &Arc<LoadedApp>,
+        action: &ActionDef,
+        job: &JobRow,
+        input: &Value,
+    ) -> Result<Value, ActionError> {
+        match action {
+            ActionDef::SetFields { values } => actions::records::set_fields(self, tx, ctx, app, values, input).await,
+            ActionDef::CreateRecord { entity, values, assign } => {
+                let owner = match assign {
+                    Some(a) => Some(self.pick_owner(tx, app, job, a, entity.as_str()).await?),
+                    None => None,
+                };
+                actions::records::create_record(self, tx, ctx, app, entity.as_str(), values, owner, input).await
+            }
+            ActionDef::UpdateRelated { relation, values } => {
+                actions::records::update_related(self, tx, ctx, app, relation.as_str(), values, input).await
+            }
+            ActionDef::AssignOwner { assign } => {
+                let entity = input["entity"].as_str().unwrap_or_default().to_string();
+                let owner = self.pick_owner(tx, app, job, assign, &entity).await?;
+                let values = serde_json::Map::from_iter([("owner".to_string(), Value::String(owner))]);
+                actions::records::set_fields(self, tx, ctx, app, &values, input).await
+            }
+            ActionDef::Notify { to, title, body } => {
+                actions::notify::run(tx, &job.tenant_id, app, to, title, body.as_deref(), input).await
+            }
+            ActionDef::Transition { to, comment } => {
+                actions::records::transition(self, tx, ctx, app, to.as_str(), comment.as_deref(), input).await
+            }
+            ActionDef::RenderDocument { .. } => Err(ActionError::fatal("render_document is not available yet")),
+            ActionDef::Email { .. } | ActionDef::Sms { .. } | ActionDef::Webhook { .. } => {
+                Err(ActionError::fatal("an external action cannot run in a transaction"))
+            }
+        }
+    }
+
+    async fn pick_owner(
+        &self,
+        _tx: &DatabaseTransaction,
+        _app: &LoadedApp,
+        _job: &JobRow,
+        _assign: &trellis_core::automation::AssignStrategy,
+        _entity: &str,
+    ) -> Result<String, ActionError> {
+        Err(ActionError::fatal("owner assignment is not available yet"))
+    }
+
+    async fn external(
+        &self,
+        _app: &LoadedApp,
+        _rule: &RuleDef,
+        action: &ActionDef,
+        _job: &JobRow,
+        _attempt: i32,
+        _input: &Value,
+    ) -> Result<Value, ActionError> {
+        Err(ActionError::fatal(format!("{} is not available yet", action.kind())))
+    }
+
+    /// Marks the job done, queues the run's next action or closes the run. False when the job
+    /// is no longer ours (its lease ran out and another worker took it).
+    async fn complete<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        job: &JobRow,
+        attempt: i32,
+        output: &Value,
+        started: Instant,
+    ) -> Result<bool, Error> {
+        let now = trellis_core::value::now_micros();
+        let ms = started.elapsed().as_millis() as i64;
+        let out = output.to_string();
+        if !jobs::finish(tx, &job.id, attempt, "done", None, None, Some(&out), ms, now).await? {
+            return Ok(false);
+        }
+        if !jobs::queue_next(tx, &job.run_id, job.action_index, now).await? {
+            jobs::finish_run(tx, &job.run_id, "done", None, now).await?;
+        }
+        Ok(true)
+    }
+
+    /// Records an attempt's outcome in its own transaction.
+    async fn record(&self, job: &JobRow, attempt: i32, outcome: Outcome, started: Instant) -> Result<(), Error> {
+        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        match outcome {
+            Outcome::Done(v) => {
+                self.complete(&tx, job, attempt, &v, started).await?;
+            }
+            Outcome::Failed(e) => {
+                let now = trellis_core::value::now_micros();
+                let ms = started.elapsed().as_millis() as i64;
+                if e.retry && attempt < job.max_attempts {
+                    let next: DateTime<Utc> = now + backoff(backoff_base_ms(), attempt);
+                    jobs::finish(
+                        &tx,
+                        &job.id,
+                        attempt,
+                        "retrying",
+                        Some(next),
+                        Some(&e.message),
+                        None,
+                        ms,
+                        now,
+                    )
+                    .await?;
+                } else if jobs::finish(&tx, &job.id, attempt, "dead", None, Some(&e.message), None, ms, now).await? {
+                    tracing::warn!(job = %job.id, rule = %job.rule, error = %e.message, "job dead-lettered");
+                    jobs::skip_rest(&tx, &job.run_id, now).await?;
+                    jobs::finish_run(&tx, &job.run_id, "failed", Some(&e.message), now).await?;
+                }
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.wake_workers();
+        Ok(())
+    }
+}

@@ -1,0 +1,487 @@
+//! Automation over HTTP: rules start on committed changes, run their actions as durable jobs,
+//! show every run, never retrigger themselves, stop deep chains, fire on time (relative and
+//! cron) across restarts, take inbound webhooks and manual runs, and dry-run without effects.
+
+use std::time::Duration;
+
+use trellis_tests::serde_json::{Value, json};
+use trellis_tests::{Backend, TestApp, on_both, spawn};
+
+fn crm(rules: Value) -> Value {
+    json!({
+        "name": "crm", "label": {"zh": "客户", "en": "CRM"},
+        "roles": [{"name": "finance", "label": {"zh": "财务", "en": "Finance"}}],
+        "entities": [
+            {"name": "contract", "label": {"zh": "合同", "en": "Contract"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "status", "label": {"en": "Status"}, "type": "single_select", "options": [
+                    {"value": "draft", "label": {"en": "Draft"}}, {"value": "signed", "label": {"en": "Signed"}}]},
+                {"name": "amount", "label": {"en": "Amount"}, "type": "decimal"},
+                {"name": "note", "label": {"en": "Note"}, "type": "text"},
+                {"name": "touches", "label": {"en": "Touches"}, "type": "integer"}
+            ]},
+            {"name": "task", "label": {"zh": "任务", "en": "Task"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "contract", "label": {"en": "Contract"}, "type": "relation", "target": "contract"},
+                {"name": "done", "label": {"en": "Done"}, "type": "boolean", "default": false}
+            ]}
+        ],
+        "rules": rules
+    })
+}
+
+/// Polls until `check` holds on the answer of `path` (10 s at most).
+async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..80 {
+        last = app.get(path).await.body;
+        if check(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(125)).await;
+    }
+    panic!("{path} never satisfied the check; last answer: {last}");
+}
+
+fn runs_path(rule: &str) -> String {
+    format!("/api/v1/apps/crm/rules/{rule}/runs")
+}
+
+async fn a_signed_contract_creates_an_invoicing_task_and_notifies_finance(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([{
+        "name": "invoice_on_signed",
+        "trigger": {"type": "field_changed", "entity": "contract", "field": "status", "to": "signed"},
+        "condition": "record.amount != () && record.amount > 0",
+        "actions": [
+            {"type": "create_record", "entity": "task", "values": {
+                "title": "Invoice {{record.title}}", "contract": "{{record.id}}"}},
+            {"type": "set_fields", "values": {"note": {"expr": "\"invoiced \" + record.title"}}},
+            {"type": "notify", "to": {"owner": true}, "title": {"zh": "已开票：{{record.title}}", "en": "Invoiced: {{record.title}}"}}
+        ]
+    }]))).await;
+    let c = app
+        .create(
+            "crm",
+            "contract",
+            json!({"title": "ACME", "status": "draft", "amount": "10"}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    // A change to something else does not match the field trigger.
+    app.patch(&format!("/api/v1/data/crm/contract/{id}"), json!({"title": "ACME Ltd"}))
+        .await
+        .expect(200);
+    app.patch(&format!("/api/v1/data/crm/contract/{id}"), json!({"status": "signed"}))
+        .await
+        .expect(200);
+    let runs = eventually(&app, &runs_path("invoice_on_signed"), |b| {
+        b["data"][0]["status"] == "done"
+    })
+    .await;
+    let runs = runs["data"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let actions = runs[0]["actions"].as_array().unwrap();
+    assert_eq!(
+        actions
+            .iter()
+            .map(|a| a["status"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["done", "done", "done"]
+    );
+    assert_eq!(actions[0]["attempts"], 1);
+    let tasks = app.get("/api/v1/data/crm/task").await.expect(200).body;
+    assert_eq!(tasks["data"].as_array().unwrap().len(), 1);
+    assert_eq!(tasks["data"][0]["title"], "Invoice ACME Ltd");
+    assert_eq!(tasks["data"][0]["contract"], id.as_str());
+    let contract = app
+        .get(&format!("/api/v1/data/crm/contract/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(contract["note"], "invoiced ACME Ltd");
+    // The rule's own write did not start it again, and its changes are in the history as the rule's.
+    let h = app
+        .get(&format!("/api/v1/data/crm/contract/{id}/history"))
+        .await
+        .expect(200)
+        .body;
+    let by_rule: Vec<&Value> = h["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["via"] == "rule:invoice_on_signed")
+        .collect();
+    assert_eq!(by_rule.len(), 1);
+    let engine = app.engine();
+    let tenant = trellis_tests::trellis_store::system::tenant_by_name(&engine.db.read, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    let inbox = trellis_tests::trellis_store::notifications::of_user(
+        &engine.db.read,
+        &tenant.id,
+        contract["owner"].as_str().unwrap(),
+        false,
+        10,
+    )
+    .await
+    .unwrap();
+    assert!(
+        inbox.iter().any(|n| n.title.contains("Invoiced: ACME Ltd")),
+        "{inbox:?}"
+    );
+    // A contract without an amount: the condition is false, the run says so, nothing is done.
+    let c2 = app
+        .create("crm", "contract", json!({"title": "Free", "status": "draft"}))
+        .await;
+    app.patch(
+        &format!("/api/v1/data/crm/contract/{}", c2["id"].as_str().unwrap()),
+        json!({"status": "signed"}),
+    )
+    .await
+    .expect(200);
+    let runs = eventually(&app, &runs_path("invoice_on_signed"), |b| {
+        b["data"].as_array().is_some_and(|a| a.len() == 2)
+    })
+    .await;
+    assert_eq!(runs["data"][0]["status"], "skipped");
+    assert_eq!(runs["data"][0]["matched"], false);
+    assert_eq!(
+        app.get("/api/v1/data/crm/task").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn chains_of_rules_stop_at_the_depth_limit_with_a_reason(backend: Backend) {
+    let app = spawn(backend).await;
+    // Two rules that keep updating each other's trigger: a ping-pong only the depth guard stops.
+    app.create_app(crm(json!([
+        {"name": "ping", "trigger": {"type": "field_changed", "entity": "contract", "field": "note"},
+         "actions": [{"type": "set_fields", "values": {"touches": {"expr": "if record.touches == () { 1 } else { record.touches + 1 }"}}}]},
+        {"name": "pong", "trigger": {"type": "field_changed", "entity": "contract", "field": "touches"},
+         "actions": [{"type": "set_fields", "values": {"note": "n{{record.touches}}"}}]}
+    ])))
+    .await;
+    let c = app.create("crm", "contract", json!({"title": "T"})).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    app.patch(&format!("/api/v1/data/crm/contract/{id}"), json!({"note": "go"}))
+        .await
+        .expect(200);
+    // ping runs at depths 0, 2, 4; pong at 1, 3, and at 5 it is stopped.
+    let runs = eventually(&app, &runs_path("pong"), |b| {
+        b["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "depth_limit")
+    })
+    .await;
+    let stopped = runs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "depth_limit")
+        .unwrap();
+    assert!(stopped["error"].as_str().unwrap().contains("deep"), "{stopped}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let touches = app.get(&format!("/api/v1/data/crm/contract/{id}")).await.body["touches"].clone();
+    assert_eq!(touches, 3);
+    let after = app.get(&runs_path("ping")).await.body["data"].as_array().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        app.get(&runs_path("ping")).await.body["data"].as_array().unwrap().len(),
+        after
+    );
+}
+
+async fn a_relative_time_rule_fires_after_creation_even_across_a_restart(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([{
+        "name": "remind",
+        "trigger": {"type": "relative_time", "entity": "contract", "field": "created_at", "offset_seconds": 2},
+        "actions": [{"type": "create_record", "entity": "task", "values": {"title": "Call about {{record.title}}", "contract": "{{record.id}}"}}]
+    }])))
+    .await;
+    app.create("crm", "contract", json!({"title": "Lead A"})).await;
+    // Down before the reminder is due, up after: the timer is a row and fires once.
+    let app = app.restart().await;
+    let tasks = eventually(&app, "/api/v1/data/crm/task", |b| {
+        b["data"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    assert_eq!(tasks["data"][0]["title"], "Call about Lead A");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.get("/api/v1/data/crm/task").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let runs = app.get(&runs_path("remind")).await.body;
+    assert_eq!(runs["data"].as_array().unwrap().len(), 1);
+}
+
+async fn a_cron_rule_fires_once_per_tick(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([{
+        "name": "tick",
+        "trigger": {"type": "cron", "schedule": "*/2 * * * * *"},
+        "actions": [{"type": "create_record", "entity": "task", "values": {"title": "tick {{event.due_at}}"}}]
+    }])))
+    .await;
+    let tasks = eventually(&app, "/api/v1/data/crm/task?limit=100", |b| {
+        b["data"].as_array().is_some_and(|a| a.len() >= 2)
+    })
+    .await;
+    let mut titles: Vec<&str> = tasks["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    let n = titles.len();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), n, "a tick fired twice: {titles:?}");
+    // A bad schedule is refused at save.
+    let r = app
+        .post(
+            "/api/v1/apps/crm/rules",
+            json!({"name": "bad", "trigger": {"type": "cron", "schedule": "every day"}, "actions": [{"type": "notify", "to": {"owner": true}, "title": {"en": "x"}}]}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(r.body["errors"][0]["code"], "invalid_schedule");
+}
+
+async fn an_inbound_webhook_needs_its_secret_and_starts_its_rule(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([{
+        "name": "from_shop",
+        "trigger": {"type": "webhook", "key": "shop", "secret": "s3cret-s3cret-s3cret"},
+        "condition": "record.total > 100",
+        "actions": [{"type": "create_record", "entity": "contract", "values": {"title": "Order {{payload.order}}", "amount": "{{payload.total}}"}}]
+    }])))
+    .await;
+    let hook = "/api/v1/hooks/crm/shop";
+    let r = app
+        .call_with(
+            None,
+            trellis_tests::reqwest::Method::POST,
+            hook,
+            Some(json!({"order": "A1", "total": 250})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    let r = app
+        .call_with(
+            None,
+            trellis_tests::reqwest::Method::POST,
+            hook,
+            Some(json!({"order": "A1", "total": 250})),
+            &[("X-Trellis-Secret", "wrong-wrong-wrong-wrong")],
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    for (order, total) in [("A1", 250), ("A2", 50)] {
+        let r = app
+            .call_with(
+                None,
+                trellis_tests::reqwest::Method::POST,
+                hook,
+                Some(json!({"order": order, "total": total})),
+                &[("X-Trellis-Secret", "s3cret-s3cret-s3cret")],
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text);
+    }
+    let runs = eventually(&app, &runs_path("from_shop"), |b| {
+        let a = b["data"].as_array().unwrap();
+        a.len() == 2 && a.iter().all(|r| r["status"] != "running")
+    })
+    .await;
+    let statuses: Vec<&str> = runs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"done") && statuses.contains(&"skipped"),
+        "{statuses:?}"
+    );
+    let contracts = app.get("/api/v1/data/crm/contract").await.body;
+    assert_eq!(contracts["data"].as_array().unwrap().len(), 1);
+    assert_eq!(contracts["data"][0]["title"], "Order A1");
+    assert_eq!(contracts["data"][0]["amount"], json!(250.0));
+}
+
+async fn a_failing_action_is_dead_lettered_visible_and_retried_by_hand(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([{
+        "name": "close",
+        "trigger": {"type": "manual", "entity": "contract"},
+        "actions": [
+            {"type": "set_fields", "values": {"touches": "not a number"}},
+            {"type": "set_fields", "values": {"note": "closed"}}
+        ]
+    }])))
+    .await;
+    let c = app.create("crm", "contract", json!({"title": "T"})).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    // A rule that is not manual, or a record that does not exist, is refused.
+    app.post(&format!("/api/v1/data/crm/contract/{id}/rules/nope/run"), json!({}))
+        .await
+        .expect(404);
+    app.post(&format!("/api/v1/data/crm/contract/{id}/rules/close/run"), json!({}))
+        .await
+        .expect(202);
+    let runs = eventually(&app, &runs_path("close"), |b| b["data"][0]["status"] == "failed").await;
+    let run = &runs["data"][0];
+    assert_eq!(run["actions"][0]["status"], "dead");
+    assert!(
+        run["actions"][0]["error"].as_str().unwrap().contains("touches"),
+        "{run}"
+    );
+    assert_eq!(run["actions"][1]["status"], "skipped");
+    let rules = app.get("/api/v1/apps/crm/rules").await.expect(200).body;
+    assert_eq!(rules["data"][0]["health"]["last_status"], "failed");
+    // Fix the rule, retry the dead job: the run completes, its second action too.
+    app.patch(
+        "/api/v1/apps/crm/rules/close",
+        json!({"actions": [{"type": "set_fields", "values": {"touches": 1}}, {"type": "set_fields", "values": {"note": "closed"}}]}),
+    )
+    .await
+    .expect(200);
+    let job = run["actions"][0]["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/jobs/{job}/retry"), json!({}))
+        .await
+        .expect(200);
+    eventually(&app, &runs_path("close"), |b| b["data"][0]["status"] == "done").await;
+    let c = app.get(&format!("/api/v1/data/crm/contract/{id}")).await.body;
+    assert_eq!(c["touches"], 1);
+    assert_eq!(c["note"], "closed");
+    app.post(&format!("/api/v1/jobs/{job}/retry"), json!({}))
+        .await
+        .expect(409);
+}
+
+async fn a_dry_run_says_what_would_happen_and_does_nothing(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([{
+        "name": "big",
+        "trigger": {"type": "record_created", "entity": "contract"},
+        "condition": "record.amount > 1000",
+        "actions": [{"type": "create_record", "entity": "task", "values": {"title": "Review {{record.title}}"}}]
+    }])))
+    .await;
+    let r = app
+        .post(
+            "/api/v1/apps/crm/rules/big/test",
+            json!({"record": {"title": "X", "amount": 5000}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["matched"], true);
+    assert_eq!(r.body["actions"][0]["would"]["values"]["title"], "Review X");
+    let r = app
+        .post(
+            "/api/v1/apps/crm/rules/big/test",
+            json!({"record": {"title": "X", "amount": 5}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["matched"], false);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        app.get("/api/v1/data/crm/task").await.body["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.get(&runs_path("big")).await.body["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Rules that do not make sense are refused at save, naming the problem.
+    let bad = [
+        (
+            json!({"name": "a", "trigger": {"type": "record_created", "entity": "nope"}, "actions": [{"type": "notify", "to": {"owner": true}, "title": {"en": "x"}}]}),
+            "unknown_entity",
+        ),
+        (
+            json!({"name": "b", "trigger": {"type": "record_created", "entity": "contract"}, "condition": "record.nope > 1", "actions": [{"type": "notify", "to": {"owner": true}, "title": {"en": "x"}}]}),
+            "unknown_field",
+        ),
+        (
+            json!({"name": "c", "trigger": {"type": "record_created", "entity": "contract"}, "condition": "record.amount >", "actions": [{"type": "notify", "to": {"owner": true}, "title": {"en": "x"}}]}),
+            "script_syntax",
+        ),
+        (
+            json!({"name": "d", "trigger": {"type": "record_created", "entity": "contract"}, "actions": [{"type": "create_record", "entity": "task", "values": {"nope": 1}}]}),
+            "unknown_field",
+        ),
+        (
+            json!({"name": "e", "trigger": {"type": "webhook", "key": "k", "secret": "short"}, "actions": [{"type": "notify", "to": {"owner": true}, "title": {"en": "x"}}]}),
+            "too_short",
+        ),
+    ];
+    for (rule, code) in bad {
+        let r = app.post("/api/v1/apps/crm/rules", rule.clone()).await;
+        assert_eq!(r.status, 422, "{rule}: {}", r.text);
+        assert!(
+            r.body["errors"].as_array().unwrap().iter().any(|e| e["code"] == code),
+            "{rule}: expected {code}: {}",
+            r.text
+        );
+    }
+}
+
+async fn a_restart_right_after_a_commit_loses_nothing_and_repeats_nothing(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([{
+        "name": "task_per_contract",
+        "trigger": {"type": "record_created", "entity": "contract"},
+        "actions": [{"type": "create_record", "entity": "task", "values": {"title": "Onboard {{record.title}}", "contract": "{{record.id}}"}}]
+    }])))
+    .await;
+    for i in 0..20 {
+        app.create("crm", "contract", json!({"title": format!("C{i}")})).await;
+    }
+    let app = app.restart().await;
+    let tasks = eventually(&app, "/api/v1/data/crm/task?limit=100", |b| {
+        b["data"].as_array().is_some_and(|a| a.len() >= 20)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let tasks2 = app.get("/api/v1/data/crm/task?limit=100").await.body;
+    assert_eq!(tasks2["data"].as_array().unwrap().len(), 20, "{tasks}");
+    let mut contracts: Vec<&str> = tasks2["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["contract"].as_str().unwrap())
+        .collect();
+    contracts.sort();
+    contracts.dedup();
+    assert_eq!(contracts.len(), 20);
+}
+
+on_both!(
+    a_signed_contract_creates_an_invoicing_task_and_notifies_finance,
+    chains_of_rules_stop_at_the_depth_limit_with_a_reason,
+    a_relative_time_rule_fires_after_creation_even_across_a_restart,
+    a_cron_rule_fires_once_per_tick,
+    an_inbound_webhook_needs_its_secret_and_starts_its_rule,
+    a_failing_action_is_dead_lettered_visible_and_retried_by_hand,
+    a_dry_run_says_what_would_happen_and_does_nothing,
+    a_restart_right_after_a_commit_loses_nothing_and_repeats_nothing,
+);
