@@ -206,6 +206,7 @@ fn bench_app() -> Value {
         "name": "bench", "label": {"en": "Bench"},
         "entities": [
             {"name": "deal", "label": {"en": "Deal"}, "fields": deal_fields()},
+            flow_entity(),
             {"name": "scripted", "label": {"en": "Deal with rules"}, "fields": scripted, "validations": [
                 rule("amount_positive", "record.amount == () || record.amount >= 0"),
                 rule("title_short", "len(record.title) <= 200"),
@@ -215,6 +216,23 @@ fn bench_app() -> Value {
             ]}
         ]
     })
+}
+
+/// An entity with a two-stage pipeline whose moves (a → b and back) each check a guard and two
+/// required fields, and write an event to the history.
+fn flow_entity() -> Value {
+    let requires = json!({
+        "fields": ["amount", "region"],
+        "conditions": [{"name": "has_amount", "assert": "record.amount != () && record.amount > 0",
+                        "message": {"en": "Amount first"}}]
+    });
+    json!({"name": "flow", "label": {"en": "Deal with a pipeline"}, "fields": deal_fields(), "pipeline": {
+        "stages": [{"key": "a", "label": {"en": "A"}}, {"key": "b", "label": {"en": "B"}}],
+        "transitions": [
+            {"from": ["a"], "to": "b", "requires": requires},
+            {"from": ["b"], "to": "a", "requires": requires}
+        ]
+    }})
 }
 
 const PHASES: [&str; 5] = ["new", "qualified", "proposal", "won", "lost"];
@@ -379,10 +397,167 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     .await?
     .print();
 
+    // Pipeline transitions: records enter stage a (bulk creates), then each moves a → b once.
+    let flow_url = format!("{base}/api/v1/data/bench/flow");
+    let n = (ops / 2).max(1);
+    let mut flow_ids: Vec<String> = Vec::with_capacity(n);
+    while flow_ids.len() < n {
+        let have = flow_ids.len();
+        let batch: Vec<Value> = (have..have + (n - have).min(1000))
+            .map(|i| {
+                let mut d = deal(i);
+                d["amount"] = json!(format!("{}.50", i % 100_000 + 1));
+                d
+            })
+            .collect();
+        let r = client
+            .post(format!("{flow_url}/bulk"))
+            .header("authorization", &auth)
+            .json(&json!({"create": batch}))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("bulk (flow): {}", r.text().await?);
+        }
+        let body: Value = r.json().await?;
+        let created = body["created"].as_array().context("bulk created")?;
+        if let Some(stage) = created.first().map(|r| r["stage"].clone())
+            && stage.is_string()
+            && stage != json!("a")
+        {
+            bail!("a new flow record is in stage {stage}, not a");
+        }
+        flow_ids.extend(created.iter().filter_map(|r| r["id"].as_str().map(str::to_string)));
+    }
+    let flow_ids = Arc::new(flow_ids);
+    let (c, u, a, idz) = (client.clone(), flow_url.clone(), auth.clone(), flow_ids.clone());
+    drive("transition a → b (guard + 2 fields)", pid, n, move |i| {
+        c.post(format!("{u}/{}/transition", idz[i]))
+            .header("authorization", &a)
+            .json(&json!({"to": "b"}))
+            .send()
+    })
+    .await?
+    .print();
+
     let (_, peak) = rss_mib(pid);
     println!("  peak RSS {peak:.1} MiB");
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
+
+    // The SLA sweep, on the node's database with the node stopped (so its own sweeper does not
+    // fire the due timers first).
+    sla_sweep(database_url).await
+}
+
+/// Pending future timers inserted directly, plus 100 due ones for records that do not exist.
+const SWEEP_FUTURE: usize = 100_000;
+const SWEEP_DUE: usize = 100;
+
+/// Times `Engine::sweep_timers` with 100 due timers among 100,100 pending, then with none due,
+/// and prints the plan of the due-timer select (it must use the partial index `ix_timers_due`).
+async fn sla_sweep(database_url: &str) -> Result<()> {
+    use chrono::{TimeDelta, Utc};
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+    let engine = trellis_engine::Engine::open(database_url).await?;
+    let backend = engine.db.backend;
+    let now = Utc::now();
+    let cols = [
+        "id",
+        "tenant_id",
+        "app_id",
+        "entity_id",
+        "record_id",
+        "kind",
+        "key",
+        "due_at",
+        "status",
+        "data",
+    ]
+    .map(Alias::new);
+    let total = SWEEP_FUTURE + SWEEP_DUE;
+    let t = Instant::now();
+    let tx = engine.db.write.begin().await?;
+    let mut i = 0;
+    while i < total {
+        let mut q = Query::insert();
+        q.into_table(Alias::new("sys_timers")).columns(cols.clone());
+        for j in i..(i + 500).min(total) {
+            let due = if j < SWEEP_DUE {
+                now - TimeDelta::seconds(60 + j as i64)
+            } else {
+                now + TimeDelta::days(1) + TimeDelta::seconds(j as i64)
+            };
+            q.values_panic([
+                uuid::Uuid::new_v4().simple().to_string().into(),
+                "bench".into(),
+                "bench-missing-app".into(),
+                "bench-missing-entity".into(),
+                Some(uuid::Uuid::new_v4().simple().to_string()).into(),
+                "sla".into(),
+                "a".into(),
+                due.into(),
+                "pending".into(),
+                "{}".into(),
+            ]);
+        }
+        tx.execute(&q).await?;
+        i += 500;
+    }
+    tx.commit().await?;
+    println!(
+        "  SLA sweep: inserted {total} pending timers ({SWEEP_DUE} due) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // The select `timers::due` makes, explained.
+    let mut q = Query::select();
+    q.columns(cols)
+        .from(Alias::new("sys_timers"))
+        .and_where(Expr::col(Alias::new("status")).eq("pending"))
+        .and_where(Expr::col(Alias::new("due_at")).lte(now))
+        .order_by(Alias::new("due_at"), Order::Asc)
+        .limit(200);
+    if backend == DbBackend::Postgres {
+        q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let st = backend.build(&q);
+    let (explain, column) = match backend {
+        DbBackend::Postgres => ("EXPLAIN", "QUERY PLAN"),
+        _ => ("EXPLAIN QUERY PLAN", "detail"),
+    };
+    let plan = Statement::from_sql_and_values(
+        backend,
+        format!("{explain} {}", st.sql),
+        st.values.map(|v| v.0).unwrap_or_default(),
+    );
+    for row in engine.db.read.query_all_raw(plan).await? {
+        let line: String = row.try_get("", column)?;
+        println!("    plan: {line}");
+    }
+
+    let t = Instant::now();
+    let fired = engine.sweep_timers(now).await?;
+    let one = t.elapsed();
+    if fired != SWEEP_DUE {
+        bail!("the sweep fired {fired} timers, expected {SWEEP_DUE}");
+    }
+    let runs = 1000;
+    let t = Instant::now();
+    for _ in 0..runs {
+        let fired = engine.sweep_timers(now).await?;
+        if fired != 0 {
+            bail!("an empty sweep fired {fired} timers");
+        }
+    }
+    let empty = t.elapsed() / runs;
+    println!(
+        "  SLA sweep, {SWEEP_DUE} due among {total} pending: {:.2} ms; empty sweep (nothing due): {:.1} µs (mean of {runs})",
+        one.as_secs_f64() * 1000.0,
+        empty.as_secs_f64() * 1e6
+    );
     Ok(())
 }
 
