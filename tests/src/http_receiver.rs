@@ -38,6 +38,8 @@ struct State {
     requests: Mutex<Vec<ReceivedRequest>>,
     failures_left: AtomicUsize,
     failure_status: AtomicU16,
+    /// (requests left, status, Location) of redirects to answer.
+    redirect: Mutex<Option<(usize, u16, String)>>,
     arrived: Notify,
 }
 
@@ -66,6 +68,20 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>
     };
     state.requests.lock().unwrap().push(r);
     state.arrived.notify_waiters();
+    {
+        let mut redirect = state.redirect.lock().unwrap();
+        if let Some((left, status, location)) = redirect.as_mut() {
+            let status = actix_web::http::StatusCode::from_u16(*status).expect("a status");
+            let location = location.clone();
+            *left -= 1;
+            if *left == 0 {
+                *redirect = None;
+            }
+            return HttpResponse::build(status)
+                .insert_header(("Location", location))
+                .finish();
+        }
+    }
     let failing = state
         .failures_left
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -112,6 +128,12 @@ impl HttpReceiver {
     pub fn fail_next(&self, n: usize, status: u16) {
         self.state.failure_status.store(status, Ordering::SeqCst);
         self.state.failures_left.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` requests are answered with a redirect (`status`, e.g. 302 or 307) to
+    /// `location`.
+    pub fn redirect_next(&self, n: usize, status: u16, location: &str) {
+        *self.state.redirect.lock().unwrap() = (n > 0).then(|| (n, status, location.to_string()));
     }
 
     /// What arrived so far.
@@ -174,5 +196,15 @@ mod tests {
         rx.fail_next(1, 400);
         let r = client.get(rx.url("/")).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 400);
+        rx.redirect_next(1, 307, "/elsewhere");
+        let no_follow = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = no_follow.post(rx.url("/x")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 307);
+        assert_eq!(r.headers()["location"], "/elsewhere");
+        let r = no_follow.post(rx.url("/x")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
     }
 }

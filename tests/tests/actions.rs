@@ -325,6 +325,26 @@ async fn a_webhook_is_signed_and_retried_on_5xx_only(backend: Backend) {
     let m = fatal(webhook::run(&ctx, &rx.url("/r"), None, None, None).await);
     assert!(m.contains("400"), "{m}");
 
+    // Redirects: followed within the same origin when they keep the body, never to another host.
+    let other = HttpReceiver::start().await;
+    let before = rx.requests().len();
+    rx.redirect_next(1, 307, "/moved");
+    webhook::run(&ctx, &rx.url("/old"), None, Some(secret), None)
+        .await
+        .expect("delivered after a same-origin redirect");
+    let got = rx.wait_for(before + 2, Duration::from_secs(5)).await;
+    assert_eq!(got[before + 1].path, "/moved");
+    assert_eq!(got[before + 1].method, "POST");
+    assert_eq!(got[before + 1].body, got[before].body);
+    for status in [307, 302] {
+        rx.redirect_next(1, status, &other.url("/stolen"));
+        let m = fatal(webhook::run(&ctx, &rx.url("/old"), None, Some(secret), None).await);
+        assert!(m.contains(&status.to_string()), "{m}");
+    }
+    rx.redirect_next(1, 302, "/moved");
+    fatal(webhook::run(&ctx, &rx.url("/old"), None, None, None).await);
+    assert!(other.requests().is_empty(), "nothing reached the other host");
+
     // Only http(s); a peer that never answers times out (retried).
     fatal(webhook::run(&ctx, "ftp://127.0.0.1/x", None, None, None).await);
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -32,7 +32,9 @@ pub(crate) async fn setting<T: DeserializeOwned>(ctx: &ActionCtx<'_>, key: &str)
 }
 
 /// The HTTP client of SMS and webhooks: rustls with the ring provider, no proxy from the
-/// environment, and redirects followed only to the same scheme, host and port (at most 5).
+/// environment. Redirects are followed only when they keep the method and body (307, 308) and
+/// go to the same scheme, host and port, at most 5 times; any other redirect is answered as is
+/// (and so is a final error).
 pub(crate) fn http_client() -> Result<reqwest::Client, ActionError> {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     if let Some(c) = CLIENT.get() {
@@ -41,16 +43,16 @@ pub(crate) fn http_client() -> Result<reqwest::Client, ActionError> {
     // A served node installs it at start; tests and tools may not have.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let policy = reqwest::redirect::Policy::custom(|attempt| {
-        let first = attempt.previous().first();
-        let same = first.is_some_and(|f| {
+        let keeps_body = matches!(attempt.status().as_u16(), 307 | 308);
+        let same_origin = attempt.previous().first().is_some_and(|f| {
             f.scheme() == attempt.url().scheme()
                 && f.host_str() == attempt.url().host_str()
                 && f.port_or_known_default() == attempt.url().port_or_known_default()
         });
-        if !same || attempt.previous().len() > 5 {
-            attempt.stop()
-        } else {
+        if keeps_body && same_origin && attempt.previous().len() <= 5 {
             attempt.follow()
+        } else {
+            attempt.stop()
         }
     });
     let client = reqwest::Client::builder()

@@ -7,7 +7,8 @@
 //! `X-Trellis-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body bytes>")>`; a
 //! receiver recomputes it over the raw body and refuses old timestamps to stop replays.
 //!
-//! Only `http` and `https` URLs; redirects only to the same scheme, host and port. The timeout
+//! Only `http` and `https` URLs; only 307/308 redirects to the same scheme, host and port are
+//! followed (another redirect is answered as a final error). The timeout
 //! is `timeout_ms` (default 10 s, at most 60 s). 2xx is delivered; 5xx, 408, 429, no answer or a
 //! timeout are retried; any other answer (a redirect elsewhere included) is final.
 
