@@ -213,6 +213,14 @@ async fn an_e_mail_arrives_rendered_with_its_idempotency_key(backend: Backend) {
     fatal(email::run(&ctx, &recipients, subject, body).await);
     sink.reply_to_recipients(None);
 
+    // Credentials for a server that offers no authentication: a setting to fix, not to retry.
+    let mut with_login = sink.settings("robot@trellis.example");
+    with_login["username"] = json!("robot");
+    with_login["password"] = json!("secret");
+    w.setting("smtp", with_login).await;
+    let m = fatal(email::run(&ctx, &recipients, subject, body).await);
+    assert!(m.contains("authentication"), "{m}");
+
     // A bad address is final; a server that is not there is retried.
     let m = fatal(email::run(&ctx, &to(json!({"addresses": ["not@an@address"]})), subject, body).await);
     assert!(m.contains("not@an@address"), "{m}");

@@ -7,7 +7,8 @@
 //! Each message carries `X-Trellis-Idempotency-Key: <job key>` and a `Message-ID` made of the
 //! key and the recipient, the same on every attempt, so a repeat after a retry can be told apart
 //! from a new message. No answer, a timeout or a 4xx answer of the server is retried; no or bad
-//! settings, a bad address or a 5xx answer (e.g. no such mailbox) are final.
+//! settings (credentials for a server without authentication included), a bad address or a 5xx
+//! answer (e.g. no such mailbox) are final.
 
 use std::time::Duration;
 
@@ -135,10 +136,12 @@ fn transport(cfg: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, A
     Ok(b.build())
 }
 
-/// 5xx answers are final; the rest (4xx, no connection, timeouts, TLS trouble) is retried.
+/// 5xx answers are final, and so are client errors (settings the server cannot serve, e.g.
+/// credentials for a server that offers no authentication); the rest (4xx, no connection,
+/// timeouts, TLS trouble) is retried.
 fn smtp_error(e: &lettre::transport::smtp::Error, to: &str) -> ActionError {
     let message = format!("smtp, sending to {to}: {e}");
-    if e.is_permanent() {
+    if e.is_permanent() || e.is_client() {
         ActionError::fatal(message)
     } else {
         ActionError::retry(message)
