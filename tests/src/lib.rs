@@ -1,13 +1,18 @@
 //! Black-box test harness: a real Trellis node on a random port, over a fresh SQLite file or a
 //! fresh PostgreSQL database (created for the test, dropped after it), driven over HTTP.
 
+pub mod http_receiver;
+pub mod smtp_sink;
+
 use std::path::PathBuf;
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 use trellis_server::{Running, Settings};
 
+pub use http_receiver::HttpReceiver;
 pub use serde_json;
+pub use smtp_sink::SmtpSink;
 pub use {chrono, reqwest, trellis_store};
 
 /// Which database a test runs on.

@@ -296,6 +296,76 @@ impl Engine {
         Ok(FileOut::from_row(&row))
     }
 
+    /// Stores bytes the engine already has (a rendered document) as a file of the tenant named
+    /// `name` (sanitised) of type `content_type`, recorded on the caller's connection: written
+    /// to a temporary file, synced, moved into place, then recorded. A failure removes the file.
+    /// (Should the caller's transaction roll back afterwards, the bytes stay on disk unreferenced.)
+    pub async fn store_bytes<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant_id: &str,
+        name: &str,
+        content_type: &str,
+        bytes: &[u8],
+        created_by: Option<&str>,
+    ) -> Result<FileOut, Error> {
+        if tenant_id.is_empty() || !tenant_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(Error::internal("tenant id is not fit for a folder name"));
+        }
+        if bytes.is_empty() {
+            return Err(Error::bad_field("file", "empty", "the file is empty"));
+        }
+        if bytes.len() as u64 > self.max_file_bytes {
+            return Err(too_large(self.max_file_bytes));
+        }
+        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let dir = self.files_dir.join(tenant_id).join(&id[..2]);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_error(&format!("create {}", dir.display()), e))?;
+        let tmp = dir.join(format!(".{id}.part"));
+        let path = dir.join(&id);
+        let written = async {
+            let mut f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .await
+                .map_err(|e| io_error(&format!("create {}", tmp.display()), e))?;
+            f.write_all(bytes).await.map_err(|e| io_error("write", e))?;
+            f.sync_all().await.map_err(|e| io_error("sync", e))?;
+            drop(f);
+            tokio::fs::rename(&tmp, &path)
+                .await
+                .map_err(|e| io_error("rename", e))?;
+            if let Ok(d) = tokio::fs::File::open(&dir).await {
+                let _ = d.sync_all().await;
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        let row = FileRow {
+            id: id.clone(),
+            tenant_id: tenant_id.to_string(),
+            name: sanitize_name(name),
+            size: bytes.len() as i64,
+            content_type: content_type.to_string(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            path: format!("{tenant_id}/{}/{id}", &id[..2]),
+            created_by: created_by.map(str::to_string),
+            created_at: trellis_core::value::now_micros(),
+        };
+        if let Err(e) = files::insert_file(conn, &row).await {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e.into());
+        }
+        Ok(FileOut::from_row(&row))
+    }
+
     /// The metadata of a file of the caller's tenant.
     pub async fn file_meta(&self, ctx: &TenantCtx, id: &str) -> Result<FileOut, Error> {
         let id = check_id(id)?;

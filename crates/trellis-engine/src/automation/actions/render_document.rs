@@ -1,0 +1,115 @@
+//! The render-document action: a text template (Markdown or HTML) rendered over the input and
+//! stored as a file of the tenant. It answers the file's metadata, which the job appends to the
+//! trigger record's attachment field.
+//!
+//! The type comes from the rendered name's extension: `.html`/`.htm` → `text/html` (values
+//! inserted into an HTML template are escaped), `.txt` → `text/plain`, `.md`/`.markdown` and any
+//! other name → `text/markdown` (a name without one of these extensions gets `.md`).
+
+use serde_json::{Value, json};
+use trellis_store::sea_orm::ConnectionTrait;
+
+use crate::automation::{ActionCtx, ActionError, template};
+
+/// Renders and stores the document on the write connection. Answers
+/// `{id, name, size, content_type, sha256}` (an attachment value). Not inside a transaction on
+/// SQLite (one write connection): use [`run_in`] there.
+pub async fn run(ctx: &ActionCtx<'_>, template: &str, name: &str) -> Result<Value, ActionError> {
+    run_in(&ctx.engine.db.write, ctx, template, name).await
+}
+
+/// [`run`] recording the file on the caller's connection (the job's transaction).
+pub async fn run_in<C: ConnectionTrait>(
+    conn: &C,
+    ctx: &ActionCtx<'_>,
+    template_text: &str,
+    name: &str,
+) -> Result<Value, ActionError> {
+    let (name, content_type) = name_and_type(&template::render(name, ctx.input));
+    let text = if content_type == "text/html" {
+        template::render(template_text, &escape_html_values(ctx.input))
+    } else {
+        template::render(template_text, ctx.input)
+    };
+    if text.trim().is_empty() {
+        return Err(ActionError::fatal("the document is empty"));
+    }
+    let f = ctx
+        .engine
+        .store_bytes(conn, ctx.tenant_id, &name, content_type, text.as_bytes(), None)
+        .await?;
+    Ok(json!({
+        "id": f.id,
+        "name": f.name,
+        "size": f.size,
+        "content_type": f.content_type,
+        "sha256": f.sha256,
+    }))
+}
+
+/// The file name to keep and its type.
+pub fn name_and_type(rendered: &str) -> (String, &'static str) {
+    let name = crate::files::sanitize_name(rendered);
+    let lower = name.to_lowercase();
+    let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    match ext {
+        "html" | "htm" => (name, "text/html"),
+        "txt" => (name, "text/plain"),
+        "md" | "markdown" => (name, "text/markdown"),
+        _ if name == "file" => ("document.md".to_string(), "text/markdown"),
+        _ => (format!("{name}.md"), "text/markdown"),
+    }
+}
+
+/// The input with every string HTML-escaped (for HTML templates).
+fn escape_html_values(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(escape_html(s)),
+        Value::Array(a) => Value::Array(a.iter().map(escape_html_values).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), escape_html_values(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_type_follows_the_extension() {
+        assert_eq!(name_and_type("spec.md"), ("spec.md".into(), "text/markdown"));
+        assert_eq!(name_and_type("Spec.HTML"), ("Spec.HTML".into(), "text/html"));
+        assert_eq!(name_and_type("notes.txt"), ("notes.txt".into(), "text/plain"));
+        assert_eq!(
+            name_and_type("交付规格 DL-1"),
+            ("交付规格 DL-1.md".into(), "text/markdown")
+        );
+        assert_eq!(name_and_type("../x.pdf"), ("x.pdf.md".into(), "text/markdown"));
+        assert_eq!(name_and_type(""), ("document.md".into(), "text/markdown"));
+    }
+
+    #[test]
+    fn html_templates_escape_inserted_values() {
+        let input = json!({"record": {"title": "<script>alert('x')</script> & co", "n": 3}});
+        let out = template::render("<h1>{{record.title}}</h1>{{record.n}}", &escape_html_values(&input));
+        assert_eq!(
+            out,
+            "<h1>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co</h1>3"
+        );
+    }
+}
