@@ -475,6 +475,210 @@ async fn a_restart_right_after_a_commit_loses_nothing_and_repeats_nothing(backen
     assert_eq!(contracts.len(), 20);
 }
 
+/// The seed's troubleshooting case (DOMAIN.md): a signed contract creates an invoicing task for
+/// the finance rota member on duty and e-mails finance; delivery can list the customers awaiting
+/// activation; when the task is done the customer gets an SMS with login instructions. A restart
+/// in the middle loses nothing and repeats nothing.
+async fn the_activation_workflow_of_the_seed_runs_end_to_end(backend: Backend) {
+    let app = spawn(backend).await;
+    let smtp = trellis_tests::SmtpSink::start().await;
+    let sms = trellis_tests::HttpReceiver::start().await;
+    let engine = app.engine();
+    let (f1, f2) = (
+        engine
+            .create_user("default", "finance1@example.com", None, "member-password-1", false)
+            .await
+            .unwrap(),
+        engine
+            .create_user("default", "finance2@example.com", None, "member-password-1", false)
+            .await
+            .unwrap(),
+    );
+    let today = trellis_tests::chrono::Utc::now().date_naive().to_string();
+    let week: serde_json::Map<String, Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| (d.to_string(), json!(f1.id)))
+        .collect();
+    app.create_app(json!({
+        "name": "saas", "label": {"zh": "开通", "en": "Activation"},
+        "roles": [{"name": "finance", "label": {"zh": "财务", "en": "Finance"}},
+                  {"name": "delivery", "label": {"zh": "交付经理", "en": "Delivery manager"}}],
+        "entities": [
+            {"name": "customer", "label": {"en": "Customer"}, "fields": [
+                {"name": "name", "label": {"en": "Name"}, "type": "text", "required": true},
+                {"name": "phone", "label": {"en": "Phone"}, "type": "phone"},
+                {"name": "status", "label": {"en": "Status"}, "type": "single_select", "default": "prospect", "options": [
+                    {"value": "prospect", "label": {"en": "Prospect"}},
+                    {"value": "awaiting_activation", "label": {"zh": "待开通", "en": "Awaiting activation"}},
+                    {"value": "active", "label": {"en": "Active"}}]}
+            ]},
+            {"name": "contract", "label": {"en": "Contract"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "customer", "label": {"en": "Customer"}, "type": "relation", "target": "customer"},
+                {"name": "customer_phone", "label": {"en": "Customer phone"}, "type": "text", "formula": "related.customer.phone"}
+            ], "pipeline": {
+                "stages": [{"key": "draft", "label": {"en": "Draft"}}, {"key": "signed", "label": {"zh": "已签约", "en": "Signed"}, "kind": "won"}],
+                "transitions": [{"from": ["draft"], "to": "signed"}]
+            }},
+            {"name": "task", "label": {"en": "Task"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "contract", "label": {"en": "Contract"}, "type": "relation", "target": "contract"},
+                {"name": "customer", "label": {"en": "Customer"}, "type": "relation", "target": "customer"},
+                {"name": "phone", "label": {"en": "Phone"}, "type": "text"},
+                {"name": "done", "label": {"en": "Done"}, "type": "boolean", "default": false}
+            ]}
+        ],
+        "rules": [
+            {"name": "invoice_on_signature",
+             "trigger": {"type": "stage_entered", "entity": "contract", "stage": "signed"},
+             "actions": [
+                {"type": "create_record", "entity": "task",
+                 "values": {"title": "Invoice {{record.title}}", "contract": "{{record.id}}", "customer": "{{record.customer}}", "phone": "{{record.customer_phone}}"},
+                 "assign": {"strategy": "rota", "timezone": "UTC", "week": week, "overrides": {today.clone(): f2.id}}},
+                {"type": "update_related", "relation": "customer", "values": {"status": "awaiting_activation"}},
+                {"type": "email", "to": {"roles": ["finance"]}, "subject": "Invoice needed: {{record.title}}",
+                 "body": "Contract {{record.title}} was signed. Please issue the invoice and the activation voucher."}
+             ]},
+            {"name": "activate_on_done",
+             "trigger": {"type": "field_changed", "entity": "task", "field": "done", "to": true},
+             "actions": [
+                {"type": "update_related", "relation": "customer", "values": {"status": "active"}},
+                {"type": "sms", "to": {"addresses": ["{{record.phone}}"]}, "text": "Your service is ready: log in at https://app.example.com with your e-mail."}
+             ]}
+        ]
+    })).await;
+    let tenant = trellis_tests::trellis_store::system::tenant_by_name(&engine.db.read, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    for (key, value) in [
+        ("smtp", smtp.settings("Trellis <robot@trellis.example>")),
+        ("sms", json!({"url": sms.url("/sms"), "token": "t0ken"})),
+    ] {
+        trellis_tests::trellis_store::settings::put(
+            &engine.db.write,
+            &tenant.id,
+            key,
+            &value.to_string(),
+            trellis_tests::chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    for u in [&f1.id, &f2.id] {
+        app.post("/api/v1/apps/saas/roles/finance/members", json!({"user": u}))
+            .await
+            .expect(200);
+    }
+    let customer = app
+        .create(
+            "saas",
+            "customer",
+            json!({"name": "ACME", "phone": "+86 138 0000 0000"}),
+        )
+        .await;
+    let contract = app
+        .create(
+            "saas",
+            "contract",
+            json!({"title": "ACME annual", "customer": customer["id"]}),
+        )
+        .await;
+    let cid = contract["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/api/v1/data/saas/contract/{cid}/transition"),
+        json!({"to": "signed"}),
+    )
+    .await
+    .expect(200);
+    // The node restarts right after the signature: the work still happens, once.
+    let app = app.restart().await;
+    let tasks = eventually(&app, "/api/v1/data/saas/task", |b| {
+        b["data"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let task = tasks["data"][0].clone();
+    assert_eq!(task["title"], "Invoice ACME annual");
+    // Today is overridden in the rota (a holiday cover): finance2 is on duty.
+    assert_eq!(task["owner"], f2.id.as_str());
+    assert_eq!(task["phone"], "+86 138 0000 0000");
+    let mails = smtp.wait_for(2, Duration::from_secs(10)).await;
+    let mut to: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["finance1@example.com", "finance2@example.com"]);
+    assert_eq!(mails[0].subject.as_deref(), Some("Invoice needed: ACME annual"));
+    assert!(
+        mails[0].body().contains("Contract ACME annual was signed"),
+        "{}",
+        mails[0].body()
+    );
+    // Delivery lists the customers awaiting activation.
+    let waiting = app
+        .get("/api/v1/data/saas/customer?filter=%7B%22field%22%3A%22status%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22awaiting_activation%22%7D")
+        .await
+        .expect(200);
+    assert_eq!(waiting.body["data"].as_array().unwrap().len(), 1);
+    // Finance finishes the task: the customer is active and gets the SMS.
+    app.patch(
+        &format!("/api/v1/data/saas/task/{}", task["id"].as_str().unwrap()),
+        json!({"done": true}),
+    )
+    .await
+    .expect(200);
+    let texts = sms.wait_for(1, Duration::from_secs(10)).await;
+    let body = texts[0].json();
+    assert_eq!(body["to"], "+8613800000000");
+    assert!(body["text"].as_str().unwrap().contains("log in"), "{body}");
+    assert_eq!(texts[0].header("authorization"), Some("Bearer t0ken"));
+    eventually(
+        &app,
+        &format!("/api/v1/data/saas/customer/{}", customer["id"].as_str().unwrap()),
+        |b| b["status"] == "active",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(smtp.messages().len(), 2);
+    assert_eq!(sms.requests().len(), 1);
+    assert_eq!(
+        app.get("/api/v1/data/saas/task").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A webhook receiver that fails twice gets the third delivery, signed; the run shows the
+/// attempts and errors.
+async fn a_webhook_is_retried_with_backoff_and_arrives_signed(backend: Backend) {
+    let app = spawn(backend).await;
+    let hook = trellis_tests::HttpReceiver::start().await;
+    hook.fail_next(2, 503);
+    app.create_app(crm(json!([{
+        "name": "to_erp",
+        "trigger": {"type": "record_created", "entity": "contract"},
+        "actions": [{"type": "webhook", "url": hook.url("/erp"), "secret": "erp-shared-secret",
+                     "body": {"contract": "{{record.id}}", "title": "{{record.title}}"}}]
+    }])))
+    .await;
+    let c = app.create("crm", "contract", json!({"title": "Big deal"})).await;
+    let got = hook.wait_for(3, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 3);
+    let last = &got[2];
+    assert_eq!(last.json(), json!({"contract": c["id"], "title": "Big deal"}));
+    let ts = last.header("x-trellis-timestamp").unwrap();
+    assert_eq!(
+        last.header("x-trellis-signature").unwrap(),
+        trellis_tests::trellis_engine::automation::actions::webhook::sign("erp-shared-secret", ts, &last.body)
+    );
+    // The same idempotency key on every delivery, so the receiver can drop repeats.
+    assert_eq!(got[0].header("idempotency-key"), last.header("idempotency-key"));
+    let runs = eventually(&app, &runs_path("to_erp"), |b| b["data"][0]["status"] == "done").await;
+    let job = &runs["data"][0]["actions"][0];
+    assert_eq!(job["attempts"], 3);
+    assert_eq!(job["status"], "done");
+}
+
 on_both!(
     a_signed_contract_creates_an_invoicing_task_and_notifies_finance,
     chains_of_rules_stop_at_the_depth_limit_with_a_reason,
@@ -484,4 +688,6 @@ on_both!(
     a_failing_action_is_dead_lettered_visible_and_retried_by_hand,
     a_dry_run_says_what_would_happen_and_does_nothing,
     a_restart_right_after_a_commit_loses_nothing_and_repeats_nothing,
+    the_activation_workflow_of_the_seed_runs_end_to_end,
+    a_webhook_is_retried_with_backoff_and_arrives_signed,
 );

@@ -15,7 +15,7 @@ use trellis_store::jobs::{self, JobRow};
 use trellis_store::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use trellis_store::{StoreError, system};
 
-use crate::automation::{ActionError, actions};
+use crate::automation::{ActionCtx, ActionError, actions};
 use crate::scripts::LoadedApp;
 use crate::{Engine, TenantCtx};
 
@@ -155,7 +155,10 @@ impl Engine {
         // Database actions commit with their job's completion, or not at all.
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let ctx = self.rule_ctx(&tx, &job, &input).await?;
-        match self.internal(&tx, &ctx, &app, action, &job, &input).await {
+        match self
+            .internal(&tx, &ctx, &app, rule, action, &job, attempt, &input)
+            .await
+        {
             Ok(v) => {
                 if self.complete(&tx, &job, attempt, &v, started).await? {
                     tx.commit().await.map_err(StoreError::from)?;
@@ -173,20 +176,39 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn internal(
         &self,
         tx: &DatabaseTransaction,
         ctx: &TenantCtx,
         app: &Arc<LoadedApp>,
+        rule: &RuleDef,
         action: &ActionDef,
         job: &JobRow,
+        attempt: i32,
         input: &Value,
     ) -> Result<Value, ActionError> {
+        let actx = ActionCtx {
+            engine: self,
+            tenant_id: &job.tenant_id,
+            app,
+            rule,
+            job_id: &job.id,
+            idempotency_key: &job.idempotency_key,
+            attempt,
+            input,
+        };
+        let index = job.action_index as usize;
         match action {
             ActionDef::SetFields { values } => actions::records::set_fields(self, tx, ctx, app, values, input).await,
             ActionDef::CreateRecord { entity, values, assign } => {
                 let owner = match assign {
-                    Some(a) => Some(self.pick_owner(tx, app, job, a, entity.as_str()).await?),
+                    Some(a) => {
+                        let target = app
+                            .entity(entity.as_str())
+                            .ok_or_else(|| ActionError::fatal(format!("entity '{entity}' no longer exists")))?;
+                        Some(actions::assign::pick_in(tx, &actx, index, a, target).await?)
+                    }
                     None => None,
                 };
                 actions::records::create_record(self, tx, ctx, app, entity.as_str(), values, owner, input).await
@@ -195,45 +217,72 @@ impl Engine {
                 actions::records::update_related(self, tx, ctx, app, relation.as_str(), values, input).await
             }
             ActionDef::AssignOwner { assign } => {
-                let entity = input["entity"].as_str().unwrap_or_default().to_string();
-                let owner = self.pick_owner(tx, app, job, assign, &entity).await?;
+                let entity = input["entity"]
+                    .as_str()
+                    .and_then(|e| app.entity(e))
+                    .ok_or_else(|| ActionError::fatal("the trigger has no record to assign"))?;
+                let owner = actions::assign::pick_in(tx, &actx, index, assign, entity).await?;
                 let values = serde_json::Map::from_iter([("owner".to_string(), Value::String(owner))]);
                 actions::records::set_fields(self, tx, ctx, app, &values, input).await
             }
-            ActionDef::Notify { to, title, body } => {
-                actions::notify::run(tx, &job.tenant_id, app, to, title, body.as_deref(), input).await
-            }
+            ActionDef::Notify { to, title, body } => actions::notify::run(tx, &actx, to, title, body.as_deref()).await,
             ActionDef::Transition { to, comment } => {
                 actions::records::transition(self, tx, ctx, app, to.as_str(), comment.as_deref(), input).await
             }
-            ActionDef::RenderDocument { .. } => Err(ActionError::fatal("render_document is not available yet")),
+            ActionDef::RenderDocument { template, field, name } => {
+                let file = actions::render_document::run_in(tx, &actx, template, name).await?;
+                // The document joins the files the record's attachment field holds.
+                let mut files: Vec<Value> = input["record"][field.as_str()]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|f| f.get("id").cloned())
+                            .map(|id| serde_json::json!({"id": id}))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                files.push(serde_json::json!({"id": file["id"]}));
+                let values = serde_json::Map::from_iter([(field.to_string(), Value::Array(files))]);
+                actions::records::set_fields(self, tx, ctx, app, &values, input).await?;
+                Ok(file)
+            }
             ActionDef::Email { .. } | ActionDef::Sms { .. } | ActionDef::Webhook { .. } => {
                 Err(ActionError::fatal("an external action cannot run in a transaction"))
             }
         }
     }
 
-    async fn pick_owner(
-        &self,
-        _tx: &DatabaseTransaction,
-        _app: &LoadedApp,
-        _job: &JobRow,
-        _assign: &trellis_core::automation::AssignStrategy,
-        _entity: &str,
-    ) -> Result<String, ActionError> {
-        Err(ActionError::fatal("owner assignment is not available yet"))
-    }
-
+    /// An action that reaches the world, outside any transaction.
     async fn external(
         &self,
-        _app: &LoadedApp,
-        _rule: &RuleDef,
+        app: &LoadedApp,
+        rule: &RuleDef,
         action: &ActionDef,
-        _job: &JobRow,
-        _attempt: i32,
-        _input: &Value,
+        job: &JobRow,
+        attempt: i32,
+        input: &Value,
     ) -> Result<Value, ActionError> {
-        Err(ActionError::fatal(format!("{} is not available yet", action.kind())))
+        let ctx = ActionCtx {
+            engine: self,
+            tenant_id: &job.tenant_id,
+            app,
+            rule,
+            job_id: &job.id,
+            idempotency_key: &job.idempotency_key,
+            attempt,
+            input,
+        };
+        match action {
+            ActionDef::Email { to, subject, body } => actions::email::run(&ctx, to, subject, body).await,
+            ActionDef::Sms { to, text } => actions::sms::run(&ctx, to, text).await,
+            ActionDef::Webhook {
+                url,
+                body,
+                secret,
+                timeout_ms,
+            } => actions::webhook::run(&ctx, url, body.as_ref(), secret.as_deref(), *timeout_ms).await,
+            _ => Err(ActionError::fatal("not an external action")),
+        }
     }
 
     /// Marks the job done, queues the run's next action or closes the run. False when the job
