@@ -188,6 +188,13 @@ async fn spawn_on(backend: Backend, database_url: String, dir: tempfile::TempDir
 }
 
 impl TestApp {
+    /// A second node on the same database (PostgreSQL: the scale-out setup), logged in as the
+    /// same administrator. Dropping it leaves the database to the first node.
+    pub async fn peer(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        spawn_on(self.backend, self.database_url.clone(), dir, None).await
+    }
+
     /// Logs in and returns the session token.
     pub async fn login(&self, email: &str, password: &str) -> String {
         let r = self
