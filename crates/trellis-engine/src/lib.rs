@@ -1,6 +1,7 @@
 //! Trellis's use cases: tenants and login, the tenant directory and inbox, the builder's metadata
 //! changes, and the record write path. The API crate calls these; none of them knows about HTTP.
 
+pub mod access;
 pub mod admin;
 pub mod apps;
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod registry;
 pub mod rollups;
 pub mod scripts;
 pub mod stats;
+pub mod teams;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

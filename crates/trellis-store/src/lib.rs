@@ -12,7 +12,9 @@ pub mod files;
 pub mod migrate;
 pub mod notifications;
 pub mod records;
+pub mod security;
 pub mod system;
+pub mod teams;
 pub mod timers;
 pub mod values;
 

@@ -5,4 +5,5 @@ pub mod docs;
 pub mod files;
 pub mod pipelines;
 pub mod records;
+pub mod teams;
 pub mod ui;
