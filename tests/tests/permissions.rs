@@ -730,6 +730,230 @@ async fn teams_nest_refuse_cycles_and_belong_to_their_tenant(backend: Backend) {
     .expect_problem(404, "not_found");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Login limits, audit trail, handover, hostile input
+// ---------------------------------------------------------------------------------------------
+
+async fn failed_logins_are_limited_per_account_with_retry_after(backend: Backend) {
+    let app = spawn(backend).await;
+    user(&app, "victim", None).await;
+    let login = |password: &'static str| {
+        app.call_as(
+            None,
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"email": "victim@example.com", "password": password})),
+        )
+    };
+    for _ in 0..10 {
+        login("wrong-password").await.expect_problem(401, "unauthenticated");
+    }
+    let r = login("password-123").await.expect_problem(429, "rate_limited");
+    let wait: i64 = r.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=900).contains(&wait), "{wait}");
+    // Other accounts from the same address still log in.
+    app.login(trellis_tests::ADMIN_EMAIL, trellis_tests::ADMIN_PASSWORD)
+        .await;
+}
+
+async fn the_audit_trail_holds_definition_role_and_record_changes(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    app.post(
+        "/api/v1/apps/crm/entities/deal/fields",
+        json!({"name": "note", "label": {"en": "Note"}, "type": "text"}),
+    )
+    .await
+    .expect(201);
+    let t = app.post("/api/v1/auth/tokens", json!({"name": "ci"})).await.expect(201);
+    app.delete(&format!("/api/v1/auth/tokens/{}", s(&t.body["id"])))
+        .await
+        .expect(204);
+    let trail = app.get("/api/v1/apps/crm/audit?limit=1000").await.expect(200);
+    let kinds: Vec<(&str, &str)> = trail.body["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| (s(&e["entity"]), s(&e["kind"])))
+        .collect();
+    for want in [
+        ("$app", "app_created"),
+        ("$app", "app_changed"),
+        ("$roles", "role_member_added"),
+        ("deal", "created"),
+        ("customer", "created"),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} in {kinds:?}");
+    }
+    assert_eq!(kinds[0], ("$app", "app_changed"), "newest first");
+    assert!(trail.body["data"][0]["plan"].is_array(), "{}", trail.body["data"][0]);
+    // Paging.
+    let page = app.get("/api/v1/apps/crm/audit?limit=2").await.expect(200);
+    let next = s(&page.body["next_cursor"]).to_string();
+    let rest = app
+        .get(&format!("/api/v1/apps/crm/audit?limit=2&cursor={next}"))
+        .await
+        .expect(200);
+    assert_eq!(rest.body["data"][0]["id"], trail.body["data"][2]["id"]);
+    // Administrators only; other tenants do not find the app.
+    get(app, &w.lead.1, "/api/v1/apps/crm/audit")
+        .await
+        .expect_problem(403, "permission_denied");
+    let other = app.new_tenant("other", "root@other.example").await;
+    get(app, &other, "/api/v1/apps/crm/audit")
+        .await
+        .expect_problem(404, "not_found");
+    // Retention: audit events are dispatched at once and go after the retention; record events
+    // the automation outbox has not dispatched stay 7 more days.
+    app.put("/api/v1/settings", json!({"audit_retention_days": 0}))
+        .await
+        .expect_problem(422, "validation_failed");
+    call(
+        app,
+        &w.lead.1,
+        Method::PUT,
+        "/api/v1/settings",
+        Some(json!({"audit_retention_days": 5})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    let set = app
+        .put("/api/v1/settings", json!({"audit_retention_days": 5}))
+        .await
+        .expect(200);
+    assert_eq!(set.body["audit_retention_days"], 5);
+    let now = trellis_tests::chrono::Utc::now();
+    app.engine()
+        .purge_events(now + trellis_tests::chrono::Duration::days(6))
+        .await
+        .expect("purge");
+    let left = app.get("/api/v1/apps/crm/audit?limit=1000").await.expect(200);
+    let kinds: Vec<&str> = left.body["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| s(&e["kind"]))
+        .collect();
+    assert!(!kinds.is_empty() && kinds.iter().all(|k| *k == "created"), "{kinds:?}");
+    app.engine()
+        .purge_events(now + trellis_tests::chrono::Duration::days(13))
+        .await
+        .expect("purge");
+    let left = app.get("/api/v1/apps/crm/audit").await.expect(200);
+    assert_eq!(left.body["data"], json!([]));
+    let _ = other;
+}
+
+async fn a_handover_moves_every_record_round_robin_or_nothing(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    for i in 0..4 {
+        app.create(
+            "crm",
+            "deal",
+            json!({"title": format!("extra {i}"), "owner": w.alice.0, "region": if i < 2 { "east" } else { "west" }}),
+        )
+        .await;
+    }
+    // Mistakes write nothing.
+    let r = app
+        .post("/api/v1/apps/crm/handover", json!({"from": w.alice.0, "to": ["nobody"], "entities": ["ghost"], "filter": {"field": "nope", "op": "eq", "value": 1}}))
+        .await
+        .expect_problem(422, "validation_failed");
+    let fields: Vec<String> = r.errors().into_iter().map(|(f, _)| f).collect();
+    assert!(
+        fields.contains(&"to[0]".to_string()) && fields.contains(&"entities[0]".to_string()),
+        "{fields:?}"
+    );
+    call(
+        app,
+        &w.lead.1,
+        Method::POST,
+        "/api/v1/apps/crm/handover",
+        Some(json!({"from": w.alice.0, "to": [w.bob.0]})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    // A filtered handover: only the east deals, to Bob.
+    let r = app
+        .post("/api/v1/apps/crm/handover", json!({"from": w.alice.0, "to": [w.bob.0], "entities": ["deal"], "filter": {"field": "region", "op": "eq", "value": "east"}}))
+        .await
+        .expect(200);
+    assert_eq!(r.body["moved"], 2);
+    // The rest (deals and her customer), round-robin to Bob and Carol.
+    let r = app
+        .post(
+            "/api/v1/apps/crm/handover",
+            json!({"from": w.alice.0, "to": [w.bob.0, w.carol.0]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["moved"], 4, "{}", r.text);
+    assert_eq!(r.body["by_owner"][&w.bob.0], 2);
+    assert_eq!(r.body["by_owner"][&w.carol.0], 2);
+    let mine = get(app, &w.alice.1, "/api/v1/data/crm/deal").await.expect(200);
+    assert_eq!(ids(&mine), Vec::<String>::new());
+    let h = app
+        .get(&format!("/api/v1/data/crm/deal/{}/history", w.deal_alice))
+        .await
+        .expect(200);
+    let last = h.body["data"]
+        .as_array()
+        .expect("events")
+        .last()
+        .expect("an event")
+        .clone();
+    assert_eq!(last["changes"]["owner"]["from"], json!(w.alice.0), "{last}");
+    let inbox = get(app, &w.carol.1, "/api/v1/notifications").await.expect(200);
+    assert_eq!(inbox.body["data"][0]["kind"], "handover", "{}", inbox.text);
+    let other = app.new_tenant("other", "root@other.example").await;
+    call(
+        app,
+        &other,
+        Method::POST,
+        "/api/v1/apps/crm/handover",
+        Some(json!({"from": w.bob.0, "to": [w.carol.0]})),
+    )
+    .await
+    .expect_problem(404, "not_found");
+}
+
+async fn sql_looking_input_is_data_never_sql(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let evil = "x'); DROP TABLE sys_users; --";
+    let t = app.post("/api/v1/teams", json!({"name": evil})).await.expect(201);
+    assert_eq!(t.body["name"], evil);
+    let d = app
+        .create("crm", "deal", json!({"title": evil, "region": "\" OR 1=1 --"}))
+        .await;
+    assert_eq!(d["title"], evil);
+    let filter = json!({"or": [{"field": "title", "op": "eq", "value": evil}, {"field": "region", "op": "eq", "value": "' OR '1'='1"}]}).to_string();
+    let found = app
+        .get(&format!("/api/v1/data/crm/deal?filter={}", urlencode(&filter)))
+        .await
+        .expect(200);
+    assert_eq!(ids(&found), vec![s(&d["id"]).to_string()]);
+    // Alice's scope still holds against a filter trying to widen it.
+    let widen = json!({"field": "title", "op": "contains", "value": "%' OR owner IS NOT NULL OR '"}).to_string();
+    let r = get(
+        app,
+        &w.alice.1,
+        &format!("/api/v1/data/crm/deal?filter={}", urlencode(&widen)),
+    )
+    .await
+    .expect(200);
+    assert_eq!(ids(&r), Vec::<String>::new());
+    app.get("/api/v1/users").await.expect(200);
+    app.get("/api/v1/data/crm/deal?sort=title;DROP TABLE x")
+        .await
+        .expect_problem(400, "bad_request");
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -739,4 +963,8 @@ on_both!(
     an_app_where_no_role_has_permissions_stays_open,
     an_api_token_with_a_role_acts_only_with_that_role,
     teams_nest_refuse_cycles_and_belong_to_their_tenant,
+    failed_logins_are_limited_per_account_with_retry_after,
+    the_audit_trail_holds_definition_role_and_record_changes,
+    a_handover_moves_every_record_round_robin_or_nothing,
+    sql_looking_input_is_data_never_sql,
 );

@@ -16,7 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error};
-use crate::routes::{apps, auth, directory, docs, files, pipelines, records, teams, ui};
+use crate::routes::{apps, audit, auth, directory, docs, files, pipelines, records, teams, ui};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -92,6 +92,10 @@ fn api_app() -> (
                 .service(teams::patch_team)
                 .service(teams::add_team_member)
                 .service(teams::remove_team_member)
+                .service(audit::app_audit)
+                .service(audit::handover)
+                .service(audit::get_settings)
+                .service(audit::put_settings)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

@@ -369,6 +369,17 @@ impl Engine {
             revoked_at: None,
         };
         system::insert_token(&self.db.write, &row).await?;
+        let data = serde_json::json!({"name": row.name, "role": row.role});
+        crate::audit::write(
+            &self.db.write,
+            ctx,
+            crate::audit::TENANT_SCOPE,
+            "$tokens",
+            &row.id,
+            "token_created",
+            data,
+        )
+        .await?;
         let mut out = TokenOut::from(&row);
         out.token = Some(token);
         Ok(out)
@@ -388,6 +399,16 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::not_found("no such token"))?;
         self.auth_cache.forget(&hash);
+        crate::audit::write(
+            &self.db.write,
+            ctx,
+            crate::audit::TENANT_SCOPE,
+            "$tokens",
+            id,
+            "token_revoked",
+            serde_json::json!({}),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -4,10 +4,12 @@
 pub mod access;
 pub mod admin;
 pub mod apps;
+pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod directory;
 pub mod files;
+pub mod handover;
 pub mod history;
 pub mod notifications;
 pub mod pipelines;

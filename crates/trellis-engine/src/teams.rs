@@ -178,3 +178,29 @@ impl Engine {
         Ok(())
     }
 }
+
+impl Engine {
+    async fn tenant_id_named(&self, tenant: &str) -> Result<String, Error> {
+        Ok(system::tenant_by_name(&self.db.read, tenant)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "tenant '{}' does not exist",
+                    trellis_core::names::truncate(tenant, 64)
+                ))
+            })?
+            .id)
+    }
+
+    /// `trellis team create <tenant> <name> [--parent]`.
+    pub async fn admin_create_team(&self, tenant: &str, name: &str, parent: Option<&str>) -> Result<TeamOut, Error> {
+        let id = self.tenant_id_named(tenant).await?;
+        self.create_team_in(&id, name, parent).await
+    }
+
+    /// `trellis team add-member <tenant> <team> <email>`.
+    pub async fn admin_add_team_member(&self, tenant: &str, team: &str, email: &str) -> Result<(), Error> {
+        let id = self.tenant_id_named(tenant).await?;
+        self.add_team_member_in(&id, team, email).await
+    }
+}

@@ -2,6 +2,7 @@
 //! migrations, the DDL of entity tables, and the record queries of the write and read paths.
 
 pub mod approvals;
+pub mod audit;
 pub mod db;
 pub mod ddl;
 pub mod directory;
