@@ -547,24 +547,17 @@ async fn the_activation_workflow_of_the_seed_runs_end_to_end(backend: Backend) {
              ]}
         ]
     })).await;
-    let tenant = trellis_tests::trellis_store::system::tenant_by_name(&engine.db.read, "default")
-        .await
-        .unwrap()
-        .unwrap();
-    for (key, value) in [
-        ("smtp", smtp.settings("Trellis <robot@trellis.example>")),
-        ("sms", json!({"url": sms.url("/sms"), "token": "t0ken"})),
-    ] {
-        trellis_tests::trellis_store::settings::put(
-            &engine.db.write,
-            &tenant.id,
-            key,
-            &value.to_string(),
-            trellis_tests::chrono::Utc::now(),
+    let r = app
+        .put(
+            "/api/v1/settings",
+            json!({"smtp": smtp.settings("Trellis <robot@trellis.example>"), "sms": {"url": sms.url("/sms"), "token": "t0ken"}}),
         )
         .await
-        .unwrap();
-    }
+        .expect(200);
+    assert_eq!(r.body["sms"]["token"], "********", "secrets are not answered");
+    app.put("/api/v1/settings", json!({"sms": {"url": "ftp://x"}}))
+        .await
+        .expect(422);
     for u in [&f1.id, &f2.id] {
         app.post("/api/v1/apps/saas/roles/finance/members", json!({"user": u}))
             .await

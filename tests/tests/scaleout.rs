@@ -57,9 +57,8 @@ async fn two_nodes_on_one_postgres_do_every_piece_of_work_once() {
             .filter(|l| l["title"].as_str().unwrap().starts_with(prefix))
             .count()
     };
-    let mut logs = Value::Null;
     for _ in 0..120 {
-        logs = a.get("/api/v1/data/ops/log?limit=1000").await.body;
+        let logs = a.get("/api/v1/data/ops/log?limit=1000").await.body;
         if count("new ", &logs) >= 200 && count("late ", &logs) >= 200 && count("tick ", &logs) >= 3 {
             break;
         }
@@ -71,7 +70,7 @@ async fn two_nodes_on_one_postgres_do_every_piece_of_work_once() {
         .await
         .expect(200);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    logs = a.get("/api/v1/data/ops/log?limit=1000").await.body;
+    let logs = a.get("/api/v1/data/ops/log?limit=1000").await.body;
     assert_eq!(count("new ", &logs), 200, "every creation logged exactly once");
     assert_eq!(count("late ", &logs), 200, "every SLA breach logged exactly once");
     let mut ticks: Vec<&str> = logs["data"]

@@ -16,7 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error};
-use crate::routes::{apps, auth, automation, directory, docs, files, pipelines, records, ui};
+use crate::routes::{apps, audit, auth, automation, directory, docs, files, pipelines, records, teams, ui};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -95,6 +95,16 @@ fn api_app() -> (
                 .service(directory::list_roles)
                 .service(directory::add_role_member)
                 .service(directory::remove_role_member)
+                .service(teams::list_teams)
+                .service(teams::create_team)
+                .service(teams::get_team)
+                .service(teams::patch_team)
+                .service(teams::add_team_member)
+                .service(teams::remove_team_member)
+                .service(audit::app_audit)
+                .service(audit::handover)
+                .service(audit::get_settings)
+                .service(audit::put_settings)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

@@ -63,6 +63,11 @@ impl ResponseError for ApiError {
         if code == ErrorCode::Unauthenticated {
             res.insert_header(("WWW-Authenticate", "Bearer"));
         }
+        if code == ErrorCode::RateLimited
+            && let Some(wait) = self.0.errors.iter().find(|e| e.field == "retry_after")
+        {
+            res.insert_header(("Retry-After", wait.message.clone()));
+        }
         res.body(serde_json::to_string(&body).unwrap_or_default())
     }
 }

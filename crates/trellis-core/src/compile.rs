@@ -168,6 +168,27 @@ impl CompiledEntity {
         self
     }
 
+    /// The same entity without some of its fields: what a caller who may not see them reads,
+    /// filters, sorts and searches (permissions' hidden fields).
+    pub fn without(&self, hidden: &std::collections::HashSet<String>) -> CompiledEntity {
+        let columns: Vec<CompiledField> = self
+            .columns
+            .iter()
+            .filter(|c| c.system || !hidden.contains(&c.name))
+            .cloned()
+            .collect();
+        let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+        CompiledEntity {
+            def: self.def.clone(),
+            table: self.table.clone(),
+            version: self.version,
+            columns,
+            by_name,
+            incoming: self.incoming.clone(),
+            rollups_over: self.rollups_over.clone(),
+        }
+    }
+
     /// A column (system or user field) by its API name.
     pub fn column(&self, name: &str) -> Option<&CompiledField> {
         self.by_name.get(name).map(|i| &self.columns[*i])

@@ -56,6 +56,10 @@ pub struct RoleDef {
     pub label: Label,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Label>,
+    /// What the role may do per entity (`crate::permissions`). An app where no role has
+    /// permissions is open to every user of the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<std::collections::BTreeMap<String, crate::permissions::EntityPermissions>>,
 }
 
 impl AppDef {

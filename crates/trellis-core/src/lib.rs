@@ -9,6 +9,7 @@ pub mod def;
 pub mod error;
 pub mod names;
 pub mod openapi;
+pub mod permissions;
 pub mod pipeline;
 pub mod plan;
 pub mod query;

@@ -91,6 +91,7 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
             ));
         }
     }
+    crate::permissions::validate_permissions(app, &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {

@@ -152,6 +152,8 @@ impl Engine {
         system::insert_app_version(&tx, &row.id, 1, &definition, Some(ctx.user_id()), now).await?;
         ddl::apply(&tx, &steps, false).await?;
         crate::automation::schedule::sync_cron(&tx, ctx.tenant_id(), &row.id, &def).await?;
+        let created = serde_json::json!({"name": row.name, "version": 1});
+        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, "app_created", created).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.registry.put(ctx.tenant_id(), Arc::new(loaded));
         Ok(app_out(&row, def))
@@ -173,6 +175,8 @@ impl Engine {
             .collect();
         ddl::apply(&tx, &steps, true).await?;
         system::delete_app(&tx, &row.id).await?;
+        let deleted = serde_json::json!({"name": row.name, "version": row.version});
+        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, "app_deleted", deleted).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.registry.remove(ctx.tenant_id(), name.as_str());
         Ok(())
@@ -243,6 +247,8 @@ impl Engine {
             ));
         }
         system::insert_app_version(&tx, &row.id, next.version, &definition, Some(ctx.user_id()), now).await?;
+        let changed = serde_json::json!({"from_version": row.version, "version": next.version, "plan": summary});
+        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, "app_changed", changed).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.registry.put(ctx.tenant_id(), Arc::new(loaded));
         Ok(ChangeOut {

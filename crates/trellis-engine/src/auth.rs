@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use trellis_core::Error;
+use trellis_store::security;
 use trellis_store::system::{self, TokenRow, UserRow};
 
 use crate::Engine;
@@ -25,6 +26,12 @@ pub const SESSION_TTL_HOURS: i64 = 24 * 7;
 /// node is immediate; on other nodes within this time).
 const CACHE_TTL: Duration = Duration::from_secs(30);
 const CACHE_MAX: usize = 50_000;
+/// The window of the failed-login limits.
+pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
+/// Failed logins of one e-mail within the window before logins are refused.
+pub const MAX_ACCOUNT_FAILURES: i32 = 10;
+/// Failed logins from one address within the window before logins are refused.
+pub const MAX_ADDRESS_FAILURES: i32 = 50;
 
 pub fn hash_password(password: &str) -> Result<String, Error> {
     let mut salt = [0u8; 16];
@@ -169,6 +176,59 @@ fn unauthenticated() -> Error {
 impl Engine {
     /// Checks e-mail and password; answers a session token.
     pub async fn login(&self, email: &str, password: &str) -> Result<(String, UserOut), Error> {
+        self.login_from(email, password, None).await
+    }
+
+    /// A login from a client address: after [`MAX_ACCOUNT_FAILURES`] failures for one e-mail or
+    /// [`MAX_ADDRESS_FAILURES`] from one address within [`LOGIN_WINDOW_SECS`], answers 429
+    /// `rate_limited` (with the seconds to wait in `errors[0]`, field `retry_after`) without
+    /// checking the password. Counters live in the database, so they hold across nodes.
+    pub async fn login_from(
+        &self,
+        email: &str,
+        password: &str,
+        addr: Option<&str>,
+    ) -> Result<(String, UserOut), Error> {
+        let now = Utc::now();
+        let since = now - chrono::Duration::seconds(LOGIN_WINDOW_SECS);
+        let mut keys = vec![(format!("acct:{}", email.trim().to_lowercase()), MAX_ACCOUNT_FAILURES)];
+        if let Some(a) = addr {
+            keys.push((format!("addr:{a}"), MAX_ADDRESS_FAILURES));
+        }
+        for (k, max) in &keys {
+            if let Some((n, start)) = security::failures(&self.db.write, k, since).await?
+                && n >= *max
+            {
+                let wait = (start + chrono::Duration::seconds(LOGIN_WINDOW_SECS) - now)
+                    .num_seconds()
+                    .max(1);
+                return Err(Error::new(
+                    trellis_core::ErrorCode::RateLimited,
+                    format!("too many failed logins; try again in {wait} seconds"),
+                )
+                .with_errors(vec![trellis_core::FieldError::new(
+                    "retry_after",
+                    "retry_after",
+                    wait.to_string(),
+                )]));
+            }
+        }
+        match self.check_login(email, password).await {
+            Err(e) if e.code == trellis_core::ErrorCode::Unauthenticated => {
+                for (k, _) in &keys {
+                    security::record_failure(&self.db, k, now, since).await?;
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
+            Ok(ok) => {
+                security::clear_failures(&self.db.write, &keys[0].0).await?;
+                Ok(ok)
+            }
+        }
+    }
+
+    async fn check_login(&self, email: &str, password: &str) -> Result<(String, UserOut), Error> {
         let email = email.trim().to_lowercase();
         let user = system::user_by_email(&self.db.read, &email).await?;
         let Some(user) = user else {
@@ -231,7 +291,9 @@ impl Engine {
             return Err(unauthenticated());
         }
         let token_id = (row.kind == "api").then(|| row.id.clone());
-        let ctx = TenantCtx::new(user.tenant_id.clone(), user.id.clone(), user.is_admin, token_id);
+        let role = if row.kind == "api" { row.role.clone() } else { None };
+        let ctx =
+            TenantCtx::new(user.tenant_id.clone(), user.id.clone(), user.is_admin, token_id).with_token_role(role);
         self.auth_cache.put(
             hash,
             Cached {
@@ -307,6 +369,17 @@ impl Engine {
             revoked_at: None,
         };
         system::insert_token(&self.db.write, &row).await?;
+        let data = serde_json::json!({"name": row.name, "role": row.role});
+        crate::audit::write(
+            &self.db.write,
+            ctx,
+            crate::audit::TENANT_SCOPE,
+            "$tokens",
+            &row.id,
+            "token_created",
+            data,
+        )
+        .await?;
         let mut out = TokenOut::from(&row);
         out.token = Some(token);
         Ok(out)
@@ -326,6 +399,16 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::not_found("no such token"))?;
         self.auth_cache.forget(&hash);
+        crate::audit::write(
+            &self.db.write,
+            ctx,
+            crate::audit::TENANT_SCOPE,
+            "$tokens",
+            id,
+            "token_revoked",
+            serde_json::json!({}),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -11,6 +11,9 @@ pub struct TenantCtx {
     token_id: Option<String>,
     /// Set when an automation rule acts: its name and how deep in a chain of rules it runs.
     rule: Option<(String, i32)>,
+    /// The app role an API token was made for: the caller then acts with only that role's
+    /// permissions (`crate::access`).
+    token_role: Option<String>,
 }
 
 impl TenantCtx {
@@ -21,7 +24,19 @@ impl TenantCtx {
             is_admin,
             token_id,
             rule: None,
+            token_role: None,
         }
+    }
+
+    /// The same caller limited to one app role (an API token made for that role).
+    pub(crate) fn with_token_role(mut self, role: Option<String>) -> TenantCtx {
+        self.token_role = role;
+        self
+    }
+
+    /// The app role the caller's API token is limited to, if any.
+    pub fn token_role(&self) -> Option<&str> {
+        self.token_role.as_deref()
     }
 
     /// The same caller as an automation rule acting on their behalf, `depth` rules deep.

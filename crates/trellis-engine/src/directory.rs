@@ -232,6 +232,17 @@ impl Engine {
             now_micros(),
         )
         .await?;
+        let data = serde_json::json!({"role": r.name, "user": user});
+        crate::audit::write(
+            &self.db.write,
+            ctx,
+            &row.id,
+            "$roles",
+            &row.id,
+            "role_member_added",
+            data,
+        )
+        .await?;
         self.role_entry(&row.id, r).await
     }
 
@@ -245,6 +256,17 @@ impl Engine {
                 quote(role)
             )));
         }
+        let data = serde_json::json!({"role": role, "user": user});
+        crate::audit::write(
+            &self.db.write,
+            ctx,
+            &row.id,
+            "$roles",
+            &row.id,
+            "role_member_removed",
+            data,
+        )
+        .await?;
         Ok(())
     }
 

@@ -73,8 +73,18 @@ pub fn changes(entity: &CompiledEntity, old: &trellis_store::records::Row, new: 
 
 /// An event as answered: field changes under the fields' current names.
 pub fn event_json(e: &EventRow, names: &HashMap<String, String>) -> Value {
+    event_json_without(e, names, &std::collections::HashSet::new())
+}
+
+/// An event as answered, leaving out the changes of fields (storage ids) the reader may not see.
+pub fn event_json_without(
+    e: &EventRow,
+    names: &HashMap<String, String>,
+    hidden: &std::collections::HashSet<String>,
+) -> Value {
     let mut data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
     if let Some(Value::Object(ch)) = data.get_mut("changes") {
+        ch.retain(|k, _| !hidden.contains(k));
         let renamed: Map<String, Value> = std::mem::take(ch)
             .into_iter()
             .map(|(k, v)| {

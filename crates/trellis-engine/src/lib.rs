@@ -1,13 +1,16 @@
 //! Trellis's use cases: tenants and login, the tenant directory and inbox, the builder's metadata
 //! changes, and the record write path. The API crate calls these; none of them knows about HTTP.
 
+pub mod access;
 pub mod admin;
 pub mod apps;
+pub mod audit;
 pub mod auth;
 pub mod automation;
 pub mod context;
 pub mod directory;
 pub mod files;
+pub mod handover;
 pub mod history;
 pub mod notifications;
 pub mod pipelines;
@@ -16,6 +19,7 @@ pub mod registry;
 pub mod rollups;
 pub mod scripts;
 pub mod stats;
+pub mod teams;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use trellis_core::calendar::{Calendar, CalendarDef};
+use trellis_core::permissions::Right;
 use trellis_core::pipeline::{
     ApprovalMode, ApprovalPolicy, PipelineDef, Requirements, StageDef, TransitionDef, UserRef, media_type_allowed,
 };
@@ -484,14 +485,27 @@ impl Engine {
         let app = self.compiled_app(ctx, app).await?;
         let entity = crate::records::entity_of(&app, entity)?.clone();
         let id = crate::records::check_id(id)?;
+        let guard = self.guard(ctx, &app, &entity, Right::Transition).await?;
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
-        let out = self.transition_in(&tx, ctx, &app, &entity, &id, body, if_match).await?;
+        let out = self
+            .transition_in(&tx, ctx, &app, &entity, &guard, &id, body, if_match)
+            .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_dispatcher();
-        Ok(out)
+        Ok(match out {
+            TransitionOut::Done(mut r) => {
+                guard.access.redact(&mut r.json);
+                TransitionOut::Done(r)
+            }
+            TransitionOut::Pending { mut record, approval } => {
+                guard.access.redact(&mut record.json);
+                TransitionOut::Pending { record, approval }
+            }
+        })
     }
 
-    /// A transition inside the caller's transaction (automation's `transition` action).
+    /// A transition inside the caller's transaction (automation's `transition` action), within
+    /// the caller's rights (`guard`); the answer is not redacted.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn transition_in(
         &self,
@@ -499,13 +513,14 @@ impl Engine {
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
+        guard: &crate::records::Guard,
         id: &str,
         body: &Value,
         if_match: Option<i64>,
     ) -> Result<TransitionOut, Error> {
         let p = pipeline_of(entity)?;
         let req = parse_request(body)?;
-        let row = records::get(tx, entity, id, None)
+        let row = crate::access::get_scoped(tx, entity, id, guard.scope.as_ref(), None)
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match
@@ -540,7 +555,7 @@ impl Engine {
             )]));
         };
         let roles = self.roles_in(tx, ctx, app).await?;
-        if !may_make(t, entity, &row, ctx.user_id(), &roles) {
+        if !guard.access.grant.may_enter(to.key.as_str()) || !may_make(t, entity, &row, ctx.user_id(), &roles) {
             return Err(Error::permission_denied(format!(
                 "you may not move this record from '{}' to '{}'",
                 from.key, to.key
@@ -1177,7 +1192,9 @@ impl Engine {
         let p = pipeline_of(&entity)?;
         let id = crate::records::check_id(id)?;
         let conn = &self.db.read;
-        let row = records::get(conn, &entity, &id, None)
+        let access = self.access(conn, ctx, &app, &entity).await?;
+        let scope = self.scope(conn, ctx, &access, Right::Read).await?;
+        let row = crate::access::get_scoped(conn, &entity, &id, scope.as_ref(), None)
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         let roles = self.roles_in(conn, ctx, &app).await?;
@@ -1194,7 +1211,7 @@ impl Engine {
             let t = p
                 .transition(from.key.as_str(), to.key.as_str())
                 .expect("next stage has a transition");
-            let allowed = may_make(t, &entity, &row, ctx.user_id(), &roles);
+            let allowed = access.grant.may_enter(to.key.as_str()) && may_make(t, &entity, &row, ctx.user_id(), &roles);
             // Evidence is given with the transition itself, so it is not counted as missing
             // here beyond what the record's own attachment fields hold.
             let mut blockers = unmet(self, &app, &entity, p, from, t, &row, &[], Some("-"), &user, &related);
@@ -1241,6 +1258,10 @@ impl Engine {
         let app = self.compiled_app(ctx, app_name).await?;
         let entity = crate::records::entity_of(&app, entity_name)?.clone();
         let pipeline = pipeline_of(&entity)?;
+        let access = self.access(&self.db.read, ctx, &app, &entity).await?;
+        let scope = self.scope(&self.db.read, ctx, &access, Right::Read).await?;
+        // Hidden fields are unknown to the caller's filters and sums.
+        let entity = access.view.clone();
         let filter_json: Option<Value> = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => Some(
                 serde_json::from_str(f)
@@ -1252,6 +1273,7 @@ impl Engine {
             .as_ref()
             .map(|v| trellis_core::query::parse_filter(&entity, v))
             .transpose()?;
+        let filter = crate::access::and(scope, filter);
         let mut sum_fields: Vec<&CompiledField> = Vec::new();
         for name in sums.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let f = entity
@@ -1315,14 +1337,15 @@ impl Engine {
                 .next_stages(s.key.as_str())
                 .into_iter()
                 .filter(|n| {
-                    pipeline.transition(s.key.as_str(), n.key.as_str()).is_some_and(|t| {
-                        t.allow.as_ref().is_none_or(|a| {
-                            a.owner
-                                || !a.user_fields.is_empty()
-                                || a.users.iter().any(|u| u == ctx.user_id())
-                                || a.roles.iter().any(|r| roles.iter().any(|x| x == r.as_str()))
+                    access.grant.may_enter(n.key.as_str())
+                        && pipeline.transition(s.key.as_str(), n.key.as_str()).is_some_and(|t| {
+                            t.allow.as_ref().is_none_or(|a| {
+                                a.owner
+                                    || !a.user_fields.is_empty()
+                                    || a.users.iter().any(|u| u == ctx.user_id())
+                                    || a.roles.iter().any(|r| roles.iter().any(|x| x == r.as_str()))
+                            })
                         })
-                    })
                 })
                 .map(|n| n.key.as_str())
                 .collect();
@@ -1505,11 +1528,22 @@ impl Engine {
         if !(1..=1000).contains(&limit) {
             return Err(Error::bad_field("limit", "range", "must be 1 to 1000"));
         }
+        let access = self.access(&self.db.read, ctx, &app, &entity).await?;
+        let scope = self.scope(&self.db.read, ctx, &access, Right::Read).await?;
+        // A caller limited to some rows reads the history of those that exist and are in reach.
+        if scope.is_some()
+            && crate::access::get_scoped(&self.db.read, &entity, &id, scope.as_ref(), Some(&[]))
+                .await?
+                .is_none()
+        {
+            return Err(Error::not_found("no such record"));
+        }
         // A deleted record's history stays readable; a record never seen answers 404.
         let rows = events::of_record(&self.db.read, ctx.tenant_id(), &id, after, limit).await?;
         if rows.is_empty() && after.is_none() && records::get(&self.db.read, &entity, &id, Some(&[])).await?.is_none() {
             return Err(Error::not_found("no such record"));
         }
+        let hidden = access.hidden_ids();
         let names: std::collections::HashMap<String, String> = entity
             .def
             .fields
@@ -1519,7 +1553,13 @@ impl Engine {
         let data: Vec<Value> = rows
             .iter()
             .filter(|e| e.entity_id == entity.def.storage_id().as_str())
-            .map(|e| crate::history::event_json(e, &names))
+            .map(|e| {
+                let mut j = crate::history::event_json_without(e, &names, &hidden);
+                if let Some(r) = j.get_mut("record") {
+                    access.redact(r);
+                }
+                j
+            })
             .collect();
         let next = if rows.len() as u64 == limit {
             rows.last().map(|e| e.id.clone())

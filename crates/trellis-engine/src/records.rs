@@ -9,13 +9,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use trellis_core::autonumber::AutoFormat;
 use trellis_core::def::FieldType;
-use trellis_core::query::{decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
+use trellis_core::permissions::Right;
+use trellis_core::query::{Filter, decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
 use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
 use trellis_store::records::{self, ListQuery, NewMeta, Row};
 use trellis_store::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use trellis_store::{StoreError, system};
 
 use crate::Engine;
+use crate::access::{Access, get_scoped};
 use crate::context::TenantCtx;
 use crate::scripts::LoadedApp;
 
@@ -119,6 +121,12 @@ impl Serialize for ValView<'_> {
             other => other.to_json(self.field).serialize(s),
         }
     }
+}
+
+/// What a write may touch: the caller's access to the entity and the row scope of the right.
+pub(crate) struct Guard {
+    pub access: Access,
+    pub scope: Option<Filter>,
 }
 
 /// Values of a write after coercion, before the transaction.
@@ -502,15 +510,19 @@ impl Engine {
     ) -> Result<RecordOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
+        let access = self.access(&self.db.read, ctx, &app, entity).await?;
+        access.require(Right::Create)?;
+        access.check_body(body, None)?;
         let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
         // The record and its `created` event commit together.
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
-        let out = self
+        let mut out = self
             .insert_in(&tx, ctx, &app, entity, prepared)
             .await
             .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_dispatcher();
+        access.redact(&mut out.json);
         Ok(out)
     }
 
@@ -527,14 +539,17 @@ impl Engine {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
+        let access = self.access(&self.db.read, ctx, &app, entity).await?;
+        let scope = self.scope(&self.db.read, ctx, &access, Right::Read).await?;
+        let entity = &access.view;
         let wanted = wanted_columns(entity, fields)?;
         let expand = parse_expand(entity, expand)?;
-        let row = records::get(&self.db.read, entity, &id, wanted.as_deref())
+        let row = get_scoped(&self.db.read, entity, &id, scope.as_ref(), wanted.as_deref())
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         let version = row.version();
         let mut json = vec![record_json(entity, &row)];
-        self.expand(&app, entity, &expand, &mut json).await?;
+        self.expand(ctx, &app, entity, &expand, &mut json).await?;
         Ok(RecordOut {
             json: json.pop().unwrap_or(Value::Null),
             version,
@@ -554,9 +569,10 @@ impl Engine {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
+        let guard = self.guard(ctx, &app, entity, Right::Update).await?;
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let out = self
-            .update_in(&tx, ctx, &app, entity, &id, body, if_match)
+            .update_in(&tx, ctx, &app, entity, &guard, &id, body, if_match)
             .await
             .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -571,19 +587,21 @@ impl Engine {
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
+        guard: &Guard,
         id: &str,
         body: &Value,
         if_match: Option<i64>,
     ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
-        let current = records::get(tx, entity, id, None)
+        let current = get_scoped(tx, entity, id, guard.scope.as_ref(), None)
             .await
-            .map_err(|e| Err(e.into()))?
+            .map_err(Err)?
             .ok_or_else(|| Err(Error::not_found("no such record")))?;
         if let Some(v) = if_match
             && v != current.version()
         {
             return Err(Err(stale(current.version())));
         }
+        guard.access.check_body(body, Some(&current)).map_err(Err)?;
         let mut prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
         let computed = if app.scripts_of(entity.name()).is_some() {
             // `record` is the record as it will be; `old` as it is stored.
@@ -681,10 +699,9 @@ impl Engine {
             }
         }
         let version = row.version();
-        Ok(RecordOut {
-            json: record_json(entity, &row),
-            version,
-        })
+        let mut json = record_json(entity, &row);
+        guard.access.redact(&mut json);
+        Ok(RecordOut { json, version })
     }
 
     /// Deletes a record; refused while records of a relation point at it.
@@ -699,24 +716,27 @@ impl Engine {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
+        let guard = self.guard(ctx, &app, entity, Right::Delete).await?;
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
-        self.delete_in(&tx, ctx, &app, entity, &id, if_match).await?;
+        self.delete_in(&tx, ctx, &app, entity, &guard, &id, if_match).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_dispatcher();
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn delete_in(
         &self,
         tx: &DatabaseTransaction,
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
+        guard: &Guard,
         id: &str,
         if_match: Option<i64>,
     ) -> Result<(), Error> {
         // The whole record goes into its `deleted` event (the audit trail keeps what was lost).
-        let current = records::get(tx, entity, id, None)
+        let current = get_scoped(tx, entity, id, guard.scope.as_ref(), None)
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match
@@ -758,6 +778,19 @@ impl Engine {
         crate::rollups::after_write(tx, app, entity, Some(&current), None).await
     }
 
+    /// The caller's access to an entity with the row scope of a right (403 without it).
+    pub(crate) async fn guard(
+        &self,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        entity: &Arc<CompiledEntity>,
+        right: Right,
+    ) -> Result<Guard, Error> {
+        let access = self.access(&self.db.read, ctx, app, entity).await?;
+        let scope = self.scope(&self.db.read, ctx, &access, right).await?;
+        Ok(Guard { access, scope })
+    }
+
     /// Creates, updates and deletes in one transaction: all or nothing. Errors name the operation
     /// (`create[2].amount`).
     pub async fn bulk(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<Value, Error> {
@@ -790,9 +823,26 @@ impl Engine {
                 format!("a bulk request holds at most {MAX_BULK} operations"),
             ));
         }
+        let access = self.access(&self.db.read, ctx, &app, entity).await?;
+        if !creates.is_empty() {
+            access.require(Right::Create)?;
+        }
+        let update_guard = if updates.is_empty() {
+            None
+        } else {
+            Some(self.guard(ctx, &app, entity, Right::Update).await?)
+        };
+        let delete_guard = if deletes.is_empty() {
+            None
+        } else {
+            Some(self.guard(ctx, &app, entity, Right::Delete).await?)
+        };
         let mut errors: Vec<FieldError> = Vec::new();
         let mut prepared = Vec::with_capacity(creates.len());
         for (i, c) in creates.iter().enumerate() {
+            if let Err(e) = access.check_body(c, None) {
+                return Err(prefix_error(e, &format!("create[{i}]")));
+            }
             match self.prepare(entity, c, None) {
                 Ok(p) => prepared.push(p),
                 Err(es) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
@@ -855,14 +905,23 @@ impl Engine {
         let mut created = Vec::with_capacity(prepared.len());
         for (i, p) in prepared.into_iter().enumerate() {
             match self.insert_in(&tx, ctx, &app, entity, p).await {
-                Ok(r) => created.push(r.json),
+                Ok(mut r) => {
+                    access.redact(&mut r.json);
+                    created.push(r.json)
+                }
                 Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
                 Err(Err(e)) => return Err(prefix_error(e, &format!("create[{i}]"))),
             }
         }
         let mut updated = Vec::with_capacity(update_ops.len());
         for (i, id, version, fields) in &update_ops {
-            match self.update_in(&tx, ctx, &app, entity, id, fields, *version).await {
+            let guard = update_guard
+                .as_ref()
+                .ok_or_else(|| Error::internal("no update guard"))?;
+            match self
+                .update_in(&tx, ctx, &app, entity, guard, id, fields, *version)
+                .await
+            {
                 Ok(r) => updated.push(r.json),
                 Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]")))),
                 Err(Err(e)) => return Err(prefix_error(e, &format!("update[{i}]"))),
@@ -873,7 +932,10 @@ impl Engine {
         }
         let mut deleted = Vec::with_capacity(delete_ids.len());
         for (i, id, version) in &delete_ids {
-            self.delete_in(&tx, ctx, &app, entity, id, *version)
+            let guard = delete_guard
+                .as_ref()
+                .ok_or_else(|| Error::internal("no delete guard"))?;
+            self.delete_in(&tx, ctx, &app, entity, guard, id, *version)
                 .await
                 .map_err(|e| prefix_error(e, &format!("delete[{i}]")))?;
             deleted.push(Value::String(id.clone()));
@@ -896,6 +958,10 @@ impl Engine {
     ) -> Result<ListOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
+        let access = self.access(&self.db.read, ctx, &app, entity).await?;
+        let scope = self.scope(&self.db.read, ctx, &access, Right::Read).await?;
+        // Hidden fields are not in the view: filtering, sorting or searching them is unknown.
+        let entity = &access.view;
         let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => {
                 let v: Value = serde_json::from_str(f)
@@ -904,6 +970,7 @@ impl Engine {
             }
             None => None,
         };
+        let filter = crate::access::and(scope, filter);
         let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
         let limit = p.limit.unwrap_or(50);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -992,7 +1059,7 @@ impl Engine {
             Page::Rows(entity.clone(), rows)
         } else {
             let mut data: Vec<Value> = rows.iter().map(|r| record_json(entity, r)).collect();
-            self.expand(&app, entity, &expand, &mut data).await?;
+            self.expand(ctx, &app, entity, &expand, &mut data).await?;
             Page::Expanded(data)
         };
         Ok(ListOut {
@@ -1005,7 +1072,8 @@ impl Engine {
     /// Replaces relation ids with the related records (one query per expanded field).
     async fn expand(
         &self,
-        app: &CompiledApp,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
         entity: &CompiledEntity,
         fields: &[String],
         data: &mut [Value],
@@ -1025,7 +1093,17 @@ impl Engine {
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .collect();
-            let rows = records::get_many(&self.db.read, target, &ids).await?;
+            // Related records outside the caller's reach of the target expand to null.
+            let access = self.access(&self.db.read, ctx, app, target).await?;
+            let rows = if access.grant.reach(Right::Read).is_none() {
+                Vec::new()
+            } else {
+                match self.scope(&self.db.read, ctx, &access, Right::Read).await? {
+                    None => records::get_many(&self.db.read, &access.view, &ids).await?,
+                    Some(scope) => crate::access::get_many_scoped(&self.db.read, &access.view, &ids, &scope).await?,
+                }
+            };
+            let target = &access.view;
             let by_id: HashMap<String, Value> = rows
                 .iter()
                 .map(|r| (r.id().to_string(), record_json(target, r)))

@@ -180,6 +180,12 @@ async fn housekeeping(engine: Engine) {
         {
             tracing::warn!(error = %e, "optimize failed");
         }
+        // Audit retention: every 10 minutes, events past each tenant's retention.
+        if n.is_multiple_of(300)
+            && let Err(e) = engine.purge_events(trellis_core::value::now_micros()).await
+        {
+            tracing::warn!(error = %e.detail, "event retention failed");
+        }
         if n.is_multiple_of(30)
             && let Err(e) = engine.db.checkpoint().await
         {

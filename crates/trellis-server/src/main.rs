@@ -67,6 +67,35 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Team administration.
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeamCommand {
+    /// Create a team in a tenant.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Name of the tenant.
+        tenant: String,
+        /// Name of the team (unique in the tenant).
+        name: String,
+        /// Id or name of the team above it.
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Add a user (by e-mail) to a team (by name or id).
+    AddMember {
+        #[command(flatten)]
+        data: DataArgs,
+        tenant: String,
+        team: String,
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +222,38 @@ async fn main() -> anyhow::Result<()> {
             if generated {
                 println!("Generated password (shown once): {password}");
             }
+        }
+        Command::Team {
+            command:
+                TeamCommand::Create {
+                    data,
+                    tenant,
+                    name,
+                    parent,
+                },
+        } => {
+            let engine = open(&data.url()).await?;
+            let t = engine
+                .admin_create_team(&tenant, &name, parent.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            println!("Created team '{}' ({}) in tenant '{tenant}'", t.name, t.id);
+        }
+        Command::Team {
+            command:
+                TeamCommand::AddMember {
+                    data,
+                    tenant,
+                    team,
+                    email,
+                },
+        } => {
+            let engine = open(&data.url()).await?;
+            engine
+                .admin_add_team_member(&tenant, &team, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            println!("Added {email} to team '{team}'");
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! migrations, the DDL of entity tables, and the record queries of the write and read paths.
 
 pub mod approvals;
+pub mod audit;
 pub mod db;
 pub mod ddl;
 pub mod directory;
@@ -13,8 +14,10 @@ pub mod jobs;
 pub mod migrate;
 pub mod notifications;
 pub mod records;
+pub mod security;
 pub mod settings;
 pub mod system;
+pub mod teams;
 pub mod timers;
 pub mod values;
 

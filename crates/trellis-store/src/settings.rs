@@ -43,3 +43,18 @@ pub async fn put<C: ConnectionTrait>(
     c.execute(&q).await?;
     Ok(())
 }
+
+/// Every tenant's value of a setting, as (tenant id, value).
+pub async fn everywhere<C: ConnectionTrait>(c: &C, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let a = Alias::new;
+    let q = Query::select()
+        .columns([a("tenant_id"), a("value")])
+        .from(a("sys_settings"))
+        .and_where(Expr::col(a("key")).eq(key))
+        .to_owned();
+    c.query_all(&q)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "value")?)))
+        .collect()
+}

@@ -63,8 +63,14 @@ fn user_body(u: trellis_engine::auth::UserOut) -> UserBody {
     security(())
 )]
 #[post("/auth/login")]
-pub async fn login(engine: web::Data<Engine>, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
-    let (token, user) = engine.login(&body.email, &body.password).await?;
+pub async fn login(
+    engine: web::Data<Engine>,
+    req: actix_web::HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    // The peer address: a proxy in front should be trusted explicitly before X-Forwarded-For is.
+    let addr = req.peer_addr().map(|a| a.ip().to_string());
+    let (token, user) = engine.login_from(&body.email, &body.password, addr.as_deref()).await?;
     let cookie = Cookie::build(SESSION_COOKIE, token.clone())
         .path("/")
         .http_only(true)

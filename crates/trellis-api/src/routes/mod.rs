@@ -1,4 +1,5 @@
 pub mod apps;
+pub mod audit;
 pub mod auth;
 pub mod automation;
 pub mod directory;
@@ -6,4 +7,5 @@ pub mod docs;
 pub mod files;
 pub mod pipelines;
 pub mod records;
+pub mod teams;
 pub mod ui;

@@ -2,6 +2,7 @@
 //! set fields of the trigger record, create a record, update the record a relation points at.
 
 use serde_json::{Map, Value};
+use trellis_core::permissions::Right;
 use trellis_core::{CompiledEntity, Error};
 use trellis_rules::Dynamic;
 use trellis_store::sea_orm::DatabaseTransaction;
@@ -73,8 +74,9 @@ pub async fn set_fields(
     let entity = entity_of(app, name)?;
     let body = body_of(engine, values, Some(entity), input)?;
     let id = record_id(input)?;
+    let guard = engine.guard(ctx, app, entity, Right::Update).await?;
     let out: RecordOut = engine
-        .update_in(tx, ctx, app, entity, id, &body, None)
+        .update_in(tx, ctx, app, entity, &guard, id, &body, None)
         .await
         .map_err(|e| ActionError::from(flatten(e)))?;
     Ok(serde_json::json!({"record": id, "version": out.version, "set": body}))
@@ -98,6 +100,8 @@ pub async fn create_record(
     if let (Some(o), Value::Object(m)) = (owner, &mut body) {
         m.insert("owner".into(), Value::String(o));
     }
+    // A rule creates only where the user it acts for may.
+    engine.guard(ctx, app, entity, Right::Create).await?;
     let prepared = engine
         .prepare(entity, &body, None)
         .map_err(|errs| ActionError::from(Error::validation(errs)))?;
@@ -131,8 +135,9 @@ pub async fn update_related(
         return Ok(serde_json::json!({"skipped": format!("'{relation}' is empty")}));
     };
     let body = body_of(engine, values, Some(source), input)?;
+    let guard = engine.guard(ctx, app, target, Right::Update).await?;
     let out = engine
-        .update_in(tx, ctx, app, target, id, &body, None)
+        .update_in(tx, ctx, app, target, &guard, id, &body, None)
         .await
         .map_err(|e| ActionError::from(flatten(e)))?;
     Ok(serde_json::json!({"entity": target_name, "record": id, "version": out.version, "set": body}))
@@ -157,7 +162,11 @@ pub async fn transition(
     if let Some(c) = comment {
         body["comment"] = Value::String(super::super::template::render(c, input));
     }
-    match engine.transition_in(tx, ctx, app, entity, id, &body, None).await? {
+    let guard = engine.guard(ctx, app, entity, Right::Transition).await?;
+    match engine
+        .transition_in(tx, ctx, app, entity, &guard, id, &body, None)
+        .await?
+    {
         crate::pipelines::TransitionOut::Done(r) => Ok(serde_json::json!({"record": id, "stage": r.json["stage"]})),
         crate::pipelines::TransitionOut::Pending { approval, .. } => {
             Ok(serde_json::json!({"record": id, "pending_approval": approval["id"]}))

@@ -1,0 +1,104 @@
+//! Teams: nested groups of users whose records a role's `team` scope reaches.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use trellis_engine::Engine;
+use utoipa::ToSchema;
+
+use crate::extract::Caller;
+use crate::problem::{ApiResult, Problem};
+
+/// A new team.
+#[derive(Deserialize, ToSchema)]
+pub struct TeamRequest {
+    /// 1 to 100 characters, unique in the tenant.
+    #[serde(default)]
+    name: String,
+    /// Id or name of the team above it.
+    #[serde(default)]
+    parent: Option<String>,
+}
+
+/// A user to add to a team.
+#[derive(Deserialize, ToSchema)]
+pub struct TeamMemberRequest {
+    /// Id of a user of the caller's tenant.
+    #[serde(default)]
+    user: String,
+}
+
+/// The tenant's teams with their members.
+#[utoipa::path(tag = "directory", responses((status = 200, description = "`{data: [{id, name, parent, members, created_at}]}`", body = Object), (status = 401, body = Problem)))]
+#[get("/teams")]
+pub async fn list_teams(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(json!({"data": engine.list_teams(&caller.0).await?})))
+}
+
+/// Create a team (administrators only).
+#[utoipa::path(tag = "directory", request_body = TeamRequest, responses((status = 201, description = "The team", body = Object), (status = 403, body = Problem), (status = 409, description = "The name is taken", body = Problem), (status = 422, body = Problem)))]
+#[post("/teams")]
+pub async fn create_team(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    body: web::Json<TeamRequest>,
+) -> ApiResult<HttpResponse> {
+    let t = engine
+        .create_team(&caller.0, &body.name, body.parent.as_deref())
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/teams/{}", t.id)))
+        .json(t))
+}
+
+/// A team with its members.
+#[utoipa::path(tag = "directory", params(("id" = String, Path)), responses((status = 200, description = "The team", body = Object), (status = 404, body = Problem)))]
+#[get("/teams/{id}")]
+pub async fn get_team(engine: web::Data<Engine>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(engine.get_team(&caller.0, &id).await?))
+}
+
+/// Move a team below another (`{"parent": id | null}`; administrators only). A move that would
+/// put a team below itself answers 409.
+#[utoipa::path(tag = "directory", params(("id" = String, Path)), request_body = Object, responses((status = 200, description = "The team", body = Object), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[patch("/teams/{id}")]
+pub async fn patch_team(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let parent = match body.get("parent") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(Value::Null) | None => None,
+        Some(_) => {
+            return Err(trellis_core::Error::bad_field("parent", "type", "must be a team id or null").into());
+        }
+    };
+    Ok(HttpResponse::Ok().json(engine.set_team_parent(&caller.0, &id, parent).await?))
+}
+
+/// Add a user to a team (administrators only; adding twice is harmless).
+#[utoipa::path(tag = "directory", params(("id" = String, Path)), request_body = TeamMemberRequest, responses((status = 200, description = "The team", body = Object), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/teams/{id}/members")]
+pub async fn add_team_member(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<TeamMemberRequest>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(engine.add_team_member(&caller.0, &id, &body.user).await?))
+}
+
+/// Remove a user from a team (administrators only).
+#[utoipa::path(tag = "directory", params(("id" = String, Path), ("user" = String, Path)), responses((status = 204, description = "Removed"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[delete("/teams/{id}/members/{user}")]
+pub async fn remove_team_member(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, user) = path.into_inner();
+    engine.remove_team_member(&caller.0, &id, &user).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

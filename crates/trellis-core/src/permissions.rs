@@ -1,0 +1,422 @@
+//! Role permissions: what a role of an app may do with each entity (rights, a row scope, hidden
+//! and read-only fields), their checks at save, and the union of a user's roles into one
+//! [`EntityGrant`] per entity. The engine turns a grant's row scope into a [`crate::query::Filter`]
+//! with the caller's id and teams (`trellis_engine::access`).
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::compile::CompiledEntity;
+use crate::def::{AppDef, EntityDef};
+use crate::error::FieldError;
+
+/// What one role may do with one entity. Rights not given are refused; `scope` limits the rows
+/// of every right the role gives (default: all rows).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityPermissions {
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub create: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub update: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delete: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub export: bool,
+    /// `true`: any transition; a list: only transitions into these stages.
+    #[serde(default, skip_serializing_if = "TransitionRight::is_none")]
+    pub transition: TransitionRight,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ScopeDef>,
+    /// Fields the role does not see (`hidden`) or may not change (`read_only`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, FieldAccess>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The transition right of a role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TransitionRight {
+    All(bool),
+    To(Vec<String>),
+}
+
+impl Default for TransitionRight {
+    fn default() -> Self {
+        TransitionRight::All(false)
+    }
+}
+
+impl TransitionRight {
+    pub fn is_none(&self) -> bool {
+        *self == TransitionRight::All(false)
+    }
+}
+
+/// Which rows a role's rights apply to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ScopeDef {
+    Named(NamedScope),
+    Filter(FilterScope),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedScope {
+    /// Records the user owns.
+    Own,
+    /// Records owned by members of the user's teams and of the teams below them.
+    Team,
+    All,
+}
+
+/// Records matching a list filter; `"$user.id"`, `"$user.team"` (the user's first team) and
+/// `"$user.teams"` (all the user's teams and the teams below them, for `in`) are replaced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterScope {
+    pub filter: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldAccess {
+    Hidden,
+    ReadOnly,
+}
+
+/// A row scope of a grant, before the caller's id and teams are known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowScope {
+    Own,
+    Team,
+    Filter(Value),
+}
+
+/// The rows a right reaches: all of them, or those of any of the scopes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reach {
+    All,
+    Any(Vec<RowScope>),
+}
+
+impl Reach {
+    fn add(&mut self, s: &Option<ScopeDef>) {
+        let scope = match s {
+            None | Some(ScopeDef::Named(NamedScope::All)) => {
+                *self = Reach::All;
+                return;
+            }
+            Some(ScopeDef::Named(NamedScope::Own)) => RowScope::Own,
+            Some(ScopeDef::Named(NamedScope::Team)) => RowScope::Team,
+            Some(ScopeDef::Filter(f)) => RowScope::Filter(f.filter.clone()),
+        };
+        if let Reach::Any(list) = self
+            && !list.contains(&scope)
+        {
+            list.push(scope);
+        }
+    }
+}
+
+/// The rights a kind of action needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Right {
+    Create,
+    Read,
+    Update,
+    Delete,
+    Export,
+    Transition,
+}
+
+impl Right {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Right::Create => "create",
+            Right::Read => "read",
+            Right::Update => "update",
+            Right::Delete => "delete",
+            Right::Export => "export",
+            Right::Transition => "transition",
+        }
+    }
+}
+
+/// What a set of roles may do with one entity: the union of the roles' permissions.
+#[derive(Debug, Clone, Default)]
+pub struct EntityGrant {
+    /// Everything (a tenant administrator, or an app without permissions).
+    pub full: bool,
+    pub create: Option<Reach>,
+    pub read: Option<Reach>,
+    pub update: Option<Reach>,
+    pub delete: Option<Reach>,
+    pub export: Option<Reach>,
+    pub transition: Option<Reach>,
+    /// Stages a transition may move records to; `None`: any.
+    pub transition_to: Option<HashSet<String>>,
+    /// Fields hidden in every role that reads the entity.
+    pub hidden: HashSet<String>,
+    /// Visible fields no role that writes the entity may change.
+    pub read_only: HashSet<String>,
+}
+
+impl EntityGrant {
+    /// Every right on every row and field.
+    pub fn full() -> EntityGrant {
+        EntityGrant {
+            full: true,
+            ..Default::default()
+        }
+    }
+
+    /// The rows a right reaches; `None` when it is not given.
+    pub fn reach(&self, right: Right) -> Option<&Reach> {
+        if self.full {
+            return Some(&Reach::All);
+        }
+        match right {
+            Right::Create => self.create.as_ref(),
+            Right::Read => self.read.as_ref(),
+            Right::Update => self.update.as_ref(),
+            Right::Delete => self.delete.as_ref(),
+            Right::Export => self.export.as_ref(),
+            Right::Transition => self.transition.as_ref(),
+        }
+    }
+
+    /// Whether a transition into `stage` is allowed by the transition right.
+    pub fn may_enter(&self, stage: &str) -> bool {
+        self.full || (self.transition.is_some() && self.transition_to.as_ref().is_none_or(|s| s.contains(stage)))
+    }
+
+    /// Union of the permissions the named roles give on an entity (roles without permissions
+    /// for it give nothing).
+    pub fn of_roles(app: &AppDef, entity: &EntityDef, roles: &[String]) -> EntityGrant {
+        let mut g = EntityGrant::default();
+        let perms: Vec<&EntityPermissions> = app
+            .roles
+            .iter()
+            .filter(|r| roles.iter().any(|n| n == r.name.as_str()))
+            .filter_map(|r| r.permissions.as_ref()?.get(entity.name.as_str()))
+            .collect();
+        let mut visible: HashSet<String> = HashSet::new();
+        let mut writable: HashSet<String> = HashSet::new();
+        let mut any_stage = false;
+        let mut stages: HashSet<String> = HashSet::new();
+        for p in &perms {
+            let add = |slot: &mut Option<Reach>| slot.get_or_insert(Reach::Any(Vec::new())).add(&p.scope);
+            if p.create {
+                add(&mut g.create);
+            }
+            if p.read {
+                add(&mut g.read);
+                for f in &entity.fields {
+                    if p.fields.get(f.name.as_str()) != Some(&FieldAccess::Hidden) {
+                        visible.insert(f.name.to_string());
+                    }
+                }
+            }
+            if p.update {
+                add(&mut g.update);
+            }
+            if p.create || p.update {
+                for f in &entity.fields {
+                    if !p.fields.contains_key(f.name.as_str()) {
+                        writable.insert(f.name.to_string());
+                    }
+                }
+            }
+            if p.delete {
+                add(&mut g.delete);
+            }
+            if p.export {
+                add(&mut g.export);
+            }
+            match &p.transition {
+                TransitionRight::All(false) => {}
+                TransitionRight::All(true) => {
+                    add(&mut g.transition);
+                    any_stage = true;
+                }
+                TransitionRight::To(list) => {
+                    add(&mut g.transition);
+                    stages.extend(list.iter().cloned());
+                }
+            }
+        }
+        g.transition_to = (!any_stage).then_some(stages);
+        for f in &entity.fields {
+            let name = f.name.to_string();
+            if !visible.contains(&name) {
+                g.hidden.insert(name);
+            } else if !writable.contains(&name) {
+                g.read_only.insert(name);
+            }
+        }
+        g
+    }
+}
+
+/// Whether any role of the app declares permissions; an app where none does is open to every
+/// user of the tenant.
+pub fn is_guarded(app: &AppDef) -> bool {
+    app.roles.iter().any(|r| r.permissions.is_some())
+}
+
+/// The scope filter with its placeholders replaced.
+pub fn substitute(v: &Value, user: &str, first_team: &str, teams: &[String]) -> Value {
+    match v {
+        Value::String(s) if s == "$user.id" => Value::String(user.to_string()),
+        Value::String(s) if s == "$user.team" => Value::String(first_team.to_string()),
+        Value::String(s) if s == "$user.teams" => Value::Array(teams.iter().cloned().map(Value::String).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, user, first_team, teams)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), substitute(x, user, first_team, teams)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// An id that is no user's or team's: what `$user.team` becomes for a user without a team.
+pub const NO_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Checks the permissions of every role: known entities, fields and stages; filters that parse.
+pub fn validate_permissions(app: &AppDef, errors: &mut Vec<FieldError>) {
+    for r in &app.roles {
+        let Some(perms) = &r.permissions else { continue };
+        for (ename, p) in perms {
+            let at = format!("roles.{}.permissions.{ename}", r.name);
+            let Some(e) = app.entity(ename) else {
+                errors.push(FieldError::new(
+                    &at,
+                    "unknown_entity",
+                    format!("'{}' is not an entity of this app", crate::names::truncate(ename, 64)),
+                ));
+                continue;
+            };
+            for fname in p.fields.keys() {
+                if e.field(fname).is_none() {
+                    errors.push(FieldError::new(
+                        format!("{at}.fields.{}", crate::names::truncate(fname, 64)),
+                        "unknown_field",
+                        format!("'{}' is not a field of '{}'", crate::names::truncate(fname, 64), e.name),
+                    ));
+                }
+            }
+            if let TransitionRight::To(list) = &p.transition {
+                for (i, s) in list.iter().enumerate() {
+                    let known = e.pipeline.as_ref().is_some_and(|pl| pl.stage(s).is_some());
+                    if !known {
+                        errors.push(FieldError::new(
+                            format!("{at}.transition[{i}]"),
+                            "unknown_stage",
+                            format!("'{}' is not a stage of '{}'", crate::names::truncate(s, 64), e.name),
+                        ));
+                    }
+                }
+            }
+            if let Some(ScopeDef::Filter(f)) = &p.scope {
+                let compiled = CompiledEntity::compile(e);
+                let probe = substitute(&f.filter, NO_ID, NO_ID, &[NO_ID.to_string()]);
+                if let Err(err) = crate::query::parse_filter(&compiled, &probe) {
+                    for fe in err.errors {
+                        errors.push(FieldError::new(
+                            format!("{at}.scope.filter"),
+                            fe.code,
+                            format!("{}: {}", fe.field, fe.message),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::{assign_ids, parse_app, validate_app};
+    use serde_json::json;
+
+    fn app(roles: Value) -> AppDef {
+        let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+            {"name": "deal", "label": {"en": "Deal"}, "fields": [
+                {"name": "title", "label": {"en": "T"}, "type": "text"},
+                {"name": "margin", "label": {"en": "M"}, "type": "decimal"},
+                {"name": "region", "label": {"en": "R"}, "type": "text"}
+            ], "pipeline": {"stages": [{"key": "new", "label": {"en": "New"}}, {"key": "won", "label": {"en": "Won"}, "kind": "won"}],
+                "transitions": [{"from": ["new"], "to": "won"}]}}],
+            "roles": roles}))
+        .unwrap();
+        assign_ids(&mut a);
+        a
+    }
+
+    #[test]
+    fn rights_scopes_and_fields_are_the_union_of_the_roles() {
+        let a = app(json!([
+            {"name": "rep", "label": {"en": "Rep"}, "permissions": {"deal": {"read": true, "update": true, "scope": "own",
+                "transition": ["won"], "fields": {"margin": "hidden", "region": "read_only"}}}},
+            {"name": "lead", "label": {"en": "Lead"}, "permissions": {"deal": {"read": true, "scope": "team",
+                "fields": {"margin": "read_only"}}}},
+            {"name": "none", "label": {"en": "None"}}
+        ]));
+        validate_app(&a).unwrap();
+        let e = a.entity("deal").unwrap();
+        let rep = EntityGrant::of_roles(&a, e, &["rep".into()]);
+        assert_eq!(rep.read, Some(Reach::Any(vec![RowScope::Own])));
+        assert!(rep.hidden.contains("margin") && rep.read_only.contains("region"));
+        assert!(rep.create.is_none() && rep.may_enter("won") && !rep.may_enter("new"));
+        let both = EntityGrant::of_roles(&a, e, &["rep".into(), "lead".into()]);
+        assert_eq!(both.read, Some(Reach::Any(vec![RowScope::Own, RowScope::Team])));
+        assert!(both.hidden.is_empty(), "visible in one role is visible");
+        assert!(both.read_only.contains("margin"));
+        let none = EntityGrant::of_roles(&a, e, &["none".into()]);
+        assert!(none.read.is_none() && none.hidden.len() == 3);
+        assert!(is_guarded(&a));
+    }
+
+    #[test]
+    fn bad_permissions_are_named_by_path() {
+        let a = app(json!([
+            {"name": "rep", "label": {"en": "Rep"}, "permissions": {
+                "nope": {"read": true},
+                "deal": {"read": true, "transition": ["lost"], "fields": {"ghost": "hidden"},
+                    "scope": {"filter": {"field": "owner", "op": "eq", "value": "$user.id"}}}}},
+            {"name": "bad", "label": {"en": "Bad"}, "permissions": {
+                "deal": {"scope": {"filter": {"field": "missing", "op": "eq", "value": 1}}}}}
+        ]));
+        let err = validate_app(&a).unwrap_err();
+        let got: Vec<(&str, &str)> = err.errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert!(
+            got.contains(&("roles.rep.permissions.nope", "unknown_entity")),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("roles.rep.permissions.deal.fields.ghost", "unknown_field")),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("roles.rep.permissions.deal.transition[0]", "unknown_stage")),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("roles.bad.permissions.deal.scope.filter", "unknown_field")),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 4, "{got:?}");
+    }
+}

@@ -1,0 +1,341 @@
+//! Permissions at request time: the caller's roles in an app, compiled once per app version and
+//! role set into an [`Access`] per entity (rights, hidden and read-only fields, the entity as the
+//! caller sees it), and the row scope of a right as one [`Filter`] with the caller's id and teams.
+//! Every read and write path asks here, so none can reach rows or fields another path hides.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use trellis_core::permissions::{EntityGrant, NO_ID, Reach, Right, RowScope, is_guarded, substitute};
+use trellis_core::query::{Filter, Op, parse_filter};
+use trellis_core::{CompiledEntity, Error, FieldError, Val};
+use trellis_store::records::{self, ListQuery, Row};
+use trellis_store::sea_orm::ConnectionTrait;
+use trellis_store::{directory, teams};
+
+use crate::Engine;
+use crate::context::TenantCtx;
+use crate::scripts::LoadedApp;
+
+/// What the caller may do with one entity.
+#[derive(Clone)]
+pub struct Access {
+    pub grant: Arc<EntityGrant>,
+    /// The entity with every column.
+    pub entity: Arc<CompiledEntity>,
+    /// The entity without the caller's hidden fields: reads, filters, sorts and searches use it,
+    /// so a hidden field is an unknown field.
+    pub view: Arc<CompiledEntity>,
+}
+
+type Key = (String, i64, String, String);
+/// Compiled grants by (app id, version, entity, sorted roles).
+static CACHE: LazyLock<Mutex<HashMap<Key, Access>>> = LazyLock::new(Mutex::default);
+const CACHE_MAX: usize = 10_000;
+
+impl Access {
+    /// Every right, every field.
+    pub fn full(entity: &Arc<CompiledEntity>) -> Access {
+        Access {
+            grant: Arc::new(EntityGrant::full()),
+            entity: entity.clone(),
+            view: entity.clone(),
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.grant.full
+    }
+
+    /// Refuses a right the caller does not have (403).
+    pub fn require(&self, right: Right) -> Result<&Reach, Error> {
+        self.grant.reach(right).ok_or_else(|| {
+            Error::permission_denied(format!(
+                "you may not {} '{}' records",
+                right.as_str(),
+                self.entity.name()
+            ))
+        })
+    }
+
+    /// Checks the fields of a write body: a hidden field is unknown (422, as if it did not
+    /// exist); a read-only field whose value changes answers 403 naming it.
+    pub fn check_body(&self, body: &Value, current: Option<&Row>) -> Result<(), Error> {
+        if self.grant.full {
+            return Ok(());
+        }
+        let Some(obj) = body.as_object() else { return Ok(()) };
+        let mut unknown = Vec::new();
+        let mut denied = Vec::new();
+        for (k, v) in obj {
+            if self.grant.hidden.contains(k) {
+                unknown.push(FieldError::new(
+                    k.clone(),
+                    "unknown_field",
+                    format!("'{k}' is not a field of '{}'", self.entity.name()),
+                ));
+            } else if self.grant.read_only.contains(k) {
+                let same = current.is_some_and(|r| {
+                    let f = self.entity.column(k);
+                    f.zip(r.get(&self.entity, k))
+                        .is_some_and(|(f, cur)| cur.to_json(f) == *v)
+                });
+                if !same {
+                    denied.push(FieldError::new(k.clone(), "read_only", "you may not change this field"));
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::validation(unknown));
+        }
+        if !denied.is_empty() {
+            let names: Vec<&str> = denied.iter().map(|e| e.field.as_str()).collect();
+            return Err(
+                Error::permission_denied(format!("you may not change {}", names.join(", "))).with_errors(denied),
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes hidden fields from an answered record.
+    pub fn redact(&self, json: &mut Value) {
+        if self.grant.full || self.grant.hidden.is_empty() {
+            return;
+        }
+        if let Value::Object(m) = json {
+            m.retain(|k, _| !self.grant.hidden.contains(k));
+        }
+    }
+
+    /// Storage ids of the hidden fields (history keeps changes by storage id).
+    pub fn hidden_ids(&self) -> HashSet<String> {
+        self.entity
+            .def
+            .fields
+            .iter()
+            .filter(|f| self.grant.hidden.contains(f.name.as_str()))
+            .map(|f| f.storage_id().to_string())
+            .collect()
+    }
+}
+
+/// The caller's teams (with the teams below them) and the members of those teams.
+struct Teams {
+    ids: Vec<String>,
+    members: Vec<String>,
+}
+
+async fn teams_of_user<C: ConnectionTrait>(conn: &C, tenant: &str, user: &str) -> Result<Teams, Error> {
+    let all = teams::teams_of(conn, tenant).await?;
+    let memberships = teams::memberships_of(conn, tenant).await?;
+    let mut ids: Vec<String> = memberships
+        .iter()
+        .filter(|(_, u)| u == user)
+        .map(|(t, _)| t.clone())
+        .collect();
+    ids.sort();
+    // Descendants: teams whose parent is in the set, until nothing is added (cycles are refused
+    // at write, and the set only grows, so this ends).
+    let mut seen: HashSet<String> = ids.iter().cloned().collect();
+    loop {
+        let more: Vec<String> = all
+            .iter()
+            .filter(|t| t.parent_id.as_ref().is_some_and(|p| seen.contains(p)) && !seen.contains(&t.id))
+            .map(|t| t.id.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        for m in more {
+            seen.insert(m.clone());
+            ids.push(m);
+        }
+    }
+    let mut members: Vec<String> = memberships
+        .iter()
+        .filter(|(t, _)| seen.contains(t))
+        .map(|(_, u)| u.clone())
+        .collect();
+    members.sort();
+    members.dedup();
+    Ok(Teams { ids, members })
+}
+
+fn owner_in(entity: &CompiledEntity, ids: Vec<String>) -> Filter {
+    let owner = entity.column("owner").expect("every entity has an owner").clone();
+    let values = if ids.is_empty() {
+        vec![Val::Text(NO_ID.to_string())]
+    } else {
+        ids.into_iter().map(Val::Text).collect()
+    };
+    Filter::Cond {
+        field: Box::new(owner),
+        op: if values.len() == 1 { Op::Eq } else { Op::In },
+        values,
+        is_null: false,
+    }
+}
+
+/// `a AND b` of two optional filters.
+pub fn and(a: Option<Filter>, b: Option<Filter>) -> Option<Filter> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(Filter::And(vec![a, b])),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A record by id within a row scope (`None`: any record).
+pub async fn get_scoped<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    id: &str,
+    scope: Option<&Filter>,
+    wanted: Option<&[usize]>,
+) -> Result<Option<Row>, Error> {
+    let Some(scope) = scope else {
+        return Ok(records::get(conn, entity, id, wanted).await?);
+    };
+    let id_col = entity.column("id").expect("every entity has an id").clone();
+    let q = ListQuery {
+        filter: Some(Filter::And(vec![
+            Filter::Cond {
+                field: Box::new(id_col),
+                op: Op::Eq,
+                values: vec![Val::Text(id.to_string())],
+                is_null: false,
+            },
+            scope.clone(),
+        ])),
+        limit: 1,
+        columns: wanted.map(<[usize]>::to_vec),
+        ..Default::default()
+    };
+    Ok(records::list(conn, entity, &q).await?.pop())
+}
+
+/// Records by ids within a row scope, in one statement per 500 ids.
+pub async fn get_many_scoped<C: ConnectionTrait>(
+    conn: &C,
+    entity: &CompiledEntity,
+    ids: &[String],
+    scope: &Filter,
+) -> Result<Vec<Row>, Error> {
+    let id_col = entity.column("id").expect("every entity has an id").clone();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let q = ListQuery {
+            filter: Some(Filter::And(vec![
+                Filter::Cond {
+                    field: Box::new(id_col.clone()),
+                    op: Op::In,
+                    values: chunk.iter().cloned().map(Val::Text).collect(),
+                    is_null: false,
+                },
+                scope.clone(),
+            ])),
+            limit: chunk.len() as u64,
+            ..Default::default()
+        };
+        out.extend(records::list(conn, entity, &q).await?);
+    }
+    Ok(out)
+}
+
+impl Engine {
+    /// What the caller may do with an entity of an app. Tenant administrators and every user of
+    /// an app where no role declares permissions may do everything; otherwise the union of the
+    /// roles the caller holds (an API token with a role: only that role).
+    pub async fn access<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        entity: &Arc<CompiledEntity>,
+    ) -> Result<Access, Error> {
+        let token_role = ctx.token_role();
+        if !is_guarded(&app.def) || (ctx.is_admin() && token_role.is_none()) {
+            return Ok(Access::full(entity));
+        }
+        let mut roles: Vec<String> = if ctx.is_admin() {
+            app.def.roles.iter().map(|r| r.name.to_string()).collect()
+        } else {
+            directory::roles_of(conn, &app.id, ctx.user_id()).await?
+        };
+        if let Some(r) = token_role {
+            roles.retain(|x| x == r);
+        }
+        roles.sort();
+        roles.dedup();
+        let key = (app.id.clone(), app.version, entity.name().to_string(), roles.join(","));
+        if let Some(a) = CACHE.lock().get(&key) {
+            return Ok(a.clone());
+        }
+        let grant = EntityGrant::of_roles(&app.def, &entity.def, &roles);
+        let view = if grant.hidden.is_empty() {
+            entity.clone()
+        } else {
+            Arc::new(entity.without(&grant.hidden))
+        };
+        let access = Access {
+            grant: Arc::new(grant),
+            entity: entity.clone(),
+            view,
+        };
+        let mut cache = CACHE.lock();
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, access.clone());
+        Ok(access)
+    }
+
+    /// The row scope of a right as a filter over the entity (`None`: every row); 403 when the
+    /// right is not given.
+    pub async fn scope<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        access: &Access,
+        right: Right,
+    ) -> Result<Option<Filter>, Error> {
+        let scopes = match access.require(right)? {
+            Reach::All => return Ok(None),
+            Reach::Any(s) => s.clone(),
+        };
+        let needs_teams = scopes.iter().any(|s| !matches!(s, RowScope::Own));
+        let teams = if needs_teams {
+            Some(teams_of_user(conn, ctx.tenant_id(), ctx.user_id()).await?)
+        } else {
+            None
+        };
+        let mut parts = Vec::with_capacity(scopes.len());
+        for s in scopes {
+            parts.push(match s {
+                RowScope::Own => owner_in(&access.entity, vec![ctx.user_id().to_string()]),
+                RowScope::Team => {
+                    let t = teams.as_ref().expect("teams loaded");
+                    owner_in(&access.entity, t.members.clone())
+                }
+                RowScope::Filter(v) => {
+                    let t = teams.as_ref().expect("teams loaded");
+                    let first = t.ids.first().map_or(NO_ID, String::as_str);
+                    let all = if t.ids.is_empty() {
+                        vec![NO_ID.to_string()]
+                    } else {
+                        t.ids.clone()
+                    };
+                    let v = substitute(&v, ctx.user_id(), first, &all);
+                    parse_filter(&access.entity, &v)
+                        .map_err(|e| Error::internal(format!("a role's scope filter no longer parses: {e}")))?
+                }
+            });
+        }
+        Ok(Some(if parts.len() == 1 {
+            parts.pop().expect("one part")
+        } else {
+            Filter::Or(parts)
+        }))
+    }
+}

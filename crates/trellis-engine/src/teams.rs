@@ -1,0 +1,206 @@
+//! Teams of a tenant: nested (a team's `team` scope reaches the teams below it), with members.
+//! Everyone reads them; administrators change them.
+
+use serde::Serialize;
+use trellis_core::value::{format_datetime, now_micros};
+use trellis_core::{Error, FieldError};
+use trellis_store::system;
+use trellis_store::teams::{self, TeamRow};
+
+use crate::Engine;
+use crate::context::TenantCtx;
+
+/// A team as answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamOut {
+    pub id: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub members: Vec<String>,
+    pub created_at: String,
+}
+
+fn team_out(t: &TeamRow, memberships: &[(String, String)]) -> TeamOut {
+    TeamOut {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        parent: t.parent_id.clone(),
+        members: memberships
+            .iter()
+            .filter(|(team, _)| *team == t.id)
+            .map(|(_, u)| u.clone())
+            .collect(),
+        created_at: format_datetime(&t.created_at),
+    }
+}
+
+fn no_team(id: &str) -> Error {
+    Error::not_found(format!(
+        "team '{}' does not exist",
+        trellis_core::names::truncate(id, 64)
+    ))
+}
+
+impl Engine {
+    pub async fn list_teams(&self, ctx: &TenantCtx) -> Result<Vec<TeamOut>, Error> {
+        let all = teams::teams_of(&self.db.read, ctx.tenant_id()).await?;
+        let m = teams::memberships_of(&self.db.read, ctx.tenant_id()).await?;
+        Ok(all.iter().map(|t| team_out(t, &m)).collect())
+    }
+
+    pub async fn get_team(&self, ctx: &TenantCtx, id: &str) -> Result<TeamOut, Error> {
+        let t = teams::find_team(&self.db.read, ctx.tenant_id(), id)
+            .await?
+            .ok_or_else(|| no_team(id))?;
+        let m = teams::memberships_of(&self.db.read, ctx.tenant_id()).await?;
+        Ok(team_out(&t, &m))
+    }
+
+    /// Creates a team, below `parent` (an id or name of a team of the tenant) if given.
+    pub async fn create_team(&self, ctx: &TenantCtx, name: &str, parent: Option<&str>) -> Result<TeamOut, Error> {
+        ctx.require_admin_to("create teams")?;
+        self.create_team_in(ctx.tenant_id(), name, parent).await
+    }
+
+    /// Creates a team in a tenant (the admin CLI).
+    pub async fn create_team_in(&self, tenant_id: &str, name: &str, parent: Option<&str>) -> Result<TeamOut, Error> {
+        let name = name.trim();
+        let mut errors = Vec::new();
+        if name.is_empty() || name.chars().count() > 100 || name.contains('\0') {
+            errors.push(FieldError::new("name", "length", "must be 1 to 100 characters"));
+        }
+        let parent_id = match parent.map(str::trim).filter(|p| !p.is_empty()) {
+            None => None,
+            Some(p) => match teams::find_team(&self.db.read, tenant_id, p).await? {
+                Some(t) => Some(t.id),
+                None => {
+                    errors.push(FieldError::new("parent", "not_found", "no team has this id or name"));
+                    None
+                }
+            },
+        };
+        if errors.is_empty() && teams::find_team(&self.db.read, tenant_id, name).await?.is_some() {
+            return Err(Error::conflict(format!("a team named '{name}' exists")));
+        }
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
+        let row = TeamRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant_id.to_string(),
+            name: name.to_string(),
+            parent_id,
+            created_at: now_micros(),
+        };
+        teams::insert_team(&self.db.write, &row).await.map_err(|e| {
+            if e.is_unique_violation() {
+                Error::conflict(format!("a team named '{name}' exists"))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(team_out(&row, &[]))
+    }
+
+    /// Moves a team below another one (or to the top with `None`); a move that would make a
+    /// team its own ancestor answers 409.
+    pub async fn set_team_parent(&self, ctx: &TenantCtx, id: &str, parent: Option<&str>) -> Result<TeamOut, Error> {
+        ctx.require_admin_to("change teams")?;
+        let all = teams::teams_of(&self.db.read, ctx.tenant_id()).await?;
+        let t = all
+            .iter()
+            .find(|t| t.id == id || t.name == id)
+            .ok_or_else(|| no_team(id))?
+            .clone();
+        let parent_id = match parent {
+            None => None,
+            Some(p) => Some(
+                all.iter()
+                    .find(|x| x.id == p || x.name == p)
+                    .ok_or_else(|| {
+                        Error::validation(vec![FieldError::new(
+                            "parent",
+                            "not_found",
+                            "no team has this id or name",
+                        )])
+                    })?
+                    .id
+                    .clone(),
+            ),
+        };
+        // Walk up from the new parent: meeting the team itself means a cycle.
+        let mut at = parent_id.clone();
+        let mut steps = 0;
+        while let Some(cur) = at {
+            if cur == t.id || steps > all.len() {
+                return Err(Error::conflict("a team cannot be below itself"));
+            }
+            at = all.iter().find(|x| x.id == cur).and_then(|x| x.parent_id.clone());
+            steps += 1;
+        }
+        teams::set_parent(&self.db.write, &t.id, parent_id.as_deref()).await?;
+        self.get_team(ctx, &t.id).await
+    }
+
+    /// Adds a user of the tenant to a team (idempotent).
+    pub async fn add_team_member(&self, ctx: &TenantCtx, team: &str, user: &str) -> Result<TeamOut, Error> {
+        ctx.require_admin_to("change teams")?;
+        self.add_team_member_in(ctx.tenant_id(), team, user).await?;
+        self.get_team(ctx, team).await
+    }
+
+    /// Adds a user (id or e-mail) of a tenant to a team (id or name); the admin CLI uses it too.
+    pub async fn add_team_member_in(&self, tenant_id: &str, team: &str, user: &str) -> Result<(), Error> {
+        let t = teams::find_team(&self.db.read, tenant_id, team)
+            .await?
+            .ok_or_else(|| no_team(team))?;
+        let u = match system::user_by_id(&self.db.read, tenant_id, user).await? {
+            Some(u) => Some(u),
+            None => system::user_by_email(&self.db.read, &user.trim().to_lowercase())
+                .await?
+                .filter(|u| u.tenant_id == tenant_id),
+        };
+        let u = u.filter(|u| u.disabled_at.is_none()).ok_or_else(|| {
+            Error::validation(vec![FieldError::new("user", "not_found", "not a user of this tenant")])
+        })?;
+        teams::add_member(&self.db.write, &t.id, &u.id, now_micros()).await?;
+        Ok(())
+    }
+
+    pub async fn remove_team_member(&self, ctx: &TenantCtx, team: &str, user: &str) -> Result<(), Error> {
+        ctx.require_admin_to("change teams")?;
+        let t = teams::find_team(&self.db.read, ctx.tenant_id(), team)
+            .await?
+            .ok_or_else(|| no_team(team))?;
+        if !teams::remove_member(&self.db.write, &t.id, user).await? {
+            return Err(Error::not_found("the user is not a member of this team"));
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    async fn tenant_id_named(&self, tenant: &str) -> Result<String, Error> {
+        Ok(system::tenant_by_name(&self.db.read, tenant)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "tenant '{}' does not exist",
+                    trellis_core::names::truncate(tenant, 64)
+                ))
+            })?
+            .id)
+    }
+
+    /// `trellis team create <tenant> <name> [--parent]`.
+    pub async fn admin_create_team(&self, tenant: &str, name: &str, parent: Option<&str>) -> Result<TeamOut, Error> {
+        let id = self.tenant_id_named(tenant).await?;
+        self.create_team_in(&id, name, parent).await
+    }
+
+    /// `trellis team add-member <tenant> <team> <email>`.
+    pub async fn admin_add_team_member(&self, tenant: &str, team: &str, email: &str) -> Result<(), Error> {
+        let id = self.tenant_id_named(tenant).await?;
+        self.add_team_member_in(&id, team, email).await
+    }
+}

@@ -1,0 +1,100 @@
+//! The audit side of the event log: events about definitions, role membership and tokens (marked
+//! dispatched at once, so the automation outbox never sees them), the trail of an app newest
+//! first, and retention.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query};
+
+use crate::error::StoreError;
+use crate::events::{self, EventRow};
+
+fn a(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// Writes an audit event that automation does not dispatch.
+pub async fn insert<C: ConnectionTrait>(c: &C, e: &EventRow) -> Result<(), StoreError> {
+    events::insert(c, std::slice::from_ref(e)).await?;
+    let q = Query::update()
+        .table(a("sys_events"))
+        .value(a("dispatched_at"), e.at)
+        .and_where(Expr::col(a("id")).eq(e.id.clone()))
+        .to_owned();
+    c.execute(&q).await?;
+    Ok(())
+}
+
+const COLS: [&str; 11] = [
+    "id",
+    "tenant_id",
+    "app_id",
+    "entity_id",
+    "record_id",
+    "kind",
+    "actor",
+    "via",
+    "at",
+    "data",
+    "depth",
+];
+
+/// Events of an app (records and metadata), newest first, before the event `before`.
+pub async fn of_app<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    app_id: &str,
+    before: Option<&str>,
+    limit: u64,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut q = Query::select();
+    q.columns(COLS.map(a))
+        .from(a("sys_events"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .and_where(Expr::col(a("app_id")).eq(app_id))
+        .order_by(a("id"), Order::Desc)
+        .limit(limit);
+    if let Some(b) = before {
+        q.and_where(Expr::col(a("id")).lt(b));
+    }
+    c.query_all(&q)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(EventRow {
+                id: r.try_get("", "id")?,
+                tenant_id: r.try_get("", "tenant_id")?,
+                app_id: r.try_get("", "app_id")?,
+                entity_id: r.try_get("", "entity_id")?,
+                record_id: r.try_get("", "record_id")?,
+                kind: r.try_get("", "kind")?,
+                actor: r.try_get("", "actor")?,
+                via: r.try_get("", "via")?,
+                at: r.try_get("", "at")?,
+                data: r.try_get("", "data")?,
+                depth: r.try_get("", "depth")?,
+            })
+        })
+        .collect()
+}
+
+/// Deletes a tenant's events older than `cutoff` that automation has dispatched, and any older
+/// than `hard_cutoff`; answers how many.
+pub async fn purge<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    cutoff: DateTime<Utc>,
+    hard_cutoff: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let q = Query::delete()
+        .from_table(a("sys_events"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .and_where(Expr::col(a("at")).lt(cutoff))
+        .cond_where(
+            Cond::any()
+                .add(Expr::col(a("dispatched_at")).is_not_null())
+                .add(Expr::col(a("at")).lt(hard_cutoff)),
+        )
+        .to_owned();
+    Ok(c.execute(&q).await?.rows_affected())
+}

@@ -1,0 +1,975 @@
+//! Role permissions over HTTP: one predicate for every path. Each test runs on SQLite and on
+//! PostgreSQL. The matrix: reps see and change their own deals, leads their teams' (teams nest),
+//! auditors the deals a filter names; a margin field is hidden from reps and a region is read-only.
+
+use reqwest::Method;
+use trellis_tests::serde_json::{Value, json};
+use trellis_tests::{Backend, Resp, TestApp, on_both, spawn};
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
+    app.call_as(Some(token), method, path, body).await
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> Resp {
+    call(app, token, Method::GET, path, None).await
+}
+
+fn ids(r: &Resp) -> Vec<String> {
+    let mut v: Vec<String> = r.body["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {}", r.text))
+        .iter()
+        .map(|x| s(&x["id"]).to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn sorted(mut v: Vec<&str>) -> Vec<String> {
+    v.sort();
+    v.into_iter().map(str::to_string).collect()
+}
+
+fn crm() -> Value {
+    json!({
+        "name": "crm", "label": {"en": "CRM"},
+        "entities": [
+            {"name": "customer", "label": {"en": "Customer"}, "fields": [
+                {"name": "name", "label": {"en": "Name"}, "type": "text"}]},
+            {"name": "deal", "label": {"en": "Deal"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "amount", "label": {"en": "Amount"}, "type": "decimal"},
+                {"name": "margin", "label": {"en": "Margin"}, "type": "decimal"},
+                {"name": "secret", "label": {"en": "Secret"}, "type": "text"},
+                {"name": "region", "label": {"en": "Region"}, "type": "text"},
+                {"name": "auditor", "label": {"en": "Auditor"}, "type": "user"},
+                {"name": "customer", "label": {"en": "Customer"}, "type": "relation", "target": "customer"}
+            ], "pipeline": {
+                "stages": [{"key": "new", "label": {"en": "New"}}, {"key": "won", "label": {"en": "Won"}, "kind": "won"},
+                           {"key": "lost", "label": {"en": "Lost"}, "kind": "lost"}],
+                "transitions": [{"from": ["new"], "to": "won"}, {"from": ["new"], "to": "lost"}]}}
+        ],
+        "roles": [
+            {"name": "rep", "label": {"en": "Rep"}, "permissions": {
+                "deal": {"create": true, "read": true, "update": true, "transition": ["won"], "scope": "own",
+                         "fields": {"margin": "hidden", "secret": "hidden", "region": "read_only"}},
+                "customer": {"read": true, "scope": "own"}}},
+            {"name": "lead", "label": {"en": "Lead"}, "permissions": {
+                "deal": {"read": true, "update": true, "delete": true, "transition": true, "scope": "team"},
+                "customer": {"read": true}}},
+            {"name": "auditor", "label": {"en": "Auditor"}, "permissions": {
+                "deal": {"read": true, "scope": {"filter": {"field": "auditor", "op": "eq", "value": "$user.id"}}}}},
+            {"name": "guest", "label": {"en": "Guest"}}
+        ]
+    })
+}
+
+/// The CRM with teams sales ⊃ {north, south}, users and deals.
+struct World {
+    app: TestApp,
+    alice: (String, String),
+    bob: (String, String),
+    carol: (String, String),
+    lead: (String, String),
+    north_lead: (String, String),
+    auditor: (String, String),
+    guest: (String, String),
+    deal_alice: String,
+    deal_bob: String,
+    deal_carol: String,
+    cust_alice: String,
+    cust_other: String,
+}
+
+async fn user(app: &TestApp, name: &str, role: Option<&str>) -> (String, String) {
+    let email = format!("{name}@example.com");
+    let u = app
+        .post(
+            "/api/v1/users",
+            json!({"email": email, "name": name, "password": "password-123"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = s(&u["id"]).to_string();
+    if let Some(r) = role {
+        app.post(&format!("/api/v1/apps/crm/roles/{r}/members"), json!({"user": id}))
+            .await
+            .expect(200);
+    }
+    (id.clone(), app.login(&email, "password-123").await)
+}
+
+async fn team(app: &TestApp, name: &str, parent: Option<&str>, members: &[&str]) -> String {
+    let t = app
+        .post("/api/v1/teams", json!({"name": name, "parent": parent}))
+        .await
+        .expect(201)
+        .body;
+    let id = s(&t["id"]).to_string();
+    for m in members {
+        app.post(&format!("/api/v1/teams/{id}/members"), json!({"user": m}))
+            .await
+            .expect(200);
+    }
+    id
+}
+
+async fn world(backend: Backend) -> World {
+    let app = spawn(backend).await;
+    app.create_app(crm()).await;
+    let alice = user(&app, "alice", Some("rep")).await;
+    let bob = user(&app, "bob", Some("rep")).await;
+    let carol = user(&app, "carol", Some("rep")).await;
+    let lead = user(&app, "lead", Some("lead")).await;
+    let north_lead = user(&app, "nlead", Some("lead")).await;
+    let auditor = user(&app, "auditor", Some("auditor")).await;
+    let guest = user(&app, "guest", Some("guest")).await;
+    let sales = team(&app, "sales", None, &[&lead.0]).await;
+    team(&app, "north", Some(&sales), &[&alice.0, &bob.0, &north_lead.0]).await;
+    team(&app, "south", Some("sales"), &[&carol.0]).await;
+    let cust_alice = s(&app
+        .create("crm", "customer", json!({"name": "Alice's", "owner": alice.0}))
+        .await["id"])
+    .to_string();
+    let cust_other = s(&app.create("crm", "customer", json!({"name": "Other"})).await["id"]).to_string();
+    let deal = |title: &str, owner: &str, customer: &str| {
+        json!({"title": title, "amount": 100, "margin": 30, "secret": format!("{title} password"), "region": "north",
+               "owner": owner, "customer": customer})
+    };
+    let deal_alice = s(&app.create("crm", "deal", deal("alpha", &alice.0, &cust_other)).await["id"]).to_string();
+    let mut b = deal("bravo", &bob.0, &cust_alice);
+    b["auditor"] = json!(auditor.0);
+    let deal_bob = s(&app.create("crm", "deal", b).await["id"]).to_string();
+    let deal_carol = s(&app.create("crm", "deal", deal("charlie", &carol.0, &cust_other)).await["id"]).to_string();
+    World {
+        app,
+        alice,
+        bob,
+        carol,
+        lead,
+        north_lead,
+        auditor,
+        guest,
+        deal_alice,
+        deal_bob,
+        deal_carol,
+        cust_alice,
+        cust_other,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows
+// ---------------------------------------------------------------------------------------------
+
+async fn every_read_path_reaches_the_same_rows(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let all = sorted(vec![&w.deal_alice, &w.deal_bob, &w.deal_carol]);
+    let cases: Vec<(&str, &str, Vec<String>)> = vec![
+        ("alice", &w.alice.1, sorted(vec![&w.deal_alice])),
+        ("bob", &w.bob.1, sorted(vec![&w.deal_bob])),
+        ("lead (sales and the teams below)", &w.lead.1, all.clone()),
+        ("north lead", &w.north_lead.1, sorted(vec![&w.deal_alice, &w.deal_bob])),
+        ("auditor (filter scope)", &w.auditor.1, sorted(vec![&w.deal_bob])),
+        ("admin", &app.token, all.clone()),
+    ];
+    for (who, token, want) in cases {
+        let list = get(app, token, "/api/v1/data/crm/deal?count=true").await.expect(200);
+        assert_eq!(ids(&list), want, "list as {who}");
+        assert_eq!(list.body["total"], json!(want.len()), "count as {who}");
+        let found = get(app, token, "/api/v1/data/crm/deal?q=a").await.expect(200);
+        assert_eq!(ids(&found), want, "search as {who}");
+        let board = get(app, token, "/api/v1/data/crm/deal/board").await.expect(200);
+        let new = &board.body["stages"][0];
+        assert_eq!(new["count"], json!(want.len()), "board count as {who}: {}", board.text);
+        assert_eq!(
+            new["records"].as_array().map(Vec::len),
+            Some(want.len()),
+            "board records as {who}"
+        );
+        for id in &all {
+            let reach = want.contains(id);
+            let status = if reach { 200 } else { 404 };
+            let r = get(app, token, &format!("/api/v1/data/crm/deal/{id}")).await;
+            assert_eq!(r.status, status, "get {id} as {who}: {}", r.text);
+            let h = get(app, token, &format!("/api/v1/data/crm/deal/{id}/history")).await;
+            assert_eq!(h.status, status, "history {id} as {who}: {}", h.text);
+            let t = get(app, token, &format!("/api/v1/data/crm/deal/{id}/transitions")).await;
+            assert_eq!(t.status, status, "transitions {id} as {who}: {}", t.text);
+        }
+    }
+    // A user without a role with permissions reads nothing, and says so.
+    for path in ["/api/v1/data/crm/deal", "/api/v1/data/crm/deal/board"] {
+        get(app, &w.guest.1, path)
+            .await
+            .expect_problem(403, "permission_denied");
+    }
+    get(app, &w.guest.1, &format!("/api/v1/data/crm/deal/{}", w.deal_alice))
+        .await
+        .expect_problem(403, "permission_denied");
+}
+
+async fn writes_outside_the_scope_answer_404_and_missing_rights_403(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    let patch = |id: &str| format!("/api/v1/data/crm/deal/{id}");
+    // Bob's deal does not exist for Alice, whatever she tries.
+    call(
+        app,
+        alice,
+        Method::PATCH,
+        &patch(&w.deal_bob),
+        Some(json!({"title": "mine"})),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    call(
+        app,
+        alice,
+        Method::POST,
+        &format!("{}/transition", patch(&w.deal_bob)),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    let bulk = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal/bulk",
+        Some(json!({"update": [{"id": w.deal_alice, "title": "ok"}, {"id": w.deal_bob, "title": "mine"}]})),
+    )
+    .await;
+    assert_eq!(bulk.status, 404, "{}", bulk.text);
+    // …and the bulk wrote nothing.
+    let mine = get(app, alice, &patch(&w.deal_alice)).await.expect(200);
+    assert_eq!(mine.body["title"], "alpha");
+    // Rights she lacks answer 403: delete (reps may not), a stage not in her list.
+    call(app, alice, Method::DELETE, &patch(&w.deal_alice), None)
+        .await
+        .expect_problem(403, "permission_denied");
+    call(
+        app,
+        alice,
+        Method::POST,
+        &format!("{}/transition", patch(&w.deal_alice)),
+        Some(json!({"to": "lost"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    let moves = get(app, alice, &format!("{}/transitions", patch(&w.deal_alice)))
+        .await
+        .expect(200);
+    let allowed: Vec<(&str, bool)> = moves.body["transitions"]
+        .as_array()
+        .expect("transitions")
+        .iter()
+        .map(|t| (s(&t["to"]), t["allowed"].as_bool().unwrap_or(false)))
+        .collect();
+    assert_eq!(allowed, vec![("won", true), ("lost", false)]);
+    let board = get(app, alice, "/api/v1/data/crm/deal/board").await.expect(200);
+    assert_eq!(board.body["stages"][0]["may_move_to"], json!(["won"]));
+    call(
+        app,
+        alice,
+        Method::POST,
+        &format!("{}/transition", patch(&w.deal_alice)),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect(200);
+    // A read-only field: 403 naming it when changed, fine when sent back unchanged.
+    let r = call(
+        app,
+        alice,
+        Method::PATCH,
+        &patch(&w.deal_alice),
+        Some(json!({"region": "south"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("region".to_string(), "read_only".to_string())]);
+    let ok = call(
+        app,
+        alice,
+        Method::PATCH,
+        &patch(&w.deal_alice),
+        Some(json!({"region": "north", "title": "alpha 2"})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(ok.body["title"], "alpha 2");
+    // A create may not set a read-only field either; without it, it works and Alice owns it.
+    call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "d", "region": "x"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    let created = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "delta"})),
+    )
+    .await
+    .expect(201);
+    assert_eq!(created.body["owner"], json!(w.alice.0));
+    // The lead may delete in the team, not outside a scope: the auditor may not write at all.
+    call(
+        app,
+        &w.auditor.1,
+        Method::PATCH,
+        &patch(&w.deal_bob),
+        Some(json!({"title": "x"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    call(
+        app,
+        &w.auditor.1,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "x"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    call(app, &w.lead.1, Method::DELETE, &patch(&w.deal_carol), None)
+        .await
+        .expect(204);
+    call(app, &w.north_lead.1, Method::DELETE, &patch(&w.deal_carol), None)
+        .await
+        .expect_problem(404, "not_found");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fields
+// ---------------------------------------------------------------------------------------------
+
+async fn hidden_fields_are_in_no_answer_and_unknown_to_queries(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    let no_hidden = |v: &Value, at: &str| {
+        assert!(
+            v.get("margin").is_none() && v.get("secret").is_none(),
+            "hidden field in {at}: {v}"
+        );
+        assert!(v.get("title").is_some(), "visible field missing in {at}: {v}");
+    };
+    let list = get(app, alice, "/api/v1/data/crm/deal").await.expect(200);
+    no_hidden(&list.body["data"][0], "list");
+    let one = get(app, alice, &format!("/api/v1/data/crm/deal/{}", w.deal_alice))
+        .await
+        .expect(200);
+    no_hidden(&one.body, "get");
+    let board = get(app, alice, "/api/v1/data/crm/deal/board").await.expect(200);
+    no_hidden(&board.body["stages"][0]["records"][0], "board");
+    let patched = call(
+        app,
+        alice,
+        Method::PATCH,
+        &format!("/api/v1/data/crm/deal/{}", w.deal_alice),
+        Some(json!({"amount": 5})),
+    )
+    .await
+    .expect(200);
+    no_hidden(&patched.body, "update answer");
+    let created = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "new"})),
+    )
+    .await
+    .expect(201);
+    no_hidden(&created.body, "create answer");
+    let moved = call(
+        app,
+        alice,
+        Method::POST,
+        &format!("/api/v1/data/crm/deal/{}/transition", w.deal_alice),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect(200);
+    no_hidden(&moved.body["record"], "transition answer");
+    // The admin changes the margin; Alice's history of the deal does not show it.
+    app.patch(
+        &format!("/api/v1/data/crm/deal/{}", w.deal_alice),
+        json!({"margin": 31, "amount": 6}),
+    )
+    .await
+    .expect(200);
+    let h = get(app, alice, &format!("/api/v1/data/crm/deal/{}/history", w.deal_alice))
+        .await
+        .expect(200);
+    assert!(!h.text.contains("margin") && !h.text.contains("password"), "{}", h.text);
+    assert!(h.text.contains("amount"), "{}", h.text);
+    // Filtering, sorting, choosing, summing or writing a hidden field: as if it did not exist.
+    let filter = json!({"field": "margin", "op": "gt", "value": 1}).to_string();
+    for path in [
+        format!("/api/v1/data/crm/deal?filter={}", urlencode(&filter)),
+        "/api/v1/data/crm/deal?sort=margin".to_string(),
+        "/api/v1/data/crm/deal?fields=title,margin".to_string(),
+        "/api/v1/data/crm/deal/board?sum=margin".to_string(),
+    ] {
+        let r = get(app, alice, &path).await.expect_problem(400, "bad_request");
+        assert!(
+            r.errors().iter().any(|(_, c)| c == "unknown_field"),
+            "{path}: {}",
+            r.text
+        );
+    }
+    let r = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "t", "margin": 1})),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), vec![("margin".to_string(), "unknown_field".to_string())]);
+    // A search does not look into hidden text.
+    let found = get(app, alice, "/api/v1/data/crm/deal?q=password").await.expect(200);
+    assert_eq!(ids(&found), Vec::<String>::new());
+    let found = get(app, &app.token, "/api/v1/data/crm/deal?q=password")
+        .await
+        .expect(200);
+    assert_eq!(ids(&found).len(), 3);
+    // Visible in one of a user's roles is visible: Alice also becomes an auditor.
+    app.post("/api/v1/apps/crm/roles/auditor/members", json!({"user": w.alice.0}))
+        .await
+        .expect(200);
+    let bob_deal = get(app, alice, &format!("/api/v1/data/crm/deal/{}", w.deal_bob)).await;
+    assert_eq!(bob_deal.status, 404, "Bob's deal names the auditor, not Alice");
+    let one = get(app, alice, &format!("/api/v1/data/crm/deal/{}", w.deal_alice))
+        .await
+        .expect(200);
+    assert_eq!(one.body["margin"], json!(31.0), "{}", one.text);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn expanded_relations_outside_the_scope_are_null(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    // Alice's deal points at a customer she does not own: it expands to null for her.
+    let one = get(
+        app,
+        &w.alice.1,
+        &format!("/api/v1/data/crm/deal/{}?expand=customer", w.deal_alice),
+    )
+    .await
+    .expect(200);
+    assert_eq!(one.body["customer"], Value::Null, "{}", one.text);
+    // The lead reads every customer.
+    let list = get(app, &w.lead.1, "/api/v1/data/crm/deal?expand=customer&sort=title")
+        .await
+        .expect(200);
+    assert_eq!(list.body["data"][0]["customer"]["id"], json!(w.cust_other));
+    assert_eq!(list.body["data"][1]["customer"]["id"], json!(w.cust_alice));
+    // Customers list for Alice: her own only.
+    let c = get(app, &w.alice.1, "/api/v1/data/crm/customer").await.expect(200);
+    assert_eq!(ids(&c), vec![w.cust_alice.clone()]);
+    // The auditor has no right on customers: expanding answers null, listing is refused.
+    let d = get(
+        app,
+        &w.auditor.1,
+        &format!("/api/v1/data/crm/deal/{}?expand=customer", w.deal_bob),
+    )
+    .await
+    .expect(200);
+    assert_eq!(d.body["customer"], Value::Null);
+    get(app, &w.auditor.1, "/api/v1/data/crm/customer")
+        .await
+        .expect_problem(403, "permission_denied");
+    let _ = (&w.bob, &w.carol);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Definitions, tokens, open apps
+// ---------------------------------------------------------------------------------------------
+
+async fn permissions_are_checked_when_the_app_is_saved(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = crm();
+    def["roles"] = json!([{"name": "rep", "label": {"en": "Rep"}, "permissions": {
+        "ghost": {"read": true},
+        "deal": {"read": true, "transition": ["nowhere"], "fields": {"nope": "hidden"},
+                 "scope": {"filter": {"field": "missing", "op": "eq", "value": "$user.id"}}}}}]);
+    let r = app
+        .post("/api/v1/apps", def)
+        .await
+        .expect_problem(422, "validation_failed");
+    let mut errors = r.errors();
+    errors.sort();
+    assert_eq!(
+        errors,
+        vec![
+            (
+                "roles.rep.permissions.deal.fields.nope".to_string(),
+                "unknown_field".to_string()
+            ),
+            (
+                "roles.rep.permissions.deal.scope.filter".to_string(),
+                "unknown_field".to_string()
+            ),
+            (
+                "roles.rep.permissions.deal.transition[0]".to_string(),
+                "unknown_stage".to_string()
+            ),
+            ("roles.rep.permissions.ghost".to_string(), "unknown_entity".to_string()),
+        ]
+    );
+    let mut bad = crm();
+    bad["roles"][0]["permissions"]["deal"]["scope"] = json!("mine");
+    let r = app
+        .post("/api/v1/apps", bad)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(r.errors().iter().any(|(f, _)| f.contains("scope")), "{}", r.text);
+    assert_eq!(
+        app.get("/api/v1/apps").await.expect(200).body["data"],
+        json!([]),
+        "nothing was stored"
+    );
+}
+
+async fn an_app_where_no_role_has_permissions_stays_open(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = crm();
+    for r in def["roles"].as_array_mut().expect("roles") {
+        r.as_object_mut().expect("role").remove("permissions");
+    }
+    app.create_app(def).await;
+    let (_, token) = user(&app, "member", None).await;
+    let d = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "t", "margin": 3})),
+    )
+    .await
+    .expect(201);
+    assert_eq!(d.body["margin"], json!(3.0));
+    let list = get(&app, &token, "/api/v1/data/crm/deal").await.expect(200);
+    assert_eq!(ids(&list).len(), 1);
+}
+
+async fn an_api_token_with_a_role_acts_only_with_that_role(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    // The lead's token made for the rep role (which the lead does not hold) reaches nothing.
+    let t = call(
+        app,
+        &w.lead.1,
+        Method::POST,
+        "/api/v1/auth/tokens",
+        Some(json!({"name": "rep-only", "role": "rep"})),
+    )
+    .await
+    .expect(201);
+    let token = s(&t.body["token"]).to_string();
+    get(app, &token, "/api/v1/data/crm/deal")
+        .await
+        .expect_problem(403, "permission_denied");
+    // The administrator's token for the rep role acts as a rep: own rows, hidden margin.
+    app.post("/api/v1/data/crm/deal", json!({"title": "admin's", "margin": 1}))
+        .await
+        .expect(201);
+    let t = app
+        .post("/api/v1/auth/tokens", json!({"name": "as-rep", "role": "rep"}))
+        .await
+        .expect(201);
+    let token = s(&t.body["token"]).to_string();
+    let list = get(app, &token, "/api/v1/data/crm/deal").await.expect(200);
+    assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1), "{}", list.text);
+    assert!(list.body["data"][0].get("margin").is_none());
+    // A token with a role an app does not declare reaches nothing in it.
+    let t = app
+        .post("/api/v1/auth/tokens", json!({"name": "other", "role": "nobody"}))
+        .await
+        .expect(201);
+    get(app, s(&t.body["token"]), "/api/v1/data/crm/deal")
+        .await
+        .expect_problem(403, "permission_denied");
+    // Listed with its role, never its secret; revoked, it stops working at once.
+    let listed = app.get("/api/v1/auth/tokens").await.expect(200);
+    assert!(!listed.text.contains(&token));
+    let row = listed.body["data"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|x| x["name"] == "as-rep")
+        .expect("as-rep listed")
+        .clone();
+    assert_eq!(row["role"], "rep");
+    assert!(row["last_used_at"].is_string(), "{row}");
+    app.delete(&format!("/api/v1/auth/tokens/{}", s(&row["id"])))
+        .await
+        .expect(204);
+    get(app, &token, "/api/v1/data/crm/deal")
+        .await
+        .expect_problem(401, "unauthenticated");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Teams
+// ---------------------------------------------------------------------------------------------
+
+async fn teams_nest_refuse_cycles_and_belong_to_their_tenant(backend: Backend) {
+    let app = spawn(backend).await;
+    let (uid, member) = user(&app, "member", None).await;
+    let a = team(&app, "a", None, &[&uid]).await;
+    let b = team(&app, "b", Some(&a), &[]).await;
+    let c = team(&app, "c", Some("b"), &[]).await;
+    let list = app.get("/api/v1/teams").await.expect(200);
+    let names: Vec<(&str, Option<&str>)> = list.body["data"]
+        .as_array()
+        .expect("teams")
+        .iter()
+        .map(|t| (s(&t["name"]), t["parent"].as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("a", None), ("b", Some(a.as_str())), ("c", Some(b.as_str()))]
+    );
+    assert_eq!(list.body["data"][0]["members"], json!([uid]));
+    // Cycles: a below c (its grandchild), a below itself.
+    app.patch(&format!("/api/v1/teams/{a}"), json!({"parent": c}))
+        .await
+        .expect_problem(409, "conflict");
+    app.patch(&format!("/api/v1/teams/{a}"), json!({"parent": a}))
+        .await
+        .expect_problem(409, "conflict");
+    app.patch(&format!("/api/v1/teams/{c}"), json!({"parent": null}))
+        .await
+        .expect(200);
+    // Mistakes.
+    app.post("/api/v1/teams", json!({"name": "a"}))
+        .await
+        .expect_problem(409, "conflict");
+    let r = app
+        .post("/api/v1/teams", json!({"name": "", "parent": "nope"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors().len(), 2, "{}", r.text);
+    call(
+        &app,
+        &member,
+        Method::POST,
+        "/api/v1/teams",
+        Some(json!({"name": "mine"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    call(
+        &app,
+        &member,
+        Method::POST,
+        &format!("/api/v1/teams/{a}/members"),
+        Some(json!({"user": uid})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    app.post(&format!("/api/v1/teams/{a}/members"), json!({"user": "nobody"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    app.delete(&format!("/api/v1/teams/{a}/members/{uid}"))
+        .await
+        .expect(204);
+    app.delete(&format!("/api/v1/teams/{a}/members/{uid}"))
+        .await
+        .expect_problem(404, "not_found");
+    // Another tenant's administrator sees none of it.
+    let other = app.new_tenant("other", "root@other.example").await;
+    let theirs = get(&app, &other, "/api/v1/teams").await.expect(200);
+    assert_eq!(theirs.body["data"], json!([]));
+    get(&app, &other, &format!("/api/v1/teams/{a}"))
+        .await
+        .expect_problem(404, "not_found");
+    call(
+        &app,
+        &other,
+        Method::POST,
+        &format!("/api/v1/teams/{a}/members"),
+        Some(json!({"user": uid})),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    call(
+        &app,
+        &other,
+        Method::PATCH,
+        &format!("/api/v1/teams/{a}"),
+        Some(json!({"parent": null})),
+    )
+    .await
+    .expect_problem(404, "not_found");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login limits, audit trail, handover, hostile input
+// ---------------------------------------------------------------------------------------------
+
+async fn failed_logins_are_limited_per_account_with_retry_after(backend: Backend) {
+    let app = spawn(backend).await;
+    user(&app, "victim", None).await;
+    let login = |password: &'static str| {
+        app.call_as(
+            None,
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"email": "victim@example.com", "password": password})),
+        )
+    };
+    for _ in 0..10 {
+        login("wrong-password").await.expect_problem(401, "unauthenticated");
+    }
+    let r = login("password-123").await.expect_problem(429, "rate_limited");
+    let wait: i64 = r.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=900).contains(&wait), "{wait}");
+    // Other accounts from the same address still log in.
+    app.login(trellis_tests::ADMIN_EMAIL, trellis_tests::ADMIN_PASSWORD)
+        .await;
+}
+
+async fn the_audit_trail_holds_definition_role_and_record_changes(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    // With the dispatcher stopped, a new record's event stays in the outbox: retention must
+    // keep it (the events of `world` were dispatched, so retention may drop them).
+    app.engine().stop_automation();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    app.create("crm", "customer", json!({"name": "Undispatched"})).await;
+    app.post(
+        "/api/v1/apps/crm/entities/deal/fields",
+        json!({"name": "note", "label": {"en": "Note"}, "type": "text"}),
+    )
+    .await
+    .expect(201);
+    let t = app.post("/api/v1/auth/tokens", json!({"name": "ci"})).await.expect(201);
+    app.delete(&format!("/api/v1/auth/tokens/{}", s(&t.body["id"])))
+        .await
+        .expect(204);
+    let trail = app.get("/api/v1/apps/crm/audit?limit=1000").await.expect(200);
+    let kinds: Vec<(&str, &str)> = trail.body["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| (s(&e["entity"]), s(&e["kind"])))
+        .collect();
+    for want in [
+        ("$app", "app_created"),
+        ("$app", "app_changed"),
+        ("$roles", "role_member_added"),
+        ("deal", "created"),
+        ("customer", "created"),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} in {kinds:?}");
+    }
+    assert_eq!(kinds[0], ("$app", "app_changed"), "newest first");
+    assert!(trail.body["data"][0]["plan"].is_array(), "{}", trail.body["data"][0]);
+    // Paging.
+    let page = app.get("/api/v1/apps/crm/audit?limit=2").await.expect(200);
+    let next = s(&page.body["next_cursor"]).to_string();
+    let rest = app
+        .get(&format!("/api/v1/apps/crm/audit?limit=2&cursor={next}"))
+        .await
+        .expect(200);
+    assert_eq!(rest.body["data"][0]["id"], trail.body["data"][2]["id"]);
+    // Administrators only; other tenants do not find the app.
+    get(app, &w.lead.1, "/api/v1/apps/crm/audit")
+        .await
+        .expect_problem(403, "permission_denied");
+    let other = app.new_tenant("other", "root@other.example").await;
+    get(app, &other, "/api/v1/apps/crm/audit")
+        .await
+        .expect_problem(404, "not_found");
+    // Retention: audit events are dispatched at once and go after the retention; record events
+    // the automation outbox has not dispatched stay 7 more days.
+    app.put("/api/v1/settings", json!({"audit_retention_days": 0}))
+        .await
+        .expect_problem(422, "validation_failed");
+    call(
+        app,
+        &w.lead.1,
+        Method::PUT,
+        "/api/v1/settings",
+        Some(json!({"audit_retention_days": 5})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    let set = app
+        .put("/api/v1/settings", json!({"audit_retention_days": 5}))
+        .await
+        .expect(200);
+    assert_eq!(set.body["audit_retention_days"], 5);
+    let now = trellis_tests::chrono::Utc::now();
+    app.engine()
+        .purge_events(now + trellis_tests::chrono::Duration::days(6))
+        .await
+        .expect("purge");
+    let left = app.get("/api/v1/apps/crm/audit?limit=1000").await.expect(200);
+    let kinds: Vec<&str> = left.body["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| s(&e["kind"]))
+        .collect();
+    assert!(!kinds.is_empty() && kinds.iter().all(|k| *k == "created"), "{kinds:?}");
+    app.engine()
+        .purge_events(now + trellis_tests::chrono::Duration::days(13))
+        .await
+        .expect("purge");
+    let left = app.get("/api/v1/apps/crm/audit").await.expect(200);
+    assert_eq!(left.body["data"], json!([]));
+    let _ = other;
+}
+
+async fn a_handover_moves_every_record_round_robin_or_nothing(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    for i in 0..4 {
+        app.create(
+            "crm",
+            "deal",
+            json!({"title": format!("extra {i}"), "owner": w.alice.0, "region": if i < 2 { "east" } else { "west" }}),
+        )
+        .await;
+    }
+    // Mistakes write nothing.
+    let r = app
+        .post("/api/v1/apps/crm/handover", json!({"from": w.alice.0, "to": ["nobody"], "entities": ["ghost"], "filter": {"field": "nope", "op": "eq", "value": 1}}))
+        .await
+        .expect_problem(422, "validation_failed");
+    let fields: Vec<String> = r.errors().into_iter().map(|(f, _)| f).collect();
+    assert!(
+        fields.contains(&"to[0]".to_string()) && fields.contains(&"entities[0]".to_string()),
+        "{fields:?}"
+    );
+    call(
+        app,
+        &w.lead.1,
+        Method::POST,
+        "/api/v1/apps/crm/handover",
+        Some(json!({"from": w.alice.0, "to": [w.bob.0]})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    // A filtered handover: only the east deals, to Bob.
+    let r = app
+        .post("/api/v1/apps/crm/handover", json!({"from": w.alice.0, "to": [w.bob.0], "entities": ["deal"], "filter": {"field": "region", "op": "eq", "value": "east"}}))
+        .await
+        .expect(200);
+    assert_eq!(r.body["moved"], 2);
+    // The rest (deals and her customer), round-robin to Bob and Carol.
+    let r = app
+        .post(
+            "/api/v1/apps/crm/handover",
+            json!({"from": w.alice.0, "to": [w.bob.0, w.carol.0]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["moved"], 4, "{}", r.text);
+    assert_eq!(r.body["by_owner"][&w.bob.0], 2);
+    assert_eq!(r.body["by_owner"][&w.carol.0], 2);
+    let mine = get(app, &w.alice.1, "/api/v1/data/crm/deal").await.expect(200);
+    assert_eq!(ids(&mine), Vec::<String>::new());
+    let h = app
+        .get(&format!("/api/v1/data/crm/deal/{}/history", w.deal_alice))
+        .await
+        .expect(200);
+    let last = h.body["data"]
+        .as_array()
+        .expect("events")
+        .last()
+        .expect("an event")
+        .clone();
+    assert_eq!(last["changes"]["owner"]["from"], json!(w.alice.0), "{last}");
+    let inbox = get(app, &w.carol.1, "/api/v1/notifications").await.expect(200);
+    assert_eq!(inbox.body["data"][0]["kind"], "handover", "{}", inbox.text);
+    let other = app.new_tenant("other", "root@other.example").await;
+    call(
+        app,
+        &other,
+        Method::POST,
+        "/api/v1/apps/crm/handover",
+        Some(json!({"from": w.bob.0, "to": [w.carol.0]})),
+    )
+    .await
+    .expect_problem(404, "not_found");
+}
+
+async fn sql_looking_input_is_data_never_sql(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let evil = "x'); DROP TABLE sys_users; --";
+    let t = app.post("/api/v1/teams", json!({"name": evil})).await.expect(201);
+    assert_eq!(t.body["name"], evil);
+    let d = app
+        .create("crm", "deal", json!({"title": evil, "region": "\" OR 1=1 --"}))
+        .await;
+    assert_eq!(d["title"], evil);
+    let filter = json!({"or": [{"field": "title", "op": "eq", "value": evil}, {"field": "region", "op": "eq", "value": "' OR '1'='1"}]}).to_string();
+    let found = app
+        .get(&format!("/api/v1/data/crm/deal?filter={}", urlencode(&filter)))
+        .await
+        .expect(200);
+    assert_eq!(ids(&found), vec![s(&d["id"]).to_string()]);
+    // Alice's scope still holds against a filter trying to widen it.
+    let widen = json!({"field": "title", "op": "contains", "value": "%' OR owner IS NOT NULL OR '"}).to_string();
+    let r = get(
+        app,
+        &w.alice.1,
+        &format!("/api/v1/data/crm/deal?filter={}", urlencode(&widen)),
+    )
+    .await
+    .expect(200);
+    assert_eq!(ids(&r), Vec::<String>::new());
+    app.get("/api/v1/users").await.expect(200);
+    app.get("/api/v1/data/crm/deal?sort=title;DROP TABLE x")
+        .await
+        .expect_problem(400, "bad_request");
+}
+
+on_both!(
+    every_read_path_reaches_the_same_rows,
+    writes_outside_the_scope_answer_404_and_missing_rights_403,
+    hidden_fields_are_in_no_answer_and_unknown_to_queries,
+    expanded_relations_outside_the_scope_are_null,
+    permissions_are_checked_when_the_app_is_saved,
+    an_app_where_no_role_has_permissions_stays_open,
+    an_api_token_with_a_role_acts_only_with_that_role,
+    teams_nest_refuse_cycles_and_belong_to_their_tenant,
+    failed_logins_are_limited_per_account_with_retry_after,
+    the_audit_trail_holds_definition_role_and_record_changes,
+    a_handover_moves_every_record_round_robin_or_nothing,
+    sql_looking_input_is_data_never_sql,
+);
