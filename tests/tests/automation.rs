@@ -203,7 +203,10 @@ async fn a_relative_time_rule_fires_after_creation_even_across_a_restart(backend
     app.create_app(crm(json!([{
         "name": "remind",
         "trigger": {"type": "relative_time", "entity": "contract", "field": "created_at", "offset_seconds": 2},
-        "actions": [{"type": "create_record", "entity": "task", "values": {"title": "Call about {{record.title}}", "contract": "{{record.id}}"}}]
+        "actions": [
+            {"type": "create_record", "entity": "task", "values": {"title": "Call about {{record.title}}", "contract": "{{record.id}}"}},
+            {"type": "notify", "to": {"owner": true}, "title": {"zh": "请致电：{{record.title}}", "en": "Call {{record.title}} now"}}
+        ]
     }])))
     .await;
     app.create("crm", "contract", json!({"title": "Lead A"})).await;
@@ -214,6 +217,20 @@ async fn a_relative_time_rule_fires_after_creation_even_across_a_restart(backend
     })
     .await;
     assert_eq!(tasks["data"][0]["title"], "Call about Lead A");
+    // The owner is reminded in the inbox.
+    let inbox = eventually(&app, "/api/v1/notifications", |b| {
+        b["data"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|n| n["kind"] == "rule"))
+    })
+    .await;
+    let n = inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "rule")
+        .unwrap();
+    assert_eq!(n["title"]["en"], "Call Lead A now");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         app.get("/api/v1/data/crm/task").await.body["data"]
@@ -672,6 +689,76 @@ async fn a_webhook_is_retried_with_backoff_and_arrives_signed(backend: Backend) 
     assert_eq!(job["status"], "done");
 }
 
+async fn an_sla_due_rule_warns_before_the_deadline_only_while_in_the_stage(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = crm(json!([{
+        "name": "warn",
+        "trigger": {"type": "sla_due", "entity": "contract", "stage": "review", "before_seconds": 1},
+        "actions": [{"type": "create_record", "entity": "task", "values": {"title": "Hurry {{record.title}}"}}]
+    }]));
+    def["entities"][0]["pipeline"] = json!({
+        "stages": [{"key": "review", "label": {"en": "Review"}, "sla": {"seconds": 2}}, {"key": "done", "label": {"en": "Done"}}],
+        "transitions": [{"from": ["review"], "to": "done"}]
+    });
+    app.create_app(def).await;
+    app.create("crm", "contract", json!({"title": "Slow"})).await;
+    let fast = app.create("crm", "contract", json!({"title": "Fast"})).await;
+    // The fast one leaves the stage before its warning: no warning for it.
+    app.post(
+        &format!("/api/v1/data/crm/contract/{}/transition", fast["id"].as_str().unwrap()),
+        json!({"to": "done"}),
+    )
+    .await
+    .expect(200);
+    let tasks = eventually(&app, "/api/v1/data/crm/task", |b| {
+        b["data"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    assert_eq!(tasks["data"][0]["title"], "Hurry Slow");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let tasks = app.get("/api/v1/data/crm/task").await.body;
+    assert_eq!(tasks["data"].as_array().unwrap().len(), 1, "{tasks}");
+}
+
+async fn a_tenant_over_its_runs_per_minute_waits_and_loses_nothing(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([{
+        "name": "count",
+        "trigger": {"type": "record_created", "entity": "contract"},
+        "actions": [{"type": "create_record", "entity": "task", "values": {"title": "for {{record.title}}"}}]
+    }])))
+    .await;
+    app.put("/api/v1/settings", json!({"automation_runs_per_minute": 3}))
+        .await
+        .expect(200);
+    app.put("/api/v1/settings", json!({"automation_runs_per_minute": 0}))
+        .await
+        .expect(422);
+    for i in 0..6 {
+        app.create("crm", "contract", json!({"title": format!("C{i}")})).await;
+    }
+    eventually(&app, &runs_path("count"), |b| {
+        b["data"].as_array().is_some_and(|a| a.len() >= 3)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.get(&runs_path("count")).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    // The others wait in the outbox; raising the limit lets them through.
+    app.put("/api/v1/settings", json!({"automation_runs_per_minute": 1000}))
+        .await
+        .expect(200);
+    eventually(&app, "/api/v1/data/crm/task", |b| {
+        b["data"].as_array().is_some_and(|a| a.len() == 6)
+    })
+    .await;
+}
+
 on_both!(
     a_signed_contract_creates_an_invoicing_task_and_notifies_finance,
     chains_of_rules_stop_at_the_depth_limit_with_a_reason,
@@ -683,4 +770,6 @@ on_both!(
     a_restart_right_after_a_commit_loses_nothing_and_repeats_nothing,
     the_activation_workflow_of_the_seed_runs_end_to_end,
     a_webhook_is_retried_with_backoff_and_arrives_signed,
+    an_sla_due_rule_warns_before_the_deadline_only_while_in_the_stage,
+    a_tenant_over_its_runs_per_minute_waits_and_loses_nothing,
 );

@@ -483,6 +483,10 @@ async fn bad_pipelines_are_refused_naming_the_problem(backend: Backend) {
             "unknown_field",
         ),
         (json!({"stages": []}), "schema_minItems"),
+        (
+            json!({"stages": [{"key": "a", "label": {"en": "A"}, "sla": {"hours": 2, "calendar": "nowhere"}}]}),
+            "unknown_calendar",
+        ),
     ];
     let before = app.get("/api/v1/apps/sales").await.expect(200).body["version"].clone();
     for (def, code) in cases {
@@ -617,6 +621,32 @@ async fn the_board_counts_and_sums_each_stage_in_one_call(backend: Backend) {
     app.get("/api/v1/data/sales/deal/board?sum=title").await.expect(400);
 }
 
+async fn the_sla_due_time_counts_working_hours_of_the_business_calendar(backend: Backend) {
+    let app = spawn(backend).await;
+    let cal = json!({"timezone": "Asia/Shanghai",
+        "hours": {"mon": [["09:00", "12:00"], ["13:00", "18:00"]], "tue": [["09:00", "18:00"]], "wed": [["09:00", "18:00"]],
+                  "thu": [["09:00", "18:00"]], "fri": [["09:00", "18:00"]]},
+        "holidays": ["2026-12-25"]});
+    app.put("/api/v1/calendars/office", cal.clone()).await;
+    let mut def = sop_app();
+    def["entities"][0]["pipeline"]["stages"][0]["sla"] = json!({"hours": 2, "calendar": "office"});
+    app.create_app(def).await;
+    let deal = app.create("sales", "deal", json!({"title": "T"})).await;
+    let created = trellis_tests::chrono::DateTime::parse_from_rfc3339(deal["created_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&trellis_tests::chrono::Utc);
+    let calendar =
+        trellis_core::calendar::Calendar::compile(&trellis_tests::serde_json::from_value(cal).unwrap()).unwrap();
+    let want = calendar.add(created, trellis_tests::chrono::TimeDelta::hours(2));
+    let due = trellis_tests::chrono::DateTime::parse_from_rfc3339(deal["stage_due_at"].as_str().unwrap()).unwrap();
+    assert_eq!(due.timestamp_micros(), want.timestamp_micros());
+    // Unless it is a working day between 09:00 and 16:00 in Shanghai, that is not 2 h of wall time.
+    assert_eq!(
+        calendar.working_between(created, want),
+        trellis_tests::chrono::TimeDelta::hours(2)
+    );
+}
+
 on_both!(
     the_seed_sop_runs_end_to_end,
     a_rejection_returns_the_record_with_its_reason,
@@ -624,4 +654,5 @@ on_both!(
     bad_pipelines_are_refused_naming_the_problem,
     an_overdue_record_is_escalated_once_even_across_a_restart,
     the_board_counts_and_sums_each_stage_in_one_call,
+    the_sla_due_time_counts_working_hours_of_the_business_calendar,
 );

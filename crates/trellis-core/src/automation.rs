@@ -76,6 +76,15 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stage: Option<Slug>,
     },
+    /// A stage's SLA falls due in `before_seconds` (0: at the due time itself), while the record
+    /// is still in the stage.
+    SlaDue {
+        entity: Slug,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<Slug>,
+        #[serde(default)]
+        before_seconds: i64,
+    },
     /// A time relative to a record: `offset` after its creation, or before/after a date or
     /// datetime field (e.g. 3 days before `expected_close`).
     RelativeTime {
@@ -113,6 +122,7 @@ impl Trigger {
             | Trigger::StageEntered { entity, .. }
             | Trigger::StageLeft { entity, .. }
             | Trigger::SlaBreached { entity, .. }
+            | Trigger::SlaDue { entity, .. }
             | Trigger::RelativeTime { entity, .. }
             | Trigger::Manual { entity } => Some(entity),
             Trigger::Cron { .. } | Trigger::Webhook { .. } => None,
@@ -313,7 +323,17 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
             }
             Trigger::StageEntered { stage, .. }
             | Trigger::StageLeft { stage, .. }
-            | Trigger::SlaBreached { stage, .. } => {
+            | Trigger::SlaBreached { stage, .. }
+            | Trigger::SlaDue { stage, .. } => {
+                if let Trigger::SlaDue { before_seconds, .. } = &r.trigger
+                    && !(0..=366 * 86_400).contains(before_seconds)
+                {
+                    errors.push(FieldError::new(
+                        format!("{at}.trigger.before_seconds"),
+                        "out_of_range",
+                        "from 0 to a year before the due time",
+                    ));
+                }
                 if let Some(e) = entity {
                     match &e.pipeline {
                         None => errors.push(FieldError::new(

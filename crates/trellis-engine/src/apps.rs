@@ -128,6 +128,7 @@ impl Engine {
         let mut def = parse_app(body)?;
         assign_ids(&mut def);
         validate_app(&def)?;
+        self.check_calendars(&self.db.read, ctx, &def).await?;
         // Scripts compile now, so a definition whose scripts do not compile is never stored.
         let id = uuid::Uuid::now_v7().to_string();
         let loaded = LoadedApp::load(&self.rules, &id, def.clone(), 1)?;
@@ -207,6 +208,7 @@ impl Engine {
         let as_json = serde_json::to_value(&new).map_err(|e| Error::internal(e.to_string()))?;
         parse_app(&as_json)?;
         validate_app(&new)?;
+        self.check_calendars(&tx, ctx, &new).await?;
         let loaded = LoadedApp::load(&self.rules, &row.id, new.clone(), row.version + 1)?;
         let steps = plan(Some(&old), &new);
         let summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
@@ -516,5 +518,38 @@ impl Engine {
             Ok(())
         })
         .await
+    }
+}
+
+impl Engine {
+    /// SLA calendars are tenant data: a pipeline may name only calendars the tenant has.
+    async fn check_calendars<C: trellis_store::sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        def: &AppDef,
+    ) -> Result<(), Error> {
+        let mut errors = Vec::new();
+        for e in &def.entities {
+            let Some(p) = &e.pipeline else { continue };
+            for (i, s) in p.stages.iter().enumerate() {
+                if let Some(name) = s.sla.as_ref().and_then(|x| x.calendar.as_ref())
+                    && trellis_store::directory::calendar(conn, ctx.tenant_id(), name.as_str())
+                        .await?
+                        .is_none()
+                {
+                    errors.push(FieldError::new(
+                        format!("entities.{}.pipeline.stages[{i}].sla.calendar", e.name),
+                        "unknown_calendar",
+                        format!("the tenant has no business calendar '{name}' (PUT /api/v1/calendars/{name})"),
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::validation(errors))
+        }
     }
 }

@@ -23,6 +23,8 @@ use crate::context::TenantCtx;
 pub const TENANT_SCOPE: &str = "$tenant";
 /// The setting holding a tenant's retention in days.
 pub const RETENTION_KEY: &str = "audit_retention_days";
+/// The setting limiting a tenant's automation runs per minute.
+pub const RUNS_KEY: &str = "automation_runs_per_minute";
 /// Undispatched events are kept this many days past the retention (the automation outbox).
 pub const OUTBOX_GRACE_DAYS: i64 = 7;
 
@@ -105,7 +107,11 @@ impl Engine {
     pub async fn settings(&self, ctx: &TenantCtx) -> Result<Value, Error> {
         let get = |k: &'static str| trellis_store::settings::get(&self.db.read, ctx.tenant_id(), k);
         let days = get(RETENTION_KEY).await?;
-        let mut out = json!({ RETENTION_KEY: days.and_then(|d| d.parse::<i64>().ok()) });
+        let runs = get(RUNS_KEY).await?.and_then(|d| d.parse::<i64>().ok());
+        let mut out = json!({
+            RETENTION_KEY: days.and_then(|d| d.parse::<i64>().ok()),
+            RUNS_KEY: runs.unwrap_or(crate::automation::dispatch::DEFAULT_RUNS_PER_MINUTE),
+        });
         for (key, secret) in [("smtp", "password"), ("sms", "token")] {
             let mut v: Value = get(key)
                 .await?
@@ -154,9 +160,23 @@ impl Engine {
                 Self::check_provider(key, v, &mut errors);
             }
         }
+        let runs_limit = match obj.get(RUNS_KEY) {
+            None => None,
+            Some(v) => match v.as_i64().filter(|n| (1..=10_000_000).contains(n)) {
+                Some(n) => Some(n),
+                None => {
+                    errors.push(FieldError::new(
+                        RUNS_KEY,
+                        "range",
+                        "must be a whole number, 1 to 10000000",
+                    ));
+                    None
+                }
+            },
+        };
         for k in obj
             .keys()
-            .filter(|k| !matches!(k.as_str(), RETENTION_KEY | "smtp" | "sms"))
+            .filter(|k| !matches!(k.as_str(), RETENTION_KEY | RUNS_KEY | "smtp" | "sms"))
         {
             errors.push(FieldError::new(
                 trellis_core::names::truncate(k, 64),
@@ -181,6 +201,10 @@ impl Engine {
         };
         if !errors.is_empty() {
             return Err(Error::validation(errors));
+        }
+        if let Some(n) = runs_limit {
+            trellis_store::settings::put(&self.db.write, ctx.tenant_id(), RUNS_KEY, &n.to_string(), now_micros())
+                .await?;
         }
         for key in ["smtp", "sms"] {
             if let Some(v) = obj.get(key) {

@@ -148,13 +148,17 @@ fn lock_if_pg(q: &mut sea_orm::sea_query::SelectStatement, backend: DbBackend) {
 }
 
 /// Undispatched events, oldest first; locked (skipping rows other nodes hold) on PostgreSQL.
-pub async fn claim_events<C: ConnectionTrait>(c: &C, limit: u64) -> Result<Vec<EventRow>, StoreError> {
+/// Tenants in `skip` (over their rate limit) are left for later.
+pub async fn claim_events<C: ConnectionTrait>(c: &C, limit: u64, skip: &[String]) -> Result<Vec<EventRow>, StoreError> {
     let mut q = Query::select();
     q.columns(crate::events::COLS.map(a))
         .from(a("sys_events"))
         .and_where(Expr::col(a("dispatched_at")).is_null())
         .order_by(a("at"), Order::Asc)
         .limit(limit);
+    if !skip.is_empty() {
+        q.and_where(Expr::col(a("tenant_id")).is_not_in(skip.iter().cloned()));
+    }
     lock_if_pg(&mut q, c.get_database_backend());
     c.query_all(&q).await?.iter().map(crate::events::event).collect()
 }

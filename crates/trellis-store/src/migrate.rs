@@ -439,8 +439,21 @@ async fn apply_v3(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The per-tenant rate limit of automation counts a tenant's recent runs.
+async fn apply_v4(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let i = Index::create()
+        .name("ix_runs_tenant_started")
+        .table("sys_rule_runs")
+        .col("tenant_id")
+        .col("started_at")
+        .if_not_exists()
+        .to_owned();
+    tx.execute(&i).await?;
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -470,6 +483,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 3 {
         apply_v3(&tx).await?;
+    }
+    if current < 4 {
+        apply_v4(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

@@ -26,6 +26,19 @@ pub const BATCH: u64 = 200;
 /// Default attempts of an action.
 pub const DEFAULT_ATTEMPTS: u32 = 5;
 
+/// Default of the per-tenant limit on rule runs started per minute (setting
+/// `automation_runs_per_minute`).
+pub const DEFAULT_RUNS_PER_MINUTE: i64 = 60_000;
+
+async fn runs_per_minute<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<i64, Error> {
+    Ok(
+        trellis_store::settings::get(conn, tenant_id, "automation_runs_per_minute")
+            .await?
+            .and_then(|v| v.trim_matches('"').parse::<i64>().ok())
+            .unwrap_or(DEFAULT_RUNS_PER_MINUTE),
+    )
+}
+
 /// The entity an event is about (by storage id).
 fn entity_by_id(app: &LoadedApp, id: &str) -> Option<Arc<CompiledEntity>> {
     app.entities
@@ -77,7 +90,9 @@ fn matches(rule: &RuleDef, e: &EventRow, entity: Option<&CompiledEntity>, data: 
         }
         Trigger::Manual { entity } => e.kind == "manual" && entity_is(entity.as_str()) && by_rule(),
         Trigger::Webhook { .. } => e.kind == "webhook" && by_rule(),
-        Trigger::RelativeTime { entity, .. } => e.kind == "timer" && entity_is(entity.as_str()) && by_rule(),
+        Trigger::RelativeTime { entity, .. } | Trigger::SlaDue { entity, .. } => {
+            e.kind == "timer" && entity_is(entity.as_str()) && by_rule()
+        }
         Trigger::Cron { .. } => e.kind == "timer" && by_rule(),
     }
 }
@@ -204,9 +219,45 @@ impl Engine {
         if events::pending(&self.db.read, 1).await?.is_empty() {
             return Ok(0);
         }
+        let skip: Vec<String> = {
+            let mut t = self.wake.throttled.lock();
+            let now = std::time::Instant::now();
+            t.retain(|_, until| *until > now);
+            t.keys().cloned().collect()
+        };
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
-        let claimed = jobs::claim_events(&tx, BATCH).await?;
+        let mut claimed = jobs::claim_events(&tx, BATCH, &skip).await?;
         let now = trellis_core::value::now_micros();
+        // A tenant over its runs-per-minute limit keeps its events in the outbox for a while:
+        // delayed, never dropped, and other tenants' events pass meanwhile.
+        let mut budget: HashMap<String, i64> = HashMap::new();
+        let mut deferred = std::collections::HashSet::new();
+        let mut waiting = std::collections::HashSet::new();
+        for e in &claimed {
+            if !budget.contains_key(&e.tenant_id) {
+                let limit = runs_per_minute(&tx, &e.tenant_id).await?;
+                let used = jobs::runs_since(&tx, &e.tenant_id, now - chrono::TimeDelta::minutes(1)).await?;
+                budget.insert(e.tenant_id.clone(), limit - used);
+            }
+            let left = budget.get_mut(&e.tenant_id).expect("inserted above");
+            if *left <= 0 {
+                deferred.insert(e.tenant_id.clone());
+                waiting.insert(e.id.clone());
+            } else {
+                *left -= 1;
+            }
+        }
+        if !deferred.is_empty() {
+            let mut t = self.wake.throttled.lock();
+            for tenant in &deferred {
+                tracing::warn!(tenant = %tenant, "automation runs per minute exceeded; events wait");
+                t.insert(
+                    tenant.clone(),
+                    std::time::Instant::now() + std::time::Duration::from_secs(5),
+                );
+            }
+            claimed.retain(|e| !waiting.contains(&e.id));
+        }
         let mut apps: HashMap<String, Option<Arc<LoadedApp>>> = HashMap::new();
         let mut queued = 0;
         for e in &claimed {
@@ -386,13 +437,20 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         for rule in &app.def.rules {
-            let Trigger::RelativeTime {
-                entity: name,
-                field,
-                offset_seconds,
-            } = &rule.trigger
-            else {
-                continue;
+            // Both time triggers are a date of the record plus an offset: a field (or
+            // `created_at`), or the due time of the stage's SLA while in a given stage.
+            let (name, field, offset_seconds, stage) = match &rule.trigger {
+                Trigger::RelativeTime {
+                    entity,
+                    field,
+                    offset_seconds,
+                } => (entity, field.as_str(), *offset_seconds, None),
+                Trigger::SlaDue {
+                    entity,
+                    stage,
+                    before_seconds,
+                } => (entity, "stage_due_at", -*before_seconds, Some(stage)),
+                _ => continue,
             };
             if name.as_str() != entity.name() || !rule.enabled {
                 continue;
@@ -402,17 +460,34 @@ impl Engine {
                 "deleted" => {
                     cancel_rule_timer(tx, &key).await?;
                 }
-                "created" | "updated" => {
+                // A field-relative time moves when the record changes; an SLA-relative one
+                // when the record enters a stage.
+                k if (stage.is_none() && matches!(k, "created" | "updated"))
+                    || (stage.is_some() && matches!(k, "created" | "stage_changed")) =>
+                {
                     let Some(row) = records::get(tx, entity, &e.record_id, None).await? else {
                         continue;
                     };
-                    let base = match row.get(entity, field.as_str()) {
+                    let in_stage = match stage {
+                        None => true,
+                        Some(want) => want
+                            .as_ref()
+                            .is_none_or(|s| row.get(entity, "stage") == Some(&Val::Text(s.to_string()))),
+                    };
+                    if stage.is_some() && e.kind != "created" {
+                        // The SLA's due time moves with the stage: the old timer goes.
+                        cancel_rule_timer(tx, &key).await?;
+                    }
+                    if !in_stage {
+                        continue;
+                    }
+                    let base = match row.get(entity, field) {
                         Some(Val::DateTime(t)) => Some(*t),
                         Some(Val::Date(d)) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
                         _ => None,
                     };
-                    let due = base.map(|b| b + chrono::TimeDelta::seconds(*offset_seconds));
-                    if e.kind == "updated" {
+                    let due = base.map(|b| b + chrono::TimeDelta::seconds(offset_seconds));
+                    if e.kind == "updated" && stage.is_none() {
                         cancel_rule_timer(tx, &key).await?;
                     }
                     if let Some(due) = due.filter(|d| *d > now - chrono::TimeDelta::minutes(1)) {

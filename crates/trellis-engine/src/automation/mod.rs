@@ -30,6 +30,8 @@ pub struct Wake {
     pub slots: std::sync::Arc<tokio::sync::Semaphore>,
     /// Set when the node stops: the loops finish their round and end.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// Tenants over their runs-per-minute limit, until when their events wait.
+    pub throttled: parking_lot::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 /// Most jobs one node runs at once.
@@ -42,6 +44,7 @@ impl Default for Wake {
             jobs: tokio::sync::Notify::new(),
             slots: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_RUNNING_JOBS)),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            throttled: parking_lot::Mutex::default(),
         }
     }
 }
