@@ -61,14 +61,28 @@ impl Engine {
         }
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let due = jobs::due_jobs(&tx, now, free as u64).await?;
+        let (external, internal): (Vec<JobRow>, Vec<JobRow>) = due
+            .into_iter()
+            .partition(|j| matches!(j.action.as_str(), "email" | "sms" | "webhook"));
         let mut taken = Vec::new();
-        for j in due {
+        for j in external {
             if jobs::take(&tx, &j, now, now + LEASE).await? {
                 taken.push(j);
             }
         }
+        // Jobs on the database run right here, each in a savepoint of this one transaction: on
+        // SQLite's single writer one commit for the round instead of one per job.
+        let ran = internal.len();
+        let mut apps = std::collections::HashMap::new();
+        for j in internal {
+            self.run_internal_in(&tx, j, now, &mut apps).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
-        let n = taken.len();
+        if ran > 0 {
+            self.wake_dispatcher();
+            self.wake_workers();
+        }
+        let n = taken.len() + ran;
         for job in taken {
             let Ok(permit) = self.wake.slots.clone().try_acquire_owned() else {
                 // Slots are only taken here, one round at a time; a job left over runs when
@@ -86,6 +100,70 @@ impl Engine {
             });
         }
         Ok(n)
+    }
+
+    /// Runs a job whose action stays in the database inside `tx`: its writes and its
+    /// completion in one savepoint, or, when it fails, only the record of the failure.
+    async fn run_internal_in(
+        &self,
+        tx: &DatabaseTransaction,
+        job: JobRow,
+        now: DateTime<Utc>,
+        apps: &mut std::collections::HashMap<String, Option<Arc<LoadedApp>>>,
+    ) -> Result<(), Error> {
+        let started = Instant::now();
+        if !jobs::take(tx, &job, now, now + LEASE).await? {
+            return Ok(());
+        }
+        let attempt = job.attempts + 1;
+        let input: Value = serde_json::from_str(&job.input).unwrap_or(Value::Null);
+        let app = match apps.get(&job.app_id) {
+            Some(a) => a.clone(),
+            None => {
+                let a = self.app_by_id(&self.db.read, &job.app_id).await?;
+                apps.insert(job.app_id.clone(), a.clone());
+                a
+            }
+        };
+        let found = match app {
+            None => Err("the app no longer exists"),
+            Some(app) => match app
+                .def
+                .rule(&job.rule)
+                .and_then(|r| r.actions.get(job.action_index as usize).map(|a| (r.clone(), a.clone())))
+            {
+                None => Err("the rule or its action no longer exists"),
+                Some((_, a)) if a.kind() != job.action => Err("the rule's actions changed since this run started"),
+                Some((r, a)) => Ok((app, r, a)),
+            },
+        };
+        let (app, rule, action) = match found {
+            Ok(x) => x,
+            Err(why) => {
+                return self
+                    .record_in(tx, &job, attempt, Outcome::Failed(ActionError::fatal(why)), started)
+                    .await;
+            }
+        };
+        let ctx = self.rule_ctx(tx, &job, &input).await?;
+        let sp = tx.begin().await.map_err(StoreError::from)?;
+        match self
+            .internal(&sp, &ctx, &app, &rule, &action, &job, attempt, &input)
+            .await
+        {
+            Ok(v) => {
+                if self.complete(&sp, &job, attempt, &v, started).await? {
+                    sp.commit().await.map_err(StoreError::from)?;
+                } else {
+                    sp.rollback().await.map_err(StoreError::from)?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                sp.rollback().await.map_err(StoreError::from)?;
+                self.record_in(tx, &job, attempt, Outcome::Failed(e), started).await
+            }
+        }
     }
 
     /// The user a rule acts as: the one whose change triggered it, else a tenant administrator.
@@ -310,9 +388,25 @@ impl Engine {
     /// Records an attempt's outcome in its own transaction.
     async fn record(&self, job: &JobRow, attempt: i32, outcome: Outcome, started: Instant) -> Result<(), Error> {
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        self.record_in(&tx, job, attempt, outcome, started).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.wake_workers();
+        Ok(())
+    }
+
+    /// Records an attempt's outcome: done, retrying after a backoff, or dead (skipping the
+    /// run's later actions and failing the run).
+    async fn record_in<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        job: &JobRow,
+        attempt: i32,
+        outcome: Outcome,
+        started: Instant,
+    ) -> Result<(), Error> {
         match outcome {
             Outcome::Done(v) => {
-                self.complete(&tx, job, attempt, &v, started).await?;
+                self.complete(tx, job, attempt, &v, started).await?;
             }
             Outcome::Failed(e) => {
                 let now = trellis_core::value::now_micros();
@@ -320,7 +414,7 @@ impl Engine {
                 if e.retry && attempt < job.max_attempts {
                     let next: DateTime<Utc> = now + backoff(backoff_base_ms(), attempt);
                     jobs::finish(
-                        &tx,
+                        tx,
                         &job.id,
                         attempt,
                         "retrying",
@@ -331,15 +425,13 @@ impl Engine {
                         now,
                     )
                     .await?;
-                } else if jobs::finish(&tx, &job.id, attempt, "dead", None, Some(&e.message), None, ms, now).await? {
+                } else if jobs::finish(tx, &job.id, attempt, "dead", None, Some(&e.message), None, ms, now).await? {
                     tracing::warn!(job = %job.id, rule = %job.rule, error = %e.message, "job dead-lettered");
-                    jobs::skip_rest(&tx, &job.run_id, now).await?;
-                    jobs::finish_run(&tx, &job.run_id, "failed", Some(&e.message), now).await?;
+                    jobs::skip_rest(tx, &job.run_id, now).await?;
+                    jobs::finish_run(tx, &job.run_id, "failed", Some(&e.message), now).await?;
                 }
             }
         }
-        tx.commit().await.map_err(StoreError::from)?;
-        self.wake_workers();
         Ok(())
     }
 }
