@@ -440,6 +440,12 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     .await?
     .print();
 
+    // Permission predicate: the same list as a rep whose role reads only their teams' rows.
+    permission_list(&client, &base, &auth, pid, rows, ops).await?;
+
+    // Automation, last, once the outbox of the phases above is drained.
+    automation(&client, &base, &auth, database_url, ops).await?;
+
     let (_, peak) = rss_mib(pid);
     println!("  peak RSS {peak:.1} MiB");
     drop(node);
@@ -448,6 +454,310 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     // The SLA sweep, on the node's database with the node stopped (so its own sweeper does not
     // fire the due timers first).
     sla_sweep(database_url).await
+}
+
+/// POSTs `body` and answers the JSON answer; anything but 2xx is an error.
+async fn post_ok(client: &reqwest::Client, url: &str, auth: &str, body: &Value) -> Result<Value> {
+    let r = client.post(url).header("authorization", auth).json(body).send().await?;
+    let status = r.status();
+    let text = r.text().await?;
+    if !status.is_success() {
+        bail!("POST {url}: {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Bulk-creates `n` records made by `make(i)`, 1,000 per request.
+async fn bulk_create(
+    client: &reqwest::Client,
+    url: &str,
+    auth: &str,
+    n: usize,
+    make: impl Fn(usize) -> Value,
+) -> Result<()> {
+    let mut have = 0;
+    while have < n {
+        let batch: Vec<Value> = (have..have + (n - have).min(1000)).map(&make).collect();
+        have += batch.len();
+        post_ok(client, &format!("{url}/bulk"), auth, &json!({"create": batch})).await?;
+    }
+    Ok(())
+}
+
+const TEAMS: usize = 50;
+const TEAM_USERS: usize = 100;
+
+/// The list of the list phase (2-clause filter + sort) as the administrator, who bypasses
+/// permissions, and as a rep whose role reads with `scope: "team"`: 50 teams, 100 users two per
+/// team, `rows` records whose owners are spread over the users; the rep is in one team.
+async fn permission_list(
+    client: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    pid: u32,
+    rows: usize,
+    ops: usize,
+) -> Result<()> {
+    let app = json!({
+        "name": "perm", "label": {"en": "Permissions"},
+        "entities": [{"name": "account", "label": {"en": "Account"}, "fields": deal_fields()}],
+        "roles": [{"name": "rep", "label": {"en": "Rep"},
+                   "permissions": {"account": {"read": true, "scope": "team"}}}]
+    });
+    post_ok(client, &format!("{base}/api/v1/apps"), auth, &app).await?;
+    let t = Instant::now();
+    let mut teams = Vec::with_capacity(TEAMS);
+    for i in 0..TEAMS {
+        let team = post_ok(
+            client,
+            &format!("{base}/api/v1/teams"),
+            auth,
+            &json!({"name": format!("team {i}")}),
+        )
+        .await?;
+        teams.push(team["id"].as_str().context("team id")?.to_string());
+    }
+    let mut users = Vec::with_capacity(TEAM_USERS);
+    for i in 0..TEAM_USERS {
+        let user = post_ok(
+            client,
+            &format!("{base}/api/v1/users"),
+            auth,
+            &json!({"email": format!("user{i}@bench.example.com"), "name": format!("User {i}"), "password": "bench-password"}),
+        )
+        .await?;
+        let id = user["id"].as_str().context("user id")?.to_string();
+        post_ok(
+            client,
+            &format!("{base}/api/v1/teams/{}/members", teams[i % TEAMS]),
+            auth,
+            &json!({"user": id}),
+        )
+        .await?;
+        users.push(id);
+    }
+    post_ok(
+        client,
+        &format!("{base}/api/v1/apps/perm/roles/rep/members"),
+        auth,
+        &json!({"user": users[0]}),
+    )
+    .await?;
+    let url = format!("{base}/api/v1/data/perm/account");
+    bulk_create(client, &url, auth, rows, |i| {
+        let mut d = deal(i);
+        d["owner"] = json!(users[i % TEAM_USERS]);
+        d
+    })
+    .await?;
+    println!(
+        "  (permissions: {TEAMS} teams, {TEAM_USERS} users, {rows} rows owned by them, in {:.1} s)",
+        t.elapsed().as_secs_f64()
+    );
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "user0@bench.example.com", "password": "bench-password"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let rep = format!("Bearer {}", login["token"].as_str().context("rep login")?);
+    // The rep sees their team's rows only: those of users 0 and 50 (rows 0, 50, 100, …).
+    let seen: Value = client
+        .get(&url)
+        .header("authorization", &rep)
+        .query(&[("limit", "1000"), ("fields", "title")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let seen = seen["data"].as_array().map(Vec::len).unwrap_or(0);
+    let expect = rows.div_ceil(TEAMS);
+    if seen != expect.min(1000) {
+        bail!(
+            "the rep sees {seen} rows on the first page, expected {}",
+            expect.min(1000)
+        );
+    }
+    let list = |name: &'static str, who: String| {
+        let (c, u) = (client.clone(), url.clone());
+        drive(name, pid, ops / 2, move |i| {
+            let filter = json!({"and": [
+                {"field": "phase", "op": "eq", "value": PHASES[i % 5]},
+                {"field": "amount", "op": "gte", "value": (i * 37) % 150_000}
+            ]})
+            .to_string();
+            c.get(&u)
+                .header("authorization", &who)
+                .query(&[("filter", filter.as_str()), ("sort", "-amount"), ("limit", "50")])
+                .send()
+        })
+    };
+    let admin = list("list as admin (bypasses)", auth.to_string()).await?;
+    admin.print();
+    let scoped = list("list as rep, scope team", rep).await?;
+    scoped.print();
+    println!(
+        "  team scope: {:.2}x the admin's time per page (pages/s), {:.2}x at p50, {:.2}x server CPU ({:.1} vs {:.1} µs)",
+        scoped.secs / admin.secs,
+        scoped.p50_ms / admin.p50_ms,
+        scoped.cpu_us_per_req / admin.cpu_us_per_req,
+        scoped.cpu_us_per_req,
+        admin.cpu_us_per_req
+    );
+    Ok(())
+}
+
+/// Records created one by one for the event-to-action latency.
+const LATENCY_RECORDS: usize = 300;
+
+/// The automation app: on two entities, a rule that sets a field of every created record.
+fn auto_app() -> Value {
+    let fields = json!([
+        {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+        {"name": "touched", "label": {"en": "Touched"}, "type": "boolean"}
+    ]);
+    let rule = |name: &str, entity: &str| {
+        json!({"name": name, "trigger": {"type": "record_created", "entity": entity},
+               "actions": [{"type": "set_fields", "values": {"touched": true}}]})
+    };
+    json!({
+        "name": "auto", "label": {"en": "Automation"},
+        "entities": [
+            {"name": "ping", "label": {"en": "Ping"}, "fields": fields},
+            {"name": "pong", "label": {"en": "Pong"}, "fields": fields}
+        ],
+        "rules": [rule("touch_ping", "ping"), rule("touch_pong", "pong")]
+    })
+}
+
+async fn count(engine: &trellis_engine::Engine, sql: &str) -> Result<i64> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = engine
+        .db
+        .read
+        .query_one_raw(Statement::from_string(engine.db.backend, sql))
+        .await?
+        .context("count")?;
+    Ok(row.try_get("", "n")?)
+}
+
+/// Waits until `sql` (a count) reaches `want`; bails after `limit`.
+async fn wait_count(engine: &trellis_engine::Engine, sql: &str, want: i64, limit: Duration) -> Result<Duration> {
+    let t = Instant::now();
+    loop {
+        let n = count(engine, sql).await?;
+        if n == want {
+            return Ok(t.elapsed());
+        }
+        if t.elapsed() > limit {
+            bail!("after {:.0} s: {n}, not {want}, for {sql}", limit.as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// (event time, job done time) of every `created` event of `rule` whose set-fields job is done,
+/// from the node's database.
+async fn event_to_done(
+    engine: &trellis_engine::Engine,
+    rule: &str,
+) -> Result<Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = format!(
+        "SELECT e.at AS at, j.updated_at AS done_at FROM sys_jobs j \
+         JOIN sys_rule_runs r ON r.id = j.run_id JOIN sys_events e ON e.id = r.event_id \
+         WHERE r.rule = '{rule}' AND j.status = 'done' AND e.kind = 'created'"
+    );
+    let rows = engine
+        .db
+        .read
+        .query_all_raw(Statement::from_string(engine.db.backend, sql))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "at")?, r.try_get("", "done_at")?)))
+        .collect()
+}
+
+/// Event-to-action latency (records created one at a time on an idle node) and sustained rule
+/// throughput (`n` records bulk-created, then drained), both from the database's timestamps:
+/// the `created` event's `at` and its set-fields job's `updated_at` when done.
+async fn automation(client: &reqwest::Client, base: &str, auth: &str, database_url: &str, n: usize) -> Result<()> {
+    let engine = trellis_engine::Engine::open(database_url).await?;
+    let waited = wait_count(
+        &engine,
+        "SELECT COUNT(*) AS n FROM sys_events WHERE dispatched_at IS NULL",
+        0,
+        Duration::from_secs(600),
+    )
+    .await?;
+    println!(
+        "  (automation: waited {:.1} s for the outbox of the phases above to drain)",
+        waited.as_secs_f64()
+    );
+    post_ok(client, &format!("{base}/api/v1/apps"), auth, &auto_app()).await?;
+
+    // Latency: one record at a time, a pause between them.
+    let ping = format!("{base}/api/v1/data/auto/ping");
+    for i in 0..LATENCY_RECORDS {
+        post_ok(client, &ping, auth, &json!({"title": format!("Ping {i}")})).await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_count(
+        &engine,
+        "SELECT COUNT(*) AS n FROM sys_jobs WHERE rule = 'touch_ping' AND status = 'done'",
+        LATENCY_RECORDS as i64,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let mut lat: Vec<f64> = event_to_done(&engine, "touch_ping")
+        .await?
+        .iter()
+        .map(|(at, done)| (*done - *at).as_seconds_f64() * 1000.0)
+        .collect();
+    if lat.len() != LATENCY_RECORDS {
+        bail!("{} latencies, expected {LATENCY_RECORDS}", lat.len());
+    }
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "  {:<34} {:>7} rec  event → set_fields done: p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms",
+        "rule latency (idle, one at a time)",
+        LATENCY_RECORDS,
+        pct(0.50),
+        pct(0.99),
+        lat[lat.len() - 1]
+    );
+
+    // Throughput: n records in bulk, then every job done.
+    let pong = format!("{base}/api/v1/data/auto/pong");
+    let t = Instant::now();
+    bulk_create(client, &pong, auth, n, |i| json!({"title": format!("Pong {i}")})).await?;
+    let created_in = t.elapsed();
+    wait_count(
+        &engine,
+        "SELECT COUNT(*) AS n FROM sys_jobs WHERE rule = 'touch_pong' AND status = 'done'",
+        n as i64,
+        Duration::from_secs(900),
+    )
+    .await?;
+    let pairs = event_to_done(&engine, "touch_pong").await?;
+    if pairs.len() != n {
+        bail!("{} done runs, expected {n}", pairs.len());
+    }
+    let first_event = pairs.iter().map(|p| p.0).min().context("no runs")?;
+    let last_event = pairs.iter().map(|p| p.0).max().context("no runs")?;
+    let last_done = pairs.iter().map(|p| p.1).max().context("no runs")?;
+    let span = (last_done - first_event).as_seconds_f64();
+    println!(
+        "  {:<34} {:>7} rec  {:>9.0} runs/s  (creates took {:.1} s; backlog drained {:.1} s after the last event)",
+        "rule throughput (bulk, set_fields)",
+        n,
+        n as f64 / span,
+        created_in.as_secs_f64(),
+        (last_done - last_event).as_seconds_f64()
+    );
+    Ok(())
 }
 
 /// Pending future timers inserted directly, plus 100 due ones for records that do not exist.
