@@ -127,9 +127,38 @@ struct Teams {
     members: Vec<String>,
 }
 
+/// A tenant's teams and memberships, kept for [`TEAMS_TTL`] (a team scope is on every list of a
+/// scoped user; the tree changes rarely). This node forgets a tenant's entry when it changes
+/// its teams; other nodes see the change within the TTL, as they do app versions.
+type TeamTree = (Vec<teams::TeamRow>, Vec<(String, String)>);
+type TeamCache = HashMap<String, (std::time::Instant, Arc<TeamTree>)>;
+static TEAMS: LazyLock<Mutex<TeamCache>> = LazyLock::new(Mutex::default);
+const TEAMS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Drops a tenant's cached team tree (after this node changed it).
+pub(crate) fn forget_teams(tenant: &str) {
+    TEAMS.lock().remove(tenant);
+}
+
+async fn team_tree<C: ConnectionTrait>(conn: &C, tenant: &str) -> Result<Arc<TeamTree>, Error> {
+    if let Some((at, tree)) = TEAMS.lock().get(tenant)
+        && at.elapsed() < TEAMS_TTL
+    {
+        return Ok(tree.clone());
+    }
+    let tree = Arc::new((
+        teams::teams_of(conn, tenant).await?,
+        teams::memberships_of(conn, tenant).await?,
+    ));
+    TEAMS
+        .lock()
+        .insert(tenant.to_string(), (std::time::Instant::now(), tree.clone()));
+    Ok(tree)
+}
+
 async fn teams_of_user<C: ConnectionTrait>(conn: &C, tenant: &str, user: &str) -> Result<Teams, Error> {
-    let all = teams::teams_of(conn, tenant).await?;
-    let memberships = teams::memberships_of(conn, tenant).await?;
+    let tree = team_tree(conn, tenant).await?;
+    let (all, memberships) = (&tree.0, &tree.1);
     let mut ids: Vec<String> = memberships
         .iter()
         .filter(|(_, u)| u == user)

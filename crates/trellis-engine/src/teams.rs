@@ -99,6 +99,7 @@ impl Engine {
                 e.into()
             }
         })?;
+        crate::access::forget_teams(&row.tenant_id);
         Ok(team_out(&row, &[]))
     }
 
@@ -139,6 +140,7 @@ impl Engine {
             steps += 1;
         }
         teams::set_parent(&self.db.write, &t.id, parent_id.as_deref()).await?;
+        crate::access::forget_teams(&t.tenant_id);
         self.get_team(ctx, &t.id).await
     }
 
@@ -164,6 +166,7 @@ impl Engine {
             Error::validation(vec![FieldError::new("user", "not_found", "not a user of this tenant")])
         })?;
         teams::add_member(&self.db.write, &t.id, &u.id, now_micros()).await?;
+        crate::access::forget_teams(&t.tenant_id);
         Ok(())
     }
 
@@ -175,6 +178,7 @@ impl Engine {
         if !teams::remove_member(&self.db.write, &t.id, user).await? {
             return Err(Error::not_found("the user is not a member of this team"));
         }
+        crate::access::forget_teams(&t.tenant_id);
         Ok(())
     }
 }
