@@ -3,9 +3,12 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio_cron_scheduler::{Job, JobScheduler};
 use trellis_engine::Engine;
 use trellis_engine::admin::Bootstrapped;
 
@@ -38,16 +41,16 @@ pub struct Running {
     handle: actix_web::dev::ServerHandle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     housekeeping: tokio::task::JoinHandle<()>,
-    timers: tokio::task::JoinHandle<()>,
+    timers: JobScheduler,
     automation: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Waits until the server stops (Ctrl-C or SIGTERM stop it gracefully).
-    pub async fn wait(self) -> anyhow::Result<()> {
+    pub async fn wait(mut self) -> anyhow::Result<()> {
         let r = self.server.await.context("server task failed")?;
         self.housekeeping.abort();
-        self.timers.abort();
+        let _ = self.timers.shutdown().await;
         self.engine.stop_automation();
         for t in self.automation {
             if tokio::time::timeout(Duration::from_secs(10), t).await.is_err() {
@@ -59,10 +62,10 @@ impl Running {
     }
 
     /// Stops the server and waits for it.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.handle.stop(true).await;
         self.housekeeping.abort();
-        self.timers.abort();
+        let _ = self.timers.shutdown().await;
         self.engine.stop_automation();
         for t in self.automation {
             if tokio::time::timeout(Duration::from_secs(10), t).await.is_err() {
@@ -101,7 +104,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let handle = server.handle();
     let server = tokio::spawn(server);
     let housekeeping = tokio::spawn(housekeeping(engine.clone()));
-    let timers = tokio::spawn(fire_timers(engine.clone()));
+    let timers = timer_ticks(engine.clone()).await?;
     let automation = vec![
         tokio::spawn(dispatch_events(engine.clone())),
         tokio::spawn(run_jobs(engine.clone())),
@@ -149,19 +152,31 @@ async fn run_jobs(engine: Engine) {
     }
 }
 
-/// Fires due timers (SLA breaches) twice a second. A sweep with nothing due is one indexed read
-/// on the read pool; timers are rows, so a node that was down fires what fell due meanwhile.
-async fn fire_timers(engine: Engine) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match engine.sweep_timers(trellis_core::value::now_micros()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(fired = n, "timers fired"),
-            Err(e) => tracing::warn!(error = %e.detail, "timer sweep failed"),
-        }
-    }
+/// The tick of durable timers (SLA breaches, reminders, cron rules): tokio-cron-scheduler
+/// runs a sweep every second on every node; the database decides who fires each timer (a
+/// conditional update, and a unique (rule, fire time) row for cron ticks), so N nodes fire it
+/// once. A sweep with nothing due is one indexed read; one still running skips the next tick.
+async fn timer_ticks(engine: Engine) -> anyhow::Result<JobScheduler> {
+    let sched = JobScheduler::new().await.context("timer scheduler")?;
+    let busy = Arc::new(AtomicBool::new(false));
+    let job = Job::new_async("* * * * * *", move |_id, _sched| {
+        let (engine, busy) = (engine.clone(), busy.clone());
+        Box::pin(async move {
+            if busy.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            match engine.sweep_timers(trellis_core::value::now_micros()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(fired = n, "timers fired"),
+                Err(e) => tracing::warn!(error = %e.detail, "timer sweep failed"),
+            }
+            busy.store(false, Ordering::SeqCst);
+        })
+    })
+    .context("timer tick")?;
+    sched.add(job).await.context("timer tick")?;
+    sched.start().await.context("timer scheduler start")?;
+    Ok(sched)
 }
 
 /// Periodic work of a node: notice app versions written by other nodes, keep SQLite's planner
