@@ -63,6 +63,9 @@ fn crm() -> Value {
                 "customer": {"read": true}}},
             {"name": "auditor", "label": {"en": "Auditor"}, "permissions": {
                 "deal": {"read": true, "scope": {"filter": {"field": "auditor", "op": "eq", "value": "$user.id"}}}}},
+            {"name": "east", "label": {"en": "East"}, "permissions": {
+                "deal": {"create": true, "read": true, "update": true,
+                         "scope": {"filter": {"field": "region", "op": "eq", "value": "east"}}}}},
             {"name": "guest", "label": {"en": "Guest"}}
         ]
     })
@@ -959,6 +962,316 @@ async fn sql_looking_input_is_data_never_sql(backend: Backend) {
         .expect_problem(400, "bad_request");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Writes stay inside the writer's scope
+// ---------------------------------------------------------------------------------------------
+
+async fn deal_count(app: &TestApp) -> usize {
+    app.get("/api/v1/data/crm/deal?limit=1000").await.expect(200).body["data"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+async fn an_owner_change_may_not_move_a_record_out_of_the_writers_scope(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    let path = format!("/api/v1/data/crm/deal/{}", w.deal_alice);
+    // Alice (scope own) gives her deal to Bob: refused naming the owner, nothing written.
+    let r = call(
+        app,
+        alice,
+        Method::PATCH,
+        &path,
+        Some(json!({"owner": w.bob.0, "title": "gift"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("owner".to_string(), "out_of_scope".to_string())]);
+    let d = app.get(&path).await.expect(200);
+    assert_eq!(
+        (d.body["owner"].clone(), d.body["title"].clone()),
+        (json!(w.alice.0), json!("alpha"))
+    );
+    assert_eq!(d.body["version"], json!(1));
+    // Sent back as it is, the owner is fine.
+    call(
+        app,
+        alice,
+        Method::PATCH,
+        &path,
+        Some(json!({"owner": w.alice.0, "title": "alpha 2"})),
+    )
+    .await
+    .expect(200);
+    // The same through bulk: all or nothing, named by the operation.
+    let before = deal_count(app).await;
+    let r = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal/bulk",
+        Some(json!({"create": [{"title": "side"}], "update": [{"id": w.deal_alice, "owner": w.bob.0}]})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(
+        r.errors(),
+        vec![("update[0].owner".to_string(), "out_of_scope".to_string())]
+    );
+    assert_eq!(deal_count(app).await, before, "the bulk wrote nothing");
+    assert_eq!(app.get(&path).await.expect(200).body["owner"], json!(w.alice.0));
+    // The lead (scope team: sales and the teams below) moves Carol's deal to Alice, inside the
+    // team, but not to the guest, who is in no team.
+    let carol_deal = format!("/api/v1/data/crm/deal/{}", w.deal_carol);
+    call(
+        app,
+        &w.lead.1,
+        Method::PATCH,
+        &carol_deal,
+        Some(json!({"owner": w.guest.0})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    call(
+        app,
+        &w.lead.1,
+        Method::PATCH,
+        &carol_deal,
+        Some(json!({"owner": w.alice.0})),
+    )
+    .await
+    .expect(200);
+    // A filter scope: the region may not leave it either (named), other fields may change.
+    let (_, eve) = user(app, "eve", Some("east")).await;
+    let east = call(
+        app,
+        &eve,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "e", "region": "east"})),
+    )
+    .await
+    .expect(201);
+    let east_path = format!("/api/v1/data/crm/deal/{}", s(&east.body["id"]));
+    let r = call(app, &eve, Method::PATCH, &east_path, Some(json!({"region": "west"})))
+        .await
+        .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("region".to_string(), "out_of_scope".to_string())]);
+    call(
+        app,
+        &eve,
+        Method::PATCH,
+        &east_path,
+        Some(json!({"title": "e2", "owner": w.bob.0})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(app.get(&east_path).await.expect(200).body["region"], "east");
+}
+
+async fn the_owner_may_be_read_only_for_a_role(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = crm();
+    def["roles"][0]["permissions"]["deal"]["fields"]["owner"] = json!("read_only");
+    def["roles"][0]["permissions"]["deal"]["scope"] = json!("all");
+    let mut bad = def.clone();
+    bad["roles"][0]["permissions"]["deal"]["fields"]["owner"] = json!("hidden");
+    let r = app
+        .post("/api/v1/apps", bad)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(
+        r.errors(),
+        vec![(
+            "roles.rep.permissions.deal.fields.owner".to_string(),
+            "option".to_string()
+        )]
+    );
+    app.create_app(def).await;
+    let (alice, token) = user(&app, "alice", Some("rep")).await;
+    let (bob, _) = user(&app, "bob", Some("rep")).await;
+    let r = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "t", "owner": bob})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("owner".to_string(), "read_only".to_string())]);
+    let d = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "t"})),
+    )
+    .await
+    .expect(201);
+    let path = format!("/api/v1/data/crm/deal/{}", s(&d.body["id"]));
+    let r = call(&app, &token, Method::PATCH, &path, Some(json!({"owner": bob})))
+        .await
+        .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("owner".to_string(), "read_only".to_string())]);
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(json!({"owner": alice, "title": "u"})),
+    )
+    .await
+    .expect(200);
+    // The administrator is not limited.
+    app.patch(&path, json!({"owner": bob})).await.expect(200);
+}
+
+async fn a_created_record_must_fall_inside_the_creators_scope(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    let before = deal_count(app).await;
+    // Scope own: a deal for Bob is refused, naming the owner; her own is fine.
+    let r = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "for bob", "owner": w.bob.0})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("owner".to_string(), "out_of_scope".to_string())]);
+    assert_eq!(deal_count(app).await, before);
+    call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "mine", "owner": w.alice.0})),
+    )
+    .await
+    .expect(201);
+    // Bulk: one create outside the scope and nothing is written.
+    let r = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal/bulk",
+        Some(json!({"create": [{"title": "ok"}, {"title": "not ok", "owner": w.carol.0}]})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(
+        r.errors(),
+        vec![("create[1].owner".to_string(), "out_of_scope".to_string())]
+    );
+    assert_eq!(deal_count(app).await, before + 1);
+    // A filter scope: the new values must match it.
+    let (_, eve) = user(app, "eve", Some("east")).await;
+    let r = call(
+        app,
+        &eve,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "w", "region": "west"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("region".to_string(), "out_of_scope".to_string())]);
+    call(
+        app,
+        &eve,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "w"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    call(
+        app,
+        &eve,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "e", "region": "east"})),
+    )
+    .await
+    .expect(201);
+    assert_eq!(deal_count(app).await, before + 2);
+}
+
+/// Polls `path` as the administrator until `check` holds (10 s at most).
+async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..80 {
+        last = app.get(path).await.body;
+        if check(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(125)).await;
+    }
+    panic!("{path} never satisfied the check; last answer: {last}");
+}
+
+async fn a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    app.post(
+        "/api/v1/apps/crm/rules",
+        json!({"name": "spawn", "trigger": {"type": "record_updated", "entity": "deal"},
+               "condition": "record.title == \"spawn\"",
+               "actions": [{"type": "create_record", "entity": "deal",
+                            "values": {"title": "child", "owner": w.bob.0}}]}),
+    )
+    .await
+    .expect(200);
+    let children = || async {
+        let f = json!({"field": "title", "op": "eq", "value": "child"}).to_string();
+        ids(&app
+            .get(&format!("/api/v1/data/crm/deal?filter={}", urlencode(&f)))
+            .await
+            .expect(200))
+        .len()
+    };
+    // Alice's change triggers it: the rule acts as Alice, whose scope is her own deals.
+    call(
+        app,
+        &w.alice.1,
+        Method::PATCH,
+        &format!("/api/v1/data/crm/deal/{}", w.deal_alice),
+        Some(json!({"title": "spawn"})),
+    )
+    .await
+    .expect(200);
+    let runs = eventually(app, "/api/v1/apps/crm/rules/spawn/runs", |b| {
+        b["data"][0]["status"] == "failed"
+    })
+    .await;
+    assert!(
+        runs["data"][0]["actions"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("scope")),
+        "{runs}"
+    );
+    assert_eq!(children().await, 0);
+    // The administrator's change: the record is created for Bob.
+    app.patch(
+        &format!("/api/v1/data/crm/deal/{}", w.deal_bob),
+        json!({"title": "spawn"}),
+    )
+    .await
+    .expect(200);
+    eventually(app, "/api/v1/apps/crm/rules/spawn/runs", |b| {
+        b["data"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|r| r["status"] == "done"))
+    })
+    .await;
+    assert_eq!(children().await, 1);
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -972,4 +1285,8 @@ on_both!(
     the_audit_trail_holds_definition_role_and_record_changes,
     a_handover_moves_every_record_round_robin_or_nothing,
     sql_looking_input_is_data_never_sql,
+    an_owner_change_may_not_move_a_record_out_of_the_writers_scope,
+    the_owner_may_be_read_only_for_a_role,
+    a_created_record_must_fall_inside_the_creators_scope,
+    a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for,
 );

@@ -99,6 +99,40 @@ impl Access {
         Ok(())
     }
 
+    /// The fields a right's row scope looks at: `owner` for `own` and `team`, the fields a
+    /// filter names (empty: every row).
+    pub fn scope_fields(&self, right: Right) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let Some(Reach::Any(scopes)) = self.grant.reach(right) else {
+            return out;
+        };
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(Value::String(f)) = o.get("field")
+                        && !out.contains(f)
+                    {
+                        out.push(f.clone());
+                    }
+                    o.values().for_each(|x| walk(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        for s in scopes {
+            match s {
+                RowScope::Own | RowScope::Team => {
+                    if !out.iter().any(|f| f == "owner") {
+                        out.push("owner".into());
+                    }
+                }
+                RowScope::Filter(v) => walk(v, &mut out),
+            }
+        }
+        out
+    }
+
     /// Removes hidden fields from an answered record.
     pub fn redact(&self, json: &mut Value) {
         if self.grant.full || self.grant.hidden.is_empty() {
