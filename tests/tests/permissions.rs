@@ -610,11 +610,23 @@ async fn an_api_token_with_a_role_acts_only_with_that_role(backend: Backend) {
     let list = get(app, &token, "/api/v1/data/crm/deal").await.expect(200);
     assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1), "{}", list.text);
     assert!(list.body["data"][0].get("margin").is_none());
-    // A token with a role an app does not declare reaches nothing in it.
-    let t = app
+    // A role no app of the tenant declares is refused; one another app declares reaches
+    // nothing in this one.
+    let r = app
         .post("/api/v1/auth/tokens", json!({"name": "other", "role": "nobody"}))
         .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), vec![("role".to_string(), "unknown_role".to_string())]);
+    app.create_app(json!({"name": "hr", "label": {"en": "HR"}, "entities": [
+        {"name": "person", "label": {"en": "Person"}, "fields": [
+            {"name": "name", "label": {"en": "Name"}, "type": "text"}]}],
+        "roles": [{"name": "clerk", "label": {"en": "Clerk"}}]}))
+        .await;
+    let t = app
+        .post("/api/v1/auth/tokens", json!({"name": "other", "role": "clerk"}))
+        .await
         .expect(201);
+    assert_eq!(t.body["role"], "clerk");
     get(app, s(&t.body["token"]), "/api/v1/data/crm/deal")
         .await
         .expect_problem(403, "permission_denied");
@@ -1272,6 +1284,83 @@ async fn a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for(backend: B
     assert_eq!(children().await, 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Approvals
+// ---------------------------------------------------------------------------------------------
+
+async fn approvals_are_seen_only_by_those_who_may_read_their_record(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = crm();
+    def["entities"][1]["pipeline"]["transitions"][0]["approval"] = json!({"roles": ["lead", "auditor"]});
+    app.create_app(def).await;
+    let (alice_id, alice) = user(&app, "alice", Some("rep")).await;
+    let (_, bob) = user(&app, "bob", Some("rep")).await;
+    let (lead_id, lead) = user(&app, "lead", Some("lead")).await;
+    let (_, auditor) = user(&app, "auditor", Some("auditor")).await;
+    team(&app, "north", None, &[&alice_id, &lead_id]).await;
+    let d = app
+        .create(
+            "crm",
+            "deal",
+            json!({"title": "alpha", "owner": alice_id, "margin": 3, "secret": "the password"}),
+        )
+        .await;
+    let moved = call(
+        &app,
+        &alice,
+        Method::POST,
+        &format!("/api/v1/data/crm/deal/{}/transition", s(&d["id"])),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect(202);
+    let id = s(&moved.body["approval"]["id"]).to_string();
+    let one = format!("/api/v1/approvals/{id}");
+    // Bob may not read Alice's deal; the auditor approves but reads only deals naming them.
+    for (who, token) in [("bob", &bob), ("auditor", &auditor)] {
+        let list = get(&app, token, "/api/v1/approvals").await.expect(200);
+        assert_eq!(list.body["data"], json!([]), "{who}: {}", list.text);
+        get(&app, token, &one).await.expect_problem(404, "not_found");
+        call(&app, token, Method::POST, &format!("{one}/approve"), Some(json!({})))
+            .await
+            .expect_problem(404, "not_found");
+        call(
+            &app,
+            token,
+            Method::POST,
+            &format!("{one}/reject"),
+            Some(json!({"comment": "no"})),
+        )
+        .await
+        .expect_problem(404, "not_found");
+    }
+    // Alice (who asked) and the lead (her team) see it, with no field values in it.
+    for (who, token) in [("alice", &alice), ("lead", &lead)] {
+        let list = get(&app, token, "/api/v1/approvals").await.expect(200);
+        assert_eq!(
+            list.body["data"].as_array().map(Vec::len),
+            Some(1),
+            "{who}: {}",
+            list.text
+        );
+        let a = get(&app, token, &one).await.expect(200);
+        assert!(!a.text.contains("password") && !a.text.contains("margin"), "{}", a.text);
+    }
+    let mine = get(&app, &alice, "/api/v1/approvals?mine=true").await.expect(200);
+    assert_eq!(mine.body["data"], json!([]), "Alice may not decide her own request");
+    // Seeing is not deciding: Alice is no approver; the lead is.
+    call(&app, &alice, Method::POST, &format!("{one}/approve"), Some(json!({})))
+        .await
+        .expect_problem(403, "permission_denied");
+    call(&app, &lead, Method::POST, &format!("{one}/approve"), Some(json!({})))
+        .await
+        .expect(200);
+    assert_eq!(get(&app, &lead, &one).await.expect(200).body["status"], "approved");
+    // The administrator sees every approval.
+    let all = app.get("/api/v1/approvals?status=approved").await.expect(200);
+    assert_eq!(all.body["data"].as_array().map(Vec::len), Some(1));
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -1289,4 +1378,5 @@ on_both!(
     the_owner_may_be_read_only_for_a_role,
     a_created_record_must_fall_inside_the_creators_scope,
     a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for,
+    approvals_are_seen_only_by_those_who_may_read_their_record,
 );
