@@ -1361,6 +1361,87 @@ async fn approvals_are_seen_only_by_those_who_may_read_their_record(backend: Bac
     assert_eq!(all.body["data"].as_array().map(Vec::len), Some(1));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Scripts see the user's roles and team
+// ---------------------------------------------------------------------------------------------
+
+async fn scripts_see_the_users_roles_in_the_app_and_first_team(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    // A validation rule: only a lead (or an administrator) may set a big amount.
+    app.patch(
+        "/api/v1/apps/crm/entities/deal",
+        json!({"validations": [{"name": "big_needs_lead", "when": "record.amount != () && record.amount > 1000",
+            "assert": "\"lead\" in user.roles || \"admin\" in user.roles",
+            "message": {"en": "Big deals are for leads"}, "field": "amount"}]}),
+    )
+    .await
+    .expect(200);
+    let alice_deal = format!("/api/v1/data/crm/deal/{}", w.deal_alice);
+    let r = call(
+        app,
+        &w.alice.1,
+        Method::PATCH,
+        &alice_deal,
+        Some(json!({"amount": 5000})),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), vec![("amount".to_string(), "big_needs_lead".to_string())]);
+    call(
+        app,
+        &w.north_lead.1,
+        Method::PATCH,
+        &alice_deal,
+        Some(json!({"amount": 5000})),
+    )
+    .await
+    .expect(200);
+    app.patch(&alice_deal, json!({"amount": 6000})).await.expect(200);
+    // A pipeline guard: only the north team may win deals.
+    let teams = app.get("/api/v1/teams").await.expect(200).body;
+    let north = teams["data"]
+        .as_array()
+        .expect("teams")
+        .iter()
+        .find(|t| t["name"] == "north")
+        .map(|t| s(&t["id"]).to_string())
+        .expect("north");
+    let mut pipeline = crm()["entities"][1]["pipeline"].clone();
+    pipeline["transitions"][0]["requires"] = json!({"conditions": [{"name": "north_only",
+        "assert": format!("user.team == \"{north}\""), "message": {"en": "North wins deals"}}]});
+    app.put("/api/v1/apps/crm/entities/deal/pipeline", pipeline)
+        .await
+        .expect(200);
+    let carol_deal = format!("/api/v1/data/crm/deal/{}", w.deal_carol);
+    let r = call(
+        app,
+        &w.carol.1,
+        Method::POST,
+        &format!("{carol_deal}/transition"),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect_problem(409, "transition_blocked");
+    assert_eq!(
+        r.errors(),
+        vec![("conditions.north_only".to_string(), "condition_failed".to_string())]
+    );
+    let t = get(app, &w.carol.1, &format!("{carol_deal}/transitions"))
+        .await
+        .expect(200);
+    assert_eq!(t.body["transitions"][0]["ready"], json!(false), "{}", t.text);
+    call(
+        app,
+        &w.alice.1,
+        Method::POST,
+        &format!("{alice_deal}/transition"),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect(200);
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -1379,4 +1460,5 @@ on_both!(
     a_created_record_must_fall_inside_the_creators_scope,
     a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for,
     approvals_are_seen_only_by_those_who_may_read_their_record,
+    scripts_see_the_users_roles_in_the_app_and_first_team,
 );

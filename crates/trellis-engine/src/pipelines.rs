@@ -569,7 +569,7 @@ impl Engine {
         let user = UserInfo {
             id: ctx.user_id().to_string(),
             roles: roles.clone(),
-            team: None,
+            team: crate::access::first_team(tx, ctx.tenant_id(), ctx.user_id()).await?,
         };
         let related = self.related_for_guards(tx, app, entity, &row).await?;
         let problems = unmet(
@@ -1110,7 +1110,7 @@ impl Engine {
                 let requester = UserInfo {
                     id: a.requested_by.clone(),
                     roles: directory::roles_of(&tx, &app.id, &a.requested_by).await?,
-                    team: None,
+                    team: crate::access::first_team(&tx, ctx.tenant_id(), &a.requested_by).await?,
                 };
                 let related = self.related_for_guards(&tx, app, entity, &record).await?;
                 // The record may have changed while it waited: its conditions must still hold.
@@ -1257,7 +1257,7 @@ impl Engine {
         let user = UserInfo {
             id: ctx.user_id().to_string(),
             roles: roles.clone(),
-            team: None,
+            team: crate::access::first_team(conn, ctx.tenant_id(), ctx.user_id()).await?,
         };
         let related = self.related_for_guards(conn, &app, &entity, &row).await?;
         let from = current_stage(p, &entity, &row);

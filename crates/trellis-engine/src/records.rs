@@ -383,7 +383,7 @@ impl Engine {
             return Ok(Vec::new());
         };
         let related = scripts.related_records(tx, app, entity, record).await.map_err(Err)?;
-        let user = crate::scripts::user_info(ctx);
+        let user = self.script_user(tx, ctx, app).await.map_err(Err)?;
         let outcome = crate::scripts::run(&self.rules, scripts, entity, record, old, related, user).map_err(Err)?;
         if !outcome.errors.is_empty() {
             return Err(Ok(outcome.errors));
