@@ -1442,6 +1442,51 @@ async fn scripts_see_the_users_roles_in_the_app_and_first_team(backend: Backend)
     .expect(200);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Notifications
+// ---------------------------------------------------------------------------------------------
+
+async fn a_rule_notification_shows_each_recipient_only_fields_they_see(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    app.post(
+        "/api/v1/apps/crm/rules",
+        json!({"name": "tell", "trigger": {"type": "field_changed", "entity": "deal", "field": "title", "to": "ping"},
+               "actions": [{"type": "notify", "to": {"owner": true, "users": [w.lead.0, w.guest.0]},
+                            "title": {"en": "Deal {{record.title}} margin {{record.margin}}"},
+                            "body": "was {{old.secret}}"}]}),
+    )
+    .await
+    .expect(200);
+    app.patch(
+        &format!("/api/v1/data/crm/deal/{}", w.deal_alice),
+        json!({"title": "ping"}),
+    )
+    .await
+    .expect(200);
+    eventually(app, "/api/v1/apps/crm/rules/tell/runs", |b| {
+        b["data"][0]["status"] == "done"
+    })
+    .await;
+    let inbox = |token: String| async move {
+        let r = get(app, &token, "/api/v1/notifications").await.expect(200);
+        let n = r.body["data"]
+            .as_array()
+            .and_then(|a| a.iter().find(|n| n["kind"] == "rule").cloned())
+            .unwrap_or_else(|| panic!("no rule notification: {}", r.text));
+        (s(&n["title"]["en"]).to_string(), s(&n["data"]["body"]).to_string())
+    };
+    // Alice (margin and secret hidden) and the guest (no read right) get the texts without them.
+    for token in [w.alice.1.clone(), w.guest.1.clone()] {
+        let (title, body) = inbox(token).await;
+        assert!(title.starts_with("Deal ") && !title.contains("30"), "{title}");
+        assert!(!body.contains("password"), "{body}");
+    }
+    let (title, body) = inbox(w.lead.1.clone()).await;
+    assert!(title.starts_with("Deal ping margin 30"), "{title}");
+    assert_eq!(body, "was alpha password");
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -1461,4 +1506,5 @@ on_both!(
     a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for,
     approvals_are_seen_only_by_those_who_may_read_their_record,
     scripts_see_the_users_roles_in_the_app_and_first_team,
+    a_rule_notification_shows_each_recipient_only_fields_they_see,
 );
