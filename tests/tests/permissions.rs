@@ -63,6 +63,9 @@ fn crm() -> Value {
                 "customer": {"read": true}}},
             {"name": "auditor", "label": {"en": "Auditor"}, "permissions": {
                 "deal": {"read": true, "scope": {"filter": {"field": "auditor", "op": "eq", "value": "$user.id"}}}}},
+            {"name": "east", "label": {"en": "East"}, "permissions": {
+                "deal": {"create": true, "read": true, "update": true,
+                         "scope": {"filter": {"field": "region", "op": "eq", "value": "east"}}}}},
             {"name": "guest", "label": {"en": "Guest"}}
         ]
     })
@@ -607,11 +610,23 @@ async fn an_api_token_with_a_role_acts_only_with_that_role(backend: Backend) {
     let list = get(app, &token, "/api/v1/data/crm/deal").await.expect(200);
     assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1), "{}", list.text);
     assert!(list.body["data"][0].get("margin").is_none());
-    // A token with a role an app does not declare reaches nothing in it.
-    let t = app
+    // A role no app of the tenant declares is refused; one another app declares reaches
+    // nothing in this one.
+    let r = app
         .post("/api/v1/auth/tokens", json!({"name": "other", "role": "nobody"}))
         .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), vec![("role".to_string(), "unknown_role".to_string())]);
+    app.create_app(json!({"name": "hr", "label": {"en": "HR"}, "entities": [
+        {"name": "person", "label": {"en": "Person"}, "fields": [
+            {"name": "name", "label": {"en": "Name"}, "type": "text"}]}],
+        "roles": [{"name": "clerk", "label": {"en": "Clerk"}}]}))
+        .await;
+    let t = app
+        .post("/api/v1/auth/tokens", json!({"name": "other", "role": "clerk"}))
+        .await
         .expect(201);
+    assert_eq!(t.body["role"], "clerk");
     get(app, s(&t.body["token"]), "/api/v1/data/crm/deal")
         .await
         .expect_problem(403, "permission_denied");
@@ -959,6 +974,519 @@ async fn sql_looking_input_is_data_never_sql(backend: Backend) {
         .expect_problem(400, "bad_request");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Writes stay inside the writer's scope
+// ---------------------------------------------------------------------------------------------
+
+async fn deal_count(app: &TestApp) -> usize {
+    app.get("/api/v1/data/crm/deal?limit=1000").await.expect(200).body["data"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+async fn an_owner_change_may_not_move_a_record_out_of_the_writers_scope(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    let path = format!("/api/v1/data/crm/deal/{}", w.deal_alice);
+    // Alice (scope own) gives her deal to Bob: refused naming the owner, nothing written.
+    let r = call(
+        app,
+        alice,
+        Method::PATCH,
+        &path,
+        Some(json!({"owner": w.bob.0, "title": "gift"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("owner".to_string(), "out_of_scope".to_string())]);
+    let d = app.get(&path).await.expect(200);
+    assert_eq!(
+        (d.body["owner"].clone(), d.body["title"].clone()),
+        (json!(w.alice.0), json!("alpha"))
+    );
+    assert_eq!(d.body["version"], json!(1));
+    // Sent back as it is, the owner is fine.
+    call(
+        app,
+        alice,
+        Method::PATCH,
+        &path,
+        Some(json!({"owner": w.alice.0, "title": "alpha 2"})),
+    )
+    .await
+    .expect(200);
+    // The same through bulk: all or nothing, named by the operation.
+    let before = deal_count(app).await;
+    let r = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal/bulk",
+        Some(json!({"create": [{"title": "side"}], "update": [{"id": w.deal_alice, "owner": w.bob.0}]})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(
+        r.errors(),
+        vec![("update[0].owner".to_string(), "out_of_scope".to_string())]
+    );
+    assert_eq!(deal_count(app).await, before, "the bulk wrote nothing");
+    assert_eq!(app.get(&path).await.expect(200).body["owner"], json!(w.alice.0));
+    // The lead (scope team: sales and the teams below) moves Carol's deal to Alice, inside the
+    // team, but not to the guest, who is in no team.
+    let carol_deal = format!("/api/v1/data/crm/deal/{}", w.deal_carol);
+    call(
+        app,
+        &w.lead.1,
+        Method::PATCH,
+        &carol_deal,
+        Some(json!({"owner": w.guest.0})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    call(
+        app,
+        &w.lead.1,
+        Method::PATCH,
+        &carol_deal,
+        Some(json!({"owner": w.alice.0})),
+    )
+    .await
+    .expect(200);
+    // A filter scope: the region may not leave it either (named), other fields may change.
+    let (_, eve) = user(app, "eve", Some("east")).await;
+    let east = call(
+        app,
+        &eve,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "e", "region": "east"})),
+    )
+    .await
+    .expect(201);
+    let east_path = format!("/api/v1/data/crm/deal/{}", s(&east.body["id"]));
+    let r = call(app, &eve, Method::PATCH, &east_path, Some(json!({"region": "west"})))
+        .await
+        .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("region".to_string(), "out_of_scope".to_string())]);
+    call(
+        app,
+        &eve,
+        Method::PATCH,
+        &east_path,
+        Some(json!({"title": "e2", "owner": w.bob.0})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(app.get(&east_path).await.expect(200).body["region"], "east");
+}
+
+async fn the_owner_may_be_read_only_for_a_role(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = crm();
+    def["roles"][0]["permissions"]["deal"]["fields"]["owner"] = json!("read_only");
+    def["roles"][0]["permissions"]["deal"]["scope"] = json!("all");
+    let mut bad = def.clone();
+    bad["roles"][0]["permissions"]["deal"]["fields"]["owner"] = json!("hidden");
+    let r = app
+        .post("/api/v1/apps", bad)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(
+        r.errors(),
+        vec![(
+            "roles.rep.permissions.deal.fields.owner".to_string(),
+            "option".to_string()
+        )]
+    );
+    app.create_app(def).await;
+    let (alice, token) = user(&app, "alice", Some("rep")).await;
+    let (bob, _) = user(&app, "bob", Some("rep")).await;
+    let r = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "t", "owner": bob})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("owner".to_string(), "read_only".to_string())]);
+    let d = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "t"})),
+    )
+    .await
+    .expect(201);
+    let path = format!("/api/v1/data/crm/deal/{}", s(&d.body["id"]));
+    let r = call(&app, &token, Method::PATCH, &path, Some(json!({"owner": bob})))
+        .await
+        .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("owner".to_string(), "read_only".to_string())]);
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(json!({"owner": alice, "title": "u"})),
+    )
+    .await
+    .expect(200);
+    // The administrator is not limited.
+    app.patch(&path, json!({"owner": bob})).await.expect(200);
+}
+
+async fn a_created_record_must_fall_inside_the_creators_scope(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    let before = deal_count(app).await;
+    // Scope own: a deal for Bob is refused, naming the owner; her own is fine.
+    let r = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "for bob", "owner": w.bob.0})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("owner".to_string(), "out_of_scope".to_string())]);
+    assert_eq!(deal_count(app).await, before);
+    call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "mine", "owner": w.alice.0})),
+    )
+    .await
+    .expect(201);
+    // Bulk: one create outside the scope and nothing is written.
+    let r = call(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/data/crm/deal/bulk",
+        Some(json!({"create": [{"title": "ok"}, {"title": "not ok", "owner": w.carol.0}]})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(
+        r.errors(),
+        vec![("create[1].owner".to_string(), "out_of_scope".to_string())]
+    );
+    assert_eq!(deal_count(app).await, before + 1);
+    // A filter scope: the new values must match it.
+    let (_, eve) = user(app, "eve", Some("east")).await;
+    let r = call(
+        app,
+        &eve,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "w", "region": "west"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_eq!(r.errors(), vec![("region".to_string(), "out_of_scope".to_string())]);
+    call(
+        app,
+        &eve,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "w"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    call(
+        app,
+        &eve,
+        Method::POST,
+        "/api/v1/data/crm/deal",
+        Some(json!({"title": "e", "region": "east"})),
+    )
+    .await
+    .expect(201);
+    assert_eq!(deal_count(app).await, before + 2);
+}
+
+/// Polls `path` as the administrator until `check` holds (10 s at most).
+async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..80 {
+        last = app.get(path).await.body;
+        if check(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(125)).await;
+    }
+    panic!("{path} never satisfied the check; last answer: {last}");
+}
+
+async fn a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    app.post(
+        "/api/v1/apps/crm/rules",
+        json!({"name": "spawn", "trigger": {"type": "record_updated", "entity": "deal"},
+               "condition": "record.title == \"spawn\"",
+               "actions": [{"type": "create_record", "entity": "deal",
+                            "values": {"title": "child", "owner": w.bob.0}}]}),
+    )
+    .await
+    .expect(200);
+    let children = || async {
+        let f = json!({"field": "title", "op": "eq", "value": "child"}).to_string();
+        ids(&app
+            .get(&format!("/api/v1/data/crm/deal?filter={}", urlencode(&f)))
+            .await
+            .expect(200))
+        .len()
+    };
+    // Alice's change triggers it: the rule acts as Alice, whose scope is her own deals.
+    call(
+        app,
+        &w.alice.1,
+        Method::PATCH,
+        &format!("/api/v1/data/crm/deal/{}", w.deal_alice),
+        Some(json!({"title": "spawn"})),
+    )
+    .await
+    .expect(200);
+    let runs = eventually(app, "/api/v1/apps/crm/rules/spawn/runs", |b| {
+        b["data"][0]["status"] == "failed"
+    })
+    .await;
+    assert!(
+        runs["data"][0]["actions"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("scope")),
+        "{runs}"
+    );
+    assert_eq!(children().await, 0);
+    // The administrator's change: the record is created for Bob.
+    app.patch(
+        &format!("/api/v1/data/crm/deal/{}", w.deal_bob),
+        json!({"title": "spawn"}),
+    )
+    .await
+    .expect(200);
+    eventually(app, "/api/v1/apps/crm/rules/spawn/runs", |b| {
+        b["data"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|r| r["status"] == "done"))
+    })
+    .await;
+    assert_eq!(children().await, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Approvals
+// ---------------------------------------------------------------------------------------------
+
+async fn approvals_are_seen_only_by_those_who_may_read_their_record(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = crm();
+    def["entities"][1]["pipeline"]["transitions"][0]["approval"] = json!({"roles": ["lead", "auditor"]});
+    app.create_app(def).await;
+    let (alice_id, alice) = user(&app, "alice", Some("rep")).await;
+    let (_, bob) = user(&app, "bob", Some("rep")).await;
+    let (lead_id, lead) = user(&app, "lead", Some("lead")).await;
+    let (_, auditor) = user(&app, "auditor", Some("auditor")).await;
+    team(&app, "north", None, &[&alice_id, &lead_id]).await;
+    let d = app
+        .create(
+            "crm",
+            "deal",
+            json!({"title": "alpha", "owner": alice_id, "margin": 3, "secret": "the password"}),
+        )
+        .await;
+    let moved = call(
+        &app,
+        &alice,
+        Method::POST,
+        &format!("/api/v1/data/crm/deal/{}/transition", s(&d["id"])),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect(202);
+    let id = s(&moved.body["approval"]["id"]).to_string();
+    let one = format!("/api/v1/approvals/{id}");
+    // Bob may not read Alice's deal; the auditor approves but reads only deals naming them.
+    for (who, token) in [("bob", &bob), ("auditor", &auditor)] {
+        let list = get(&app, token, "/api/v1/approvals").await.expect(200);
+        assert_eq!(list.body["data"], json!([]), "{who}: {}", list.text);
+        get(&app, token, &one).await.expect_problem(404, "not_found");
+        call(&app, token, Method::POST, &format!("{one}/approve"), Some(json!({})))
+            .await
+            .expect_problem(404, "not_found");
+        call(
+            &app,
+            token,
+            Method::POST,
+            &format!("{one}/reject"),
+            Some(json!({"comment": "no"})),
+        )
+        .await
+        .expect_problem(404, "not_found");
+    }
+    // Alice (who asked) and the lead (her team) see it, with no field values in it.
+    for (who, token) in [("alice", &alice), ("lead", &lead)] {
+        let list = get(&app, token, "/api/v1/approvals").await.expect(200);
+        assert_eq!(
+            list.body["data"].as_array().map(Vec::len),
+            Some(1),
+            "{who}: {}",
+            list.text
+        );
+        let a = get(&app, token, &one).await.expect(200);
+        assert!(!a.text.contains("password") && !a.text.contains("margin"), "{}", a.text);
+    }
+    let mine = get(&app, &alice, "/api/v1/approvals?mine=true").await.expect(200);
+    assert_eq!(mine.body["data"], json!([]), "Alice may not decide her own request");
+    // Seeing is not deciding: Alice is no approver; the lead is.
+    call(&app, &alice, Method::POST, &format!("{one}/approve"), Some(json!({})))
+        .await
+        .expect_problem(403, "permission_denied");
+    call(&app, &lead, Method::POST, &format!("{one}/approve"), Some(json!({})))
+        .await
+        .expect(200);
+    assert_eq!(get(&app, &lead, &one).await.expect(200).body["status"], "approved");
+    // The administrator sees every approval.
+    let all = app.get("/api/v1/approvals?status=approved").await.expect(200);
+    assert_eq!(all.body["data"].as_array().map(Vec::len), Some(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripts see the user's roles and team
+// ---------------------------------------------------------------------------------------------
+
+async fn scripts_see_the_users_roles_in_the_app_and_first_team(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    // A validation rule: only a lead (or an administrator) may set a big amount.
+    app.patch(
+        "/api/v1/apps/crm/entities/deal",
+        json!({"validations": [{"name": "big_needs_lead", "when": "record.amount != () && record.amount > 1000",
+            "assert": "\"lead\" in user.roles || \"admin\" in user.roles",
+            "message": {"en": "Big deals are for leads"}, "field": "amount"}]}),
+    )
+    .await
+    .expect(200);
+    let alice_deal = format!("/api/v1/data/crm/deal/{}", w.deal_alice);
+    let r = call(
+        app,
+        &w.alice.1,
+        Method::PATCH,
+        &alice_deal,
+        Some(json!({"amount": 5000})),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), vec![("amount".to_string(), "big_needs_lead".to_string())]);
+    call(
+        app,
+        &w.north_lead.1,
+        Method::PATCH,
+        &alice_deal,
+        Some(json!({"amount": 5000})),
+    )
+    .await
+    .expect(200);
+    app.patch(&alice_deal, json!({"amount": 6000})).await.expect(200);
+    // A pipeline guard: only the north team may win deals.
+    let teams = app.get("/api/v1/teams").await.expect(200).body;
+    let north = teams["data"]
+        .as_array()
+        .expect("teams")
+        .iter()
+        .find(|t| t["name"] == "north")
+        .map(|t| s(&t["id"]).to_string())
+        .expect("north");
+    let mut pipeline = crm()["entities"][1]["pipeline"].clone();
+    pipeline["transitions"][0]["requires"] = json!({"conditions": [{"name": "north_only",
+        "assert": format!("user.team == \"{north}\""), "message": {"en": "North wins deals"}}]});
+    app.put("/api/v1/apps/crm/entities/deal/pipeline", pipeline)
+        .await
+        .expect(200);
+    let carol_deal = format!("/api/v1/data/crm/deal/{}", w.deal_carol);
+    let r = call(
+        app,
+        &w.carol.1,
+        Method::POST,
+        &format!("{carol_deal}/transition"),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect_problem(409, "transition_blocked");
+    assert_eq!(
+        r.errors(),
+        vec![("conditions.north_only".to_string(), "condition_failed".to_string())]
+    );
+    let t = get(app, &w.carol.1, &format!("{carol_deal}/transitions"))
+        .await
+        .expect(200);
+    assert_eq!(t.body["transitions"][0]["ready"], json!(false), "{}", t.text);
+    call(
+        app,
+        &w.alice.1,
+        Method::POST,
+        &format!("{alice_deal}/transition"),
+        Some(json!({"to": "won"})),
+    )
+    .await
+    .expect(200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications
+// ---------------------------------------------------------------------------------------------
+
+async fn a_rule_notification_shows_each_recipient_only_fields_they_see(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    app.post(
+        "/api/v1/apps/crm/rules",
+        json!({"name": "tell", "trigger": {"type": "field_changed", "entity": "deal", "field": "title", "to": "ping"},
+               "actions": [{"type": "notify", "to": {"owner": true, "users": [w.lead.0, w.guest.0]},
+                            "title": {"en": "Deal {{record.title}} margin {{record.margin}}"},
+                            "body": "was {{old.secret}}"}]}),
+    )
+    .await
+    .expect(200);
+    app.patch(
+        &format!("/api/v1/data/crm/deal/{}", w.deal_alice),
+        json!({"title": "ping"}),
+    )
+    .await
+    .expect(200);
+    eventually(app, "/api/v1/apps/crm/rules/tell/runs", |b| {
+        b["data"][0]["status"] == "done"
+    })
+    .await;
+    let inbox = |token: String| async move {
+        let r = get(app, &token, "/api/v1/notifications").await.expect(200);
+        let n = r.body["data"]
+            .as_array()
+            .and_then(|a| a.iter().find(|n| n["kind"] == "rule").cloned())
+            .unwrap_or_else(|| panic!("no rule notification: {}", r.text));
+        (s(&n["title"]["en"]).to_string(), s(&n["data"]["body"]).to_string())
+    };
+    // Alice (margin and secret hidden) and the guest (no read right) get the texts without them.
+    for token in [w.alice.1.clone(), w.guest.1.clone()] {
+        let (title, body) = inbox(token).await;
+        assert!(title.starts_with("Deal ") && !title.contains("30"), "{title}");
+        assert!(!body.contains("password"), "{body}");
+    }
+    let (title, body) = inbox(w.lead.1.clone()).await;
+    assert!(title.starts_with("Deal ping margin 30"), "{title}");
+    assert_eq!(body, "was alpha password");
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -972,4 +1500,11 @@ on_both!(
     the_audit_trail_holds_definition_role_and_record_changes,
     a_handover_moves_every_record_round_robin_or_nothing,
     sql_looking_input_is_data_never_sql,
+    an_owner_change_may_not_move_a_record_out_of_the_writers_scope,
+    the_owner_may_be_read_only_for_a_role,
+    a_created_record_must_fall_inside_the_creators_scope,
+    a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for,
+    approvals_are_seen_only_by_those_who_may_read_their_record,
+    scripts_see_the_users_roles_in_the_app_and_first_team,
+    a_rule_notification_shows_each_recipient_only_fields_they_see,
 );

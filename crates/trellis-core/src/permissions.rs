@@ -212,6 +212,9 @@ impl EntityGrant {
             .collect();
         let mut visible: HashSet<String> = HashSet::new();
         let mut writable: HashSet<String> = HashSet::new();
+        // `owner` may be declared read-only (never hidden): writable when a role that writes
+        // does not declare it.
+        let mut owner_writable = false;
         let mut any_stage = false;
         let mut stages: HashSet<String> = HashSet::new();
         for p in &perms {
@@ -231,6 +234,7 @@ impl EntityGrant {
                 add(&mut g.update);
             }
             if p.create || p.update {
+                owner_writable |= !p.fields.contains_key(OWNER);
                 for f in &entity.fields {
                     if !p.fields.contains_key(f.name.as_str()) {
                         writable.insert(f.name.to_string());
@@ -256,6 +260,9 @@ impl EntityGrant {
             }
         }
         g.transition_to = (!any_stage).then_some(stages);
+        if !owner_writable {
+            g.read_only.insert(OWNER.to_string());
+        }
         for f in &entity.fields {
             let name = f.name.to_string();
             if !visible.contains(&name) {
@@ -267,6 +274,9 @@ impl EntityGrant {
         g
     }
 }
+
+/// The system field a role may declare `read_only` (who owns a record decides row scopes).
+pub const OWNER: &str = "owner";
 
 /// Whether any role of the app declares permissions; an app where none does is open to every
 /// user of the tenant.
@@ -307,8 +317,16 @@ pub fn validate_permissions(app: &AppDef, errors: &mut Vec<FieldError>) {
                 ));
                 continue;
             };
-            for fname in p.fields.keys() {
-                if e.field(fname).is_none() {
+            for (fname, how) in &p.fields {
+                if fname == OWNER {
+                    if *how != FieldAccess::ReadOnly {
+                        errors.push(FieldError::new(
+                            format!("{at}.fields.{OWNER}"),
+                            "option",
+                            "the owner can only be read_only",
+                        ));
+                    }
+                } else if e.field(fname).is_none() {
                     errors.push(FieldError::new(
                         format!("{at}.fields.{}", crate::names::truncate(fname, 64)),
                         "unknown_field",
@@ -386,6 +404,19 @@ mod tests {
         assert!(both.read_only.contains("margin"));
         let none = EntityGrant::of_roles(&a, e, &["none".into()]);
         assert!(none.read.is_none() && none.hidden.len() == 3);
+        assert!(
+            !rep.read_only.contains(OWNER),
+            "a writing role that does not declare it"
+        );
+        let mut b = app(json!([{"name": "rep", "label": {"en": "Rep"}, "permissions": {"deal": {
+            "create": true, "read": true, "fields": {"owner": "read_only"}}}}]));
+        validate_app(&b).unwrap();
+        let e = b.entity("deal").unwrap();
+        assert!(EntityGrant::of_roles(&b, e, &["rep".into()]).read_only.contains(OWNER));
+        b.roles[0].permissions.as_mut().unwrap().get_mut("deal").unwrap().fields =
+            BTreeMap::from([(OWNER.to_string(), FieldAccess::Hidden)]);
+        let err = validate_app(&b).unwrap_err();
+        assert_eq!(err.errors[0].field, "roles.rep.permissions.deal.fields.owner");
         assert!(is_guarded(&a));
     }
 

@@ -99,6 +99,40 @@ impl Access {
         Ok(())
     }
 
+    /// The fields a right's row scope looks at: `owner` for `own` and `team`, the fields a
+    /// filter names (empty: every row).
+    pub fn scope_fields(&self, right: Right) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let Some(Reach::Any(scopes)) = self.grant.reach(right) else {
+            return out;
+        };
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(Value::String(f)) = o.get("field")
+                        && !out.contains(f)
+                    {
+                        out.push(f.clone());
+                    }
+                    o.values().for_each(|x| walk(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        for s in scopes {
+            match s {
+                RowScope::Own | RowScope::Team => {
+                    if !out.iter().any(|f| f == "owner") {
+                        out.push("owner".into());
+                    }
+                }
+                RowScope::Filter(v) => walk(v, &mut out),
+            }
+        }
+        out
+    }
+
     /// Removes hidden fields from an answered record.
     pub fn redact(&self, json: &mut Value) {
         if self.grant.full || self.grant.hidden.is_empty() {
@@ -190,6 +224,51 @@ async fn teams_of_user<C: ConnectionTrait>(conn: &C, tenant: &str, user: &str) -
     members.sort();
     members.dedup();
     Ok(Teams { ids, members })
+}
+
+/// The user's first team (the smallest id of the teams they are a member of): `$user.team` in
+/// scopes and `user.team` in scripts.
+pub async fn first_team<C: ConnectionTrait>(conn: &C, tenant: &str, user: &str) -> Result<Option<String>, Error> {
+    Ok(teams::memberships_of(conn, tenant)
+        .await?
+        .into_iter()
+        .filter(|(_, u)| u == user)
+        .map(|(t, _)| t)
+        .min())
+}
+
+impl Engine {
+    /// The `user` scripts see: id, the roles held in the app (plus `admin` for tenant
+    /// administrators) and the first team.
+    pub async fn script_user<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+    ) -> Result<trellis_rules::UserInfo, Error> {
+        self.user_info_of(conn, ctx.tenant_id(), app, ctx.user_id(), ctx.is_admin())
+            .await
+    }
+
+    /// [`Engine::script_user`] for any user of the tenant.
+    pub async fn user_info_of<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: &str,
+        app: &LoadedApp,
+        user: &str,
+        is_admin: bool,
+    ) -> Result<trellis_rules::UserInfo, Error> {
+        let mut roles = directory::roles_of(conn, &app.id, user).await?;
+        if is_admin {
+            roles.push("admin".into());
+        }
+        Ok(trellis_rules::UserInfo {
+            id: user.to_string(),
+            roles,
+            team: first_team(conn, tenant, user).await?,
+        })
+    }
 }
 
 fn owner_in(entity: &CompiledEntity, ids: Vec<String>) -> Filter {

@@ -354,6 +354,30 @@ impl Engine {
                 "must be in the future",
             )]));
         }
+        // A role no app of the tenant declares would reach nothing anywhere: refuse it.
+        if let Some(r) = &role {
+            let mut declared = std::collections::BTreeSet::new();
+            for app in system::apps_of(&self.db.read, ctx.tenant_id()).await? {
+                let def = crate::apps::parse_stored(&app)?;
+                declared.extend(def.roles.iter().map(|x| x.name.to_string()));
+            }
+            if !declared.contains(r.as_str()) {
+                let known: Vec<&str> = declared.iter().map(String::as_str).collect();
+                return Err(Error::validation(vec![trellis_core::FieldError::new(
+                    "role",
+                    "unknown_role",
+                    if known.is_empty() {
+                        "no app of the tenant declares roles".to_string()
+                    } else {
+                        format!(
+                            "'{}' is a role of no app; declared roles: {}",
+                            trellis_core::names::truncate(r, 64),
+                            known.join(", ")
+                        )
+                    },
+                )]));
+            }
+        }
         let (token, hash) = new_token("trk");
         let row = TokenRow {
             id: uuid::Uuid::now_v7().to_string(),

@@ -3,7 +3,7 @@
 //! with the time spent in the stage left, and, where the pipeline says so, held for approval.
 //! Entering a stage with an SLA starts a durable timer; the sweep marks records that overstay.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -417,6 +417,10 @@ pub async fn start_timer<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The read scope of each (app id, entity id) of approvals: `None` without the read right.
+type ReadReach =
+    HashMap<(String, String), Option<(std::sync::Arc<CompiledEntity>, Option<trellis_core::query::Filter>)>>;
+
 /// The answer to a transition request.
 #[derive(Debug)]
 pub enum TransitionOut {
@@ -565,7 +569,7 @@ impl Engine {
         let user = UserInfo {
             id: ctx.user_id().to_string(),
             roles: roles.clone(),
-            team: None,
+            team: crate::access::first_team(tx, ctx.tenant_id(), ctx.user_id()).await?,
         };
         let related = self.related_for_guards(tx, app, entity, &row).await?;
         let problems = unmet(
@@ -857,7 +861,11 @@ impl Engine {
         }
         let rows = approvals::with_status(&self.db.read, ctx.tenant_id(), None, status, 500).await?;
         let mut out = Vec::new();
+        let mut reach = ReadReach::default();
         for a in rows {
+            if !self.reads_approval(&self.db.read, ctx, &a, &mut reach).await? {
+                continue;
+            }
             if mine {
                 let policy: ApprovalPolicy =
                     serde_json::from_str(&a.policy).map_err(|e| Error::internal(e.to_string()))?;
@@ -874,12 +882,57 @@ impl Engine {
         Ok(json!({ "data": out }))
     }
 
-    /// One approval (any user of the tenant may read it).
+    /// One approval, for a user who may read its record (otherwise it does not exist for them).
     pub async fn get_approval(&self, ctx: &TenantCtx, id: &str) -> Result<Value, Error> {
         let a = approvals::get(&self.db.read, ctx.tenant_id(), id)
             .await?
             .ok_or_else(|| Error::not_found("no such approval"))?;
+        if !self
+            .reads_approval(&self.db.read, ctx, &a, &mut ReadReach::default())
+            .await?
+        {
+            return Err(Error::not_found("no such approval"));
+        }
         self.approval_json(&self.db.read, &a).await
+    }
+
+    /// Whether the caller may read the record of an approval: the read right on its entity and
+    /// the record in its scope. Approvals carry no field values (evidence is file metadata), so
+    /// hidden fields need nothing more. `reach` keeps each (app, entity)'s scope for a list.
+    async fn reads_approval<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        a: &approvals::ApprovalRow,
+        reach: &mut ReadReach,
+    ) -> Result<bool, Error> {
+        if ctx.is_admin() && ctx.token_role().is_none() {
+            return Ok(true);
+        }
+        let key = (a.app_id.clone(), a.entity_id.clone());
+        if !reach.contains_key(&key) {
+            let found = match self.approval_app_row(conn, ctx, a).await {
+                Ok((app, entity)) => {
+                    let access = self.access(conn, ctx, &app, &entity).await?;
+                    if access.grant.reach(Right::Read).is_none() {
+                        None
+                    } else {
+                        let scope = self.scope(conn, ctx, &access, Right::Read).await?;
+                        Some((entity, scope))
+                    }
+                }
+                Err(e) if e.code == ErrorCode::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            reach.insert(key.clone(), found);
+        }
+        Ok(match &reach[&key] {
+            None => false,
+            Some((_, None)) => true,
+            Some((entity, Some(scope))) => crate::access::get_scoped(conn, entity, &a.record_id, Some(scope), None)
+                .await?
+                .is_some(),
+        })
     }
 
     /// Whom the caller stands for on an approval: themselves, or a user they are delegated by.
@@ -938,6 +991,9 @@ impl Engine {
         let a = approvals::get(&tx, ctx.tenant_id(), id)
             .await?
             .ok_or_else(|| Error::not_found("no such approval"))?;
+        if !self.reads_approval(&tx, ctx, &a, &mut ReadReach::default()).await? {
+            return Err(Error::not_found("no such approval"));
+        }
         if a.status != "pending" {
             return Err(Error::conflict(format!("the approval is already {}", a.status)));
         }
@@ -1054,7 +1110,7 @@ impl Engine {
                 let requester = UserInfo {
                     id: a.requested_by.clone(),
                     roles: directory::roles_of(&tx, &app.id, &a.requested_by).await?,
-                    team: None,
+                    team: crate::access::first_team(&tx, ctx.tenant_id(), &a.requested_by).await?,
                 };
                 let related = self.related_for_guards(&tx, app, entity, &record).await?;
                 // The record may have changed while it waited: its conditions must still hold.
@@ -1201,7 +1257,7 @@ impl Engine {
         let user = UserInfo {
             id: ctx.user_id().to_string(),
             roles: roles.clone(),
-            team: None,
+            team: crate::access::first_team(conn, ctx.tenant_id(), ctx.user_id()).await?,
         };
         let related = self.related_for_guards(conn, &app, &entity, &row).await?;
         let from = current_stage(p, &entity, &row);

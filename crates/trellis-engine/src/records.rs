@@ -383,7 +383,7 @@ impl Engine {
             return Ok(Vec::new());
         };
         let related = scripts.related_records(tx, app, entity, record).await.map_err(Err)?;
-        let user = crate::scripts::user_info(ctx);
+        let user = self.script_user(tx, ctx, app).await.map_err(Err)?;
         let outcome = crate::scripts::run(&self.rules, scripts, entity, record, old, related, user).map_err(Err)?;
         if !outcome.errors.is_empty() {
             return Err(Ok(outcome.errors));
@@ -406,6 +406,7 @@ impl Engine {
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
+        guard: &Guard,
         prepared: Prepared<'_>,
     ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
         let meta = NewMeta {
@@ -452,6 +453,11 @@ impl Engine {
         records::insert(tx, entity, &meta, &values)
             .await
             .map_err(|e| Err(unique_to_conflict(e)))?;
+        // The new record must be one the creator may create (and so read): read it back through
+        // the scope inside the transaction; outside, the caller's error rolls everything back.
+        ensure_in_scope(tx, entity, guard, Right::Create, &meta.id, None)
+            .await
+            .map_err(Err)?;
         if let Some((stage, due)) = &entry {
             crate::pipelines::start_timer(tx, ctx.tenant_id(), app, entity, &meta.id, stage, *due)
                 .await
@@ -510,19 +516,18 @@ impl Engine {
     ) -> Result<RecordOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
-        let access = self.access(&self.db.read, ctx, &app, entity).await?;
-        access.require(Right::Create)?;
-        access.check_body(body, None)?;
+        let guard = self.guard(ctx, &app, entity, Right::Create).await?;
+        guard.access.check_body(body, None)?;
         let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
         // The record and its `created` event commit together.
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let mut out = self
-            .insert_in(&tx, ctx, &app, entity, prepared)
+            .insert_in(&tx, ctx, &app, entity, &guard, prepared)
             .await
             .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_dispatcher();
-        access.redact(&mut out.json);
+        guard.access.redact(&mut out.json);
         Ok(out)
     }
 
@@ -653,6 +658,15 @@ impl Engine {
         if !updated {
             return Err(Err(stale(current.version())));
         }
+        // A write may not move the record out of the writer's scope (a new owner, a value the
+        // scope's filter names): read it back through the scope inside the transaction.
+        let sent: Vec<String> = body
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        ensure_in_scope(tx, entity, guard, Right::Update, id, Some(&sent))
+            .await
+            .map_err(Err)?;
         let mut changed = crate::history::changes(entity, &current, &prepared.values);
         if let (Some(o), Value::Object(m)) = (&prepared.owner, &mut changed) {
             let before = current.get(entity, "owner").and_then(|v| match v {
@@ -823,10 +837,11 @@ impl Engine {
                 format!("a bulk request holds at most {MAX_BULK} operations"),
             ));
         }
-        let access = self.access(&self.db.read, ctx, &app, entity).await?;
-        if !creates.is_empty() {
-            access.require(Right::Create)?;
-        }
+        let create_guard = if creates.is_empty() {
+            None
+        } else {
+            Some(self.guard(ctx, &app, entity, Right::Create).await?)
+        };
         let update_guard = if updates.is_empty() {
             None
         } else {
@@ -840,7 +855,8 @@ impl Engine {
         let mut errors: Vec<FieldError> = Vec::new();
         let mut prepared = Vec::with_capacity(creates.len());
         for (i, c) in creates.iter().enumerate() {
-            if let Err(e) = access.check_body(c, None) {
+            let Some(guard) = &create_guard else { break };
+            if let Err(e) = guard.access.check_body(c, None) {
                 return Err(prefix_error(e, &format!("create[{i}]")));
             }
             match self.prepare(entity, c, None) {
@@ -904,9 +920,12 @@ impl Engine {
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         let mut created = Vec::with_capacity(prepared.len());
         for (i, p) in prepared.into_iter().enumerate() {
-            match self.insert_in(&tx, ctx, &app, entity, p).await {
+            let guard = create_guard
+                .as_ref()
+                .ok_or_else(|| Error::internal("no create guard"))?;
+            match self.insert_in(&tx, ctx, &app, entity, guard, p).await {
                 Ok(mut r) => {
-                    access.redact(&mut r.json);
+                    guard.access.redact(&mut r.json);
                     created.push(r.json)
                 }
                 Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
@@ -1155,6 +1174,49 @@ fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<Str
         }
     }
     Ok(names)
+}
+
+/// Refuses a write whose record, as written, is outside the row scope of the right the writer
+/// used (403 naming the scope's fields, those the body sent first). `sent`: the fields of the
+/// body of an update.
+async fn ensure_in_scope<C: ConnectionTrait>(
+    tx: &C,
+    entity: &CompiledEntity,
+    guard: &Guard,
+    right: Right,
+    id: &str,
+    sent: Option<&[String]>,
+) -> Result<(), Error> {
+    let Some(scope) = guard.scope.as_ref() else {
+        return Ok(());
+    };
+    if get_scoped(tx, entity, id, Some(scope), None).await?.is_some() {
+        return Ok(());
+    }
+    let mut named = guard.access.scope_fields(right);
+    if let Some(sent) = sent {
+        let hit: Vec<String> = named.iter().filter(|f| sent.contains(f)).cloned().collect();
+        if !hit.is_empty() {
+            named = hit;
+        }
+    }
+    let errors = named
+        .iter()
+        .map(|f| {
+            FieldError::new(
+                f.clone(),
+                "out_of_scope",
+                "the record would be outside the records you may reach",
+            )
+        })
+        .collect();
+    Err(Error::permission_denied(format!(
+        "you may not {} a '{}' record outside your scope ({})",
+        right.as_str(),
+        entity.name(),
+        named.join(", ")
+    ))
+    .with_errors(errors))
 }
 
 pub(crate) fn stale(current: i64) -> Error {

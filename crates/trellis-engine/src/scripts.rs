@@ -414,7 +414,9 @@ pub fn guard_places(p: &trellis_core::pipeline::PipelineDef) -> Vec<(String, &tr
     out
 }
 
-/// The `user` a script sees.
+/// The `user` of scripts run without reading the directory (formula backfills, the script
+/// tester): the id and the tenant role. Writes, guards and rule conditions use
+/// [`crate::Engine::script_user`] (roles in the app, first team).
 pub fn user_info(ctx: &TenantCtx) -> UserInfo {
     UserInfo {
         id: ctx.user_id().to_string(),

@@ -367,7 +367,18 @@ impl Engine {
         let matched = match app.conditions.get(rule.name.as_str()) {
             None => Ok(true),
             Some(script) => {
-                let ctx = condition_context(entity, row, &input);
+                let mut ctx = condition_context(entity, row, &input);
+                // `user` is the user who made the change, with their roles and first team (read
+                // only when the condition mentions it).
+                if let Some(actor) = input["event"]["actor"].as_str().filter(|a| !a.is_empty())
+                    && !run.tenant_id.is_empty()
+                    && rule.condition.as_deref().is_some_and(|c| c.contains("user"))
+                {
+                    let admin = system::user_by_id(tx, &run.tenant_id, actor)
+                        .await?
+                        .is_some_and(|u| u.is_admin);
+                    ctx.user = self.user_info_of(tx, &run.tenant_id, app, actor, admin).await?;
+                }
                 self.rules.eval_bool(script, &ctx).map_err(|err| err.to_string())
             }
         };

@@ -100,13 +100,14 @@ pub async fn create_record(
     if let (Some(o), Value::Object(m)) = (owner, &mut body) {
         m.insert("owner".into(), Value::String(o));
     }
-    // A rule creates only where the user it acts for may.
-    engine.guard(ctx, app, entity, Right::Create).await?;
+    // A rule creates only where the user it acts for may, and only records inside that user's
+    // scope (a picked owner outside it is refused).
+    let guard = engine.guard(ctx, app, entity, Right::Create).await?;
     let prepared = engine
         .prepare(entity, &body, None)
         .map_err(|errs| ActionError::from(Error::validation(errs)))?;
     let out = engine
-        .insert_in(tx, ctx, app, entity, prepared)
+        .insert_in(tx, ctx, app, entity, &guard, prepared)
         .await
         .map_err(|e| ActionError::from(flatten(e)))?;
     Ok(serde_json::json!({"entity": target, "created": out.json["id"], "owner": out.json["owner"]}))
