@@ -43,7 +43,8 @@ pub struct Limits {
     /// Variables alive at once, and functions a script may define.
     pub max_variables: usize,
     pub max_functions: usize,
-    /// Wall-clock time of one run (a second guard behind `max_operations`).
+    /// Wall-clock time of one run (a second guard behind `max_operations`), counted from its
+    /// 512th operation: shorter runs never read the clock.
     pub timeout: Duration,
 }
 
