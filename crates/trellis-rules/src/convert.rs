@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use rhai::{Array, Dynamic, ImmutableString, Map};
+use rhai::{Array, Dynamic, Identifier, ImmutableString, Map};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use trellis_core::{CompiledField, FieldType, Val};
@@ -57,23 +57,28 @@ impl ScriptContext {
 /// amount, `record.amount_currency` its code.
 pub const CURRENCY_SUFFIX: &str = "_currency";
 
-/// Like [`record_map`], with only the fields in `reads` (and a currency field when its
-/// `<name>_currency` is read); all fields when `reads` is `None`.
+/// Like [`record_map`], with only the fields in `reads` (and a currency field's
+/// `<name>_currency` when it is read); all fields when `reads` is `None`.
 pub fn record_map_for(reads: Option<&[String]>, fields: &[(&CompiledField, &Val)]) -> Map {
-    match reads {
-        None => record_map(fields),
-        Some(names) => {
-            let wanted = |f: &CompiledField| {
-                names.iter().any(|n| {
-                    n == &f.name
-                        || (f.kind == FieldType::Currency
-                            && n.strip_suffix(CURRENCY_SUFFIX).is_some_and(|base| base == f.name))
-                })
-            };
-            let picked: Vec<(&CompiledField, &Val)> = fields.iter().filter(|(f, _)| wanted(f)).copied().collect();
-            record_map(&picked)
+    let Some(names) = reads else {
+        return record_map(fields);
+    };
+    let mut m = Map::new();
+    for (field, val) in fields {
+        if names.contains(&field.name) {
+            m.insert(field.name.as_str().into(), to_dynamic(field, val));
         }
     }
+    for (field, val) in fields {
+        if let Val::Currency(_, code) = val
+            && names
+                .iter()
+                .any(|n| n.strip_suffix(CURRENCY_SUFFIX).is_some_and(|base| base == field.name))
+        {
+            insert_currency(&mut m, field, code);
+        }
+    }
+    m
 }
 
 /// The map a script sees as `record` (or `old`): each field under its API name, converted by
@@ -86,12 +91,17 @@ pub fn record_map(fields: &[(&CompiledField, &Val)]) -> Map {
     }
     for (field, val) in fields {
         if let Val::Currency(_, code) = val {
-            let key = format!("{}{CURRENCY_SUFFIX}", field.name);
-            m.entry(key.into())
-                .or_insert_with(|| ImmutableString::from(code.as_str()).into());
+            insert_currency(&mut m, field, code);
         }
     }
     m
+}
+
+fn insert_currency(m: &mut Map, field: &CompiledField, code: &str) {
+    // Built in place: names up to 23 bytes need no allocation.
+    let mut key = Identifier::from(field.name.as_str());
+    key.push_str(CURRENCY_SUFFIX);
+    m.entry(key).or_insert_with(|| ImmutableString::from(code).into());
 }
 
 /// One typed value as a script value: text → string; integer → `i64`; decimal, percent and

@@ -1,18 +1,23 @@
 //! The one hardened engine: built once from `Engine::new_raw()` with the chosen packages, every
 //! limit set, no eval, no modules, no I/O. Scripts are compiled once and run from their AST.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::packages::{
     ArithmeticPackage, BasicArrayPackage, BasicMapPackage, BasicMathPackage, BasicStringPackage, LogicPackage, Package,
 };
-use rhai::{AST, Dynamic, Engine, EvalAltResult, OptimizationLevel, ParseError, ParseErrorType, Position, Scope};
+use rhai::{
+    AST, Caches, Dynamic, Engine, EvalAltResult, Map, OptimizationLevel, ParseError, ParseErrorType, Position, Scope,
+};
 
-use crate::convert::ScriptContext;
+use chrono::{DateTime, Utc};
+
+use crate::convert::{ScriptContext, UserInfo};
 use crate::functions::{self, RegexCache, friendly_type};
 
 /// The variables every script has.
@@ -38,7 +43,8 @@ pub struct Limits {
     /// Variables alive at once, and functions a script may define.
     pub max_variables: usize,
     pub max_functions: usize,
-    /// Wall-clock time of one run (a second guard behind `max_operations`).
+    /// Wall-clock time of one run (a second guard behind `max_operations`), counted from its
+    /// 512th operation: shorter runs never read the clock.
     pub timeout: Duration,
 }
 
@@ -122,6 +128,10 @@ pub struct CompiledScript {
     ast: Arc<AST>,
     /// The fields the script reads as `record.<name>`/`old.<name>`; `None` when it needs them all.
     reads: Option<Arc<[String]>>,
+    /// Which function each call of this script resolved to, kept between runs (a run that finds
+    /// it in use starts from an empty one). Per script: it depends on the functions the script
+    /// defines.
+    caches: Arc<Mutex<Caches>>,
 }
 
 impl CompiledScript {
@@ -196,24 +206,85 @@ impl Default for RuleEngine {
     }
 }
 
+/// The wall-clock guard of the run on this thread.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// No run (or a run of another engine that set none).
+    Off,
+    /// A run that has not yet done 512 operations: the clock starts then, so that short runs
+    /// (nearly all of them) never read it.
+    After(Duration),
+    At(Instant),
+}
+
 thread_local! {
     /// When the run on this thread must stop; checked from the progress callback.
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static DEADLINE: Cell<Deadline> = const { Cell::new(Deadline::Off) };
+    /// The variables of the last [`RuleEngine::eval`] on this thread, refilled in place for the
+    /// next one instead of being built again.
+    static REUSED: RefCell<Option<Reused>> = const { RefCell::new(None) };
 }
 
 /// Sets the deadline for the run on this thread and clears it when dropped.
-struct DeadlineGuard(Option<Instant>);
+struct DeadlineGuard(Deadline);
 
 impl DeadlineGuard {
     fn set(timeout: Duration) -> DeadlineGuard {
-        let previous = DEADLINE.with(|d| d.replace(Some(Instant::now() + timeout)));
-        DeadlineGuard(previous)
+        DeadlineGuard(DEADLINE.with(|d| d.replace(Deadline::After(timeout))))
     }
 }
 
 impl Drop for DeadlineGuard {
     fn drop(&mut self) {
         DEADLINE.with(|d| d.set(self.0));
+    }
+}
+
+/// Every 512 operations: whether the run on this thread is past its deadline.
+fn past_deadline() -> bool {
+    DEADLINE.with(|d| match d.get() {
+        Deadline::Off => false,
+        Deadline::After(timeout) => {
+            d.set(Deadline::At(Instant::now() + timeout));
+            false
+        }
+        Deadline::At(t) => Instant::now() > t,
+    })
+}
+
+/// A [`PreparedScope`] kept for the next run on the same thread, with the user it was made for.
+struct Reused {
+    vars: PreparedScope,
+    user: UserInfo,
+}
+
+impl PreparedScope {
+    /// Whether the variables can be refilled in place for `ctx`: the five of them, none shared
+    /// (a closure captured it), each of the kind `ctx` gives.
+    fn fits(&self, ctx: &ScriptContext) -> bool {
+        let s = &self.0;
+        s.len() == SCRIPT_VARIABLES.len()
+            && s.iter_raw().all(|(_, _, v)| !v.is_shared())
+            && ["record", "user", "related"]
+                .iter()
+                .all(|n| s.get(n).is_some_and(Dynamic::is_map))
+            && s.get("now").is_some_and(|v| v.is::<DateTime<Utc>>())
+            && s.get("old")
+                .is_some_and(|v| if ctx.old.is_some() { v.is_map() } else { v.is_unit() })
+    }
+
+    fn map(&mut self, name: &str) -> &mut Map {
+        self.0.get_value_mut::<Map>(name).expect("checked by `fits`")
+    }
+
+    /// Sets a map variable to a copy of `from`, constant down to its last item as
+    /// `push_constant` makes it (so that `record.tags.push(x)` stays refused).
+    fn fill(&mut self, name: &str, from: &Map) {
+        let m = self.map(name);
+        m.clone_from(from);
+        for v in m.values_mut() {
+            *v = std::mem::take(v).into_read_only();
+        }
     }
 }
 
@@ -256,7 +327,7 @@ impl RuleEngine {
             .on_print(|_| {})
             .on_debug(|_, _, _| {})
             .on_progress(|ops| {
-                if ops % 512 == 0 && DEADLINE.with(|d| d.get()).is_some_and(|t| Instant::now() > t) {
+                if ops % 512 == 0 && past_deadline() {
                     Some(Dynamic::from(TIMEOUT_TOKEN))
                 } else {
                     None
@@ -301,6 +372,7 @@ impl RuleEngine {
         Ok(CompiledScript {
             ast: Arc::new(ast),
             reads: record_reads(source),
+            caches: Arc::new(Mutex::new(Caches::new())),
         })
     }
 
@@ -319,7 +391,52 @@ impl RuleEngine {
 
     /// Runs a script and returns its value.
     pub fn eval(&self, script: &CompiledScript, ctx: &ScriptContext) -> Result<Dynamic, RuntimeError> {
-        self.eval_in(script, &mut self.prepare(ctx))
+        REUSED.with(|cell| {
+            let Ok(mut reused) = cell.try_borrow_mut() else {
+                return self.eval_in(script, &mut self.prepare(ctx));
+            };
+            let vars = self.refill(&mut reused, ctx);
+            let result = self.eval_in(script, vars);
+            // Keep no copy of the record's values until the next run.
+            if vars.fits(ctx) {
+                for name in ["record", "related"] {
+                    vars.map(name).clear();
+                }
+                if ctx.old.is_some() {
+                    vars.map("old").clear();
+                }
+            } else {
+                *reused = None;
+            }
+            result
+        })
+    }
+
+    /// The variables of the last run on this thread with `ctx`'s values, or new ones.
+    fn refill<'a>(&self, reused: &'a mut Option<Reused>, ctx: &ScriptContext) -> &'a mut PreparedScope {
+        if !reused.as_ref().is_some_and(|r| r.vars.fits(ctx)) {
+            let vars = self.prepare(ctx);
+            return &mut reused
+                .insert(Reused {
+                    vars,
+                    user: ctx.user.clone(),
+                })
+                .vars;
+        }
+        let r = reused.as_mut().expect("checked above");
+        let vars = &mut r.vars;
+        vars.fill("record", &ctx.record);
+        vars.fill("related", &ctx.related);
+        if let Some(old) = &ctx.old {
+            vars.fill("old", old);
+        }
+        *vars.0.get_value_mut::<DateTime<Utc>>("now").expect("checked by `fits`") = ctx.now;
+        // The same writer for many runs: its map is built once.
+        if r.user != ctx.user {
+            vars.fill("user", &ctx.user.to_map());
+            r.user.clone_from(&ctx.user);
+        }
+        vars
     }
 
     /// Runs a script on prepared variables; what the script declares is dropped after it, so
@@ -327,9 +444,17 @@ impl RuleEngine {
     pub fn eval_in(&self, script: &CompiledScript, scope: &mut PreparedScope) -> Result<Dynamic, RuntimeError> {
         let len = scope.0.len();
         let _deadline = DeadlineGuard::set(self.limits.timeout);
+        // What `Engine::eval_ast_with_scope` does (the AST has no source and no modules), with
+        // the script's function-resolution cache instead of an empty one.
+        let mut global = self.engine.new_global_runtime_state();
+        global.lib.push(script.ast.shared_lib().clone());
+        let mut fresh = Caches::new();
+        let mut kept = script.caches.try_lock();
+        let caches = kept.as_deref_mut().unwrap_or(&mut fresh);
+        #[allow(deprecated)] // the same call as `eval_ast_with_scope`, kept under `internals`
         let result = self
             .engine
-            .eval_ast_with_scope::<Dynamic>(&mut scope.0, &script.ast)
+            .eval_statements_raw(&mut global, caches, &mut scope.0, script.ast.statements())
             .map_err(|e| self.runtime_error(*e));
         scope.0.rewind(len);
         result
@@ -337,22 +462,12 @@ impl RuleEngine {
 
     /// Runs a script that must end with `true` or `false` (a condition or validation rule).
     pub fn eval_bool(&self, script: &CompiledScript, ctx: &ScriptContext) -> Result<bool, RuntimeError> {
-        self.eval_bool_in(script, &mut self.prepare(ctx))
+        self.eval(script, ctx).and_then(as_bool)
     }
 
     /// [`Self::eval_bool`] on prepared variables.
     pub fn eval_bool_in(&self, script: &CompiledScript, scope: &mut PreparedScope) -> Result<bool, RuntimeError> {
-        let v = self.eval_in(script, scope)?;
-        v.as_bool().map_err(|_| RuntimeError {
-            kind: RuntimeErrorKind::TypeMismatch,
-            message: format!(
-                "the script must end with true or false, but it gave {} ({})",
-                a_type(&v),
-                preview(&v)
-            ),
-            line: None,
-            column: None,
-        })
+        self.eval_in(script, scope).and_then(as_bool)
     }
 
     fn compile_error(&self, e: ParseError) -> CompileError {
@@ -463,6 +578,20 @@ impl RuleEngine {
             column: pos.position(),
         }
     }
+}
+
+/// The value of a condition or rule: `true` or `false`, anything else is an error.
+fn as_bool(v: Dynamic) -> Result<bool, RuntimeError> {
+    v.as_bool().map_err(|_| RuntimeError {
+        kind: RuntimeErrorKind::TypeMismatch,
+        message: format!(
+            "the script must end with true or false, but it gave {} ({})",
+            a_type(&v),
+            preview(&v)
+        ),
+        line: None,
+        column: None,
+    })
 }
 
 /// Rhai's signature of a missing function, `name (type, type)`, as a message.

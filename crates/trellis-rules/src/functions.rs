@@ -256,12 +256,32 @@ pub(crate) fn register(engine: &mut Engine, regexes: Arc<RegexCache>) {
     register_text(engine, regexes);
     register_numbers(engine);
 
+    // `"vip" in record.tags`: Rhai's generic `contains` calls `==` per item through a fresh
+    // call context (a copy of the global state each time); this one compares texts directly.
+    // Same answers: only a text (or a one-character `char` equal to it) is equal to a text.
+    engine.register_fn("contains", |items: &mut Array, text: ImmutableString| {
+        items.iter().any(|item| text_equals(item, &text))
+    });
+
     engine
         .register_fn("is_empty", |_: ()| true)
         .register_fn("is_empty", |s: &str| s.is_empty())
         .register_fn("is_empty", |a: &mut Array| a.is_empty())
         .register_fn("is_empty", |m: &mut Map| m.is_empty())
         .register_fn("is_empty", |_: Dynamic| false);
+}
+
+/// `item == text` as Rhai answers it: a text by its content, a `char` when the text is that one
+/// character, anything else `false`.
+fn text_equals(item: &Dynamic, text: &str) -> bool {
+    if let Some(s) = item.read_lock::<ImmutableString>() {
+        return s.as_str() == text;
+    }
+    if let Some(c) = item.read_lock::<char>() {
+        let mut chars = text.chars();
+        return chars.next() == Some(*c) && chars.next().is_none();
+    }
+    false
 }
 
 fn register_dates(engine: &mut Engine) {

@@ -224,6 +224,50 @@ fn scripts_cannot_change_record_old_user_or_now() {
     assert!(check("let r = record; r.qty = 5; r.qty == 5 && record.qty == 3"));
 }
 
+#[test]
+fn runs_on_one_thread_see_only_their_own_context() {
+    // `eval` refills the variables of the previous run on the thread in place.
+    let script = compile("if old == () { record.qty } else { old.qty * 100 + record.qty }");
+    let with = |qty: i64, old: Option<i64>, user: &str| {
+        let mut c = ctx();
+        c.record.insert("qty".into(), Dynamic::from(qty));
+        c.old = old.map(|q| {
+            let mut m = sample_record();
+            m.insert("qty".into(), Dynamic::from(q));
+            m
+        });
+        c.user.id = user.into();
+        c
+    };
+    for (qty, old, user) in [
+        (1, None, "a"),
+        (2, Some(7), "a"),
+        (3, Some(8), "b"),
+        (4, None, "b"),
+        (5, None, "a"),
+    ] {
+        let c = with(qty, old, user);
+        let want = old.map_or(qty, |o| o * 100 + qty);
+        assert_eq!(ENGINE.eval(&script, &c).unwrap().as_int().unwrap(), want);
+        assert!(
+            ENGINE
+                .eval_bool(&compile(&format!("user.id == \"{user}\"")), &c)
+                .unwrap()
+        );
+    }
+    // A script that captures a variable in a closure (making it shared) and one that fails do not
+    // leave anything behind for the next run, and constants stay constant after refilling.
+    assert!(check("let f = || record.qty + user.roles.len(); f.call() == 5"));
+    assert!(check("let f = || record.qty; f.call() == 3"));
+    let e = run_err("record.tags.push(\"x\"); true");
+    assert!(e.message.contains("cannot be changed"), "{e}");
+    let e = run_err("user.roles.push(\"admin\"); true");
+    assert!(e.message.contains("cannot be changed"), "{e}");
+    assert!(check(
+        "record.tags.len() == 2 && user.roles.len() == 2 && related.len() == 0"
+    ));
+}
+
 // ---- Host functions ----------------------------------------------------------------------------
 
 const FUNCTIONS_MD: &str = include_str!("../FUNCTIONS.md");
@@ -441,6 +485,21 @@ fn comparing_incompatible_types_is_a_type_error() {
     // An empty field compares false, and numbers of both kinds compare by value.
     assert!(check("!(record.note > 5) && !(record.note < 5) && record.note != 5"));
     assert!(check("record.qty < record.price && 3 == 3.0"));
+}
+
+#[test]
+fn in_on_an_array_finds_a_text_only_among_texts() {
+    assert!(check(
+        r#""x" in [(), 1, 2.5, true, "x"] && !("1" in [1, 1.0]) && !("x" in [])"#
+    ));
+    assert!(check(
+        r#""a" in ['a'] && !("ab" in ['a']) && !("a" in [["a"], #{a: 1}])"#
+    ));
+    assert!(check(r#"let t = ["v"]; let f = || t; "v" in f.call() && "v" in t"#));
+    // Other values still go through `==`, strictly.
+    assert!(check("2 in [1, 2.0] && !(3 in [1, \"3\"])"));
+    let e = run_err("record.due in [now]");
+    assert!(e.message.contains("use date(x)"), "{e}");
 }
 
 #[test]
