@@ -631,15 +631,23 @@ async fn an_api_token_with_a_role_acts_only_with_that_role(backend: Backend) {
         .await
         .expect_problem(403, "permission_denied");
     // Listed with its role, never its secret; revoked, it stops working at once.
-    let listed = app.get("/api/v1/auth/tokens").await.expect(200);
-    assert!(!listed.text.contains(&token));
-    let row = listed.body["data"]
-        .as_array()
-        .expect("tokens")
-        .iter()
-        .find(|x| x["name"] == "as-rep")
-        .expect("as-rep listed")
-        .clone();
+    // The last use is recorded off the request path: give it a moment.
+    let mut row = Value::Null;
+    for _ in 0..40 {
+        let listed = app.get("/api/v1/auth/tokens").await.expect(200);
+        assert!(!listed.text.contains(&token));
+        row = listed.body["data"]
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .find(|x| x["name"] == "as-rep")
+            .expect("as-rep listed")
+            .clone();
+        if row["last_used_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(row["role"], "rep");
     assert!(row["last_used_at"].is_string(), "{row}");
     app.delete(&format!("/api/v1/auth/tokens/{}", s(&row["id"])))

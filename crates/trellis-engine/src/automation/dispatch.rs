@@ -230,10 +230,23 @@ impl Engine {
         let now = trellis_core::value::now_micros();
         // A tenant over its runs-per-minute limit keeps its events in the outbox for a while:
         // delayed, never dropped, and other tenants' events pass meanwhile.
+        let mut apps: HashMap<String, Option<Arc<LoadedApp>>> = HashMap::new();
+        for e in &claimed {
+            if !apps.contains_key(&e.app_id) {
+                let a = self.app_by_id(&tx, &e.app_id).await?;
+                apps.insert(e.app_id.clone(), a);
+            }
+        }
+        // Only events of apps with rules can start runs, so only they count against the budget.
+        let has_rules = |e: &EventRow| {
+            apps.get(&e.app_id)
+                .and_then(|a| a.as_ref())
+                .is_some_and(|a| a.def.rules.iter().any(|r| r.enabled))
+        };
         let mut budget: HashMap<String, i64> = HashMap::new();
         let mut deferred = std::collections::HashSet::new();
         let mut waiting = std::collections::HashSet::new();
-        for e in &claimed {
+        for e in claimed.iter().filter(|e| has_rules(e)) {
             if !budget.contains_key(&e.tenant_id) {
                 let limit = runs_per_minute(&tx, &e.tenant_id).await?;
                 let used = jobs::runs_since(&tx, &e.tenant_id, now - chrono::TimeDelta::minutes(1)).await?;
@@ -258,18 +271,9 @@ impl Engine {
             }
             claimed.retain(|e| !waiting.contains(&e.id));
         }
-        let mut apps: HashMap<String, Option<Arc<LoadedApp>>> = HashMap::new();
         let mut queued = 0;
         for e in &claimed {
-            let app = match apps.get(&e.app_id) {
-                Some(a) => a.clone(),
-                None => {
-                    let a = self.app_by_id(&tx, &e.app_id).await?;
-                    apps.insert(e.app_id.clone(), a.clone());
-                    a
-                }
-            };
-            if let Some(app) = app {
+            if let Some(app) = apps.get(&e.app_id).cloned().flatten() {
                 queued += self.dispatch_one(&tx, &app, e, now).await?;
             }
         }
