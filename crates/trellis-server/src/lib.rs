@@ -134,9 +134,6 @@ async fn dispatch_events(engine: Engine) {
             }
         }
         engine.events_or(Duration::from_millis(250)).await;
-        // A few milliseconds let a burst of commits gather into one round (one write
-        // transaction on SQLite's single writer instead of one per commit).
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
