@@ -254,6 +254,27 @@ impl Engine {
         }
     }
 
+    /// What an action of this job runs with.
+    fn action_ctx<'a>(
+        &'a self,
+        app: &'a LoadedApp,
+        rule: &'a RuleDef,
+        job: &'a JobRow,
+        attempt: i32,
+        input: &'a Value,
+    ) -> ActionCtx<'a> {
+        ActionCtx {
+            engine: self,
+            tenant_id: &job.tenant_id,
+            app,
+            rule,
+            job_id: &job.id,
+            idempotency_key: &job.idempotency_key,
+            attempt,
+            input,
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn internal(
         &self,
@@ -266,16 +287,7 @@ impl Engine {
         attempt: i32,
         input: &Value,
     ) -> Result<Value, ActionError> {
-        let actx = ActionCtx {
-            engine: self,
-            tenant_id: &job.tenant_id,
-            app,
-            rule,
-            job_id: &job.id,
-            idempotency_key: &job.idempotency_key,
-            attempt,
-            input,
-        };
+        let actx = self.action_ctx(app, rule, job, attempt, input);
         let index = job.action_index as usize;
         match action {
             ActionDef::SetFields { values } => actions::records::set_fields(self, tx, ctx, app, values, input).await,
@@ -340,16 +352,7 @@ impl Engine {
         attempt: i32,
         input: &Value,
     ) -> Result<Value, ActionError> {
-        let ctx = ActionCtx {
-            engine: self,
-            tenant_id: &job.tenant_id,
-            app,
-            rule,
-            job_id: &job.id,
-            idempotency_key: &job.idempotency_key,
-            attempt,
-            input,
-        };
+        let ctx = self.action_ctx(app, rule, job, attempt, input);
         match action {
             ActionDef::Email { to, subject, body } => actions::email::run(&ctx, to, subject, body).await,
             ActionDef::Sms { to, text } => actions::sms::run(&ctx, to, text).await,
