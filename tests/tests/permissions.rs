@@ -786,8 +786,16 @@ async fn failed_logins_are_limited_per_account_with_retry_after(backend: Backend
 async fn the_audit_trail_holds_definition_role_and_record_changes(backend: Backend) {
     let w = world(backend).await;
     let app = &w.app;
-    // With the dispatcher stopped, a new record's event stays in the outbox: retention must
-    // keep it (the events of `world` were dispatched, so retention may drop them).
+    // With the dispatcher stopped, a new record's event stays in the outbox (the app has a rule,
+    // so its events are dispatched, not written done): retention must keep it. The events of
+    // `world` were dispatched, so retention may drop them.
+    app.post(
+        "/api/v1/apps/crm/rules",
+        json!({"name": "keep", "trigger": {"type": "record_created", "entity": "customer"},
+               "actions": [{"type": "notify", "to": {"owner": true}, "title": {"en": "new customer"}}]}),
+    )
+    .await
+    .expect(200);
     app.engine().stop_automation();
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     app.create("crm", "customer", json!({"name": "Undispatched"})).await;

@@ -43,8 +43,13 @@ impl EventDraft<'_> {
 }
 
 /// Writes one event in the caller's transaction.
+///
+/// In an app without enabled rules nothing can match the event, so it is written already
+/// dispatched: the dispatcher (and, on SQLite, the single writer it would take) never sees it.
+/// Rules apply to changes made after they are saved, so a rule added later misses nothing.
 pub async fn record_event<C: ConnectionTrait>(conn: &C, e: EventDraft<'_>) -> Result<(), Error> {
-    events::insert(conn, &[e.row()]).await?;
+    let dispatched = !e.app.def.rules.iter().any(|r| r.enabled);
+    events::insert_with(conn, &[e.row()], dispatched).await?;
     Ok(())
 }
 

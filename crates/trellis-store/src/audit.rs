@@ -15,14 +15,7 @@ fn a(s: &str) -> Alias {
 
 /// Writes an audit event that automation does not dispatch.
 pub async fn insert<C: ConnectionTrait>(c: &C, e: &EventRow) -> Result<(), StoreError> {
-    events::insert(c, std::slice::from_ref(e)).await?;
-    let q = Query::update()
-        .table(a("sys_events"))
-        .value(a("dispatched_at"), e.at)
-        .and_where(Expr::col(a("id")).eq(e.id.clone()))
-        .to_owned();
-    c.execute(&q).await?;
-    Ok(())
+    events::insert_with(c, std::slice::from_ref(e), true).await
 }
 
 const COLS: [&str; 11] = [

@@ -62,13 +62,20 @@ pub(crate) fn event(r: &QueryResult) -> Result<EventRow, StoreError> {
     })
 }
 
-/// Writes events (one statement for all of them).
+/// Writes events (one statement for all of them), to be dispatched.
 pub async fn insert<C: ConnectionTrait>(c: &C, events: &[EventRow]) -> Result<(), StoreError> {
+    insert_with(c, events, false).await
+}
+
+/// Writes events; `dispatched` marks them dispatched at once (nothing can match them: audit
+/// events, and changes in an app without rules), so the outbox never holds them.
+pub async fn insert_with<C: ConnectionTrait>(c: &C, events: &[EventRow], dispatched: bool) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
     let mut q = Query::insert();
-    q.into_table(a("sys_events")).columns(COLS.map(a));
+    q.into_table(a("sys_events"))
+        .columns(COLS.iter().chain(["dispatched_at"].iter()).map(|c| a(c)));
     for e in events {
         q.values_panic([
             e.id.clone().into(),
@@ -82,6 +89,7 @@ pub async fn insert<C: ConnectionTrait>(c: &C, events: &[EventRow]) -> Result<()
             e.at.into(),
             e.data.clone().into(),
             e.depth.into(),
+            (if dispatched { Some(e.at) } else { None }).into(),
         ]);
     }
     c.execute(&q).await?;
