@@ -526,7 +526,7 @@ impl Engine {
             .await
             .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.wake_dispatcher();
+        self.wake_dispatcher_for(&app);
         guard.access.redact(&mut out.json);
         Ok(out)
     }
@@ -581,7 +581,7 @@ impl Engine {
             .await
             .map_err(flatten)?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.wake_dispatcher();
+        self.wake_dispatcher_for(&app);
         Ok(out)
     }
 
@@ -734,7 +734,7 @@ impl Engine {
         let tx = self.db.write.begin().await.map_err(StoreError::from)?;
         self.delete_in(&tx, ctx, &app, entity, &guard, &id, if_match).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.wake_dispatcher();
+        self.wake_dispatcher_for(&app);
         Ok(())
     }
 
@@ -960,7 +960,7 @@ impl Engine {
             deleted.push(Value::String(id.clone()));
         }
         tx.commit().await.map_err(StoreError::from)?;
-        self.wake_dispatcher();
+        self.wake_dispatcher_for(&app);
         if created.len() + updated.len() + deleted.len() >= crate::stats::LARGE_WRITE {
             self.stats.refresh_soon(&self.db, &entity.table);
         }

@@ -54,6 +54,13 @@ impl Engine {
     pub fn wake_dispatcher(&self) {
         self.wake.events.notify_one();
     }
+    /// Tells the dispatcher that this app's events were committed, when it has rules (the
+    /// events of an app without rules are written already dispatched: nothing to wake for).
+    pub fn wake_dispatcher_for(&self, app: &crate::scripts::LoadedApp) {
+        if app.def.rules.iter().any(|r| r.enabled) {
+            self.wake_dispatcher();
+        }
+    }
     /// Tells the workers that jobs were queued.
     pub fn wake_workers(&self) {
         self.wake.jobs.notify_one();
