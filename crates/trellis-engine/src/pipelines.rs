@@ -14,7 +14,6 @@ use trellis_core::pipeline::{
 };
 use trellis_core::{CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Label, Val};
 use trellis_rules::{ScriptContext, UserInfo, record_map};
-use trellis_store::file_meta::{self, FileMeta};
 use trellis_store::records::{self, Row};
 use trellis_store::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use trellis_store::{StoreError, approvals, directory, events, system, timers};
@@ -29,6 +28,28 @@ use crate::scripts::LoadedApp;
 pub const MAX_COMMENT: usize = 4000;
 /// Most files given with one transition.
 pub const MAX_EVIDENCE: usize = 50;
+
+/// What a transition's evidence keeps of a file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileMeta {
+    pub id: String,
+    pub name: String,
+    pub size: i64,
+    pub content_type: String,
+    pub sha256: String,
+}
+
+impl From<trellis_store::files::FileRow> for FileMeta {
+    fn from(f: trellis_store::files::FileRow) -> FileMeta {
+        FileMeta {
+            id: f.id,
+            name: f.name,
+            size: f.size,
+            content_type: f.content_type,
+            sha256: f.sha256,
+        }
+    }
+}
 
 /// A file given with a transition, and the requirement it answers.
 #[derive(Debug, Clone)]
@@ -452,7 +473,11 @@ impl Engine {
         given: &[(String, Option<String>)],
     ) -> Result<Vec<Evidence>, Error> {
         let ids: Vec<String> = given.iter().map(|(id, _)| id.clone()).collect();
-        let found = file_meta::by_ids(conn, ctx.tenant_id(), &ids).await?;
+        let found: Vec<FileMeta> = trellis_store::files::files_by_ids(conn, ctx.tenant_id(), &ids)
+            .await?
+            .into_iter()
+            .map(FileMeta::from)
+            .collect();
         let mut out = Vec::new();
         let mut errors = Vec::new();
         for (i, (id, kind)) in given.iter().enumerate() {
@@ -1192,11 +1217,7 @@ impl Engine {
             .filter(|r| r.tenant_id == ctx.tenant_id())
             .ok_or_else(|| Error::not_found("the app of this approval is gone"))?;
         let app = self.compiled_app(ctx, &row.name).await?;
-        let entity = app
-            .entities
-            .values()
-            .find(|e| e.def.storage_id().as_str() == a.entity_id)
-            .cloned()
+        let entity = crate::automation::dispatch::entity_by_id(&app, &a.entity_id)
             .ok_or_else(|| Error::not_found("the entity of this approval is gone"))?;
         Ok((app, entity))
     }
@@ -1460,21 +1481,10 @@ impl Engine {
     }
 
     async fn breach(&self, tx: &DatabaseTransaction, t: &timers::TimerRow, now: DateTime<Utc>) -> Result<(), Error> {
-        let Some(app_row) = system::app_by_id(tx, &t.app_id).await? else {
+        let Some(app) = self.app_by_id(tx, &t.app_id).await? else {
             return Ok(());
         };
-        let def: trellis_core::AppDef =
-            serde_json::from_str(&app_row.definition).map_err(|e| Error::internal(e.to_string()))?;
-        let app = match self.registry.get(&app_row.tenant_id, &app_row.name) {
-            Some(a) if a.version == app_row.version => a,
-            _ => std::sync::Arc::new(LoadedApp::load(&self.rules, &app_row.id, def, app_row.version)?),
-        };
-        let Some(entity) = app
-            .entities
-            .values()
-            .find(|e| e.def.storage_id().as_str() == t.entity_id)
-            .cloned()
-        else {
+        let Some(entity) = crate::automation::dispatch::entity_by_id(&app, &t.entity_id) else {
             return Ok(());
         };
         let Some(record_id) = &t.record_id else {
@@ -1510,7 +1520,7 @@ impl Engine {
         record_event(
             tx,
             EventDraft {
-                tenant_id: &app_row.tenant_id,
+                tenant_id: &t.tenant_id,
                 app: &app,
                 entity: &entity,
                 record_id,
@@ -1531,7 +1541,7 @@ impl Engine {
         let stage_label = stage.map(|s| s.label.clone()).unwrap_or_default();
         crate::notifications::notify(
             tx,
-            &app_row.tenant_id,
+            &t.tenant_id,
             &users,
             "sla_breached",
             &Label::new(

@@ -18,20 +18,6 @@ pub async fn insert<C: ConnectionTrait>(c: &C, e: &EventRow) -> Result<(), Store
     events::insert_with(c, std::slice::from_ref(e), true).await
 }
 
-const COLS: [&str; 11] = [
-    "id",
-    "tenant_id",
-    "app_id",
-    "entity_id",
-    "record_id",
-    "kind",
-    "actor",
-    "via",
-    "at",
-    "data",
-    "depth",
-];
-
 /// Events of an app (records and metadata), newest first, before the event `before`.
 pub async fn of_app<C: ConnectionTrait>(
     c: &C,
@@ -41,7 +27,7 @@ pub async fn of_app<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut q = Query::select();
-    q.columns(COLS.map(a))
+    q.columns(events::COLS.map(a))
         .from(a("sys_events"))
         .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
         .and_where(Expr::col(a("app_id")).eq(app_id))
@@ -50,25 +36,7 @@ pub async fn of_app<C: ConnectionTrait>(
     if let Some(b) = before {
         q.and_where(Expr::col(a("id")).lt(b));
     }
-    c.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(EventRow {
-                id: r.try_get("", "id")?,
-                tenant_id: r.try_get("", "tenant_id")?,
-                app_id: r.try_get("", "app_id")?,
-                entity_id: r.try_get("", "entity_id")?,
-                record_id: r.try_get("", "record_id")?,
-                kind: r.try_get("", "kind")?,
-                actor: r.try_get("", "actor")?,
-                via: r.try_get("", "via")?,
-                at: r.try_get("", "at")?,
-                data: r.try_get("", "data")?,
-                depth: r.try_get("", "depth")?,
-            })
-        })
-        .collect()
+    c.query_all(&q).await?.iter().map(events::event).collect()
 }
 
 /// Deletes a tenant's events older than `cutoff` that automation has dispatched, and any older

@@ -8,7 +8,6 @@ pub mod ddl;
 pub mod directory;
 pub mod error;
 pub mod events;
-pub mod file_meta;
 pub mod files;
 pub mod jobs;
 pub mod migrate;

@@ -40,7 +40,7 @@ async fn runs_per_minute<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Resul
 }
 
 /// The entity an event is about (by storage id).
-fn entity_by_id(app: &LoadedApp, id: &str) -> Option<Arc<CompiledEntity>> {
+pub(crate) fn entity_by_id(app: &LoadedApp, id: &str) -> Option<Arc<CompiledEntity>> {
     app.entities
         .values()
         .find(|e| e.def.storage_id().as_str() == id)
