@@ -658,7 +658,101 @@ async fn scripts_read_related_records_through_their_relation(b: Backend) {
     );
 }
 
+/// Scripts that name `user` see the writer's roles in the app and first team; the lookup is
+/// skipped only for entities none of whose scripts name it.
+async fn scripts_see_the_writers_roles_and_team(b: Backend) {
+    use trellis_tests::reqwest::Method;
+    let app = spawn(b).await;
+    app.create_app(json!({
+        "name": "crm", "label": {"en": "CRM"},
+        "roles": [{"name": "rep", "label": {"en": "Rep"}, "permissions": {"deal": {"create": true, "read": true}, "note": {"create": true, "read": true}}},
+                  {"name": "manager", "label": {"en": "Manager"}, "permissions": {"deal": {"create": true, "read": true}}}],
+        "entities": [
+            {"name": "deal", "label": {"en": "Deal"},
+             "validations": [{"name": "big_needs_manager", "when": "record.amount != () && record.amount > 1000",
+                              "assert": "\"manager\" in user.roles", "message": {"en": "Big deals need a manager"}, "field": "amount"}],
+             "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "amount", "label": {"en": "Amount"}, "type": "decimal"},
+                {"name": "team", "label": {"en": "Team"}, "type": "text", "formula": "user.team"}
+             ]},
+            {"name": "note", "label": {"en": "Note"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "users", "label": {"en": "Users"}, "type": "integer", "formula": "1"}
+            ]}
+        ]
+    }))
+    .await;
+    let mut who = Vec::new();
+    for (name, role) in [("rita", "rep"), ("max", "manager")] {
+        let email = format!("{name}@example.com");
+        let u = app
+            .post(
+                "/api/v1/users",
+                json!({"email": email, "name": name, "password": "password-123"}),
+            )
+            .await
+            .expect(201)
+            .body;
+        let id = u["id"].as_str().unwrap().to_string();
+        app.post(&format!("/api/v1/apps/crm/roles/{role}/members"), json!({"user": id}))
+            .await
+            .expect(200);
+        who.push((id, app.login(&email, "password-123").await));
+    }
+    let team = app
+        .post("/api/v1/teams", json!({"name": "north"}))
+        .await
+        .expect(201)
+        .body;
+    let team = team["id"].as_str().unwrap().to_string();
+    app.post(&format!("/api/v1/teams/{team}/members"), json!({"user": who[1].0}))
+        .await
+        .expect(200);
+    let big = json!({"title": "big", "amount": 5000});
+    let r = app
+        .call_as(
+            Some(&who[0].1),
+            Method::POST,
+            "/api/v1/data/crm/deal",
+            Some(big.clone()),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(
+        r.errors(),
+        vec![("amount".to_string(), "big_needs_manager".to_string())]
+    );
+    let small = app
+        .call_as(
+            Some(&who[0].1),
+            Method::POST,
+            "/api/v1/data/crm/deal",
+            Some(json!({"title": "small", "amount": 10})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(small.body["team"], Value::Null, "rita is in no team");
+    let ok = app
+        .call_as(Some(&who[1].1), Method::POST, "/api/v1/data/crm/deal", Some(big))
+        .await
+        .expect(201);
+    assert_eq!(ok.body["team"], json!(team), "max's team, read by the formula");
+    // An entity whose scripts do not name `user` writes as before.
+    let note = app
+        .call_as(
+            Some(&who[0].1),
+            Method::POST,
+            "/api/v1/data/crm/note",
+            Some(json!({"title": "n"})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(note.body["users"], json!(1));
+}
+
 on_both!(
+    scripts_see_the_writers_roles_and_team,
     scripts_read_related_records_through_their_relation,
     rollups_follow_every_write_of_the_records_that_point_here,
     rollups_that_cannot_work_are_refused_at_save,

@@ -12,7 +12,6 @@ use trellis_core::permissions::{EntityGrant, NO_ID, Reach, Right, RowScope, is_g
 use trellis_core::query::{Filter, Op, parse_filter};
 use trellis_core::{CompiledEntity, Error, FieldError, Val};
 use trellis_store::records::{self, ListQuery, Row};
-use trellis_store::sea_orm::ConnectionTrait;
 use trellis_store::{directory, teams};
 
 use crate::Engine;
@@ -174,7 +173,7 @@ pub(crate) fn forget_teams(tenant: &str) {
     TEAMS.lock().remove(tenant);
 }
 
-async fn team_tree<C: ConnectionTrait>(conn: &C, tenant: &str) -> Result<Arc<TeamTree>, Error> {
+async fn team_tree<C: trellis_store::Writes>(conn: &C, tenant: &str) -> Result<Arc<TeamTree>, Error> {
     if let Some((at, tree)) = TEAMS.lock().get(tenant)
         && at.elapsed() < TEAMS_TTL
     {
@@ -190,7 +189,7 @@ async fn team_tree<C: ConnectionTrait>(conn: &C, tenant: &str) -> Result<Arc<Tea
     Ok(tree)
 }
 
-async fn teams_of_user<C: ConnectionTrait>(conn: &C, tenant: &str, user: &str) -> Result<Teams, Error> {
+async fn teams_of_user<C: trellis_store::Writes>(conn: &C, tenant: &str, user: &str) -> Result<Teams, Error> {
     let tree = team_tree(conn, tenant).await?;
     let (all, memberships) = (&tree.0, &tree.1);
     let mut ids: Vec<String> = memberships
@@ -228,7 +227,7 @@ async fn teams_of_user<C: ConnectionTrait>(conn: &C, tenant: &str, user: &str) -
 
 /// The user's first team (the smallest id of the teams they are a member of): `$user.team` in
 /// scopes and `user.team` in scripts.
-pub async fn first_team<C: ConnectionTrait>(conn: &C, tenant: &str, user: &str) -> Result<Option<String>, Error> {
+pub async fn first_team<C: trellis_store::Writes>(conn: &C, tenant: &str, user: &str) -> Result<Option<String>, Error> {
     Ok(teams::memberships_of(conn, tenant)
         .await?
         .into_iter()
@@ -240,7 +239,7 @@ pub async fn first_team<C: ConnectionTrait>(conn: &C, tenant: &str, user: &str) 
 impl Engine {
     /// The `user` scripts see: id, the roles held in the app (plus `admin` for tenant
     /// administrators) and the first team.
-    pub async fn script_user<C: ConnectionTrait>(
+    pub async fn script_user<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -251,7 +250,7 @@ impl Engine {
     }
 
     /// [`Engine::script_user`] for any user of the tenant.
-    pub async fn user_info_of<C: ConnectionTrait>(
+    pub async fn user_info_of<C: trellis_store::Writes>(
         &self,
         conn: &C,
         tenant: &str,
@@ -295,7 +294,7 @@ pub fn and(a: Option<Filter>, b: Option<Filter>) -> Option<Filter> {
 }
 
 /// A record by id within a row scope (`None`: any record).
-pub async fn get_scoped<C: ConnectionTrait>(
+pub async fn get_scoped<C: trellis_store::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     id: &str,
@@ -324,7 +323,7 @@ pub async fn get_scoped<C: ConnectionTrait>(
 }
 
 /// Records by ids within a row scope, in one statement per 500 ids.
-pub async fn get_many_scoped<C: ConnectionTrait>(
+pub async fn get_many_scoped<C: trellis_store::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     ids: &[String],
@@ -355,7 +354,7 @@ impl Engine {
     /// What the caller may do with an entity of an app. Tenant administrators and every user of
     /// an app where no role declares permissions may do everything; otherwise the union of the
     /// roles the caller holds (an API token with a role: only that role).
-    pub async fn access<C: ConnectionTrait>(
+    pub async fn access<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -401,7 +400,7 @@ impl Engine {
 
     /// The row scope of a right as a filter over the entity (`None`: every row); 403 when the
     /// right is not given.
-    pub async fn scope<C: ConnectionTrait>(
+    pub async fn scope<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,

@@ -523,7 +523,7 @@ impl Engine {
 
 impl Engine {
     /// SLA calendars are tenant data: a pipeline may name only calendars the tenant has.
-    async fn check_calendars<C: trellis_store::sea_orm::ConnectionTrait>(
+    async fn check_calendars<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,

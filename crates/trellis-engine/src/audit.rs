@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use trellis_core::value::now_micros;
 use trellis_core::{Error, FieldError, Slug};
 use trellis_store::events::EventRow;
-use trellis_store::sea_orm::ConnectionTrait;
 use trellis_store::{audit, system};
 
 use crate::Engine;
@@ -29,7 +28,7 @@ pub const RUNS_KEY: &str = "automation_runs_per_minute";
 pub const OUTBOX_GRACE_DAYS: i64 = 7;
 
 /// Writes one audit event in the caller's transaction (or on its own).
-pub async fn write<C: ConnectionTrait>(
+pub async fn write<C: trellis_store::Writes>(
     conn: &C,
     ctx: &TenantCtx,
     app_id: &str,

@@ -13,7 +13,6 @@ use trellis_core::value::{format_datetime, now_micros};
 use trellis_core::{Error, FieldError, Slug};
 use trellis_store::StoreError;
 use trellis_store::directory::{self, DelegationRow};
-use trellis_store::sea_orm::TransactionTrait;
 use trellis_store::system::{self, AppRow, UserRow};
 
 use crate::Engine;
@@ -406,7 +405,7 @@ impl Engine {
             return Err(Error::validation(errors));
         };
         let text = serde_json::to_string(&def).map_err(|e| Error::internal(e.to_string()))?;
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let existed = directory::calendar(&tx, ctx.tenant_id(), slug.as_str())
             .await?
             .is_some();

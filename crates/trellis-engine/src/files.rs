@@ -14,7 +14,6 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 use trellis_core::def::FieldType;
 use trellis_core::{CompiledField, Error, ErrorCode, FieldError, Val};
 use trellis_store::files::{self, FileRow};
-use trellis_store::sea_orm::ConnectionTrait;
 
 use crate::Engine;
 use crate::context::TenantCtx;
@@ -300,7 +299,7 @@ impl Engine {
     /// `name` (sanitised) of type `content_type`, recorded on the caller's connection: written
     /// to a temporary file, synced, moved into place, then recorded. A failure removes the file.
     /// (Should the caller's transaction roll back afterwards, the bytes stay on disk unreferenced.)
-    pub async fn store_bytes<C: ConnectionTrait>(
+    pub async fn store_bytes<C: trellis_store::Writes>(
         &self,
         conn: &C,
         tenant_id: &str,
@@ -396,7 +395,7 @@ impl Engine {
 /// Looks up the files of the attachment values of a write, in its transaction: every id must
 /// be a file of the tenant whose type the field accepts. The ids are replaced by the files'
 /// metadata, which is what the record stores and answers.
-pub(crate) async fn resolve_attachments<C: ConnectionTrait>(
+pub(crate) async fn resolve_attachments<C: trellis_store::Writes>(
     tx: &C,
     ctx: &TenantCtx,
     values: &mut [(&CompiledField, Val)],

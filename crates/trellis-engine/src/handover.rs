@@ -5,7 +5,6 @@ use trellis_core::query::{Filter, Op, parse_filter};
 use trellis_core::value::now_micros;
 use trellis_core::{Error, FieldError, Label, Val};
 use trellis_store::records::{self, ListQuery};
-use trellis_store::sea_orm::TransactionTrait;
 use trellis_store::{StoreError, system};
 
 use crate::Engine;
@@ -120,7 +119,7 @@ impl Engine {
         if !errors.is_empty() {
             return Err(Error::validation(errors));
         }
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let at = now_micros();
         let mut n = 0usize;
         let mut by_owner: Vec<usize> = vec![0; to.len()];

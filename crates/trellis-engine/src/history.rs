@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_store::events::{self, EventRow};
-use trellis_store::sea_orm::ConnectionTrait;
 
 use crate::scripts::LoadedApp;
 
@@ -47,7 +46,7 @@ impl EventDraft<'_> {
 /// In an app without enabled rules nothing can match the event, so it is written already
 /// dispatched: the dispatcher (and, on SQLite, the single writer it would take) never sees it.
 /// Rules apply to changes made after they are saved, so a rule added later misses nothing.
-pub async fn record_event<C: ConnectionTrait>(conn: &C, e: EventDraft<'_>) -> Result<(), Error> {
+pub async fn record_event<C: trellis_store::Writes>(conn: &C, e: EventDraft<'_>) -> Result<(), Error> {
     let dispatched = !e.app.def.rules.iter().any(|r| r.enabled);
     events::insert_with(conn, &[e.row()], dispatched).await?;
     Ok(())

@@ -6,7 +6,6 @@ use trellis_core::Error;
 use trellis_core::def::Label;
 use trellis_core::value::{format_datetime, now_micros};
 use trellis_store::notifications::{self, NotificationRow};
-use trellis_store::sea_orm::ConnectionTrait;
 
 use crate::Engine;
 use crate::context::TenantCtx;
@@ -18,7 +17,7 @@ pub const MAX_LIMIT: u64 = 500;
 
 /// Puts a notification in each user's inbox (each user once), on the caller's connection so that
 /// it commits or rolls back with the change it tells about.
-pub async fn notify<C: ConnectionTrait>(
+pub async fn notify<C: trellis_store::Writes>(
     conn: &C,
     tenant_id: &str,
     users: &[String],

@@ -15,7 +15,6 @@ use trellis_core::pipeline::{
 use trellis_core::{CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Label, Val};
 use trellis_rules::{ScriptContext, UserInfo, record_map};
 use trellis_store::records::{self, Row};
-use trellis_store::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use trellis_store::{StoreError, approvals, directory, events, system, timers};
 
 use crate::Engine;
@@ -355,7 +354,7 @@ fn blocked(errors: Vec<FieldError>) -> Error {
 
 /// The due time of a stage's SLA entered at `at`: working time on the stage's calendar, or
 /// wall-clock time without one (or when the calendar is gone).
-pub async fn sla_due<C: ConnectionTrait>(
+pub async fn sla_due<C: trellis_store::Writes>(
     conn: &C,
     tenant_id: &str,
     stage: &StageDef,
@@ -408,7 +407,7 @@ pub fn entry_values<'e>(
 }
 
 /// Starts the SLA timer of a stage just entered.
-pub async fn start_timer<C: ConnectionTrait>(
+pub async fn start_timer<C: trellis_store::Writes>(
     conn: &C,
     tenant_id: &str,
     app: &LoadedApp,
@@ -453,7 +452,7 @@ pub enum TransitionOut {
 
 impl Engine {
     /// The roles the caller holds in an app, plus `admin` for tenant administrators.
-    pub(crate) async fn roles_in<C: ConnectionTrait>(
+    pub(crate) async fn roles_in<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -466,7 +465,7 @@ impl Engine {
         Ok(roles)
     }
 
-    async fn evidence<C: ConnectionTrait>(
+    async fn evidence<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -515,7 +514,7 @@ impl Engine {
         let entity = crate::records::entity_of(&app, entity)?.clone();
         let id = crate::records::check_id(id)?;
         let guard = self.guard(ctx, &app, &entity, Right::Transition).await?;
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let out = self
             .transition_in(&tx, ctx, &app, &entity, &guard, &id, body, if_match)
             .await?;
@@ -538,7 +537,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn transition_in(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &trellis_store::WriteTx,
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
@@ -640,7 +639,7 @@ impl Engine {
         Ok(out)
     }
 
-    async fn related_for_guards<C: ConnectionTrait>(
+    async fn related_for_guards<C: trellis_store::Writes>(
         &self,
         conn: &C,
         app: &LoadedApp,
@@ -666,7 +665,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn apply_transition(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &trellis_store::WriteTx,
         tenant_id: &str,
         actor: Option<&str>,
         via: (Option<String>, i32),
@@ -743,7 +742,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn request_approval(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &trellis_store::WriteTx,
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
@@ -833,7 +832,7 @@ impl Engine {
     }
 
     /// Users named by an approval policy (members of its roles and its users).
-    async fn approvers<C: ConnectionTrait>(
+    async fn approvers<C: trellis_store::Writes>(
         &self,
         conn: &C,
         app: &LoadedApp,
@@ -850,7 +849,11 @@ impl Engine {
         Ok(out)
     }
 
-    async fn approval_json<C: ConnectionTrait>(&self, conn: &C, a: &approvals::ApprovalRow) -> Result<Value, Error> {
+    async fn approval_json<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        a: &approvals::ApprovalRow,
+    ) -> Result<Value, Error> {
         let votes = approvals::votes(conn, &a.id).await?;
         Ok(json!({
             "id": a.id,
@@ -924,7 +927,7 @@ impl Engine {
     /// Whether the caller may read the record of an approval: the read right on its entity and
     /// the record in its scope. Approvals carry no field values (evidence is file metadata), so
     /// hidden fields need nothing more. `reach` keeps each (app, entity)'s scope for a list.
-    async fn reads_approval<C: ConnectionTrait>(
+    async fn reads_approval<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -962,7 +965,7 @@ impl Engine {
 
     /// Whom the caller stands for on an approval: themselves, or a user they are delegated by.
     /// None when they may not decide it.
-    async fn standing<C: ConnectionTrait>(
+    async fn standing<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -1012,7 +1015,7 @@ impl Engine {
                 "a rejection needs a reason",
             )]));
         }
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let a = approvals::get(&tx, ctx.tenant_id(), id)
             .await?
             .ok_or_else(|| Error::not_found("no such approval"))?;
@@ -1206,7 +1209,7 @@ impl Engine {
         Ok(out)
     }
 
-    async fn approval_app_row<C: ConnectionTrait>(
+    async fn approval_app_row<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -1223,7 +1226,7 @@ impl Engine {
     }
 
     /// Whether the approvals so far satisfy the policy.
-    async fn policy_met<C: ConnectionTrait>(
+    async fn policy_met<C: trellis_store::Writes>(
         &self,
         conn: &C,
         a: &approvals::ApprovalRow,
@@ -1452,7 +1455,7 @@ impl Engine {
         }
         let mut fired = 0;
         loop {
-            let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+            let tx = self.db.begin_write().await.map_err(StoreError::from)?;
             let due = timers::due(&tx, now, 200).await?;
             let n = due.len();
             for t in due {
@@ -1480,7 +1483,7 @@ impl Engine {
         }
     }
 
-    async fn breach(&self, tx: &DatabaseTransaction, t: &timers::TimerRow, now: DateTime<Utc>) -> Result<(), Error> {
+    async fn breach(&self, tx: &trellis_store::WriteTx, t: &timers::TimerRow, now: DateTime<Utc>) -> Result<(), Error> {
         let Some(app) = self.app_by_id(tx, &t.app_id).await? else {
             return Ok(());
         };
@@ -1554,7 +1557,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn resolve_users<C: ConnectionTrait>(
+    async fn resolve_users<C: trellis_store::Writes>(
         &self,
         conn: &C,
         app: &LoadedApp,
@@ -1651,7 +1654,7 @@ fn bump(entity: &CompiledEntity, row: &mut Row, at: DateTime<Utc>) {
 /// Keeps records consistent with a changed pipeline, inside the definition change: records
 /// without a stage (the pipeline is new) enter the initial one; a stage that still holds
 /// records cannot be removed.
-pub async fn reconcile<C: ConnectionTrait>(
+pub async fn reconcile<C: trellis_store::Writes>(
     conn: &C,
     old: &trellis_core::AppDef,
     new: &trellis_core::CompiledApp,

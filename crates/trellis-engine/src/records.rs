@@ -13,7 +13,6 @@ use trellis_core::permissions::Right;
 use trellis_core::query::{Filter, decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
 use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
 use trellis_store::records::{self, ListQuery, NewMeta, Row};
-use trellis_store::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use trellis_store::{StoreError, system};
 
 use crate::Engine;
@@ -287,7 +286,7 @@ impl Engine {
     /// Checks in the transaction what needs the database: related records, users and attached
     /// files exist (attachments then hold the files' metadata), unique values are free.
     #[allow(clippy::too_many_arguments)]
-    async fn check_references<C: ConnectionTrait>(
+    async fn check_references<C: trellis_store::Writes>(
         &self,
         tx: &C,
         ctx: &TenantCtx,
@@ -351,7 +350,7 @@ impl Engine {
         Ok(errors)
     }
 
-    async fn number<'e, C: ConnectionTrait>(
+    async fn number<'e, C: trellis_store::Writes>(
         &self,
         tx: &C,
         ctx: &TenantCtx,
@@ -370,7 +369,7 @@ impl Engine {
 
     /// Runs the entity's scripts on a write (formulas, then required_if and validation rules),
     /// with the related records they read; answers the computed formula values.
-    async fn run_scripts<'e, C: ConnectionTrait>(
+    async fn run_scripts<'e, C: trellis_store::Writes>(
         &self,
         tx: &C,
         ctx: &TenantCtx,
@@ -383,7 +382,16 @@ impl Engine {
             return Ok(Vec::new());
         };
         let related = scripts.related_records(tx, app, entity, record).await.map_err(Err)?;
-        let user = self.script_user(tx, ctx, app).await.map_err(Err)?;
+        let user = if scripts.reads_user {
+            self.script_user(tx, ctx, app).await.map_err(Err)?
+        } else {
+            // No script reads `user`: its roles and team are not looked up.
+            trellis_rules::UserInfo {
+                id: ctx.user_id().to_string(),
+                roles: Vec::new(),
+                team: None,
+            }
+        };
         let outcome = crate::scripts::run(&self.rules, scripts, entity, record, old, related, user).map_err(Err)?;
         if !outcome.errors.is_empty() {
             return Err(Ok(outcome.errors));
@@ -400,7 +408,7 @@ impl Engine {
             .collect()
     }
 
-    pub(crate) async fn insert_in<C: ConnectionTrait>(
+    pub(crate) async fn insert_in<C: trellis_store::Writes>(
         &self,
         tx: &C,
         ctx: &TenantCtx,
@@ -520,7 +528,7 @@ impl Engine {
         guard.access.check_body(body, None)?;
         let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
         // The record and its `created` event commit together.
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let mut out = self
             .insert_in(&tx, ctx, &app, entity, &guard, prepared)
             .await
@@ -575,7 +583,7 @@ impl Engine {
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
         let guard = self.guard(ctx, &app, entity, Right::Update).await?;
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let out = self
             .update_in(&tx, ctx, &app, entity, &guard, &id, body, if_match)
             .await
@@ -588,7 +596,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn update_in(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &trellis_store::WriteTx,
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
@@ -731,7 +739,7 @@ impl Engine {
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
         let guard = self.guard(ctx, &app, entity, Right::Delete).await?;
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         self.delete_in(&tx, ctx, &app, entity, &guard, &id, if_match).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_dispatcher_for(&app);
@@ -741,7 +749,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn delete_in(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &trellis_store::WriteTx,
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
@@ -917,7 +925,7 @@ impl Engine {
             }
         }
 
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let mut created = Vec::with_capacity(prepared.len());
         for (i, p) in prepared.into_iter().enumerate() {
             let guard = create_guard
@@ -1179,7 +1187,7 @@ fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<Str
 /// Refuses a write whose record, as written, is outside the row scope of the right the writer
 /// used (403 naming the scope's fields, those the body sent first). `sent`: the fields of the
 /// body of an update.
-async fn ensure_in_scope<C: ConnectionTrait>(
+async fn ensure_in_scope<C: trellis_store::Writes>(
     tx: &C,
     entity: &CompiledEntity,
     guard: &Guard,

@@ -7,7 +7,6 @@ use trellis_core::compile::{RollupDep, rollup_value};
 use trellis_core::def::{AppDef, RollupFn};
 use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, Val};
 use trellis_store::records::{self, Row};
-use trellis_store::sea_orm::ConnectionTrait;
 
 /// The value a rollup field has while nothing points at its record.
 pub fn empty_value(func: RollupFn, field: &CompiledField) -> Val {
@@ -46,7 +45,7 @@ fn stored_parent(entity: &CompiledEntity, row: &Row, via: &str) -> Option<String
 }
 
 /// Recomputes one rollup of one parent record.
-async fn refresh<C: ConnectionTrait>(
+async fn refresh<C: trellis_store::Writes>(
     conn: &C,
     app: &CompiledApp,
     child: &CompiledEntity,
@@ -80,7 +79,7 @@ async fn refresh<C: ConnectionTrait>(
 
 /// After a write of a record of `child`: recomputes the rollups of the parents it pointed at
 /// before (`before`) and points at now (`after`), where the write can have changed them.
-pub async fn after_write<C: ConnectionTrait>(
+pub async fn after_write<C: trellis_store::Writes>(
     conn: &C,
     app: &CompiledApp,
     child: &CompiledEntity,
@@ -117,7 +116,11 @@ pub async fn after_write<C: ConnectionTrait>(
 }
 
 /// Fills rollup fields that are new or changed in `new` (compared with `old`) for every record.
-pub async fn fill_changed<C: ConnectionTrait>(conn: &C, old: Option<&AppDef>, new: &CompiledApp) -> Result<(), Error> {
+pub async fn fill_changed<C: trellis_store::Writes>(
+    conn: &C,
+    old: Option<&AppDef>,
+    new: &CompiledApp,
+) -> Result<(), Error> {
     for e in &new.def.entities {
         for fd in &e.fields {
             let Some(r) = &fd.rollup else { continue };

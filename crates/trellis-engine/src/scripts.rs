@@ -35,6 +35,9 @@ pub struct EntityScripts {
     pub related: Vec<String>,
     /// The record fields any of the scripts reads (`None`: some script needs them all).
     pub reads: Option<Vec<String>>,
+    /// Whether a validation, `required_if` or formula reads `user` (its roles and team are
+    /// looked up on a write only then).
+    pub reads_user: bool,
     /// Pipeline conditions by place: `stages.<key>.entry.<name>`, `stages.<key>.exit.<name>`,
     /// `transitions.<index>.<name>`. Run on transitions only, so not part of [`Self::is_empty`].
     pub guards: HashMap<String, CompiledScript>,
@@ -47,7 +50,7 @@ impl EntityScripts {
 
     /// Loads the related records the scripts read (`related.<field>`), by the relation values
     /// of the record being written; an empty relation or a missing record is `()`.
-    pub async fn related_records<C: trellis_store::sea_orm::ConnectionTrait>(
+    pub async fn related_records<C: trellis_store::Writes>(
         &self,
         conn: &C,
         app: &CompiledApp,
@@ -274,6 +277,7 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
             .chain(scripts.formulas.iter().map(|(_, s)| s))
             .collect();
         let mut reads: Option<Vec<String>> = Some(Vec::new());
+        scripts.reads_user = compiled.iter().any(|s| s.reads_user());
         for script in compiled {
             match (script.record_fields(), reads.as_mut()) {
                 (None, _) => reads = None,
@@ -714,7 +718,7 @@ impl crate::Engine {
     /// Computes formula fields that are new or changed in `new` (compared with `old`) for every
     /// record that exists, inside the definition change's transaction. A formula that fails on a
     /// record refuses the change, naming the record.
-    pub(crate) async fn fill_formulas<C: trellis_store::sea_orm::ConnectionTrait>(
+    pub(crate) async fn fill_formulas<C: trellis_store::Writes>(
         &self,
         conn: &C,
         ctx: &TenantCtx,

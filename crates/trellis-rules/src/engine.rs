@@ -132,9 +132,18 @@ pub struct CompiledScript {
     /// it in use starts from an empty one). Per script: it depends on the functions the script
     /// defines.
     caches: Arc<Mutex<Caches>>,
+    /// Whether the text names the `user` variable (the roles and team of the writer are read
+    /// from the database only for scripts that do).
+    user: bool,
 }
 
 impl CompiledScript {
+    /// Whether the script may read `user` (a conservative reading of its text: a mention in a
+    /// string or comment counts).
+    pub fn reads_user(&self) -> bool {
+        self.user
+    }
+
     /// The record fields this script reads (`None`: all of them). Converting only these is what
     /// makes a run cheap on wide records; see [`crate::record_map_for`].
     pub fn record_fields(&self) -> Option<&[String]> {
@@ -182,6 +191,17 @@ fn record_reads(source: &str) -> Option<Arc<[String]>> {
         }
     }
     Some(names.into())
+}
+
+/// Whether `name` occurs in `source` as a whole identifier (not `users`, `x.user`, `_user`).
+fn mentions(source: &str, name: &str) -> bool {
+    let bytes = source.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    source.match_indices(name).any(|(start, _)| {
+        let end = start + name.len();
+        !(start > 0 && (ident(bytes[start - 1]) || bytes[start - 1] == b'.'))
+            && !bytes.get(end).is_some_and(|b| ident(*b))
+    })
 }
 
 /// The variables of one write (`record`, `old`, `user`, `now`, `related`), prepared once for
@@ -373,6 +393,7 @@ impl RuleEngine {
             ast: Arc::new(ast),
             reads: record_reads(source),
             caches: Arc::new(Mutex::new(Caches::new())),
+            user: mentions(source, "user"),
         })
     }
 

@@ -1,8 +1,8 @@
 //! Approval requests of transitions and the votes on them.
 
 use chrono::{DateTime, Utc};
+use sea_orm::QueryResult;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::error::StoreError;
 
@@ -81,7 +81,7 @@ fn approval(r: &QueryResult) -> Result<ApprovalRow, StoreError> {
     })
 }
 
-pub async fn insert<C: ConnectionTrait>(c: &C, r: &ApprovalRow) -> Result<(), StoreError> {
+pub async fn insert<C: crate::Writes>(c: &C, r: &ApprovalRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_approvals"))
         .columns(COLS.map(a))
@@ -107,7 +107,7 @@ pub async fn insert<C: ConnectionTrait>(c: &C, r: &ApprovalRow) -> Result<(), St
     Ok(())
 }
 
-pub async fn get<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
+pub async fn get<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
     let q = Query::select()
         .columns(COLS.map(a))
         .from(a("sys_approvals"))
@@ -118,7 +118,7 @@ pub async fn get<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) -> Result
 }
 
 /// Approvals of a tenant with a status (and optionally of one app), oldest first.
-pub async fn with_status<C: ConnectionTrait>(
+pub async fn with_status<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     app_id: Option<&str>,
@@ -139,7 +139,7 @@ pub async fn with_status<C: ConnectionTrait>(
 }
 
 /// A record's approvals, newest first.
-pub async fn of_record<C: ConnectionTrait>(c: &C, record_id: &str) -> Result<Vec<ApprovalRow>, StoreError> {
+pub async fn of_record<C: crate::Writes>(c: &C, record_id: &str) -> Result<Vec<ApprovalRow>, StoreError> {
     let q = Query::select()
         .columns(COLS.map(a))
         .from(a("sys_approvals"))
@@ -150,7 +150,7 @@ pub async fn of_record<C: ConnectionTrait>(c: &C, record_id: &str) -> Result<Vec
 }
 
 /// Closes a pending approval; false when it was no longer pending.
-pub async fn decide<C: ConnectionTrait>(
+pub async fn decide<C: crate::Writes>(
     c: &C,
     id: &str,
     status: &str,
@@ -169,7 +169,7 @@ pub async fn decide<C: ConnectionTrait>(
 }
 
 /// Records a vote; fails with a unique violation when the user already voted.
-pub async fn insert_vote<C: ConnectionTrait>(c: &C, v: &VoteRow) -> Result<(), StoreError> {
+pub async fn insert_vote<C: crate::Writes>(c: &C, v: &VoteRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_approval_votes"))
         .columns(["approval_id", "user_id", "on_behalf_of", "decision", "comment", "at"].map(a))
@@ -186,7 +186,7 @@ pub async fn insert_vote<C: ConnectionTrait>(c: &C, v: &VoteRow) -> Result<(), S
     Ok(())
 }
 
-pub async fn votes<C: ConnectionTrait>(c: &C, approval_id: &str) -> Result<Vec<VoteRow>, StoreError> {
+pub async fn votes<C: crate::Writes>(c: &C, approval_id: &str) -> Result<Vec<VoteRow>, StoreError> {
     let q = Query::select()
         .columns(["approval_id", "user_id", "on_behalf_of", "decision", "comment", "at"].map(a))
         .from(a("sys_approval_votes"))

@@ -3,7 +3,6 @@
 //! first, and retention.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query};
 
 use crate::error::StoreError;
@@ -14,12 +13,12 @@ fn a(s: &str) -> Alias {
 }
 
 /// Writes an audit event that automation does not dispatch.
-pub async fn insert<C: ConnectionTrait>(c: &C, e: &EventRow) -> Result<(), StoreError> {
+pub async fn insert<C: crate::Writes>(c: &C, e: &EventRow) -> Result<(), StoreError> {
     events::insert_with(c, std::slice::from_ref(e), true).await
 }
 
 /// Events of an app (records and metadata), newest first, before the event `before`.
-pub async fn of_app<C: ConnectionTrait>(
+pub async fn of_app<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     app_id: &str,
@@ -41,7 +40,7 @@ pub async fn of_app<C: ConnectionTrait>(
 
 /// Deletes a tenant's events older than `cutoff` that automation has dispatched, and any older
 /// than `hard_cutoff`; answers how many.
-pub async fn purge<C: ConnectionTrait>(
+pub async fn purge<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     cutoff: DateTime<Utc>,

@@ -155,7 +155,9 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<DatabaseConnection, Store
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
+            // The writer sends recurring combinations of statements (see `writer`).
+            o.statement_cache_capacity(400)
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)

@@ -2,7 +2,6 @@
 //! business calendars.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query};
 
 use crate::error::StoreError;
@@ -12,7 +11,7 @@ fn a(s: &str) -> Alias {
 }
 
 /// The roles a user holds in an app.
-pub async fn roles_of<C: ConnectionTrait>(c: &C, app_id: &str, user_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn roles_of<C: crate::Writes>(c: &C, app_id: &str, user_id: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(a("role"))
         .from(a("sys_role_members"))
@@ -27,7 +26,7 @@ pub async fn roles_of<C: ConnectionTrait>(c: &C, app_id: &str, user_id: &str) ->
 }
 
 /// Every role a user holds in the tenant's apps, as (app id, role).
-pub async fn roles_of_user<C: ConnectionTrait>(
+pub async fn roles_of_user<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -48,7 +47,7 @@ pub async fn roles_of_user<C: ConnectionTrait>(
 }
 
 /// The members of a role of an app.
-pub async fn members_of<C: ConnectionTrait>(c: &C, app_id: &str, role: &str) -> Result<Vec<String>, StoreError> {
+pub async fn members_of<C: crate::Writes>(c: &C, app_id: &str, role: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(a("user_id"))
         .from(a("sys_role_members"))
@@ -64,7 +63,7 @@ pub async fn members_of<C: ConnectionTrait>(c: &C, app_id: &str, role: &str) -> 
 }
 
 /// Adds a member (idempotent).
-pub async fn add_member<C: ConnectionTrait>(
+pub async fn add_member<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     app_id: &str,
@@ -87,7 +86,7 @@ pub async fn add_member<C: ConnectionTrait>(
 }
 
 /// Removes a member; false when they were not one.
-pub async fn remove_member<C: ConnectionTrait>(
+pub async fn remove_member<C: crate::Writes>(
     c: &C,
     app_id: &str,
     role: &str,
@@ -114,7 +113,7 @@ pub struct DelegationRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert_delegation<C: ConnectionTrait>(c: &C, d: &DelegationRow) -> Result<(), StoreError> {
+pub async fn insert_delegation<C: crate::Writes>(c: &C, d: &DelegationRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_delegations"))
         .columns(
@@ -144,7 +143,7 @@ pub async fn insert_delegation<C: ConnectionTrait>(c: &C, d: &DelegationRow) -> 
 }
 
 /// The users `delegate_id` acts for at `at`.
-pub async fn principals_of<C: ConnectionTrait>(
+pub async fn principals_of<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     delegate_id: &str,
@@ -166,7 +165,7 @@ pub async fn principals_of<C: ConnectionTrait>(
 }
 
 /// A user's delegations (given), newest first.
-pub async fn delegations_of<C: ConnectionTrait>(
+pub async fn delegations_of<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -207,7 +206,7 @@ pub async fn delegations_of<C: ConnectionTrait>(
 }
 
 /// A tenant's business calendar definition (JSON), by name.
-pub async fn calendar<C: ConnectionTrait>(c: &C, tenant_id: &str, name: &str) -> Result<Option<String>, StoreError> {
+pub async fn calendar<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> Result<Option<String>, StoreError> {
     let q = Query::select()
         .column(a("definition"))
         .from(a("sys_calendars"))
@@ -221,7 +220,7 @@ pub async fn calendar<C: ConnectionTrait>(c: &C, tenant_id: &str, name: &str) ->
 }
 
 /// The names of a tenant's calendars.
-pub async fn calendar_names<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn calendar_names<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(a("name"))
         .from(a("sys_calendars"))
@@ -236,7 +235,7 @@ pub async fn calendar_names<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Resul
 }
 
 /// Creates or replaces a calendar.
-pub async fn put_calendar<C: ConnectionTrait>(
+pub async fn put_calendar<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     name: &str,
@@ -258,7 +257,7 @@ pub async fn put_calendar<C: ConnectionTrait>(
 }
 
 /// Deletes a calendar; false when there was none.
-pub async fn delete_calendar<C: ConnectionTrait>(c: &C, tenant_id: &str, name: &str) -> Result<bool, StoreError> {
+pub async fn delete_calendar<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> Result<bool, StoreError> {
     let q = Query::delete()
         .from_table(a("sys_calendars"))
         .and_where(Expr::col(a("tenant_id")).eq(tenant_id))

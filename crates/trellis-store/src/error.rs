@@ -6,7 +6,7 @@ use trellis_core::{Error, ErrorCode};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Db(#[from] DbErr),
+    Db(DbErr),
     #[error("unique constraint: {0}")]
     Unique(String),
     #[error("configuration: {0}")]
@@ -31,6 +31,14 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Unique(_))
             || matches!(self, StoreError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+    }
+}
+
+/// Unique violations are told apart wherever they surface: on SQLite a deferred insert's
+/// violation surfaces at the next statement or at the commit.
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        StoreError::classify(e)
     }
 }
 

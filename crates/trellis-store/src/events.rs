@@ -2,8 +2,8 @@
 //! transaction. It is the record's history, the app's audit trail and the automation outbox.
 
 use chrono::{DateTime, Utc};
+use sea_orm::QueryResult;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::error::StoreError;
 
@@ -63,13 +63,13 @@ pub(crate) fn event(r: &QueryResult) -> Result<EventRow, StoreError> {
 }
 
 /// Writes events (one statement for all of them), to be dispatched.
-pub async fn insert<C: ConnectionTrait>(c: &C, events: &[EventRow]) -> Result<(), StoreError> {
+pub async fn insert<C: crate::Writes>(c: &C, events: &[EventRow]) -> Result<(), StoreError> {
     insert_with(c, events, false).await
 }
 
 /// Writes events; `dispatched` marks them dispatched at once (nothing can match them: audit
 /// events, and changes in an app without rules), so the outbox never holds them.
-pub async fn insert_with<C: ConnectionTrait>(c: &C, events: &[EventRow], dispatched: bool) -> Result<(), StoreError> {
+pub async fn insert_with<C: crate::Writes>(c: &C, events: &[EventRow], dispatched: bool) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -92,12 +92,13 @@ pub async fn insert_with<C: ConnectionTrait>(c: &C, events: &[EventRow], dispatc
             (if dispatched { Some(e.at) } else { None }).into(),
         ]);
     }
-    c.execute(&q).await?;
+    // Nothing reads the outcome: on SQLite it goes with the transaction's next statement.
+    c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }
 
 /// A record's events, oldest first, after the event `after` (an id: ids grow with time).
-pub async fn of_record<C: ConnectionTrait>(
+pub async fn of_record<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     record_id: &str,
@@ -119,7 +120,7 @@ pub async fn of_record<C: ConnectionTrait>(
 }
 
 /// Undispatched events, oldest first (the outbox).
-pub async fn pending<C: ConnectionTrait>(c: &C, limit: u64) -> Result<Vec<EventRow>, StoreError> {
+pub async fn pending<C: crate::Writes>(c: &C, limit: u64) -> Result<Vec<EventRow>, StoreError> {
     let q = Query::select()
         .columns(COLS.map(a))
         .from(a("sys_events"))

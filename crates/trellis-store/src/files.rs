@@ -2,8 +2,8 @@
 //! store); every lookup is scoped to a tenant, so another tenant's id is simply not found.
 
 use chrono::{DateTime, Utc};
+use sea_orm::QueryResult;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, Value};
-use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::error::StoreError;
 
@@ -56,7 +56,7 @@ fn row(r: &QueryResult) -> Result<FileRow, StoreError> {
 }
 
 /// Records a stored file.
-pub async fn insert_file<C: ConnectionTrait>(c: &C, f: &FileRow) -> Result<(), StoreError> {
+pub async fn insert_file<C: crate::Writes>(c: &C, f: &FileRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_files"))
         .columns(COLS.map(a))
@@ -77,7 +77,7 @@ pub async fn insert_file<C: ConnectionTrait>(c: &C, f: &FileRow) -> Result<(), S
 }
 
 /// A file of the tenant by id.
-pub async fn file_by_id<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) -> Result<Option<FileRow>, StoreError> {
+pub async fn file_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<FileRow>, StoreError> {
     let q = Query::select()
         .columns(COLS.map(a))
         .from(a("sys_files"))
@@ -88,7 +88,7 @@ pub async fn file_by_id<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) ->
 }
 
 /// The files of the tenant among the ids (in no particular order; unknown ids are left out).
-pub async fn files_by_ids<C: ConnectionTrait>(
+pub async fn files_by_ids<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     ids: &[String],

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query};
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+use sea_orm::{DbBackend, QueryResult};
 
 use crate::error::StoreError;
 use crate::events::EventRow;
@@ -149,7 +149,7 @@ fn lock_if_pg(q: &mut sea_orm::sea_query::SelectStatement, backend: DbBackend) {
 
 /// Undispatched events, oldest first; locked (skipping rows other nodes hold) on PostgreSQL.
 /// Tenants in `skip` (over their rate limit) are left for later.
-pub async fn claim_events<C: ConnectionTrait>(c: &C, limit: u64, skip: &[String]) -> Result<Vec<EventRow>, StoreError> {
+pub async fn claim_events<C: crate::Writes>(c: &C, limit: u64, skip: &[String]) -> Result<Vec<EventRow>, StoreError> {
     let mut q = Query::select();
     q.columns(crate::events::COLS.map(a))
         .from(a("sys_events"))
@@ -164,7 +164,7 @@ pub async fn claim_events<C: ConnectionTrait>(c: &C, limit: u64, skip: &[String]
 }
 
 /// Marks events dispatched.
-pub async fn mark_dispatched<C: ConnectionTrait>(c: &C, ids: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn mark_dispatched<C: crate::Writes>(c: &C, ids: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -177,7 +177,7 @@ pub async fn mark_dispatched<C: ConnectionTrait>(c: &C, ids: &[String], at: Date
     Ok(())
 }
 
-pub async fn insert_run<C: ConnectionTrait>(c: &C, r: &RunRow) -> Result<(), StoreError> {
+pub async fn insert_run<C: crate::Writes>(c: &C, r: &RunRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_rule_runs"))
         .columns(RUN_COLS.map(a))
@@ -203,7 +203,7 @@ pub async fn insert_run<C: ConnectionTrait>(c: &C, r: &RunRow) -> Result<(), Sto
 }
 
 /// Inserts jobs; one whose idempotency key exists already is left out (a redelivered event).
-pub async fn insert_jobs<C: ConnectionTrait>(c: &C, jobs: &[JobRow]) -> Result<(), StoreError> {
+pub async fn insert_jobs<C: crate::Writes>(c: &C, jobs: &[JobRow]) -> Result<(), StoreError> {
     if jobs.is_empty() {
         return Ok(());
     }
@@ -239,7 +239,7 @@ pub async fn insert_jobs<C: ConnectionTrait>(c: &C, jobs: &[JobRow]) -> Result<(
 
 /// Jobs ready to run: queued or retrying and due, or running with an expired lease (their
 /// node died). Locked on PostgreSQL.
-pub async fn due_jobs<C: ConnectionTrait>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<JobRow>, StoreError> {
+pub async fn due_jobs<C: crate::Writes>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<JobRow>, StoreError> {
     let mut q = Query::select();
     q.columns(JOB_COLS.map(a))
         .from(a("sys_jobs"))
@@ -264,7 +264,7 @@ pub async fn due_jobs<C: ConnectionTrait>(c: &C, now: DateTime<Utc>, limit: u64)
 
 /// Takes a job for a run: status running, one more attempt, a lease. False when another
 /// worker took it first.
-pub async fn take<C: ConnectionTrait>(
+pub async fn take<C: crate::Writes>(
     c: &C,
     j: &JobRow,
     now: DateTime<Utc>,
@@ -285,7 +285,7 @@ pub async fn take<C: ConnectionTrait>(
 
 /// Records a job's outcome if it is still the run this worker took (same attempt number).
 #[allow(clippy::too_many_arguments)]
-pub async fn finish<C: ConnectionTrait>(
+pub async fn finish<C: crate::Writes>(
     c: &C,
     id: &str,
     attempt: i32,
@@ -314,7 +314,7 @@ pub async fn finish<C: ConnectionTrait>(
 }
 
 /// Queues the next waiting job of a run (after `index`); false when there is none.
-pub async fn queue_next<C: ConnectionTrait>(
+pub async fn queue_next<C: crate::Writes>(
     c: &C,
     run_id: &str,
     index: i32,
@@ -333,7 +333,7 @@ pub async fn queue_next<C: ConnectionTrait>(
 }
 
 /// Skips the waiting jobs of a run (an earlier action died).
-pub async fn skip_rest<C: ConnectionTrait>(c: &C, run_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn skip_rest<C: crate::Writes>(c: &C, run_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
     let q = Query::update()
         .table(a("sys_jobs"))
         .value(a("status"), "skipped")
@@ -346,7 +346,7 @@ pub async fn skip_rest<C: ConnectionTrait>(c: &C, run_id: &str, now: DateTime<Ut
 }
 
 /// Sets a run's final status.
-pub async fn finish_run<C: ConnectionTrait>(
+pub async fn finish_run<C: crate::Writes>(
     c: &C,
     id: &str,
     status: &str,
@@ -365,12 +365,7 @@ pub async fn finish_run<C: ConnectionTrait>(
 }
 
 /// A rule's runs, newest first.
-pub async fn runs_of<C: ConnectionTrait>(
-    c: &C,
-    app_id: &str,
-    rule: &str,
-    limit: u64,
-) -> Result<Vec<RunRow>, StoreError> {
+pub async fn runs_of<C: crate::Writes>(c: &C, app_id: &str, rule: &str, limit: u64) -> Result<Vec<RunRow>, StoreError> {
     let q = Query::select()
         .columns(RUN_COLS.map(a))
         .from(a("sys_rule_runs"))
@@ -384,7 +379,7 @@ pub async fn runs_of<C: ConnectionTrait>(
 }
 
 /// The jobs of runs, by run then action order.
-pub async fn jobs_of_runs<C: ConnectionTrait>(c: &C, run_ids: &[String]) -> Result<Vec<JobRow>, StoreError> {
+pub async fn jobs_of_runs<C: crate::Writes>(c: &C, run_ids: &[String]) -> Result<Vec<JobRow>, StoreError> {
     if run_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -398,7 +393,7 @@ pub async fn jobs_of_runs<C: ConnectionTrait>(c: &C, run_ids: &[String]) -> Resu
     c.query_all(&q).await?.iter().map(job).collect()
 }
 
-pub async fn job_by_id<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) -> Result<Option<JobRow>, StoreError> {
+pub async fn job_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<JobRow>, StoreError> {
     let q = Query::select()
         .columns(JOB_COLS.map(a))
         .from(a("sys_jobs"))
@@ -409,7 +404,7 @@ pub async fn job_by_id<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) -> 
 }
 
 /// Puts a dead job back in the queue (a manual retry) with fresh attempts.
-pub async fn requeue<C: ConnectionTrait>(c: &C, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn requeue<C: crate::Writes>(c: &C, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let q = Query::update()
         .table(a("sys_jobs"))
         .value(a("status"), "queued")
@@ -423,7 +418,7 @@ pub async fn requeue<C: ConnectionTrait>(c: &C, id: &str, now: DateTime<Utc>) ->
 }
 
 /// Records a cron or timer fire; false when it was recorded already (another node fired it).
-pub async fn record_fire<C: ConnectionTrait>(
+pub async fn record_fire<C: crate::Writes>(
     c: &C,
     timer: &str,
     fire_at: DateTime<Utc>,
@@ -439,7 +434,7 @@ pub async fn record_fire<C: ConnectionTrait>(
 }
 
 /// Runs of a tenant started since `since` (the per-tenant rate limit).
-pub async fn runs_since<C: ConnectionTrait>(c: &C, tenant_id: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
+pub async fn runs_since<C: crate::Writes>(c: &C, tenant_id: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
     let q = Query::select()
         .expr_as(Expr::col(a("id")).count(), a("n"))
         .from(a("sys_rule_runs"))

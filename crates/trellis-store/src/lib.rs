@@ -19,7 +19,9 @@ pub mod system;
 pub mod teams;
 pub mod timers;
 pub mod values;
+pub mod writer;
 
 pub use db::Db;
 pub use error::StoreError;
 pub use sea_orm;
+pub use writer::{WriteTx, Writes};

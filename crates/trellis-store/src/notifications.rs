@@ -1,7 +1,6 @@
 //! The in-app inbox.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query};
 
 use crate::error::StoreError;
@@ -26,7 +25,7 @@ fn a(s: &str) -> Alias {
 
 const COLS: [&str; 8] = ["id", "tenant_id", "user_id", "kind", "title", "data", "at", "read_at"];
 
-pub async fn insert<C: ConnectionTrait>(c: &C, rows: &[NotificationRow]) -> Result<(), StoreError> {
+pub async fn insert<C: crate::Writes>(c: &C, rows: &[NotificationRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -49,7 +48,7 @@ pub async fn insert<C: ConnectionTrait>(c: &C, rows: &[NotificationRow]) -> Resu
 }
 
 /// A user's notifications, newest first.
-pub async fn of_user<C: ConnectionTrait>(
+pub async fn of_user<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -86,7 +85,7 @@ pub async fn of_user<C: ConnectionTrait>(
 }
 
 /// Marks one of the user's notifications read; false when it is not theirs.
-pub async fn mark_read<C: ConnectionTrait>(
+pub async fn mark_read<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -105,7 +104,7 @@ pub async fn mark_read<C: ConnectionTrait>(
 }
 
 /// How many of the user's notifications are unread (the inbox badge).
-pub async fn count_unread<C: ConnectionTrait>(c: &C, tenant_id: &str, user_id: &str) -> Result<i64, StoreError> {
+pub async fn count_unread<C: crate::Writes>(c: &C, tenant_id: &str, user_id: &str) -> Result<i64, StoreError> {
     let q = Query::select()
         .expr_as(Expr::col(a("id")).count(), a("n"))
         .from(a("sys_notifications"))

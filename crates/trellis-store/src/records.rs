@@ -7,7 +7,7 @@ use sea_orm::sea_query::{
     Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order, Query, SelectStatement,
     SimpleExpr, Value,
 };
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+use sea_orm::{DbBackend, QueryResult};
 use trellis_core::def::FieldType;
 use trellis_core::query::{Cursor, Filter, Op, SortKey};
 use trellis_core::{CompiledEntity, CompiledField, Val};
@@ -270,11 +270,7 @@ fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend) -> Con
 }
 
 /// One page of records.
-pub async fn list<C: ConnectionTrait>(
-    conn: &C,
-    entity: &CompiledEntity,
-    q: &ListQuery,
-) -> Result<Vec<Row>, StoreError> {
+pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<Vec<Row>, StoreError> {
     let backend = conn.get_database_backend();
     let id_col = entity.column("id").expect("every entity has an id");
     let mut stmt = Query::select();
@@ -315,7 +311,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many records match a list's filter and search.
-pub async fn count<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<i64, StoreError> {
+pub async fn count<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<i64, StoreError> {
     let backend = conn.get_database_backend();
     let stmt = Query::select()
         .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
@@ -327,7 +323,7 @@ pub async fn count<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity, q: &Li
 }
 
 /// A record by id.
-pub async fn get<C: ConnectionTrait>(
+pub async fn get<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     id: &str,
@@ -343,7 +339,7 @@ pub async fn get<C: ConnectionTrait>(
 }
 
 /// Records by ids (for relation expansion and existence checks).
-pub async fn get_many<C: ConnectionTrait>(
+pub async fn get_many<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     ids: &[String],
@@ -366,11 +362,7 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// Which of the ids exist in the entity's table.
-pub async fn existing_ids<C: ConnectionTrait>(
-    conn: &C,
-    table: &str,
-    ids: &[String],
-) -> Result<Vec<String>, StoreError> {
+pub async fn existing_ids<C: crate::Writes>(conn: &C, table: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         let stmt = Query::select()
@@ -386,7 +378,7 @@ pub async fn existing_ids<C: ConnectionTrait>(
 }
 
 /// Another record holding the same value in a unique field, if any.
-pub async fn find_duplicate<C: ConnectionTrait>(
+pub async fn find_duplicate<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     field: &CompiledField,
@@ -409,7 +401,7 @@ pub async fn find_duplicate<C: ConnectionTrait>(
 }
 
 /// How many records of a table point at `id` through a column.
-pub async fn count_referencing<C: ConnectionTrait>(
+pub async fn count_referencing<C: crate::Writes>(
     conn: &C,
     table: &str,
     column: &str,
@@ -438,7 +430,8 @@ pub struct NewMeta {
 }
 
 /// Inserts a record (version 1).
-pub async fn insert<C: ConnectionTrait>(
+/// Inserts a record (on SQLite, with the transaction's next statement: see [`crate::writer`]).
+pub async fn insert<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     meta: &NewMeta,
@@ -468,13 +461,15 @@ pub async fn insert<C: ConnectionTrait>(
         .values(vals.into_iter().map(Into::into))
         .map_err(|e| StoreError::Config(e.to_string()))?
         .to_owned();
-    conn.execute(&stmt).await.map_err(StoreError::classify)?;
+    conn.execute_later(conn.get_database_backend().build(&stmt))
+        .await
+        .map_err(StoreError::classify)?;
     Ok(())
 }
 
 /// Updates a record's fields, bumping its version. With `expected_version`, only if the record is
 /// still at that version. Returns false when no row matched.
-pub async fn update<C: ConnectionTrait>(
+pub async fn update<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     id: &str,
@@ -504,7 +499,7 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes a record; with `expected_version`, only at that version. False when no row matched.
-pub async fn delete<C: ConnectionTrait>(
+pub async fn delete<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     id: &str,
@@ -520,7 +515,7 @@ pub async fn delete<C: ConnectionTrait>(
 }
 
 /// Takes the next value of a counter (auto numbers), atomically within the caller's transaction.
-pub async fn next_counter<C: ConnectionTrait>(conn: &C, scope: &str) -> Result<i64, StoreError> {
+pub async fn next_counter<C: crate::Writes>(conn: &C, scope: &str) -> Result<i64, StoreError> {
     let stmt = Query::insert()
         .into_table(Alias::new("sys_counters"))
         .columns([Alias::new("scope"), Alias::new("value")])
@@ -724,7 +719,7 @@ fn read_aggregates(r: &QueryResult) -> Result<Aggregates, StoreError> {
 }
 
 /// Aggregates over the records of `table` whose `via` column is `parent_id`.
-pub async fn aggregate_for<C: ConnectionTrait>(
+pub async fn aggregate_for<C: crate::Writes>(
     conn: &C,
     table: &str,
     via: &str,
@@ -745,7 +740,7 @@ pub async fn aggregate_for<C: ConnectionTrait>(
 }
 
 /// Aggregates per parent id over all records of `table` (for filling a new rollup).
-pub async fn aggregate_by_parent<C: ConnectionTrait>(
+pub async fn aggregate_by_parent<C: crate::Writes>(
     conn: &C,
     table: &str,
     via: &str,
@@ -766,7 +761,7 @@ pub async fn aggregate_by_parent<C: ConnectionTrait>(
 }
 
 /// Sets columns of a record without a new version: values derived from other records.
-pub async fn set_derived<C: ConnectionTrait>(
+pub async fn set_derived<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     id: Option<&str>,
@@ -787,7 +782,7 @@ pub async fn set_derived<C: ConnectionTrait>(
 }
 
 /// Every record of an entity (for rewriting derived values when a definition changes).
-pub async fn all<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity) -> Result<Vec<Row>, StoreError> {
+pub async fn all<C: crate::Writes>(conn: &C, entity: &CompiledEntity) -> Result<Vec<Row>, StoreError> {
     let backend = conn.get_database_backend();
     let mut stmt = Query::select();
     select_columns(entity, &mut stmt, None);
@@ -799,7 +794,7 @@ pub async fn all<C: ConnectionTrait>(conn: &C, entity: &CompiledEntity) -> Resul
 
 /// Counts and sums (stored units) per value of a text column, over the records matching the
 /// filter and search: the totals of board columns and funnels in one statement.
-pub async fn group_totals<C: ConnectionTrait>(
+pub async fn group_totals<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     group: &CompiledField,

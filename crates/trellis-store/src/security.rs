@@ -13,7 +13,7 @@ fn a(s: &str) -> Alias {
 }
 
 /// The failures counted for a key since `since` and when their window started.
-pub async fn failures<C: ConnectionTrait>(
+pub async fn failures<C: crate::Writes>(
     c: &C,
     key: &str,
     since: DateTime<Utc>,
@@ -54,7 +54,7 @@ pub async fn record_failure(db: &Db, key: &str, now: DateTime<Utc>, since: DateT
 }
 
 /// Forgets a key's failures (after a successful login).
-pub async fn clear_failures<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), StoreError> {
+pub async fn clear_failures<C: crate::Writes>(c: &C, key: &str) -> Result<(), StoreError> {
     let q = Query::delete()
         .from_table(a("sys_login_attempts"))
         .and_where(Expr::col(a("key")).eq(key))

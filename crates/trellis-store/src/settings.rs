@@ -1,13 +1,12 @@
 //! Per-tenant settings (JSON by key): SMTP and SMS providers, retention, ...
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use crate::error::StoreError;
 
 /// A setting's JSON text.
-pub async fn get<C: ConnectionTrait>(c: &C, tenant_id: &str, key: &str) -> Result<Option<String>, StoreError> {
+pub async fn get<C: crate::Writes>(c: &C, tenant_id: &str, key: &str) -> Result<Option<String>, StoreError> {
     let a = Alias::new;
     let q = Query::select()
         .column(a("value"))
@@ -22,7 +21,7 @@ pub async fn get<C: ConnectionTrait>(c: &C, tenant_id: &str, key: &str) -> Resul
 }
 
 /// Creates or replaces a setting.
-pub async fn put<C: ConnectionTrait>(
+pub async fn put<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     key: &str,
@@ -45,7 +44,7 @@ pub async fn put<C: ConnectionTrait>(
 }
 
 /// Every tenant's value of a setting, as (tenant id, value).
-pub async fn everywhere<C: ConnectionTrait>(c: &C, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+pub async fn everywhere<C: crate::Writes>(c: &C, key: &str) -> Result<Vec<(String, String)>, StoreError> {
     let a = Alias::new;
     let q = Query::select()
         .columns([a("tenant_id"), a("value")])

@@ -1,8 +1,8 @@
 //! Rows of the system tables: tenants, users, tokens, apps and their versions.
 
 use chrono::{DateTime, Utc};
+use sea_orm::QueryResult;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, Value};
-use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::error::StoreError;
 
@@ -138,7 +138,7 @@ const APP_COLS: [&str; 7] = [
     "updated_at",
 ];
 
-pub async fn insert_tenant<C: ConnectionTrait>(c: &C, t: &TenantRow) -> Result<(), StoreError> {
+pub async fn insert_tenant<C: crate::Writes>(c: &C, t: &TenantRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_tenants"))
         .columns(TENANT_COLS.map(a))
@@ -148,7 +148,7 @@ pub async fn insert_tenant<C: ConnectionTrait>(c: &C, t: &TenantRow) -> Result<(
     Ok(())
 }
 
-pub async fn tenant_by_name<C: ConnectionTrait>(c: &C, name: &str) -> Result<Option<TenantRow>, StoreError> {
+pub async fn tenant_by_name<C: crate::Writes>(c: &C, name: &str) -> Result<Option<TenantRow>, StoreError> {
     let q = Query::select()
         .columns(TENANT_COLS.map(a))
         .from(a("sys_tenants"))
@@ -157,7 +157,7 @@ pub async fn tenant_by_name<C: ConnectionTrait>(c: &C, name: &str) -> Result<Opt
     c.query_one(&q).await?.as_ref().map(tenant).transpose()
 }
 
-pub async fn tenant_by_id<C: ConnectionTrait>(c: &C, id: &str) -> Result<Option<TenantRow>, StoreError> {
+pub async fn tenant_by_id<C: crate::Writes>(c: &C, id: &str) -> Result<Option<TenantRow>, StoreError> {
     let q = Query::select()
         .columns(TENANT_COLS.map(a))
         .from(a("sys_tenants"))
@@ -166,7 +166,7 @@ pub async fn tenant_by_id<C: ConnectionTrait>(c: &C, id: &str) -> Result<Option<
     c.query_one(&q).await?.as_ref().map(tenant).transpose()
 }
 
-pub async fn count_tenants<C: ConnectionTrait>(c: &C) -> Result<i64, StoreError> {
+pub async fn count_tenants<C: crate::Writes>(c: &C) -> Result<i64, StoreError> {
     let q = Query::select()
         .expr_as(Expr::col(a("id")).count(), a("n"))
         .from(a("sys_tenants"))
@@ -178,7 +178,7 @@ pub async fn count_tenants<C: ConnectionTrait>(c: &C) -> Result<i64, StoreError>
         .unwrap_or(0))
 }
 
-pub async fn insert_user<C: ConnectionTrait>(c: &C, u: &UserRow) -> Result<(), StoreError> {
+pub async fn insert_user<C: crate::Writes>(c: &C, u: &UserRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_users"))
         .columns(USER_COLS.map(a))
@@ -197,7 +197,7 @@ pub async fn insert_user<C: ConnectionTrait>(c: &C, u: &UserRow) -> Result<(), S
     Ok(())
 }
 
-pub async fn user_by_email<C: ConnectionTrait>(c: &C, email: &str) -> Result<Option<UserRow>, StoreError> {
+pub async fn user_by_email<C: crate::Writes>(c: &C, email: &str) -> Result<Option<UserRow>, StoreError> {
     let q = Query::select()
         .columns(USER_COLS.map(a))
         .from(a("sys_users"))
@@ -206,7 +206,7 @@ pub async fn user_by_email<C: ConnectionTrait>(c: &C, email: &str) -> Result<Opt
     c.query_one(&q).await?.as_ref().map(user).transpose()
 }
 
-pub async fn user_by_id<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
+pub async fn user_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
     let q = Query::select()
         .columns(USER_COLS.map(a))
         .from(a("sys_users"))
@@ -217,7 +217,7 @@ pub async fn user_by_id<C: ConnectionTrait>(c: &C, tenant_id: &str, id: &str) ->
 }
 
 /// The users of a tenant, by e-mail.
-pub async fn users_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<UserRow>, StoreError> {
+pub async fn users_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<UserRow>, StoreError> {
     let q = Query::select()
         .columns(USER_COLS.map(a))
         .from(a("sys_users"))
@@ -228,7 +228,7 @@ pub async fn users_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<
 }
 
 /// Which of the ids are users of the tenant.
-pub async fn existing_user_ids<C: ConnectionTrait>(
+pub async fn existing_user_ids<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     ids: &[String],
@@ -246,7 +246,7 @@ pub async fn existing_user_ids<C: ConnectionTrait>(
         .collect()
 }
 
-pub async fn insert_token<C: ConnectionTrait>(c: &C, t: &TokenRow) -> Result<(), StoreError> {
+pub async fn insert_token<C: crate::Writes>(c: &C, t: &TokenRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_tokens"))
         .columns(TOKEN_COLS.map(a))
@@ -268,7 +268,7 @@ pub async fn insert_token<C: ConnectionTrait>(c: &C, t: &TokenRow) -> Result<(),
     Ok(())
 }
 
-pub async fn token_by_hash<C: ConnectionTrait>(c: &C, hash: &str) -> Result<Option<TokenRow>, StoreError> {
+pub async fn token_by_hash<C: crate::Writes>(c: &C, hash: &str) -> Result<Option<TokenRow>, StoreError> {
     let q = Query::select()
         .columns(TOKEN_COLS.map(a))
         .from(a("sys_tokens"))
@@ -278,7 +278,7 @@ pub async fn token_by_hash<C: ConnectionTrait>(c: &C, hash: &str) -> Result<Opti
 }
 
 /// API tokens of a user (never sessions), newest first.
-pub async fn api_tokens_of<C: ConnectionTrait>(
+pub async fn api_tokens_of<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -295,7 +295,7 @@ pub async fn api_tokens_of<C: ConnectionTrait>(
 }
 
 /// Marks a token revoked; false when the user has no such live token.
-pub async fn revoke_token<C: ConnectionTrait>(
+pub async fn revoke_token<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -323,7 +323,7 @@ pub async fn revoke_token<C: ConnectionTrait>(
     Ok(Some(hash))
 }
 
-pub async fn touch_token<C: ConnectionTrait>(c: &C, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn touch_token<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
     let u = Query::update()
         .table(a("sys_tokens"))
         .value(a("last_used_at"), at)
@@ -333,7 +333,7 @@ pub async fn touch_token<C: ConnectionTrait>(c: &C, id: &str, at: DateTime<Utc>)
     Ok(())
 }
 
-pub async fn apps_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<AppRow>, StoreError> {
+pub async fn apps_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS.map(a))
         .from(a("sys_apps"))
@@ -343,7 +343,7 @@ pub async fn apps_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<A
     c.query_all(&q).await?.iter().map(app).collect()
 }
 
-pub async fn app_by_name<C: ConnectionTrait>(c: &C, tenant_id: &str, name: &str) -> Result<Option<AppRow>, StoreError> {
+pub async fn app_by_name<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> Result<Option<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS.map(a))
         .from(a("sys_apps"))
@@ -355,7 +355,7 @@ pub async fn app_by_name<C: ConnectionTrait>(c: &C, tenant_id: &str, name: &str)
 
 /// Every app's (tenant, name, version): what a node compares to notice changes made elsewhere.
 /// Apps of every tenant with this name (inbound webhooks name an app, not a tenant).
-pub async fn apps_named<C: ConnectionTrait>(c: &C, name: &str) -> Result<Vec<AppRow>, StoreError> {
+pub async fn apps_named<C: crate::Writes>(c: &C, name: &str) -> Result<Vec<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS.map(a))
         .from(a("sys_apps"))
@@ -364,7 +364,7 @@ pub async fn apps_named<C: ConnectionTrait>(c: &C, name: &str) -> Result<Vec<App
     c.query_all(&q).await?.iter().map(app).collect()
 }
 
-pub async fn app_by_id<C: ConnectionTrait>(c: &C, id: &str) -> Result<Option<AppRow>, StoreError> {
+pub async fn app_by_id<C: crate::Writes>(c: &C, id: &str) -> Result<Option<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS.map(a))
         .from(a("sys_apps"))
@@ -373,7 +373,7 @@ pub async fn app_by_id<C: ConnectionTrait>(c: &C, id: &str) -> Result<Option<App
     c.query_one(&q).await?.as_ref().map(app).transpose()
 }
 
-pub async fn app_versions<C: ConnectionTrait>(c: &C) -> Result<Vec<(String, String, i64)>, StoreError> {
+pub async fn app_versions<C: crate::Writes>(c: &C) -> Result<Vec<(String, String, i64)>, StoreError> {
     let q = Query::select()
         .columns(["tenant_id", "name", "version"].map(a))
         .from(a("sys_apps"))
@@ -391,7 +391,7 @@ pub async fn app_versions<C: ConnectionTrait>(c: &C) -> Result<Vec<(String, Stri
         .collect()
 }
 
-pub async fn insert_app<C: ConnectionTrait>(c: &C, r: &AppRow) -> Result<(), StoreError> {
+pub async fn insert_app<C: crate::Writes>(c: &C, r: &AppRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_apps"))
         .columns(APP_COLS.map(a))
@@ -410,7 +410,7 @@ pub async fn insert_app<C: ConnectionTrait>(c: &C, r: &AppRow) -> Result<(), Sto
 }
 
 /// Stores a new definition version of an app, only if it is still at `expected`; false otherwise.
-pub async fn update_app<C: ConnectionTrait>(c: &C, r: &AppRow, expected: i64) -> Result<bool, StoreError> {
+pub async fn update_app<C: crate::Writes>(c: &C, r: &AppRow, expected: i64) -> Result<bool, StoreError> {
     let q = Query::update()
         .table(a("sys_apps"))
         .value(a("name"), r.name.clone())
@@ -423,7 +423,7 @@ pub async fn update_app<C: ConnectionTrait>(c: &C, r: &AppRow, expected: i64) ->
     Ok(c.execute(&q).await.map_err(StoreError::classify)?.rows_affected() == 1)
 }
 
-pub async fn delete_app<C: ConnectionTrait>(c: &C, id: &str) -> Result<(), StoreError> {
+pub async fn delete_app<C: crate::Writes>(c: &C, id: &str) -> Result<(), StoreError> {
     c.execute(
         &Query::delete()
             .from_table(a("sys_apps"))
@@ -441,7 +441,7 @@ pub async fn delete_app<C: ConnectionTrait>(c: &C, id: &str) -> Result<(), Store
     Ok(())
 }
 
-pub async fn insert_app_version<C: ConnectionTrait>(
+pub async fn insert_app_version<C: crate::Writes>(
     c: &C,
     app_id: &str,
     version: i64,

@@ -2,8 +2,8 @@
 //! reads them.
 
 use chrono::{DateTime, Utc};
+use sea_orm::QueryResult;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::error::StoreError;
 
@@ -33,7 +33,7 @@ fn team(r: &QueryResult) -> Result<TeamRow, StoreError> {
     })
 }
 
-pub async fn insert_team<C: ConnectionTrait>(c: &C, t: &TeamRow) -> Result<(), StoreError> {
+pub async fn insert_team<C: crate::Writes>(c: &C, t: &TeamRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_teams"))
         .columns(COLS.map(a))
@@ -50,7 +50,7 @@ pub async fn insert_team<C: ConnectionTrait>(c: &C, t: &TeamRow) -> Result<(), S
 }
 
 /// Every team of a tenant, by name.
-pub async fn teams_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<TeamRow>, StoreError> {
+pub async fn teams_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<TeamRow>, StoreError> {
     let q = Query::select()
         .columns(COLS.map(a))
         .from(a("sys_teams"))
@@ -61,7 +61,7 @@ pub async fn teams_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<
 }
 
 /// A team of the tenant by id or by name.
-pub async fn find_team<C: ConnectionTrait>(
+pub async fn find_team<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     id_or_name: &str,
@@ -80,7 +80,7 @@ pub async fn find_team<C: ConnectionTrait>(
 }
 
 /// (team id, user id) of every membership of the tenant's teams.
-pub async fn memberships_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+pub async fn memberships_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<(String, String)>, StoreError> {
     let q = Query::select()
         .column((a("m"), a("team_id")))
         .column((a("m"), a("user_id")))
@@ -100,7 +100,7 @@ pub async fn memberships_of<C: ConnectionTrait>(c: &C, tenant_id: &str) -> Resul
 }
 
 /// Adds a member (idempotent).
-pub async fn add_member<C: ConnectionTrait>(
+pub async fn add_member<C: crate::Writes>(
     c: &C,
     team_id: &str,
     user_id: &str,
@@ -121,7 +121,7 @@ pub async fn add_member<C: ConnectionTrait>(
 }
 
 /// Removes a member; false when they were not one.
-pub async fn remove_member<C: ConnectionTrait>(c: &C, team_id: &str, user_id: &str) -> Result<bool, StoreError> {
+pub async fn remove_member<C: crate::Writes>(c: &C, team_id: &str, user_id: &str) -> Result<bool, StoreError> {
     let q = Query::delete()
         .from_table(a("sys_team_members"))
         .and_where(Expr::col(a("team_id")).eq(team_id))
@@ -131,7 +131,7 @@ pub async fn remove_member<C: ConnectionTrait>(c: &C, team_id: &str, user_id: &s
 }
 
 /// Moves a team below another (or to the top).
-pub async fn set_parent<C: ConnectionTrait>(c: &C, team_id: &str, parent_id: Option<&str>) -> Result<(), StoreError> {
+pub async fn set_parent<C: crate::Writes>(c: &C, team_id: &str, parent_id: Option<&str>) -> Result<(), StoreError> {
     let q = Query::update()
         .table(a("sys_teams"))
         .value(a("parent_id"), parent_id.map(str::to_string))

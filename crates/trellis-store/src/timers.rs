@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Order, Query};
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+use sea_orm::{DbBackend, QueryResult};
 
 use crate::error::StoreError;
 
@@ -55,7 +55,7 @@ fn timer(r: &QueryResult) -> Result<TimerRow, StoreError> {
     })
 }
 
-pub async fn insert<C: ConnectionTrait>(c: &C, t: &TimerRow) -> Result<(), StoreError> {
+pub async fn insert<C: crate::Writes>(c: &C, t: &TimerRow) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(a("sys_timers"))
         .columns(COLS.map(a))
@@ -77,7 +77,7 @@ pub async fn insert<C: ConnectionTrait>(c: &C, t: &TimerRow) -> Result<(), Store
 }
 
 /// Cancels a record's pending timers of a kind (the record left the stage or was deleted).
-pub async fn cancel_for_record<C: ConnectionTrait>(c: &C, record_id: &str, kind: &str) -> Result<u64, StoreError> {
+pub async fn cancel_for_record<C: crate::Writes>(c: &C, record_id: &str, kind: &str) -> Result<u64, StoreError> {
     let q = Query::update()
         .table(a("sys_timers"))
         .value(a("status"), "cancelled")
@@ -91,7 +91,7 @@ pub async fn cancel_for_record<C: ConnectionTrait>(c: &C, record_id: &str, kind:
 /// Pending timers due by `now`, soonest first, read through the partial index on due times (so
 /// a sweep never touches timers that are not due). On PostgreSQL the rows are locked and rows
 /// another node holds are skipped.
-pub async fn due<C: ConnectionTrait>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<TimerRow>, StoreError> {
+pub async fn due<C: crate::Writes>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<TimerRow>, StoreError> {
     let mut q = Query::select();
     q.columns(COLS.map(a))
         .from(a("sys_timers"))
@@ -106,7 +106,7 @@ pub async fn due<C: ConnectionTrait>(c: &C, now: DateTime<Utc>, limit: u64) -> R
 }
 
 /// Marks a timer fired if it is still pending; false when another node (or a cancel) won.
-pub async fn mark_fired<C: ConnectionTrait>(c: &C, id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn mark_fired<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
     let q = Query::update()
         .table(a("sys_timers"))
         .value(a("status"), "fired")
@@ -118,7 +118,7 @@ pub async fn mark_fired<C: ConnectionTrait>(c: &C, id: &str, at: DateTime<Utc>) 
 }
 
 /// A record's timers of a kind, newest first.
-pub async fn of_record<C: ConnectionTrait>(c: &C, record_id: &str) -> Result<Vec<TimerRow>, StoreError> {
+pub async fn of_record<C: crate::Writes>(c: &C, record_id: &str) -> Result<Vec<TimerRow>, StoreError> {
     let q = Query::select()
         .columns(COLS.map(a))
         .from(a("sys_timers"))

@@ -8,7 +8,6 @@ use trellis_core::{Error, FieldError};
 use trellis_store::events::EventRow;
 use trellis_store::jobs;
 use trellis_store::records;
-use trellis_store::sea_orm::TransactionTrait;
 use trellis_store::{StoreError, events, system};
 
 use crate::apps::{ChangeOptions, ChangeOut, merge_patch};
@@ -317,7 +316,7 @@ impl Engine {
             ));
         }
         let id = crate::records::check_id(id)?;
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         records::get(&tx, &ent, &id, Some(&[]))
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
@@ -353,7 +352,7 @@ impl Engine {
             )));
         }
         let now = trellis_core::value::now_micros();
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         jobs::requeue(&tx, id, now).await?;
         // The run is open again; the actions after this one wait their turn once more.
         {

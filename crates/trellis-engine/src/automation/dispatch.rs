@@ -14,7 +14,6 @@ use trellis_rules::{ScriptContext, UserInfo, json_to_dynamic, record_map, to_dyn
 use trellis_store::events::EventRow;
 use trellis_store::jobs::{self, JobRow, RunRow};
 use trellis_store::records::{self, Row};
-use trellis_store::sea_orm::{ConnectionTrait, TransactionTrait};
 use trellis_store::{StoreError, events, system, timers};
 
 use crate::Engine;
@@ -30,7 +29,7 @@ pub const DEFAULT_ATTEMPTS: u32 = 5;
 /// `automation_runs_per_minute`).
 pub const DEFAULT_RUNS_PER_MINUTE: i64 = 60_000;
 
-async fn runs_per_minute<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<i64, Error> {
+async fn runs_per_minute<C: trellis_store::Writes>(conn: &C, tenant_id: &str) -> Result<i64, Error> {
     Ok(
         trellis_store::settings::get(conn, tenant_id, "automation_runs_per_minute")
             .await?
@@ -192,7 +191,7 @@ pub(crate) fn condition_context(entity: Option<&CompiledEntity>, row: Option<&Ro
 
 impl Engine {
     /// The compiled app with this id (from the registry when current).
-    pub(crate) async fn app_by_id<C: ConnectionTrait>(
+    pub(crate) async fn app_by_id<C: trellis_store::Writes>(
         &self,
         conn: &C,
         id: &str,
@@ -225,7 +224,7 @@ impl Engine {
             t.retain(|_, until| *until > now);
             t.keys().cloned().collect()
         };
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let mut claimed = jobs::claim_events(&tx, BATCH, &skip).await?;
         let now = trellis_core::value::now_micros();
         // A tenant over its runs-per-minute limit keeps its events in the outbox for a while:
@@ -287,7 +286,7 @@ impl Engine {
     }
 
     /// Matches one event; answers how many jobs it queued.
-    async fn dispatch_one<C: ConnectionTrait>(
+    async fn dispatch_one<C: trellis_store::Writes>(
         &self,
         tx: &C,
         app: &Arc<LoadedApp>,
@@ -329,7 +328,7 @@ impl Engine {
     /// Records a run of a rule: the depth guard, the condition, and its jobs (the first queued,
     /// the others waiting their turn). Answers how many jobs it queued.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn start_run<C: ConnectionTrait>(
+    pub(crate) async fn start_run<C: trellis_store::Writes>(
         &self,
         tx: &C,
         app: &LoadedApp,
@@ -443,7 +442,7 @@ impl Engine {
 
     /// Keeps the relative-time timers of a record in step with it: (re)scheduled when it is
     /// created or its date field changes, cancelled when it is deleted.
-    async fn schedule_relative<C: ConnectionTrait>(
+    async fn schedule_relative<C: trellis_store::Writes>(
         &self,
         tx: &C,
         app: &LoadedApp,
@@ -531,7 +530,7 @@ impl Engine {
     }
 }
 
-async fn cancel_rule_timer<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), Error> {
+async fn cancel_rule_timer<C: trellis_store::Writes>(c: &C, key: &str) -> Result<(), Error> {
     use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     let q = Query::update()
         .table(Alias::new("sys_timers"))

@@ -8,7 +8,6 @@ use serde_json::json;
 use trellis_core::automation::Trigger;
 use trellis_core::{AppDef, Error, FieldError};
 use trellis_store::events::EventRow;
-use trellis_store::sea_orm::ConnectionTrait;
 use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use trellis_store::{StoreError, events, jobs, timers};
 
@@ -44,7 +43,12 @@ pub fn check_schedules(def: &AppDef) -> Vec<FieldError> {
 }
 
 /// Replaces an app's pending cron timers with one per enabled cron rule, due at its next fire.
-pub async fn sync_cron<C: ConnectionTrait>(conn: &C, tenant_id: &str, app_id: &str, def: &AppDef) -> Result<(), Error> {
+pub async fn sync_cron<C: trellis_store::Writes>(
+    conn: &C,
+    tenant_id: &str,
+    app_id: &str,
+    def: &AppDef,
+) -> Result<(), Error> {
     let q = Query::update()
         .table(Alias::new("sys_timers"))
         .value(Alias::new("status"), "cancelled")
@@ -63,7 +67,7 @@ pub async fn sync_cron<C: ConnectionTrait>(conn: &C, tenant_id: &str, app_id: &s
     Ok(())
 }
 
-async fn insert_cron_timer<C: ConnectionTrait>(
+async fn insert_cron_timer<C: trellis_store::Writes>(
     conn: &C,
     tenant_id: &str,
     app_id: &str,
@@ -90,7 +94,7 @@ async fn insert_cron_timer<C: ConnectionTrait>(
 }
 
 /// Turns a fired rule timer into a `timer` event; a cron timer also schedules its next tick.
-pub async fn fire<C: ConnectionTrait>(
+pub async fn fire<C: trellis_store::Writes>(
     conn: &C,
     t: &timers::TimerRow,
     def: Option<&AppDef>,

@@ -12,7 +12,6 @@ use serde_json::Value;
 use trellis_core::Error;
 use trellis_core::automation::{ActionDef, RuleDef};
 use trellis_store::jobs::{self, JobRow};
-use trellis_store::sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use trellis_store::{StoreError, system};
 
 use crate::automation::{ActionCtx, ActionError, actions};
@@ -59,7 +58,7 @@ impl Engine {
         if jobs::due_jobs(&self.db.read, now, 1).await?.is_empty() {
             return Ok(0);
         }
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let due = jobs::due_jobs(&tx, now, free as u64).await?;
         let (external, internal): (Vec<JobRow>, Vec<JobRow>) = due
             .into_iter()
@@ -106,7 +105,7 @@ impl Engine {
     /// completion in one savepoint, or, when it fails, only the record of the failure.
     async fn run_internal_in(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &trellis_store::WriteTx,
         job: JobRow,
         now: DateTime<Utc>,
         apps: &mut std::collections::HashMap<String, Option<Arc<LoadedApp>>>,
@@ -167,7 +166,12 @@ impl Engine {
     }
 
     /// The user a rule acts as: the one whose change triggered it, else a tenant administrator.
-    async fn rule_ctx<C: ConnectionTrait>(&self, conn: &C, job: &JobRow, input: &Value) -> Result<TenantCtx, Error> {
+    async fn rule_ctx<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        job: &JobRow,
+        input: &Value,
+    ) -> Result<TenantCtx, Error> {
         let depth = input["event"]["depth"].as_i64().unwrap_or(0) as i32 + 1;
         if let Some(actor) = input["event"]["actor"].as_str()
             && let Some(u) = system::user_by_id(conn, &job.tenant_id, actor).await?
@@ -231,7 +235,7 @@ impl Engine {
             return self.record(&job, attempt, outcome, started).await;
         }
         // Database actions commit with their job's completion, or not at all.
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let ctx = self.rule_ctx(&tx, &job, &input).await?;
         match self
             .internal(&tx, &ctx, &app, rule, action, &job, attempt, &input)
@@ -278,7 +282,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn internal(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &trellis_store::WriteTx,
         ctx: &TenantCtx,
         app: &Arc<LoadedApp>,
         rule: &RuleDef,
@@ -368,7 +372,7 @@ impl Engine {
 
     /// Marks the job done, queues the run's next action or closes the run. False when the job
     /// is no longer ours (its lease ran out and another worker took it).
-    async fn complete<C: ConnectionTrait>(
+    async fn complete<C: trellis_store::Writes>(
         &self,
         tx: &C,
         job: &JobRow,
@@ -390,7 +394,7 @@ impl Engine {
 
     /// Records an attempt's outcome in its own transaction.
     async fn record(&self, job: &JobRow, attempt: i32, outcome: Outcome, started: Instant) -> Result<(), Error> {
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         self.record_in(&tx, job, attempt, outcome, started).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_workers();
@@ -399,7 +403,7 @@ impl Engine {
 
     /// Records an attempt's outcome: done, retrying after a backoff, or dead (skipping the
     /// run's later actions and failing the run).
-    async fn record_in<C: ConnectionTrait>(
+    async fn record_in<C: trellis_store::Writes>(
         &self,
         tx: &C,
         job: &JobRow,

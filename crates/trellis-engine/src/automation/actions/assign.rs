@@ -13,7 +13,6 @@ use chrono::{DateTime, Datelike, Utc, Weekday};
 use trellis_core::CompiledEntity;
 use trellis_core::automation::AssignStrategy;
 use trellis_core::query::parse_filter;
-use trellis_store::sea_orm::ConnectionTrait;
 use trellis_store::{directory, records, system};
 
 use crate::automation::{ActionCtx, ActionError};
@@ -31,7 +30,7 @@ pub async fn pick(
 
 /// [`pick`] on the caller's connection (the job's transaction: the round-robin turn is then
 /// taken only if the job commits).
-pub async fn pick_in<C: ConnectionTrait>(
+pub async fn pick_in<C: trellis_store::Writes>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     action: usize,
@@ -68,7 +67,7 @@ pub async fn pick_in<C: ConnectionTrait>(
 
 /// The named users and the role's members that are active users of the tenant, sorted, once
 /// each; none is a fatal error.
-async fn candidates<C: ConnectionTrait>(
+async fn candidates<C: trellis_store::Writes>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     users: &[String],

@@ -8,14 +8,13 @@ use serde_json::{Value, json};
 use trellis_core::automation::Recipients;
 use trellis_core::permissions::Right;
 use trellis_core::{CompiledEntity, Error, Label};
-use trellis_store::sea_orm::ConnectionTrait;
 use trellis_store::system;
 
 use crate::TenantCtx;
 use crate::automation::template::render;
 use crate::automation::{ActionCtx, ActionError};
 
-pub async fn run<C: ConnectionTrait>(
+pub async fn run<C: trellis_store::Writes>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     to: &Recipients,
@@ -63,7 +62,7 @@ pub async fn run<C: ConnectionTrait>(
 }
 
 /// The fields of the entity hidden from a user (sorted).
-async fn hidden_for<C: ConnectionTrait>(
+async fn hidden_for<C: trellis_store::Writes>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     entity: &Arc<CompiledEntity>,

@@ -4,7 +4,6 @@
 use serde::Serialize;
 use serde_json::Value;
 use trellis_core::automation::Recipients;
-use trellis_store::sea_orm::ConnectionTrait;
 use trellis_store::{directory, system};
 
 use super::super::template;
@@ -27,7 +26,7 @@ pub async fn resolve(ctx: &ActionCtx<'_>, to: &Recipients) -> Result<Vec<Target>
 }
 
 /// [`resolve`] on the caller's connection (inside a job's transaction).
-pub async fn resolve_in<C: ConnectionTrait>(
+pub async fn resolve_in<C: trellis_store::Writes>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     to: &Recipients,

@@ -5,7 +5,6 @@ use serde_json::{Map, Value};
 use trellis_core::permissions::Right;
 use trellis_core::{CompiledEntity, Error};
 use trellis_rules::Dynamic;
-use trellis_store::sea_orm::DatabaseTransaction;
 
 use crate::TenantCtx;
 use crate::automation::ActionError;
@@ -62,7 +61,7 @@ fn record_id(input: &Value) -> Result<&str, ActionError> {
 /// Sets fields of the trigger record (through the write path: validation, formulas, events).
 pub async fn set_fields(
     engine: &Engine,
-    tx: &DatabaseTransaction,
+    tx: &trellis_store::WriteTx,
     ctx: &TenantCtx,
     app: &LoadedApp,
     values: &Map<String, Value>,
@@ -86,7 +85,7 @@ pub async fn set_fields(
 #[allow(clippy::too_many_arguments)]
 pub async fn create_record(
     engine: &Engine,
-    tx: &DatabaseTransaction,
+    tx: &trellis_store::WriteTx,
     ctx: &TenantCtx,
     app: &LoadedApp,
     target: &str,
@@ -116,7 +115,7 @@ pub async fn create_record(
 /// Updates the record that a relation field of the trigger record points at.
 pub async fn update_related(
     engine: &Engine,
-    tx: &DatabaseTransaction,
+    tx: &trellis_store::WriteTx,
     ctx: &TenantCtx,
     app: &LoadedApp,
     relation: &str,
@@ -147,7 +146,7 @@ pub async fn update_related(
 /// Moves the trigger record through its pipeline (its conditions and approvals apply).
 pub async fn transition(
     engine: &Engine,
-    tx: &DatabaseTransaction,
+    tx: &trellis_store::WriteTx,
     ctx: &TenantCtx,
     app: &LoadedApp,
     to: &str,

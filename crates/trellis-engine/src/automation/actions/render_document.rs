@@ -7,7 +7,6 @@
 //! other name → `text/markdown` (a name without one of these extensions gets `.md`).
 
 use serde_json::{Value, json};
-use trellis_store::sea_orm::ConnectionTrait;
 
 use crate::automation::{ActionCtx, ActionError, template};
 
@@ -19,7 +18,7 @@ pub async fn run(ctx: &ActionCtx<'_>, template: &str, name: &str) -> Result<Valu
 }
 
 /// [`run`] recording the file on the caller's connection (the job's transaction).
-pub async fn run_in<C: ConnectionTrait>(
+pub async fn run_in<C: trellis_store::Writes>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     template_text: &str,
