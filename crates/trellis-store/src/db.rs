@@ -36,8 +36,8 @@ impl Db {
             } else {
                 format!("{url}?mode=rwc")
             };
-            let write = connect_sqlite(&url, 1).await?;
-            let read = connect_sqlite(&url, 4).await?;
+            let write = connect_sqlite(&url, 1, 400).await?;
+            let read = connect_sqlite(&url, 4, 100).await?;
             Ok(Db {
                 read,
                 write,
@@ -148,15 +148,16 @@ impl Db {
     }
 }
 
-async fn connect_sqlite(url: &str, max: u32) -> Result<DatabaseConnection, StoreError> {
+/// `statements`: prepared statements kept per connection (the writer sends recurring
+/// combinations of statements, see `writer`).
+async fn connect_sqlite(url: &str, max: u32, statements: usize) -> Result<DatabaseConnection, StoreError> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
-            // The writer sends recurring combinations of statements (see `writer`).
-            o.statement_cache_capacity(400)
+        .map_sqlx_sqlite_opts(move |o| {
+            o.statement_cache_capacity(statements)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))

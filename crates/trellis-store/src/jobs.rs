@@ -173,7 +173,7 @@ pub async fn mark_dispatched<C: crate::Writes>(c: &C, ids: &[String], at: DateTi
         .value(a("dispatched_at"), at)
         .and_where(Expr::col(a("id")).is_in(ids.iter().cloned()))
         .to_owned();
-    c.execute(&q).await?;
+    c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }
 
@@ -198,7 +198,7 @@ pub async fn insert_run<C: crate::Writes>(c: &C, r: &RunRow) -> Result<(), Store
             r.finished_at.into(),
         ])
         .to_owned();
-    c.execute(&q).await?;
+    c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }
 
@@ -233,7 +233,7 @@ pub async fn insert_jobs<C: crate::Writes>(c: &C, jobs: &[JobRow]) -> Result<(),
         ]);
     }
     q.on_conflict(OnConflict::column(a("idempotency_key")).do_nothing().to_owned());
-    c.execute(&q).await?;
+    c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }
 
@@ -281,6 +281,75 @@ pub async fn take<C: crate::Writes>(
         .and_where(Expr::col(a("attempts")).eq(j.attempts))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() == 1)
+}
+
+/// [`take`] for a job this transaction has locked (selected by [`due_jobs`] in it): the update
+/// cannot miss, so it goes with the transaction's next statement.
+pub async fn take_locked<C: crate::Writes>(
+    c: &C,
+    j: &JobRow,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let q = Query::update()
+        .table(a("sys_jobs"))
+        .value(a("status"), "running")
+        .value(a("attempts"), j.attempts + 1)
+        .value(a("locked_until"), lease_until)
+        .value(a("updated_at"), now)
+        .and_where(Expr::col(a("id")).eq(j.id.clone()))
+        .to_owned();
+    c.execute_later(c.get_database_backend().build(&q)).await?;
+    Ok(())
+}
+
+/// Marks a job this transaction took done, queues the run's next waiting job, and finishes the
+/// run when none of its jobs is left to run; all with the transaction's next statement.
+pub async fn done_locked<C: crate::Writes>(
+    c: &C,
+    j: &JobRow,
+    output: &str,
+    duration_ms: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let backend = c.get_database_backend();
+    let q = Query::update()
+        .table(a("sys_jobs"))
+        .value(a("status"), "done")
+        .value(a("last_error"), Option::<String>::None)
+        .value(a("output"), output)
+        .value(a("duration_ms"), duration_ms)
+        .value(a("locked_until"), Option::<DateTime<Utc>>::None)
+        .value(a("updated_at"), now)
+        .and_where(Expr::col(a("id")).eq(j.id.clone()))
+        .to_owned();
+    c.execute_later(backend.build(&q)).await?;
+    let q = Query::update()
+        .table(a("sys_jobs"))
+        .value(a("status"), "queued")
+        .value(a("next_run_at"), now)
+        .value(a("updated_at"), now)
+        .and_where(Expr::col(a("run_id")).eq(j.run_id.clone()))
+        .and_where(Expr::col(a("action_index")).eq(j.action_index + 1))
+        .and_where(Expr::col(a("status")).eq("waiting"))
+        .to_owned();
+    c.execute_later(backend.build(&q)).await?;
+    let open = Query::select()
+        .expr(Expr::val(1))
+        .from(a("sys_jobs"))
+        .and_where(Expr::col(a("run_id")).eq(j.run_id.clone()))
+        .and_where(Expr::col(a("status")).is_in(["waiting", "queued", "retrying", "running"]))
+        .to_owned();
+    let q = Query::update()
+        .table(a("sys_rule_runs"))
+        .value(a("status"), "done")
+        .value(a("error"), Option::<String>::None)
+        .value(a("finished_at"), now)
+        .and_where(Expr::col(a("id")).eq(j.run_id.clone()))
+        .and_where(Expr::exists(open).not())
+        .to_owned();
+    c.execute_later(backend.build(&q)).await?;
+    Ok(())
 }
 
 /// Records a job's outcome if it is still the run this worker took (same attempt number).
@@ -341,7 +410,7 @@ pub async fn skip_rest<C: crate::Writes>(c: &C, run_id: &str, now: DateTime<Utc>
         .and_where(Expr::col(a("run_id")).eq(run_id))
         .and_where(Expr::col(a("status")).eq("waiting"))
         .to_owned();
-    c.execute(&q).await?;
+    c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }
 
@@ -360,7 +429,7 @@ pub async fn finish_run<C: crate::Writes>(
         .value(a("finished_at"), at)
         .and_where(Expr::col(a("id")).eq(id))
         .to_owned();
-    c.execute(&q).await?;
+    c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }
 

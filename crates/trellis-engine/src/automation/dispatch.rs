@@ -270,10 +270,48 @@ impl Engine {
             }
             claimed.retain(|e| !waiting.contains(&e.id));
         }
+        // The records that matched events are about, read together per entity.
+        let mut wanted: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for e in &claimed {
+            let Some(app) = apps.get(&e.app_id).and_then(|a| a.as_ref()) else {
+                continue;
+            };
+            let Some(ent) = entity_by_id(app, &e.entity_id) else {
+                continue;
+            };
+            if e.kind == "deleted" || e.record_id.is_empty() {
+                continue;
+            }
+            let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
+            if app
+                .def
+                .rules
+                .iter()
+                .any(|r| r.enabled && matches(r, e, Some(&ent), &data))
+            {
+                wanted
+                    .entry((e.app_id.clone(), e.entity_id.clone()))
+                    .or_default()
+                    .push(e.record_id.clone());
+            }
+        }
+        let mut rows: HashMap<String, Row> = HashMap::new();
+        for ((app_id, entity_id), ids) in wanted {
+            let Some(ent) = apps
+                .get(&app_id)
+                .and_then(|a| a.as_ref())
+                .and_then(|a| entity_by_id(a, &entity_id))
+            else {
+                continue;
+            };
+            for row in records::get_many(&tx, &ent, &ids).await? {
+                rows.insert(row.id().to_string(), row);
+            }
+        }
         let mut queued = 0;
         for e in &claimed {
             if let Some(app) = apps.get(&e.app_id).cloned().flatten() {
-                queued += self.dispatch_one(&tx, &app, e, now).await?;
+                queued += self.dispatch_one(&tx, &app, e, now, &rows).await?;
             }
         }
         let ids: Vec<String> = claimed.iter().map(|e| e.id.clone()).collect();
@@ -292,6 +330,7 @@ impl Engine {
         app: &Arc<LoadedApp>,
         e: &EventRow,
         now: DateTime<Utc>,
+        rows: &HashMap<String, Row>,
     ) -> Result<usize, Error> {
         let entity = entity_by_id(app, &e.entity_id);
         let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
@@ -307,8 +346,9 @@ impl Engine {
         if rules.is_empty() {
             return Ok(0);
         }
+        // Read before the round for every matched event (a record deleted since has none).
         let row = match &entity {
-            Some(ent) if e.kind != "deleted" => records::get(tx, ent, &e.record_id, None).await?,
+            Some(_) if e.kind != "deleted" => rows.get(&e.record_id).cloned(),
             _ => None,
         };
         let mut queued = 0;

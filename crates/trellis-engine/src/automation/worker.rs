@@ -40,6 +40,14 @@ pub fn backoff_base_ms() -> u64 {
         .unwrap_or(1000)
 }
 
+/// What one round of database jobs has looked up already: apps by id, and the user each
+/// (tenant, triggering user) acts as.
+#[derive(Default)]
+struct Seen {
+    apps: std::collections::HashMap<String, Option<Arc<LoadedApp>>>,
+    users: std::collections::HashMap<(String, Option<String>), TenantCtx>,
+}
+
 /// What a finished attempt leads to.
 enum Outcome {
     Done(Value),
@@ -72,9 +80,9 @@ impl Engine {
         // Jobs on the database run right here, each in a savepoint of this one transaction: on
         // SQLite's single writer one commit for the round instead of one per job.
         let ran = internal.len();
-        let mut apps = std::collections::HashMap::new();
+        let mut seen = Seen::default();
         for j in internal {
-            self.run_internal_in(&tx, j, now, &mut apps).await?;
+            self.run_internal_in(&tx, j, now, &mut seen).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         if ran > 0 {
@@ -108,12 +116,12 @@ impl Engine {
         tx: &trellis_store::WriteTx,
         job: JobRow,
         now: DateTime<Utc>,
-        apps: &mut std::collections::HashMap<String, Option<Arc<LoadedApp>>>,
+        seen: &mut Seen,
     ) -> Result<(), Error> {
         let started = Instant::now();
-        if !jobs::take(tx, &job, now, now + LEASE).await? {
-            return Ok(());
-        }
+        // Selected in this transaction (locked on PostgreSQL, the one writer on SQLite): ours.
+        jobs::take_locked(tx, &job, now, now + LEASE).await?;
+        let apps = &mut seen.apps;
         let attempt = job.attempts + 1;
         let input: Value = serde_json::from_str(&job.input).unwrap_or(Value::Null);
         let app = match apps.get(&job.app_id) {
@@ -144,18 +152,29 @@ impl Engine {
                     .await;
             }
         };
-        let ctx = self.rule_ctx(tx, &job, &input).await?;
+        let key = (
+            job.tenant_id.clone(),
+            input["event"]["actor"].as_str().map(str::to_string),
+        );
+        let ctx = match seen.users.get(&key) {
+            Some(c) => c.clone(),
+            None => {
+                let c = self.rule_ctx(tx, &job, &input).await?;
+                seen.users.insert(key, c.clone());
+                c
+            }
+        };
+        let depth = input["event"]["depth"].as_i64().unwrap_or(0) as i32 + 1;
+        let ctx = ctx.as_rule(&job.rule, depth);
         let sp = tx.begin().await.map_err(StoreError::from)?;
         match self
             .internal(&sp, &ctx, &app, &rule, &action, &job, attempt, &input)
             .await
         {
             Ok(v) => {
-                if self.complete(&sp, &job, attempt, &v, started).await? {
-                    sp.commit().await.map_err(StoreError::from)?;
-                } else {
-                    sp.rollback().await.map_err(StoreError::from)?;
-                }
+                let ms = started.elapsed().as_millis() as i64;
+                jobs::done_locked(&sp, &job, &v.to_string(), ms, trellis_core::value::now_micros()).await?;
+                sp.commit().await.map_err(StoreError::from)?;
                 Ok(())
             }
             Err(e) => {
