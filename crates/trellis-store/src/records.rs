@@ -467,8 +467,9 @@ pub async fn insert<C: crate::Writes>(
     Ok(())
 }
 
-/// Updates a record's fields, bumping its version. With `expected_version`, only if the record is
-/// still at that version. Returns false when no row matched.
+/// Updates a record's fields, bumping its version. With `expected_version` (a version read in
+/// this transaction), only if the record is still at that version. Returns false when no row
+/// matched.
 pub async fn update<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
@@ -493,6 +494,14 @@ pub async fn update<C: crate::Writes>(
     stmt.and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
     if let Some(v) = expected_version {
         stmt.and_where(Expr::col(Alias::new("version")).eq(v));
+        if conn.sole_writer() {
+            // The version was read in this transaction of the only writer: the row is still
+            // at it, so the update goes with the transaction's next statement.
+            conn.execute_later(conn.get_database_backend().build(&stmt))
+                .await
+                .map_err(StoreError::classify)?;
+            return Ok(true);
+        }
     }
     let res = conn.execute(&stmt).await.map_err(StoreError::classify)?;
     Ok(res.rows_affected() > 0)

@@ -40,6 +40,12 @@ pub trait Writes: ConnectionTrait + Send + Sync {
     async fn execute_later(&self, stmt: Statement) -> Result<(), DbErr> {
         self.execute_raw(stmt).await.map(|_| ())
     }
+
+    /// Whether this is a transaction of the only writer (SQLite): a row it has read stays as
+    /// read until it commits, so a version check on it cannot fail.
+    fn sole_writer(&self) -> bool {
+        false
+    }
 }
 
 impl Writes for DatabaseConnection {}
@@ -395,6 +401,10 @@ impl Writes for WriteTx {
             Inner::Pg(t) => t.execute_raw(stmt).await.map(|_| ()),
             Inner::Lite(t) => t.later(stmt).await,
         }
+    }
+
+    fn sole_writer(&self) -> bool {
+        matches!(self.inner, Inner::Lite(_))
     }
 }
 
