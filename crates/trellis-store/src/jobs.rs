@@ -262,29 +262,9 @@ pub async fn due_jobs<C: crate::Writes>(c: &C, now: DateTime<Utc>, limit: u64) -
     Ok(out)
 }
 
-/// Takes a job for a run: status running, one more attempt, a lease. False when another
-/// worker took it first.
-pub async fn take<C: crate::Writes>(
-    c: &C,
-    j: &JobRow,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let q = Query::update()
-        .table(a("sys_jobs"))
-        .value(a("status"), "running")
-        .value(a("attempts"), j.attempts + 1)
-        .value(a("locked_until"), lease_until)
-        .value(a("updated_at"), now)
-        .and_where(Expr::col(a("id")).eq(j.id.clone()))
-        .and_where(Expr::col(a("status")).eq(j.status.clone()))
-        .and_where(Expr::col(a("attempts")).eq(j.attempts))
-        .to_owned();
-    Ok(c.execute(&q).await?.rows_affected() == 1)
-}
-
-/// [`take`] for a job this transaction has locked (selected by [`due_jobs`] in it): the update
-/// cannot miss, so it goes with the transaction's next statement.
+/// Takes a job this transaction has locked (selected by [`due_jobs`] in it): status running,
+/// one more attempt, a lease. The update cannot miss, so it goes with the transaction's next
+/// statement.
 pub async fn take_locked<C: crate::Writes>(
     c: &C,
     j: &JobRow,

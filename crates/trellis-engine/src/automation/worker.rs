@@ -18,8 +18,8 @@ use crate::automation::{ActionCtx, ActionError, actions};
 use crate::scripts::LoadedApp;
 use crate::{Engine, TenantCtx};
 
-/// Jobs taken per round.
-pub const BATCH: u64 = 64;
+/// Jobs taken per round (outside actions only as many as there are free slots).
+pub const BATCH: u64 = 256;
 /// How long a taken job is ours before another worker may take it again.
 pub const LEASE: TimeDelta = TimeDelta::seconds(60);
 
@@ -58,24 +58,23 @@ impl Engine {
     /// One round: takes as many due jobs as this node has free slots and runs each on its own
     /// task, so one slow webhook holds one slot and nothing else. Answers how many were taken.
     pub async fn run_due_jobs(&self) -> Result<usize, Error> {
-        let free = self.wake.slots.available_permits().min(BATCH as usize);
-        if free == 0 {
-            return Ok(0);
-        }
+        let free = self.wake.slots.available_permits();
         let now = trellis_core::value::now_micros();
         if jobs::due_jobs(&self.db.read, now, 1).await?.is_empty() {
             return Ok(0);
         }
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
-        let due = jobs::due_jobs(&tx, now, free as u64).await?;
-        let (external, internal): (Vec<JobRow>, Vec<JobRow>) = due
+        let due = jobs::due_jobs(&tx, now, BATCH).await?;
+        let (mut external, internal): (Vec<JobRow>, Vec<JobRow>) = due
             .into_iter()
             .partition(|j| matches!(j.action.as_str(), "email" | "sms" | "webhook"));
+        // Outside actions need a free slot; the others wait for a later round.
+        external.truncate(free);
         let mut taken = Vec::new();
         for j in external {
-            if jobs::take(&tx, &j, now, now + LEASE).await? {
-                taken.push(j);
-            }
+            // Selected in this transaction (locked on PostgreSQL, the one writer on SQLite).
+            jobs::take_locked(&tx, &j, now, now + LEASE).await?;
+            taken.push(j);
         }
         // Jobs on the database run right here, each in a savepoint of this one transaction: on
         // SQLite's single writer one commit for the round instead of one per job.
