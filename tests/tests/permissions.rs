@@ -1503,6 +1503,186 @@ async fn a_rule_notification_shows_each_recipient_only_fields_they_see(backend: 
     assert_eq!(body, "was alpha password");
 }
 
+/// A team scope that keeps 1 row in 6 of a table whose statistics say so (on PostgreSQL the list
+/// then reads the team's rows first and sorts them): sorted, filtered pages, by cursor and by
+/// offset, hold exactly the team's matching rows in the list order, and a filter the team's
+/// rows never match answers an empty page.
+async fn a_selective_team_scope_pages_exactly_the_teams_rows_in_order(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "sales", "label": {"en": "Sales"},
+        "entities": [{"name": "lead", "label": {"en": "Lead"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+            {"name": "amount", "label": {"en": "Amount"}, "type": "integer", "indexed": true},
+            {"name": "region", "label": {"en": "Region"}, "type": "text", "indexed": true}]}],
+        "roles": [{"name": "seller", "label": {"en": "Seller"},
+                   "permissions": {"lead": {"read": true, "scope": "team"}}}]
+    }))
+    .await;
+    let mut users = Vec::new();
+    for i in 0..12 {
+        let email = format!("seller{i}@example.com");
+        let u = app
+            .post(
+                "/api/v1/users",
+                json!({"email": email, "name": format!("Seller {i}"), "password": "password-123"}),
+            )
+            .await
+            .expect(201)
+            .body;
+        users.push(s(&u["id"]).to_string());
+    }
+    app.post("/api/v1/apps/sales/roles/seller/members", json!({"user": users[0]}))
+        .await
+        .expect(200);
+    team(&app, "mine", None, &[&users[0], &users[1]]).await;
+    let rest: Vec<&str> = users[2..].iter().map(String::as_str).collect();
+    team(&app, "others", None, &rest).await;
+    // 240 leads round the 12 users; amounts repeat and some are empty. The team's rows (users
+    // 0 and 1) are all in regions r0 and r1, so `region eq r2` matches 60 rows, none of theirs.
+    let amount = |i: usize| (i % 9 != 4).then_some((i * 7 % 11) as i64 * 10);
+    let created = app
+        .post(
+            "/api/v1/data/sales/lead/bulk",
+            json!({"create": (0..240).map(|i| json!({
+                "title": format!("lead {i}"),
+                "amount": amount(i),
+                "region": format!("r{}", i % 4),
+                "owner": users[i % 12],
+            })).collect::<Vec<_>>()}),
+        )
+        .await
+        .expect(200)
+        .body;
+    let ids: Vec<String> = created["created"]
+        .as_array()
+        .unwrap_or_else(|| panic!("created: {created}"))
+        .iter()
+        .map(|r| s(&r["id"]).to_string())
+        .collect();
+    assert_eq!(ids.len(), 240);
+    if backend == Backend::Postgres {
+        // The statistics the list's plan is chosen by (a bulk write refreshes them in the
+        // background; here they must be there before the first list).
+        use trellis_tests::trellis_store::sea_orm::{ConnectionTrait, Statement};
+        let db = &app.engine().db;
+        db.write.execute_unprepared("ANALYZE").await.unwrap();
+        let table: String = db
+            .read
+            .query_one_raw(Statement::from_string(
+                db.backend,
+                "SELECT relname FROM pg_class WHERE relname LIKE 'rec\\_%' AND relkind = 'r'",
+            ))
+            .await
+            .unwrap()
+            .expect("the lead table")
+            .try_get("", "relname")
+            .unwrap();
+        // They say what the list's plan is chosen by: 240 rows, 40 of them the team's.
+        let stats = trellis_tests::trellis_store::records::owner_stats(&db.read, &table)
+            .await
+            .unwrap()
+            .expect("statistics after ANALYZE");
+        assert_eq!(stats.rows, 240.0);
+        let team = stats.rows_owned_by([users[0].as_str(), users[1].as_str()]);
+        assert!((team - 40.0).abs() < 1.0, "the team's rows: {team}");
+    }
+    let seller = app.login("seller0@example.com", "password-123").await;
+    let mine = |i: &usize| i % 12 < 2;
+    // The team's leads a filter keeps, in the list order: empty amounts smallest, ties by id in
+    // the direction of the sort.
+    let expected = |keep: &dyn Fn(usize) -> bool, desc: bool| -> Vec<String> {
+        let mut v: Vec<(Option<i64>, &String)> = (0..240)
+            .filter(|i| mine(i) && keep(*i))
+            .map(|i| (amount(i), &ids[i]))
+            .collect();
+        v.sort();
+        if desc {
+            v.reverse();
+        }
+        v.into_iter().map(|(_, id)| id.clone()).collect()
+    };
+    let list = async |filter: &Value, sort: &str, extra: &str| -> Resp {
+        get(
+            &app,
+            &seller,
+            &format!(
+                "/api/v1/data/sales/lead?filter={}&sort={sort}&limit=4{extra}",
+                urlencode(&filter.to_string())
+            ),
+        )
+        .await
+        .expect(200)
+    };
+    let page_ids = |r: &Resp| -> Vec<String> {
+        let data = r.body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a page: {}", r.text));
+        assert!(data.len() <= 4, "a page holds at most the limit: {}", r.text);
+        data.iter().map(|x| s(&x["id"]).to_string()).collect()
+    };
+    // Every page by cursor, and every page by offset.
+    let walk = async |filter: &Value, sort: &str, extra: &str| -> (Vec<String>, Vec<String>) {
+        let (mut by_cursor, mut cursor) = (Vec::new(), String::new());
+        loop {
+            let r = list(filter, sort, &format!("{extra}{cursor}")).await;
+            by_cursor.extend(page_ids(&r));
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={}", urlencode(c)),
+                None => break,
+            }
+        }
+        let mut by_offset = Vec::new();
+        loop {
+            let r = list(filter, sort, &format!("{extra}&offset={}", by_offset.len())).await;
+            let page = page_ids(&r);
+            by_offset.extend(page.iter().cloned());
+            if page.len() < 4 {
+                break;
+            }
+        }
+        (by_cursor, by_offset)
+    };
+
+    let some_regions = json!({"and": [
+        {"field": "region", "op": "in", "value": ["r0", "r1", "r2"]},
+        {"field": "amount", "op": "gte", "value": 30}]});
+    let want = expected(&|i| amount(i).is_some_and(|a| a >= 30), true);
+    assert!(want.len() > 12, "several pages: {}", want.len());
+    for extra in ["", "&fields=title"] {
+        let (by_cursor, by_offset) = walk(&some_regions, "-amount", extra).await;
+        assert_eq!(by_cursor, want, "by cursor {extra}");
+        assert_eq!(by_offset, want, "by offset {extra}");
+    }
+    let r = list(&some_regions, "-amount", "&count=true").await;
+    assert_eq!(r.body["total"], json!(want.len()));
+    assert_eq!(page_ids(&r), want[..4]);
+
+    // Ascending: the empty amounts first.
+    let region_r1 = json!({"field": "region", "op": "eq", "value": "r1"});
+    let want = expected(&|i| i % 4 == 1, false);
+    assert_eq!(want.len(), 20);
+    assert!(amount(ids.iter().position(|id| *id == want[0]).unwrap()).is_none());
+    let (by_cursor, by_offset) = walk(&region_r1, "amount", "").await;
+    assert_eq!(by_cursor, want);
+    assert_eq!(by_offset, want);
+
+    // A filter none of the team's rows match: an empty answer (60 rows match it in the table).
+    let region_r2 = json!({"field": "region", "op": "eq", "value": "r2"});
+    let r = list(&region_r2, "-amount", "&count=true").await;
+    assert_eq!(page_ids(&r), Vec::<String>::new());
+    assert_eq!(r.body["next_cursor"], Value::Null);
+    assert_eq!(r.body["total"], json!(0));
+    let admin = app
+        .get(&format!(
+            "/api/v1/data/sales/lead?filter={}&count=true&limit=1",
+            urlencode(&region_r2.to_string())
+        ))
+        .await
+        .expect(200);
+    assert_eq!(admin.body["total"], json!(60));
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -1523,4 +1703,5 @@ on_both!(
     approvals_are_seen_only_by_those_who_may_read_their_record,
     scripts_see_the_users_roles_in_the_app_and_first_team,
     a_rule_notification_shows_each_recipient_only_fields_they_see,
+    a_selective_team_scope_pages_exactly_the_teams_rows_in_order,
 );

@@ -285,6 +285,33 @@ fn owner_in(entity: &CompiledEntity, ids: Vec<String>) -> Filter {
     }
 }
 
+/// The owners a row scope keeps the rows of, when it is made of owner conditions only (the
+/// own and team scopes, and their union); `None` for a scope with a filter.
+pub fn scope_owners(scope: &Filter) -> Option<Vec<&str>> {
+    match scope {
+        Filter::Cond {
+            field,
+            op: Op::Eq | Op::In,
+            values,
+            is_null: false,
+        } if field.system && field.name == "owner" => values
+            .iter()
+            .map(|v| match v {
+                Val::Text(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect(),
+        Filter::Or(parts) => {
+            let mut owners = Vec::new();
+            for p in parts {
+                owners.extend(scope_owners(p)?);
+            }
+            Some(owners)
+        }
+        _ => None,
+    }
+}
+
 /// `a AND b` of two optional filters.
 pub fn and(a: Option<Filter>, b: Option<Filter>) -> Option<Filter> {
     match (a, b) {

@@ -997,6 +997,11 @@ impl Engine {
             }
             None => None,
         };
+        // An owner scope (own, team) is a selective predicate the planner cannot see as such.
+        let scope_owners: Option<Vec<String>> = scope
+            .as_ref()
+            .and_then(crate::access::scope_owners)
+            .map(|o| o.into_iter().map(str::to_string).collect());
         let filter = crate::access::and(scope, filter);
         let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
         let limit = p.limit.unwrap_or(50);
@@ -1046,6 +1051,13 @@ impl Engine {
             }
             r
         });
+        let filter_first = match scope_owners {
+            Some(owners) => {
+                self.reads_scope_first(&entity.table, &owners, limit + 1 + p.offset.unwrap_or(0))
+                    .await
+            }
+            None => false,
+        };
         let q = ListQuery {
             filter,
             search,
@@ -1054,6 +1066,7 @@ impl Engine {
             offset: p.offset,
             limit: limit + 1,
             columns: read,
+            filter_first,
         };
         let mut rows = records::list(&self.db.read, entity, &q).await?;
         let next_cursor = if rows.len() as u64 > limit {

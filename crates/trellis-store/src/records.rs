@@ -2,10 +2,12 @@
 //! keyset pagination) and the row operations of the write path. Every statement is built with
 //! sea-query from names that derive from storage ids.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order, Query, SelectStatement,
-    SimpleExpr, Value,
+    Alias, CommonTableExpression, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order,
+    Query, SelectStatement, SimpleExpr, Value, WithClause,
 };
 use sea_orm::{DbBackend, QueryResult};
 use trellis_core::def::FieldType;
@@ -52,6 +54,13 @@ pub struct ListQuery {
     pub limit: u64,
     /// Columns to read (by index into `CompiledEntity::columns`); system columns always are.
     pub columns: Option<Vec<usize>>,
+    /// Read every row the filter matches, then sort them, instead of leaving the database free
+    /// to walk a sort index and test each row until the page is full. For a filter known to
+    /// keep few rows (a selective row scope, see `Engine::list_records`): the walk assumes the
+    /// scope's rows are spread evenly through the sort order and the rest of the filter
+    /// independent of the scope; when they are not, and at worst when no row matches, it reads
+    /// the whole index range. Same rows, same order; only the plan differs.
+    pub filter_first: bool,
 }
 
 fn col(c: &CompiledField) -> Expr {
@@ -273,14 +282,63 @@ fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend) -> Con
 pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<Vec<Row>, StoreError> {
     let backend = conn.get_database_backend();
     let id_col = entity.column("id").expect("every entity has an id");
-    let mut stmt = Query::select();
-    select_columns(entity, &mut stmt, q.columns.as_deref());
-    stmt.from(Alias::new(entity.table.clone()));
     let mut cond = base_where(entity, q, backend);
     if let Some(c) = &q.cursor {
         cond = cond.add(after_cursor(&q.sort, c, id_col));
     }
-    stmt.cond_where(cond);
+    let mut stmt = Query::select();
+    select_columns(entity, &mut stmt, q.columns.as_deref());
+    let rows = if q.filter_first {
+        // The matching rows as a materialized common table expression, which PostgreSQL plans
+        // for all its rows (no ORDER BY or LIMIT to push into it: an index of the filter, or a
+        // bitmap of several) and sorts afterwards. It reads the columns the page answers and
+        // the sort keys, under their own names, so the outer select and order are unchanged.
+        let mut inner = Query::select();
+        for c in read_columns(entity, q.columns.as_deref(), &q.sort) {
+            inner.column(Alias::new(c));
+        }
+        inner.from(Alias::new(entity.table.clone())).cond_where(cond);
+        let filtered = CommonTableExpression::new()
+            .query(inner)
+            .table_name(Alias::new(FILTERED))
+            .materialized(true)
+            .to_owned();
+        stmt.from(Alias::new(FILTERED));
+        let with = order_page(stmt, q).with(WithClause::new().cte(filtered).to_owned());
+        conn.query_all(&with).await?
+    } else {
+        stmt.from(Alias::new(entity.table.clone())).cond_where(cond);
+        conn.query_all(&order_page(stmt, q)).await?
+    };
+    rows.iter()
+        .map(|r| decode_row(entity, r, q.columns.as_deref(), backend))
+        .collect()
+}
+
+/// The name of the filtered rows of a `filter_first` list.
+const FILTERED: &str = "filtered";
+
+/// The columns (names) a select reads: those `select_columns` selects and the sort keys.
+fn read_columns(entity: &CompiledEntity, wanted: Option<&[usize]>, sort: &[SortKey]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, c) in entity.columns.iter().enumerate() {
+        if c.system || wanted.is_none_or(|w| w.contains(&i)) {
+            out.push(c.column.clone());
+            if let Some(cur) = &c.currency_column {
+                out.push(cur.clone());
+            }
+        }
+    }
+    for k in sort {
+        if !out.contains(&k.field.column) {
+            out.push(k.field.column.clone());
+        }
+    }
+    out
+}
+
+/// The order, limit and offset of a page.
+fn order_page(mut stmt: SelectStatement, q: &ListQuery) -> SelectStatement {
     // Empty values sort as the smallest: first ascending, last descending. That is the order of
     // an index on (field, id) read forwards or backwards on both databases, so a sorted page is
     // an index walk that stops at the page size.
@@ -304,10 +362,7 @@ pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQ
     if let Some(o) = q.offset {
         stmt.offset(o);
     }
-    let rows = conn.query_all(&stmt).await?;
-    rows.iter()
-        .map(|r| decode_row(entity, r, q.columns.as_deref(), backend))
-        .collect()
+    stmt
 }
 
 /// How many records match a list's filter and search.
@@ -320,6 +375,84 @@ pub async fn count<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &List
         .to_owned();
     let row = conn.query_one(&stmt).await?;
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+}
+
+/// What PostgreSQL's planner statistics say about the owners of a table's rows: enough to
+/// estimate, as the planner does, how many rows `owner IN (…)` keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnerStats {
+    /// Rows in the table (at the last ANALYZE or VACUUM).
+    pub rows: f64,
+    /// Share of rows without an owner.
+    pub null_frac: f64,
+    /// Distinct owners.
+    pub distinct: f64,
+    /// The most common owners and the share of rows each owns.
+    pub common: HashMap<String, f64>,
+}
+
+impl OwnerStats {
+    /// Estimated rows owned by any of `owners`: the share of a common owner as counted, any
+    /// other owner an even share of the rows the common ones leave.
+    pub fn rows_owned_by<'a>(&self, owners: impl IntoIterator<Item = &'a str>) -> f64 {
+        let common: f64 = self.common.values().sum();
+        let others = (self.distinct - self.common.len() as f64).max(1.0);
+        let other = ((1.0 - self.null_frac - common) / others).max(0.0);
+        let owners: HashSet<&str> = owners.into_iter().collect();
+        let share: f64 = owners
+            .into_iter()
+            .map(|o| self.common.get(o).copied().unwrap_or(other))
+            .sum();
+        share.min(1.0 - self.null_frac) * self.rows
+    }
+}
+
+/// The owner statistics of an entity table; `None` on SQLite or before the table was analysed.
+pub async fn owner_stats<C: ConnectionTrait>(conn: &C, table: &str) -> Result<Option<OwnerStats>, StoreError> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT c.reltuples::float8 AS n, s.null_frac::float8 AS nf, s.n_distinct::float8 AS nd, \
+         array_to_json(s.most_common_vals::text::text[])::text AS vals, \
+         array_to_json(s.most_common_freqs)::text AS freqs \
+         FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace \
+         JOIN pg_stats s ON s.schemaname = ns.nspname AND s.tablename = c.relname \
+         AND s.attname = 'owner' AND NOT s.inherited \
+         WHERE c.oid = to_regclass($1)",
+        [Value::String(Some(table.to_string()))],
+    );
+    let Some(r) = conn.query_one_raw(stmt).await? else {
+        return Ok(None);
+    };
+    let rows: f64 = r.try_get("", "n")?;
+    // -1 (PostgreSQL 14 and later) or 0: never analysed or vacuumed.
+    if rows <= 0.0 {
+        return Ok(None);
+    }
+    let n_distinct: f64 = r.try_get("", "nd")?;
+    let json = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
+        let text: Option<String> = r.try_get("", col)?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    };
+    let vals: Vec<String> = json("vals")?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let freqs: Vec<f64> = json("freqs")?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    Ok(Some(OwnerStats {
+        rows,
+        null_frac: r.try_get("", "nf")?,
+        // Negative: minus the share of rows that are distinct.
+        distinct: if n_distinct < 0.0 {
+            -n_distinct * rows
+        } else {
+            n_distinct
+        },
+        common: vals.into_iter().zip(freqs).collect(),
+    }))
 }
 
 /// A record by id.
@@ -677,6 +810,102 @@ mod tests {
         assert_eq!(titles(&conn, &app, Some(contains), None).await, ["Über Ärger"]);
         let starts = json!({"field": "title", "op": "starts_with", "value": "über"});
         assert_eq!(titles(&conn, &app, Some(starts), None).await, Vec::<String>::new());
+    }
+
+    /// Every page of a list, following the cursor (or the offset): the titles in order.
+    async fn pages(conn: &DatabaseConnection, e: &CompiledEntity, q: &ListQuery, by_offset: bool) -> Vec<String> {
+        let mut q = q.clone();
+        let mut out = Vec::new();
+        loop {
+            let rows = list(conn, e, &q).await.unwrap();
+            out.extend(rows.iter().map(|r| match r.get(e, "title") {
+                Some(Val::Text(s)) => s.clone(),
+                other => panic!("no title: {other:?}"),
+            }));
+            let Some(last) = rows.last().filter(|_| rows.len() as u64 == q.limit) else {
+                return out;
+            };
+            if by_offset {
+                q.offset = Some(q.offset.unwrap_or(0) + q.limit);
+            } else {
+                q.cursor = Some(Cursor {
+                    values: q
+                        .sort
+                        .iter()
+                        .map(|k| last.get(e, &k.field.name).cloned().unwrap_or(Val::Null))
+                        .collect(),
+                    id: last.id().to_string(),
+                });
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn reading_the_filtered_rows_first_answers_the_same_pages() {
+        // Quantities repeat and some are empty, so ties (broken by id) and empty values (the
+        // smallest) fall across page boundaries.
+        let quantity = |i: i64| if i % 7 == 3 { None } else { Some(i % 5) };
+        let phase = |i: i64| if i % 3 == 0 { Some("won") } else { Some("lost") };
+        let titles: Vec<String> = (0..40).map(|i| format!("d{i:02}")).collect();
+        let rows: Vec<Deal> = (0..40)
+            .map(|i| (titles[i as usize].as_str(), phase(i), quantity(i), None))
+            .collect();
+        let (conn, app) = deals(&rows).await;
+        let e = app.entity("deal").unwrap();
+        let sort = |s: &str| trellis_core::query::parse_sort(e, s).unwrap();
+        let filter = |f: serde_json::Value| Some(parse_filter(e, &f).unwrap());
+        let won = json!({"field": "phase", "op": "eq", "value": "won"});
+        let cases = [
+            (None, sort("")),
+            (filter(won.clone()), sort("-quantity")),
+            (filter(won.clone()), sort("quantity")),
+            (
+                filter(json!({"field": "quantity", "op": "lte", "value": 2})),
+                sort("phase,-quantity"),
+            ),
+            (
+                filter(json!({"field": "title", "op": "eq", "value": "nothing"})),
+                sort("-quantity"),
+            ),
+        ];
+        // The expected order, computed here: empty values smallest, ties by id in the direction
+        // of the last key (ids grow with the insertion order).
+        let expected = |only_won: bool, desc: bool| -> Vec<String> {
+            let mut v: Vec<i64> = (0..40).filter(|i| !only_won || phase(*i) == Some("won")).collect();
+            v.sort_by_key(|i| (quantity(*i), *i));
+            if desc {
+                v.reverse();
+            }
+            v.into_iter().map(|i| titles[i as usize].clone()).collect()
+        };
+        for (i, (filter, sort)) in cases.into_iter().enumerate() {
+            let q = ListQuery {
+                filter,
+                sort,
+                limit: 4,
+                ..Default::default()
+            };
+            let walked = pages(&conn, e, &q, false).await;
+            match i {
+                1 => assert_eq!(walked, expected(true, true)),
+                2 => assert_eq!(walked, expected(true, false)),
+                4 => assert!(walked.is_empty()),
+                _ => {}
+            }
+            let first = ListQuery {
+                filter_first: true,
+                ..q.clone()
+            };
+            assert_eq!(pages(&conn, e, &first, false).await, walked, "case {i}, by cursor");
+            assert_eq!(pages(&conn, e, &first, true).await, walked, "case {i}, by offset");
+            let some = ListQuery {
+                columns: Some(Vec::new()),
+                ..first.clone()
+            };
+            let rows = list(&conn, e, &some).await.unwrap();
+            assert!(rows.iter().all(|r| r.get(e, "title").is_none() && !r.id().is_empty()));
+            assert_eq!(count(&conn, e, &first).await.unwrap(), walked.len() as i64);
+        }
     }
 
     #[test]
