@@ -408,7 +408,7 @@ impl OwnerStats {
 }
 
 /// The owner statistics of an entity table; `None` on SQLite or before the table was analysed.
-pub async fn owner_stats<C: ConnectionTrait>(conn: &C, table: &str) -> Result<Option<OwnerStats>, StoreError> {
+pub async fn owner_stats<C: crate::Writes>(conn: &C, table: &str) -> Result<Option<OwnerStats>, StoreError> {
     if conn.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
