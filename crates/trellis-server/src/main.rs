@@ -155,6 +155,9 @@ fn fixed_mmap_threshold() {
     // SAFETY: mallopt only changes an allocator setting; called first thing in `main`.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        // Fixing the mmap threshold also fixes the trim threshold at its 128 KiB default: the
+        // heap would shrink and fault back in all the time. Keep up to 32 MiB free on top.
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
     }
 }
 
