@@ -647,7 +647,80 @@ async fn the_sla_due_time_counts_working_hours_of_the_business_calendar(backend:
     );
 }
 
+/// Records that exist before their entity gets a pipeline enter its initial stage then, with
+/// that stage's SLA counted from then: their timers fire like those of new records.
+async fn records_that_predate_a_pipeline_get_the_initial_stages_sla(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "desk", "label": {"en": "Desk"},
+        "entities": [{"name": "ticket", "label": {"en": "Ticket"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true}
+        ]}]
+    }))
+    .await;
+    let mut ids = Vec::new();
+    for t in ["old one", "old two"] {
+        ids.push(
+            app.create("desk", "ticket", json!({"title": t})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    app.put(
+        "/api/v1/apps/desk/entities/ticket/pipeline",
+        json!({"stages": [{"key": "open", "label": {"en": "Open"}, "sla": {"seconds": 2}},
+                          {"key": "closed", "label": {"en": "Closed"}}],
+               "transitions": [{"from": ["open"], "to": "closed"}]}),
+    )
+    .await
+    .expect(200);
+    for id in &ids {
+        let r = app
+            .get(&format!("/api/v1/data/desk/ticket/{id}"))
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(r["stage"], "open");
+        assert!(r["stage_due_at"].is_string(), "{r}");
+        assert_eq!(r["stage_breached_at"], Value::Null);
+    }
+    let mut breached = 0;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        breached = 0;
+        for id in &ids {
+            let r = app
+                .get(&format!("/api/v1/data/desk/ticket/{id}"))
+                .await
+                .expect(200)
+                .body;
+            if r["stage_breached_at"].is_string() {
+                breached += 1;
+            }
+        }
+        if breached == ids.len() {
+            break;
+        }
+    }
+    assert_eq!(
+        breached,
+        ids.len(),
+        "the SLA timers of the records that predate the pipeline did not fire"
+    );
+    let h = app
+        .get(&format!("/api/v1/data/desk/ticket/{}/history", ids[0]))
+        .await
+        .expect(200)
+        .body["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(h.iter().filter(|e| e["kind"] == "sla_breached").count(), 1, "{h:?}");
+}
+
 on_both!(
+    records_that_predate_a_pipeline_get_the_initial_stages_sla,
     the_seed_sop_runs_end_to_end,
     a_rejection_returns_the_record_with_its_reason,
     moving_to_lost_needs_a_comment_and_works_from_any_stage,

@@ -223,7 +223,7 @@ impl Engine {
         ddl::apply(&tx, &steps, opts.allow_data_loss).await?;
         crate::rollups::fill_changed(&tx, Some(&old), &loaded.compiled).await?;
         self.fill_formulas(&tx, ctx, &old, &loaded).await?;
-        crate::pipelines::reconcile(&tx, &old, &loaded.compiled).await?;
+        crate::pipelines::reconcile(&tx, ctx.tenant_id(), &old, &loaded).await?;
         if old.rules != new.rules {
             crate::automation::schedule::sync_cron(&tx, ctx.tenant_id(), &row.id, &new).await?;
         }

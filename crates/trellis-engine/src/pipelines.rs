@@ -1652,15 +1652,17 @@ fn bump(entity: &CompiledEntity, row: &mut Row, at: DateTime<Utc>) {
 }
 
 /// Keeps records consistent with a changed pipeline, inside the definition change: records
-/// without a stage (the pipeline is new) enter the initial one; a stage that still holds
-/// records cannot be removed.
+/// without a stage (the pipeline is new) enter the initial one, with its SLA timer when it has
+/// one; a stage that still holds records cannot be removed.
 pub async fn reconcile<C: trellis_store::Writes>(
     conn: &C,
+    tenant_id: &str,
     old: &trellis_core::AppDef,
-    new: &trellis_core::CompiledApp,
+    app: &LoadedApp,
 ) -> Result<(), Error> {
     use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     let now = trellis_core::value::now_micros();
+    let new = &app.compiled;
     for entity in new.entities.values() {
         let Some(p) = &entity.def.pipeline else {
             continue;
@@ -1701,13 +1703,38 @@ pub async fn reconcile<C: trellis_store::Writes>(
                 }
             }
         }
-        let q = Query::update()
-            .table(table)
-            .value(Alias::new("stage"), p.initial_stage().key.to_string())
+        let initial = p.initial_stage();
+        let due = sla_due(conn, tenant_id, initial, now).await?;
+        // The records entering now, for their SLA timers.
+        let entering: Vec<String> = match due {
+            None => Vec::new(),
+            Some(_) => {
+                let q = Query::select()
+                    .column(Alias::new("id"))
+                    .from(table.clone())
+                    .and_where(Expr::col(Alias::new("stage")).is_null())
+                    .to_owned();
+                conn.query_all(&q)
+                    .await
+                    .map_err(StoreError::from)?
+                    .iter()
+                    .map(|r| r.try_get_by_index::<String>(0))
+                    .collect::<Result<_, _>>()
+                    .map_err(StoreError::from)?
+            }
+        };
+        let mut q = Query::update();
+        q.table(table)
+            .value(Alias::new("stage"), initial.key.to_string())
             .value(Alias::new("stage_entered_at"), now)
-            .and_where(Expr::col(Alias::new("stage")).is_null())
-            .to_owned();
+            .and_where(Expr::col(Alias::new("stage")).is_null());
+        if let Some(due) = due {
+            q.value(Alias::new("stage_due_at"), due);
+        }
         conn.execute(&q).await.map_err(StoreError::from)?;
+        for id in &entering {
+            start_timer(conn, tenant_id, app, entity, id, initial.key.as_str(), due).await?;
+        }
     }
     Ok(())
 }
