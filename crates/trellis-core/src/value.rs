@@ -60,6 +60,46 @@ pub fn format_datetime(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, as `%Y-%m-%dT%H:%M:%S%.6fZ` writes it, without parsing a
+/// format string per value (lists write every date of every row). `None` for what that short
+/// form cannot hold (a year outside 0–9999, a leap second): format those with chrono.
+pub fn datetime_text(t: &DateTime<Utc>) -> Option<[u8; 27]> {
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return None;
+    }
+    let mut b = *b"0000-00-00T00:00:00.000000Z";
+    put_digits(&mut b[0..4], year as u32);
+    put_digits(&mut b[5..7], t.month());
+    put_digits(&mut b[8..10], t.day());
+    put_digits(&mut b[11..13], t.hour());
+    put_digits(&mut b[14..16], t.minute());
+    put_digits(&mut b[17..19], t.second());
+    put_digits(&mut b[20..26], nanos / 1000);
+    Some(b)
+}
+
+/// `YYYY-MM-DD`, as `%Y-%m-%d` writes it (`None` for a year outside 0–9999).
+pub fn date_text(d: &NaiveDate) -> Option<[u8; 10]> {
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let mut b = *b"0000-00-00";
+    put_digits(&mut b[0..4], year as u32);
+    put_digits(&mut b[5..7], d.month());
+    put_digits(&mut b[8..10], d.day());
+    Some(b)
+}
+
+/// Writes `n` zero-padded into all of `out`.
+fn put_digits(out: &mut [u8], mut n: u32) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
 /// Now, truncated to the microseconds both databases keep.
 pub fn now_micros() -> DateTime<Utc> {
     truncate_micros(Utc::now())
@@ -460,6 +500,38 @@ pub fn is_currency_code(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dates_are_written_as_chrono_writes_them() {
+        use chrono::TimeZone;
+        let mut seconds: i64 = -62_135_596_800; // 0001-01-01
+        let end: i64 = 253_402_300_799; // 9999-12-31T23:59:59
+        let mut micros: u32 = 0;
+        while seconds <= end {
+            let t = Utc.timestamp_opt(seconds, micros * 1000).unwrap();
+            let fast = datetime_text(&t).unwrap();
+            assert_eq!(
+                std::str::from_utf8(&fast).unwrap(),
+                t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            );
+            let d = t.date_naive();
+            assert_eq!(
+                std::str::from_utf8(&date_text(&d).unwrap()).unwrap(),
+                d.format("%Y-%m-%d").to_string()
+            );
+            seconds += 7_919_993 + i64::from(micros % 7);
+            micros = (micros + 123_457) % 1_000_000;
+        }
+        let last = Utc.timestamp_opt(end, 999_999_000).unwrap();
+        assert_eq!(&datetime_text(&last).unwrap(), b"9999-12-31T23:59:59.999999Z");
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_micro_opt(23, 59, 59, 1_500_000)
+            .unwrap()
+            .and_utc();
+        assert_eq!(datetime_text(&leap), None, "a leap second is left to chrono");
+    }
+
     use super::*;
     use crate::def::{FieldDef, Label};
     use crate::names::StorageId;

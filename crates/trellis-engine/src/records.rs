@@ -114,8 +114,14 @@ impl Serialize for ValView<'_> {
             Val::Text(t) => s.serialize_str(t),
             Val::Int(i) => s.serialize_i64(*i),
             Val::Bool(b) => s.serialize_bool(*b),
-            Val::DateTime(t) => s.collect_str(&t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
-            Val::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            Val::DateTime(t) => match trellis_core::value::datetime_text(t) {
+                Some(b) => s.serialize_str(std::str::from_utf8(&b).unwrap_or_default()),
+                None => s.collect_str(&t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+            },
+            Val::Date(d) => match trellis_core::value::date_text(d) {
+                Some(b) => s.serialize_str(std::str::from_utf8(&b).unwrap_or_default()),
+                None => s.collect_str(&d.format("%Y-%m-%d")),
+            },
             // Numbers and JSON as `Val::to_json` writes them, so both paths answer alike.
             other => other.to_json(self.field).serialize(s),
         }
