@@ -40,6 +40,11 @@ pub fn backoff_base_ms() -> u64 {
         .unwrap_or(1000)
 }
 
+/// How deep in a rule chain a run's writes are: one more than the event that started it.
+fn rule_depth(input: &Value) -> i32 {
+    input["event"]["depth"].as_i64().unwrap_or(0) as i32 + 1
+}
+
 /// What one round of database jobs has looked up already: apps by id, and the user each
 /// (tenant, triggering user) acts as.
 #[derive(Default)]
@@ -151,20 +156,17 @@ impl Engine {
                     .await;
             }
         };
-        let key = (
-            job.tenant_id.clone(),
-            input["event"]["actor"].as_str().map(str::to_string),
-        );
-        let ctx = match seen.users.get(&key) {
-            Some(c) => c.clone(),
+        let actor = input["event"]["actor"].as_str();
+        let key = (job.tenant_id.clone(), actor.map(str::to_string));
+        let user = match seen.users.get(&key) {
+            Some(u) => u.clone(),
             None => {
-                let c = self.rule_ctx(tx, &job, &input).await?;
-                seen.users.insert(key, c.clone());
-                c
+                let u = self.acting_user(tx, &job.tenant_id, actor).await?;
+                seen.users.insert(key, u.clone());
+                u
             }
         };
-        let depth = input["event"]["depth"].as_i64().unwrap_or(0) as i32 + 1;
-        let ctx = ctx.as_rule(&job.rule, depth);
+        let ctx = user.as_rule(&job.rule, rule_depth(&input));
         let sp = tx.begin().await.map_err(StoreError::from)?;
         match self
             .internal(&sp, &ctx, &app, &rule, &action, &job, attempt, &input)
@@ -190,20 +192,33 @@ impl Engine {
         job: &JobRow,
         input: &Value,
     ) -> Result<TenantCtx, Error> {
-        let depth = input["event"]["depth"].as_i64().unwrap_or(0) as i32 + 1;
-        if let Some(actor) = input["event"]["actor"].as_str()
-            && let Some(u) = system::user_by_id(conn, &job.tenant_id, actor).await?
+        let actor = input["event"]["actor"].as_str();
+        Ok(self
+            .acting_user(conn, &job.tenant_id, actor)
+            .await?
+            .as_rule(&job.rule, rule_depth(input)))
+    }
+
+    /// The triggering user if still enabled, else the tenant's first administrator.
+    async fn acting_user<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        tenant_id: &str,
+        actor: Option<&str>,
+    ) -> Result<TenantCtx, Error> {
+        if let Some(actor) = actor
+            && let Some(u) = system::user_by_id(conn, tenant_id, actor).await?
             && u.disabled_at.is_none()
         {
-            return Ok(TenantCtx::new(job.tenant_id.clone(), u.id, u.is_admin, None).as_rule(&job.rule, depth));
+            return Ok(TenantCtx::new(tenant_id.to_string(), u.id, u.is_admin, None));
         }
-        let admin = system::users_of(conn, &job.tenant_id)
+        let admin = system::users_of(conn, tenant_id)
             .await?
             .into_iter()
             .filter(|u| u.is_admin && u.disabled_at.is_none())
             .min_by(|a, b| a.created_at.cmp(&b.created_at))
             .ok_or_else(|| Error::internal("the tenant has no administrator to run rules as"))?;
-        Ok(TenantCtx::new(job.tenant_id.clone(), admin.id, true, None).as_rule(&job.rule, depth))
+        Ok(TenantCtx::new(tenant_id.to_string(), admin.id, true, None))
     }
 
     /// Runs one taken job and records the outcome.
