@@ -281,6 +281,27 @@ impl TestApp {
         self.post("/api/v1/apps", def).await.expect(201).body
     }
 
+    /// A user `<name>@example.com` created over the API, given `role` in app `app` when set,
+    /// and logged in: (id, token).
+    pub async fn user(&self, app: &str, name: &str, role: Option<&str>) -> (String, String) {
+        let email = format!("{name}@example.com");
+        let u = self
+            .post(
+                "/api/v1/users",
+                json!({"email": email, "name": name, "password": "password-123"}),
+            )
+            .await
+            .expect(201)
+            .body;
+        let id = u["id"].as_str().expect("user id").to_string();
+        if let Some(r) = role {
+            self.post(&format!("/api/v1/apps/{app}/roles/{r}/members"), json!({"user": id}))
+                .await
+                .expect(200);
+        }
+        (id, self.login(&email, "password-123").await)
+    }
+
     /// Creates a record, asserting success; answers it.
     pub async fn create(&self, app: &str, entity: &str, body: Value) -> Value {
         self.post(&format!("/api/v1/data/{app}/{entity}"), body)

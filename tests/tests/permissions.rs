@@ -89,22 +89,7 @@ struct World {
 }
 
 async fn user(app: &TestApp, name: &str, role: Option<&str>) -> (String, String) {
-    let email = format!("{name}@example.com");
-    let u = app
-        .post(
-            "/api/v1/users",
-            json!({"email": email, "name": name, "password": "password-123"}),
-        )
-        .await
-        .expect(201)
-        .body;
-    let id = s(&u["id"]).to_string();
-    if let Some(r) = role {
-        app.post(&format!("/api/v1/apps/crm/roles/{r}/members"), json!({"user": id}))
-            .await
-            .expect(200);
-    }
-    (id.clone(), app.login(&email, "password-123").await)
+    app.user("crm", name, role).await
 }
 
 async fn team(app: &TestApp, name: &str, parent: Option<&str>, members: &[&str]) -> String {

@@ -647,6 +647,13 @@ async fn the_sla_due_time_counts_working_hours_of_the_business_calendar(backend:
     );
 }
 
+async fn ticket(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/api/v1/data/desk/ticket/{id}"))
+        .await
+        .expect(200)
+        .body
+}
+
 /// Records that exist before their entity gets a pipeline enter its initial stage then, with
 /// that stage's SLA counted from then: their timers fire like those of new records.
 async fn records_that_predate_a_pipeline_get_the_initial_stages_sla(backend: Backend) {
@@ -676,11 +683,7 @@ async fn records_that_predate_a_pipeline_get_the_initial_stages_sla(backend: Bac
     .await
     .expect(200);
     for id in &ids {
-        let r = app
-            .get(&format!("/api/v1/data/desk/ticket/{id}"))
-            .await
-            .expect(200)
-            .body;
+        let r = ticket(&app, id).await;
         assert_eq!(r["stage"], "open");
         assert!(r["stage_due_at"].is_string(), "{r}");
         assert_eq!(r["stage_breached_at"], Value::Null);
@@ -690,11 +693,7 @@ async fn records_that_predate_a_pipeline_get_the_initial_stages_sla(backend: Bac
         tokio::time::sleep(Duration::from_millis(250)).await;
         breached = 0;
         for id in &ids {
-            let r = app
-                .get(&format!("/api/v1/data/desk/ticket/{id}"))
-                .await
-                .expect(200)
-                .body;
+            let r = ticket(&app, id).await;
             if r["stage_breached_at"].is_string() {
                 breached += 1;
             }

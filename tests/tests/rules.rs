@@ -683,23 +683,10 @@ async fn scripts_see_the_writers_roles_and_team(b: Backend) {
         ]
     }))
     .await;
-    let mut who = Vec::new();
-    for (name, role) in [("rita", "rep"), ("max", "manager")] {
-        let email = format!("{name}@example.com");
-        let u = app
-            .post(
-                "/api/v1/users",
-                json!({"email": email, "name": name, "password": "password-123"}),
-            )
-            .await
-            .expect(201)
-            .body;
-        let id = u["id"].as_str().unwrap().to_string();
-        app.post(&format!("/api/v1/apps/crm/roles/{role}/members"), json!({"user": id}))
-            .await
-            .expect(200);
-        who.push((id, app.login(&email, "password-123").await));
-    }
+    let who = [
+        app.user("crm", "rita", Some("rep")).await,
+        app.user("crm", "max", Some("manager")).await,
+    ];
     let team = app
         .post("/api/v1/teams", json!({"name": "north"}))
         .await
