@@ -1668,6 +1668,188 @@ async fn a_selective_team_scope_pages_exactly_the_teams_rows_in_order(backend: B
     assert_eq!(admin.body["total"], json!(60));
 }
 
+/// The names of the owner-keyed indexes in the database.
+async fn owner_index_names(app: &TestApp) -> Vec<String> {
+    use trellis_tests::trellis_store::sea_orm::{ConnectionTrait, Statement};
+    let db = &app.engine().db;
+    let sql = if db.is_sqlite() {
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ixo\\_%' ESCAPE '\\'"
+    } else {
+        "SELECT indexname AS name FROM pg_indexes WHERE indexname LIKE 'ixo\\_%' ESCAPE '\\'"
+    };
+    let rows = db
+        .read
+        .query_all_raw(Statement::from_string(db.backend, sql))
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.try_get("", "name").unwrap()).collect()
+}
+
+/// The owner-keyed indexes by the column they hold after `owner`: system columns by name,
+/// fields as `field`.
+async fn owner_indexes(app: &TestApp) -> Vec<String> {
+    let mut out: Vec<String> = owner_index_names(app)
+        .await
+        .iter()
+        .map(|name| {
+            if name.contains("_f_") {
+                return "field".to_string();
+            }
+            let system = ["created_at", "updated_at", "stage"]
+                .into_iter()
+                .find(|c| name.ends_with(c));
+            system
+                .unwrap_or_else(|| panic!("an owner index of what? {name}"))
+                .to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn owner_keyed_indexes_follow_the_roles_and_survive_field_changes(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "sales", "label": {"en": "Sales"},
+        "entities": [{"name": "lead", "label": {"en": "Lead"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+            {"name": "amount", "label": {"en": "Amount"}, "type": "integer", "indexed": true},
+            {"name": "region", "label": {"en": "Region"}, "type": "text", "indexed": true},
+            {"name": "note", "label": {"en": "Note"}, "type": "text"}]},
+            {"name": "memo", "label": {"en": "Memo"}}],
+        "roles": [{"name": "seller", "label": {"en": "Seller"},
+                   "permissions": {"lead": {"read": true, "scope": "team"}, "memo": {"read": true}}}]
+    }))
+    .await;
+    let system = ["created_at", "stage", "updated_at"].map(str::to_string);
+    let with_fields = |n: usize| {
+        let mut v: Vec<String> = std::iter::repeat_n("field".to_string(), n)
+            .chain(system.iter().cloned())
+            .collect();
+        v.sort();
+        v
+    };
+    // The lead's (3 system columns, amount, region); none for the memo, which every role reads whole.
+    assert_eq!(owner_indexes(&app).await, with_fields(2));
+
+    let (s0, seller) = app.user("sales", "seller0", Some("seller")).await;
+    let (s1, _) = app.user("sales", "seller1", None).await;
+    let (s2, _) = app.user("sales", "seller2", None).await;
+    team(&app, "mine", None, &[&s0, &s1]).await;
+    let owners = [&s0, &s1, &s2];
+    app.post(
+        "/api/v1/data/sales/lead/bulk",
+        json!({"create": (0..30).map(|i| json!({
+            "title": format!("lead {i}"), "amount": i * 10, "region": format!("r{}", i % 3), "owner": owners[i % 3]
+        })).collect::<Vec<_>>()}),
+    )
+    .await
+    .expect(200);
+
+    // Dropping an indexed field drops its owner index first (SQLite refuses to drop an indexed
+    // column); converting one makes it again over the new column.
+    app.delete("/api/v1/apps/sales/entities/lead/fields/region")
+        .await
+        .expect(200);
+    assert_eq!(owner_indexes(&app).await, with_fields(1));
+    app.patch(
+        "/api/v1/apps/sales/entities/lead/fields/amount",
+        json!({"type": "decimal"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(owner_indexes(&app).await, with_fields(1));
+    app.post(
+        "/api/v1/apps/sales/entities/lead/fields",
+        json!({"name": "city", "label": {"en": "City"}, "type": "text", "indexed": true}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(owner_indexes(&app).await, with_fields(2));
+
+    // The seller pages the team's rows over the new indexes: leads of seller 0 and 1.
+    let filter = urlencode(&json!({"field": "amount", "op": "gte", "value": 100}).to_string());
+    let r = get(
+        &app,
+        &seller,
+        &format!("/api/v1/data/sales/lead?filter={filter}&sort=-amount&limit=50"),
+    )
+    .await
+    .expect(200);
+    let amounts: Vec<String> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["amount"].to_string())
+        .collect();
+    let want: Vec<String> = (10..30)
+        .rev()
+        .filter(|i| i % 3 != 2)
+        .map(|i| json!((i * 10) as f64).to_string())
+        .collect();
+    assert_eq!(amounts, want);
+
+    // A role without an owner scope needs none of them; own is an owner scope again.
+    let roles = |scope: &str| {
+        json!({"roles": [{"name": "seller", "label": {"en": "Seller"},
+                          "permissions": {"lead": {"read": true, "scope": scope}, "memo": {"read": true}}}]})
+    };
+    app.patch("/api/v1/apps/sales", roles("all")).await.expect(200);
+    assert_eq!(owner_indexes(&app).await, Vec::<String>::new());
+    app.patch("/api/v1/apps/sales", roles("own")).await.expect(200);
+    assert_eq!(owner_indexes(&app).await, with_fields(2));
+}
+
+async fn apps_saved_before_owner_keyed_indexes_get_them_at_upgrade(backend: Backend) {
+    use trellis_tests::trellis_store::sea_orm::ConnectionTrait;
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "sales", "label": {"en": "Sales"},
+        "entities": [{"name": "lead", "label": {"en": "Lead"}, "fields": [
+            {"name": "amount", "label": {"en": "Amount"}, "type": "integer", "indexed": true}]}],
+        "roles": [{"name": "seller", "label": {"en": "Seller"},
+                   "permissions": {"lead": {"read": true, "scope": "own"}}}]
+    }))
+    .await;
+    let made = owner_indexes(&app).await;
+    assert_eq!(made.len(), 4, "{made:?}");
+    // The database as a build of schema version 4 left it: the app without its owner indexes.
+    let db = &app.engine().db;
+    for name in owner_index_names(&app).await {
+        db.write
+            .execute_unprepared(&format!("DROP INDEX \"{name}\""))
+            .await
+            .unwrap();
+    }
+    db.write
+        .execute_unprepared("UPDATE sys_meta SET value = '4' WHERE key = 'schema_version'")
+        .await
+        .unwrap();
+    assert!(owner_indexes(&app).await.is_empty());
+    let app = app.restart().await;
+    assert_eq!(owner_indexes(&app).await, made);
+}
+
+async fn a_role_given_or_taken_holds_from_the_users_next_request(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let (alice, token) = (&w.alice.0, &w.alice.1);
+    let r = get(app, token, "/api/v1/data/crm/deal").await.expect(200);
+    assert_eq!(ids(&r), sorted(vec![&w.deal_alice]));
+    app.delete(&format!("/api/v1/apps/crm/roles/rep/members/{alice}"))
+        .await
+        .expect(204);
+    get(app, token, "/api/v1/data/crm/deal")
+        .await
+        .expect_problem(403, "permission_denied");
+    app.post("/api/v1/apps/crm/roles/lead/members", json!({"user": alice}))
+        .await
+        .expect(200);
+    // As a lead, the deals of her team (north): hers and bob's.
+    let r = get(app, token, "/api/v1/data/crm/deal").await.expect(200);
+    assert_eq!(ids(&r), sorted(vec![&w.deal_alice, &w.deal_bob]));
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -1689,4 +1871,7 @@ on_both!(
     scripts_see_the_users_roles_in_the_app_and_first_team,
     a_rule_notification_shows_each_recipient_only_fields_they_see,
     a_selective_team_scope_pages_exactly_the_teams_rows_in_order,
+    owner_keyed_indexes_follow_the_roles_and_survive_field_changes,
+    apps_saved_before_owner_keyed_indexes_get_them_at_upgrade,
+    a_role_given_or_taken_holds_from_the_users_next_request,
 );

@@ -28,6 +28,60 @@ pub fn index_kind(f: &FieldDef) -> Option<IndexKind> {
     }
 }
 
+/// The system columns that get an owner-keyed index (see [`owner_keyed`]): the usual sorts of a
+/// list (newest, recently changed) and a board's stage.
+pub const OWNER_KEYED_SYSTEM: [&str; 3] = ["created_at", "updated_at", "stage"];
+
+/// The column of an owner-keyed index: a system column or an indexed field.
+// Short-lived values in plans, as the steps' definitions are (see `Step`).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnerKey {
+    System(&'static str),
+    Field(FieldDef),
+}
+
+impl OwnerKey {
+    fn describe(&self) -> String {
+        match self {
+            OwnerKey::System(c) => c.to_string(),
+            OwnerKey::Field(f) => format!("'{}'", f.name),
+        }
+    }
+}
+
+/// Whether an entity's rows are read through an owner scope: some role of the app has the
+/// `own` or `team` scope on it. Such an entity gets, beside each sort index on (column, id), an
+/// index on (owner, column, id) for the indexed fields and [`OWNER_KEYED_SYSTEM`]. A scoped list
+/// then reads each owner's matching rows through an index instead of either walking the whole
+/// table's sort order for the few rows in scope or reading every row of the scope: with 2% of
+/// the rows in scope, a filter the scope's rows do not match would read all of them.
+pub fn owner_keyed(app: &AppDef, entity: &EntityDef) -> bool {
+    use crate::permissions::{NamedScope, ScopeDef};
+    app.roles
+        .iter()
+        .filter_map(|r| r.permissions.as_ref()?.get(entity.name.as_str()))
+        .any(|p| matches!(p.scope, Some(ScopeDef::Named(NamedScope::Own | NamedScope::Team))))
+}
+
+/// The owner-keyed indexes an entity has in an app: none unless [`owner_keyed`].
+pub fn owner_keys(app: &AppDef, entity: &EntityDef) -> Vec<OwnerKey> {
+    if !owner_keyed(app, entity) {
+        return Vec::new();
+    }
+    OWNER_KEYED_SYSTEM
+        .iter()
+        .map(|c| OwnerKey::System(c))
+        .chain(
+            entity
+                .fields
+                .iter()
+                .filter(|f| index_kind(f).is_some())
+                .map(|f| OwnerKey::Field(f.clone())),
+        )
+        .collect()
+}
+
 /// One step of a plan.
 // Plans are short lists built once per definition change; boxing the definitions buys nothing.
 #[allow(clippy::large_enum_variant)]
@@ -62,6 +116,15 @@ pub enum Step {
         entity: EntityDef,
         field: FieldDef,
         kind: IndexKind,
+    },
+    /// An index on (owner, column, id); see [`owner_keyed`].
+    CreateOwnerIndex {
+        entity: EntityDef,
+        key: OwnerKey,
+    },
+    DropOwnerIndex {
+        entity: EntityDef,
+        key: OwnerKey,
     },
     /// A change of names, labels or options that touches no table.
     Metadata {
@@ -145,6 +208,26 @@ impl Step {
                     if *kind == IndexKind::Unique { "unique" } else { "an" },
                     field.name
                 ),
+                false,
+            ),
+            Step::CreateOwnerIndex { entity, key } => s(
+                "create_index",
+                entity,
+                match key {
+                    OwnerKey::Field(f) => Some(f),
+                    OwnerKey::System(_) => None,
+                },
+                format!("create an index on owner and {}", key.describe()),
+                false,
+            ),
+            Step::DropOwnerIndex { entity, key } => s(
+                "drop_index",
+                entity,
+                match key {
+                    OwnerKey::Field(f) => Some(f),
+                    OwnerKey::System(_) => None,
+                },
+                format!("drop the index on owner and {}", key.describe()),
                 false,
             ),
             Step::Metadata { entity, field, change } => StepSummary {
@@ -242,6 +325,9 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
                         });
                     }
                 }
+                for key in owner_keys(new, e) {
+                    steps.push(Step::CreateOwnerIndex { entity: e.clone(), key });
+                }
             }
             Some(o) => plan_entity(old.expect("an old entity has an old app"), new, o, e, &mut steps),
         }
@@ -274,6 +360,25 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
     if old.validations != new.validations {
         meta(steps, None, "change validation rules".into());
     }
+    // Owner-keyed indexes go before the columns they hold are dropped or rewritten, and come
+    // back once the columns are in place.
+    let (old_keys, new_keys) = (owner_keys(old_app, old), owner_keys(new_app, new));
+    let same = |o: &OwnerKey, n: &OwnerKey| match (o, n) {
+        (OwnerKey::System(a), OwnerKey::System(b)) => a == b,
+        (OwnerKey::Field(a), OwnerKey::Field(b)) => a.id == b.id && !rewritten(old_app, new_app, a, b),
+        _ => false,
+    };
+    for key in old_keys.iter().filter(|o| !new_keys.iter().any(|n| same(o, n))) {
+        steps.push(Step::DropOwnerIndex {
+            entity: new.clone(),
+            key: key.clone(),
+        });
+    }
+    let creates: Vec<OwnerKey> = new_keys
+        .iter()
+        .filter(|n| !old_keys.iter().any(|o| same(o, n)))
+        .cloned()
+        .collect();
     for f in &old.fields {
         if !new.fields.iter().any(|n| n.id == f.id) {
             if index_kind(f).is_some() {
@@ -307,12 +412,7 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
             meta(steps, Some(f), format!("rename field '{}' to '{}'", o.name, f.name));
         }
         let (old_index, new_index) = (index_kind(o), index_kind(f));
-        // Relations are compared by the storage id of their target, so renaming an entity
-        // leaves the values of the relations pointing at it alone.
-        let retargeted = o.field_type == FieldType::Relation
-            && f.field_type == FieldType::Relation
-            && target_id(old_app, o) != target_id(new_app, f);
-        let convert = needs_conversion(o, f, retargeted);
+        let convert = rewritten(old_app, new_app, o, f);
         if old_index.is_some() && (old_index != new_index || convert) {
             steps.push(Step::DropIndex {
                 entity: new.clone(),
@@ -350,6 +450,22 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
             meta(steps, Some(f), "change labels, constraints or default".into());
         }
     }
+    for key in creates {
+        steps.push(Step::CreateOwnerIndex {
+            entity: new.clone(),
+            key,
+        });
+    }
+}
+
+/// Whether a field change needs the column's values rewritten or re-checked (a conversion,
+/// which drops the indexes that hold the column). Relations are compared by the storage id of
+/// their target, so renaming an entity leaves the values of the relations pointing at it alone.
+fn rewritten(old_app: &AppDef, new_app: &AppDef, o: &FieldDef, f: &FieldDef) -> bool {
+    let retargeted = o.field_type == FieldType::Relation
+        && f.field_type == FieldType::Relation
+        && target_id(old_app, o) != target_id(new_app, f);
+    needs_conversion(o, f, retargeted)
 }
 
 /// Carries one stored value over a field change; `None` when it cannot be kept.
@@ -544,5 +660,94 @@ mod tests {
         let ops: Vec<&str> = plan(Some(&a), &b).iter().map(|s| s.summary().op).collect();
         assert_eq!(ops, vec!["metadata"]);
         assert!(plan(Some(&b), &b).is_empty());
+    }
+
+    /// (op, field or "", detail) of each owner-index step, in order.
+    fn owner_steps(steps: &[Step]) -> Vec<(&'static str, String)> {
+        steps
+            .iter()
+            .filter(|s| matches!(s, Step::CreateOwnerIndex { .. } | Step::DropOwnerIndex { .. }))
+            .map(|s| (s.summary().op, s.summary().detail))
+            .collect()
+    }
+
+    #[test]
+    fn entities_read_through_an_owner_scope_get_owner_keyed_indexes() {
+        let app = |scope: &str| {
+            let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+                {"name": "deal", "label": {"en": "D"}, "fields": [
+                    {"name": "title", "label": {"en": "T"}, "type": "text"},
+                    {"name": "amount", "label": {"en": "A"}, "type": "integer", "indexed": true},
+                    {"name": "code", "label": {"en": "C"}, "type": "text", "unique": true}]},
+                {"name": "note", "label": {"en": "N"}}],
+                "roles": [{"name": "rep", "label": {"en": "Rep"},
+                           "permissions": {"deal": {"read": true, "scope": scope}, "note": {"read": true}}}]}))
+            .unwrap();
+            assign_ids(&mut a);
+            a
+        };
+        let team = app("team");
+        assert!(owner_keyed(&team, &team.entities[0]));
+        assert!(!owner_keyed(&team, &team.entities[1]), "no scope: all rows");
+        let created = owner_steps(&plan(None, &team));
+        assert_eq!(
+            created,
+            vec![
+                ("create_index", "create an index on owner and created_at".to_string()),
+                ("create_index", "create an index on owner and updated_at".to_string()),
+                ("create_index", "create an index on owner and stage".to_string()),
+                ("create_index", "create an index on owner and 'amount'".to_string()),
+                ("create_index", "create an index on owner and 'code'".to_string()),
+            ]
+        );
+        assert!(owner_steps(&plan(None, &app("all"))).is_empty());
+
+        // Same ids, other scope: team → own keeps them; own → all drops them; all → team makes them.
+        let mut own = team.clone();
+        own.roles[0]
+            .permissions
+            .as_mut()
+            .unwrap()
+            .get_mut("deal")
+            .unwrap()
+            .scope = Some(crate::permissions::ScopeDef::Named(crate::permissions::NamedScope::Own));
+        assert!(owner_steps(&plan(Some(&team), &own)).is_empty());
+        let mut all = team.clone();
+        all.roles[0]
+            .permissions
+            .as_mut()
+            .unwrap()
+            .get_mut("deal")
+            .unwrap()
+            .scope = None;
+        let dropped = owner_steps(&plan(Some(&own), &all));
+        assert_eq!(dropped.len(), 5);
+        assert!(dropped.iter().all(|(op, _)| *op == "drop_index"), "{dropped:?}");
+        assert_eq!(owner_steps(&plan(Some(&all), &team)).len(), 5);
+
+        // A dropped field's owner index goes before its column; a converted field's is made
+        // again after the conversion; a new indexed field gets one after its column.
+        let mut b = team.clone();
+        b.entities[0].fields.retain(|f| f.name.as_str() != "code");
+        b.entities[0].fields[1].field_type = FieldType::Decimal;
+        let mut extra = FieldDef::new("region", Label::new("r", "r"), FieldType::Text);
+        extra.indexed = true;
+        b.entities[0].fields.push(extra);
+        assign_ids(&mut b);
+        let ops: Vec<(&str, String)> = plan(Some(&team), &b)
+            .iter()
+            .map(|s| (s.summary().op, s.summary().detail))
+            .collect();
+        let at = |detail: &str| {
+            ops.iter()
+                .position(|(_, d)| d == detail)
+                .unwrap_or_else(|| panic!("{detail}: {ops:?}"))
+        };
+        assert!(at("drop the index on owner and 'code'") < at("drop field 'code' and its values"));
+        assert!(at("drop the index on owner and 'amount'") < at("convert 'amount' from integer to decimal (scale 2)"));
+        assert!(at("convert 'amount' from integer to decimal (scale 2)") < at("create an index on owner and 'amount'"));
+        assert!(at("add text field 'region'") < at("create an index on owner and 'region'"));
+        assert_eq!(owner_steps(&plan(Some(&team), &b)).len(), 4, "{ops:?}");
+        assert!(owner_steps(&plan(Some(&b), &b)).is_empty());
     }
 }

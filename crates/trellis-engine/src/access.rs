@@ -168,6 +168,33 @@ type TeamCache = HashMap<String, (std::time::Instant, Arc<TeamTree>)>;
 static TEAMS: LazyLock<Mutex<TeamCache>> = LazyLock::new(Mutex::default);
 const TEAMS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The roles a user holds in an app, kept for [`TEAMS_TTL`] like the team tree (they are read
+/// on every request of a user of a guarded app, and change rarely). This node forgets a user's
+/// entry when it changes their roles; other nodes see the change within the TTL.
+type RolesCache = HashMap<(String, String), (std::time::Instant, Arc<Vec<String>>)>;
+static ROLES: LazyLock<Mutex<RolesCache>> = LazyLock::new(Mutex::default);
+
+/// Drops the cached roles of a user in an app (after this node changed them).
+pub(crate) fn forget_roles(app_id: &str, user: &str) {
+    ROLES.lock().remove(&(app_id.to_string(), user.to_string()));
+}
+
+async fn cached_roles<C: trellis_store::Writes>(conn: &C, app_id: &str, user: &str) -> Result<Arc<Vec<String>>, Error> {
+    let key = (app_id.to_string(), user.to_string());
+    if let Some((at, roles)) = ROLES.lock().get(&key)
+        && at.elapsed() < TEAMS_TTL
+    {
+        return Ok(roles.clone());
+    }
+    let roles = Arc::new(directory::roles_of(conn, app_id, user).await?);
+    let mut cache = ROLES.lock();
+    if cache.len() >= CACHE_MAX {
+        cache.retain(|_, (at, _)| at.elapsed() < TEAMS_TTL);
+    }
+    cache.insert(key, (std::time::Instant::now(), roles.clone()));
+    Ok(roles)
+}
+
 /// Drops a tenant's cached team tree (after this node changed it).
 pub(crate) fn forget_teams(tenant: &str) {
     TEAMS.lock().remove(tenant);
@@ -395,7 +422,7 @@ impl Engine {
         let mut roles: Vec<String> = if ctx.is_admin() {
             app.def.roles.iter().map(|r| r.name.to_string()).collect()
         } else {
-            directory::roles_of(conn, &app.id, ctx.user_id()).await?
+            cached_roles(conn, &app.id, ctx.user_id()).await?.to_vec()
         };
         if let Some(r) = token_role {
             roles.retain(|x| x == r);

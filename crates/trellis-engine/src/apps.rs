@@ -252,6 +252,14 @@ impl Engine {
         let changed = serde_json::json!({"from_version": row.version, "version": next.version, "plan": summary});
         crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, "app_changed", changed).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        // An index made on a table with rows has no planner statistics until the table is
+        // analysed; without them SQLite guesses and may ignore it.
+        for step in &steps {
+            if let Step::CreateIndex { entity, .. } | Step::CreateOwnerIndex { entity, .. } = step {
+                self.stats
+                    .refresh_soon(&self.db, &trellis_core::compile::table_name(entity.storage_id()));
+            }
+        }
         self.registry.put(ctx.tenant_id(), Arc::new(loaded));
         Ok(ChangeOut {
             applied: true,

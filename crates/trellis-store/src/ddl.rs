@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, Query, Table,
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
 use trellis_core::compile::{column_name, currency_column_name, table_name};
 use trellis_core::def::{EntityDef, FieldDef};
-use trellis_core::plan::{IndexKind, Step, convert_value};
+use trellis_core::plan::{IndexKind, OwnerKey, Step, convert_value};
 use trellis_core::{CompiledField, Error, Val};
 
 use crate::error::StoreError;
@@ -14,6 +14,15 @@ use crate::values::{column_def, decode, to_sql};
 
 fn index_name(entity: &EntityDef, column: &str) -> String {
     format!("ix_{}_{}", table_name(entity.storage_id()), column)
+}
+
+/// The name and column of an owner-keyed index.
+fn owner_index(entity: &EntityDef, key: &OwnerKey) -> (String, String) {
+    let column = match key {
+        OwnerKey::System(c) => c.to_string(),
+        OwnerKey::Field(f) => column_name(f.storage_id()),
+    };
+    (format!("ixo_{}_{}", table_name(entity.storage_id()), column), column)
 }
 
 fn field_columns(f: &FieldDef) -> Vec<ColumnDef> {
@@ -58,7 +67,7 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             }
             tx.execute(&t).await?;
             for sys in ["created_at", "updated_at", "owner", "stage"] {
-                create_sort_index(tx, &table, &index_name(entity, sys), sys).await?;
+                create_sort_index(tx, &table, &index_name(entity, sys), sys, false).await?;
             }
         }
         Step::DropTable { entity } => {
@@ -120,7 +129,7 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             let col = column_name(field.storage_id());
             let (table, name) = (table_name(entity.storage_id()), index_name(entity, &col));
             if *kind == IndexKind::Plain {
-                return create_sort_index(tx, &table, &name, &col).await;
+                return create_sort_index(tx, &table, &name, &col, false).await;
             }
             let i = Index::create()
                 .name(name)
@@ -136,6 +145,18 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
                 other => other,
             })?;
         }
+        Step::CreateOwnerIndex { entity, key } => {
+            let (name, column) = owner_index(entity, key);
+            create_sort_index(tx, &table_name(entity.storage_id()), &name, &column, true).await?;
+        }
+        Step::DropOwnerIndex { entity, key } => {
+            let i = Index::drop()
+                .name(owner_index(entity, key).0)
+                .table(Alias::new(table_name(entity.storage_id())))
+                .if_exists()
+                .to_owned();
+            tx.execute(&i).await?;
+        }
         Step::Metadata { .. } => {}
     }
     Ok(())
@@ -145,8 +166,16 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
 /// smallest, id breaking ties, readable forwards (ascending) and backwards (descending). SQLite
 /// indexes put NULL first by themselves; PostgreSQL needs `NULLS FIRST`, which sea-query cannot
 /// say in an index, so that one statement is written here from names that derive from storage
-/// ids (never from user input).
-async fn create_sort_index(tx: &DatabaseTransaction, table: &str, name: &str, column: &str) -> Result<(), StoreError> {
+/// ids (never from user input). `by_owner`: on (owner, column, id), the same order within each
+/// owner's rows. Both exist already when `IF NOT EXISTS` finds them.
+async fn create_sort_index<C: ConnectionTrait>(
+    tx: &C,
+    table: &str,
+    name: &str,
+    column: &str,
+    by_owner: bool,
+) -> Result<(), StoreError> {
+    let owner = if by_owner { "\"owner\", " } else { "" };
     if tx.get_database_backend() == DbBackend::Postgres {
         let safe = |s: &str| {
             !s.is_empty()
@@ -157,17 +186,37 @@ async fn create_sort_index(tx: &DatabaseTransaction, table: &str, name: &str, co
             return Err(StoreError::Config(format!("unsafe identifier in index {name}")));
         }
         tx.execute_unprepared(&format!(
-            "CREATE INDEX \"{name}\" ON \"{table}\" (\"{column}\" ASC NULLS FIRST, \"id\" ASC)"
+            "CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" ({owner}\"{column}\" ASC NULLS FIRST, \"id\" ASC)"
         ))
         .await?;
     } else {
-        let i = Index::create()
-            .name(name.to_string())
+        let mut i = Index::create();
+        i.name(name.to_string())
             .table(Alias::new(table.to_string()))
-            .col(Alias::new(column.to_string()))
-            .col(Alias::new("id"))
-            .to_owned();
+            .if_not_exists();
+        if by_owner {
+            i.col(Alias::new("owner"));
+        }
+        i.col(Alias::new(column.to_string())).col(Alias::new("id"));
         tx.execute(&i).await?;
+    }
+    Ok(())
+}
+
+/// Creates the owner-keyed indexes an app's entities should have and may lack: those of apps
+/// saved before owner-keyed indexes existed (a migration step; see `plan::owner_keyed`).
+pub async fn ensure_owner_indexes<C: ConnectionTrait>(
+    tx: &C,
+    app: &trellis_core::def::AppDef,
+) -> Result<(), StoreError> {
+    for entity in &app.entities {
+        if entity.id.is_none() {
+            continue;
+        }
+        for key in trellis_core::plan::owner_keys(app, entity) {
+            let (name, column) = owner_index(entity, &key);
+            create_sort_index(tx, &table_name(entity.storage_id()), &name, &column, true).await?;
+        }
     }
     Ok(())
 }

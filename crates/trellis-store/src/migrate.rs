@@ -452,8 +452,28 @@ async fn apply_v4(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Entities read through an owner scope get indexes on (owner, column, id); apps saved before
+/// those existed get them here (later definition changes plan them, see `plan::owner_keyed`).
+async fn apply_v5(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let q = Query::select()
+        .columns(["id", "definition"])
+        .from("sys_apps")
+        .to_owned();
+    for row in tx.query_all(&q).await? {
+        let id: String = row.try_get("", "id")?;
+        let definition: String = row.try_get("", "definition")?;
+        match serde_json::from_str::<trellis_core::def::AppDef>(&definition) {
+            Ok(app) => crate::ddl::ensure_owner_indexes(tx, &app).await?,
+            // Left as it is: reading the app reports the same error, and lists stay correct
+            // without the indexes.
+            Err(e) => tracing::warn!(app = %id, error = %e, "stored definition unreadable; owner indexes not created"),
+        }
+    }
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -486,6 +506,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 4 {
         apply_v4(&tx).await?;
+    }
+    if current < 5 {
+        apply_v5(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")
