@@ -275,7 +275,7 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     let token = login["token"].as_str().context("login")?.to_string();
     let auth = format!("Bearer {token}");
     // `BENCH_ONLY=permissions`: the team-scope phase alone, for working on it (`BENCH_KEEP`
-    // keeps the SQLite database).
+    // keeps the database).
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "permissions") {
         permission_list(&client, &base, &auth, pid, rows, ops).await?;
         drop(node);
@@ -968,7 +968,11 @@ async fn main() -> Result<()> {
     if which.contains("postgres") {
         let (name, url) = pg_database().await?;
         let r = run_backend("PostgreSQL", &bin, &url, rows, ops).await;
-        drop_pg(&name).await;
+        if std::env::var("BENCH_KEEP").is_ok() {
+            println!("  (kept database {name})");
+        } else {
+            drop_pg(&name).await;
+        }
         r?;
     }
     Ok(())

@@ -1501,6 +1501,10 @@ impl Engine {
         }
         let p = pipeline_of(&entity)?;
         let stage = p.stage(&t.key);
+        // The stage lost its SLA after the timer was read (a definition change cancels them).
+        if stage.is_none_or(|s| s.sla.is_none()) {
+            return Ok(());
+        }
         let breached = col(&entity, "stage_breached_at")?;
         records::update(
             tx,
@@ -1668,12 +1672,12 @@ pub async fn reconcile<C: trellis_store::Writes>(
             continue;
         };
         let table = Alias::new(entity.table.clone());
-        if let Some(old_p) = old
+        let old_p = old
             .entities
             .iter()
             .find(|e| e.id == entity.def.id)
-            .and_then(|e| e.pipeline.as_ref())
-        {
+            .and_then(|e| e.pipeline.as_ref());
+        if let Some(old_p) = old_p {
             let gone: Vec<String> = old_p
                 .stages
                 .iter()
@@ -1724,7 +1728,7 @@ pub async fn reconcile<C: trellis_store::Writes>(
             }
         };
         let mut q = Query::update();
-        q.table(table)
+        q.table(table.clone())
             .value(Alias::new("stage"), initial.key.to_string())
             .value(Alias::new("stage_entered_at"), now)
             .and_where(Expr::col(Alias::new("stage")).is_null());
@@ -1734,6 +1738,57 @@ pub async fn reconcile<C: trellis_store::Writes>(
         conn.execute(&q).await.map_err(StoreError::from)?;
         for id in &entering {
             start_timer(conn, tenant_id, app, entity, id, initial.key.as_str(), due).await?;
+        }
+        // A stage given an SLA: its records have none running; they get one counted from now
+        // (they entered when no time limit was set). A stage whose SLA is gone: its running
+        // timers stop. A changed SLA applies from the next entry; running timers keep their due.
+        for stage in &p.stages {
+            let in_stage = Expr::col(Alias::new("stage")).eq(stage.key.to_string());
+            let Some(due) = sla_due(conn, tenant_id, stage, now).await? else {
+                let had_sla = old_p
+                    .and_then(|o| o.stage(stage.key.as_str()))
+                    .is_some_and(|s| s.sla.is_some());
+                if !had_sla {
+                    continue;
+                }
+                timers::cancel_for_key(conn, entity.def.storage_id().as_str(), "sla", stage.key.as_str()).await?;
+                let q = Query::update()
+                    .table(table.clone())
+                    .value(Alias::new("stage_due_at"), Option::<DateTime<Utc>>::None)
+                    .and_where(in_stage)
+                    .and_where(Expr::col(Alias::new("stage_due_at")).is_not_null())
+                    .and_where(Expr::col(Alias::new("stage_breached_at")).is_null())
+                    .to_owned();
+                conn.execute(&q).await.map_err(StoreError::from)?;
+                continue;
+            };
+            let q = Query::select()
+                .column(Alias::new("id"))
+                .from(table.clone())
+                .and_where(in_stage.clone())
+                .and_where(Expr::col(Alias::new("stage_due_at")).is_null())
+                .to_owned();
+            let ids: Vec<String> = conn
+                .query_all(&q)
+                .await
+                .map_err(StoreError::from)?
+                .iter()
+                .map(|r| r.try_get_by_index::<String>(0))
+                .collect::<Result<_, _>>()
+                .map_err(StoreError::from)?;
+            if ids.is_empty() {
+                continue;
+            }
+            let q = Query::update()
+                .table(table.clone())
+                .value(Alias::new("stage_due_at"), due)
+                .and_where(in_stage)
+                .and_where(Expr::col(Alias::new("stage_due_at")).is_null())
+                .to_owned();
+            conn.execute(&q).await.map_err(StoreError::from)?;
+            for id in &ids {
+                start_timer(conn, tenant_id, app, entity, id, stage.key.as_str(), Some(due)).await?;
+            }
         }
     }
     Ok(())

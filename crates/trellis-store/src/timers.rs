@@ -88,6 +88,24 @@ pub async fn cancel_for_record<C: crate::Writes>(c: &C, record_id: &str, kind: &
     Ok(c.execute(&q).await?.rows_affected())
 }
 
+/// Cancels the pending timers of a kind and key of an entity's records (a stage lost its SLA).
+pub async fn cancel_for_key<C: crate::Writes>(
+    c: &C,
+    entity_id: &str,
+    kind: &str,
+    key: &str,
+) -> Result<u64, StoreError> {
+    let q = Query::update()
+        .table(a("sys_timers"))
+        .value(a("status"), "cancelled")
+        .and_where(Expr::col(a("entity_id")).eq(entity_id))
+        .and_where(Expr::col(a("kind")).eq(kind))
+        .and_where(Expr::col(a("key")).eq(key))
+        .and_where(Expr::col(a("status")).eq("pending"))
+        .to_owned();
+    Ok(c.execute(&q).await?.rows_affected())
+}
+
 /// Pending timers due by `now`, soonest first, read through the partial index on due times (so
 /// a sweep never touches timers that are not due). On PostgreSQL the rows are locked and rows
 /// another node holds are skipped.
