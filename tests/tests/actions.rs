@@ -370,6 +370,43 @@ async fn a_webhook_is_signed_and_retried_on_5xx_only(backend: Backend) {
     hold.abort();
 }
 
+/// A node that does not allow private targets (the default) calls no loopback, private or
+/// link-local address: not by IP, not by a name that resolves to one. The refusal is final.
+async fn webhooks_and_sms_reach_only_public_addresses_by_default(backend: Backend) {
+    let w = World::new(backend).await;
+    let rx = HttpReceiver::start().await;
+    let strict = w.engine().clone().with_private_outbound(false);
+    let i = input(json!({"id": "r1", "title": "ACME", "phone": "+86 138 0000 0000"}));
+    let ctx = ActionCtx {
+        engine: &strict,
+        ..w.action(&i)
+    };
+    let port = rx.url("/").split(':').nth(2).unwrap().trim_end_matches('/').to_string();
+    for url in [
+        rx.url("/hook"),
+        format!("http://localhost:{port}/hook"),
+        format!("http://[::1]:{port}/hook"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/hook".to_string(),
+    ] {
+        let m = fatal(webhook::run(&ctx, &url, None, None, Some(500)).await);
+        assert!(m.contains("only public addresses"), "{url}: {m}");
+    }
+    w.setting(
+        "sms",
+        json!({"url": format!("http://localhost:{port}/send"), "from": "ACME"}),
+    )
+    .await;
+    let m = fatal(sms::run(&ctx, &to(json!({"addresses": ["{{record.phone}}"]})), "hi").await);
+    assert!(m.contains("only public addresses"), "{m}");
+    assert!(rx.requests().is_empty(), "nothing reached the loopback receiver");
+
+    // The node that allows them (the test harness's) reaches the same receiver.
+    webhook::run(&w.action(&i), &rx.url("/hook"), None, None, None)
+        .await
+        .expect("delivered");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Documents
 // ---------------------------------------------------------------------------------------------
@@ -508,4 +545,9 @@ async fn sms_to_the_provider() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_signed_and_classified() {
     a_webhook_is_signed_and_retried_on_5xx_only(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_calls_reach_public_addresses_only() {
+    webhooks_and_sms_reach_only_public_addresses_by_default(Backend::Sqlite).await
 }

@@ -44,6 +44,8 @@ pub struct Engine {
     max_file_bytes: u64,
     /// Wakes this node's automation loops when work was committed.
     pub(crate) wake: Arc<automation::Wake>,
+    /// Whether webhooks and SMS may call private, loopback and link-local addresses.
+    allow_private_outbound: bool,
 }
 
 impl Engine {
@@ -65,6 +67,7 @@ impl Engine {
             files_dir: std::env::temp_dir().join("trellis-files"),
             max_file_bytes: files::DEFAULT_MAX_FILE_BYTES,
             wake: Arc::default(),
+            allow_private_outbound: false,
         })
     }
 
@@ -72,6 +75,18 @@ impl Engine {
     pub fn with_files_dir(mut self, dir: PathBuf) -> Engine {
         self.files_dir = dir;
         self
+    }
+
+    /// The same engine letting webhooks and SMS call addresses that are not public
+    /// (`automation::actions::outbound`).
+    pub fn with_private_outbound(mut self, allow: bool) -> Engine {
+        self.allow_private_outbound = allow;
+        self
+    }
+
+    /// Whether webhooks and SMS may call addresses that are not public.
+    pub fn allows_private_outbound(&self) -> bool {
+        self.allow_private_outbound
     }
 
     /// The same engine accepting uploads of at most `bytes`.

@@ -31,6 +31,8 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// Largest file upload, in bytes.
     pub max_file_bytes: u64,
+    /// Whether webhooks and SMS may call addresses that are not public.
+    pub allow_private_outbound: bool,
 }
 
 /// A running node.
@@ -93,7 +95,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let engine = open(&settings.database_url)
         .await?
         .with_files_dir(settings.data_dir.join("files"))
-        .with_max_file_bytes(settings.max_file_bytes);
+        .with_max_file_bytes(settings.max_file_bytes)
+        .with_private_outbound(settings.allow_private_outbound);
     let bootstrapped = engine
         .bootstrap(settings.admin_email.as_deref(), settings.admin_password.as_deref())
         .await

@@ -51,6 +51,10 @@ enum Command {
         /// Largest file upload in bytes (files are kept in <data-dir>/files).
         #[arg(long, env = "TRELLIS_MAX_FILE_BYTES", default_value_t = trellis_engine::files::DEFAULT_MAX_FILE_BYTES)]
         max_file_bytes: u64,
+        /// Let webhooks and SMS call loopback, private, link-local and other non-public
+        /// addresses (refused by default: tenants write those URLs).
+        #[arg(long, env = "TRELLIS_ALLOW_PRIVATE_OUTBOUND")]
+        allow_private_outbound: bool,
     },
     /// Create or upgrade the system tables, then exit.
     Migrate {
@@ -174,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
             admin_email,
             admin_password,
             max_file_bytes,
+            allow_private_outbound,
         } => {
             let settings = Settings {
                 bind,
@@ -183,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
                 admin_email,
                 admin_password,
                 max_file_bytes,
+                allow_private_outbound,
             };
             let running = start(settings).await?;
             if let Some(b) = &running.bootstrapped {

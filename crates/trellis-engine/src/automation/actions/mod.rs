@@ -9,6 +9,7 @@
 pub mod assign;
 pub mod email;
 pub mod notify;
+pub mod outbound;
 pub mod recipients;
 pub mod records;
 pub mod render_document;
@@ -36,10 +37,13 @@ pub(crate) async fn setting<T: DeserializeOwned>(ctx: &ActionCtx<'_>, key: &str)
 /// The HTTP client of SMS and webhooks: rustls with the ring provider, no proxy from the
 /// environment. Redirects are followed only when they keep the method and body (307, 308) and
 /// go to the same scheme, host and port, at most 5 times; any other redirect is answered as is
-/// (and so is a final error).
-pub(crate) fn http_client() -> Result<reqwest::Client, ActionError> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(c) = CLIENT.get() {
+/// (and so is a final error). Unless `allow_private`, names resolve to public addresses only
+/// ([`outbound`]).
+pub(crate) fn http_client(allow_private: bool) -> Result<reqwest::Client, ActionError> {
+    static PUBLIC: OnceLock<reqwest::Client> = OnceLock::new();
+    static ANY: OnceLock<reqwest::Client> = OnceLock::new();
+    let slot = if allow_private { &ANY } else { &PUBLIC };
+    if let Some(c) = slot.get() {
         return Ok(c.clone());
     }
     // A served node installs it at start; tests and tools may not have.
@@ -57,14 +61,18 @@ pub(crate) fn http_client() -> Result<reqwest::Client, ActionError> {
             attempt.stop()
         }
     });
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(policy)
         .no_proxy()
         .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("Trellis/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("Trellis/", env!("CARGO_PKG_VERSION")));
+    if !allow_private {
+        builder = builder.dns_resolver(std::sync::Arc::new(outbound::PublicOnly));
+    }
+    let client = builder
         .build()
         .map_err(|e| ActionError::retry(format!("http client: {e}")))?;
-    Ok(CLIENT.get_or_init(|| client).clone())
+    Ok(slot.get_or_init(|| client).clone())
 }
 
 /// What an HTTP answer means for a delivery: 2xx done; 5xx, 408 and 429 worth retrying; any

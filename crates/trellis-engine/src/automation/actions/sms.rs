@@ -39,11 +39,13 @@ pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, text: &str) -> Result<Val
     }
     let cfg: SmsSettings = super::setting(ctx, "sms").await?;
     let url = super::webhook::check_url(&cfg.url)?;
+    let allow_private = ctx.engine.allows_private_outbound();
+    super::outbound::check_target(&url, allow_private, "sms provider").await?;
     let text = template::render(text, ctx.input);
     if text.trim().is_empty() {
         return Err(ActionError::fatal("the text is empty"));
     }
-    let client = http_client()?;
+    let client = http_client(allow_private)?;
     let timeout = Duration::from_millis(cfg.timeout_ms.unwrap_or(10_000).clamp(100, 60_000));
     let mut statuses = Vec::with_capacity(phones.len());
     for phone in &phones {

@@ -36,6 +36,8 @@ pub async fn run(
     timeout_ms: Option<u64>,
 ) -> Result<Value, ActionError> {
     let target = check_url(url)?;
+    let allow_private = ctx.engine.allows_private_outbound();
+    super::outbound::check_target(&target, allow_private, "webhook").await?;
     let payload = match body {
         Some(t) => template::render_json(t, ctx.input),
         None => json!({
@@ -47,7 +49,7 @@ pub async fn run(
     };
     let bytes = serde_json::to_vec(&payload).map_err(|e| ActionError::fatal(format!("webhook body: {e}")))?;
     let timeout = Duration::from_millis(timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS).clamp(1, MAX_TIMEOUT_MS));
-    let mut req = http_client()?
+    let mut req = http_client(allow_private)?
         .post(target.clone())
         .timeout(timeout)
         .header("Content-Type", "application/json")
