@@ -12,7 +12,7 @@ use trellis_server::{Running, Settings};
 
 pub use http_receiver::HttpReceiver;
 pub use serde_json;
-pub use smtp_sink::SmtpSink;
+pub use smtp_sink::{ReceivedMail, SmtpSink};
 pub use {chrono, reqwest, trellis_engine, trellis_store};
 
 /// Which database a test runs on.

@@ -67,6 +67,8 @@ struct State {
     messages: Mutex<Vec<ReceivedMail>>,
     /// The reply to every `RCPT TO` instead of `250` (e.g. `450 busy`, `550 no such user`).
     rcpt_reply: Mutex<Option<String>>,
+    /// The reply to `RCPT TO` of one address, before `rcpt_reply`.
+    rcpt_reply_to: Mutex<std::collections::HashMap<String, String>>,
     arrived: Notify,
 }
 
@@ -107,6 +109,15 @@ impl SmtpSink {
     /// Every `RCPT TO` is answered with `reply` (`None`: accepted again).
     pub fn reply_to_recipients(&self, reply: Option<&str>) {
         *self.state.rcpt_reply.lock().unwrap() = reply.map(str::to_string);
+    }
+
+    /// `RCPT TO` of `address` is answered with `reply` (`None`: as any other).
+    pub fn reply_to_recipient(&self, address: &str, reply: Option<&str>) {
+        let mut map = self.state.rcpt_reply_to.lock().unwrap();
+        match reply {
+            Some(r) => map.insert(address.to_string(), r.to_string()),
+            None => map.remove(address),
+        };
     }
 
     /// What arrived so far.
@@ -169,11 +180,13 @@ async fn session(stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
             to.clear();
             "250 OK\r\n".into()
         } else if upper.starts_with("RCPT TO:") {
-            let forced = state.rcpt_reply.lock().unwrap().clone();
+            let address = between_brackets(cmd);
+            let one = state.rcpt_reply_to.lock().unwrap().get(&address).cloned();
+            let forced = one.or_else(|| state.rcpt_reply.lock().unwrap().clone());
             match forced {
                 Some(r) => format!("{r}\r\n"),
                 None => {
-                    to.push(between_brackets(cmd));
+                    to.push(address);
                     "250 OK\r\n".into()
                 }
             }

@@ -60,6 +60,7 @@ impl World {
             idempotency_key: KEY,
             attempt: 1,
             input,
+            progress: None,
         }
     }
 
@@ -275,6 +276,25 @@ async fn an_sms_reaches_the_provider(backend: Backend) {
     fatal(sms::run(&ctx, &recipients, "x").await);
     let m = fatal(sms::run(&ctx, &to(json!({"addresses": ["li@example.com"]})), "x").await);
     assert!(m.contains("phone"), "{m}");
+
+    // Two numbers, the first failing: the failure says none was reached. A retry that knows
+    // the first was reached (its progress) texts only the second.
+    let two = to(json!({"addresses": ["+86 138 0000 0000", "+86 139 1111 1111"]}));
+    rx.fail_next(1, 503);
+    let e = sms::run(&ctx, &two, "x").await.expect_err("503");
+    assert_eq!(e.progress, Some(json!({"delivered": []})));
+    let before = rx.requests().len();
+    let earlier = json!({"delivered": ["+8613800000000"]});
+    let retry = ActionCtx {
+        progress: Some(&earlier),
+        ..w.action(&i)
+    };
+    let out = sms::run(&retry, &two, "x").await.expect("sent");
+    assert_eq!(out["sent_earlier"], 1);
+    assert_eq!(out["statuses"], json!([null, 200]));
+    let got = rx.requests();
+    assert_eq!(got.len(), before + 1);
+    assert_eq!(got[before].json()["to"], "+8613911111111");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -759,7 +759,55 @@ async fn a_tenant_over_its_runs_per_minute_waits_and_loses_nothing(backend: Back
     .await;
 }
 
+/// An e-mail to several recipients that fails on one of them is retried for that one only:
+/// those it reached do not get it twice.
+async fn a_retried_e_mail_goes_only_to_the_recipients_it_missed(backend: Backend) {
+    let app = spawn(backend).await;
+    let smtp = trellis_tests::SmtpSink::start().await;
+    app.create_app(json!({
+        "name": "mail", "label": {"en": "Mail"},
+        "entities": [{"name": "note", "label": {"en": "Note"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true}]}],
+        "rules": [{"name": "tell", "trigger": {"type": "record_created", "entity": "note"},
+                   "actions": [{"type": "email", "to": {"addresses": ["a@example.com", "b@example.com", "c@example.com"]},
+                                "subject": "New note {{record.title}}", "body": "{{record.title}}"}]}]
+    }))
+    .await;
+    app.put(
+        "/api/v1/settings",
+        json!({"smtp": smtp.settings("Robot <robot@example.com>")}),
+    )
+    .await
+    .expect(200);
+    smtp.reply_to_recipient("b@example.com", Some("450 mailbox busy"));
+    app.create("mail", "note", json!({"title": "one"})).await;
+    let runs = "/api/v1/apps/mail/rules/tell/runs";
+    let failed = eventually(&app, runs, |b| b["data"][0]["actions"][0]["status"] == "retrying").await;
+    let action = &failed["data"][0]["actions"][0];
+    assert!(action["error"].to_string().contains("b@example.com"), "{failed}");
+    // What the failed attempt reached is its output, handed to the next attempt.
+    assert_eq!(action["output"], json!({"delivered": ["a@example.com"]}));
+    let to = |mails: &[trellis_tests::ReceivedMail]| -> Vec<String> {
+        let mut v: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(to(&smtp.messages()), ["a@example.com"]);
+
+    smtp.reply_to_recipient("b@example.com", None);
+    let done = eventually(&app, runs, |b| b["data"][0]["actions"][0]["status"] == "done").await;
+    let action = &done["data"][0]["actions"][0];
+    assert!(action["attempts"].as_i64().unwrap() >= 2, "{done}");
+    assert_eq!(action["output"]["sent"], 3, "{done}");
+    assert_eq!(action["output"]["sent_earlier"], 1, "{done}");
+    assert_eq!(
+        to(&smtp.messages()),
+        ["a@example.com", "b@example.com", "c@example.com"]
+    );
+}
+
 on_both!(
+    a_retried_e_mail_goes_only_to_the_recipients_it_missed,
     a_signed_contract_creates_an_invoicing_task_and_notifies_finance,
     chains_of_rules_stop_at_the_depth_limit_with_a_reason,
     a_relative_time_rule_fires_after_creation_even_across_a_restart,

@@ -109,6 +109,9 @@ pub struct ActionCtx<'a> {
     /// by the API (null when there is none), `old` its values before an update, `payload` the
     /// body of an inbound webhook.
     pub input: &'a Value,
+    /// What earlier attempts of this job completed, as their failure reported it
+    /// ([`ActionError::progress`]); `None` on the first attempt.
+    pub progress: Option<&'a Value>,
 }
 
 /// Why an action failed; `retry` false sends it straight to the dead letters (e.g. a template
@@ -117,6 +120,10 @@ pub struct ActionCtx<'a> {
 pub struct ActionError {
     pub message: String,
     pub retry: bool,
+    /// What the action completed before it failed (e.g. the recipients a message reached). It
+    /// is kept as the job's output and handed to the next attempt as [`ActionCtx::progress`],
+    /// so a retry does not repeat it.
+    pub progress: Option<Value>,
 }
 
 impl ActionError {
@@ -124,13 +131,20 @@ impl ActionError {
         ActionError {
             message: message.into(),
             retry: true,
+            progress: None,
         }
     }
     pub fn fatal(message: impl Into<String>) -> ActionError {
         ActionError {
             message: message.into(),
             retry: false,
+            progress: None,
         }
+    }
+    /// The same failure, after `progress` was completed.
+    pub fn with_progress(mut self, progress: Value) -> ActionError {
+        self.progress = Some(progress);
+        self
     }
 }
 
@@ -151,6 +165,10 @@ impl From<trellis_core::Error> for ActionError {
                     .join("; ")
             )
         };
-        ActionError { message: detail, retry }
+        ActionError {
+            message: detail,
+            retry,
+            progress: None,
+        }
     }
 }

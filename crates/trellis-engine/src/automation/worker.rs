@@ -299,6 +299,7 @@ impl Engine {
         job: &'a JobRow,
         attempt: i32,
         input: &'a Value,
+        progress: Option<&'a Value>,
     ) -> ActionCtx<'a> {
         ActionCtx {
             engine: self,
@@ -309,6 +310,7 @@ impl Engine {
             idempotency_key: &job.idempotency_key,
             attempt,
             input,
+            progress,
         }
     }
 
@@ -324,7 +326,7 @@ impl Engine {
         attempt: i32,
         input: &Value,
     ) -> Result<Value, ActionError> {
-        let actx = self.action_ctx(app, rule, job, attempt, input);
+        let actx = self.action_ctx(app, rule, job, attempt, input, None);
         let index = job.action_index as usize;
         match action {
             ActionDef::SetFields { values } => actions::records::set_fields(self, tx, ctx, app, values, input).await,
@@ -389,7 +391,9 @@ impl Engine {
         attempt: i32,
         input: &Value,
     ) -> Result<Value, ActionError> {
-        let ctx = self.action_ctx(app, rule, job, attempt, input);
+        // The output a failed attempt left is its progress (see `record_in`).
+        let progress: Option<Value> = job.output.as_deref().and_then(|o| serde_json::from_str(o).ok());
+        let ctx = self.action_ctx(app, rule, job, attempt, input, progress.as_ref());
         match action {
             ActionDef::Email { to, subject, body } => actions::email::run(&ctx, to, subject, body).await,
             ActionDef::Sms { to, text } => actions::sms::run(&ctx, to, text).await,
@@ -451,6 +455,9 @@ impl Engine {
             Outcome::Failed(e) => {
                 let now = trellis_core::value::now_micros();
                 let ms = started.elapsed().as_millis() as i64;
+                // What this and earlier attempts completed: a failure that reports none (one
+                // before anything was sent) keeps what the last one reported.
+                let progress = e.progress.as_ref().map(Value::to_string).or_else(|| job.output.clone());
                 if e.retry && attempt < job.max_attempts {
                     let next: DateTime<Utc> = now + backoff(backoff_base_ms(), attempt);
                     jobs::finish(
@@ -460,12 +467,24 @@ impl Engine {
                         "retrying",
                         Some(next),
                         Some(&e.message),
-                        None,
+                        progress.as_deref(),
                         ms,
                         now,
                     )
                     .await?;
-                } else if jobs::finish(tx, &job.id, attempt, "dead", None, Some(&e.message), None, ms, now).await? {
+                } else if jobs::finish(
+                    tx,
+                    &job.id,
+                    attempt,
+                    "dead",
+                    None,
+                    Some(&e.message),
+                    progress.as_deref(),
+                    ms,
+                    now,
+                )
+                .await?
+                {
                     tracing::warn!(job = %job.id, rule = %job.rule, error = %e.message, "job dead-lettered");
                     jobs::skip_rest(tx, &job.run_id, now).await?;
                     jobs::finish_run(tx, &job.run_id, "failed", Some(&e.message), now).await?;

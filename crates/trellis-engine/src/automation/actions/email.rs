@@ -6,7 +6,8 @@
 //!
 //! Each message carries `X-Trellis-Idempotency-Key: <job key>` and a `Message-ID` made of the
 //! key and the recipient, the same on every attempt, so a repeat after a retry can be told apart
-//! from a new message. No answer, a timeout or a 4xx answer of the server is retried; no or bad
+//! from a new message. A retry sends only to the recipients the failed attempt did not reach
+//! (its progress). No answer, a timeout or a 4xx answer of the server is retried; no or bad
 //! settings (credentials for a server without authentication included), a bad address or a 5xx
 //! answer (e.g. no such mailbox) are final.
 
@@ -93,9 +94,16 @@ pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, subject: &str, body: &str
     let transport = transport(&cfg)?;
     let subject = one_line(&template::render(subject, ctx.input));
     let body = template::render(body, ctx.input);
+    let earlier = super::delivered(ctx.progress);
+    let mut delivered: Vec<String> = Vec::with_capacity(addresses.len());
     let mut ids = Vec::with_capacity(mailboxes.len());
     for (to, address) in mailboxes.into_iter().zip(&addresses) {
         let id = message_id(ctx.idempotency_key, address, from.email.domain());
+        if earlier.contains(address) {
+            delivered.push(address.clone());
+            ids.push(id);
+            continue;
+        }
         let message = Message::builder()
             .from(from.clone())
             .to(to)
@@ -105,10 +113,17 @@ pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, subject: &str, body: &str
             .header(ContentType::TEXT_PLAIN)
             .body(body.clone())
             .map_err(|e| ActionError::fatal(format!("cannot build the message: {e}")))?;
-        transport.send(message).await.map_err(|e| smtp_error(&e, address))?;
+        if let Err(e) = transport.send(message).await {
+            return Err(smtp_error(&e, address).with_progress(json!({"delivered": delivered})));
+        }
+        delivered.push(address.clone());
         ids.push(id);
     }
-    Ok(json!({"sent": ids.len(), "to": addresses, "message_ids": ids}))
+    let mut out = json!({"sent": ids.len(), "to": addresses, "message_ids": ids});
+    if !earlier.is_empty() {
+        out["sent_earlier"] = json!(earlier.len());
+    }
+    Ok(out)
 }
 
 fn transport(cfg: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, ActionError> {

@@ -34,6 +34,15 @@ pub(crate) async fn setting<T: DeserializeOwned>(ctx: &ActionCtx<'_>, key: &str)
     serde_json::from_str(&text).map_err(|e| ActionError::fatal(format!("setting '{key}' is not valid: {e}")))
 }
 
+/// The recipients an earlier attempt reached (`{"delivered": [...]}` in its progress).
+pub(crate) fn delivered(progress: Option<&serde_json::Value>) -> std::collections::HashSet<String> {
+    progress
+        .and_then(|p| p.get("delivered"))
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
 /// The HTTP client of SMS and webhooks: rustls with the ring provider, no proxy from the
 /// environment. Redirects are followed only when they keep the method and body (307, 308) and
 /// go to the same scheme, host and port, at most 5 times; any other redirect is answered as is

@@ -29,8 +29,9 @@ pub struct SmsSettings {
     pub timeout_ms: Option<u64>,
 }
 
-/// Sends the text to each recipient with a phone number. Answers
-/// `{"sent": n, "to": [numbers], "statuses": [http status per number]}`.
+/// Sends the text to each recipient with a phone number, but those an earlier attempt reached
+/// (its progress). Answers `{"sent": n, "to": [numbers], "statuses": [http status per number,
+/// null for those sent earlier]}`, with `sent_earlier` when a retry skipped some.
 pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, text: &str) -> Result<Value, ActionError> {
     let targets = recipients::resolve(ctx, to).await?;
     let phones: Vec<String> = targets.iter().filter_map(|t| t.phone.clone()).collect();
@@ -47,8 +48,16 @@ pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, text: &str) -> Result<Val
     }
     let client = http_client(allow_private)?;
     let timeout = Duration::from_millis(cfg.timeout_ms.unwrap_or(10_000).clamp(100, 60_000));
+    let earlier = super::delivered(ctx.progress);
+    let mut delivered: Vec<String> = Vec::with_capacity(phones.len());
     let mut statuses = Vec::with_capacity(phones.len());
     for phone in &phones {
+        if earlier.contains(phone) {
+            delivered.push(phone.clone());
+            statuses.push(None);
+            continue;
+        }
+        let progress = || json!({"delivered": delivered});
         let mut req = client
             .post(url.clone())
             .timeout(timeout)
@@ -57,13 +66,21 @@ pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, text: &str) -> Result<Val
         if let Some(t) = cfg.token.as_deref().filter(|t| !t.is_empty()) {
             req = req.bearer_auth(t);
         }
-        let res = req.send().await.map_err(|e| http_error(e, "sms provider"))?;
+        let res = req
+            .send()
+            .await
+            .map_err(|e| http_error(e, "sms provider").with_progress(progress()))?;
         let status = res.status();
         let body = read_some(res, 4096).await;
-        http_outcome(status, "sms provider", &body)?;
-        statuses.push(status.as_u16());
+        http_outcome(status, "sms provider", &body).map_err(|e| e.with_progress(progress()))?;
+        delivered.push(phone.clone());
+        statuses.push(Some(status.as_u16()));
     }
-    Ok(json!({"sent": phones.len(), "to": phones, "statuses": statuses}))
+    let mut out = json!({"sent": phones.len(), "to": phones, "statuses": statuses});
+    if !earlier.is_empty() {
+        out["sent_earlier"] = json!(earlier.len());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
