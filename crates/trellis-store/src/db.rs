@@ -148,6 +148,22 @@ impl Db {
     }
 }
 
+/// Turns off SQLite's memory statistics in this process: with them on (the default), every
+/// allocation and free inside SQLite takes one process-wide mutex to count them, contended by
+/// the reader connections' threads and the writer's on every page-cache miss and every value
+/// read. Trellis never reads those statistics. Answers whether the setting took effect: it
+/// does only before SQLite is first used in the process.
+///
+/// # Safety
+///
+/// No other thread may use SQLite while this runs (`sqlite3_config` is not thread-safe): call
+/// it first thing in `main`.
+pub unsafe fn sqlite_without_memory_statistics() -> bool {
+    // SAFETY: the caller guarantees no concurrent SQLite use; MEMSTATUS takes one int.
+    let rc = unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int) };
+    rc == libsqlite3_sys::SQLITE_OK
+}
+
 /// How much of an SQLite database file each connection reads through a memory map.
 ///
 /// Without it every page not in a connection's own page cache (2 MiB by default, one per
