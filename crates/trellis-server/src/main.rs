@@ -168,7 +168,12 @@ fn fixed_mmap_threshold() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     fixed_mmap_threshold();
+    // SAFETY: first thing in `main`: nothing has used SQLite yet.
+    let sqlite_uncounted = unsafe { trellis_store::db::sqlite_without_memory_statistics() };
     init_logging();
+    if !sqlite_uncounted {
+        tracing::warn!("SQLite was in use before its memory statistics could be turned off");
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Serve {
