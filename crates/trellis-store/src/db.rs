@@ -226,6 +226,16 @@ mod tests {
             .unwrap();
         assert_eq!(mmap_size(&db.read).await, SQLITE_MMAP_BYTES as i64);
         assert_eq!(mmap_size(&db.write).await, SQLITE_MMAP_BYTES as i64);
+        // Built without STAT4 (.cargo/config.toml), so bound values never make a statement
+        // be planned again.
+        let options = db
+            .read
+            .query_all_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA compile_options"))
+            .await
+            .unwrap();
+        let options: Vec<String> = options.iter().map(|r| r.try_get_by_index(0).unwrap()).collect();
+        assert!(options.iter().any(|o| o == "ENABLE_DBSTAT_VTAB"), "{options:?}");
+        assert!(!options.iter().any(|o| o.contains("STAT4")), "{options:?}");
         // And hand out connections without pinging them first.
         for pool in [&db.read, &db.write] {
             assert!(!pool.get_sqlite_connection_pool().options().get_test_before_acquire());
