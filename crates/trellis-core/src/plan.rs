@@ -42,6 +42,14 @@ pub enum OwnerKey {
 }
 
 impl OwnerKey {
+    /// The field the index holds, for a field's index.
+    fn field(&self) -> Option<&FieldDef> {
+        match self {
+            OwnerKey::Field(f) => Some(f),
+            OwnerKey::System(_) => None,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             OwnerKey::System(c) => c.to_string(),
@@ -213,20 +221,14 @@ impl Step {
             Step::CreateOwnerIndex { entity, key } => s(
                 "create_index",
                 entity,
-                match key {
-                    OwnerKey::Field(f) => Some(f),
-                    OwnerKey::System(_) => None,
-                },
+                key.field(),
                 format!("create an index on owner and {}", key.describe()),
                 false,
             ),
             Step::DropOwnerIndex { entity, key } => s(
                 "drop_index",
                 entity,
-                match key {
-                    OwnerKey::Field(f) => Some(f),
-                    OwnerKey::System(_) => None,
-                },
+                key.field(),
                 format!("drop the index on owner and {}", key.describe()),
                 false,
             ),

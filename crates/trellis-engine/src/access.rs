@@ -190,6 +190,9 @@ async fn cached_roles<C: trellis_store::Writes>(conn: &C, app_id: &str, user: &s
     let mut cache = ROLES.lock();
     if cache.len() >= CACHE_MAX {
         cache.retain(|_, (at, _)| at.elapsed() < TEAMS_TTL);
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
     }
     cache.insert(key, (std::time::Instant::now(), roles.clone()));
     Ok(roles)
@@ -285,7 +288,7 @@ impl Engine {
         user: &str,
         is_admin: bool,
     ) -> Result<trellis_rules::UserInfo, Error> {
-        let mut roles = directory::roles_of(conn, &app.id, user).await?;
+        let mut roles = cached_roles(conn, &app.id, user).await?.to_vec();
         if is_admin {
             roles.push("admin".into());
         }

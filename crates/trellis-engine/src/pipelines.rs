@@ -1744,7 +1744,7 @@ pub async fn reconcile<C: trellis_store::Writes>(
         // timers stop. A changed SLA applies from the next entry; running timers keep their due.
         for stage in &p.stages {
             let in_stage = Expr::col(Alias::new("stage")).eq(stage.key.to_string());
-            let Some(due) = sla_due(conn, tenant_id, stage, now).await? else {
+            if stage.sla.is_none() {
                 let had_sla = old_p
                     .and_then(|o| o.stage(stage.key.as_str()))
                     .is_some_and(|s| s.sla.is_some());
@@ -1761,7 +1761,7 @@ pub async fn reconcile<C: trellis_store::Writes>(
                     .to_owned();
                 conn.execute(&q).await.map_err(StoreError::from)?;
                 continue;
-            };
+            }
             let q = Query::select()
                 .column(Alias::new("id"))
                 .from(table.clone())
@@ -1779,6 +1779,10 @@ pub async fn reconcile<C: trellis_store::Writes>(
             if ids.is_empty() {
                 continue;
             }
+            // Due from now, on the stage's calendar (read only when some record needs it).
+            let Some(due) = sla_due(conn, tenant_id, stage, now).await? else {
+                continue;
+            };
             let q = Query::update()
                 .table(table.clone())
                 .value(Alias::new("stage_due_at"), due)
