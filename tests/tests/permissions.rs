@@ -1850,6 +1850,302 @@ async fn a_role_given_or_taken_holds_from_the_users_next_request(backend: Backen
     assert_eq!(ids(&r), sorted(vec![&w.deal_alice, &w.deal_bob]));
 }
 
+/// The declared indexes in the database, by name without the table, each with its columns in
+/// order, fields by name (`ixc_<table>_board` → `("ixc_board", "phase,amount,id")`).
+async fn declared_indexes(app: &TestApp, entity: &str) -> Vec<(String, String)> {
+    use trellis_tests::trellis_store::sea_orm::{ConnectionTrait, Statement};
+    let db = &app.engine().db;
+    let sql = if db.is_sqlite() {
+        "SELECT m.name AS name, (SELECT group_concat(c, ',') FROM \
+           (SELECT name AS c FROM pragma_index_info(m.name) ORDER BY seqno)) AS cols \
+         FROM sqlite_master m WHERE m.type = 'index' AND m.name LIKE 'ixc%'"
+    } else {
+        "SELECT i.relname AS name, string_agg(a.attname, ',' ORDER BY k.ord) AS cols \
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+         CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) \
+         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum \
+         WHERE i.relname LIKE 'ixc%' GROUP BY i.relname"
+    };
+    let rows = db
+        .read
+        .query_all_raw(Statement::from_string(db.backend, sql))
+        .await
+        .unwrap();
+    let def = app
+        .get(&format!("/api/v1/apps/crm/entities/{entity}"))
+        .await
+        .expect(200)
+        .body;
+    let field_of = |column: &str| {
+        def["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| format!("f_{}", s(&f["id"])) == column)
+            .map(|f| s(&f["name"]).to_string())
+            .unwrap_or_else(|| column.to_string())
+    };
+    let table = format!("rec_{}", s(&def["id"]));
+    let mut out: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            let name: String = r.try_get("", "name").unwrap();
+            let cols: String = r.try_get("", "cols").unwrap();
+            let cols: Vec<String> = cols.split(',').map(field_of).collect();
+            (name.replace(&format!("_{table}"), ""), cols.join(","))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn declared_indexes_serve_scoped_lists_and_follow_field_changes(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "crm", "label": {"en": "CRM"},
+        "entities": [{"name": "deal", "label": {"en": "Deal"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+            {"name": "phase", "label": {"en": "Phase"}, "type": "text"},
+            {"name": "amount", "label": {"en": "Amount"}, "type": "integer"}],
+            "indexes": [{"name": "board", "fields": ["phase", "amount"]},
+                        {"name": "recent", "fields": ["owner", "updated_at"]}]}],
+        "roles": [{"name": "rep", "label": {"en": "Rep"},
+                   "permissions": {"deal": {"read": true, "scope": "team"}}}]
+    }))
+    .await;
+    let indexes = |board: &str| {
+        vec![
+            ("ixc_board".to_string(), format!("{board},id")),
+            ("ixc_recent".to_string(), "owner,updated_at,id".to_string()),
+            ("ixco_board".to_string(), format!("owner,{board},id")),
+        ]
+    };
+    // With the team scope, the board again with the owner in front (not the one that starts with it).
+    assert_eq!(declared_indexes(&app, "deal").await, indexes("phase,amount"));
+
+    let (r0, rep) = user(&app, "rep0", Some("rep")).await;
+    let (r1, _) = user(&app, "rep1", None).await;
+    let (r2, _) = user(&app, "rep2", None).await;
+    team(&app, "mine", None, &[&r0, &r1]).await;
+    let owners = [&r0, &r1, &r2];
+    let phases = ["new", "won", "lost"];
+    // Deal i: owner i mod 3, phase (i / 3) mod 3, amount i × 10.
+    app.post(
+        "/api/v1/data/crm/deal/bulk",
+        json!({"create": (0..90).map(|i| json!({
+            "title": format!("deal {i}"), "phase": phases[(i / 3) % 3], "amount": i * 10, "owner": owners[i % 3]
+        })).collect::<Vec<_>>()}),
+    )
+    .await
+    .expect(200);
+    let page = |r: &Resp| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a list: {}", r.text))
+            .iter()
+            .map(|x| s(&x["title"]).to_string())
+            .collect()
+    };
+    let want = |in_scope: &dyn Fn(usize) -> bool| -> Vec<String> {
+        (0..90)
+            .rev()
+            .filter(|i| phases[(i / 3) % 3] == "won" && i * 10 >= 200 && in_scope(*i))
+            .take(10)
+            .map(|i| format!("deal {i}"))
+            .collect()
+    };
+    let list = |amount: &str| {
+        let filter = json!({"and": [{"field": "phase", "op": "eq", "value": "won"},
+                                    {"field": amount, "op": "gte", "value": 200}]});
+        format!(
+            "/api/v1/data/crm/deal?filter={}&sort=-{amount}&limit=10&fields=title",
+            urlencode(&filter.to_string())
+        )
+    };
+    let r = get(&app, &rep, &list("amount")).await.expect(200);
+    assert_eq!(page(&r), want(&|i| i % 3 != 2), "the team's deals: rep 0's and 1's");
+    let r = app.get(&list("amount")).await.expect(200);
+    assert_eq!(page(&r), want(&|_| true));
+    // Every page of the team's, by cursor and by offset: the scope of two owners is read in a
+    // branch per owner (it holds too many rows to be read first), merged in order.
+    let all: Vec<String> = (0..90)
+        .rev()
+        .filter(|i| phases[(i / 3) % 3] == "won" && i * 10 >= 200 && i % 3 != 2)
+        .map(|i| format!("deal {i}"))
+        .collect();
+    assert_eq!(all.len(), 16);
+    let first = list("amount").replace("limit=10", "limit=5");
+    let (mut by_cursor, mut next) = (Vec::new(), first.clone());
+    loop {
+        let r = get(&app, &rep, &next).await.expect(200);
+        by_cursor.extend(page(&r));
+        match r.body["next_cursor"].as_str() {
+            Some(c) => next = format!("{first}&cursor={}", urlencode(c)),
+            None => break,
+        }
+    }
+    assert_eq!(by_cursor, all);
+    let mut by_offset = Vec::new();
+    for offset in (0..20).step_by(5) {
+        let r = get(&app, &rep, &format!("{first}&offset={offset}")).await.expect(200);
+        by_offset.extend(page(&r));
+    }
+    assert_eq!(by_offset, all);
+
+    // A renamed field stays in its indexes, under its new name; a converted one is indexed again.
+    app.patch("/api/v1/apps/crm/entities/deal/fields/amount", json!({"name": "total"}))
+        .await
+        .expect(200);
+    let def = app.get("/api/v1/apps/crm/entities/deal").await.expect(200).body;
+    assert_eq!(def["indexes"][0]["fields"], json!(["phase", "total"]));
+    assert_eq!(declared_indexes(&app, "deal").await, indexes("phase,total"));
+    app.patch(
+        "/api/v1/apps/crm/entities/deal/fields/total",
+        json!({"type": "decimal"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(declared_indexes(&app, "deal").await, indexes("phase,total"));
+    let r = get(&app, &rep, &list("total")).await.expect(200);
+    assert_eq!(page(&r), want(&|i| i % 3 != 2));
+
+    // A bad index is refused with the reasons, and nothing changes.
+    let version = app.get("/api/v1/apps/crm").await.expect(200).body["version"].clone();
+    let r = app
+        .patch(
+            "/api/v1/apps/crm/entities/deal",
+            json!({"indexes": [{"name": "board", "fields": ["phase", "total"]},
+                               {"name": "odd", "fields": ["nope", "stage"]}]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    let errors = r.errors();
+    for want in [
+        ("entities.deal.indexes.odd.fields", "unknown_field"),
+        ("entities.deal.indexes.odd.fields", "not_applicable"),
+    ] {
+        assert!(
+            errors.iter().any(|(f, c)| (f.as_str(), c.as_str()) == want),
+            "{want:?} in {errors:?}"
+        );
+    }
+    assert_eq!(app.get("/api/v1/apps/crm").await.expect(200).body["version"], version);
+    assert_eq!(declared_indexes(&app, "deal").await, indexes("phase,total"));
+
+    // Without the owner scope the owner-keyed one goes; deleting a field drops the indexes that
+    // hold it, from the definition and the database.
+    app.patch(
+        "/api/v1/apps/crm",
+        json!({"roles": [{"name": "rep", "label": {"en": "Rep"},
+                          "permissions": {"deal": {"read": true}}}]}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        declared_indexes(&app, "deal").await,
+        vec![
+            ("ixc_board".to_string(), "phase,total,id".to_string()),
+            ("ixc_recent".to_string(), "owner,updated_at,id".to_string()),
+        ]
+    );
+    app.delete("/api/v1/apps/crm/entities/deal/fields/phase")
+        .await
+        .expect(200);
+    let def = app.get("/api/v1/apps/crm/entities/deal").await.expect(200).body;
+    assert_eq!(
+        def["indexes"],
+        json!([{"name": "recent", "fields": ["owner", "updated_at"]}])
+    );
+    assert_eq!(
+        declared_indexes(&app, "deal").await,
+        vec![("ixc_recent".to_string(), "owner,updated_at,id".to_string())]
+    );
+}
+
+/// SQLite's planner statistics of a table: index name → its `sqlite_stat1` line.
+async fn sqlite_stats(app: &TestApp, table: &str) -> std::collections::HashMap<String, String> {
+    use trellis_tests::trellis_store::sea_orm::{ConnectionTrait, Statement};
+    let db = &app.engine().db;
+    let rows = db
+        .read
+        .query_all_raw(Statement::from_sql_and_values(
+            db.backend,
+            "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?",
+            [table.into()],
+        ))
+        .await
+        .unwrap_or_default();
+    rows.iter()
+        .map(|r| {
+            let idx: Option<String> = r.try_get("", "idx").unwrap();
+            (idx.unwrap_or_default(), r.try_get("", "stat").unwrap())
+        })
+        .collect()
+}
+
+/// Waits up to 15 s for the table's statistics to satisfy `ok`.
+async fn wait_for_stats(
+    app: &TestApp,
+    table: &str,
+    what: &str,
+    ok: impl Fn(&std::collections::HashMap<String, String>) -> bool,
+) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let stats = sqlite_stats(app, table).await;
+        if ok(&stats) {
+            return;
+        }
+        assert!(std::time::Instant::now() < until, "{what}: {stats:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A large write within seconds of the last analysis is analysed after the pause; an index
+/// made meanwhile gets its statistics at once. (Before, both waited for the periodic pass.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planner_statistics_follow_writes_in_quick_succession_and_new_indexes() {
+    let app = spawn(Backend::Sqlite).await;
+    app.create_app(json!({
+        "name": "crm", "label": {"en": "CRM"},
+        "entities": [{"name": "deal", "label": {"en": "Deal"}, "fields": [
+            {"name": "phase", "label": {"en": "Phase"}, "type": "text"},
+            {"name": "amount", "label": {"en": "Amount"}, "type": "integer", "indexed": true}]}]
+    }))
+    .await;
+    let def = app.get("/api/v1/apps/crm/entities/deal").await.expect(200).body;
+    let table = format!("rec_{}", s(&def["id"]));
+    let rows_of = |stats: &std::collections::HashMap<String, String>, index: &str| -> Option<u64> {
+        stats
+            .iter()
+            .find(|(k, _)| k.starts_with(index))
+            .and_then(|(_, v)| v.split(' ').next()?.parse().ok())
+    };
+    let bulk = |from: usize| json!({"create": (from..from + 150).map(|i| { let phase = ["a", "b"][i % 2]; json!({"phase": phase, "amount": i}) }).collect::<Vec<_>>()});
+    app.post("/api/v1/data/crm/deal/bulk", bulk(0)).await.expect(200);
+    wait_for_stats(&app, &table, "150 rows analysed", |s| {
+        rows_of(s, &format!("ix_{table}_created_at")) == Some(150)
+    })
+    .await;
+    // Within the pause: a second large write, then an index.
+    app.post("/api/v1/data/crm/deal/bulk", bulk(150)).await.expect(200);
+    app.patch(
+        "/api/v1/apps/crm/entities/deal",
+        json!({"indexes": [{"name": "board", "fields": ["phase", "amount"]}]}),
+    )
+    .await
+    .expect(200);
+    wait_for_stats(&app, &table, "the new index analysed", |s| {
+        rows_of(s, &format!("ixc_{table}_board")) == Some(300)
+    })
+    .await;
+    app.post("/api/v1/data/crm/deal/bulk", bulk(300)).await.expect(200);
+    wait_for_stats(&app, &table, "the last write analysed after the pause", |s| {
+        rows_of(s, &format!("ix_{table}_created_at")) == Some(450)
+    })
+    .await;
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -1874,4 +2170,5 @@ on_both!(
     owner_keyed_indexes_follow_the_roles_and_survive_field_changes,
     apps_saved_before_owner_keyed_indexes_get_them_at_upgrade,
     a_role_given_or_taken_holds_from_the_users_next_request,
+    declared_indexes_serve_scoped_lists_and_follow_field_changes,
 );

@@ -100,6 +100,22 @@ pub struct EntityDef {
     /// `stage` changed only by transitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<crate::pipeline::PipelineDef>,
+    /// Indexes on several columns, for the lists an app filters and sorts by most (a board's
+    /// stage and amount, a store's day): see [`IndexDef`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<IndexDef>,
+}
+
+/// An index on several columns of an entity's table, in order, then the id: a list whose filter
+/// fixes the leading columns by equality and ranges over or sorts by the next one reads only its
+/// page's rows. Fields and the system columns of [`crate::plan::INDEXABLE_SYSTEM`] may be named.
+/// An entity read through an owner scope gets the same index with the owner in front.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexDef {
+    /// Stable name within the entity, at most [`crate::plan::MAX_INDEX_NAME`] characters.
+    pub name: Slug,
+    pub fields: Vec<Slug>,
 }
 
 /// A validation rule: when `when` holds (or always), `assert` must hold, else `message`.

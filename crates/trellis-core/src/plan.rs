@@ -32,28 +32,44 @@ pub fn index_kind(f: &FieldDef) -> Option<IndexKind> {
 /// list (newest, recently changed) and a board's stage.
 pub const OWNER_KEYED_SYSTEM: [&str; 3] = ["created_at", "updated_at", "stage"];
 
-/// The column of an owner-keyed index: a system column or an indexed field.
+/// The system columns a declared index ([`crate::def::IndexDef`]) may name, and whether each
+/// needs a pipeline.
+pub const INDEXABLE_SYSTEM: [(&str, bool); 7] = [
+    ("created_at", false),
+    ("updated_at", false),
+    ("created_by", false),
+    ("owner", false),
+    ("stage", true),
+    ("stage_entered_at", true),
+    ("stage_due_at", true),
+];
+
+/// The longest name of a declared index: its table's name and a prefix must fit PostgreSQL's 63
+/// bytes of an identifier.
+pub const MAX_INDEX_NAME: usize = 30;
+
+/// A column of an index: a system column or a field.
 // Short-lived values in plans, as the steps' definitions are (see `Step`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
-pub enum OwnerKey {
+pub enum KeyColumn {
     System(&'static str),
     Field(FieldDef),
 }
 
-impl OwnerKey {
+impl KeyColumn {
     /// The field the index holds, for a field's index.
     fn field(&self) -> Option<&FieldDef> {
         match self {
-            OwnerKey::Field(f) => Some(f),
-            OwnerKey::System(_) => None,
+            KeyColumn::Field(f) => Some(f),
+            KeyColumn::System(_) => None,
         }
     }
 
     fn describe(&self) -> String {
         match self {
-            OwnerKey::System(c) => c.to_string(),
-            OwnerKey::Field(f) => format!("'{}'", f.name),
+            KeyColumn::System(c) => c.to_string(),
+            KeyColumn::Field(f) => format!("'{}'", f.name),
         }
     }
 }
@@ -73,21 +89,83 @@ pub fn owner_keyed(app: &AppDef, entity: &EntityDef) -> bool {
 }
 
 /// The owner-keyed indexes an entity has in an app: none unless [`owner_keyed`].
-pub fn owner_keys(app: &AppDef, entity: &EntityDef) -> Vec<OwnerKey> {
+pub fn owner_keys(app: &AppDef, entity: &EntityDef) -> Vec<KeyColumn> {
     if !owner_keyed(app, entity) {
         return Vec::new();
     }
     OWNER_KEYED_SYSTEM
         .iter()
-        .map(|c| OwnerKey::System(c))
+        .map(|c| KeyColumn::System(c))
         .chain(
             entity
                 .fields
                 .iter()
                 .filter(|f| index_kind(f).is_some())
-                .map(|f| OwnerKey::Field(f.clone())),
+                .map(|f| KeyColumn::Field(f.clone())),
         )
         .collect()
+}
+
+/// A declared index as the plan keeps it: its columns resolved, with the owner in front or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompositeIndex {
+    pub def: crate::def::IndexDef,
+    pub columns: Vec<KeyColumn>,
+    pub by_owner: bool,
+}
+
+impl CompositeIndex {
+    fn describe(&self) -> String {
+        let cols: Vec<String> = self.columns.iter().map(KeyColumn::describe).collect();
+        format!(
+            "'{}' on ({}{})",
+            self.def.name,
+            if self.by_owner { "owner, " } else { "" },
+            cols.join(", ")
+        )
+    }
+}
+
+/// The columns a declared index names, resolved in the entity: `None` when one is not a field
+/// of it nor an indexable system column (validation refuses such an index first).
+pub fn index_columns(entity: &EntityDef, index: &crate::def::IndexDef) -> Option<Vec<KeyColumn>> {
+    index
+        .fields
+        .iter()
+        .map(|name| {
+            if let Some(f) = entity.field(name.as_str()) {
+                return Some(KeyColumn::Field(f.clone()));
+            }
+            INDEXABLE_SYSTEM
+                .iter()
+                .find(|(c, pipeline)| *c == name.as_str() && (!pipeline || entity.pipeline.is_some()))
+                .map(|(c, _)| KeyColumn::System(c))
+        })
+        .collect()
+}
+
+/// The indexes an entity's declared indexes make in an app: each as declared, and with the owner
+/// in front when the entity is [`owner_keyed`].
+pub fn composite_indexes(app: &AppDef, entity: &EntityDef) -> Vec<CompositeIndex> {
+    let by_owner = owner_keyed(app, entity);
+    let mut out = Vec::new();
+    for def in &entity.indexes {
+        let Some(columns) = index_columns(entity, def) else {
+            continue;
+        };
+        let owner_first = columns.first() == Some(&KeyColumn::System("owner"));
+        for owner in [false, true] {
+            if owner && (!by_owner || owner_first) {
+                continue;
+            }
+            out.push(CompositeIndex {
+                def: def.clone(),
+                columns: columns.clone(),
+                by_owner: owner,
+            });
+        }
+    }
+    out
 }
 
 /// One step of a plan.
@@ -128,11 +206,20 @@ pub enum Step {
     /// An index on (owner, column, id); see [`owner_keyed`].
     CreateOwnerIndex {
         entity: EntityDef,
-        key: OwnerKey,
+        key: KeyColumn,
     },
     DropOwnerIndex {
         entity: EntityDef,
-        key: OwnerKey,
+        key: KeyColumn,
+    },
+    /// A declared index on several columns ([`crate::def::IndexDef`]).
+    CreateCompositeIndex {
+        entity: EntityDef,
+        index: CompositeIndex,
+    },
+    DropCompositeIndex {
+        entity: EntityDef,
+        index: CompositeIndex,
     },
     /// A change of names, labels or options that touches no table.
     Metadata {
@@ -230,6 +317,20 @@ impl Step {
                 entity,
                 key.field(),
                 format!("drop the index on owner and {}", key.describe()),
+                false,
+            ),
+            Step::CreateCompositeIndex { entity, index } => s(
+                "create_index",
+                entity,
+                None,
+                format!("create index {}", index.describe()),
+                false,
+            ),
+            Step::DropCompositeIndex { entity, index } => s(
+                "drop_index",
+                entity,
+                None,
+                format!("drop index {}", index.describe()),
                 false,
             ),
             Step::Metadata { entity, field, change } => StepSummary {
@@ -330,6 +431,12 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
                 for key in owner_keys(new, e) {
                     steps.push(Step::CreateOwnerIndex { entity: e.clone(), key });
                 }
+                for index in composite_indexes(new, e) {
+                    steps.push(Step::CreateCompositeIndex {
+                        entity: e.clone(),
+                        index,
+                    });
+                }
             }
             Some(o) => plan_entity(old.expect("an old entity has an old app"), new, o, e, &mut steps),
         }
@@ -362,12 +469,15 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
     if old.validations != new.validations {
         meta(steps, None, "change validation rules".into());
     }
+    if old.indexes != new.indexes {
+        meta(steps, None, "change declared indexes".into());
+    }
     // Owner-keyed indexes go before the columns they hold are dropped or rewritten, and come
     // back once the columns are in place.
     let (old_keys, new_keys) = (owner_keys(old_app, old), owner_keys(new_app, new));
-    let same = |o: &OwnerKey, n: &OwnerKey| match (o, n) {
-        (OwnerKey::System(a), OwnerKey::System(b)) => a == b,
-        (OwnerKey::Field(a), OwnerKey::Field(b)) => a.id == b.id && !rewritten(old_app, new_app, a, b),
+    let same = |o: &KeyColumn, n: &KeyColumn| match (o, n) {
+        (KeyColumn::System(a), KeyColumn::System(b)) => a == b,
+        (KeyColumn::Field(a), KeyColumn::Field(b)) => a.id == b.id && !rewritten(old_app, new_app, a, b),
         _ => false,
     };
     for key in old_keys.iter().filter(|o| !new_keys.iter().any(|n| same(o, n))) {
@@ -376,9 +486,32 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
             key: key.clone(),
         });
     }
-    let creates: Vec<OwnerKey> = new_keys
+    let creates: Vec<KeyColumn> = new_keys
         .iter()
         .filter(|n| !old_keys.iter().any(|o| same(o, n)))
+        .cloned()
+        .collect();
+    // Declared indexes likewise: one that changes name, columns or owner keying, or holds a
+    // column that is rewritten, is dropped first and made again last.
+    let (old_composite, new_composite) = (composite_indexes(old_app, old), composite_indexes(new_app, new));
+    let same_index = |o: &CompositeIndex, n: &CompositeIndex| {
+        o.def.name == n.def.name
+            && o.by_owner == n.by_owner
+            && o.columns.len() == n.columns.len()
+            && o.columns.iter().zip(&n.columns).all(|(a, b)| same(a, b))
+    };
+    for index in old_composite
+        .iter()
+        .filter(|o| !new_composite.iter().any(|n| same_index(o, n)))
+    {
+        steps.push(Step::DropCompositeIndex {
+            entity: new.clone(),
+            index: index.clone(),
+        });
+    }
+    let composite_creates: Vec<CompositeIndex> = new_composite
+        .iter()
+        .filter(|n| !old_composite.iter().any(|o| same_index(o, n)))
         .cloned()
         .collect();
     for f in &old.fields {
@@ -456,6 +589,12 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
         steps.push(Step::CreateOwnerIndex {
             entity: new.clone(),
             key,
+        });
+    }
+    for index in composite_creates {
+        steps.push(Step::CreateCompositeIndex {
+            entity: new.clone(),
+            index,
         });
     }
 }
@@ -751,5 +890,98 @@ mod tests {
         assert!(at("add text field 'region'") < at("create an index on owner and 'region'"));
         assert_eq!(owner_steps(&plan(Some(&team), &b)).len(), 4, "{ops:?}");
         assert!(owner_steps(&plan(Some(&b), &b)).is_empty());
+    }
+
+    /// The plan's steps that touch declared indexes, as (op, detail).
+    fn composite_steps(steps: &[Step]) -> Vec<(&'static str, String)> {
+        steps
+            .iter()
+            .filter(|s| matches!(s, Step::CreateCompositeIndex { .. } | Step::DropCompositeIndex { .. }))
+            .map(|s| (s.summary().op, s.summary().detail))
+            .collect()
+    }
+
+    #[test]
+    fn declared_indexes_follow_their_fields_and_the_owner_scope() {
+        let app = |scope: &str| {
+            let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+                {"name": "deal", "label": {"en": "D"}, "fields": [
+                    {"name": "phase", "label": {"en": "P"}, "type": "text"},
+                    {"name": "amount", "label": {"en": "A"}, "type": "integer"}],
+                 "pipeline": {"stages": [{"key": "a", "label": {"en": "A"}}]},
+                 "indexes": [{"name": "board", "fields": ["phase", "amount"]},
+                             {"name": "due", "fields": ["stage", "stage_due_at"]},
+                             {"name": "mine", "fields": ["owner", "updated_at"]}]}],
+                "roles": [{"name": "rep", "label": {"en": "Rep"},
+                           "permissions": {"deal": {"read": true, "scope": scope}}}]}))
+            .unwrap();
+            assign_ids(&mut a);
+            a
+        };
+        let all = app("all");
+        assert_eq!(
+            composite_steps(&plan(None, &all)),
+            vec![
+                (
+                    "create_index",
+                    "create index 'board' on ('phase', 'amount')".to_string()
+                ),
+                (
+                    "create_index",
+                    "create index 'due' on (stage, stage_due_at)".to_string()
+                ),
+                ("create_index", "create index 'mine' on (owner, updated_at)".to_string()),
+            ]
+        );
+        // Read through a team scope: each again with the owner in front, but for the one that
+        // starts with it.
+        let mut team = all.clone();
+        team.roles = app("team").roles;
+        assert_eq!(
+            composite_steps(&plan(Some(&all), &team)),
+            vec![
+                (
+                    "create_index",
+                    "create index 'board' on (owner, 'phase', 'amount')".to_string()
+                ),
+                (
+                    "create_index",
+                    "create index 'due' on (owner, stage, stage_due_at)".to_string()
+                ),
+            ]
+        );
+        assert!(composite_steps(&plan(Some(&team), &team)).is_empty());
+
+        // A renamed field leaves its indexes alone; reordered columns, a converted column or a
+        // dropped index are dropped first and made again (or not) after the columns change.
+        let mut renamed = team.clone();
+        renamed.entities[0].fields[0].name = crate::names::Slug::parse("step").unwrap();
+        renamed.entities[0].indexes[0].fields[0] = crate::names::Slug::parse("step").unwrap();
+        let steps = plan(Some(&team), &renamed);
+        assert!(composite_steps(&steps).is_empty(), "{:?}", composite_steps(&steps));
+        assert!(steps.iter().any(|s| s.summary().detail == "change declared indexes"));
+
+        let mut changed = team.clone();
+        changed.entities[0].fields[1].field_type = FieldType::Decimal;
+        changed.entities[0].indexes[1].fields.reverse();
+        changed.entities[0].indexes.remove(2);
+        let ops: Vec<(&str, String)> = plan(Some(&team), &changed)
+            .iter()
+            .map(|s| (s.summary().op, s.summary().detail))
+            .collect();
+        let at = |detail: &str| {
+            ops.iter()
+                .position(|(_, d)| d == detail)
+                .unwrap_or_else(|| panic!("{detail}: {ops:?}"))
+        };
+        let convert = at("convert 'amount' from integer to decimal (scale 2)");
+        for owner in ["", "owner, "] {
+            assert!(at(&format!("drop index 'board' on ({owner}'phase', 'amount')")) < convert);
+            assert!(convert < at(&format!("create index 'board' on ({owner}'phase', 'amount')")));
+            assert!(at(&format!("drop index 'due' on ({owner}stage, stage_due_at)")) < convert);
+            assert!(convert < at(&format!("create index 'due' on ({owner}stage_due_at, stage)")));
+        }
+        assert!(ops.contains(&("drop_index", "drop index 'mine' on (owner, updated_at)".to_string())));
+        assert_eq!(composite_steps(&plan(Some(&team), &changed)).len(), 9, "{ops:?}");
     }
 }

@@ -150,6 +150,7 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
     if let Some(p) = &e.pipeline {
         crate::pipeline::validate_pipeline(app, e, p, at, errors);
     }
+    validate_indexes(e, at, errors);
     if let Some(t) = &e.title_field {
         match e.field(t.as_str()) {
             None => errors.push(FieldError::new(
@@ -163,6 +164,87 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
                 "the title field must be a text-like field",
             )),
             Some(_) => {}
+        }
+    }
+}
+
+/// Most declared indexes an entity may have, and most columns in one.
+pub const MAX_INDEXES: usize = 16;
+pub const MAX_INDEX_COLUMNS: usize = 5;
+
+fn validate_indexes(e: &EntityDef, at: &str, errors: &mut Vec<FieldError>) {
+    use crate::plan::{INDEXABLE_SYSTEM, MAX_INDEX_NAME};
+    if e.indexes.len() > MAX_INDEXES {
+        errors.push(FieldError::new(
+            format!("{at}.indexes"),
+            "too_many",
+            format!("an entity has at most {MAX_INDEXES} declared indexes"),
+        ));
+    }
+    let mut names = HashSet::new();
+    let mut column_lists = HashSet::new();
+    for index in &e.indexes {
+        let iat = format!("{at}.indexes.{}", index.name);
+        if index.name.as_str().len() > MAX_INDEX_NAME {
+            errors.push(FieldError::new(
+                format!("{iat}.name"),
+                "too_long",
+                format!("an index name has at most {MAX_INDEX_NAME} characters"),
+            ));
+        }
+        if !names.insert(index.name.as_str()) {
+            errors.push(FieldError::new(
+                &iat,
+                "duplicate",
+                format!("index '{}' is defined twice", index.name),
+            ));
+        }
+        if index.fields.is_empty() || index.fields.len() > MAX_INDEX_COLUMNS {
+            errors.push(FieldError::new(
+                format!("{iat}.fields"),
+                "count",
+                format!("an index holds 1 to {MAX_INDEX_COLUMNS} fields"),
+            ));
+        }
+        let mut seen = HashSet::new();
+        for name in &index.fields {
+            let name = name.as_str();
+            if !seen.insert(name) {
+                errors.push(FieldError::new(
+                    format!("{iat}.fields"),
+                    "duplicate",
+                    format!("'{name}' is listed twice"),
+                ));
+            }
+            match e.field(name) {
+                Some(f) if f.field_type == FieldType::Attachment => errors.push(FieldError::new(
+                    format!("{iat}.fields"),
+                    "not_applicable",
+                    format!("'{name}' is an attachment field, which cannot be indexed"),
+                )),
+                Some(_) => {}
+                None => match INDEXABLE_SYSTEM.iter().find(|(c, _)| *c == name) {
+                    Some((_, true)) if e.pipeline.is_none() => errors.push(FieldError::new(
+                        format!("{iat}.fields"),
+                        "not_applicable",
+                        format!("'{name}' exists only on an entity with a pipeline"),
+                    )),
+                    Some(_) => {}
+                    None => errors.push(FieldError::new(
+                        format!("{iat}.fields"),
+                        "unknown_field",
+                        format!("'{name}' is not a field of '{}' nor an indexable system column", e.name),
+                    )),
+                },
+            }
+        }
+        let list: Vec<&str> = index.fields.iter().map(|f| f.as_str()).collect();
+        if !list.is_empty() && !column_lists.insert(list) {
+            errors.push(FieldError::new(
+                format!("{iat}.fields"),
+                "duplicate",
+                "another index holds the same fields in the same order",
+            ));
         }
     }
 }
@@ -483,6 +565,54 @@ mod tests {
         ] {
             assert!(c.iter().any(|x| x == want), "missing {want} in {c:?}");
         }
+    }
+
+    #[test]
+    fn declared_indexes_name_indexable_columns_once() {
+        let with = |indexes: Value| {
+            let mut a = app(json!([
+                {"name": "phase", "label": {"en": "P"}, "type": "text"},
+                {"name": "amount", "label": {"en": "A"}, "type": "decimal"},
+                {"name": "files", "label": {"en": "F"}, "type": "attachment"}
+            ]));
+            a.entities[1].indexes = serde_json::from_value(indexes).unwrap();
+            codes(&a)
+        };
+        assert_eq!(
+            with(json!([{"name": "board", "fields": ["phase", "amount"]},
+                        {"name": "recent", "fields": ["owner", "updated_at", "created_at", "created_by"]}])),
+            Vec::<String>::new()
+        );
+        let c = with(json!([
+            {"name": "board", "fields": ["phase", "amount"]},
+            {"name": "board", "fields": ["amount"]},
+            {"name": "again", "fields": ["phase", "amount"]},
+            {"name": "twice", "fields": ["phase", "phase"]},
+            {"name": "unknown", "fields": ["region", "id", "version"]},
+            {"name": "stage", "fields": ["stage"]},
+            {"name": "files", "fields": ["files"]},
+            {"name": "none", "fields": []},
+            {"name": "six", "fields": ["phase", "amount", "owner", "created_at", "updated_at", "created_by"]},
+            {"name": "a_name_longer_than_thirty_chars", "fields": ["created_at"]}
+        ]));
+        for want in [
+            "entities.deal.indexes.board:duplicate",
+            "entities.deal.indexes.again.fields:duplicate",
+            "entities.deal.indexes.twice.fields:duplicate",
+            "entities.deal.indexes.unknown.fields:unknown_field",
+            "entities.deal.indexes.stage.fields:not_applicable",
+            "entities.deal.indexes.files.fields:not_applicable",
+            "entities.deal.indexes.none.fields:count",
+            "entities.deal.indexes.six.fields:count",
+            "entities.deal.indexes.a_name_longer_than_thirty_chars.name:too_long",
+        ] {
+            assert!(c.iter().any(|x| x == want), "missing {want} in {c:?}");
+        }
+        assert_eq!(
+            c.iter().filter(|x| x.ends_with("unknown_field")).count(),
+            3,
+            "id and version are not indexable: {c:?}"
+        );
     }
 
     #[test]

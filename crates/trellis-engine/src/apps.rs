@@ -254,10 +254,17 @@ impl Engine {
         tx.commit().await.map_err(StoreError::from)?;
         // An index made on a table with rows has no planner statistics until the table is
         // analysed; without them SQLite guesses and may ignore it.
+        let mut indexed: Vec<String> = Vec::new();
         for step in &steps {
-            if let Step::CreateIndex { entity, .. } | Step::CreateOwnerIndex { entity, .. } = step {
-                self.stats
-                    .refresh_soon(&self.db, &trellis_core::compile::table_name(entity.storage_id()));
+            if let Step::CreateIndex { entity, .. }
+            | Step::CreateOwnerIndex { entity, .. }
+            | Step::CreateCompositeIndex { entity, .. } = step
+            {
+                let table = trellis_core::compile::table_name(entity.storage_id());
+                if !indexed.contains(&table) {
+                    self.stats.refresh_now(&self.db, &table);
+                    indexed.push(table);
+                }
             }
         }
         self.registry.put(ctx.tenant_id(), Arc::new(loaded));
@@ -451,6 +458,14 @@ impl Engine {
             if title_renamed {
                 e.title_field = Some(new_name.clone());
             }
+            // Declared indexes follow a renamed field.
+            for index in &mut e.indexes {
+                for f in &mut index.fields {
+                    if f.as_str() == field {
+                        *f = new_name.clone();
+                    }
+                }
+            }
             // Rollups over this entity follow a renamed relation or aggregated field.
             if new_name.as_str() != field {
                 for other in &mut def.entities {
@@ -491,6 +506,8 @@ impl Engine {
                 e.title_field = None;
             }
             e.fields.retain(|f| f.name.as_str() != field);
+            // An index without one of its fields is another index: those naming it go too.
+            e.indexes.retain(|i| !i.fields.iter().any(|f| f.as_str() == field));
             Ok(())
         })
         .await

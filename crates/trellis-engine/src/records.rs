@@ -1008,7 +1008,12 @@ impl Engine {
             .as_ref()
             .and_then(crate::access::scope_owners)
             .map(|o| o.into_iter().map(str::to_string).collect());
-        let filter = crate::access::and(scope, filter);
+        // A scope of owners only goes to the list as such (`ListQuery::owners`); any other
+        // joins the filter.
+        let (filter, owners) = match scope_owners.clone() {
+            Some(owners) => (filter, Some(owners)),
+            None => (crate::access::and(scope, filter), None),
+        };
         let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
         let limit = p.limit.unwrap_or(50);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -1057,9 +1062,13 @@ impl Engine {
             }
             r
         });
-        let filter_first = match scope_owners {
+        // A scope of a few owners is read in a branch per owner (`ListQuery::owners`): each walks
+        // its owner's rows in an owner-keyed index, so it never reads more than the scope, which
+        // is what reading the scope first guards against, and usually far less.
+        let filter_first = match &scope_owners {
+            Some(owners) if records::owner_branches(owners).is_some() => false,
             Some(owners) => {
-                self.reads_scope_first(&entity.table, &owners, limit + 1 + p.offset.unwrap_or(0))
+                self.reads_scope_first(&entity.table, owners, limit + 1 + p.offset.unwrap_or(0))
                     .await
             }
             None => false,
@@ -1073,6 +1082,7 @@ impl Engine {
             limit: limit + 1,
             columns: read,
             filter_first,
+            owners,
         };
         let mut rows = records::list(&self.db.read, entity, &q).await?;
         let next_cursor = if rows.len() as u64 > limit {

@@ -27,22 +27,76 @@ type OwnerStatsCache = HashMap<String, (Instant, Option<Arc<OwnerStats>>)>;
 /// Remembers when each table was last analysed by this node, and the owner statistics read.
 #[derive(Default)]
 pub struct StatsRefresher {
-    last: Mutex<HashMap<String, Instant>>,
+    last: Arc<Mutex<HashMap<String, Analysed>>>,
     owners: Arc<Mutex<OwnerStatsCache>>,
 }
 
-impl StatsRefresher {
-    /// Analyses the table in the background, unless this node did so a moment ago.
-    pub fn refresh_soon(&self, db: &Db, table: &str) {
-        {
-            let mut last = self.last.lock();
-            if last.get(table).is_some_and(|t| t.elapsed() < MIN_INTERVAL) {
-                return;
-            }
-            last.insert(table.to_string(), Instant::now());
+/// When a table was last analysed, and whether another pass is already waiting.
+struct Analysed {
+    at: Instant,
+    pending: bool,
+}
+
+/// When to analyse `table` for a request at `now`: at once, after the rest of [`MIN_INTERVAL`]
+/// since the last pass (which then counts as started), or not at all when a pass is already
+/// waiting and will see this request's rows.
+fn schedule(last: &mut HashMap<String, Analysed>, table: &str, now: Instant) -> Option<Duration> {
+    match last.get_mut(table) {
+        Some(a) if a.pending => None,
+        Some(a) if now.duration_since(a.at) < MIN_INTERVAL => {
+            a.pending = true;
+            Some(MIN_INTERVAL - now.duration_since(a.at))
         }
-        let (db, table, owners) = (db.clone(), table.to_string(), self.owners.clone());
+        _ => {
+            last.insert(
+                table.to_string(),
+                Analysed {
+                    at: now,
+                    pending: false,
+                },
+            );
+            Some(Duration::ZERO)
+        }
+    }
+}
+
+impl StatsRefresher {
+    /// Analyses the table in the background: now, or when [`MIN_INTERVAL`] has passed since
+    /// this node last did. A request within that time is not dropped but waits for the pass
+    /// that follows, which one pass serves for all that come meanwhile.
+    pub fn refresh_soon(&self, db: &Db, table: &str) {
+        let delay = schedule(&mut self.last.lock(), table, Instant::now());
+        if let Some(delay) = delay {
+            self.analyse(db, table, delay);
+        }
+    }
+
+    /// Analyses the table in the background right away: after a schema change (a new index has
+    /// no statistics at all, and SQLite's planner may pass it over without them).
+    pub fn refresh_now(&self, db: &Db, table: &str) {
+        self.last.lock().insert(
+            table.to_string(),
+            Analysed {
+                at: Instant::now(),
+                pending: false,
+            },
+        );
+        self.analyse(db, table, Duration::ZERO);
+    }
+
+    fn analyse(&self, db: &Db, table: &str, delay: Duration) {
+        let (db, table, owners, last) = (db.clone(), table.to_string(), self.owners.clone(), self.last.clone());
         tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+                last.lock().insert(
+                    table.clone(),
+                    Analysed {
+                        at: Instant::now(),
+                        pending: false,
+                    },
+                );
+            }
             match db.analyze_table(&table).await {
                 Ok(()) => {
                     owners.lock().remove(&table);
@@ -117,6 +171,32 @@ impl crate::Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refresh_within_the_pause_waits_for_its_end_and_one_pass_serves_all_that_wait() {
+        let mut last = HashMap::new();
+        let t0 = Instant::now();
+        assert_eq!(schedule(&mut last, "t", t0), Some(Duration::ZERO));
+        assert_eq!(schedule(&mut last, "u", t0), Some(Duration::ZERO), "tables apart");
+        let t1 = t0 + Duration::from_secs(2);
+        assert_eq!(schedule(&mut last, "t", t1), Some(Duration::from_secs(3)));
+        assert_eq!(
+            schedule(&mut last, "t", t1 + Duration::from_secs(1)),
+            None,
+            "one is waiting"
+        );
+        // The waiting pass starts at t0 + 5 s, and the pause runs from there.
+        last.get_mut("t").unwrap().at = t0 + MIN_INTERVAL;
+        last.get_mut("t").unwrap().pending = false;
+        assert_eq!(
+            schedule(&mut last, "t", t0 + Duration::from_secs(6)),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(
+            schedule(&mut last, "u", t0 + Duration::from_secs(6)),
+            Some(Duration::ZERO)
+        );
+    }
 
     fn stats() -> OwnerStats {
         // 100,000 rows; 100 owners; one owns a tenth, the other 99 share the rest evenly.

@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, Query, Table,
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
 use trellis_core::compile::{column_name, currency_column_name, table_name};
 use trellis_core::def::{EntityDef, FieldDef};
-use trellis_core::plan::{IndexKind, OwnerKey, Step, convert_value};
+use trellis_core::plan::{CompositeIndex, IndexKind, KeyColumn, Step, convert_value};
 use trellis_core::{CompiledField, Error, Val};
 
 use crate::error::StoreError;
@@ -17,12 +17,33 @@ fn index_name(entity: &EntityDef, column: &str) -> String {
 }
 
 /// The name and column of an owner-keyed index.
-fn owner_index(entity: &EntityDef, key: &OwnerKey) -> (String, String) {
-    let column = match key {
-        OwnerKey::System(c) => c.to_string(),
-        OwnerKey::Field(f) => column_name(f.storage_id()),
-    };
+fn owner_index(entity: &EntityDef, key: &KeyColumn) -> (String, String) {
+    let column = key_column(key);
     (format!("ixo_{}_{}", table_name(entity.storage_id()), column), column)
+}
+
+fn key_column(key: &KeyColumn) -> String {
+    match key {
+        KeyColumn::System(c) => c.to_string(),
+        KeyColumn::Field(f) => column_name(f.storage_id()),
+    }
+}
+
+/// The name of a declared index, `ixc_` (or `ixco_` with the owner in front), the table and the
+/// index's name; a hash of the latter where that would pass PostgreSQL's 63 bytes (a table named
+/// from a 32-character storage id).
+fn composite_index_name(entity: &EntityDef, index: &CompositeIndex) -> String {
+    let prefix = if index.by_owner { "ixco" } else { "ixc" };
+    let table = table_name(entity.storage_id());
+    let name = format!("{prefix}_{table}_{}", index.def.name);
+    if name.len() <= 63 {
+        return name;
+    }
+    // FNV-1a: stable across builds and versions, unlike std's hasher.
+    let hash = index.def.name.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{prefix}_{table}_{:012x}", hash & 0xffff_ffff_ffff)
 }
 
 fn field_columns(f: &FieldDef) -> Vec<ColumnDef> {
@@ -67,7 +88,7 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             }
             tx.execute(&t).await?;
             for sys in ["created_at", "updated_at", "owner", "stage"] {
-                create_sort_index(tx, &table, &index_name(entity, sys), sys, false).await?;
+                create_sort_index(tx, &table, &index_name(entity, sys), &[sys.to_string()], false).await?;
             }
         }
         Step::DropTable { entity } => {
@@ -129,7 +150,7 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             let col = column_name(field.storage_id());
             let (table, name) = (table_name(entity.storage_id()), index_name(entity, &col));
             if *kind == IndexKind::Plain {
-                return create_sort_index(tx, &table, &name, &col, false).await;
+                return create_sort_index(tx, &table, &name, &[col], false).await;
             }
             let i = Index::create()
                 .name(name)
@@ -147,11 +168,30 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
         }
         Step::CreateOwnerIndex { entity, key } => {
             let (name, column) = owner_index(entity, key);
-            create_sort_index(tx, &table_name(entity.storage_id()), &name, &column, true).await?;
+            create_sort_index(tx, &table_name(entity.storage_id()), &name, &[column], true).await?;
         }
         Step::DropOwnerIndex { entity, key } => {
             let i = Index::drop()
                 .name(owner_index(entity, key).0)
+                .table(Alias::new(table_name(entity.storage_id())))
+                .if_exists()
+                .to_owned();
+            tx.execute(&i).await?;
+        }
+        Step::CreateCompositeIndex { entity, index } => {
+            let columns: Vec<String> = index.columns.iter().map(key_column).collect();
+            create_sort_index(
+                tx,
+                &table_name(entity.storage_id()),
+                &composite_index_name(entity, index),
+                &columns,
+                index.by_owner,
+            )
+            .await?;
+        }
+        Step::DropCompositeIndex { entity, index } => {
+            let i = Index::drop()
+                .name(composite_index_name(entity, index))
                 .table(Alias::new(table_name(entity.storage_id())))
                 .if_exists()
                 .to_owned();
@@ -166,27 +206,30 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
 /// smallest, id breaking ties, readable forwards (ascending) and backwards (descending). SQLite
 /// indexes put NULL first by themselves; PostgreSQL needs `NULLS FIRST`, which sea-query cannot
 /// say in an index, so that one statement is written here from names that derive from storage
-/// ids (never from user input). `by_owner`: on (owner, column, id), the same order within each
-/// owner's rows. Both exist already when `IF NOT EXISTS` finds them.
+/// ids and slugs (never from other user input). Several columns: that order for each in turn.
+/// `by_owner`: the owner in front, the same order within each owner's rows. An index that
+/// exists already is left as it is (`IF NOT EXISTS`).
 async fn create_sort_index<C: ConnectionTrait>(
     tx: &C,
     table: &str,
     name: &str,
-    column: &str,
+    columns: &[String],
     by_owner: bool,
 ) -> Result<(), StoreError> {
-    let owner = if by_owner { "\"owner\", " } else { "" };
     if tx.get_database_backend() == DbBackend::Postgres {
         let safe = |s: &str| {
             !s.is_empty()
                 && s.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         };
-        if !(safe(table) && safe(name) && safe(column)) {
+        if !(safe(table) && safe(name) && columns.iter().all(|c| safe(c))) {
             return Err(StoreError::Config(format!("unsafe identifier in index {name}")));
         }
+        let owner = if by_owner { "\"owner\", " } else { "" };
+        let keys: Vec<String> = columns.iter().map(|c| format!("\"{c}\" ASC NULLS FIRST")).collect();
         tx.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" ({owner}\"{column}\" ASC NULLS FIRST, \"id\" ASC)"
+            "CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" ({owner}{}, \"id\" ASC)",
+            keys.join(", ")
         ))
         .await?;
     } else {
@@ -197,7 +240,10 @@ async fn create_sort_index<C: ConnectionTrait>(
         if by_owner {
             i.col(Alias::new("owner"));
         }
-        i.col(Alias::new(column.to_string())).col(Alias::new("id"));
+        for c in columns {
+            i.col(Alias::new(c.clone()));
+        }
+        i.col(Alias::new("id"));
         tx.execute(&i).await?;
     }
     Ok(())
@@ -215,7 +261,7 @@ pub async fn ensure_owner_indexes<C: ConnectionTrait>(
         }
         for key in trellis_core::plan::owner_keys(app, entity) {
             let (name, column) = owner_index(entity, &key);
-            create_sort_index(tx, &table_name(entity.storage_id()), &name, &column, true).await?;
+            create_sort_index(tx, &table_name(entity.storage_id()), &name, &[column], true).await?;
         }
     }
     Ok(())

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Order,
-    Query, SelectStatement, SimpleExpr, Value, WithClause,
+    Alias, Asterisk, CommonTableExpression, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict,
+    Order, Query, SelectStatement, SimpleExpr, UnionType, Value, WithClause,
 };
 use sea_orm::{DbBackend, QueryResult};
 use trellis_core::def::FieldType;
@@ -61,6 +61,12 @@ pub struct ListQuery {
     /// independent of the scope; when they are not, and at worst when no row matches, it reads
     /// the whole index range. Same rows, same order; only the plan differs.
     pub filter_first: bool,
+    /// A row scope of owners: only the rows these users own (the own and team scopes), beside
+    /// the filter. With 2 to [`MAX_OWNER_BRANCHES`] owners the list reads each owner's matching
+    /// rows in a branch of its own and merges the branches in the list's order: with an index
+    /// on (owner, filter columns…, sort key) each branch is an index walk that stops at the
+    /// page, where one `owner IN (…)` reads and sorts every match. Same rows, same order.
+    pub owners: Option<Vec<String>>,
 }
 
 fn col(c: &CompiledField) -> Expr {
@@ -267,8 +273,13 @@ fn decode_row(
     Ok(Row { values })
 }
 
-fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend) -> Condition {
+/// The condition of a list's filter and search, and its owner scope but in branches (where
+/// each branch keeps its own owner).
+fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend, branched: bool) -> Condition {
     let mut cond = Cond::all();
+    if let Some(owners) = q.owners.as_ref().filter(|_| !branched) {
+        cond = cond.add(Expr::col(Alias::new("owner")).is_in(owners.iter().map(String::as_str)));
+    }
     if let Some(f) = &q.filter {
         cond = cond.add(condition(f, backend));
     }
@@ -282,7 +293,8 @@ fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend) -> Con
 pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<Vec<Row>, StoreError> {
     let backend = conn.get_database_backend();
     let id_col = entity.column("id").expect("every entity has an id");
-    let mut cond = base_where(entity, q, backend);
+    let branched = if q.filter_first { None } else { branches(entity, q) };
+    let mut cond = base_where(entity, q, backend, branched.is_some());
     if let Some(c) = &q.cursor {
         cond = cond.add(after_cursor(&q.sort, c, id_col));
     }
@@ -306,6 +318,41 @@ pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQ
         stmt.from(Alias::new(FILTERED));
         let with = order_page(stmt, q).with(WithClause::new().cte(filtered).to_owned());
         conn.query_all(&with).await?
+    } else if let Some(owners) = branched {
+        // SQLite merges bare branches (`MERGE (UNION ALL)`), pulling rows from each only until
+        // the page is full. PostgreSQL merges them (`Merge Append`) when each is ordered and
+        // limited itself; without that it plans each branch for all its rows and sorts them
+        // all. A compound's order names its result columns, so it sorts by their aliases.
+        let pg = backend == DbBackend::Postgres;
+        let branch = |owner: &str| {
+            let mut b = Query::select();
+            select_columns(entity, &mut b, q.columns.as_deref());
+            b.from(Alias::new(entity.table.clone()))
+                .cond_where(cond.clone().add(Expr::col(Alias::new("owner")).eq(owner)));
+            if pg {
+                b = order_by(b, &q.sort, "");
+                b.limit(q.limit + q.offset.unwrap_or(0));
+            }
+            b
+        };
+        let mut compound = if pg {
+            // The first branch of a PostgreSQL compound cannot be parenthesised: one around it.
+            Query::select()
+                .column(Asterisk)
+                .from_subquery(branch(owners[0]), Alias::new("b0"))
+                .to_owned()
+        } else {
+            branch(owners[0])
+        };
+        for o in &owners[1..] {
+            compound.union(UnionType::All, branch(o));
+        }
+        let mut compound = order_by(compound, &q.sort, &alias_suffix(entity));
+        compound.limit(q.limit);
+        if let Some(o) = q.offset {
+            compound.offset(o);
+        }
+        conn.query_all(&compound).await?
     } else {
         stmt.from(Alias::new(entity.table.clone())).cond_where(cond);
         conn.query_all(&order_page(stmt, q)).await?
@@ -313,6 +360,35 @@ pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQ
     rows.iter()
         .map(|r| decode_row(entity, r, q.columns.as_deref(), backend))
         .collect()
+}
+
+/// Most branches of a list read per owner (`ListQuery::owners`): beyond that, one
+/// `owner IN (…)` and a sort.
+pub const MAX_OWNER_BRANCHES: usize = 16;
+
+/// The distinct owners of a scope, when a list of it may read in branches: 2 to
+/// [`MAX_OWNER_BRANCHES`] of them.
+pub fn owner_branches(owners: &[String]) -> Option<Vec<&str>> {
+    let mut distinct: Vec<&str> = Vec::new();
+    for o in owners {
+        if !distinct.contains(&o.as_str()) {
+            distinct.push(o);
+        }
+    }
+    (2..=MAX_OWNER_BRANCHES).contains(&distinct.len()).then_some(distinct)
+}
+
+/// The distinct owners of a list's branches, when it reads in branches: 2 to
+/// [`MAX_OWNER_BRANCHES`] of them, and every sort key among the columns read (the compound's
+/// order names them).
+fn branches<'a>(entity: &CompiledEntity, q: &'a ListQuery) -> Option<Vec<&'a str>> {
+    let owners = owner_branches(q.owners.as_deref()?)?;
+    let read = |k: &SortKey| {
+        entity.columns.iter().enumerate().any(|(i, c)| {
+            c.column == k.field.column && (c.system || q.columns.as_deref().is_none_or(|w| w.contains(&i)))
+        })
+    };
+    q.sort.iter().all(read).then_some(owners)
 }
 
 /// The name of the filtered rows of a `filter_first` list.
@@ -338,30 +414,33 @@ fn read_columns(entity: &CompiledEntity, wanted: Option<&[usize]>, sort: &[SortK
 }
 
 /// The order, limit and offset of a page.
-fn order_page(mut stmt: SelectStatement, q: &ListQuery) -> SelectStatement {
+fn order_page(stmt: SelectStatement, q: &ListQuery) -> SelectStatement {
+    let mut stmt = order_by(stmt, &q.sort, "");
+    stmt.limit(q.limit);
+    if let Some(o) = q.offset {
+        stmt.offset(o);
+    }
+    stmt
+}
+
+/// The order of a list: the sort keys, then the id; each column by its name followed by
+/// `suffix` (a compound's order names its result columns, the aliases of `select_columns`).
+fn order_by(mut stmt: SelectStatement, sort: &[SortKey], suffix: &str) -> SelectStatement {
     // Empty values sort as the smallest: first ascending, last descending. That is the order of
     // an index on (field, id) read forwards or backwards on both databases, so a sorted page is
     // an index walk that stops at the page size.
-    for k in &q.sort {
+    for k in sort {
         let (order, nulls) = if k.desc {
             (Order::Desc, NullOrdering::Last)
         } else {
             (Order::Asc, NullOrdering::First)
         };
-        stmt.order_by_with_nulls(Alias::new(k.field.column.clone()), order, nulls);
+        stmt.order_by_with_nulls(Alias::new(format!("{}{suffix}", k.field.column)), order, nulls);
     }
     stmt.order_by(
-        Alias::new("id"),
-        if id_descending(&q.sort) {
-            Order::Desc
-        } else {
-            Order::Asc
-        },
+        Alias::new(format!("id{suffix}")),
+        if id_descending(sort) { Order::Desc } else { Order::Asc },
     );
-    stmt.limit(q.limit);
-    if let Some(o) = q.offset {
-        stmt.offset(o);
-    }
     stmt
 }
 
@@ -371,7 +450,7 @@ pub async fn count<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &List
     let stmt = Query::select()
         .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
         .from(Alias::new(entity.table.clone()))
-        .cond_where(base_where(entity, q, backend))
+        .cond_where(base_where(entity, q, backend, false))
         .to_owned();
     let row = conn.query_one(&stmt).await?;
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
@@ -714,12 +793,12 @@ mod tests {
         let e = app.entity("deal").unwrap();
         let col = |n: &str| e.column(n).unwrap();
         let text = |s: Option<&str>| s.map(|s| Val::Text(s.into())).unwrap_or(Val::Null);
-        for (t, p, q, n) in rows {
+        for (i, (t, p, q, n)) in rows.iter().enumerate() {
             let meta = NewMeta {
                 id: uuid::Uuid::now_v7().to_string(),
                 at: Utc::now(),
                 created_by: None,
-                owner: None,
+                owner: Some(format!("u{}", i % 3)),
             };
             let values = [
                 (col("phase"), text(*p)),
@@ -841,7 +920,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reading_the_filtered_rows_first_answers_the_same_pages() {
+    async fn reading_the_filtered_rows_first_or_in_owner_branches_answers_the_same_pages() {
         // Quantities repeat and some are empty, so ties (broken by id) and empty values (the
         // smallest) fall across page boundaries.
         let quantity = |i: i64| if i % 7 == 3 { None } else { Some(i % 5) };
@@ -898,6 +977,59 @@ mod tests {
             };
             assert_eq!(pages(&conn, e, &first, false).await, walked, "case {i}, by cursor");
             assert_eq!(pages(&conn, e, &first, true).await, walked, "case {i}, by offset");
+            // A scope of two owners (of three), as one `owner IN` or a branch per owner.
+            let scoped = ListQuery {
+                owners: Some(vec!["u2".into(), "u0".into(), "u2".into()]),
+                ..q.clone()
+            };
+            let owner = |t: &String| t[1..].parse::<usize>().unwrap() % 3;
+            let want: Vec<String> = walked.iter().filter(|t| owner(t) != 1).cloned().collect();
+            let as_one = ListQuery {
+                owners: Some(
+                    (0..MAX_OWNER_BRANCHES)
+                        .map(|k| format!("x{k}"))
+                        .chain(["u0".into(), "u2".into()])
+                        .collect(),
+                ),
+                ..q.clone()
+            };
+            assert!(branches(e, &as_one).is_none(), "too many for branches");
+            assert_eq!(
+                pages(&conn, e, &as_one, false).await,
+                want,
+                "case {i}, one IN, by cursor"
+            );
+            assert_eq!(count(&conn, e, &as_one).await.unwrap(), want.len() as i64);
+            let branched = scoped.clone();
+            assert!(branches(e, &branched).is_some());
+            assert_eq!(
+                pages(&conn, e, &branched, false).await,
+                want,
+                "case {i}, branches, by cursor"
+            );
+            assert_eq!(
+                pages(&conn, e, &branched, true).await,
+                want,
+                "case {i}, branches, by offset"
+            );
+            assert_eq!(count(&conn, e, &branched).await.unwrap(), want.len() as i64);
+            let scope_first = ListQuery {
+                filter_first: true,
+                ..scoped.clone()
+            };
+            assert_eq!(
+                pages(&conn, e, &scope_first, false).await,
+                want,
+                "case {i}, scope first"
+            );
+            let nobody = ListQuery {
+                owners: Some(Vec::new()),
+                ..q.clone()
+            };
+            assert!(
+                list(&conn, e, &nobody).await.unwrap().is_empty(),
+                "an empty scope keeps no row"
+            );
             let some = ListQuery {
                 columns: Some(Vec::new()),
                 ..first.clone()
