@@ -13,6 +13,9 @@ use crate::value::Val;
 /// Most conditions a filter may hold, and how deep it may nest.
 pub const MAX_CONDITIONS: usize = 100;
 pub const MAX_DEPTH: usize = 12;
+/// Most values a filter may hold in all its conditions: each is a bound parameter, and the
+/// databases take at most 32,766 (SQLite) and 65,535 (PostgreSQL) in one statement.
+pub const MAX_FILTER_VALUES: usize = 10_000;
 
 /// `bad_request` for a name that is not a field of the entity, reported at `at`.
 pub fn unknown_field(entity: &CompiledEntity, at: &str, name: &str) -> Error {
@@ -81,7 +84,26 @@ pub enum Filter {
 /// Parses and checks a filter against an entity. Errors name the condition's path and field.
 pub fn parse_filter(entity: &CompiledEntity, v: &Value) -> Result<Filter, Error> {
     let mut count = 0;
-    parse_node(entity, v, "filter", 0, &mut count)
+    let f = parse_node(entity, v, "filter", 0, &mut count)?;
+    if f.value_count() > MAX_FILTER_VALUES {
+        return Err(bad(
+            "filter",
+            "too_many",
+            format!("a filter holds at most {MAX_FILTER_VALUES} values"),
+        ));
+    }
+    Ok(f)
+}
+
+impl Filter {
+    /// The values of all its conditions (each a bound parameter of the statement).
+    pub fn value_count(&self) -> usize {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().map(Filter::value_count).sum(),
+            Filter::Not(inner) => inner.value_count(),
+            Filter::Cond { values, .. } => values.len(),
+        }
+    }
 }
 
 fn bad(path: &str, code: &str, msg: impl Into<String>) -> Error {
@@ -454,6 +476,23 @@ mod tests {
             panic!("cond expected")
         };
         assert_eq!(values, &vec![Val::Fixed(150), Val::Fixed(1000)]);
+    }
+
+    #[test]
+    fn a_filter_holds_at_most_ten_thousand_values() {
+        let e = deal();
+        let ins = |n: usize| {
+            let conds: Vec<Value> = (0..n)
+                .map(|k| json!({"field": "title", "op": "in", "value": (0..1000).map(|i| format!("{k}-{i}")).collect::<Vec<_>>()}))
+                .collect();
+            parse_filter(&e, &json!({"or": conds}))
+        };
+        assert_eq!(ins(10).unwrap().value_count(), 10_000);
+        let err = ins(11).unwrap_err();
+        assert!(
+            err.errors.iter().any(|x| x.field == "filter" && x.code == "too_many"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -366,6 +366,9 @@ pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQ
 /// `owner IN (…)` and a sort.
 pub const MAX_OWNER_BRANCHES: usize = 16;
 
+/// Most values the branches of a list may bind together (SQLite takes 32,766 in a statement).
+const MAX_BRANCH_VALUES: usize = 20_000;
+
 /// The distinct owners of a scope, when a list of it may read in branches: 2 to
 /// [`MAX_OWNER_BRANCHES`] of them.
 pub fn owner_branches(owners: &[String]) -> Option<Vec<&str>> {
@@ -383,6 +386,14 @@ pub fn owner_branches(owners: &[String]) -> Option<Vec<&str>> {
 /// order names them).
 fn branches<'a>(entity: &CompiledEntity, q: &'a ListQuery) -> Option<Vec<&'a str>> {
     let owners = owner_branches(q.owners.as_deref()?)?;
+    // Each branch binds the filter's, the search's and the cursor's values again.
+    let words = q.search.as_deref().map_or(0, |s| s.split_whitespace().count());
+    let per_branch = q.filter.as_ref().map_or(0, Filter::value_count)
+        + words * entity.fields().filter(|f| f.kind.is_textual()).count()
+        + 2 * (q.sort.len() + 1);
+    if per_branch * owners.len() > MAX_BRANCH_VALUES {
+        return None;
+    }
     let read = |k: &SortKey| {
         entity.columns.iter().enumerate().any(|(i, c)| {
             c.column == k.field.column && (c.system || q.columns.as_deref().is_none_or(|w| w.contains(&i)))
@@ -994,6 +1005,22 @@ mod tests {
                 ..q.clone()
             };
             assert!(branches(e, &as_one).is_none(), "too many for branches");
+            let many_values = ListQuery {
+                filter: Some(Filter::Cond {
+                    field: Box::new(e.column("title").unwrap().clone()),
+                    op: trellis_core::query::Op::In,
+                    values: (0..1500).map(|k| Val::Text(format!("d{k:02}"))).collect(),
+                    is_null: false,
+                }),
+                owners: Some((0..MAX_OWNER_BRANCHES).map(|k| format!("u{k}")).collect()),
+                ..q.clone()
+            };
+            assert!(branches(e, &many_values).is_none(), "too many values for branches");
+            assert_eq!(
+                pages(&conn, e, &many_values, false).await.len(),
+                40,
+                "every deal, as one IN"
+            );
             assert_eq!(
                 pages(&conn, e, &as_one, false).await,
                 want,
