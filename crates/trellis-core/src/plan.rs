@@ -803,13 +803,27 @@ mod tests {
         assert!(plan(Some(&b), &b).is_empty());
     }
 
-    /// (op, field or "", detail) of each owner-index step, in order.
-    fn owner_steps(steps: &[Step]) -> Vec<(&'static str, String)> {
+    /// (op, detail) of the steps `keep` keeps, in order.
+    fn summaries(steps: &[Step], keep: impl Fn(&Step) -> bool) -> Vec<(&'static str, String)> {
         steps
             .iter()
-            .filter(|s| matches!(s, Step::CreateOwnerIndex { .. } | Step::DropOwnerIndex { .. }))
+            .filter(|s| keep(s))
             .map(|s| (s.summary().op, s.summary().detail))
             .collect()
+    }
+
+    /// Where the step of this detail is among `ops`.
+    fn position(ops: &[(&str, String)], detail: &str) -> usize {
+        ops.iter()
+            .position(|(_, d)| d == detail)
+            .unwrap_or_else(|| panic!("{detail}: {ops:?}"))
+    }
+
+    /// (op, detail) of each owner-index step, in order.
+    fn owner_steps(steps: &[Step]) -> Vec<(&'static str, String)> {
+        summaries(steps, |s| {
+            matches!(s, Step::CreateOwnerIndex { .. } | Step::DropOwnerIndex { .. })
+        })
     }
 
     #[test]
@@ -875,15 +889,8 @@ mod tests {
         extra.indexed = true;
         b.entities[0].fields.push(extra);
         assign_ids(&mut b);
-        let ops: Vec<(&str, String)> = plan(Some(&team), &b)
-            .iter()
-            .map(|s| (s.summary().op, s.summary().detail))
-            .collect();
-        let at = |detail: &str| {
-            ops.iter()
-                .position(|(_, d)| d == detail)
-                .unwrap_or_else(|| panic!("{detail}: {ops:?}"))
-        };
+        let ops = summaries(&plan(Some(&team), &b), |_| true);
+        let at = |detail: &str| position(&ops, detail);
         assert!(at("drop the index on owner and 'code'") < at("drop field 'code' and its values"));
         assert!(at("drop the index on owner and 'amount'") < at("convert 'amount' from integer to decimal (scale 2)"));
         assert!(at("convert 'amount' from integer to decimal (scale 2)") < at("create an index on owner and 'amount'"));
@@ -894,11 +901,9 @@ mod tests {
 
     /// The plan's steps that touch declared indexes, as (op, detail).
     fn composite_steps(steps: &[Step]) -> Vec<(&'static str, String)> {
-        steps
-            .iter()
-            .filter(|s| matches!(s, Step::CreateCompositeIndex { .. } | Step::DropCompositeIndex { .. }))
-            .map(|s| (s.summary().op, s.summary().detail))
-            .collect()
+        summaries(steps, |s| {
+            matches!(s, Step::CreateCompositeIndex { .. } | Step::DropCompositeIndex { .. })
+        })
     }
 
     #[test]
@@ -965,15 +970,8 @@ mod tests {
         changed.entities[0].fields[1].field_type = FieldType::Decimal;
         changed.entities[0].indexes[1].fields.reverse();
         changed.entities[0].indexes.remove(2);
-        let ops: Vec<(&str, String)> = plan(Some(&team), &changed)
-            .iter()
-            .map(|s| (s.summary().op, s.summary().detail))
-            .collect();
-        let at = |detail: &str| {
-            ops.iter()
-                .position(|(_, d)| d == detail)
-                .unwrap_or_else(|| panic!("{detail}: {ops:?}"))
-        };
+        let ops = summaries(&plan(Some(&team), &changed), |_| true);
+        let at = |detail: &str| position(&ops, detail);
         let convert = at("convert 'amount' from integer to decimal (scale 2)");
         for owner in ["", "owner, "] {
             assert!(at(&format!("drop index 'board' on ({owner}'phase', 'amount')")) < convert);
