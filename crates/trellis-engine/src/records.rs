@@ -1062,18 +1062,7 @@ impl Engine {
             }
             r
         });
-        // A scope of a few owners is read in a branch per owner (`ListQuery::owners`): each walks
-        // its owner's rows in an owner-keyed index, so it never reads more than the scope, which
-        // is what reading the scope first guards against, and usually far less.
-        let filter_first = match &scope_owners {
-            Some(owners) if records::owner_branches(owners).is_some() => false,
-            Some(owners) => {
-                self.reads_scope_first(&entity.table, owners, limit + 1 + p.offset.unwrap_or(0))
-                    .await
-            }
-            None => false,
-        };
-        let q = ListQuery {
+        let mut q = ListQuery {
             filter,
             search,
             sort: sort.clone(),
@@ -1081,9 +1070,19 @@ impl Engine {
             offset: p.offset,
             limit: limit + 1,
             columns: read,
-            filter_first,
+            filter_first: false,
             owners,
         };
+        // A scope of a few owners is read in a branch per owner (`ListQuery::owners`): each walks
+        // its owner's rows in an owner-keyed index, so it never reads more than the scope, which
+        // is what reading the scope first guards against, and usually far less.
+        if let Some(owners) = &scope_owners
+            && !records::reads_in_branches(entity, &q)
+        {
+            q.filter_first = self
+                .reads_scope_first(&entity.table, owners, limit + 1 + p.offset.unwrap_or(0))
+                .await;
+        }
         let mut rows = records::list(&self.db.read, entity, &q).await?;
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);

@@ -366,12 +366,18 @@ pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQ
 /// `owner IN (…)` and a sort.
 pub const MAX_OWNER_BRANCHES: usize = 16;
 
+/// Whether a list reads its owner scope in branches (`ListQuery::owners`), unless it reads the
+/// filtered rows first.
+pub fn reads_in_branches(entity: &CompiledEntity, q: &ListQuery) -> bool {
+    branches(entity, q).is_some()
+}
+
 /// Most values the branches of a list may bind together (SQLite takes 32,766 in a statement).
 const MAX_BRANCH_VALUES: usize = 20_000;
 
 /// The distinct owners of a scope, when a list of it may read in branches: 2 to
 /// [`MAX_OWNER_BRANCHES`] of them.
-pub fn owner_branches(owners: &[String]) -> Option<Vec<&str>> {
+fn owner_branches(owners: &[String]) -> Option<Vec<&str>> {
     let mut distinct: Vec<&str> = Vec::new();
     for o in owners {
         if !distinct.contains(&o.as_str()) {
