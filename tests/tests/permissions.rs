@@ -2146,6 +2146,112 @@ async fn planner_statistics_follow_writes_in_quick_succession_and_new_indexes() 
     .await;
 }
 
+async fn a_unique_index_refuses_a_second_record_with_the_same_values(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "crm", "label": {"en": "Stores"},
+        "entities": [{"name": "daily", "label": {"en": "Daily sales"}, "fields": [
+            {"name": "store", "label": {"en": "Store"}, "type": "text"},
+            {"name": "day", "label": {"en": "Day"}, "type": "date"},
+            {"name": "total", "label": {"en": "Total"}, "type": "decimal"}],
+            "indexes": [{"name": "one_a_day", "fields": ["store", "day"], "unique": true}]}],
+        "roles": [{"name": "clerk", "label": {"en": "Clerk"},
+                   "permissions": {"daily": {"read": true, "create": true, "update": true, "scope": "own"}}}]
+    }))
+    .await;
+    // Unique on the fields alone; the owner-keyed twin is a plain index.
+    assert_eq!(
+        declared_indexes(&app, "daily").await,
+        vec![
+            ("ixc_one_a_day".to_string(), "store,day".to_string()),
+            ("ixco_one_a_day".to_string(), "owner,store,day,id".to_string()),
+        ]
+    );
+    let url = "/api/v1/data/crm/daily";
+    let first = app
+        .post(url, json!({"store": "S1", "day": "2026-11-27", "total": 10}))
+        .await
+        .expect(201)
+        .body;
+    app.post(url, json!({"store": "S1", "day": "2026-11-28", "total": 11}))
+        .await
+        .expect(201);
+    app.post(url, json!({"store": "S2", "day": "2026-11-27", "total": 12}))
+        .await
+        .expect(201);
+    // An empty field is not compared.
+    app.post(url, json!({"store": "S1", "total": 1})).await.expect(201);
+    app.post(url, json!({"store": "S1", "total": 2})).await.expect(201);
+    let count = async || app.get(&format!("{url}?count=true&limit=1")).await.expect(200).body["total"].clone();
+    assert_eq!(count().await, json!(5));
+
+    // The same store and day again: refused on both fields, nothing written.
+    let r = app
+        .post(url, json!({"store": "S1", "day": "2026-11-27", "total": 99}))
+        .await
+        .expect_problem(422, "validation_failed");
+    let mut errors = r.errors();
+    errors.sort();
+    assert_eq!(
+        errors,
+        vec![
+            ("day".to_string(), "unique".to_string()),
+            ("store".to_string(), "unique".to_string())
+        ]
+    );
+    assert_eq!(count().await, json!(5));
+    // A change of one field into another record's pair, the other field as stored.
+    let second = app
+        .get(&format!(
+            "{url}?filter={}",
+            urlencode(&json!({"field": "store", "op": "eq", "value": "S2"}).to_string())
+        ))
+        .await
+        .expect(200)
+        .body["data"][0]["id"]
+        .clone();
+    let r = app
+        .patch(&format!("{url}/{}", s(&second)), json!({"store": "S1"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(
+        r.errors().contains(&("store".to_string(), "unique".to_string())),
+        "{}",
+        r.text
+    );
+    // A record keeps its own pair, and a change that leaves both fields alone is no conflict.
+    app.patch(
+        &format!("{url}/{}", s(&first["id"])),
+        json!({"day": "2026-11-27", "total": 20}),
+    )
+    .await
+    .expect(200);
+    app.patch(&format!("{url}/{}", s(&second)), json!({"total": 21}))
+        .await
+        .expect(200);
+    // In one bulk request, the second of two equal pairs is refused and neither is written.
+    let r = app
+        .post(
+            &format!("{url}/bulk"),
+            json!({"create": [{"store": "S3", "day": "2026-11-27"}, {"store": "S3", "day": "2026-11-27"}]}),
+        )
+        .await;
+    assert!(r.status == 422 || r.status == 409, "{}", r.text);
+    assert_eq!(count().await, json!(5));
+
+    // An index cannot be made unique over records that share values; the app is unchanged.
+    let version = app.get("/api/v1/apps/crm").await.expect(200).body["version"].clone();
+    app.patch(
+        "/api/v1/apps/crm/entities/daily",
+        json!({"indexes": [{"name": "one_a_day", "fields": ["store", "day"], "unique": true},
+                           {"name": "per_store", "fields": ["store"], "unique": true}]}),
+    )
+    .await
+    .expect_problem(409, "conflict");
+    assert_eq!(app.get("/api/v1/apps/crm").await.expect(200).body["version"], version);
+    assert_eq!(declared_indexes(&app, "daily").await.len(), 2);
+}
+
 on_both!(
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
@@ -2171,4 +2277,5 @@ on_both!(
     apps_saved_before_owner_keyed_indexes_get_them_at_upgrade,
     a_role_given_or_taken_holds_from_the_users_next_request,
     declared_indexes_serve_scoped_lists_and_follow_field_changes,
+    a_unique_index_refuses_a_second_record_with_the_same_values,
 );

@@ -116,6 +116,10 @@ pub struct IndexDef {
     /// Stable name within the entity, at most [`crate::plan::MAX_INDEX_NAME`] characters.
     pub name: Slug,
     pub fields: Vec<Slug>,
+    /// No two records may hold the same values in all its fields (records with an empty one
+    /// are not compared). Fields only, no system columns.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unique: bool,
 }
 
 /// A validation rule: when `when` holds (or always), `assert` must hold, else `message`.

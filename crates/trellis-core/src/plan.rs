@@ -115,10 +115,17 @@ pub struct CompositeIndex {
 }
 
 impl CompositeIndex {
+    /// Whether the index refuses duplicates: a declared unique index, not its owner-keyed twin
+    /// (which would only refuse them per owner).
+    pub fn unique(&self) -> bool {
+        self.def.unique && !self.by_owner
+    }
+
     fn describe(&self) -> String {
         let cols: Vec<String> = self.columns.iter().map(KeyColumn::describe).collect();
         format!(
-            "'{}' on ({}{})",
+            "{}index '{}' on ({}{})",
+            if self.unique() { "unique " } else { "" },
             self.def.name,
             if self.by_owner { "owner, " } else { "" },
             cols.join(", ")
@@ -323,16 +330,12 @@ impl Step {
                 "create_index",
                 entity,
                 None,
-                format!("create index {}", index.describe()),
+                format!("create {}", index.describe()),
                 false,
             ),
-            Step::DropCompositeIndex { entity, index } => s(
-                "drop_index",
-                entity,
-                None,
-                format!("drop index {}", index.describe()),
-                false,
-            ),
+            Step::DropCompositeIndex { entity, index } => {
+                s("drop_index", entity, None, format!("drop {}", index.describe()), false)
+            }
             Step::Metadata { entity, field, change } => StepSummary {
                 op: "metadata",
                 entity: entity.clone(),
@@ -497,6 +500,7 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
     let same_index = |o: &CompositeIndex, n: &CompositeIndex| {
         o.def.name == n.def.name
             && o.by_owner == n.by_owner
+            && o.unique() == n.unique()
             && o.columns.len() == n.columns.len()
             && o.columns.iter().zip(&n.columns).all(|(a, b)| same(a, b))
     };
@@ -980,6 +984,20 @@ mod tests {
             assert!(convert < at(&format!("create index 'due' on ({owner}stage_due_at, stage)")));
         }
         assert!(ops.contains(&("drop_index", "drop index 'mine' on (owner, updated_at)".to_string())));
+
+        // Made unique: the index again, its owner-keyed twin (plain either way) left alone.
+        let mut unique = team.clone();
+        unique.entities[0].indexes[0].unique = true;
+        assert_eq!(
+            composite_steps(&plan(Some(&team), &unique)),
+            vec![
+                ("drop_index", "drop index 'board' on ('phase', 'amount')".to_string()),
+                (
+                    "create_index",
+                    "create unique index 'board' on ('phase', 'amount')".to_string()
+                ),
+            ]
+        );
         assert_eq!(composite_steps(&plan(Some(&team), &changed)).len(), 9, "{ops:?}");
     }
 }

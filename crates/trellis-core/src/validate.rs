@@ -223,6 +223,13 @@ fn validate_indexes(e: &EntityDef, at: &str, errors: &mut Vec<FieldError>) {
                     format!("'{name}' is an attachment field, which cannot be indexed"),
                 )),
                 Some(_) => {}
+                None if index.unique && INDEXABLE_SYSTEM.iter().any(|(c, _)| *c == name) => {
+                    errors.push(FieldError::new(
+                        format!("{iat}.fields"),
+                        "not_applicable",
+                        format!("'{name}' is a system column: a unique index holds fields only"),
+                    ))
+                }
                 None => match INDEXABLE_SYSTEM.iter().find(|(c, _)| *c == name) {
                     Some((_, true)) if e.pipeline.is_none() => errors.push(FieldError::new(
                         format!("{iat}.fields"),
@@ -593,7 +600,8 @@ mod tests {
             {"name": "files", "fields": ["files"]},
             {"name": "none", "fields": []},
             {"name": "six", "fields": ["phase", "amount", "owner", "created_at", "updated_at", "created_by"]},
-            {"name": "a_name_longer_than_thirty_chars", "fields": ["created_at"]}
+            {"name": "a_name_longer_than_thirty_chars", "fields": ["created_at"]},
+            {"name": "unique_owner", "fields": ["phase", "owner"], "unique": true}
         ]));
         for want in [
             "entities.deal.indexes.board:duplicate",
@@ -605,6 +613,7 @@ mod tests {
             "entities.deal.indexes.none.fields:count",
             "entities.deal.indexes.six.fields:count",
             "entities.deal.indexes.a_name_longer_than_thirty_chars.name:too_long",
+            "entities.deal.indexes.unique_owner.fields:not_applicable",
         ] {
             assert!(c.iter().any(|x| x == want), "missing {want} in {c:?}");
         }

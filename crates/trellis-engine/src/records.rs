@@ -300,8 +300,9 @@ impl Engine {
         entity: &CompiledEntity,
         values: &mut [(&CompiledField, Val)],
         owner: Option<&str>,
-        self_id: Option<&str>,
+        current: Option<&records::Row>,
     ) -> Result<Vec<FieldError>, Error> {
+        let self_id = current.map(records::Row::id);
         let mut errors = crate::files::resolve_attachments(tx, ctx, values).await?;
         for (f, v) in values.iter() {
             let Val::Text(id) = v else { continue };
@@ -353,6 +354,7 @@ impl Engine {
                 ));
             }
         }
+        errors.extend(unique_index_errors(tx, entity, values, current).await?);
         Ok(errors)
     }
 
@@ -651,7 +653,7 @@ impl Engine {
         prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
-            .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, Some(id))
+            .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, Some(&current))
             .await
             .map_err(Err)?;
         if !errors.is_empty() {
@@ -1260,6 +1262,57 @@ pub(crate) fn stale(current: i64) -> Error {
         ErrorCode::VersionMismatch,
         format!("the record changed since it was read (it is at version {current}); read it again"),
     )
+}
+
+/// A write's values against the entity's unique declared indexes: each index whose fields the
+/// write sets (a create: every index) and that then all hold a value is looked up; a match is
+/// a `unique` error on each of its fields. An index naming a field hidden from the writer is
+/// left to the database's constraint (409).
+async fn unique_index_errors<C: trellis_store::Writes>(
+    tx: &C,
+    entity: &CompiledEntity,
+    values: &[(&CompiledField, Val)],
+    current: Option<&records::Row>,
+) -> Result<Vec<FieldError>, Error> {
+    let mut errors = Vec::new();
+    for index in entity.def.indexes.iter().filter(|i| i.unique) {
+        let Some(columns) = index
+            .fields
+            .iter()
+            .map(|n| entity.column(n.as_str()))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let sent = |c: &CompiledField| values.iter().find(|(f, _)| f.name == c.name).map(|(_, v)| v);
+        if current.is_some() && !columns.iter().any(|c| sent(c).is_some()) {
+            continue;
+        }
+        let key: Vec<(&CompiledField, &Val)> = columns
+            .iter()
+            .filter_map(|c| {
+                let v = sent(c).or_else(|| current.and_then(|r| r.get(entity, &c.name)))?;
+                (!v.is_null()).then_some((*c, v))
+            })
+            .collect();
+        if key.len() < columns.len() {
+            continue;
+        }
+        if records::find_duplicate_of(tx, entity, &key, current.map(records::Row::id))
+            .await?
+            .is_some()
+        {
+            let names: Vec<&str> = index.fields.iter().map(|f| f.as_str()).collect();
+            for c in &columns {
+                errors.push(FieldError::new(
+                    c.name.clone(),
+                    "unique",
+                    format!("another record has the same {}", names.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(errors)
 }
 
 fn unique_to_conflict(e: StoreError) -> Error {

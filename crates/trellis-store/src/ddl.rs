@@ -88,7 +88,7 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             }
             tx.execute(&t).await?;
             for sys in ["created_at", "updated_at", "owner", "stage"] {
-                create_sort_index(tx, &table, &index_name(entity, sys), &[sys.to_string()], false).await?;
+                create_sort_index(tx, &table, &index_name(entity, sys), &[sys.to_string()], false, false).await?;
             }
         }
         Step::DropTable { entity } => {
@@ -150,7 +150,7 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
             let col = column_name(field.storage_id());
             let (table, name) = (table_name(entity.storage_id()), index_name(entity, &col));
             if *kind == IndexKind::Plain {
-                return create_sort_index(tx, &table, &name, &[col], false).await;
+                return create_sort_index(tx, &table, &name, &[col], false, false).await;
             }
             let i = Index::create()
                 .name(name)
@@ -168,7 +168,7 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
         }
         Step::CreateOwnerIndex { entity, key } => {
             let (name, column) = owner_index(entity, key);
-            create_sort_index(tx, &table_name(entity.storage_id()), &name, &[column], true).await?;
+            create_sort_index(tx, &table_name(entity.storage_id()), &name, &[column], true, false).await?;
         }
         Step::DropOwnerIndex { entity, key } => {
             let i = Index::drop()
@@ -186,8 +186,16 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
                 &composite_index_name(entity, index),
                 &columns,
                 index.by_owner,
+                index.unique(),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                StoreError::Unique(_) => StoreError::Domain(Error::conflict(format!(
+                    "index '{}' cannot be unique: existing records share values of its fields",
+                    index.def.name
+                ))),
+                other => other,
+            })?;
         }
         Step::DropCompositeIndex { entity, index } => {
             let i = Index::drop()
@@ -207,14 +215,17 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
 /// indexes put NULL first by themselves; PostgreSQL needs `NULLS FIRST`, which sea-query cannot
 /// say in an index, so that one statement is written here from names that derive from storage
 /// ids and slugs (never from other user input). Several columns: that order for each in turn.
-/// `by_owner`: the owner in front, the same order within each owner's rows. An index that
-/// exists already is left as it is (`IF NOT EXISTS`).
+/// `by_owner`: the owner in front, the same order within each owner's rows. `unique`: no two
+/// rows with the same values in all the columns (the id is in the index, so it is unique on the
+/// columns alone: a unique constraint needs them without it). An index that exists already is
+/// left as it is (`IF NOT EXISTS`).
 async fn create_sort_index<C: ConnectionTrait>(
     tx: &C,
     table: &str,
     name: &str,
     columns: &[String],
     by_owner: bool,
+    unique: bool,
 ) -> Result<(), StoreError> {
     if tx.get_database_backend() == DbBackend::Postgres {
         let safe = |s: &str| {
@@ -227,11 +238,17 @@ async fn create_sort_index<C: ConnectionTrait>(
         }
         let owner = if by_owner { "\"owner\", " } else { "" };
         let keys: Vec<String> = columns.iter().map(|c| format!("\"{c}\" ASC NULLS FIRST")).collect();
+        let (kind, id) = if unique {
+            ("UNIQUE INDEX", "")
+        } else {
+            ("INDEX", ", \"id\" ASC")
+        };
         tx.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" ({owner}{}, \"id\" ASC)",
+            "CREATE {kind} IF NOT EXISTS \"{name}\" ON \"{table}\" ({owner}{}{id})",
             keys.join(", ")
         ))
-        .await?;
+        .await
+        .map_err(StoreError::classify)?;
     } else {
         let mut i = Index::create();
         i.name(name.to_string())
@@ -243,8 +260,12 @@ async fn create_sort_index<C: ConnectionTrait>(
         for c in columns {
             i.col(Alias::new(c.clone()));
         }
-        i.col(Alias::new("id"));
-        tx.execute(&i).await?;
+        if unique {
+            i.unique();
+        } else {
+            i.col(Alias::new("id"));
+        }
+        tx.execute(&i).await.map_err(StoreError::classify)?;
     }
     Ok(())
 }
@@ -261,7 +282,7 @@ pub async fn ensure_owner_indexes<C: ConnectionTrait>(
         }
         for key in trellis_core::plan::owner_keys(app, entity) {
             let (name, column) = owner_index(entity, &key);
-            create_sort_index(tx, &table_name(entity.storage_id()), &name, &[column], true).await?;
+            create_sort_index(tx, &table_name(entity.storage_id()), &name, &[column], true, false).await?;
         }
     }
     Ok(())

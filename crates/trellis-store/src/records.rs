@@ -614,11 +614,23 @@ pub async fn find_duplicate<C: crate::Writes>(
     value: &Val,
     except_id: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
+    find_duplicate_of(conn, entity, &[(field, value)], except_id).await
+}
+
+/// The id of a record (other than `except_id`) holding all these values.
+pub async fn find_duplicate_of<C: crate::Writes>(
+    conn: &C,
+    entity: &CompiledEntity,
+    values: &[(&CompiledField, &Val)],
+    except_id: Option<&str>,
+) -> Result<Option<String>, StoreError> {
     let mut stmt = Query::select();
     stmt.column(Alias::new("id"))
         .from(Alias::new(entity.table.clone()))
-        .and_where(col(field).eq(lit(field, value)))
         .limit(1);
+    for (field, value) in values {
+        stmt.and_where(col(field).eq(lit(field, value)));
+    }
     if let Some(id) = except_id {
         stmt.and_where(Expr::col(Alias::new("id")).ne(id.to_string()));
     }
