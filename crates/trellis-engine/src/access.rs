@@ -160,62 +160,82 @@ struct Teams {
     members: Vec<String>,
 }
 
-/// A tenant's teams and memberships, kept for [`TEAMS_TTL`] (a team scope is on every list of a
-/// scoped user; the tree changes rarely). This node forgets a tenant's entry when it changes
-/// its teams; other nodes see the change within the TTL, as they do app versions.
-type TeamTree = (Vec<teams::TeamRow>, Vec<(String, String)>);
-type TeamCache = HashMap<String, (std::time::Instant, Arc<TeamTree>)>;
-static TEAMS: LazyLock<Mutex<TeamCache>> = LazyLock::new(Mutex::default);
+/// Values loaded from the database and kept per key for [`TEAMS_TTL`], at most [`CACHE_MAX`]
+/// of them (past that the expired go, then all). A node forgets an entry when it changes what
+/// it holds; other nodes see the change within the TTL, as they do app versions.
+struct TtlCache<K, V>(LazyLock<Mutex<HashMap<K, Stamped<V>>>>);
+
+/// A cached value and when it was loaded.
+type Stamped<V> = (std::time::Instant, Arc<V>);
+
+impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
+    const fn new() -> Self {
+        TtlCache(LazyLock::new(Mutex::default))
+    }
+
+    fn get(&self, key: &K) -> Option<Arc<V>> {
+        match self.0.lock().get(key) {
+            Some((at, v)) if at.elapsed() < TEAMS_TTL => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: K, value: Arc<V>) {
+        let mut cache = self.0.lock();
+        if cache.len() >= CACHE_MAX {
+            cache.retain(|_, (at, _)| at.elapsed() < TEAMS_TTL);
+            if cache.len() >= CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (std::time::Instant::now(), value));
+    }
+
+    fn forget(&self, key: &K) {
+        self.0.lock().remove(key);
+    }
+}
+
 const TEAMS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The roles a user holds in an app, kept for [`TEAMS_TTL`] like the team tree (they are read
-/// on every request of a user of a guarded app, and change rarely). This node forgets a user's
-/// entry when it changes their roles; other nodes see the change within the TTL.
-type RolesCache = HashMap<(String, String), (std::time::Instant, Arc<Vec<String>>)>;
-static ROLES: LazyLock<Mutex<RolesCache>> = LazyLock::new(Mutex::default);
+/// A tenant's teams and memberships (a team scope is on every list of a scoped user; the tree
+/// changes rarely).
+type TeamTree = (Vec<teams::TeamRow>, Vec<(String, String)>);
+static TEAMS: TtlCache<String, TeamTree> = TtlCache::new();
+
+/// The roles a user holds in an app, by (app id, user) (read on every request of a user of a
+/// guarded app, and change rarely).
+static ROLES: TtlCache<(String, String), Vec<String>> = TtlCache::new();
 
 /// Drops the cached roles of a user in an app (after this node changed them).
 pub(crate) fn forget_roles(app_id: &str, user: &str) {
-    ROLES.lock().remove(&(app_id.to_string(), user.to_string()));
+    ROLES.forget(&(app_id.to_string(), user.to_string()));
 }
 
 async fn cached_roles<C: trellis_store::Writes>(conn: &C, app_id: &str, user: &str) -> Result<Arc<Vec<String>>, Error> {
     let key = (app_id.to_string(), user.to_string());
-    if let Some((at, roles)) = ROLES.lock().get(&key)
-        && at.elapsed() < TEAMS_TTL
-    {
-        return Ok(roles.clone());
+    if let Some(roles) = ROLES.get(&key) {
+        return Ok(roles);
     }
     let roles = Arc::new(directory::roles_of(conn, app_id, user).await?);
-    let mut cache = ROLES.lock();
-    if cache.len() >= CACHE_MAX {
-        cache.retain(|_, (at, _)| at.elapsed() < TEAMS_TTL);
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
-        }
-    }
-    cache.insert(key, (std::time::Instant::now(), roles.clone()));
+    ROLES.put(key, roles.clone());
     Ok(roles)
 }
 
 /// Drops a tenant's cached team tree (after this node changed it).
 pub(crate) fn forget_teams(tenant: &str) {
-    TEAMS.lock().remove(tenant);
+    TEAMS.forget(&tenant.to_string());
 }
 
 async fn team_tree<C: trellis_store::Writes>(conn: &C, tenant: &str) -> Result<Arc<TeamTree>, Error> {
-    if let Some((at, tree)) = TEAMS.lock().get(tenant)
-        && at.elapsed() < TEAMS_TTL
-    {
-        return Ok(tree.clone());
+    if let Some(tree) = TEAMS.get(&tenant.to_string()) {
+        return Ok(tree);
     }
     let tree = Arc::new((
         teams::teams_of(conn, tenant).await?,
         teams::memberships_of(conn, tenant).await?,
     ));
-    TEAMS
-        .lock()
-        .insert(tenant.to_string(), (std::time::Instant::now(), tree.clone()));
+    TEAMS.put(tenant.to_string(), tree.clone());
     Ok(tree)
 }
 

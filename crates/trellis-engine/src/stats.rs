@@ -48,16 +48,21 @@ fn schedule(last: &mut HashMap<String, Analysed>, table: &str, now: Instant) -> 
             Some(MIN_INTERVAL - now.duration_since(a.at))
         }
         _ => {
-            last.insert(
-                table.to_string(),
-                Analysed {
-                    at: now,
-                    pending: false,
-                },
-            );
+            started(last, table, now);
             Some(Duration::ZERO)
         }
     }
+}
+
+/// Notes that a pass over `table` starts at `now` (and that none waits).
+fn started(last: &mut HashMap<String, Analysed>, table: &str, now: Instant) {
+    last.insert(
+        table.to_string(),
+        Analysed {
+            at: now,
+            pending: false,
+        },
+    );
 }
 
 impl StatsRefresher {
@@ -74,13 +79,7 @@ impl StatsRefresher {
     /// Analyses the table in the background right away: after a schema change (a new index has
     /// no statistics at all, and SQLite's planner may pass it over without them).
     pub fn refresh_now(&self, db: &Db, table: &str) {
-        self.last.lock().insert(
-            table.to_string(),
-            Analysed {
-                at: Instant::now(),
-                pending: false,
-            },
-        );
+        started(&mut self.last.lock(), table, Instant::now());
         self.analyse(db, table, Duration::ZERO);
     }
 
@@ -89,13 +88,7 @@ impl StatsRefresher {
         tokio::spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
-                last.lock().insert(
-                    table.clone(),
-                    Analysed {
-                        at: Instant::now(),
-                        pending: false,
-                    },
-                );
+                started(&mut last.lock(), &table, Instant::now());
             }
             match db.analyze_table(&table).await {
                 Ok(()) => {
@@ -186,8 +179,7 @@ mod tests {
             "one is waiting"
         );
         // The waiting pass starts at t0 + 5 s, and the pause runs from there.
-        last.get_mut("t").unwrap().at = t0 + MIN_INTERVAL;
-        last.get_mut("t").unwrap().pending = false;
+        started(&mut last, "t", t0 + MIN_INTERVAL);
         assert_eq!(
             schedule(&mut last, "t", t0 + Duration::from_secs(6)),
             Some(Duration::from_secs(4))
