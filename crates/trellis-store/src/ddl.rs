@@ -46,6 +46,26 @@ fn composite_index_name(entity: &EntityDef, index: &CompositeIndex) -> String {
     format!("{prefix}_{table}_{:012x}", hash & 0xffff_ffff_ffff)
 }
 
+/// A unique index refused over rows that already share values: 409 saying what could not be
+/// made unique.
+fn shared_values(e: StoreError, what: String) -> StoreError {
+    match e {
+        StoreError::Unique(_) => StoreError::Domain(Error::conflict(format!("{what}: existing records share values"))),
+        other => other,
+    }
+}
+
+/// Drops an index of an entity's table, if it exists.
+async fn drop_index(tx: &DatabaseTransaction, entity: &EntityDef, name: String) -> Result<(), StoreError> {
+    let i = Index::drop()
+        .name(name)
+        .table(Alias::new(table_name(entity.storage_id())))
+        .if_exists()
+        .to_owned();
+    tx.execute(&i).await?;
+    Ok(())
+}
+
 fn field_columns(f: &FieldDef) -> Vec<ColumnDef> {
     let id = f.storage_id();
     let mut cols = vec![column_def(&column_name(id), f.field_type.storage_class())];
@@ -138,46 +158,20 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
         }
         Step::ConvertColumn { entity, from, to } => convert(tx, entity, from, to, allow_data_loss).await?,
         Step::DropIndex { entity, field } => {
-            let col = column_name(field.storage_id());
-            let i = Index::drop()
-                .name(index_name(entity, &col))
-                .table(Alias::new(table_name(entity.storage_id())))
-                .if_exists()
-                .to_owned();
-            tx.execute(&i).await?;
+            drop_index(tx, entity, index_name(entity, &column_name(field.storage_id()))).await?
         }
         Step::CreateIndex { entity, field, kind } => {
             let col = column_name(field.storage_id());
             let (table, name) = (table_name(entity.storage_id()), index_name(entity, &col));
-            if *kind == IndexKind::Plain {
-                return create_sort_index(tx, &table, &name, &[col], false, false).await;
-            }
-            let i = Index::create()
-                .name(name)
-                .table(Alias::new(table))
-                .col(Alias::new(col))
-                .unique()
-                .to_owned();
-            tx.execute(&i).await.map_err(|e| match StoreError::classify(e) {
-                StoreError::Unique(_) => StoreError::Domain(Error::conflict(format!(
-                    "'{}' cannot be made unique: existing records share values",
-                    field.name
-                ))),
-                other => other,
-            })?;
+            create_sort_index(tx, &table, &name, &[col], false, *kind == IndexKind::Unique)
+                .await
+                .map_err(|e| shared_values(e, format!("'{}' cannot be made unique", field.name)))?;
         }
         Step::CreateOwnerIndex { entity, key } => {
             let (name, column) = owner_index(entity, key);
             create_sort_index(tx, &table_name(entity.storage_id()), &name, &[column], true, false).await?;
         }
-        Step::DropOwnerIndex { entity, key } => {
-            let i = Index::drop()
-                .name(owner_index(entity, key).0)
-                .table(Alias::new(table_name(entity.storage_id())))
-                .if_exists()
-                .to_owned();
-            tx.execute(&i).await?;
-        }
+        Step::DropOwnerIndex { entity, key } => drop_index(tx, entity, owner_index(entity, key).0).await?,
         Step::CreateCompositeIndex { entity, index } => {
             let columns: Vec<String> = index.columns.iter().map(key_column).collect();
             create_sort_index(
@@ -189,21 +183,10 @@ async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool
                 index.unique(),
             )
             .await
-            .map_err(|e| match e {
-                StoreError::Unique(_) => StoreError::Domain(Error::conflict(format!(
-                    "index '{}' cannot be unique: existing records share values of its fields",
-                    index.def.name
-                ))),
-                other => other,
-            })?;
+            .map_err(|e| shared_values(e, format!("index '{}' cannot be unique", index.def.name)))?;
         }
         Step::DropCompositeIndex { entity, index } => {
-            let i = Index::drop()
-                .name(composite_index_name(entity, index))
-                .table(Alias::new(table_name(entity.storage_id())))
-                .if_exists()
-                .to_owned();
-            tx.execute(&i).await?;
+            drop_index(tx, entity, composite_index_name(entity, index)).await?
         }
         Step::Metadata { .. } => {}
     }
