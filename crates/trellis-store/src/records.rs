@@ -316,7 +316,7 @@ pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQ
             .materialized(true)
             .to_owned();
         stmt.from(Alias::new(FILTERED));
-        let with = order_page(stmt, q).with(WithClause::new().cte(filtered).to_owned());
+        let with = order_page(stmt, q, "").with(WithClause::new().cte(filtered).to_owned());
         conn.query_all(&with).await?
     } else if let Some(owners) = branched {
         // SQLite merges bare branches (`MERGE (UNION ALL)`), pulling rows from each only until
@@ -324,11 +324,10 @@ pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQ
         // limited itself; without that it plans each branch for all its rows and sorts them
         // all. A compound's order names its result columns, so it sorts by their aliases.
         let pg = backend == DbBackend::Postgres;
+        stmt.from(Alias::new(entity.table.clone()));
         let branch = |owner: &str| {
-            let mut b = Query::select();
-            select_columns(entity, &mut b, q.columns.as_deref());
-            b.from(Alias::new(entity.table.clone()))
-                .cond_where(cond.clone().add(Expr::col(Alias::new("owner")).eq(owner)));
+            let mut b = stmt.clone();
+            b.cond_where(cond.clone().add(Expr::col(Alias::new("owner")).eq(owner)));
             if pg {
                 b = order_by(b, &q.sort, "");
                 b.limit(q.limit + q.offset.unwrap_or(0));
@@ -347,15 +346,10 @@ pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQ
         for o in &owners[1..] {
             compound.union(UnionType::All, branch(o));
         }
-        let mut compound = order_by(compound, &q.sort, &alias_suffix(entity));
-        compound.limit(q.limit);
-        if let Some(o) = q.offset {
-            compound.offset(o);
-        }
-        conn.query_all(&compound).await?
+        conn.query_all(&order_page(compound, q, &alias_suffix(entity))).await?
     } else {
         stmt.from(Alias::new(entity.table.clone())).cond_where(cond);
-        conn.query_all(&order_page(stmt, q)).await?
+        conn.query_all(&order_page(stmt, q, "")).await?
     };
     rows.iter()
         .map(|r| decode_row(entity, r, q.columns.as_deref(), backend))
@@ -430,9 +424,9 @@ fn read_columns(entity: &CompiledEntity, wanted: Option<&[usize]>, sort: &[SortK
     out
 }
 
-/// The order, limit and offset of a page.
-fn order_page(stmt: SelectStatement, q: &ListQuery) -> SelectStatement {
-    let mut stmt = order_by(stmt, &q.sort, "");
+/// The order, limit and offset of a page (`suffix`: see [`order_by`]).
+fn order_page(stmt: SelectStatement, q: &ListQuery, suffix: &str) -> SelectStatement {
+    let mut stmt = order_by(stmt, &q.sort, suffix);
     stmt.limit(q.limit);
     if let Some(o) = q.offset {
         stmt.offset(o);
@@ -1045,19 +1039,15 @@ mod tests {
                 "case {i}, one IN, by cursor"
             );
             assert_eq!(count(&conn, e, &as_one).await.unwrap(), want.len() as i64);
-            let branched = scoped.clone();
-            assert!(branches(e, &branched).is_some());
-            assert_eq!(
-                pages(&conn, e, &branched, false).await,
-                want,
-                "case {i}, branches, by cursor"
-            );
-            assert_eq!(
-                pages(&conn, e, &branched, true).await,
-                want,
-                "case {i}, branches, by offset"
-            );
-            assert_eq!(count(&conn, e, &branched).await.unwrap(), want.len() as i64);
+            assert!(branches(e, &scoped).is_some());
+            for by_offset in [false, true] {
+                assert_eq!(
+                    pages(&conn, e, &scoped, by_offset).await,
+                    want,
+                    "case {i}, branches, by offset: {by_offset}"
+                );
+            }
+            assert_eq!(count(&conn, e, &scoped).await.unwrap(), want.len() as i64);
             let scope_first = ListQuery {
                 filter_first: true,
                 ..scoped.clone()
