@@ -329,6 +329,20 @@ impl TestApp {
         &self.running.as_ref().expect("running").engine
     }
 
+    /// The rows of a statement on the node's read pool, to look at the database itself
+    /// (indexes, statistics). `values` bind its `?` (SQLite) or `$n` (PostgreSQL) parameters.
+    pub async fn sql_rows(
+        &self,
+        sql: &str,
+        values: Vec<trellis_store::sea_orm::Value>,
+    ) -> Result<Vec<trellis_store::sea_orm::QueryResult>, trellis_store::sea_orm::DbErr> {
+        use trellis_store::sea_orm::{ConnectionTrait, Statement};
+        let db = &self.engine().db;
+        db.read
+            .query_all_raw(Statement::from_sql_and_values(db.backend, sql, values))
+            .await
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.as_ref().expect("dir").path().to_path_buf()
     }

@@ -1670,18 +1670,12 @@ async fn a_selective_team_scope_pages_exactly_the_teams_rows_in_order(backend: B
 
 /// The names of the owner-keyed indexes in the database.
 async fn owner_index_names(app: &TestApp) -> Vec<String> {
-    use trellis_tests::trellis_store::sea_orm::{ConnectionTrait, Statement};
-    let db = &app.engine().db;
-    let sql = if db.is_sqlite() {
+    let sql = if app.engine().db.is_sqlite() {
         "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ixo\\_%' ESCAPE '\\'"
     } else {
         "SELECT indexname AS name FROM pg_indexes WHERE indexname LIKE 'ixo\\_%' ESCAPE '\\'"
     };
-    let rows = db
-        .read
-        .query_all_raw(Statement::from_string(db.backend, sql))
-        .await
-        .unwrap();
+    let rows = app.sql_rows(sql, Vec::new()).await.unwrap();
     rows.iter().map(|r| r.try_get("", "name").unwrap()).collect()
 }
 
@@ -1853,9 +1847,7 @@ async fn a_role_given_or_taken_holds_from_the_users_next_request(backend: Backen
 /// The declared indexes in the database, by name without the table, each with its columns in
 /// order, fields by name (`ixc_<table>_board` → `("ixc_board", "phase,amount,id")`).
 async fn declared_indexes(app: &TestApp, entity: &str) -> Vec<(String, String)> {
-    use trellis_tests::trellis_store::sea_orm::{ConnectionTrait, Statement};
-    let db = &app.engine().db;
-    let sql = if db.is_sqlite() {
+    let sql = if app.engine().db.is_sqlite() {
         "SELECT m.name AS name, (SELECT group_concat(c, ',') FROM \
            (SELECT name AS c FROM pragma_index_info(m.name) ORDER BY seqno)) AS cols \
          FROM sqlite_master m WHERE m.type = 'index' AND m.name LIKE 'ixc%'"
@@ -1866,11 +1858,7 @@ async fn declared_indexes(app: &TestApp, entity: &str) -> Vec<(String, String)> 
          JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum \
          WHERE i.relname LIKE 'ixc%' GROUP BY i.relname"
     };
-    let rows = db
-        .read
-        .query_all_raw(Statement::from_string(db.backend, sql))
-        .await
-        .unwrap();
+    let rows = app.sql_rows(sql, Vec::new()).await.unwrap();
     let def = app
         .get(&format!("/api/v1/apps/crm/entities/{entity}"))
         .await
@@ -2064,15 +2052,9 @@ async fn declared_indexes_serve_scoped_lists_and_follow_field_changes(backend: B
 
 /// SQLite's planner statistics of a table: index name → its `sqlite_stat1` line.
 async fn sqlite_stats(app: &TestApp, table: &str) -> std::collections::HashMap<String, String> {
-    use trellis_tests::trellis_store::sea_orm::{ConnectionTrait, Statement};
-    let db = &app.engine().db;
-    let rows = db
-        .read
-        .query_all_raw(Statement::from_sql_and_values(
-            db.backend,
-            "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?",
-            [table.into()],
-        ))
+    // No table before the first analysis.
+    let rows = app
+        .sql_rows("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?", vec![table.into()])
         .await
         .unwrap_or_default();
     rows.iter()
