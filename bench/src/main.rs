@@ -406,25 +406,15 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     .await?
     .print();
 
-    let (c, u, a) = (client.clone(), url.clone(), auth.clone());
-    drive(
-        Box::leak(format!("list: 2-clause filter + sort, {}k rows", rows / 1000).into_boxed_str()),
-        pid,
-        ops / 2,
-        move |i| {
-            let filter = json!({"and": [
-                {"field": "phase", "op": "eq", "value": PHASES[i % 5]},
-                {"field": "amount", "op": "gte", "value": (i * 37) % 150_000}
-            ]})
-            .to_string();
-            c.get(&u)
-                .header("authorization", &a)
-                .query(&[("filter", filter.as_str()), ("sort", "-amount"), ("limit", "50")])
-                .send()
-        },
-    )
-    .await?
-    .print();
+    list_phase(&client, &url, &auth, pid, ops / 2, None).await?.print();
+    // The same pages as a browser asks for them: compressed, on kept-alive connections (a
+    // compressed page is a chunked body written in pieces, so Nagle's algorithm would hold the
+    // later pieces for the client's delayed ACK).
+    for encoding in ["gzip", "br", "gzip, deflate, br, zstd"] {
+        list_phase(&client, &url, &auth, pid, ops / 4, Some(encoding))
+            .await?
+            .print();
+    }
 
     let (c, u, a, idz) = (client.clone(), url.clone(), auth.clone(), ids.clone());
     drive("patch (one field)", pid, ops / 2, move |i| {
@@ -500,6 +490,36 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     // The SLA sweep, on the node's database with the node stopped (so its own sweeper does not
     // fire the due timers first).
     sla_sweep(database_url).await
+}
+
+/// The list phase: 50-row pages of a 2-clause filter sorted by amount, asked with
+/// `Accept-Encoding: encoding` (none: identity).
+async fn list_phase(
+    client: &reqwest::Client,
+    url: &str,
+    auth: &str,
+    pid: u32,
+    count: usize,
+    encoding: Option<&'static str>,
+) -> Result<Stats> {
+    let (c, u, a) = (client.clone(), url.to_string(), auth.to_string());
+    let name = match encoding {
+        None => "list: 2-clause filter + sort".to_string(),
+        Some(e) => format!("  same, Accept-Encoding: {e}"),
+    };
+    drive(Box::leak(name.into_boxed_str()), pid, count, move |i| {
+        let filter = json!({"and": [
+            {"field": "phase", "op": "eq", "value": PHASES[i % 5]},
+            {"field": "amount", "op": "gte", "value": (i * 37) % 150_000}
+        ]})
+        .to_string();
+        c.get(&u)
+            .header("authorization", &a)
+            .header("accept-encoding", encoding.unwrap_or("identity"))
+            .query(&[("filter", filter.as_str()), ("sort", "-amount"), ("limit", "50")])
+            .send()
+    })
+    .await
 }
 
 /// POSTs `body` and answers the JSON answer; anything but 2xx is an error.

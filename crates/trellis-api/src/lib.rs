@@ -173,6 +173,10 @@ pub fn serve(engine: Engine, listener: TcpListener, workers: usize) -> std::io::
             .default_service(web::get().to(ui::serve))
     })
     .workers(workers)
+    // Answers are written in pieces (a compressed page is a chunked body): with Nagle's
+    // algorithm on, the piece after the first waits for the client's delayed ACK, ~40 ms on
+    // every later answer of a kept-alive connection.
+    .tcp_nodelay(true)
     .listen(listener)?
     .run();
     Ok(server)
