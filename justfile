@@ -36,6 +36,11 @@ ui-e2e:
     cargo build -p trellis-server
     scripts/ui-e2e.sh {{target}}/debug/trellis
 
+# Schemathesis against a real node's platform and app documents (`pip install schemathesis`).
+api-fuzz:
+    cargo build -p trellis-server
+    scripts/api-fuzz.sh {{target}}/debug/trellis
+
 # Release build, then load on SQLite and PostgreSQL (BENCH_ROWS, BENCH_OPS, BENCH_DB to change).
 bench: ui
     cargo build --release -p trellis-server -p trellis-bench

@@ -62,14 +62,22 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     if s == "*" {
         return Ok(None);
     }
-    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
-    s.parse::<i64>().map(Some).map_err(|_| {
+    let s = s.strip_prefix("W/").unwrap_or(s);
+    let s = s.strip_prefix('"').unwrap_or(s);
+    let s = s.strip_suffix('"').unwrap_or(s);
+    // A version is digits only (`crate::spec::IF_MATCH_PATTERN` documents this).
+    let digits = !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+    let invalid = || {
         ApiError(Error::bad_field(
             "If-Match",
             "invalid",
             "is not an ETag this API gave out",
         ))
-    })
+    };
+    if !digits {
+        return Err(invalid());
+    }
+    s.parse::<i64>().map(Some).map_err(|_| invalid())
 }
 
 /// The ETag of a record version.

@@ -4,6 +4,7 @@
 pub mod extract;
 pub mod problem;
 pub mod routes;
+pub mod spec;
 
 use std::net::TcpListener;
 
@@ -15,7 +16,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
-use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error};
+use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
 use crate::routes::{apps, audit, auth, automation, directory, docs, files, pipelines, records, teams, ui};
 
 #[derive(OpenApi)]
@@ -130,19 +131,25 @@ fn api_app() -> (
     (app, spec)
 }
 
-/// The platform OpenAPI document.
-pub fn platform_spec() -> utoipa::openapi::OpenApi {
-    api_app().1
+/// The platform OpenAPI document: the annotated routes, with the answers of the HTTP layer
+/// around them ([`spec::finish`]).
+pub fn platform_spec() -> serde_json::Value {
+    let mut doc = serde_json::to_value(api_app().1).unwrap_or_default();
+    spec::finish(&mut doc);
+    doc
 }
 
 /// Starts serving on a bound listener.
 pub fn serve(engine: Engine, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
-    let spec = web::Data::new(docs::PlatformSpec(platform_spec().to_json().unwrap_or_default()));
+    let doc = platform_spec();
+    let routes = web::Data::new(spec::Routes::of(&doc));
+    let spec = web::Data::new(docs::PlatformSpec(doc.to_string()));
     let engine = web::Data::new(engine);
     let server = HttpServer::new(move || {
         let (app, _) = api_app();
         app.app_data(engine.clone())
             .app_data(spec.clone())
+            .app_data(routes.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(MAX_JSON_BODY)
@@ -150,6 +157,7 @@ pub fn serve(engine: Engine, listener: TcpListener, workers: usize) -> std::io::
             )
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
+            .wrap(actix_web::middleware::from_fn(request_limits))
             .wrap(Compress::default())
             .wrap(Logger::new("%r %s %Dms").exclude("/api/v1/openapi.json"))
             .route(

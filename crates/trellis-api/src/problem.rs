@@ -103,7 +103,74 @@ pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError(Error::not_found("no such resource")).into()
 }
 
-/// Answers unknown API paths with a problem (the UI's fallback must not swallow them).
+/// Answers API requests no route took with a problem (the UI's fallback must not swallow them).
 pub async fn api_not_found() -> HttpResponse {
     ApiError(Error::not_found("no such endpoint")).error_response()
+}
+
+/// 405 with `Allow` for a method the documented endpoint of `path` does not have (`None`: it
+/// has the method, or the path is no documented endpoint). Decided before routing, so
+/// `PATCH …/{entity}/bulk` is not taken for a record whose id is `bulk`.
+fn wrong_method(req: &actix_web::dev::ServiceRequest) -> Option<HttpResponse> {
+    if !req.path().starts_with("/api/") {
+        return None;
+    }
+    let routes = req.app_data::<actix_web::web::Data<crate::spec::Routes>>()?;
+    let methods = routes.methods_of(req.path());
+    if methods.is_empty() || methods.contains(&req.method().as_str()) {
+        return None;
+    }
+    let allow = methods.join(", ");
+    let mut res = ApiError(Error::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not a method of this endpoint; it takes {allow}", req.method()),
+    ))
+    .error_response();
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    Some(res)
+}
+
+/// Longest URL (path and query) a route reads. Longer ones answer 414; past the HTTP parser's
+/// own limit (64 KiB) the connection is closed with a bare 400 before any route sees it.
+pub const MAX_URL_BYTES: usize = 32 * 1024;
+
+/// Largest header section a route reads (names, values and their separators). Larger ones answer
+/// 431; past the HTTP parser's own limits (128 KiB or 96 headers) the connection is closed with a
+/// bare 431 or 400.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses an over-long URL or header section, and a method the endpoint does not have, with a
+/// problem, before any route or extractor.
+pub async fn request_limits(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let url = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let refused = if url > MAX_URL_BYTES {
+        Some(Error::new(
+            ErrorCode::UriTooLong,
+            format!("the URL has {url} bytes; at most {MAX_URL_BYTES} are read"),
+        ))
+    } else if headers > MAX_HEADER_BYTES {
+        Some(Error::new(
+            ErrorCode::HeadersTooLarge,
+            format!("the headers have {headers} bytes; at most {MAX_HEADER_BYTES} are read"),
+        ))
+    } else {
+        None
+    };
+    if let Some(e) = refused {
+        return Ok(req.into_response(ApiError(e).error_response()).map_into_right_body());
+    }
+    if let Some(res) = wrong_method(&req) {
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    next.call(req).await.map(|r| r.map_into_left_body())
 }

@@ -194,6 +194,17 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
                 "description": "Ids of files uploaded with POST /api/v1/files"
             });
         }
+        let (min, max) = (
+            c.min.as_ref().and_then(|v| bound(v, c)),
+            c.max.as_ref().and_then(|v| bound(v, c)),
+        );
+        if min.is_some() || max.is_some() {
+            with_bounds(&mut s, min.as_ref(), max.as_ref());
+        }
+        if c.required {
+            // A required field may be left out of an update, but never sent empty.
+            non_null(&mut s);
+        }
         props.insert(c.name.clone(), s);
     }
     props.insert("owner".into(), json!({"type": ["string", "null"], "format": "uuid"}));
@@ -209,6 +220,66 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
         }
     }
     s
+}
+
+/// A field's `min` or `max` as a JSON number (`None` for bounds JSON Schema cannot state, such
+/// as dates).
+fn bound(v: &crate::value::Val, f: &CompiledField) -> Option<Value> {
+    use crate::value::Val;
+    match v {
+        Val::Int(i) => Some(json!(i)),
+        Val::Fixed(minor) | Val::Currency(minor, _) if f.scale == 0 => Some(json!(minor)),
+        Val::Fixed(minor) | Val::Currency(minor, _) => {
+            let text = rust_decimal::Decimal::new(*minor, u32::from(f.scale)).to_string();
+            serde_json::from_str::<serde_json::Number>(&text)
+                .ok()
+                .map(Value::Number)
+        }
+        _ => None,
+    }
+}
+
+/// Puts `minimum`/`maximum` on every numeric branch of a schema.
+fn with_bounds(s: &mut Value, min: Option<&Value>, max: Option<&Value>) {
+    match s {
+        Value::Object(o) => {
+            let numeric = match o.get("type") {
+                Some(Value::String(t)) => t == "number" || t == "integer",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "number" || t == "integer"),
+                _ => false,
+            };
+            if numeric {
+                if let Some(m) = min {
+                    o.insert("minimum".into(), m.clone());
+                }
+                if let Some(m) = max {
+                    o.insert("maximum".into(), m.clone());
+                }
+            }
+            o.values_mut().for_each(|v| with_bounds(v, min, max));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|v| with_bounds(v, min, max)),
+        _ => {}
+    }
+}
+
+/// Removes `null` from what a schema accepts (its type union, enum and `anyOf` branches).
+fn non_null(s: &mut Value) {
+    let Value::Object(o) = s else { return };
+    if let Some(Value::Array(types)) = o.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let t = types.remove(0);
+            o.insert("type".into(), t);
+        }
+    }
+    if let Some(Value::Array(options)) = o.get_mut("enum") {
+        options.retain(|v| !v.is_null());
+    }
+    if let Some(Value::Array(branches)) = o.get_mut("anyOf") {
+        branches.retain(|b| b != &json!({"type": "null"}));
+        branches.iter_mut().for_each(non_null);
+    }
 }
 
 /// The OpenAPI 3.1 document of an app's record endpoints.

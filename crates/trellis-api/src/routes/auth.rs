@@ -58,7 +58,8 @@ fn user_body(u: trellis_engine::auth::UserOut) -> UserBody {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
-        (status = 401, description = "Wrong e-mail or password", body = Problem, content_type = "application/problem+json")
+        (status = 401, description = "Wrong e-mail or password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for the account or the address; Retry-After says when to try again", body = Problem, content_type = "application/problem+json")
     ),
     security(())
 )]

@@ -29,7 +29,9 @@ pub async fn app_openapi(
     // The browser's Swagger UI fetches this with the session cookie; integrators use a token.
     let ctx = caller_or_cookie(&req, &engine).await?;
     let compiled = engine.compiled_app(&ctx, &app).await?;
-    Ok(HttpResponse::Ok().json(trellis_core::openapi::app_openapi(&compiled)))
+    let mut doc = trellis_core::openapi::app_openapi(&compiled);
+    crate::spec::finish(&mut doc);
+    Ok(HttpResponse::Ok().json(doc))
 }
 
 /// Swagger UI: the platform document, and each app of a logged-in browser's tenant.

@@ -184,7 +184,7 @@ fn not_modified(req: &HttpRequest, etag: &str) -> bool {
 /// in `filename*`) and the SHA-256 as `ETag`; `If-None-Match` with it answers 304.
 #[utoipa::path(tag = "files", params(("id" = String, Path, description = "File id")),
     responses(
-        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The bytes", content_type = "*/*"),
         (status = 304, description = "Unchanged since the ETag sent in If-None-Match"),
         (status = 404, description = "No such file in this tenant", body = Problem)
     ))]
