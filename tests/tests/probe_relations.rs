@@ -166,4 +166,68 @@ async fn relations_need_read_access_to_their_target(backend: Backend) {
     app.post("/api/v1/data/crm/deal", create(&cust_b)).await.expect(201);
 }
 
-on_both!(relations_need_read_access_to_their_target);
+async fn new(app: &TestApp, token: &str, entity: &str, body: Value) -> String {
+    let path = format!("/api/v1/data/crm/{entity}");
+    s(&call(app, token, Method::POST, &path, Some(body)).await.expect(201).body["id"]).to_string()
+}
+
+/// A rule acts as the user whose change triggered it: its `set_fields` cannot point a relation
+/// at a record that user may not read either.
+async fn rule_actions_point_relations_only_at_what_the_user_may_read(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = crm();
+    def["entities"][1]["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .push(json!({"name": "customer_ref", "label": {"en": "Customer ref"}, "type": "text"}));
+    def["rules"] = json!([{
+        "name": "link",
+        "trigger": {"type": "record_created", "entity": "deal"},
+        "actions": [{"type": "set_fields", "values": {"customer": "{{record.customer_ref}}"}}]
+    }]);
+    app.create_app(def).await;
+    let (_, alice) = app.user("crm", "alice", Some("rep")).await;
+    let (_, bob) = app.user("crm", "bob", Some("rep")).await;
+    let cust_a = new(&app, &alice, "customer", json!({"name": "A"})).await;
+    let cust_b = new(&app, &bob, "customer", json!({"name": "B"})).await;
+    let theirs = new(&app, &bob, "deal", json!({"title": "theirs", "customer_ref": cust_a})).await;
+    let mine = new(&app, &bob, "deal", json!({"title": "mine", "customer_ref": cust_b})).await;
+    // The rule links Bob's deal to Bob's customer...
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let d = call(&app, &bob, Method::GET, &format!("/api/v1/data/crm/deal/{mine}"), None)
+            .await
+            .expect(200);
+        if d.body["customer"] == json!(cust_b) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the rule never ran: {}", d.text);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // ... and not to Alice's, which Bob cannot see; she can still delete it.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let d = call(
+        &app,
+        &bob,
+        Method::GET,
+        &format!("/api/v1/data/crm/deal/{theirs}"),
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(d.body["customer"].is_null(), "{}", d.text);
+    call(
+        &app,
+        &alice,
+        Method::DELETE,
+        &format!("/api/v1/data/crm/customer/{cust_a}"),
+        None,
+    )
+    .await
+    .expect(204);
+}
+
+on_both!(
+    relations_need_read_access_to_their_target,
+    rule_actions_point_relations_only_at_what_the_user_may_read,
+);
