@@ -146,6 +146,11 @@ fn drop_pg_database(name: String) {
 
 /// Starts a node on a fresh database of the backend, logged in as the bootstrap administrator.
 pub async fn spawn(backend: Backend) -> TestApp {
+    spawn_with(backend, |_| {}).await
+}
+
+/// Starts a node like [`spawn`] with its settings changed first (e.g. short session lifetimes).
+pub async fn spawn_with(backend: Backend, change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (pg_db, database_url) = match backend {
         Backend::Sqlite => (None, format!("sqlite://{}", dir.path().join("trellis.db").display())),
@@ -154,11 +159,17 @@ pub async fn spawn(backend: Backend) -> TestApp {
             (Some(name), url)
         }
     };
-    spawn_on(backend, database_url, dir, pg_db).await
+    spawn_on(backend, database_url, dir, pg_db, change).await
 }
 
-async fn spawn_on(backend: Backend, database_url: String, dir: tempfile::TempDir, pg_db: Option<String>) -> TestApp {
-    let settings = Settings {
+async fn spawn_on(
+    backend: Backend,
+    database_url: String,
+    dir: tempfile::TempDir,
+    pg_db: Option<String>,
+    change: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
         database_url: database_url.clone(),
@@ -168,7 +179,9 @@ async fn spawn_on(backend: Backend, database_url: String, dir: tempfile::TempDir
         max_file_bytes: trellis_engine::files::DEFAULT_MAX_FILE_BYTES,
         // The webhook and SMS peers of the tests listen on loopback.
         allow_private_outbound: true,
+        sessions: Default::default(),
     };
+    change(&mut settings);
     let running = trellis_server::start(settings).await.expect("node starts");
     let base = format!("http://{}", running.addr);
     let client = reqwest::Client::builder()
@@ -194,7 +207,7 @@ impl TestApp {
     /// same administrator. Dropping it leaves the database to the first node.
     pub async fn peer(&self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        spawn_on(self.backend, self.database_url.clone(), dir, None).await
+        spawn_on(self.backend, self.database_url.clone(), dir, None, |_| {}).await
     }
 
     /// Logs in and returns the session token.
@@ -353,7 +366,7 @@ impl TestApp {
             r.stop().await;
         }
         let (dir, pg_db) = (self.dir.take().expect("dir"), self.pg_db.take());
-        spawn_on(self.backend, self.database_url.clone(), dir, pg_db).await
+        spawn_on(self.backend, self.database_url.clone(), dir, pg_db, |_| {}).await
     }
 }
 

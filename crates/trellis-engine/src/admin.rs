@@ -29,16 +29,31 @@ fn check_email(email: &str) -> Result<String, FieldError> {
     }
 }
 
+/// Fewest characters a new password may have.
+pub const MIN_PASSWORD: usize = 10;
 /// Most characters a password may have: argon2 hashes any length, but nobody types more.
 const MAX_PASSWORD: usize = 1024;
 
-fn check_password(p: &str) -> Result<(), FieldError> {
+/// Passwords among the most used, lower case: the first guesses of anyone trying accounts.
+static COMMON_PASSWORDS: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
+    include_str!("common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_lowercase)
+        .collect()
+});
+
+/// The password policy, applied wherever a password is set (the API, the CLI, the first
+/// administrator): at least [`MIN_PASSWORD`] characters, not one repeated character, not a
+/// common password, not the e-mail. Existing passwords are not checked again at login.
+pub fn check_password(p: &str, email: &str) -> Result<(), FieldError> {
     let n = p.chars().count();
-    if n < 8 {
+    if n < MIN_PASSWORD {
         return Err(FieldError::new(
             "password",
             "min_length",
-            "must be at least 8 characters",
+            format!("must be at least {MIN_PASSWORD} characters"),
         ));
     }
     if n > MAX_PASSWORD {
@@ -48,13 +63,29 @@ fn check_password(p: &str) -> Result<(), FieldError> {
             format!("must be at most {MAX_PASSWORD} characters"),
         ));
     }
-    // Eight times the same key is as good as none.
+    // Ten times the same key is as good as none.
     let first = p.chars().next();
     if p.chars().all(|c| Some(c) == first) {
         return Err(FieldError::new(
             "password",
             "weak",
             "must not repeat a single character",
+        ));
+    }
+    let lower = p.to_lowercase();
+    if COMMON_PASSWORDS.contains(&lower) {
+        return Err(FieldError::new(
+            "password",
+            "common",
+            "is one of the most used passwords; choose another",
+        ));
+    }
+    let email = email.trim().to_lowercase();
+    if !email.is_empty() && (lower == email || email.split('@').next() == Some(lower.as_str())) {
+        return Err(FieldError::new(
+            "password",
+            "same_as_email",
+            "must not be the e-mail address",
         ));
     }
     Ok(())
@@ -76,7 +107,7 @@ fn check_new_user(email: &str, name: Option<&str>, password: &str) -> Result<(St
         Some(n) => n.to_string(),
         None => email.split('@').next().unwrap_or("").to_string(),
     };
-    if let Err(e) = check_password(password) {
+    if let Err(e) = check_password(password, &email) {
         errors.push(e);
     }
     if errors.is_empty() {
@@ -109,7 +140,7 @@ impl Engine {
         Ok(row)
     }
 
-    /// Creates a user in a tenant (named); e-mails are unique across tenants (they log in by e-mail).
+    /// Creates a user in a tenant (named); e-mails are unique within a tenant.
     pub async fn create_user(
         &self,
         tenant: &str,
@@ -151,6 +182,8 @@ impl Engine {
             disabled_at: None,
         };
         system::insert_user(&self.db.write, &row).await.map_err(|e| match e {
+            // Only a user of the same tenant can hold the e-mail (unique per tenant), so this
+            // tells nothing about other tenants.
             StoreError::Unique(_) => Error::conflict(format!("a user with e-mail '{email}' exists"))
                 .with_errors(vec![FieldError::new("email", "duplicate", "is taken")]),
             other => other.into(),
@@ -179,5 +212,46 @@ impl Engine {
             email,
             generated_password: generated,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(p: &str, email: &str) -> Option<String> {
+        check_password(p, email).err().map(|e| e.code.to_string())
+    }
+
+    #[test]
+    fn passwords_follow_the_policy() {
+        assert_eq!(code("short-pw1", "a@b.c").as_deref(), Some("min_length"));
+        assert_eq!(code("aaaaaaaaaaaa", "a@b.c").as_deref(), Some("weak"));
+        assert_eq!(code("Password123", "a@b.c").as_deref(), Some("common"));
+        assert_eq!(code("QWERTYUIOP", "a@b.c").as_deref(), Some("common"));
+        assert_eq!(
+            code("li.lei@example.com", "Li.Lei@Example.com").as_deref(),
+            Some("same_as_email")
+        );
+        assert_eq!(
+            code("longname.li", "longname.li@example.com").as_deref(),
+            Some("same_as_email")
+        );
+        assert_eq!(code("correct horse battery", "a@b.c"), None);
+        // The passwords the black-box tests use are not common.
+        for p in [
+            "password-123",
+            "admin-password-1",
+            "member-password-1",
+            "tenant-password-1",
+        ] {
+            assert_eq!(code(p, "x@example.com"), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn the_common_list_is_loaded() {
+        assert!(COMMON_PASSWORDS.len() > 300);
+        assert!(COMMON_PASSWORDS.iter().all(|p| p == &p.to_lowercase()));
     }
 }

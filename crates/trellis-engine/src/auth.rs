@@ -20,8 +20,13 @@ use trellis_store::system::{self, TokenRow, UserRow};
 use crate::Engine;
 use crate::context::TenantCtx;
 
-/// How long a login session lasts.
-pub const SESSION_TTL_HOURS: i64 = 24 * 7;
+/// How long a login session lasts without being used (each use moves its end this far out).
+pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
+/// How long a login session lasts at most, however much it is used.
+pub const SESSION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A session's expiry is written again only when it would move by more than this (or a tenth of
+/// the idle time, if shorter), so a busy session is not a write per request.
+const EXTEND_STEP: Duration = Duration::from_secs(5 * 60);
 /// How long a resolved token is trusted without asking the database again (revocation on this
 /// node is immediate; on other nodes within this time).
 const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -66,10 +71,53 @@ pub fn generate_password() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// How long login sessions last: `idle` after their last use (a sliding expiry), `max` after the
+/// login at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetime {
+    pub idle: Duration,
+    pub max: Duration,
+}
+
+impl Default for SessionLifetime {
+    fn default() -> Self {
+        SessionLifetime {
+            idle: SESSION_IDLE,
+            max: SESSION_MAX,
+        }
+    }
+}
+
+fn delta(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl SessionLifetime {
+    /// When a session made at `created` ends if it is never used.
+    pub fn first_expiry(&self, created: DateTime<Utc>) -> DateTime<Utc> {
+        (created + delta(self.idle)).min(created + delta(self.max))
+    }
+
+    /// The new end of a session (made at `created`, ending at `expires`) used at `now`, when it
+    /// is worth writing: it moves by more than a step. `None`: leave it.
+    pub fn extended(
+        &self,
+        created: DateTime<Utc>,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let next = (now + delta(self.idle)).min(created + delta(self.max));
+        let step = delta(EXTEND_STEP.min(self.idle / 10));
+        (next - expires > step).then_some(next)
+    }
+}
+
 #[derive(Clone)]
 struct Cached {
     ctx: TenantCtx,
     expires_at: Option<DateTime<Utc>>,
+    /// A login session: its id and when it was made (for the sliding expiry).
+    session: Option<(String, DateTime<Utc>)>,
     cached_at: Instant,
 }
 
@@ -98,6 +146,12 @@ impl AuthCache {
     }
     pub fn forget(&self, hash: &str) {
         self.entries.lock().remove(hash);
+    }
+    /// Moves the end of a cached session (it was extended).
+    fn set_expiry(&self, hash: &str, expires_at: DateTime<Utc>) {
+        if let Some(c) = self.entries.lock().get_mut(hash) {
+            c.expires_at = Some(expires_at);
+        }
     }
     /// True at most once a minute per token: when its last use should be written.
     fn should_touch(&self, token_id: &str) -> bool {
@@ -169,6 +223,18 @@ impl From<&TokenRow> for TokenOut {
     }
 }
 
+/// A login session as its user sees it in the list of their sessions (never its secret).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionOut {
+    pub id: String,
+    pub created_at: String,
+    /// The last time its expiry moved (written at most every few minutes).
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// The session of the request that lists them.
+    pub current: bool,
+}
+
 fn unauthenticated() -> Error {
     Error::unauthenticated("the token is missing, invalid, expired or revoked")
 }
@@ -176,17 +242,20 @@ fn unauthenticated() -> Error {
 impl Engine {
     /// Checks e-mail and password; answers a session token.
     pub async fn login(&self, email: &str, password: &str) -> Result<(String, UserOut), Error> {
-        self.login_from(email, password, None).await
+        self.login_from(email, password, None, None).await
     }
 
     /// A login from a client address: after [`MAX_ACCOUNT_FAILURES`] failures for one e-mail or
     /// [`MAX_ADDRESS_FAILURES`] from one address within [`LOGIN_WINDOW_SECS`], answers 429
     /// `rate_limited` (with the seconds to wait in `errors[0]`, field `retry_after`) without
     /// checking the password. Counters live in the database, so they hold across nodes.
+    /// `tenant` (a tenant's name) is needed only when the e-mail and password are those of users
+    /// in several tenants.
     pub async fn login_from(
         &self,
         email: &str,
         password: &str,
+        tenant: Option<&str>,
         addr: Option<&str>,
     ) -> Result<(String, UserOut), Error> {
         let now = Utc::now();
@@ -213,7 +282,7 @@ impl Engine {
                 )]));
             }
         }
-        match self.check_login(email, password).await {
+        match self.check_login(email, password, tenant).await {
             Err(e) if e.code == trellis_core::ErrorCode::Unauthenticated => {
                 for (k, _) in &keys {
                     security::record_failure(&self.db, k, now, since).await?;
@@ -228,23 +297,44 @@ impl Engine {
         }
     }
 
-    async fn check_login(&self, email: &str, password: &str) -> Result<(String, UserOut), Error> {
+    /// The user whose e-mail and password these are. An e-mail is unique per tenant, so it may
+    /// name users in several tenants: the password picks among them, and `tenant` when it is
+    /// theirs in more than one.
+    async fn check_login(&self, email: &str, password: &str, tenant: Option<&str>) -> Result<(String, UserOut), Error> {
         let email = email.trim().to_lowercase();
-        let user = system::user_by_email(&self.db.read, &email).await?;
-        let Some(user) = user else {
+        let mut users = system::users_by_email(&self.db.read, &email).await?;
+        if let Some(t) = tenant.map(str::trim).filter(|t| !t.is_empty()) {
+            let t = system::tenant_by_name(&self.db.read, t).await?;
+            users.retain(|u| t.as_ref().is_some_and(|t| t.id == u.tenant_id));
+        }
+        if users.is_empty() {
             // Same work as a real check, so timing does not reveal which e-mails exist.
             let _ = verify_password(password, &DUMMY_HASH);
             return Err(Error::unauthenticated("wrong e-mail or password"));
-        };
-        let ok = {
-            let (pw, hash) = (password.to_string(), user.password_hash.clone());
-            tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-                .await
-                .unwrap_or(false)
-        };
-        if !ok || user.disabled_at.is_some() {
-            return Err(Error::unauthenticated("wrong e-mail or password"));
         }
+        let mut matching = Vec::new();
+        for user in users {
+            let ok = {
+                let (pw, hash) = (password.to_string(), user.password_hash.clone());
+                tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+                    .await
+                    .unwrap_or(false)
+            };
+            if ok && user.disabled_at.is_none() {
+                matching.push(user);
+            }
+        }
+        let user = match matching.len() {
+            0 => return Err(Error::unauthenticated("wrong e-mail or password")),
+            1 => matching.pop().expect("one user"),
+            _ => {
+                return Err(Error::validation(vec![trellis_core::FieldError::new(
+                    "tenant",
+                    "required",
+                    "this e-mail and password are those of users in several tenants; name the tenant",
+                )]));
+            }
+        };
         let (token, hash) = new_token("trs");
         let now = trellis_core::value::now_micros();
         let row = TokenRow {
@@ -256,29 +346,40 @@ impl Engine {
             token_hash: hash,
             role: None,
             created_at: now,
-            expires_at: Some(now + chrono::Duration::hours(SESSION_TTL_HOURS)),
-            last_used_at: None,
+            expires_at: Some(self.sessions.first_expiry(now)),
+            last_used_at: Some(now),
             revoked_at: None,
         };
         system::insert_token(&self.db.write, &row).await?;
         Ok((token, UserOut::from(&user)))
     }
 
-    /// Resolves a bearer token to its caller.
+    /// Resolves a bearer token to its caller. A login session's end moves with its use
+    /// ([`SessionLifetime::extended`]).
     pub async fn authenticate(&self, token: &str) -> Result<TenantCtx, Error> {
         if !(token.starts_with("trs_") || token.starts_with("trk_")) || token.len() > 100 {
             return Err(unauthenticated());
         }
         let hash = token_hash(token);
         let now = Utc::now();
-        if let Some(c) = self.auth_cache.get(&hash) {
-            if c.expires_at.is_some_and(|e| e <= now) {
-                return Err(unauthenticated());
-            }
-            self.touch(&c.ctx);
-            return Ok(c.ctx);
+        let cached = match self.auth_cache.get(&hash) {
+            Some(c) => c,
+            None => self.resolve(&hash, now).await?,
+        };
+        if cached.expires_at.is_some_and(|e| e <= now) {
+            return Err(unauthenticated());
         }
-        let row = system::token_by_hash(&self.db.read, &hash)
+        if let (Some((id, created)), Some(expires)) = (&cached.session, cached.expires_at) {
+            self.extend_session(&hash, id, *created, expires, now);
+        }
+        self.touch(&cached.ctx);
+        Ok(cached.ctx)
+    }
+
+    /// A token from the database, put in the cache; revoked, expired and disabled users' tokens
+    /// answer 401.
+    async fn resolve(&self, hash: &str, now: DateTime<Utc>) -> Result<Cached, Error> {
+        let row = system::token_by_hash(&self.db.read, hash)
             .await?
             .ok_or_else(unauthenticated)?;
         if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
@@ -290,20 +391,35 @@ impl Engine {
         if user.disabled_at.is_some() {
             return Err(unauthenticated());
         }
-        let token_id = (row.kind == "api").then(|| row.id.clone());
-        let role = if row.kind == "api" { row.role.clone() } else { None };
-        let ctx =
-            TenantCtx::new(user.tenant_id.clone(), user.id.clone(), user.is_admin, token_id).with_token_role(role);
-        self.auth_cache.put(
-            hash,
-            Cached {
-                ctx: ctx.clone(),
-                expires_at: row.expires_at,
-                cached_at: Instant::now(),
-            },
-        );
-        self.touch(&ctx);
-        Ok(ctx)
+        let is_api = row.kind == "api";
+        let token_id = is_api.then(|| row.id.clone());
+        let role = if is_api { row.role.clone() } else { None };
+        let session = (!is_api).then(|| (row.id.clone(), row.created_at));
+        let ctx = TenantCtx::new(user.tenant_id.clone(), user.id.clone(), user.is_admin, token_id)
+            .with_token_role(role)
+            .with_session(session.as_ref().map(|(id, _)| id.clone()));
+        let cached = Cached {
+            ctx,
+            expires_at: row.expires_at,
+            session,
+            cached_at: Instant::now(),
+        };
+        self.auth_cache.put(hash.to_string(), cached.clone());
+        Ok(cached)
+    }
+
+    /// Moves a session's end when it is due (in the cache now, in the database in the background).
+    fn extend_session(&self, hash: &str, id: &str, created: DateTime<Utc>, expires: DateTime<Utc>, now: DateTime<Utc>) {
+        let Some(next) = self.sessions.extended(created, expires, now) else {
+            return;
+        };
+        self.auth_cache.set_expiry(hash, next);
+        let (db, id) = (self.db.clone(), id.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = system::extend_session(&db.write, &id, next, now).await {
+                tracing::warn!(error = %e, "could not extend a session");
+            }
+        });
     }
 
     fn touch(&self, ctx: &TenantCtx) {
@@ -419,7 +535,7 @@ impl Engine {
 
     /// Revokes one of the caller's tokens; another user's or tenant's token answers not found.
     pub async fn revoke_api_token(&self, ctx: &TenantCtx, id: &str) -> Result<(), Error> {
-        let hash = system::revoke_token(&self.db.write, ctx.tenant_id(), ctx.user_id(), id, Utc::now())
+        let hash = system::revoke_token(&self.db.write, ctx.tenant_id(), ctx.user_id(), "api", id, Utc::now())
             .await?
             .ok_or_else(|| Error::not_found("no such token"))?;
         self.auth_cache.forget(&hash);
@@ -434,6 +550,55 @@ impl Engine {
         )
         .await?;
         Ok(())
+    }
+}
+
+impl Engine {
+    /// How long login sessions last on this node.
+    pub fn session_lifetime(&self) -> SessionLifetime {
+        self.sessions
+    }
+
+    /// The caller's live login sessions, newest first, the one they use marked `current`.
+    pub async fn list_sessions(&self, ctx: &TenantCtx) -> Result<Vec<SessionOut>, Error> {
+        let rows = system::sessions_of(&self.db.read, ctx.tenant_id(), ctx.user_id(), Utc::now()).await?;
+        Ok(rows
+            .iter()
+            .map(|t| SessionOut {
+                id: t.id.clone(),
+                created_at: fmt_time(&t.created_at),
+                last_used_at: t.last_used_at.as_ref().map(fmt_time),
+                expires_at: t.expires_at.as_ref().map(fmt_time),
+                current: ctx.session_id() == Some(t.id.as_str()),
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's login sessions; anyone else's (or an unknown id) answers 404.
+    pub async fn revoke_session(&self, ctx: &TenantCtx, id: &str) -> Result<(), Error> {
+        let hash = system::revoke_token(
+            &self.db.write,
+            ctx.tenant_id(),
+            ctx.user_id(),
+            "session",
+            id,
+            Utc::now(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("no such session"))?;
+        self.auth_cache.forget(&hash);
+        Ok(())
+    }
+
+    /// Ends the session the caller used (logout). A caller with an API token has no session to
+    /// end: 400, since API tokens are revoked by id.
+    pub async fn logout(&self, ctx: &TenantCtx) -> Result<(), Error> {
+        let id = ctx.session_id().ok_or_else(|| {
+            Error::bad_request(
+                "this request did not use a login session; revoke API tokens with DELETE /auth/tokens/{id}",
+            )
+        })?;
+        self.revoke_session(ctx, id).await
     }
 }
 
@@ -452,6 +617,35 @@ mod tests {
         assert!(verify_password("秘密 secret", &h));
         assert!(!verify_password("secret", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn sessions_slide_up_to_their_cap_and_are_written_only_in_steps() {
+        let l = SessionLifetime::default();
+        let t0 = "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let first = l.first_expiry(t0);
+        assert_eq!(first, t0 + chrono::Duration::hours(12));
+        // Used a minute later: the end would move by a minute, not worth a write.
+        assert_eq!(l.extended(t0, first, t0 + chrono::Duration::minutes(1)), None);
+        // Used an hour later: it moves to an idle time after that use.
+        let later = t0 + chrono::Duration::hours(1);
+        assert_eq!(l.extended(t0, first, later), Some(later + chrono::Duration::hours(12)));
+        // Never beyond the cap, however often used.
+        let cap = t0 + chrono::Duration::days(7);
+        let late = cap - chrono::Duration::hours(2);
+        assert_eq!(l.extended(t0, late - chrono::Duration::hours(3), late), Some(cap));
+        assert_eq!(l.extended(t0, cap, cap - chrono::Duration::minutes(1)), None);
+        // A short idle time takes short steps.
+        let short = SessionLifetime {
+            idle: Duration::from_secs(10),
+            max: Duration::from_secs(60),
+        };
+        let e = short.first_expiry(t0);
+        assert_eq!(
+            short.extended(t0, e, t0 + chrono::Duration::seconds(2)),
+            Some(t0 + chrono::Duration::seconds(12))
+        );
+        assert_eq!(short.extended(t0, e, t0 + chrono::Duration::milliseconds(500)), None);
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub struct TenantCtx {
     /// The app role an API token was made for: the caller then acts with only that role's
     /// permissions (`crate::access`).
     token_role: Option<String>,
+    /// Set when the caller used a login session (its id), so it can log out or be told which
+    /// of its sessions is the current one.
+    session_id: Option<String>,
 }
 
 impl TenantCtx {
@@ -25,7 +28,19 @@ impl TenantCtx {
             token_id,
             rule: None,
             token_role: None,
+            session_id: None,
         }
+    }
+
+    /// The same caller, known to use the login session `id`.
+    pub(crate) fn with_session(mut self, id: Option<String>) -> TenantCtx {
+        self.session_id = id;
+        self
+    }
+
+    /// The login session the caller used, if any.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
     }
 
     /// The same caller limited to one app role (an API token made for that role).

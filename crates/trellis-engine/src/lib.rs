@@ -46,6 +46,8 @@ pub struct Engine {
     pub(crate) wake: Arc<automation::Wake>,
     /// Whether webhooks and SMS may call private, loopback and link-local addresses.
     allow_private_outbound: bool,
+    /// How long login sessions last.
+    sessions: auth::SessionLifetime,
 }
 
 impl Engine {
@@ -68,6 +70,7 @@ impl Engine {
             max_file_bytes: files::DEFAULT_MAX_FILE_BYTES,
             wake: Arc::default(),
             allow_private_outbound: false,
+            sessions: auth::SessionLifetime::default(),
         })
     }
 
@@ -81,6 +84,12 @@ impl Engine {
     /// (`automation::actions::outbound`).
     pub fn with_private_outbound(mut self, allow: bool) -> Engine {
         self.allow_private_outbound = allow;
+        self
+    }
+
+    /// The same engine with login sessions lasting `lifetime`.
+    pub fn with_session_lifetime(mut self, lifetime: auth::SessionLifetime) -> Engine {
+        self.sessions = lifetime;
         self
     }
 

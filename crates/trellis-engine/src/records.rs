@@ -296,7 +296,7 @@ impl Engine {
         &self,
         tx: &C,
         ctx: &TenantCtx,
-        app: &CompiledApp,
+        app: &LoadedApp,
         entity: &CompiledEntity,
         values: &mut [(&CompiledField, Val)],
         owner: Option<&str>,
@@ -313,10 +313,7 @@ impl Engine {
                         .as_deref()
                         .and_then(|t| app.entity(t))
                         .ok_or_else(|| Error::internal("relation without target"))?;
-                    if records::existing_ids(tx, &target.table, std::slice::from_ref(id))
-                        .await?
-                        .is_empty()
-                    {
+                    if !self.may_read(tx, ctx, app, target, id).await? {
                         errors.push(FieldError::new(
                             f.name.clone(),
                             "not_found",
@@ -356,6 +353,26 @@ impl Engine {
         }
         errors.extend(unique_index_errors(tx, entity, values, current).await?);
         Ok(errors)
+    }
+
+    /// Whether the caller may read the record `id` of `target`: it exists and lies in the
+    /// caller's read scope of that entity. A relation may only point at such a record, so a
+    /// record the caller cannot see answers exactly like an id that does not exist (and its
+    /// owner is not left unable to delete it).
+    async fn may_read<C: trellis_store::Writes>(
+        &self,
+        tx: &C,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        target: &Arc<CompiledEntity>,
+        id: &str,
+    ) -> Result<bool, Error> {
+        let access = self.access(tx, ctx, app, target).await?;
+        if access.require(Right::Read).is_err() {
+            return Ok(false);
+        }
+        let scope = self.scope(tx, ctx, &access, Right::Read).await?;
+        Ok(get_scoped(tx, target, id, scope.as_ref(), None).await?.is_some())
     }
 
     async fn number<'e, C: trellis_store::Writes>(

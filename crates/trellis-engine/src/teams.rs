@@ -158,9 +158,7 @@ impl Engine {
             .ok_or_else(|| no_team(team))?;
         let u = match system::user_by_id(&self.db.read, tenant_id, user).await? {
             Some(u) => Some(u),
-            None => system::user_by_email(&self.db.read, &user.trim().to_lowercase())
-                .await?
-                .filter(|u| u.tenant_id == tenant_id),
+            None => system::user_by_email_in(&self.db.read, tenant_id, &user.trim().to_lowercase()).await?,
         };
         let u = u.filter(|u| u.disabled_at.is_none()).ok_or_else(|| {
             Error::validation(vec![FieldError::new("user", "not_found", "not a user of this tenant")])

@@ -33,6 +33,8 @@ pub struct Settings {
     pub max_file_bytes: u64,
     /// Whether webhooks and SMS may call addresses that are not public.
     pub allow_private_outbound: bool,
+    /// How long login sessions last (idle and at most).
+    pub sessions: trellis_engine::auth::SessionLifetime,
 }
 
 /// A running node.
@@ -96,7 +98,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .await?
         .with_files_dir(settings.data_dir.join("files"))
         .with_max_file_bytes(settings.max_file_bytes)
-        .with_private_outbound(settings.allow_private_outbound);
+        .with_private_outbound(settings.allow_private_outbound)
+        .with_session_lifetime(settings.sessions);
     let bootstrapped = engine
         .bootstrap(settings.admin_email.as_deref(), settings.admin_password.as_deref())
         .await

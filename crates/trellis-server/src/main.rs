@@ -55,6 +55,12 @@ enum Command {
         /// addresses (refused by default: tenants write those URLs).
         #[arg(long, env = "TRELLIS_ALLOW_PRIVATE_OUTBOUND")]
         allow_private_outbound: bool,
+        /// Minutes a login session lasts without being used (each use moves its end).
+        #[arg(long, env = "TRELLIS_SESSION_IDLE_MINUTES", default_value_t = 12 * 60, value_parser = clap::value_parser!(u64).range(1..))]
+        session_idle_minutes: u64,
+        /// Hours a login session lasts at most, however much it is used.
+        #[arg(long, env = "TRELLIS_SESSION_MAX_HOURS", default_value_t = 7 * 24, value_parser = clap::value_parser!(u64).range(1..))]
+        session_max_hours: u64,
     },
     /// Create or upgrade the system tables, then exit.
     Migrate {
@@ -184,6 +190,8 @@ async fn main() -> anyhow::Result<()> {
             admin_password,
             max_file_bytes,
             allow_private_outbound,
+            session_idle_minutes,
+            session_max_hours,
         } => {
             let settings = Settings {
                 bind,
@@ -194,6 +202,10 @@ async fn main() -> anyhow::Result<()> {
                 admin_password,
                 max_file_bytes,
                 allow_private_outbound,
+                sessions: trellis_engine::auth::SessionLifetime {
+                    idle: std::time::Duration::from_secs(session_idle_minutes.saturating_mul(60)),
+                    max: std::time::Duration::from_secs(session_max_hours.saturating_mul(3600)),
+                },
             };
             let running = start(settings).await?;
             if let Some(b) = &running.bootstrapped {

@@ -316,7 +316,22 @@ async fn admin_commands_set_up_tenants_and_users_that_then_log_in() {
             "--password",
             "short",
         ]),
-        "at least 8 characters",
+        "at least 10 characters",
+    );
+    assert_fails(
+        &run(&[
+            "user",
+            "create",
+            "--data-dir",
+            d,
+            "--tenant",
+            "acme",
+            "--email",
+            "y@acme.example",
+            "--password",
+            "Password123",
+        ]),
+        "is one of the most used passwords",
     );
     let out = assert_ok(&run(&[
         "user",

@@ -472,8 +472,39 @@ async fn apply_v5(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// E-mails are unique per tenant, not across tenants: a global index made adding a user answer
+/// differently when the e-mail belonged to someone in another tenant, which told one tenant
+/// about another's users. Login looks e-mails up through a plain index.
+async fn apply_v6(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    tx.execute(
+        &Index::drop()
+            .name("ux_users_email")
+            .table("sys_users")
+            .if_exists()
+            .to_owned(),
+    )
+    .await?;
+    let per_tenant = Index::create()
+        .name("ux_users_tenant_email")
+        .table("sys_users")
+        .col("tenant_id")
+        .col("email")
+        .unique()
+        .if_not_exists()
+        .to_owned();
+    tx.execute(&per_tenant).await?;
+    let by_email = Index::create()
+        .name("ix_users_email")
+        .table("sys_users")
+        .col("email")
+        .if_not_exists()
+        .to_owned();
+    tx.execute(&by_email).await?;
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -509,6 +540,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 5 {
         apply_v5(&tx).await?;
+    }
+    if current < 6 {
+        apply_v6(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

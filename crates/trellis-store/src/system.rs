@@ -197,10 +197,27 @@ pub async fn insert_user<C: crate::Writes>(c: &C, u: &UserRow) -> Result<(), Sto
     Ok(())
 }
 
-pub async fn user_by_email<C: crate::Writes>(c: &C, email: &str) -> Result<Option<UserRow>, StoreError> {
+/// The users with an e-mail, in every tenant (an e-mail is unique per tenant only), oldest first.
+pub async fn users_by_email<C: crate::Writes>(c: &C, email: &str) -> Result<Vec<UserRow>, StoreError> {
     let q = Query::select()
         .columns(USER_COLS.map(a))
         .from(a("sys_users"))
+        .and_where(Expr::col(a("email")).eq(email))
+        .order_by(a("created_at"), Order::Asc)
+        .to_owned();
+    c.query_all(&q).await?.iter().map(user).collect()
+}
+
+/// The user of a tenant with an e-mail.
+pub async fn user_by_email_in<C: crate::Writes>(
+    c: &C,
+    tenant_id: &str,
+    email: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let q = Query::select()
+        .columns(USER_COLS.map(a))
+        .from(a("sys_users"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
         .and_where(Expr::col(a("email")).eq(email))
         .to_owned();
     c.query_one(&q).await?.as_ref().map(user).transpose()
@@ -294,11 +311,51 @@ pub async fn api_tokens_of<C: crate::Writes>(
     c.query_all(&q).await?.iter().map(token).collect()
 }
 
-/// Marks a token revoked; false when the user has no such live token.
+/// The live login sessions of a user (not revoked, not expired at `now`), newest first.
+pub async fn sessions_of<C: crate::Writes>(
+    c: &C,
+    tenant_id: &str,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<TokenRow>, StoreError> {
+    let q = Query::select()
+        .columns(TOKEN_COLS.map(a))
+        .from(a("sys_tokens"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .and_where(Expr::col(a("user_id")).eq(user_id))
+        .and_where(Expr::col(a("kind")).eq("session"))
+        .and_where(Expr::col(a("revoked_at")).is_null())
+        .and_where(Expr::col(a("expires_at")).gt(now))
+        .order_by(a("created_at"), Order::Desc)
+        .to_owned();
+    c.query_all(&q).await?.iter().map(token).collect()
+}
+
+/// Moves a session's expiry (the sliding expiry) and records its use.
+pub async fn extend_session<C: crate::Writes>(
+    c: &C,
+    id: &str,
+    expires_at: DateTime<Utc>,
+    used_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let u = Query::update()
+        .table(a("sys_tokens"))
+        .value(a("expires_at"), expires_at)
+        .value(a("last_used_at"), used_at)
+        .and_where(Expr::col(a("id")).eq(id))
+        .and_where(Expr::col(a("revoked_at")).is_null())
+        .to_owned();
+    c.execute(&u).await?;
+    Ok(())
+}
+
+/// Marks a token of a kind (`api`, `session`) revoked; answers its hash, `None` when the user
+/// has no such live token.
 pub async fn revoke_token<C: crate::Writes>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
+    kind: &str,
     id: &str,
     at: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
@@ -306,6 +363,7 @@ pub async fn revoke_token<C: crate::Writes>(
         .column(a("token_hash"))
         .from(a("sys_tokens"))
         .and_where(Expr::col(a("id")).eq(id))
+        .and_where(Expr::col(a("kind")).eq(kind))
         .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
         .and_where(Expr::col(a("user_id")).eq(user_id))
         .and_where(Expr::col(a("revoked_at")).is_null())

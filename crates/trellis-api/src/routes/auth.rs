@@ -15,6 +15,9 @@ use crate::problem::{ApiResult, Problem};
 pub struct LoginRequest {
     email: String,
     password: String,
+    /// The tenant's name; needed only when the e-mail and password are a user's in several
+    /// tenants (e-mails are unique per tenant).
+    tenant: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -52,13 +55,15 @@ fn user_body(u: trellis_engine::auth::UserOut) -> UserBody {
     }
 }
 
-/// Log in with e-mail and password; answers a bearer token (valid 7 days).
+/// Log in with e-mail and password; answers a bearer token for a session that ends after 12 hours
+/// without use and 7 days after the login at most (`POST /auth/logout` ends it sooner).
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
         (status = 401, description = "Wrong e-mail or password", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The e-mail and password are a user's in several tenants: send `tenant`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts for the account or the address; Retry-After says when to try again", body = Problem, content_type = "application/problem+json")
     ),
     security(())
@@ -71,13 +76,17 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     // The peer address: a proxy in front should be trusted explicitly before X-Forwarded-For is.
     let addr = req.peer_addr().map(|a| a.ip().to_string());
-    let (token, user) = engine.login_from(&body.email, &body.password, addr.as_deref()).await?;
+    let (token, user) = engine
+        .login_from(&body.email, &body.password, body.tenant.as_deref(), addr.as_deref())
+        .await?;
+    // The cookie may outlive an idle session; the session's own end is what counts.
+    let max = engine.session_lifetime().max.as_secs();
     let cookie = Cookie::build(SESSION_COOKIE, token.clone())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .max_age(actix_web::cookie::time::Duration::hours(
-            trellis_engine::auth::SESSION_TTL_HOURS,
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            i64::try_from(max).unwrap_or(i64::MAX),
         ))
         .finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(LoginResponse {
@@ -133,5 +142,35 @@ pub async fn list_tokens(engine: web::Data<Engine>, caller: Caller) -> ApiResult
 #[delete("/auth/tokens/{id}")]
 pub async fn revoke_token(engine: web::Data<Engine>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     engine.revoke_api_token(&caller.0, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Log out: ends the session of this request's token (it answers 401 from then on) and clears the
+/// session cookie. An API token is not a session: 400 (revoke it with `DELETE /auth/tokens/{id}`).
+#[utoipa::path(tag = "auth", responses((status = 204, description = "Logged out"), (status = 400, body = Problem), (status = 401, body = Problem)))]
+#[post("/auth/logout")]
+pub async fn logout(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
+    engine.logout(&caller.0).await?;
+    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    gone.make_removal();
+    Ok(HttpResponse::NoContent().cookie(gone).finish())
+}
+
+/// The caller's live login sessions, newest first; `current` marks the one of this request.
+#[utoipa::path(tag = "auth", responses((status = 200, description = "Sessions", body = Object), (status = 401, body = Problem)))]
+#[get("/auth/sessions")]
+pub async fn list_sessions(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(json!({"data": engine.list_sessions(&caller.0).await?})))
+}
+
+/// End one of the caller's login sessions (another device, say); anyone else's answers 404.
+#[utoipa::path(tag = "auth", params(("id" = String, Path)), responses((status = 204, description = "Ended"), (status = 404, body = Problem)))]
+#[delete("/auth/sessions/{id}")]
+pub async fn revoke_session(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    engine.revoke_session(&caller.0, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
