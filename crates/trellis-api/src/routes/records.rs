@@ -3,12 +3,11 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
-use serde_json::Value;
 use trellis_engine::Engine;
 use trellis_engine::records::ListParams;
 use utoipa::IntoParams;
 
-use crate::extract::{Caller, etag, if_match};
+use crate::extract::{Caller, JsonObject, etag, if_match};
 use crate::problem::{ApiResult, Problem};
 
 /// Parameters of a list.
@@ -78,7 +77,7 @@ pub async fn create_record(
     engine: web::Data<Engine>,
     caller: Caller,
     path: EntityPath,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let r = engine.create_record(&caller.0, &app, &entity, &body).await?;
@@ -95,7 +94,7 @@ pub async fn bulk_records(
     engine: web::Data<Engine>,
     caller: Caller,
     path: EntityPath,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     Ok(HttpResponse::Ok().json(engine.bulk(&caller.0, &app, &entity, &body).await?))
@@ -129,7 +128,7 @@ pub async fn update_record(
     caller: Caller,
     req: HttpRequest,
     path: RecordPath,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
     let r = engine
