@@ -623,7 +623,7 @@ async fn a_bad_calendar_answers_422_listing_every_error_and_stores_nothing(b: Ba
     assert!(r.errors().len() >= 3, "{}", r.text);
     app.put("/api/v1/calendars/office", json!("not an object"))
         .await
-        .expect_problem(400, "bad_request");
+        .expect_problem(422, "validation_failed");
     let r = app
         .put("/api/v1/calendars/office", json!({"timezone": "UTC", "hours": {}}))
         .await

@@ -1903,8 +1903,8 @@ async fn bad_bodies_and_unknown_paths_answer_problems_and_other_paths_the_web_ui
     let r = app
         .post("/api/v1/data/sales/customer", json!("just a string"))
         .await
-        .expect_problem(400, "bad_request");
-    assert_error(&r, "body", "type");
+        .expect_problem(422, "validation_failed");
+    assert_error(&r, "$", "type");
 
     // Over 8 MiB.
     let big = serde_json::to_vec(&json!({"name": "x".repeat(9 * 1024 * 1024)})).unwrap();

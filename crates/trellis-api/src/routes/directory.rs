@@ -3,11 +3,11 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use trellis_engine::Engine;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, JsonObject};
+use crate::extract::Caller;
 use crate::problem::{ApiResult, Problem};
 
 // Body fields default to empty so that a missing one is answered 422 with the others' problems,
@@ -188,7 +188,7 @@ pub async fn put_calendar(
     engine: web::Data<Engine>,
     caller: Caller,
     name: web::Path<String>,
-    body: JsonObject,
+    body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let (def, created) = engine.put_calendar(&caller.0, &name, &body).await?;
     Ok(if created {

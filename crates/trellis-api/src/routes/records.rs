@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
+use serde_json::Value;
 use trellis_engine::Engine;
 use trellis_engine::records::ListParams;
 use utoipa::IntoParams;
@@ -77,7 +78,7 @@ pub async fn create_record(
     engine: web::Data<Engine>,
     caller: Caller,
     path: EntityPath,
-    body: JsonObject,
+    body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let r = engine.create_record(&caller.0, &app, &entity, &body).await?;
@@ -128,7 +129,7 @@ pub async fn update_record(
     caller: Caller,
     req: HttpRequest,
     path: RecordPath,
-    body: JsonObject,
+    body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
     let r = engine
