@@ -84,3 +84,50 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
 pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
+
+/// A JSON body that must be an object. Merge patches and definitions are objects; `[]`, `42` or
+/// `null` would otherwise read as "no keys given" and answer 200 having changed nothing (or worse,
+/// having applied defaults), so they are refused with 400 before any use case runs.
+pub struct JsonObject(pub serde_json::Value);
+
+impl JsonObject {
+    pub fn into_inner(self) -> serde_json::Value {
+        self.0
+    }
+}
+
+impl std::ops::Deref for JsonObject {
+    type Target = serde_json::Value;
+    fn deref(&self) -> &serde_json::Value {
+        &self.0
+    }
+}
+
+impl FromRequest for JsonObject {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let v = body.await?.into_inner();
+            if !v.is_object() {
+                return Err(ApiError(not_an_object(&v)).into());
+            }
+            Ok(JsonObject(v))
+        })
+    }
+}
+
+/// 400 naming what was sent instead of an object.
+pub fn not_an_object(v: &serde_json::Value) -> Error {
+    let kind = match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    };
+    Error::bad_field("body", "type", format!("must be a JSON object, not {kind}"))
+}

@@ -574,19 +574,21 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
                 kind,
             });
         }
-        // Whatever else differs (labels, constraints, defaults) is metadata only.
-        let mut a = o.clone();
-        a.name = f.name.clone();
-        (a.field_type, a.scale, a.options, a.target, a.unique, a.indexed) = (
-            f.field_type,
-            f.scale,
-            f.options.clone(),
-            f.target.clone(),
-            f.unique,
-            f.indexed,
-        );
-        if &a != f {
-            meta(steps, Some(f), "change labels, constraints or default".into());
+        // Whatever else differs (labels, options, constraints, defaults, formats) changes no
+        // table but is a change all the same: it gets a step, so it is stored. A conversion
+        // covers type, scale and options, an index step unique and indexed; a target names
+        // the same entity unless the conversion above retargets it.
+        let changed: Vec<String> = changed_properties(o, f)
+            .into_iter()
+            .filter(|k| match k.as_str() {
+                "type" | "scale" | "options" => !convert,
+                "unique" | "indexed" => old_index == new_index && !convert,
+                "target" => false,
+                _ => true,
+            })
+            .collect();
+        if !changed.is_empty() {
+            meta(steps, Some(f), format!("change {}", changed.join(", ")));
         }
     }
     for key in creates {
@@ -601,6 +603,24 @@ fn plan_entity(old_app: &AppDef, new_app: &AppDef, old: &EntityDef, new: &Entity
             index,
         });
     }
+}
+
+/// The properties (as named in `field.schema.json`) whose values differ between two versions
+/// of a field, other than its name and storage id.
+fn changed_properties(old: &FieldDef, new: &FieldDef) -> Vec<String> {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) = (serde_json::to_value(old), serde_json::to_value(new)) else {
+        return vec!["definition".into()];
+    };
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| !matches!(k.as_str(), "name" | "id"))
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Whether a field change needs the column's values rewritten or re-checked (a conversion,
@@ -632,6 +652,8 @@ pub fn convert_value(from: &CompiledField, to: &CompiledField, v: &Val) -> Optio
             Value::String(format!("{} {}", o.get("amount")?, o.get("currency")?.as_str()?))
         }
         (_, Text | LongText, other) => Value::String(other.to_string()),
+        // A currency field's own value (a new scale, say) is re-checked as it is.
+        (Currency, Currency, Value::Object(_)) => json.clone(),
         (Currency, _, Value::Object(_)) => return None,
         (_, Integer | Decimal | Percent | Currency, Value::String(s)) => {
             serde_json::from_str::<Value>(s.trim()).ok().filter(Value::is_number)?
@@ -658,7 +680,7 @@ pub fn convert_value(from: &CompiledField, to: &CompiledField, v: &Val) -> Optio
 mod tests {
     use super::*;
     use crate::compile::CompiledField;
-    use crate::def::Label;
+    use crate::def::{Label, SelectOption};
     use crate::names::StorageId;
     use crate::validate::{assign_ids, parse_app};
     use serde_json::json;
@@ -794,6 +816,58 @@ mod tests {
             .map(|s| (s.summary().op, s.summary().may_lose_data))
             .collect();
         assert!(ops.contains(&("convert_field", true)), "{ops:?}");
+    }
+
+    #[test]
+    fn option_and_constraint_changes_are_steps_that_name_what_changed() {
+        let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+            {"name": "lead", "label": {"en": "L"}, "fields": [
+                {"name": "source", "label": {"en": "S"}, "type": "single_select",
+                 "options": [{"value": "web", "label": {"en": "Web"}}]}]}]}))
+        .unwrap();
+        assign_ids(&mut a);
+        let changes = |b: &AppDef| -> Vec<String> {
+            plan(Some(&a), b)
+                .iter()
+                .map(|s| match s {
+                    Step::Metadata { change, .. } => change.clone(),
+                    other => other.summary().op.to_string(),
+                })
+                .collect()
+        };
+        // Added, relabelled, reordered or coloured options touch no table but are changes.
+        let mut b = a.clone();
+        let options = b.entities[0].fields[0].options.as_mut().unwrap();
+        options.insert(
+            0,
+            SelectOption {
+                value: "fair".into(),
+                label: Label::new("展会", "Fair"),
+                color: Some("orange".into()),
+            },
+        );
+        assert_eq!(changes(&b), ["change options"]);
+        let mut c = a.clone();
+        c.entities[0].fields[0].required = true;
+        c.entities[0].fields[0].help = Some(Label::new("来源", "Source"));
+        assert_eq!(changes(&c), ["change help, required"]);
+        // Removing an option re-checks the column instead.
+        let mut d = b.clone();
+        d.entities[0].fields[0].options.as_mut().unwrap().truncate(1);
+        assert_eq!(changes(&d), ["convert_field"], "web gone: the values are re-checked");
+    }
+
+    #[test]
+    fn a_currency_keeps_its_values_through_a_change_of_scale() {
+        let (two, three) = (f(FieldType::Currency, Some(2)), f(FieldType::Currency, Some(3)));
+        let v = two.coerce(&json!({"amount": 12.5, "currency": "USD"})).unwrap();
+        let kept = convert_value(&two, &three, &v).expect("a wider scale keeps the value");
+        assert_eq!(kept.to_json(&three), json!({"amount": 12.5, "currency": "USD"}));
+        let fine = three.coerce(&json!({"amount": 1.125, "currency": "USD"})).unwrap();
+        assert!(
+            convert_value(&three, &two, &fine).is_none(),
+            "a narrower one cannot hold 1.125"
+        );
     }
 
     #[test]

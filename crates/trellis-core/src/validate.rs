@@ -57,6 +57,38 @@ pub fn assign_ids(app: &mut AppDef) {
     }
 }
 
+/// Gives a fresh storage id to every entity and field of `new` that `old` does not know by its
+/// id, and to every later one of two that share an id (edits add elements at the end). Only
+/// elements that already have storage keep a client's id: one sent with a new element (a
+/// definition cloned from another app's GET answer, an entity copied within an app) may name a
+/// table or column that belongs to something else, and creating it would fail or collide.
+pub fn reissue_new_ids(old: Option<&AppDef>, new: &mut AppDef) {
+    let mut entity_ids = HashSet::new();
+    for e in &mut new.entities {
+        let before = old
+            .and_then(|o| o.entities.iter().find(|x| x.id.is_some() && x.id == e.id))
+            .filter(|_| entity_ids.insert(e.id.clone()));
+        if before.is_none() {
+            e.id = Some(StorageId::generate());
+        }
+        let mut field_ids = HashSet::new();
+        for f in &mut e.fields {
+            let known = before.is_some_and(|b| b.fields.iter().any(|x| x.id.is_some() && x.id == f.id));
+            if !(known && field_ids.insert(f.id.clone())) {
+                f.id = Some(StorageId::generate());
+            }
+        }
+    }
+}
+
+/// Clears the storage ids of a new entity and its fields: the server gives them.
+pub fn forget_ids(entity: &mut EntityDef) {
+    entity.id = None;
+    for f in &mut entity.fields {
+        f.id = None;
+    }
+}
+
 /// All semantic problems of an app whose ids are assigned; empty when it may be stored.
 pub fn validate_app(app: &AppDef) -> Result<(), Error> {
     let mut errors = Vec::new();
@@ -514,6 +546,37 @@ fn bound_gt(a: &crate::value::Val, b: &crate::value::Val) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ids_of_new_elements_are_issued_by_the_server() {
+        let mut old = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+            {"name": "deal", "label": {"en": "D"}, "fields": [{"name": "title", "label": {"en": "T"}, "type": "text"}]}]}))
+        .unwrap();
+        assign_ids(&mut old);
+        let (deal, title) = (old.entities[0].id.clone(), old.entities[0].fields[0].id.clone());
+        // A clone: the same ids, as a new app.
+        let mut clone = old.clone();
+        reissue_new_ids(None, &mut clone);
+        assert_ne!(clone.entities[0].id, deal);
+        assert_ne!(clone.entities[0].fields[0].id, title);
+        // An edit keeps the ids that have storage and replaces those that do not.
+        let mut new = old.clone();
+        let mut copy = new.entities[0].clone();
+        copy.name = crate::names::Slug::parse("deal_two").unwrap();
+        let sibling = FieldDef {
+            name: crate::names::Slug::parse("subtitle").unwrap(),
+            ..new.entities[0].fields[0].clone()
+        };
+        new.entities[0].fields.push(sibling);
+        new.entities.push(copy);
+        new.entities[1].id = Some(StorageId::parse("elsewhere1").unwrap());
+        reissue_new_ids(Some(&old), &mut new);
+        assert_eq!((&new.entities[0].id, &new.entities[0].fields[0].id), (&deal, &title));
+        assert_ne!(new.entities[0].fields[1].id, title, "a new field with a sibling's id");
+        assert_ne!(new.entities[1].id.as_ref().unwrap().as_str(), "elsewhere1");
+        assert_ne!(new.entities[1].fields[0].id, title, "a new entity's fields are new");
+        validate_app(&new).expect("no duplicate ids");
+    }
 
     fn app(fields: Value) -> AppDef {
         let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [

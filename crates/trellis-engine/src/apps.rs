@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use trellis_core::def::{AppDef, EntityDef, FieldDef};
 use trellis_core::plan::{Step, StepSummary, plan};
-use trellis_core::validate::{assign_ids, parse_app, parse_entity, parse_field, validate_app};
+use trellis_core::validate::{forget_ids, parse_app, parse_entity, parse_field, reissue_new_ids, validate_app};
 use trellis_core::{Error, FieldError, Slug};
 
 use crate::scripts::LoadedApp;
@@ -126,7 +126,8 @@ impl Engine {
     pub async fn create_app(&self, ctx: &TenantCtx, body: &Value) -> Result<AppOut, Error> {
         ctx.require_admin()?;
         let mut def = parse_app(body)?;
-        assign_ids(&mut def);
+        // A new app has no storage yet: every id is the server's to give.
+        reissue_new_ids(None, &mut def);
         validate_app(&def)?;
         self.check_calendars(&self.db.read, ctx, &def).await?;
         // Scripts compile now, so a definition whose scripts do not compile is never stored.
@@ -203,14 +204,22 @@ impl Engine {
         let old = parse_stored(&row)?;
         let mut new = old.clone();
         edit(&mut new)?;
-        assign_ids(&mut new);
+        reissue_new_ids(Some(&old), &mut new);
         // Re-check the whole definition against the schema, then the semantic rules.
         let as_json = serde_json::to_value(&new).map_err(|e| Error::internal(e.to_string()))?;
         parse_app(&as_json)?;
         validate_app(&new)?;
         self.check_calendars(&tx, ctx, &new).await?;
         let loaded = LoadedApp::load(&self.rules, &row.id, new.clone(), row.version + 1)?;
-        let steps = plan(Some(&old), &new);
+        let mut steps = plan(Some(&old), &new);
+        // Every difference must be stored, even one the plan has no words for.
+        if steps.is_empty() && old != new {
+            steps.push(Step::Metadata {
+                entity: None,
+                field: None,
+                change: "change the definition".into(),
+            });
+        }
         let summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
         if steps.is_empty() {
             return Ok(ChangeOut {
@@ -314,7 +323,8 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        let entity = parse_entity(body)?;
+        let mut entity = parse_entity(body)?;
+        forget_ids(&mut entity);
         self.change_app(ctx, app, opts, move |def| {
             if def.entity(entity.name.as_str()).is_some() {
                 return Err(Error::conflict(format!("entity '{}' exists", entity.name))
@@ -411,7 +421,9 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        let field = parse_field(body)?;
+        let mut field = parse_field(body)?;
+        // A new field has no column yet: its id is the server's to give.
+        field.id = None;
         let entity = entity.to_string();
         self.change_app(ctx, app, opts, move |def| {
             let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
@@ -436,16 +448,25 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        let obj = body
-            .as_object()
-            .ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
-        no_key(obj, "id", "the storage id")?;
+        if !body.is_object() {
+            return Err(Error::bad_request("the body must be a JSON object"));
+        }
         let (body, entity, field) = (body.clone(), entity.to_string(), field.to_string());
         self.change_app(ctx, app, opts, move |def| {
             let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
             let current = e
                 .field(&field)
                 .ok_or_else(|| Error::not_found(format!("field '{field}' does not exist")))?;
+            // A field read with GET may be sent back: its own id is no change.
+            if let Some(id) = body.get("id")
+                && id.as_str() != current.id.as_ref().map(|i| i.as_str())
+            {
+                return Err(Error::validation(vec![FieldError::new(
+                    "id",
+                    "read_only",
+                    "the storage id cannot be changed here",
+                )]));
+            }
             let mut v = serde_json::to_value(current).map_err(|e| Error::internal(e.to_string()))?;
             merge_patch(&mut v, &body);
             let patched: FieldDef = parse_field(&v)?;

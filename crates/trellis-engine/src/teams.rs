@@ -2,6 +2,7 @@
 //! Everyone reads them; administrators change them.
 
 use serde::Serialize;
+use serde_json::Value;
 use trellis_core::value::{format_datetime, now_micros};
 use trellis_core::{Error, FieldError};
 use trellis_store::system;
@@ -32,6 +33,11 @@ fn team_out(t: &TeamRow, memberships: &[(String, String)]) -> TeamOut {
             .collect(),
         created_at: format_datetime(&t.created_at),
     }
+}
+
+/// 1 to 100 characters, no NUL (names are shown and matched as given, trimmed).
+fn team_name_ok(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= 100 && !name.contains('\0')
 }
 
 fn no_team(id: &str) -> Error {
@@ -66,7 +72,7 @@ impl Engine {
     pub async fn create_team_in(&self, tenant_id: &str, name: &str, parent: Option<&str>) -> Result<TeamOut, Error> {
         let name = name.trim();
         let mut errors = Vec::new();
-        if name.is_empty() || name.chars().count() > 100 || name.contains('\0') {
+        if !team_name_ok(name) {
             errors.push(FieldError::new("name", "length", "must be 1 to 100 characters"));
         }
         let parent_id = match parent.map(str::trim).filter(|p| !p.is_empty()) {
@@ -103,32 +109,60 @@ impl Engine {
         Ok(team_out(&row, &[]))
     }
 
-    /// Moves a team below another one (or to the top with `None`); a move that would make a
-    /// team its own ancestor answers 409.
-    pub async fn set_team_parent(&self, ctx: &TenantCtx, id: &str, parent: Option<&str>) -> Result<TeamOut, Error> {
+    /// Changes a team by merge patch: `name` renames it, `parent` (an id or name) moves it below
+    /// another team and `parent: null` moves it to the top; a key left out keeps its value. A
+    /// move that would make a team its own ancestor answers 409, a taken name 409. The read-only
+    /// keys of a team as answered (`id`, `members`, `created_at`) may be sent back unchanged, so
+    /// a team read with GET can be edited and sent back; anything else is refused.
+    pub async fn patch_team(&self, ctx: &TenantCtx, id: &str, patch: &Value) -> Result<TeamOut, Error> {
         ctx.require_admin_to("change teams")?;
+        let patch = patch
+            .as_object()
+            .ok_or_else(|| Error::bad_field("body", "type", "must be a JSON object"))?;
         let all = teams::teams_of(&self.db.read, ctx.tenant_id()).await?;
         let t = all
             .iter()
             .find(|t| t.id == id || t.name == id)
             .ok_or_else(|| no_team(id))?
             .clone();
-        let parent_id = match parent {
-            None => None,
-            Some(p) => Some(
-                all.iter()
-                    .find(|x| x.id == p || x.name == p)
-                    .ok_or_else(|| {
-                        Error::validation(vec![FieldError::new(
-                            "parent",
-                            "not_found",
-                            "no team has this id or name",
-                        )])
-                    })?
-                    .id
-                    .clone(),
-            ),
-        };
+        let current = self.get_team(ctx, &t.id).await?;
+        let mut errors = Vec::new();
+        let mut name = t.name.clone();
+        let mut parent_id = t.parent_id.clone();
+        for (key, v) in patch {
+            match key.as_str() {
+                "name" => match v.as_str().map(str::trim) {
+                    Some(n) if team_name_ok(n) => name = n.to_string(),
+                    Some(_) => errors.push(FieldError::new("name", "length", "must be 1 to 100 characters")),
+                    None => errors.push(FieldError::new("name", "type", "must be a string")),
+                },
+                "parent" => match v {
+                    Value::Null => parent_id = None,
+                    Value::String(p) => match all.iter().find(|x| x.id == *p || x.name == *p) {
+                        Some(x) => parent_id = Some(x.id.clone()),
+                        None => errors.push(FieldError::new("parent", "not_found", "no team has this id or name")),
+                    },
+                    _ => errors.push(FieldError::new(
+                        "parent",
+                        "type",
+                        "must be a team id, a team name or null",
+                    )),
+                },
+                "id" | "members" | "created_at" => {
+                    let now = serde_json::to_value(&current).unwrap_or_default();
+                    if now.get(key) != Some(v) {
+                        errors.push(FieldError::new(key.as_str(), "read_only", "cannot be changed here"));
+                    }
+                }
+                other => errors.push(FieldError::new(other, "unknown_field", "teams have no such property")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
+        if name != t.name && all.iter().any(|x| x.id != t.id && x.name == name) {
+            return Err(Error::conflict(format!("a team named '{name}' exists")));
+        }
         // Walk up from the new parent: meeting the team itself means a cycle.
         let mut at = parent_id.clone();
         let mut steps = 0;
@@ -139,7 +173,15 @@ impl Engine {
             at = all.iter().find(|x| x.id == cur).and_then(|x| x.parent_id.clone());
             steps += 1;
         }
-        teams::set_parent(&self.db.write, &t.id, parent_id.as_deref()).await?;
+        teams::update_team(&self.db.write, &t.id, &name, parent_id.as_deref())
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    Error::conflict(format!("a team named '{name}' exists"))
+                } else {
+                    e.into()
+                }
+            })?;
         crate::access::forget_teams(&t.tenant_id);
         self.get_team(ctx, &t.id).await
     }

@@ -51,8 +51,8 @@ enum Command {
         /// Largest file upload in bytes (files are kept in <data-dir>/files).
         #[arg(long, env = "TRELLIS_MAX_FILE_BYTES", default_value_t = trellis_engine::files::DEFAULT_MAX_FILE_BYTES)]
         max_file_bytes: u64,
-        /// Let webhooks and SMS call loopback, private, link-local and other non-public
-        /// addresses (refused by default: tenants write those URLs).
+        /// Let webhooks, SMS and e-mail reach loopback, private, link-local and other non-public
+        /// addresses (refused by default: tenants write those URLs and the SMTP host).
         #[arg(long, env = "TRELLIS_ALLOW_PRIVATE_OUTBOUND")]
         allow_private_outbound: bool,
         /// Minutes a login session lasts without being used (each use moves its end).

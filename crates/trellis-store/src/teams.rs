@@ -130,10 +130,16 @@ pub async fn remove_member<C: crate::Writes>(c: &C, team_id: &str, user_id: &str
     Ok(c.execute(&q).await?.rows_affected() > 0)
 }
 
-/// Moves a team below another (or to the top).
-pub async fn set_parent<C: crate::Writes>(c: &C, team_id: &str, parent_id: Option<&str>) -> Result<(), StoreError> {
+/// Renames a team and sets the team above it (`None`: the top).
+pub async fn update_team<C: crate::Writes>(
+    c: &C,
+    team_id: &str,
+    name: &str,
+    parent_id: Option<&str>,
+) -> Result<(), StoreError> {
     let q = Query::update()
         .table(a("sys_teams"))
+        .value(a("name"), name.to_string())
         .value(a("parent_id"), parent_id.map(str::to_string))
         .and_where(Expr::col(a("id")).eq(team_id))
         .to_owned();

@@ -8,7 +8,7 @@ use trellis_engine::Engine;
 use trellis_engine::apps::ChangeOptions;
 use utoipa::IntoParams;
 
-use crate::extract::Caller;
+use crate::extract::{Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
 
 /// How a definition change is applied.
@@ -41,7 +41,7 @@ pub async fn list_apps(engine: web::Data<Engine>, caller: Caller) -> ApiResult<H
 /// Create an app (`app.schema.json`), optionally with its entities.
 #[utoipa::path(tag = "apps", request_body = Object, responses((status = 201, description = "The app", body = Object), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps")]
-pub async fn create_app(engine: web::Data<Engine>, caller: Caller, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn create_app(engine: web::Data<Engine>, caller: Caller, body: JsonObject) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(engine.create_app(&caller.0, &body).await?))
 }
 
@@ -60,7 +60,7 @@ pub async fn patch_app(
     caller: Caller,
     app: web::Path<String>,
     q: web::Query<ChangeQuery>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let change = engine.patch_app(&caller.0, &app, &body, q.opts()).await?;
     changed(&engine, &caller, &app, change).await
@@ -114,7 +114,7 @@ pub async fn create_entity(
     caller: Caller,
     app: web::Path<String>,
     q: web::Query<ChangeQuery>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let change = engine.create_entity(&caller.0, &app, &body, q.opts()).await?;
     let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -149,7 +149,7 @@ pub async fn patch_entity(
     caller: Caller,
     path: web::Path<(String, String)>,
     q: web::Query<ChangeQuery>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let change = engine.patch_entity(&caller.0, &app, &entity, &body, q.opts()).await?;
@@ -195,7 +195,7 @@ pub async fn create_field(
     caller: Caller,
     path: web::Path<(String, String)>,
     q: web::Query<ChangeQuery>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let change = engine.create_field(&caller.0, &app, &entity, &body, q.opts()).await?;
@@ -220,7 +220,7 @@ pub async fn patch_field(
     caller: Caller,
     path: web::Path<(String, String, String)>,
     q: web::Query<ChangeQuery>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, field) = path.into_inner();
     let change = engine
@@ -253,7 +253,7 @@ pub async fn check_script(
     engine: web::Data<Engine>,
     caller: Caller,
     app: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.check_script(&caller.0, &app, &body).await?))
 }

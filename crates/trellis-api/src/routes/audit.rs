@@ -2,11 +2,10 @@
 
 use actix_web::{HttpResponse, get, post, put, web};
 use serde::Deserialize;
-use serde_json::Value;
 use trellis_engine::Engine;
 use utoipa::IntoParams;
 
-use crate::extract::Caller;
+use crate::extract::{Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
 
 /// A page of the audit trail.
@@ -38,7 +37,7 @@ pub async fn handover(
     engine: web::Data<Engine>,
     caller: Caller,
     app: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.handover(&caller.0, &app, &body).await?))
 }
@@ -53,10 +52,6 @@ pub async fn get_settings(engine: web::Data<Engine>, caller: Caller) -> ApiResul
 /// Change the tenant's settings (administrators only): `audit_retention_days` (1–36500, or null).
 #[utoipa::path(tag = "directory", request_body = Object, responses((status = 200, description = "The settings", body = Object), (status = 403, body = Problem), (status = 422, body = Problem)))]
 #[put("/settings")]
-pub async fn put_settings(
-    engine: web::Data<Engine>,
-    caller: Caller,
-    body: web::Json<Value>,
-) -> ApiResult<HttpResponse> {
+pub async fn put_settings(engine: web::Data<Engine>, caller: Caller, body: JsonObject) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.put_settings(&caller.0, &body).await?))
 }

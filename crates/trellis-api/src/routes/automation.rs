@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use trellis_engine::Engine;
 use utoipa::IntoParams;
 
-use crate::extract::Caller;
+use crate::extract::{Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::apps::{ChangeQuery, changed};
 
@@ -30,7 +30,7 @@ pub async fn create_rule(
     caller: Caller,
     path: web::Path<String>,
     q: web::Query<ChangeQuery>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let change = engine.create_rule(&caller.0, &path, &body, q.opts()).await?;
     changed(&engine, &caller, &path, change).await
@@ -54,7 +54,7 @@ pub async fn patch_rule(
     caller: Caller,
     path: RulePath,
     q: web::Query<ChangeQuery>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
     let change = engine.patch_rule(&caller.0, &app, &rule, &body, q.opts()).await?;
@@ -106,7 +106,7 @@ pub async fn test_rule(
     engine: web::Data<Engine>,
     caller: Caller,
     path: RulePath,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
     Ok(HttpResponse::Ok().json(engine.test_rule(&caller.0, &app, &rule, &body).await?))

@@ -10,7 +10,7 @@ use trellis_engine::pipelines::TransitionOut;
 use trellis_engine::records::ListParams;
 use utoipa::IntoParams;
 
-use crate::extract::{Caller, etag, if_match};
+use crate::extract::{Caller, JsonObject, etag, if_match, not_an_object};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::apps::{ChangeQuery, changed};
 
@@ -39,6 +39,10 @@ pub async fn put_pipeline(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
+    // A pipeline is an object; `null` removes it. Anything else is a mistake, not a removal.
+    if !(body.is_object() || body.is_null()) {
+        return Err(not_an_object(&body).into());
+    }
     let change = engine.put_pipeline(&caller.0, &app, &entity, &body, q.opts()).await?;
     changed(&engine, &caller, &app, change).await
 }
@@ -55,7 +59,7 @@ pub async fn transition_record(
     caller: Caller,
     req: HttpRequest,
     path: RecordPath,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
     let expected = if_match(&req)?;

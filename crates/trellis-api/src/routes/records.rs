@@ -8,7 +8,7 @@ use trellis_engine::Engine;
 use trellis_engine::records::ListParams;
 use utoipa::IntoParams;
 
-use crate::extract::{Caller, etag, if_match};
+use crate::extract::{Caller, JsonObject, etag, if_match};
 use crate::problem::{ApiResult, Problem};
 
 /// Parameters of a list.
@@ -95,7 +95,7 @@ pub async fn bulk_records(
     engine: web::Data<Engine>,
     caller: Caller,
     path: EntityPath,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     Ok(HttpResponse::Ok().json(engine.bulk(&caller.0, &app, &entity, &body).await?))

@@ -2,11 +2,11 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use trellis_engine::Engine;
 use utoipa::ToSchema;
 
-use crate::extract::Caller;
+use crate::extract::{Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
 
 /// A new team.
@@ -58,24 +58,18 @@ pub async fn get_team(engine: web::Data<Engine>, caller: Caller, id: web::Path<S
     Ok(HttpResponse::Ok().json(engine.get_team(&caller.0, &id).await?))
 }
 
-/// Move a team below another (`{"parent": id | null}`; administrators only). A move that would
-/// put a team below itself answers 409.
-#[utoipa::path(tag = "directory", params(("id" = String, Path)), request_body = Object, responses((status = 200, description = "The team", body = Object), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+/// Change a team (merge patch; administrators only): `{"name"?, "parent"?: id | name | null}`.
+/// A key left out keeps its value; `parent: null` moves the team to the top. A move that would
+/// put a team below itself, or a taken name, answers 409; a body that is not an object 400.
+#[utoipa::path(tag = "directory", params(("id" = String, Path)), request_body = Object, responses((status = 200, description = "The team", body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[patch("/teams/{id}")]
 pub async fn patch_team(
     engine: web::Data<Engine>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
-    let parent = match body.get("parent") {
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(Value::Null) | None => None,
-        Some(_) => {
-            return Err(trellis_core::Error::bad_field("parent", "type", "must be a team id or null").into());
-        }
-    };
-    Ok(HttpResponse::Ok().json(engine.set_team_parent(&caller.0, &id, parent).await?))
+    Ok(HttpResponse::Ok().json(engine.patch_team(&caller.0, &id, &body).await?))
 }
 
 /// Add a user to a team (administrators only; adding twice is harmless).

@@ -2,7 +2,8 @@
 //!
 //! Setting `smtp`: `{"host", "port"?, "from", "username"?, "password"?, "tls"?, "timeout_ms"?}`;
 //! `tls` is `none`, `starttls` (the default; port 587 unless given) or `tls` (implicit TLS,
-//! port 465). Subject and body are templates; the body is plain text (UTF-8).
+//! port 465). Subject and body are templates; the body is plain text (UTF-8). The host must be
+//! public unless the node allows private targets, as for webhooks and SMS ([`super::outbound`]).
 //!
 //! Each message carries `X-Trellis-Idempotency-Key: <job key>` and a `Message-ID` made of the
 //! key and the recipient, the same on every attempt, so a repeat after a retry can be told apart
@@ -91,7 +92,7 @@ pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, subject: &str, body: &str
                 .map_err(|e| ActionError::fatal(format!("'{a}' is not an e-mail address: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let transport = transport(&cfg)?;
+    let transport = transport(&cfg, ctx.engine.allows_private_outbound()).await?;
     let subject = one_line(&template::render(subject, ctx.input));
     let body = template::render(body, ctx.input);
     let earlier = super::delivered(ctx.progress);
@@ -126,14 +127,24 @@ pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, subject: &str, body: &str
     Ok(out)
 }
 
-fn transport(cfg: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, ActionError> {
+/// The transport to the tenant's server. The host obeys the outbound address policy of webhooks
+/// and SMS ([`super::outbound`]): the connection goes to the public address checked there,
+/// while TLS still verifies the certificate against the host's name.
+async fn transport(cfg: &SmtpSettings, allow_private: bool) -> Result<AsyncSmtpTransport<Tokio1Executor>, ActionError> {
     if cfg.host.trim().is_empty() {
         return Err(ActionError::fatal("smtp 'host' is empty"));
     }
+    let server = super::outbound::connect_address(&cfg.host, allow_private, "smtp").await?;
     let tls_params = || {
         // A served node installs it at start; tests and tools may not have.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        TlsParameters::new(cfg.host.clone()).map_err(|e| ActionError::fatal(format!("smtp tls: {e}")))
+        let name = cfg
+            .host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        TlsParameters::new(name).map_err(|e| ActionError::fatal(format!("smtp tls: {e}")))
     };
     let (tls, port) = match cfg.tls {
         SmtpTls::None => (Tls::None, 25),
@@ -141,7 +152,7 @@ fn transport(cfg: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, A
         SmtpTls::Tls => (Tls::Wrapper(tls_params()?), 465),
     };
     let timeout = Duration::from_millis(cfg.timeout_ms.unwrap_or(30_000).clamp(100, 120_000));
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.trim())
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server)
         .port(cfg.port.unwrap_or(port))
         .tls(tls)
         .timeout(Some(timeout));
@@ -153,9 +164,24 @@ fn transport(cfg: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, A
 
 /// 5xx answers are final, and so are client errors (settings the server cannot serve, e.g.
 /// credentials for a server that offers no authentication); the rest (4xx, no connection,
-/// timeouts, TLS trouble) is retried.
+/// timeouts, TLS trouble) is retried. The server's own answers are shown as they are; failures
+/// below SMTP (no connection, a timeout, TLS) say only that, since the run log is the tenant's
+/// and an address, a port or an operating-system error would make it a port scanner. The
+/// whole error goes to the server log.
 fn smtp_error(e: &lettre::transport::smtp::Error, to: &str) -> ActionError {
-    let message = format!("smtp, sending to {to}: {e}");
+    let answered = e.is_permanent() || e.is_transient() || e.is_response() || e.is_client();
+    let message = if answered {
+        format!("smtp, sending to {to}: {e}")
+    } else {
+        tracing::warn!(target: "trellis::outbound", error = %super::error_chain(e), "smtp delivery failed");
+        if e.is_tls() {
+            format!("smtp, sending to {to}: could not agree on TLS with the mail server")
+        } else if e.is_timeout() {
+            format!("smtp, sending to {to}: the mail server did not answer in time")
+        } else {
+            format!("smtp, sending to {to}: could not connect to the mail server")
+        }
+    };
     if e.is_permanent() || e.is_client() {
         ActionError::fatal(message)
     } else {

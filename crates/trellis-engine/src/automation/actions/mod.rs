@@ -101,19 +101,26 @@ pub(crate) fn http_outcome(status: reqwest::StatusCode, what: &str, body: &str) 
 }
 
 /// What a failed HTTP request means: no answer (connection refused, timeout, reset) is worth
-/// retrying; a request that could not be built is not.
+/// retrying; a request that could not be built is not. The text is shown to the tenant in the
+/// rule's runs, so it says what went wrong and no more: no address, port or operating-system
+/// error (which would make the run log a port scanner); the whole error goes to the server log.
 pub(crate) fn http_error(e: reqwest::Error, what: &str) -> ActionError {
     if e.is_builder() {
-        ActionError::fatal(format!("{what}: {e}"))
+        return ActionError::fatal(format!("{what}: the request could not be built"));
+    }
+    tracing::warn!(target: "trellis::outbound", error = %error_chain(&e), "{what} request failed");
+    if e.is_connect() {
+        ActionError::retry(format!("{what}: could not connect"))
     } else if e.is_timeout() {
         ActionError::retry(format!("{what}: timed out"))
     } else {
-        ActionError::retry(format!("{what}: {}", error_chain(&e)))
+        ActionError::retry(format!("{what}: the connection failed before an answer"))
     }
 }
 
-/// An error with its sources (reqwest's own message hides the cause, e.g. "connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources (reqwest's own message hides the cause, e.g. "connection refused"),
+/// for the server log.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -1,5 +1,6 @@
-//! Where actions may connect. A webhook URL or an SMS provider's URL is written by a tenant, so
-//! by default it may reach only public addresses: not this machine (loopback), the private and
+//! Where actions may connect. A webhook URL, an SMS provider's URL or an SMTP host is written by
+//! a tenant, so by default it may reach only public addresses: not this machine (loopback), the
+//! private and
 //! shared networks of the deployment, link-local addresses (cloud metadata services live at
 //! 169.254.169.254) or reserved ranges. A node started with `--allow-private-outbound` lifts
 //! that (a single-tenant install calling its own intranet; the test suite's loopback peers).
@@ -72,30 +73,48 @@ pub(crate) async fn check_target(url: &Url, allow_private: bool, what: &str) -> 
     if allow_private {
         return Ok(());
     }
+    let Some(host) = url.host_str() else {
+        return Err(ActionError::fatal(format!("{what} URL has no host")));
+    };
+    public_address(host, what).await.map(|_| ())
+}
+
+/// The address to connect to for a host a tenant named (a mail server): with private targets
+/// allowed, the host itself; otherwise one of its public addresses, refusing a host that is, or
+/// resolves only to, other addresses. The connection goes to the address checked here, so a
+/// name that resolves differently a second time (DNS rebinding) reaches no private address.
+pub(crate) async fn connect_address(host: &str, allow_private: bool, what: &str) -> Result<String, ActionError> {
+    let host = host.trim();
+    if allow_private {
+        return Ok(host.trim_start_matches('[').trim_end_matches(']').to_string());
+    }
+    Ok(public_address(host, what).await?.to_string())
+}
+
+/// A public address of `host` (an IP literal, IPv6 in brackets or not, or a name).
+async fn public_address(host: &str, what: &str) -> Result<IpAddr, ActionError> {
     let blocked = |detail: String| {
         ActionError::fatal(format!(
             "{what} {detail}: only public addresses may be called (a node started with --allow-private-outbound may call others)"
         ))
     };
-    let Some(host) = url.host_str() else {
-        return Err(ActionError::fatal(format!("{what} URL has no host")));
-    };
-    // IPv6 hosts come in brackets.
     if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
         return if is_public(ip) {
-            Ok(())
+            Ok(ip)
         } else {
             Err(blocked(format!("address {ip} is not public")))
         };
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
-        .await
-        .map_err(|e| ActionError::retry(format!("{what} host '{host}' does not resolve: {e}")))?
-        .collect();
-    if addrs.iter().any(|a| is_public(a.ip())) {
-        Ok(())
-    } else {
-        Err(blocked(format!("host '{host}' has no public address")))
+    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, 0)).await {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            tracing::warn!(target: "trellis::outbound", error = %e, host, "{what} host does not resolve");
+            return Err(ActionError::retry(format!("{what} host '{host}' does not resolve")));
+        }
+    };
+    match addrs.iter().map(SocketAddr::ip).find(|ip| is_public(*ip)) {
+        Some(ip) => Ok(ip),
+        None => Err(blocked(format!("host '{host}' has no public address"))),
     }
 }
 
