@@ -548,7 +548,7 @@ impl Engine {
     ) -> Result<TransitionOut, Error> {
         let p = pipeline_of(entity)?;
         let req = parse_request(body)?;
-        let row = crate::access::get_scoped(tx, entity, id, guard.scope.as_ref(), None)
+        let row = crate::access::get_scoped_for_write(tx, entity, id, guard.scope.as_ref())
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match

@@ -613,7 +613,7 @@ impl Engine {
         body: &Value,
         if_match: Option<i64>,
     ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
-        let current = get_scoped(tx, entity, id, guard.scope.as_ref(), None)
+        let current = crate::access::get_scoped_for_write(tx, entity, id, guard.scope.as_ref())
             .await
             .map_err(Err)?
             .ok_or_else(|| Err(Error::not_found("no such record")))?;
@@ -766,7 +766,7 @@ impl Engine {
         if_match: Option<i64>,
     ) -> Result<(), Error> {
         // The whole record goes into its `deleted` event (the audit trail keeps what was lost).
-        let current = get_scoped(tx, entity, id, guard.scope.as_ref(), None)
+        let current = crate::access::get_scoped_for_write(tx, entity, id, guard.scope.as_ref())
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match
@@ -934,6 +934,14 @@ impl Engine {
         }
 
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        // The records updated and deleted, locked at once in id order: two bulks over
+        // overlapping records wait for each other instead of deadlocking.
+        let touched: Vec<String> = update_ops
+            .iter()
+            .map(|(_, id, _, _)| id.clone())
+            .chain(delete_ids.iter().map(|(_, id, _)| id.clone()))
+            .collect();
+        records::lock(&tx, &entity.table, &touched).await?;
         let mut created = Vec::with_capacity(prepared.len());
         for (i, p) in prepared.into_iter().enumerate() {
             let guard = create_guard
