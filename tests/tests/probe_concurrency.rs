@@ -225,3 +225,62 @@ async fn concurrent_moves_between_rollup_parents_keep_rollups_exact(b: Backend) 
         assert_eq!(got, want[o], "rollups of org {o} (count, sum, filtered count)");
     }
 }
+
+on_both!(concurrent_bulks_locking_parents_in_opposite_orders_all_succeed);
+
+/// Bulks that each change one item of org `a` and one of org `b`, half of them in the order
+/// (a, b) and half (b, a): their rollup parents are locked in opposite orders, which deadlocks
+/// on PostgreSQL; the engine runs the aborted transaction again, and the client never sees it.
+async fn concurrent_bulks_locking_parents_in_opposite_orders_all_succeed(b: Backend) {
+    let app = spawn(b).await;
+    app.create_app(rollup_app()).await;
+    let a = id(&app.create("hr", "org", json!({"name": "a"})).await);
+    let bo = id(&app.create("hr", "org", json!({"name": "b"})).await);
+    let mut pairs = Vec::new();
+    for i in 0..6 {
+        let x = id(&app.create("hr", "item", json!({"amount": i, "org": a})).await);
+        let y = id(&app.create("hr", "item", json!({"amount": i, "org": bo})).await);
+        pairs.push((x, y));
+    }
+    let app = Arc::new(app);
+    let mut set = JoinSet::new();
+    for (t, (x, y)) in pairs.into_iter().enumerate() {
+        let app = app.clone();
+        set.spawn(async move {
+            let mut bad = Vec::new();
+            for round in 0..6 {
+                let (first, second) = if t % 2 == 0 { (&x, &y) } else { (&y, &x) };
+                let body = json!({"update": [
+                    {"id": first, "amount": round * 10 + t},
+                    {"id": second, "amount": round * 10 + t + 1}
+                ]});
+                let r = app.post(&format!("{ITEMS}/bulk"), body).await;
+                if r.status != 200 {
+                    bad.push(format!("{} {}", r.status, r.text));
+                }
+            }
+            bad
+        });
+    }
+    let mut bad = Vec::new();
+    while let Some(r) = set.join_next().await {
+        bad.extend(r.expect("bulk writer"));
+    }
+    assert!(bad.is_empty(), "{} unexpected answers: {bad:#?}", bad.len());
+    let all = app.get(&format!("{ITEMS}?limit=500")).await.expect(200).body;
+    for o in [&a, &bo] {
+        let total: i64 = all["data"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|it| it["org"].as_str() == Some(o.as_str()))
+            .map(|it| it["amount"].as_i64().expect("amount"))
+            .sum();
+        let got = app.get(&format!("{ORGS}/{o}")).await.expect(200).body;
+        assert_eq!(
+            (got["n"].as_i64(), got["total"].as_i64()),
+            (Some(6), Some(total)),
+            "org {o}"
+        );
+    }
+}

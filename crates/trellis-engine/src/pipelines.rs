@@ -514,11 +514,17 @@ impl Engine {
         let entity = crate::records::entity_of(&app, entity)?.clone();
         let id = crate::records::check_id(id)?;
         let guard = self.guard(ctx, &app, &entity, Right::Transition).await?;
-        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        let (app_ref, entity_ref, guard_ref, id) = (&app, &entity, &guard, &id);
         let out = self
-            .transition_in(&tx, ctx, &app, &entity, &guard, &id, body, if_match)
+            .retry_contended(|| async move {
+                let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+                let out = self
+                    .transition_in(&tx, ctx, app_ref, entity_ref, guard_ref, id, body, if_match)
+                    .await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(out)
+            })
             .await?;
-        tx.commit().await.map_err(StoreError::from)?;
         self.wake_dispatcher();
         Ok(match out {
             TransitionOut::Done(mut r) => {

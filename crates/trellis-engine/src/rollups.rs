@@ -125,6 +125,31 @@ pub async fn after_write<C: trellis_store::Writes>(
     Ok(())
 }
 
+/// Locks, before the writes of a bulk, every parent its rollups can recompute: those the
+/// records point at now (`current`) and those the writes name (`named`, each write's body), in
+/// the one order of [`after_write`]. Locked one write at a time, two bulks moving records
+/// between the same parents in opposite orders deadlocked.
+pub async fn lock_parents_of<C: trellis_store::Writes>(
+    conn: &C,
+    app: &CompiledApp,
+    child: &CompiledEntity,
+    current: &[Row],
+    named: &[&serde_json::Value],
+) -> Result<(), Error> {
+    let mut due: Vec<(&RollupDep, String)> = Vec::new();
+    for dep in &child.rollups_over {
+        for r in current {
+            due.extend(stored_parent(child, r, &dep.via).map(|p| (dep, p)));
+        }
+        for body in named {
+            let v = &body[dep.via.as_str()];
+            let p = v.as_str().or_else(|| v["id"].as_str());
+            due.extend(p.map(|p| (dep, p.to_string())));
+        }
+    }
+    lock_parents(conn, app, &due).await
+}
+
 /// Locks the parent records of the rollups due, per entity table in name order.
 async fn lock_parents<C: trellis_store::Writes>(
     conn: &C,
