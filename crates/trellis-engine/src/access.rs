@@ -399,6 +399,20 @@ pub async fn get_scoped<C: trellis_store::Writes>(
     Ok(records::list(conn, entity, &q).await?.pop())
 }
 
+/// A record by id within a row scope, read for a write: the row is locked until the
+/// transaction ends (on PostgreSQL; SQLite's one writer holds everything), so the version read
+/// is still the stored one when the write checks it. Without the lock a concurrent write
+/// committing in between failed a PATCH without `If-Match` as stale (412).
+pub async fn get_scoped_for_write<C: trellis_store::Writes>(
+    conn: &C,
+    entity: &CompiledEntity,
+    id: &str,
+    scope: Option<&Filter>,
+) -> Result<Option<Row>, Error> {
+    records::lock(conn, &entity.table, &[id.to_string()]).await?;
+    get_scoped(conn, entity, id, scope, None).await
+}
+
 /// Records by ids within a row scope, in one statement per 500 ids.
 pub async fn get_many_scoped<C: trellis_store::Writes>(
     conn: &C,

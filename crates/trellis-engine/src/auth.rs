@@ -235,6 +235,20 @@ pub struct SessionOut {
     pub current: bool,
 }
 
+/// Too many failed logins: try again after `wait` (at least a second).
+fn rate_limited(wait: chrono::Duration) -> Error {
+    let wait = wait.num_seconds().max(1);
+    Error::new(
+        trellis_core::ErrorCode::RateLimited,
+        format!("too many failed logins; try again in {wait} seconds"),
+    )
+    .with_errors(vec![trellis_core::FieldError::new(
+        "retry_after",
+        "retry_after",
+        wait.to_string(),
+    )])
+}
+
 fn unauthenticated() -> Error {
     Error::unauthenticated("the token is missing, invalid, expired or revoked")
 }
@@ -251,6 +265,11 @@ impl Engine {
     /// checking the password. Counters live in the database, so they hold across nodes.
     /// `tenant` (a tenant's name) is needed only when the e-mail and password are those of users
     /// in several tenants.
+    ///
+    /// Each attempt is counted before its password is checked, in one atomic statement: of
+    /// any number of simultaneous attempts only as many as the limit leaves get checked. An
+    /// attempt that turns out not to be a failure is taken back (a success also clears the
+    /// account's count).
     pub async fn login_from(
         &self,
         email: &str,
@@ -258,43 +277,45 @@ impl Engine {
         tenant: Option<&str>,
         addr: Option<&str>,
     ) -> Result<(String, UserOut), Error> {
-        let now = Utc::now();
-        let since = now - chrono::Duration::seconds(LOGIN_WINDOW_SECS);
         let mut keys = vec![(format!("acct:{}", email.trim().to_lowercase()), MAX_ACCOUNT_FAILURES)];
         if let Some(a) = addr {
             keys.push((format!("addr:{a}"), MAX_ADDRESS_FAILURES));
         }
-        for (k, max) in &keys {
-            if let Some((n, start)) = security::failures(&self.db.write, k, since).await?
-                && n >= *max
-            {
-                let wait = (start + chrono::Duration::seconds(LOGIN_WINDOW_SECS) - now)
-                    .num_seconds()
-                    .max(1);
-                return Err(Error::new(
-                    trellis_core::ErrorCode::RateLimited,
-                    format!("too many failed logins; try again in {wait} seconds"),
-                )
-                .with_errors(vec![trellis_core::FieldError::new(
-                    "retry_after",
-                    "retry_after",
-                    wait.to_string(),
-                )]));
+        let counted = self.count_login_attempt(&keys).await?;
+        let outcome = self.check_login(email, password, tenant).await;
+        match &outcome {
+            Err(e) if e.code == trellis_core::ErrorCode::Unauthenticated => {}
+            Ok(_) => {
+                security::clear_failures(&self.db.write, &counted[0]).await?;
+                self.uncount_login_attempt(&counted[1..]).await?;
+            }
+            Err(_) => self.uncount_login_attempt(&counted).await?,
+        }
+        outcome
+    }
+
+    /// Counts an attempt for each key (account, then address) and answers the keys counted; if
+    /// a key is past its limit, takes the attempt back and refuses it as `rate_limited`.
+    async fn count_login_attempt(&self, keys: &[(String, i32)]) -> Result<Vec<String>, Error> {
+        let now = Utc::now();
+        let since = now - chrono::Duration::seconds(LOGIN_WINDOW_SECS);
+        let mut counted = Vec::with_capacity(keys.len());
+        for (k, max) in keys {
+            let (n, start) = security::count_attempt(&self.db.write, k, now, since).await?;
+            counted.push(k.clone());
+            if n > *max {
+                self.uncount_login_attempt(&counted).await?;
+                return Err(rate_limited(start + chrono::Duration::seconds(LOGIN_WINDOW_SECS) - now));
             }
         }
-        match self.check_login(email, password, tenant).await {
-            Err(e) if e.code == trellis_core::ErrorCode::Unauthenticated => {
-                for (k, _) in &keys {
-                    security::record_failure(&self.db, k, now, since).await?;
-                }
-                Err(e)
-            }
-            Err(e) => Err(e),
-            Ok(ok) => {
-                security::clear_failures(&self.db.write, &keys[0].0).await?;
-                Ok(ok)
-            }
+        Ok(counted)
+    }
+
+    async fn uncount_login_attempt(&self, keys: &[String]) -> Result<(), Error> {
+        for k in keys {
+            security::uncount_attempt(&self.db.write, k).await?;
         }
+        Ok(())
     }
 
     /// The user whose e-mail and password these are. An e-mail is unique per tenant, so it may

@@ -514,11 +514,17 @@ impl Engine {
         let entity = crate::records::entity_of(&app, entity)?.clone();
         let id = crate::records::check_id(id)?;
         let guard = self.guard(ctx, &app, &entity, Right::Transition).await?;
-        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        let (app_ref, entity_ref, guard_ref, id) = (&app, &entity, &guard, &id);
         let out = self
-            .transition_in(&tx, ctx, &app, &entity, &guard, &id, body, if_match)
+            .retry_contended(|| async move {
+                let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+                let out = self
+                    .transition_in(&tx, ctx, app_ref, entity_ref, guard_ref, id, body, if_match)
+                    .await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(out)
+            })
             .await?;
-        tx.commit().await.map_err(StoreError::from)?;
         self.wake_dispatcher();
         Ok(match out {
             TransitionOut::Done(mut r) => {
@@ -548,7 +554,7 @@ impl Engine {
     ) -> Result<TransitionOut, Error> {
         let p = pipeline_of(entity)?;
         let req = parse_request(body)?;
-        let row = crate::access::get_scoped(tx, entity, id, guard.scope.as_ref(), None)
+        let row = crate::access::get_scoped_for_write(tx, entity, id, guard.scope.as_ref())
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match

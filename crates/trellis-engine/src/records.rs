@@ -24,6 +24,8 @@ use crate::scripts::LoadedApp;
 pub const MAX_BULK: usize = 1000;
 /// Largest page.
 pub const MAX_LIMIT: u64 = 1000;
+/// How often a write transaction is tried when PostgreSQL keeps aborting it for contention.
+pub const WRITE_ATTEMPTS: usize = 3;
 /// Most words a search `q` may have (each is looked for in every text field).
 pub const MAX_SEARCH_WORDS: usize = 16;
 /// Largest `offset` (both databases take a signed 64-bit offset).
@@ -135,6 +137,7 @@ pub(crate) struct Guard {
 }
 
 /// Values of a write after coercion, before the transaction.
+#[derive(Clone)]
 pub(crate) struct Prepared<'e> {
     values: Vec<(&'e CompiledField, Val)>,
     owner: Option<Option<String>>,
@@ -553,12 +556,18 @@ impl Engine {
         guard.access.check_body(body, None)?;
         let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
         // The record and its `created` event commit together.
-        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        let (app_ref, guard_ref, prepared) = (&app, &guard, &prepared);
         let mut out = self
-            .insert_in(&tx, ctx, &app, entity, &guard, prepared)
-            .await
-            .map_err(flatten)?;
-        tx.commit().await.map_err(StoreError::from)?;
+            .retry_contended(|| async move {
+                let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+                let out = self
+                    .insert_in(&tx, ctx, app_ref, entity, guard_ref, prepared.clone())
+                    .await
+                    .map_err(flatten)?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(out)
+            })
+            .await?;
         self.wake_dispatcher_for(&app);
         guard.access.redact(&mut out.json);
         Ok(out)
@@ -608,12 +617,18 @@ impl Engine {
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
         let guard = self.guard(ctx, &app, entity, Right::Update).await?;
-        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        let (app_ref, guard_ref, id) = (&app, &guard, &id);
         let out = self
-            .update_in(&tx, ctx, &app, entity, &guard, &id, body, if_match)
-            .await
-            .map_err(flatten)?;
-        tx.commit().await.map_err(StoreError::from)?;
+            .retry_contended(|| async move {
+                let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+                let out = self
+                    .update_in(&tx, ctx, app_ref, entity, guard_ref, id, body, if_match)
+                    .await
+                    .map_err(flatten)?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(out)
+            })
+            .await?;
         self.wake_dispatcher_for(&app);
         Ok(out)
     }
@@ -630,7 +645,7 @@ impl Engine {
         body: &Value,
         if_match: Option<i64>,
     ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
-        let current = get_scoped(tx, entity, id, guard.scope.as_ref(), None)
+        let current = crate::access::get_scoped_for_write(tx, entity, id, guard.scope.as_ref())
             .await
             .map_err(Err)?
             .ok_or_else(|| Err(Error::not_found("no such record")))?;
@@ -764,9 +779,15 @@ impl Engine {
         let entity = entity_of(&app, entity)?;
         let id = check_id(id)?;
         let guard = self.guard(ctx, &app, entity, Right::Delete).await?;
-        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
-        self.delete_in(&tx, ctx, &app, entity, &guard, &id, if_match).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        let (app_ref, guard_ref, id) = (&app, &guard, &id);
+        self.retry_contended(|| async move {
+            let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+            self.delete_in(&tx, ctx, app_ref, entity, guard_ref, id, if_match)
+                .await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await?;
         self.wake_dispatcher_for(&app);
         Ok(())
     }
@@ -783,7 +804,7 @@ impl Engine {
         if_match: Option<i64>,
     ) -> Result<(), Error> {
         // The whole record goes into its `deleted` event (the audit trail keeps what was lost).
-        let current = get_scoped(tx, entity, id, guard.scope.as_ref(), None)
+        let current = crate::access::get_scoped_for_write(tx, entity, id, guard.scope.as_ref())
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         if let Some(v) = if_match
@@ -823,6 +844,30 @@ impl Engine {
         )
         .await?;
         crate::rollups::after_write(tx, app, entity, Some(&current), None).await
+    }
+
+    /// Runs a write transaction (`run` begins and commits it) again, up to
+    /// [`WRITE_ATTEMPTS`] times in all, when PostgreSQL aborted it for a deadlock or a
+    /// serialization failure; the client sees only the outcome. A deadlock needs writers locking
+    /// in different orders, which the write path avoids where it can (records and rollup
+    /// parents in id order); this covers the orders it cannot fix (rules, several entities).
+    pub(crate) async fn retry_contended<T, F, Fut>(&self, mut run: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match run().await {
+                Err(e) if attempt < WRITE_ATTEMPTS && trellis_store::error::is_contention(&e) => {
+                    // A short, growing pause lets the transaction that won finish first.
+                    let ms = 5 * attempt as u64 + rand::random_range(0..10u64);
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// The caller's access to an entity with the row scope of a right (403 without it).
@@ -950,49 +995,72 @@ impl Engine {
             }
         }
 
-        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
-        let mut created = Vec::with_capacity(prepared.len());
-        for (i, p) in prepared.into_iter().enumerate() {
-            let guard = create_guard
-                .as_ref()
-                .ok_or_else(|| Error::internal("no create guard"))?;
-            match self.insert_in(&tx, ctx, &app, entity, guard, p).await {
-                Ok(mut r) => {
-                    guard.access.redact(&mut r.json);
-                    created.push(r.json)
+        let (app_ref, prepared, update_ops, delete_ids) = (&app, &prepared, &update_ops, &delete_ids);
+        let creates = &creates;
+        let (create_guard, update_guard, delete_guard) = (&create_guard, &update_guard, &delete_guard);
+        let (created, updated, deleted) = self
+            .retry_contended(|| async move {
+                let app = app_ref;
+                let mut errors: Vec<FieldError> = Vec::new();
+                let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+                // The records updated and deleted, locked at once in id order: two bulks over
+                // overlapping records wait for each other instead of deadlocking.
+                let touched: Vec<String> = update_ops
+                    .iter()
+                    .map(|(_, id, _, _)| id.clone())
+                    .chain(delete_ids.iter().map(|(_, id, _)| id.clone()))
+                    .collect();
+                records::lock(&tx, &entity.table, &touched).await?;
+                if !entity.rollups_over.is_empty() {
+                    let current = records::get_many(&tx, entity, &touched).await?;
+                    let named: Vec<&Value> = creates
+                        .iter()
+                        .chain(update_ops.iter().map(|(_, _, _, fields)| fields))
+                        .collect();
+                    crate::rollups::lock_parents_of(&tx, app, entity, &current, &named).await?;
                 }
-                Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
-                Err(Err(e)) => return Err(prefix_error(e, &format!("create[{i}]"))),
-            }
-        }
-        let mut updated = Vec::with_capacity(update_ops.len());
-        for (i, id, version, fields) in &update_ops {
-            let guard = update_guard
-                .as_ref()
-                .ok_or_else(|| Error::internal("no update guard"))?;
-            match self
-                .update_in(&tx, ctx, &app, entity, guard, id, fields, *version)
-                .await
-            {
-                Ok(r) => updated.push(r.json),
-                Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]")))),
-                Err(Err(e)) => return Err(prefix_error(e, &format!("update[{i}]"))),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Error::validation(errors));
-        }
-        let mut deleted = Vec::with_capacity(delete_ids.len());
-        for (i, id, version) in &delete_ids {
-            let guard = delete_guard
-                .as_ref()
-                .ok_or_else(|| Error::internal("no delete guard"))?;
-            self.delete_in(&tx, ctx, &app, entity, guard, id, *version)
-                .await
-                .map_err(|e| prefix_error(e, &format!("delete[{i}]")))?;
-            deleted.push(Value::String(id.clone()));
-        }
-        tx.commit().await.map_err(StoreError::from)?;
+                let mut created = Vec::with_capacity(prepared.len());
+                for (i, p) in prepared.iter().cloned().enumerate() {
+                    let guard = create_guard
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("no create guard"))?;
+                    match self.insert_in(&tx, ctx, app, entity, guard, p).await {
+                        Ok(mut r) => {
+                            guard.access.redact(&mut r.json);
+                            created.push(r.json)
+                        }
+                        Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
+                        Err(Err(e)) => return Err(prefix_error(e, &format!("create[{i}]"))),
+                    }
+                }
+                let mut updated = Vec::with_capacity(update_ops.len());
+                for (i, id, version, fields) in update_ops.iter() {
+                    let guard = update_guard
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("no update guard"))?;
+                    match self.update_in(&tx, ctx, app, entity, guard, id, fields, *version).await {
+                        Ok(r) => updated.push(r.json),
+                        Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]")))),
+                        Err(Err(e)) => return Err(prefix_error(e, &format!("update[{i}]"))),
+                    }
+                }
+                if !errors.is_empty() {
+                    return Err(Error::validation(errors));
+                }
+                let mut deleted = Vec::with_capacity(delete_ids.len());
+                for (i, id, version) in delete_ids.iter() {
+                    let guard = delete_guard
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("no delete guard"))?;
+                    self.delete_in(&tx, ctx, app, entity, guard, id, *version)
+                        .await
+                        .map_err(|e| prefix_error(e, &format!("delete[{i}]")))?;
+                    deleted.push(Value::String(id.clone()));
+                }
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok((created, updated, deleted))
+            })
+            .await?;
         self.wake_dispatcher_for(&app);
         if created.len() + updated.len() + deleted.len() >= crate::stats::LARGE_WRITE {
             self.stats.refresh_soon(&self.db, &entity.table);

@@ -1,7 +1,7 @@
 //! Rollup fields: an aggregate over the records that point at a record (a customer's total won
 //! amount), recomputed in the same transaction as every write that can change it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use trellis_core::compile::{RollupDep, rollup_value};
 use trellis_core::def::{AppDef, RollupFn};
@@ -79,6 +79,13 @@ async fn refresh<C: trellis_store::Writes>(
 
 /// After a write of a record of `child`: recomputes the rollups of the parents it pointed at
 /// before (`before`) and points at now (`after`), where the write can have changed them.
+///
+/// The parents are locked first, all of them in one order (entity table, then id), and each
+/// aggregate is read after its lock: a concurrent write of a record pointing at the same parent
+/// either committed before (and is counted) or waits for this transaction (and counts it). On
+/// PostgreSQL, where each statement reads what was committed when it started, an aggregate
+/// read before the lock missed a write that committed in between, and the value written from
+/// it was wrong; parents locked in whatever order the writes came in deadlocked.
 pub async fn after_write<C: trellis_store::Writes>(
     conn: &C,
     app: &CompiledApp,
@@ -86,6 +93,7 @@ pub async fn after_write<C: trellis_store::Writes>(
     before: Option<&Row>,
     after: Option<&[(&CompiledField, Val)]>,
 ) -> Result<(), Error> {
+    let mut due: Vec<(&RollupDep, String)> = Vec::new();
     for dep in &child.rollups_over {
         let old_parent = before.and_then(|r| stored_parent(child, r, &dep.via));
         let written_via = after.and_then(|v| {
@@ -107,10 +115,56 @@ pub async fn after_write<C: trellis_store::Writes>(
         if !touched {
             continue;
         }
-        let parents: HashSet<String> = old_parent.into_iter().chain(new_parent).collect();
-        for p in parents {
-            refresh(conn, app, child, dep, &p).await?;
+        let parents: BTreeSet<String> = old_parent.into_iter().chain(new_parent).collect();
+        due.extend(parents.into_iter().map(|p| (dep, p)));
+    }
+    lock_parents(conn, app, &due).await?;
+    for (dep, p) in &due {
+        refresh(conn, app, child, dep, p).await?;
+    }
+    Ok(())
+}
+
+/// Locks, before the writes of a bulk, every parent its rollups can recompute: those the
+/// records point at now (`current`) and those the writes name (`named`, each write's body), in
+/// the one order of [`after_write`]. Locked one write at a time, two bulks moving records
+/// between the same parents in opposite orders deadlocked.
+pub async fn lock_parents_of<C: trellis_store::Writes>(
+    conn: &C,
+    app: &CompiledApp,
+    child: &CompiledEntity,
+    current: &[Row],
+    named: &[&serde_json::Value],
+) -> Result<(), Error> {
+    let mut due: Vec<(&RollupDep, String)> = Vec::new();
+    for dep in &child.rollups_over {
+        for r in current {
+            due.extend(stored_parent(child, r, &dep.via).map(|p| (dep, p)));
         }
+        for body in named {
+            let v = &body[dep.via.as_str()];
+            let p = v.as_str().or_else(|| v["id"].as_str());
+            due.extend(p.map(|p| (dep, p.to_string())));
+        }
+    }
+    lock_parents(conn, app, &due).await
+}
+
+/// Locks the parent records of the rollups due, per entity table in name order.
+async fn lock_parents<C: trellis_store::Writes>(
+    conn: &C,
+    app: &CompiledApp,
+    due: &[(&RollupDep, String)],
+) -> Result<(), Error> {
+    let mut by_table: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (dep, p) in due {
+        let parent = app
+            .entity(&dep.parent)
+            .ok_or_else(|| Error::internal("rollup parent vanished"))?;
+        by_table.entry(parent.table.as_str()).or_default().push(p.clone());
+    }
+    for (table, ids) in by_table {
+        records::lock(conn, table, &ids).await?;
     }
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Asterisk, CommonTableExpression, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict,
-    Order, Query, SelectStatement, SimpleExpr, UnionType, Value, WithClause,
+    Alias, Asterisk, CommonTableExpression, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, LockType, NullOrdering,
+    OnConflict, Order, Query, SelectStatement, SimpleExpr, UnionType, Value, WithClause,
 };
 use sea_orm::{DbBackend, QueryResult};
 use trellis_core::def::FieldType;
@@ -559,6 +559,31 @@ pub async fn get<C: crate::Writes>(
         .and_where(Expr::col(Alias::new("id")).eq(id.to_string()));
     let row = conn.query_one(&stmt).await?;
     row.map(|r| decode_row(entity, &r, wanted, backend)).transpose()
+}
+
+/// Locks records of a table until the write transaction ends, in id order, so that two
+/// transactions locking overlapping sets wait for each other instead of deadlocking
+/// (PostgreSQL `SELECT … ORDER BY id FOR UPDATE`). A statement after the lock sees what the
+/// transaction it waited for committed. On SQLite the one writer holds the whole database
+/// already: nothing to do.
+pub async fn lock<C: crate::Writes>(conn: &C, table: &str, ids: &[String]) -> Result<(), StoreError> {
+    if conn.get_database_backend() != DbBackend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    for chunk in ids.chunks(500) {
+        let stmt = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new(table.to_string()))
+            .and_where(Expr::col(Alias::new("id")).is_in(chunk.iter().cloned()))
+            .order_by(Alias::new("id"), Order::Asc)
+            .lock(LockType::Update)
+            .to_owned();
+        conn.query_all(&stmt).await?;
+    }
+    Ok(())
 }
 
 /// Records by ids (for relation expansion and existence checks).
