@@ -28,8 +28,7 @@ pub async fn app_openapi(
 ) -> ApiResult<HttpResponse> {
     // The browser's Swagger UI fetches this with the session cookie; integrators use a token.
     let ctx = caller_or_cookie(&req, &engine).await?;
-    let compiled = engine.compiled_app(&ctx, &app).await?;
-    Ok(HttpResponse::Ok().json(trellis_core::openapi::app_openapi(&compiled)))
+    Ok(HttpResponse::Ok().json(engine.app_openapi(&ctx, &app).await?))
 }
 
 /// Swagger UI: the platform document, and each app of a logged-in browser's tenant.
