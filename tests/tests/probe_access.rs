@@ -52,6 +52,9 @@ fn crm() -> Value {
             {"name": "ping", "trigger": {"type": "manual", "entity": "deal"}, "actions": [
                 {"type": "notify", "to": {"owner": true}, "title": {"en": "Note: {{record.secret_note}} / {{record.title}}"}},
                 {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": SIGNING_SECRET}]},
+            {"name": "stamp", "trigger": {"type": "record_updated", "entity": "deal"},
+             "condition": "record.title == \"stamp me\"",
+             "actions": [{"type": "set_fields", "values": {"margin": 1}}]},
             {"name": "inbound", "trigger": {"type": "webhook", "key": "orders", "secret": INBOUND_SECRET},
              "actions": [{"type": "create_record", "entity": "customer", "values": {"name": "{{payload.name}}"}}]}
         ]
@@ -308,6 +311,27 @@ async fn a_role_limited_token_carries_no_more_than_its_role(backend: Backend) {
     )
     .await
     .expect_problem(403, "permission_denied");
+    // A rule its change starts acts with its role too: the margin is hidden from reps, so the
+    // rule's write of it fails instead of acting as the whole administrator.
+    as_user(app, &tok, Method::PATCH, &own, Some(json!({"title": "stamp me"})))
+        .await
+        .expect(200);
+    let mut run = Value::Null;
+    for _ in 0..80 {
+        let runs = app.get("/api/v1/apps/crm/rules/stamp/runs").await.expect(200).body;
+        run = runs["data"][0].clone();
+        if matches!(run["status"].as_str(), Some("done" | "failed")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(125)).await;
+    }
+    assert_eq!(run["status"], json!("failed"), "{run}");
+    let d = app.get(&own).await.expect(200);
+    assert!(
+        d.body["margin"].is_null(),
+        "the rule wrote a field its trigger could not: {}",
+        d.text
+    );
     // `/me` does not call the token an administrator.
     let me = as_user(app, &tok, Method::GET, "/api/v1/me", None).await.expect(200);
     assert_eq!(me.body["roles"], json!(["member"]), "{}", me.text);
