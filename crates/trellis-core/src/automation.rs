@@ -271,6 +271,85 @@ impl ActionDef {
     }
 }
 
+/// What a stored secret answers as: secrets are write-only. A definition read and sent back
+/// with the mask keeps the stored secret ([`keep_masked_secrets`]); a new secret replaces it.
+pub const SECRET_MASK: &str = "********";
+
+impl RuleDef {
+    /// The rule as clients read it: the inbound webhook's secret and the signing secrets of
+    /// webhook actions masked.
+    pub fn masked(&self) -> RuleDef {
+        let mut r = self.clone();
+        if let Trigger::Webhook { secret, .. } = &mut r.trigger {
+            *secret = SECRET_MASK.to_string();
+        }
+        for a in &mut r.actions {
+            if let ActionDef::Webhook { secret: Some(s), .. } = a {
+                *s = SECRET_MASK.to_string();
+            }
+        }
+        r
+    }
+
+    /// The rule as members who do not build the app read it: what starts it, not what it does
+    /// (conditions and actions may name fields hidden from them, addresses and URLs).
+    pub fn summary(&self) -> RuleDef {
+        RuleDef {
+            condition: None,
+            actions: Vec::new(),
+            ..self.masked()
+        }
+    }
+}
+
+/// The app's definition with every secret of its rules masked.
+pub fn masked_app(app: &AppDef) -> AppDef {
+    let mut v = app.clone();
+    v.rules = app.rules.iter().map(RuleDef::masked).collect();
+    v
+}
+
+/// Puts the stored secrets back where a changed definition carries the mask: the same rule's
+/// inbound secret, and a webhook action's signing secret (found by place and URL). A mask left over has no stored secret behind it and is refused
+/// by [`validate_rules`].
+pub fn keep_masked_secrets(old: &[RuleDef], new: &mut [RuleDef]) {
+    for r in new.iter_mut() {
+        let Some(before) = old.iter().find(|o| o.name == r.name) else {
+            continue;
+        };
+        if let (Trigger::Webhook { secret, .. }, Trigger::Webhook { secret: stored, .. }) =
+            (&mut r.trigger, &before.trigger)
+            && secret == SECRET_MASK
+        {
+            *secret = stored.clone();
+        }
+        // The action at the same place with the same URL, else one with the same URL, else the
+        // one at the same place (its URL changed).
+        let stored_of = |i: usize, url: &str| -> Option<String> {
+            let signing = |a: &ActionDef| match a {
+                ActionDef::Webhook {
+                    url, secret: Some(s), ..
+                } => Some((url.clone(), s.clone())),
+                _ => None,
+            };
+            let here = before.actions.get(i).and_then(signing);
+            here.clone()
+                .filter(|(u, _)| u == url)
+                .or_else(|| before.actions.iter().filter_map(signing).find(|(u, _)| u == url))
+                .or(here)
+                .map(|(_, s)| s)
+        };
+        for (i, a) in r.actions.iter_mut().enumerate() {
+            if let ActionDef::Webhook { url, secret, .. } = a
+                && secret.as_deref() == Some(SECRET_MASK)
+                && let Some(s) = stored_of(i, url)
+            {
+                *secret = Some(s);
+            }
+        }
+    }
+}
+
 /// Semantic checks of an app's rules (their scripts are compiled by the engine).
 pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
     let mut names = HashSet::new();
@@ -386,7 +465,13 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                         format!("webhook key '{key}' is used twice"),
                     ));
                 }
-                if secret.len() < 16 {
+                if secret == SECRET_MASK {
+                    errors.push(FieldError::new(
+                        format!("{at}.trigger.secret"),
+                        "masked",
+                        "the mask stands for a stored secret, and this rule has none: send a secret",
+                    ));
+                } else if secret.len() < 16 {
                     errors.push(FieldError::new(
                         format!("{at}.trigger.secret"),
                         "too_short",
@@ -465,8 +550,17 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                         ));
                     }
                 }
-                ActionDef::Webhook { url, .. } if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                    errors.push(FieldError::new(format!("{aat}.url"), "invalid", "an http(s) URL"));
+                ActionDef::Webhook { url, secret, .. } => {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        errors.push(FieldError::new(format!("{aat}.url"), "invalid", "an http(s) URL"));
+                    }
+                    if secret.as_deref() == Some(SECRET_MASK) {
+                        errors.push(FieldError::new(
+                            format!("{aat}.secret"),
+                            "masked",
+                            "the mask stands for a stored secret, and this action has none: send a secret",
+                        ));
+                    }
                 }
                 _ => {}
             }
@@ -496,5 +590,51 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(v: Value) -> RuleDef {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn masked_secrets_sent_back_keep_the_stored_ones() {
+        let stored = vec![rule(
+            json!({"name": "r", "trigger": {"type": "webhook", "key": "k", "secret": "inbound-secret-123456"},
+            "actions": [{"type": "webhook", "url": "https://a.example/x", "secret": "signing-1"},
+                        {"type": "webhook", "url": "https://b.example/y", "secret": "signing-2"}]}),
+        )];
+        let masked = stored[0].masked();
+        assert!(!serde_json::to_string(&masked).unwrap().contains("secret-1"));
+        assert!(!serde_json::to_string(&masked).unwrap().contains("signing"));
+        let mut back = vec![masked.clone()];
+        keep_masked_secrets(&stored, &mut back);
+        assert_eq!(back, stored);
+        // Actions reordered: found by URL.
+        let mut swapped = masked.clone();
+        swapped.actions.reverse();
+        let mut back = vec![swapped];
+        keep_masked_secrets(&stored, &mut back);
+        assert_eq!(back[0].actions[0], stored[0].actions[1]);
+        // A new secret replaces; a new rule's mask stays (and validation refuses it).
+        let mut fresh = masked.clone();
+        fresh.trigger = Trigger::Webhook {
+            key: Slug::parse("k").unwrap(),
+            secret: "rotated-secret-123456".into(),
+        };
+        let mut back = vec![fresh.clone()];
+        keep_masked_secrets(&stored, &mut back);
+        assert_eq!(back[0].trigger, fresh.trigger);
+        let mut other = masked;
+        other.name = Slug::parse("other").unwrap();
+        let mut back = vec![other.clone()];
+        keep_masked_secrets(&stored, &mut back);
+        assert_eq!(back[0], other);
+        assert!(other.summary().actions.is_empty() && other.summary().condition.is_none());
     }
 }

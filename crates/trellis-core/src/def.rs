@@ -60,6 +60,9 @@ pub struct RoleDef {
     /// permissions is open to every user of the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<std::collections::BTreeMap<String, crate::permissions::EntityPermissions>>,
+    /// The rules the role may test and run on records it reads (`crate::permissions::RunRules`).
+    #[serde(default, skip_serializing_if = "crate::permissions::RunRules::is_none")]
+    pub run_rules: crate::permissions::RunRules,
 }
 
 impl AppDef {

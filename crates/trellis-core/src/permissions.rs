@@ -61,6 +61,36 @@ impl TransitionRight {
     }
 }
 
+/// Which automation rules a role may dry-run (`POST /apps/{app}/rules/{rule}/test`), run on a
+/// record (manual rules) and whose runs it may read: `true` every rule, a list only those.
+/// Records stay within the role's read scope and view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RunRules {
+    All(bool),
+    Only(Vec<String>),
+}
+
+impl Default for RunRules {
+    fn default() -> Self {
+        RunRules::All(false)
+    }
+}
+
+impl RunRules {
+    pub fn is_none(&self) -> bool {
+        *self == RunRules::All(false)
+    }
+
+    /// Whether the right covers rule `name`.
+    pub fn allows(&self, name: &str) -> bool {
+        match self {
+            RunRules::All(b) => *b,
+            RunRules::Only(list) => list.iter().any(|r| r == name),
+        }
+    }
+}
+
 /// Which rows a role's rights apply to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -201,8 +231,56 @@ impl EntityGrant {
     }
 
     /// Union of the permissions the named roles give on an entity (roles without permissions
-    /// for it give nothing).
+    /// for it give nothing). A field derived from hidden values is hidden too: a rollup over a
+    /// field of the other entity hidden from these roles (its aggregate would show it), and a
+    /// formula that reads a hidden field (`record.<field>`).
     pub fn of_roles(app: &AppDef, entity: &EntityDef, roles: &[String]) -> EntityGrant {
+        Self::of_roles_at(app, entity, roles, 0)
+    }
+
+    /// [`EntityGrant::of_roles`], `depth` rollups away from the entity asked about (rollups over
+    /// rollups are followed a few levels, and never round a cycle for ever).
+    fn of_roles_at(app: &AppDef, entity: &EntityDef, roles: &[String], depth: usize) -> EntityGrant {
+        let mut g = Self::declared(app, entity, roles);
+        let mut derived: Vec<String> = Vec::new();
+        for f in &entity.fields {
+            let Some(r) = &f.rollup else { continue };
+            let Some(over) = &r.field else { continue };
+            let hidden_there = match app.entity(r.from.as_str()) {
+                Some(from) if depth < 3 => Self::of_roles_at(app, from, roles, depth + 1)
+                    .hidden
+                    .contains(over.as_str()),
+                _ => true,
+            };
+            if hidden_there {
+                derived.push(f.name.to_string());
+            }
+        }
+        g.hidden.extend(derived);
+        // Formulas read formulas: until nothing more is hidden.
+        loop {
+            let more: Vec<String> = entity
+                .fields
+                .iter()
+                .filter(|f| !g.hidden.contains(f.name.as_str()))
+                .filter(|f| {
+                    f.formula
+                        .as_deref()
+                        .is_some_and(|s| g.hidden.iter().any(|h| reads_field(s, h)))
+                })
+                .map(|f| f.name.to_string())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            g.hidden.extend(more);
+        }
+        g.read_only.retain(|f| !g.hidden.contains(f));
+        g
+    }
+
+    /// The union of what the roles declare, before derived fields are looked at.
+    fn declared(app: &AppDef, entity: &EntityDef, roles: &[String]) -> EntityGrant {
         let mut g = EntityGrant::default();
         let perms: Vec<&EntityPermissions> = app
             .roles
@@ -275,6 +353,48 @@ impl EntityGrant {
     }
 }
 
+/// Whether a script reads `record.<field>` (or `record["<field>"]`): a formula reading a
+/// hidden field would show it.
+pub fn reads_field(script: &str, field: &str) -> bool {
+    let dotted = format!("record.{field}");
+    let dotted_hit = script.match_indices(&dotted).any(|(i, _)| {
+        let before = script[..i].chars().next_back();
+        let after = script[i + dotted.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    });
+    dotted_hit || script.contains(&format!("record[\"{field}\"]"))
+}
+
+/// An app's definition as a user with these roles sees it: each entity without the fields
+/// hidden from them (nor the title field, indexes and role field settings naming one), and the
+/// rules as summaries (what starts them, secrets masked; not what they do).
+pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
+    let mut v = app.clone();
+    for e in &mut v.entities {
+        let Some(declared) = app.entity(e.name.as_str()) else {
+            continue;
+        };
+        let hidden = EntityGrant::of_roles(app, declared, roles).hidden;
+        if hidden.is_empty() {
+            continue;
+        }
+        e.fields.retain(|f| !hidden.contains(f.name.as_str()));
+        if e.title_field.as_ref().is_some_and(|t| hidden.contains(t.as_str())) {
+            e.title_field = None;
+        }
+        e.indexes
+            .retain(|i| !i.fields.iter().any(|f| hidden.contains(f.as_str())));
+        for r in &mut v.roles {
+            if let Some(p) = r.permissions.as_mut().and_then(|p| p.get_mut(e.name.as_str())) {
+                p.fields.retain(|k, _| !hidden.contains(k));
+            }
+        }
+    }
+    v.rules = app.rules.iter().map(crate::automation::RuleDef::summary).collect();
+    v
+}
+
 /// The system field a role may declare `read_only` (who owns a record decides row scopes).
 pub const OWNER: &str = "owner";
 
@@ -306,6 +426,17 @@ pub const NO_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// Checks the permissions of every role: known entities, fields and stages; filters that parse.
 pub fn validate_permissions(app: &AppDef, errors: &mut Vec<FieldError>) {
     for r in &app.roles {
+        if let RunRules::Only(list) = &r.run_rules {
+            for (i, name) in list.iter().enumerate() {
+                if app.rule(name).is_none() {
+                    errors.push(FieldError::new(
+                        format!("roles.{}.run_rules[{i}]", r.name),
+                        "unknown_rule",
+                        format!("'{}' is not a rule of this app", crate::names::truncate(name, 64)),
+                    ));
+                }
+            }
+        }
         let Some(perms) = &r.permissions else { continue };
         for (ename, p) in perms {
             let at = format!("roles.{}.permissions.{ename}", r.name);
@@ -418,6 +549,48 @@ mod tests {
         let err = validate_app(&b).unwrap_err();
         assert_eq!(err.errors[0].field, "roles.rep.permissions.deal.fields.owner");
         assert!(is_guarded(&a));
+    }
+
+    #[test]
+    fn rollups_and_formulas_over_hidden_fields_are_hidden() {
+        let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+            {"name": "customer", "label": {"en": "C"}, "fields": [
+                {"name": "n", "label": {"en": "N"}, "type": "integer", "rollup": {"from": "deal", "via": "customer", "fn": "count"}},
+                {"name": "total", "label": {"en": "T"}, "type": "decimal", "rollup": {"from": "deal", "via": "customer", "fn": "sum", "field": "margin"}},
+                {"name": "seen", "label": {"en": "S"}, "type": "decimal", "rollup": {"from": "deal", "via": "customer", "fn": "sum", "field": "amount"}}]},
+            {"name": "deal", "label": {"en": "D"}, "fields": [
+                {"name": "amount", "label": {"en": "A"}, "type": "decimal"},
+                {"name": "margin", "label": {"en": "M"}, "type": "decimal"},
+                {"name": "rate", "label": {"en": "R"}, "type": "decimal", "formula": "record.margin / record.amount"},
+                {"name": "twice", "label": {"en": "T"}, "type": "decimal", "formula": "record.rate * 2"},
+                {"name": "plain", "label": {"en": "P"}, "type": "decimal", "formula": "record.amount + record.margins_x"},
+                {"name": "customer", "label": {"en": "C"}, "type": "relation", "target": "customer"}]}],
+            "roles": [{"name": "rep", "label": {"en": "Rep"}, "permissions": {
+                "deal": {"read": true, "fields": {"margin": "hidden"}}, "customer": {"read": true}}}]}))
+        .unwrap();
+        assign_ids(&mut a);
+        let rep = ["rep".to_string()];
+        let deal = EntityGrant::of_roles(&a, a.entity("deal").unwrap(), &rep);
+        let mut hidden: Vec<&str> = deal.hidden.iter().map(String::as_str).collect();
+        hidden.sort();
+        assert_eq!(
+            hidden,
+            ["margin", "rate", "twice"],
+            "a formula reading a hidden field, and one reading that"
+        );
+        let customer = EntityGrant::of_roles(&a, a.entity("customer").unwrap(), &rep);
+        assert_eq!(customer.hidden, HashSet::from(["total".to_string()]));
+        assert!(reads_field("record[\"margin\"] + 1", "margin") && !reads_field("record.margins", "margin"));
+        let view = app_view(&a, &rep);
+        let names: Vec<&str> = view
+            .entity("deal")
+            .unwrap()
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["amount", "plain", "customer"]);
+        assert!(view.roles[0].permissions.as_ref().unwrap()["deal"].fields.is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
 use serde_json::Value;
+use trellis_core::def::AppDef;
 use trellis_core::permissions::{EntityGrant, NO_ID, Reach, Right, RowScope, is_guarded, substitute};
 use trellis_core::query::{Filter, Op, parse_filter};
 use trellis_core::{CompiledEntity, Error, FieldError, Val};
@@ -452,20 +453,10 @@ impl Engine {
         app: &LoadedApp,
         entity: &Arc<CompiledEntity>,
     ) -> Result<Access, Error> {
-        let token_role = ctx.token_role();
-        if !is_guarded(&app.def) || (ctx.is_admin() && token_role.is_none()) {
+        if !is_guarded(&app.def) || ctx.is_admin() {
             return Ok(Access::full(entity));
         }
-        let mut roles: Vec<String> = if ctx.is_admin() {
-            app.def.roles.iter().map(|r| r.name.to_string()).collect()
-        } else {
-            cached_roles(conn, &app.id, ctx.user_id()).await?.to_vec()
-        };
-        if let Some(r) = token_role {
-            roles.retain(|x| x == r);
-        }
-        roles.sort();
-        roles.dedup();
+        let roles = self.caller_roles(conn, ctx, &app.id, &app.def).await?;
         let key = (app.id.clone(), app.version, entity.name().to_string(), roles.join(","));
         if let Some(a) = CACHE.lock().get(&key) {
             return Ok(a.clone());
@@ -487,6 +478,76 @@ impl Engine {
         }
         cache.insert(key, access.clone());
         Ok(access)
+    }
+
+    /// The roles the caller acts with in an app, sorted: those they hold, or with an API token
+    /// made for a role only that one (an administrator's role token acts as the role without
+    /// holding it).
+    pub(crate) async fn caller_roles<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        app_id: &str,
+        def: &AppDef,
+    ) -> Result<Vec<String>, Error> {
+        let mut roles: Vec<String> = if ctx.user_is_admin() {
+            def.roles.iter().map(|r| r.name.to_string()).collect()
+        } else {
+            cached_roles(conn, app_id, ctx.user_id()).await?.to_vec()
+        };
+        if let Some(r) = ctx.token_role() {
+            roles.retain(|x| x == r);
+        }
+        roles.sort();
+        roles.dedup();
+        Ok(roles)
+    }
+
+    /// Refuses a caller who may not dry-run or run rule `rule`, or read its runs (403): tenant
+    /// administrators may, and everyone in an app where no role declares permissions; otherwise
+    /// a role of the caller must give `run_rules` for it.
+    pub async fn require_rule_right<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        rule: &str,
+    ) -> Result<(), Error> {
+        if !is_guarded(&app.def) || ctx.is_admin() {
+            return Ok(());
+        }
+        let roles = self.caller_roles(conn, ctx, &app.id, &app.def).await?;
+        let given = app
+            .def
+            .roles
+            .iter()
+            .filter(|r| roles.iter().any(|n| n == r.name.as_str()))
+            .any(|r| r.run_rules.allows(rule));
+        if given {
+            Ok(())
+        } else {
+            Err(Error::permission_denied(format!(
+                "you may not test or run rule '{}' (a role's run_rules gives it)",
+                trellis_core::names::truncate(rule, 64)
+            )))
+        }
+    }
+
+    /// An app's definition as the caller may read it: everything (secrets masked) for tenant
+    /// administrators and in an app without permissions; otherwise without the fields hidden
+    /// from the caller, and with rules as summaries ([`trellis_core::permissions::app_view`]).
+    pub async fn def_for<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        app_id: &str,
+        def: &AppDef,
+    ) -> Result<AppDef, Error> {
+        if !is_guarded(def) || ctx.is_admin() {
+            return Ok(trellis_core::automation::masked_app(def));
+        }
+        let roles = self.caller_roles(conn, ctx, app_id, def).await?;
+        Ok(trellis_core::permissions::app_view(def, &roles))
     }
 
     /// The row scope of a right as a filter over the entity (`None`: every row); 403 when the

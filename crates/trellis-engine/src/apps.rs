@@ -108,18 +108,46 @@ impl Engine {
         Ok(compiled)
     }
 
+    /// The apps of the tenant, each as the caller may read it ([`Engine::def_for`]).
     pub async fn list_apps(&self, ctx: &TenantCtx) -> Result<Vec<AppOut>, Error> {
         let rows = system::apps_of(&self.db.read, ctx.tenant_id()).await?;
-        rows.iter().map(|r| Ok(app_out(r, parse_stored(r)?))).collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let def = self.def_for(&self.db.read, ctx, &r.id, &parse_stored(r)?).await?;
+            out.push(app_out(r, def));
+        }
+        Ok(out)
     }
 
+    /// An app as the caller may read it: secrets masked, and for members of a guarded app
+    /// without the fields hidden from them ([`Engine::def_for`]).
     pub async fn get_app(&self, ctx: &TenantCtx, app: &str) -> Result<AppOut, Error> {
         let name = Slug::from_path("app", app)?;
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
             .await?
             .ok_or_else(|| app_missing(&name))?;
-        let def = parse_stored(&row)?;
+        let def = self.def_for(&self.db.read, ctx, &row.id, &parse_stored(&row)?).await?;
         Ok(app_out(&row, def))
+    }
+
+    /// The OpenAPI document of an app's record API as the caller may use it: every entity
+    /// through the caller's view, so a field hidden from them is not named.
+    pub async fn app_openapi(&self, ctx: &TenantCtx, app: &str) -> Result<Value, Error> {
+        let app = self.compiled_app(ctx, app).await?;
+        if ctx.is_admin() || !trellis_core::permissions::is_guarded(&app.def) {
+            return Ok(trellis_core::openapi::app_openapi(&app.compiled));
+        }
+        let mut entities = std::collections::HashMap::with_capacity(app.compiled.entities.len());
+        for (name, e) in &app.compiled.entities {
+            let access = self.access(&self.db.read, ctx, &app, e).await?;
+            entities.insert(name.clone(), access.view.clone());
+        }
+        let view = trellis_core::compile::CompiledApp {
+            def: self.def_for(&self.db.read, ctx, &app.id, &app.def).await?,
+            version: app.compiled.version,
+            entities,
+        };
+        Ok(trellis_core::openapi::app_openapi(&view))
     }
 
     /// Creates an app from a definition (entities included, if any).
@@ -158,7 +186,7 @@ impl Engine {
         crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, "app_created", created).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.registry.put(ctx.tenant_id(), Arc::new(loaded));
-        Ok(app_out(&row, def))
+        Ok(app_out(&row, trellis_core::automation::masked_app(&def)))
     }
 
     /// Deletes an app with all its tables and records.
@@ -204,6 +232,8 @@ impl Engine {
         let old = parse_stored(&row)?;
         let mut new = old.clone();
         edit(&mut new)?;
+        // A definition read (secrets masked) and sent back keeps the stored secrets.
+        trellis_core::automation::keep_masked_secrets(&old.rules, &mut new.rules);
         reissue_new_ids(Some(&old), &mut new);
         // Re-check the whole definition against the schema, then the semantic rules.
         let as_json = serde_json::to_value(&new).map_err(|e| Error::internal(e.to_string()))?;

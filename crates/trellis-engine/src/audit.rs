@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use trellis_core::automation::SECRET_MASK;
 use trellis_core::value::now_micros;
 use trellis_core::{Error, FieldError, Slug};
 use trellis_store::events::EventRow;
@@ -53,6 +54,9 @@ pub async fn write<C: trellis_store::Writes>(
     audit::insert(conn, &e).await?;
     Ok(())
 }
+
+/// The provider settings and their secret member, answered masked.
+const PROVIDER_SECRETS: [(&str, &str); 2] = [("smtp", "password"), ("sms", "token")];
 
 impl Engine {
     /// An app's audit trail (administrators only): record events and metadata events, newest
@@ -102,8 +106,10 @@ impl Engine {
         Ok(json!({"data": data, "next_cursor": next}))
     }
 
-    /// The tenant's settings; secrets (SMTP password, SMS token) answer as `"********"`.
+    /// The tenant's settings (administrators only); secrets (SMTP password, SMS token) answer
+    /// as `"********"`.
     pub async fn settings(&self, ctx: &TenantCtx) -> Result<Value, Error> {
+        ctx.require_admin_to("read settings")?;
         let get = |k: &'static str| trellis_store::settings::get(&self.db.read, ctx.tenant_id(), k);
         let days = get(RETENTION_KEY).await?;
         let runs = get(RUNS_KEY).await?.and_then(|d| d.parse::<i64>().ok());
@@ -111,13 +117,13 @@ impl Engine {
             RETENTION_KEY: days.and_then(|d| d.parse::<i64>().ok()),
             RUNS_KEY: runs.unwrap_or(crate::automation::dispatch::DEFAULT_RUNS_PER_MINUTE),
         });
-        for (key, secret) in [("smtp", "password"), ("sms", "token")] {
+        for (key, secret) in PROVIDER_SECRETS {
             let mut v: Value = get(key)
                 .await?
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or(Value::Null);
             if let Some(s) = v.get_mut(secret).filter(|s| !s.is_null()) {
-                *s = json!("********");
+                *s = json!(SECRET_MASK);
             }
             out[key] = v;
         }
@@ -205,8 +211,17 @@ impl Engine {
             trellis_store::settings::put(&self.db.write, ctx.tenant_id(), RUNS_KEY, &n.to_string(), now_micros())
                 .await?;
         }
-        for key in ["smtp", "sms"] {
+        for (key, secret) in PROVIDER_SECRETS {
             if let Some(v) = obj.get(key) {
+                let mut v = v.clone();
+                // Settings read and sent back carry the mask: the stored secret stays.
+                if v.get(secret).and_then(Value::as_str) == Some(SECRET_MASK) {
+                    let stored: Value = trellis_store::settings::get(&self.db.read, ctx.tenant_id(), key)
+                        .await?
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .unwrap_or(Value::Null);
+                    v[secret] = stored.get(secret).cloned().unwrap_or(Value::Null);
+                }
                 trellis_store::settings::put(&self.db.write, ctx.tenant_id(), key, &v.to_string(), now_micros())
                     .await?;
             }

@@ -491,6 +491,17 @@ impl Engine {
                 "must be in the future",
             )]));
         }
+        // A token limited to a role mints tokens of that role at most: none without a role
+        // (that would act as the whole user), none of another role.
+        let role = match (ctx.token_role(), role) {
+            (Some(own), None) => Some(own.to_string()),
+            (Some(own), Some(r)) if r != own => {
+                return Err(Error::permission_denied(format!(
+                    "a token limited to role '{own}' may only make tokens of that role"
+                )));
+            }
+            (_, role) => role,
+        };
         // A role no app of the tenant declares would reach nothing anywhere: refuse it.
         if let Some(r) = &role {
             let mut declared = std::collections::BTreeSet::new();

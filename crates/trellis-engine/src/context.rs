@@ -86,7 +86,16 @@ impl TenantCtx {
     pub fn user_id(&self) -> &str {
         &self.user_id
     }
+    /// Whether the caller acts as a tenant administrator: an administrator's session or token
+    /// without a role. A token made for a role never does, whoever made it: it carries no more
+    /// than its role. Every administrator check asks here (or [`TenantCtx::require_admin_to`]).
     pub fn is_admin(&self) -> bool {
+        self.is_admin && self.token_role.is_none()
+    }
+
+    /// Whether the user behind the caller is a tenant administrator, even when a token limits
+    /// them to a role (that administrator's role token acts as the role without its membership).
+    pub fn user_is_admin(&self) -> bool {
         self.is_admin
     }
     pub fn token_id(&self) -> Option<&str> {
@@ -100,7 +109,7 @@ impl TenantCtx {
 
     /// Refuses callers that are not tenant administrators, saying what they tried (`"add users"`).
     pub fn require_admin_to(&self, what: &str) -> Result<(), trellis_core::Error> {
-        if self.is_admin {
+        if self.is_admin() {
             Ok(())
         } else {
             Err(trellis_core::Error::permission_denied(format!(

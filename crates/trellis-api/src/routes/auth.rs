@@ -101,7 +101,7 @@ pub async fn login(
 pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
     let (user, tenant) = engine.me(&caller.0).await?;
     let app_roles = engine.my_app_roles(&caller.0).await?;
-    let permissions = if user.is_admin {
+    let permissions = if caller.0.is_admin() {
         json!({"apps": "manage", "records": "all"})
     } else {
         json!({"apps": "read", "records": "all"})

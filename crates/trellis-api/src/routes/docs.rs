@@ -28,8 +28,7 @@ pub async fn app_openapi(
 ) -> ApiResult<HttpResponse> {
     // The browser's Swagger UI fetches this with the session cookie; integrators use a token.
     let ctx = caller_or_cookie(&req, &engine).await?;
-    let compiled = engine.compiled_app(&ctx, &app).await?;
-    let mut doc = trellis_core::openapi::app_openapi(&compiled);
+    let mut doc = engine.app_openapi(&ctx, &app).await?;
     crate::spec::finish(&mut doc);
     Ok(HttpResponse::Ok().json(doc))
 }

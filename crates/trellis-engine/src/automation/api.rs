@@ -7,12 +7,19 @@ use trellis_core::validate::parse_rule;
 use trellis_core::{Error, FieldError};
 use trellis_store::events::EventRow;
 use trellis_store::jobs;
-use trellis_store::records;
 use trellis_store::{StoreError, events, system};
 
+use std::collections::HashSet;
+
+use trellis_core::CompiledEntity;
+use trellis_core::permissions::{Right, RunRules};
+use trellis_store::records::Row;
+
+use crate::access::{Access, get_many_scoped, get_scoped};
 use crate::apps::{ChangeOptions, ChangeOut, merge_patch};
 use crate::automation::dispatch::{condition_context, run_input};
 use crate::automation::template::{render, render_json};
+use crate::scripts::LoadedApp;
 use crate::{Engine, TenantCtx};
 
 /// Runs in a row that failed, from which a rule counts as failing.
@@ -45,8 +52,9 @@ impl Engine {
     /// failing (flagged, never silently disabled).
     pub async fn list_rules(&self, ctx: &TenantCtx, app: &str) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
+        let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
         let mut out = Vec::new();
-        for r in &app.def.rules {
+        for r in &def.rules {
             let runs = jobs::runs_of(&self.db.read, &app.id, r.name.as_str(), 20).await?;
             let failing = runs.len() >= FAILING_AFTER
                 && runs
@@ -65,9 +73,11 @@ impl Engine {
         Ok(json!({ "data": out }))
     }
 
+    /// A rule as the caller may read it (secrets masked; a summary for members of a guarded app).
     pub async fn get_rule(&self, ctx: &TenantCtx, app: &str, rule: &str) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
-        let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
+        let r = def.rule(rule).ok_or_else(|| rule_missing(rule))?;
         serde_json::to_value(r).map_err(|e| Error::internal(e.to_string()))
     }
 
@@ -137,6 +147,12 @@ impl Engine {
             if def.rules.len() == before {
                 return Err(rule_missing(&name));
             }
+            // Roles that may run it no longer name it.
+            for role in &mut def.roles {
+                if let RunRules::Only(list) = &mut role.run_rules {
+                    list.retain(|r| *r != name);
+                }
+            }
             Ok(())
         })
         .await
@@ -144,19 +160,40 @@ impl Engine {
 
     /// A rule's runs, newest first: the trigger, the condition's result, each action's status,
     /// attempts, error and duration.
+    /// Who may read them: as for dry runs ([`Engine::require_rule_right`]); a caller limited by
+    /// role permissions sees only the runs on records they read, without hidden values.
     pub async fn rule_runs(&self, ctx: &TenantCtx, app: &str, rule: &str, limit: Option<u64>) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
-        app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        self.require_rule_right(&self.db.read, ctx, &app, rule).await?;
         let limit = limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
             return Err(Error::bad_field("limit", "range", "must be 1 to 500"));
         }
-        let runs = jobs::runs_of(&self.db.read, &app.id, rule, limit).await?;
+        let mut runs = jobs::runs_of(&self.db.read, &app.id, rule, limit).await?;
+        let entity = r.trigger.entity().and_then(|e| app.entity(e.as_str())).cloned();
+        let limited = match &entity {
+            Some(ent) => Some(self.access(&self.db.read, ctx, &app, ent).await?).filter(|a| !a.is_full()),
+            None => None,
+        };
+        if let (Some(access), Some(ent)) = (&limited, &entity) {
+            let readable = self.readable_ids(ctx, access, ent, &runs).await?;
+            runs.retain(|r| {
+                r.record_id
+                    .as_ref()
+                    .is_none_or(|id| id.is_empty() || readable.contains(id))
+            });
+        }
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         let all_jobs = jobs::jobs_of_runs(&self.db.read, &ids).await?;
         let data: Vec<Value> = runs
             .iter()
             .map(|r| {
+                let mut trigger = serde_json::from_str::<Value>(&r.trigger).unwrap_or(Value::Null);
+                let mut actions: Vec<Value> = all_jobs.iter().filter(|j| j.run_id == r.id).map(job_json).collect();
+                if let Some(access) = &limited {
+                    redact_run(access, &mut trigger, &mut actions);
+                }
                 json!({
                     "id": r.id,
                     "status": r.status,
@@ -165,10 +202,10 @@ impl Engine {
                     "depth": r.depth,
                     "record": r.record_id,
                     "rule_version": r.rule_version,
-                    "trigger": serde_json::from_str::<Value>(&r.trigger).unwrap_or(Value::Null),
+                    "trigger": trigger,
                     "started_at": trellis_core::value::format_datetime(&r.started_at),
                     "finished_at": r.finished_at.as_ref().map(trellis_core::value::format_datetime),
-                    "actions": all_jobs.iter().filter(|j| j.run_id == r.id).map(job_json).collect::<Vec<_>>(),
+                    "actions": actions,
                 })
             })
             .collect();
@@ -181,14 +218,23 @@ impl Engine {
     pub async fn test_rule(&self, ctx: &TenantCtx, app_name: &str, rule: &str, body: &Value) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app_name).await?;
         let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
-        let entity = r.trigger.entity().and_then(|e| app.entity(e.as_str())).cloned();
-        let (row, data) = match (&entity, body.get("record")) {
-            (Some(ent), Some(Value::String(id))) => {
+        self.require_rule_right(&self.db.read, ctx, &app, rule).await?;
+        let declared = r.trigger.entity().and_then(|e| app.entity(e.as_str())).cloned();
+        let access = match &declared {
+            Some(ent) => Some(self.access(&self.db.read, ctx, &app, ent).await?),
+            None => None,
+        };
+        // The record is read as the caller reads it: within their read scope (404 outside, as
+        // everywhere), through their view (hidden fields absent from the condition and previews).
+        let entity = access.as_ref().map(|a| a.view.clone());
+        let (row, data) = match (&access, body.get("record")) {
+            (Some(access), Some(Value::String(id))) => {
                 let id = crate::records::check_id(id)?;
-                let row = records::get(&self.db.read, ent, &id, None)
+                let scope = self.scope(&self.db.read, ctx, access, Right::Read).await?;
+                let row = get_scoped(&self.db.read, &access.entity, &id, scope.as_ref(), None)
                     .await?
                     .ok_or_else(|| Error::not_found("no such record"))?;
-                (Some(row), json!({}))
+                (Some(view_row(access, &row)), json!({}))
             }
             (_, Some(Value::Object(o))) => (None, json!({"record": o, "payload": body.get("payload")})),
             (_, None) => (None, json!({"payload": body.get("payload")})),
@@ -218,32 +264,53 @@ impl Engine {
                 .eval_bool(s, &condition_context(entity.as_deref(), row.as_ref(), &input))
                 .map_err(|e| e.to_string()),
         };
-        let actions: Vec<Value> = r
-            .actions
-            .iter()
-            .map(|a| {
-                use trellis_core::automation::ActionDef as A;
-                let preview = match a {
-                    A::SetFields { values } | A::CreateRecord { values, .. } | A::UpdateRelated { values, .. } => {
-                        match crate::automation::actions::records::body_of(self, values, entity.as_deref(), &input) {
-                            Ok(v) => json!({"values": v}),
-                            Err(e) => json!({"error": e.message}),
+        let mut actions: Vec<Value> = Vec::with_capacity(r.actions.len());
+        for a in &r.actions {
+            use trellis_core::automation::ActionDef as A;
+            // Values an action would write to a field hidden from the caller are not shown.
+            let target = match a {
+                A::SetFields { .. } => access.clone(),
+                A::CreateRecord { entity: t, .. } => self.access_to(ctx, &app, Some(t.as_str())).await?,
+                A::UpdateRelated { relation, .. } => {
+                    let t = declared
+                        .as_ref()
+                        .and_then(|e| e.def.field(relation.as_str()))
+                        .and_then(|f| f.target.as_ref());
+                    self.access_to(ctx, &app, t.map(|t| t.as_str())).await?
+                }
+                _ => None,
+            };
+            let preview = match a {
+                A::SetFields { values } | A::CreateRecord { values, .. } | A::UpdateRelated { values, .. } => {
+                    match crate::automation::actions::records::body_of(self, values, entity.as_deref(), &input) {
+                        Ok(mut v) => {
+                            if let Some(t) = &target {
+                                t.redact(&mut v);
+                            }
+                            json!({"values": v})
                         }
+                        Err(e) => json!({"error": e.message}),
                     }
-                    A::Notify { title, body, .. } => json!({
-                        "title": {"zh": title.zh.as_deref().map(|t| render(t, &input)), "en": title.en.as_deref().map(|t| render(t, &input))},
-                        "body": body.as_deref().map(|b| render(b, &input)),
-                    }),
-                    A::Email { subject, body, .. } => json!({"subject": render(subject, &input), "body": render(body, &input)}),
-                    A::Sms { text, .. } => json!({"text": render(text, &input)}),
-                    A::Webhook { url, body, .. } => json!({"url": url, "body": body.as_ref().map(|b| render_json(b, &input)).unwrap_or(input.clone())}),
-                    A::RenderDocument { template, name, .. } => json!({"name": render(name, &input), "content": render(template, &input)}),
-                    A::Transition { to, .. } => json!({"to": to}),
-                    A::AssignOwner { assign } => json!({"assign": assign}),
-                };
-                json!({"type": a.kind(), "would": preview})
-            })
-            .collect();
+                }
+                A::Notify { title, body, .. } => json!({
+                    "title": {"zh": title.zh.as_deref().map(|t| render(t, &input)), "en": title.en.as_deref().map(|t| render(t, &input))},
+                    "body": body.as_deref().map(|b| render(b, &input)),
+                }),
+                A::Email { subject, body, .. } => {
+                    json!({"subject": render(subject, &input), "body": render(body, &input)})
+                }
+                A::Sms { text, .. } => json!({"text": render(text, &input)}),
+                A::Webhook { url, body, .. } => {
+                    json!({"url": url, "body": body.as_ref().map(|b| render_json(b, &input)).unwrap_or(input.clone())})
+                }
+                A::RenderDocument { template, name, .. } => {
+                    json!({"name": render(name, &input), "content": render(template, &input)})
+                }
+                A::Transition { to, .. } => json!({"to": to}),
+                A::AssignOwner { assign } => json!({"assign": assign}),
+            };
+            actions.push(json!({"type": a.kind(), "would": preview}));
+        }
         Ok(match matched {
             Ok(m) => json!({"matched": m, "actions": if m { actions } else { Vec::new() }}),
             Err(e) => json!({"matched": false, "error": format!("the condition failed: {e}"), "actions": []}),
@@ -315,9 +382,13 @@ impl Engine {
                 format!("rule '{rule}' is not a manual rule of '{entity}'"),
             ));
         }
+        self.require_rule_right(&self.db.read, ctx, &app, rule).await?;
         let id = crate::records::check_id(id)?;
+        // The record must be one the caller reads: 404 outside their scope, as everywhere.
+        let access = self.access(&self.db.read, ctx, &app, &ent).await?;
+        let scope = self.scope(&self.db.read, ctx, &access, Right::Read).await?;
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
-        records::get(&tx, &ent, &id, Some(&[]))
+        get_scoped(&tx, &ent, &id, scope.as_ref(), None)
             .await?
             .ok_or_else(|| Error::not_found("no such record"))?;
         let e = EventRow {
@@ -379,6 +450,76 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::not_found("no such job"))?;
         Ok(job_json(&job))
+    }
+}
+
+impl Engine {
+    /// The caller's access to an entity of the app by name (`None`: no such entity).
+    async fn access_to(&self, ctx: &TenantCtx, app: &LoadedApp, entity: Option<&str>) -> Result<Option<Access>, Error> {
+        match entity.and_then(|e| app.entity(e)) {
+            Some(ent) => Ok(Some(self.access(&self.db.read, ctx, app, ent).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The record ids of these runs that the caller reads (none without the read right).
+    async fn readable_ids(
+        &self,
+        ctx: &TenantCtx,
+        access: &Access,
+        entity: &CompiledEntity,
+        runs: &[jobs::RunRow],
+    ) -> Result<HashSet<String>, Error> {
+        let mut ids: Vec<String> = runs
+            .iter()
+            .filter_map(|r| r.record_id.clone())
+            .filter(|id| !id.is_empty())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if access.grant.reach(Right::Read).is_none() {
+            return Ok(HashSet::new());
+        }
+        Ok(match self.scope(&self.db.read, ctx, access, Right::Read).await? {
+            None => ids.into_iter().collect(),
+            Some(scope) => get_many_scoped(&self.db.read, entity, &ids, &scope)
+                .await?
+                .iter()
+                .map(|r| r.id().to_string())
+                .collect(),
+        })
+    }
+}
+
+/// The row as the caller's view of its entity holds it (hidden columns left out).
+fn view_row(access: &Access, row: &Row) -> Row {
+    Row {
+        values: access
+            .view
+            .columns
+            .iter()
+            .map(|c| row.get(&access.entity, &c.name).cloned())
+            .collect(),
+    }
+}
+
+/// A run as a caller limited by role permissions reads it: the trigger's changes and the
+/// values actions set without hidden fields, and no answers of called webhooks (they may
+/// echo anything).
+fn redact_run(access: &Access, trigger: &mut Value, actions: &mut [Value]) {
+    let hidden_ids = access.hidden_ids();
+    if let Some(Value::Object(changes)) = trigger.get_mut("changes") {
+        changes.retain(|k, _| !hidden_ids.contains(k) && !access.grant.hidden.contains(k));
+    }
+    for a in actions {
+        if let Some(out) = a.get_mut("output").filter(|o| o.is_object()) {
+            if let Some(set) = out.get_mut("set") {
+                access.redact(set);
+            }
+            if let Value::Object(o) = out {
+                o.remove("response");
+            }
+        }
     }
 }
 

@@ -50,7 +50,7 @@ fn rule_depth(input: &Value) -> i32 {
 #[derive(Default)]
 struct Seen {
     apps: std::collections::HashMap<String, Option<Arc<LoadedApp>>>,
-    users: std::collections::HashMap<(String, Option<String>), TenantCtx>,
+    users: std::collections::HashMap<(String, Option<String>, Option<String>), TenantCtx>,
 }
 
 /// What a finished attempt leads to.
@@ -157,11 +157,16 @@ impl Engine {
             }
         };
         let actor = input["event"]["actor"].as_str();
-        let key = (job.tenant_id.clone(), actor.map(str::to_string));
+        let via = input["event"]["via"].as_str();
+        let key = (
+            job.tenant_id.clone(),
+            actor.map(str::to_string),
+            via.map(str::to_string),
+        );
         let user = match seen.users.get(&key) {
             Some(u) => u.clone(),
             None => {
-                let u = self.acting_user(tx, &job.tenant_id, actor).await?;
+                let u = self.acting_user(tx, &job.tenant_id, actor, via).await?;
                 seen.users.insert(key, u.clone());
                 u
             }
@@ -194,23 +199,34 @@ impl Engine {
     ) -> Result<TenantCtx, Error> {
         let actor = input["event"]["actor"].as_str();
         Ok(self
-            .acting_user(conn, &job.tenant_id, actor)
+            .acting_user(conn, &job.tenant_id, actor, input["event"]["via"].as_str())
             .await?
             .as_rule(&job.rule, rule_depth(input)))
     }
 
-    /// The triggering user if still enabled, else the tenant's first administrator.
+    /// The triggering user if still enabled, else the tenant's first administrator. A change
+    /// made through an API token with a role (`via` = `token:<id>`) runs its rules with only
+    /// that role, as the token acted: a rule never acts with more than its trigger had.
     async fn acting_user<C: trellis_store::Writes>(
         &self,
         conn: &C,
         tenant_id: &str,
         actor: Option<&str>,
+        via: Option<&str>,
     ) -> Result<TenantCtx, Error> {
         if let Some(actor) = actor
             && let Some(u) = system::user_by_id(conn, tenant_id, actor).await?
             && u.disabled_at.is_none()
         {
-            return Ok(TenantCtx::new(tenant_id.to_string(), u.id, u.is_admin, None));
+            let role = match via.and_then(|v| v.strip_prefix("token:")) {
+                Some(token) => system::api_tokens_of(conn, tenant_id, &u.id)
+                    .await?
+                    .into_iter()
+                    .find(|t| t.id == token)
+                    .and_then(|t| t.role),
+                None => None,
+            };
+            return Ok(TenantCtx::new(tenant_id.to_string(), u.id, u.is_admin, None).with_token_role(role));
         }
         let admin = system::users_of(conn, tenant_id)
             .await?
