@@ -449,7 +449,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                         ));
                     }
                 }
-                if offset_seconds.abs() > 366 * 86_400 {
+                if !(-366 * 86_400..=366 * 86_400).contains(offset_seconds) {
                     errors.push(FieldError::new(
                         format!("{at}.trigger.offset_seconds"),
                         "out_of_range",

@@ -325,35 +325,46 @@ impl CompiledField {
 }
 
 /// The value of a rollup field from the raw aggregates of the aggregated column (stored units
-/// at `child_scale`): count; sum (0 when nothing points here); avg, min, max (empty then).
-/// Exact decimals throughout, rounded to the rollup field's scale at the end.
+/// at `child_scale`; the sum exact in 128 bits): count; sum (0 when nothing points here); avg,
+/// min, max (empty then). Exact decimals throughout, rounded to the rollup field's scale at the
+/// end. `None` when the value is past what the rollup field holds (64 bits for an integer,
+/// [`crate::value::max_minor`] for a decimal), as a value written to it would be.
 pub fn rollup_value(
     func: crate::def::RollupFn,
     parent: &CompiledField,
     child_scale: u8,
     count: i64,
-    sum: Option<i64>,
+    sum: Option<i128>,
     min: Option<i64>,
     max: Option<i64>,
-) -> Val {
+) -> Option<Val> {
     use crate::def::RollupFn;
     use rust_decimal::Decimal;
     use rust_decimal::prelude::ToPrimitive;
-    let dec = |minor: i64| Decimal::new(minor, child_scale as u32);
-    let value: Option<Decimal> = match func {
-        RollupFn::Count => Some(Decimal::from(count)),
-        RollupFn::Sum => Some(sum.map(dec).unwrap_or_default()),
-        RollupFn::Avg => sum.filter(|_| count > 0).map(|s| dec(s) / Decimal::from(count)),
-        RollupFn::Min => min.map(dec),
-        RollupFn::Max => max.map(dec),
+    // A sum of up to 2^32 values of 64 bits fits the 96 bits of a decimal; past that, `None`.
+    let dec = |minor: i128| Decimal::try_from_i128_with_scale(minor, u32::from(child_scale)).ok();
+    let raw: Option<i128> = match func {
+        RollupFn::Count => Some(i128::from(count)),
+        RollupFn::Sum => Some(sum.unwrap_or_default()),
+        RollupFn::Avg => sum.filter(|_| count > 0),
+        RollupFn::Min => min.map(i128::from),
+        RollupFn::Max => max.map(i128::from),
     };
-    let Some(d) = value else { return Val::Null };
-    let scale = if parent.kind.is_fixed_point() { parent.scale } else { 0 };
-    let rounded = d.round_dp(scale as u32);
-    let minor = (rounded * Decimal::from(10i64.pow(scale as u32))).to_i64();
-    match (parent.kind.is_fixed_point(), minor) {
-        (true, Some(m)) => Val::Fixed(m),
-        (false, Some(m)) => Val::Int(m),
-        (_, None) => Val::Null,
+    let Some(raw) = raw else { return Some(Val::Null) };
+    let d = match func {
+        RollupFn::Count => Decimal::from(count),
+        RollupFn::Avg => dec(raw)?.checked_div(Decimal::from(count))?,
+        _ => dec(raw)?,
+    };
+    let fixed = parent.kind.is_fixed_point();
+    let scale = if fixed { parent.scale } else { 0 };
+    let minor = d
+        .round_dp(u32::from(scale))
+        .checked_mul(Decimal::from(10i64.pow(u32::from(scale))))?
+        .to_i64()?;
+    if fixed {
+        crate::value::fits_fixed(minor, scale).then_some(Val::Fixed(minor))
+    } else {
+        Some(Val::Int(minor))
     }
 }

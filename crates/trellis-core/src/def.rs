@@ -376,6 +376,19 @@ pub enum RollupFn {
     Max,
 }
 
+impl RollupFn {
+    /// The word a definition writes (`"fn": "sum"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollupFn::Count => "count",
+            RollupFn::Sum => "sum",
+            RollupFn::Avg => "avg",
+            RollupFn::Min => "min",
+            RollupFn::Max => "max",
+        }
+    }
+}
+
 /// `fn` of `field` over the records of `from` whose relation `via` points at this record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,11 +1,8 @@
 //! Typed field values: JSON from a client is coerced into a `Val` by the field's type and checked
 //! against its constraints; a `Val` read from a column is turned back into JSON.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
 use crate::compile::CompiledField;
@@ -137,31 +134,144 @@ fn fixed_to_json(minor: i64, scale: u8) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Parses a decimal from a JSON number or string into minor units at `scale`.
+/// Largest magnitude in minor units a fixed-point field of `scale` holds (what a record of it
+/// may store, a filter compare with, a rollup or formula write).
+pub fn max_minor(scale: u8) -> i64 {
+    if scale == 0 { MAX_MINOR } else { MAX_MINOR_SCALED }
+}
+
+/// Whether minor units at `scale` are within what a fixed-point field holds.
+pub fn fits_fixed(minor: i64, scale: u8) -> bool {
+    let limit = max_minor(scale);
+    (-limit..=limit).contains(&minor)
+}
+
+/// Parses a decimal from a JSON number or string into minor units at `scale`, exactly: digits
+/// past the scale are a `scale` error (never rounded away) and a value past [`max_minor`] is
+/// `out_of_range`, however many digits or whatever exponent it is written with. Nothing is
+/// multiplied before its size is known, so no input can overflow on the way.
 pub fn parse_fixed(v: &Value, scale: u8) -> Result<i64, (&'static str, String)> {
     let text = match v {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.trim().to_string(),
         _ => return Err(("type", "must be a number".into())),
     };
-    let d = Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|_| match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => ("out_of_range", "is too large".to_string()),
-            _ => ("type", "must be a number".to_string()),
-        })?
-        .normalize();
-    if d.scale() > scale as u32 {
+    let n = WrittenDecimal::parse(&text).ok_or(("type", "must be a number".to_string()))?;
+    let limit = max_minor(scale);
+    let out_of_range = || {
+        let max = fixed_to_string(limit, scale);
+        ("out_of_range", format!("must be between -{max} and {max}"))
+    };
+    // The value in minor units is digits × 10^shift.
+    let shift = n.exponent.saturating_add(i64::from(scale));
+    if n.digits.is_empty() {
+        return Ok(0);
+    }
+    if shift < 0 {
         return Err((
             "scale",
             format!("must have at most {scale} digits after the decimal point"),
         ));
     }
-    let minor = (d * Decimal::from(10i64.pow(scale as u32)))
-        .to_i64()
-        .filter(|m| m.abs() <= if scale == 0 { MAX_MINOR } else { MAX_MINOR_SCALED })
-        .ok_or(("out_of_range", "is too large".to_string()))?;
-    Ok(minor)
+    // At most 19 digits: an i128 holds them and their power of ten with room to spare.
+    if n.digits.len() as i64 + shift > 19 {
+        return Err(out_of_range());
+    }
+    let magnitude = n.digits.iter().fold(0i128, |acc, d| acc * 10 + i128::from(*d)) * 10i128.pow(shift as u32);
+    let minor = if n.negative { -magnitude } else { magnitude };
+    i64::try_from(minor)
+        .ok()
+        .filter(|m| fits_fixed(*m, scale))
+        .ok_or_else(out_of_range)
+}
+
+/// A decimal as written: `[+-]digits[.digits][(e|E)[+-]digits]`, read as significant digits
+/// (no leading or trailing zeros; none for zero) times a power of ten.
+#[derive(Debug, PartialEq)]
+struct WrittenDecimal {
+    negative: bool,
+    digits: Vec<u8>,
+    exponent: i64,
+}
+
+impl WrittenDecimal {
+    /// Exponents past this many digits all mean "far too large" or "far too small".
+    const MAX_EXPONENT_DIGITS: usize = 9;
+
+    fn parse(text: &str) -> Option<WrittenDecimal> {
+        let (negative, rest) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exponent) = match rest.find(['e', 'E']) {
+            Some(at) => (&rest[..at], Self::exponent(&rest[at + 1..])?),
+            None => (rest, 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.len() + fraction.len() == 0 || !all_digits(whole) || !all_digits(fraction) {
+            return None;
+        }
+        let mut digits: Vec<u8> = whole.bytes().chain(fraction.bytes()).map(|b| b - b'0').collect();
+        let mut exponent = exponent - fraction.len() as i64;
+        let trailing = digits.iter().rev().take_while(|d| **d == 0).count();
+        digits.truncate(digits.len() - trailing);
+        exponent += trailing as i64;
+        let leading = digits.iter().take_while(|d| **d == 0).count();
+        digits.drain(..leading);
+        Some(WrittenDecimal {
+            negative,
+            digits,
+            exponent,
+        })
+    }
+
+    /// `[+-]digits`, clamped to ±10^9 (any larger exponent decides the same way).
+    fn exponent(text: &str) -> Option<i64> {
+        let (negative, digits) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let digits = digits.trim_start_matches('0');
+        let magnitude = if digits.len() > Self::MAX_EXPONENT_DIGITS {
+            10i64.pow(Self::MAX_EXPONENT_DIGITS as u32)
+        } else {
+            digits.parse::<i64>().unwrap_or(0)
+        };
+        Some(if negative { -magnitude } else { magnitude })
+    }
+}
+
+/// An integer field's value from a JSON number: whole numbers of 64 bits (also written as
+/// `5.0` or `1e3`); a whole number past 64 bits is `out_of_range`, anything else `type`.
+fn parse_integer(v: &Value) -> Result<i64, (&'static str, String)> {
+    let type_err = || ("type", "must be an integer".to_string());
+    let Value::Number(n) = v else { return Err(type_err()) };
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    let out_of_range = || ("out_of_range", format!("must be between {} and {}", i64::MIN, i64::MAX));
+    if n.is_u64() {
+        return Err(out_of_range());
+    }
+    let f = n
+        .as_f64()
+        .filter(|f| f.is_finite() && f.fract() == 0.0)
+        .ok_or_else(type_err)?;
+    // Whole doubles strictly between -2^63 and 2^63 convert exactly. -2^63 itself is left out:
+    // as a double it may stand for -9223372036854775809, which serde read as one; i64::MIN
+    // written as an integer was taken above.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f > -TWO_63 && f < TWO_63 {
+        Ok(f as i64)
+    } else {
+        Err(out_of_range())
+    }
 }
 
 /// Formats minor units as a plain decimal string (for messages and text conversion).
@@ -249,17 +359,7 @@ impl CompiledField {
                 }
                 Val::Text(s.to_string())
             }
-            FieldType::Integer => {
-                let i = match v {
-                    Value::Number(n) => n.as_i64().or_else(|| {
-                        n.as_f64()
-                            .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
-                            .map(|f| f as i64)
-                    }),
-                    _ => None,
-                };
-                Val::Int(i.ok_or_else(|| type_err("an integer"))?)
-            }
+            FieldType::Integer => Val::Int(parse_integer(v).map_err(|(c, m)| fail(self, c, m))?),
             FieldType::Decimal | FieldType::Percent => {
                 Val::Fixed(parse_fixed(v, self.scale).map_err(|(c, m)| fail(self, c, m))?)
             }
@@ -743,5 +843,250 @@ mod tests {
         let f = field(FieldType::Datetime, |_| {});
         let v = f.coerce(&json!("2026-11-26T08:00:00+08:00")).unwrap();
         assert_eq!(v.to_json(&f), json!("2026-11-26T00:00:00.000000Z"));
+    }
+}
+
+/// Property tests of the number paths with extreme values: parsing never panics, and what it
+/// accepts is exactly the value written and comes back unchanged.
+#[cfg(test)]
+mod number_properties {
+    use std::str::FromStr;
+
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::def::{FieldDef, Label, RollupFn};
+    use crate::names::StorageId;
+
+    fn field(kind: FieldType, scale: u8) -> CompiledField {
+        let mut f = FieldDef::new("x", Label::new("x", "x"), kind);
+        f.id = Some(StorageId::generate());
+        if kind.is_fixed_point() {
+            f.scale = Some(scale);
+        }
+        if kind == FieldType::Currency {
+            f.currency = Some("CNY".into());
+        }
+        CompiledField::compile(&f)
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 2_000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Minor units at the edges and anywhere in between.
+    fn minor_units() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(MAX_MINOR),
+            Just(-MAX_MINOR),
+            Just(MAX_MINOR_SCALED),
+            Just(-MAX_MINOR_SCALED),
+            Just(0),
+            -MAX_MINOR_SCALED..=MAX_MINOR_SCALED,
+            any::<i64>(),
+        ]
+    }
+
+    /// Decimals as a client may write them: signs, up to 40 whole and 40 fraction digits,
+    /// leading and trailing zeros, exponents small and huge.
+    fn written() -> impl Strategy<Value = String> {
+        let digits = |max: usize| proptest::collection::vec(0u8..10, 0..=max);
+        let exponent = prop_oneof![
+            Just(String::new()),
+            (-40i64..=40).prop_map(|e| format!("e{e}")),
+            (0i64..=40).prop_map(|e| format!("E+{e}")),
+            Just("e99999999999999999999".to_string()),
+            Just("e-99999999999999999999".to_string()),
+        ];
+        (
+            prop_oneof![Just(""), Just("-"), Just("+")],
+            digits(40),
+            any::<bool>(),
+            digits(40),
+            exponent,
+        )
+            .prop_map(|(sign, whole, point, fraction, exponent)| {
+                let text = |d: &[u8]| d.iter().map(|d| char::from(b'0' + d)).collect::<String>();
+                let mut s = format!("{sign}{}", text(&whole));
+                if point || whole.is_empty() {
+                    s.push('.');
+                    s.push_str(&text(&fraction));
+                }
+                s.push_str(&exponent);
+                s
+            })
+    }
+
+    /// What `text` stands for, when rust_decimal can hold it exactly.
+    fn exact(text: &str) -> Option<Decimal> {
+        let d = if text.contains(['e', 'E']) {
+            Decimal::from_scientific(&text.replace("E+", "e"))
+        } else {
+            Decimal::from_str(text)
+        };
+        // More than 28 digits are rounded by rust_decimal: no oracle for those.
+        let significant = text
+            .split(['e', 'E'])
+            .next()
+            .unwrap_or("")
+            .trim_start_matches(['-', '+'])
+            .replace('.', "");
+        let significant = significant.trim_start_matches('0').trim_end_matches('0');
+        d.ok().filter(|_| significant.len() <= 28)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn fixed_point_values_round_trip_or_are_refused(minor in minor_units(), scale in 0u8..=6) {
+            for kind in [FieldType::Decimal, FieldType::Percent, FieldType::Currency] {
+                let f = field(kind, scale);
+                let val = if kind == FieldType::Currency {
+                    Val::Currency(minor, "CNY".into())
+                } else {
+                    Val::Fixed(minor)
+                };
+                let answered = val.to_json(&f);
+                let text = Value::String(fixed_to_string(minor, scale));
+                if fits_fixed(minor, scale) {
+                    prop_assert_eq!(f.coerce(&answered).unwrap(), val.clone(), "{} at scale {}", answered, scale);
+                    prop_assert_eq!(parse_fixed(&text, scale), Ok(minor));
+                    prop_assert_eq!(f.coerce_operand(&text).unwrap(), Val::Fixed(minor));
+                } else {
+                    prop_assert_eq!(f.coerce(&text).unwrap_err().code, "out_of_range");
+                    prop_assert_eq!(f.coerce_operand(&text).unwrap_err().code, "out_of_range");
+                }
+            }
+        }
+
+        #[test]
+        fn written_decimals_parse_exactly_or_are_refused(text in written(), scale in 0u8..=6) {
+            let got = parse_fixed(&Value::String(text.clone()), scale);
+            if let Ok(m) = got {
+                prop_assert!(fits_fixed(m, scale), "{} gave {}", text, m);
+                prop_assert_eq!(parse_fixed(&Value::String(fixed_to_string(m, scale)), scale), Ok(m));
+            }
+            let well_formed = text.trim_start_matches(['-', '+']).split(['e', 'E']).next().is_some_and(|m| m != ".");
+            if well_formed {
+                prop_assert!(!matches!(got, Err(("type", _))), "{} is a number: {:?}", text, got);
+            }
+            if let Some(d) = exact(&text) {
+                let d = d.normalize();
+                let want = if d.scale() > u32::from(scale) {
+                    Err("scale")
+                } else {
+                    match d.checked_mul(Decimal::from(10i64.pow(u32::from(scale)))).and_then(|x| i64::from_str(&x.normalize().to_string()).ok()) {
+                        Some(m) if fits_fixed(m, scale) => Ok(m),
+                        _ => Err("out_of_range"),
+                    }
+                };
+                prop_assert_eq!(got.map_err(|(c, _)| c), want, "{}", text);
+            }
+            // As a JSON number (what serde reads it as), too: never a panic.
+            if let Ok(n) = serde_json::from_str::<Value>(text.trim_start_matches('+')) {
+                let _ = parse_fixed(&n, scale);
+                let _ = field(FieldType::Currency, scale).coerce(&json!({"amount": n, "currency": "USD"}));
+            }
+        }
+
+        #[test]
+        fn integers_round_trip_and_whole_numbers_past_64_bits_are_out_of_range(
+            i in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>()],
+            extra in 1u64..=u64::MAX,
+        ) {
+            let f = field(FieldType::Integer, 0);
+            prop_assert_eq!(f.coerce(&Val::Int(i).to_json(&f)).unwrap(), Val::Int(i));
+            prop_assert_eq!(f.coerce_operand(&json!(i)).unwrap(), Val::Int(i));
+            // Past either end, written as an integer (serde reads a double or a u64).
+            let above = i128::from(i64::MAX) + i128::from(extra);
+            let below = i128::from(i64::MIN) - i128::from(extra);
+            for text in [above.to_string(), below.to_string(), format!("{above}.0"), format!("{}e10", i)] {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                match f.coerce(&v) {
+                    Ok(Val::Int(got)) => prop_assert_eq!(i128::from(got), i128::from(i) * 10_000_000_000, "{}", text),
+                    Ok(other) => prop_assert!(false, "{} gave {:?}", text, other),
+                    Err(e) => prop_assert!(e.code == "out_of_range", "{}: {:?}", text, e),
+                }
+            }
+        }
+
+        #[test]
+        fn conversions_and_rollups_never_leave_a_fields_range(
+            minor in minor_units(),
+            sum in prop_oneof![any::<i128>(), Just(i128::from(i64::MAX) * 2), Just(i128::from(i64::MIN) * 2)],
+            count in prop_oneof![Just(0i64), Just(1), Just(i64::MAX), 0i64..1000],
+            from_scale in 0u8..=6,
+            to_scale in 0u8..=6,
+        ) {
+            let kinds = [FieldType::Integer, FieldType::Decimal, FieldType::Percent, FieldType::Currency, FieldType::Text, FieldType::Boolean];
+            let in_range = |v: &Val, f: &CompiledField| match v {
+                Val::Fixed(m) | Val::Currency(m, _) => fits_fixed(*m, f.scale),
+                _ => true,
+            };
+            for from_kind in kinds.iter().take(4) {
+                let from = field(*from_kind, from_scale);
+                let val = match from_kind {
+                    FieldType::Integer => Val::Int(minor),
+                    FieldType::Currency => Val::Currency(minor, "CNY".into()),
+                    _ => Val::Fixed(minor),
+                };
+                for to_kind in kinds {
+                    let to = field(to_kind, to_scale);
+                    if let Some(v) = crate::plan::convert_value(&from, &to, &val) {
+                        prop_assert!(in_range(&v, &to), "{:?} → {:?}: {:?}", from_kind, to_kind, v);
+                    }
+                }
+            }
+            for func in [RollupFn::Count, RollupFn::Sum, RollupFn::Avg, RollupFn::Min, RollupFn::Max] {
+                for target in [field(FieldType::Integer, 0), field(FieldType::Decimal, to_scale)] {
+                    let v = crate::compile::rollup_value(func, &target, from_scale, count, Some(sum), Some(minor), Some(minor));
+                    if let Some(v) = v {
+                        prop_assert!(in_range(&v, &target), "{:?}: {:?}", func, v);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn negative_zero_and_edges_of_the_grammar() {
+        for zero in [
+            "-0",
+            "-0.00",
+            "+0",
+            "0e999999999999",
+            "-0.000000000000000000000000000000000e-5",
+            "00.000",
+        ] {
+            assert_eq!(parse_fixed(&json!(zero), 2), Ok(0), "{zero}");
+        }
+        assert_eq!(parse_fixed(&json!(-0.0), 2), Ok(0));
+        assert_eq!(parse_fixed(&json!("1.5e2"), 0), Ok(150));
+        assert_eq!(parse_fixed(&json!(".5"), 1), Ok(5));
+        assert_eq!(parse_fixed(&json!("5."), 1), Ok(50));
+        assert_eq!(parse_fixed(&json!("1e-3"), 2).unwrap_err().0, "scale");
+        assert_eq!(parse_fixed(&json!("1e-99999999999"), 2).unwrap_err().0, "scale");
+        assert_eq!(parse_fixed(&json!("1e99999999999"), 2).unwrap_err().0, "out_of_range");
+        assert_eq!(parse_fixed(&json!(i64::MIN), 0).unwrap_err().0, "out_of_range");
+        for bad in [
+            "", "-", ".", "e5", "1e", "1e+", "1.2.3", "1_000", "0x10", "NaN", "inf", "１", "1 2",
+        ] {
+            assert_eq!(parse_fixed(&json!(bad), 2).unwrap_err().0, "type", "{bad:?}");
+        }
+        let f = field(FieldType::Integer, 0);
+        assert_eq!(f.coerce(&json!(i64::MIN)).unwrap(), Val::Int(i64::MIN));
+        assert_eq!(f.coerce(&json!(u64::MAX)).unwrap_err().code, "out_of_range");
+        assert_eq!(f.coerce(&json!(1e300)).unwrap_err().code, "out_of_range");
+        assert_eq!(f.coerce(&json!(5.5)).unwrap_err().code, "type");
+        assert_eq!(f.coerce(&json!("5")).unwrap_err().code, "type");
     }
 }

@@ -1384,28 +1384,19 @@ impl Engine {
         let mut stages = Vec::new();
         for s in &pipeline.stages {
             let mut count = 0;
-            let mut sums_raw = vec![0i64; sum_fields.len()];
+            let mut sums_raw = vec![0i128; sum_fields.len()];
             for (g, n, ss) in &totals {
                 // Records from before the pipeline have no stage: they sit in the initial one.
                 if g.as_deref().unwrap_or(&initial) == s.key.as_str() {
                     count += n;
                     for (acc, v) in sums_raw.iter_mut().zip(ss) {
-                        *acc += v.unwrap_or(0);
+                        *acc = acc.saturating_add(v.unwrap_or(0));
                     }
                 }
             }
             let mut sums_out = Map::new();
             for (f, raw) in sum_fields.iter().zip(sums_raw) {
-                let v = if f.kind.is_fixed_point() {
-                    Val::Fixed(raw)
-                } else {
-                    Val::Int(raw)
-                };
-                let mut plain = (*f).clone();
-                if plain.kind == trellis_core::FieldType::Currency {
-                    plain.kind = trellis_core::FieldType::Decimal;
-                }
-                sums_out.insert(f.name.clone(), v.to_json(&plain));
+                sums_out.insert(f.name.clone(), board_sum(f, s.key.as_str(), raw)?);
             }
             let stage_filter = json!({"field": "stage", "op": "eq", "value": s.key});
             let combined = match &filter_json {
@@ -1802,4 +1793,30 @@ pub async fn reconcile<C: trellis_store::Writes>(
         }
     }
     Ok(())
+}
+
+/// A board column's sum of a number field as answered: exact in 128 bits, answered while it
+/// fits the 64 bits of stored units (a sum of integers as an exact integer). A sum past that
+/// answers 422 naming `sum` and the field, rather than a rounded or wrapped number.
+fn board_sum(f: &CompiledField, stage: &str, raw: i128) -> Result<Value, Error> {
+    let Ok(raw) = i64::try_from(raw) else {
+        return Err(Error::validation(vec![FieldError::new(
+            "sum",
+            "out_of_range",
+            format!(
+                "the sum of '{}' in stage '{stage}' is past 64 bits; filter the board to fewer records",
+                f.name
+            ),
+        )]));
+    };
+    let v = if f.kind.is_fixed_point() {
+        Val::Fixed(raw)
+    } else {
+        Val::Int(raw)
+    };
+    let mut plain = f.clone();
+    if plain.kind == trellis_core::FieldType::Currency {
+        plain.kind = trellis_core::FieldType::Decimal;
+    }
+    Ok(v.to_json(&plain))
 }

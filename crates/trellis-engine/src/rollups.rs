@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use trellis_core::compile::{RollupDep, rollup_value};
 use trellis_core::def::{AppDef, RollupFn};
-use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, Val};
+use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, FieldError, Val};
 use trellis_store::records::{self, Row};
 
 /// The value a rollup field has while nothing points at its record.
 pub fn empty_value(func: RollupFn, field: &CompiledField) -> Val {
     match func {
-        RollupFn::Count | RollupFn::Sum => rollup_value(func, field, 0, 0, None, None, None),
+        RollupFn::Count | RollupFn::Sum => rollup_value(func, field, 0, 0, None, None, None).unwrap_or(Val::Null),
         _ => Val::Null,
     }
 }
@@ -72,7 +72,20 @@ async fn refresh<C: trellis_store::Writes>(
     )
     .await?;
     let scale = field.map_or(0, |f| f.scale);
-    let value = rollup_value(dep.func, target, scale, a.count, a.sum, a.min, a.max);
+    let value = rollup_value(dep.func, target, scale, a.count, a.sum, a.min, a.max).ok_or_else(|| {
+        // Only a sum (or an average over it) can pass its field's range: name the field written.
+        let written = dep.field.as_deref().unwrap_or(&dep.via);
+        Error::validation(vec![FieldError::new(
+            written,
+            "out_of_range",
+            format!(
+                "would make the {} '{}' of its {} record larger than that field holds",
+                dep.func.as_str(),
+                dep.parent_field,
+                dep.parent
+            ),
+        )])
+    })?;
     records::set_derived(conn, parent, Some(parent_id), &[(target, value)]).await?;
     Ok(())
 }
@@ -213,7 +226,19 @@ pub async fn fill_changed<C: trellis_store::Writes>(
             .await?;
             let scale = field.map_or(0, |f| f.scale);
             for (pid, a) in groups {
-                let value = rollup_value(r.func, target, scale, a.count, a.sum, a.min, a.max);
+                let value = rollup_value(r.func, target, scale, a.count, a.sum, a.min, a.max).ok_or_else(|| {
+                    Error::validation(vec![FieldError::new(
+                        fd.name.as_str(),
+                        "out_of_range",
+                        format!(
+                            "the {} of '{}' over the {} records of a {} record (id {pid}) is larger than this field holds",
+                            r.func.as_str(),
+                            field.map_or("", |f| f.name.as_str()),
+                            r.from,
+                            e.name
+                        ),
+                    )])
+                })?;
                 records::set_derived(conn, parent, Some(&pid), &[(target, value)]).await?;
             }
         }

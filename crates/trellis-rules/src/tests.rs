@@ -761,3 +761,64 @@ fn the_deepest_allowed_nesting_fits_half_a_worker_thread_stack() {
     assert_eq!(e.kind, RuntimeErrorKind::LimitExceeded, "{e}");
     assert!(ok);
 }
+
+/// Extreme numbers cross into scripts exactly and out of script arithmetic as errors, never a
+/// panic: fields at any scale, integers at both ends of 64 bits, JSON numbers past them.
+mod number_properties {
+    use std::sync::LazyLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    static SCRIPTS: LazyLock<Vec<CompiledScript>> = LazyLock::new(|| {
+        [
+            "record.x * 1000000000000000000",
+            "record.x + record.x",
+            "record.x * record.x * record.x",
+            "round(record.x, 2)",
+            "abs(record.x)",
+            "-record.x",
+            "record.x / 0.0000001",
+            "record.q + 1",
+            "record.q * record.q",
+            "abs(record.q)",
+            "-record.q",
+            "record.q * record.x",
+            "related.n * 10",
+        ]
+        .iter()
+        .map(|s| ENGINE.compile(s).unwrap())
+        .collect()
+    });
+
+    fn minor_units() -> impl Strategy<Value = i64> {
+        prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(0), any::<i64>()]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn extreme_values_cross_exactly_and_script_arithmetic_never_panics(
+            minor in minor_units(),
+            q in minor_units(),
+            scale in 0u8..=6,
+            huge in prop_oneof![Just("99999999999999999999999999999".to_string()), Just("1e300".to_string()),
+                                Just("-9223372036854775809".to_string()), Just("18446744073709551615".to_string()),
+                                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| f.to_string())],
+        ) {
+            let x = field("x", "decimal", json!({"scale": scale}));
+            let qf = field("q", "integer", json!({}));
+            let (xv, qv) = (Val::Fixed(minor), Val::Int(q));
+            let d = crate::to_dynamic(&x, &xv).as_decimal().unwrap();
+            prop_assert_eq!(d, Decimal::new(minor, u32::from(scale)));
+            let mut ctx = ScriptContext::new(record_map(&[(&x, &xv), (&qf, &qv)]), UserInfo::default(), now());
+            let n: serde_json::Value = serde_json::from_str(&huge).unwrap();
+            ctx.related.insert("n".into(), crate::json_to_dynamic(&n));
+            for script in SCRIPTS.iter() {
+                let _ = ENGINE.eval(script, &ctx);
+            }
+        }
+    }
+}

@@ -1109,13 +1109,39 @@ mod tests {
 }
 
 /// Raw aggregates of a column over the records whose `via` column points at a parent:
-/// (count of non-empty values, sum, min, max), in the column's stored units.
+/// (count of non-empty values, sum, min, max), in the column's stored units. The sum is exact
+/// in 128 bits (see [`select_wide_sum`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Aggregates {
     pub count: i64,
-    pub sum: Option<i64>,
+    pub sum: Option<i128>,
     pub min: Option<i64>,
     pub max: Option<i64>,
+}
+
+/// Selects the exact sum of a bigint column as two results, `<alias>_hi` and `<alias>_lo`, that
+/// [`read_wide_sum`] joins. A plain `SUM` fails once a total passes 64 bits, even on the way
+/// (SQLite raises "integer overflow", PostgreSQL's cast back to bigint is out of range), so the
+/// column's high 32 bits (an arithmetic shift on both databases) and its low 32 bits are summed
+/// apart: each of those sums fits 64 bits for up to 2^31 rows.
+fn select_wide_sum(q: &mut SelectStatement, column: Expr, alias: &str) {
+    q.expr_as(
+        column.clone().right_shift(32i32).sum().cast_as(Alias::new("BIGINT")),
+        Alias::new(format!("{alias}_hi")),
+    )
+    .expr_as(
+        column.bit_and(0xFFFF_FFFFi64).sum().cast_as(Alias::new("BIGINT")),
+        Alias::new(format!("{alias}_lo")),
+    );
+}
+
+/// The sum selected by [`select_wide_sum`]; `None` when no row had a value.
+fn read_wide_sum(r: &QueryResult, alias: &str) -> Result<Option<i128>, StoreError> {
+    let hi = r.try_get::<Option<i64>>("", &format!("{alias}_hi"))?;
+    let lo = r.try_get::<Option<i64>>("", &format!("{alias}_lo"))?;
+    Ok(hi
+        .zip(lo)
+        .map(|(hi, lo)| i128::from(hi) * (1i128 << 32) + i128::from(lo)))
 }
 
 fn aggregate_select(table: &str, column: Option<&str>) -> SelectStatement {
@@ -1123,14 +1149,15 @@ fn aggregate_select(table: &str, column: Option<&str>) -> SelectStatement {
     match column {
         Some(c) => {
             let col = || Expr::col(Alias::new(c.to_string()));
-            q.expr_as(col().count(), Alias::new("n"))
-                .expr_as(col().sum().cast_as(Alias::new("BIGINT")), Alias::new("s"))
-                .expr_as(col().min(), Alias::new("lo"))
+            q.expr_as(col().count(), Alias::new("n"));
+            select_wide_sum(&mut q, col(), "s");
+            q.expr_as(col().min(), Alias::new("lo"))
                 .expr_as(col().max(), Alias::new("hi"));
         }
         None => {
             q.expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
-                .expr_as(Expr::val(Value::BigInt(None)), Alias::new("s"))
+                .expr_as(Expr::val(Value::BigInt(None)), Alias::new("s_hi"))
+                .expr_as(Expr::val(Value::BigInt(None)), Alias::new("s_lo"))
                 .expr_as(Expr::val(Value::BigInt(None)), Alias::new("lo"))
                 .expr_as(Expr::val(Value::BigInt(None)), Alias::new("hi"));
         }
@@ -1142,7 +1169,7 @@ fn aggregate_select(table: &str, column: Option<&str>) -> SelectStatement {
 fn read_aggregates(r: &QueryResult) -> Result<Aggregates, StoreError> {
     Ok(Aggregates {
         count: r.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
-        sum: r.try_get::<Option<i64>>("", "s")?,
+        sum: read_wide_sum(r, "s")?,
         min: r.try_get::<Option<i64>>("", "lo")?,
         max: r.try_get::<Option<i64>>("", "hi")?,
     })
@@ -1222,8 +1249,9 @@ pub async fn all<C: crate::Writes>(conn: &C, entity: &CompiledEntity) -> Result<
     rows.iter().map(|r| decode_row(entity, r, None, backend)).collect()
 }
 
-/// Counts and sums (stored units) per value of a text column, over the records matching the
-/// filter and search: the totals of board columns and funnels in one statement.
+/// Counts and sums (stored units, exact in 128 bits) per value of a text column, over the
+/// records matching the filter and search: the totals of board columns and funnels in one
+/// statement.
 pub async fn group_totals<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
@@ -1231,13 +1259,13 @@ pub async fn group_totals<C: crate::Writes>(
     filter: Option<&Filter>,
     search: Option<&str>,
     sums: &[&CompiledField],
-) -> Result<Vec<(Option<String>, i64, Vec<Option<i64>>)>, StoreError> {
+) -> Result<Vec<(Option<String>, i64, Vec<Option<i128>>)>, StoreError> {
     let backend = conn.get_database_backend();
     let mut q = Query::select();
     q.expr_as(col(group), Alias::new("g"))
         .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"));
     for (i, f) in sums.iter().enumerate() {
-        q.expr_as(col(f).sum().cast_as(Alias::new("BIGINT")), Alias::new(format!("s{i}")));
+        select_wide_sum(&mut q, col(f), &format!("s{i}"));
     }
     q.from(Alias::new(entity.table.clone()));
     if let Some(f) = filter {
@@ -1251,7 +1279,7 @@ pub async fn group_totals<C: crate::Writes>(
     rows.iter()
         .map(|r| {
             let sums = (0..sums.len())
-                .map(|i| r.try_get::<Option<i64>>("", &format!("s{i}")))
+                .map(|i| read_wide_sum(r, &format!("s{i}")))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((r.try_get::<Option<String>>("", "g")?, r.try_get::<i64>("", "n")?, sums))
         })
