@@ -13,6 +13,7 @@ run: ui
 test: ui-test ui
     cargo test --workspace --all-targets
     just ui-e2e
+    just api-fuzz
 
 # fmt and clippy, as CI checks them.
 lint:

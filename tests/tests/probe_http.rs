@@ -47,6 +47,21 @@ async fn if_match_takes_only_versions(backend: Backend) {
         .await
         .expect_problem(400, "bad_request");
     }
+    // A body that is invalid in itself answers 422 before the precondition is looked at.
+    let r = app
+        .call_with(
+            Some(&app.token),
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "B", "no_such_field": 1})),
+            &[("If-Match", "\"7\"")],
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(
+        r.errors(),
+        vec![("no_such_field".to_string(), "unknown_field".to_string())]
+    );
     // The record is at version 2 now: each spelling of version 1 parses as that version.
     app.patch(&path, json!({"name": "ACME 2"})).await.expect(200);
     for stale in ["\"1\"", "W/\"1\"", "1"] {

@@ -295,6 +295,12 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
         schemas.insert(title.clone(), record_schema(e));
         schemas.insert(format!("{title}Create"), input_schema(e, true));
         schemas.insert(format!("{title}Update"), input_schema(e, false));
+        // A bulk update names its record, and may name the version it is meant for.
+        let mut bulk_update = input_schema(e, false);
+        bulk_update["properties"]["id"] = json!({"type": "string", "format": "uuid"});
+        bulk_update["properties"]["version"] = json!({"type": "integer", "minimum": 1});
+        bulk_update["required"] = json!(["id"]);
+        schemas.insert(format!("{title}BulkUpdate"), bulk_update);
         let base = format!("/api/v1/data/{}/{}", app.def.name, name);
         let rec = json!({"$ref": format!("#/components/schemas/{title}")});
         let one = |status: &str, desc: &str| json!({status: {"description": desc, "content": {"application/json": {"schema": rec}}}});
@@ -330,9 +336,12 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
         paths.insert(format!("{base}/bulk"), json!({
             "post": {"operationId": format!("bulk_{name}"), "summary": format!("Create, update and delete {label} records, all or nothing"), "tags": [label],
                      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
-                         "create": {"type": "array", "items": {"$ref": format!("#/components/schemas/{title}Create")}},
-                         "update": {"type": "array", "items": {"allOf": [{"$ref": format!("#/components/schemas/{title}Update")}], "required": ["id"]}},
-                         "delete": {"type": "array", "items": {"type": "string", "format": "uuid"}}
+                         "create": {"type": ["array", "null"], "items": {"$ref": format!("#/components/schemas/{title}Create")}},
+                         "update": {"type": ["array", "null"], "items": {"$ref": format!("#/components/schemas/{title}BulkUpdate")}},
+                         "delete": {"type": ["array", "null"], "items": {"anyOf": [
+                             {"type": "string", "format": "uuid"},
+                             {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "format": "uuid"}, "version": {"type": "integer", "minimum": 1}}, "additionalProperties": false}
+                         ]}}
                      }, "additionalProperties": false}}}},
                      "responses": merge(json!({"200": {"description": "What was done", "content": {"application/json": {"schema": {"type": "object", "properties": {
                          "created": {"type": "array", "items": rec}, "updated": {"type": "array", "items": rec}, "deleted": {"type": "array", "items": {"type": "string"}}

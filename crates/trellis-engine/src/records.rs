@@ -649,13 +649,15 @@ impl Engine {
             .await
             .map_err(Err)?
             .ok_or_else(|| Err(Error::not_found("no such record")))?;
+        // The body's own checks come before the precondition (RFC 9110, 13.2.1): a malformed
+        // body answers 422 whatever `If-Match` says.
+        guard.access.check_body(body, Some(&current)).map_err(Err)?;
+        let mut prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
         if let Some(v) = if_match
             && v != current.version()
         {
             return Err(Err(stale(current.version())));
         }
-        guard.access.check_body(body, Some(&current)).map_err(Err)?;
-        let mut prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
         let computed = if app.scripts_of(entity.name()).is_some() {
             // `record` is the record as it will be; `old` as it is stored.
             let old: Vec<(&CompiledField, &Val)> = entity
