@@ -197,7 +197,42 @@ async fn the_app_document_states_required_fields_and_bounds(backend: Backend) {
     .expect_problem(422, "validation_failed");
 }
 
+/// A browser's `Accept-Encoding` gets gzip on API answers (cheaper than brotli for JSON pages).
+async fn api_answers_are_gzipped_for_browsers(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(sales_app()).await;
+    for i in 0..30 {
+        app.create(
+            "sales",
+            "customer",
+            json!({"name": format!("Customer number {i} with a long name")}),
+        )
+        .await;
+    }
+    for (accepted, expected) in [
+        ("gzip, deflate, br, zstd", Some("gzip")),
+        ("br;q=1.0, gzip;q=0.5", Some("gzip")),
+        ("br", Some("br")),
+        ("gzip;q=0, br", Some("br")),
+        ("identity", None),
+    ] {
+        let r = app
+            .call_with(
+                Some(&app.token),
+                Method::GET,
+                "/api/v1/data/sales/customer?limit=30",
+                None,
+                &[("accept-encoding", accepted)],
+            )
+            .await
+            .expect(200);
+        let encoding = r.headers.get("content-encoding").and_then(|v| v.to_str().ok());
+        assert_eq!(encoding, expected, "Accept-Encoding: {accepted}");
+    }
+}
+
 on_both!(
+    api_answers_are_gzipped_for_browsers,
     the_app_document_states_required_fields_and_bounds,
     over_long_url_and_headers_answer_problems,
     if_match_takes_only_versions,

@@ -162,6 +162,7 @@ pub fn serve(engine: Engine, listener: TcpListener, workers: usize) -> std::io::
             .app_data(web::PathConfig::default().error_handler(path_error))
             .wrap(actix_web::middleware::from_fn(request_limits))
             .wrap(Compress::default())
+            .wrap(actix_web::middleware::from_fn(crate::problem::prefer_gzip))
             .wrap(Logger::new("%r %s %Dms").exclude("/api/v1/openapi.json"))
             .route(
                 "/healthz",

@@ -174,3 +174,49 @@ pub async fn request_limits(
     }
     next.call(req).await.map(|r| r.map_into_left_body())
 }
+
+/// API answers are compressed with gzip whenever the client takes it: a browser offers
+/// `gzip, deflate, br, zstd`, and the compressor would pick brotli, which costs about twice
+/// gzip's CPU on a JSON page for little gain on bodies this size (docs/BENCHMARKS.md). Runs
+/// before the compressor reads the header; other paths (the UI's files) keep its choice.
+pub async fn prefer_gzip(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{ACCEPT_ENCODING, HeaderValue};
+    if req.path().starts_with("/api/")
+        && let Some(accepted) = req.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok())
+        && accepts_gzip(accepted)
+    {
+        req.headers_mut()
+            .insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    next.call(req).await
+}
+
+/// Whether an `Accept-Encoding` value takes gzip (listed, and not with `q=0`).
+fn accepts_gzip(accepted: &str) -> bool {
+    accepted.split(',').any(|part| {
+        let mut pieces = part.split(';').map(str::trim);
+        let name = pieces.next().unwrap_or("");
+        let refused = pieces.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gzip_is_taken_when_listed_without_q_zero() {
+        for yes in ["gzip", "gzip, deflate, br, zstd", "br;q=1.0, gzip;q=0.8", "*", "GZIP"] {
+            assert!(super::accepts_gzip(yes), "{yes}");
+        }
+        for no in ["", "br", "identity", "gzip;q=0", "br, gzip; q=0.0", "x-gzip-like"] {
+            assert!(!super::accepts_gzip(no), "{no}");
+        }
+    }
+}
