@@ -564,7 +564,45 @@ async fn hidden_fields_stay_out_of_definitions_openapi_and_rollups(backend: Back
     let _ = &w.bob;
 }
 
+/// A pipeline's requirements name no field the caller's roles hide, in `GET …/pipeline` or in
+/// the app's definition; the administrator still reads them whole.
+async fn pipeline_requirements_name_no_hidden_field(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    app.put(
+        "/api/v1/apps/crm/entities/deal/pipeline",
+        json!({
+            "stages": [
+                {"key": "open", "label": {"en": "Open"}, "exit": {"fields": ["secret_note"]}},
+                {"key": "won", "label": {"en": "Won"}, "kind": "won"}],
+            "transitions": [{"from": ["open"], "to": "won", "requires": {
+                "fields": ["title", "margin"],
+                "conditions": [{"name": "noted", "assert": "record.secret_note != ()", "message": {"en": "Add the note"}}]}}]
+        }),
+    )
+    .await
+    .expect(200);
+    for p in ["/api/v1/apps/crm/entities/deal/pipeline", "/api/v1/apps/crm"] {
+        let r = as_user(app, &w.alice.1, Method::GET, p, None).await.expect(200);
+        assert!(!r.text.contains("secret_note"), "{p}: {}", r.text);
+        assert!(!r.text.contains("\"margin\""), "{p}: {}", r.text);
+        // What blocks a move is still there to read.
+        assert!(
+            r.text.contains("\"title\"") && r.text.contains("Add the note"),
+            "{p}: {}",
+            r.text
+        );
+    }
+    let full = app.get("/api/v1/apps/crm/entities/deal/pipeline").await.expect(200);
+    assert!(
+        full.text.contains("secret_note") && full.text.contains("\"margin\""),
+        "{}",
+        full.text
+    );
+}
+
 on_both!(
+    pipeline_requirements_name_no_hidden_field,
     rule_dry_runs_and_manual_runs_stay_in_the_callers_scope_and_view,
     the_run_right_names_rules_and_is_checked_at_save,
     a_role_limited_token_carries_no_more_than_its_role,

@@ -385,6 +385,15 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
         }
         e.indexes
             .retain(|i| !i.fields.iter().any(|f| hidden.contains(f.as_str())));
+        if let Some(p) = e.pipeline.as_mut() {
+            for s in &mut p.stages {
+                without_hidden(&mut s.entry, &hidden);
+                without_hidden(&mut s.exit, &hidden);
+            }
+            for t in &mut p.transitions {
+                without_hidden(&mut t.requires, &hidden);
+            }
+        }
         for r in &mut v.roles {
             if let Some(p) = r.permissions.as_mut().and_then(|p| p.get_mut(e.name.as_str())) {
                 p.fields.retain(|k, _| !hidden.contains(k));
@@ -393,6 +402,24 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     }
     v.rules = app.rules.iter().map(crate::automation::RuleDef::summary).collect();
     v
+}
+
+/// A pipeline's requirements as a caller who may not see `hidden` reads them: the hidden fields
+/// left out of the required ones and of evidence read from a field, and the script of a
+/// condition that reads one left out (its name and message stay, so the caller still sees
+/// what blocks a move).
+fn without_hidden(req: &mut crate::pipeline::Requirements, hidden: &std::collections::HashSet<String>) {
+    req.fields.retain(|f| !hidden.contains(f.as_str()));
+    for a in &mut req.attachments {
+        if a.field.as_ref().is_some_and(|f| hidden.contains(f.as_str())) {
+            a.field = None;
+        }
+    }
+    for c in &mut req.conditions {
+        if hidden.iter().any(|h| reads_field(&c.assert, h)) {
+            c.assert = String::new();
+        }
+    }
 }
 
 /// The system field a role may declare `read_only` (who owns a record decides row scopes).

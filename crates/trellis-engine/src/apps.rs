@@ -566,10 +566,12 @@ impl Engine {
 }
 
 impl Engine {
-    /// The pipeline of an entity (`null` when it has none).
+    /// The pipeline of an entity (`null` when it has none), as the caller may read it (no field
+    /// their roles hide).
     pub async fn get_pipeline(&self, ctx: &TenantCtx, app: &str, entity: &str) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
-        let e = app.def.entity(entity).ok_or_else(|| entity_missing(entity))?;
+        let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
+        let e = def.entity(entity).ok_or_else(|| entity_missing(entity))?;
         serde_json::to_value(&e.pipeline).map_err(|e| Error::internal(e.to_string()))
     }
 
