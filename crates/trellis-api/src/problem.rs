@@ -194,18 +194,27 @@ pub async fn prefer_gzip(
     next.call(req).await
 }
 
-/// Whether an `Accept-Encoding` value takes gzip (listed, and not with `q=0`).
+/// Whether an `Accept-Encoding` value takes gzip: listed by name or as `*`, and not refused by
+/// name with `q=0` (`gzip;q=0, *` refuses it).
 fn accepts_gzip(accepted: &str) -> bool {
-    accepted.split(',').any(|part| {
-        let mut pieces = part.split(';').map(str::trim);
-        let name = pieces.next().unwrap_or("");
-        let refused = pieces.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
-        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-    })
+    let parts: Vec<(&str, bool)> = accepted
+        .split(',')
+        .map(|part| {
+            let mut pieces = part.split(';').map(str::trim);
+            let name = pieces.next().unwrap_or("");
+            let refused = pieces.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name, refused)
+        })
+        .collect();
+    let gzip = parts.iter().find(|(name, _)| name.eq_ignore_ascii_case("gzip"));
+    match gzip {
+        Some((_, refused)) => !refused,
+        None => parts.iter().any(|(name, refused)| *name == "*" && !refused),
+    }
 }
 
 #[cfg(test)]
@@ -215,7 +224,16 @@ mod tests {
         for yes in ["gzip", "gzip, deflate, br, zstd", "br;q=1.0, gzip;q=0.8", "*", "GZIP"] {
             assert!(super::accepts_gzip(yes), "{yes}");
         }
-        for no in ["", "br", "identity", "gzip;q=0", "br, gzip; q=0.0", "x-gzip-like"] {
+        for no in [
+            "",
+            "br",
+            "identity",
+            "gzip;q=0",
+            "br, gzip; q=0.0",
+            "x-gzip-like",
+            "gzip;q=0, *",
+            "*;q=0",
+        ] {
             assert!(!super::accepts_gzip(no), "{no}");
         }
     }
