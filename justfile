@@ -9,7 +9,7 @@ target := CARGO_TARGET_DIR
 run: ui
     cargo run --release -p trellis-server -- serve
 
-# Every test: web-ui unit tests, Rust unit and black-box tests on SQLite and PostgreSQL, the browser test.
+# Every test: web-ui unit tests, Rust unit and black-box tests on SQLite and PostgreSQL, the browser test, API fuzzing.
 test: ui-test ui
     cargo test --workspace --all-targets
     just ui-e2e
