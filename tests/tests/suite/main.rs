@@ -1,0 +1,6 @@
+//! Trellis's integration tests, one binary: `blackbox` drives real nodes over HTTP only (on
+//! SQLite and PostgreSQL); `whitebox` reaches into the engine or the database itself, for what
+//! has no HTTP route (action internals, raw SQL checks of what was stored).
+
+mod blackbox;
+mod whitebox;

@@ -1,0 +1,3 @@
+//! White-box suites: the engine's internals and the stored rows, for what HTTP cannot show.
+
+mod actions;
