@@ -1,6 +1,7 @@
 //! Black-box test harness: a real Trellis node on a random port, over a fresh SQLite file or a
 //! fresh PostgreSQL database (created for the test, dropped after it), driven over HTTP.
 
+pub mod contract;
 pub mod http_receiver;
 pub mod smtp_sink;
 
@@ -106,6 +107,14 @@ impl Resp {
         assert_eq!(self.content_type(), "application/problem+json", "{}", self.text);
         assert_eq!(self.code(), code, "{}", self.text);
         self
+    }
+}
+
+/// Fails the calling test when an answer differs from the platform document ([`contract`]).
+#[track_caller]
+pub fn held_to_contract(method: &str, path: &str, resp: &Resp) {
+    if let Err(e) = contract::platform().check(method, path, resp) {
+        panic!("the answer breaks the platform contract: {e}");
     }
 }
 
@@ -238,6 +247,7 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Resp {
+        let method_name = method.as_str().to_string();
         let mut req = self.client.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -248,7 +258,9 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        Resp::read(req.send().await.expect("request is answered")).await
+        let resp = Resp::read(req.send().await.expect("request is answered")).await;
+        held_to_contract(&method_name, path, &resp);
+        resp
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -287,6 +299,7 @@ impl TestApp {
             .await
             .expect("upload is answered");
         let r = Resp::read(r).await;
+        held_to_contract("POST", "/api/v1/files", &r);
         assert_eq!(r.status, 201, "upload failed: {}", r.text);
         r.body["id"].as_str().expect("file id").to_string()
     }

@@ -9,3 +9,18 @@ pub mod pipelines;
 pub mod records;
 pub mod teams;
 pub mod ui;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A list answer: `{"data": [...]}` (room for paging fields beside `data` later).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T: ToSchema> {
+    pub data: Vec<T>,
+}
+
+impl<T: ToSchema> List<T> {
+    pub fn of(data: Vec<T>) -> List<T> {
+        List { data }
+    }
+}
