@@ -105,7 +105,7 @@ impl Engine {
                 e.into()
             }
         })?;
-        crate::access::forget_teams(&row.tenant_id);
+        self.forget_teams(&row.tenant_id);
         Ok(team_out(&row, &[]))
     }
 
@@ -182,7 +182,7 @@ impl Engine {
                     e.into()
                 }
             })?;
-        crate::access::forget_teams(&t.tenant_id);
+        self.forget_teams(&t.tenant_id);
         self.get_team(ctx, &t.id).await
     }
 
@@ -206,7 +206,7 @@ impl Engine {
             Error::validation(vec![FieldError::new("user", "not_found", "not a user of this tenant")])
         })?;
         teams::add_member(&self.db.write, &t.id, &u.id, now_micros()).await?;
-        crate::access::forget_teams(&t.tenant_id);
+        self.forget_teams(&t.tenant_id);
         Ok(())
     }
 
@@ -218,7 +218,7 @@ impl Engine {
         if !teams::remove_member(&self.db.write, &t.id, user).await? {
             return Err(Error::not_found("the user is not a member of this team"));
         }
-        crate::access::forget_teams(&t.tenant_id);
+        self.forget_teams(&t.tenant_id);
         Ok(())
     }
 }
