@@ -189,6 +189,7 @@ async fn spawn_on(
         // The webhook and SMS peers of the tests listen on loopback.
         allow_private_outbound: true,
         sessions: Default::default(),
+        cache_ttl: trellis_engine::access::DEFAULT_CACHE_TTL,
     };
     change(&mut settings);
     let running = trellis_server::start(settings).await.expect("node starts");
@@ -215,8 +216,28 @@ impl TestApp {
     /// A second node on the same database (PostgreSQL: the scale-out setup), logged in as the
     /// same administrator. Dropping it leaves the database to the first node.
     pub async fn peer(&self) -> TestApp {
+        self.peer_with(|_| {}).await
+    }
+
+    /// [`TestApp::peer`] with its settings changed first (e.g. how long it caches teams).
+    pub async fn peer_with(&self, change: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        spawn_on(self.backend, self.database_url.clone(), dir, None, |_| {}).await
+        spawn_on(self.backend, self.database_url.clone(), dir, None, change).await
+    }
+
+    /// A node of its own on a copy of this node's SQLite database, as a restored backup: the
+    /// same tenants, apps, users, teams, sessions and ids, in a file of its own that changes
+    /// apart from this node's from then on.
+    pub async fn sqlite_copy_with(&self, change: impl FnOnce(&mut Settings)) -> TestApp {
+        assert_eq!(self.backend, Backend::Sqlite, "a copy of an SQLite database");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("trellis.db");
+        let path = path.to_str().expect("a UTF-8 temp path");
+        assert!(!path.contains('\''), "{path}");
+        self.sql_rows(&format!("VACUUM INTO '{path}'"), vec![])
+            .await
+            .expect("copy of the database");
+        spawn_on(Backend::Sqlite, format!("sqlite://{path}"), dir, None, change).await
     }
 
     /// Logs in and returns the session token.

@@ -88,6 +88,8 @@ fn build(kind: DefKind) -> Validator {
         .expect("embedded schema compiles")
 }
 
+/// The compiled validators of the embedded definition schemas: constants of the binary, no
+/// tenant data, so compiled once per process and shared by every engine in it.
 static VALIDATORS: LazyLock<[(DefKind, Validator); 7]> = LazyLock::new(|| {
     [
         (DefKind::App, build(DefKind::App)),

@@ -4,7 +4,8 @@
 //! Every read and write path asks here, so none can reach rows or fields another path hides.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -30,10 +31,48 @@ pub struct Access {
     pub view: Arc<CompiledEntity>,
 }
 
+/// (app id, version, entity, sorted roles).
 type Key = (String, i64, String, String);
-/// Compiled grants by (app id, version, entity, sorted roles).
-static CACHE: LazyLock<Mutex<HashMap<Key, Access>>> = LazyLock::new(Mutex::default);
+/// Most entries a cache of [`Caches`] keeps.
 const CACHE_MAX: usize = 10_000;
+
+/// What permissions read on every request, kept by one node: compiled grants, team trees and
+/// role memberships. Each [`Engine`] has its own, made with it, so two nodes in one process
+/// (the scale-out tests) or two engines on two databases share nothing but what a database
+/// gives them: a node forgets what it changes itself and sees other nodes' changes when its
+/// entries expire ([`Caches::new`]).
+pub struct Caches {
+    /// Compiled grants by (app id, version, entity, sorted roles): an app version never
+    /// changes, so these never expire.
+    access: Mutex<HashMap<Key, Access>>,
+    /// A tenant's teams and memberships, by tenant id (a team scope is on every list of a
+    /// scoped user; the tree changes rarely).
+    teams: TtlCache<String, TeamTree>,
+    /// The roles a user holds in an app, by (app id, user) (read on every request of a user of
+    /// a guarded app, and change rarely).
+    roles: TtlCache<(String, String), Vec<String>>,
+}
+
+/// How long a node keeps the teams and roles it read before reading them again: the longest
+/// another node's change to them takes to show here.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(2);
+
+impl Caches {
+    /// Empty caches keeping teams and roles for `ttl`.
+    pub fn new(ttl: Duration) -> Caches {
+        Caches {
+            access: Mutex::default(),
+            teams: TtlCache::new(ttl),
+            roles: TtlCache::new(ttl),
+        }
+    }
+}
+
+impl Default for Caches {
+    fn default() -> Caches {
+        Caches::new(DEFAULT_CACHE_TTL)
+    }
+}
 
 impl Access {
     /// Every right, every field.
@@ -161,119 +200,129 @@ struct Teams {
     members: Vec<String>,
 }
 
-/// Values loaded from the database and kept per key for [`TEAMS_TTL`], at most [`CACHE_MAX`]
-/// of them (past that the expired go, then all). A node forgets an entry when it changes what
-/// it holds; other nodes see the change within the TTL, as they do app versions.
-struct TtlCache<K, V>(LazyLock<Mutex<HashMap<K, Stamped<V>>>>);
+/// Values loaded from the database and kept per key for a time to live, at most
+/// [`CACHE_MAX`] of them (past that the expired go, then all). A node forgets an entry when it
+/// changes what it holds; other nodes see the change within the TTL, as they do app versions.
+struct TtlCache<K, V> {
+    entries: Mutex<HashMap<K, Stamped<V>>>,
+    ttl: Duration,
+}
 
 /// A cached value and when it was loaded.
-type Stamped<V> = (std::time::Instant, Arc<V>);
+type Stamped<V> = (Instant, Arc<V>);
 
 impl<K: std::hash::Hash + Eq, V> TtlCache<K, V> {
-    const fn new() -> Self {
-        TtlCache(LazyLock::new(Mutex::default))
+    fn new(ttl: Duration) -> Self {
+        TtlCache {
+            entries: Mutex::default(),
+            ttl,
+        }
     }
 
     fn get(&self, key: &K) -> Option<Arc<V>> {
-        match self.0.lock().get(key) {
-            Some((at, v)) if at.elapsed() < TEAMS_TTL => Some(v.clone()),
+        match self.entries.lock().get(key) {
+            Some((at, v)) if at.elapsed() < self.ttl => Some(v.clone()),
             _ => None,
         }
     }
 
     fn put(&self, key: K, value: Arc<V>) {
-        let mut cache = self.0.lock();
+        let mut cache = self.entries.lock();
         if cache.len() >= CACHE_MAX {
-            cache.retain(|_, (at, _)| at.elapsed() < TEAMS_TTL);
+            cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
             if cache.len() >= CACHE_MAX {
                 cache.clear();
             }
         }
-        cache.insert(key, (std::time::Instant::now(), value));
+        cache.insert(key, (Instant::now(), value));
     }
 
     fn forget(&self, key: &K) {
-        self.0.lock().remove(key);
+        self.entries.lock().remove(key);
     }
 }
 
-const TEAMS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// A tenant's teams and memberships (a team scope is on every list of a scoped user; the tree
-/// changes rarely).
+/// A tenant's teams and memberships.
 type TeamTree = (Vec<teams::TeamRow>, Vec<(String, String)>);
-static TEAMS: TtlCache<String, TeamTree> = TtlCache::new();
 
-/// The roles a user holds in an app, by (app id, user) (read on every request of a user of a
-/// guarded app, and change rarely).
-static ROLES: TtlCache<(String, String), Vec<String>> = TtlCache::new();
-
-/// Drops the cached roles of a user in an app (after this node changed them).
-pub(crate) fn forget_roles(app_id: &str, user: &str) {
-    ROLES.forget(&(app_id.to_string(), user.to_string()));
-}
-
-async fn cached_roles<C: trellis_store::Writes>(conn: &C, app_id: &str, user: &str) -> Result<Arc<Vec<String>>, Error> {
-    let key = (app_id.to_string(), user.to_string());
-    if let Some(roles) = ROLES.get(&key) {
-        return Ok(roles);
+impl Engine {
+    /// Drops the cached roles of a user in an app (after this node changed them).
+    pub(crate) fn forget_roles(&self, app_id: &str, user: &str) {
+        self.caches.roles.forget(&(app_id.to_string(), user.to_string()));
     }
-    let roles = Arc::new(directory::roles_of(conn, app_id, user).await?);
-    ROLES.put(key, roles.clone());
-    Ok(roles)
-}
 
-/// Drops a tenant's cached team tree (after this node changed it).
-pub(crate) fn forget_teams(tenant: &str) {
-    TEAMS.forget(&tenant.to_string());
-}
-
-async fn team_tree<C: trellis_store::Writes>(conn: &C, tenant: &str) -> Result<Arc<TeamTree>, Error> {
-    if let Some(tree) = TEAMS.get(&tenant.to_string()) {
-        return Ok(tree);
+    async fn cached_roles<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        app_id: &str,
+        user: &str,
+    ) -> Result<Arc<Vec<String>>, Error> {
+        let key = (app_id.to_string(), user.to_string());
+        if let Some(roles) = self.caches.roles.get(&key) {
+            return Ok(roles);
+        }
+        let roles = Arc::new(directory::roles_of(conn, app_id, user).await?);
+        self.caches.roles.put(key, roles.clone());
+        Ok(roles)
     }
-    let tree = Arc::new((
-        teams::teams_of(conn, tenant).await?,
-        teams::memberships_of(conn, tenant).await?,
-    ));
-    TEAMS.put(tenant.to_string(), tree.clone());
-    Ok(tree)
-}
 
-async fn teams_of_user<C: trellis_store::Writes>(conn: &C, tenant: &str, user: &str) -> Result<Teams, Error> {
-    let tree = team_tree(conn, tenant).await?;
-    let (all, memberships) = (&tree.0, &tree.1);
-    let mut ids: Vec<String> = memberships
-        .iter()
-        .filter(|(_, u)| u == user)
-        .map(|(t, _)| t.clone())
-        .collect();
-    ids.sort();
-    // Descendants: teams whose parent is in the set, until nothing is added (cycles are refused
-    // at write, and the set only grows, so this ends).
-    let mut seen: HashSet<String> = ids.iter().cloned().collect();
-    loop {
-        let more: Vec<String> = all
+    /// Drops a tenant's cached team tree (after this node changed it).
+    pub(crate) fn forget_teams(&self, tenant: &str) {
+        self.caches.teams.forget(&tenant.to_string());
+    }
+
+    async fn team_tree<C: trellis_store::Writes>(&self, conn: &C, tenant: &str) -> Result<Arc<TeamTree>, Error> {
+        if let Some(tree) = self.caches.teams.get(&tenant.to_string()) {
+            return Ok(tree);
+        }
+        let tree = Arc::new((
+            teams::teams_of(conn, tenant).await?,
+            teams::memberships_of(conn, tenant).await?,
+        ));
+        self.caches.teams.put(tenant.to_string(), tree.clone());
+        Ok(tree)
+    }
+
+    async fn teams_of_user<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        tenant: &str,
+        user: &str,
+    ) -> Result<Teams, Error> {
+        let tree = self.team_tree(conn, tenant).await?;
+        let (all, memberships) = (&tree.0, &tree.1);
+        let mut ids: Vec<String> = memberships
             .iter()
-            .filter(|t| t.parent_id.as_ref().is_some_and(|p| seen.contains(p)) && !seen.contains(&t.id))
-            .map(|t| t.id.clone())
+            .filter(|(_, u)| u == user)
+            .map(|(t, _)| t.clone())
             .collect();
-        if more.is_empty() {
-            break;
+        ids.sort();
+        // Descendants: teams whose parent is in the set, until nothing is added (cycles are refused
+        // at write, and the set only grows, so this ends).
+        let mut seen: HashSet<String> = ids.iter().cloned().collect();
+        loop {
+            let more: Vec<String> = all
+                .iter()
+                .filter(|t| t.parent_id.as_ref().is_some_and(|p| seen.contains(p)) && !seen.contains(&t.id))
+                .map(|t| t.id.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            for m in more {
+                seen.insert(m.clone());
+                ids.push(m);
+            }
         }
-        for m in more {
-            seen.insert(m.clone());
-            ids.push(m);
-        }
+        let mut members: Vec<String> = memberships
+            .iter()
+            .filter(|(t, _)| seen.contains(t))
+            .map(|(_, u)| u.clone())
+            .collect();
+        members.sort();
+        members.dedup();
+        Ok(Teams { ids, members })
     }
-    let mut members: Vec<String> = memberships
-        .iter()
-        .filter(|(t, _)| seen.contains(t))
-        .map(|(_, u)| u.clone())
-        .collect();
-    members.sort();
-    members.dedup();
-    Ok(Teams { ids, members })
 }
 
 /// The user's first team (the smallest id of the teams they are a member of): `$user.team` in
@@ -309,7 +358,7 @@ impl Engine {
         user: &str,
         is_admin: bool,
     ) -> Result<trellis_rules::UserInfo, Error> {
-        let mut roles = cached_roles(conn, &app.id, user).await?.to_vec();
+        let mut roles = self.cached_roles(conn, &app.id, user).await?.to_vec();
         if is_admin {
             roles.push("admin".into());
         }
@@ -458,7 +507,7 @@ impl Engine {
         }
         let roles = self.caller_roles(conn, ctx, &app.id, &app.def).await?;
         let key = (app.id.clone(), app.version, entity.name().to_string(), roles.join(","));
-        if let Some(a) = CACHE.lock().get(&key) {
+        if let Some(a) = self.caches.access.lock().get(&key) {
             return Ok(a.clone());
         }
         let grant = EntityGrant::of_roles(&app.def, &entity.def, &roles);
@@ -472,7 +521,7 @@ impl Engine {
             entity: entity.clone(),
             view,
         };
-        let mut cache = CACHE.lock();
+        let mut cache = self.caches.access.lock();
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }
@@ -493,7 +542,7 @@ impl Engine {
         let mut roles: Vec<String> = if ctx.user_is_admin() {
             def.roles.iter().map(|r| r.name.to_string()).collect()
         } else {
-            cached_roles(conn, app_id, ctx.user_id()).await?.to_vec()
+            self.cached_roles(conn, app_id, ctx.user_id()).await?.to_vec()
         };
         if let Some(r) = ctx.token_role() {
             roles.retain(|x| x == r);
@@ -565,7 +614,7 @@ impl Engine {
         };
         let needs_teams = scopes.iter().any(|s| !matches!(s, RowScope::Own));
         let teams = if needs_teams {
-            Some(teams_of_user(conn, ctx.tenant_id(), ctx.user_id()).await?)
+            Some(self.teams_of_user(conn, ctx.tenant_id(), ctx.user_id()).await?)
         } else {
             None
         };

@@ -34,7 +34,8 @@ pub const MIN_PASSWORD: usize = 10;
 /// Most characters a password may have: argon2 hashes any length, but nobody types more.
 const MAX_PASSWORD: usize = 1024;
 
-/// Passwords among the most used, lower case: the first guesses of anyone trying accounts.
+/// Passwords among the most used, lower case: the first guesses of anyone trying accounts (a
+/// constant list built into the binary, so a process static).
 static COMMON_PASSWORDS: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
     include_str!("common-passwords.txt")
         .lines()

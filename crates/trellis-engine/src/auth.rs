@@ -634,7 +634,8 @@ impl Engine {
     }
 }
 
-/// A real hash verified against when the e-mail is unknown.
+/// A real hash verified against when the e-mail is unknown. A constant of the process (the hash
+/// of a random password nobody knows), no tenant data, so it may be shared by nodes.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password(&generate_password()).unwrap_or_default());
 

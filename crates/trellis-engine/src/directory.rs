@@ -231,7 +231,7 @@ impl Engine {
             now_micros(),
         )
         .await?;
-        crate::access::forget_roles(&row.id, user);
+        self.forget_roles(&row.id, user);
         let data = serde_json::json!({"role": r.name, "user": user});
         crate::audit::write(
             &self.db.write,
@@ -256,7 +256,7 @@ impl Engine {
                 quote(role)
             )));
         }
-        crate::access::forget_roles(&row.id, user);
+        self.forget_roles(&row.id, user);
         let data = serde_json::json!({"role": role, "user": user});
         crate::audit::write(
             &self.db.write,

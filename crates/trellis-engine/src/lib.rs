@@ -29,12 +29,16 @@ pub use context::TenantCtx;
 use trellis_core::Error;
 use trellis_store::{Db, system};
 
-/// The engine of one node: database handles, compiled apps and the token cache.
+/// The engine of one node: database handles and every cache of the node (compiled apps, tokens,
+/// grants, teams and roles), so two engines in one process share only the database.
 #[derive(Clone)]
 pub struct Engine {
     pub db: Db,
     pub(crate) registry: Arc<registry::Registry>,
     auth_cache: Arc<auth::AuthCache>,
+    /// Grants, teams and roles as this node last read them (its own: nothing is shared
+    /// between engines but the database).
+    caches: Arc<access::Caches>,
     stats: Arc<stats::StatsRefresher>,
     /// The one script engine, built once.
     pub rules: Arc<trellis_rules::RuleEngine>,
@@ -63,6 +67,7 @@ impl Engine {
             db,
             registry: Arc::default(),
             auth_cache: Arc::default(),
+            caches: Arc::default(),
             stats: Arc::default(),
             rules: Arc::new(trellis_rules::RuleEngine::new()),
             // Only for engines that never store files (the admin CLI); a node sets its own.
@@ -90,6 +95,13 @@ impl Engine {
     /// The same engine with login sessions lasting `lifetime`.
     pub fn with_session_lifetime(mut self, lifetime: auth::SessionLifetime) -> Engine {
         self.sessions = lifetime;
+        self
+    }
+
+    /// The same engine keeping the teams and roles it reads for `ttl` (the longest another
+    /// node's change to them takes to show here; [`access::DEFAULT_CACHE_TTL`] unless set).
+    pub fn with_cache_ttl(mut self, ttl: std::time::Duration) -> Engine {
+        self.caches = Arc::new(access::Caches::new(ttl));
         self
     }
 

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use trellis_core::value::{format_datetime, now_micros};
 use trellis_core::{Error, FieldError};
-use trellis_store::system;
 use trellis_store::teams::{self, TeamRow};
+use trellis_store::{StoreError, system};
 
 use crate::Engine;
 use crate::context::TenantCtx;
@@ -105,7 +105,7 @@ impl Engine {
                 e.into()
             }
         })?;
-        crate::access::forget_teams(&row.tenant_id);
+        self.forget_teams(&row.tenant_id);
         Ok(team_out(&row, &[]))
     }
 
@@ -119,13 +119,16 @@ impl Engine {
         let patch = patch
             .as_object()
             .ok_or_else(|| Error::bad_field("body", "type", "must be a JSON object"))?;
-        let all = teams::teams_of(&self.db.read, ctx.tenant_id()).await?;
+        // The check and the write in one write transaction with the tenant's teams locked
+        // (`lock_teams_of`): a concurrent move waits, then meets this one's tree.
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        let all = teams::lock_teams_of(&tx, ctx.tenant_id()).await?;
         let t = all
             .iter()
             .find(|t| t.id == id || t.name == id)
             .ok_or_else(|| no_team(id))?
             .clone();
-        let current = self.get_team(ctx, &t.id).await?;
+        let current = team_out(&t, &teams::memberships_of(&tx, ctx.tenant_id()).await?);
         let mut errors = Vec::new();
         let mut name = t.name.clone();
         let mut parent_id = t.parent_id.clone();
@@ -173,7 +176,7 @@ impl Engine {
             at = all.iter().find(|x| x.id == cur).and_then(|x| x.parent_id.clone());
             steps += 1;
         }
-        teams::update_team(&self.db.write, &t.id, &name, parent_id.as_deref())
+        teams::update_team(&tx, &t.id, &name, parent_id.as_deref())
             .await
             .map_err(|e| {
                 if e.is_unique_violation() {
@@ -182,7 +185,8 @@ impl Engine {
                     e.into()
                 }
             })?;
-        crate::access::forget_teams(&t.tenant_id);
+        tx.commit().await.map_err(StoreError::from)?;
+        self.forget_teams(&t.tenant_id);
         self.get_team(ctx, &t.id).await
     }
 
@@ -206,7 +210,7 @@ impl Engine {
             Error::validation(vec![FieldError::new("user", "not_found", "not a user of this tenant")])
         })?;
         teams::add_member(&self.db.write, &t.id, &u.id, now_micros()).await?;
-        crate::access::forget_teams(&t.tenant_id);
+        self.forget_teams(&t.tenant_id);
         Ok(())
     }
 
@@ -218,7 +222,7 @@ impl Engine {
         if !teams::remove_member(&self.db.write, &t.id, user).await? {
             return Err(Error::not_found("the user is not a member of this team"));
         }
-        crate::access::forget_teams(&t.tenant_id);
+        self.forget_teams(&t.tenant_id);
         Ok(())
     }
 }

@@ -237,6 +237,9 @@ enum Deadline {
     At(Instant),
 }
 
+// Per thread, not per engine: the state of the one run a thread does at a time. `REUSED` is a
+// scratch buffer, not a cache: every variable is refilled from the run's context (the user
+// only when it differs by value), so a run never reads what another engine or tenant left.
 thread_local! {
     /// When the run on this thread must stop; checked from the progress callback.
     static DEADLINE: Cell<Deadline> = const { Cell::new(Deadline::Off) };

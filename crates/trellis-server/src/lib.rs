@@ -35,6 +35,9 @@ pub struct Settings {
     pub allow_private_outbound: bool,
     /// How long login sessions last (idle and at most).
     pub sessions: trellis_engine::auth::SessionLifetime,
+    /// How long the node keeps the teams and roles it read (the longest another node's change
+    /// to them takes to show here).
+    pub cache_ttl: Duration,
 }
 
 /// A running node.
@@ -99,7 +102,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .with_files_dir(settings.data_dir.join("files"))
         .with_max_file_bytes(settings.max_file_bytes)
         .with_private_outbound(settings.allow_private_outbound)
-        .with_session_lifetime(settings.sessions);
+        .with_session_lifetime(settings.sessions)
+        .with_cache_ttl(settings.cache_ttl);
     let bootstrapped = engine
         .bootstrap(settings.admin_email.as_deref(), settings.admin_password.as_deref())
         .await

@@ -206,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
                     idle: std::time::Duration::from_secs(session_idle_minutes.saturating_mul(60)),
                     max: std::time::Duration::from_secs(session_max_hours.saturating_mul(3600)),
                 },
+                cache_ttl: trellis_engine::access::DEFAULT_CACHE_TTL,
             };
             let running = start(settings).await?;
             if let Some(b) = &running.bootstrapped {

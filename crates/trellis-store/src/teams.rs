@@ -2,8 +2,8 @@
 //! reads them.
 
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Order, Query};
+use sea_orm::{DbBackend, QueryResult};
 
 use crate::error::StoreError;
 
@@ -57,6 +57,24 @@ pub async fn teams_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<Te
         .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
         .order_by(a("name"), Order::Asc)
         .to_owned();
+    c.query_all(&q).await?.iter().map(team).collect()
+}
+
+/// Every team of a tenant, read for a change of the tree: on PostgreSQL the rows are locked
+/// (in id order) until the write transaction ends, so two moves of the tenant's teams run one
+/// after the other and the second checks the tree the first left; SQLite's one writer holds
+/// everything already. Without it, A below B and B below A at once each passed the cycle check
+/// on the tree before the other and together made a cycle.
+pub async fn lock_teams_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<TeamRow>, StoreError> {
+    let mut q = Query::select()
+        .columns(COLS.map(a))
+        .from(a("sys_teams"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .order_by(a("id"), Order::Asc)
+        .to_owned();
+    if c.get_database_backend() == DbBackend::Postgres {
+        q.lock(LockType::Update);
+    }
     c.query_all(&q).await?.iter().map(team).collect()
 }
 

@@ -284,3 +284,78 @@ async fn concurrent_bulks_locking_parents_in_opposite_orders_all_succeed(b: Back
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Concurrent team moves
+// ---------------------------------------------------------------------------------------------
+
+on_both!(concurrent_opposite_team_moves_cannot_make_a_cycle);
+
+/// Pairs of top teams a and b, each pair moved at once a below b and b below a: each move
+/// alone is fine, both together make a cycle. The moves of a tenant's teams run one after the
+/// other, so one of each pair is refused like a direct cycle (409) and the tree, as GET /teams
+/// answers it, has no team below itself.
+async fn concurrent_opposite_team_moves_cannot_make_a_cycle(b: Backend) {
+    let app = Arc::new(spawn(b).await);
+    let mut answers = Vec::new();
+    for batch in 0..8 {
+        let mut set = JoinSet::new();
+        for pair in 0..5 {
+            let mut ids = Vec::new();
+            for side in ["a", "b"] {
+                let t = app
+                    .post("/api/v1/teams", json!({"name": format!("{side}{batch}-{pair}")}))
+                    .await
+                    .expect(201)
+                    .body;
+                ids.push(id(&t));
+            }
+            let (x, y) = (ids[0].clone(), ids[1].clone());
+            for (team, parent) in [(x.clone(), y.clone()), (y, x)] {
+                let app = app.clone();
+                set.spawn(async move {
+                    let r = app
+                        .patch(&format!("/api/v1/teams/{team}"), json!({"parent": parent}))
+                        .await;
+                    (team, r)
+                });
+            }
+        }
+        while let Some(r) = set.join_next().await {
+            answers.push(r.expect("move"));
+        }
+    }
+    // No team is below itself.
+    let list = app.get("/api/v1/teams").await.expect(200).body;
+    let parents: HashMap<String, Option<String>> = list["data"]
+        .as_array()
+        .expect("teams")
+        .iter()
+        .map(|t| (id(t), t["parent"].as_str().map(str::to_string)))
+        .collect();
+    let cycles: Vec<&String> = parents
+        .keys()
+        .filter(|start| {
+            let mut at = parents[*start].clone();
+            for _ in 0..=parents.len() {
+                match at {
+                    None => return false,
+                    Some(p) if p == **start => return true,
+                    Some(p) => at = parents.get(&p).cloned().flatten(),
+                }
+            }
+            true
+        })
+        .collect();
+    assert!(cycles.is_empty(), "teams below themselves: {cycles:?}");
+    // Of each pair one move passed and the other was refused as a cycle.
+    let passed = answers.iter().filter(|(_, r)| r.status == 200).count();
+    for (team, r) in &answers {
+        match r.status.as_u16() {
+            200 => {}
+            409 => assert_eq!(r.code(), "conflict", "{team}: {}", r.text),
+            s => panic!("{team}: unexpected answer {s}: {}", r.text),
+        }
+    }
+    assert_eq!(passed, answers.len() / 2, "one move of each pair passes");
+}

@@ -49,6 +49,8 @@ pub(crate) fn delivered(progress: Option<&serde_json::Value>) -> std::collection
 /// (and so is a final error). Unless `allow_private`, names resolve to public addresses only
 /// ([`outbound`]).
 pub(crate) fn http_client(allow_private: bool) -> Result<reqwest::Client, ActionError> {
+    // Process-wide on purpose: a client holds connection pools and the redirect policy, no
+    // tenant data (no cookies, no default headers), so nodes in one process may share it.
     static PUBLIC: OnceLock<reqwest::Client> = OnceLock::new();
     static ANY: OnceLock<reqwest::Client> = OnceLock::new();
     let slot = if allow_private { &ANY } else { &PUBLIC };
