@@ -150,7 +150,7 @@ async fn a_dry_run_follows_relations_through_the_callers_view(backend: Backend) 
     app.create_app(crm(json!([call_rule()]))).await;
     let (_, rep) = app.user("crm", "rita", Some("rep")).await;
     let customer = app
-        .create("crm", "customer", json!({"name": "ACME", "phone": "138"}))
+        .create("crm", "customer", json!({"name": "ACME", "phone": "+86 139 1111 2222"}))
         .await;
     let contract = app
         .create(
@@ -166,7 +166,7 @@ async fn a_dry_run_follows_relations_through_the_callers_view(backend: Backend) 
         .expect(200);
     assert_eq!(
         admin.body["actions"][0]["would"]["values"]["note"],
-        json!("Call ACME on 138 about Big deal (secret terms)"),
+        json!("Call ACME on +86 139 1111 2222 about Big deal (secret terms)"),
         "{}",
         admin.text
     );
@@ -182,7 +182,7 @@ async fn a_dry_run_follows_relations_through_the_callers_view(backend: Backend) 
     );
     assert_eq!(
         r.body["actions"][0]["would"]["values"]["note"],
-        json!("Call ACME on 138 about Big deal ()"),
+        json!("Call ACME on +86 139 1111 2222 about Big deal ()"),
         "{}",
         r.text
     );
