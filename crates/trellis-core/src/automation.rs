@@ -591,6 +591,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
             }
         }
     }
+    crate::template::validate_templates(app, errors);
 }
 
 #[cfg(test)]

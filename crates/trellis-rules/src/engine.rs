@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::packages::{
-    ArithmeticPackage, BasicArrayPackage, BasicMapPackage, BasicMathPackage, BasicStringPackage, LogicPackage, Package,
+    ArithmeticPackage, BasicArrayPackage, BasicIteratorPackage, BasicMapPackage, BasicMathPackage, BasicStringPackage,
+    LogicPackage, Package,
 };
 use rhai::{
     AST, Caches, Dynamic, Engine, EvalAltResult, Map, OptimizationLevel, ParseError, ParseErrorType, Position, Scope,
@@ -325,6 +326,8 @@ impl RuleEngine {
             LogicPackage::new().as_shared_module(),
             BasicStringPackage::new().as_shared_module(),
             BasicArrayPackage::new().as_shared_module(),
+            // Ranges (`0..n`, `range(a, b, step)`) and iterating them; bounded by the operation limit.
+            BasicIteratorPackage::new().as_shared_module(),
             BasicMapPackage::new().as_shared_module(),
             BasicMathPackage::new().as_shared_module(),
         ] {

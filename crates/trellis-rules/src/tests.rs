@@ -546,6 +546,23 @@ fn hostile_compile(src: &str) -> CompileError {
 }
 
 #[test]
+fn ranges_loop_and_count() {
+    assert!(check("let n = 0; for i in 0..5 { n += i; } n == 10"));
+    assert!(check("let n = 0; for i in 1..=record.qty { n += 1; } n == record.qty"));
+    assert!(check(
+        "let s = []; for i in range(0, 10, 3) { s.push(i); } s == [0, 3, 6, 9]"
+    ));
+    assert!(check("(0..4).contains(2) && !(0..4).contains(4)"));
+}
+
+#[test]
+fn a_long_range_stops_at_the_operation_limit() {
+    let e = hostile("let n = 0; for i in 0..1000000000 { n += 1; } n");
+    assert_eq!(e.kind, RuntimeErrorKind::LimitExceeded);
+    assert_eq!(e.message, "the script did too much work (more than 200000 operations)");
+}
+
+#[test]
 fn an_endless_loop_stops_at_the_operation_limit() {
     for src in ["loop {}", "while true {}", "let i = 0; while i >= 0 { i += 1; }"] {
         let e = hostile(src);

@@ -256,7 +256,9 @@ impl Engine {
             data: data.to_string(),
             depth: 0,
         };
-        let input = run_input(&event, entity.as_deref(), row.as_ref(), &data, rule);
+        let mut input = run_input(&event, entity.as_deref(), row.as_ref(), &data, rule);
+        self.follow_relations(&self.db.read, &app, r, &mut input, Some(ctx))
+            .await?;
         let matched = match app.conditions.get(rule) {
             None => Ok(true),
             Some(s) => self
@@ -455,6 +457,26 @@ impl Engine {
 
 impl Engine {
     /// The caller's access to an entity of the app by name (`None`: no such entity).
+    /// A related record as the caller reads it (dry runs): `None` outside their read scope, and
+    /// without the fields their roles hide.
+    pub(crate) async fn related_as<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        entity: &str,
+        id: &str,
+    ) -> Result<Option<Value>, Error> {
+        let Some(ent) = app.entity(entity) else { return Ok(None) };
+        let access = self.access(conn, ctx, app, ent).await?;
+        if access.grant.reach(Right::Read).is_none() {
+            return Ok(None);
+        }
+        let scope = self.scope(conn, ctx, &access, Right::Read).await?;
+        let row = get_scoped(conn, &access.entity, id, scope.as_ref(), None).await?;
+        Ok(row.map(|r| crate::records::record_json(&access.view, &view_row(&access, &r))))
+    }
+
     async fn access_to(&self, ctx: &TenantCtx, app: &LoadedApp, entity: Option<&str>) -> Result<Option<Access>, Error> {
         match entity.and_then(|e| app.entity(e)) {
             Some(ent) => Ok(Some(self.access(&self.db.read, ctx, app, ent).await?)),

@@ -16,9 +16,10 @@ use trellis_store::jobs::{self, JobRow, RunRow};
 use trellis_store::records::{self, Row};
 use trellis_store::{StoreError, events, system, timers};
 
-use crate::Engine;
+use crate::automation::template;
 use crate::records::record_json;
 use crate::scripts::LoadedApp;
+use crate::{Engine, TenantCtx};
 
 /// Events taken per dispatch round.
 pub const BATCH: u64 = 200;
@@ -365,6 +366,40 @@ impl Engine {
         Ok(queued)
     }
 
+    /// Loads, once per run, the records the rule's templates reach through N:1 relations
+    /// (`{{record.customer.phone}}`) into the input's [`template::RELATED`], shortest path first.
+    /// `reader` reads them as a caller does (dry runs: their scope and view); `None` as the rule.
+    pub(crate) async fn follow_relations<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        app: &LoadedApp,
+        rule: &RuleDef,
+        input: &mut Value,
+        reader: Option<&TenantCtx>,
+    ) -> Result<(), Error> {
+        for hop in trellis_core::template::hops_of(&app.def, rule) {
+            let Some(id) = template::lookup(input, &hop.prefix)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let Some(target) = app.compiled.entity(&hop.target).cloned() else {
+                continue;
+            };
+            let values = match reader {
+                None => records::get(conn, &target, &id, None)
+                    .await?
+                    .map(|row| crate::records::record_json(&target, &row)),
+                Some(ctx) => self.related_as(conn, ctx, app, &hop.target, &id).await?,
+            };
+            if let Some(v) = values {
+                input[template::RELATED][hop.prefix.as_str()] = v;
+            }
+        }
+        Ok(())
+    }
+
     /// Records a run of a rule: the depth guard, the condition, and its jobs (the first queued,
     /// the others waiting their turn). Answers how many jobs it queued.
     #[allow(clippy::too_many_arguments)]
@@ -407,6 +442,8 @@ impl Engine {
             jobs::insert_run(tx, &run).await?;
             return Ok(0);
         }
+        let mut input = input;
+        self.follow_relations(tx, app, rule, &mut input, None).await?;
         let matched = match app.conditions.get(rule.name.as_str()) {
             None => Ok(true),
             Some(script) => {

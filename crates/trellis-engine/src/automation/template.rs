@@ -4,15 +4,27 @@
 
 use serde_json::Value;
 
-/// The value at a dotted path (`record.customer.name` also walks into objects).
+/// Where a run's input keeps the records its templates reach through relations, by the dotted
+/// path of the relation's value (`record.customer` → the customer's values).
+pub const RELATED: &str = "$related";
+
+/// The value at a dotted path (`record.extra.buyer` walks into objects; `record.customer.phone`
+/// continues in the related record loaded into [`RELATED`] when `record.customer` is its id).
 pub fn lookup<'a>(input: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .filter(|p| !p.is_empty())
-        .try_fold(input, |v, part| match v {
-            Value::Object(m) => m.get(part),
+    let parts: Vec<&str> = path.split('.').filter(|p| !p.is_empty()).collect();
+    let mut v = input;
+    for (i, part) in parts.iter().enumerate() {
+        v = match v {
+            Value::Object(m) => m.get(*part),
             Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+            Value::String(_) => input
+                .get(RELATED)
+                .and_then(|r| r.get(parts[..i].join(".")))
+                .and_then(|rec| rec.get(*part)),
             _ => None,
-        })
+        }?;
+    }
+    Some(v)
 }
 
 fn as_text(v: &Value) -> String {
@@ -85,6 +97,17 @@ mod tests {
             "Deal ACME: 12.5 CNY x3"
         );
         assert_eq!(render("unclosed {{ record.title", &input), "unclosed {{ record.title");
+        let with_related = json!({
+            "record": {"customer": "c1"},
+            "$related": {"record.customer": {"id": "c1", "phone": "138", "region": "r1"}, "record.customer.region": {"name": "East"}}
+        });
+        assert_eq!(
+            render(
+                "{{record.customer}} {{record.customer.phone}} {{record.customer.region.name}} [{{record.customer.fax}}]",
+                &with_related
+            ),
+            "c1 138 East []"
+        );
         assert_eq!(
             render_json(&json!({"id": "{{record.n}}", "t": "T: {{record.title}}"}), &input),
             json!({"id": 3, "t": "T: ACME"})

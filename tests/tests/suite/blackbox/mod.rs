@@ -17,3 +17,4 @@ mod records;
 mod rules;
 mod scaleout;
 mod smoke;
+mod templates;
