@@ -89,6 +89,11 @@ impl ErrorCode {
     }
 }
 
+/// The code of an `errors[]` item of a 409 `transition_blocked` that stands for the unmet
+/// requirements on fields hidden from the caller (a required field, a condition reading one):
+/// the move is refused without naming the field or showing its value.
+pub const HIDDEN_REQUIREMENT: &str = "hidden_requirement";
+
 /// One problem with one field (or one part of a definition), as listed in `errors`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldError {

@@ -256,6 +256,25 @@ impl EntityGrant {
                 derived.push(f.name.to_string());
             }
         }
+        // A rollup that counts or adds records chosen by a hidden value (its filter names a
+        // field hidden on the other entity, or its relation is hidden there) shows an aggregate
+        // of that value.
+        for f in &entity.fields {
+            let Some(r) = &f.rollup else { continue };
+            if derived.iter().any(|d| d == f.name.as_str()) {
+                continue;
+            }
+            let chosen_by_hidden = match app.entity(r.from.as_str()) {
+                Some(from) if depth < 3 => {
+                    let there = Self::of_roles_at(app, from, roles, depth + 1).hidden;
+                    there.contains(r.via.as_str()) || r.filter.as_ref().is_some_and(|v| filter_names(v, &there))
+                }
+                _ => true,
+            };
+            if chosen_by_hidden {
+                derived.push(f.name.to_string());
+            }
+        }
         g.hidden.extend(derived);
         // Formulas read formulas: until nothing more is hidden.
         loop {
@@ -356,26 +375,140 @@ impl EntityGrant {
 /// Whether a script reads `record.<field>` (or `record["<field>"]`): a formula reading a
 /// hidden field would show it.
 pub fn reads_field(script: &str, field: &str) -> bool {
-    let dotted = format!("record.{field}");
+    reads_path(script, "record", field)
+}
+
+/// Whether a script reads `<base>.<field>` (or `<base>["<field>"]`), `base` being a variable
+/// (`record`, `old`) or a path (`related.customer`).
+fn reads_path(script: &str, base: &str, field: &str) -> bool {
+    let dotted = format!("{base}.{field}");
     let dotted_hit = script.match_indices(&dotted).any(|(i, _)| {
         let before = script[..i].chars().next_back();
         let after = script[i + dotted.len()..].chars().next();
         !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
             && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
     });
-    dotted_hit || script.contains(&format!("record[\"{field}\"]"))
+    dotted_hit || script.contains(&format!("{base}[\"{field}\"]"))
 }
 
-/// An app's definition as a user with these roles sees it: each entity without the fields
-/// hidden from them (nor the title field, indexes and role field settings naming one), and the
-/// rules as summaries (what starts them, secrets masked; not what they do).
+/// The fields hidden from a caller, by entity name (entities where none is hidden are left
+/// out): what [`hidden_by_entity`] answers and [`script_reads_hidden`] reads.
+pub type HiddenFields = std::collections::HashMap<String, HashSet<String>>;
+
+/// The fields these roles hide in each entity of the app (derived fields included, see
+/// [`EntityGrant::of_roles`]). For a caller who is never limited (a tenant administrator, an
+/// app without permissions) the engine uses an empty map instead.
+pub fn hidden_by_entity(app: &AppDef, roles: &[String]) -> HiddenFields {
+    app.entities
+        .iter()
+        .map(|e| (e.name.to_string(), EntityGrant::of_roles(app, e, roles).hidden))
+        .filter(|(_, h)| !h.is_empty())
+        .collect()
+}
+
+/// Whether a script of `entity` reads a value hidden from the caller: a hidden field of the
+/// record (`record.<f>`, `old.<f>`, `record["<f>"]`), a hidden relation (`related.<rel>`), or
+/// a hidden field of a related record (`related.<rel>.<f>`). A static reading of its text, as
+/// the checks at save make.
+pub fn script_reads_hidden(app: &AppDef, entity: &EntityDef, hidden: &HiddenFields, script: &str) -> bool {
+    if let Some(h) = hidden.get(entity.name.as_str())
+        && h.iter().any(|f| {
+            reads_path(script, "record", f) || reads_path(script, "old", f) || reads_path(script, "related", f)
+        })
+    {
+        return true;
+    }
+    entity.fields.iter().filter(|f| f.target.is_some()).any(|rel| {
+        let target = rel.target.as_ref().and_then(|t| app.entity(t.as_str()));
+        let Some(h) = target.and_then(|t| hidden.get(t.name.as_str())) else {
+            return false;
+        };
+        let base = format!("related.{}", rel.name);
+        h.iter().any(|f| reads_path(script, &base, f))
+    })
+}
+
+/// Whether a list filter (`{field, op, value}`, `and`, `or`, `not`) names one of the fields.
+pub fn filter_names(filter: &Value, fields: &HashSet<String>) -> bool {
+    match filter {
+        Value::Object(o) => {
+            o.get("field")
+                .and_then(Value::as_str)
+                .is_some_and(|f| fields.contains(f))
+                || ["and", "or", "not"]
+                    .iter()
+                    .filter_map(|k| o.get(*k))
+                    .any(|v| filter_names(v, fields))
+        }
+        Value::Array(a) => a.iter().any(|v| filter_names(v, fields)),
+        _ => false,
+    }
+}
+
+/// An app's definition as a user with these roles sees it: no field hidden from them is named
+/// or shown anywhere in it, and the rules are summaries (what starts them, secrets masked; not
+/// what they do). Per place that could name one:
+/// - the field itself, the title field, indexes naming one, role field settings: left out;
+/// - validation rules reading a hidden field (`record.<f>`, `old.<f>`, `related.<rel>.<f>` in
+///   `when` or `assert`, see [`script_reads_hidden`]) or reported on one: left out;
+/// - `required_if` of a visible field that reads a hidden one: left out (the field stays);
+/// - rollups counting or adding records chosen by a hidden field: hidden as derived fields
+///   ([`EntityGrant::of_roles`]), so their filters never show;
+/// - role scope filters naming a field hidden from the caller: masked, the filter reads
+///   `null` (the role keeps a filter the caller may not read; it is not shown as "all rows");
+/// - pipelines: see [`without_hidden`]; user fields that may make a transition and an SLA's
+///   escalation to a hidden user field: left out;
+/// - rules whose trigger names a hidden field (`field_changed`, `relative_time`): left out.
 pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     let mut v = app.clone();
+    let all_hidden = hidden_by_entity(app, roles);
     for e in &mut v.entities {
         let Some(declared) = app.entity(e.name.as_str()) else {
             continue;
         };
-        let hidden = EntityGrant::of_roles(app, declared, roles).hidden;
+        let hidden = all_hidden.get(e.name.as_str()).cloned().unwrap_or_default();
+        let reads_hidden = |s: &str| script_reads_hidden(app, declared, &all_hidden, s);
+        e.validations.retain(|r| {
+            !r.field.as_ref().is_some_and(|f| hidden.contains(f.as_str()))
+                && !reads_hidden(&r.assert)
+                && !r.when.as_deref().is_some_and(reads_hidden)
+        });
+        for f in &mut e.fields {
+            if f.required_if.as_deref().is_some_and(reads_hidden) {
+                f.required_if = None;
+            }
+        }
+        if let Some(p) = e.pipeline.as_mut() {
+            for s in &mut p.stages {
+                without_hidden(&mut s.entry, &hidden, &reads_hidden);
+                without_hidden(&mut s.exit, &hidden, &reads_hidden);
+                if let Some(sla) = s.sla.as_mut()
+                    && sla
+                        .escalate_to
+                        .as_ref()
+                        .and_then(|u| u.field.as_ref())
+                        .is_some_and(|f| hidden.contains(f.as_str()))
+                {
+                    sla.escalate_to = None;
+                }
+            }
+            for t in &mut p.transitions {
+                without_hidden(&mut t.requires, &hidden, &reads_hidden);
+                if let Some(a) = t.allow.as_mut() {
+                    a.user_fields.retain(|f| !hidden.contains(f.as_str()));
+                }
+            }
+        }
+        for r in &mut v.roles {
+            if let Some(p) = r.permissions.as_mut().and_then(|p| p.get_mut(e.name.as_str())) {
+                p.fields.retain(|k, _| !hidden.contains(k));
+                if let Some(ScopeDef::Filter(f)) = p.scope.as_mut()
+                    && filter_names(&f.filter, &hidden)
+                {
+                    f.filter = Value::Null;
+                }
+            }
+        }
         if hidden.is_empty() {
             continue;
         }
@@ -385,30 +518,36 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
         }
         e.indexes
             .retain(|i| !i.fields.iter().any(|f| hidden.contains(f.as_str())));
-        if let Some(p) = e.pipeline.as_mut() {
-            for s in &mut p.stages {
-                without_hidden(&mut s.entry, &hidden);
-                without_hidden(&mut s.exit, &hidden);
-            }
-            for t in &mut p.transitions {
-                without_hidden(&mut t.requires, &hidden);
-            }
-        }
-        for r in &mut v.roles {
-            if let Some(p) = r.permissions.as_mut().and_then(|p| p.get_mut(e.name.as_str())) {
-                p.fields.retain(|k, _| !hidden.contains(k));
-            }
-        }
     }
-    v.rules = app.rules.iter().map(crate::automation::RuleDef::summary).collect();
+    v.rules = app
+        .rules
+        .iter()
+        .filter(|r| !trigger_names_hidden(&r.trigger, &all_hidden))
+        .map(crate::automation::RuleDef::summary)
+        .collect();
     v
+}
+
+/// Whether a rule's trigger names a field hidden from the caller.
+fn trigger_names_hidden(t: &crate::automation::Trigger, hidden: &HiddenFields) -> bool {
+    use crate::automation::Trigger;
+    match t {
+        Trigger::FieldChanged { entity, field, .. } | Trigger::RelativeTime { entity, field, .. } => {
+            hidden.get(entity.as_str()).is_some_and(|h| h.contains(field.as_str()))
+        }
+        _ => false,
+    }
 }
 
 /// A pipeline's requirements as a caller who may not see `hidden` reads them: the hidden fields
 /// left out of the required ones and of evidence read from a field, and the script of a
-/// condition that reads one left out (its name and message stay, so the caller still sees
-/// what blocks a move).
-fn without_hidden(req: &mut crate::pipeline::Requirements, hidden: &std::collections::HashSet<String>) {
+/// condition that reads one (`reads_hidden`) left out (its name and message stay, so the caller
+/// still sees what blocks a move).
+fn without_hidden(
+    req: &mut crate::pipeline::Requirements,
+    hidden: &HashSet<String>,
+    reads_hidden: &dyn Fn(&str) -> bool,
+) {
     req.fields.retain(|f| !hidden.contains(f.as_str()));
     for a in &mut req.attachments {
         if a.field.as_ref().is_some_and(|f| hidden.contains(f.as_str())) {
@@ -416,7 +555,7 @@ fn without_hidden(req: &mut crate::pipeline::Requirements, hidden: &std::collect
         }
     }
     for c in &mut req.conditions {
-        if hidden.iter().any(|h| reads_field(&c.assert, h)) {
+        if reads_hidden(&c.assert) {
             c.assert = String::new();
         }
     }

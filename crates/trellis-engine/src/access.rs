@@ -582,6 +582,22 @@ impl Engine {
         }
     }
 
+    /// The fields hidden from the caller in each entity of the app
+    /// ([`trellis_core::permissions::hidden_by_entity`]); empty for tenant administrators and in
+    /// an app without permissions.
+    pub async fn hidden_fields<C: trellis_store::Writes>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+    ) -> Result<trellis_core::permissions::HiddenFields, Error> {
+        if !is_guarded(&app.def) || ctx.is_admin() {
+            return Ok(Default::default());
+        }
+        let roles = self.caller_roles(conn, ctx, &app.id, &app.def).await?;
+        Ok(trellis_core::permissions::hidden_by_entity(&app.def, &roles))
+    }
+
     /// An app's definition as the caller may read it: everything (secrets masked) for tenant
     /// administrators and in an app without permissions; otherwise without the fields hidden
     /// from the caller, and with rules as summaries ([`trellis_core::permissions::app_view`]).

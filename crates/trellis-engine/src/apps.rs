@@ -137,13 +137,20 @@ impl Engine {
         if ctx.is_admin() || !trellis_core::permissions::is_guarded(&app.def) {
             return Ok(trellis_core::openapi::app_openapi(&app.compiled));
         }
+        let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
         let mut entities = std::collections::HashMap::with_capacity(app.compiled.entities.len());
         for (name, e) in &app.compiled.entities {
             let access = self.access(&self.db.read, ctx, &app, e).await?;
-            entities.insert(name.clone(), access.view.clone());
+            // Described from the definition as the caller reads it (no `required_if` reading
+            // a hidden field, no validation naming one).
+            let mut view = access.view.without(&Default::default());
+            if let Some(d) = def.entity(name) {
+                view.def = d.clone();
+            }
+            entities.insert(name.clone(), std::sync::Arc::new(view));
         }
         let view = trellis_core::compile::CompiledApp {
-            def: self.def_for(&self.db.read, ctx, &app.id, &app.def).await?,
+            def,
             version: app.compiled.version,
             entities,
         };

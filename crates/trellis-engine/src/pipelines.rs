@@ -214,8 +214,26 @@ fn record_files(row: &Row, entity: &CompiledEntity, field: &str) -> Vec<String> 
     }
 }
 
+/// What one unmet requirement on a field hidden from the caller answers as: the transition is
+/// refused, but neither the field nor its value is named (the requirement's own name and
+/// message may name it too). One such entry stands for all of them.
+pub fn hidden_requirement() -> FieldError {
+    FieldError::new(
+        "requirements",
+        trellis_core::error::HIDDEN_REQUIREMENT,
+        "a condition on a field you cannot see is not met",
+    )
+    .with_messages(Label::new(
+        "一个您无权查看的字段上的条件未满足",
+        "a condition on a field you cannot see is not met",
+    ))
+}
+
 /// Everything that keeps a record from moving: the stage left's exit requirements, the
 /// transition's own, and the next stage's entry requirements; a comment where one is required.
+/// A required field hidden from the caller, or a condition that reads one (`hidden`, the
+/// caller's hidden fields by entity), is answered as one [`hidden_requirement`]. Evidence
+/// stays named by its key: the caller can give it with the transition.
 #[allow(clippy::too_many_arguments)]
 fn unmet(
     engine: &Engine,
@@ -229,7 +247,14 @@ fn unmet(
     comment: Option<&str>,
     user: &UserInfo,
     related: &trellis_rules::Map,
+    hidden: &trellis_core::permissions::HiddenFields,
 ) -> Vec<FieldError> {
+    let own_hidden = hidden.get(entity.name());
+    let is_hidden = |f: &str| own_hidden.is_some_and(|h| h.contains(f));
+    let reads_hidden = |script: &str| {
+        !hidden.is_empty() && trellis_core::permissions::script_reads_hidden(&app.def, &entity.def, hidden, script)
+    };
+    let mut veiled = false;
     let index = p.transitions.iter().position(|x| std::ptr::eq(x, t)).unwrap_or(0);
     let to = p.stage(t.to.as_str()).expect("validated transition target");
     let places: [(String, &Requirements); 3] = [
@@ -252,6 +277,10 @@ fn unmet(
     for (place, req) in places {
         for f in &req.fields {
             if seen_fields.insert(f.as_str()) && is_empty(row.get(entity, f.as_str())) {
+                if is_hidden(f.as_str()) {
+                    veiled = true;
+                    continue;
+                }
                 let l = label_of(entity, f.as_str());
                 out.push(
                     FieldError::new(
@@ -318,6 +347,7 @@ fn unmet(
             };
             match engine.rules.eval_bool(script, &ctx) {
                 Ok(true) => {}
+                Ok(_) | Err(_) if reads_hidden(&g.assert) => veiled = true,
                 Ok(false) => out.push(
                     FieldError::new(
                         format!("conditions.{}", g.name),
@@ -339,6 +369,9 @@ fn unmet(
             FieldError::new("comment", "required", "this transition needs a comment")
                 .with_messages(Label::new("此流转需要填写说明", "this transition needs a comment")),
         );
+    }
+    if veiled {
+        out.push(hidden_requirement());
     }
     out
 }
@@ -602,6 +635,7 @@ impl Engine {
             team: crate::access::first_team(tx, ctx.tenant_id(), ctx.user_id()).await?,
         };
         let related = self.related_for_guards(tx, app, entity, &row).await?;
+        let hidden = self.hidden_fields(tx, ctx, app).await?;
         let problems = unmet(
             self,
             app,
@@ -614,6 +648,7 @@ impl Engine {
             req.comment.as_deref(),
             &user,
             &related,
+            &hidden,
         );
         if !problems.is_empty() {
             return Err(blocked(problems));
@@ -1147,6 +1182,8 @@ impl Engine {
                     team: crate::access::first_team(&tx, ctx.tenant_id(), &a.requested_by).await?,
                 };
                 let related = self.related_for_guards(&tx, app, entity, &record).await?;
+                // Told to the approver: through the approver's view.
+                let hidden = self.hidden_fields(&tx, ctx, app).await?;
                 // The record may have changed while it waited: its conditions must still hold.
                 let problems = unmet(
                     self,
@@ -1160,6 +1197,7 @@ impl Engine {
                     a.comment.as_deref(),
                     &requester,
                     &related,
+                    &hidden,
                 );
                 if !problems.is_empty() {
                     return Err(blocked(problems));
@@ -1290,6 +1328,7 @@ impl Engine {
             team: crate::access::first_team(conn, ctx.tenant_id(), ctx.user_id()).await?,
         };
         let related = self.related_for_guards(conn, &app, &entity, &row).await?;
+        let hidden = self.hidden_fields(conn, ctx, &app).await?;
         let from = current_stage(p, &entity, &row);
         let pending = text_of(&entity, &row, "pending_stage");
         let mut out = Vec::new();
@@ -1300,7 +1339,20 @@ impl Engine {
             let allowed = access.grant.may_enter(to.key.as_str()) && may_make(t, &entity, &row, ctx.user_id(), &roles);
             // Evidence is given with the transition itself, so it is not counted as missing
             // here beyond what the record's own attachment fields hold.
-            let mut blockers = unmet(self, &app, &entity, p, from, t, &row, &[], Some("-"), &user, &related);
+            let mut blockers = unmet(
+                self,
+                &app,
+                &entity,
+                p,
+                from,
+                t,
+                &row,
+                &[],
+                Some("-"),
+                &user,
+                &related,
+                &hidden,
+            );
             if let Some(s) = pending {
                 blockers.insert(
                     0,

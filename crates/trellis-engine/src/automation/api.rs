@@ -2,17 +2,17 @@
 //! runs, dry runs, inbound webhooks, manual runs and retries of dead jobs.
 
 use serde_json::{Value, json};
-use trellis_core::automation::{RuleDef, Trigger};
+use trellis_core::automation::{ActionDef, RuleDef, Trigger};
 use trellis_core::validate::parse_rule;
 use trellis_core::{Error, FieldError};
 use trellis_store::events::EventRow;
 use trellis_store::jobs;
 use trellis_store::{StoreError, events, system};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use trellis_core::CompiledEntity;
-use trellis_core::permissions::{Right, RunRules};
+use trellis_core::permissions::{Right, RunRules, is_guarded};
 use trellis_store::records::Row;
 
 use crate::access::{Access, get_many_scoped, get_scoped};
@@ -161,7 +161,8 @@ impl Engine {
     /// A rule's runs, newest first: the trigger, the condition's result, each action's status,
     /// attempts, error and duration.
     /// Who may read them: as for dry runs ([`Engine::require_rule_right`]); a caller limited by
-    /// role permissions sees only the runs on records they read, without hidden values.
+    /// role permissions sees only the runs on records they read, and every record and value
+    /// of them through their view ([`RunVeil`]).
     pub async fn rule_runs(&self, ctx: &TenantCtx, app: &str, rule: &str, limit: Option<u64>) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
@@ -172,11 +173,12 @@ impl Engine {
         }
         let mut runs = jobs::runs_of(&self.db.read, &app.id, rule, limit).await?;
         let entity = r.trigger.entity().and_then(|e| app.entity(e.as_str())).cloned();
-        let limited = match &entity {
-            Some(ent) => Some(self.access(&self.db.read, ctx, &app, ent).await?).filter(|a| !a.is_full()),
-            None => None,
+        let limited = is_guarded(&app.def) && !ctx.is_admin();
+        let trigger_access = match &entity {
+            Some(ent) if limited => Some(self.access(&self.db.read, ctx, &app, ent).await?),
+            _ => None,
         };
-        if let (Some(access), Some(ent)) = (&limited, &entity) {
+        if let (Some(access), Some(ent)) = (&trigger_access, &entity) {
             let readable = self.readable_ids(ctx, access, ent, &runs).await?;
             runs.retain(|r| {
                 r.record_id
@@ -186,19 +188,25 @@ impl Engine {
         }
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         let all_jobs = jobs::jobs_of_runs(&self.db.read, &ids).await?;
+        let veil = if limited {
+            Some(self.run_veil(ctx, &app, r, trigger_access, &all_jobs).await?)
+        } else {
+            None
+        };
         let data: Vec<Value> = runs
             .iter()
             .map(|r| {
                 let mut trigger = serde_json::from_str::<Value>(&r.trigger).unwrap_or(Value::Null);
                 let mut actions: Vec<Value> = all_jobs.iter().filter(|j| j.run_id == r.id).map(job_json).collect();
-                if let Some(access) = &limited {
-                    redact_run(access, &mut trigger, &mut actions);
+                let mut error = r.error.clone();
+                if let Some(v) = &veil {
+                    v.redact(&mut trigger, &mut actions, &mut error);
                 }
                 json!({
                     "id": r.id,
                     "status": r.status,
                     "matched": r.matched,
-                    "error": r.error,
+                    "error": error,
                     "depth": r.depth,
                     "record": r.record_id,
                     "rule_version": r.rule_version,
@@ -492,11 +500,74 @@ impl Engine {
         entity: &CompiledEntity,
         runs: &[jobs::RunRow],
     ) -> Result<HashSet<String>, Error> {
-        let mut ids: Vec<String> = runs
+        let ids: Vec<String> = runs
             .iter()
             .filter_map(|r| r.record_id.clone())
             .filter(|id| !id.is_empty())
             .collect();
+        self.readable_among(ctx, access, entity, ids).await
+    }
+
+    /// What a caller limited by role permissions may read of a rule's runs: the access to the
+    /// trigger's entity and to every entity whose records the actions touched, the records of
+    /// those they read, the fields hidden from them, and which actions address people through
+    /// a hidden field.
+    async fn run_veil(
+        &self,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        rule: &RuleDef,
+        trigger: Option<Access>,
+        all_jobs: &[jobs::JobRow],
+    ) -> Result<RunVeil, Error> {
+        let hidden = self.hidden_fields(&self.db.read, ctx, app).await?;
+        let mut touched: HashMap<String, Vec<String>> = HashMap::new();
+        for j in all_jobs {
+            let Some(out) = j.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()) else {
+                continue;
+            };
+            if let Some(e) = out.get("entity").and_then(Value::as_str) {
+                let ids = touched.entry(e.to_string()).or_default();
+                for key in ["record", "created"] {
+                    if let Some(id) = out.get(key).and_then(Value::as_str) {
+                        ids.push(id.to_string());
+                    }
+                }
+            }
+        }
+        let mut others = HashMap::new();
+        for (name, ids) in touched {
+            let Some(ent) = app.entity(&name) else { continue };
+            let access = self.access(&self.db.read, ctx, app, ent).await?;
+            let readable = self.readable_among(ctx, &access, ent, ids).await?;
+            others.insert(name, (access, readable));
+        }
+        let trigger_entity = rule.trigger.entity().and_then(|e| app.def.entity(e.as_str()));
+        let addresses_hidden = rule
+            .actions
+            .iter()
+            .map(|a| recipients_read_hidden(&app.def, trigger_entity, &hidden, a))
+            .collect();
+        let mut hidden_names: Vec<String> = hidden.values().flatten().cloned().collect();
+        hidden_names.sort();
+        hidden_names.dedup();
+        Ok(RunVeil {
+            trigger,
+            others,
+            addresses_hidden,
+            hidden_names,
+        })
+    }
+
+    /// The ids among `ids` of records of `entity` the caller reads (read right, read scope).
+    async fn readable_among(
+        &self,
+        ctx: &TenantCtx,
+        access: &Access,
+        entity: &CompiledEntity,
+        mut ids: Vec<String>,
+    ) -> Result<HashSet<String>, Error> {
+        ids.retain(|id| !id.is_empty());
         ids.sort();
         ids.dedup();
         if access.grant.reach(Right::Read).is_none() {
@@ -525,24 +596,121 @@ fn view_row(access: &Access, row: &Row) -> Row {
     }
 }
 
-/// A run as a caller limited by role permissions reads it: the trigger's changes and the
-/// values actions set without hidden fields, and no answers of called webhooks (they may
-/// echo anything).
-fn redact_run(access: &Access, trigger: &mut Value, actions: &mut [Value]) {
-    let hidden_ids = access.hidden_ids();
-    if let Some(Value::Object(changes)) = trigger.get_mut("changes") {
-        changes.retain(|k, _| !hidden_ids.contains(k) && !access.grant.hidden.contains(k));
-    }
-    for a in actions {
-        if let Some(out) = a.get_mut("output").filter(|o| o.is_object()) {
-            if let Some(set) = out.get_mut("set") {
-                access.redact(set);
+/// What a caller limited by role permissions may read of a rule's runs ([`Engine::rule_runs`]).
+struct RunVeil {
+    /// Access to the trigger's entity (none: the trigger has no entity).
+    trigger: Option<Access>,
+    /// By entity touched by an action of another entity (`create_record`, `update_related`):
+    /// the caller's access and the touched records they read.
+    others: HashMap<String, (Access, HashSet<String>)>,
+    /// Per action of the rule: whether its recipients are read from a hidden field.
+    addresses_hidden: Vec<bool>,
+    /// The names of every field hidden from the caller, in any entity.
+    hidden_names: Vec<String>,
+}
+
+/// What an error text of a run reads as when it names a field hidden from the caller.
+const HIDDEN_ERROR: &str = "the action failed on a field you cannot see";
+
+impl RunVeil {
+    /// A run as the caller reads it: the trigger's changes of hidden fields left out; the values
+    /// actions set without the fields hidden in the entity they were set on; a record of
+    /// another entity the caller does not read left out with everything set on it (as is
+    /// everything an action did on an entity they cannot read); recipients read from a hidden
+    /// field left out; no answers of called webhooks (they may echo anything); and error texts
+    /// that name a hidden field replaced by [`HIDDEN_ERROR`].
+    fn redact(&self, trigger: &mut Value, actions: &mut [Value], error: &mut Option<String>) {
+        if let (Some(access), Some(Value::Object(changes))) = (&self.trigger, trigger.get_mut("changes")) {
+            let hidden_ids = access.hidden_ids();
+            changes.retain(|k, _| !hidden_ids.contains(k) && !access.grant.hidden.contains(k));
+        }
+        if error.as_deref().is_some_and(|e| self.names_hidden(e)) {
+            *error = Some(HIDDEN_ERROR.to_string());
+        }
+        for a in actions {
+            let index = a.get("index").and_then(Value::as_u64).unwrap_or(u64::MAX);
+            let addresses_hidden = usize::try_from(index)
+                .ok()
+                .and_then(|i| self.addresses_hidden.get(i))
+                .copied()
+                .unwrap_or(true);
+            if let Some(Value::String(e)) = a.get("error")
+                && self.names_hidden(e)
+            {
+                a["error"] = Value::String(HIDDEN_ERROR.to_string());
             }
-            if let Value::Object(o) = out {
-                o.remove("response");
+            let Some(Value::Object(out)) = a.get_mut("output") else {
+                continue;
+            };
+            out.remove("response");
+            if addresses_hidden {
+                out.remove("to");
+                out.remove("notified");
+            }
+            let other = out.get("entity").and_then(Value::as_str).map(str::to_string);
+            let access = match &other {
+                None => self.trigger.as_ref(),
+                Some(name) => {
+                    let seen = self.others.get(name).filter(|(_, readable)| {
+                        ["record", "created"]
+                            .iter()
+                            .filter_map(|k| out.get(*k).and_then(Value::as_str))
+                            .all(|id| readable.contains(id))
+                    });
+                    match seen {
+                        Some((access, _)) => Some(access),
+                        None => {
+                            for k in ["record", "created", "owner", "set", "version"] {
+                                out.remove(k);
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(set) = out.get_mut("set") {
+                match access {
+                    Some(access) => access.redact(set),
+                    None => *set = Value::Object(Default::default()),
+                }
             }
         }
     }
+
+    /// Whether a text names a field hidden from the caller (as a whole word).
+    fn names_hidden(&self, text: &str) -> bool {
+        self.hidden_names.iter().any(|name| {
+            text.match_indices(name.as_str()).any(|(i, _)| {
+                let before = text[..i].chars().next_back();
+                let after = text[i + name.len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        })
+    }
+}
+
+/// Whether an action addresses people through a field hidden from the caller: a user field
+/// among its recipients, or an address template that reads a hidden value.
+fn recipients_read_hidden(
+    app: &trellis_core::AppDef,
+    entity: Option<&trellis_core::EntityDef>,
+    hidden: &trellis_core::permissions::HiddenFields,
+    a: &ActionDef,
+) -> bool {
+    let to = match a {
+        ActionDef::Notify { to, .. } | ActionDef::Email { to, .. } | ActionDef::Sms { to, .. } => to,
+        _ => return false,
+    };
+    let Some(e) = entity else {
+        return false;
+    };
+    let own = hidden.get(e.name.as_str());
+    to.fields.iter().any(|f| own.is_some_and(|h| h.contains(f.as_str())))
+        || to
+            .addresses
+            .iter()
+            .any(|t| trellis_core::permissions::script_reads_hidden(app, e, hidden, t))
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {

@@ -8,6 +8,7 @@ mod pipelines;
 mod platform;
 mod probe_access;
 mod probe_concurrency;
+mod probe_hidden;
 mod probe_http;
 mod probe_numbers;
 mod probe_platform;
