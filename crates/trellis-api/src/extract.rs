@@ -34,20 +34,25 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let engine = engine.ok_or_else(|| ApiError(Error::internal("engine missing")))?;
             let token = token.ok_or_else(|| ApiError(Error::unauthenticated("send Authorization: Bearer <token>")))?;
-            Ok(Caller(engine.authenticate(&token).await?))
+            let ctx = engine.authenticate(&token).await?;
+            crate::trace::record_caller(&ctx);
+            Ok(Caller(ctx))
         })
     }
 }
 
 /// The caller from a bearer token or, for read-only documentation, the session cookie.
 pub async fn caller_or_cookie(req: &HttpRequest, engine: &Engine) -> Result<TenantCtx, ApiError> {
-    if let Some(t) = bearer(req) {
-        return Ok(engine.authenticate(&t).await?);
-    }
-    match req.cookie(SESSION_COOKIE) {
-        Some(c) => Ok(engine.authenticate(c.value()).await?),
-        None => Err(ApiError(Error::unauthenticated("send Authorization: Bearer <token>"))),
-    }
+    let ctx = if let Some(t) = bearer(req) {
+        engine.authenticate(&t).await?
+    } else {
+        match req.cookie(SESSION_COOKIE) {
+            Some(c) => engine.authenticate(c.value()).await?,
+            None => return Err(ApiError(Error::unauthenticated("send Authorization: Bearer <token>"))),
+        }
+    };
+    crate::trace::record_caller(&ctx);
+    Ok(ctx)
 }
 
 /// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `*` or none means any version.

@@ -5,11 +5,12 @@ pub mod extract;
 pub mod problem;
 pub mod routes;
 pub mod spec;
+pub mod trace;
 
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, Logger};
+use actix_web::middleware::Compress;
 use actix_web::{App, HttpServer, web};
 use trellis_engine::Engine;
 use utoipa::OpenApi;
@@ -163,7 +164,7 @@ pub fn serve(engine: Engine, listener: TcpListener, workers: usize) -> std::io::
             .wrap(actix_web::middleware::from_fn(request_limits))
             .wrap(Compress::default())
             .wrap(actix_web::middleware::from_fn(crate::problem::prefer_gzip))
-            .wrap(Logger::new("%r %s %Dms").exclude("/api/v1/openapi.json"))
+            .wrap(actix_web::middleware::from_fn(crate::trace::trace_requests))
             .route(
                 "/healthz",
                 web::get().to(|| async {

@@ -44,8 +44,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let code = self.0.code;
         let detail = if code == ErrorCode::Internal {
-            // The cause is logged where it happened; clients get no internals.
-            tracing::error!(detail = %self.0.detail, "internal error answered");
+            // The whole chain of causes goes to the log (in the request's span, with its id);
+            // clients get no internals.
+            tracing::error!(error = %self.0.chain(), "internal error answered");
             "Something went wrong on our side; the request wrote nothing. Try again later.".to_string()
         } else {
             self.0.detail.clone()

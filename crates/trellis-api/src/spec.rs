@@ -154,10 +154,29 @@ impl Routes {
     /// The methods of the routes whose template matches `path` most closely (the most literal
     /// segments: `…/{entity}/bulk` before `…/{entity}/{id}`); empty: no route has it.
     pub fn methods_of(&self, path: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .closest(path)
+            .into_iter()
+            .flat_map(|(_, methods)| methods.iter().map(String::as_str))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The segments of the template that matches `path` most closely (as [`Routes::methods_of`]
+    /// chooses it): `["", "api", "v1", "data", "{app}", "{entity}", "{id}"]`.
+    pub fn template_of(&self, path: &str) -> Option<&[String]> {
+        self.closest(path).first().map(|(template, _)| template.as_slice())
+    }
+
+    /// The routes whose template matches `path` with the most literal segments.
+    fn closest(&self, path: &str) -> Vec<&(Vec<String>, Vec<String>)> {
         let parts: Vec<&str> = path.split('/').collect();
         let mut best = 0;
-        let mut out: Vec<&str> = Vec::new();
-        for (template, methods) in &self.0 {
+        let mut out = Vec::new();
+        for route in &self.0 {
+            let template = &route.0;
             let matches = template.len() == parts.len()
                 && template
                     .iter()
@@ -172,11 +191,9 @@ impl Routes {
                 out.clear();
             }
             if literal == best {
-                out.extend(methods.iter().map(String::as_str));
+                out.push(route);
             }
         }
-        out.sort_unstable();
-        out.dedup();
         out
     }
 }

@@ -140,6 +140,10 @@ pub struct Error {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// What caused it (a database or I/O error and its own causes): logged with an internal
+    /// failure, never sent ([`Error::chain`]).
+    #[source]
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
@@ -148,6 +152,7 @@ impl Error {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            source: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -179,6 +184,7 @@ impl Error {
             code: ErrorCode::ValidationFailed,
             detail,
             errors,
+            source: None,
         }
     }
     /// `bad_request` naming the offending parameter or field.
@@ -189,12 +195,51 @@ impl Error {
             code: ErrorCode::BadRequest,
             detail: format!("{field}: {message}"),
             errors: vec![FieldError::new(field, code, message)],
+            source: None,
         }
     }
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
         self
     }
+    /// The same error caused by `source` (kept for the log, never sent to a client).
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
+    }
+    /// The detail followed by every cause, `detail: cause: its cause`, for the log.
+    pub fn chain(&self) -> String {
+        let mut out = self.detail.clone();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            next = e.source();
+        }
+        out
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer failure")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_cause_and_the_display_only_the_detail() {
+        let e = Error::internal("the database could not complete the request")
+            .with_source(Outer(std::io::Error::other("disk full")));
+        assert_eq!(
+            e.chain(),
+            "the database could not complete the request: outer failure: disk full"
+        );
+        assert_eq!(e.to_string(), "Internal: the database could not complete the request");
+        assert_eq!(Error::internal("alone").chain(), "alone");
+        assert_eq!(e.clone().chain(), e.chain(), "a clone keeps its cause");
+    }
+}

@@ -534,6 +534,7 @@ impl Engine {
 
     /// Moves a record to another stage (`POST .../{id}/transition`), or asks for approval when
     /// the transition needs it. Blocked transitions answer every unmet condition at once.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id))]
     pub async fn transition(
         &self,
         ctx: &TenantCtx,

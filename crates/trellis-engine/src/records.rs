@@ -543,6 +543,7 @@ impl Engine {
     }
 
     /// Creates a record.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn create_record(
         &self,
         ctx: &TenantCtx,
@@ -604,6 +605,7 @@ impl Engine {
     }
 
     /// Updates the given fields of a record; `if_match` is the version the client read.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id))]
     pub async fn update_record(
         &self,
         ctx: &TenantCtx,

@@ -1,6 +1,8 @@
 //! Starting a Trellis node: connect, migrate, bootstrap the first tenant, serve, and run the
 //! node's housekeeping. The binary's CLI and the black-box tests both start nodes through here.
 
+pub mod config;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,33 +1,106 @@
 //! The `trellis` binary: `serve`, `migrate`, and tenant and user administration.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-use trellis_server::{Settings, database_url, open, start};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use trellis_server::config::{self, Config, LogFormat};
+use trellis_server::{open, start};
 
 #[derive(Parser)]
 #[command(name = "trellis", version, about = "Trellis: a low-code workflow engine")]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
-/// Where the data lives (shared by every command).
-#[derive(Args, Clone)]
-struct DataArgs {
-    /// Folder of the embedded SQLite database and of files.
-    #[arg(long, env = "TRELLIS_DATA_DIR", default_value = "./data")]
-    data_dir: PathBuf,
-    /// Database URL (sqlite://path or postgres://...); default: SQLite in the data folder.
-    #[arg(long, env = "TRELLIS_DATABASE_URL")]
-    database_url: Option<String>,
+/// Options of every command. Settings come from `trellis.toml` < `TRELLIS_*` < flags.
+#[derive(Args, Serialize)]
+struct GlobalArgs {
+    /// Configuration file (TOML); default: ./trellis.toml when it exists.
+    #[arg(long, env = "TRELLIS_CONFIG", value_name = "FILE", global = true)]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// Log filter, RUST_LOG syntax (or TRELLIS_LOG, or RUST_LOG).
+    #[arg(long, value_name = "FILTER", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<String>,
+    /// Log lines as text or as JSON objects (or TRELLIS_LOG_FORMAT).
+    #[arg(long, value_enum, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
 }
 
-impl DataArgs {
-    fn url(&self) -> String {
-        database_url(&self.data_dir, self.database_url.as_deref())
-    }
+/// Where the data lives (shared by every command).
+#[derive(Args, Clone, Serialize)]
+struct DataArgs {
+    /// Folder of the embedded SQLite database and of files [env: TRELLIS_DATA_DIR] [default: ./data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://path or postgres://...); default: SQLite in the data folder
+    /// [env: TRELLIS_DATABASE_URL, or a file: TRELLIS_DATABASE_URL_FILE].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    /// File holding the database URL.
+    #[arg(long, value_name = "FILE", conflicts_with = "database_url")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url_file: Option<PathBuf>,
+}
+
+/// How a node runs (`serve`, `config show`).
+#[derive(Args, Clone, Serialize)]
+struct NodeArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    data: DataArgs,
+    /// Address to listen on [env: TRELLIS_BIND] [default: 127.0.0.1:8080].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bind: Option<String>,
+    /// HTTP worker threads (default: one per core) [env: TRELLIS_WORKERS].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workers: Option<u64>,
+    /// E-mail of the first administrator, created on a database without tenants
+    /// [env: TRELLIS_ADMIN_EMAIL].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_email: Option<String>,
+    /// Password of the first administrator (generated and printed once when absent)
+    /// [env: TRELLIS_ADMIN_PASSWORD].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_password: Option<String>,
+    /// File holding the first administrator's password [env: TRELLIS_ADMIN_PASSWORD_FILE].
+    #[arg(long, value_name = "FILE", conflicts_with = "admin_password")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_password_file: Option<PathBuf>,
+    /// Largest file upload in bytes (files are kept in <data-dir>/files)
+    /// [env: TRELLIS_MAX_FILE_BYTES] [default: 26214400].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_file_bytes: Option<u64>,
+    /// Let webhooks, SMS and e-mail reach loopback, private, link-local and other non-public
+    /// addresses (refused by default: tenants write those URLs and the SMTP host)
+    /// [env: TRELLIS_ALLOW_PRIVATE_OUTBOUND].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_private_outbound: Option<bool>,
+    /// Minutes a login session lasts without being used (each use moves its end)
+    /// [env: TRELLIS_SESSION_IDLE_MINUTES] [default: 720].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_idle_minutes: Option<u64>,
+    /// Hours a login session lasts at most, however much it is used
+    /// [env: TRELLIS_SESSION_MAX_HOURS] [default: 168].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_max_hours: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -35,37 +108,17 @@ enum Command {
     /// Serve the API and the web UI.
     Serve {
         #[command(flatten)]
-        data: DataArgs,
-        /// Address to listen on.
-        #[arg(long, env = "TRELLIS_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-        /// HTTP worker threads (default: one per core).
-        #[arg(long, env = "TRELLIS_WORKERS")]
-        workers: Option<usize>,
-        /// E-mail of the first administrator, created on a database without tenants.
-        #[arg(long, env = "TRELLIS_ADMIN_EMAIL")]
-        admin_email: Option<String>,
-        /// Password of the first administrator (generated and printed once when absent).
-        #[arg(long, env = "TRELLIS_ADMIN_PASSWORD", hide_env_values = true)]
-        admin_password: Option<String>,
-        /// Largest file upload in bytes (files are kept in <data-dir>/files).
-        #[arg(long, env = "TRELLIS_MAX_FILE_BYTES", default_value_t = trellis_engine::files::DEFAULT_MAX_FILE_BYTES)]
-        max_file_bytes: u64,
-        /// Let webhooks, SMS and e-mail reach loopback, private, link-local and other non-public
-        /// addresses (refused by default: tenants write those URLs and the SMTP host).
-        #[arg(long, env = "TRELLIS_ALLOW_PRIVATE_OUTBOUND")]
-        allow_private_outbound: bool,
-        /// Minutes a login session lasts without being used (each use moves its end).
-        #[arg(long, env = "TRELLIS_SESSION_IDLE_MINUTES", default_value_t = 12 * 60, value_parser = clap::value_parser!(u64).range(1..))]
-        session_idle_minutes: u64,
-        /// Hours a login session lasts at most, however much it is used.
-        #[arg(long, env = "TRELLIS_SESSION_MAX_HOURS", default_value_t = 7 * 24, value_parser = clap::value_parser!(u64).range(1..))]
-        session_max_hours: u64,
+        node: NodeArgs,
     },
     /// Create or upgrade the system tables, then exit.
     Migrate {
         #[command(flatten)]
         data: DataArgs,
+    },
+    /// The node's configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Tenant administration.
     Tenant {
@@ -81,6 +134,24 @@ enum Command {
     Team {
         #[command(subcommand)]
         command: TeamCommand,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ShowFormat {
+    Toml,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective settings (file < environment < flags), secrets masked.
+    Show {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// How to print them.
+        #[arg(long, value_enum, default_value = "toml")]
+        format: ShowFormat,
     },
 }
 
@@ -146,14 +217,28 @@ enum UserCommand {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,actix_web=warn,actix_server=warn,sqlx=warn,sea_orm=warn")
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
+/// Logs to standard output, filtered and formatted as configured.
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = config.log_filter();
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .map_err(|e| anyhow::anyhow!("configuration: log filter '{filter}': {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        // Colours only on a terminal: a file or a log collector gets plain text.
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(std::io::stdout().is_terminal())
+            .init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+    }
+    Ok(())
+}
+
+/// The layered configuration with these command-line flags on top.
+fn configuration(global: &GlobalArgs, command: &impl Serialize) -> anyhow::Result<Config> {
+    let mut flags = config::flags(global)?;
+    flags.extend(config::flags(command)?);
+    Config::load(global.config.as_deref(), |k| std::env::var(k).ok(), flags)
 }
 
 /// Large blocks (a password hash's 19 MiB of argon2 memory) go back to the system when freed.
@@ -176,39 +261,30 @@ async fn main() -> anyhow::Result<()> {
     fixed_mmap_threshold();
     // SAFETY: first thing in `main`: nothing has used SQLite yet.
     let sqlite_uncounted = unsafe { trellis_store::db::sqlite_without_memory_statistics() };
-    init_logging();
+    let cli = Cli::parse();
+    let config = match &cli.command {
+        Command::Serve { node }
+        | Command::Config {
+            command: ConfigCommand::Show { node, .. },
+        } => configuration(&cli.global, node)?,
+        Command::Migrate { data }
+        | Command::Tenant {
+            command: TenantCommand::Create { data, .. },
+        }
+        | Command::User {
+            command: UserCommand::Create { data, .. },
+        }
+        | Command::Team {
+            command: TeamCommand::Create { data, .. } | TeamCommand::AddMember { data, .. },
+        } => configuration(&cli.global, data)?,
+    };
+    init_logging(&config)?;
     if !sqlite_uncounted {
         tracing::warn!("SQLite was in use before its memory statistics could be turned off");
     }
-    let cli = Cli::parse();
     match cli.command {
-        Command::Serve {
-            data,
-            bind,
-            workers,
-            admin_email,
-            admin_password,
-            max_file_bytes,
-            allow_private_outbound,
-            session_idle_minutes,
-            session_max_hours,
-        } => {
-            let settings = Settings {
-                bind,
-                database_url: data.url(),
-                data_dir: data.data_dir,
-                workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
-                admin_email,
-                admin_password,
-                max_file_bytes,
-                allow_private_outbound,
-                sessions: trellis_engine::auth::SessionLifetime {
-                    idle: std::time::Duration::from_secs(session_idle_minutes.saturating_mul(60)),
-                    max: std::time::Duration::from_secs(session_max_hours.saturating_mul(3600)),
-                },
-                cache_ttl: trellis_engine::access::DEFAULT_CACHE_TTL,
-            };
-            let running = start(settings).await?;
+        Command::Serve { .. } => {
+            let running = start(config.settings()).await?;
             if let Some(b) = &running.bootstrapped {
                 println!("Created tenant '{}' with administrator {}", b.tenant, b.email);
                 if let Some(p) = &b.generated_password {
@@ -218,14 +294,23 @@ async fn main() -> anyhow::Result<()> {
             println!("Trellis is listening on http://{}", running.addr);
             running.wait().await?;
         }
-        Command::Migrate { data } => {
-            open(&data.url()).await?;
+        Command::Config {
+            command: ConfigCommand::Show { format, .. },
+        } => {
+            let shown = config.shown();
+            match format {
+                ShowFormat::Toml => print!("{}", toml::to_string(&shown)?),
+                ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&shown)?),
+            }
+        }
+        Command::Migrate { .. } => {
+            open(&config.database_url()).await?;
             println!("Database is up to date");
         }
         Command::Tenant {
-            command: TenantCommand::Create { data, name },
+            command: TenantCommand::Create { name, .. },
         } => {
-            let engine = open(&data.url()).await?;
+            let engine = open(&config.database_url()).await?;
             let t = engine
                 .create_tenant(&name)
                 .await
@@ -235,16 +320,16 @@ async fn main() -> anyhow::Result<()> {
         Command::User {
             command:
                 UserCommand::Create {
-                    data,
                     tenant,
                     email,
                     name,
                     password,
                     password_stdin,
                     admin,
+                    ..
                 },
         } => {
-            let engine = open(&data.url()).await?;
+            let engine = open(&config.database_url()).await?;
             let (password, generated) = match (password, password_stdin) {
                 (_, true) => {
                     let mut s = String::new();
@@ -264,15 +349,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Team {
-            command:
-                TeamCommand::Create {
-                    data,
-                    tenant,
-                    name,
-                    parent,
-                },
+            command: TeamCommand::Create {
+                tenant, name, parent, ..
+            },
         } => {
-            let engine = open(&data.url()).await?;
+            let engine = open(&config.database_url()).await?;
             let t = engine
                 .admin_create_team(&tenant, &name, parent.as_deref())
                 .await
@@ -280,15 +361,11 @@ async fn main() -> anyhow::Result<()> {
             println!("Created team '{}' ({}) in tenant '{tenant}'", t.name, t.id);
         }
         Command::Team {
-            command:
-                TeamCommand::AddMember {
-                    data,
-                    tenant,
-                    team,
-                    email,
-                },
+            command: TeamCommand::AddMember {
+                tenant, team, email, ..
+            },
         } => {
-            let engine = open(&data.url()).await?;
+            let engine = open(&config.database_url()).await?;
             engine
                 .admin_add_team_member(&tenant, &team, &email)
                 .await

@@ -14,12 +14,22 @@ const BIN: &str = env!("CARGO_BIN_EXE_trellis");
 
 /// Settings a developer's shell may hold; every run starts without them.
 const TRELLIS_ENV: &[&str] = &[
+    "TRELLIS_CONFIG",
     "TRELLIS_DATA_DIR",
     "TRELLIS_DATABASE_URL",
+    "TRELLIS_DATABASE_URL_FILE",
     "TRELLIS_BIND",
     "TRELLIS_WORKERS",
     "TRELLIS_ADMIN_EMAIL",
     "TRELLIS_ADMIN_PASSWORD",
+    "TRELLIS_ADMIN_PASSWORD_FILE",
+    "TRELLIS_MAX_FILE_BYTES",
+    "TRELLIS_ALLOW_PRIVATE_OUTBOUND",
+    "TRELLIS_SESSION_IDLE_MINUTES",
+    "TRELLIS_SESSION_MAX_HOURS",
+    "TRELLIS_LOG",
+    "TRELLIS_LOG_FORMAT",
+    "RUST_LOG",
     "TRELLIS_USER_PASSWORD",
 ];
 
@@ -89,6 +99,12 @@ struct Node {
 impl Node {
     /// Starts `trellis serve` on a free port and waits until it listens.
     fn start(data_dir: &Path, env: &[(&str, &str)]) -> Node {
+        Node::start_with(data_dir, env, |_| {})
+    }
+
+    /// Starts `trellis serve` like [`Node::start`], with its command changed first (more
+    /// arguments, another working directory, the log filter left to the defaults).
+    fn start_with(data_dir: &Path, env: &[(&str, &str)], change: impl FnOnce(&mut Command)) -> Node {
         let port = free_port();
         let bind = format!("127.0.0.1:{port}");
         let mut cmd = command(&[
@@ -100,6 +116,7 @@ impl Node {
             "--workers",
             "1",
         ]);
+        change(&mut cmd);
         cmd.envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -471,4 +488,212 @@ async fn a_first_start_without_a_password_prints_a_generated_one_once() {
     assert_eq!(login(&node.base, "first@example.com", &password).await.0, 200);
     // Dropped without a stop: the guard kills it.
     drop(node);
+}
+
+/// `trellis config show` as JSON, run in `dir` with `env` and `args`.
+fn config_show(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Value, String) {
+    let mut cmd = command(&["config", "show", "--format", "json"]);
+    cmd.args(args).current_dir(dir).envs(env.iter().copied());
+    let out = cmd.output().expect("the trellis binary runs");
+    let text = assert_ok(&out);
+    (
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON ({e}): {text}")),
+        text,
+    )
+}
+
+#[test]
+fn config_show_layers_the_file_the_environment_and_the_flags_and_masks_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("trellis.toml"),
+        "bind = \"127.0.0.1:1001\"\nworkers = 3\nadmin_email = \"file@example.com\"\n\
+         session_max_hours = 5\nmax_file_bytes = 1000\n",
+    )
+    .unwrap();
+    let secret = dir.path().join("admin-password");
+    std::fs::write(&secret, "pw-from-a-file-1\n").unwrap();
+    let secret = secret.to_str().unwrap();
+
+    // Nothing set: the defaults every flag had.
+    let empty = tempfile::tempdir().expect("temp dir");
+    let (c, _) = config_show(empty.path(), &[], &[]);
+    assert_eq!(c["bind"], "127.0.0.1:8080");
+    assert_eq!(c["data_dir"], "./data");
+    assert_eq!(c["database_url"], "sqlite://./data/trellis.db");
+    assert_eq!(c["max_file_bytes"], 26214400);
+    assert_eq!(c["allow_private_outbound"], false);
+    assert_eq!(c["session_idle_minutes"], 720);
+    assert_eq!(c["session_max_hours"], 168);
+    assert_eq!(c["log_format"], "text");
+    assert!(c["workers"].as_u64().unwrap() >= 1, "one per core: {c}");
+    assert!(c.get("admin_password").is_none(), "{c}");
+
+    // ./trellis.toml < TRELLIS_* < flags; the password from a file, masked.
+    let env = [
+        ("TRELLIS_BIND", "127.0.0.1:1002"),
+        ("TRELLIS_WORKERS", "4"),
+        ("TRELLIS_ADMIN_PASSWORD_FILE", secret),
+        ("TRELLIS_ALLOW_PRIVATE_OUTBOUND", "true"),
+        (
+            "TRELLIS_DATABASE_URL",
+            "postgres://trellis:db-secret@db.internal:5432/trellis",
+        ),
+    ];
+    let (c, text) = config_show(dir.path(), &env, &["--bind", "127.0.0.1:1003", "--log-format", "json"]);
+    assert_eq!(c["bind"], "127.0.0.1:1003", "a flag beats the environment: {c}");
+    assert_eq!(c["workers"], 4, "the environment beats the file: {c}");
+    assert_eq!(c["admin_email"], "file@example.com", "the file beats the default: {c}");
+    assert_eq!(c["session_max_hours"], 5);
+    assert_eq!(c["max_file_bytes"], 1000);
+    assert_eq!(c["allow_private_outbound"], true);
+    assert_eq!(c["log_format"], "json");
+    assert_eq!(c["admin_password"], "********");
+    assert_eq!(
+        c["database_url"],
+        "postgres://trellis:********@db.internal:5432/trellis"
+    );
+    assert!(
+        !text.contains("pw-from-a-file-1") && !text.contains("db-secret"),
+        "no secret is printed: {text}"
+    );
+
+    // --config names another file (the default one is then not read); TOML output.
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        "data_dir = \"/srv/trellis\"\nadmin_password = \"pw-in-the-file-1\"\n",
+    )
+    .unwrap();
+    let mut cmd = command(&["config", "show", "--config", other.to_str().unwrap()]);
+    let out = cmd.current_dir(dir.path()).output().expect("runs");
+    let text = assert_ok(&out);
+    assert!(text.contains("data_dir = \"/srv/trellis\""), "{text}");
+    assert!(
+        text.contains("database_url = \"sqlite:///srv/trellis/trellis.db\""),
+        "{text}"
+    );
+    assert!(text.contains("admin_password = \"********\""), "{text}");
+    assert!(
+        text.contains("bind = \"127.0.0.1:8080\""),
+        "./trellis.toml is not read: {text}"
+    );
+    assert!(!text.contains("pw-in-the-file-1"), "{text}");
+
+    // Refused: a missing --config file, an unknown key, a bad value, a secret given twice.
+    let mut cmd = command(&["config", "show", "--config", "/nonexistent/trellis.toml"]);
+    assert_fails(&cmd.output().unwrap(), "/nonexistent/trellis.toml does not exist");
+    std::fs::write(&other, "bnd = \"x\"\n").unwrap();
+    let mut cmd = command(&["config", "show", "--config", other.to_str().unwrap()]);
+    assert_fails(&cmd.output().unwrap(), "bnd");
+    let mut cmd = command(&["config", "show"]);
+    cmd.current_dir(empty.path()).env("TRELLIS_WORKERS", "many");
+    assert_fails(&cmd.output().unwrap(), "TRELLIS_WORKERS");
+    let mut cmd = command(&["config", "show", "--admin-password", "x"]);
+    cmd.current_dir(empty.path())
+        .env("TRELLIS_ADMIN_PASSWORD_FILE", "/nonexistent/pw");
+    assert_fails(
+        &cmd.output().unwrap(),
+        "TRELLIS_ADMIN_PASSWORD_FILE: cannot read /nonexistent/pw",
+    );
+}
+
+#[tokio::test]
+async fn serve_takes_its_administrator_from_trellis_toml_and_a_password_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cwd = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        cwd.path().join("trellis.toml"),
+        "admin_email = \"toml@example.com\"\nadmin_password = \"overridden-password\"\n",
+    )
+    .unwrap();
+    let secret = cwd.path().join("pw");
+    std::fs::write(&secret, "file-password-1\n").unwrap();
+    let mut node = Node::start_with(
+        dir.path(),
+        &[("TRELLIS_ADMIN_PASSWORD_FILE", secret.to_str().unwrap())],
+        |cmd| {
+            cmd.current_dir(cwd.path());
+        },
+    );
+    assert!(
+        node.printed()
+            .contains("Created tenant 'default' with administrator toml@example.com"),
+        "{}",
+        node.printed()
+    );
+    assert_eq!(login(&node.base, "toml@example.com", "file-password-1").await.0, 200);
+    assert_eq!(
+        login(&node.base, "toml@example.com", "overridden-password").await.0,
+        401
+    );
+    assert!(!node.printed().contains("file-password-1"), "{}", node.printed());
+    node.stop();
+}
+
+/// With the default log filter a start prints no scheduler chatter, and each request one line
+/// naming its route template and status; `--log-format json` makes them JSON objects with the
+/// request's id.
+#[tokio::test]
+async fn a_normal_start_is_quiet_and_logs_one_line_per_request() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = [
+        ("TRELLIS_ADMIN_EMAIL", "log@example.com"),
+        ("TRELLIS_ADMIN_PASSWORD", "log-password-1"),
+    ];
+    let mut node = Node::start_with(dir.path(), &env, |cmd| {
+        cmd.env_remove("TRELLIS_LOG");
+    });
+    let (status, token) = login(&node.base, "log@example.com", "log-password-1").await;
+    assert_eq!(status, 200);
+    let r = client()
+        .get(format!("{}/api/v1/data/nope/thing/r1", node.base))
+        .bearer_auth(token.unwrap())
+        .header("x-request-id", "cli-test-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["x-request-id"], "cli-test-1");
+    let line = node.wait_for("cli-test-1", Duration::from_secs(10));
+    assert!(
+        line.contains("route=/api/v1/data/{app}/{entity}/{id}") && line.contains("status=404"),
+        "{line}"
+    );
+    assert!(line.contains("app=nope") && line.contains("entity=thing"), "{line}");
+    assert!(line.contains("tenant=") && line.contains("user="), "{line}");
+    let printed = node.printed();
+    assert!(
+        printed.contains("route=/api/v1/auth/login") && printed.contains("status=200"),
+        "{printed}"
+    );
+    for chatter in ["Uninited", "Job creator created"] {
+        assert!(!printed.contains(chatter), "no '{chatter}': {printed}");
+    }
+    node.stop();
+
+    let mut node = Node::start_with(dir.path(), &env, |cmd| {
+        cmd.env_remove("TRELLIS_LOG").arg("--log-format").arg("json");
+    });
+    let r = client()
+        .get(format!("{}/healthz", node.base))
+        .header("x-request-id", "cli-test-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    login(&node.base, "log@example.com", "log-password-1").await;
+    let line = node.wait_for("/api/v1/auth/login", Duration::from_secs(10));
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("JSON ({e}): {line}"));
+    assert_eq!(v["fields"]["message"], "request");
+    assert_eq!(v["fields"]["method"], "POST");
+    assert_eq!(v["fields"]["route"], "/api/v1/auth/login");
+    assert_eq!(v["fields"]["status"], 200);
+    assert!(v["fields"]["duration_ms"].is_number(), "{v}");
+    assert!(v["span"]["id"].is_string(), "{v}");
+    assert!(
+        !node.printed().contains("cli-test-2"),
+        "the health probe logs at debug only"
+    );
+    node.stop();
 }

@@ -6,7 +6,7 @@ use trellis_core::{Error, ErrorCode};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Db(DbErr),
+    Db(#[source] DbErr),
     #[error("unique constraint: {0}")]
     Unique(String),
     #[error("configuration: {0}")]
@@ -84,7 +84,7 @@ impl From<StoreError> for Error {
             }
             other => {
                 tracing::error!(error = %other, "store failure");
-                Error::new(ErrorCode::Internal, "the database could not complete the request")
+                Error::new(ErrorCode::Internal, "the database could not complete the request").with_source(other)
             }
         }
     }

@@ -15,6 +15,7 @@ mod probe_platform;
 mod probe_relations;
 mod probe_sessions;
 mod records;
+mod request_ids;
 mod rules;
 mod scaleout;
 mod smoke;
