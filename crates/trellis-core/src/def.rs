@@ -7,12 +7,15 @@ use serde_json::Value;
 use crate::names::{Slug, StorageId};
 
 /// A label in both of the platform's languages; at least one is given.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct Label {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
     pub zh: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
     pub en: Option<String>,
 }
 
@@ -30,35 +33,41 @@ impl Label {
 }
 
 /// An app: a named set of entities (later also pipelines, rules, views, dashboards, roles).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppDef {
     pub name: Slug,
     pub label: Label,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub description: Option<Label>,
     #[serde(default)]
+    #[schema(max_items = 300)]
     pub entities: Vec<EntityDef>,
     /// The app's roles; users are made members per app. Pipelines name them (who may move a
     /// record, who approves, who owns an SLA).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
     pub roles: Vec<RoleDef>,
     /// Automation rules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 500)]
     pub rules: Vec<crate::automation::RuleDef>,
 }
 
 /// A role of an app.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleDef {
     pub name: Slug,
     pub label: Label,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub description: Option<Label>,
     /// What the role may do per entity (`crate::permissions`). An app where no role has
     /// permissions is open to every user of the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub permissions: Option<std::collections::BTreeMap<String, crate::permissions::EntityPermissions>>,
     /// The rules the role may test and run on records it reads (`crate::permissions::RunRules`).
     #[serde(default, skip_serializing_if = "crate::permissions::RunRules::is_none")]
@@ -81,31 +90,38 @@ impl AppDef {
 }
 
 /// An entity: a kind of record, stored in its own table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntityDef {
     /// Stable storage id; the table name derives from it. Assigned by the server when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub id: Option<StorageId>,
     pub name: Slug,
     pub label: Label,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub description: Option<Label>,
     /// The field shown as the record's title (in lists and relation pickers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub title_field: Option<Slug>,
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub fields: Vec<FieldDef>,
     /// Rules every write must pass (Rhai), all reported together when they fail.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
     pub validations: Vec<ValidationRule>,
     /// Stages, transitions, approvals and SLAs; records of an entity with a pipeline have a
     /// `stage` changed only by transitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub pipeline: Option<crate::pipeline::PipelineDef>,
     /// Indexes on several columns, for the lists an app filters and sorts by most (a board's
     /// stage and amount, a store's day): see [`IndexDef`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 16)]
     pub indexes: Vec<IndexDef>,
 }
 
@@ -113,11 +129,15 @@ pub struct EntityDef {
 /// fixes the leading columns by equality and ranges over or sorts by the next one reads only its
 /// page's rows. Fields and the system columns of [`crate::plan::INDEXABLE_SYSTEM`] may be named.
 /// An entity read through an owner scope gets the same index with the owner in front.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexDef {
     /// Stable name within the entity, at most [`crate::plan::MAX_INDEX_NAME`] characters.
+    #[schema(value_type = String, pattern = "^[a-z][a-z0-9_]{0,29}$")]
     pub name: Slug,
+    /// Fields of the entity, or `created_at`, `updated_at`, `created_by`, `owner`, and with a
+    /// pipeline `stage`, `stage_entered_at`, `stage_due_at`.
+    #[schema(min_items = 1, max_items = 5)]
     pub fields: Vec<Slug>,
     /// No two records may hold the same values in all its fields (records with an empty one
     /// are not compared). Fields only, no system columns.
@@ -126,19 +146,22 @@ pub struct IndexDef {
 }
 
 /// A validation rule: when `when` holds (or always), `assert` must hold, else `message`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidationRule {
     /// Stable name; the error code of a failure.
     pub name: Slug,
     /// Condition (Rhai) under which the rule applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 4000)]
     pub when: Option<String>,
     /// Condition (Rhai) that must be true.
+    #[schema(min_length = 1, max_length = 4000)]
     pub assert: String,
     pub message: Label,
     /// The field the failure is reported on (none: the record as a whole).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<Slug>,
 }
 
@@ -156,7 +179,7 @@ impl EntityDef {
 }
 
 /// The type of a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     Text,
@@ -288,21 +311,24 @@ pub enum StorageClass {
 }
 
 /// One choice of a single_select or multi_select field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectOption {
+    #[schema(min_length = 1, max_length = 100)]
     pub value: String,
     pub label: Label,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, max_length = 32)]
     pub color: Option<String>,
 }
 
 /// A field of an entity. Options that do not apply to the type are refused by validation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
     /// Stable storage id; the column name derives from it. Assigned by the server when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub id: Option<StorageId>,
     pub name: Slug,
     pub label: Label,
@@ -314,59 +340,78 @@ pub struct FieldDef {
     pub unique: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub indexed: bool,
+    /// Value given to a new record that leaves the field out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub default: Option<Value>,
     /// Lower bound: a number, or for date/datetime an ISO date/time string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, schema_with = number_or_string)]
     pub min: Option<Value>,
+    /// Upper bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, schema_with = number_or_string)]
     pub max: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0, maximum = 1000000)]
     pub min_length: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 1000000)]
     pub max_length: Option<u32>,
     /// A regular expression the whole text must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 500)]
     pub pattern: Option<String>,
     /// Digits after the decimal point of decimal, currency and percent (0–6, default 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0, maximum = 6)]
     pub scale: Option<u8>,
     /// Default ISO 4217 code of a currency field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// Choices of a single_select or multi_select.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_items = 1, max_items = 500)]
     pub options: Option<Vec<SelectOption>>,
     /// Target entity of a relation (N:1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub target: Option<Slug>,
     /// Pattern of an auto_number, e.g. `DL-{YYYY}-{00000}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 100)]
     pub format: Option<String>,
     /// Content types an attachment field takes (`application/pdf`, `image/*`); none: any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, schema_with = accept_schema)]
     pub accept: Option<Vec<String>>,
     /// Most files an attachment field holds (1–100, default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 100)]
     pub max_files: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub help: Option<Label>,
     /// Condition (Rhai) under which the field is required, e.g. `record.phase == "confirmed"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 4000)]
     pub required_if: Option<String>,
     /// Expression (Rhai) that computes the field on every write, e.g.
     /// `record.amount * record.probability / 100`. The field's type says how the value is
     /// stored, so it can be filtered, sorted and aggregated; clients cannot set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 4000)]
     pub formula: Option<String>,
     /// An aggregate over the records of another entity that point at this one, kept current
     /// when they change (e.g. a customer's total won amount).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub rollup: Option<Rollup>,
 }
 
 /// Aggregate functions of a rollup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RollupFn {
     Count,
@@ -390,7 +435,7 @@ impl RollupFn {
 }
 
 /// `fn` of `field` over the records of `from` whose relation `via` points at this record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollup {
     pub from: Slug,
@@ -399,14 +444,42 @@ pub struct Rollup {
     pub func: RollupFn,
     /// The aggregated field (none for count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<Slug>,
     /// Only records of `from` matching this filter (the list filter JSON) count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Object)]
     pub filter: Option<serde_json::Value>,
 }
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// A bound of a field: a number, or an ISO date or date-time.
+fn number_or_string() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::Number,
+            utoipa::openapi::schema::Type::String,
+        ]))
+        .build()
+}
+
+/// What `accept` holds: distinct content types (`image/*` allowed).
+fn accept_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some(
+                    r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/([A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}|\*)$",
+                )),
+        )
+        .min_items(Some(1))
+        .max_items(Some(50))
+        .unique_items(true)
+        .build()
 }
 
 /// Most files an attachment field may hold, whatever its `max_files`.
