@@ -528,3 +528,208 @@ impl FieldDef {
         self.scale.unwrap_or(2)
     }
 }
+
+/// The OpenAPI schemas of the definition types agree with `schemas/*.schema.json`, which stay
+/// the validation source of truth: the same properties, the same required ones, and the same
+/// bounds, patterns and choices where the JSON Schema gives them.
+#[cfg(test)]
+mod schema_agreement {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde_json::Value;
+    use utoipa::{PartialSchema, ToSchema};
+
+    const KEYWORDS: [&str; 9] = [
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "uniqueItems",
+    ];
+
+    /// A type's schema with its components, `$ref`s and single-choice wrappers resolved.
+    struct Doc {
+        components: BTreeMap<String, Value>,
+    }
+
+    impl Doc {
+        fn of<T: ToSchema>() -> (Doc, Value) {
+            let mut list = Vec::new();
+            <T as ToSchema>::schemas(&mut list);
+            let mut components: BTreeMap<String, Value> = list
+                .into_iter()
+                .map(|(n, s)| (n, serde_json::to_value(s).unwrap()))
+                .collect();
+            components.insert(T::name().into(), serde_json::to_value(T::schema()).unwrap());
+            let root = components[T::name().as_ref()].clone();
+            (Doc { components }, root)
+        }
+
+        fn resolve(&self, v: &Value) -> Value {
+            let mut v = v.clone();
+            loop {
+                if let Some(r) = v.get("$ref").and_then(Value::as_str) {
+                    let name = r.rsplit('/').next().unwrap();
+                    v = self
+                        .components
+                        .get(name)
+                        .unwrap_or_else(|| panic!("no component {name}"))
+                        .clone();
+                    continue;
+                }
+                let one = ["oneOf", "allOf", "anyOf"].iter().find_map(|k| {
+                    let items: Vec<&Value> = v.get(*k)?.as_array()?.iter().filter(|i| i["type"] != "null").collect();
+                    (items.len() == 1).then(|| items[0].clone())
+                });
+                match one {
+                    Some(inner) => v = inner,
+                    None => return v,
+                }
+            }
+        }
+    }
+
+    /// A JSON Schema of `schemas/` with its `$defs` and the other files' refs resolved.
+    fn json_schema(file: &str) -> Value {
+        crate::schema::SCHEMAS
+            .iter()
+            .find(|(n, _)| *n == file)
+            .map(|(_, s)| serde_json::from_str(s).unwrap())
+            .unwrap()
+    }
+
+    fn resolve_json(root: &Value, v: &Value) -> Value {
+        let mut v = v.clone();
+        while let Some(r) = v.get("$ref").and_then(Value::as_str) {
+            v = match r.strip_prefix("#/$defs/") {
+                Some(name) => root["$defs"][name].clone(),
+                None => json_schema(r),
+            };
+        }
+        v
+    }
+
+    fn keys(v: &Value, k: &str) -> BTreeSet<String> {
+        match v.get(k) {
+            Some(Value::Object(o)) => o.keys().cloned().collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// Compares one object schema with its JSON Schema, `depth` levels of properties down.
+    fn agree(doc: &Doc, ours: &Value, root: &Value, theirs: &Value, at: &str, depth: usize) {
+        let ours = doc.resolve(ours);
+        let theirs = resolve_json(root, theirs);
+        for k in KEYWORDS {
+            if let Some(want) = theirs.get(k) {
+                let got = ours.get(k);
+                let same = got.is_some_and(|g| g == want || (g.as_f64().is_some() && g.as_f64() == want.as_f64()));
+                assert!(
+                    same,
+                    "{at}: {k} is {want} in the JSON Schema, {got:?} in the OpenAPI schema"
+                );
+            }
+        }
+        if let Some(want) = theirs.get("enum") {
+            assert_eq!(
+                keys(&ours, "enum"),
+                keys(&theirs, "enum"),
+                "{at}: choices differ ({want})"
+            );
+        }
+        if theirs.get("properties").is_some() {
+            assert_eq!(
+                keys(&ours, "properties"),
+                keys(&theirs, "properties"),
+                "{at}: properties differ"
+            );
+            assert_eq!(
+                keys(&ours, "required"),
+                keys(&theirs, "required"),
+                "{at}: required properties differ"
+            );
+            assert_eq!(
+                ours.get("additionalProperties"),
+                theirs.get("additionalProperties"),
+                "{at}: additionalProperties differ"
+            );
+            if depth > 0 {
+                for (name, t) in theirs["properties"].as_object().unwrap() {
+                    agree(
+                        doc,
+                        &ours["properties"][name],
+                        root,
+                        t,
+                        &format!("{at}.{name}"),
+                        depth - 1,
+                    );
+                }
+            }
+        }
+        if let (Some(o), Some(t)) = (ours.get("items"), theirs.get("items"))
+            && depth > 0
+        {
+            agree(doc, o, root, t, &format!("{at}[]"), depth - 1);
+        }
+    }
+
+    fn check<T: ToSchema>(file: &str, depth: usize) {
+        let (doc, ours) = Doc::of::<T>();
+        let theirs = json_schema(file);
+        agree(&doc, &ours, &theirs, &theirs, file, depth);
+    }
+
+    #[test]
+    fn field_def_agrees_with_field_schema() {
+        check::<super::FieldDef>("field.schema.json", 3);
+    }
+
+    #[test]
+    fn label_agrees_with_label_schema() {
+        check::<super::Label>("label.schema.json", 1);
+    }
+
+    #[test]
+    fn entity_def_agrees_with_entity_schema() {
+        check::<super::EntityDef>("entity.schema.json", 3);
+    }
+
+    #[test]
+    fn app_def_agrees_with_app_schema() {
+        check::<super::AppDef>("app.schema.json", 1);
+    }
+
+    #[test]
+    fn pipeline_def_agrees_with_pipeline_schema() {
+        check::<crate::pipeline::PipelineDef>("pipeline.schema.json", 4);
+    }
+
+    #[test]
+    fn rule_def_agrees_with_rule_schema() {
+        check::<crate::automation::RuleDef>("rule.schema.json", 0);
+    }
+
+    #[test]
+    fn calendar_def_agrees_with_calendar_schema() {
+        check::<crate::calendar::CalendarDef>("calendar.schema.json", 3);
+    }
+
+    #[test]
+    fn names_have_the_schemas_pattern() {
+        let slug = serde_json::to_value(crate::Slug::schema()).unwrap();
+        assert_eq!(
+            slug["pattern"],
+            json_schema("field.schema.json")["$defs"]["slug"]["pattern"]
+        );
+        let id = serde_json::to_value(crate::StorageId::schema()).unwrap();
+        assert_eq!(
+            id["pattern"],
+            json_schema("field.schema.json")["properties"]["id"]["pattern"]
+        );
+    }
+}

@@ -68,6 +68,7 @@ pub struct StageDef {
     pub weight: Option<f64>,
     /// The standard actions (SOP) shown to the user in this stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
     pub sop: Vec<SopAction>,
     /// What must hold to enter the stage.
     #[serde(default, skip_serializing_if = "Requirements::is_empty")]
@@ -93,10 +94,13 @@ pub struct SopAction {
 #[serde(deny_unknown_fields)]
 pub struct Requirements {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
     pub fields: Vec<Slug>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 20)]
     pub attachments: Vec<AttachmentReq>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
     pub conditions: Vec<Guard>,
 }
 
@@ -116,6 +120,7 @@ pub struct AttachmentReq {
     /// Allowed content types, e.g. `application/pdf` or `image/*` (none: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(max_items = 20)]
+    #[schema(schema_with = content_types)]
     pub types: Vec<String>,
     /// Fewest files (default 1).
     #[serde(default = "one")]
@@ -124,6 +129,33 @@ pub struct AttachmentReq {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub field: Option<Slug>,
+}
+
+fn string_array(min_len: usize, max_len: usize, max_items: usize) -> utoipa::openapi::schema::ArrayBuilder {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length((min_len > 0).then_some(min_len))
+                .max_length(Some(max_len)),
+        )
+        .max_items(Some(max_items))
+}
+
+/// Content types such as `application/pdf` or `image/*`.
+fn content_types() -> utoipa::openapi::schema::Array {
+    string_array(0, 100, 20).build()
+}
+
+/// User ids.
+fn user_ids() -> utoipa::openapi::schema::Array {
+    string_array(1, 64, 100).build()
+}
+
+/// Stage keys, or `*` for any stage.
+fn from_stages() -> utoipa::openapi::schema::Array {
+    string_array(0, 63, 50).min_items(Some(1)).build()
 }
 
 fn one() -> u32 {
@@ -188,7 +220,7 @@ pub struct UserRef {
     #[schema(nullable = false)]
     pub role: Option<Slug>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1, max_length = 64)]
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -200,7 +232,7 @@ pub struct UserRef {
 #[serde(deny_unknown_fields)]
 pub struct TransitionDef {
     /// Stages it leaves from; `*` for any.
-    #[schema(min_items = 1, max_items = 50)]
+    #[schema(schema_with = from_stages)]
     pub from: Vec<String>,
     pub to: Slug,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,14 +264,17 @@ fn is_false(b: &bool) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct Allow {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
     pub roles: Vec<Slug>,
     /// The record's owner.
     #[serde(default, skip_serializing_if = "is_false")]
     pub owner: bool,
     /// The users held by these user fields of the record.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 20)]
     pub user_fields: Vec<Slug>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = user_ids)]
     pub users: Vec<String>,
 }
 
@@ -261,8 +296,10 @@ pub enum ApprovalMode {
 #[serde(deny_unknown_fields)]
 pub struct ApprovalPolicy {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 20)]
     pub roles: Vec<Slug>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = user_ids)]
     pub users: Vec<String>,
     #[serde(default)]
     pub mode: ApprovalMode,
