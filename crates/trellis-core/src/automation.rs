@@ -28,7 +28,9 @@ pub struct RuleDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, min_length = 1, max_length = 4000)]
     pub condition: Option<String>,
-    #[schema(min_items = 1, max_items = 20)]
+    /// At least one when written (`rule.schema.json`); members who do not build the app read
+    /// a summary without condition and actions (an empty list).
+    #[schema(max_items = 20)]
     pub actions: Vec<ActionDef>,
     /// Attempts of each action before it is dead-lettered (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
