@@ -167,7 +167,9 @@ fn one() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct Guard {
     pub name: Slug,
-    #[schema(min_length = 1, max_length = 4000)]
+    /// Rhai condition, 1 to 4000 characters when written; a member whose roles hide a field it
+    /// names reads it empty.
+    #[schema(max_length = 4000)]
     pub assert: String,
     pub message: Label,
 }
