@@ -14,21 +14,27 @@ use crate::names::Slug;
 pub const MAX_DEPTH: i32 = 5;
 
 /// A rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDef {
     pub name: Slug,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub label: Option<Label>,
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub enabled: bool,
     pub trigger: Trigger,
     /// Rhai condition over `record`, `old`, `event`, `payload`, `now`; none: always.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 4000)]
     pub condition: Option<String>,
+    /// At least one when written (`rule.schema.json`); members who do not build the app read
+    /// a summary without condition and actions (an empty list).
+    #[schema(max_items = 20)]
     pub actions: Vec<ActionDef>,
     /// Attempts of each action before it is dead-lettered (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 20)]
     pub max_attempts: Option<u32>,
 }
 
@@ -40,7 +46,7 @@ fn is_true(b: &bool) -> bool {
 }
 
 /// What starts a rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
     RecordCreated {
@@ -54,8 +60,10 @@ pub enum Trigger {
         entity: Slug,
         field: Slug,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         from: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         to: Option<Value>,
     },
     RecordDeleted {
@@ -64,16 +72,19 @@ pub enum Trigger {
     StageEntered {
         entity: Slug,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         stage: Option<Slug>,
     },
     StageLeft {
         entity: Slug,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         stage: Option<Slug>,
     },
     SlaBreached {
         entity: Slug,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         stage: Option<Slug>,
     },
     /// A stage's SLA falls due in `before_seconds` (0: at the due time itself), while the record
@@ -81,8 +92,10 @@ pub enum Trigger {
     SlaDue {
         entity: Slug,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         stage: Option<Slug>,
         #[serde(default)]
+        #[schema(minimum = 0)]
         before_seconds: i64,
     },
     /// A time relative to a record: `offset` after its creation, or before/after a date or
@@ -98,6 +111,7 @@ pub enum Trigger {
     Cron {
         schedule: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         timezone: Option<String>,
     },
     /// `POST /api/v1/hooks/{app}/{key}` with the header `X-Trellis-Secret: <secret>`.
@@ -131,7 +145,7 @@ impl Trigger {
 }
 
 /// Who an action addresses: users, role members, the user in a field, the record's owner.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recipients {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -153,7 +167,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// How an owner is picked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "strategy", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AssignStrategy {
     /// In turn among the users (or the role's members).
@@ -161,6 +175,7 @@ pub enum AssignStrategy {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         users: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         role: Option<Slug>,
     },
     /// The one owning the fewest records of the entity matching `filter` (e.g. open ones).
@@ -168,14 +183,17 @@ pub enum AssignStrategy {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         users: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         role: Option<Slug>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         filter: Option<Value>,
     },
     /// Whoever is on duty: a weekly rota, with per-date overrides (holidays).
     Rota {
         /// Time zone the rota's days are in.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         timezone: Option<String>,
         /// `mon`..`sun` → user id.
         week: std::collections::BTreeMap<String, String>,
@@ -187,7 +205,7 @@ pub enum AssignStrategy {
 
 /// One step of a rule. Values may be literals, or `{"expr": "<rhai>"}` computed from the
 /// trigger; texts of messages are templates (`{{record.title}}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionDef {
     /// Sets fields of the trigger record.
@@ -198,6 +216,7 @@ pub enum ActionDef {
         values: serde_json::Map<String, Value>,
         /// Assigns the new record's owner.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         assign: Option<AssignStrategy>,
     },
     /// Updates the record a relation field of the trigger record points at.
@@ -212,6 +231,7 @@ pub enum ActionDef {
         to: Recipients,
         title: Label,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         body: Option<String>,
     },
     /// E-mail over SMTP.
@@ -226,10 +246,13 @@ pub enum ActionDef {
     Webhook {
         url: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         body: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         secret: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         timeout_ms: Option<u64>,
     },
     /// Renders a document from a template and attaches it to the trigger record's attachment field.
@@ -242,6 +265,7 @@ pub enum ActionDef {
     Transition {
         to: Slug,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
         comment: Option<String>,
     },
 }

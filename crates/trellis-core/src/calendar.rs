@@ -19,39 +19,74 @@ const MAX_DATES: usize = 2000;
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// A calendar as users write it (`schemas/calendar.schema.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarDef {
     /// IANA time zone the hours and dates are in, e.g. `Asia/Shanghai`.
+    #[schema(min_length = 1, max_length = 64)]
     pub timezone: String,
     /// Working intervals of each weekday.
     pub hours: WeekHours,
     /// Dates (`YYYY-MM-DD`) without working time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = dates)]
     pub holidays: Vec<String>,
     /// Extra working dates (weekend make-up days), with the hours of the first weekday that has any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = dates)]
     pub workdays: Vec<String>,
 }
 
 /// `[start, end]` pairs of local `HH:MM` times for each weekday; a missing day has no working time.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeekHours {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = day)]
     pub mon: Vec<[String; 2]>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = day)]
     pub tue: Vec<[String; 2]>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = day)]
     pub wed: Vec<[String; 2]>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = day)]
     pub thu: Vec<[String; 2]>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = day)]
     pub fri: Vec<[String; 2]>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = day)]
     pub sat: Vec<[String; 2]>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = day)]
     pub sun: Vec<[String; 2]>,
+}
+
+/// Dates (`YYYY-MM-DD`) of a calendar.
+fn dates() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}$")),
+        )
+        .max_items(Some(MAX_DATES))
+        .build()
+}
+
+/// The working intervals of a day: `[start, end]` of local `HH:MM` times (`24:00` ends a day).
+fn day() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let time = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"));
+    ArrayBuilder::new()
+        .items(ArrayBuilder::new().items(time).min_items(Some(2)).max_items(Some(2)))
+        .max_items(Some(48))
+        .build()
 }
 
 impl WeekHours {

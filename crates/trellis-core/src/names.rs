@@ -131,6 +131,40 @@ impl fmt::Display for StorageId {
     }
 }
 
+/// What a [`Slug`] matches (the `slug` of `schemas/*.schema.json`).
+pub const SLUG_PATTERN: &str = "^[a-z][a-z0-9_]{0,62}$";
+
+/// What a [`StorageId`] matches.
+pub const STORAGE_ID_PATTERN: &str = "^[a-z0-9]{8,32}$";
+
+impl utoipa::PartialSchema for Slug {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(SLUG_PATTERN))
+            .description(Some(
+                "A name: a lowercase letter, then lowercase letters, digits or _ (at most 63 characters).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Slug {}
+
+impl utoipa::PartialSchema for StorageId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(STORAGE_ID_PATTERN))
+            .description(Some(
+                "Stable storage id, given by the server; a table or column name derives from it.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StorageId {}
+
 /// Cuts a user string for an error message (on a char boundary).
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

@@ -14,7 +14,7 @@ use crate::error::FieldError;
 
 /// What one role may do with one entity. Rights not given are refused; `scope` limits the rows
 /// of every right the role gives (default: all rows).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntityPermissions {
     #[serde(default, skip_serializing_if = "is_false")]
@@ -31,6 +31,7 @@ pub struct EntityPermissions {
     #[serde(default, skip_serializing_if = "TransitionRight::is_none")]
     pub transition: TransitionRight,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub scope: Option<ScopeDef>,
     /// Fields the role does not see (`hidden`) or may not change (`read_only`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -42,7 +43,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// The transition right of a role.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum TransitionRight {
     All(bool),
@@ -64,7 +65,7 @@ impl TransitionRight {
 /// Which automation rules a role may dry-run (`POST /apps/{app}/rules/{rule}/test`), run on a
 /// record (manual rules) and whose runs it may read: `true` every rule, a list only those.
 /// Records stay within the role's read scope and view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum RunRules {
     All(bool),
@@ -92,14 +93,14 @@ impl RunRules {
 }
 
 /// Which rows a role's rights apply to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ScopeDef {
     Named(NamedScope),
     Filter(FilterScope),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NamedScope {
     /// Records the user owns.
@@ -111,13 +112,13 @@ pub enum NamedScope {
 
 /// Records matching a list filter; `"$user.id"`, `"$user.team"` (the user's first team) and
 /// `"$user.teams"` (all the user's teams and the teams below them, for `in`) are replaced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterScope {
     pub filter: Value,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldAccess {
     Hidden,

@@ -16,19 +16,22 @@ pub const MAX_STAGES: usize = 50;
 pub const MAX_SLA_SECONDS: i64 = 366 * 24 * 3600;
 
 /// The stage engine of one entity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineDef {
     /// The stage a new record enters (default: the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub initial: Option<Slug>,
+    #[schema(min_items = 1, max_items = 50)]
     pub stages: Vec<StageDef>,
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub transitions: Vec<TransitionDef>,
 }
 
 /// What a stage means for the forecast.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StageKind {
     #[default]
@@ -48,7 +51,7 @@ impl StageKind {
 }
 
 /// One stage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageDef {
     pub key: Slug,
@@ -57,12 +60,15 @@ pub struct StageDef {
     pub kind: StageKind,
     /// Configured win probability, percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0, maximum = 100)]
     pub probability: Option<f64>,
     /// Weight in the weighted pipeline, percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0, maximum = 100)]
     pub weight: Option<f64>,
     /// The standard actions (SOP) shown to the user in this stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
     pub sop: Vec<SopAction>,
     /// What must hold to enter the stage.
     #[serde(default, skip_serializing_if = "Requirements::is_empty")]
@@ -71,11 +77,12 @@ pub struct StageDef {
     #[serde(default, skip_serializing_if = "Requirements::is_empty")]
     pub exit: Requirements,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub sla: Option<SlaDef>,
 }
 
 /// A standard action of a stage's SOP.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SopAction {
     pub key: Slug,
@@ -83,14 +90,17 @@ pub struct SopAction {
 }
 
 /// Conditions a transition must meet: filled fields, attachments, guards (Rhai).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Requirements {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
     pub fields: Vec<Slug>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 20)]
     pub attachments: Vec<AttachmentReq>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
     pub conditions: Vec<Guard>,
 }
 
@@ -102,18 +112,50 @@ impl Requirements {
 
 /// Evidence a transition needs: at least `min` files of the allowed types, given with the
 /// transition (as `{file, kind: key}`) or held by the record's attachment `field`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentReq {
     pub key: Slug,
     pub label: Label,
     /// Allowed content types, e.g. `application/pdf` or `image/*` (none: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 20)]
+    #[schema(schema_with = content_types)]
     pub types: Vec<String>,
+    /// Fewest files (default 1).
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 100)]
     pub min: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<Slug>,
+}
+
+fn string_array(min_len: usize, max_len: usize, max_items: usize) -> utoipa::openapi::schema::ArrayBuilder {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length((min_len > 0).then_some(min_len))
+                .max_length(Some(max_len)),
+        )
+        .max_items(Some(max_items))
+}
+
+/// Content types such as `application/pdf` or `image/*`.
+fn content_types() -> utoipa::openapi::schema::Array {
+    string_array(0, 100, 20).build()
+}
+
+/// User ids.
+fn user_ids() -> utoipa::openapi::schema::Array {
+    string_array(1, 64, 100).build()
+}
+
+/// Stage keys, or `*` for any stage.
+fn from_stages() -> utoipa::openapi::schema::Array {
+    string_array(0, 63, 50).min_items(Some(1)).build()
 }
 
 fn one() -> u32 {
@@ -121,34 +163,44 @@ fn one() -> u32 {
 }
 
 /// A named Rhai condition with the message shown when it does not hold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Guard {
     pub name: Slug,
+    /// Rhai condition, 1 to 4000 characters when written; a member whose roles hide a field it
+    /// names reads it empty.
+    #[schema(max_length = 4000)]
     pub assert: String,
     pub message: Label,
 }
 
 /// How long a record may stay in a stage, on which calendar, who owns it and who is told when
 /// it overstays.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaDef {
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(maximum = 366)]
     pub days: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(maximum = 8784)]
     pub hours: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(maximum = 527040)]
     pub minutes: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(maximum = 31622400)]
     pub seconds: u32,
     /// A tenant business calendar; none counts wall-clock time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub calendar: Option<Slug>,
     /// The role responsible for the stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub owner_role: Option<Slug>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub escalate_to: Option<UserRef>,
 }
 
@@ -163,32 +215,39 @@ impl SlaDef {
 }
 
 /// Users named in a definition: members of a role, one user, or the user held by a field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub role: Option<Slug>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, min_length = 1, max_length = 64)]
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<Slug>,
 }
 
 /// A move between stages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionDef {
     /// Stages it leaves from; `*` for any.
+    #[schema(schema_with = from_stages)]
     pub from: Vec<String>,
     pub to: Slug,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub label: Option<Label>,
     /// Who may make it (none: anyone who may update the record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub allow: Option<Allow>,
     #[serde(default, skip_serializing_if = "Requirements::is_empty")]
     pub requires: Requirements,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub approval: Option<ApprovalPolicy>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub comment_required: bool,
@@ -203,23 +262,26 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// Who may make a transition: any of these.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Allow {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
     pub roles: Vec<Slug>,
     /// The record's owner.
     #[serde(default, skip_serializing_if = "is_false")]
     pub owner: bool,
     /// The users held by these user fields of the record.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 20)]
     pub user_fields: Vec<Slug>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = user_ids)]
     pub users: Vec<String>,
 }
 
 /// How many approvers must agree.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalMode {
     /// One approval decides.
@@ -232,16 +294,19 @@ pub enum ApprovalMode {
 }
 
 /// Who approves a transition and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalPolicy {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 20)]
     pub roles: Vec<Slug>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = user_ids)]
     pub users: Vec<String>,
     #[serde(default)]
     pub mode: ApprovalMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 50)]
     pub n: Option<u32>,
     /// Whether the user who asked may approve.
     #[serde(default, skip_serializing_if = "is_false")]

@@ -237,13 +237,19 @@ pub enum Step {
 }
 
 /// A step as a client reads it in a plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StepSummary {
+    /// What the step does (`create_table`, `add_column`, `change_type`, `metadata`, …).
     pub op: &'static str,
+    /// The entity it changes.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub entity: Option<String>,
+    /// The field it changes.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
+    /// What it does, in words.
     pub detail: String,
     /// True when the step may drop data that records hold.
     pub may_lose_data: bool,

@@ -29,11 +29,63 @@ pub struct AppOut {
     pub updated_at: String,
 }
 
+/// The schema of [`AppOut`]: the properties of [`AppDef`] and the three beside them (a
+/// flattened `AppDef` would be an `allOf` whose `additionalProperties: false` refuses them).
+impl utoipa::PartialSchema for AppOut {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema, Type};
+        use utoipa::openapi::{ObjectBuilder, RefOr};
+        let RefOr::T(Schema::Object(mut o)) = <AppDef as utoipa::PartialSchema>::schema() else {
+            unreachable!("AppDef derives an object schema")
+        };
+        let string = |d: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(d))
+                .build()
+        };
+        o.properties.insert(
+            "version".into(),
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Int64,
+                )))
+                .minimum(Some(1))
+                .description(Some("The definition's version; every change adds one."))
+                .build()
+                .into(),
+        );
+        o.properties.insert(
+            "created_at".into(),
+            string("When the app was created (RFC 3339).").into(),
+        );
+        o.properties.insert(
+            "updated_at".into(),
+            string("When its definition last changed (RFC 3339).").into(),
+        );
+        o.required
+            .extend(["version".into(), "created_at".into(), "updated_at".into()]);
+        o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        o.description = Some("An app as the API answers it: its definition, version and times.".into());
+        RefOr::T(Schema::Object(o))
+    }
+}
+
+impl utoipa::ToSchema for AppOut {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <AppDef as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// What a definition change did (or, on a dry run, would do).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChangeOut {
+    /// Whether the change was stored (false on a dry run, or when it changed nothing).
     pub applied: bool,
+    /// The app's version after the change (the current one when nothing was applied).
     pub version: i64,
+    /// The steps, in order.
     pub plan: Vec<StepSummary>,
 }
 
@@ -575,11 +627,16 @@ impl Engine {
 impl Engine {
     /// The pipeline of an entity (`null` when it has none), as the caller may read it (no field
     /// their roles hide).
-    pub async fn get_pipeline(&self, ctx: &TenantCtx, app: &str, entity: &str) -> Result<Value, Error> {
+    pub async fn get_pipeline(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+    ) -> Result<Option<trellis_core::pipeline::PipelineDef>, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
         let e = def.entity(entity).ok_or_else(|| entity_missing(entity))?;
-        serde_json::to_value(&e.pipeline).map_err(|e| Error::internal(e.to_string()))
+        Ok(e.pipeline.clone())
     }
 
     /// Sets (or with `null` removes) the pipeline of an entity: checked against

@@ -47,12 +47,15 @@ impl From<&UserRow> for UserEntry {
 }
 
 /// A role an app declares, with the ids of its members.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleEntry {
+    #[schema(value_type = trellis_core::Slug)]
     pub name: String,
     pub label: Label,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub description: Option<Label>,
+    /// Ids of the users who are members.
     pub members: Vec<String>,
 }
 

@@ -1,15 +1,231 @@
 //! The builder's API: apps, entities and fields.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use trellis_core::Error;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use trellis_core::automation::RuleDef;
+use trellis_core::def::{
+    AppDef, EntityDef, FieldDef, FieldType, IndexDef, Label, RoleDef, Rollup, SelectOption, ValidationRule,
+};
+use trellis_core::pipeline::PipelineDef;
+use trellis_core::plan::StepSummary;
+use trellis_core::{Error, Slug, StorageId};
 use trellis_engine::Engine;
-use trellis_engine::apps::ChangeOptions;
-use utoipa::IntoParams;
+use trellis_engine::apps::{AppOut, ChangeOptions};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
+use crate::routes::List;
+
+// Definition bodies are checked against `schemas/*.schema.json` (every problem listed, 422) and
+// then read into the `trellis_core::def` types the annotations name; merge patches are applied
+// to the stored definition, which is then checked as a whole the same way.
+
+/// A change to an app's definition (RFC 7396 merge patch): keys left out stay, `null` removes
+/// an optional one. Entities have their own endpoints.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AppPatch {
+    /// The app's own name (an app cannot be renamed).
+    #[schema(nullable = false)]
+    name: Option<Slug>,
+    #[schema(nullable = false)]
+    label: Option<Label>,
+    description: Option<Label>,
+    /// Replaces the whole list.
+    #[schema(max_items = 100)]
+    roles: Option<Vec<RoleDef>>,
+    /// Replaces the whole list.
+    #[schema(max_items = 500)]
+    rules: Option<Vec<RuleDef>>,
+}
+
+/// A change to an entity (RFC 7396 merge patch): keys left out stay, `null` removes an optional
+/// one. Renaming is metadata only; fields have their own endpoints.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct EntityPatch {
+    #[schema(nullable = false)]
+    name: Option<Slug>,
+    #[schema(nullable = false)]
+    label: Option<Label>,
+    description: Option<Label>,
+    title_field: Option<Slug>,
+    /// Replaces the whole list.
+    #[schema(max_items = 100)]
+    validations: Option<Vec<ValidationRule>>,
+    pipeline: Option<PipelineDef>,
+    /// Replaces the whole list.
+    #[schema(max_items = 16)]
+    indexes: Option<Vec<IndexDef>>,
+}
+
+/// A change to a field (RFC 7396 merge patch): keys left out stay, `null` removes an optional
+/// one. See `FieldDef` for what each key means.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FieldPatch {
+    /// The field's own storage id (a field read with GET may be sent back); it cannot change.
+    #[schema(nullable = false)]
+    id: Option<StorageId>,
+    #[schema(nullable = false)]
+    name: Option<Slug>,
+    #[schema(nullable = false)]
+    label: Option<Label>,
+    #[serde(rename = "type")]
+    #[schema(nullable = false)]
+    field_type: Option<FieldType>,
+    #[schema(nullable = false)]
+    required: Option<bool>,
+    #[schema(nullable = false)]
+    unique: Option<bool>,
+    #[schema(nullable = false)]
+    indexed: Option<bool>,
+    default: Option<Value>,
+    #[schema(schema_with = nullable_bound)]
+    min: Option<Value>,
+    #[schema(schema_with = nullable_bound)]
+    max: Option<Value>,
+    #[schema(minimum = 0, maximum = 1000000)]
+    min_length: Option<u32>,
+    #[schema(minimum = 1, maximum = 1000000)]
+    max_length: Option<u32>,
+    #[schema(min_length = 1, max_length = 500)]
+    pattern: Option<String>,
+    #[schema(minimum = 0, maximum = 6)]
+    scale: Option<u8>,
+    #[schema(pattern = "^[A-Z]{3}$")]
+    currency: Option<String>,
+    #[schema(min_items = 1, max_items = 500)]
+    options: Option<Vec<SelectOption>>,
+    target: Option<Slug>,
+    #[schema(min_length = 1, max_length = 100)]
+    format: Option<String>,
+    #[schema(min_items = 1, max_items = 50)]
+    accept: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 100)]
+    max_files: Option<u32>,
+    help: Option<Label>,
+    #[schema(min_length = 1, max_length = 4000)]
+    required_if: Option<String>,
+    #[schema(min_length = 1, max_length = 4000)]
+    formula: Option<String>,
+    rollup: Option<Rollup>,
+}
+
+/// A bound in a field patch: a number, an ISO date or date-time, or `null` to remove it.
+fn nullable_bound() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Number, Type::String, Type::Null]))
+        .build()
+}
+
+/// What a definition change did (or on a dry run would do), and the app as it now is.
+#[derive(Serialize, ToSchema)]
+pub struct AppChange {
+    /// Whether the change was stored (false on a dry run, or when it changed nothing).
+    applied: bool,
+    /// The app's version after the change.
+    version: i64,
+    /// The steps of the change, in order.
+    plan: Vec<StepSummary>,
+    app: AppOut,
+}
+
+/// An added entity and the plan that added it.
+#[derive(Serialize, ToSchema)]
+pub struct EntityChange {
+    /// Whether the change was stored (false on a dry run).
+    applied: bool,
+    version: i64,
+    plan: Vec<StepSummary>,
+    /// The entity as stored (on a dry run: as sent).
+    entity: EntityDef,
+}
+
+/// An added field and the plan that added it.
+#[derive(Serialize, ToSchema)]
+pub struct FieldChange {
+    /// Whether the change was stored (false on a dry run).
+    applied: bool,
+    version: i64,
+    plan: Vec<StepSummary>,
+    /// The field as stored (on a dry run: as sent).
+    field: FieldDef,
+}
+
+/// What a script is checked as.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptKind {
+    /// A condition: true or false.
+    Condition,
+    /// A value (a formula).
+    Value,
+}
+
+/// A script to compile and run on a sample record.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ScriptCheck {
+    /// An entity of the app.
+    entity: Slug,
+    /// The Rhai source.
+    script: String,
+    /// Default `condition`.
+    #[schema(nullable = false)]
+    kind: Option<ScriptKind>,
+    /// Sample values of the record by field name (as a client writes them).
+    #[schema(nullable = false)]
+    record: Option<Map<String, Value>>,
+    /// Sample related records by relation name, as they would be read.
+    #[schema(nullable = false)]
+    related: Option<Map<String, Value>>,
+}
+
+/// Which stage a script failed at.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptStage {
+    Compile,
+    Run,
+}
+
+/// Where and why a script failed.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ScriptError {
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    pub message: String,
+}
+
+/// A script check: `ok` with the value, or where it failed.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptResult {
+    pub ok: bool,
+    /// What it was checked as (when it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub kind: Option<ScriptKind>,
+    /// Its result (when it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub value: Option<Value>,
+    /// Where it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub stage: Option<ScriptStage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error: Option<ScriptError>,
+}
 
 /// How a definition change is applied.
 #[derive(Deserialize, IntoParams, Default)]
@@ -32,28 +248,28 @@ impl ChangeQuery {
 }
 
 /// The apps of the caller's tenant.
-#[utoipa::path(tag = "apps", responses((status = 200, description = "Apps", body = Object), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "apps", responses((status = 200, description = "Apps", body = List<AppOut>), (status = 401, body = Problem)))]
 #[get("/apps")]
 pub async fn list_apps(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(json!({"data": engine.list_apps(&caller.0).await?})))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_apps(&caller.0).await?)))
 }
 
 /// Create an app (`app.schema.json`), optionally with its entities.
-#[utoipa::path(tag = "apps", request_body = Object, responses((status = 201, description = "The app", body = Object), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", request_body = AppDef, responses((status = 201, description = "The app", body = AppOut), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps")]
 pub async fn create_app(engine: web::Data<Engine>, caller: Caller, body: JsonObject) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(engine.create_app(&caller.0, &body).await?))
 }
 
 /// An app with its definition.
-#[utoipa::path(tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "The app", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "The app", body = AppOut), (status = 404, body = Problem)))]
 #[get("/apps/{app}")]
 pub async fn get_app(engine: web::Data<Engine>, caller: Caller, app: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.get_app(&caller.0, &app).await?))
 }
 
 /// Change an app's label or description (merge patch).
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ChangeQuery), request_body = Object, responses((status = 200, description = "What changed", body = Object), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ChangeQuery), request_body = AppPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
 #[patch("/apps/{app}")]
 pub async fn patch_app(
     engine: web::Data<Engine>,
@@ -82,20 +298,23 @@ pub(crate) async fn changed(
     change: trellis_engine::apps::ChangeOut,
 ) -> ApiResult<HttpResponse> {
     let current = engine.get_app(&caller.0, app).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"applied": change.applied, "version": change.version, "plan": change.plan, "app": current})))
+    Ok(HttpResponse::Ok().json(AppChange {
+        applied: change.applied,
+        version: change.version,
+        plan: change.plan,
+        app: current,
+    }))
 }
 
-fn entity_json(app: &trellis_engine::apps::AppOut, entity: &str) -> Result<Value, Error> {
-    let e = app
-        .def
+fn entity_of(app: &AppOut, entity: &str) -> Result<EntityDef, Error> {
+    app.def
         .entity(entity)
-        .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
-    serde_json::to_value(e).map_err(|e| Error::internal(e.to_string()))
+        .cloned()
+        .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))
 }
 
 /// The entities of an app.
-#[utoipa::path(tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "Entities", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "Entities", body = List<EntityDef>), (status = 404, body = Problem)))]
 #[get("/apps/{app}/entities")]
 pub async fn list_entities(
     engine: web::Data<Engine>,
@@ -103,11 +322,11 @@ pub async fn list_entities(
     app: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let a = engine.get_app(&caller.0, &app).await?;
-    Ok(HttpResponse::Ok().json(json!({"data": a.def.entities})))
+    Ok(HttpResponse::Ok().json(List::of(a.def.entities)))
 }
 
 /// Add an entity (`entity.schema.json`), with its fields if given.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ChangeQuery), request_body = Object, responses((status = 201, description = "The entity and the plan", body = Object), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ChangeQuery), request_body = EntityDef, responses((status = 201, description = "The entity and the plan", body = EntityChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps/{app}/entities")]
 pub async fn create_entity(
     engine: web::Data<Engine>,
@@ -117,19 +336,24 @@ pub async fn create_entity(
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let change = engine.create_entity(&caller.0, &app, &body, q.opts()).await?;
-    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    // The body passed `entity.schema.json` in the change.
+    let sent = trellis_core::validate::parse_entity(&body)?;
     let a = engine.get_app(&caller.0, &app).await?;
     let entity = if change.applied {
-        entity_json(&a, &name)?
+        entity_of(&a, sent.name.as_str())?
     } else {
-        body.into_inner()
+        sent
     };
-    Ok(HttpResponse::Created()
-        .json(json!({"applied": change.applied, "version": change.version, "plan": change.plan, "entity": entity})))
+    Ok(HttpResponse::Created().json(EntityChange {
+        applied: change.applied,
+        version: change.version,
+        plan: change.plan,
+        entity,
+    }))
 }
 
 /// An entity's definition.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path)), responses((status = 200, description = "The entity", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path)), responses((status = 200, description = "The entity", body = EntityDef), (status = 404, body = Problem)))]
 #[get("/apps/{app}/entities/{entity}")]
 pub async fn get_entity(
     engine: web::Data<Engine>,
@@ -138,11 +362,11 @@ pub async fn get_entity(
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let a = engine.get_app(&caller.0, &app).await?;
-    Ok(HttpResponse::Ok().json(entity_json(&a, &entity)?))
+    Ok(HttpResponse::Ok().json(entity_of(&a, &entity)?))
 }
 
 /// Rename or relabel an entity (merge patch; renaming is metadata only).
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body = Object, responses((status = 200, description = "What changed", body = Object), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body = EntityPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
 #[patch("/apps/{app}/entities/{entity}")]
 pub async fn patch_entity(
     engine: web::Data<Engine>,
@@ -157,7 +381,7 @@ pub async fn patch_entity(
 }
 
 /// Delete an entity and its records.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), responses((status = 200, description = "What changed", body = Object), (status = 409, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), responses((status = 200, description = "What changed", body = AppChange), (status = 409, body = Problem)))]
 #[delete("/apps/{app}/entities/{entity}")]
 pub async fn delete_entity(
     engine: web::Data<Engine>,
@@ -171,7 +395,7 @@ pub async fn delete_entity(
 }
 
 /// The fields of an entity.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path)), responses((status = 200, description = "Fields", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path)), responses((status = 200, description = "Fields", body = List<FieldDef>), (status = 404, body = Problem)))]
 #[get("/apps/{app}/entities/{entity}/fields")]
 pub async fn list_fields(
     engine: web::Data<Engine>,
@@ -180,15 +404,11 @@ pub async fn list_fields(
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let a = engine.get_app(&caller.0, &app).await?;
-    let e = a
-        .def
-        .entity(&entity)
-        .ok_or_else(|| Error::not_found(format!("entity '{entity}' does not exist")))?;
-    Ok(HttpResponse::Ok().json(json!({"data": e.fields})))
+    Ok(HttpResponse::Ok().json(List::of(entity_of(&a, &entity)?.fields)))
 }
 
 /// Add a field (`field.schema.json`); existing records get its default.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body = Object, responses((status = 201, description = "The field and the plan", body = Object), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body = FieldDef, responses((status = 201, description = "The field and the plan", body = FieldChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps/{app}/entities/{entity}/fields")]
 pub async fn create_field(
     engine: web::Data<Engine>,
@@ -199,21 +419,26 @@ pub async fn create_field(
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let change = engine.create_field(&caller.0, &app, &entity, &body, q.opts()).await?;
-    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    // The body passed `field.schema.json` in the change.
+    let sent = trellis_core::validate::parse_field(&body)?;
     let a = engine.get_app(&caller.0, &app).await?;
     let field = a
         .def
         .entity(&entity)
-        .and_then(|e| e.field(&name))
-        .map(|f| serde_json::to_value(f).unwrap_or_default())
-        .unwrap_or(body.into_inner());
-    Ok(HttpResponse::Created()
-        .json(json!({"applied": change.applied, "version": change.version, "plan": change.plan, "field": field})))
+        .and_then(|e| e.field(sent.name.as_str()))
+        .cloned()
+        .unwrap_or(sent);
+    Ok(HttpResponse::Created().json(FieldChange {
+        applied: change.applied,
+        version: change.version,
+        plan: change.plan,
+        field,
+    }))
 }
 
 /// Change a field (merge patch): rename and relabel are metadata only; a type change is planned
 /// and refused where it would lose values unless `allow_data_loss=true`.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ("field" = String, Path), ChangeQuery), request_body = Object, responses((status = 200, description = "What changed", body = Object), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ("field" = String, Path), ChangeQuery), request_body = FieldPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[patch("/apps/{app}/entities/{entity}/fields/{field}")]
 pub async fn patch_field(
     engine: web::Data<Engine>,
@@ -230,7 +455,7 @@ pub async fn patch_field(
 }
 
 /// Delete a field and its values.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ("field" = String, Path), ChangeQuery), responses((status = 200, description = "What changed", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ("field" = String, Path), ChangeQuery), responses((status = 200, description = "What changed", body = AppChange), (status = 404, body = Problem)))]
 #[delete("/apps/{app}/entities/{entity}/fields/{field}")]
 pub async fn delete_field(
     engine: web::Data<Engine>,
@@ -246,8 +471,8 @@ pub async fn delete_field(
 /// Compile a script (validation rule, condition, later formulas) for an entity and run it on a
 /// sample record: `{entity, script, kind: "condition" | "value", record?}` → `{ok, value}` or
 /// `{ok: false, stage: "compile" | "run", error: {line, column, message}}`.
-#[utoipa::path(tag = "apps", params(("app" = String, Path)), request_body = Object,
-    responses((status = 200, description = "Compile result and value", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path)), request_body = ScriptCheck,
+    responses((status = 200, description = "Compile result and value", body = ScriptResult), (status = 400, body = Problem), (status = 404, body = Problem)))]
 #[post("/apps/{app}/scripts/check")]
 pub async fn check_script(
     engine: web::Data<Engine>,
@@ -255,5 +480,7 @@ pub async fn check_script(
     app: web::Path<String>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(engine.check_script(&caller.0, &app, &body).await?))
+    let out = engine.check_script(&caller.0, &app, &body).await?;
+    let out: ScriptResult = serde_json::from_value(out).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(out))
 }

@@ -7,23 +7,50 @@ use serde_json::{Value, json};
 use trellis_engine::Engine;
 use utoipa::IntoParams;
 
+use trellis_core::automation::RuleDef;
+use trellis_engine::automation::api::RuleEntry;
+
 use crate::extract::{Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
-use crate::routes::apps::{ChangeQuery, changed};
+use crate::routes::List;
+use crate::routes::apps::{AppChange, ChangeQuery, changed};
+
+/// A change to a rule (RFC 7396 merge patch): keys left out stay, `null` removes an optional
+/// one, e.g. `{"enabled": false}`. A rule keeps its name (its runs are kept under it).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RulePatch {
+    /// The rule's own name.
+    #[schema(nullable = false)]
+    name: Option<trellis_core::Slug>,
+    label: Option<trellis_core::Label>,
+    #[schema(nullable = false)]
+    enabled: Option<bool>,
+    #[schema(nullable = false)]
+    trigger: Option<trellis_core::automation::Trigger>,
+    #[schema(min_length = 1, max_length = 4000)]
+    condition: Option<String>,
+    /// Replaces the whole list.
+    #[schema(nullable = false, min_items = 1, max_items = 20)]
+    actions: Option<Vec<trellis_core::automation::ActionDef>>,
+    #[schema(minimum = 1, maximum = 20)]
+    max_attempts: Option<u32>,
+}
 
 type RulePath = web::Path<(String, String)>;
 
 /// The app's rules, each with its health (`failing` when its last runs failed).
 #[utoipa::path(tag = "automation", params(("app" = String, Path)),
-    responses((status = 200, description = "{data: [rule + health]}", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The rules with their health", body = List<RuleEntry>), (status = 404, body = Problem)))]
 #[get("/apps/{app}/rules")]
 pub async fn list_rules(engine: web::Data<Engine>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(engine.list_rules(&caller.0, &path).await?))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_rules(&caller.0, &path).await?)))
 }
 
 /// Add a rule (`rule.schema.json`): trigger, condition, actions.
-#[utoipa::path(tag = "automation", params(("app" = String, Path), ChangeQuery), request_body = Object,
-    responses((status = 200, description = "What changed", body = Object), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ChangeQuery), request_body = RuleDef,
+    responses((status = 200, description = "What changed", body = AppChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps/{app}/rules")]
 pub async fn create_rule(
     engine: web::Data<Engine>,
@@ -38,7 +65,7 @@ pub async fn create_rule(
 
 /// A rule.
 #[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path)),
-    responses((status = 200, description = "The rule", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The rule (secrets masked; for members who do not build the app, without condition and actions)", body = RuleDef), (status = 404, body = Problem)))]
 #[get("/apps/{app}/rules/{rule}")]
 pub async fn get_rule(engine: web::Data<Engine>, caller: Caller, path: RulePath) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
@@ -46,8 +73,8 @@ pub async fn get_rule(engine: web::Data<Engine>, caller: Caller, path: RulePath)
 }
 
 /// Change a rule (merge patch), e.g. `{"enabled": false}`.
-#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery), request_body = Object,
-    responses((status = 200, description = "What changed", body = Object), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery), request_body = RulePatch,
+    responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
 #[patch("/apps/{app}/rules/{rule}")]
 pub async fn patch_rule(
     engine: web::Data<Engine>,
@@ -63,7 +90,7 @@ pub async fn patch_rule(
 
 /// Remove a rule (its runs stay readable in the database).
 #[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery),
-    responses((status = 200, description = "What changed", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "What changed", body = AppChange), (status = 404, body = Problem)))]
 #[delete("/apps/{app}/rules/{rule}")]
 pub async fn delete_rule(
     engine: web::Data<Engine>,

@@ -7,8 +7,12 @@ use serde_json::{Value, json};
 use trellis_engine::Engine;
 use utoipa::{IntoParams, ToSchema};
 
+use trellis_core::calendar::CalendarDef;
+use trellis_engine::directory::RoleEntry;
+
 use crate::extract::Caller;
 use crate::problem::{ApiResult, Problem};
+use crate::routes::List;
 
 // Body fields default to empty so that a missing one is answered 422 with the others' problems,
 // not 400 for the first.
@@ -101,10 +105,10 @@ pub async fn get_user(engine: web::Data<Engine>, caller: Caller, id: web::Path<S
 // ---------------------------------------------------------------------------------------------
 
 /// The roles an app declares, each with the ids of its members.
-#[utoipa::path(tag = "directory", params(("app" = String, Path)), responses((status = 200, description = "`{data: [{name, label, description?, members}]}`", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "directory", params(("app" = String, Path)), responses((status = 200, description = "The roles with their members", body = List<RoleEntry>), (status = 404, body = Problem)))]
 #[get("/apps/{app}/roles")]
 pub async fn list_roles(engine: web::Data<Engine>, caller: Caller, app: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(json!({"data": engine.list_roles(&caller.0, &app).await?})))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_roles(&caller.0, &app).await?)))
 }
 
 /// Make a user a member of a role (administrators only; adding a member twice is harmless).
@@ -164,14 +168,14 @@ pub async fn list_delegations(engine: web::Data<Engine>, caller: Caller) -> ApiR
 // ---------------------------------------------------------------------------------------------
 
 /// The names of the tenant's business calendars.
-#[utoipa::path(tag = "directory", responses((status = 200, description = "`{data: [name]}`", body = Object), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "directory", responses((status = 200, description = "The calendars' names", body = List<trellis_core::Slug>), (status = 401, body = Problem)))]
 #[get("/calendars")]
 pub async fn list_calendars(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(json!({"data": engine.list_calendars(&caller.0).await?})))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_calendars(&caller.0).await?)))
 }
 
 /// A business calendar's definition (`calendar.schema.json`).
-#[utoipa::path(tag = "directory", params(("name" = String, Path)), responses((status = 200, description = "The definition", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "directory", params(("name" = String, Path)), responses((status = 200, description = "The definition", body = CalendarDef), (status = 404, body = Problem)))]
 #[get("/calendars/{name}")]
 pub async fn get_calendar(
     engine: web::Data<Engine>,
@@ -182,7 +186,7 @@ pub async fn get_calendar(
 }
 
 /// Create or replace a business calendar (administrators only); every problem is listed.
-#[utoipa::path(tag = "directory", params(("name" = String, Path)), request_body = Object, responses((status = 200, description = "Replaced", body = Object), (status = 201, description = "Created", body = Object), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "directory", params(("name" = String, Path)), request_body = CalendarDef, responses((status = 200, description = "Replaced", body = CalendarDef), (status = 201, description = "Created", body = CalendarDef), (status = 403, body = Problem), (status = 422, body = Problem)))]
 #[put("/calendars/{name}")]
 pub async fn put_calendar(
     engine: web::Data<Engine>,

@@ -12,14 +12,15 @@ use utoipa::IntoParams;
 
 use crate::extract::{Caller, JsonObject, etag, if_match, not_an_object};
 use crate::problem::{ApiResult, Problem};
-use crate::routes::apps::{ChangeQuery, changed};
+use crate::routes::apps::{AppChange, ChangeQuery, changed};
+use trellis_core::pipeline::PipelineDef;
 
 type EntityPath = web::Path<(String, String)>;
 type RecordPath = web::Path<(String, String, String)>;
 
 /// The pipeline of an entity (`null` when it has none).
 #[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path)),
-    responses((status = 200, description = "The pipeline (`pipeline.schema.json`)", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The pipeline (`pipeline.schema.json`), or `null`", body = Option<PipelineDef>), (status = 404, body = Problem)))]
 #[get("/apps/{app}/entities/{entity}/pipeline")]
 pub async fn get_pipeline(engine: web::Data<Engine>, caller: Caller, path: EntityPath) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
@@ -28,8 +29,8 @@ pub async fn get_pipeline(engine: web::Data<Engine>, caller: Caller, path: Entit
 
 /// Set or replace the pipeline of an entity (`null` removes it). Bad definitions (unknown
 /// stage, unreachable stage, guard that does not compile, unknown role) are refused naming each.
-#[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body = Object,
-    responses((status = 200, description = "What changed", body = Object), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body(content = Option<PipelineDef>, description = "The pipeline, or `null` to remove it"),
+    responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
 #[put("/apps/{app}/entities/{entity}/pipeline")]
 pub async fn put_pipeline(
     engine: web::Data<Engine>,

@@ -47,10 +47,56 @@ fn job_json(j: &jobs::JobRow) -> Value {
     })
 }
 
+/// How a rule's recent runs (the last 20) went.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RuleHealth {
+    /// Its last runs failed ([`FAILING_AFTER`] in a row, skipped ones aside): flagged, never
+    /// silently disabled.
+    pub failing: bool,
+    /// How the last run ended (none: it never ran).
+    pub last_status: Option<String>,
+    /// Failed runs among the recent ones.
+    pub recent_failures: usize,
+}
+
+/// A rule as listed: its definition and its health.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleEntry {
+    #[serde(flatten)]
+    pub rule: RuleDef,
+    pub health: RuleHealth,
+}
+
+/// The schema of [`RuleEntry`]: the properties of [`RuleDef`] and `health` beside them (a
+/// flattened `RuleDef` would be an `allOf` whose `additionalProperties: false` refuses it).
+impl utoipa::PartialSchema for RuleEntry {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let RefOr::T(Schema::Object(mut o)) = <RuleDef as utoipa::PartialSchema>::schema() else {
+            unreachable!("RuleDef derives an object schema")
+        };
+        o.properties.insert(
+            "health".into(),
+            RefOr::Ref(utoipa::openapi::Ref::from_schema_name("RuleHealth")),
+        );
+        o.required.push("health".into());
+        o.description = Some("A rule with the health of its recent runs.".into());
+        RefOr::T(Schema::Object(o))
+    }
+}
+
+impl utoipa::ToSchema for RuleEntry {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <RuleDef as utoipa::ToSchema>::schemas(schemas);
+        schemas.push(("RuleHealth".into(), <RuleHealth as utoipa::PartialSchema>::schema()));
+    }
+}
+
 impl Engine {
     /// The app's rules, each with its health: how its recent runs ended and whether it keeps
     /// failing (flagged, never silently disabled).
-    pub async fn list_rules(&self, ctx: &TenantCtx, app: &str) -> Result<Value, Error> {
+    pub async fn list_rules(&self, ctx: &TenantCtx, app: &str) -> Result<Vec<RuleEntry>, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
         let mut out = Vec::new();
@@ -62,23 +108,26 @@ impl Engine {
                     .filter(|x| x.status != "skipped")
                     .take(FAILING_AFTER)
                     .all(|x| matches!(x.status.as_str(), "failed" | "error"));
-            let mut v = serde_json::to_value(r).map_err(|e| Error::internal(e.to_string()))?;
-            v["health"] = json!({
-                "failing": failing,
-                "last_status": runs.first().map(|x| x.status.clone()),
-                "recent_failures": runs.iter().filter(|x| matches!(x.status.as_str(), "failed" | "error")).count(),
+            out.push(RuleEntry {
+                rule: r.clone(),
+                health: RuleHealth {
+                    failing,
+                    last_status: runs.first().map(|x| x.status.clone()),
+                    recent_failures: runs
+                        .iter()
+                        .filter(|x| matches!(x.status.as_str(), "failed" | "error"))
+                        .count(),
+                },
             });
-            out.push(v);
         }
-        Ok(json!({ "data": out }))
+        Ok(out)
     }
 
     /// A rule as the caller may read it (secrets masked; a summary for members of a guarded app).
-    pub async fn get_rule(&self, ctx: &TenantCtx, app: &str, rule: &str) -> Result<Value, Error> {
+    pub async fn get_rule(&self, ctx: &TenantCtx, app: &str, rule: &str) -> Result<RuleDef, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
-        let r = def.rule(rule).ok_or_else(|| rule_missing(rule))?;
-        serde_json::to_value(r).map_err(|e| Error::internal(e.to_string()))
+        def.rule(rule).cloned().ok_or_else(|| rule_missing(rule))
     }
 
     /// Adds a rule (`rule.schema.json`); its condition must compile.
