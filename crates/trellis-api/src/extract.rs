@@ -119,6 +119,27 @@ impl FromRequest for JsonObject {
     }
 }
 
+/// A JSON body that may be left out (empty): `None` then. A body that is there must be of the
+/// type, as with `web::Json` (a member it does not take is refused, never ignored).
+pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| ApiError(crate::problem::body_error(&e)))
+}
+
+/// A member of a merge patch that tells `null` (`Some(None)`) from absent (`None`, with
+/// `#[serde(default)]`).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// 400 naming what was sent instead of an object.
 pub fn not_an_object(v: &serde_json::Value) -> Error {
     let kind = match v {

@@ -23,13 +23,17 @@ use crate::context::TenantCtx;
 const MAX_DELEGATION: TimeDelta = TimeDelta::days(366);
 
 /// A user as the directory shows it (never the password hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserEntry {
+    #[schema(format = Uuid)]
     pub id: String,
     pub email: String,
     pub name: String,
     pub is_admin: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// When the user was disabled (they cannot log in any more).
+    #[schema(format = DateTime)]
     pub disabled_at: Option<String>,
 }
 
@@ -47,23 +51,34 @@ impl From<&UserRow> for UserEntry {
 }
 
 /// A role an app declares, with the ids of its members.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleEntry {
     pub name: String,
+    /// `{zh?, en?}`.
+    #[schema(value_type = Object)]
     pub label: Label,
+    /// `{zh?, en?}`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub description: Option<Label>,
+    /// Ids of its members.
     pub members: Vec<String>,
 }
 
 /// A delegation: `delegate` acts for `user` from `starts_at` until `ends_at`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DelegationEntry {
+    #[schema(format = Uuid)]
     pub id: String,
+    /// The user who delegates.
     pub user: String,
+    /// The user who acts for them.
     pub delegate: String,
+    #[schema(format = DateTime)]
     pub starts_at: String,
+    #[schema(format = DateTime)]
     pub ends_at: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// In force now.
     pub active: bool,
