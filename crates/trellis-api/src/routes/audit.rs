@@ -8,7 +8,7 @@ use serde_json::Value;
 use trellis_engine::Engine;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, double_option};
+use crate::extract::{Body, Caller, double_option};
 use crate::problem::{ApiResult, Problem};
 
 /// A page of the audit trail.
@@ -112,7 +112,7 @@ pub async fn handover(
     engine: web::Data<Engine>,
     caller: Caller,
     app: web::Path<String>,
-    body: web::Json<HandoverRequest>,
+    body: Body<HandoverRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = serde_json::to_value(body.into_inner()).unwrap_or_default();
     Ok(HttpResponse::Ok().json(engine.handover(&caller.0, &app, &body).await?))
@@ -210,7 +210,7 @@ pub async fn get_settings(engine: web::Data<Engine>, caller: Caller) -> ApiResul
 pub async fn put_settings(
     engine: web::Data<Engine>,
     caller: Caller,
-    body: web::Json<SettingsRequest>,
+    body: Body<SettingsRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = serde_json::to_value(body.into_inner()).unwrap_or_default();
     Ok(HttpResponse::Ok().json(engine.put_settings(&caller.0, &body).await?))

@@ -10,7 +10,7 @@ use trellis_engine::Engine;
 use trellis_engine::auth::{SessionOut, TokenOut};
 use utoipa::ToSchema;
 
-use crate::extract::{Caller, SESSION_COOKIE};
+use crate::extract::{Body, Caller, SESSION_COOKIE};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 
@@ -134,7 +134,7 @@ fn user_body(u: trellis_engine::auth::UserOut) -> UserBody {
 pub async fn login(
     engine: web::Data<Engine>,
     req: actix_web::HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Body<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     // The peer address: a proxy in front should be trusted explicitly before X-Forwarded-For is.
     let addr = req.peer_addr().map(|a| a.ip().to_string());
@@ -189,7 +189,7 @@ pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<Http
 pub async fn create_token(
     engine: web::Data<Engine>,
     caller: Caller,
-    body: web::Json<TokenRequest>,
+    body: Body<TokenRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let t = engine

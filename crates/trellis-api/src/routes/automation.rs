@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use trellis_engine::Engine;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, JsonObject};
+use crate::extract::{Body, Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 use crate::routes::apps::{ChangeQuery, changed};
@@ -229,7 +229,7 @@ pub async fn test_rule(
     engine: web::Data<Engine>,
     caller: Caller,
     path: RulePath,
-    body: web::Json<TestRuleRequest>,
+    body: Body<TestRuleRequest>,
 ) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
     let body = serde_json::to_value(body.into_inner()).unwrap_or_default();

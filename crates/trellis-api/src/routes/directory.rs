@@ -9,7 +9,7 @@ use trellis_engine::directory::{DelegationEntry, RoleEntry, UserEntry};
 use trellis_engine::notifications::Inbox;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::Caller;
+use crate::extract::{Body, Caller};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 
@@ -93,7 +93,7 @@ pub async fn list_users(engine: web::Data<Engine>, caller: Caller) -> ApiResult<
 pub async fn create_user(
     engine: web::Data<Engine>,
     caller: Caller,
-    body: web::Json<UserRequest>,
+    body: Body<UserRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let user = engine
@@ -129,7 +129,7 @@ pub async fn add_role_member(
     engine: web::Data<Engine>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    body: web::Json<MemberRequest>,
+    body: Body<MemberRequest>,
 ) -> ApiResult<HttpResponse> {
     let (app, role) = path.into_inner();
     Ok(HttpResponse::Ok().json(engine.add_role_member(&caller.0, &app, &role, &body.user).await?))
@@ -158,7 +158,7 @@ pub async fn remove_role_member(
 pub async fn create_delegation(
     engine: web::Data<Engine>,
     caller: Caller,
-    body: web::Json<DelegationRequest>,
+    body: Body<DelegationRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let d = engine

@@ -10,7 +10,7 @@ use trellis_engine::pipelines::TransitionOut;
 use trellis_engine::records::ListParams;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, etag, if_match, not_an_object, optional_json};
+use crate::extract::{Body, Caller, etag, if_match, not_an_object, optional_json};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 use crate::routes::apps::{ChangeQuery, changed};
@@ -130,7 +130,7 @@ pub async fn transition_record(
     caller: Caller,
     req: HttpRequest,
     path: RecordPath,
-    body: web::Json<TransitionRequest>,
+    body: Body<TransitionRequest>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
     let expected = if_match(&req)?;

@@ -8,7 +8,7 @@ use trellis_engine::Engine;
 use trellis_engine::records::ListParams;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, etag, if_match};
+use crate::extract::{Caller, JsonObject, checked, etag, if_match};
 use crate::problem::{ApiResult, Problem};
 
 /// Parameters of a list.
@@ -138,16 +138,18 @@ pub struct BulkAnswer {
 
 /// Create, update and delete records in one transaction: all or nothing.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path)), request_body = BulkRequest,
-    responses((status = 200, description = "What was done", body = BulkAnswer), (status = 422, body = Problem)))]
+    responses((status = 200, description = "What was done", body = BulkAnswer),
+        (status = 412, description = "An update or delete names a version the record is no longer at", body = Problem), (status = 422, body = Problem)))]
 #[post("/data/{app}/{entity}/bulk")]
 pub async fn bulk_records(
     engine: web::Data<Engine>,
     caller: Caller,
     path: EntityPath,
-    body: web::Json<BulkRequest>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
-    let body = serde_json::to_value(body.into_inner()).unwrap_or_default();
+    // The items are records: the use case names every problem of each by its path.
+    let body = checked::<BulkRequest>(body.into_inner());
     Ok(HttpResponse::Ok().json(engine.bulk(&caller.0, &app, &entity, &body).await?))
 }
 

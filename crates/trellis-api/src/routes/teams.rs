@@ -7,7 +7,7 @@ use trellis_engine::Engine;
 use trellis_engine::teams::TeamOut;
 use utoipa::ToSchema;
 
-use crate::extract::{Caller, double_option};
+use crate::extract::{Body, Caller, JsonObject, checked, double_option};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 
@@ -79,7 +79,7 @@ pub async fn list_teams(engine: web::Data<Engine>, caller: Caller) -> ApiResult<
 pub async fn create_team(
     engine: web::Data<Engine>,
     caller: Caller,
-    body: web::Json<TeamRequest>,
+    body: Body<TeamRequest>,
 ) -> ApiResult<HttpResponse> {
     let t = engine
         .create_team(&caller.0, &body.name, body.parent.as_deref())
@@ -105,9 +105,9 @@ pub async fn patch_team(
     engine: web::Data<Engine>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<TeamPatch>,
+    body: JsonObject,
 ) -> ApiResult<HttpResponse> {
-    let patch = serde_json::to_value(body.into_inner()).unwrap_or_default();
+    let patch = checked::<TeamPatch>(body.into_inner());
     Ok(HttpResponse::Ok().json(engine.patch_team(&caller.0, &id, &patch).await?))
 }
 
@@ -118,7 +118,7 @@ pub async fn add_team_member(
     engine: web::Data<Engine>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<TeamMemberRequest>,
+    body: Body<TeamMemberRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.add_team_member(&caller.0, &id, &body.user).await?))
 }
