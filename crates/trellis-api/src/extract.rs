@@ -161,13 +161,16 @@ pub fn checked<T: serde::de::DeserializeOwned + serde::Serialize>(raw: serde_jso
     }
 }
 
-/// A JSON body that may be left out (empty): `None` then. A body that is there must be of the
+/// A JSON body that may be left out (empty or `null`): `None` then. A body that is there must be of the
 /// type, as with `web::Json` (a member it does not take is refused, never ignored).
 pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError(crate::problem::body_error(&e)))?;
+    if v.is_null() {
+        return Ok(None);
+    }
     if !v.is_object() {
         return Err(ApiError(not_an_object(&v)));
     }

@@ -44,15 +44,15 @@ pub struct TeamPatch {
     /// As the team was answered; may be sent back unchanged (a team read with GET can be edited
     /// and sent back), any other value is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(read_only, value_type = Option<String>)]
+    #[schema(ignore)]
     id: Option<Value>,
     /// As `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(ignore)]
     members: Option<Value>,
     /// As `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(read_only, value_type = Option<String>)]
+    #[schema(ignore)]
     created_at: Option<Value>,
 }
 
