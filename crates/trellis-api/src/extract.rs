@@ -124,6 +124,76 @@ impl FromRequest for JsonObject {
     }
 }
 
+/// A JSON object body of a documented type: anything but an object is refused as by
+/// [`JsonObject`] (serde would take an array for a struct), then the object must be of the type
+/// (a member it does not take answers 422 `unknown_field`).
+pub struct Body<T>(pub T);
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Body<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonObject::from_request(req, payload);
+        Box::pin(async move {
+            let v = body.await?.into_inner();
+            serde_json::from_value(v)
+                .map(Body)
+                .map_err(|e| ApiError(crate::problem::body_error(&e)).into())
+        })
+    }
+}
+
+/// A merge patch checked against its documented type; one that does not fit goes to the use
+/// case as sent, which answers every problem of it at once.
+pub fn checked<T: serde::de::DeserializeOwned + serde::Serialize>(raw: serde_json::Value) -> serde_json::Value {
+    match serde_json::from_value::<T>(raw.clone()) {
+        Ok(t) => serde_json::to_value(t).unwrap_or(raw),
+        Err(_) => raw,
+    }
+}
+
+/// A JSON body that may be left out (empty or `null`): `None` then. A body that is there must be of the
+/// type, as with `web::Json` (a member it does not take is refused, never ignored).
+pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError(crate::problem::body_error(&e)))?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    if !v.is_object() {
+        return Err(ApiError(not_an_object(&v)));
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(|e| ApiError(crate::problem::body_error(&e)))
+}
+
+/// A member of a merge patch that tells `null` (`Some(None)`) from absent (`None`, with
+/// `#[serde(default)]`).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// 400 naming what was sent instead of an object.
 pub fn not_an_object(v: &serde_json::Value) -> Error {
     let kind = match v {

@@ -85,11 +85,36 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
             format!("the body is larger than {limit} bytes"),
         ),
         JsonPayloadError::ContentType => Error::bad_request("send the body as application/json"),
-        JsonPayloadError::Deserialize(e) => Error::bad_request(format!("the body is not valid JSON: {e}")),
+        JsonPayloadError::Deserialize(e) => body_error(e),
         JsonPayloadError::Serialize(_) => Error::internal("serialize"),
         _ => Error::bad_request("the body could not be read"),
     };
     ApiError(e).into()
+}
+
+/// A body that is JSON but not of the documented shape: a member the body does not take is a
+/// field problem (422 `unknown_field`, as the use cases answer it); anything else is malformed
+/// (400, naming the member when one is missing).
+pub fn body_error(e: &serde_json::Error) -> Error {
+    let msg = e.to_string();
+    let named = |prefix: &str| {
+        msg.strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(|f| trellis_core::names::truncate(f, 64))
+    };
+    if e.classify() == serde_json::error::Category::Data {
+        if let Some(field) = named("unknown field `") {
+            return Error::validation(vec![FieldError::new(
+                field,
+                "unknown_field",
+                "not a member of this body",
+            )]);
+        }
+        if let Some(field) = named("missing field `") {
+            return Error::bad_field(field, "required", "is required");
+        }
+    }
+    Error::bad_request(format!("the body is not valid JSON: {e}"))
 }
 
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {

@@ -83,9 +83,8 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>, globa
         add.push(("413", "The body is larger than the server accepts"));
         add.push(("422", "The body is well-formed but invalid; `errors` names each field"));
     }
-    if has_body || has_query || has_path {
-        add.push(("414", "The URL is longer than the server accepts"));
-    }
+    // Any URL can be made too long, whatever the route takes.
+    add.push(("414", "The URL is longer than the server accepts"));
     add.push(("431", "The request's headers are larger than the server accepts"));
 
     let responses = op

@@ -189,14 +189,19 @@ impl From<&UserRow> for UserOut {
 }
 
 /// An API token as listed (never its secret).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenOut {
+    #[schema(format = Uuid)]
     pub id: String,
     pub name: String,
+    /// The role it acts with, when it is limited to one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
     pub revoked: bool,
     /// The secret, present only in the answer that creates the token.
@@ -224,12 +229,16 @@ impl From<&TokenRow> for TokenOut {
 }
 
 /// A login session as its user sees it in the list of their sessions (never its secret).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionOut {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// The last time its expiry moved (written at most every few minutes).
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// The session of the request that lists them.
     pub current: bool,

@@ -23,13 +23,17 @@ use crate::context::TenantCtx;
 const MAX_DELEGATION: TimeDelta = TimeDelta::days(366);
 
 /// A user as the directory shows it (never the password hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserEntry {
+    #[schema(format = Uuid)]
     pub id: String,
     pub email: String,
     pub name: String,
     pub is_admin: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// When the user was disabled (they cannot log in any more).
+    #[schema(format = DateTime)]
     pub disabled_at: Option<String>,
 }
 
@@ -60,13 +64,19 @@ pub struct RoleEntry {
 }
 
 /// A delegation: `delegate` acts for `user` from `starts_at` until `ends_at`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DelegationEntry {
+    #[schema(format = Uuid)]
     pub id: String,
+    /// The user who delegates.
     pub user: String,
+    /// The user who acts for them.
     pub delegate: String,
+    #[schema(format = DateTime)]
     pub starts_at: String,
+    #[schema(format = DateTime)]
     pub ends_at: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// In force now.
     pub active: bool,

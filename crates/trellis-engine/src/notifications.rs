@@ -47,14 +47,17 @@ pub async fn notify<C: trellis_store::Writes>(
 }
 
 /// A notification as its user sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NotificationEntry {
     pub id: String,
     pub kind: String,
     /// `{zh, en}`.
     pub title: Value,
+    /// What the notification is about (the record, the approval, …), as its kind gives it.
     pub data: Value,
+    #[schema(format = DateTime)]
     pub at: String,
+    #[schema(format = DateTime)]
     pub read_at: Option<String>,
 }
 
@@ -73,9 +76,10 @@ impl From<&NotificationRow> for NotificationEntry {
 }
 
 /// A page of the caller's inbox and how many are unread in all.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Inbox {
     pub data: Vec<NotificationEntry>,
+    /// Unread notifications in all (not only on this page).
     pub unread: i64,
 }
 

@@ -12,12 +12,16 @@ use crate::Engine;
 use crate::context::TenantCtx;
 
 /// A team as answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TeamOut {
+    #[schema(format = Uuid)]
     pub id: String,
     pub name: String,
+    /// Id of the team above it.
     pub parent: Option<String>,
+    /// Ids of its members.
     pub members: Vec<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

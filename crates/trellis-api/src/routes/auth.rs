@@ -3,28 +3,37 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use trellis_engine::Engine;
+use trellis_engine::auth::{SessionOut, TokenOut};
 use utoipa::ToSchema;
 
-use crate::extract::{Caller, SESSION_COOKIE};
+use crate::extract::{Body, Caller, SESSION_COOKIE};
 use crate::problem::{ApiResult, Problem};
+use crate::routes::List;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(max_length = 1024)]
     email: String,
+    #[schema(max_length = 4096)]
     password: String,
     /// The tenant's name; needed only when the e-mail and password are a user's in several
     /// tenants (e-mails are unique per tenant).
+    #[schema(max_length = 1024)]
     tenant: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct UserBody {
+    #[schema(format = Uuid)]
     id: String,
     email: String,
     name: String,
+    #[schema(format = Uuid)]
     tenant_id: String,
     is_admin: bool,
 }
@@ -36,13 +45,66 @@ pub struct LoginResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    /// A name to recognise the token by.
+    /// A name to recognise the token by: 1 to 100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
-    /// Role the token acts with (roles arrive with permissions; stored now).
+    /// The role the token acts with: a role some app of the tenant declares (422 otherwise). A
+    /// token limited to a role makes tokens of that role only (403 for another).
     role: Option<String>,
-    /// When the token stops working (RFC 3339).
+    /// When the token stops working (RFC 3339); must be in the future (422 otherwise).
     expires_at: Option<DateTime<Utc>>,
+}
+
+/// The caller's tenant.
+#[derive(Serialize, ToSchema)]
+pub struct TenantBody {
+    #[schema(format = Uuid)]
+    id: String,
+    name: String,
+}
+
+/// The caller's role in the tenant.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantRole {
+    Admin,
+    Member,
+}
+
+/// What the caller may do with apps: `manage` (administrators) or `read`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppsPermission {
+    Manage,
+    Read,
+}
+
+/// Which records the caller reaches before the roles of each app narrow it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordsPermission {
+    All,
+}
+
+/// The caller's effective platform permissions.
+#[derive(Serialize, ToSchema)]
+pub struct Permissions {
+    apps: AppsPermission,
+    records: RecordsPermission,
+}
+
+/// The caller.
+#[derive(Serialize, ToSchema)]
+pub struct MeBody {
+    user: UserBody,
+    tenant: TenantBody,
+    /// The caller's role in the tenant (one of them).
+    roles: Vec<TenantRole>,
+    /// Per app name, the roles the caller is a member of.
+    app_roles: BTreeMap<String, Vec<String>>,
+    permissions: Permissions,
 }
 
 fn user_body(u: trellis_engine::auth::UserOut) -> UserBody {
@@ -72,7 +134,7 @@ fn user_body(u: trellis_engine::auth::UserOut) -> UserBody {
 pub async fn login(
     engine: web::Data<Engine>,
     req: actix_web::HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Body<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     // The peer address: a proxy in front should be trusted explicitly before X-Forwarded-For is.
     let addr = req.peer_addr().map(|a| a.ip().to_string());
@@ -96,32 +158,38 @@ pub async fn login(
 }
 
 /// The caller: user, tenant, tenant role, roles per app (`app_roles`) and effective permissions.
-#[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = Object), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = MeBody), (status = 401, body = Problem)))]
 #[get("/me")]
 pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
     let (user, tenant) = engine.me(&caller.0).await?;
     let app_roles = engine.my_app_roles(&caller.0).await?;
-    let permissions = if caller.0.is_admin() {
-        json!({"apps": "manage", "records": "all"})
-    } else {
-        json!({"apps": "read", "records": "all"})
-    };
-    Ok(HttpResponse::Ok().json(json!({
-        "user": user_body(user),
-        "tenant": {"id": tenant.id, "name": tenant.name},
-        "roles": if caller.0.is_admin() { vec!["admin"] } else { vec!["member"] },
-        "app_roles": app_roles,
-        "permissions": permissions,
-    })))
+    let admin = caller.0.is_admin();
+    Ok(HttpResponse::Ok().json(MeBody {
+        user: user_body(user),
+        tenant: TenantBody {
+            id: tenant.id,
+            name: tenant.name,
+        },
+        roles: vec![if admin { TenantRole::Admin } else { TenantRole::Member }],
+        app_roles,
+        permissions: Permissions {
+            apps: if admin {
+                AppsPermission::Manage
+            } else {
+                AppsPermission::Read
+            },
+            records: RecordsPermission::All,
+        },
+    }))
 }
 
 /// Create an API token; its secret is shown in this answer only.
-#[utoipa::path(tag = "auth", request_body = TokenRequest, responses((status = 201, description = "The token, with its secret", body = Object), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "auth", request_body = TokenRequest, responses((status = 201, description = "The token, with its secret", body = TokenOut), (status = 422, body = Problem)))]
 #[post("/auth/tokens")]
 pub async fn create_token(
     engine: web::Data<Engine>,
     caller: Caller,
-    body: web::Json<TokenRequest>,
+    body: Body<TokenRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let t = engine
@@ -131,10 +199,10 @@ pub async fn create_token(
 }
 
 /// The caller's API tokens (never their secrets), with last use.
-#[utoipa::path(tag = "auth", responses((status = 200, description = "Tokens", body = Object)))]
+#[utoipa::path(tag = "auth", responses((status = 200, description = "Tokens", body = List<TokenOut>)))]
 #[get("/auth/tokens")]
 pub async fn list_tokens(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(json!({"data": engine.list_api_tokens(&caller.0).await?})))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_api_tokens(&caller.0).await?)))
 }
 
 /// Revoke one of the caller's API tokens.
@@ -157,10 +225,10 @@ pub async fn logout(engine: web::Data<Engine>, caller: Caller) -> ApiResult<Http
 }
 
 /// The caller's live login sessions, newest first; `current` marks the one of this request.
-#[utoipa::path(tag = "auth", responses((status = 200, description = "Sessions", body = Object), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "auth", responses((status = 200, description = "Sessions", body = List<SessionOut>), (status = 401, body = Problem)))]
 #[get("/auth/sessions")]
 pub async fn list_sessions(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(json!({"data": engine.list_sessions(&caller.0).await?})))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_sessions(&caller.0).await?)))
 }
 
 /// End one of the caller's login sessions (another device, say); anyone else's answers 404.

@@ -2,15 +2,15 @@
 //! manual runs on a record, and retries of dead jobs.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use trellis_engine::Engine;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use trellis_core::automation::RuleDef;
 use trellis_engine::automation::api::RuleEntry;
 
-use crate::extract::{Caller, JsonObject};
+use crate::extract::{Body, Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 use crate::routes::apps::{AppChange, ChangeQuery, changed};
@@ -106,13 +106,87 @@ pub async fn delete_rule(
 #[derive(Deserialize, IntoParams)]
 pub struct RunsQuery {
     /// 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u64>,
+}
+
+/// How a run stands.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // documents the answer the engine builds
+pub enum RunStatus {
+    Running,
+    Done,
+    Failed,
+    /// The condition did not match.
+    Skipped,
+    DepthLimit,
+    Error,
+}
+
+/// How a job (one action of a run) stands.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // documents the answer the engine builds
+pub enum JobStatus {
+    /// An earlier action of the run is not done.
+    Waiting,
+    Queued,
+    Running,
+    Retrying,
+    Done,
+    /// Out of attempts; `POST /jobs/{id}/retry` queues it again.
+    Dead,
+    Skipped,
+}
+
+/// One action of a run, as a durable job.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct JobBody {
+    id: String,
+    /// The action's place in the rule, from 0.
+    index: i32,
+    /// The action's type.
+    action: String,
+    status: JobStatus,
+    attempts: i32,
+    max_attempts: i32,
+    #[schema(format = DateTime)]
+    next_run_at: String,
+    error: Option<String>,
+    /// What the action did (`{sent, to}`, `{set}`, …), once done.
+    output: Option<Value>,
+    duration_ms: Option<i64>,
+}
+
+/// A run of a rule.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct RunBody {
+    id: String,
+    status: RunStatus,
+    /// Whether the condition matched.
+    matched: bool,
+    error: Option<String>,
+    /// How many rules' runs led to this one.
+    depth: i32,
+    /// The record it ran on.
+    record: Option<String>,
+    rule_version: i64,
+    /// The event as the rule saw it.
+    trigger: Value,
+    #[schema(format = DateTime)]
+    started_at: String,
+    #[schema(format = DateTime)]
+    finished_at: Option<String>,
+    actions: Vec<JobBody>,
 }
 
 /// A rule's runs, newest first: trigger, condition result, each action's status, attempts,
 /// error and duration.
 #[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), RunsQuery),
-    responses((status = 200, description = "{data: [run]}", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The runs", body = List<RunBody>), (status = 404, body = Problem)))]
 #[get("/apps/{app}/rules/{rule}/runs")]
 pub async fn list_rule_runs(
     engine: web::Data<Engine>,
@@ -124,25 +198,75 @@ pub async fn list_rule_runs(
     Ok(HttpResponse::Ok().json(engine.rule_runs(&caller.0, &app, &rule, q.limit).await?))
 }
 
+/// The record a dry run evaluates.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TestRecord {
+    /// A record's id, read as the caller reads it.
+    Id(String),
+    /// Field values of a record that need not exist.
+    Values(Map<String, Value>),
+}
+
+/// A dry run of a rule.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRuleRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    record: Option<TestRecord>,
+    /// The payload an inbound webhook would carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload: Option<Value>,
+}
+
+/// What an action would do.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct WouldBody {
+    /// The action's type.
+    r#type: String,
+    /// Its rendered texts, computed values, URL, … (`{error}` when they cannot be computed).
+    would: Map<String, Value>,
+}
+
+/// What a rule would do.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct TestRuleBody {
+    matched: bool,
+    /// Why the condition failed to evaluate.
+    error: Option<String>,
+    /// Each action, when it matched.
+    actions: Vec<WouldBody>,
+}
+
+/// The event an accepted request wrote; the rules run from it.
+#[derive(Serialize, ToSchema)]
+pub struct EventAccepted {
+    event: String,
+}
+
 /// Dry run: `{record: id | {values}, payload?}` → would it match, and what each action would
 /// do. Nothing is written or sent.
-#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path)), request_body = Object,
-    responses((status = 200, description = "{matched, actions}", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path)), request_body = TestRuleRequest,
+    responses((status = 200, description = "What it would do", body = TestRuleBody), (status = 404, body = Problem)))]
 #[post("/apps/{app}/rules/{rule}/test")]
 pub async fn test_rule(
     engine: web::Data<Engine>,
     caller: Caller,
     path: RulePath,
-    body: JsonObject,
+    body: Body<TestRuleRequest>,
 ) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
+    let body = serde_json::to_value(body.into_inner()).unwrap_or_default();
     Ok(HttpResponse::Ok().json(engine.test_rule(&caller.0, &app, &rule, &body).await?))
 }
 
 /// An inbound webhook: starts the rule listening on this key. Authenticated by the rule's
 /// secret in `X-Trellis-Secret`, not by a bearer token.
-#[utoipa::path(tag = "automation", params(("app" = String, Path), ("key" = String, Path), ("X-Trellis-Secret" = String, Header)), request_body = Object,
-    responses((status = 202, description = "{event}", body = Object), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("key" = String, Path), ("X-Trellis-Secret" = String, Header)),
+    request_body(content = Value, description = "Any JSON: the payload the rule sees (none: `null`)"),
+    responses((status = 202, description = "The event written", body = EventAccepted), (status = 401, body = Problem)))]
 #[post("/hooks/{app}/{key}")]
 pub async fn inbound_hook(
     engine: web::Data<Engine>,
@@ -154,12 +278,12 @@ pub async fn inbound_hook(
     let secret = req.headers().get("x-trellis-secret").and_then(|v| v.to_str().ok());
     let payload = body.map(|b| b.into_inner()).unwrap_or(Value::Null);
     let id = engine.inbound_hook(&app, &key, secret, payload).await?;
-    Ok(HttpResponse::Accepted().json(json!({ "event": id })))
+    Ok(HttpResponse::Accepted().json(EventAccepted { event: id }))
 }
 
 /// Run a manual rule on a record (a button).
 #[utoipa::path(tag = "automation", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), ("rule" = String, Path)),
-    responses((status = 202, description = "{event}", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 202, description = "The event written", body = EventAccepted), (status = 400, body = Problem), (status = 404, body = Problem)))]
 #[post("/data/{app}/{entity}/{id}/rules/{rule}/run")]
 pub async fn run_rule(
     engine: web::Data<Engine>,
@@ -168,12 +292,12 @@ pub async fn run_rule(
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id, rule) = path.into_inner();
     let e = engine.run_rule_on(&caller.0, &app, &entity, &id, &rule).await?;
-    Ok(HttpResponse::Accepted().json(json!({ "event": e })))
+    Ok(HttpResponse::Accepted().json(EventAccepted { event: e }))
 }
 
 /// Retry a dead job (admin): it is queued again with fresh attempts.
 #[utoipa::path(tag = "automation", params(("id" = String, Path)),
-    responses((status = 200, description = "The job", body = Object), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, description = "The job", body = JobBody), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/jobs/{id}/retry")]
 pub async fn retry_job(engine: web::Data<Engine>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.retry_job(&caller.0, &path).await?))

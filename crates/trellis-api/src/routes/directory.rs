@@ -3,14 +3,15 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use trellis_engine::Engine;
+use trellis_engine::directory::{DelegationEntry, RoleEntry, UserEntry};
+use trellis_engine::notifications::Inbox;
 use utoipa::{IntoParams, ToSchema};
 
 use trellis_core::calendar::CalendarDef;
-use trellis_engine::directory::RoleEntry;
 
-use crate::extract::Caller;
+use crate::extract::{Body, Caller};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 
@@ -19,15 +20,20 @@ use crate::routes::List;
 
 /// A new user of the caller's tenant.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserRequest {
-    /// Unique across all tenants (login takes only an e-mail).
+    /// Unique in the tenant (409 when taken); stored in lower case.
     #[serde(default)]
+    #[schema(required = true, max_length = 254, pattern = r"^[^\s@]+@[^\s]+$")]
     email: String,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not only spaces.
     #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
-    /// At least 8 characters.
+    /// 10 to 1024 characters, not one character repeated, not one of the most used passwords,
+    /// not the e-mail.
     #[serde(default)]
+    #[schema(required = true, min_length = 10, max_length = 1024, pattern = r"^(.)(?!\1+$)")]
     password: String,
     #[serde(default)]
     is_admin: bool,
@@ -35,23 +41,29 @@ pub struct UserRequest {
 
 /// A user to add to a role.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MemberRequest {
     /// Id of a user of the caller's tenant.
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     user: String,
 }
 
 /// A delegation of the caller's work to another user while away.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DelegationRequest {
     /// Id of another user of the tenant.
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     delegate: String,
     /// RFC 3339.
     #[serde(default)]
+    #[schema(required = true, format = DateTime)]
     starts_at: String,
     /// RFC 3339; after `starts_at`, in the future, at most 366 days after `starts_at`.
     #[serde(default)]
+    #[schema(required = true, format = DateTime)]
     ends_at: String,
 }
 
@@ -62,6 +74,7 @@ pub struct InboxQuery {
     #[serde(default)]
     unread: bool,
     /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u64>,
 }
 
@@ -70,19 +83,19 @@ pub struct InboxQuery {
 // ---------------------------------------------------------------------------------------------
 
 /// The users of the caller's tenant.
-#[utoipa::path(tag = "directory", responses((status = 200, description = "`{data: [{id, email, name, is_admin, created_at, disabled_at}]}`", body = Object), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "directory", responses((status = 200, description = "The users", body = List<UserEntry>), (status = 401, body = Problem)))]
 #[get("/users")]
 pub async fn list_users(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(json!({"data": engine.list_users(&caller.0).await?})))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_users(&caller.0).await?)))
 }
 
 /// Add a user to the caller's tenant (administrators only).
-#[utoipa::path(tag = "directory", request_body = UserRequest, responses((status = 201, description = "The user", body = Object), (status = 403, body = Problem), (status = 409, description = "The e-mail is taken", body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "directory", request_body = UserRequest, responses((status = 201, description = "The user", body = UserEntry), (status = 403, body = Problem), (status = 409, description = "The e-mail is taken", body = Problem), (status = 422, body = Problem)))]
 #[post("/users")]
 pub async fn create_user(
     engine: web::Data<Engine>,
     caller: Caller,
-    body: web::Json<UserRequest>,
+    body: Body<UserRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let user = engine
@@ -94,7 +107,7 @@ pub async fn create_user(
 }
 
 /// A user of the caller's tenant.
-#[utoipa::path(tag = "directory", params(("id" = String, Path)), responses((status = 200, description = "The user", body = Object), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "directory", params(("id" = String, Path)), responses((status = 200, description = "The user", body = UserEntry), (status = 404, body = Problem)))]
 #[get("/users/{id}")]
 pub async fn get_user(engine: web::Data<Engine>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.get_user(&caller.0, &id).await?))
@@ -112,13 +125,13 @@ pub async fn list_roles(engine: web::Data<Engine>, caller: Caller, app: web::Pat
 }
 
 /// Make a user a member of a role (administrators only; adding a member twice is harmless).
-#[utoipa::path(tag = "directory", params(("app" = String, Path), ("role" = String, Path)), request_body = MemberRequest, responses((status = 200, description = "The role with its members", body = Object), (status = 403, body = Problem), (status = 404, description = "No such app or role", body = Problem), (status = 422, description = "Not a user of the tenant", body = Problem)))]
+#[utoipa::path(tag = "directory", params(("app" = String, Path), ("role" = String, Path)), request_body = MemberRequest, responses((status = 200, description = "The role with its members", body = RoleEntry), (status = 403, body = Problem), (status = 404, description = "No such app or role", body = Problem), (status = 422, description = "Not a user of the tenant", body = Problem)))]
 #[post("/apps/{app}/roles/{role}/members")]
 pub async fn add_role_member(
     engine: web::Data<Engine>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    body: web::Json<MemberRequest>,
+    body: Body<MemberRequest>,
 ) -> ApiResult<HttpResponse> {
     let (app, role) = path.into_inner();
     Ok(HttpResponse::Ok().json(engine.add_role_member(&caller.0, &app, &role, &body.user).await?))
@@ -142,12 +155,12 @@ pub async fn remove_role_member(
 // ---------------------------------------------------------------------------------------------
 
 /// Let another user act for the caller between two times (at most a year).
-#[utoipa::path(tag = "directory", request_body = DelegationRequest, responses((status = 201, description = "The delegation", body = Object), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "directory", request_body = DelegationRequest, responses((status = 201, description = "The delegation", body = DelegationEntry), (status = 422, body = Problem)))]
 #[post("/me/delegations")]
 pub async fn create_delegation(
     engine: web::Data<Engine>,
     caller: Caller,
-    body: web::Json<DelegationRequest>,
+    body: Body<DelegationRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let d = engine
@@ -157,10 +170,10 @@ pub async fn create_delegation(
 }
 
 /// The delegations the caller gave, newest first.
-#[utoipa::path(tag = "directory", responses((status = 200, description = "`{data: [{id, user, delegate, starts_at, ends_at, created_at, active}]}`", body = Object), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "directory", responses((status = 200, description = "The delegations", body = List<DelegationEntry>), (status = 401, body = Problem)))]
 #[get("/me/delegations")]
 pub async fn list_delegations(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(json!({"data": engine.list_delegations(&caller.0).await?})))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_delegations(&caller.0).await?)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +234,7 @@ pub async fn delete_calendar(
 // ---------------------------------------------------------------------------------------------
 
 /// The caller's notifications, newest first, and how many are unread.
-#[utoipa::path(tag = "notifications", params(InboxQuery), responses((status = 200, description = "`{data: [{id, kind, title, data, at, read_at}], unread}`", body = Object), (status = 400, body = Problem)))]
+#[utoipa::path(tag = "notifications", params(InboxQuery), responses((status = 200, description = "A page of the inbox", body = Inbox), (status = 400, body = Problem)))]
 #[get("/notifications")]
 pub async fn list_notifications(
     engine: web::Data<Engine>,

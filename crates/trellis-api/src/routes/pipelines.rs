@@ -3,16 +3,18 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use trellis_engine::Engine;
 use trellis_engine::pipelines::TransitionOut;
 use trellis_engine::records::ListParams;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, JsonObject, etag, if_match, not_an_object};
+use crate::extract::{Body, Caller, etag, if_match, not_an_object, optional_json};
 use crate::problem::{ApiResult, Problem};
+use crate::routes::List;
 use crate::routes::apps::{AppChange, ChangeQuery, changed};
+use crate::routes::audit::EventBody;
 use trellis_core::pipeline::PipelineDef;
 
 type EntityPath = web::Path<(String, String)>;
@@ -48,11 +50,80 @@ pub async fn put_pipeline(
     changed(&engine, &caller, &app, change).await
 }
 
-/// Move a record to another stage: `{to, comment?, attachments?: [file id | {file, kind}]}`.
-/// 200 with the record when it moved; 202 with the approval when the move waits for one; 409
-/// `transition_blocked` listing every unmet condition.
-#[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)), request_body = Object,
-    responses((status = 200, description = "{status: moved, record}", body = Object), (status = 202, description = "{status: pending_approval, record, approval}", body = Object),
+/// An attachment of a transition: a file's id, or the id with the kind of evidence it is.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Attachment {
+    File(String),
+    Described(DescribedFile),
+}
+
+/// A file with the kind of evidence it is.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DescribedFile {
+    /// The file's id (`POST /files`).
+    file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+}
+
+/// A move of a record to another stage.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// The stage to move to.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1)]
+    to: String,
+    /// Why; some transitions require one (then 409 `transition_blocked` without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 4000)]
+    comment: Option<String>,
+    /// Files kept as the move's evidence (at most 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 50)]
+    attachments: Option<Vec<Attachment>>,
+}
+
+/// `moved`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MovedStatus {
+    Moved,
+}
+
+/// `pending_approval`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingStatus {
+    PendingApproval,
+}
+
+/// The record moved.
+#[derive(Serialize, ToSchema)]
+pub struct Moved {
+    status: MovedStatus,
+    /// The record (its schema is in the app's document).
+    #[schema(value_type = Object)]
+    record: Value,
+}
+
+/// The move waits for an approval.
+#[derive(Serialize, ToSchema)]
+pub struct PendingApproval {
+    status: PendingStatus,
+    /// The record (its schema is in the app's document), still in its stage.
+    #[schema(value_type = Object)]
+    record: Value,
+    #[schema(value_type = ApprovalBody)]
+    approval: Value,
+}
+
+/// Move a record to another stage. 200 with the record when it moved; 202 with the approval
+/// when the move waits for one; 409 `transition_blocked` listing every unmet condition.
+#[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)), request_body = TransitionRequest,
+    responses((status = 200, description = "Moved", body = Moved), (status = 202, description = "Waits for approval", body = PendingApproval),
         (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/data/{app}/{entity}/{id}/transition")]
 pub async fn transition_record(
@@ -60,10 +131,11 @@ pub async fn transition_record(
     caller: Caller,
     req: HttpRequest,
     path: RecordPath,
-    body: JsonObject,
+    body: Body<TransitionRequest>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
     let expected = if_match(&req)?;
+    let body = serde_json::to_value(body.into_inner()).unwrap_or_default();
     Ok(
         match engine
             .transition(&caller.0, &app, &entity, &id, &body, expected)
@@ -71,18 +143,71 @@ pub async fn transition_record(
         {
             TransitionOut::Done(r) => HttpResponse::Ok()
                 .insert_header((header::ETAG, etag(r.version)))
-                .json(serde_json::json!({"status": "moved", "record": r.json})),
+                .json(Moved {
+                    status: MovedStatus::Moved,
+                    record: r.json,
+                }),
             TransitionOut::Pending { record, approval } => HttpResponse::Accepted()
                 .insert_header((header::ETAG, etag(record.version)))
-                .json(serde_json::json!({"status": "pending_approval", "record": record.json, "approval": approval})),
+                .json(PendingApproval {
+                    status: PendingStatus::PendingApproval,
+                    record: record.json,
+                    approval,
+                }),
         },
     )
+}
+
+/// A condition that keeps a move from being made now.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct Blocker {
+    /// The field (or `stage`, `comment`, a condition's name) it is about.
+    field: String,
+    code: String,
+    message: String,
+    /// The message in both languages, where the builder wrote one.
+    #[schema(value_type = Option<Object>)]
+    messages: Option<Value>,
+}
+
+/// A move the caller could make from the record's stage.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct NextMove {
+    /// The stage it moves to.
+    to: String,
+    /// `{zh?, en?}`.
+    #[schema(value_type = Object)]
+    label: Value,
+    /// The target stage's kind (`open`, `won`, `lost`, …).
+    kind: String,
+    /// Whether the caller's roles allow it.
+    allowed: bool,
+    /// Allowed and nothing blocks it now.
+    ready: bool,
+    blocked_by: Vec<Blocker>,
+    needs_approval: bool,
+    comment_required: bool,
+}
+
+/// The moves from the record's stage.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct NextMoves {
+    /// The record's stage.
+    stage: String,
+    /// The stage an approval would move it to, while one is pending.
+    pending_stage: Option<String>,
+    /// The stage's standard operating procedure (`pipeline.schema.json`).
+    sop: Vec<Value>,
+    transitions: Vec<NextMove>,
 }
 
 /// The moves the caller could make from the record's stage, each with what blocks it now, and
 /// the stage's SOP.
 #[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "{stage, pending_stage, sop, transitions}", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The moves", body = NextMoves), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}/{id}/transitions")]
 pub async fn list_transitions(engine: web::Data<Engine>, caller: Caller, path: RecordPath) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
@@ -94,13 +219,23 @@ pub struct HistoryQuery {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
+}
+
+/// A page of a record's history, oldest first.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct HistoryPage {
+    data: Vec<EventBody>,
+    /// The `cursor` of the next page; none on the last.
+    next_cursor: Option<String>,
 }
 
 /// A record's history, oldest first: creation, field changes (from → to), stage moves with the
 /// time spent in the stage left, approvals and votes, SLA breaches, deletion.
 #[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), HistoryQuery),
-    responses((status = 200, description = "{data, next_cursor}", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "A page of the history", body = HistoryPage), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}/{id}/history")]
 pub async fn get_history(
     engine: web::Data<Engine>,
@@ -127,15 +262,49 @@ pub struct BoardQuery {
     /// Fields to answer with.
     fields: Option<String>,
     /// Records per column, 1–1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
     /// Comma-separated number fields summed per column.
     sum: Option<String>,
 }
 
+/// A column of the board: one stage.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct BoardColumn {
+    key: String,
+    /// `{zh?, en?}`.
+    #[schema(value_type = Object)]
+    label: Value,
+    kind: String,
+    /// The stage's win probability, percent.
+    probability: Option<f64>,
+    /// Records of the stage under the filter.
+    count: i64,
+    /// Per summed field, its sum over the column (`sum`).
+    sums: Map<String, Value>,
+    /// The first records (their schema is in the app's document).
+    #[schema(value_type = Vec<Object>)]
+    records: Vec<Value>,
+    /// The `cursor` of the column's next records (the list route, with the stage in the
+    /// filter); none on the last.
+    next_cursor: Option<String>,
+    /// The stages the caller may move these records to.
+    may_move_to: Vec<String>,
+}
+
+/// The board of an entity's pipeline.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct Board {
+    /// Per stage, in order.
+    stages: Vec<BoardColumn>,
+}
+
 /// The board of an entity's pipeline: per stage, in order, the count, sums and first records
 /// under one filter, and the stages the caller may move records to.
 #[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), BoardQuery),
-    responses((status = 200, description = "{stages: [{key, label, kind, count, sums, records, next_cursor, may_move_to}]}", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The board", body = Board), (status = 400, body = Problem), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}/board")]
 pub async fn get_board(
     engine: web::Data<Engine>,
@@ -156,31 +325,101 @@ pub async fn get_board(
     Ok(HttpResponse::Ok().json(engine.board(&caller.0, &app, &entity, &p, q.sum.as_deref()).await?))
 }
 
+/// Where an approval stands.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    #[default]
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl ApprovalStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+        }
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct ApprovalsQuery {
-    /// pending (default), approved or rejected.
-    status: Option<String>,
+    /// Pending ones by default.
+    #[serde(default)]
+    status: ApprovalStatus,
     /// Only approvals the caller may decide (themselves or by delegation).
     #[serde(default)]
     mine: bool,
 }
 
+/// A decision on an approval.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // documents the answer the engine builds
+pub enum VoteDecision {
+    Approve,
+    Reject,
+}
+
+/// One approver's vote.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct Vote {
+    user: String,
+    /// The user the voter stood in for by delegation.
+    on_behalf_of: Option<String>,
+    decision: VoteDecision,
+    comment: Option<String>,
+    #[schema(format = DateTime)]
+    at: String,
+}
+
+/// A request to approve a move, with its votes.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct ApprovalBody {
+    id: String,
+    /// The record's id.
+    record: String,
+    /// The stage the record is in.
+    from: String,
+    /// The stage it moves to when approved.
+    to: String,
+    status: ApprovalStatus,
+    requested_by: String,
+    #[schema(format = DateTime)]
+    requested_at: String,
+    /// The comment of the transition request.
+    comment: Option<String>,
+    /// The files attached to the request (their metadata and kind).
+    evidence: Value,
+    /// Who must approve, and how many (`pipeline.schema.json`).
+    policy: Value,
+    #[schema(format = DateTime)]
+    decided_at: Option<String>,
+    /// Why it was rejected.
+    reason: Option<String>,
+    votes: Vec<Vote>,
+}
+
 /// Approvals of the tenant.
 #[utoipa::path(tag = "pipelines", params(ApprovalsQuery),
-    responses((status = 200, description = "{data}", body = Object), (status = 400, body = Problem)))]
+    responses((status = 200, description = "The approvals", body = List<ApprovalBody>), (status = 400, body = Problem)))]
 #[get("/approvals")]
 pub async fn list_approvals(
     engine: web::Data<Engine>,
     caller: Caller,
     q: web::Query<ApprovalsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let status = q.status.as_deref().unwrap_or("pending");
-    Ok(HttpResponse::Ok().json(engine.list_approvals(&caller.0, status, q.mine).await?))
+    Ok(HttpResponse::Ok().json(engine.list_approvals(&caller.0, q.status.as_str(), q.mine).await?))
 }
 
 /// One approval with its votes.
 #[utoipa::path(tag = "pipelines", params(("id" = String, Path)),
-    responses((status = 200, description = "The approval", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The approval", body = ApprovalBody), (status = 404, body = Problem)))]
 #[get("/approvals/{id}")]
 pub async fn get_approval(
     engine: web::Data<Engine>,
@@ -190,35 +429,51 @@ pub async fn get_approval(
     Ok(HttpResponse::Ok().json(engine.get_approval(&caller.0, &path).await?))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct Decision {
+/// An approval's comment (the body may be left out).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approve {
+    #[serde(default)]
+    #[schema(max_length = 4000)]
     comment: Option<String>,
 }
 
-/// Approve (`{comment?}`); the last approval the policy needs moves the record.
-#[utoipa::path(tag = "pipelines", params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, description = "The approval", body = Object), (status = 403, body = Problem), (status = 409, body = Problem)))]
+/// A rejection's reason.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reject {
+    /// The reason: 1 to 4000 characters, not only spaces.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 4000, pattern = r"\S")]
+    comment: String,
+}
+
+/// Approve; the last approval the policy needs moves the record.
+#[utoipa::path(tag = "pipelines", params(("id" = String, Path)), request_body(content = Option<Approve>),
+    responses((status = 200, description = "The approval", body = ApprovalBody), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/approvals/{id}/approve")]
 pub async fn approve_approval(
     engine: web::Data<Engine>,
     caller: Caller,
     path: web::Path<String>,
-    body: Option<web::Json<Decision>>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
+    let body: Option<Approve> = optional_json(&body)?;
     let comment = body.as_ref().and_then(|b| b.comment.as_deref());
     Ok(HttpResponse::Ok().json(engine.decide_approval(&caller.0, &path, true, comment).await?))
 }
 
-/// Reject (`{comment}`: the reason, required); the record stays in its stage.
-#[utoipa::path(tag = "pipelines", params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, description = "The approval", body = Object), (status = 403, body = Problem), (status = 422, body = Problem)))]
+/// Reject (the reason is required); the record stays in its stage.
+#[utoipa::path(tag = "pipelines", params(("id" = String, Path)), request_body = Reject,
+    responses((status = 200, description = "The approval", body = ApprovalBody), (status = 403, body = Problem), (status = 422, body = Problem)))]
 #[post("/approvals/{id}/reject")]
 pub async fn reject_approval(
     engine: web::Data<Engine>,
     caller: Caller,
     path: web::Path<String>,
-    body: Option<web::Json<Decision>>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let comment = body.as_ref().and_then(|b| b.comment.as_deref());
+    let body: Option<Reject> = optional_json(&body)?;
+    let comment = body.as_ref().map(|b| b.comment.as_str());
     Ok(HttpResponse::Ok().json(engine.decide_approval(&caller.0, &path, false, comment).await?))
 }

@@ -2,13 +2,13 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trellis_engine::Engine;
 use trellis_engine::records::ListParams;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, JsonObject, etag, if_match};
+use crate::extract::{Caller, JsonObject, checked, etag, if_match};
 use crate::problem::{ApiResult, Problem};
 
 /// Parameters of a list.
@@ -25,6 +25,7 @@ pub struct ListQuery {
     /// Text searched in every text field.
     q: Option<String>,
     /// Page size, 1–1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -87,9 +88,58 @@ pub async fn create_record(
         .json(r.json))
 }
 
+/// A record to delete in a bulk request: its id, or its id and the version it must be at.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BulkDelete {
+    Id(String),
+    Versioned(VersionedId),
+}
+
+/// A record's id and the version it must be at (412 otherwise).
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionedId {
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<i64>,
+}
+
+/// Records to create, update and delete together (at most 1000 operations in all).
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    /// New records (their schema is in the app's document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 1000)]
+    create: Option<Vec<Value>>,
+    /// Changes: each the fields to change with the record's `id` (and `version`, checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 1000)]
+    update: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 1000)]
+    delete: Option<Vec<BulkDelete>>,
+}
+
+/// What a bulk request did.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer the engine builds
+pub struct BulkAnswer {
+    /// The created records, in the order sent.
+    #[schema(value_type = Vec<Object>)]
+    created: Vec<Value>,
+    /// The updated records, in the order sent.
+    #[schema(value_type = Vec<Object>)]
+    updated: Vec<Value>,
+    /// Ids of the deleted records.
+    deleted: Vec<String>,
+}
+
 /// Create, update and delete records in one transaction: all or nothing.
-#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path)), request_body = Object,
-    responses((status = 200, description = "{created, updated, deleted}", body = Object), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path)), request_body = BulkRequest,
+    responses((status = 200, description = "What was done", body = BulkAnswer),
+        (status = 412, description = "An update or delete names a version the record is no longer at", body = Problem), (status = 422, body = Problem)))]
 #[post("/data/{app}/{entity}/bulk")]
 pub async fn bulk_records(
     engine: web::Data<Engine>,
@@ -98,6 +148,8 @@ pub async fn bulk_records(
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
+    // The items are records: the use case names every problem of each by its path.
+    let body = checked::<BulkRequest>(body.into_inner());
     Ok(HttpResponse::Ok().json(engine.bulk(&caller.0, &app, &entity, &body).await?))
 }
 
