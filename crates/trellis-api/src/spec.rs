@@ -81,7 +81,12 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>, globa
     }
     if has_body {
         add.push(("413", "The body is larger than the server accepts"));
-        add.push(("422", "The body is well-formed but invalid; `errors` names each field"));
+    }
+    if has_body || has_query {
+        add.push((
+            "422",
+            "The body or a query value is well-formed but invalid; `errors` names each field",
+        ));
     }
     // Any URL can be made too long, whatever the route takes.
     add.push(("414", "The URL is longer than the server accepts"));
