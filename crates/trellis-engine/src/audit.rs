@@ -140,6 +140,17 @@ impl Engine {
             "smtp" => serde_json::from_value::<SmtpSettings>(v.clone()).map(|_| ()),
             _ => serde_json::from_value::<SmsSettings>(v.clone()).map(|_| ()),
         };
+        // What the actions use: 100 ms up to 60 s (SMS) or 120 s (SMTP); refused outside, not clamped.
+        let most = if key == "smtp" { 120_000 } else { 60_000 };
+        if let Some(t) = v.get("timeout_ms").filter(|t| !t.is_null())
+            && !t.as_u64().is_some_and(|t| (100..=most).contains(&t))
+        {
+            errors.push(FieldError::new(
+                format!("{key}.timeout_ms"),
+                "out_of_range",
+                format!("from 100 to {most} milliseconds"),
+            ));
+        }
         if let Err(e) = parsed {
             errors.push(FieldError::new(key, "invalid", e.to_string()));
         } else if key == "sms"

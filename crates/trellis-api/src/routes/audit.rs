@@ -143,8 +143,9 @@ pub struct SmtpSettings {
     password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tls: Option<SmtpTls>,
-    /// Per SMTP command (default 30 s).
+    /// Per SMTP command, 100 ms to 120 s (default 30 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 100, maximum = 120_000)]
     timeout_ms: Option<u64>,
 }
 
@@ -160,8 +161,9 @@ pub struct SmsSettings {
     token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     from: Option<String>,
-    /// Per request (default 10 s, at most 60 s).
+    /// Per request, 100 ms to 60 s (default 10 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 100, maximum = 60_000)]
     timeout_ms: Option<u64>,
 }
 

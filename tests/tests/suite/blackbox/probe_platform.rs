@@ -753,3 +753,38 @@ async fn connection_errors_name_no_network_details(b: Backend) {
     assert!(m.contains("503"), "{m}");
 }
 on_both!(connection_errors_name_no_network_details);
+
+/// A provider timeout outside what the actions use (found by Schemathesis: 2^63 was stored) is
+/// refused naming it, and nothing is stored.
+async fn provider_timeouts_outside_their_range_are_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    for (body, at) in [
+        (
+            json!({"sms": {"url": "https://sms.example.com", "timeout_ms": 9_223_372_036_854_775_808u64}}),
+            "sms.timeout_ms",
+        ),
+        (
+            json!({"sms": {"url": "https://sms.example.com", "timeout_ms": 60_001}}),
+            "sms.timeout_ms",
+        ),
+        (
+            json!({"smtp": {"host": "mail.example.com", "from": "a@example.com", "timeout_ms": 99}}),
+            "smtp.timeout_ms",
+        ),
+    ] {
+        let r = app.put("/api/v1/settings", body.clone()).await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text);
+        assert!(
+            r.errors().iter().any(|(f, c)| f == at && c == "out_of_range"),
+            "{body}: {}",
+            r.text
+        );
+    }
+    let s = app.get("/api/v1/settings").await.expect(200).body;
+    assert!(s["sms"].is_null() && s["smtp"].is_null(), "{s}");
+    let ok = json!({"sms": {"url": "https://sms.example.com", "timeout_ms": 60_000}});
+    let s = app.put("/api/v1/settings", ok).await.expect(200).body;
+    assert_eq!(s["sms"]["timeout_ms"], json!(60_000));
+}
+
+on_both!(provider_timeouts_outside_their_range_are_refused);
