@@ -304,6 +304,20 @@ impl TestApp {
             .await
     }
 
+    /// Polls `path` as the administrator until `check` holds on its body (10 s at most), for
+    /// what happens after the answer (rule runs, jobs); answers the body that satisfied it.
+    pub async fn eventually(&self, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..80 {
+            last = self.get(path).await.body;
+            if check(&last) {
+                return last;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(125)).await;
+        }
+        panic!("{path} never satisfied the check; last answer: {last}");
+    }
+
     /// Uploads a file as `token`'s user (`POST /files`, multipart); answers its id.
     pub async fn upload(&self, token: &str, name: &str, content_type: &str, bytes: &[u8]) -> String {
         let part = reqwest::multipart::Part::bytes(bytes.to_vec())

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use trellis_tests::serde_json::{Value, json};
-use trellis_tests::{Backend, TestApp, on_both, spawn};
+use trellis_tests::{Backend, on_both, spawn};
 
 fn crm(rules: Value) -> Value {
     json!({
@@ -28,19 +28,6 @@ fn crm(rules: Value) -> Value {
         ],
         "rules": rules
     })
-}
-
-/// Polls until `check` holds on the answer of `path` (10 s at most).
-async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..80 {
-        last = app.get(path).await.body;
-        if check(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(125)).await;
-    }
-    panic!("{path} never satisfied the check; last answer: {last}");
 }
 
 fn runs_path(rule: &str) -> String {
@@ -75,10 +62,9 @@ async fn a_signed_contract_creates_an_invoicing_task_and_notifies_finance(backen
     app.patch(&format!("/api/v1/data/crm/contract/{id}"), json!({"status": "signed"}))
         .await
         .expect(200);
-    let runs = eventually(&app, &runs_path("invoice_on_signed"), |b| {
-        b["data"][0]["status"] == "done"
-    })
-    .await;
+    let runs = &app
+        .eventually(&runs_path("invoice_on_signed"), |b| b["data"][0]["status"] == "done")
+        .await;
     let runs = runs["data"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
     let actions = runs[0]["actions"].as_array().unwrap();
@@ -141,10 +127,11 @@ async fn a_signed_contract_creates_an_invoicing_task_and_notifies_finance(backen
     )
     .await
     .expect(200);
-    let runs = eventually(&app, &runs_path("invoice_on_signed"), |b| {
-        b["data"].as_array().is_some_and(|a| a.len() == 2)
-    })
-    .await;
+    let runs = &app
+        .eventually(&runs_path("invoice_on_signed"), |b| {
+            b["data"].as_array().is_some_and(|a| a.len() == 2)
+        })
+        .await;
     assert_eq!(runs["data"][0]["status"], "skipped");
     assert_eq!(runs["data"][0]["matched"], false);
     assert_eq!(
@@ -172,14 +159,15 @@ async fn chains_of_rules_stop_at_the_depth_limit_with_a_reason(backend: Backend)
         .await
         .expect(200);
     // ping runs at depths 0, 2, 4; pong at 1, 3, and at 5 it is stopped.
-    let runs = eventually(&app, &runs_path("pong"), |b| {
-        b["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["status"] == "depth_limit")
-    })
-    .await;
+    let runs = &app
+        .eventually(&runs_path("pong"), |b| {
+            b["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["status"] == "depth_limit")
+        })
+        .await;
     let stopped = runs["data"]
         .as_array()
         .unwrap()
@@ -212,18 +200,20 @@ async fn a_relative_time_rule_fires_after_creation_even_across_a_restart(backend
     app.create("crm", "contract", json!({"title": "Lead A"})).await;
     // Down before the reminder is due, up after: the timer is a row and fires once.
     let app = app.restart().await;
-    let tasks = eventually(&app, "/api/v1/data/crm/task", |b| {
-        b["data"].as_array().is_some_and(|a| !a.is_empty())
-    })
-    .await;
+    let tasks = &app
+        .eventually("/api/v1/data/crm/task", |b| {
+            b["data"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
     assert_eq!(tasks["data"][0]["title"], "Call about Lead A");
     // The owner is reminded in the inbox.
-    let inbox = eventually(&app, "/api/v1/notifications", |b| {
-        b["data"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|n| n["kind"] == "rule"))
-    })
-    .await;
+    let inbox = &app
+        .eventually("/api/v1/notifications", |b| {
+            b["data"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|n| n["kind"] == "rule"))
+        })
+        .await;
     let n = inbox["data"]
         .as_array()
         .unwrap()
@@ -251,10 +241,11 @@ async fn a_cron_rule_fires_once_per_tick(backend: Backend) {
         "actions": [{"type": "create_record", "entity": "task", "values": {"title": "tick {{event.due_at}}"}}]
     }])))
     .await;
-    let tasks = eventually(&app, "/api/v1/data/crm/task?limit=100", |b| {
-        b["data"].as_array().is_some_and(|a| a.len() >= 2)
-    })
-    .await;
+    let tasks = &app
+        .eventually("/api/v1/data/crm/task?limit=100", |b| {
+            b["data"].as_array().is_some_and(|a| a.len() >= 2)
+        })
+        .await;
     let mut titles: Vec<&str> = tasks["data"]
         .as_array()
         .unwrap()
@@ -318,11 +309,12 @@ async fn an_inbound_webhook_needs_its_secret_and_starts_its_rule(backend: Backen
             .await;
         assert_eq!(r.status, 202, "{}", r.text);
     }
-    let runs = eventually(&app, &runs_path("from_shop"), |b| {
-        let a = b["data"].as_array().unwrap();
-        a.len() == 2 && a.iter().all(|r| r["status"] != "running")
-    })
-    .await;
+    let runs = &app
+        .eventually(&runs_path("from_shop"), |b| {
+            let a = b["data"].as_array().unwrap();
+            a.len() == 2 && a.iter().all(|r| r["status"] != "running")
+        })
+        .await;
     let statuses: Vec<&str> = runs["data"]
         .as_array()
         .unwrap()
@@ -359,7 +351,9 @@ async fn a_failing_action_is_dead_lettered_visible_and_retried_by_hand(backend: 
     app.post(&format!("/api/v1/data/crm/contract/{id}/rules/close/run"), json!({}))
         .await
         .expect(202);
-    let runs = eventually(&app, &runs_path("close"), |b| b["data"][0]["status"] == "failed").await;
+    let runs = &app
+        .eventually(&runs_path("close"), |b| b["data"][0]["status"] == "failed")
+        .await;
     let run = &runs["data"][0];
     assert_eq!(run["actions"][0]["status"], "dead");
     assert!(
@@ -380,7 +374,8 @@ async fn a_failing_action_is_dead_lettered_visible_and_retried_by_hand(backend: 
     app.post(&format!("/api/v1/jobs/{job}/retry"), json!({}))
         .await
         .expect(200);
-    eventually(&app, &runs_path("close"), |b| b["data"][0]["status"] == "done").await;
+    app.eventually(&runs_path("close"), |b| b["data"][0]["status"] == "done")
+        .await;
     let c = app.get(&format!("/api/v1/data/crm/contract/{id}")).await.body;
     assert_eq!(c["touches"], 1);
     assert_eq!(c["note"], "closed");
@@ -474,10 +469,11 @@ async fn a_restart_right_after_a_commit_loses_nothing_and_repeats_nothing(backen
         app.create("crm", "contract", json!({"title": format!("C{i}")})).await;
     }
     let app = app.restart().await;
-    let tasks = eventually(&app, "/api/v1/data/crm/task?limit=100", |b| {
-        b["data"].as_array().is_some_and(|a| a.len() >= 20)
-    })
-    .await;
+    let tasks = &app
+        .eventually("/api/v1/data/crm/task?limit=100", |b| {
+            b["data"].as_array().is_some_and(|a| a.len() >= 20)
+        })
+        .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     let tasks2 = app.get("/api/v1/data/crm/task?limit=100").await.body;
     assert_eq!(tasks2["data"].as_array().unwrap().len(), 20, "{tasks}");
@@ -603,10 +599,11 @@ async fn the_activation_workflow_of_the_seed_runs_end_to_end(backend: Backend) {
     .expect(200);
     // The node restarts right after the signature: the work still happens, once.
     let app = app.restart().await;
-    let tasks = eventually(&app, "/api/v1/data/saas/task", |b| {
-        b["data"].as_array().is_some_and(|a| !a.is_empty())
-    })
-    .await;
+    let tasks = &app
+        .eventually("/api/v1/data/saas/task", |b| {
+            b["data"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
     let task = tasks["data"][0].clone();
     assert_eq!(task["title"], "Invoice ACME annual");
     // Today is overridden in the rota (a holiday cover): finance2 is on duty.
@@ -640,8 +637,7 @@ async fn the_activation_workflow_of_the_seed_runs_end_to_end(backend: Backend) {
     assert_eq!(body["to"], "+8613800000000");
     assert!(body["text"].as_str().unwrap().contains("log in"), "{body}");
     assert_eq!(texts[0].header("authorization"), Some("Bearer t0ken"));
-    eventually(
-        &app,
+    app.eventually(
         &format!("/api/v1/data/saas/customer/{}", customer["id"].as_str().unwrap()),
         |b| b["status"] == "active",
     )
@@ -683,7 +679,9 @@ async fn a_webhook_is_retried_with_backoff_and_arrives_signed(backend: Backend) 
     );
     // The same idempotency key on every delivery, so the receiver can drop repeats.
     assert_eq!(got[0].header("idempotency-key"), last.header("idempotency-key"));
-    let runs = eventually(&app, &runs_path("to_erp"), |b| b["data"][0]["status"] == "done").await;
+    let runs = &app
+        .eventually(&runs_path("to_erp"), |b| b["data"][0]["status"] == "done")
+        .await;
     let job = &runs["data"][0]["actions"][0];
     assert_eq!(job["attempts"], 3);
     assert_eq!(job["status"], "done");
@@ -710,10 +708,11 @@ async fn an_sla_due_rule_warns_before_the_deadline_only_while_in_the_stage(backe
     )
     .await
     .expect(200);
-    let tasks = eventually(&app, "/api/v1/data/crm/task", |b| {
-        b["data"].as_array().is_some_and(|a| !a.is_empty())
-    })
-    .await;
+    let tasks = &app
+        .eventually("/api/v1/data/crm/task", |b| {
+            b["data"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
     assert_eq!(tasks["data"][0]["title"], "Hurry Slow");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let tasks = app.get("/api/v1/data/crm/task").await.body;
@@ -737,7 +736,7 @@ async fn a_tenant_over_its_runs_per_minute_waits_and_loses_nothing(backend: Back
     for i in 0..6 {
         app.create("crm", "contract", json!({"title": format!("C{i}")})).await;
     }
-    eventually(&app, &runs_path("count"), |b| {
+    app.eventually(&runs_path("count"), |b| {
         b["data"].as_array().is_some_and(|a| a.len() >= 3)
     })
     .await;
@@ -753,7 +752,7 @@ async fn a_tenant_over_its_runs_per_minute_waits_and_loses_nothing(backend: Back
     app.put("/api/v1/settings", json!({"automation_runs_per_minute": 1000}))
         .await
         .expect(200);
-    eventually(&app, "/api/v1/data/crm/task", |b| {
+    app.eventually("/api/v1/data/crm/task", |b| {
         b["data"].as_array().is_some_and(|a| a.len() == 6)
     })
     .await;
@@ -782,7 +781,9 @@ async fn a_retried_e_mail_goes_only_to_the_recipients_it_missed(backend: Backend
     smtp.reply_to_recipient("b@example.com", Some("450 mailbox busy"));
     app.create("mail", "note", json!({"title": "one"})).await;
     let runs = "/api/v1/apps/mail/rules/tell/runs";
-    let failed = eventually(&app, runs, |b| b["data"][0]["actions"][0]["status"] == "retrying").await;
+    let failed = &app
+        .eventually(runs, |b| b["data"][0]["actions"][0]["status"] == "retrying")
+        .await;
     let action = &failed["data"][0]["actions"][0];
     assert!(action["error"].to_string().contains("b@example.com"), "{failed}");
     // What the failed attempt reached is its output, handed to the next attempt.
@@ -795,7 +796,9 @@ async fn a_retried_e_mail_goes_only_to_the_recipients_it_missed(backend: Backend
     assert_eq!(to(&smtp.messages()), ["a@example.com"]);
 
     smtp.reply_to_recipient("b@example.com", None);
-    let done = eventually(&app, runs, |b| b["data"][0]["actions"][0]["status"] == "done").await;
+    let done = &app
+        .eventually(runs, |b| b["data"][0]["actions"][0]["status"] == "done")
+        .await;
     let action = &done["data"][0]["actions"][0];
     assert!(action["attempts"].as_i64().unwrap() >= 2, "{done}");
     assert_eq!(action["output"]["sent"], 3, "{done}");

@@ -1215,19 +1215,6 @@ async fn a_created_record_must_fall_inside_the_creators_scope(backend: Backend) 
     assert_eq!(deal_count(app).await, before + 2);
 }
 
-/// Polls `path` as the administrator until `check` holds (10 s at most).
-async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..80 {
-        last = app.get(path).await.body;
-        if check(&last) {
-            return last;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(125)).await;
-    }
-    panic!("{path} never satisfied the check; last answer: {last}");
-}
-
 async fn a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for(backend: Backend) {
     let w = world(backend).await;
     let app = &w.app;
@@ -1258,10 +1245,11 @@ async fn a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for(backend: B
     )
     .await
     .expect(200);
-    let runs = eventually(app, "/api/v1/apps/crm/rules/spawn/runs", |b| {
-        b["data"][0]["status"] == "failed"
-    })
-    .await;
+    let runs = app
+        .eventually("/api/v1/apps/crm/rules/spawn/runs", |b| {
+            b["data"][0]["status"] == "failed"
+        })
+        .await;
     assert!(
         runs["data"][0]["actions"][0]["error"]
             .as_str()
@@ -1276,7 +1264,7 @@ async fn a_rule_creates_only_inside_the_scope_of_the_user_it_acts_for(backend: B
     )
     .await
     .expect(200);
-    eventually(app, "/api/v1/apps/crm/rules/spawn/runs", |b| {
+    app.eventually("/api/v1/apps/crm/rules/spawn/runs", |b| {
         b["data"]
             .as_array()
             .is_some_and(|a| a.iter().any(|r| r["status"] == "done"))
@@ -1465,10 +1453,8 @@ async fn a_rule_notification_shows_each_recipient_only_fields_they_see(backend: 
     )
     .await
     .expect(200);
-    eventually(app, "/api/v1/apps/crm/rules/tell/runs", |b| {
-        b["data"][0]["status"] == "done"
-    })
-    .await;
+    app.eventually("/api/v1/apps/crm/rules/tell/runs", |b| b["data"][0]["status"] == "done")
+        .await;
     let inbox = |token: String| async move {
         let r = get(app, &token, "/api/v1/notifications").await.expect(200);
         let n = r.body["data"]

@@ -2,11 +2,9 @@
 //! 422 naming the action's property), followed through N:1 relations when the rule runs, and
 //! rendered through the caller's view in a dry run. Each test runs on SQLite and PostgreSQL.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use trellis_tests::serde_json::{Value, json};
-use trellis_tests::{Backend, TestApp, on_both, spawn};
+use trellis_tests::{Backend, on_both, spawn};
 
 /// Tasks point at contracts, contracts at customers; reps read contracts without the `terms`.
 fn crm(rules: Value) -> Value {
@@ -43,18 +41,6 @@ fn call_rule() -> Value {
                 "note": "Call {{record.contract.customer.name}} on {{record.contract.customer.phone}} about {{record.contract.title}} ({{record.contract.terms}})"}}
         ]
     })
-}
-
-async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..80 {
-        last = app.get(path).await.body;
-        if check(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(125)).await;
-    }
-    panic!("{path} never satisfied the check; last answer: {last}");
 }
 
 async fn unknown_paths_are_refused_when_the_rule_is_saved(backend: Backend) {
@@ -133,7 +119,7 @@ async fn a_run_follows_relations_to_the_records_they_point_at(backend: Backend) 
         .create("crm", "task", json!({"title": "Follow up", "contract": contract["id"]}))
         .await;
     let path = format!("/api/v1/data/crm/task/{}", task["id"].as_str().unwrap());
-    let done = eventually(&app, &path, |b| b["note"].is_string()).await;
+    let done = app.eventually(&path, |b| b["note"].is_string()).await;
     assert_eq!(
         done["note"],
         json!("Call ACME on +86 138 0000 0000 about Big deal (net 30)")
@@ -141,7 +127,7 @@ async fn a_run_follows_relations_to_the_records_they_point_at(backend: Backend) 
     // A task without a contract renders the missing parts as nothing.
     let lone = app.create("crm", "task", json!({"title": "Alone"})).await;
     let path = format!("/api/v1/data/crm/task/{}", lone["id"].as_str().unwrap());
-    let done = eventually(&app, &path, |b| b["note"].is_string()).await;
+    let done = app.eventually(&path, |b| b["note"].is_string()).await;
     assert_eq!(done["note"], json!("Call  on  about  ()"));
 }
 
