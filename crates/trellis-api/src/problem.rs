@@ -34,6 +34,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub errors: Vec<FieldError>,
+    /// Seconds to wait before trying again (`rate_limited` only; also sent as `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1)]
+    pub retry_after: Option<u64>,
 }
 
 impl ResponseError for ApiError {
@@ -58,16 +62,15 @@ impl ResponseError for ApiError {
             code: code.as_str().to_string(),
             detail,
             errors: self.0.errors.clone(),
+            retry_after: self.0.retry_after,
         };
         let mut res = HttpResponse::build(self.status_code());
         res.content_type("application/problem+json");
         if code == ErrorCode::Unauthenticated {
             res.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        if code == ErrorCode::RateLimited
-            && let Some(wait) = self.0.errors.iter().find(|e| e.field == "retry_after")
-        {
-            res.insert_header(("Retry-After", wait.message.clone()));
+        if let Some(wait) = self.0.retry_after {
+            res.insert_header(("Retry-After", wait.to_string()));
         }
         res.body(serde_json::to_string(&body).unwrap_or_default())
     }

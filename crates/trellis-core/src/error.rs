@@ -140,6 +140,9 @@ pub struct Error {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Seconds to wait before trying again (`rate_limited`): answered as `Retry-After` and as
+    /// the problem's `retry_after`.
+    pub retry_after: Option<u64>,
     /// What caused it (a database or I/O error and its own causes): logged with an internal
     /// failure, never sent ([`Error::chain`]).
     #[source]
@@ -152,7 +155,15 @@ impl Error {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
             source: None,
+        }
+    }
+    /// `rate_limited`: try again in `seconds` (at least one).
+    pub fn rate_limited(detail: impl Into<String>, seconds: u64) -> Self {
+        Error {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(ErrorCode::RateLimited, detail)
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -184,6 +195,7 @@ impl Error {
             code: ErrorCode::ValidationFailed,
             detail,
             errors,
+            retry_after: None,
             source: None,
         }
     }
@@ -195,6 +207,7 @@ impl Error {
             code: ErrorCode::BadRequest,
             detail: format!("{field}: {message}"),
             errors: vec![FieldError::new(field, code, message)],
+            retry_after: None,
             source: None,
         }
     }

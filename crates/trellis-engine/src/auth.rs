@@ -246,16 +246,8 @@ pub struct SessionOut {
 
 /// Too many failed logins: try again after `wait` (at least a second).
 fn rate_limited(wait: chrono::Duration) -> Error {
-    let wait = wait.num_seconds().max(1);
-    Error::new(
-        trellis_core::ErrorCode::RateLimited,
-        format!("too many failed logins; try again in {wait} seconds"),
-    )
-    .with_errors(vec![trellis_core::FieldError::new(
-        "retry_after",
-        "retry_after",
-        wait.to_string(),
-    )])
+    let wait = wait.num_seconds().max(1) as u64;
+    Error::rate_limited(format!("too many failed logins; try again in {wait} seconds"), wait)
 }
 
 fn unauthenticated() -> Error {
@@ -270,7 +262,7 @@ impl Engine {
 
     /// A login from a client address: after [`MAX_ACCOUNT_FAILURES`] failures for one e-mail or
     /// [`MAX_ADDRESS_FAILURES`] from one address within [`LOGIN_WINDOW_SECS`], answers 429
-    /// `rate_limited` (with the seconds to wait in `errors[0]`, field `retry_after`) without
+    /// `rate_limited` (with the seconds to wait in `retry_after`) without
     /// checking the password. Counters live in the database, so they hold across nodes.
     /// `tenant` (a tenant's name) is needed only when the e-mail and password are those of users
     /// in several tenants.

@@ -763,6 +763,9 @@ async fn failed_logins_are_limited_per_account_with_retry_after(backend: Backend
         .parse()
         .expect("seconds");
     assert!((1..=900).contains(&wait), "{wait}");
+    // The wait is a member of its own, not dressed up as a field error.
+    assert_eq!(r.body["retry_after"], json!(wait), "{}", r.body);
+    assert!(r.body.get("errors").is_none(), "{}", r.body);
     // Other accounts from the same address still log in.
     app.login(trellis_tests::ADMIN_EMAIL, trellis_tests::ADMIN_PASSWORD)
         .await;
