@@ -219,27 +219,6 @@ pub struct TestRuleRequest {
     payload: Option<Value>,
 }
 
-/// What an action would do.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct WouldBody {
-    /// The action's type.
-    r#type: String,
-    /// Its rendered texts, computed values, URL, … (`{error}` when they cannot be computed).
-    would: Map<String, Value>,
-}
-
-/// What a rule would do.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct TestRuleBody {
-    matched: bool,
-    /// Why the condition failed to evaluate.
-    error: Option<String>,
-    /// Each action, when it matched.
-    actions: Vec<WouldBody>,
-}
-
 /// The event an accepted request wrote; the rules run from it.
 #[derive(Serialize, ToSchema)]
 pub struct EventAccepted {
@@ -249,7 +228,7 @@ pub struct EventAccepted {
 /// Dry run: `{record: id | {values}, payload?}` → would it match, and what each action would
 /// do. Nothing is written or sent.
 #[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path)), request_body = TestRuleRequest,
-    responses((status = 200, description = "What it would do", body = TestRuleBody), (status = 404, body = Problem)))]
+    responses((status = 200, description = "What it would do", body = trellis_engine::automation::api::RuleTest), (status = 404, body = Problem)))]
 #[post("/apps/{app}/rules/{rule}/test")]
 pub async fn test_rule(
     engine: web::Data<Engine>,

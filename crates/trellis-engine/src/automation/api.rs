@@ -17,10 +17,103 @@ use trellis_store::records::Row;
 
 use crate::access::{Access, get_many_scoped, get_scoped};
 use crate::apps::{ChangeOptions, ChangeOut, merge_patch};
+use crate::automation::actions::recipients::{self, Resolved, Target, Unresolved};
 use crate::automation::dispatch::{condition_context, run_input};
 use crate::automation::template::{render, render_json};
 use crate::scripts::LoadedApp;
 use crate::{Engine, TenantCtx};
+
+/// What a dry run of a rule found: whether its condition matches, and what each action would do.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RuleTest {
+    pub matched: bool,
+    /// Why the condition failed to evaluate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error: Option<String>,
+    /// Each action, when it matched.
+    pub actions: Vec<ActionPreview>,
+}
+
+/// What one action would do.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ActionPreview {
+    /// The action's type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its rendered texts, computed values, URL, … (`{error}` when they cannot be computed).
+    #[schema(value_type = Object)]
+    pub would: Value,
+    /// Messages (notify, email, sms): who it would reach, and each part of `to` that reaches
+    /// nobody.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub recipients: Option<RecipientsPreview>,
+}
+
+/// Who a message would reach on its channel.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RecipientsPreview {
+    /// Each recipient once: users for an in-app notification, those with an e-mail address for
+    /// an e-mail, phone numbers for an SMS.
+    pub to: Vec<Target>,
+    /// Each part of `to` that gives nobody on this channel, and why.
+    pub unresolved: Vec<Unresolved>,
+    /// Nobody at all: a real run would fail with "no recipient".
+    pub empty: bool,
+}
+
+/// The channel a message goes out on.
+#[derive(Clone, Copy)]
+enum Channel {
+    InApp,
+    Email,
+    Sms,
+}
+
+impl RecipientsPreview {
+    /// `found` narrowed to what `channel` can reach. A user field hidden from the caller reads
+    /// as hidden, not as empty (the dry run reads the record through the caller's view).
+    fn of(found: Resolved, channel: Channel, view: Option<&CompiledEntity>) -> Self {
+        let Resolved { to, mut unresolved } = found;
+        if let Some(view) = view {
+            for u in &mut unresolved {
+                if let Some(f) = u.source.strip_prefix("fields.")
+                    && view.def.field(f).is_none()
+                {
+                    u.reason = "the field is hidden from you".into();
+                }
+            }
+        }
+        let mut reach = Vec::with_capacity(to.len());
+        for t in to {
+            let (ok, why) = match channel {
+                Channel::InApp => (t.user_id.is_some(), "in-app notifications reach users only"),
+                Channel::Email => (t.email.is_some(), "has no e-mail address"),
+                Channel::Sms => (t.phone.is_some(), "has no phone number (users have none in Trellis)"),
+            };
+            if ok {
+                reach.push(t);
+            } else {
+                let who = t
+                    .user_id
+                    .clone()
+                    .or(t.email.clone())
+                    .or(t.phone.clone())
+                    .unwrap_or_default();
+                unresolved.push(Unresolved {
+                    source: who,
+                    reason: why.to_string(),
+                });
+            }
+        }
+        RecipientsPreview {
+            empty: reach.is_empty(),
+            to: reach,
+            unresolved,
+        }
+    }
+}
 
 /// Runs in a row that failed, from which a rule counts as failing.
 pub const FAILING_AFTER: usize = 3;
@@ -272,7 +365,13 @@ impl Engine {
     /// A dry run on a record (`{record: id}` or `{record: {values}}`): would the condition
     /// match, and what would each action do (rendered texts, computed values). Nothing is
     /// written or sent.
-    pub async fn test_rule(&self, ctx: &TenantCtx, app_name: &str, rule: &str, body: &Value) -> Result<Value, Error> {
+    pub async fn test_rule(
+        &self,
+        ctx: &TenantCtx,
+        app_name: &str,
+        rule: &str,
+        body: &Value,
+    ) -> Result<RuleTest, Error> {
         let app = self.compiled_app(ctx, app_name).await?;
         let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
         self.require_rule_right(&self.db.read, ctx, &app, rule).await?;
@@ -323,7 +422,7 @@ impl Engine {
                 .eval_bool(s, &condition_context(entity.as_deref(), row.as_ref(), &input))
                 .map_err(|e| e.to_string()),
         };
-        let mut actions: Vec<Value> = Vec::with_capacity(r.actions.len());
+        let mut actions: Vec<ActionPreview> = Vec::with_capacity(r.actions.len());
         for a in &r.actions {
             use trellis_core::automation::ActionDef as A;
             // Values an action would write to a field hidden from the caller are not shown.
@@ -368,11 +467,38 @@ impl Engine {
                 A::Transition { to, .. } => json!({"to": to}),
                 A::AssignOwner { assign } => json!({"assign": assign}),
             };
-            actions.push(json!({"type": a.kind(), "would": preview}));
+            let recipients = match a {
+                A::Notify { to, .. } => Some((to, Channel::InApp)),
+                A::Email { to, .. } => Some((to, Channel::Email)),
+                A::Sms { to, .. } => Some((to, Channel::Sms)),
+                _ => None,
+            };
+            let recipients = match recipients {
+                Some((to, channel)) => {
+                    let found = recipients::resolve_all(&self.db.read, ctx.tenant_id(), &app.id, &input, to)
+                        .await
+                        .map_err(Error::from)?;
+                    Some(RecipientsPreview::of(found, channel, entity.as_deref()))
+                }
+                None => None,
+            };
+            actions.push(ActionPreview {
+                kind: a.kind().to_string(),
+                would: preview,
+                recipients,
+            });
         }
         Ok(match matched {
-            Ok(m) => json!({"matched": m, "actions": if m { actions } else { Vec::new() }}),
-            Err(e) => json!({"matched": false, "error": format!("the condition failed: {e}"), "actions": []}),
+            Ok(m) => RuleTest {
+                matched: m,
+                error: None,
+                actions: if m { actions } else { Vec::new() },
+            },
+            Err(e) => RuleTest {
+                matched: false,
+                error: Some(format!("the condition failed: {e}")),
+                actions: Vec::new(),
+            },
         })
     }
 

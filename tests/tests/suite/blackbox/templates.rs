@@ -24,6 +24,7 @@ fn crm(rules: Value) -> Value {
                 {"name": "contract", "label": {"en": "Contract"}, "type": "relation", "target": "contract"}]}
         ],
         "roles": [
+            {"name": "boss", "label": {"en": "Boss"}},
             {"name": "rep", "label": {"en": "Rep"}, "run_rules": true, "permissions": {
                 "task": {"create": true, "read": true, "update": true},
                 "contract": {"read": true, "fields": {"terms": "hidden"}},
@@ -174,7 +175,107 @@ async fn a_dry_run_follows_relations_through_the_callers_view(backend: Backend) 
     );
 }
 
+/// A dry run of a message lists who it would reach on its channel, each part of `to` that reaches
+/// nobody with the reason, and says when nobody at all would get it.
+async fn a_dry_run_lists_each_recipient_and_says_when_there_is_none(backend: Backend) {
+    let app = spawn(backend).await;
+    let rule = json!({
+        "name": "tell", "trigger": {"type": "manual", "entity": "task"},
+        "actions": [
+            {"type": "email", "subject": "About {{record.title}}", "body": "x",
+             "to": {"roles": ["rep", "boss"], "owner": true,
+                    "addresses": ["{{record.contract.customer.phone}}", "ops@example.com"]}},
+            {"type": "sms", "text": "Hi", "to": {"roles": ["rep"]}},
+            {"type": "notify", "title": {"en": "Hi"}, "to": {"addresses": ["{{record.note}}"]}}
+        ]
+    });
+    app.create_app(crm(json!([rule]))).await;
+    let (rita, _) = app.user("crm", "rita", Some("rep")).await;
+    let customer = app
+        .create("crm", "customer", json!({"name": "ACME", "phone": "+86 139 1111 2222"}))
+        .await;
+    let contract = app
+        .create(
+            "crm",
+            "contract",
+            json!({"title": "Big deal", "customer": customer["id"]}),
+        )
+        .await;
+    let body = json!({"record": {"title": "Draft", "contract": contract["id"]}});
+    let r = app.post("/api/v1/apps/crm/rules/tell/test", body).await.expect(200);
+    let actions = r.body["actions"].as_array().expect("actions").clone();
+    assert_eq!(actions.len(), 3, "{}", r.text);
+    let reasons = |a: &Value| -> Vec<(String, String)> {
+        a["recipients"]["unresolved"]
+            .as_array()
+            .expect("unresolved")
+            .iter()
+            .map(|u| {
+                (
+                    u["source"].as_str().unwrap().to_string(),
+                    u["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    // E-mail: the rep's member and the plain address; the empty role, the missing owner and
+    // the phone number (no e-mail) are each named.
+    let email = &actions[0];
+    let to: Vec<(Value, Value)> = email["recipients"]["to"]
+        .as_array()
+        .expect("to")
+        .iter()
+        .map(|t| (t["user_id"].clone(), t["email"].clone()))
+        .collect();
+    assert_eq!(
+        to,
+        vec![
+            (json!(rita), json!("rita@example.com")),
+            (Value::Null, json!("ops@example.com"))
+        ],
+        "{}",
+        r.text
+    );
+    assert_eq!(email["recipients"]["empty"], json!(false));
+    assert_eq!(
+        reasons(email),
+        vec![
+            ("roles.boss".to_string(), "the role has no members".to_string()),
+            ("owner".to_string(), "the record has no owner".to_string()),
+            ("+8613911112222".to_string(), "has no e-mail address".to_string()),
+        ],
+        "{}",
+        r.text
+    );
+    // SMS to users only: users have no phone, so nobody gets it.
+    let sms = &actions[1];
+    assert_eq!(sms["recipients"]["to"], json!([]), "{}", r.text);
+    assert_eq!(sms["recipients"]["empty"], json!(true));
+    assert_eq!(reasons(sms)[0].0, rita);
+    // A template address that renders empty.
+    let notify = &actions[2];
+    assert_eq!(notify["recipients"]["empty"], json!(true), "{}", r.text);
+    assert_eq!(
+        reasons(notify),
+        vec![("addresses[0]".to_string(), "renders empty".to_string())]
+    );
+    // Actions that send nothing carry no recipients.
+    app.post(
+        "/api/v1/apps/crm/rules",
+        json!({"name": "noop", "trigger": {"type": "manual", "entity": "task"},
+                   "actions": [{"type": "set_fields", "values": {"note": "x"}}]}),
+    )
+    .await
+    .expect(200);
+    let r = app
+        .post("/api/v1/apps/crm/rules/noop/test", json!({"record": {"title": "x"}}))
+        .await
+        .expect(200);
+    assert!(r.body["actions"][0].get("recipients").is_none(), "{}", r.text);
+}
+
 on_both!(
+    a_dry_run_lists_each_recipient_and_says_when_there_is_none,
     unknown_paths_are_refused_when_the_rule_is_saved,
     a_run_follows_relations_to_the_records_they_point_at,
     a_dry_run_follows_relations_through_the_callers_view,

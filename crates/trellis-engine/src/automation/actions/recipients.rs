@@ -11,7 +11,7 @@ use crate::automation::{ActionCtx, ActionError};
 
 /// One recipient. A user has an id and their e-mail (users have no phone in Trellis); a plain
 /// address has an e-mail or a phone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Target {
     pub user_id: Option<String>,
     pub email: Option<String>,
@@ -31,51 +31,116 @@ pub async fn resolve_in<C: trellis_store::Writes>(
     ctx: &ActionCtx<'_>,
     to: &Recipients,
 ) -> Result<Vec<Target>, ActionError> {
-    let db = |e: trellis_store::StoreError| ActionError::retry(format!("reading recipients: {e}"));
-    let mut ids: Vec<String> = to.users.clone();
-    for role in &to.roles {
-        ids.extend(
-            directory::members_of(conn, &ctx.app.id, role.as_str())
-                .await
-                .map_err(db)?,
-        );
+    let found = resolve_all(conn, ctx.tenant_id, &ctx.app.id, ctx.input, to)
+        .await
+        .map_err(|e| ActionError::retry(format!("reading recipients: {e}")))?;
+    if found.to.is_empty() {
+        return Err(ActionError::fatal("no recipient"));
     }
-    let record = &ctx.input["record"];
+    Ok(found.to)
+}
+
+/// Recipients as resolved, with each named part that gave nobody and why (a dry run shows both).
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Resolved {
+    /// Who it goes to, each once, in the order named.
+    pub to: Vec<Target>,
+    /// Each part of the action's `to` that gave no recipient.
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// A part of `to` that gave no recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Unresolved {
+    /// Which part: `users[0]`, `roles.sales`, `fields.rep`, `owner`, `addresses[1]`.
+    pub source: String,
+    /// Why it gave nobody, in words.
+    pub reason: String,
+}
+
+/// Resolves `to` against the run input (`input.record` for fields, owner and templates):
+/// every recipient once, and each part that gave nobody.
+pub async fn resolve_all<C: trellis_store::Writes>(
+    conn: &C,
+    tenant_id: &str,
+    app_id: &str,
+    input: &Value,
+    to: &Recipients,
+) -> Result<Resolved, trellis_store::StoreError> {
+    let mut unresolved = Vec::new();
+    let mut miss = |source: String, reason: &str| {
+        unresolved.push(Unresolved {
+            source,
+            reason: reason.to_string(),
+        })
+    };
+    // Each user id with the part that named it.
+    let mut ids: Vec<(String, String)> = to
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.clone(), format!("users[{i}]")))
+        .collect();
+    for role in &to.roles {
+        let members = directory::members_of(conn, app_id, role.as_str()).await?;
+        if members.is_empty() {
+            miss(format!("roles.{role}"), "the role has no members");
+        }
+        ids.extend(members.into_iter().map(|m| (m, format!("roles.{role}"))));
+    }
+    let record = &input["record"];
     for field in &to.fields {
-        ids.extend(user_ids_in(&record[field.as_str()]));
+        let found = user_ids_in(&record[field.as_str()]);
+        if found.is_empty() {
+            miss(format!("fields.{field}"), "the field is empty");
+        }
+        ids.extend(found.into_iter().map(|u| (u, format!("fields.{field}"))));
     }
     if to.owner {
-        ids.extend(user_ids_in(&record["owner"]));
+        let found = user_ids_in(&record["owner"]);
+        if found.is_empty() {
+            miss("owner".into(), "the record has no owner");
+        }
+        ids.extend(found.into_iter().map(|u| (u, "owner".to_string())));
     }
     let mut out = Collector::default();
     let mut seen = std::collections::HashSet::new();
-    for id in ids {
+    for (id, source) in ids {
         if !seen.insert(id.clone()) {
             continue;
         }
-        let Some(u) = system::user_by_id(conn, ctx.tenant_id, &id).await.map_err(db)? else {
-            continue;
-        };
-        if u.disabled_at.is_some() {
-            continue;
+        match system::user_by_id(conn, tenant_id, &id).await? {
+            None => miss(source, "no such user"),
+            Some(u) if u.disabled_at.is_some() => miss(source, "the user is disabled"),
+            Some(u) => out.push(Target {
+                user_id: Some(u.id),
+                email: (!u.email.is_empty()).then_some(u.email),
+                phone: None,
+            }),
         }
-        out.push(Target {
-            user_id: Some(u.id),
-            email: (!u.email.is_empty()).then_some(u.email),
-            phone: None,
-        });
     }
-    for a in &to.addresses {
-        for part in template::render(a, ctx.input).split([',', ';', '\n']) {
+    for (i, a) in to.addresses.iter().enumerate() {
+        let rendered = template::render(a, input);
+        let mut any = false;
+        for part in rendered.split([',', ';', '\n']) {
             if let Some(t) = address(part) {
                 out.push(t);
+                any = true;
             }
         }
+        if !any {
+            let reason = if rendered.trim().is_empty() {
+                "renders empty"
+            } else {
+                "is not an e-mail address or a phone number"
+            };
+            miss(format!("addresses[{i}]"), reason);
+        }
     }
-    if out.targets.is_empty() {
-        return Err(ActionError::fatal("no recipient"));
-    }
-    Ok(out.targets)
+    Ok(Resolved {
+        to: out.targets,
+        unresolved,
+    })
 }
 
 /// The user ids of recipients that are users (for in-app notifications).
