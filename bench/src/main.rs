@@ -750,14 +750,8 @@ fn auto_app() -> Value {
 }
 
 async fn count(engine: &trellis_engine::Engine, sql: &str) -> Result<i64> {
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = engine
-        .db
-        .read
-        .query_one_raw(Statement::from_string(engine.db.backend, sql))
-        .await?
-        .context("count")?;
-    Ok(row.try_get("", "n")?)
+    let rows = engine.db.raw_rows_for_tests(sql, Vec::new()).await?;
+    Ok(rows.first().context("count")?.try_get("", "n")?)
 }
 
 /// Waits until `sql` (a count) reaches `want`; bails after `limit`.
@@ -781,17 +775,12 @@ async fn event_to_done(
     engine: &trellis_engine::Engine,
     rule: &str,
 ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> {
-    use sea_orm::{ConnectionTrait, Statement};
     let sql = format!(
         "SELECT e.at AS at, j.updated_at AS done_at FROM sys_jobs j \
          JOIN sys_rule_runs r ON r.id = j.run_id JOIN sys_events e ON e.id = r.event_id \
          WHERE r.rule = '{rule}' AND j.status = 'done' AND e.kind = 'created'"
     );
-    let rows = engine
-        .db
-        .read
-        .query_all_raw(Statement::from_string(engine.db.backend, sql))
-        .await?;
+    let rows = engine.db.raw_rows_for_tests(&sql, Vec::new()).await?;
     rows.iter()
         .map(|r| Ok((r.try_get("", "at")?, r.try_get("", "done_at")?)))
         .collect()
@@ -887,7 +876,7 @@ const SWEEP_DUE: usize = 100;
 async fn sla_sweep(database_url: &str) -> Result<()> {
     use chrono::{TimeDelta, Utc};
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Order, Query};
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use sea_orm::{ConnectionTrait, DbBackend};
 
     let engine = trellis_engine::Engine::open(database_url).await?;
     let backend = engine.db.backend;
@@ -907,7 +896,7 @@ async fn sla_sweep(database_url: &str) -> Result<()> {
     .map(Alias::new);
     let total = SWEEP_FUTURE + SWEEP_DUE;
     let t = Instant::now();
-    let tx = engine.db.write.begin().await?;
+    let tx = engine.db.begin_write().await?;
     let mut i = 0;
     while i < total {
         let mut q = Query::insert();
@@ -956,12 +945,12 @@ async fn sla_sweep(database_url: &str) -> Result<()> {
         DbBackend::Postgres => ("EXPLAIN", "QUERY PLAN"),
         _ => ("EXPLAIN QUERY PLAN", "detail"),
     };
-    let plan = Statement::from_sql_and_values(
-        backend,
-        format!("{explain} {}", st.sql),
-        st.values.map(|v| v.0).unwrap_or_default(),
-    );
-    for row in engine.db.read.query_all_raw(plan).await? {
+    let plan = format!("{explain} {}", st.sql);
+    for row in engine
+        .db
+        .raw_rows_for_tests(&plan, st.values.map(|v| v.0).unwrap_or_default())
+        .await?
+    {
         let line: String = row.try_get("", column)?;
         println!("    plan: {line}");
     }

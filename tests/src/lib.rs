@@ -397,11 +397,7 @@ impl TestApp {
         sql: &str,
         values: Vec<trellis_store::sea_orm::Value>,
     ) -> Result<Vec<trellis_store::sea_orm::QueryResult>, trellis_store::sea_orm::DbErr> {
-        use trellis_store::sea_orm::{ConnectionTrait, Statement};
-        let db = &self.engine().db;
-        db.read
-            .query_all_raw(Statement::from_sql_and_values(db.backend, sql, values))
-            .await
+        self.engine().db.raw_rows_for_tests(sql, values).await
     }
 
     pub fn data_dir(&self) -> PathBuf {

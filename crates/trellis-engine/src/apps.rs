@@ -12,7 +12,6 @@ use trellis_core::validate::{forget_ids, parse_app, parse_entity, parse_field, r
 use trellis_core::{Error, FieldError, Slug};
 
 use crate::scripts::LoadedApp;
-use trellis_store::sea_orm::TransactionTrait;
 use trellis_store::system::{self, AppRow};
 use trellis_store::{StoreError, ddl};
 
@@ -232,7 +231,7 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         system::insert_app(&tx, &row).await.map_err(|e| match e {
             StoreError::Unique(_) => Error::conflict(format!("an app named '{}' exists", def.name))
                 .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]),
@@ -252,7 +251,7 @@ impl Engine {
     pub async fn delete_app(&self, ctx: &TenantCtx, app: &str) -> Result<(), Error> {
         ctx.require_admin()?;
         let name = Slug::from_path("app", app)?;
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let row = system::app_by_name(&tx, ctx.tenant_id(), name.as_str())
             .await?
             .ok_or_else(|| app_missing(&name))?;
@@ -284,7 +283,7 @@ impl Engine {
     {
         ctx.require_admin()?;
         let name = Slug::from_path("app", app)?;
-        let tx = self.db.write.begin().await.map_err(StoreError::from)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let row = system::app_by_name(&tx, ctx.tenant_id(), name.as_str())
             .await?
             .ok_or_else(|| app_missing(&name))?;

@@ -1714,14 +1714,14 @@ pub async fn reconcile<C: trellis_store::Writes>(
     old: &trellis_core::AppDef,
     app: &LoadedApp,
 ) -> Result<(), Error> {
-    use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    use trellis_store::stages;
     let now = trellis_core::value::now_micros();
     let new = &app.compiled;
     for entity in new.entities.values() {
         let Some(p) = &entity.def.pipeline else {
             continue;
         };
-        let table = Alias::new(entity.table.clone());
+        let table = entity.table.as_str();
         let old_p = old
             .entities
             .iter()
@@ -1735,19 +1735,7 @@ pub async fn reconcile<C: trellis_store::Writes>(
                 .map(|s| s.key.to_string())
                 .collect();
             if !gone.is_empty() {
-                let q = Query::select()
-                    .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
-                    .from(table.clone())
-                    .and_where(
-                        Expr::col(Alias::new("stage"))
-                            .is_in(gone.clone())
-                            .or(Expr::col(Alias::new("pending_stage")).is_in(gone.clone())),
-                    )
-                    .to_owned();
-                let n: i64 = match conn.query_one(&q).await.map_err(StoreError::from)? {
-                    Some(r) => r.try_get("", "n").map_err(StoreError::from)?,
-                    None => 0,
-                };
+                let n = stages::count_in_stages(conn, table, &gone).await?;
                 if n > 0 {
                     return Err(Error::conflict(format!(
                         "{n} '{}' record(s) are in (or waiting for) stage(s) {}; move them before removing the stage",
@@ -1762,30 +1750,9 @@ pub async fn reconcile<C: trellis_store::Writes>(
         // The records entering now, for their SLA timers.
         let entering: Vec<String> = match due {
             None => Vec::new(),
-            Some(_) => {
-                let q = Query::select()
-                    .column(Alias::new("id"))
-                    .from(table.clone())
-                    .and_where(Expr::col(Alias::new("stage")).is_null())
-                    .to_owned();
-                conn.query_all(&q)
-                    .await
-                    .map_err(StoreError::from)?
-                    .iter()
-                    .map(|r| r.try_get_by_index::<String>(0))
-                    .collect::<Result<_, _>>()
-                    .map_err(StoreError::from)?
-            }
+            Some(_) => stages::ids_without_stage(conn, table).await?,
         };
-        let mut q = Query::update();
-        q.table(table.clone())
-            .value(Alias::new("stage"), initial.key.to_string())
-            .value(Alias::new("stage_entered_at"), now)
-            .and_where(Expr::col(Alias::new("stage")).is_null());
-        if let Some(due) = due {
-            q.value(Alias::new("stage_due_at"), due);
-        }
-        conn.execute(&q).await.map_err(StoreError::from)?;
+        stages::enter_initial(conn, table, initial.key.as_str(), now, due).await?;
         for id in &entering {
             start_timer(conn, tenant_id, app, entity, id, initial.key.as_str(), due).await?;
         }
@@ -1793,7 +1760,6 @@ pub async fn reconcile<C: trellis_store::Writes>(
         // (they entered when no time limit was set). A stage whose SLA is gone: its running
         // timers stop. A changed SLA applies from the next entry; running timers keep their due.
         for stage in &p.stages {
-            let in_stage = Expr::col(Alias::new("stage")).eq(stage.key.to_string());
             if stage.sla.is_none() {
                 let had_sla = old_p
                     .and_then(|o| o.stage(stage.key.as_str()))
@@ -1802,30 +1768,10 @@ pub async fn reconcile<C: trellis_store::Writes>(
                     continue;
                 }
                 timers::cancel_for_key(conn, entity.def.storage_id().as_str(), "sla", stage.key.as_str()).await?;
-                let q = Query::update()
-                    .table(table.clone())
-                    .value(Alias::new("stage_due_at"), Option::<DateTime<Utc>>::None)
-                    .and_where(in_stage)
-                    .and_where(Expr::col(Alias::new("stage_due_at")).is_not_null())
-                    .and_where(Expr::col(Alias::new("stage_breached_at")).is_null())
-                    .to_owned();
-                conn.execute(&q).await.map_err(StoreError::from)?;
+                stages::clear_due(conn, table, stage.key.as_str()).await?;
                 continue;
             }
-            let q = Query::select()
-                .column(Alias::new("id"))
-                .from(table.clone())
-                .and_where(in_stage.clone())
-                .and_where(Expr::col(Alias::new("stage_due_at")).is_null())
-                .to_owned();
-            let ids: Vec<String> = conn
-                .query_all(&q)
-                .await
-                .map_err(StoreError::from)?
-                .iter()
-                .map(|r| r.try_get_by_index::<String>(0))
-                .collect::<Result<_, _>>()
-                .map_err(StoreError::from)?;
+            let ids = stages::ids_without_due(conn, table, stage.key.as_str()).await?;
             if ids.is_empty() {
                 continue;
             }
@@ -1833,13 +1779,7 @@ pub async fn reconcile<C: trellis_store::Writes>(
             let Some(due) = sla_due(conn, tenant_id, stage, now).await? else {
                 continue;
             };
-            let q = Query::update()
-                .table(table.clone())
-                .value(Alias::new("stage_due_at"), due)
-                .and_where(in_stage)
-                .and_where(Expr::col(Alias::new("stage_due_at")).is_null())
-                .to_owned();
-            conn.execute(&q).await.map_err(StoreError::from)?;
+            stages::set_missing_due(conn, table, stage.key.as_str(), due).await?;
             for id in &ids {
                 start_timer(conn, tenant_id, app, entity, id, stage.key.as_str(), Some(due)).await?;
             }

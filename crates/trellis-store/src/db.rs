@@ -1,11 +1,17 @@
 //! Connections: SQLite (WAL, one writer connection, a pool of readers) or PostgreSQL (one pool),
-//! behind the same two handles so the rest of the code never asks which.
+//! behind the same two handles so the rest of the code never asks which. The pools are the
+//! store's own: callers hand a [`Pool`] to the store's named functions (or take a write
+//! transaction with [`Db::begin_write`]); they cannot begin transactions on it or reach the
+//! connections behind it.
 
 use std::path::Path;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult,
+    Statement, Value,
+};
 
 use crate::error::StoreError;
 
@@ -13,11 +19,52 @@ use crate::error::StoreError;
 #[derive(Debug, Clone)]
 pub struct Db {
     /// For reads outside a write transaction.
-    pub read: DatabaseConnection,
-    /// For write transactions (on SQLite a single connection, so writers queue instead of retrying).
-    pub write: DatabaseConnection,
+    pub read: Pool,
+    /// For the single-statement writes of the store's functions, and behind
+    /// [`Db::begin_write`] (on SQLite a single connection, so writers queue instead of retrying).
+    pub write: Pool,
     pub backend: DbBackend,
 }
+
+/// A pool of connections, usable only as the connection argument of the store's functions.
+#[derive(Debug, Clone)]
+pub struct Pool(DatabaseConnection);
+
+impl Pool {
+    /// The connections themselves, for the store alone (transactions, the SQLite writer).
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.0
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Pool {
+    fn get_database_backend(&self) -> DbBackend {
+        self.0.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.0.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.0.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.0.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.0.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.0.support_returning()
+    }
+}
+
+impl crate::Writes for Pool {}
 
 impl Db {
     /// Connects to `sqlite://path` or `postgres://...`, creating an SQLite file (and its folder).
@@ -39,8 +86,8 @@ impl Db {
             let write = connect_sqlite(&url, 1, 400).await?;
             let read = connect_sqlite(&url, 4, 100).await?;
             Ok(Db {
-                read,
-                write,
+                read: Pool(read),
+                write: Pool(write),
                 backend: DbBackend::Sqlite,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -56,8 +103,8 @@ impl Db {
                 .sqlx_logging(false);
             let conn = Database::connect(opts).await.map_err(StoreError::from_connect)?;
             Ok(Db {
-                read: conn.clone(),
-                write: conn,
+                read: Pool(conn.clone()),
+                write: Pool(conn),
                 backend: DbBackend::Postgres,
             })
         } else {
@@ -147,8 +194,26 @@ impl Db {
     }
 
     pub async fn close(self) {
-        let _ = self.read.close().await;
-        let _ = self.write.close().await;
+        let _ = self.read.0.close().await;
+        let _ = self.write.0.close().await;
+    }
+
+    /// The rows of a raw statement on the read pool. For tests and the benchmark, which look at
+    /// the database itself (plans, statistics, rows no route shows); the engine calls the
+    /// store's named functions instead. `values` bind `?` (SQLite) or `$n` (PostgreSQL).
+    #[doc(hidden)]
+    pub async fn raw_rows_for_tests(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, DbErr> {
+        self.read
+            .0
+            .query_all_raw(Statement::from_sql_and_values(self.backend, sql, values))
+            .await
+    }
+
+    /// Runs raw SQL on the write pool, outside any transaction. For tests that put the database
+    /// in a state no route makes (an older schema, fresh statistics); never for the engine.
+    #[doc(hidden)]
+    pub async fn raw_execute_for_tests(&self, sql: &str) -> Result<(), DbErr> {
+        self.write.0.execute_unprepared(sql).await.map(|_| ())
     }
 }
 
@@ -224,12 +289,13 @@ mod tests {
         let db = Db::connect(&format!("sqlite://{}/m.db", dir.path().display()))
             .await
             .unwrap();
-        assert_eq!(mmap_size(&db.read).await, SQLITE_MMAP_BYTES as i64);
-        assert_eq!(mmap_size(&db.write).await, SQLITE_MMAP_BYTES as i64);
+        assert_eq!(mmap_size(db.read.conn()).await, SQLITE_MMAP_BYTES as i64);
+        assert_eq!(mmap_size(db.write.conn()).await, SQLITE_MMAP_BYTES as i64);
         // Built without STAT4 (.cargo/config.toml), so bound values never make a statement
         // be planned again.
         let options = db
             .read
+            .conn()
             .query_all_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA compile_options"))
             .await
             .unwrap();
@@ -238,7 +304,13 @@ mod tests {
         assert!(!options.iter().any(|o| o.contains("STAT4")), "{options:?}");
         // And hand out connections without pinging them first.
         for pool in [&db.read, &db.write] {
-            assert!(!pool.get_sqlite_connection_pool().options().get_test_before_acquire());
+            assert!(
+                !pool
+                    .conn()
+                    .get_sqlite_connection_pool()
+                    .options()
+                    .get_test_before_acquire()
+            );
         }
         db.close().await;
     }

@@ -3,7 +3,7 @@
 //! databases convert alike and every value that cannot be carried over is counted first.
 
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, Query, Table, Value};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend};
 use trellis_core::compile::{column_name, currency_column_name, table_name};
 use trellis_core::def::{EntityDef, FieldDef};
 use trellis_core::plan::{CompositeIndex, IndexKind, KeyColumn, Step, convert_value};
@@ -56,7 +56,7 @@ fn shared_values(e: StoreError, what: String) -> StoreError {
 }
 
 /// Drops an index of an entity's table, if it exists.
-async fn drop_index(tx: &DatabaseTransaction, entity: &EntityDef, name: String) -> Result<(), StoreError> {
+async fn drop_index<C: ConnectionTrait>(tx: &C, entity: &EntityDef, name: String) -> Result<(), StoreError> {
     let i = Index::drop()
         .name(name)
         .table(Alias::new(table_name(entity.storage_id())))
@@ -76,14 +76,14 @@ fn field_columns(f: &FieldDef) -> Vec<ColumnDef> {
 }
 
 /// Applies the steps in order. `allow_data_loss` lets conversions drop values that do not fit.
-pub async fn apply(tx: &DatabaseTransaction, steps: &[Step], allow_data_loss: bool) -> Result<(), StoreError> {
+pub async fn apply<C: crate::Writes>(tx: &C, steps: &[Step], allow_data_loss: bool) -> Result<(), StoreError> {
     for step in steps {
         apply_step(tx, step, allow_data_loss).await?;
     }
     Ok(())
 }
 
-async fn apply_step(tx: &DatabaseTransaction, step: &Step, allow_data_loss: bool) -> Result<(), StoreError> {
+async fn apply_step<C: crate::Writes>(tx: &C, step: &Step, allow_data_loss: bool) -> Result<(), StoreError> {
     match step {
         Step::CreateTable { entity } => {
             let table = table_name(entity.storage_id());
@@ -273,8 +273,8 @@ pub async fn ensure_owner_indexes<C: ConnectionTrait>(
 
 /// Rewrites a column from one field definition to another. Values that cannot be carried over
 /// are counted; unless data loss is allowed, any such value refuses the whole change.
-async fn convert(
-    tx: &DatabaseTransaction,
+async fn convert<C: crate::Writes>(
+    tx: &C,
     entity: &EntityDef,
     from: &FieldDef,
     to: &FieldDef,

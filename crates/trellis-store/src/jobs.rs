@@ -466,6 +466,26 @@ pub async fn requeue<C: crate::Writes>(c: &C, id: &str, now: DateTime<Utc>) -> R
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }
 
+/// Opens a run again after one of its jobs was requeued: the jobs skipped after the dead one
+/// wait their turn once more, and the run is `running` without its error.
+pub async fn reopen_run<C: crate::Writes>(c: &C, run_id: &str) -> Result<(), StoreError> {
+    let q = Query::update()
+        .table(a("sys_jobs"))
+        .value(a("status"), "waiting")
+        .and_where(Expr::col(a("run_id")).eq(run_id))
+        .and_where(Expr::col(a("status")).eq("skipped"))
+        .to_owned();
+    c.execute(&q).await?;
+    let q = Query::update()
+        .table(a("sys_rule_runs"))
+        .value(a("status"), "running")
+        .value(a("error"), Option::<String>::None)
+        .and_where(Expr::col(a("id")).eq(run_id))
+        .to_owned();
+    c.execute(&q).await?;
+    Ok(())
+}
+
 /// Records a cron or timer fire; false when it was recorded already (another node fired it).
 pub async fn record_fire<C: crate::Writes>(
     c: &C,

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod records;
 pub mod security;
 pub mod settings;
+pub mod stages;
 pub mod system;
 pub mod teams;
 pub mod timers;

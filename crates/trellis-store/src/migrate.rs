@@ -516,7 +516,7 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
         .col(text("value"))
         .to_owned();
     db.write.execute(&meta).await?;
-    let tx = db.write.begin().await?;
+    let tx = db.write.conn().begin().await?;
     if !db.is_sqlite() {
         tx.execute_unprepared("SELECT pg_advisory_xact_lock(7215001)").await?;
     }

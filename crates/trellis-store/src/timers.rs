@@ -106,6 +106,30 @@ pub async fn cancel_for_key<C: crate::Writes>(
     Ok(c.execute(&q).await?.rows_affected())
 }
 
+/// Cancels the pending cron timers of an app (its cron rules are scheduled anew).
+pub async fn cancel_cron_of_app<C: crate::Writes>(c: &C, app_id: &str) -> Result<u64, StoreError> {
+    let q = Query::update()
+        .table(a("sys_timers"))
+        .value(a("status"), "cancelled")
+        .and_where(Expr::col(a("app_id")).eq(app_id))
+        .and_where(Expr::col(a("kind")).eq("cron"))
+        .and_where(Expr::col(a("status")).eq("pending"))
+        .to_owned();
+    Ok(c.execute(&q).await?.rows_affected())
+}
+
+/// Cancels the pending relative-time rule timers of a key (the rule's record and rule).
+pub async fn cancel_rule_timers<C: crate::Writes>(c: &C, key: &str) -> Result<u64, StoreError> {
+    let q = Query::update()
+        .table(a("sys_timers"))
+        .value(a("status"), "cancelled")
+        .and_where(Expr::col(a("kind")).eq("rule"))
+        .and_where(Expr::col(a("key")).eq(key))
+        .and_where(Expr::col(a("status")).eq("pending"))
+        .to_owned();
+    Ok(c.execute(&q).await?.rows_affected())
+}
+
 /// Pending timers due by `now`, soonest first, read through the partial index on due times (so
 /// a sweep never touches timers that are not due). On PostgreSQL the rows are locked and rows
 /// another node holds are skipped.

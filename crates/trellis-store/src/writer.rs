@@ -94,11 +94,12 @@ impl Db {
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
         if !self.is_sqlite() {
             return Ok(WriteTx {
-                inner: Inner::Pg(self.write.begin().await?),
+                inner: Inner::Pg(self.write.conn().begin().await?),
             });
         }
         let conn = self
             .write
+            .conn()
             .get_sqlite_connection_pool()
             .acquire()
             .await

@@ -611,24 +611,7 @@ impl Engine {
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         jobs::requeue(&tx, id, now).await?;
         // The run is open again; the actions after this one wait their turn once more.
-        {
-            use trellis_store::sea_orm::ConnectionTrait;
-            use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-            let q = Query::update()
-                .table(Alias::new("sys_jobs"))
-                .value(Alias::new("status"), "waiting")
-                .and_where(Expr::col(Alias::new("run_id")).eq(job.run_id.clone()))
-                .and_where(Expr::col(Alias::new("status")).eq("skipped"))
-                .to_owned();
-            tx.execute(&q).await.map_err(StoreError::from)?;
-            let q = Query::update()
-                .table(Alias::new("sys_rule_runs"))
-                .value(Alias::new("status"), "running")
-                .value(Alias::new("error"), Option::<String>::None)
-                .and_where(Expr::col(Alias::new("id")).eq(job.run_id.clone()))
-                .to_owned();
-            tx.execute(&q).await.map_err(StoreError::from)?;
-        }
+        jobs::reopen_run(&tx, &job.run_id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_workers();
         let job = jobs::job_by_id(&self.db.read, ctx.tenant_id(), id)

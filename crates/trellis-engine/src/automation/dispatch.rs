@@ -608,14 +608,6 @@ impl Engine {
 }
 
 async fn cancel_rule_timer<C: trellis_store::Writes>(c: &C, key: &str) -> Result<(), Error> {
-    use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-    let q = Query::update()
-        .table(Alias::new("sys_timers"))
-        .value(Alias::new("status"), "cancelled")
-        .and_where(Expr::col(Alias::new("kind")).eq("rule"))
-        .and_where(Expr::col(Alias::new("key")).eq(key))
-        .and_where(Expr::col(Alias::new("status")).eq("pending"))
-        .to_owned();
-    c.execute(&q).await.map_err(StoreError::from)?;
+    trellis_store::timers::cancel_rule_timers(c, key).await?;
     Ok(())
 }

@@ -8,8 +8,7 @@ use serde_json::json;
 use trellis_core::automation::Trigger;
 use trellis_core::{AppDef, Error, FieldError};
 use trellis_store::events::EventRow;
-use trellis_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use trellis_store::{StoreError, events, jobs, timers};
+use trellis_store::{events, jobs, timers};
 
 /// The next time a schedule fires after `after`, in its time zone (UTC by default). Five fields
 /// (minute precision) or six (with seconds).
@@ -49,14 +48,7 @@ pub async fn sync_cron<C: trellis_store::Writes>(
     app_id: &str,
     def: &AppDef,
 ) -> Result<(), Error> {
-    let q = Query::update()
-        .table(Alias::new("sys_timers"))
-        .value(Alias::new("status"), "cancelled")
-        .and_where(Expr::col(Alias::new("app_id")).eq(app_id))
-        .and_where(Expr::col(Alias::new("kind")).eq("cron"))
-        .and_where(Expr::col(Alias::new("status")).eq("pending"))
-        .to_owned();
-    conn.execute(&q).await.map_err(StoreError::from)?;
+    timers::cancel_cron_of_app(conn, app_id).await?;
     let now = trellis_core::value::now_micros();
     for r in def.rules.iter().filter(|r| r.enabled) {
         if let Trigger::Cron { schedule, timezone } = &r.trigger {

@@ -7,7 +7,6 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 use reqwest::multipart::{Form, Part};
 use sha2::{Digest, Sha256};
-use trellis_store::sea_orm::{ConnectionTrait, Statement};
 use trellis_tests::serde_json::{Value, json};
 use trellis_tests::{Backend, Resp, TestApp, on_both, spawn};
 
@@ -82,17 +81,11 @@ fn assert_error(r: &Resp, field: &str, code: &str) {
 }
 
 async fn file_rows(app: &TestApp) -> i64 {
-    let db = &app.engine().db;
-    let row = db
-        .read
-        .query_one_raw(Statement::from_string(
-            db.backend,
-            "SELECT count(*) AS n FROM sys_files",
-        ))
+    let rows = app
+        .sql_rows("SELECT count(*) AS n FROM sys_files", Vec::new())
         .await
-        .expect("count")
-        .expect("a row");
-    row.try_get::<i64>("", "n").expect("n")
+        .expect("count");
+    rows[0].try_get::<i64>("", "n").expect("n")
 }
 
 /// Every regular file under a folder (none when it does not exist).

@@ -1538,17 +1538,16 @@ async fn a_selective_team_scope_pages_exactly_the_teams_rows_in_order(backend: B
     if backend == Backend::Postgres {
         // The statistics the list's plan is chosen by (a bulk write refreshes them in the
         // background; here they must be there before the first list).
-        use trellis_tests::trellis_store::sea_orm::{ConnectionTrait, Statement};
         let db = &app.engine().db;
-        db.write.execute_unprepared("ANALYZE").await.unwrap();
-        let table: String = db
-            .read
-            .query_one_raw(Statement::from_string(
-                db.backend,
+        db.raw_execute_for_tests("ANALYZE").await.unwrap();
+        let table: String = app
+            .sql_rows(
                 "SELECT relname FROM pg_class WHERE relname LIKE 'rec\\_%' AND relkind = 'r'",
-            ))
+                Vec::new(),
+            )
             .await
             .unwrap()
+            .first()
             .expect("the lead table")
             .try_get("", "relname")
             .unwrap();
@@ -1784,7 +1783,6 @@ async fn owner_keyed_indexes_follow_the_roles_and_survive_field_changes(backend:
 }
 
 async fn apps_saved_before_owner_keyed_indexes_get_them_at_upgrade(backend: Backend) {
-    use trellis_tests::trellis_store::sea_orm::ConnectionTrait;
     let app = spawn(backend).await;
     app.create_app(json!({
         "name": "sales", "label": {"en": "Sales"},
@@ -1799,13 +1797,11 @@ async fn apps_saved_before_owner_keyed_indexes_get_them_at_upgrade(backend: Back
     // The database as a build of schema version 4 left it: the app without its owner indexes.
     let db = &app.engine().db;
     for name in owner_index_names(&app).await {
-        db.write
-            .execute_unprepared(&format!("DROP INDEX \"{name}\""))
+        db.raw_execute_for_tests(&format!("DROP INDEX \"{name}\""))
             .await
             .unwrap();
     }
-    db.write
-        .execute_unprepared("UPDATE sys_meta SET value = '4' WHERE key = 'schema_version'")
+    db.raw_execute_for_tests("UPDATE sys_meta SET value = '4' WHERE key = 'schema_version'")
         .await
         .unwrap();
     assert!(owner_indexes(&app).await.is_empty());
