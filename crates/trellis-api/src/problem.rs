@@ -31,8 +31,9 @@ pub struct Problem {
     pub status: u16,
     pub code: String,
     pub detail: String,
+    /// Each problem with a field or part of the request, where there are several or one names
+    /// a field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
     pub errors: Vec<FieldError>,
     /// Seconds to wait before trying again (`rate_limited` only; also sent as `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]

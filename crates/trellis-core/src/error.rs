@@ -95,9 +95,12 @@ impl ErrorCode {
 pub const HIDDEN_REQUIREMENT: &str = "hidden_requirement";
 
 /// One problem with one field (or one part of a definition), as listed in `errors`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The field, parameter or definition path it is about (`amount`, `create[2].amount`,
+    /// `rules[0].actions[1].to`); `stage`, `comment` or a condition's name in a blocked move.
     pub field: String,
+    /// What is wrong, a stable snake_case code (`required`, `unknown_field`, …).
     pub code: String,
     pub message: String,
     /// The message in both languages, where the builder wrote one (validation rules), so a

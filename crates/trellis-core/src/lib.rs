@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod query;
 pub mod schema;
+pub mod status;
 pub mod template;
 pub mod validate;
 pub mod value;

@@ -12,6 +12,8 @@ use trellis_core::permissions::Right;
 use trellis_core::pipeline::{
     ApprovalMode, ApprovalPolicy, PipelineDef, Requirements, StageDef, TransitionDef, UserRef, media_type_allowed,
 };
+use trellis_core::pipeline::{SopAction, StageKind};
+use trellis_core::status::{ApprovalStatus, VoteDecision};
 use trellis_core::{CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Label, Val};
 use trellis_rules::{ScriptContext, UserInfo, record_map};
 use trellis_store::records::{self, Row};
@@ -480,7 +482,106 @@ pub enum TransitionOut {
     /// The record moved.
     Done(RecordOut),
     /// The record waits for approval.
-    Pending { record: RecordOut, approval: Value },
+    Pending { record: RecordOut, approval: Box<Approval> },
+}
+
+/// A request to approve a move, with its votes.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Approval {
+    pub id: String,
+    /// The record's id.
+    pub record: String,
+    /// The stage the record is in.
+    pub from: String,
+    /// The stage it moves to when approved.
+    pub to: String,
+    pub status: ApprovalStatus,
+    pub requested_by: String,
+    #[schema(format = DateTime)]
+    pub requested_at: String,
+    /// The comment of the transition request.
+    pub comment: Option<String>,
+    /// The files attached to the request (their metadata and kind).
+    pub evidence: Value,
+    /// Who must approve, and how many (`pipeline.schema.json`).
+    pub policy: Value,
+    #[schema(format = DateTime)]
+    pub decided_at: Option<String>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    pub votes: Vec<Vote>,
+}
+
+/// One approver's vote.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Vote {
+    pub user: String,
+    /// The user the voter stood in for by delegation.
+    pub on_behalf_of: Option<String>,
+    pub decision: VoteDecision,
+    pub comment: Option<String>,
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+/// The moves from a record's stage.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NextMoves {
+    /// The record's stage.
+    pub stage: String,
+    /// The stage an approval would move it to, while one is pending.
+    pub pending_stage: Option<String>,
+    /// The stage's standard operating procedure (`pipeline.schema.json`).
+    pub sop: Vec<SopAction>,
+    pub transitions: Vec<NextMove>,
+}
+
+/// A move the caller could make from the record's stage.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NextMove {
+    /// The stage it moves to.
+    pub to: String,
+    pub label: Label,
+    /// The target stage's kind.
+    pub kind: StageKind,
+    /// Whether the caller's roles allow it.
+    pub allowed: bool,
+    /// Allowed and nothing blocks it now.
+    pub ready: bool,
+    /// Each condition that keeps it from being made now (the field, or `stage`, `comment`, a
+    /// condition's name, it is about).
+    pub blocked_by: Vec<FieldError>,
+    pub needs_approval: bool,
+    pub comment_required: bool,
+}
+
+/// The board of an entity's pipeline.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Board {
+    /// Per stage, in order.
+    pub stages: Vec<BoardColumn>,
+}
+
+/// A column of the board: one stage.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BoardColumn {
+    pub key: String,
+    pub label: Label,
+    pub kind: StageKind,
+    /// The stage's win probability, percent.
+    pub probability: Option<f64>,
+    /// Records of the stage under the filter.
+    pub count: i64,
+    /// Per summed field, its sum over the column (`sum`).
+    pub sums: Map<String, Value>,
+    /// The first records (their schema is in the app's document).
+    #[schema(value_type = Vec<Object>)]
+    pub records: crate::records::Page,
+    /// The `cursor` of the column's next records (the list route, with the stage in the
+    /// filter); none on the last.
+    pub next_cursor: Option<String>,
+    /// The stages the caller may move these records to.
+    pub may_move_to: Vec<String>,
 }
 
 impl Engine {
@@ -659,7 +760,10 @@ impl Engine {
                 let (record, approval) = self
                     .request_approval(tx, ctx, app, entity, row, from, to, policy, &req, &evidence)
                     .await?;
-                TransitionOut::Pending { record, approval }
+                TransitionOut::Pending {
+                    record,
+                    approval: Box::new(approval),
+                }
             }
             None => TransitionOut::Done(
                 self.apply_transition(
@@ -794,7 +898,7 @@ impl Engine {
         policy: &ApprovalPolicy,
         req: &Request,
         evidence: &[Evidence],
-    ) -> Result<(RecordOut, Value), Error> {
+    ) -> Result<(RecordOut, Approval), Error> {
         let now = trellis_core::value::now_micros();
         let id = row.id().to_string();
         let pending = col(entity, "pending_stage")?;
@@ -863,13 +967,13 @@ impl Engine {
             row.values[i] = Some(Val::Text(to.key.to_string()));
         }
         bump(entity, &mut row, now);
-        let approval_json = self.approval_json(tx, &approval).await?;
+        let approval = self.approval_out(tx, &approval).await?;
         Ok((
             RecordOut {
                 json: record_json(entity, &row),
                 version: row.version(),
             },
-            approval_json,
+            approval,
         ))
     }
 
@@ -891,45 +995,50 @@ impl Engine {
         Ok(out)
     }
 
-    async fn approval_json<C: trellis_store::Writes>(
+    async fn approval_out<C: trellis_store::Writes>(
         &self,
         conn: &C,
         a: &approvals::ApprovalRow,
-    ) -> Result<Value, Error> {
-        let votes = approvals::votes(conn, &a.id).await?;
-        Ok(json!({
-            "id": a.id,
-            "record": a.record_id,
-            "from": a.from_stage,
-            "to": a.to_stage,
-            "status": a.status,
-            "requested_by": a.requested_by,
-            "requested_at": trellis_core::value::format_datetime(&a.requested_at),
-            "comment": a.comment,
-            "evidence": serde_json::from_str::<Value>(&a.evidence).unwrap_or(Value::Null),
-            "policy": serde_json::from_str::<Value>(&a.policy).unwrap_or(Value::Null),
-            "decided_at": a.decided_at.as_ref().map(trellis_core::value::format_datetime),
-            "reason": a.reason,
-            "votes": votes.iter().map(|v| json!({
-                "user": v.user_id,
-                "on_behalf_of": v.on_behalf_of,
-                "decision": v.decision,
-                "comment": v.comment,
-                "at": trellis_core::value::format_datetime(&v.at),
-            })).collect::<Vec<_>>(),
-        }))
+    ) -> Result<Approval, Error> {
+        let stored = |what: &str, word: &str| Error::internal(format!("unknown {what} '{word}' stored"));
+        let votes = approvals::votes(conn, &a.id)
+            .await?
+            .into_iter()
+            .map(|v| {
+                Ok(Vote {
+                    decision: VoteDecision::parse(&v.decision).ok_or_else(|| stored("vote", &v.decision))?,
+                    user: v.user_id,
+                    on_behalf_of: v.on_behalf_of,
+                    comment: v.comment,
+                    at: trellis_core::value::format_datetime(&v.at),
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Approval {
+            id: a.id.clone(),
+            record: a.record_id.clone(),
+            from: a.from_stage.clone(),
+            to: a.to_stage.clone(),
+            status: ApprovalStatus::parse(&a.status).ok_or_else(|| stored("approval status", &a.status))?,
+            requested_by: a.requested_by.clone(),
+            requested_at: trellis_core::value::format_datetime(&a.requested_at),
+            comment: a.comment.clone(),
+            evidence: serde_json::from_str::<Value>(&a.evidence).unwrap_or(Value::Null),
+            policy: serde_json::from_str::<Value>(&a.policy).unwrap_or(Value::Null),
+            decided_at: a.decided_at.as_ref().map(trellis_core::value::format_datetime),
+            reason: a.reason.clone(),
+            votes,
+        })
     }
 
     /// Approvals of the tenant with a status; `mine` keeps those the caller may decide.
-    pub async fn list_approvals(&self, ctx: &TenantCtx, status: &str, mine: bool) -> Result<Value, Error> {
-        if !matches!(status, "pending" | "approved" | "rejected") {
-            return Err(Error::bad_field(
-                "status",
-                "invalid",
-                "status is pending, approved or rejected",
-            ));
-        }
-        let rows = approvals::with_status(&self.db.read, ctx.tenant_id(), None, status, 500).await?;
+    pub async fn list_approvals(
+        &self,
+        ctx: &TenantCtx,
+        status: ApprovalStatus,
+        mine: bool,
+    ) -> Result<Vec<Approval>, Error> {
+        let rows = approvals::with_status(&self.db.read, ctx.tenant_id(), None, status.as_str(), 500).await?;
         let mut out = Vec::new();
         let mut reach = ReadReach::default();
         for a in rows {
@@ -947,13 +1056,13 @@ impl Engine {
                     continue;
                 }
             }
-            out.push(self.approval_json(&self.db.read, &a).await?);
+            out.push(self.approval_out(&self.db.read, &a).await?);
         }
-        Ok(json!({ "data": out }))
+        Ok(out)
     }
 
     /// One approval, for a user who may read its record (otherwise it does not exist for them).
-    pub async fn get_approval(&self, ctx: &TenantCtx, id: &str) -> Result<Value, Error> {
+    pub async fn get_approval(&self, ctx: &TenantCtx, id: &str) -> Result<Approval, Error> {
         let a = approvals::get(&self.db.read, ctx.tenant_id(), id)
             .await?
             .ok_or_else(|| Error::not_found("no such approval"))?;
@@ -963,7 +1072,7 @@ impl Engine {
         {
             return Err(Error::not_found("no such approval"));
         }
-        self.approval_json(&self.db.read, &a).await
+        self.approval_out(&self.db.read, &a).await
     }
 
     /// Whether the caller may read the record of an approval: the read right on its entity and
@@ -1041,7 +1150,7 @@ impl Engine {
         id: &str,
         approve: bool,
         comment: Option<&str>,
-    ) -> Result<Value, Error> {
+    ) -> Result<Approval, Error> {
         let comment = comment.map(str::trim).filter(|c| !c.is_empty());
         if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT) {
             return Err(Error::bad_field(
@@ -1064,7 +1173,7 @@ impl Engine {
         if !self.reads_approval(&tx, ctx, &a, &mut ReadReach::default()).await? {
             return Err(Error::not_found("no such approval"));
         }
-        if a.status != "pending" {
+        if a.status != ApprovalStatus::Pending.as_str() {
             return Err(Error::conflict(format!("the approval is already {}", a.status)));
         }
         let policy: ApprovalPolicy = serde_json::from_str(&a.policy).map_err(|e| Error::internal(e.to_string()))?;
@@ -1080,7 +1189,13 @@ impl Engine {
             approval_id: a.id.clone(),
             user_id: ctx.user_id().to_string(),
             on_behalf_of: (stands_for != ctx.user_id()).then(|| stands_for.clone()),
-            decision: if approve { "approve" } else { "reject" }.into(),
+            decision: if approve {
+                VoteDecision::Approve
+            } else {
+                VoteDecision::Reject
+            }
+            .as_str()
+            .into(),
             comment: comment.map(str::to_string),
             at: now,
         };
@@ -1097,11 +1212,11 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::not_found("the record of this approval is gone"))?;
         let outcome = if !approve {
-            "rejected"
+            ApprovalStatus::Rejected
         } else if self.policy_met(&tx, &a, &policy).await? {
-            "approved"
+            ApprovalStatus::Approved
         } else {
-            "pending"
+            ApprovalStatus::Pending
         };
         record_event(
             &tx,
@@ -1123,8 +1238,8 @@ impl Engine {
         )
         .await?;
         match outcome {
-            "rejected" => {
-                approvals::decide(&tx, &a.id, "rejected", now, comment).await?;
+            ApprovalStatus::Rejected => {
+                approvals::decide(&tx, &a.id, ApprovalStatus::Rejected.as_str(), now, comment).await?;
                 let pending = col(entity, "pending_stage")?;
                 records::update(&tx, entity, &a.record_id, None, now, None, &[(pending, Val::Null)]).await?;
                 record_event(
@@ -1152,7 +1267,7 @@ impl Engine {
                 )
                 .await?;
             }
-            "approved" => {
+            ApprovalStatus::Approved => {
                 let p = pipeline_of(entity)?;
                 let from = current_stage(p, entity, &record);
                 let to = p
@@ -1203,7 +1318,7 @@ impl Engine {
                 if !problems.is_empty() {
                     return Err(blocked(problems));
                 }
-                approvals::decide(&tx, &a.id, "approved", now, None).await?;
+                approvals::decide(&tx, &a.id, ApprovalStatus::Approved.as_str(), now, None).await?;
                 record_event(
                     &tx,
                     EventDraft {
@@ -1248,7 +1363,7 @@ impl Engine {
         let a = approvals::get(&tx, ctx.tenant_id(), id)
             .await?
             .ok_or_else(|| Error::internal("approval vanished"))?;
-        let out = self.approval_json(&tx, &a).await?;
+        let out = self.approval_out(&tx, &a).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_dispatcher();
         Ok(out)
@@ -1311,7 +1426,13 @@ impl Engine {
     /// The transitions the caller could make from the record's stage, each with what blocks
     /// it now (nothing: it can be made), whether it needs approval, and whether the caller is
     /// allowed at all.
-    pub async fn next_transitions(&self, ctx: &TenantCtx, app: &str, entity: &str, id: &str) -> Result<Value, Error> {
+    pub async fn next_transitions(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        id: &str,
+    ) -> Result<NextMoves, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = crate::records::entity_of(&app, entity)?.clone();
         let p = pipeline_of(&entity)?;
@@ -1364,23 +1485,23 @@ impl Engine {
                     ),
                 );
             }
-            out.push(json!({
-                "to": to.key,
-                "label": t.label.as_ref().unwrap_or(&to.label),
-                "kind": to.kind.as_str(),
-                "allowed": allowed,
-                "ready": allowed && blockers.is_empty(),
-                "blocked_by": blockers,
-                "needs_approval": t.approval.is_some(),
-                "comment_required": t.comment_required,
-            }));
+            out.push(NextMove {
+                to: to.key.to_string(),
+                label: t.label.as_ref().unwrap_or(&to.label).clone(),
+                kind: to.kind,
+                allowed,
+                ready: allowed && blockers.is_empty(),
+                blocked_by: blockers,
+                needs_approval: t.approval.is_some(),
+                comment_required: t.comment_required,
+            });
         }
-        Ok(json!({
-            "stage": from.key,
-            "pending_stage": pending,
-            "sop": from.sop,
-            "transitions": out,
-        }))
+        Ok(NextMoves {
+            stage: from.key.to_string(),
+            pending_stage: pending.map(str::to_string),
+            sop: from.sop.clone(),
+            transitions: out,
+        })
     }
 
     /// The board of a pipeline: per stage (in order) the count, sums of numeric fields and the
@@ -1393,7 +1514,7 @@ impl Engine {
         entity_name: &str,
         p: &crate::records::ListParams,
         sums: Option<&str>,
-    ) -> Result<Value, Error> {
+    ) -> Result<Board, Error> {
         let app = self.compiled_app(ctx, app_name).await?;
         let entity = crate::records::entity_of(&app, entity_name)?.clone();
         let pipeline = pipeline_of(&entity)?;
@@ -1462,8 +1583,7 @@ impl Engine {
                 ..p.clone()
             };
             let page = self.list_records(ctx, app_name, entity_name, &params).await?;
-            let page = serde_json::to_value(&page).map_err(|e| Error::internal(e.to_string()))?;
-            let may: Vec<&str> = pipeline
+            let may: Vec<String> = pipeline
                 .next_stages(s.key.as_str())
                 .into_iter()
                 .filter(|n| {
@@ -1477,21 +1597,21 @@ impl Engine {
                             })
                         })
                 })
-                .map(|n| n.key.as_str())
+                .map(|n| n.key.to_string())
                 .collect();
-            stages.push(json!({
-                "key": s.key,
-                "label": s.label,
-                "kind": s.kind.as_str(),
-                "probability": s.probability,
-                "count": count,
-                "sums": sums_out,
-                "records": page["data"],
-                "next_cursor": page["next_cursor"],
-                "may_move_to": may,
-            }));
+            stages.push(BoardColumn {
+                key: s.key.to_string(),
+                label: s.label.clone(),
+                kind: s.kind,
+                probability: s.probability,
+                count,
+                sums: sums_out,
+                records: page.data,
+                next_cursor: page.next_cursor,
+                may_move_to: may,
+            });
         }
-        Ok(json!({ "stages": stages }))
+        Ok(Board { stages })
     }
 
     /// Fires SLA timers that are due: marks each record overdue once, writes an `sla_breached`

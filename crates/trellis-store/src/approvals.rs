@@ -22,7 +22,7 @@ pub struct ApprovalRow {
     pub evidence: String,
     /// JSON of the approval policy at the time of the request.
     pub policy: String,
-    /// `pending`, `approved`, `rejected`, `cancelled`.
+    /// `trellis_core::status::ApprovalStatus`: `pending`, `approved`, `rejected`.
     pub status: String,
     pub decided_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
@@ -33,7 +33,7 @@ pub struct VoteRow {
     pub approval_id: String,
     pub user_id: String,
     pub on_behalf_of: Option<String>,
-    /// `approve` or `reject`.
+    /// `trellis_core::status::VoteDecision`: `approve` or `reject`.
     pub decision: String,
     pub comment: Option<String>,
     pub at: DateTime<Utc>,

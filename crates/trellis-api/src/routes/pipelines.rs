@@ -4,9 +4,10 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use trellis_core::status::ApprovalStatus;
 use trellis_engine::Engine;
-use trellis_engine::pipelines::TransitionOut;
+use trellis_engine::pipelines::{Approval, Board, NextMoves, TransitionOut};
 use trellis_engine::records::ListParams;
 use utoipa::{IntoParams, ToSchema};
 
@@ -116,8 +117,7 @@ pub struct PendingApproval {
     /// The record (its schema is in the app's document), still in its stage.
     #[schema(value_type = Object)]
     record: Value,
-    #[schema(value_type = ApprovalBody)]
-    approval: Value,
+    approval: Approval,
 }
 
 /// Move a record to another stage. 200 with the record when it moved; 202 with the approval
@@ -152,56 +152,10 @@ pub async fn transition_record(
                 .json(PendingApproval {
                     status: PendingStatus::PendingApproval,
                     record: record.json,
-                    approval,
+                    approval: *approval,
                 }),
         },
     )
-}
-
-/// A condition that keeps a move from being made now.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct Blocker {
-    /// The field (or `stage`, `comment`, a condition's name) it is about.
-    field: String,
-    code: String,
-    message: String,
-    /// The message in both languages, where the builder wrote one.
-    #[schema(value_type = Option<Object>)]
-    messages: Option<Value>,
-}
-
-/// A move the caller could make from the record's stage.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct NextMove {
-    /// The stage it moves to.
-    to: String,
-    /// `{zh?, en?}`.
-    #[schema(value_type = Object)]
-    label: Value,
-    /// The target stage's kind (`open`, `won`, `lost`, …).
-    kind: String,
-    /// Whether the caller's roles allow it.
-    allowed: bool,
-    /// Allowed and nothing blocks it now.
-    ready: bool,
-    blocked_by: Vec<Blocker>,
-    needs_approval: bool,
-    comment_required: bool,
-}
-
-/// The moves from the record's stage.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct NextMoves {
-    /// The record's stage.
-    stage: String,
-    /// The stage an approval would move it to, while one is pending.
-    pending_stage: Option<String>,
-    /// The stage's standard operating procedure (`pipeline.schema.json`).
-    sop: Vec<Value>,
-    transitions: Vec<NextMove>,
 }
 
 /// The moves the caller could make from the record's stage, each with what blocks it now, and
@@ -268,39 +222,6 @@ pub struct BoardQuery {
     sum: Option<String>,
 }
 
-/// A column of the board: one stage.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct BoardColumn {
-    key: String,
-    /// `{zh?, en?}`.
-    #[schema(value_type = Object)]
-    label: Value,
-    kind: String,
-    /// The stage's win probability, percent.
-    probability: Option<f64>,
-    /// Records of the stage under the filter.
-    count: i64,
-    /// Per summed field, its sum over the column (`sum`).
-    sums: Map<String, Value>,
-    /// The first records (their schema is in the app's document).
-    #[schema(value_type = Vec<Object>)]
-    records: Vec<Value>,
-    /// The `cursor` of the column's next records (the list route, with the stage in the
-    /// filter); none on the last.
-    next_cursor: Option<String>,
-    /// The stages the caller may move these records to.
-    may_move_to: Vec<String>,
-}
-
-/// The board of an entity's pipeline.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct Board {
-    /// Per stage, in order.
-    stages: Vec<BoardColumn>,
-}
-
 /// The board of an entity's pipeline: per stage, in order, the count, sums and first records
 /// under one filter, and the stages the caller may move records to.
 #[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), BoardQuery),
@@ -325,101 +246,36 @@ pub async fn get_board(
     Ok(HttpResponse::Ok().json(engine.board(&caller.0, &app, &entity, &p, q.sum.as_deref()).await?))
 }
 
-/// Where an approval stands.
-#[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    #[default]
-    Pending,
-    Approved,
-    Rejected,
-}
-
-impl ApprovalStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            ApprovalStatus::Pending => "pending",
-            ApprovalStatus::Approved => "approved",
-            ApprovalStatus::Rejected => "rejected",
-        }
-    }
+fn pending() -> ApprovalStatus {
+    ApprovalStatus::Pending
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct ApprovalsQuery {
     /// Pending ones by default.
-    #[serde(default)]
+    #[serde(default = "pending")]
+    #[param(inline)]
     status: ApprovalStatus,
     /// Only approvals the caller may decide (themselves or by delegation).
     #[serde(default)]
     mine: bool,
 }
 
-/// A decision on an approval.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // documents the answer the engine builds
-pub enum VoteDecision {
-    Approve,
-    Reject,
-}
-
-/// One approver's vote.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct Vote {
-    user: String,
-    /// The user the voter stood in for by delegation.
-    on_behalf_of: Option<String>,
-    decision: VoteDecision,
-    comment: Option<String>,
-    #[schema(format = DateTime)]
-    at: String,
-}
-
-/// A request to approve a move, with its votes.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct ApprovalBody {
-    id: String,
-    /// The record's id.
-    record: String,
-    /// The stage the record is in.
-    from: String,
-    /// The stage it moves to when approved.
-    to: String,
-    status: ApprovalStatus,
-    requested_by: String,
-    #[schema(format = DateTime)]
-    requested_at: String,
-    /// The comment of the transition request.
-    comment: Option<String>,
-    /// The files attached to the request (their metadata and kind).
-    evidence: Value,
-    /// Who must approve, and how many (`pipeline.schema.json`).
-    policy: Value,
-    #[schema(format = DateTime)]
-    decided_at: Option<String>,
-    /// Why it was rejected.
-    reason: Option<String>,
-    votes: Vec<Vote>,
-}
-
 /// Approvals of the tenant.
 #[utoipa::path(tag = "pipelines", params(ApprovalsQuery),
-    responses((status = 200, description = "The approvals", body = List<ApprovalBody>), (status = 400, body = Problem)))]
+    responses((status = 200, description = "The approvals", body = List<Approval>), (status = 400, body = Problem)))]
 #[get("/approvals")]
 pub async fn list_approvals(
     engine: web::Data<Engine>,
     caller: Caller,
     q: web::Query<ApprovalsQuery>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(engine.list_approvals(&caller.0, q.status.as_str(), q.mine).await?))
+    Ok(HttpResponse::Ok().json(List::of(engine.list_approvals(&caller.0, q.status, q.mine).await?)))
 }
 
 /// One approval with its votes.
 #[utoipa::path(tag = "pipelines", params(("id" = String, Path)),
-    responses((status = 200, description = "The approval", body = ApprovalBody), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The approval", body = Approval), (status = 404, body = Problem)))]
 #[get("/approvals/{id}")]
 pub async fn get_approval(
     engine: web::Data<Engine>,
@@ -450,7 +306,7 @@ pub struct Reject {
 
 /// Approve; the last approval the policy needs moves the record.
 #[utoipa::path(tag = "pipelines", params(("id" = String, Path)), request_body(content = Option<Approve>),
-    responses((status = 200, description = "The approval", body = ApprovalBody), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, description = "The approval", body = Approval), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/approvals/{id}/approve")]
 pub async fn approve_approval(
     engine: web::Data<Engine>,
@@ -465,7 +321,7 @@ pub async fn approve_approval(
 
 /// Reject (the reason is required); the record stays in its stage.
 #[utoipa::path(tag = "pipelines", params(("id" = String, Path)), request_body = Reject,
-    responses((status = 200, description = "The approval", body = ApprovalBody), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The approval", body = Approval), (status = 403, body = Problem), (status = 422, body = Problem)))]
 #[post("/approvals/{id}/reject")]
 pub async fn reject_approval(
     engine: web::Data<Engine>,

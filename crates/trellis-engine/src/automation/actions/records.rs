@@ -169,7 +169,7 @@ pub async fn transition(
     {
         crate::pipelines::TransitionOut::Done(r) => Ok(serde_json::json!({"record": id, "stage": r.json["stage"]})),
         crate::pipelines::TransitionOut::Pending { approval, .. } => {
-            Ok(serde_json::json!({"record": id, "pending_approval": approval["id"]}))
+            Ok(serde_json::json!({"record": id, "pending_approval": approval.id}))
         }
     }
 }
