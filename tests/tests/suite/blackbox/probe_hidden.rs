@@ -1,8 +1,8 @@
 //! Hidden means hidden (issue 13, point 11), over HTTP on SQLite and PostgreSQL: a field the
 //! caller's roles hide is never named nor shown to them by a blocked transition, a refused
-//! write, the app's definition (validations, rollup and scope filters, rule triggers,
-//! pipeline user fields) or a rule's runs (records and values of other entities its
-//! actions touched, errors depending on one).
+//! write, the app's definition (validations, rollup and scope filters, rule triggers and
+//! conditions, pipeline user fields) or a rule's runs (records and values of other entities its
+//! actions touched, whether a rule reading a hidden field matched, errors depending on one).
 
 use std::time::Duration;
 
@@ -105,6 +105,8 @@ fn crm() -> Value {
                 {"type": "notify", "to": {"fields": ["manager"]}, "title": {"en": "Touched"}}]},
             {"name": "on_margin", "trigger": {"type": "field_changed", "entity": "deal", "field": "margin", "to": 99},
              "actions": [{"type": "set_fields", "values": {"summary": "big"}}]},
+            {"name": "watch", "trigger": {"type": "manual", "entity": "deal"}, "condition": "record.margin > 10",
+             "actions": [{"type": "set_fields", "values": {"summary": "watched"}}]},
             {"name": "stamp", "trigger": {"type": "manual", "entity": "deal"},
              "actions": [{"type": "set_fields", "values": {"discount": null}}]}
         ]
@@ -713,6 +715,66 @@ async fn a_refused_write_names_no_hidden_field(backend: Backend) {
 // Runs of rules that read hidden fields
 // ---------------------------------------------------------------------------------------------
 
+/// A rule whose condition reads a field hidden from a rep tells by each run whether it matched:
+/// the rule is unknown to her (left out of the rules; its runs, a dry run and a manual run 404
+/// as an unknown rule's); the administrator reads it and its runs.
+async fn runs_of_a_rule_reading_a_hidden_field_are_unknown(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    app.patch(&format!("/api/v1/data/crm/deal/{}", w.deal), json!({"margin": 20}))
+        .await
+        .expect(200);
+    app.post(&format!("/api/v1/data/crm/deal/{}/rules/watch/run", w.deal), json!({}))
+        .await
+        .expect(202);
+    let all = runs_done(app, "watch", 1).await;
+    assert_eq!(all["data"][0]["matched"], json!(true), "{all}");
+    let r = as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules/watch/runs", None)
+        .await
+        .expect_problem(404, "not_found");
+    let unknown = as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules/nothing/runs", None)
+        .await
+        .expect_problem(404, "not_found");
+    assert_eq!(
+        r.body["detail"].as_str().map(|d| d.replace("watch", "nothing")),
+        unknown.body["detail"].as_str().map(str::to_string),
+        "answered as an unknown rule: {}",
+        r.text
+    );
+    as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules/watch", None)
+        .await
+        .expect_problem(404, "not_found");
+    // Nor does she test or run it (a dry run's `matched` would be about her view only, but the
+    // rule is not hers to know).
+    as_user(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/apps/crm/rules/watch/test",
+        Some(json!({"record": w.deal})),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    as_user(
+        app,
+        alice,
+        Method::POST,
+        &format!("/api/v1/data/crm/deal/{}/rules/watch/run", w.deal),
+        None,
+    )
+    .await
+    .expect_problem(404, "not_found");
+    let listed = as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules", None)
+        .await
+        .expect(200);
+    assert!(!listed.text.contains("watch"), "{}", listed.text);
+    assert!(listed.text.contains("touch"), "{}", listed.text);
+    // The administrator still reads the rule and its health.
+    let listed = app.get("/api/v1/apps/crm/rules").await.expect(200);
+    assert!(listed.text.contains("\"watch\""), "{}", listed.text);
+}
+
 /// A rule's action refused by a requirement reading a field hidden from a reader of its runs
 /// (clearing `discount`, required while `margin` is over 50) reads as an error on a field they
 /// cannot see; the administrator reads what failed and what it depends on.
@@ -755,5 +817,6 @@ on_both!(
     the_definition_names_no_hidden_field_anywhere,
     rule_runs_hide_every_hidden_field_of_every_entity,
     a_refused_write_names_no_hidden_field,
+    runs_of_a_rule_reading_a_hidden_field_are_unknown,
     a_run_refused_by_a_hidden_requirement_is_veiled,
 );
