@@ -89,9 +89,11 @@ impl ErrorCode {
     }
 }
 
-/// The code of an `errors[]` item of a 409 `transition_blocked` that stands for the unmet
-/// requirements on fields hidden from the caller (a required field, a condition reading one):
-/// the move is refused without naming the field or showing its value.
+/// The code of an `errors[]` item that stands for the unmet requirements on fields hidden from
+/// the caller (a required field, a condition, `required_if`, validation rule or unique index
+/// reading or holding one), of a 409 `transition_blocked` and of a refused record write (422
+/// `validation_failed`): the move or write is refused without naming the field or showing its
+/// value.
 pub const HIDDEN_REQUIREMENT: &str = "hidden_requirement";
 
 /// One problem with one field (or one part of a definition), as listed in `errors`.

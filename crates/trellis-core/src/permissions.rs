@@ -459,7 +459,8 @@ pub fn filter_names(filter: &Value, fields: &HashSet<String>) -> bool {
 ///   `null` (the role keeps a filter the caller may not read; it is not shown as "all rows");
 /// - pipelines: see [`without_hidden`]; user fields that may make a transition and an SLA's
 ///   escalation to a hidden user field: left out;
-/// - rules whose trigger names a hidden field (`field_changed`, `relative_time`): left out.
+/// - rules whose trigger names a hidden field (`field_changed`, `relative_time`) or whose
+///   condition reads one ([`rule_reads_hidden`]): left out.
 pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     let mut v = app.clone();
     let all_hidden = hidden_by_entity(app, roles);
@@ -523,10 +524,28 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     v.rules = app
         .rules
         .iter()
-        .filter(|r| !trigger_names_hidden(&r.trigger, &all_hidden))
+        .filter(|r| !rule_reads_hidden(app, r, &all_hidden))
         .map(crate::automation::RuleDef::summary)
         .collect();
     v
+}
+
+/// Whether a rule's runs tell something of a value hidden from the caller (whether it ran,
+/// whether its condition matched): its trigger names a hidden field (`field_changed`,
+/// `relative_time`), or its condition reads one ([`script_reads_hidden`] over the trigger's
+/// entity). Such a rule is left out of the caller's view of the app, and its runs with it.
+pub fn rule_reads_hidden(app: &AppDef, rule: &crate::automation::RuleDef, hidden: &HiddenFields) -> bool {
+    if hidden.is_empty() {
+        return false;
+    }
+    if trigger_names_hidden(&rule.trigger, hidden) {
+        return true;
+    }
+    let entity = rule.trigger.entity().and_then(|e| app.entity(e.as_str()));
+    match (entity, rule.condition.as_deref()) {
+        (Some(e), Some(c)) => script_reads_hidden(app, e, hidden, c),
+        _ => false,
+    }
 }
 
 /// Whether a rule's trigger names a field hidden from the caller.
@@ -716,6 +735,45 @@ mod tests {
         let err = validate_app(&b).unwrap_err();
         assert_eq!(err.errors[0].field, "roles.rep.permissions.deal.fields.owner");
         assert!(is_guarded(&a));
+    }
+
+    #[test]
+    fn rules_whose_trigger_or_condition_reads_a_hidden_field_are_not_in_the_view() {
+        let mut a = parse_app(&json!({"name": "s", "label": {"en": "S"}, "entities": [
+            {"name": "customer", "label": {"en": "C"}, "fields": [
+                {"name": "credit", "label": {"en": "C"}, "type": "integer"}]},
+            {"name": "deal", "label": {"en": "D"}, "fields": [
+                {"name": "amount", "label": {"en": "A"}, "type": "decimal"},
+                {"name": "margin", "label": {"en": "M"}, "type": "decimal"},
+                {"name": "customer", "label": {"en": "C"}, "type": "relation", "target": "customer"}]}],
+            "roles": [{"name": "rep", "label": {"en": "Rep"}, "permissions": {
+                "deal": {"read": true, "fields": {"margin": "hidden"}},
+                "customer": {"read": true, "fields": {"credit": "hidden"}}}}],
+            "rules": [
+                {"name": "plain", "trigger": {"type": "record_created", "entity": "deal"},
+                 "condition": "record.amount > 10", "actions": [{"type": "set_fields", "values": {"amount": 1}}]},
+                {"name": "margin_rule", "trigger": {"type": "record_created", "entity": "deal"},
+                 "condition": "record.margin > 10", "actions": [{"type": "set_fields", "values": {"amount": 1}}]},
+                {"name": "credit_rule", "trigger": {"type": "record_updated", "entity": "deal"},
+                 "condition": "related.customer.credit > 0", "actions": [{"type": "set_fields", "values": {"amount": 1}}]},
+                {"name": "margin_changed", "trigger": {"type": "field_changed", "entity": "deal", "field": "margin"},
+                 "actions": [{"type": "set_fields", "values": {"amount": 1}}]},
+                {"name": "margins_x", "trigger": {"type": "record_created", "entity": "deal"},
+                 "condition": "record.margins_x == ()", "actions": [{"type": "set_fields", "values": {"amount": 1}}]}]}))
+        .unwrap();
+        assign_ids(&mut a);
+        let rep = ["rep".to_string()];
+        let hidden = hidden_by_entity(&a, &rep);
+        let reads: Vec<&str> = a
+            .rules
+            .iter()
+            .filter(|r| rule_reads_hidden(&a, r, &hidden))
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(reads, ["margin_rule", "credit_rule", "margin_changed"]);
+        let view: Vec<String> = app_view(&a, &rep).rules.iter().map(|r| r.name.to_string()).collect();
+        assert_eq!(view, ["plain", "margins_x"]);
+        assert!(a.rules.iter().all(|r| !rule_reads_hidden(&a, r, &HiddenFields::new())));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use trellis_core::autonumber::AutoFormat;
-use trellis_core::def::FieldType;
-use trellis_core::permissions::Right;
+use trellis_core::def::{AppDef, EntityDef, FieldType};
+use trellis_core::permissions::{HiddenFields, Right, script_reads_hidden};
 use trellis_core::query::{Filter, decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
 use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
 use trellis_store::records::{self, ListQuery, NewMeta, Row};
@@ -169,6 +169,145 @@ fn is_empty(v: &Val) -> bool {
 
 fn required_error(f: &CompiledField) -> FieldError {
     FieldError::new(f.name.clone(), "required", "is required")
+}
+
+/// The message of a `unique` error of a field declared `unique` (an index's names its fields).
+const UNIQUE_VALUE: &str = "another record has this value";
+
+/// What the unmet requirements of a write on data hidden from the writer answer as: the write
+/// is refused, but neither the field nor its value is named. One such entry stands for all of
+/// them (see [`veil`]).
+pub fn hidden_requirement() -> FieldError {
+    FieldError::new(
+        "requirements",
+        trellis_core::error::HIDDEN_REQUIREMENT,
+        "a requirement on data you cannot see is not met",
+    )
+    .with_messages(trellis_core::def::Label::new(
+        "一项涉及您无权查看的数据的要求未满足",
+        "a requirement on data you cannot see is not met",
+    ))
+}
+
+/// Whether a problem of a write names a field hidden from the writer (`hidden`, by entity) or
+/// depends on one: a hidden field required or not unique, a `required_if`, a validation rule
+/// (its `when`, `assert` or the field it is reported on) or a formula reading one, a unique
+/// index holding one. Problems of scripts are named after what failed (`formula of 'f'`,
+/// `required_if of 'f'`, `rule 'r'`).
+fn depends_on_hidden(app: &AppDef, entity: &EntityDef, hidden: &HiddenFields, e: &FieldError) -> bool {
+    let own = hidden.get(entity.name.as_str());
+    let is_hidden = |f: &str| own.is_some_and(|h| h.contains(f));
+    let reads = |s: &str| script_reads_hidden(app, entity, hidden, s);
+    let required_if_reads = |f: &str| {
+        entity
+            .field(f)
+            .and_then(|d| d.required_if.as_deref())
+            .is_some_and(reads)
+    };
+    let rule_reads = |name: &str, field: Option<&str>| {
+        entity.validations.iter().any(|r| {
+            r.name.as_str() == name
+                && field.is_none_or(|f| r.field.as_ref().map_or("", |x| x.as_str()) == f)
+                && (r.field.as_ref().is_some_and(|f| is_hidden(f.as_str()))
+                    || reads(&r.assert)
+                    || r.when.as_deref().is_some_and(reads))
+        })
+    };
+    // A hidden field a writer sends is unknown to them ([`crate::access::Access::check_body`]),
+    // as if it did not exist: that answer stays.
+    if e.code == "unknown_field" {
+        return false;
+    }
+    if is_hidden(&e.field) {
+        return true;
+    }
+    if e.code == "script_error" {
+        let quoted = |prefix: &str| {
+            e.field
+                .strip_prefix(prefix)
+                .and_then(|r| r.strip_suffix('\''))
+                .map(str::to_string)
+        };
+        if let Some(f) = quoted("formula of '") {
+            return is_hidden(&f);
+        }
+        if let Some(f) = quoted("required_if of '") {
+            return is_hidden(&f) || required_if_reads(&f);
+        }
+        if let Some(r) = quoted("rule '") {
+            return rule_reads(&r, None);
+        }
+    }
+    (e.code == "required" && required_if_reads(&e.field))
+        || rule_reads(&e.code, Some(&e.field))
+        || (e.code == "unique"
+            && e.message != UNIQUE_VALUE
+            && entity.indexes.iter().any(|i| {
+                i.unique
+                    && i.fields.iter().any(|f| f.as_str() == e.field)
+                    && i.fields.iter().any(|f| is_hidden(f.as_str()))
+            }))
+}
+
+/// The problems of a write as a writer who may not see `hidden` reads them: those that name or
+/// depend on a hidden value ([`depends_on_hidden`]) replaced by one [`hidden_requirement`];
+/// `None` when none does.
+fn veil_errors(
+    app: &AppDef,
+    entity: &EntityDef,
+    hidden: &HiddenFields,
+    errors: &[FieldError],
+) -> Option<Vec<FieldError>> {
+    if hidden.is_empty() || !errors.iter().any(|e| depends_on_hidden(app, entity, hidden, e)) {
+        return None;
+    }
+    let mut out: Vec<FieldError> = errors
+        .iter()
+        .filter(|e| !depends_on_hidden(app, entity, hidden, e))
+        .cloned()
+        .collect();
+    out.push(hidden_requirement());
+    Some(out)
+}
+
+/// A failed write as the writer may read it: a 422 (`validation_failed`, `script_error`) whose
+/// problems name or depend on a value hidden from them answers `validation_failed` with those
+/// problems replaced by one [`hidden_requirement`]; errors about visible fields stay as they
+/// are. Nothing is written either way.
+pub(crate) fn veil(app: &AppDef, entity: &EntityDef, hidden: &HiddenFields, e: Error) -> Error {
+    if !matches!(e.code, ErrorCode::ValidationFailed | ErrorCode::ScriptError) {
+        return e;
+    }
+    match veil_errors(app, entity, hidden, &e.errors) {
+        Some(errors) => Error::validation(errors),
+        None => e,
+    }
+}
+
+/// The fields, of any entity, that the problems of a failed write depend on beyond the fields
+/// they name: those a `required_if`, a validation rule or a unique index behind one reads. A
+/// rule's action names them in its error, so that a reader of the run who may not see one of
+/// them reads the error veiled, as every error naming a hidden field.
+pub(crate) fn problem_reads(app: &AppDef, entity: &EntityDef, errors: &[FieldError]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in &app.entities {
+        for f in &e.fields {
+            let name = f.name.as_str();
+            if out.iter().any(|x| x == name) || errors.iter().any(|x| x.field == name) {
+                continue;
+            }
+            let one: HiddenFields = [(e.name.to_string(), HashSet::from([name.to_string()]))].into();
+            if errors.iter().any(|x| depends_on_hidden(app, entity, &one, x)) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Field problems of one operation of a bulk request, veiled as [`veil`] does.
+fn veil_list(app: &AppDef, entity: &EntityDef, hidden: &HiddenFields, errors: Vec<FieldError>) -> Vec<FieldError> {
+    veil_errors(app, entity, hidden, &errors).unwrap_or(errors)
 }
 
 /// The answer form of a row: system fields, then the entity's fields in definition order.
@@ -347,11 +486,7 @@ impl Engine {
         }
         for (f, v) in values.iter().filter(|(f, v)| f.unique && !v.is_null()) {
             if records::find_duplicate(tx, entity, f, v, self_id).await?.is_some() {
-                errors.push(FieldError::new(
-                    f.name.clone(),
-                    "unique",
-                    "another record has this value",
-                ));
+                errors.push(FieldError::new(f.name.clone(), "unique", UNIQUE_VALUE));
             }
         }
         errors.extend(unique_index_errors(tx, entity, values, current).await?);
@@ -555,10 +690,13 @@ impl Engine {
         let entity = entity_of(&app, entity)?;
         let guard = self.guard(ctx, &app, entity, Right::Create).await?;
         guard.access.check_body(body, None)?;
-        let prepared = self.prepare(entity, body, None).map_err(Error::validation)?;
+        let prepared = match self.prepare(entity, body, None) {
+            Ok(p) => p,
+            Err(errors) => return Err(self.veiled(ctx, &app, entity, Error::validation(errors)).await),
+        };
         // The record and its `created` event commit together.
         let (app_ref, guard_ref, prepared) = (&app, &guard, &prepared);
-        let mut out = self
+        let written = self
             .retry_contended(|| async move {
                 let tx = self.db.begin_write().await.map_err(StoreError::from)?;
                 let out = self
@@ -568,7 +706,11 @@ impl Engine {
                 tx.commit().await.map_err(StoreError::from)?;
                 Ok(out)
             })
-            .await?;
+            .await;
+        let mut out = match written {
+            Ok(out) => out,
+            Err(e) => return Err(self.veiled(ctx, &app, entity, e).await),
+        };
         self.wake_dispatcher_for(&app);
         guard.access.redact(&mut out.json);
         Ok(out)
@@ -620,7 +762,7 @@ impl Engine {
         let id = check_id(id)?;
         let guard = self.guard(ctx, &app, entity, Right::Update).await?;
         let (app_ref, guard_ref, id) = (&app, &guard, &id);
-        let out = self
+        let written = self
             .retry_contended(|| async move {
                 let tx = self.db.begin_write().await.map_err(StoreError::from)?;
                 let out = self
@@ -630,9 +772,25 @@ impl Engine {
                 tx.commit().await.map_err(StoreError::from)?;
                 Ok(out)
             })
-            .await?;
+            .await;
+        let out = match written {
+            Ok(out) => out,
+            Err(e) => return Err(self.veiled(ctx, &app, entity, e).await),
+        };
         self.wake_dispatcher_for(&app);
         Ok(out)
+    }
+
+    /// A failed write of the caller's as they may read it ([`veil`]): the fields hidden from
+    /// them are looked up only when a write fails.
+    async fn veiled(&self, ctx: &TenantCtx, app: &LoadedApp, entity: &CompiledEntity, e: Error) -> Error {
+        if !matches!(e.code, ErrorCode::ValidationFailed | ErrorCode::ScriptError) {
+            return e;
+        }
+        match self.hidden_fields(&self.db.read, ctx, app).await {
+            Ok(hidden) => veil(&app.def, &entity.def, &hidden, e),
+            Err(failed) => failed,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -934,6 +1092,9 @@ impl Engine {
         } else {
             Some(self.guard(ctx, &app, entity, Right::Delete).await?)
         };
+        // Problems of each operation are veiled as those of a single write ([`veil`]).
+        let hidden = self.hidden_fields(&self.db.read, ctx, &app).await?;
+        let (def, edef) = (&app.def, &entity.def);
         let mut errors: Vec<FieldError> = Vec::new();
         let mut prepared = Vec::with_capacity(creates.len());
         for (i, c) in creates.iter().enumerate() {
@@ -943,7 +1104,11 @@ impl Engine {
             }
             match self.prepare(entity, c, None) {
                 Ok(p) => prepared.push(p),
-                Err(es) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
+                Err(es) => errors.extend(
+                    veil_list(def, edef, &hidden, es)
+                        .into_iter()
+                        .map(|e| e.prefixed(&format!("create[{i}]"))),
+                ),
             }
         }
         let mut update_ops = Vec::with_capacity(updates.len());
@@ -999,6 +1164,7 @@ impl Engine {
             }
         }
 
+        let hidden = &hidden;
         let (app_ref, prepared, update_ops, delete_ids) = (&app, &prepared, &update_ops, &delete_ids);
         let creates = &creates;
         let (create_guard, update_guard, delete_guard) = (&create_guard, &update_guard, &delete_guard);
@@ -1033,8 +1199,17 @@ impl Engine {
                             guard.access.redact(&mut r.json);
                             created.push(r.json)
                         }
-                        Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("create[{i}]")))),
-                        Err(Err(e)) => return Err(prefix_error(e, &format!("create[{i}]"))),
+                        Err(Ok(es)) => errors.extend(
+                            veil_list(&app.def, &entity.def, hidden, es)
+                                .into_iter()
+                                .map(|e| e.prefixed(&format!("create[{i}]"))),
+                        ),
+                        Err(Err(e)) => {
+                            return Err(prefix_error(
+                                veil(&app.def, &entity.def, hidden, e),
+                                &format!("create[{i}]"),
+                            ));
+                        }
                     }
                 }
                 let mut updated = Vec::with_capacity(update_ops.len());
@@ -1044,8 +1219,17 @@ impl Engine {
                         .ok_or_else(|| Error::internal("no update guard"))?;
                     match self.update_in(&tx, ctx, app, entity, guard, id, fields, *version).await {
                         Ok(r) => updated.push(r.json),
-                        Err(Ok(es)) => errors.extend(es.into_iter().map(|e| e.prefixed(&format!("update[{i}]")))),
-                        Err(Err(e)) => return Err(prefix_error(e, &format!("update[{i}]"))),
+                        Err(Ok(es)) => errors.extend(
+                            veil_list(&app.def, &entity.def, hidden, es)
+                                .into_iter()
+                                .map(|e| e.prefixed(&format!("update[{i}]"))),
+                        ),
+                        Err(Err(e)) => {
+                            return Err(prefix_error(
+                                veil(&app.def, &entity.def, hidden, e),
+                                &format!("update[{i}]"),
+                            ));
+                        }
                     }
                 }
                 if !errors.is_empty() {
@@ -1320,7 +1504,9 @@ async fn ensure_in_scope<C: trellis_store::Writes>(
     if get_scoped(tx, entity, id, Some(scope), None).await?.is_some() {
         return Ok(());
     }
+    // A scope's field hidden from the writer is not named (the refusal stands).
     let mut named = guard.access.scope_fields(right);
+    named.retain(|f| !guard.access.grant.hidden.contains(f));
     if let Some(sent) = sent {
         let hit: Vec<String> = named.iter().filter(|f| sent.contains(f)).cloned().collect();
         if !hit.is_empty() {
@@ -1337,11 +1523,15 @@ async fn ensure_in_scope<C: trellis_store::Writes>(
             )
         })
         .collect();
+    let fields = if named.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", named.join(", "))
+    };
     Err(Error::permission_denied(format!(
-        "you may not {} a '{}' record outside your scope ({})",
+        "you may not {} a '{}' record outside your scope{fields}",
         right.as_str(),
         entity.name(),
-        named.join(", ")
     ))
     .with_errors(errors))
 }

@@ -304,10 +304,13 @@ impl Engine {
     /// attempts, error and duration.
     /// Who may read them: as for dry runs ([`Engine::require_rule_right`]); a caller limited by
     /// role permissions sees only the runs on records they read, and every record and value
-    /// of them through their view ([`RunVeil`]).
+    /// of them through their view ([`RunVeil`]); the runs of a rule whose trigger or condition
+    /// reads a field hidden from them answer 404, as the rule is not in their view
+    /// ([`known_rule`]).
     pub async fn rule_runs(&self, ctx: &TenantCtx, app: &str, rule: &str, limit: Option<u64>) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
-        let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        let hidden = self.hidden_fields(&self.db.read, ctx, &app).await?;
+        let r = known_rule(&app, rule, &hidden)?;
         self.require_rule_right(&self.db.read, ctx, &app, rule).await?;
         let limit = limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
@@ -331,7 +334,7 @@ impl Engine {
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         let all_jobs = jobs::jobs_of_runs(&self.db.read, &ids).await?;
         let veil = if limited {
-            Some(self.run_veil(ctx, &app, r, trigger_access, &all_jobs).await?)
+            Some(self.run_veil(ctx, &app, r, trigger_access, &all_jobs, hidden).await?)
         } else {
             None
         };
@@ -373,7 +376,7 @@ impl Engine {
         body: &Value,
     ) -> Result<RuleTest, Error> {
         let app = self.compiled_app(ctx, app_name).await?;
-        let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        let r = known_rule(&app, rule, &self.hidden_fields(&self.db.read, ctx, &app).await?)?;
         self.require_rule_right(&self.db.read, ctx, &app, rule).await?;
         let declared = r.trigger.entity().and_then(|e| app.entity(e.as_str())).cloned();
         let access = match &declared {
@@ -559,7 +562,7 @@ impl Engine {
     ) -> Result<String, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let ent = crate::records::entity_of(&app, entity)?.clone();
-        let r = app.def.rule(rule).ok_or_else(|| rule_missing(rule))?;
+        let r = known_rule(&app, rule, &self.hidden_fields(&self.db.read, ctx, &app).await?)?;
         if !matches!(&r.trigger, Trigger::Manual { entity: e } if e.as_str() == ent.name()) {
             return Err(Error::bad_field(
                 "rule",
@@ -677,8 +680,8 @@ impl Engine {
         rule: &RuleDef,
         trigger: Option<Access>,
         all_jobs: &[jobs::JobRow],
+        hidden: trellis_core::permissions::HiddenFields,
     ) -> Result<RunVeil, Error> {
-        let hidden = self.hidden_fields(&self.db.read, ctx, app).await?;
         let mut touched: HashMap<String, Vec<String>> = HashMap::new();
         for j in all_jobs {
             let Some(out) = j.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()) else {
@@ -740,6 +743,21 @@ impl Engine {
                 .collect(),
         })
     }
+}
+
+/// A rule as a caller who may not see `hidden` knows it: one whose trigger or condition reads a
+/// hidden field is not in their view of the app
+/// ([`trellis_core::permissions::rule_reads_hidden`]), and answers 404 as an unknown rule, so
+/// whether it ran or matched tells them nothing of the hidden values.
+fn known_rule<'a>(
+    app: &'a LoadedApp,
+    rule: &str,
+    hidden: &trellis_core::permissions::HiddenFields,
+) -> Result<&'a RuleDef, Error> {
+    app.def
+        .rule(rule)
+        .filter(|r| !trellis_core::permissions::rule_reads_hidden(&app.def, r, hidden))
+        .ok_or_else(|| rule_missing(rule))
 }
 
 /// The row as the caller's view of its entity holds it (hidden columns left out).

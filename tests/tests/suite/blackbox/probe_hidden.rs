@@ -1,7 +1,8 @@
 //! Hidden means hidden (issue 13, point 11), over HTTP on SQLite and PostgreSQL: a field the
-//! caller's roles hide is never named nor shown to them by a blocked transition, the app's
-//! definition (validations, rollup and scope filters, rule triggers, pipeline user fields) or a
-//! rule's runs (records and values of other entities its actions touched).
+//! caller's roles hide is never named nor shown to them by a blocked transition, a refused
+//! write, the app's definition (validations, rollup and scope filters, rule triggers and
+//! conditions, pipeline user fields) or a rule's runs (records and values of other entities its
+//! actions touched, whether a rule reading a hidden field matched, errors depending on one).
 
 use std::time::Duration;
 
@@ -103,7 +104,11 @@ fn crm() -> Value {
                 {"type": "set_fields", "values": {"margin": 5, "summary": "stamped"}},
                 {"type": "notify", "to": {"fields": ["manager"]}, "title": {"en": "Touched"}}]},
             {"name": "on_margin", "trigger": {"type": "field_changed", "entity": "deal", "field": "margin", "to": 99},
-             "actions": [{"type": "set_fields", "values": {"summary": "big"}}]}
+             "actions": [{"type": "set_fields", "values": {"summary": "big"}}]},
+            {"name": "watch", "trigger": {"type": "manual", "entity": "deal"}, "condition": "record.margin > 10",
+             "actions": [{"type": "set_fields", "values": {"summary": "watched"}}]},
+            {"name": "stamp", "trigger": {"type": "manual", "entity": "deal"},
+             "actions": [{"type": "set_fields", "values": {"discount": null}}]}
         ]
     })
 }
@@ -448,8 +453,370 @@ async fn rule_runs_hide_every_hidden_field_of_every_entity(backend: Backend) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Refused writes
+// ---------------------------------------------------------------------------------------------
+
+/// Words that name what a clerk of the ledger may not see (fields, a hidden default value).
+const LEDGER_HIDDEN: [&str; 6] = ["margin", "region", "north", "cost", "serial", "S-1"];
+
+fn assert_ledger_hides(what: &str, r: &Resp) {
+    for w in LEDGER_HIDDEN {
+        assert!(!r.text.contains(w), "{what} names '{w}': {}", r.text);
+    }
+}
+
+/// Deals whose `margin` and `region` are hidden from clerks, with every kind of requirement that
+/// can read them: a `required_if`, a validation rule reported on a visible field, a rule whose
+/// script fails, a unique index holding one; entries with a hidden required field; tags with a
+/// hidden unique field filled by its default. Southerners create deals only in their region,
+/// which they do not see.
+fn ledger() -> Value {
+    json!({
+        "name": "ledger", "label": {"en": "Ledger"},
+        "entities": [
+            {"name": "deal", "label": {"en": "Deal"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "discount", "label": {"en": "Discount"}, "type": "integer",
+                 "required_if": "record.margin > 50"},
+                {"name": "margin", "label": {"en": "Margin"}, "type": "integer"},
+                {"name": "region", "label": {"en": "Region"}, "type": "text", "default": "north"}],
+             "indexes": [{"name": "pair", "fields": ["title", "region"], "unique": true}],
+             "validations": [
+                {"name": "cap", "when": "record.margin != ()",
+                 "assert": "record.discount == () || record.discount <= record.margin",
+                 "message": {"en": "The discount is too large"}, "field": "discount"},
+                {"name": "ratio", "when": "record.discount == 0",
+                 "assert": "record.margin / record.discount >= 0",
+                 "message": {"en": "Bad ratio"}},
+                {"name": "short", "assert": "record.title.len() < 20",
+                 "message": {"en": "Title too long"}, "field": "title"}]},
+            {"name": "entry", "label": {"en": "Entry"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "cost", "label": {"en": "Cost"}, "type": "integer", "required": true}]},
+            {"name": "tag", "label": {"en": "Tag"}, "fields": [
+                {"name": "label", "label": {"en": "Label"}, "type": "text"},
+                {"name": "serial", "label": {"en": "Serial"}, "type": "text", "unique": true, "default": "S-1"}]}
+        ],
+        "roles": [
+            {"name": "clerk", "label": {"en": "Clerk"}, "permissions": {
+                "deal": {"create": true, "read": true, "update": true,
+                         "fields": {"margin": "hidden", "region": "hidden"}},
+                "entry": {"create": true, "read": true, "fields": {"cost": "hidden"}},
+                "tag": {"create": true, "read": true, "fields": {"serial": "hidden"}}}},
+            {"name": "south", "label": {"en": "South"}, "permissions": {
+                "deal": {"create": true, "read": true,
+                         "scope": {"filter": {"field": "region", "op": "eq", "value": "south"}},
+                         "fields": {"margin": "hidden", "region": "hidden"}}}}
+        ]
+    })
+}
+
+/// The one item that stands for the unmet requirements on hidden data.
+fn hidden_item(prefix: &str) -> (String, String) {
+    let field = if prefix.is_empty() {
+        "requirements".to_string()
+    } else {
+        format!("{prefix}.requirements")
+    };
+    (field, "hidden_requirement".to_string())
+}
+
+/// A create, update or bulk write refused by a requirement on a field hidden from the writer
+/// (a `required_if` or a validation rule reading it, a rule whose script fails on it, a hidden
+/// required field, a hidden unique field, a unique index holding one) answers 422 with one
+/// `hidden_requirement` item instead, naming neither the field nor its value, and writes
+/// nothing; problems of visible fields are named as before. The administrator reads each
+/// problem by name.
+async fn a_refused_write_names_no_hidden_field(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(ledger()).await;
+    let (_, clerk) = app.user("ledger", "clerk", Some("clerk")).await;
+    let deal = app
+        .create("ledger", "deal", json!({"title": "alpha", "margin": 60, "discount": 5}))
+        .await;
+    let at = format!("/api/v1/data/ledger/deal/{}", s(&deal["id"]));
+    let hidden = vec![hidden_item("")];
+
+    // A `required_if` reading a hidden field.
+    let r = as_user(&app, &clerk, Method::PATCH, &at, Some(json!({"discount": null})))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_ledger_hides("a required_if", &r);
+    assert_eq!(items(&r), hidden, "{}", r.text);
+    let admin = app
+        .patch(&at, json!({"discount": null}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(items(&admin), [("discount".to_string(), "required".to_string())]);
+    // A validation rule reported on a visible field that reads a hidden one.
+    let r = as_user(&app, &clerk, Method::PATCH, &at, Some(json!({"discount": 100})))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_ledger_hides("a validation rule", &r);
+    assert_eq!(items(&r), hidden, "{}", r.text);
+    let admin = app
+        .patch(&at, json!({"discount": 100}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(items(&admin), [("discount".to_string(), "cap".to_string())]);
+    // A rule over a hidden field whose script fails.
+    let r = as_user(&app, &clerk, Method::PATCH, &at, Some(json!({"discount": 0})))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_ledger_hides("a failing rule", &r);
+    assert_eq!(items(&r), hidden, "{}", r.text);
+    app.patch(&at, json!({"discount": 0}))
+        .await
+        .expect_problem(422, "script_error");
+    // A visible problem is still named, beside the hidden one.
+    let long = "a title much longer than twenty characters";
+    let r = as_user(&app, &clerk, Method::PATCH, &at, Some(json!({"title": long})))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(items(&r), [("title".to_string(), "short".to_string())]);
+    let r = as_user(
+        &app,
+        &clerk,
+        Method::PATCH,
+        &at,
+        Some(json!({"title": long, "discount": 100})),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_ledger_hides("a visible and a hidden problem", &r);
+    assert_eq!(
+        items(&r),
+        [("title".to_string(), "short".to_string()), hidden_item("")],
+        "{}",
+        r.text
+    );
+    // Nothing was written.
+    let now = app.get(&at).await.expect(200).body;
+    assert_eq!(
+        (&now["discount"], &now["title"], &now["version"]),
+        (&json!(5), &json!("alpha"), &json!(1))
+    );
+
+    // A unique index holding a hidden field (its default).
+    as_user(
+        &app,
+        &clerk,
+        Method::POST,
+        "/api/v1/data/ledger/deal",
+        Some(json!({"title": "dup"})),
+    )
+    .await
+    .expect(201);
+    let r = as_user(
+        &app,
+        &clerk,
+        Method::POST,
+        "/api/v1/data/ledger/deal",
+        Some(json!({"title": "dup"})),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_ledger_hides("a unique index", &r);
+    assert_eq!(items(&r), hidden, "{}", r.text);
+    let admin = app
+        .post("/api/v1/data/ledger/deal", json!({"title": "dup"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(
+        items(&admin),
+        [
+            ("title".to_string(), "unique".to_string()),
+            ("region".to_string(), "unique".to_string())
+        ]
+    );
+    // A hidden required field, beside a visible one.
+    let entries = "/api/v1/data/ledger/entry";
+    let r = as_user(&app, &clerk, Method::POST, entries, Some(json!({})))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_ledger_hides("a hidden required field", &r);
+    assert_eq!(
+        items(&r),
+        [("title".to_string(), "required".to_string()), hidden_item("")],
+        "{}",
+        r.text
+    );
+    let admin = app
+        .post(entries, json!({"title": "t"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(items(&admin), [("cost".to_string(), "required".to_string())]);
+    // A hidden unique field filled by its default.
+    let tags = "/api/v1/data/ledger/tag";
+    as_user(&app, &clerk, Method::POST, tags, Some(json!({"label": "one"})))
+        .await
+        .expect(201);
+    let r = as_user(&app, &clerk, Method::POST, tags, Some(json!({"label": "two"})))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_ledger_hides("a hidden unique field", &r);
+    assert_eq!(items(&r), hidden, "{}", r.text);
+    let admin = app
+        .post(tags, json!({"label": "two"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(items(&admin), [("serial".to_string(), "unique".to_string())]);
+
+    // Bulk: each operation's hidden problems stand as one item; nothing at all is written.
+    let bulk = json!({"create": [{"title": "fresh"}, {"title": "dup"}],
+                      "update": [{"id": deal["id"], "discount": 100}]});
+    let r = as_user(
+        &app,
+        &clerk,
+        Method::POST,
+        "/api/v1/data/ledger/deal/bulk",
+        Some(bulk.clone()),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_ledger_hides("a bulk write", &r);
+    assert_eq!(
+        items(&r),
+        [hidden_item("create[1]"), hidden_item("update[0]")],
+        "{}",
+        r.text
+    );
+    let admin = app
+        .post("/api/v1/data/ledger/deal/bulk", bulk)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(
+        items(&admin),
+        [
+            ("create[1].title".to_string(), "unique".to_string()),
+            ("create[1].region".to_string(), "unique".to_string()),
+            ("update[0].discount".to_string(), "cap".to_string()),
+        ]
+    );
+    let listed = app.get("/api/v1/data/ledger/deal?count=true").await.expect(200);
+    assert_eq!(listed.body["total"], json!(2), "{}", listed.text);
+
+    // A create scope over a hidden field refuses without naming it.
+    let (_, sam) = app.user("ledger", "sam", Some("south")).await;
+    let r = as_user(
+        &app,
+        &sam,
+        Method::POST,
+        "/api/v1/data/ledger/deal",
+        Some(json!({"title": "s"})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    assert_ledger_hides("an out-of-scope create", &r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs of rules that read hidden fields
+// ---------------------------------------------------------------------------------------------
+
+/// A rule whose condition reads a field hidden from a rep tells by each run whether it matched:
+/// the rule is unknown to her (left out of the rules; its runs, a dry run and a manual run 404
+/// as an unknown rule's); the administrator reads it and its runs.
+async fn runs_of_a_rule_reading_a_hidden_field_are_unknown(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    app.patch(&format!("/api/v1/data/crm/deal/{}", w.deal), json!({"margin": 20}))
+        .await
+        .expect(200);
+    app.post(&format!("/api/v1/data/crm/deal/{}/rules/watch/run", w.deal), json!({}))
+        .await
+        .expect(202);
+    let all = runs_done(app, "watch", 1).await;
+    assert_eq!(all["data"][0]["matched"], json!(true), "{all}");
+    let r = as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules/watch/runs", None)
+        .await
+        .expect_problem(404, "not_found");
+    let unknown = as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules/nothing/runs", None)
+        .await
+        .expect_problem(404, "not_found");
+    assert_eq!(
+        r.body["detail"].as_str().map(|d| d.replace("watch", "nothing")),
+        unknown.body["detail"].as_str().map(str::to_string),
+        "answered as an unknown rule: {}",
+        r.text
+    );
+    as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules/watch", None)
+        .await
+        .expect_problem(404, "not_found");
+    // Nor does she test or run it (a dry run's `matched` would be about her view only, but the
+    // rule is not hers to know).
+    as_user(
+        app,
+        alice,
+        Method::POST,
+        "/api/v1/apps/crm/rules/watch/test",
+        Some(json!({"record": w.deal})),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    as_user(
+        app,
+        alice,
+        Method::POST,
+        &format!("/api/v1/data/crm/deal/{}/rules/watch/run", w.deal),
+        None,
+    )
+    .await
+    .expect_problem(404, "not_found");
+    let listed = as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules", None)
+        .await
+        .expect(200);
+    assert!(!listed.text.contains("watch"), "{}", listed.text);
+    assert!(listed.text.contains("touch"), "{}", listed.text);
+    // The administrator still reads the rule and its health.
+    let listed = app.get("/api/v1/apps/crm/rules").await.expect(200);
+    assert!(listed.text.contains("\"watch\""), "{}", listed.text);
+}
+
+/// A rule's action refused by a requirement reading a field hidden from a reader of its runs
+/// (clearing `discount`, required while `margin` is over 50) reads as an error on a field they
+/// cannot see; the administrator reads what failed and what it depends on.
+async fn a_run_refused_by_a_hidden_requirement_is_veiled(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let alice = &w.alice.1;
+    app.patch(
+        &format!("/api/v1/data/crm/deal/{}", w.deal),
+        json!({"margin": 60, "discount": 5}),
+    )
+    .await
+    .expect(200);
+    as_user(
+        app,
+        alice,
+        Method::POST,
+        &format!("/api/v1/data/crm/deal/{}/rules/stamp/run", w.deal),
+        Some(json!({})),
+    )
+    .await
+    .expect(202);
+    let all = runs_done(app, "stamp", 1).await;
+    let error = s(&all["data"][0]["actions"][0]["error"]).to_string();
+    assert!(error.contains("discount") && error.contains("margin"), "{all}");
+    let mine = as_user(app, alice, Method::GET, "/api/v1/apps/crm/rules/stamp/runs", None)
+        .await
+        .expect(200);
+    assert_names_nothing_hidden("the runs", &mine.text);
+    assert_eq!(
+        mine.body["data"][0]["actions"][0]["error"],
+        json!("the action failed on a field you cannot see"),
+        "{}",
+        mine.text
+    );
+}
+
 on_both!(
     a_blocked_transition_names_no_hidden_field,
     the_definition_names_no_hidden_field_anywhere,
     rule_runs_hide_every_hidden_field_of_every_entity,
+    a_refused_write_names_no_hidden_field,
+    runs_of_a_rule_reading_a_hidden_field_are_unknown,
+    a_run_refused_by_a_hidden_requirement_is_veiled,
 );

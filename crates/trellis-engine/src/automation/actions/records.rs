@@ -3,13 +3,13 @@
 
 use serde_json::{Map, Value};
 use trellis_core::permissions::Right;
-use trellis_core::{CompiledEntity, Error};
+use trellis_core::{CompiledEntity, Error, FieldError};
 use trellis_rules::Dynamic;
 
 use crate::TenantCtx;
 use crate::automation::ActionError;
 use crate::automation::dispatch::condition_context;
-use crate::records::flatten;
+use crate::records::{flatten, problem_reads};
 use crate::scripts::LoadedApp;
 use crate::{Engine, records::RecordOut};
 
@@ -41,6 +41,19 @@ pub fn body_of(
         out.insert(k.clone(), value);
     }
     Ok(Value::Object(out))
+}
+
+/// A failed write of an action, with the fields its problems depend on beyond those they name
+/// (a `required_if` or a validation rule reading another field, [`problem_reads`]): a reader of
+/// the run who may not see one of them reads the error veiled, as any naming a hidden field.
+fn write_failed(app: &LoadedApp, entity: &CompiledEntity, e: Result<Vec<FieldError>, Error>) -> ActionError {
+    let e = flatten(e);
+    let reads = problem_reads(&app.def, &entity.def, &e.errors);
+    let mut failed = ActionError::from(e);
+    if !reads.is_empty() {
+        failed.message = format!("{} (depends on {})", failed.message, reads.join(", "));
+    }
+    failed
 }
 
 fn dynamic_json(d: &Dynamic) -> Value {
@@ -77,7 +90,7 @@ pub async fn set_fields(
     let out: RecordOut = engine
         .update_in(tx, ctx, app, entity, &guard, id, &body, None)
         .await
-        .map_err(|e| ActionError::from(flatten(e)))?;
+        .map_err(|e| write_failed(app, entity, e))?;
     Ok(serde_json::json!({"record": id, "version": out.version, "set": body}))
 }
 
@@ -104,11 +117,11 @@ pub async fn create_record(
     let guard = engine.guard(ctx, app, entity, Right::Create).await?;
     let prepared = engine
         .prepare(entity, &body, None)
-        .map_err(|errs| ActionError::from(Error::validation(errs)))?;
+        .map_err(|errs| write_failed(app, entity, Ok(errs)))?;
     let out = engine
         .insert_in(tx, ctx, app, entity, &guard, prepared)
         .await
-        .map_err(|e| ActionError::from(flatten(e)))?;
+        .map_err(|e| write_failed(app, entity, e))?;
     Ok(serde_json::json!({"entity": target, "created": out.json["id"], "owner": out.json["owner"]}))
 }
 
@@ -139,7 +152,7 @@ pub async fn update_related(
     let out = engine
         .update_in(tx, ctx, app, target, &guard, id, &body, None)
         .await
-        .map_err(|e| ActionError::from(flatten(e)))?;
+        .map_err(|e| write_failed(app, target, e))?;
     Ok(serde_json::json!({"entity": target_name, "record": id, "version": out.version, "set": body}))
 }
 
