@@ -1,4 +1,4 @@
-//! The `trellis` binary: `serve`, `migrate`, and tenant and user administration.
+//! The `trellis` binary: `serve`, `migrate`, tenant and user administration, and `openapi`.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -135,6 +135,9 @@ enum Command {
         #[command(subcommand)]
         command: TeamCommand,
     },
+    /// Print the platform OpenAPI document (the one served at /api/v1/openapi.json) as JSON,
+    /// then exit; reads no configuration and opens no database.
+    Openapi,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -263,6 +266,11 @@ async fn main() -> anyhow::Result<()> {
     let sqlite_uncounted = unsafe { trellis_store::db::sqlite_without_memory_statistics() };
     let cli = Cli::parse();
     let config = match &cli.command {
+        Command::Openapi => {
+            // The document depends on the code only; nothing is logged, so stdout is the JSON.
+            println!("{}", serde_json::to_string_pretty(&trellis_api::platform_spec())?);
+            return Ok(());
+        }
         Command::Serve { node }
         | Command::Config {
             command: ConfigCommand::Show { node, .. },
@@ -283,6 +291,8 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!("SQLite was in use before its memory statistics could be turned off");
     }
     match cli.command {
+        // Printed above, before any configuration was read.
+        Command::Openapi => {}
         Command::Serve { .. } => {
             let running = start(config.settings()).await?;
             if let Some(b) = &running.bootstrapped {
