@@ -58,13 +58,17 @@ function fakeServer(apps: Array<typeof crm>) {
   });
 }
 
-function renderApp(fetch: (request: Request) => Promise<Response>, lang: Lang = 'en') {
+function renderApp(fetch: (request: Request) => Promise<Response>, lang: Lang = 'en', retryDelay = 0) {
   // Node's Request needs an absolute URL (a browser resolves '' against the page).
-  const api = createApiClient({ baseUrl: 'http://trellis.test', fetch, getToken: () => localStorage.getItem(TOKEN_KEY) });
+  const api = createApiClient({
+    baseUrl: 'http://trellis.test',
+    fetch,
+    getToken: () => localStorage.getItem(TOKEN_KEY),
+  });
   return render(
     <MemoryRouter initialEntries={['/']}>
       <I18nProvider lang={lang}>
-        <ApiProvider api={api} queryClient={createQueryClient()}>
+        <ApiProvider api={api} queryClient={createQueryClient({ defaultOptions: { queries: { retryDelay } } })}>
           <AuthProvider>
             <App />
           </AuthProvider>
@@ -162,5 +166,34 @@ describe('login → apps', () => {
     fillLogin('admin@example.com', 'secret');
     await screen.findByTestId('app-label-hr', {}, { timeout: 3000 });
     expect(appsRequests()).toBe(3);
+  });
+
+  it('retries a server failure twice, then offers to retry, and a 4xx never', async () => {
+    localStorage.setItem(TOKEN_KEY, 'tok');
+    const server = fakeServer([crm]);
+    let meFailures = 3;
+    const fetch = vi.fn(async (request: Request) => {
+      const path = new URL(request.url).pathname;
+      if (path === '/api/v1/me' && meFailures > 0) {
+        meFailures -= 1;
+        return json(503, { title: 'Unavailable', status: 503, code: 'unavailable', detail: 'database is down' });
+      }
+      if (path === '/api/v1/apps') {
+        return json(403, { title: 'Forbidden', status: 403, code: 'forbidden', detail: 'not yours' });
+      }
+      return server(request);
+    });
+    const requests = (path: string) => fetch.mock.calls.filter(([r]) => new URL(r.url).pathname === path).length;
+    renderApp(fetch);
+
+    const alert = await screen.findByTestId('session-error');
+    expect(alert.textContent).toContain('database is down');
+    expect(requests('/api/v1/me')).toBe(3);
+
+    fireEvent.click(within(alert).getByText('Retry'));
+    const failed = await screen.findByTestId('apps-error');
+    expect(failed.textContent).toContain('not yours');
+    expect(requests('/api/v1/me')).toBe(4);
+    expect(requests('/api/v1/apps')).toBe(1);
   });
 });

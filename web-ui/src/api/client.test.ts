@@ -106,7 +106,8 @@ describe('ProblemError handling', () => {
 
   it('refuses a success answer that is not JSON (e.g. the UI page instead of the API)', async () => {
     const api = client({
-      fetch: async () => new Response('<!doctype html><html></html>', { status: 200, headers: { 'Content-Type': 'text/html' } }),
+      fetch: async () =>
+        new Response('<!doctype html><html></html>', { status: 200, headers: { 'Content-Type': 'text/html' } }),
     });
     const err = await catchError(listApps(api));
     expect(err.code).toBe(INVALID_RESPONSE);

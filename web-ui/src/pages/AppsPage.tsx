@@ -145,7 +145,12 @@ export function AppsPage() {
           </Typography.Text>
         </div>
         <Space>
-          <Button icon={<ReloadOutlined />} onClick={reload} loading={query.isFetching && apps !== null} data-testid="apps-refresh">
+          <Button
+            icon={<ReloadOutlined />}
+            onClick={reload}
+            loading={query.isFetching && apps !== null}
+            data-testid="apps-refresh"
+          >
             {t('apps.refresh')}
           </Button>
           {newAppButton}
