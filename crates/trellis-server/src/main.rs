@@ -1,6 +1,6 @@
 //! The `trellis` binary: `serve`, `migrate`, tenant and user administration, and `openapi`.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -135,8 +135,10 @@ enum Command {
         #[command(subcommand)]
         command: TeamCommand,
     },
-    /// Print the platform OpenAPI document (the one served at /api/v1/openapi.json) as JSON,
-    /// then exit; reads no configuration and opens no database.
+    /// Print the platform OpenAPI document as JSON, then exit.
+    ///
+    /// The document served at /api/v1/openapi.json, pretty-printed in a stable order. Reads no
+    /// configuration and opens no database (`just gen` generates web-ui's client from it).
     Openapi,
 }
 
@@ -268,8 +270,12 @@ async fn main() -> anyhow::Result<()> {
     let config = match &cli.command {
         Command::Openapi => {
             // The document depends on the code only; nothing is logged, so stdout is the JSON.
-            println!("{}", serde_json::to_string_pretty(&trellis_api::platform_spec())?);
-            return Ok(());
+            let doc = serde_json::to_string_pretty(&trellis_api::platform_spec())?;
+            return match writeln!(std::io::stdout().lock(), "{doc}") {
+                // A reader that stopped early (`| head`) is no failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => Ok(written?),
+            };
         }
         Command::Serve { node }
         | Command::Config {
