@@ -196,4 +196,26 @@ describe('login → apps', () => {
     expect(requests('/api/v1/me')).toBe(4);
     expect(requests('/api/v1/apps')).toBe(1);
   });
+
+  it('logs in when only /me fails (no tenant name), but not when /me refuses the new token', async () => {
+    const server = fakeServer([crm]);
+    let me = () => json(503, { title: 'Unavailable', status: 503, code: 'unavailable' });
+    const fetch = vi.fn(async (request: Request) =>
+      new URL(request.url).pathname === '/api/v1/me' ? me() : server(request),
+    );
+    const view = renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    await screen.findByTestId('app-label-crm', {}, { timeout: 3000 });
+    expect(screen.getByTestId('user-email').textContent).toBe('admin@example.com');
+    expect(screen.queryByTestId('tenant-name')).toBeNull();
+    view.unmount();
+    localStorage.clear();
+
+    me = () => json(401, { title: 'Unauthorized', status: 401, code: 'unauthenticated', detail: 'session ended' });
+    renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    expect((await screen.findByTestId('login-error')).textContent).toContain('session ended');
+    expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
+    expect(screen.queryByTestId('apps-list')).toBeNull();
+  });
 });
