@@ -1066,6 +1066,18 @@ export interface components {
             /** @enum {string} */
             type: "transition";
         };
+        /** @description What one action would do. */
+        ActionPreview: {
+            /** @description The action's type. */
+            type: string;
+            /** @description Its rendered texts, computed values, URL, … (`{error}` when they cannot be computed). */
+            would: Record<string, never>;
+            /**
+             * @description Messages (notify, email, sms): who it would reach, and each part of `to` that reaches
+             *     nobody.
+             */
+            recipients?: components["schemas"]["RecipientsPreview"];
+        };
         /** @description Who may make a transition: any of these. */
         Allow: {
             roles?: components["schemas"]["Slug"][];
@@ -2078,6 +2090,11 @@ export interface components {
             code: string;
             detail: string;
             errors?: Record<string, never>[];
+            /**
+             * Format: int64
+             * @description Seconds to wait before trying again (`rate_limited` only; also sent as `Retry-After`).
+             */
+            retry_after?: number;
         };
         /** @description Who an action addresses: users, role members, the user in a field, the record's owner. */
         Recipients: {
@@ -2088,6 +2105,18 @@ export interface components {
             owner?: boolean;
             /** @description Plain addresses (e-mail or phone), templates allowed (`{{record.phone}}`). */
             addresses?: string[];
+        };
+        /** @description Who a message would reach on its channel. */
+        RecipientsPreview: {
+            /**
+             * @description Each recipient once: users for an in-app notification, those with an e-mail address for
+             *     an e-mail, phone numbers for an SMS.
+             */
+            to: components["schemas"]["Target"][];
+            /** @description Each part of `to` that gives nobody on this channel, and why. */
+            unresolved: components["schemas"]["Unresolved"][];
+            /** @description Nobody at all: a real run would fail with "no recipient". */
+            empty: boolean;
         };
         /**
          * @description Which records the caller reaches before the roles of each app narrow it.
@@ -2209,6 +2238,14 @@ export interface components {
             actions?: components["schemas"]["ActionDef"][];
             /** Format: int32 */
             max_attempts?: number | null;
+        };
+        /** @description What a dry run of a rule found: whether its condition matches, and what each action would do. */
+        RuleTest: {
+            matched: boolean;
+            /** @description Why the condition failed to evaluate. */
+            error?: string;
+            /** @description Each action, when it matched. */
+            actions: components["schemas"]["ActionPreview"][];
         };
         /** @description A run of a rule. */
         RunBody: {
@@ -2449,6 +2486,15 @@ export interface components {
         };
         /** @description Stable storage id, given by the server; a table or column name derives from it. */
         StorageId: string;
+        /**
+         * @description One recipient. A user has an id and their e-mail (users have no phone in Trellis); a plain
+         *     address has an e-mail or a phone.
+         */
+        Target: {
+            user_id?: string | null;
+            email?: string | null;
+            phone?: string | null;
+        };
         /** @description A user to add to a team. */
         TeamMemberRequest: {
             /** @description Id or e-mail of a user of the caller's tenant. */
@@ -2497,14 +2543,6 @@ export interface components {
         /** @description The record a dry run evaluates. */
         TestRecord: string | {
             [key: string]: unknown;
-        };
-        /** @description What a rule would do. */
-        TestRuleBody: {
-            matched: boolean;
-            /** @description Why the condition failed to evaluate. */
-            error?: string | null;
-            /** @description Each action, when it matched. */
-            actions: components["schemas"]["WouldBody"][];
         };
         /** @description A dry run of a rule. */
         TestRuleRequest: {
@@ -2633,6 +2671,13 @@ export interface components {
             /** @enum {string} */
             type: "manual";
         };
+        /** @description A part of `to` that gave no recipient. */
+        Unresolved: {
+            /** @description Which part: `users[0]`, `roles.sales`, `fields.rep`, `owner`, `addresses[1]`. */
+            source: string;
+            /** @description Why it gave nobody, in words. */
+            reason: string;
+        };
         UserBody: {
             /** Format: uuid */
             id: string;
@@ -2718,15 +2763,6 @@ export interface components {
             fri?: string[][];
             sat?: string[][];
             sun?: string[][];
-        };
-        /** @description What an action would do. */
-        WouldBody: {
-            /** @description The action's type. */
-            type: string;
-            /** @description Its rendered texts, computed values, URL, … (`{error}` when they cannot be computed). */
-            would: {
-                [key: string]: unknown;
-            };
         };
     };
     responses: never;
@@ -5584,7 +5620,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TestRuleBody"];
+                    "application/json": components["schemas"]["RuleTest"];
                 };
             };
             /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
