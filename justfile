@@ -9,8 +9,8 @@ target := CARGO_TARGET_DIR
 run: ui
     cargo run --release -p trellis-server -- serve
 
-# Every test: web-ui unit tests, Rust unit and black-box tests on SQLite and PostgreSQL, the browser test, API fuzzing.
-test: ui-test ui
+# Every test: the generated UI client is current, web-ui unit tests, Rust unit and black-box tests on SQLite and PostgreSQL, the browser test, API fuzzing.
+test: gen-check ui-test ui
     cargo test --workspace --all-targets
     just ui-e2e
     just api-fuzz
@@ -24,13 +24,32 @@ lint:
 fmt:
     cargo fmt --all
 
+# Generate web-ui's API types (web-ui/src/api/schema.d.ts) from the platform OpenAPI document (`trellis openapi`).
+gen: ui-deps
+    cargo build -p trellis-server
+    {{target}}/debug/trellis openapi > {{target}}/platform-openapi.json
+    cd web-ui && npm run --silent gen -- {{target}}/platform-openapi.json
+
+# Fail when the generated files in git (committed, or staged to be) differ from a fresh `just gen`.
+gen-check: gen
+    @f=web-ui/src/api/schema.d.ts; \
+    if ! git ls-files --error-unmatch "$f" >/dev/null 2>&1 || ! git diff --quiet -- "$f"; then \
+        git --no-pager diff --stat -- "$f"; \
+        echo "$f is not what the platform document generates: run 'just gen' and commit it." >&2; \
+        exit 1; \
+    fi
+
+# Install web-ui's packages exactly as locked, unless node_modules is newer than the lock.
+ui-deps:
+    cd web-ui && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+
 # Install web-ui's packages (exactly as locked) and build it into web-ui/dist (embedded by the binary).
-ui:
-    cd web-ui && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build
+ui: ui-deps
+    cd web-ui && npm run build
 
 # web-ui's unit tests (Vitest).
-ui-test:
-    cd web-ui && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm test
+ui-test: ui-deps
+    cd web-ui && npm test
 
 # The browser test: a real node with the UI built in, driven by Chromium.
 ui-e2e:

@@ -40,5 +40,7 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}'],
     setupFiles: ['./src/test/setup.ts'],
     restoreMocks: true,
+    // A ceiling, not a measure: rendering Ant Design in jsdom on a busy machine takes seconds.
+    testTimeout: 20_000,
   },
 });

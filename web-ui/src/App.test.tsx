@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { MemoryRouter } from 'react-router';
-import { createApiClient, TOKEN_KEY } from './api';
+import { ApiProvider, createApiClient, createQueryClient, TOKEN_KEY } from './api';
 import { App } from './App';
 import { AuthProvider } from './auth';
 import { I18nProvider } from './I18nProvider';
@@ -25,21 +25,21 @@ function json(status: number, body: unknown) {
   });
 }
 
-/** A fake backend: the password is "secret". */
+/** A fake backend at the network boundary: the password is "secret". */
 function fakeServer(apps: Array<typeof crm>) {
-  return vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
-    const path = String(url);
+  return vi.fn(async (request: Request) => {
+    const path = new URL(request.url).pathname;
     if (path === '/api/v1/auth/login') {
-      const body = JSON.parse(String(init?.body));
+      const body = await request.json();
       return body.password === 'secret'
         ? json(200, { token: 'tok', user })
         : json(401, { title: 'Unauthorized', status: 401, code: 'unauthenticated', detail: 'Wrong email or password' });
     }
-    const auth = (init?.headers as Record<string, string>).Authorization;
+    const auth = request.headers.get('Authorization');
     if (auth !== 'Bearer tok') return json(401, { title: 'Unauthorized', status: 401, code: 'unauthenticated' });
     if (path === '/api/v1/me') return json(200, { user, tenant: { id: 't1', name: 'Acme' } });
-    if (path === '/api/v1/apps' && init?.method === 'POST') {
-      const body = JSON.parse(String(init.body));
+    if (path === '/api/v1/apps' && request.method === 'POST') {
+      const body = await request.json();
       if (body.name === 'crm') {
         return json(422, {
           title: 'Unprocessable Entity',
@@ -58,14 +58,21 @@ function fakeServer(apps: Array<typeof crm>) {
   });
 }
 
-function renderApp(fetch: typeof globalThis.fetch, lang: Lang = 'en') {
-  const api = createApiClient({ fetch, getToken: () => localStorage.getItem(TOKEN_KEY) });
+function renderApp(fetch: (request: Request) => Promise<Response>, lang: Lang = 'en', retryDelay = 0) {
+  // Node's Request needs an absolute URL (a browser resolves '' against the page).
+  const api = createApiClient({
+    baseUrl: 'http://trellis.test',
+    fetch,
+    getToken: () => localStorage.getItem(TOKEN_KEY),
+  });
   return render(
     <MemoryRouter initialEntries={['/']}>
       <I18nProvider lang={lang}>
-        <AuthProvider api={api}>
-          <App />
-        </AuthProvider>
+        <ApiProvider api={api} queryClient={createQueryClient({ defaultOptions: { queries: { retryDelay } } })}>
+          <AuthProvider>
+            <App />
+          </AuthProvider>
+        </ApiProvider>
       </I18nProvider>
     </MemoryRouter>,
   );
@@ -137,5 +144,78 @@ describe('login → apps', () => {
     fireEvent.click(screen.getByTestId('create-submit'));
     const label = await screen.findByTestId('app-label-sales_leads', {}, { timeout: 3000 });
     expect(label.textContent).toBe('CRM');
+  });
+
+  it('refreshes the list on demand, and asks a new session for its own data', async () => {
+    const apps = [crm];
+    const fetch = fakeServer(apps);
+    renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    await screen.findByTestId('app-label-crm', {}, { timeout: 3000 });
+
+    // Someone else adds an app: the refresh button shows it.
+    apps.push({ ...crm, name: 'hr', label: { zh: '人事', en: 'HR' } });
+    fireEvent.click(screen.getByTestId('apps-refresh'));
+    expect((await screen.findByTestId('app-label-hr')).textContent).toBe('HR');
+
+    // Nothing cached survives a logout: the next login asks for the apps again.
+    const appsRequests = () => fetch.mock.calls.filter(([r]) => new URL(r.url).pathname === '/api/v1/apps').length;
+    expect(appsRequests()).toBe(2);
+    fireEvent.click(screen.getByTestId('logout'));
+    await screen.findByTestId('login-page');
+    fillLogin('admin@example.com', 'secret');
+    await screen.findByTestId('app-label-hr', {}, { timeout: 3000 });
+    expect(appsRequests()).toBe(3);
+  });
+
+  it('retries a server failure twice, then offers to retry, and a 4xx never', async () => {
+    localStorage.setItem(TOKEN_KEY, 'tok');
+    const server = fakeServer([crm]);
+    let meFailures = 3;
+    const fetch = vi.fn(async (request: Request) => {
+      const path = new URL(request.url).pathname;
+      if (path === '/api/v1/me' && meFailures > 0) {
+        meFailures -= 1;
+        return json(503, { title: 'Unavailable', status: 503, code: 'unavailable', detail: 'database is down' });
+      }
+      if (path === '/api/v1/apps') {
+        return json(403, { title: 'Forbidden', status: 403, code: 'forbidden', detail: 'not yours' });
+      }
+      return server(request);
+    });
+    const requests = (path: string) => fetch.mock.calls.filter(([r]) => new URL(r.url).pathname === path).length;
+    renderApp(fetch);
+
+    const alert = await screen.findByTestId('session-error');
+    expect(alert.textContent).toContain('database is down');
+    expect(requests('/api/v1/me')).toBe(3);
+
+    fireEvent.click(within(alert).getByText('Retry'));
+    const failed = await screen.findByTestId('apps-error');
+    expect(failed.textContent).toContain('not yours');
+    expect(requests('/api/v1/me')).toBe(4);
+    expect(requests('/api/v1/apps')).toBe(1);
+  });
+
+  it('logs in when only /me fails (no tenant name), but not when /me refuses the new token', async () => {
+    const server = fakeServer([crm]);
+    let me = () => json(503, { title: 'Unavailable', status: 503, code: 'unavailable' });
+    const fetch = vi.fn(async (request: Request) =>
+      new URL(request.url).pathname === '/api/v1/me' ? me() : server(request),
+    );
+    const view = renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    await screen.findByTestId('app-label-crm', {}, { timeout: 3000 });
+    expect(screen.getByTestId('user-email').textContent).toBe('admin@example.com');
+    expect(screen.queryByTestId('tenant-name')).toBeNull();
+    view.unmount();
+    localStorage.clear();
+
+    me = () => json(401, { title: 'Unauthorized', status: 401, code: 'unauthenticated', detail: 'session ended' });
+    renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    expect((await screen.findByTestId('login-error')).textContent).toContain('session ended');
+    expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
+    expect(screen.queryByTestId('apps-list')).toBeNull();
   });
 });

@@ -1,21 +1,7 @@
-import {
-  createContext,
-  useCallback,
-  useContext,
-  useEffect,
-  useMemo,
-  useState,
-  type ReactNode,
-} from 'react';
-import {
-  api as defaultApi,
-  onUnauthorized,
-  ProblemError,
-  tokenStore,
-  type ApiClient,
-  type Tenant,
-  type User,
-} from './api';
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import { useMutation, useQuery, useQueryClient, type UseMutationResult } from '@tanstack/react-query';
+import { ProblemError, toProblem, tokenStore, useApi, type LoginResponse, type Tenant, type User } from './api';
+import { logIn, meQuery, sessionKeys, type Credentials } from './api/queries/session';
 
 export interface Session {
   user: User;
@@ -30,8 +16,8 @@ export type AuthState =
 
 export interface Auth {
   state: AuthState;
-  api: ApiClient;
-  login: (email: string, password: string) => Promise<void>;
+  /** Logging in: `login.mutate({email, password})`; its `error` is a ProblemError. */
+  login: UseMutationResult<LoginResponse, ProblemError, Credentials>;
   logout: () => void;
   retry: () => void;
 }
@@ -51,76 +37,74 @@ export function useSession(): Session {
   return state.session;
 }
 
-function toProblem(e: unknown): ProblemError {
-  if (e instanceof ProblemError) return e;
-  return new ProblemError({
-    title: e instanceof Error ? e.message : String(e),
-    status: 0,
-    code: 'client_error',
-  });
-}
+/**
+ * The session: a saved token is checked with `/me` (a query), logging in is a
+ * mutation. Whatever ends the session (logout, any authenticated call answered
+ * 401) forgets the token and drops every cached answer, so the next user never
+ * sees the last one's data.
+ */
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  const [token, setToken] = useState<string | null>(() => tokenStore.get());
+  const [expired, setExpired] = useState(false);
+  // The user from the login answer, for when `/me` right after it failed.
+  const [loginUser, setLoginUser] = useState<User | null>(null);
 
-export function AuthProvider({ children, api = defaultApi }: { children: ReactNode; api?: ApiClient }) {
-  const [state, setState] = useState<AuthState>(() =>
-    tokenStore.get() ? { status: 'loading' } : { status: 'anonymous' },
+  const end = useCallback(
+    (why: 'logout' | 'expired') => {
+      tokenStore.clear();
+      setToken(null);
+      setLoginUser(null);
+      setExpired(why === 'expired');
+      queryClient.removeQueries();
+    },
+    [queryClient],
   );
-  const [attempt, setAttempt] = useState(0);
-
-  // Restore the session from a saved token.
-  useEffect(() => {
-    if (!tokenStore.get()) return;
-    const ctrl = new AbortController();
-    setState({ status: 'loading' });
-    api
-      .me(ctrl.signal)
-      .then((me) => setState({ status: 'authenticated', session: { user: me.user, tenant: me.tenant } }))
-      .catch((e: unknown) => {
-        if (ctrl.signal.aborted) return;
-        const err = toProblem(e);
-        if (err.isUnauthenticated) {
-          tokenStore.clear();
-          setState({ status: 'anonymous', expired: true });
-        } else {
-          setState({ status: 'error', error: err });
-        }
-      });
-    return () => ctrl.abort();
-  }, [api, attempt]);
 
   // Any authenticated call answered 401: the token is gone or expired.
-  useEffect(
-    () =>
-      onUnauthorized(() => {
-        tokenStore.clear();
-        setState({ status: 'anonymous', expired: true });
-      }),
-    [],
-  );
+  useEffect(() => api.onUnauthorized(() => end('expired')), [api, end]);
 
-  const login = useCallback(
-    async (email: string, password: string) => {
-      const res = await api.login(email, password);
-      tokenStore.set(res.token);
-      let session: Session = { user: res.user, tenant: null };
+  const me = useQuery({ ...meQuery(api), enabled: token !== null });
+
+  const login = useMutation<LoginResponse, ProblemError, Credentials>({
+    mutationFn: async (credentials) => {
       try {
-        const me = await api.me();
-        session = { user: me.user, tenant: me.tenant };
+        const { login, me } = await logIn(api, credentials, tokenStore.set);
+        if (me) queryClient.setQueryData(sessionKeys.me, me);
+        return login;
       } catch (e) {
-        // The tenant name is only decoration, but a token rejected at once is not.
-        if (toProblem(e).isUnauthenticated) throw e;
+        throw toProblem(e);
       }
-      setState({ status: 'authenticated', session });
     },
-    [api],
-  );
+    onSuccess: ({ token, user }) => {
+      setToken(token);
+      setLoginUser(user);
+      setExpired(false);
+    },
+  });
 
+  const resetLogin = login.reset;
   const logout = useCallback(() => {
-    tokenStore.clear();
-    setState({ status: 'anonymous' });
-  }, []);
+    end('logout');
+    resetLogin();
+  }, [end, resetLogin]);
+  const refetchMe = me.refetch;
+  const retry = useCallback(() => void refetchMe(), [refetchMe]);
 
-  const retry = useCallback(() => setAttempt((n) => n + 1), []);
+  let state: AuthState;
+  if (token === null) {
+    state = { status: 'anonymous', expired };
+  } else if (me.data) {
+    state = { status: 'authenticated', session: { user: me.data.user, tenant: me.data.tenant } };
+  } else if (loginUser) {
+    state = { status: 'authenticated', session: { user: loginUser, tenant: null } };
+  } else if (me.isError && !me.isFetching) {
+    state = { status: 'error', error: toProblem(me.error) };
+  } else {
+    state = { status: 'loading' };
+  }
 
-  const value = useMemo<Auth>(() => ({ state, api, login, logout, retry }), [state, api, login, logout, retry]);
+  const value: Auth = { state, login, logout, retry };
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -1,6 +1,6 @@
-//! The `trellis` binary: `serve`, `migrate`, and tenant and user administration.
+//! The `trellis` binary: `serve`, `migrate`, tenant and user administration, and `openapi`.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -135,6 +135,11 @@ enum Command {
         #[command(subcommand)]
         command: TeamCommand,
     },
+    /// Print the platform OpenAPI document as JSON, then exit.
+    ///
+    /// The document served at /api/v1/openapi.json, pretty-printed in a stable order. Reads no
+    /// configuration and opens no database (`just gen` generates web-ui's client from it).
+    Openapi,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -263,6 +268,15 @@ async fn main() -> anyhow::Result<()> {
     let sqlite_uncounted = unsafe { trellis_store::db::sqlite_without_memory_statistics() };
     let cli = Cli::parse();
     let config = match &cli.command {
+        Command::Openapi => {
+            // The document depends on the code only; nothing is logged, so stdout is the JSON.
+            let doc = serde_json::to_string_pretty(&trellis_api::platform_spec())?;
+            return match writeln!(std::io::stdout().lock(), "{doc}") {
+                // A reader that stopped early (`| head`) is no failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => Ok(written?),
+            };
+        }
         Command::Serve { node }
         | Command::Config {
             command: ConfigCommand::Show { node, .. },
@@ -283,6 +297,8 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!("SQLite was in use before its memory statistics could be turned off");
     }
     match cli.command {
+        // Printed above, before any configuration was read.
+        Command::Openapi => {}
         Command::Serve { .. } => {
             let running = start(config.settings()).await?;
             if let Some(b) = &running.bootstrapped {

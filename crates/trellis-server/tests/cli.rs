@@ -697,3 +697,43 @@ async fn a_normal_start_is_quiet_and_logs_one_line_per_request() {
     );
     node.stop();
 }
+
+/// `trellis openapi` prints the document a node serves, the same bytes every time, and reads no
+/// configuration and writes nothing (no database), so `just gen` needs no running node.
+#[tokio::test]
+async fn openapi_prints_the_served_platform_document_without_a_database() {
+    let cwd = tempfile::tempdir().expect("temp dir");
+    // A configuration file that cannot be read: the command never looks at it.
+    std::fs::write(cwd.path().join("trellis.toml"), "bind = [").expect("written");
+    let out = command(&["openapi"])
+        .current_dir(cwd.path())
+        .output()
+        .expect("the trellis binary runs");
+    let printed = assert_ok(&out);
+    let doc: Value = serde_json::from_str(&printed).unwrap_or_else(|e| panic!("JSON ({e}): {printed}"));
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc["openapi"]
+    );
+    assert!(doc["paths"]["/api/v1/apps"]["get"].is_object(), "the routes are there");
+    assert!(printed.contains("\n  \"paths\": {\n"), "pretty-printed");
+    let left: Vec<_> = std::fs::read_dir(cwd.path())
+        .expect("listed")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, ["trellis.toml"], "no data folder, no database");
+    assert_eq!(assert_ok(&run(&["openapi"])), printed, "the same bytes on every run");
+
+    let data = tempfile::tempdir().expect("temp dir");
+    let node = Node::start(data.path(), &[]);
+    let r = client()
+        .get(format!("{}/api/v1/openapi.json", node.base))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 200);
+    let served: Value = r.json().await.expect("json");
+    assert_eq!(served, doc, "the printed document is the served one");
+    node.stop();
+}

@@ -1,14 +1,14 @@
 import { useRef, useState } from 'react';
 import { Alert, App as AntApp, Button, Form, Input, Modal } from 'antd';
-import { ProblemError, type App, type LocalizedText } from '../api';
-import { useAuth } from '../auth';
+import { toProblem, type App } from '../api';
+import { useCreateApp } from '../api/queries/apps';
 import { matchFieldErrors } from '../formErrors';
 import { localize, useI18n } from '../i18n';
 import { SLUG_MAX, SLUG_RE, slugify } from '../slug';
 
 interface Values {
   name: string;
-  label: LocalizedText;
+  label: { zh: string; en: string };
 }
 
 const FORM_FIELDS = [['name'], ['label', 'zh'], ['label', 'en']] as const;
@@ -23,10 +23,10 @@ export function CreateAppModal({
   onCreated: (app: App) => void;
 }) {
   const { t, lang } = useI18n();
-  const { api } = useAuth();
+  const createApp = useCreateApp();
   const { message } = AntApp.useApp();
   const [form] = Form.useForm<Values>();
-  const [submitting, setSubmitting] = useState(false);
+  const submitting = createApp.isPending;
   const [error, setError] = useState<string | null>(null);
   // Suggest the slug from the English label until the user edits it.
   const nameEdited = useRef(false);
@@ -38,10 +38,10 @@ export function CreateAppModal({
   };
 
   const onFinish = async (values: Values) => {
-    setSubmitting(true);
     setError(null);
     try {
-      const app = await api.createApp({
+      // The list refreshes itself (the mutation invalidates it).
+      const app = await createApp.mutateAsync({
         name: values.name.trim(),
         label: { zh: values.label.zh.trim(), en: values.label.en.trim() },
       });
@@ -49,8 +49,7 @@ export function CreateAppModal({
       reset();
       onCreated(app);
     } catch (e) {
-      const err =
-        e instanceof ProblemError ? e : new ProblemError({ title: String(e), status: 0, code: 'client_error' });
+      const err = toProblem(e);
       const { fields, unmatched } = matchFieldErrors(err.errors, FORM_FIELDS);
       // A conflict without field details is about the only unique key: the name.
       if (err.status === 409 && err.errors.length === 0) {
@@ -61,8 +60,6 @@ export function CreateAppModal({
         const extra = unmatched.map((u) => (u.field ? `${u.field}: ${u.message}` : u.message));
         setError([err.displayMessage, ...extra].join('\n'));
       }
-    } finally {
-      setSubmitting(false);
     }
   };
 

@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Alert, Button, Card, Col, Empty, Row, Space, Tag, Tooltip, Typography } from 'antd';
 import { AppstoreOutlined, DatabaseOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
-import { ProblemError, type App } from '../api';
-import { useAuth, useSession } from '../auth';
+import { toProblem, type App } from '../api';
+import { useApps } from '../api/queries/apps';
+import { useSession } from '../auth';
 import { CreateAppModal } from '../components/CreateAppModal';
 import { localize, useI18n, type Lang } from '../i18n';
 
@@ -67,36 +68,13 @@ function AppCard({ app }: { app: App }) {
 
 export function AppsPage() {
   const { t } = useI18n();
-  const { api } = useAuth();
   const { user } = useSession();
-  const [apps, setApps] = useState<App[] | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<ProblemError | null>(null);
-  const [reloadKey, setReloadKey] = useState(0);
+  const query = useApps();
+  const apps = query.data ?? null;
+  const error = query.error ? toProblem(query.error) : null;
   const [creating, setCreating] = useState(false);
 
-  useEffect(() => {
-    const ctrl = new AbortController();
-    setLoading(true);
-    api
-      .listApps(ctrl.signal)
-      .then((list) => {
-        setApps(list);
-        setError(null);
-      })
-      .catch((e: unknown) => {
-        if (ctrl.signal.aborted) return;
-        setError(
-          e instanceof ProblemError ? e : new ProblemError({ title: String(e), status: 0, code: 'client_error' }),
-        );
-      })
-      .finally(() => {
-        if (!ctrl.signal.aborted) setLoading(false);
-      });
-    return () => ctrl.abort();
-  }, [api, reloadKey]);
-
-  const reload = useCallback(() => setReloadKey((k) => k + 1), []);
+  const reload = () => void query.refetch();
 
   const newAppButton = user.is_admin ? (
     <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)} data-testid="new-app">
@@ -167,7 +145,12 @@ export function AppsPage() {
           </Typography.Text>
         </div>
         <Space>
-          <Button icon={<ReloadOutlined />} onClick={reload} loading={loading && apps !== null} data-testid="apps-refresh">
+          <Button
+            icon={<ReloadOutlined />}
+            onClick={reload}
+            loading={query.isFetching && apps !== null}
+            data-testid="apps-refresh"
+          >
             {t('apps.refresh')}
           </Button>
           {newAppButton}
@@ -196,10 +179,7 @@ export function AppsPage() {
         <CreateAppModal
           open={creating}
           onClose={() => setCreating(false)}
-          onCreated={() => {
-            setCreating(false);
-            reload();
-          }}
+          onCreated={() => setCreating(false)}
         />
       )}
     </div>

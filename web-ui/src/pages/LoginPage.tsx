@@ -1,8 +1,6 @@
-import { useState } from 'react';
 import { Alert, Button, Card, Form, Input, Typography } from 'antd';
 import { LockOutlined, MailOutlined } from '@ant-design/icons';
 import { Navigate, useLocation } from 'react-router';
-import { ProblemError } from '../api';
 import { useAuth } from '../auth';
 import { Logo } from '../components/Brand';
 import { LangSwitch } from '../components/LangSwitch';
@@ -25,27 +23,14 @@ export function LoginPage() {
   const { t } = useI18n();
   const { state, login } = useAuth();
   const location = useLocation();
-  const [submitting, setSubmitting] = useState(false);
-  const [error, setError] = useState<ProblemError | null>(null);
+  const submitting = login.isPending;
+  const error = login.error;
 
   if (state.status === 'authenticated') {
     return <Navigate to={safeFrom(location.state)} replace />;
   }
 
-  const onFinish = async ({ email, password }: LoginValues) => {
-    setSubmitting(true);
-    setError(null);
-    try {
-      await login(email.trim(), password);
-    } catch (e) {
-      setError(
-        e instanceof ProblemError
-          ? e
-          : new ProblemError({ title: String(e), status: 0, code: 'client_error' }),
-      );
-      setSubmitting(false);
-    }
-  };
+  const onFinish = ({ email, password }: LoginValues) => login.mutate({ email: email.trim(), password });
 
   const expired = state.status === 'anonymous' && state.expired && !error;
 
