@@ -1152,7 +1152,7 @@ export interface components {
             rules?: components["schemas"]["RuleDef"][] | null;
         };
         /** @description A request to approve a move, with its votes. */
-        ApprovalBody: {
+        Approval: {
             id: string;
             /** @description The record's id. */
             record: string;
@@ -1266,15 +1266,6 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last. */
             next_cursor?: string | null;
         };
-        /** @description A condition that keeps a move from being made now. */
-        Blocker: {
-            /** @description The field (or `stage`, `comment`, a condition's name) it is about. */
-            field: string;
-            code: string;
-            message: string;
-            /** @description The message in both languages, where the builder wrote one. */
-            messages?: Record<string, never> | null;
-        };
         /** @description The board of an entity's pipeline. */
         Board: {
             /** @description Per stage, in order. */
@@ -1283,9 +1274,8 @@ export interface components {
         /** @description A column of the board: one stage. */
         BoardColumn: {
             key: string;
-            /** @description `{zh?, en?}`. */
-            label: Record<string, never>;
-            kind: string;
+            label: components["schemas"]["Label"];
+            kind: components["schemas"]["StageKind"];
             /**
              * Format: double
              * @description The stage's win probability, percent.
@@ -1527,6 +1517,18 @@ export interface components {
              */
             rollup?: components["schemas"]["Rollup"];
         };
+        /** @description One problem with one field (or one part of a definition), as listed in `errors`. */
+        FieldError: {
+            /**
+             * @description The field, parameter or definition path it is about (`amount`, `create[2].amount`,
+             *     `rules[0].actions[1].to`); `stage`, `comment` or a condition's name in a blocked move.
+             */
+            field: string;
+            /** @description What is wrong, a stable snake_case code (`required`, `unknown_field`, …). */
+            code: string;
+            message: string;
+            messages?: components["schemas"]["Label"] | null;
+        };
         /**
          * @description A change to a field (RFC 7396 merge patch): keys left out stay, `null` removes an optional
          *     one. See `FieldDef` for what each key means.
@@ -1719,7 +1721,7 @@ export interface components {
             }[];
         };
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
-        List_ApprovalBody: {
+        List_Approval: {
             data: {
                 id: string;
                 /** @description The record's id. */
@@ -2022,26 +2024,29 @@ export interface components {
         NextMove: {
             /** @description The stage it moves to. */
             to: string;
-            /** @description `{zh?, en?}`. */
-            label: Record<string, never>;
-            /** @description The target stage's kind (`open`, `won`, `lost`, …). */
-            kind: string;
+            label: components["schemas"]["Label"];
+            /** @description The target stage's kind. */
+            kind: components["schemas"]["StageKind"];
             /** @description Whether the caller's roles allow it. */
             allowed: boolean;
             /** @description Allowed and nothing blocks it now. */
             ready: boolean;
-            blocked_by: components["schemas"]["Blocker"][];
+            /**
+             * @description Each condition that keeps it from being made now (the field, or `stage`, `comment`, a
+             *     condition's name, it is about).
+             */
+            blocked_by: components["schemas"]["FieldError"][];
             needs_approval: boolean;
             comment_required: boolean;
         };
-        /** @description The moves from the record's stage. */
+        /** @description The moves from a record's stage. */
         NextMoves: {
             /** @description The record's stage. */
             stage: string;
             /** @description The stage an approval would move it to, while one is pending. */
             pending_stage?: string | null;
             /** @description The stage's standard operating procedure (`pipeline.schema.json`). */
-            sop: unknown[];
+            sop: components["schemas"]["SopAction"][];
             transitions: components["schemas"]["NextMove"][];
         };
         /** @description A notification as its user sees it. */
@@ -2062,7 +2067,7 @@ export interface components {
             status: components["schemas"]["PendingStatus"];
             /** @description The record (its schema is in the app's document), still in its stage. */
             record: Record<string, never>;
-            approval: components["schemas"]["ApprovalBody"];
+            approval: components["schemas"]["Approval"];
         };
         /**
          * @description `pending_approval`.
@@ -2089,7 +2094,11 @@ export interface components {
             status: number;
             code: string;
             detail: string;
-            errors?: Record<string, never>[];
+            /**
+             * @description Each problem with a field or part of the request, where there are several or one names
+             *     a field.
+             */
+            errors?: components["schemas"]["FieldError"][];
             /**
              * Format: int64
              * @description Seconds to wait before trying again (`rate_limited` only; also sent as `Retry-After`).
@@ -2750,7 +2759,7 @@ export interface components {
             at: string;
         };
         /**
-         * @description A decision on an approval.
+         * @description One approver's decision.
          * @enum {string}
          */
         VoteDecision: "approve" | "reject";
@@ -2777,7 +2786,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Pending ones by default. */
-                status?: components["schemas"]["ApprovalStatus"];
+                status?: "pending" | "approved" | "rejected";
                 /** @description Only approvals the caller may decide (themselves or by delegation). */
                 mine?: boolean;
             };
@@ -2793,7 +2802,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["List_ApprovalBody"];
+                    "application/json": components["schemas"]["List_Approval"];
                 };
             };
             400: {
@@ -2868,7 +2877,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApprovalBody"];
+                    "application/json": components["schemas"]["Approval"];
                 };
             };
             /** @description No valid credentials (a bearer token or the session cookie) */
@@ -2938,7 +2947,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApprovalBody"];
+                    "application/json": components["schemas"]["Approval"];
                 };
             };
             /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
@@ -3043,7 +3052,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApprovalBody"];
+                    "application/json": components["schemas"]["Approval"];
                 };
             };
             /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
