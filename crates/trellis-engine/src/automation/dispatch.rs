@@ -110,6 +110,29 @@ pub(crate) fn script_fields<'a>(entity: &'a CompiledEntity, row: &'a Row) -> Vec
 
 /// The input of a run: the event, the record as answered now (or as it was, when deleted), its
 /// values before an update, and an inbound webhook's payload.
+/// An event's changes as rules and run logs read them: `{field name: {from, to}}` (stored by
+/// storage id as `[from, to]`, so that a rename keeps the history).
+fn named_changes(entity: Option<&CompiledEntity>, changes: &Value) -> Value {
+    let Value::Object(ch) = changes else {
+        return changes.clone();
+    };
+    let named = ch
+        .iter()
+        .map(|(key, pair)| {
+            let name = entity
+                .and_then(|ent| ent.def.fields.iter().find(|f| f.storage_id().as_str() == key))
+                .map(|f| f.name.to_string())
+                .unwrap_or_else(|| key.clone());
+            let (from, to) = match pair {
+                Value::Array(p) if p.len() == 2 => (p[0].clone(), p[1].clone()),
+                other => (Value::Null, other.clone()),
+            };
+            (name, json!({"from": from, "to": to}))
+        })
+        .collect();
+    Value::Object(named)
+}
+
 pub(crate) fn run_input(
     e: &EventRow,
     entity: Option<&CompiledEntity>,
@@ -146,7 +169,9 @@ pub(crate) fn run_input(
     });
     if let (Value::Object(o), Value::Object(d)) = (&mut event, data) {
         for (k, v) in d {
-            if k != "record" && k != "payload" {
+            if k == "changes" {
+                o.insert(k.clone(), named_changes(entity, v));
+            } else if k != "record" && k != "payload" {
                 o.insert(k.clone(), v.clone());
             }
         }

@@ -186,6 +186,25 @@ async fn chains_of_rules_stop_at_the_depth_limit_with_a_reason(backend: Backend)
     );
 }
 
+/// Rules and the run log read a change by the field's name, as `{from, to}`, not by its
+/// storage id.
+async fn a_runs_trigger_names_the_changed_fields(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm(json!([
+        {"name": "watch", "trigger": {"type": "field_changed", "entity": "contract", "field": "touches"},
+         "actions": [{"type": "set_fields", "values": {"note": "was {{event.changes.touches.from}} now {{event.changes.touches.to}}"}}]}
+    ])))
+    .await;
+    let c = app.create("crm", "contract", json!({"title": "T", "touches": 1})).await;
+    let path = format!("/api/v1/data/crm/contract/{}", c["id"].as_str().unwrap());
+    app.patch(&path, json!({"touches": 2})).await.expect(200);
+    let done = app.eventually(&path, |b| b["note"].is_string()).await;
+    assert_eq!(done["note"], json!("was 1 now 2"));
+    let runs = app.get(&runs_path("watch")).await.expect(200).body;
+    let changes = &runs["data"][0]["trigger"]["changes"];
+    assert_eq!(changes, &json!({"touches": {"from": 1, "to": 2}}), "{runs}");
+}
+
 async fn a_relative_time_rule_fires_after_creation_even_across_a_restart(backend: Backend) {
     let app = spawn(backend).await;
     app.create_app(crm(json!([{
@@ -810,6 +829,7 @@ async fn a_retried_e_mail_goes_only_to_the_recipients_it_missed(backend: Backend
 }
 
 on_both!(
+    a_runs_trigger_names_the_changed_fields,
     a_retried_e_mail_goes_only_to_the_recipients_it_missed,
     a_signed_contract_creates_an_invoicing_task_and_notifies_finance,
     chains_of_rules_stop_at_the_depth_limit_with_a_reason,
