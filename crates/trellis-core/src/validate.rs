@@ -32,6 +32,16 @@ pub fn parse_rule(v: &Value) -> Result<crate::automation::RuleDef, Error> {
     parse(DefKind::Rule, v)
 }
 
+/// Parses a role of an app from JSON: schema check, then serde.
+pub fn parse_role(v: &Value) -> Result<crate::def::RoleDef, Error> {
+    parse(DefKind::Role, v)
+}
+
+/// Parses a validation rule of an entity from JSON: schema check, then serde.
+pub fn parse_validation(v: &Value) -> Result<crate::def::ValidationRule, Error> {
+    parse(DefKind::Validation, v)
+}
+
 /// Parses a field definition from JSON: schema check, then serde.
 pub fn parse_field(v: &Value) -> Result<FieldDef, Error> {
     parse(DefKind::Field, v)

@@ -94,6 +94,18 @@ pub struct ChangeOut {
 pub struct ChangeOptions {
     pub dry_run: bool,
     pub allow_data_loss: bool,
+    /// The app version the change is meant for (`If-Match`): another one answers 412 and the
+    /// change is not made. `None`: whatever version is current.
+    pub if_match: Option<i64>,
+}
+
+/// 412: the app's definition is no longer at the version the change was meant for.
+pub fn stale_app(current: Option<i64>) -> Error {
+    let at = current.map(|v| format!(" (it is at version {v})")).unwrap_or_default();
+    Error::new(
+        trellis_core::ErrorCode::VersionMismatch,
+        format!("the app changed since it was read{at}; read it again and redo the change"),
+    )
 }
 
 fn app_out(row: &AppRow, def: AppDef) -> AppOut {
@@ -288,6 +300,14 @@ impl Engine {
         let row = system::app_by_name(&tx, ctx.tenant_id(), name.as_str())
             .await?
             .ok_or_else(|| app_missing(&name))?;
+        // The precondition comes before what the change finds in the definition (RFC 9110,
+        // 13.2.2): an editor who read an older version learns that first, not that their part
+        // exists or is gone meanwhile.
+        if let Some(v) = opts.if_match
+            && v != row.version
+        {
+            return Err(stale_app(Some(row.version)));
+        }
         let old = parse_stored(&row)?;
         let mut new = old.clone();
         edit(&mut new)?;
@@ -342,6 +362,9 @@ impl Engine {
             ..row.clone()
         };
         if !system::update_app(&tx, &next, row.version).await? {
+            if opts.if_match.is_some() {
+                return Err(stale_app(None));
+            }
             return Err(Error::conflict(
                 "the app was changed by someone else meanwhile; read it again and retry",
             ));
