@@ -17,6 +17,7 @@ pub mod schema;
 pub mod template;
 pub mod validate;
 pub mod value;
+pub mod view;
 
 pub use compile::{CompiledApp, CompiledEntity, CompiledField};
 pub use def::{AppDef, EntityDef, FieldDef, FieldType, Label};

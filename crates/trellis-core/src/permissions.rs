@@ -459,7 +459,8 @@ pub fn filter_names(filter: &Value, fields: &HashSet<String>) -> bool {
 ///   `null` (the role keeps a filter the caller may not read; it is not shown as "all rows");
 /// - pipelines: see [`without_hidden`]; user fields that may make a transition and an SLA's
 ///   escalation to a hidden user field: left out;
-/// - rules whose trigger names a hidden field (`field_changed`, `relative_time`): left out.
+/// - rules whose trigger names a hidden field (`field_changed`, `relative_time`): left out;
+/// - views: see [`crate::view::visible_views`].
 pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     let mut v = app.clone();
     let all_hidden = hidden_by_entity(app, roles);
@@ -526,6 +527,7 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
         .filter(|r| !trigger_names_hidden(&r.trigger, &all_hidden))
         .map(crate::automation::RuleDef::summary)
         .collect();
+    v.views = crate::view::visible_views(&app.views, &all_hidden);
     v
 }
 

@@ -32,6 +32,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "calendar.schema.json",
         include_str!("../../../schemas/calendar.schema.json"),
     ),
+    ("view.schema.json", include_str!("../../../schemas/view.schema.json")),
 ];
 
 /// Kinds of definition with a schema.
@@ -48,6 +49,7 @@ pub enum DefKind {
     Role,
     /// A validation rule of an entity (`entity.schema.json`, `validations` items).
     Validation,
+    View,
 }
 
 impl DefKind {
@@ -62,6 +64,7 @@ impl DefKind {
             DefKind::Rule => "rule.schema.json",
             DefKind::Role => "app.schema.json#/properties/roles/items",
             DefKind::Validation => "entity.schema.json#/properties/validations/items",
+            DefKind::View => "view.schema.json",
         }
     }
 }
@@ -101,7 +104,7 @@ fn build(kind: DefKind) -> Validator {
 
 /// The compiled validators of the embedded definition schemas: constants of the binary, no
 /// tenant data, so compiled once per process and shared by every engine in it.
-static VALIDATORS: LazyLock<[(DefKind, Validator); 9]> = LazyLock::new(|| {
+static VALIDATORS: LazyLock<[(DefKind, Validator); 10]> = LazyLock::new(|| {
     [
         (DefKind::App, build(DefKind::App)),
         (DefKind::Entity, build(DefKind::Entity)),
@@ -112,6 +115,7 @@ static VALIDATORS: LazyLock<[(DefKind, Validator); 9]> = LazyLock::new(|| {
         (DefKind::Rule, build(DefKind::Rule)),
         (DefKind::Role, build(DefKind::Role)),
         (DefKind::Validation, build(DefKind::Validation)),
+        (DefKind::View, build(DefKind::View)),
     ]
 });
 

@@ -474,8 +474,11 @@ impl Engine {
                 return Err(Error::conflict(format!("entity '{new_name}' exists")));
             }
             *def.entity_mut(&old_name).expect("found above") = patched;
-            // A rename keeps relations and rollups pointing at the entity.
+            // A rename keeps relations, rollups and views pointing at the entity.
             if new_name.as_str() != old_name {
+                for v in def.views.iter_mut().filter(|v| v.entity.as_str() == old_name) {
+                    v.entity = new_name.clone();
+                }
                 for e in &mut def.entities {
                     for f in &mut e.fields {
                         if f.target.as_ref().is_some_and(|t| t.as_str() == old_name) {
@@ -599,8 +602,9 @@ impl Engine {
                     }
                 }
             }
-            // Rollups over this entity follow a renamed relation or aggregated field.
+            // Rollups over this entity and its views follow a renamed field.
             if new_name.as_str() != field {
+                trellis_core::view::rename_field(&mut def.views, &entity, &field, &new_name);
                 for other in &mut def.entities {
                     for f in &mut other.fields {
                         if let Some(r) = &mut f.rollup

@@ -1,12 +1,13 @@
 //! Parts of an app's definition with use cases of their own: roles, an entity's validation
-//! rules, and whole rules replaced (rules are otherwise in [`crate::automation::api`]). Each
+//! rules, views, and whole rules replaced (rules are otherwise in [`crate::automation::api`]). Each
 //! change edits only its part of the stored definition and goes through the one versioned app
 //! change ([`Engine::change_app`]): validated whole, planned, applied with its new version in
 //! one transaction, refused with 412 when `If-Match` names an older version.
 
 use serde_json::Value;
 use trellis_core::def::{AppDef, RoleDef, ValidationRule};
-use trellis_core::validate::{parse_role, parse_rule, parse_validation};
+use trellis_core::validate::{parse_role, parse_rule, parse_validation, parse_view};
+use trellis_core::view::ViewDef;
 use trellis_core::{Error, ErrorCode, FieldError};
 
 use crate::apps::{ChangeOptions, ChangeOut};
@@ -31,6 +32,13 @@ fn validation_missing(entity: &str, name: &str) -> Error {
     Error::not_found(format!(
         "entity '{}' has no validation rule '{}'",
         trellis_core::names::truncate(entity, 64),
+        trellis_core::names::truncate(name, 64)
+    ))
+}
+
+fn view_missing(name: &str) -> Error {
+    Error::not_found(format!(
+        "view '{}' does not exist",
         trellis_core::names::truncate(name, 64)
     ))
 }
@@ -291,6 +299,103 @@ impl Engine {
             e.validations.retain(|r| r.name.as_str() != name);
             if e.validations.len() == before {
                 return Err(validation_missing(&entity, &name));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(as_conflict)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Views
+    // -----------------------------------------------------------------------------------------
+
+    /// The app's shared views as the caller reads them ([`trellis_core::view::visible_views`]).
+    pub async fn list_views(&self, ctx: &TenantCtx, app: &str) -> Result<Versioned<Vec<ViewDef>>, Error> {
+        let (_, def, version) = self.read_def(ctx, app).await?;
+        Ok(Versioned {
+            part: def.views,
+            version,
+        })
+    }
+
+    /// One view, as [`Engine::list_views`] shows it (one left out for the caller: 404).
+    pub async fn get_view(&self, ctx: &TenantCtx, app: &str, view: &str) -> Result<Versioned<ViewDef>, Error> {
+        let all = self.list_views(ctx, app).await?;
+        let part = all
+            .part
+            .into_iter()
+            .find(|v| v.name.as_str() == view)
+            .ok_or_else(|| view_missing(view))?;
+        Ok(Versioned {
+            part,
+            version: all.version,
+        })
+    }
+
+    /// Adds a view (409 when the app has one of the name).
+    pub async fn create_view(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<(ChangeOut, ViewDef), Error> {
+        ctx.require_admin()?;
+        let view = parse_view(body)?;
+        let added = view.clone();
+        let change = self
+            .change_app(ctx, app, opts, move |def| {
+                if def.view(view.name.as_str()).is_some() {
+                    return Err(taken("view", view.name.as_str()));
+                }
+                def.views.push(view);
+                Ok(())
+            })
+            .await?;
+        Ok((change, added))
+    }
+
+    /// Replaces a view in place (404 when there is none of the name).
+    pub async fn put_view(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        view: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<(ChangeOut, ViewDef), Error> {
+        ctx.require_admin()?;
+        let new = parse_view(&named_as_path(body, view, "view")?)?;
+        let put = new.clone();
+        let change = self
+            .change_app(ctx, app, opts, move |def| {
+                let slot = def
+                    .views
+                    .iter_mut()
+                    .find(|v| v.name == new.name)
+                    .ok_or_else(|| view_missing(new.name.as_str()))?;
+                *slot = new;
+                Ok(())
+            })
+            .await?;
+        Ok((change, put))
+    }
+
+    pub async fn delete_view(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        view: &str,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        ctx.require_admin()?;
+        let name = view.to_string();
+        self.change_app(ctx, app, opts, move |def| {
+            let before = def.views.len();
+            def.views.retain(|v| v.name.as_str() != name);
+            if def.views.len() == before {
+                return Err(view_missing(&name));
             }
             Ok(())
         })

@@ -23,7 +23,8 @@ use crate::routes::List;
 // to the stored definition, which is then checked as a whole the same way.
 
 /// A change to an app's definition (RFC 7396 merge patch): keys left out stay, `null` removes
-/// an optional one. Entities have their own endpoints.
+/// an optional one. Entities have their own endpoints; so do roles, rules and views, one at a
+/// time (a list here replaces the whole list: send `If-Match`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -40,6 +41,9 @@ pub struct AppPatch {
     /// Replaces the whole list.
     #[schema(max_items = 500)]
     rules: Option<Vec<RuleDef>>,
+    /// Replaces the whole list.
+    #[schema(max_items = 200)]
+    views: Option<Vec<trellis_core::view::ViewDef>>,
 }
 
 /// A change to an entity (RFC 7396 merge patch): keys left out stay, `null` removes an optional

@@ -14,7 +14,8 @@ fn crm() -> Value {
         "entities": [{"name": "deal", "label": {"en": "Deal"}, "fields": [
             {"name": "title", "label": {"en": "Title"}, "type": "text"},
             {"name": "amount", "label": {"en": "Amount"}, "type": "decimal"},
-            {"name": "margin", "label": {"en": "Margin"}, "type": "decimal"}
+            {"name": "margin", "label": {"en": "Margin"}, "type": "decimal"},
+            {"name": "close", "label": {"en": "Close"}, "type": "date"}
         ], "validations": [
             {"name": "titled", "assert": "record.title != ()", "message": {"en": "A deal has a title"}, "field": "title"},
             {"name": "margin_cap", "assert": "record.margin == () || record.margin < 50",
@@ -556,10 +557,148 @@ async fn members_read_parts_through_their_view_and_change_none(backend: Backend)
     assert_eq!(names(&all.body), ["titled", "margin_cap"]);
 }
 
+async fn views_are_parts_of_the_definition_that_fields_cannot_leave(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm()).await;
+    let (_, rep) = app.user("crm", "rep", Some("rep")).await;
+    let base = "/api/v1/apps/crm/views";
+    let grid = json!({"name": "mine", "label": {"en": "My deals"}, "entity": "deal", "type": "grid", "default": true,
+        "columns": [{"field": "title", "width": 320}, {"field": "amount"}, {"field": "margin", "width": 80}],
+        "sort": [{"field": "close", "desc": true}], "group_by": "stage", "row_height": "medium",
+        "filter": {"field": "owner", "op": "eq", "value": "$user.id"}});
+    let added = app.post(base, grid.clone()).await.expect(201);
+    assert_eq!(added.body["version"], 2);
+    assert_eq!(added.body["view"], grid);
+    assert_eq!(added.headers["location"].to_str().unwrap(), format!("{base}/mine"));
+    let board = json!({"name": "board", "label": {"en": "Board"}, "entity": "deal", "type": "kanban", "group_by": "stage",
+        "columns": [{"field": "title"}]});
+    app.post(base, board).await.expect(201);
+    let margins = json!({"name": "margins", "label": {"en": "High margins"}, "entity": "deal", "type": "grid",
+        "filter": {"field": "margin", "op": "gt", "value": 30}});
+    app.post(base, margins).await.expect(201);
+    let dates = json!({"name": "dates", "label": {"en": "Closing"}, "entity": "deal", "type": "calendar", "date_field": "close"});
+    app.post(base, dates).await.expect(201);
+
+    // Every problem of a view is named, and nothing is stored.
+    let bad = app
+        .post(
+            base,
+            json!({"name": "bad", "label": {"en": "Bad"}, "entity": "deal", "type": "calendar", "date_field": "title",
+                   "columns": [{"field": "nope"}], "default": true}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    let mut errors = bad.errors();
+    errors.sort();
+    assert_eq!(
+        errors,
+        [
+            ("views.bad.columns[0].field".to_string(), "unknown_field".to_string()),
+            ("views.bad.date_field".to_string(), "type".to_string()),
+            ("views.bad.default".to_string(), "duplicate".to_string()),
+        ],
+        "{}",
+        bad.text
+    );
+    app.post(
+        base,
+        json!({"name": "cal", "label": {"en": "Cal"}, "entity": "deal", "type": "calendar"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    app.post(base, grid.clone()).await.expect_problem(409, "conflict");
+    assert_eq!(version(&app).await, 5);
+
+    let list = app.get(base).await.expect(200);
+    assert_eq!(names(&list.body), ["mine", "board", "margins", "dates"]);
+    assert_eq!(etag(&list), "\"5\"");
+
+    // Replaced whole; another name or an unknown view changes nothing.
+    let mut wider = grid.clone();
+    wider["columns"][0]["width"] = json!(480);
+    let put = app.put(&format!("{base}/mine"), wider.clone()).await.expect(200);
+    assert_eq!(put.body["view"]["columns"][0]["width"], 480);
+    let mut renamed = wider.clone();
+    renamed["name"] = json!("yours");
+    let r = app
+        .put(&format!("{base}/mine"), renamed)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), [("name".to_string(), "read_only".to_string())]);
+    app.put(
+        &format!("{base}/nothing"),
+        json!({"label": {"en": "X"}, "entity": "deal", "type": "grid"}),
+    )
+    .await
+    .expect_problem(404, "not_found");
+
+    // A renamed field carries over to the views; a deleted one is refused while a view uses it.
+    app.patch(
+        "/api/v1/apps/crm/entities/deal/fields/close",
+        json!({"name": "closing"}),
+    )
+    .await
+    .expect(200);
+    let mine = app.get(&format!("{base}/mine")).await.expect(200);
+    assert_eq!(mine.body["sort"][0]["field"], "closing");
+    let dates = app.get(&format!("{base}/dates")).await.expect(200);
+    assert_eq!(dates.body["date_field"], "closing");
+    let used = app
+        .delete("/api/v1/apps/crm/entities/deal/fields/closing")
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(
+        used.text.contains("view 'mine'") && used.text.contains("view 'dates'"),
+        "{}",
+        used.text
+    );
+    let fields = app.get("/api/v1/apps/crm/entities/deal/fields").await.expect(200);
+    assert!(fields.text.contains("closing"), "the field stays: {}", fields.text);
+
+    // A member reads views through their view: no hidden column, no view filtering by one.
+    let seen = app.call_as(Some(&rep), Method::GET, base, None).await.expect(200);
+    assert_eq!(names(&seen.body), ["mine", "board", "dates"]);
+    assert!(!seen.text.contains("margin"), "{}", seen.text);
+    assert_eq!(seen.body["data"][0]["columns"].as_array().unwrap().len(), 2);
+    app.call_as(Some(&rep), Method::GET, &format!("{base}/margins"), None)
+        .await
+        .expect_problem(404, "not_found");
+    app.call_as(Some(&rep), Method::DELETE, &format!("{base}/board"), None)
+        .await
+        .expect_problem(403, "permission_denied");
+    app.call_as(Some(&rep), Method::POST, base, Some(json!({"name": "x"})))
+        .await
+        .expect_problem(403, "permission_denied");
+
+    // Removed with If-Match; then the field can go.
+    let v = version(&app).await;
+    with(
+        &app,
+        Method::DELETE,
+        &format!("{base}/mine"),
+        None,
+        &format!("\"{}\"", v - 1),
+    )
+    .await
+    .expect_problem(412, "version_mismatch");
+    with(&app, Method::DELETE, &format!("{base}/mine"), None, &format!("\"{v}\""))
+        .await
+        .expect(200);
+    app.get(&format!("{base}/mine")).await.expect_problem(404, "not_found");
+    app.delete(&format!("{base}/mine"))
+        .await
+        .expect_problem(404, "not_found");
+    app.delete(&format!("{base}/dates")).await.expect(200);
+    app.delete("/api/v1/apps/crm/entities/deal/fields/closing")
+        .await
+        .expect(200);
+}
+
 on_both!(
     roles_are_added_read_replaced_and_removed_one_at_a_time,
     two_editors_of_one_version_cannot_drop_each_others_role,
     validation_rules_have_endpoints_of_their_own,
     rules_are_replaced_whole_and_take_if_match,
     members_read_parts_through_their_view_and_change_none,
+    views_are_parts_of_the_definition_that_fields_cannot_leave,
 );
