@@ -148,6 +148,8 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
+        // Rights before the body: a member learns nothing about what a rule may hold.
+        ctx.require_admin()?;
         let rule = parse_rule(body)?;
         self.change_app(ctx, app, opts, move |def| {
             if def.rule(rule.name.as_str()).is_some() {
@@ -169,6 +171,7 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
+        ctx.require_admin()?;
         let (body, name) = (body.clone(), rule.to_string());
         self.change_app(ctx, app, opts, move |def| {
             let i = def

@@ -538,6 +538,12 @@ async fn members_read_parts_through_their_view_and_change_none(backend: Backend)
             "/api/v1/apps/crm/entities/deal/validations/margin_cap",
             None,
         ),
+        (Method::POST, "/api/v1/apps/crm/rules", Some(json!({"name": "x"}))),
+        (
+            Method::PATCH,
+            "/api/v1/apps/crm/rules/title_watch",
+            Some(json!({"enabled": "no"})),
+        ),
         (
             Method::PUT,
             "/api/v1/apps/crm/rules/title_watch",
@@ -694,6 +700,37 @@ async fn views_are_parts_of_the_definition_that_fields_cannot_leave(backend: Bac
         .expect(200);
 }
 
+async fn of_two_simultaneous_changes_to_one_version_one_is_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm()).await;
+    let first = with(
+        &app,
+        Method::POST,
+        "/api/v1/apps/crm/roles",
+        Some(role("auditor", "Auditor")),
+        "\"1\"",
+    );
+    let second = with(
+        &app,
+        Method::POST,
+        "/api/v1/apps/crm/roles",
+        Some(role("finance", "Finance")),
+        "\"1\"",
+    );
+    let (a, b) = tokio::join!(first, second);
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [201, 412], "{} / {}", a.text, b.text);
+    let (won, lost) = if a.status == 201 { (a, b) } else { (b, a) };
+    assert_eq!(lost.code(), "version_mismatch");
+    let list = app.get("/api/v1/apps/crm/roles").await.expect(200);
+    assert_eq!(
+        names(&list.body),
+        ["rep", "lead", won.body["role"]["name"].as_str().unwrap()]
+    );
+    assert_eq!(version(&app).await, 2);
+}
+
 on_both!(
     roles_are_added_read_replaced_and_removed_one_at_a_time,
     two_editors_of_one_version_cannot_drop_each_others_role,
@@ -701,4 +738,5 @@ on_both!(
     rules_are_replaced_whole_and_take_if_match,
     members_read_parts_through_their_view_and_change_none,
     views_are_parts_of_the_definition_that_fields_cannot_leave,
+    of_two_simultaneous_changes_to_one_version_one_is_refused,
 );
