@@ -359,7 +359,7 @@ pub async fn create_entity(
     } else {
         sent
     };
-    Ok(HttpResponse::Created().json(EntityChange {
+    Ok(versioned(HttpResponse::Created(), change.version).json(EntityChange {
         applied: change.applied,
         version: change.version,
         plan: change.plan,
@@ -450,7 +450,7 @@ pub async fn create_field(
         .and_then(|e| e.field(sent.name.as_str()))
         .cloned()
         .unwrap_or(sent);
-    Ok(HttpResponse::Created().json(FieldChange {
+    Ok(versioned(HttpResponse::Created(), change.version).json(FieldChange {
         applied: change.applied,
         version: change.version,
         plan: change.plan,

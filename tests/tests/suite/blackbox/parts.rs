@@ -322,6 +322,10 @@ async fn two_editors_of_one_version_cannot_drop_each_others_role(backend: Backen
     .expect(200);
     assert_eq!(patched.body["version"], 5);
     assert_eq!(etag(&patched), "\"5\"");
+    let field = json!({"name": "note", "label": {"en": "Note"}, "type": "text"});
+    let path = "/api/v1/apps/crm/entities/deal/fields";
+    let added = with(&app, Method::POST, path, Some(field), "\"5\"").await.expect(201);
+    assert_eq!(etag(&added), "\"6\"");
 }
 
 fn validation(name: &str, assert: &str) -> Value {
