@@ -1,13 +1,14 @@
-//! Parts of a definition with endpoints of their own (roles, validation rules, rules): each
-//! listed, read, added, replaced and removed one at a time as one versioned app change, and
-//! `If-Match` with the app's version refusing a lost update (412). Each test runs on SQLite and
-//! on PostgreSQL.
+//! Parts of a definition with endpoints of their own (roles, validation rules, rules, views):
+//! each listed, read, added, replaced and removed one at a time as one versioned app change, and
+//! `If-Match` with the app's version refusing a lost update (412). Members read parts through
+//! their view and change none. Each test runs on SQLite and on PostgreSQL.
 
 use reqwest::Method;
 use trellis_tests::serde_json::{Value, json};
 use trellis_tests::{Backend, Resp, TestApp, on_both, spawn};
 
-/// A CRM whose reps may not see a deal's margin: a validation rule and a rule name it.
+/// A CRM whose reps may not see a deal's margin: a validation rule, a role setting and a rule
+/// name it.
 fn crm() -> Value {
     json!({
         "name": "crm", "label": {"en": "CRM"},
