@@ -18,7 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
-use crate::routes::{apps, audit, auth, automation, directory, docs, files, pipelines, records, teams, ui};
+use crate::routes::{apps, audit, auth, automation, directory, docs, files, parts, pipelines, records, teams, ui};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -84,6 +84,7 @@ fn api_app() -> (
                 .service(automation::list_rules)
                 .service(automation::create_rule)
                 .service(automation::get_rule)
+                .service(automation::put_rule)
                 .service(automation::patch_rule)
                 .service(automation::delete_rule)
                 .service(automation::list_rule_runs)
@@ -98,6 +99,20 @@ fn api_app() -> (
                 .service(pipelines::reject_approval)
                 .service(pipelines::get_board)
                 .service(directory::list_roles)
+                .service(parts::create_role)
+                .service(parts::get_role)
+                .service(parts::put_role)
+                .service(parts::delete_role)
+                .service(parts::list_validations)
+                .service(parts::create_validation)
+                .service(parts::get_validation)
+                .service(parts::put_validation)
+                .service(parts::delete_validation)
+                .service(parts::list_views)
+                .service(parts::create_view)
+                .service(parts::get_view)
+                .service(parts::put_view)
+                .service(parts::delete_view)
                 .service(directory::add_role_member)
                 .service(directory::remove_role_member)
                 .service(teams::list_teams)

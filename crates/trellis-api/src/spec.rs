@@ -112,7 +112,7 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>, globa
             if p["in"] == "header" && p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("If-Match")) {
                 p["schema"] = json!({"type": "string", "pattern": IF_MATCH_PATTERN, "examples": ["\"3\""]});
                 p["description"] = json!(
-                    "The version the change is meant for, as the record's ETag gives it (\"3\"; W/\"3\" and a bare 3 are accepted too). An older version answers 412; `*` or no header: any version."
+                    "The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's (\"3\"; W/\"3\" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version."
                 );
             }
         }

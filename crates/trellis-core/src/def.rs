@@ -53,6 +53,11 @@ pub struct AppDef {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(max_items = 500)]
     pub rules: Vec<crate::automation::RuleDef>,
+    /// Shared views of the entities' records (`view.schema.json`); at most one default per
+    /// entity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 200)]
+    pub views: Vec<crate::view::ViewDef>,
 }
 
 /// A role of an app.
@@ -77,6 +82,9 @@ pub struct RoleDef {
 impl AppDef {
     pub fn rule(&self, name: &str) -> Option<&crate::automation::RuleDef> {
         self.rules.iter().find(|r| r.name.as_str() == name)
+    }
+    pub fn view(&self, name: &str) -> Option<&crate::view::ViewDef> {
+        self.views.iter().find(|v| v.name.as_str() == name)
     }
     pub fn role(&self, name: &str) -> Option<&RoleDef> {
         self.roles.iter().find(|r| r.name.as_str() == name)
@@ -722,6 +730,11 @@ mod schema_agreement {
     #[test]
     fn rule_def_agrees_with_rule_schema() {
         check::<crate::automation::RuleDef>("rule.schema.json", 0);
+    }
+
+    #[test]
+    fn view_def_agrees_with_view_schema() {
+        check::<crate::view::ViewDef>("view.schema.json", 3);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod status;
 pub mod template;
 pub mod validate;
 pub mod value;
+pub mod view;
 
 pub use compile::{CompiledApp, CompiledEntity, CompiledField};
 pub use def::{AppDef, EntityDef, FieldDef, FieldType, Label};

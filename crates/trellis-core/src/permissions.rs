@@ -460,7 +460,8 @@ pub fn filter_names(filter: &Value, fields: &HashSet<String>) -> bool {
 /// - pipelines: see [`without_hidden`]; user fields that may make a transition and an SLA's
 ///   escalation to a hidden user field: left out;
 /// - rules whose trigger names a hidden field (`field_changed`, `relative_time`) or whose
-///   condition reads one ([`rule_reads_hidden`]): left out.
+///   condition reads one ([`rule_reads_hidden`]): left out;
+/// - views: see [`crate::view::visible_views`].
 pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     let mut v = app.clone();
     let all_hidden = hidden_by_entity(app, roles);
@@ -527,6 +528,7 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
         .filter(|r| !rule_reads_hidden(app, r, &all_hidden))
         .map(crate::automation::RuleDef::summary)
         .collect();
+    v.views = crate::view::visible_views(&app.views, &all_hidden);
     v
 }
 

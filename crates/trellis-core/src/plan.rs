@@ -411,12 +411,16 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
     let old_entities = old.map(|a| &a.entities).unwrap_or(&empty);
     // Without a step, a change of the app's own label or description would not be stored.
     if let Some(o) = old
-        && (o.label != new.label || o.description != new.description || o.roles != new.roles || o.rules != new.rules)
+        && (o.label != new.label
+            || o.description != new.description
+            || o.roles != new.roles
+            || o.rules != new.rules
+            || o.views != new.views)
     {
         steps.push(Step::Metadata {
             entity: None,
             field: None,
-            change: "change the app's label, description, roles or rules".into(),
+            change: "change the app's label, description, roles, rules or views".into(),
         });
     }
     for e in old_entities {

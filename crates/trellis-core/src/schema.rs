@@ -32,6 +32,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "calendar.schema.json",
         include_str!("../../../schemas/calendar.schema.json"),
     ),
+    ("view.schema.json", include_str!("../../../schemas/view.schema.json")),
 ];
 
 /// Kinds of definition with a schema.
@@ -44,6 +45,11 @@ pub enum DefKind {
     Calendar,
     Pipeline,
     Rule,
+    /// A role of an app (`app.schema.json`, `roles` items).
+    Role,
+    /// A validation rule of an entity (`entity.schema.json`, `validations` items).
+    Validation,
+    View,
 }
 
 impl DefKind {
@@ -56,6 +62,9 @@ impl DefKind {
             DefKind::Calendar => "calendar.schema.json",
             DefKind::Pipeline => "pipeline.schema.json",
             DefKind::Rule => "rule.schema.json",
+            DefKind::Role => "app.schema.json#/properties/roles/items",
+            DefKind::Validation => "entity.schema.json#/properties/validations/items",
+            DefKind::View => "view.schema.json",
         }
     }
 }
@@ -80,7 +89,12 @@ pub fn schema_json(file: &str) -> Option<Value> {
 }
 
 fn build(kind: DefKind) -> Validator {
-    let schema = schema_json(kind.file()).expect("schema is embedded");
+    // A part of a definition is checked against its place in the file that holds it.
+    let schema = if kind.file().contains('#') {
+        serde_json::json!({"$ref": format!("{BASE}{}", kind.file())})
+    } else {
+        schema_json(kind.file()).expect("schema is embedded")
+    };
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .with_retriever(Embedded)
@@ -90,7 +104,7 @@ fn build(kind: DefKind) -> Validator {
 
 /// The compiled validators of the embedded definition schemas: constants of the binary, no
 /// tenant data, so compiled once per process and shared by every engine in it.
-static VALIDATORS: LazyLock<[(DefKind, Validator); 7]> = LazyLock::new(|| {
+static VALIDATORS: LazyLock<[(DefKind, Validator); 10]> = LazyLock::new(|| {
     [
         (DefKind::App, build(DefKind::App)),
         (DefKind::Entity, build(DefKind::Entity)),
@@ -99,6 +113,9 @@ static VALIDATORS: LazyLock<[(DefKind, Validator); 7]> = LazyLock::new(|| {
         (DefKind::Calendar, build(DefKind::Calendar)),
         (DefKind::Pipeline, build(DefKind::Pipeline)),
         (DefKind::Rule, build(DefKind::Rule)),
+        (DefKind::Role, build(DefKind::Role)),
+        (DefKind::Validation, build(DefKind::Validation)),
+        (DefKind::View, build(DefKind::View)),
     ]
 });
 
@@ -195,6 +212,25 @@ mod tests {
         let errs = check(DefKind::Field, &bad).unwrap_err();
         assert!(errs.iter().any(|e| e.field == "label"), "{errs:?}");
         assert!(errs.iter().any(|e| e.message.contains("colour")), "{errs:?}");
+    }
+
+    #[test]
+    fn parts_are_checked_against_their_place_in_the_definition() {
+        let role = json!({"name": "rep", "label": {"en": "Rep"}, "run_rules": ["notify"],
+                          "permissions": {"deal": {"read": true, "scope": "own"}}});
+        check(DefKind::Role, &role).unwrap();
+        let errs = check(
+            DefKind::Role,
+            &json!({"name": "Rep", "label": {"en": "Rep"}, "colour": 1}),
+        )
+        .unwrap_err();
+        assert!(errs.iter().any(|e| e.field == "name"), "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("colour")), "{errs:?}");
+        let rule = json!({"name": "positive", "assert": "record.amount > 0", "message": {"en": "Positive"}});
+        check(DefKind::Validation, &rule).unwrap();
+        let errs = check(DefKind::Validation, &json!({"name": "positive", "assert": ""})).unwrap_err();
+        assert!(errs.iter().any(|e| e.field == "assert"), "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("message")), "{errs:?}");
     }
 
     #[test]

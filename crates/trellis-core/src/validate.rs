@@ -32,6 +32,21 @@ pub fn parse_rule(v: &Value) -> Result<crate::automation::RuleDef, Error> {
     parse(DefKind::Rule, v)
 }
 
+/// Parses a role of an app from JSON: schema check, then serde.
+pub fn parse_role(v: &Value) -> Result<crate::def::RoleDef, Error> {
+    parse(DefKind::Role, v)
+}
+
+/// Parses a validation rule of an entity from JSON: schema check, then serde.
+pub fn parse_validation(v: &Value) -> Result<crate::def::ValidationRule, Error> {
+    parse(DefKind::Validation, v)
+}
+
+/// Parses a view from JSON: schema check, then serde.
+pub fn parse_view(v: &Value) -> Result<crate::view::ViewDef, Error> {
+    parse(DefKind::View, v)
+}
+
 /// Parses a field definition from JSON: schema check, then serde.
 pub fn parse_field(v: &Value) -> Result<FieldDef, Error> {
     parse(DefKind::Field, v)
@@ -113,6 +128,7 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
         validate_entity(app, e, &at, &mut errors);
     }
     crate::automation::validate_rules(app, &mut errors);
+    crate::view::validate_views(app, &mut errors);
     let mut roles = HashSet::new();
     for r in &app.roles {
         if !roles.insert(r.name.as_str()) {

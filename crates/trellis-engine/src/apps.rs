@@ -93,6 +93,18 @@ pub struct ChangeOut {
 pub struct ChangeOptions {
     pub dry_run: bool,
     pub allow_data_loss: bool,
+    /// The app version the change is meant for (`If-Match`): another one answers 412 and the
+    /// change is not made. `None`: whatever version is current.
+    pub if_match: Option<i64>,
+}
+
+/// 412: the app's definition is no longer at the version the change was meant for.
+pub fn stale_app(current: Option<i64>) -> Error {
+    let at = current.map(|v| format!(" (it is at version {v})")).unwrap_or_default();
+    Error::new(
+        trellis_core::ErrorCode::VersionMismatch,
+        format!("the app changed since it was read{at}; read it again and redo the change"),
+    )
 }
 
 fn app_out(row: &AppRow, def: AppDef) -> AppOut {
@@ -287,6 +299,14 @@ impl Engine {
         let row = system::app_by_name(&tx, ctx.tenant_id(), name.as_str())
             .await?
             .ok_or_else(|| app_missing(&name))?;
+        // The precondition comes before what the change finds in the definition (RFC 9110,
+        // 13.2.2): an editor who read an older version learns that first, not that their part
+        // exists or is gone meanwhile.
+        if let Some(v) = opts.if_match
+            && v != row.version
+        {
+            return Err(stale_app(Some(row.version)));
+        }
         let old = parse_stored(&row)?;
         let mut new = old.clone();
         edit(&mut new)?;
@@ -341,6 +361,9 @@ impl Engine {
             ..row.clone()
         };
         if !system::update_app(&tx, &next, row.version).await? {
+            if opts.if_match.is_some() {
+                return Err(stale_app(None));
+            }
             return Err(Error::conflict(
                 "the app was changed by someone else meanwhile; read it again and retry",
             ));
@@ -450,8 +473,11 @@ impl Engine {
                 return Err(Error::conflict(format!("entity '{new_name}' exists")));
             }
             *def.entity_mut(&old_name).expect("found above") = patched;
-            // A rename keeps relations and rollups pointing at the entity.
+            // A rename keeps relations, rollups and views pointing at the entity.
             if new_name.as_str() != old_name {
+                for v in def.views.iter_mut().filter(|v| v.entity.as_str() == old_name) {
+                    v.entity = new_name.clone();
+                }
                 for e in &mut def.entities {
                     for f in &mut e.fields {
                         if f.target.as_ref().is_some_and(|t| t.as_str() == old_name) {
@@ -575,8 +601,9 @@ impl Engine {
                     }
                 }
             }
-            // Rollups over this entity follow a renamed relation or aggregated field.
+            // Rollups over this entity and its views follow a renamed field.
             if new_name.as_str() != field {
+                trellis_core::view::rename_field(&mut def.views, &entity, &field, &new_name);
                 for other in &mut def.entities {
                     for f in &mut other.fields {
                         if let Some(r) = &mut f.rollup

@@ -50,7 +50,7 @@ impl From<&UserRow> for UserEntry {
     }
 }
 
-/// A role an app declares, with the ids of its members.
+/// A role an app declares (as the caller reads the definition), with the ids of its members.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleEntry {
     #[schema(value_type = trellis_core::Slug)]
@@ -59,6 +59,14 @@ pub struct RoleEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub description: Option<Label>,
+    /// What the role may do per entity (`RoleDef`); for a member, without settings of fields
+    /// hidden from them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub permissions: Option<BTreeMap<String, trellis_core::permissions::EntityPermissions>>,
+    /// The rules the role may test and run (`RoleDef`).
+    #[serde(skip_serializing_if = "trellis_core::permissions::RunRules::is_none")]
+    pub run_rules: trellis_core::permissions::RunRules,
     /// Ids of the users who are members.
     pub members: Vec<String>,
 }
@@ -151,7 +159,7 @@ fn calendar_missing(name: &str) -> Error {
 
 impl Engine {
     /// An app of the caller's tenant: its row (for the id) and definition.
-    async fn app_and_def(&self, ctx: &TenantCtx, app: &str) -> Result<(AppRow, AppDef), Error> {
+    pub(crate) async fn app_and_def(&self, ctx: &TenantCtx, app: &str) -> Result<(AppRow, AppDef), Error> {
         let name = Slug::from_path("app", app)?;
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
             .await?
@@ -201,9 +209,11 @@ impl Engine {
     // Role membership
     // -----------------------------------------------------------------------------------------
 
-    /// The roles an app declares, each with its members.
+    /// The roles an app declares, each with its members, as the caller reads the definition
+    /// ([`Engine::def_for`]: no settings of fields hidden from them).
     pub async fn list_roles(&self, ctx: &TenantCtx, app: &str) -> Result<Vec<RoleEntry>, Error> {
         let (row, def) = self.app_and_def(ctx, app).await?;
+        let def = self.def_for(&self.db.read, ctx, &row.id, &def).await?;
         let mut out = Vec::with_capacity(def.roles.len());
         for r in &def.roles {
             out.push(self.role_entry(&row.id, r).await?);
@@ -211,11 +221,13 @@ impl Engine {
         Ok(out)
     }
 
-    async fn role_entry(&self, app_id: &str, r: &RoleDef) -> Result<RoleEntry, Error> {
+    pub(crate) async fn role_entry(&self, app_id: &str, r: &RoleDef) -> Result<RoleEntry, Error> {
         Ok(RoleEntry {
             name: r.name.to_string(),
             label: r.label.clone(),
             description: r.description.clone(),
+            permissions: r.permissions.clone(),
+            run_rules: r.run_rules.clone(),
             members: directory::members_of(&self.db.read, app_id, r.name.as_str()).await?,
         })
     }

@@ -13,6 +13,7 @@ pub mod files;
 pub mod handover;
 pub mod history;
 pub mod notifications;
+pub mod parts;
 pub mod pipelines;
 pub mod records;
 pub mod registry;

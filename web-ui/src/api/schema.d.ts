@@ -226,6 +226,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/{app}/entities/{entity}/validations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An entity's validation rules, as the caller reads the definition (a member does not see
+         *     rules that read or report on a field hidden from them). `ETag`: the app's version.
+         */
+        get: operations["list_validations"];
+        put?: never;
+        /**
+         * Add a validation rule to an entity (administrators; 409 when it has one of the name). Its
+         *     scripts must compile and name fields of the entity.
+         */
+        post: operations["create_validation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/entities/{entity}/validations/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A validation rule of an entity, as the caller reads the definition. `ETag`: the app's version. */
+        get: operations["get_validation"];
+        /**
+         * Replace a validation rule whole (administrators). The name may be left out; another one
+         *     than the path's answers 422.
+         */
+        put: operations["put_validation"];
+        post?: never;
+        /** Remove a validation rule (administrators). */
+        delete: operations["delete_validation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{app}/handover": {
         parameters: {
             query?: never;
@@ -270,8 +316,37 @@ export interface paths {
         /** The roles an app declares, each with the ids of its members. */
         get: operations["list_roles"];
         put?: never;
-        post?: never;
+        /** Add a role (administrators; 409 when the app has one of the name). */
+        post: operations["create_role"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/roles/{role}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A role of the app with the ids of its members, as the caller reads the definition (a member
+         *     does not see settings of fields hidden from them). `ETag`: the app's version.
+         */
+        get: operations["get_role"];
+        /**
+         * Replace a role whole (administrators; its members stay). The name may be left out; another
+         *     one than the path's answers 422.
+         */
+        put: operations["put_role"];
+        post?: never;
+        /**
+         * Remove a role from the definition (administrators). A pipeline that names it answers 409
+         *     naming each place; its members are kept for when it is declared again.
+         */
+        delete: operations["delete_role"];
         options?: never;
         head?: never;
         patch?: never;
@@ -338,7 +413,11 @@ export interface paths {
         };
         /** A rule. */
         get: operations["get_rule"];
-        put?: never;
+        /**
+         * Replace a rule whole (`rule.schema.json`; the name may be left out, another one than the
+         *     path's answers 422). A masked secret sent back keeps the stored one.
+         */
+        put: operations["put_rule"];
         post?: never;
         /** Remove a rule (its runs stay readable in the database). */
         delete: operations["delete_rule"];
@@ -404,6 +483,50 @@ export interface paths {
          */
         post: operations["check_script"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The app's shared views, as the caller reads the definition (for a member: no column or sort
+         *     key naming a field hidden from them, and no view that filters, groups or dates by one).
+         *     `ETag`: the app's version.
+         */
+        get: operations["list_views"];
+        put?: never;
+        /** Add a view (`view.schema.json`; administrators; 409 when the app has one of the name). */
+        post: operations["create_view"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/views/{view}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A view, as the caller reads the definition. `ETag`: the app's version. */
+        get: operations["get_view"];
+        /**
+         * Replace a view whole (administrators). The name may be left out; another one than the
+         *     path's answers 422.
+         */
+        put: operations["put_view"];
+        post?: never;
+        /** Remove a view (administrators). */
+        delete: operations["delete_view"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1113,6 +1236,11 @@ export interface components {
             roles?: components["schemas"]["RoleDef"][];
             /** @description Automation rules. */
             rules?: components["schemas"]["RuleDef"][];
+            /**
+             * @description Shared views of the entities' records (`view.schema.json`); at most one default per
+             *     entity.
+             */
+            views?: components["schemas"]["ViewDef"][];
         };
         /** @description An app as the API answers it: its definition, version and times. */
         AppOut: {
@@ -1128,6 +1256,11 @@ export interface components {
             /** @description Automation rules. */
             rules?: components["schemas"]["RuleDef"][];
             /**
+             * @description Shared views of the entities' records (`view.schema.json`); at most one default per
+             *     entity.
+             */
+            views?: components["schemas"]["ViewDef"][];
+            /**
              * Format: int64
              * @description The definition's version; every change adds one.
              */
@@ -1139,7 +1272,8 @@ export interface components {
         };
         /**
          * @description A change to an app's definition (RFC 7396 merge patch): keys left out stay, `null` removes
-         *     an optional one. Entities have their own endpoints.
+         *     an optional one. Entities have their own endpoints; so do roles, rules and views, one at a
+         *     time (a list here replaces the whole list: send `If-Match`).
          */
         AppPatch: {
             /** @description The app's own name (an app cannot be renamed). */
@@ -1150,6 +1284,8 @@ export interface components {
             roles?: components["schemas"]["RoleDef"][] | null;
             /** @description Replaces the whole list. */
             rules?: components["schemas"]["RuleDef"][] | null;
+            /** @description Replaces the whole list. */
+            views?: components["schemas"]["ViewDef"][] | null;
         };
         /** @description A request to approve a move, with its votes. */
         Approval: {
@@ -1327,6 +1463,18 @@ export interface components {
             hours: components["schemas"]["WeekHours"];
             holidays?: string[];
             workdays?: string[];
+        };
+        /** @description What a definition change did (or, on a dry run, would do). */
+        ChangeOut: {
+            /** @description Whether the change was stored (false on a dry run, or when it changed nothing). */
+            applied: boolean;
+            /**
+             * Format: int64
+             * @description The app's version after the change (the current one when nothing was applied).
+             */
+            version: number;
+            /** @description The steps, in order. */
+            plan: components["schemas"]["StepSummary"][];
         };
         /** @description A delegation: `delegate` acts for `user` from `starts_at` until `ends_at`. */
         DelegationEntry: {
@@ -1710,6 +1858,11 @@ export interface components {
                 /** @description Automation rules. */
                 rules?: components["schemas"]["RuleDef"][];
                 /**
+                 * @description Shared views of the entities' records (`view.schema.json`); at most one default per
+                 *     entity.
+                 */
+                views?: components["schemas"]["ViewDef"][];
+                /**
                  * Format: int64
                  * @description The definition's version; every change adds one.
                  */
@@ -1853,6 +2006,15 @@ export interface components {
                 name: components["schemas"]["Slug"];
                 label: components["schemas"]["Label"];
                 description?: components["schemas"]["Label"];
+                /**
+                 * @description What the role may do per entity (`RoleDef`); for a member, without settings of fields
+                 *     hidden from them.
+                 */
+                permissions?: {
+                    [key: string]: components["schemas"]["EntityPermissions"];
+                };
+                /** @description The rules the role may test and run (`RoleDef`). */
+                run_rules?: components["schemas"]["RunRules"];
                 /** @description Ids of the users who are members. */
                 members: string[];
             }[];
@@ -1975,6 +2137,53 @@ export interface components {
                  * @description When the user was disabled (they cannot log in any more).
                  */
                 disabled_at?: string | null;
+            }[];
+        };
+        /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
+        List_ValidationRule: {
+            data: {
+                /** @description Stable name; the error code of a failure. */
+                name: components["schemas"]["Slug"];
+                /** @description Condition (Rhai) under which the rule applies. */
+                when?: string;
+                /** @description Condition (Rhai) that must be true. */
+                assert: string;
+                message: components["schemas"]["Label"];
+                /** @description The field the failure is reported on (none: the record as a whole). */
+                field?: components["schemas"]["Slug"];
+            }[];
+        };
+        /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
+        List_ViewDef: {
+            data: {
+                /** @description Stable name, unique in the app. */
+                name: components["schemas"]["Slug"];
+                label: components["schemas"]["Label"];
+                /** @description The entity whose records it shows. */
+                entity: components["schemas"]["Slug"];
+                type: components["schemas"]["ViewType"];
+                /**
+                 * @description Only records matching it (the list filter; `$user.id`, `$user.team` and `$user.teams`
+                 *     stand for the reader).
+                 */
+                filter?: Record<string, never>;
+                /** @description Sort keys in order: fields or system fields. */
+                sort?: components["schemas"]["ViewSort"][];
+                /** @description The visible columns (grid) or card fields (kanban, calendar), in order; none: every field. */
+                columns?: components["schemas"]["ViewColumn"][];
+                /**
+                 * @description The field records are grouped by; a kanban board's columns (a single_select, user or
+                 *     relation field, or `stage`).
+                 */
+                group_by?: components["schemas"]["Slug"];
+                /** @description Grid row height (default short). */
+                row_height?: components["schemas"]["RowHeight"];
+                /** @description A calendar's date or datetime field (or `created_at`, `updated_at`). */
+                date_field?: components["schemas"]["Slug"];
+                /** @description A calendar's end date, for records that span days. */
+                end_field?: components["schemas"]["Slug"];
+                /** @description The entity's default view (at most one per entity). */
+                default?: boolean;
             }[];
         };
         LoginRequest: {
@@ -2143,6 +2352,19 @@ export interface components {
             attachments?: components["schemas"]["AttachmentReq"][];
             conditions?: components["schemas"]["Guard"][];
         };
+        /** @description A role added or replaced, and the plan of the change. */
+        RoleChange: {
+            /** @description Whether the change was stored (false on a dry run, or when it changed nothing). */
+            applied: boolean;
+            /**
+             * Format: int64
+             * @description The app's version after the change (also the answer's `ETag`).
+             */
+            version: number;
+            plan: components["schemas"]["StepSummary"][];
+            /** @description The role as stored (on a dry run: as sent). */
+            role: components["schemas"]["RoleDef"];
+        };
         /** @description A role of an app. */
         RoleDef: {
             name: components["schemas"]["Slug"];
@@ -2158,11 +2380,20 @@ export interface components {
             /** @description The rules the role may test and run on records it reads (`crate::permissions::RunRules`). */
             run_rules?: components["schemas"]["RunRules"];
         };
-        /** @description A role an app declares, with the ids of its members. */
+        /** @description A role an app declares (as the caller reads the definition), with the ids of its members. */
         RoleEntry: {
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             description?: components["schemas"]["Label"];
+            /**
+             * @description What the role may do per entity (`RoleDef`); for a member, without settings of fields
+             *     hidden from them.
+             */
+            permissions?: {
+                [key: string]: components["schemas"]["EntityPermissions"];
+            };
+            /** @description The rules the role may test and run (`RoleDef`). */
+            run_rules?: components["schemas"]["RunRules"];
             /** @description Ids of the users who are members. */
             members: string[];
         };
@@ -2181,6 +2412,11 @@ export interface components {
          * @enum {string}
          */
         RollupFn: "count" | "sum" | "avg" | "min" | "max";
+        /**
+         * @description Grid row heights.
+         * @enum {string}
+         */
+        RowHeight: "short" | "medium" | "tall" | "extra_tall";
         /** @description A rule. */
         RuleDef: {
             name: components["schemas"]["Slug"];
@@ -2730,6 +2966,19 @@ export interface components {
             password: string;
             is_admin?: boolean;
         };
+        /** @description A validation rule added or replaced, and the plan of the change. */
+        ValidationChange: {
+            /** @description Whether the change was stored (false on a dry run, or when it changed nothing). */
+            applied: boolean;
+            /**
+             * Format: int64
+             * @description The app's version after the change (also the answer's `ETag`).
+             */
+            version: number;
+            plan: components["schemas"]["StepSummary"][];
+            /** @description The rule as stored (on a dry run: as sent). */
+            validation: components["schemas"]["ValidationRule"];
+        };
         /** @description A validation rule: when `when` holds (or always), `assert` must hold, else `message`. */
         ValidationRule: {
             /** @description Stable name; the error code of a failure. */
@@ -2748,6 +2997,70 @@ export interface components {
             /** Format: int64 */
             version?: number | null;
         };
+        /** @description A view added or replaced, and the plan of the change. */
+        ViewChange: {
+            /** @description Whether the change was stored (false on a dry run, or when it changed nothing). */
+            applied: boolean;
+            /**
+             * Format: int64
+             * @description The app's version after the change (also the answer's `ETag`).
+             */
+            version: number;
+            plan: components["schemas"]["StepSummary"][];
+            /** @description The view as stored (on a dry run: as sent). */
+            view: components["schemas"]["ViewDef"];
+        };
+        /** @description A visible column of a view. */
+        ViewColumn: {
+            field: components["schemas"]["Slug"];
+            /**
+             * Format: int32
+             * @description Pixels.
+             */
+            width?: number;
+        };
+        /** @description A shared view of an entity's records. */
+        ViewDef: {
+            /** @description Stable name, unique in the app. */
+            name: components["schemas"]["Slug"];
+            label: components["schemas"]["Label"];
+            /** @description The entity whose records it shows. */
+            entity: components["schemas"]["Slug"];
+            type: components["schemas"]["ViewType"];
+            /**
+             * @description Only records matching it (the list filter; `$user.id`, `$user.team` and `$user.teams`
+             *     stand for the reader).
+             */
+            filter?: Record<string, never>;
+            /** @description Sort keys in order: fields or system fields. */
+            sort?: components["schemas"]["ViewSort"][];
+            /** @description The visible columns (grid) or card fields (kanban, calendar), in order; none: every field. */
+            columns?: components["schemas"]["ViewColumn"][];
+            /**
+             * @description The field records are grouped by; a kanban board's columns (a single_select, user or
+             *     relation field, or `stage`).
+             */
+            group_by?: components["schemas"]["Slug"];
+            /** @description Grid row height (default short). */
+            row_height?: components["schemas"]["RowHeight"];
+            /** @description A calendar's date or datetime field (or `created_at`, `updated_at`). */
+            date_field?: components["schemas"]["Slug"];
+            /** @description A calendar's end date, for records that span days. */
+            end_field?: components["schemas"]["Slug"];
+            /** @description The entity's default view (at most one per entity). */
+            default?: boolean;
+        };
+        /** @description A sort key of a view. */
+        ViewSort: {
+            field: components["schemas"]["Slug"];
+            /** @description Descending (default ascending). */
+            desc?: boolean;
+        };
+        /**
+         * @description How a view lays out its records.
+         * @enum {string}
+         */
+        ViewType: "grid" | "kanban" | "calendar";
         /** @description One approver's vote. */
         Vote: {
             user: string;
@@ -3432,7 +3745,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
             };
@@ -3491,6 +3807,15 @@ export interface operations {
             };
             /** @description The change conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3697,7 +4022,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
             };
@@ -3755,6 +4083,15 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3874,7 +4211,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
                 entity: string;
@@ -3936,6 +4276,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names a version that is no longer current */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The URL is longer than the server accepts */
             414: {
                 headers: {
@@ -3973,7 +4322,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
                 entity: string;
@@ -4033,6 +4385,15 @@ export interface operations {
             };
             /** @description The change conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4152,7 +4513,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
                 entity: string;
@@ -4218,6 +4582,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names a version that is no longer current */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -4263,7 +4636,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
                 entity: string;
@@ -4326,6 +4702,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names a version that is no longer current */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The URL is longer than the server accepts */
             414: {
                 headers: {
@@ -4363,7 +4748,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
                 entity: string;
@@ -4423,6 +4811,15 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4542,7 +4939,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
                 entity: string;
@@ -4610,6 +5010,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names a version that is no longer current */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server accepts */
             413: {
                 headers: {
@@ -4628,6 +5037,493 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_validations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The validation rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_ValidationRule"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_validation: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValidationRule"];
+            };
+        };
+        responses: {
+            /** @description The rule and the plan */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationChange"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_validation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The validation rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationRule"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_validation: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+                entity: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValidationRule"];
+            };
+        };
+        responses: {
+            /** @description The rule and the plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationChange"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_validation: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+                entity: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan and the app's new version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeOut"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4865,6 +5761,421 @@ export interface operations {
             };
             /** @description The URL is longer than the server accepts */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_role: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleDef"];
+            };
+        };
+        responses: {
+            /** @description The role and the plan */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleChange"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                role: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The role with its members */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleEntry"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_role: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+                role: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleDef"];
+            };
+        };
+        responses: {
+            /** @description The role and the plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleChange"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_role: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+                role: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan and the app's new version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeOut"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5139,7 +6450,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
             };
@@ -5197,6 +6511,15 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5308,6 +6631,128 @@ export interface operations {
             };
         };
     };
+    put_rule: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+                rule: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleDef"];
+            };
+        };
+        responses: {
+            /** @description What changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppChange"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     delete_rule: {
         parameters: {
             query?: {
@@ -5316,7 +6761,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
                 rule: string;
@@ -5378,6 +6826,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names a version that is no longer current */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The URL is longer than the server accepts */
             414: {
                 headers: {
@@ -5415,7 +6872,10 @@ export interface operations {
                 /** @description Allow a type change to drop values that do not fit the new type. */
                 allow_data_loss?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
             path: {
                 app: string;
                 rule: string;
@@ -5475,6 +6935,15 @@ export interface operations {
             };
             /** @description The change conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5783,6 +7252,488 @@ export interface operations {
             };
             /** @description The body is larger than the server accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_views: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The views */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_ViewDef"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_view: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ViewDef"];
+            };
+        };
+        responses: {
+            /** @description The view and the plan */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewChange"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                view: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The view */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewDef"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_view: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+                view: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ViewDef"];
+            };
+        };
+        responses: {
+            /** @description The view and the plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewChange"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_view: {
+        parameters: {
+            query?: {
+                /** @description Plan (and try) the change, then roll it back. */
+                dry_run?: boolean;
+                /** @description Allow a type change to drop values that do not fit the new type. */
+                allow_data_loss?: boolean;
+            };
+            header?: {
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
+                "If-Match"?: string;
+            };
+            path: {
+                app: string;
+                view: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan and the app's new version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeOut"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7151,7 +9102,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The version the change is meant for, as the record's ETag gives it ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412; `*` or no header: any version. */
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
                 "If-Match"?: string;
             };
             path: {
@@ -7246,7 +9197,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The version the change is meant for, as the record's ETag gives it ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412; `*` or no header: any version. */
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
                 "If-Match"?: string;
             };
             path: {
@@ -7542,7 +9493,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The version the change is meant for, as the record's ETag gives it ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412; `*` or no header: any version. */
+                /** @description The version the change is meant for, as the ETag gives it: the record's, or on a definition change the app's ("3"; W/"3" and a bare 3 are accepted too). An older version answers 412 and nothing is written; `*` or no header: any version. */
                 "If-Match"?: string;
             };
             path: {

@@ -1,6 +1,6 @@
 //! The builder's API: apps, entities and fields.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trellis_core::automation::RuleDef;
@@ -14,7 +14,7 @@ use trellis_engine::Engine;
 use trellis_engine::apps::{AppOut, ChangeOptions};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, JsonObject};
+use crate::extract::{Caller, JsonObject, etag, if_match};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 
@@ -23,7 +23,8 @@ use crate::routes::List;
 // to the stored definition, which is then checked as a whole the same way.
 
 /// A change to an app's definition (RFC 7396 merge patch): keys left out stay, `null` removes
-/// an optional one. Entities have their own endpoints.
+/// an optional one. Entities have their own endpoints; so do roles, rules and views, one at a
+/// time (a list here replaces the whole list: send `If-Match`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -40,6 +41,9 @@ pub struct AppPatch {
     /// Replaces the whole list.
     #[schema(max_items = 500)]
     rules: Option<Vec<RuleDef>>,
+    /// Replaces the whole list.
+    #[schema(max_items = 200)]
+    views: Option<Vec<trellis_core::view::ViewDef>>,
 }
 
 /// A change to an entity (RFC 7396 merge patch): keys left out stay, `null` removes an optional
@@ -239,12 +243,20 @@ pub struct ChangeQuery {
 }
 
 impl ChangeQuery {
-    pub(crate) fn opts(&self) -> ChangeOptions {
-        ChangeOptions {
+    /// The options of a change: the query's, and the app version `If-Match` names.
+    pub(crate) fn opts(&self, req: &HttpRequest) -> ApiResult<ChangeOptions> {
+        Ok(ChangeOptions {
             dry_run: self.dry_run,
             allow_data_loss: self.allow_data_loss,
-        }
+            if_match: if_match(req)?,
+        })
     }
+}
+
+/// An answer that carries the app's version as its `ETag`, for the next change's `If-Match`.
+pub(crate) fn versioned(mut builder: actix_web::HttpResponseBuilder, version: i64) -> actix_web::HttpResponseBuilder {
+    builder.insert_header((actix_web::http::header::ETAG, etag(version)));
+    builder
 }
 
 /// The apps of the caller's tenant.
@@ -265,20 +277,22 @@ pub async fn create_app(engine: web::Data<Engine>, caller: Caller, body: JsonObj
 #[utoipa::path(tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "The app", body = AppOut), (status = 404, body = Problem)))]
 #[get("/apps/{app}")]
 pub async fn get_app(engine: web::Data<Engine>, caller: Caller, app: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(engine.get_app(&caller.0, &app).await?))
+    let a = engine.get_app(&caller.0, &app).await?;
+    Ok(versioned(HttpResponse::Ok(), a.version).json(a))
 }
 
 /// Change an app's label or description (merge patch).
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ChangeQuery), request_body = AppPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body = AppPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
 #[patch("/apps/{app}")]
 pub async fn patch_app(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     app: web::Path<String>,
     q: web::Query<ChangeQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
-    let change = engine.patch_app(&caller.0, &app, &body, q.opts()).await?;
+    let change = engine.patch_app(&caller.0, &app, &body, q.opts(&req)?).await?;
     changed(&engine, &caller, &app, change).await
 }
 
@@ -298,7 +312,7 @@ pub(crate) async fn changed(
     change: trellis_engine::apps::ChangeOut,
 ) -> ApiResult<HttpResponse> {
     let current = engine.get_app(&caller.0, app).await?;
-    Ok(HttpResponse::Ok().json(AppChange {
+    Ok(versioned(HttpResponse::Ok(), change.version).json(AppChange {
         applied: change.applied,
         version: change.version,
         plan: change.plan,
@@ -326,16 +340,17 @@ pub async fn list_entities(
 }
 
 /// Add an entity (`entity.schema.json`), with its fields if given.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ChangeQuery), request_body = EntityDef, responses((status = 201, description = "The entity and the plan", body = EntityChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body = EntityDef, responses((status = 201, description = "The entity and the plan", body = EntityChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps/{app}/entities")]
 pub async fn create_entity(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     app: web::Path<String>,
     q: web::Query<ChangeQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
-    let change = engine.create_entity(&caller.0, &app, &body, q.opts()).await?;
+    let change = engine.create_entity(&caller.0, &app, &body, q.opts(&req)?).await?;
     // The body passed `entity.schema.json` in the change.
     let sent = trellis_core::validate::parse_entity(&body)?;
     let a = engine.get_app(&caller.0, &app).await?;
@@ -344,7 +359,7 @@ pub async fn create_entity(
     } else {
         sent
     };
-    Ok(HttpResponse::Created().json(EntityChange {
+    Ok(versioned(HttpResponse::Created(), change.version).json(EntityChange {
         applied: change.applied,
         version: change.version,
         plan: change.plan,
@@ -366,31 +381,35 @@ pub async fn get_entity(
 }
 
 /// Rename or relabel an entity (merge patch; renaming is metadata only).
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body = EntityPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body = EntityPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
 #[patch("/apps/{app}/entities/{entity}")]
 pub async fn patch_entity(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     q: web::Query<ChangeQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
-    let change = engine.patch_entity(&caller.0, &app, &entity, &body, q.opts()).await?;
+    let change = engine
+        .patch_entity(&caller.0, &app, &entity, &body, q.opts(&req)?)
+        .await?;
     changed(&engine, &caller, &app, change).await
 }
 
 /// Delete an entity and its records.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), responses((status = 200, description = "What changed", body = AppChange), (status = 409, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), responses((status = 200, description = "What changed", body = AppChange), (status = 409, body = Problem)))]
 #[delete("/apps/{app}/entities/{entity}")]
 pub async fn delete_entity(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     q: web::Query<ChangeQuery>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
-    let change = engine.delete_entity(&caller.0, &app, &entity, q.opts()).await?;
+    let change = engine.delete_entity(&caller.0, &app, &entity, q.opts(&req)?).await?;
     changed(&engine, &caller, &app, change).await
 }
 
@@ -408,17 +427,20 @@ pub async fn list_fields(
 }
 
 /// Add a field (`field.schema.json`); existing records get its default.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body = FieldDef, responses((status = 201, description = "The field and the plan", body = FieldChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body = FieldDef, responses((status = 201, description = "The field and the plan", body = FieldChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps/{app}/entities/{entity}/fields")]
 pub async fn create_field(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     q: web::Query<ChangeQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
-    let change = engine.create_field(&caller.0, &app, &entity, &body, q.opts()).await?;
+    let change = engine
+        .create_field(&caller.0, &app, &entity, &body, q.opts(&req)?)
+        .await?;
     // The body passed `field.schema.json` in the change.
     let sent = trellis_core::validate::parse_field(&body)?;
     let a = engine.get_app(&caller.0, &app).await?;
@@ -428,7 +450,7 @@ pub async fn create_field(
         .and_then(|e| e.field(sent.name.as_str()))
         .cloned()
         .unwrap_or(sent);
-    Ok(HttpResponse::Created().json(FieldChange {
+    Ok(versioned(HttpResponse::Created(), change.version).json(FieldChange {
         applied: change.applied,
         version: change.version,
         plan: change.plan,
@@ -438,33 +460,37 @@ pub async fn create_field(
 
 /// Change a field (merge patch): rename and relabel are metadata only; a type change is planned
 /// and refused where it would lose values unless `allow_data_loss=true`.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ("field" = String, Path), ChangeQuery), request_body = FieldPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ("field" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body = FieldPatch, responses((status = 200, description = "What changed", body = AppChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[patch("/apps/{app}/entities/{entity}/fields/{field}")]
 pub async fn patch_field(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<(String, String, String)>,
     q: web::Query<ChangeQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, field) = path.into_inner();
     let change = engine
-        .patch_field(&caller.0, &app, &entity, &field, &body, q.opts())
+        .patch_field(&caller.0, &app, &entity, &field, &body, q.opts(&req)?)
         .await?;
     changed(&engine, &caller, &app, change).await
 }
 
 /// Delete a field and its values.
-#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ("field" = String, Path), ChangeQuery), responses((status = 200, description = "What changed", body = AppChange), (status = 404, body = Problem)))]
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("entity" = String, Path), ("field" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), responses((status = 200, description = "What changed", body = AppChange), (status = 404, body = Problem)))]
 #[delete("/apps/{app}/entities/{entity}/fields/{field}")]
 pub async fn delete_field(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<(String, String, String)>,
     q: web::Query<ChangeQuery>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, field) = path.into_inner();
-    let change = engine.delete_field(&caller.0, &app, &entity, &field, q.opts()).await?;
+    let change = engine
+        .delete_field(&caller.0, &app, &entity, &field, q.opts(&req)?)
+        .await?;
     changed(&engine, &caller, &app, change).await
 }
 

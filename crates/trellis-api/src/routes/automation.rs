@@ -1,7 +1,7 @@
 //! Automation: rules (kept in the app definition), their runs and dry runs, inbound webhooks,
 //! manual runs on a record, and retries of dead jobs.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trellis_engine::Engine;
@@ -13,7 +13,7 @@ use trellis_engine::automation::api::RuleEntry;
 use crate::extract::{Body, Caller, JsonObject};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
-use crate::routes::apps::{AppChange, ChangeQuery, changed};
+use crate::routes::apps::{AppChange, ChangeQuery, changed, versioned};
 
 /// A change to a rule (RFC 7396 merge patch): keys left out stay, `null` removes an optional
 /// one, e.g. `{"enabled": false}`. A rule keeps its name (its runs are kept under it).
@@ -49,17 +49,18 @@ pub async fn list_rules(engine: web::Data<Engine>, caller: Caller, path: web::Pa
 }
 
 /// Add a rule (`rule.schema.json`): trigger, condition, actions.
-#[utoipa::path(tag = "automation", params(("app" = String, Path), ChangeQuery), request_body = RuleDef,
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body = RuleDef,
     responses((status = 200, description = "What changed", body = AppChange), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps/{app}/rules")]
 pub async fn create_rule(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<ChangeQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
-    let change = engine.create_rule(&caller.0, &path, &body, q.opts()).await?;
+    let change = engine.create_rule(&caller.0, &path, &body, q.opts(&req)?).await?;
     changed(&engine, &caller, &path, change).await
 }
 
@@ -69,37 +70,58 @@ pub async fn create_rule(
 #[get("/apps/{app}/rules/{rule}")]
 pub async fn get_rule(engine: web::Data<Engine>, caller: Caller, path: RulePath) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
-    Ok(HttpResponse::Ok().json(engine.get_rule(&caller.0, &app, &rule).await?))
+    let r = engine.get_rule(&caller.0, &app, &rule).await?;
+    Ok(versioned(HttpResponse::Ok(), r.version).json(r.part))
 }
 
-/// Change a rule (merge patch), e.g. `{"enabled": false}`.
-#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery), request_body = RulePatch,
-    responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
-#[patch("/apps/{app}/rules/{rule}")]
-pub async fn patch_rule(
+/// Replace a rule whole (`rule.schema.json`; the name may be left out, another one than the
+/// path's answers 422). A masked secret sent back keeps the stored one.
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body = RuleDef,
+    responses((status = 200, description = "What changed", body = AppChange), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+#[put("/apps/{app}/rules/{rule}")]
+pub async fn put_rule(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: RulePath,
     q: web::Query<ChangeQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
-    let change = engine.patch_rule(&caller.0, &app, &rule, &body, q.opts()).await?;
+    let change = engine.put_rule(&caller.0, &app, &rule, &body, q.opts(&req)?).await?;
+    changed(&engine, &caller, &app, change).await
+}
+
+/// Change a rule (merge patch), e.g. `{"enabled": false}`.
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body = RulePatch,
+    responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
+#[patch("/apps/{app}/rules/{rule}")]
+pub async fn patch_rule(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    req: HttpRequest,
+    path: RulePath,
+    q: web::Query<ChangeQuery>,
+    body: JsonObject,
+) -> ApiResult<HttpResponse> {
+    let (app, rule) = path.into_inner();
+    let change = engine.patch_rule(&caller.0, &app, &rule, &body, q.opts(&req)?).await?;
     changed(&engine, &caller, &app, change).await
 }
 
 /// Remove a rule (its runs stay readable in the database).
-#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery),
+#[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)),
     responses((status = 200, description = "What changed", body = AppChange), (status = 404, body = Problem)))]
 #[delete("/apps/{app}/rules/{rule}")]
 pub async fn delete_rule(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: RulePath,
     q: web::Query<ChangeQuery>,
 ) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
-    let change = engine.delete_rule(&caller.0, &app, &rule, q.opts()).await?;
+    let change = engine.delete_rule(&caller.0, &app, &rule, q.opts(&req)?).await?;
     changed(&engine, &caller, &app, change).await
 }
 

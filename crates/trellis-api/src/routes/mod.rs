@@ -5,6 +5,7 @@ pub mod automation;
 pub mod directory;
 pub mod docs;
 pub mod files;
+pub mod parts;
 pub mod pipelines;
 pub mod records;
 pub mod teams;

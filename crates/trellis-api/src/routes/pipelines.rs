@@ -32,12 +32,13 @@ pub async fn get_pipeline(engine: web::Data<Engine>, caller: Caller, path: Entit
 
 /// Set or replace the pipeline of an entity (`null` removes it). Bad definitions (unknown
 /// stage, unreachable stage, guard that does not compile, unknown role) are refused naming each.
-#[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery), request_body(content = Option<PipelineDef>, description = "The pipeline, or `null` to remove it"),
+#[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ChangeQuery, ("If-Match" = Option<String>, Header)), request_body(content = Option<PipelineDef>, description = "The pipeline, or `null` to remove it"),
     responses((status = 200, description = "What changed", body = AppChange), (status = 422, body = Problem)))]
 #[put("/apps/{app}/entities/{entity}/pipeline")]
 pub async fn put_pipeline(
     engine: web::Data<Engine>,
     caller: Caller,
+    req: HttpRequest,
     path: EntityPath,
     q: web::Query<ChangeQuery>,
     body: web::Json<Value>,
@@ -47,7 +48,9 @@ pub async fn put_pipeline(
     if !(body.is_object() || body.is_null()) {
         return Err(not_an_object(&body).into());
     }
-    let change = engine.put_pipeline(&caller.0, &app, &entity, &body, q.opts()).await?;
+    let change = engine
+        .put_pipeline(&caller.0, &app, &entity, &body, q.opts(&req)?)
+        .await?;
     changed(&engine, &caller, &app, change).await
 }
 

@@ -217,10 +217,20 @@ impl Engine {
     }
 
     /// A rule as the caller may read it (secrets masked; a summary for members of a guarded app).
-    pub async fn get_rule(&self, ctx: &TenantCtx, app: &str, rule: &str) -> Result<RuleDef, Error> {
+    /// With the app version it was read at.
+    pub async fn get_rule(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        rule: &str,
+    ) -> Result<crate::parts::Versioned<RuleDef>, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
-        def.rule(rule).cloned().ok_or_else(|| rule_missing(rule))
+        let part = def.rule(rule).cloned().ok_or_else(|| rule_missing(rule))?;
+        Ok(crate::parts::Versioned {
+            part,
+            version: app.compiled.version,
+        })
     }
 
     /// Adds a rule (`rule.schema.json`); its condition must compile.
@@ -231,6 +241,8 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
+        // Rights before the body: a member learns nothing about what a rule may hold.
+        ctx.require_admin()?;
         let rule = parse_rule(body)?;
         self.change_app(ctx, app, opts, move |def| {
             if def.rule(rule.name.as_str()).is_some() {
@@ -252,6 +264,7 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
+        ctx.require_admin()?;
         let (body, name) = (body.clone(), rule.to_string());
         self.change_app(ctx, app, opts, move |def| {
             let i = def

@@ -3,6 +3,7 @@
 mod automation;
 mod directory;
 mod files;
+mod parts;
 mod permissions;
 mod pipelines;
 mod platform;
