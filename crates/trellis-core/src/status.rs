@@ -61,6 +61,41 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// How a rule's run stands.
+    RunStatus {
+        /// Its actions are being done.
+        Running => "running",
+        /// Every action is done.
+        Done => "done",
+        /// An action is dead (out of attempts, or failed for good).
+        Failed => "failed",
+        /// The condition did not match.
+        Skipped => "skipped",
+        /// Rules started by rules went deeper than the limit: stopped.
+        DepthLimit => "depth_limit",
+        /// The condition failed to evaluate.
+        Error => "error",
+    }
+}
+
+vocabulary! {
+    /// How a job (one action of a run) stands.
+    JobStatus {
+        /// An earlier action of the run is not done.
+        Waiting => "waiting",
+        Queued => "queued",
+        Running => "running",
+        /// Failed, and tried again at `next_run_at`.
+        Retrying => "retrying",
+        Done => "done",
+        /// Out of attempts; `POST /jobs/{id}/retry` queues it again.
+        Dead => "dead",
+        /// Not done: the run stopped before it.
+        Skipped => "skipped",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +109,14 @@ mod tests {
         for d in VoteDecision::ALL {
             assert_eq!(serde_json::to_value(d).unwrap(), serde_json::json!(d.as_str()));
             assert_eq!(VoteDecision::parse(d.as_str()), Some(*d));
+        }
+        for r in RunStatus::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!(r.as_str()));
+            assert_eq!(RunStatus::parse(r.as_str()), Some(*r));
+        }
+        for j in JobStatus::ALL {
+            assert_eq!(serde_json::to_value(j).unwrap(), serde_json::json!(j.as_str()));
+            assert_eq!(JobStatus::parse(j.as_str()), Some(*j));
         }
         assert_eq!(ApprovalStatus::parse("Pending"), None);
     }

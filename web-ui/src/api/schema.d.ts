@@ -1811,7 +1811,7 @@ export interface components {
             unique?: boolean;
         };
         /** @description One action of a run, as a durable job. */
-        JobBody: {
+        JobOut: {
             id: string;
             /**
              * Format: int32
@@ -2042,7 +2042,7 @@ export interface components {
             }[];
         };
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
-        List_RunBody: {
+        List_RunOut: {
             data: {
                 id: string;
                 status: components["schemas"]["RunStatus"];
@@ -2058,13 +2058,13 @@ export interface components {
                 record?: string | null;
                 /** Format: int64 */
                 rule_version: number;
-                /** @description The event as the rule saw it. */
+                /** @description The event as the rule saw it (an update's `changes` as `{field: {from, to}}`). */
                 trigger: unknown;
                 /** Format: date-time */
                 started_at: string;
                 /** Format: date-time */
                 finished_at?: string | null;
-                actions: components["schemas"]["JobBody"][];
+                actions: components["schemas"]["JobOut"][];
             }[];
         };
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
@@ -2463,8 +2463,7 @@ export interface components {
              *     silently disabled.
              */
             failing: boolean;
-            /** @description How the last run ended (none: it never ran). */
-            last_status?: string | null;
+            last_status?: components["schemas"]["RunStatus"] | null;
             /** @description Failed runs among the recent ones. */
             recent_failures: number;
         };
@@ -2493,7 +2492,7 @@ export interface components {
             actions: components["schemas"]["ActionPreview"][];
         };
         /** @description A run of a rule. */
-        RunBody: {
+        RunOut: {
             id: string;
             status: components["schemas"]["RunStatus"];
             /** @description Whether the condition matched. */
@@ -2508,13 +2507,13 @@ export interface components {
             record?: string | null;
             /** Format: int64 */
             rule_version: number;
-            /** @description The event as the rule saw it. */
+            /** @description The event as the rule saw it (an update's `changes` as `{field: {from, to}}`). */
             trigger: unknown;
             /** Format: date-time */
             started_at: string;
             /** Format: date-time */
             finished_at?: string | null;
-            actions: components["schemas"]["JobBody"][];
+            actions: components["schemas"]["JobOut"][];
         };
         /**
          * @description Which automation rules a role may dry-run (`POST /apps/{app}/rules/{rule}/test`), run on a
@@ -2523,7 +2522,7 @@ export interface components {
          */
         RunRules: boolean | string[];
         /**
-         * @description How a run stands.
+         * @description How a rule's run stands.
          * @enum {string}
          */
         RunStatus: "running" | "done" | "failed" | "skipped" | "depth_limit" | "error";
@@ -7009,7 +7008,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["List_RunBody"];
+                    "application/json": components["schemas"]["List_RunOut"];
                 };
             };
             /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
@@ -10055,7 +10054,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobBody"];
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             /** @description No valid credentials (a bearer token or the session cookie) */

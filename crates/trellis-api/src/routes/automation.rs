@@ -132,83 +132,10 @@ pub struct RunsQuery {
     limit: Option<u64>,
 }
 
-/// How a run stands.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // documents the answer the engine builds
-pub enum RunStatus {
-    Running,
-    Done,
-    Failed,
-    /// The condition did not match.
-    Skipped,
-    DepthLimit,
-    Error,
-}
-
-/// How a job (one action of a run) stands.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // documents the answer the engine builds
-pub enum JobStatus {
-    /// An earlier action of the run is not done.
-    Waiting,
-    Queued,
-    Running,
-    Retrying,
-    Done,
-    /// Out of attempts; `POST /jobs/{id}/retry` queues it again.
-    Dead,
-    Skipped,
-}
-
-/// One action of a run, as a durable job.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct JobBody {
-    id: String,
-    /// The action's place in the rule, from 0.
-    index: i32,
-    /// The action's type.
-    action: String,
-    status: JobStatus,
-    attempts: i32,
-    max_attempts: i32,
-    #[schema(format = DateTime)]
-    next_run_at: String,
-    error: Option<String>,
-    /// What the action did (`{sent, to}`, `{set}`, …), once done.
-    output: Option<Value>,
-    duration_ms: Option<i64>,
-}
-
-/// A run of a rule.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct RunBody {
-    id: String,
-    status: RunStatus,
-    /// Whether the condition matched.
-    matched: bool,
-    error: Option<String>,
-    /// How many rules' runs led to this one.
-    depth: i32,
-    /// The record it ran on.
-    record: Option<String>,
-    rule_version: i64,
-    /// The event as the rule saw it.
-    trigger: Value,
-    #[schema(format = DateTime)]
-    started_at: String,
-    #[schema(format = DateTime)]
-    finished_at: Option<String>,
-    actions: Vec<JobBody>,
-}
-
 /// A rule's runs, newest first: trigger, condition result, each action's status, attempts,
 /// error and duration.
 #[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), RunsQuery),
-    responses((status = 200, description = "The runs", body = List<RunBody>), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The runs", body = List<trellis_engine::automation::api::RunOut>), (status = 404, body = Problem)))]
 #[get("/apps/{app}/rules/{rule}/runs")]
 pub async fn list_rule_runs(
     engine: web::Data<Engine>,
@@ -217,7 +144,7 @@ pub async fn list_rule_runs(
     q: web::Query<RunsQuery>,
 ) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
-    Ok(HttpResponse::Ok().json(engine.rule_runs(&caller.0, &app, &rule, q.limit).await?))
+    Ok(HttpResponse::Ok().json(List::of(engine.rule_runs(&caller.0, &app, &rule, q.limit).await?)))
 }
 
 /// The record a dry run evaluates.
@@ -298,7 +225,7 @@ pub async fn run_rule(
 
 /// Retry a dead job (admin): it is queued again with fresh attempts.
 #[utoipa::path(tag = "automation", params(("id" = String, Path)),
-    responses((status = 200, description = "The job", body = JobBody), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, description = "The job", body = trellis_engine::automation::api::JobOut), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/jobs/{id}/retry")]
 pub async fn retry_job(engine: web::Data<Engine>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.retry_job(&caller.0, &path).await?))

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 use trellis_core::automation::{ActionDef, RuleDef, Trigger};
+use trellis_core::status::{JobStatus, RunStatus};
 use trellis_core::validate::parse_rule;
 use trellis_core::{Error, FieldError};
 use trellis_store::events::EventRow;
@@ -125,19 +126,63 @@ fn rule_missing(name: &str) -> Error {
     ))
 }
 
-fn job_json(j: &jobs::JobRow) -> Value {
-    json!({
-        "id": j.id,
-        "index": j.action_index,
-        "action": j.action,
-        "status": j.status,
-        "attempts": j.attempts,
-        "max_attempts": j.max_attempts,
-        "next_run_at": trellis_core::value::format_datetime(&j.next_run_at),
-        "error": j.last_error,
-        "output": j.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
-        "duration_ms": j.duration_ms,
-    })
+/// One action of a run, as a durable job.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct JobOut {
+    pub id: String,
+    /// The action's place in the rule, from 0.
+    pub index: i32,
+    /// The action's type.
+    pub action: String,
+    pub status: JobStatus,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    #[schema(format = DateTime)]
+    pub next_run_at: String,
+    pub error: Option<String>,
+    /// What the action did (`{sent, to}`, `{set}`, …), once done.
+    pub output: Option<Value>,
+    pub duration_ms: Option<i64>,
+}
+
+impl JobOut {
+    fn of(j: &jobs::JobRow) -> Result<JobOut, Error> {
+        Ok(JobOut {
+            id: j.id.clone(),
+            index: j.action_index,
+            action: j.action.clone(),
+            status: JobStatus::parse(&j.status)
+                .ok_or_else(|| Error::internal(format!("unknown job status '{}' stored", j.status)))?,
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            next_run_at: trellis_core::value::format_datetime(&j.next_run_at),
+            error: j.last_error.clone(),
+            output: j.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
+            duration_ms: j.duration_ms,
+        })
+    }
+}
+
+/// A run of a rule.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RunOut {
+    pub id: String,
+    pub status: RunStatus,
+    /// Whether the condition matched.
+    pub matched: bool,
+    pub error: Option<String>,
+    /// How many rules' runs led to this one.
+    pub depth: i32,
+    /// The record it ran on.
+    pub record: Option<String>,
+    pub rule_version: i64,
+    /// The event as the rule saw it (an update's `changes` as `{field: {from, to}}`).
+    pub trigger: Value,
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    #[schema(format = DateTime)]
+    pub finished_at: Option<String>,
+    pub actions: Vec<JobOut>,
 }
 
 /// How a rule's recent runs (the last 20) went.
@@ -147,7 +192,7 @@ pub struct RuleHealth {
     /// silently disabled.
     pub failing: bool,
     /// How the last run ended (none: it never ran).
-    pub last_status: Option<String>,
+    pub last_status: Option<RunStatus>,
     /// Failed runs among the recent ones.
     pub recent_failures: usize,
 }
@@ -194,22 +239,27 @@ impl Engine {
         let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
         let mut out = Vec::new();
         for r in &def.rules {
-            let runs = jobs::runs_of(&self.db.read, &app.id, r.name.as_str(), 20).await?;
-            let failing = runs.len() >= FAILING_AFTER
-                && runs
+            let statuses: Vec<RunStatus> = jobs::runs_of(&self.db.read, &app.id, r.name.as_str(), 20)
+                .await?
+                .iter()
+                .map(|x| {
+                    RunStatus::parse(&x.status)
+                        .ok_or_else(|| Error::internal(format!("unknown run status '{}' stored", x.status)))
+                })
+                .collect::<Result<_, Error>>()?;
+            let failed = |s: &&RunStatus| matches!(s, RunStatus::Failed | RunStatus::Error);
+            let failing = statuses.len() >= FAILING_AFTER
+                && statuses
                     .iter()
-                    .filter(|x| x.status != "skipped")
+                    .filter(|s| **s != RunStatus::Skipped)
                     .take(FAILING_AFTER)
-                    .all(|x| matches!(x.status.as_str(), "failed" | "error"));
+                    .all(|s| failed(&s));
             out.push(RuleEntry {
                 rule: r.clone(),
                 health: RuleHealth {
                     failing,
-                    last_status: runs.first().map(|x| x.status.clone()),
-                    recent_failures: runs
-                        .iter()
-                        .filter(|x| matches!(x.status.as_str(), "failed" | "error"))
-                        .count(),
+                    last_status: statuses.first().copied(),
+                    recent_failures: statuses.iter().filter(failed).count(),
                 },
             });
         }
@@ -320,7 +370,13 @@ impl Engine {
     /// of them through their view ([`RunVeil`]); the runs of a rule whose trigger or condition
     /// reads a field hidden from them answer 404, as the rule is not in their view
     /// ([`known_rule`]).
-    pub async fn rule_runs(&self, ctx: &TenantCtx, app: &str, rule: &str, limit: Option<u64>) -> Result<Value, Error> {
+    pub async fn rule_runs(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        rule: &str,
+        limit: Option<u64>,
+    ) -> Result<Vec<RunOut>, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let hidden = self.hidden_fields(&self.db.read, ctx, &app).await?;
         let r = known_rule(&app, rule, &hidden)?;
@@ -351,31 +407,34 @@ impl Engine {
         } else {
             None
         };
-        let data: Vec<Value> = runs
-            .iter()
+        runs.iter()
             .map(|r| {
                 let mut trigger = serde_json::from_str::<Value>(&r.trigger).unwrap_or(Value::Null);
-                let mut actions: Vec<Value> = all_jobs.iter().filter(|j| j.run_id == r.id).map(job_json).collect();
+                let mut actions = all_jobs
+                    .iter()
+                    .filter(|j| j.run_id == r.id)
+                    .map(JobOut::of)
+                    .collect::<Result<Vec<_>, Error>>()?;
                 let mut error = r.error.clone();
                 if let Some(v) = &veil {
                     v.redact(&mut trigger, &mut actions, &mut error);
                 }
-                json!({
-                    "id": r.id,
-                    "status": r.status,
-                    "matched": r.matched,
-                    "error": error,
-                    "depth": r.depth,
-                    "record": r.record_id,
-                    "rule_version": r.rule_version,
-                    "trigger": trigger,
-                    "started_at": trellis_core::value::format_datetime(&r.started_at),
-                    "finished_at": r.finished_at.as_ref().map(trellis_core::value::format_datetime),
-                    "actions": actions,
+                Ok(RunOut {
+                    id: r.id.clone(),
+                    status: RunStatus::parse(&r.status)
+                        .ok_or_else(|| Error::internal(format!("unknown run status '{}' stored", r.status)))?,
+                    matched: r.matched,
+                    error,
+                    depth: r.depth,
+                    record: r.record_id.clone(),
+                    rule_version: r.rule_version,
+                    trigger,
+                    started_at: trellis_core::value::format_datetime(&r.started_at),
+                    finished_at: r.finished_at.as_ref().map(trellis_core::value::format_datetime),
+                    actions,
                 })
             })
-            .collect();
-        Ok(json!({ "data": data }))
+            .collect()
     }
 
     /// A dry run on a record (`{record: id}` or `{record: {values}}`): would the condition
@@ -612,12 +671,12 @@ impl Engine {
     }
 
     /// Puts a dead job back in the queue with fresh attempts (admin).
-    pub async fn retry_job(&self, ctx: &TenantCtx, id: &str) -> Result<Value, Error> {
+    pub async fn retry_job(&self, ctx: &TenantCtx, id: &str) -> Result<JobOut, Error> {
         ctx.require_admin_to("retry automation jobs")?;
         let job = jobs::job_by_id(&self.db.read, ctx.tenant_id(), id)
             .await?
             .ok_or_else(|| Error::not_found("no such job"))?;
-        if job.status != "dead" {
+        if job.status != JobStatus::Dead.as_str() {
             return Err(Error::conflict(format!(
                 "only dead jobs are retried; this one is {}",
                 job.status
@@ -633,7 +692,7 @@ impl Engine {
         let job = jobs::job_by_id(&self.db.read, ctx.tenant_id(), id)
             .await?
             .ok_or_else(|| Error::not_found("no such job"))?;
-        Ok(job_json(&job))
+        JobOut::of(&job)
     }
 }
 
@@ -808,7 +867,7 @@ impl RunVeil {
     /// everything an action did on an entity they cannot read); recipients read from a hidden
     /// field left out; no answers of called webhooks (they may echo anything); and error texts
     /// that name a hidden field replaced by [`HIDDEN_ERROR`].
-    fn redact(&self, trigger: &mut Value, actions: &mut [Value], error: &mut Option<String>) {
+    fn redact(&self, trigger: &mut Value, actions: &mut [JobOut], error: &mut Option<String>) {
         if let (Some(access), Some(Value::Object(changes))) = (&self.trigger, trigger.get_mut("changes")) {
             let hidden_ids = access.hidden_ids();
             changes.retain(|k, _| !hidden_ids.contains(k) && !access.grant.hidden.contains(k));
@@ -817,18 +876,15 @@ impl RunVeil {
             *error = Some(HIDDEN_ERROR.to_string());
         }
         for a in actions {
-            let index = a.get("index").and_then(Value::as_u64).unwrap_or(u64::MAX);
-            let addresses_hidden = usize::try_from(index)
+            let addresses_hidden = usize::try_from(a.index)
                 .ok()
                 .and_then(|i| self.addresses_hidden.get(i))
                 .copied()
                 .unwrap_or(true);
-            if let Some(Value::String(e)) = a.get("error")
-                && self.names_hidden(e)
-            {
-                a["error"] = Value::String(HIDDEN_ERROR.to_string());
+            if a.error.as_deref().is_some_and(|e| self.names_hidden(e)) {
+                a.error = Some(HIDDEN_ERROR.to_string());
             }
-            let Some(Value::Object(out)) = a.get_mut("output") else {
+            let Some(Value::Object(out)) = a.output.as_mut() else {
                 continue;
             };
             out.remove("response");
