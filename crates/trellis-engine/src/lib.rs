@@ -22,6 +22,9 @@ pub mod scripts;
 pub mod stats;
 pub mod teams;
 
+#[cfg(test)]
+mod sql_free;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

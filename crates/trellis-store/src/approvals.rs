@@ -1,12 +1,13 @@
 //! Approval requests of transitions and the votes on them.
 
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct ApprovalRow {
     pub id: String,
     pub tenant_id: String,
@@ -28,7 +29,7 @@ pub struct ApprovalRow {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct VoteRow {
     pub approval_id: String,
     pub user_id: String,
@@ -39,52 +40,61 @@ pub struct VoteRow {
     pub at: DateTime<Utc>,
 }
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
+/// `sys_approval_votes` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysApprovalVotes {
+    Table,
+    ApprovalId,
+    At,
+    Comment,
+    Decision,
+    OnBehalfOf,
+    UserId,
 }
 
-const COLS: [&str; 15] = [
-    "id",
-    "tenant_id",
-    "app_id",
-    "entity_id",
-    "record_id",
-    "from_stage",
-    "to_stage",
-    "requested_by",
-    "requested_at",
-    "comment",
-    "evidence",
-    "policy",
-    "status",
-    "decided_at",
-    "reason",
+/// `sys_approvals` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysApprovals {
+    Table,
+    AppId,
+    Comment,
+    DecidedAt,
+    EntityId,
+    Evidence,
+    FromStage,
+    Id,
+    Policy,
+    Reason,
+    RecordId,
+    RequestedAt,
+    RequestedBy,
+    Status,
+    TenantId,
+    ToStage,
+}
+
+const COLS: [SysApprovals; 15] = [
+    SysApprovals::Id,
+    SysApprovals::TenantId,
+    SysApprovals::AppId,
+    SysApprovals::EntityId,
+    SysApprovals::RecordId,
+    SysApprovals::FromStage,
+    SysApprovals::ToStage,
+    SysApprovals::RequestedBy,
+    SysApprovals::RequestedAt,
+    SysApprovals::Comment,
+    SysApprovals::Evidence,
+    SysApprovals::Policy,
+    SysApprovals::Status,
+    SysApprovals::DecidedAt,
+    SysApprovals::Reason,
 ];
-
-fn approval(r: &QueryResult) -> Result<ApprovalRow, StoreError> {
-    Ok(ApprovalRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        app_id: r.try_get("", "app_id")?,
-        entity_id: r.try_get("", "entity_id")?,
-        record_id: r.try_get("", "record_id")?,
-        from_stage: r.try_get("", "from_stage")?,
-        to_stage: r.try_get("", "to_stage")?,
-        requested_by: r.try_get("", "requested_by")?,
-        requested_at: r.try_get("", "requested_at")?,
-        comment: r.try_get("", "comment")?,
-        evidence: r.try_get("", "evidence")?,
-        policy: r.try_get("", "policy")?,
-        status: r.try_get("", "status")?,
-        decided_at: r.try_get("", "decided_at")?,
-        reason: r.try_get("", "reason")?,
-    })
-}
 
 pub async fn insert<C: crate::Writes>(c: &C, r: &ApprovalRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_approvals"))
-        .columns(COLS.map(a))
+        .into_table(SysApprovals::Table)
+        .columns(COLS)
         .values_panic([
             r.id.clone().into(),
             r.tenant_id.clone().into(),
@@ -109,12 +119,12 @@ pub async fn insert<C: crate::Writes>(c: &C, r: &ApprovalRow) -> Result<(), Stor
 
 pub async fn get<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
     let q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_approvals"))
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .columns(COLS)
+        .from(SysApprovals::Table)
+        .and_where(Expr::col(SysApprovals::Id).eq(id))
+        .and_where(Expr::col(SysApprovals::TenantId).eq(tenant_id))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(approval).transpose()
+    rows::one(c, &q).await
 }
 
 /// Approvals of a tenant with a status (and optionally of one app), oldest first.
@@ -126,27 +136,27 @@ pub async fn with_status<C: crate::Writes>(
     limit: u64,
 ) -> Result<Vec<ApprovalRow>, StoreError> {
     let mut q = Query::select();
-    q.columns(COLS.map(a))
-        .from(a("sys_approvals"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("status")).eq(status))
-        .order_by(a("requested_at"), Order::Asc)
+    q.columns(COLS)
+        .from(SysApprovals::Table)
+        .and_where(Expr::col(SysApprovals::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysApprovals::Status).eq(status))
+        .order_by(SysApprovals::RequestedAt, Order::Asc)
         .limit(limit);
     if let Some(app) = app_id {
-        q.and_where(Expr::col(a("app_id")).eq(app));
+        q.and_where(Expr::col(SysApprovals::AppId).eq(app));
     }
-    c.query_all(&q).await?.iter().map(approval).collect()
+    rows::all(c, &q).await
 }
 
 /// A record's approvals, newest first.
 pub async fn of_record<C: crate::Writes>(c: &C, record_id: &str) -> Result<Vec<ApprovalRow>, StoreError> {
     let q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_approvals"))
-        .and_where(Expr::col(a("record_id")).eq(record_id))
-        .order_by(a("requested_at"), Order::Desc)
+        .columns(COLS)
+        .from(SysApprovals::Table)
+        .and_where(Expr::col(SysApprovals::RecordId).eq(record_id))
+        .order_by(SysApprovals::RequestedAt, Order::Desc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(approval).collect()
+    rows::all(c, &q).await
 }
 
 /// Closes a pending approval; false when it was no longer pending.
@@ -158,12 +168,12 @@ pub async fn decide<C: crate::Writes>(
     reason: Option<&str>,
 ) -> Result<bool, StoreError> {
     let q = Query::update()
-        .table(a("sys_approvals"))
-        .value(a("status"), status)
-        .value(a("decided_at"), at)
-        .value(a("reason"), reason.map(str::to_string))
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("status")).eq("pending"))
+        .table(SysApprovals::Table)
+        .value(SysApprovals::Status, status)
+        .value(SysApprovals::DecidedAt, at)
+        .value(SysApprovals::Reason, reason.map(str::to_string))
+        .and_where(Expr::col(SysApprovals::Id).eq(id))
+        .and_where(Expr::col(SysApprovals::Status).eq("pending"))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }
@@ -171,8 +181,15 @@ pub async fn decide<C: crate::Writes>(
 /// Records a vote; fails with a unique violation when the user already voted.
 pub async fn insert_vote<C: crate::Writes>(c: &C, v: &VoteRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_approval_votes"))
-        .columns(["approval_id", "user_id", "on_behalf_of", "decision", "comment", "at"].map(a))
+        .into_table(SysApprovalVotes::Table)
+        .columns([
+            SysApprovalVotes::ApprovalId,
+            SysApprovalVotes::UserId,
+            SysApprovalVotes::OnBehalfOf,
+            SysApprovalVotes::Decision,
+            SysApprovalVotes::Comment,
+            SysApprovalVotes::At,
+        ])
         .values_panic([
             v.approval_id.clone().into(),
             v.user_id.clone().into(),
@@ -188,23 +205,17 @@ pub async fn insert_vote<C: crate::Writes>(c: &C, v: &VoteRow) -> Result<(), Sto
 
 pub async fn votes<C: crate::Writes>(c: &C, approval_id: &str) -> Result<Vec<VoteRow>, StoreError> {
     let q = Query::select()
-        .columns(["approval_id", "user_id", "on_behalf_of", "decision", "comment", "at"].map(a))
-        .from(a("sys_approval_votes"))
-        .and_where(Expr::col(a("approval_id")).eq(approval_id))
-        .order_by(a("at"), Order::Asc)
+        .columns([
+            SysApprovalVotes::ApprovalId,
+            SysApprovalVotes::UserId,
+            SysApprovalVotes::OnBehalfOf,
+            SysApprovalVotes::Decision,
+            SysApprovalVotes::Comment,
+            SysApprovalVotes::At,
+        ])
+        .from(SysApprovalVotes::Table)
+        .and_where(Expr::col(SysApprovalVotes::ApprovalId).eq(approval_id))
+        .order_by(SysApprovalVotes::At, Order::Asc)
         .to_owned();
-    c.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(VoteRow {
-                approval_id: r.try_get("", "approval_id")?,
-                user_id: r.try_get("", "user_id")?,
-                on_behalf_of: r.try_get("", "on_behalf_of")?,
-                decision: r.try_get("", "decision")?,
-                comment: r.try_get("", "comment")?,
-                at: r.try_get("", "at")?,
-            })
-        })
-        .collect()
+    rows::all(c, &q).await
 }

@@ -3,14 +3,11 @@
 //! first, and retention.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, Order, Query};
 
 use crate::error::StoreError;
+use crate::events::SysEvents;
 use crate::events::{self, EventRow};
-
-fn a(s: &str) -> Alias {
-    Alias::new(s)
-}
 
 /// Writes an audit event that automation does not dispatch.
 pub async fn insert<C: crate::Writes>(c: &C, e: &EventRow) -> Result<(), StoreError> {
@@ -26,14 +23,14 @@ pub async fn of_app<C: crate::Writes>(
     limit: u64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut q = Query::select();
-    q.columns(events::COLS.map(a))
-        .from(a("sys_events"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("app_id")).eq(app_id))
-        .order_by(a("id"), Order::Desc)
+    q.columns(events::COLS)
+        .from(SysEvents::Table)
+        .and_where(Expr::col(SysEvents::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysEvents::AppId).eq(app_id))
+        .order_by(SysEvents::Id, Order::Desc)
         .limit(limit);
     if let Some(b) = before {
-        q.and_where(Expr::col(a("id")).lt(b));
+        q.and_where(Expr::col(SysEvents::Id).lt(b));
     }
     c.query_all(&q).await?.iter().map(events::event).collect()
 }
@@ -47,13 +44,13 @@ pub async fn purge<C: crate::Writes>(
     hard_cutoff: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let q = Query::delete()
-        .from_table(a("sys_events"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("at")).lt(cutoff))
+        .from_table(SysEvents::Table)
+        .and_where(Expr::col(SysEvents::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysEvents::At).lt(cutoff))
         .cond_where(
             Cond::any()
-                .add(Expr::col(a("dispatched_at")).is_not_null())
-                .add(Expr::col(a("at")).lt(hard_cutoff)),
+                .add(Expr::col(SysEvents::DispatchedAt).is_not_null())
+                .add(Expr::col(SysEvents::At).lt(hard_cutoff)),
         )
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())

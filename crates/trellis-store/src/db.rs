@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult,
-    Statement, Value,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, ExecResult, FromQueryResult,
+    QueryResult, Statement, Value,
 };
 
 use crate::error::StoreError;
@@ -175,9 +175,9 @@ impl Db {
                 "SELECT count(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1'",
             ))
             .await?
-            .map(|r| r.try_get::<i64>("", "n"))
+            .map(|r| crate::rows::Count::from_query_result(&r, ""))
             .transpose()?
-            .unwrap_or(0);
+            .map_or(0, |c| c.n);
         if exists == 0 {
             return Ok(String::new());
         }
@@ -188,8 +188,13 @@ impl Db {
                 "SELECT group_concat(tbl || idx || stat, ';') AS f FROM sqlite_stat1",
             ))
             .await?;
+        #[derive(FromQueryResult)]
+        struct Fingerprint {
+            f: Option<String>,
+        }
         Ok(row
-            .and_then(|r| r.try_get::<Option<String>>("", "f").ok().flatten())
+            .and_then(|r| Fingerprint::from_query_result(&r, "").ok())
+            .and_then(|r| r.f)
             .unwrap_or_default())
     }
 

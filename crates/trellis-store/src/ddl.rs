@@ -3,7 +3,7 @@
 //! databases convert alike and every value that cannot be carried over is counted first.
 
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, Query, Table, Value};
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
 use trellis_core::compile::{column_name, currency_column_name, table_name};
 use trellis_core::def::{EntityDef, FieldDef};
 use trellis_core::plan::{CompositeIndex, IndexKind, KeyColumn, Step, convert_value};
@@ -302,7 +302,7 @@ async fn convert<C: crate::Writes>(
     let mut converted: Vec<(String, Val)> = Vec::with_capacity(rows.len());
     let mut lost: Vec<String> = Vec::new();
     for r in &rows {
-        let id: String = r.try_get("", "id")?;
+        let id = crate::rows::Id::from_query_result(r, "")?.id;
         let old = decode(r, &old_c, backend, 1)?;
         match convert_value(&old_c, &new_c, &old) {
             Some(v) => converted.push((id, v)),

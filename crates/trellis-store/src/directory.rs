@@ -2,27 +2,92 @@
 //! business calendars.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
+
+use sea_orm::{DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
+/// `sys_calendars` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysCalendars {
+    Table,
+    Definition,
+    Name,
+    TenantId,
+    UpdatedAt,
 }
+
+/// `sys_delegations` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysDelegations {
+    Table,
+    Id,
+    CreatedAt,
+    DelegateId,
+    EndsAt,
+    StartsAt,
+    TenantId,
+    UserId,
+}
+
+/// `sys_role_members` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysRoleMembers {
+    Table,
+    AppId,
+    CreatedAt,
+    Role,
+    TenantId,
+    UserId,
+}
+
+#[derive(FromQueryResult)]
+struct Role {
+    role: String,
+}
+
+#[derive(FromQueryResult)]
+struct AppRole {
+    app_id: String,
+    role: String,
+}
+
+#[derive(FromQueryResult)]
+struct Member {
+    user_id: String,
+}
+
+#[derive(FromQueryResult)]
+struct Definition {
+    definition: String,
+}
+
+#[derive(FromQueryResult)]
+struct Name {
+    name: String,
+}
+
+const DELEGATION_COLS: [SysDelegations; 7] = [
+    SysDelegations::Id,
+    SysDelegations::TenantId,
+    SysDelegations::UserId,
+    SysDelegations::DelegateId,
+    SysDelegations::StartsAt,
+    SysDelegations::EndsAt,
+    SysDelegations::CreatedAt,
+];
 
 /// The roles a user holds in an app.
 pub async fn roles_of<C: crate::Writes>(c: &C, app_id: &str, user_id: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
-        .column(a("role"))
-        .from(a("sys_role_members"))
-        .and_where(Expr::col(a("app_id")).eq(app_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
+        .column(SysRoleMembers::Role)
+        .from(SysRoleMembers::Table)
+        .and_where(Expr::col(SysRoleMembers::AppId).eq(app_id))
+        .and_where(Expr::col(SysRoleMembers::UserId).eq(user_id))
         .to_owned();
-    c.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| Ok(r.try_get::<String>("", "role")?))
-        .collect()
+    Ok(rows::all::<Role, _>(c, &q).await?.into_iter().map(|r| r.role).collect())
 }
 
 /// Every role a user holds in the tenant's apps, as (app id, role).
@@ -32,34 +97,34 @@ pub async fn roles_of_user<C: crate::Writes>(
     user_id: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {
     let q = Query::select()
-        .columns([a("app_id"), a("role")])
-        .from(a("sys_role_members"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
-        .order_by(a("app_id"), Order::Asc)
-        .order_by(a("role"), Order::Asc)
+        .columns([SysRoleMembers::AppId, SysRoleMembers::Role])
+        .from(SysRoleMembers::Table)
+        .and_where(Expr::col(SysRoleMembers::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysRoleMembers::UserId).eq(user_id))
+        .order_by(SysRoleMembers::AppId, Order::Asc)
+        .order_by(SysRoleMembers::Role, Order::Asc)
         .to_owned();
-    c.query_all(&q)
+    Ok(rows::all::<AppRole, _>(c, &q)
         .await?
-        .iter()
-        .map(|r| Ok((r.try_get::<String>("", "app_id")?, r.try_get::<String>("", "role")?)))
-        .collect()
+        .into_iter()
+        .map(|r| (r.app_id, r.role))
+        .collect())
 }
 
 /// The members of a role of an app.
 pub async fn members_of<C: crate::Writes>(c: &C, app_id: &str, role: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
-        .column(a("user_id"))
-        .from(a("sys_role_members"))
-        .and_where(Expr::col(a("app_id")).eq(app_id))
-        .and_where(Expr::col(a("role")).eq(role))
-        .order_by(a("user_id"), Order::Asc)
+        .column(SysRoleMembers::UserId)
+        .from(SysRoleMembers::Table)
+        .and_where(Expr::col(SysRoleMembers::AppId).eq(app_id))
+        .and_where(Expr::col(SysRoleMembers::Role).eq(role))
+        .order_by(SysRoleMembers::UserId, Order::Asc)
         .to_owned();
-    c.query_all(&q)
+    Ok(rows::all::<Member, _>(c, &q)
         .await?
-        .iter()
-        .map(|r| Ok(r.try_get::<String>("", "user_id")?))
-        .collect()
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect())
 }
 
 /// Adds a member (idempotent).
@@ -72,11 +137,17 @@ pub async fn add_member<C: crate::Writes>(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_role_members"))
-        .columns(["tenant_id", "app_id", "role", "user_id", "created_at"].map(a))
+        .into_table(SysRoleMembers::Table)
+        .columns([
+            SysRoleMembers::TenantId,
+            SysRoleMembers::AppId,
+            SysRoleMembers::Role,
+            SysRoleMembers::UserId,
+            SysRoleMembers::CreatedAt,
+        ])
         .values_panic([tenant_id.into(), app_id.into(), role.into(), user_id.into(), at.into()])
         .on_conflict(
-            OnConflict::columns([a("app_id"), a("role"), a("user_id")])
+            OnConflict::columns([SysRoleMembers::AppId, SysRoleMembers::Role, SysRoleMembers::UserId])
                 .do_nothing()
                 .to_owned(),
         )
@@ -93,16 +164,16 @@ pub async fn remove_member<C: crate::Writes>(
     user_id: &str,
 ) -> Result<bool, StoreError> {
     let q = Query::delete()
-        .from_table(a("sys_role_members"))
-        .and_where(Expr::col(a("app_id")).eq(app_id))
-        .and_where(Expr::col(a("role")).eq(role))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
+        .from_table(SysRoleMembers::Table)
+        .and_where(Expr::col(SysRoleMembers::AppId).eq(app_id))
+        .and_where(Expr::col(SysRoleMembers::Role).eq(role))
+        .and_where(Expr::col(SysRoleMembers::UserId).eq(user_id))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() > 0)
 }
 
 /// A delegation: `delegate_id` acts for `user_id` between the two times.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct DelegationRow {
     pub id: String,
     pub tenant_id: String,
@@ -115,19 +186,8 @@ pub struct DelegationRow {
 
 pub async fn insert_delegation<C: crate::Writes>(c: &C, d: &DelegationRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_delegations"))
-        .columns(
-            [
-                "id",
-                "tenant_id",
-                "user_id",
-                "delegate_id",
-                "starts_at",
-                "ends_at",
-                "created_at",
-            ]
-            .map(a),
-        )
+        .into_table(SysDelegations::Table)
+        .columns(DELEGATION_COLS)
         .values_panic([
             d.id.clone().into(),
             d.tenant_id.clone().into(),
@@ -150,18 +210,18 @@ pub async fn principals_of<C: crate::Writes>(
     at: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
-        .column(a("user_id"))
-        .from(a("sys_delegations"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("delegate_id")).eq(delegate_id))
-        .and_where(Expr::col(a("starts_at")).lte(at))
-        .and_where(Expr::col(a("ends_at")).gt(at))
+        .column(SysDelegations::UserId)
+        .from(SysDelegations::Table)
+        .and_where(Expr::col(SysDelegations::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysDelegations::DelegateId).eq(delegate_id))
+        .and_where(Expr::col(SysDelegations::StartsAt).lte(at))
+        .and_where(Expr::col(SysDelegations::EndsAt).gt(at))
         .to_owned();
-    c.query_all(&q)
+    Ok(rows::all::<Member, _>(c, &q)
         .await?
-        .iter()
-        .map(|r| Ok(r.try_get::<String>("", "user_id")?))
-        .collect()
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect())
 }
 
 /// A user's delegations (given), newest first.
@@ -171,67 +231,35 @@ pub async fn delegations_of<C: crate::Writes>(
     user_id: &str,
 ) -> Result<Vec<DelegationRow>, StoreError> {
     let q = Query::select()
-        .columns(
-            [
-                "id",
-                "tenant_id",
-                "user_id",
-                "delegate_id",
-                "starts_at",
-                "ends_at",
-                "created_at",
-            ]
-            .map(a),
-        )
-        .from(a("sys_delegations"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
-        .order_by(a("created_at"), Order::Desc)
+        .columns(DELEGATION_COLS)
+        .from(SysDelegations::Table)
+        .and_where(Expr::col(SysDelegations::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysDelegations::UserId).eq(user_id))
+        .order_by(SysDelegations::CreatedAt, Order::Desc)
         .to_owned();
-    c.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(DelegationRow {
-                id: r.try_get("", "id")?,
-                tenant_id: r.try_get("", "tenant_id")?,
-                user_id: r.try_get("", "user_id")?,
-                delegate_id: r.try_get("", "delegate_id")?,
-                starts_at: r.try_get("", "starts_at")?,
-                ends_at: r.try_get("", "ends_at")?,
-                created_at: r.try_get("", "created_at")?,
-            })
-        })
-        .collect()
+    rows::all(c, &q).await
 }
 
 /// A tenant's business calendar definition (JSON), by name.
 pub async fn calendar<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> Result<Option<String>, StoreError> {
     let q = Query::select()
-        .column(a("definition"))
-        .from(a("sys_calendars"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("name")).eq(name))
+        .column(SysCalendars::Definition)
+        .from(SysCalendars::Table)
+        .and_where(Expr::col(SysCalendars::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysCalendars::Name).eq(name))
         .to_owned();
-    c.query_one(&q)
-        .await?
-        .map(|r| Ok(r.try_get::<String>("", "definition")?))
-        .transpose()
+    Ok(rows::one::<Definition, _>(c, &q).await?.map(|r| r.definition))
 }
 
 /// The names of a tenant's calendars.
 pub async fn calendar_names<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
-        .column(a("name"))
-        .from(a("sys_calendars"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .order_by(a("name"), Order::Asc)
+        .column(SysCalendars::Name)
+        .from(SysCalendars::Table)
+        .and_where(Expr::col(SysCalendars::TenantId).eq(tenant_id))
+        .order_by(SysCalendars::Name, Order::Asc)
         .to_owned();
-    c.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| Ok(r.try_get::<String>("", "name")?))
-        .collect()
+    Ok(rows::all::<Name, _>(c, &q).await?.into_iter().map(|r| r.name).collect())
 }
 
 /// Creates or replaces a calendar.
@@ -243,12 +271,17 @@ pub async fn put_calendar<C: crate::Writes>(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_calendars"))
-        .columns(["tenant_id", "name", "definition", "updated_at"].map(a))
+        .into_table(SysCalendars::Table)
+        .columns([
+            SysCalendars::TenantId,
+            SysCalendars::Name,
+            SysCalendars::Definition,
+            SysCalendars::UpdatedAt,
+        ])
         .values_panic([tenant_id.into(), name.into(), definition.into(), at.into()])
         .on_conflict(
-            OnConflict::columns([a("tenant_id"), a("name")])
-                .update_columns([a("definition"), a("updated_at")])
+            OnConflict::columns([SysCalendars::TenantId, SysCalendars::Name])
+                .update_columns([SysCalendars::Definition, SysCalendars::UpdatedAt])
                 .to_owned(),
         )
         .to_owned();
@@ -259,9 +292,9 @@ pub async fn put_calendar<C: crate::Writes>(
 /// Deletes a calendar; false when there was none.
 pub async fn delete_calendar<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> Result<bool, StoreError> {
     let q = Query::delete()
-        .from_table(a("sys_calendars"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("name")).eq(name))
+        .from_table(SysCalendars::Table)
+        .and_where(Expr::col(SysCalendars::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysCalendars::Name).eq(name))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() > 0)
 }

@@ -2,13 +2,14 @@
 //! transaction. It is the record's history, the app's audit trail and the automation outbox.
 
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{DeriveIden, FromQueryResult, QueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
 /// One event.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct EventRow {
     pub id: String,
     pub tenant_id: String,
@@ -28,38 +29,40 @@ pub struct EventRow {
     pub depth: i32,
 }
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
+/// `sys_events` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum SysEvents {
+    Table,
+    Actor,
+    AppId,
+    At,
+    Data,
+    Depth,
+    DispatchedAt,
+    EntityId,
+    Id,
+    Kind,
+    RecordId,
+    TenantId,
+    Via,
 }
 
-pub(crate) const COLS: [&str; 11] = [
-    "id",
-    "tenant_id",
-    "app_id",
-    "entity_id",
-    "record_id",
-    "kind",
-    "actor",
-    "via",
-    "at",
-    "data",
-    "depth",
+pub(crate) const COLS: [SysEvents; 11] = [
+    SysEvents::Id,
+    SysEvents::TenantId,
+    SysEvents::AppId,
+    SysEvents::EntityId,
+    SysEvents::RecordId,
+    SysEvents::Kind,
+    SysEvents::Actor,
+    SysEvents::Via,
+    SysEvents::At,
+    SysEvents::Data,
+    SysEvents::Depth,
 ];
 
 pub(crate) fn event(r: &QueryResult) -> Result<EventRow, StoreError> {
-    Ok(EventRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        app_id: r.try_get("", "app_id")?,
-        entity_id: r.try_get("", "entity_id")?,
-        record_id: r.try_get("", "record_id")?,
-        kind: r.try_get("", "kind")?,
-        actor: r.try_get("", "actor")?,
-        via: r.try_get("", "via")?,
-        at: r.try_get("", "at")?,
-        data: r.try_get("", "data")?,
-        depth: r.try_get("", "depth")?,
-    })
+    Ok(EventRow::from_query_result(r, "")?)
 }
 
 /// Writes events (one statement for all of them), to be dispatched.
@@ -74,8 +77,8 @@ pub async fn insert_with<C: crate::Writes>(c: &C, events: &[EventRow], dispatche
         return Ok(());
     }
     let mut q = Query::insert();
-    q.into_table(a("sys_events"))
-        .columns(COLS.iter().chain(["dispatched_at"].iter()).map(|c| a(c)));
+    q.into_table(SysEvents::Table)
+        .columns(COLS.into_iter().chain([SysEvents::DispatchedAt]));
     for e in events {
         q.values_panic([
             e.id.clone().into(),
@@ -106,27 +109,27 @@ pub async fn of_record<C: crate::Writes>(
     limit: u64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut q = Query::select();
-    q.columns(COLS.map(a))
-        .from(a("sys_events"))
-        .and_where(Expr::col(a("record_id")).eq(record_id))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .order_by(a("at"), Order::Asc)
-        .order_by(a("id"), Order::Asc)
+    q.columns(COLS)
+        .from(SysEvents::Table)
+        .and_where(Expr::col(SysEvents::RecordId).eq(record_id))
+        .and_where(Expr::col(SysEvents::TenantId).eq(tenant_id))
+        .order_by(SysEvents::At, Order::Asc)
+        .order_by(SysEvents::Id, Order::Asc)
         .limit(limit);
     if let Some(after) = after {
-        q.and_where(Expr::col(a("id")).gt(after));
+        q.and_where(Expr::col(SysEvents::Id).gt(after));
     }
-    c.query_all(&q).await?.iter().map(event).collect()
+    rows::all(c, &q).await
 }
 
 /// Undispatched events, oldest first (the outbox).
 pub async fn pending<C: crate::Writes>(c: &C, limit: u64) -> Result<Vec<EventRow>, StoreError> {
     let q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_events"))
-        .and_where(Expr::col(a("dispatched_at")).is_null())
-        .order_by(a("at"), Order::Asc)
+        .columns(COLS)
+        .from(SysEvents::Table)
+        .and_where(Expr::col(SysEvents::DispatchedAt).is_null())
+        .order_by(SysEvents::At, Order::Asc)
         .limit(limit)
         .to_owned();
-    c.query_all(&q).await?.iter().map(event).collect()
+    rows::all(c, &q).await
 }

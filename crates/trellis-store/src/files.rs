@@ -2,13 +2,14 @@
 //! store); every lookup is scoped to a tenant, so another tenant's id is simply not found.
 
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, Value};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, Value};
+use sea_orm::{DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
 /// The metadata of one stored file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct FileRow {
     pub id: String,
     pub tenant_id: String,
@@ -25,41 +26,39 @@ pub struct FileRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLS: [&str; 9] = [
-    "id",
-    "tenant_id",
-    "name",
-    "size",
-    "content_type",
-    "sha256",
-    "path",
-    "created_by",
-    "created_at",
+const COLS: [SysFiles; 9] = [
+    SysFiles::Id,
+    SysFiles::TenantId,
+    SysFiles::Name,
+    SysFiles::Size,
+    SysFiles::ContentType,
+    SysFiles::Sha256,
+    SysFiles::Path,
+    SysFiles::CreatedBy,
+    SysFiles::CreatedAt,
 ];
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
-}
-
-fn row(r: &QueryResult) -> Result<FileRow, StoreError> {
-    Ok(FileRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        name: r.try_get("", "name")?,
-        size: r.try_get("", "size")?,
-        content_type: r.try_get("", "content_type")?,
-        sha256: r.try_get("", "sha256")?,
-        path: r.try_get("", "path")?,
-        created_by: r.try_get("", "created_by")?,
-        created_at: r.try_get("", "created_at")?,
-    })
+/// `sys_files` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysFiles {
+    Table,
+    ContentType,
+    CreatedAt,
+    CreatedBy,
+    Id,
+    Name,
+    Path,
+    #[sea_orm(iden = "sha256")]
+    Sha256,
+    Size,
+    TenantId,
 }
 
 /// Records a stored file.
 pub async fn insert_file<C: crate::Writes>(c: &C, f: &FileRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_files"))
-        .columns(COLS.map(a))
+        .into_table(SysFiles::Table)
+        .columns(COLS)
         .values_panic([
             f.id.clone().into(),
             f.tenant_id.clone().into(),
@@ -79,12 +78,12 @@ pub async fn insert_file<C: crate::Writes>(c: &C, f: &FileRow) -> Result<(), Sto
 /// A file of the tenant by id.
 pub async fn file_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<FileRow>, StoreError> {
     let q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_files"))
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .columns(COLS)
+        .from(SysFiles::Table)
+        .and_where(Expr::col(SysFiles::Id).eq(id))
+        .and_where(Expr::col(SysFiles::TenantId).eq(tenant_id))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(row).transpose()
+    rows::one(c, &q).await
 }
 
 /// The files of the tenant among the ids (in no particular order; unknown ids are left out).
@@ -97,10 +96,10 @@ pub async fn files_by_ids<C: crate::Writes>(
         return Ok(Vec::new());
     }
     let q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_files"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("id")).is_in(ids.iter().cloned()))
+        .columns(COLS)
+        .from(SysFiles::Table)
+        .and_where(Expr::col(SysFiles::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysFiles::Id).is_in(ids.iter().cloned()))
         .to_owned();
-    c.query_all(&q).await?.iter().map(row).collect()
+    rows::all(c, &q).await
 }

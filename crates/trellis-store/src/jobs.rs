@@ -1,18 +1,70 @@
 //! Automation bookkeeping: rule runs, their action jobs, and the outbox claim.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query};
-use sea_orm::{DbBackend, QueryResult};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query};
+use sea_orm::{DbBackend, DeriveIden, FromQueryResult, QueryResult};
 
 use crate::error::StoreError;
 use crate::events::EventRow;
+use crate::events::SysEvents;
+use crate::rows;
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
+/// `sys_fires` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysFires {
+    Table,
+    FireAt,
+    FiredAt,
+    Timer,
+}
+
+/// `sys_jobs` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysJobs {
+    Table,
+    Action,
+    ActionIndex,
+    AppId,
+    Attempts,
+    CreatedAt,
+    DurationMs,
+    Id,
+    IdempotencyKey,
+    Input,
+    LastError,
+    LockedUntil,
+    MaxAttempts,
+    NextRunAt,
+    Output,
+    Rule,
+    RunId,
+    Status,
+    TenantId,
+    UpdatedAt,
+}
+
+/// `sys_rule_runs` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysRuleRuns {
+    Table,
+    AppId,
+    Depth,
+    Error,
+    EventId,
+    FinishedAt,
+    Id,
+    Matched,
+    RecordId,
+    Rule,
+    RuleVersion,
+    StartedAt,
+    Status,
+    TenantId,
+    Trigger,
 }
 
 /// One evaluation of a rule against a trigger.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct RunRow {
     pub id: String,
     pub tenant_id: String,
@@ -33,7 +85,7 @@ pub struct RunRow {
 }
 
 /// One action of a run, as a durable job.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct JobRow {
     pub id: String,
     pub tenant_id: String,
@@ -59,86 +111,47 @@ pub struct JobRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const RUN_COLS: [&str; 14] = [
-    "id",
-    "tenant_id",
-    "app_id",
-    "rule",
-    "rule_version",
-    "event_id",
-    "record_id",
-    "trigger",
-    "matched",
-    "status",
-    "error",
-    "depth",
-    "started_at",
-    "finished_at",
+const RUN_COLS: [SysRuleRuns; 14] = [
+    SysRuleRuns::Id,
+    SysRuleRuns::TenantId,
+    SysRuleRuns::AppId,
+    SysRuleRuns::Rule,
+    SysRuleRuns::RuleVersion,
+    SysRuleRuns::EventId,
+    SysRuleRuns::RecordId,
+    SysRuleRuns::Trigger,
+    SysRuleRuns::Matched,
+    SysRuleRuns::Status,
+    SysRuleRuns::Error,
+    SysRuleRuns::Depth,
+    SysRuleRuns::StartedAt,
+    SysRuleRuns::FinishedAt,
 ];
 
-const JOB_COLS: [&str; 19] = [
-    "id",
-    "tenant_id",
-    "app_id",
-    "run_id",
-    "rule",
-    "action_index",
-    "action",
-    "idempotency_key",
-    "status",
-    "attempts",
-    "max_attempts",
-    "next_run_at",
-    "locked_until",
-    "last_error",
-    "input",
-    "output",
-    "duration_ms",
-    "created_at",
-    "updated_at",
+const JOB_COLS: [SysJobs; 19] = [
+    SysJobs::Id,
+    SysJobs::TenantId,
+    SysJobs::AppId,
+    SysJobs::RunId,
+    SysJobs::Rule,
+    SysJobs::ActionIndex,
+    SysJobs::Action,
+    SysJobs::IdempotencyKey,
+    SysJobs::Status,
+    SysJobs::Attempts,
+    SysJobs::MaxAttempts,
+    SysJobs::NextRunAt,
+    SysJobs::LockedUntil,
+    SysJobs::LastError,
+    SysJobs::Input,
+    SysJobs::Output,
+    SysJobs::DurationMs,
+    SysJobs::CreatedAt,
+    SysJobs::UpdatedAt,
 ];
-
-fn run(r: &QueryResult) -> Result<RunRow, StoreError> {
-    Ok(RunRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        app_id: r.try_get("", "app_id")?,
-        rule: r.try_get("", "rule")?,
-        rule_version: r.try_get("", "rule_version")?,
-        event_id: r.try_get("", "event_id")?,
-        record_id: r.try_get("", "record_id")?,
-        trigger: r.try_get("", "trigger")?,
-        matched: r.try_get("", "matched")?,
-        status: r.try_get("", "status")?,
-        error: r.try_get("", "error")?,
-        depth: r.try_get("", "depth")?,
-        started_at: r.try_get("", "started_at")?,
-        finished_at: r.try_get("", "finished_at")?,
-    })
-}
 
 fn job(r: &QueryResult) -> Result<JobRow, StoreError> {
-    Ok(JobRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        app_id: r.try_get("", "app_id")?,
-        run_id: r.try_get("", "run_id")?,
-        rule: r.try_get("", "rule")?,
-        action_index: r.try_get("", "action_index")?,
-        action: r.try_get("", "action")?,
-        idempotency_key: r.try_get("", "idempotency_key")?,
-        status: r.try_get("", "status")?,
-        attempts: r.try_get("", "attempts")?,
-        max_attempts: r.try_get("", "max_attempts")?,
-        next_run_at: r.try_get("", "next_run_at")?,
-        locked_until: r.try_get("", "locked_until")?,
-        last_error: r.try_get("", "last_error")?,
-        input: r.try_get("", "input")?,
-        output: r.try_get("", "output")?,
-        duration_ms: r.try_get("", "duration_ms")?,
-        created_at: r.try_get("", "created_at")?,
-        updated_at: r.try_get("", "updated_at")?,
-    })
+    Ok(JobRow::from_query_result(r, "")?)
 }
 
 fn lock_if_pg(q: &mut sea_orm::sea_query::SelectStatement, backend: DbBackend) {
@@ -151,13 +164,13 @@ fn lock_if_pg(q: &mut sea_orm::sea_query::SelectStatement, backend: DbBackend) {
 /// Tenants in `skip` (over their rate limit) are left for later.
 pub async fn claim_events<C: crate::Writes>(c: &C, limit: u64, skip: &[String]) -> Result<Vec<EventRow>, StoreError> {
     let mut q = Query::select();
-    q.columns(crate::events::COLS.map(a))
-        .from(a("sys_events"))
-        .and_where(Expr::col(a("dispatched_at")).is_null())
-        .order_by(a("at"), Order::Asc)
+    q.columns(crate::events::COLS)
+        .from(SysEvents::Table)
+        .and_where(Expr::col(SysEvents::DispatchedAt).is_null())
+        .order_by(SysEvents::At, Order::Asc)
         .limit(limit);
     if !skip.is_empty() {
-        q.and_where(Expr::col(a("tenant_id")).is_not_in(skip.iter().cloned()));
+        q.and_where(Expr::col(SysEvents::TenantId).is_not_in(skip.iter().cloned()));
     }
     lock_if_pg(&mut q, c.get_database_backend());
     c.query_all(&q).await?.iter().map(crate::events::event).collect()
@@ -169,9 +182,9 @@ pub async fn mark_dispatched<C: crate::Writes>(c: &C, ids: &[String], at: DateTi
         return Ok(());
     }
     let q = Query::update()
-        .table(a("sys_events"))
-        .value(a("dispatched_at"), at)
-        .and_where(Expr::col(a("id")).is_in(ids.iter().cloned()))
+        .table(SysEvents::Table)
+        .value(SysEvents::DispatchedAt, at)
+        .and_where(Expr::col(SysEvents::Id).is_in(ids.iter().cloned()))
         .to_owned();
     c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
@@ -179,8 +192,8 @@ pub async fn mark_dispatched<C: crate::Writes>(c: &C, ids: &[String], at: DateTi
 
 pub async fn insert_run<C: crate::Writes>(c: &C, r: &RunRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_rule_runs"))
-        .columns(RUN_COLS.map(a))
+        .into_table(SysRuleRuns::Table)
+        .columns(RUN_COLS)
         .values_panic([
             r.id.clone().into(),
             r.tenant_id.clone().into(),
@@ -208,7 +221,7 @@ pub async fn insert_jobs<C: crate::Writes>(c: &C, jobs: &[JobRow]) -> Result<(),
         return Ok(());
     }
     let mut q = Query::insert();
-    q.into_table(a("sys_jobs")).columns(JOB_COLS.map(a));
+    q.into_table(SysJobs::Table).columns(JOB_COLS);
     for j in jobs {
         q.values_panic([
             j.id.clone().into(),
@@ -232,7 +245,7 @@ pub async fn insert_jobs<C: crate::Writes>(c: &C, jobs: &[JobRow]) -> Result<(),
             j.updated_at.into(),
         ]);
     }
-    q.on_conflict(OnConflict::column(a("idempotency_key")).do_nothing().to_owned());
+    q.on_conflict(OnConflict::column(SysJobs::IdempotencyKey).do_nothing().to_owned());
     c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }
@@ -241,19 +254,19 @@ pub async fn insert_jobs<C: crate::Writes>(c: &C, jobs: &[JobRow]) -> Result<(),
 /// node died). Locked on PostgreSQL.
 pub async fn due_jobs<C: crate::Writes>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<JobRow>, StoreError> {
     let mut q = Query::select();
-    q.columns(JOB_COLS.map(a))
-        .from(a("sys_jobs"))
-        .and_where(Expr::col(a("status")).is_in(["queued", "retrying"]))
-        .and_where(Expr::col(a("next_run_at")).lte(now))
-        .order_by(a("next_run_at"), Order::Asc)
+    q.columns(JOB_COLS)
+        .from(SysJobs::Table)
+        .and_where(Expr::col(SysJobs::Status).is_in(["queued", "retrying"]))
+        .and_where(Expr::col(SysJobs::NextRunAt).lte(now))
+        .order_by(SysJobs::NextRunAt, Order::Asc)
         .limit(limit);
     lock_if_pg(&mut q, c.get_database_backend());
     let mut out: Vec<JobRow> = c.query_all(&q).await?.iter().map(job).collect::<Result<_, _>>()?;
     let mut q = Query::select();
-    q.columns(JOB_COLS.map(a))
-        .from(a("sys_jobs"))
-        .and_where(Expr::col(a("status")).eq("running"))
-        .and_where(Expr::col(a("locked_until")).lt(now))
+    q.columns(JOB_COLS)
+        .from(SysJobs::Table)
+        .and_where(Expr::col(SysJobs::Status).eq("running"))
+        .and_where(Expr::col(SysJobs::LockedUntil).lt(now))
         .limit(limit);
     lock_if_pg(&mut q, c.get_database_backend());
     for r in c.query_all(&q).await? {
@@ -272,12 +285,12 @@ pub async fn take_locked<C: crate::Writes>(
     lease_until: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let q = Query::update()
-        .table(a("sys_jobs"))
-        .value(a("status"), "running")
-        .value(a("attempts"), j.attempts + 1)
-        .value(a("locked_until"), lease_until)
-        .value(a("updated_at"), now)
-        .and_where(Expr::col(a("id")).eq(j.id.clone()))
+        .table(SysJobs::Table)
+        .value(SysJobs::Status, "running")
+        .value(SysJobs::Attempts, j.attempts + 1)
+        .value(SysJobs::LockedUntil, lease_until)
+        .value(SysJobs::UpdatedAt, now)
+        .and_where(Expr::col(SysJobs::Id).eq(j.id.clone()))
         .to_owned();
     c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
@@ -294,38 +307,38 @@ pub async fn done_locked<C: crate::Writes>(
 ) -> Result<(), StoreError> {
     let backend = c.get_database_backend();
     let q = Query::update()
-        .table(a("sys_jobs"))
-        .value(a("status"), "done")
-        .value(a("last_error"), Option::<String>::None)
-        .value(a("output"), output)
-        .value(a("duration_ms"), duration_ms)
-        .value(a("locked_until"), Option::<DateTime<Utc>>::None)
-        .value(a("updated_at"), now)
-        .and_where(Expr::col(a("id")).eq(j.id.clone()))
+        .table(SysJobs::Table)
+        .value(SysJobs::Status, "done")
+        .value(SysJobs::LastError, Option::<String>::None)
+        .value(SysJobs::Output, output)
+        .value(SysJobs::DurationMs, duration_ms)
+        .value(SysJobs::LockedUntil, Option::<DateTime<Utc>>::None)
+        .value(SysJobs::UpdatedAt, now)
+        .and_where(Expr::col(SysJobs::Id).eq(j.id.clone()))
         .to_owned();
     c.execute_later(backend.build(&q)).await?;
     let q = Query::update()
-        .table(a("sys_jobs"))
-        .value(a("status"), "queued")
-        .value(a("next_run_at"), now)
-        .value(a("updated_at"), now)
-        .and_where(Expr::col(a("run_id")).eq(j.run_id.clone()))
-        .and_where(Expr::col(a("action_index")).eq(j.action_index + 1))
-        .and_where(Expr::col(a("status")).eq("waiting"))
+        .table(SysJobs::Table)
+        .value(SysJobs::Status, "queued")
+        .value(SysJobs::NextRunAt, now)
+        .value(SysJobs::UpdatedAt, now)
+        .and_where(Expr::col(SysJobs::RunId).eq(j.run_id.clone()))
+        .and_where(Expr::col(SysJobs::ActionIndex).eq(j.action_index + 1))
+        .and_where(Expr::col(SysJobs::Status).eq("waiting"))
         .to_owned();
     c.execute_later(backend.build(&q)).await?;
     let open = Query::select()
         .expr(Expr::val(1))
-        .from(a("sys_jobs"))
-        .and_where(Expr::col(a("run_id")).eq(j.run_id.clone()))
-        .and_where(Expr::col(a("status")).is_in(["waiting", "queued", "retrying", "running"]))
+        .from(SysJobs::Table)
+        .and_where(Expr::col(SysJobs::RunId).eq(j.run_id.clone()))
+        .and_where(Expr::col(SysJobs::Status).is_in(["waiting", "queued", "retrying", "running"]))
         .to_owned();
     let q = Query::update()
-        .table(a("sys_rule_runs"))
-        .value(a("status"), "done")
-        .value(a("error"), Option::<String>::None)
-        .value(a("finished_at"), now)
-        .and_where(Expr::col(a("id")).eq(j.run_id.clone()))
+        .table(SysRuleRuns::Table)
+        .value(SysRuleRuns::Status, "done")
+        .value(SysRuleRuns::Error, Option::<String>::None)
+        .value(SysRuleRuns::FinishedAt, now)
+        .and_where(Expr::col(SysRuleRuns::Id).eq(j.run_id.clone()))
         .and_where(Expr::exists(open).not())
         .to_owned();
     c.execute_later(backend.build(&q)).await?;
@@ -346,18 +359,18 @@ pub async fn finish<C: crate::Writes>(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let mut q = Query::update();
-    q.table(a("sys_jobs"))
-        .value(a("status"), status)
-        .value(a("last_error"), error.map(str::to_string))
-        .value(a("output"), output.map(str::to_string))
-        .value(a("duration_ms"), duration_ms)
-        .value(a("locked_until"), Option::<DateTime<Utc>>::None)
-        .value(a("updated_at"), now)
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("status")).eq("running"))
-        .and_where(Expr::col(a("attempts")).eq(attempt));
+    q.table(SysJobs::Table)
+        .value(SysJobs::Status, status)
+        .value(SysJobs::LastError, error.map(str::to_string))
+        .value(SysJobs::Output, output.map(str::to_string))
+        .value(SysJobs::DurationMs, duration_ms)
+        .value(SysJobs::LockedUntil, Option::<DateTime<Utc>>::None)
+        .value(SysJobs::UpdatedAt, now)
+        .and_where(Expr::col(SysJobs::Id).eq(id))
+        .and_where(Expr::col(SysJobs::Status).eq("running"))
+        .and_where(Expr::col(SysJobs::Attempts).eq(attempt));
     if let Some(t) = next_run_at {
-        q.value(a("next_run_at"), t);
+        q.value(SysJobs::NextRunAt, t);
     }
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }
@@ -370,13 +383,13 @@ pub async fn queue_next<C: crate::Writes>(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let q = Query::update()
-        .table(a("sys_jobs"))
-        .value(a("status"), "queued")
-        .value(a("next_run_at"), now)
-        .value(a("updated_at"), now)
-        .and_where(Expr::col(a("run_id")).eq(run_id))
-        .and_where(Expr::col(a("action_index")).eq(index + 1))
-        .and_where(Expr::col(a("status")).eq("waiting"))
+        .table(SysJobs::Table)
+        .value(SysJobs::Status, "queued")
+        .value(SysJobs::NextRunAt, now)
+        .value(SysJobs::UpdatedAt, now)
+        .and_where(Expr::col(SysJobs::RunId).eq(run_id))
+        .and_where(Expr::col(SysJobs::ActionIndex).eq(index + 1))
+        .and_where(Expr::col(SysJobs::Status).eq("waiting"))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() > 0)
 }
@@ -384,11 +397,11 @@ pub async fn queue_next<C: crate::Writes>(
 /// Skips the waiting jobs of a run (an earlier action died).
 pub async fn skip_rest<C: crate::Writes>(c: &C, run_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
     let q = Query::update()
-        .table(a("sys_jobs"))
-        .value(a("status"), "skipped")
-        .value(a("updated_at"), now)
-        .and_where(Expr::col(a("run_id")).eq(run_id))
-        .and_where(Expr::col(a("status")).eq("waiting"))
+        .table(SysJobs::Table)
+        .value(SysJobs::Status, "skipped")
+        .value(SysJobs::UpdatedAt, now)
+        .and_where(Expr::col(SysJobs::RunId).eq(run_id))
+        .and_where(Expr::col(SysJobs::Status).eq("waiting"))
         .to_owned();
     c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
@@ -403,11 +416,11 @@ pub async fn finish_run<C: crate::Writes>(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let q = Query::update()
-        .table(a("sys_rule_runs"))
-        .value(a("status"), status)
-        .value(a("error"), error.map(str::to_string))
-        .value(a("finished_at"), at)
-        .and_where(Expr::col(a("id")).eq(id))
+        .table(SysRuleRuns::Table)
+        .value(SysRuleRuns::Status, status)
+        .value(SysRuleRuns::Error, error.map(str::to_string))
+        .value(SysRuleRuns::FinishedAt, at)
+        .and_where(Expr::col(SysRuleRuns::Id).eq(id))
         .to_owned();
     c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
@@ -416,15 +429,15 @@ pub async fn finish_run<C: crate::Writes>(
 /// A rule's runs, newest first.
 pub async fn runs_of<C: crate::Writes>(c: &C, app_id: &str, rule: &str, limit: u64) -> Result<Vec<RunRow>, StoreError> {
     let q = Query::select()
-        .columns(RUN_COLS.map(a))
-        .from(a("sys_rule_runs"))
-        .and_where(Expr::col(a("app_id")).eq(app_id))
-        .and_where(Expr::col(a("rule")).eq(rule))
-        .order_by(a("started_at"), Order::Desc)
-        .order_by(a("id"), Order::Desc)
+        .columns(RUN_COLS)
+        .from(SysRuleRuns::Table)
+        .and_where(Expr::col(SysRuleRuns::AppId).eq(app_id))
+        .and_where(Expr::col(SysRuleRuns::Rule).eq(rule))
+        .order_by(SysRuleRuns::StartedAt, Order::Desc)
+        .order_by(SysRuleRuns::Id, Order::Desc)
         .limit(limit)
         .to_owned();
-    c.query_all(&q).await?.iter().map(run).collect()
+    rows::all(c, &q).await
 }
 
 /// The jobs of runs, by run then action order.
@@ -433,35 +446,35 @@ pub async fn jobs_of_runs<C: crate::Writes>(c: &C, run_ids: &[String]) -> Result
         return Ok(Vec::new());
     }
     let q = Query::select()
-        .columns(JOB_COLS.map(a))
-        .from(a("sys_jobs"))
-        .and_where(Expr::col(a("run_id")).is_in(run_ids.iter().cloned()))
-        .order_by(a("run_id"), Order::Asc)
-        .order_by(a("action_index"), Order::Asc)
+        .columns(JOB_COLS)
+        .from(SysJobs::Table)
+        .and_where(Expr::col(SysJobs::RunId).is_in(run_ids.iter().cloned()))
+        .order_by(SysJobs::RunId, Order::Asc)
+        .order_by(SysJobs::ActionIndex, Order::Asc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(job).collect()
+    rows::all(c, &q).await
 }
 
 pub async fn job_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<JobRow>, StoreError> {
     let q = Query::select()
-        .columns(JOB_COLS.map(a))
-        .from(a("sys_jobs"))
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .columns(JOB_COLS)
+        .from(SysJobs::Table)
+        .and_where(Expr::col(SysJobs::Id).eq(id))
+        .and_where(Expr::col(SysJobs::TenantId).eq(tenant_id))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(job).transpose()
+    rows::one(c, &q).await
 }
 
 /// Puts a dead job back in the queue (a manual retry) with fresh attempts.
 pub async fn requeue<C: crate::Writes>(c: &C, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let q = Query::update()
-        .table(a("sys_jobs"))
-        .value(a("status"), "queued")
-        .value(a("attempts"), 0)
-        .value(a("next_run_at"), now)
-        .value(a("updated_at"), now)
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("status")).eq("dead"))
+        .table(SysJobs::Table)
+        .value(SysJobs::Status, "queued")
+        .value(SysJobs::Attempts, 0)
+        .value(SysJobs::NextRunAt, now)
+        .value(SysJobs::UpdatedAt, now)
+        .and_where(Expr::col(SysJobs::Id).eq(id))
+        .and_where(Expr::col(SysJobs::Status).eq("dead"))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }
@@ -470,17 +483,17 @@ pub async fn requeue<C: crate::Writes>(c: &C, id: &str, now: DateTime<Utc>) -> R
 /// wait their turn once more, and the run is `running` without its error.
 pub async fn reopen_run<C: crate::Writes>(c: &C, run_id: &str) -> Result<(), StoreError> {
     let q = Query::update()
-        .table(a("sys_jobs"))
-        .value(a("status"), "waiting")
-        .and_where(Expr::col(a("run_id")).eq(run_id))
-        .and_where(Expr::col(a("status")).eq("skipped"))
+        .table(SysJobs::Table)
+        .value(SysJobs::Status, "waiting")
+        .and_where(Expr::col(SysJobs::RunId).eq(run_id))
+        .and_where(Expr::col(SysJobs::Status).eq("skipped"))
         .to_owned();
     c.execute(&q).await?;
     let q = Query::update()
-        .table(a("sys_rule_runs"))
-        .value(a("status"), "running")
-        .value(a("error"), Option::<String>::None)
-        .and_where(Expr::col(a("id")).eq(run_id))
+        .table(SysRuleRuns::Table)
+        .value(SysRuleRuns::Status, "running")
+        .value(SysRuleRuns::Error, Option::<String>::None)
+        .and_where(Expr::col(SysRuleRuns::Id).eq(run_id))
         .to_owned();
     c.execute(&q).await?;
     Ok(())
@@ -494,10 +507,14 @@ pub async fn record_fire<C: crate::Writes>(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_fires"))
-        .columns(["timer", "fire_at", "fired_at"].map(a))
+        .into_table(SysFires::Table)
+        .columns([SysFires::Timer, SysFires::FireAt, SysFires::FiredAt])
         .values_panic([timer.into(), fire_at.into(), now.into()])
-        .on_conflict(OnConflict::columns([a("timer"), a("fire_at")]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([SysFires::Timer, SysFires::FireAt])
+                .do_nothing()
+                .to_owned(),
+        )
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }
@@ -505,13 +522,10 @@ pub async fn record_fire<C: crate::Writes>(
 /// Runs of a tenant started since `since` (the per-tenant rate limit).
 pub async fn runs_since<C: crate::Writes>(c: &C, tenant_id: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
     let q = Query::select()
-        .expr_as(Expr::col(a("id")).count(), a("n"))
-        .from(a("sys_rule_runs"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("started_at")).gte(since))
+        .expr_as(Expr::col(SysRuleRuns::Id).count(), rows::Count::alias())
+        .from(SysRuleRuns::Table)
+        .and_where(Expr::col(SysRuleRuns::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysRuleRuns::StartedAt).gte(since))
         .to_owned();
-    Ok(match c.query_one(&q).await? {
-        Some(r) => r.try_get("", "n")?,
-        None => 0,
-    })
+    rows::Count::of(c, &q).await
 }

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod notifications;
 pub mod records;
+mod rows;
 pub mod security;
 pub mod settings;
 pub mod stages;

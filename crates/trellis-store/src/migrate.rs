@@ -2,7 +2,7 @@
 //! PostgreSQL. Each migration runs once, in order, recorded in `sys_meta`.
 
 use sea_orm::sea_query::{ColumnDef, Expr, ExprTrait, Index, OnConflict, Query, Table, TableCreateStatement};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, TransactionTrait};
 
 use crate::db::Db;
 use crate::error::StoreError;
@@ -459,9 +459,13 @@ async fn apply_v5(tx: &DatabaseTransaction) -> Result<(), StoreError> {
         .columns(["id", "definition"])
         .from("sys_apps")
         .to_owned();
+    #[derive(FromQueryResult)]
+    struct StoredApp {
+        id: String,
+        definition: String,
+    }
     for row in tx.query_all(&q).await? {
-        let id: String = row.try_get("", "id")?;
-        let definition: String = row.try_get("", "definition")?;
+        let StoredApp { id, definition } = StoredApp::from_query_result(&row, "")?;
         match serde_json::from_str::<trellis_core::def::AppDef>(&definition) {
             Ok(app) => crate::ddl::ensure_owner_indexes(tx, &app).await?,
             // Left as it is: reading the app reports the same error, and lists stay correct
@@ -561,9 +565,12 @@ async fn schema_version(tx: &DatabaseTransaction) -> Result<i64, StoreError> {
         .from("sys_meta")
         .and_where(Expr::col("key").eq("schema_version"))
         .to_owned();
-    let row = tx.query_one(&q).await?;
-    Ok(match row {
-        Some(r) => r.try_get::<String>("", "value")?.parse().unwrap_or(0),
+    #[derive(FromQueryResult)]
+    struct Meta {
+        value: String,
+    }
+    Ok(match tx.query_one(&q).await? {
+        Some(r) => Meta::from_query_result(&r, "")?.value.parse().unwrap_or(0),
         None => 0,
     })
 }

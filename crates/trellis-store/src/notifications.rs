@@ -1,11 +1,14 @@
 //! The in-app inbox.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query};
+
+use sea_orm::{DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct NotificationRow {
     pub id: String,
     pub tenant_id: String,
@@ -19,18 +22,37 @@ pub struct NotificationRow {
     pub read_at: Option<DateTime<Utc>>,
 }
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
+/// `sys_notifications` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysNotifications {
+    Table,
+    At,
+    Data,
+    Id,
+    Kind,
+    ReadAt,
+    TenantId,
+    Title,
+    UserId,
 }
 
-const COLS: [&str; 8] = ["id", "tenant_id", "user_id", "kind", "title", "data", "at", "read_at"];
+const COLS: [SysNotifications; 8] = [
+    SysNotifications::Id,
+    SysNotifications::TenantId,
+    SysNotifications::UserId,
+    SysNotifications::Kind,
+    SysNotifications::Title,
+    SysNotifications::Data,
+    SysNotifications::At,
+    SysNotifications::ReadAt,
+];
 
 pub async fn insert<C: crate::Writes>(c: &C, rows: &[NotificationRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
     let mut q = Query::insert();
-    q.into_table(a("sys_notifications")).columns(COLS.map(a));
+    q.into_table(SysNotifications::Table).columns(COLS);
     for n in rows {
         q.values_panic([
             n.id.clone().into(),
@@ -56,32 +78,17 @@ pub async fn of_user<C: crate::Writes>(
     limit: u64,
 ) -> Result<Vec<NotificationRow>, StoreError> {
     let mut q = Query::select();
-    q.columns(COLS.map(a))
-        .from(a("sys_notifications"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
-        .order_by(a("at"), Order::Desc)
-        .order_by(a("id"), Order::Desc)
+    q.columns(COLS)
+        .from(SysNotifications::Table)
+        .and_where(Expr::col(SysNotifications::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysNotifications::UserId).eq(user_id))
+        .order_by(SysNotifications::At, Order::Desc)
+        .order_by(SysNotifications::Id, Order::Desc)
         .limit(limit);
     if unread_only {
-        q.and_where(Expr::col(a("read_at")).is_null());
+        q.and_where(Expr::col(SysNotifications::ReadAt).is_null());
     }
-    c.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(NotificationRow {
-                id: r.try_get("", "id")?,
-                tenant_id: r.try_get("", "tenant_id")?,
-                user_id: r.try_get("", "user_id")?,
-                kind: r.try_get("", "kind")?,
-                title: r.try_get("", "title")?,
-                data: r.try_get("", "data")?,
-                at: r.try_get("", "at")?,
-                read_at: r.try_get("", "read_at")?,
-            })
-        })
-        .collect()
+    rows::all(c, &q).await
 }
 
 /// Marks one of the user's notifications read; false when it is not theirs.
@@ -94,11 +101,14 @@ pub async fn mark_read<C: crate::Writes>(
 ) -> Result<bool, StoreError> {
     // Marking twice keeps the first time: "read at" is when the user first saw it.
     let q = Query::update()
-        .table(a("sys_notifications"))
-        .value(a("read_at"), Func::coalesce([Expr::col(a("read_at")), Expr::val(at)]))
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
+        .table(SysNotifications::Table)
+        .value(
+            SysNotifications::ReadAt,
+            Func::coalesce([Expr::col(SysNotifications::ReadAt), Expr::val(at)]),
+        )
+        .and_where(Expr::col(SysNotifications::Id).eq(id))
+        .and_where(Expr::col(SysNotifications::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysNotifications::UserId).eq(user_id))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() > 0)
 }
@@ -106,15 +116,11 @@ pub async fn mark_read<C: crate::Writes>(
 /// How many of the user's notifications are unread (the inbox badge).
 pub async fn count_unread<C: crate::Writes>(c: &C, tenant_id: &str, user_id: &str) -> Result<i64, StoreError> {
     let q = Query::select()
-        .expr_as(Expr::col(a("id")).count(), a("n"))
-        .from(a("sys_notifications"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
-        .and_where(Expr::col(a("read_at")).is_null())
+        .expr_as(Expr::col(SysNotifications::Id).count(), rows::Count::alias())
+        .from(SysNotifications::Table)
+        .and_where(Expr::col(SysNotifications::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysNotifications::UserId).eq(user_id))
+        .and_where(Expr::col(SysNotifications::ReadAt).is_null())
         .to_owned();
-    Ok(c.query_one(&q)
-        .await?
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0))
+    rows::Count::of(c, &q).await
 }

@@ -9,12 +9,13 @@ use sea_orm::sea_query::{
     Alias, Asterisk, CommonTableExpression, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, LockType, NullOrdering,
     OnConflict, Order, Query, SelectStatement, SimpleExpr, UnionType, Value, WithClause,
 };
-use sea_orm::{DbBackend, QueryResult};
+use sea_orm::{DbBackend, DeriveIden, FromQueryResult, QueryResult};
 use trellis_core::def::FieldType;
 use trellis_core::query::{Cursor, Filter, Op, SortKey};
 use trellis_core::{CompiledEntity, CompiledField, Val};
 
 use crate::error::StoreError;
+use crate::rows::{self, Count};
 use crate::values::{columns_of, decode, to_sql, width};
 
 /// A record as read: its columns' values, aligned with `CompiledEntity::columns`
@@ -459,12 +460,11 @@ fn order_by(mut stmt: SelectStatement, sort: &[SortKey], suffix: &str) -> Select
 pub async fn count<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<i64, StoreError> {
     let backend = conn.get_database_backend();
     let stmt = Query::select()
-        .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
+        .expr_as(Expr::col(Alias::new("id")).count(), Count::alias())
         .from(Alias::new(entity.table.clone()))
         .cond_where(base_where(entity, q, backend, false))
         .to_owned();
-    let row = conn.query_one(&stmt).await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+    Count::of(conn, &stmt).await
 }
 
 /// What PostgreSQL's planner statistics say about the owners of a table's rows: enough to
@@ -513,28 +513,36 @@ pub async fn owner_stats<C: crate::Writes>(conn: &C, table: &str) -> Result<Opti
          WHERE c.oid = to_regclass($1)",
         [Value::String(Some(table.to_string()))],
     );
+    /// A row of the statement above.
+    #[derive(FromQueryResult)]
+    struct PgOwnerStats {
+        n: f64,
+        nf: f64,
+        nd: f64,
+        /// JSON texts (arrays).
+        vals: Option<String>,
+        freqs: Option<String>,
+    }
     let Some(r) = conn.query_one_raw(stmt).await? else {
         return Ok(None);
     };
-    let rows: f64 = r.try_get("", "n")?;
+    let r = PgOwnerStats::from_query_result(&r, "")?;
+    let rows = r.n;
     // -1 (PostgreSQL 14 and later) or 0: never analysed or vacuumed.
     if rows <= 0.0 {
         return Ok(None);
     }
-    let n_distinct: f64 = r.try_get("", "nd")?;
-    let json = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
-        let text: Option<String> = r.try_get("", col)?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
-    };
-    let vals: Vec<String> = json("vals")?
+    let n_distinct = r.nd;
+    let json = |text: Option<&String>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    let vals: Vec<String> = json(r.vals.as_ref())
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
-    let freqs: Vec<f64> = json("freqs")?
+    let freqs: Vec<f64> = json(r.freqs.as_ref())
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
     Ok(Some(OwnerStats {
         rows,
-        null_frac: r.try_get("", "nf")?,
+        null_frac: r.nf,
         // Negative: minus the share of rows that are distinct.
         distinct: if n_distinct < 0.0 {
             -n_distinct * rows
@@ -618,9 +626,7 @@ pub async fn existing_ids<C: crate::Writes>(conn: &C, table: &str, ids: &[String
             .from(Alias::new(table.to_string()))
             .and_where(Expr::col(Alias::new("id")).is_in(chunk.iter().cloned()))
             .to_owned();
-        for r in conn.query_all(&stmt).await? {
-            out.push(r.try_get::<String>("", "id")?);
-        }
+        out.extend(rows::Id::all(conn, &stmt).await?);
     }
     Ok(out)
 }
@@ -653,11 +659,7 @@ pub async fn find_duplicate_of<C: crate::Writes>(
     if let Some(id) = except_id {
         stmt.and_where(Expr::col(Alias::new("id")).ne(id.to_string()));
     }
-    Ok(conn
-        .query_one(&stmt)
-        .await?
-        .map(|r| r.try_get::<String>("", "id"))
-        .transpose()?)
+    Ok(rows::one::<rows::Id, _>(conn, &stmt).await?.map(|r| r.id))
 }
 
 /// How many records of a table point at `id` through a column.
@@ -668,16 +670,11 @@ pub async fn count_referencing<C: crate::Writes>(
     id: &str,
 ) -> Result<i64, StoreError> {
     let stmt = Query::select()
-        .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
+        .expr_as(Expr::col(Alias::new("id")).count(), Count::alias())
         .from(Alias::new(table.to_string()))
         .and_where(Expr::col(Alias::new(column.to_string())).eq(id.to_string()))
         .to_owned();
-    Ok(conn
-        .query_one(&stmt)
-        .await?
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0))
+    Count::of(conn, &stmt).await
 }
 
 /// The system columns of a new record.
@@ -783,27 +780,39 @@ pub async fn delete<C: crate::Writes>(
     Ok(conn.execute(&stmt).await?.rows_affected() > 0)
 }
 
+/// `sys_counters` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysCounters {
+    Table,
+    Scope,
+    Value,
+}
+
+#[derive(FromQueryResult)]
+struct Counter {
+    value: i64,
+}
+
 /// Takes the next value of a counter (auto numbers), atomically within the caller's transaction.
 pub async fn next_counter<C: crate::Writes>(conn: &C, scope: &str) -> Result<i64, StoreError> {
     let stmt = Query::insert()
-        .into_table(Alias::new("sys_counters"))
-        .columns([Alias::new("scope"), Alias::new("value")])
+        .into_table(SysCounters::Table)
+        .columns([SysCounters::Scope, SysCounters::Value])
         .values_panic([scope.into(), 1i64.into()])
         .on_conflict(
-            OnConflict::column(Alias::new("scope"))
+            OnConflict::column(SysCounters::Scope)
                 .value(
-                    Alias::new("value"),
-                    Expr::col((Alias::new("sys_counters"), Alias::new("value"))).add(1),
+                    SysCounters::Value,
+                    Expr::col((SysCounters::Table, SysCounters::Value)).add(1),
                 )
                 .to_owned(),
         )
-        .returning_col(Alias::new("value"))
+        .returning_col(SysCounters::Value)
         .to_owned();
-    let row = conn
-        .query_one(&stmt)
+    let row = rows::one::<Counter, _>(conn, &stmt)
         .await?
         .ok_or_else(|| StoreError::Config("counter did not return".into()))?;
-    Ok(row.try_get::<i64>("", "value")?)
+    Ok(row.value)
 }
 
 #[cfg(test)]
@@ -1137,11 +1146,16 @@ fn select_wide_sum(q: &mut SelectStatement, column: Expr, alias: &str) {
 
 /// The sum selected by [`select_wide_sum`]; `None` when no row had a value.
 fn read_wide_sum(r: &QueryResult, alias: &str) -> Result<Option<i128>, StoreError> {
+    // The aliases are numbered by the sums a statement selects: read by name, not by a row type.
     let hi = r.try_get::<Option<i64>>("", &format!("{alias}_hi"))?;
     let lo = r.try_get::<Option<i64>>("", &format!("{alias}_lo"))?;
-    Ok(hi
-        .zip(lo)
-        .map(|(hi, lo)| i128::from(hi) * (1i128 << 32) + i128::from(lo)))
+    Ok(wide_sum(hi, lo))
+}
+
+/// The sum of the two halves read back (`None` when no row had a value).
+fn wide_sum(hi: Option<i64>, lo: Option<i64>) -> Option<i128> {
+    hi.zip(lo)
+        .map(|(hi, lo)| i128::from(hi) * (1i128 << 32) + i128::from(lo))
 }
 
 fn aggregate_select(table: &str, column: Option<&str>) -> SelectStatement {
@@ -1166,13 +1180,30 @@ fn aggregate_select(table: &str, column: Option<&str>) -> SelectStatement {
     q
 }
 
+/// A row of [`aggregate_select`].
+#[derive(FromQueryResult)]
+struct AggregateRow {
+    n: Option<i64>,
+    s_hi: Option<i64>,
+    s_lo: Option<i64>,
+    lo: Option<i64>,
+    hi: Option<i64>,
+}
+
 fn read_aggregates(r: &QueryResult) -> Result<Aggregates, StoreError> {
+    let r = AggregateRow::from_query_result(r, "")?;
     Ok(Aggregates {
-        count: r.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
-        sum: read_wide_sum(r, "s")?,
-        min: r.try_get::<Option<i64>>("", "lo")?,
-        max: r.try_get::<Option<i64>>("", "hi")?,
+        count: r.n.unwrap_or(0),
+        sum: wide_sum(r.s_hi, r.s_lo),
+        min: r.lo,
+        max: r.hi,
     })
+}
+
+/// The parent id of a row of [`aggregate_by_parent`].
+#[derive(FromQueryResult)]
+struct Parent {
+    parent: String,
 }
 
 /// Aggregates over the records of `table` whose `via` column is `parent_id`.
@@ -1213,7 +1244,7 @@ pub async fn aggregate_by_parent<C: crate::Writes>(
         .group_by_col(Alias::new(via.to_string()));
     let rows = conn.query_all(&q).await?;
     rows.iter()
-        .map(|r| Ok((r.try_get::<String>("", "parent")?, read_aggregates(r)?)))
+        .map(|r| Ok((Parent::from_query_result(r, "")?.parent, read_aggregates(r)?)))
         .collect()
 }
 
@@ -1249,6 +1280,13 @@ pub async fn all<C: crate::Writes>(conn: &C, entity: &CompiledEntity) -> Result<
     rows.iter().map(|r| decode_row(entity, r, None, backend)).collect()
 }
 
+/// The group value and count of a row of [`group_totals`].
+#[derive(FromQueryResult)]
+struct Group {
+    g: Option<String>,
+    n: i64,
+}
+
 /// Counts and sums (stored units, exact in 128 bits) per value of a text column, over the
 /// records matching the filter and search: the totals of board columns and funnels in one
 /// statement.
@@ -1281,7 +1319,8 @@ pub async fn group_totals<C: crate::Writes>(
             let sums = (0..sums.len())
                 .map(|i| read_wide_sum(r, &format!("s{i}")))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok((r.try_get::<Option<String>>("", "g")?, r.try_get::<i64>("", "n")?, sums))
+            let g = Group::from_query_result(r, "")?;
+            Ok((g.g, g.n, sums))
         })
         .collect()
 }

@@ -2,13 +2,25 @@
 //! (`sys_settings`).
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
+/// `sys_login_attempts` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysLoginAttempts {
+    Table,
+    Failures,
+    Key,
+    WindowStart,
+}
+
+#[derive(FromQueryResult)]
+struct Attempts {
+    failures: i32,
+    window_start: DateTime<Utc>,
 }
 
 /// Counts one attempt for a key in one statement, so concurrent attempts (on any node) each
@@ -23,41 +35,44 @@ pub async fn count_attempt<C: ConnectionTrait>(
     now: DateTime<Utc>,
     since: DateTime<Utc>,
 ) -> Result<(i32, DateTime<Utc>), StoreError> {
-    let stored = |col: &str| Expr::col((a("sys_login_attempts"), a(col)));
-    let current = || stored("window_start").gt(since);
+    let stored = |col: SysLoginAttempts| Expr::col((SysLoginAttempts::Table, col));
+    let current = || stored(SysLoginAttempts::WindowStart).gt(since);
     let q = Query::insert()
-        .into_table(a("sys_login_attempts"))
-        .columns([a("key"), a("window_start"), a("failures")])
+        .into_table(SysLoginAttempts::Table)
+        .columns([
+            SysLoginAttempts::Key,
+            SysLoginAttempts::WindowStart,
+            SysLoginAttempts::Failures,
+        ])
         .values_panic([key.into(), now.into(), 1i32.into()])
         .on_conflict(
-            OnConflict::column(a("key"))
+            OnConflict::column(SysLoginAttempts::Key)
                 .value(
-                    a("failures"),
-                    Expr::case(current(), stored("failures").add(1)).finally(Expr::val(1i32)),
+                    SysLoginAttempts::Failures,
+                    Expr::case(current(), stored(SysLoginAttempts::Failures).add(1)).finally(Expr::val(1i32)),
                 )
                 .value(
-                    a("window_start"),
-                    Expr::case(current(), stored("window_start")).finally(Expr::val(now)),
+                    SysLoginAttempts::WindowStart,
+                    Expr::case(current(), stored(SysLoginAttempts::WindowStart)).finally(Expr::val(now)),
                 )
                 .to_owned(),
         )
-        .returning(Query::returning().columns([a("failures"), a("window_start")]))
+        .returning(Query::returning().columns([SysLoginAttempts::Failures, SysLoginAttempts::WindowStart]))
         .to_owned();
-    let row = c
-        .query_one(&q)
+    let row = rows::one::<Attempts, _>(c, &q)
         .await?
         .ok_or_else(|| StoreError::Config("login attempt count did not return".into()))?;
-    Ok((row.try_get("", "failures")?, row.try_get("", "window_start")?))
+    Ok((row.failures, row.window_start))
 }
 
 /// Takes back an attempt counted by [`count_attempt`] that turned out not to be a failure (a
 /// refused attempt, whose password was not checked, or a successful login).
 pub async fn uncount_attempt<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), StoreError> {
     let q = Query::update()
-        .table(a("sys_login_attempts"))
-        .value(a("failures"), Expr::col(a("failures")).sub(1))
-        .and_where(Expr::col(a("key")).eq(key))
-        .and_where(Expr::col(a("failures")).gt(0))
+        .table(SysLoginAttempts::Table)
+        .value(SysLoginAttempts::Failures, Expr::col(SysLoginAttempts::Failures).sub(1))
+        .and_where(Expr::col(SysLoginAttempts::Key).eq(key))
+        .and_where(Expr::col(SysLoginAttempts::Failures).gt(0))
         .to_owned();
     c.execute(&q).await?;
     Ok(())
@@ -66,8 +81,8 @@ pub async fn uncount_attempt<C: ConnectionTrait>(c: &C, key: &str) -> Result<(),
 /// Forgets a key's failures (after a successful login).
 pub async fn clear_failures<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), StoreError> {
     let q = Query::delete()
-        .from_table(a("sys_login_attempts"))
-        .and_where(Expr::col(a("key")).eq(key))
+        .from_table(SysLoginAttempts::Table)
+        .and_where(Expr::col(SysLoginAttempts::Key).eq(key))
         .to_owned();
     c.execute(&q).await?;
     Ok(())

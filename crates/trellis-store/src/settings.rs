@@ -1,23 +1,42 @@
 //! Per-tenant settings (JSON by key): SMTP and SMS providers, retention, ...
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
+
+/// `sys_settings` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysSettings {
+    Table,
+    Key,
+    TenantId,
+    UpdatedAt,
+    Value,
+}
+
+#[derive(FromQueryResult)]
+struct Setting {
+    value: String,
+}
+
+#[derive(FromQueryResult)]
+struct TenantSetting {
+    tenant_id: String,
+    value: String,
+}
 
 /// A setting's JSON text.
 pub async fn get<C: crate::Writes>(c: &C, tenant_id: &str, key: &str) -> Result<Option<String>, StoreError> {
-    let a = Alias::new;
     let q = Query::select()
-        .column(a("value"))
-        .from(a("sys_settings"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("key")).eq(key))
+        .column(SysSettings::Value)
+        .from(SysSettings::Table)
+        .and_where(Expr::col(SysSettings::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysSettings::Key).eq(key))
         .to_owned();
-    c.query_one(&q)
-        .await?
-        .map(|r| Ok(r.try_get::<String>("", "value")?))
-        .transpose()
+    Ok(rows::one::<Setting, _>(c, &q).await?.map(|r| r.value))
 }
 
 /// Creates or replaces a setting.
@@ -28,14 +47,18 @@ pub async fn put<C: crate::Writes>(
     value: &str,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let a = Alias::new;
     let q = Query::insert()
-        .into_table(a("sys_settings"))
-        .columns(["tenant_id", "key", "value", "updated_at"].map(a))
+        .into_table(SysSettings::Table)
+        .columns([
+            SysSettings::TenantId,
+            SysSettings::Key,
+            SysSettings::Value,
+            SysSettings::UpdatedAt,
+        ])
         .values_panic([tenant_id.into(), key.into(), value.into(), at.into()])
         .on_conflict(
-            OnConflict::columns([a("tenant_id"), a("key")])
-                .update_columns([a("value"), a("updated_at")])
+            OnConflict::columns([SysSettings::TenantId, SysSettings::Key])
+                .update_columns([SysSettings::Value, SysSettings::UpdatedAt])
                 .to_owned(),
         )
         .to_owned();
@@ -45,15 +68,14 @@ pub async fn put<C: crate::Writes>(
 
 /// Every tenant's value of a setting, as (tenant id, value).
 pub async fn everywhere<C: crate::Writes>(c: &C, key: &str) -> Result<Vec<(String, String)>, StoreError> {
-    let a = Alias::new;
     let q = Query::select()
-        .columns([a("tenant_id"), a("value")])
-        .from(a("sys_settings"))
-        .and_where(Expr::col(a("key")).eq(key))
+        .columns([SysSettings::TenantId, SysSettings::Value])
+        .from(SysSettings::Table)
+        .and_where(Expr::col(SysSettings::Key).eq(key))
         .to_owned();
-    c.query_all(&q)
+    Ok(rows::all::<TenantSetting, _>(c, &q)
         .await?
-        .iter()
-        .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "value")?)))
-        .collect()
+        .into_iter()
+        .map(|r| (r.tenant_id, r.value))
+        .collect())
 }

@@ -3,10 +3,11 @@
 //! have names derived from storage ids, so they stay dynamic here.
 
 use chrono::{DateTime, Utc};
+use sea_orm::DeriveIden;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows::{Count, Id};
 
 /// The pipeline columns of a record table.
 #[derive(DeriveIden, Clone, Copy)]
@@ -19,16 +20,6 @@ enum Col {
     StageBreachedAt,
 }
 
-#[derive(FromQueryResult)]
-struct Count {
-    n: i64,
-}
-
-#[derive(FromQueryResult)]
-struct Id {
-    id: String,
-}
-
 fn table(t: &str) -> Alias {
     Alias::new(t.to_string())
 }
@@ -36,7 +27,7 @@ fn table(t: &str) -> Alias {
 /// How many records of a table are in, or waiting for, one of these stages.
 pub async fn count_in_stages<C: crate::Writes>(c: &C, t: &str, stages: &[String]) -> Result<i64, StoreError> {
     let q = Query::select()
-        .expr_as(Expr::col(Col::Id).count(), Alias::new("n"))
+        .expr_as(Expr::col(Col::Id).count(), Count::alias())
         .from(table(t))
         .and_where(
             Expr::col(Col::Stage)
@@ -44,10 +35,7 @@ pub async fn count_in_stages<C: crate::Writes>(c: &C, t: &str, stages: &[String]
                 .or(Expr::col(Col::PendingStage).is_in(stages.iter().cloned())),
         )
         .to_owned();
-    Ok(match c.query_one(&q).await? {
-        Some(r) => Count::from_query_result(&r, "")?.n,
-        None => 0,
-    })
+    Count::of(c, &q).await
 }
 
 /// The ids of a table's records that have no stage yet (the pipeline is new).
@@ -57,7 +45,7 @@ pub async fn ids_without_stage<C: crate::Writes>(c: &C, t: &str) -> Result<Vec<S
         .from(table(t))
         .and_where(Expr::col(Col::Stage).is_null())
         .to_owned();
-    ids(c, &q).await
+    Id::all(c, &q).await
 }
 
 /// Puts the records that have no stage into `stage`, entered at `now`, due at `due` when the
@@ -102,7 +90,7 @@ pub async fn ids_without_due<C: crate::Writes>(c: &C, t: &str, stage: &str) -> R
         .and_where(Expr::col(Col::Stage).eq(stage.to_string()))
         .and_where(Expr::col(Col::StageDueAt).is_null())
         .to_owned();
-    ids(c, &q).await
+    Id::all(c, &q).await
 }
 
 /// Gives a stage's records that have no due time this one (the stage was given an SLA).
@@ -120,12 +108,4 @@ pub async fn set_missing_due<C: crate::Writes>(
         .to_owned();
     c.execute(&q).await?;
     Ok(())
-}
-
-async fn ids<C: crate::Writes>(c: &C, q: &sea_orm::sea_query::SelectStatement) -> Result<Vec<String>, StoreError> {
-    c.query_all(q)
-        .await?
-        .iter()
-        .map(|r| Ok(Id::from_query_result(r, "")?.id))
-        .collect()
 }

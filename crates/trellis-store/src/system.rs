@@ -1,19 +1,20 @@
 //! Rows of the system tables: tenants, users, tokens, apps and their versions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, Value};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, Value};
+use sea_orm::{DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct TenantRow {
     pub id: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct UserRow {
     pub id: String,
     pub tenant_id: String,
@@ -25,7 +26,7 @@ pub struct UserRow {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct TokenRow {
     pub id: String,
     pub tenant_id: String,
@@ -40,7 +41,7 @@ pub struct TokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct AppRow {
     pub id: String,
     pub tenant_id: String,
@@ -51,97 +52,108 @@ pub struct AppRow {
     pub updated_at: DateTime<Utc>,
 }
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
+/// `sys_app_versions` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysAppVersions {
+    Table,
+    AppId,
+    CreatedAt,
+    CreatedBy,
+    Definition,
+    Version,
 }
 
-fn tenant(r: &QueryResult) -> Result<TenantRow, StoreError> {
-    Ok(TenantRow {
-        id: r.try_get("", "id")?,
-        name: r.try_get("", "name")?,
-        created_at: r.try_get("", "created_at")?,
-    })
+/// `sys_apps` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysApps {
+    Table,
+    CreatedAt,
+    Definition,
+    Id,
+    Name,
+    TenantId,
+    UpdatedAt,
+    Version,
 }
 
-fn user(r: &QueryResult) -> Result<UserRow, StoreError> {
-    Ok(UserRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        email: r.try_get("", "email")?,
-        name: r.try_get("", "name")?,
-        password_hash: r.try_get("", "password_hash")?,
-        is_admin: r.try_get("", "is_admin")?,
-        created_at: r.try_get("", "created_at")?,
-        disabled_at: r.try_get("", "disabled_at")?,
-    })
+/// `sys_tenants` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysTenants {
+    Table,
+    CreatedAt,
+    Id,
+    Name,
 }
 
-fn token(r: &QueryResult) -> Result<TokenRow, StoreError> {
-    Ok(TokenRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        user_id: r.try_get("", "user_id")?,
-        kind: r.try_get("", "kind")?,
-        name: r.try_get("", "name")?,
-        token_hash: r.try_get("", "token_hash")?,
-        role: r.try_get("", "role")?,
-        created_at: r.try_get("", "created_at")?,
-        expires_at: r.try_get("", "expires_at")?,
-        last_used_at: r.try_get("", "last_used_at")?,
-        revoked_at: r.try_get("", "revoked_at")?,
-    })
+/// `sys_tokens` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysTokens {
+    Table,
+    CreatedAt,
+    ExpiresAt,
+    Id,
+    Kind,
+    LastUsedAt,
+    Name,
+    RevokedAt,
+    Role,
+    TenantId,
+    TokenHash,
+    UserId,
 }
 
-fn app(r: &QueryResult) -> Result<AppRow, StoreError> {
-    Ok(AppRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        name: r.try_get("", "name")?,
-        version: r.try_get("", "version")?,
-        definition: r.try_get("", "definition")?,
-        created_at: r.try_get("", "created_at")?,
-        updated_at: r.try_get("", "updated_at")?,
-    })
+/// `sys_users` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysUsers {
+    Table,
+    CreatedAt,
+    DisabledAt,
+    Email,
+    Id,
+    IsAdmin,
+    Name,
+    PasswordHash,
+    TenantId,
 }
 
-const TENANT_COLS: [&str; 3] = ["id", "name", "created_at"];
-const USER_COLS: [&str; 8] = [
-    "id",
-    "tenant_id",
-    "email",
-    "name",
-    "password_hash",
-    "is_admin",
-    "created_at",
-    "disabled_at",
+const TENANT_COLS: [SysTenants; 3] = [SysTenants::Id, SysTenants::Name, SysTenants::CreatedAt];
+const USER_COLS: [SysUsers; 8] = [
+    SysUsers::Id,
+    SysUsers::TenantId,
+    SysUsers::Email,
+    SysUsers::Name,
+    SysUsers::PasswordHash,
+    SysUsers::IsAdmin,
+    SysUsers::CreatedAt,
+    SysUsers::DisabledAt,
 ];
-const TOKEN_COLS: [&str; 11] = [
-    "id",
-    "tenant_id",
-    "user_id",
-    "kind",
-    "name",
-    "token_hash",
-    "role",
-    "created_at",
-    "expires_at",
-    "last_used_at",
-    "revoked_at",
+const TOKEN_COLS: [SysTokens; 11] = [
+    SysTokens::Id,
+    SysTokens::TenantId,
+    SysTokens::UserId,
+    SysTokens::Kind,
+    SysTokens::Name,
+    SysTokens::TokenHash,
+    SysTokens::Role,
+    SysTokens::CreatedAt,
+    SysTokens::ExpiresAt,
+    SysTokens::LastUsedAt,
+    SysTokens::RevokedAt,
 ];
-const APP_COLS: [&str; 7] = [
-    "id",
-    "tenant_id",
-    "name",
-    "version",
-    "definition",
-    "created_at",
-    "updated_at",
+const APP_COLS: [SysApps; 7] = [
+    SysApps::Id,
+    SysApps::TenantId,
+    SysApps::Name,
+    SysApps::Version,
+    SysApps::Definition,
+    SysApps::CreatedAt,
+    SysApps::UpdatedAt,
 ];
 
 pub async fn insert_tenant<C: crate::Writes>(c: &C, t: &TenantRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_tenants"))
-        .columns(TENANT_COLS.map(a))
+        .into_table(SysTenants::Table)
+        .columns(TENANT_COLS)
         .values_panic([t.id.clone().into(), t.name.clone().into(), t.created_at.into()])
         .to_owned();
     c.execute(&q).await.map_err(StoreError::classify)?;
@@ -150,38 +162,34 @@ pub async fn insert_tenant<C: crate::Writes>(c: &C, t: &TenantRow) -> Result<(),
 
 pub async fn tenant_by_name<C: crate::Writes>(c: &C, name: &str) -> Result<Option<TenantRow>, StoreError> {
     let q = Query::select()
-        .columns(TENANT_COLS.map(a))
-        .from(a("sys_tenants"))
-        .and_where(Expr::col(a("name")).eq(name))
+        .columns(TENANT_COLS)
+        .from(SysTenants::Table)
+        .and_where(Expr::col(SysTenants::Name).eq(name))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(tenant).transpose()
+    rows::one(c, &q).await
 }
 
 pub async fn tenant_by_id<C: crate::Writes>(c: &C, id: &str) -> Result<Option<TenantRow>, StoreError> {
     let q = Query::select()
-        .columns(TENANT_COLS.map(a))
-        .from(a("sys_tenants"))
-        .and_where(Expr::col(a("id")).eq(id))
+        .columns(TENANT_COLS)
+        .from(SysTenants::Table)
+        .and_where(Expr::col(SysTenants::Id).eq(id))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(tenant).transpose()
+    rows::one(c, &q).await
 }
 
 pub async fn count_tenants<C: crate::Writes>(c: &C) -> Result<i64, StoreError> {
     let q = Query::select()
-        .expr_as(Expr::col(a("id")).count(), a("n"))
-        .from(a("sys_tenants"))
+        .expr_as(Expr::col(SysTenants::Id).count(), rows::Count::alias())
+        .from(SysTenants::Table)
         .to_owned();
-    Ok(c.query_one(&q)
-        .await?
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0))
+    rows::Count::of(c, &q).await
 }
 
 pub async fn insert_user<C: crate::Writes>(c: &C, u: &UserRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_users"))
-        .columns(USER_COLS.map(a))
+        .into_table(SysUsers::Table)
+        .columns(USER_COLS)
         .values_panic([
             u.id.clone().into(),
             u.tenant_id.clone().into(),
@@ -200,12 +208,12 @@ pub async fn insert_user<C: crate::Writes>(c: &C, u: &UserRow) -> Result<(), Sto
 /// The users with an e-mail, in every tenant (an e-mail is unique per tenant only), oldest first.
 pub async fn users_by_email<C: crate::Writes>(c: &C, email: &str) -> Result<Vec<UserRow>, StoreError> {
     let q = Query::select()
-        .columns(USER_COLS.map(a))
-        .from(a("sys_users"))
-        .and_where(Expr::col(a("email")).eq(email))
-        .order_by(a("created_at"), Order::Asc)
+        .columns(USER_COLS)
+        .from(SysUsers::Table)
+        .and_where(Expr::col(SysUsers::Email).eq(email))
+        .order_by(SysUsers::CreatedAt, Order::Asc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(user).collect()
+    rows::all(c, &q).await
 }
 
 /// The user of a tenant with an e-mail.
@@ -215,33 +223,33 @@ pub async fn user_by_email_in<C: crate::Writes>(
     email: &str,
 ) -> Result<Option<UserRow>, StoreError> {
     let q = Query::select()
-        .columns(USER_COLS.map(a))
-        .from(a("sys_users"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("email")).eq(email))
+        .columns(USER_COLS)
+        .from(SysUsers::Table)
+        .and_where(Expr::col(SysUsers::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysUsers::Email).eq(email))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(user).transpose()
+    rows::one(c, &q).await
 }
 
 pub async fn user_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
     let q = Query::select()
-        .columns(USER_COLS.map(a))
-        .from(a("sys_users"))
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .columns(USER_COLS)
+        .from(SysUsers::Table)
+        .and_where(Expr::col(SysUsers::Id).eq(id))
+        .and_where(Expr::col(SysUsers::TenantId).eq(tenant_id))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(user).transpose()
+    rows::one(c, &q).await
 }
 
 /// The users of a tenant, by e-mail.
 pub async fn users_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<UserRow>, StoreError> {
     let q = Query::select()
-        .columns(USER_COLS.map(a))
-        .from(a("sys_users"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .order_by(a("email"), Order::Asc)
+        .columns(USER_COLS)
+        .from(SysUsers::Table)
+        .and_where(Expr::col(SysUsers::TenantId).eq(tenant_id))
+        .order_by(SysUsers::Email, Order::Asc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(user).collect()
+    rows::all(c, &q).await
 }
 
 /// Which of the ids are users of the tenant.
@@ -251,22 +259,18 @@ pub async fn existing_user_ids<C: crate::Writes>(
     ids: &[String],
 ) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
-        .column(a("id"))
-        .from(a("sys_users"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("id")).is_in(ids.iter().cloned()))
+        .column(SysUsers::Id)
+        .from(SysUsers::Table)
+        .and_where(Expr::col(SysUsers::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysUsers::Id).is_in(ids.iter().cloned()))
         .to_owned();
-    c.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| Ok(r.try_get::<String>("", "id")?))
-        .collect()
+    rows::Id::all(c, &q).await
 }
 
 pub async fn insert_token<C: crate::Writes>(c: &C, t: &TokenRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_tokens"))
-        .columns(TOKEN_COLS.map(a))
+        .into_table(SysTokens::Table)
+        .columns(TOKEN_COLS)
         .values_panic([
             t.id.clone().into(),
             t.tenant_id.clone().into(),
@@ -287,11 +291,11 @@ pub async fn insert_token<C: crate::Writes>(c: &C, t: &TokenRow) -> Result<(), S
 
 pub async fn token_by_hash<C: crate::Writes>(c: &C, hash: &str) -> Result<Option<TokenRow>, StoreError> {
     let q = Query::select()
-        .columns(TOKEN_COLS.map(a))
-        .from(a("sys_tokens"))
-        .and_where(Expr::col(a("token_hash")).eq(hash))
+        .columns(TOKEN_COLS)
+        .from(SysTokens::Table)
+        .and_where(Expr::col(SysTokens::TokenHash).eq(hash))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(token).transpose()
+    rows::one(c, &q).await
 }
 
 /// API tokens of a user (never sessions), newest first.
@@ -301,14 +305,14 @@ pub async fn api_tokens_of<C: crate::Writes>(
     user_id: &str,
 ) -> Result<Vec<TokenRow>, StoreError> {
     let q = Query::select()
-        .columns(TOKEN_COLS.map(a))
-        .from(a("sys_tokens"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
-        .and_where(Expr::col(a("kind")).eq("api"))
-        .order_by(a("created_at"), Order::Desc)
+        .columns(TOKEN_COLS)
+        .from(SysTokens::Table)
+        .and_where(Expr::col(SysTokens::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysTokens::UserId).eq(user_id))
+        .and_where(Expr::col(SysTokens::Kind).eq("api"))
+        .order_by(SysTokens::CreatedAt, Order::Desc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(token).collect()
+    rows::all(c, &q).await
 }
 
 /// The live login sessions of a user (not revoked, not expired at `now`), newest first.
@@ -319,16 +323,16 @@ pub async fn sessions_of<C: crate::Writes>(
     now: DateTime<Utc>,
 ) -> Result<Vec<TokenRow>, StoreError> {
     let q = Query::select()
-        .columns(TOKEN_COLS.map(a))
-        .from(a("sys_tokens"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
-        .and_where(Expr::col(a("kind")).eq("session"))
-        .and_where(Expr::col(a("revoked_at")).is_null())
-        .and_where(Expr::col(a("expires_at")).gt(now))
-        .order_by(a("created_at"), Order::Desc)
+        .columns(TOKEN_COLS)
+        .from(SysTokens::Table)
+        .and_where(Expr::col(SysTokens::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysTokens::UserId).eq(user_id))
+        .and_where(Expr::col(SysTokens::Kind).eq("session"))
+        .and_where(Expr::col(SysTokens::RevokedAt).is_null())
+        .and_where(Expr::col(SysTokens::ExpiresAt).gt(now))
+        .order_by(SysTokens::CreatedAt, Order::Desc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(token).collect()
+    rows::all(c, &q).await
 }
 
 /// Moves a session's expiry (the sliding expiry) and records its use.
@@ -339,14 +343,19 @@ pub async fn extend_session<C: crate::Writes>(
     used_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let u = Query::update()
-        .table(a("sys_tokens"))
-        .value(a("expires_at"), expires_at)
-        .value(a("last_used_at"), used_at)
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("revoked_at")).is_null())
+        .table(SysTokens::Table)
+        .value(SysTokens::ExpiresAt, expires_at)
+        .value(SysTokens::LastUsedAt, used_at)
+        .and_where(Expr::col(SysTokens::Id).eq(id))
+        .and_where(Expr::col(SysTokens::RevokedAt).is_null())
         .to_owned();
     c.execute(&u).await?;
     Ok(())
+}
+
+#[derive(FromQueryResult)]
+struct TokenHash {
+    token_hash: String,
 }
 
 /// Marks a token of a kind (`api`, `session`) revoked; answers its hash, `None` when the user
@@ -360,22 +369,21 @@ pub async fn revoke_token<C: crate::Writes>(
     at: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     let q = Query::select()
-        .column(a("token_hash"))
-        .from(a("sys_tokens"))
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("kind")).eq(kind))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
-        .and_where(Expr::col(a("revoked_at")).is_null())
+        .column(SysTokens::TokenHash)
+        .from(SysTokens::Table)
+        .and_where(Expr::col(SysTokens::Id).eq(id))
+        .and_where(Expr::col(SysTokens::Kind).eq(kind))
+        .and_where(Expr::col(SysTokens::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysTokens::UserId).eq(user_id))
+        .and_where(Expr::col(SysTokens::RevokedAt).is_null())
         .to_owned();
-    let Some(row) = c.query_one(&q).await? else {
+    let Some(TokenHash { token_hash: hash }) = rows::one(c, &q).await? else {
         return Ok(None);
     };
-    let hash: String = row.try_get("", "token_hash")?;
     let u = Query::update()
-        .table(a("sys_tokens"))
-        .value(a("revoked_at"), at)
-        .and_where(Expr::col(a("id")).eq(id))
+        .table(SysTokens::Table)
+        .value(SysTokens::RevokedAt, at)
+        .and_where(Expr::col(SysTokens::Id).eq(id))
         .to_owned();
     c.execute(&u).await?;
     Ok(Some(hash))
@@ -383,9 +391,9 @@ pub async fn revoke_token<C: crate::Writes>(
 
 pub async fn touch_token<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
     let u = Query::update()
-        .table(a("sys_tokens"))
-        .value(a("last_used_at"), at)
-        .and_where(Expr::col(a("id")).eq(id))
+        .table(SysTokens::Table)
+        .value(SysTokens::LastUsedAt, at)
+        .and_where(Expr::col(SysTokens::Id).eq(id))
         .to_owned();
     c.execute(&u).await?;
     Ok(())
@@ -393,66 +401,67 @@ pub async fn touch_token<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) -
 
 pub async fn apps_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<AppRow>, StoreError> {
     let q = Query::select()
-        .columns(APP_COLS.map(a))
-        .from(a("sys_apps"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .order_by(a("name"), Order::Asc)
+        .columns(APP_COLS)
+        .from(SysApps::Table)
+        .and_where(Expr::col(SysApps::TenantId).eq(tenant_id))
+        .order_by(SysApps::Name, Order::Asc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(app).collect()
+    rows::all(c, &q).await
 }
 
 pub async fn app_by_name<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> Result<Option<AppRow>, StoreError> {
     let q = Query::select()
-        .columns(APP_COLS.map(a))
-        .from(a("sys_apps"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .and_where(Expr::col(a("name")).eq(name))
+        .columns(APP_COLS)
+        .from(SysApps::Table)
+        .and_where(Expr::col(SysApps::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysApps::Name).eq(name))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(app).transpose()
+    rows::one(c, &q).await
 }
 
 /// Every app's (tenant, name, version): what a node compares to notice changes made elsewhere.
 /// Apps of every tenant with this name (inbound webhooks name an app, not a tenant).
 pub async fn apps_named<C: crate::Writes>(c: &C, name: &str) -> Result<Vec<AppRow>, StoreError> {
     let q = Query::select()
-        .columns(APP_COLS.map(a))
-        .from(a("sys_apps"))
-        .and_where(Expr::col(a("name")).eq(name))
+        .columns(APP_COLS)
+        .from(SysApps::Table)
+        .and_where(Expr::col(SysApps::Name).eq(name))
         .to_owned();
-    c.query_all(&q).await?.iter().map(app).collect()
+    rows::all(c, &q).await
 }
 
 pub async fn app_by_id<C: crate::Writes>(c: &C, id: &str) -> Result<Option<AppRow>, StoreError> {
     let q = Query::select()
-        .columns(APP_COLS.map(a))
-        .from(a("sys_apps"))
-        .and_where(Expr::col(a("id")).eq(id))
+        .columns(APP_COLS)
+        .from(SysApps::Table)
+        .and_where(Expr::col(SysApps::Id).eq(id))
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(app).transpose()
+    rows::one(c, &q).await
+}
+
+#[derive(FromQueryResult)]
+struct AppVersion {
+    tenant_id: String,
+    name: String,
+    version: i64,
 }
 
 pub async fn app_versions<C: crate::Writes>(c: &C) -> Result<Vec<(String, String, i64)>, StoreError> {
     let q = Query::select()
-        .columns(["tenant_id", "name", "version"].map(a))
-        .from(a("sys_apps"))
+        .columns([SysApps::TenantId, SysApps::Name, SysApps::Version])
+        .from(SysApps::Table)
         .to_owned();
-    c.query_all(&q)
+    Ok(rows::all::<AppVersion, _>(c, &q)
         .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("", "tenant_id")?,
-                r.try_get("", "name")?,
-                r.try_get("", "version")?,
-            ))
-        })
-        .collect()
+        .into_iter()
+        .map(|r| (r.tenant_id, r.name, r.version))
+        .collect())
 }
 
 pub async fn insert_app<C: crate::Writes>(c: &C, r: &AppRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_apps"))
-        .columns(APP_COLS.map(a))
+        .into_table(SysApps::Table)
+        .columns(APP_COLS)
         .values_panic([
             r.id.clone().into(),
             r.tenant_id.clone().into(),
@@ -470,13 +479,13 @@ pub async fn insert_app<C: crate::Writes>(c: &C, r: &AppRow) -> Result<(), Store
 /// Stores a new definition version of an app, only if it is still at `expected`; false otherwise.
 pub async fn update_app<C: crate::Writes>(c: &C, r: &AppRow, expected: i64) -> Result<bool, StoreError> {
     let q = Query::update()
-        .table(a("sys_apps"))
-        .value(a("name"), r.name.clone())
-        .value(a("version"), r.version)
-        .value(a("definition"), r.definition.clone())
-        .value(a("updated_at"), r.updated_at)
-        .and_where(Expr::col(a("id")).eq(r.id.clone()))
-        .and_where(Expr::col(a("version")).eq(expected))
+        .table(SysApps::Table)
+        .value(SysApps::Name, r.name.clone())
+        .value(SysApps::Version, r.version)
+        .value(SysApps::Definition, r.definition.clone())
+        .value(SysApps::UpdatedAt, r.updated_at)
+        .and_where(Expr::col(SysApps::Id).eq(r.id.clone()))
+        .and_where(Expr::col(SysApps::Version).eq(expected))
         .to_owned();
     Ok(c.execute(&q).await.map_err(StoreError::classify)?.rows_affected() == 1)
 }
@@ -484,15 +493,15 @@ pub async fn update_app<C: crate::Writes>(c: &C, r: &AppRow, expected: i64) -> R
 pub async fn delete_app<C: crate::Writes>(c: &C, id: &str) -> Result<(), StoreError> {
     c.execute(
         &Query::delete()
-            .from_table(a("sys_apps"))
-            .and_where(Expr::col(a("id")).eq(id))
+            .from_table(SysApps::Table)
+            .and_where(Expr::col(SysApps::Id).eq(id))
             .to_owned(),
     )
     .await?;
     c.execute(
         &Query::delete()
-            .from_table(a("sys_app_versions"))
-            .and_where(Expr::col(a("app_id")).eq(id))
+            .from_table(SysAppVersions::Table)
+            .and_where(Expr::col(SysAppVersions::AppId).eq(id))
             .to_owned(),
     )
     .await?;
@@ -508,8 +517,14 @@ pub async fn insert_app_version<C: crate::Writes>(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_app_versions"))
-        .columns(["app_id", "version", "definition", "created_by", "created_at"].map(a))
+        .into_table(SysAppVersions::Table)
+        .columns([
+            SysAppVersions::AppId,
+            SysAppVersions::Version,
+            SysAppVersions::Definition,
+            SysAppVersions::CreatedBy,
+            SysAppVersions::CreatedAt,
+        ])
         .values_panic([
             app_id.into(),
             version.into(),

@@ -3,16 +3,37 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Order, Query};
-use sea_orm::{DbBackend, QueryResult};
+use sea_orm::{DbBackend, DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
 fn a(s: &str) -> Alias {
     Alias::new(s)
 }
 
+/// `sys_team_members` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysTeamMembers {
+    Table,
+    CreatedAt,
+    TeamId,
+    UserId,
+}
+
+/// `sys_teams` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysTeams {
+    Table,
+    CreatedAt,
+    Id,
+    Name,
+    ParentId,
+    TenantId,
+}
+
 /// A team of a tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct TeamRow {
     pub id: String,
     pub tenant_id: String,
@@ -21,22 +42,18 @@ pub struct TeamRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLS: [&str; 5] = ["id", "tenant_id", "name", "parent_id", "created_at"];
-
-fn team(r: &QueryResult) -> Result<TeamRow, StoreError> {
-    Ok(TeamRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        name: r.try_get("", "name")?,
-        parent_id: r.try_get("", "parent_id")?,
-        created_at: r.try_get("", "created_at")?,
-    })
-}
+const COLS: [SysTeams; 5] = [
+    SysTeams::Id,
+    SysTeams::TenantId,
+    SysTeams::Name,
+    SysTeams::ParentId,
+    SysTeams::CreatedAt,
+];
 
 pub async fn insert_team<C: crate::Writes>(c: &C, t: &TeamRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_teams"))
-        .columns(COLS.map(a))
+        .into_table(SysTeams::Table)
+        .columns(COLS)
         .values_panic([
             t.id.clone().into(),
             t.tenant_id.clone().into(),
@@ -52,12 +69,12 @@ pub async fn insert_team<C: crate::Writes>(c: &C, t: &TeamRow) -> Result<(), Sto
 /// Every team of a tenant, by name.
 pub async fn teams_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<TeamRow>, StoreError> {
     let q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_teams"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .order_by(a("name"), Order::Asc)
+        .columns(COLS)
+        .from(SysTeams::Table)
+        .and_where(Expr::col(SysTeams::TenantId).eq(tenant_id))
+        .order_by(SysTeams::Name, Order::Asc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(team).collect()
+    rows::all(c, &q).await
 }
 
 /// Every team of a tenant, read for a change of the tree: on PostgreSQL the rows are locked
@@ -67,15 +84,15 @@ pub async fn teams_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<Te
 /// on the tree before the other and together made a cycle.
 pub async fn lock_teams_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<TeamRow>, StoreError> {
     let mut q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_teams"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
-        .order_by(a("id"), Order::Asc)
+        .columns(COLS)
+        .from(SysTeams::Table)
+        .and_where(Expr::col(SysTeams::TenantId).eq(tenant_id))
+        .order_by(SysTeams::Id, Order::Asc)
         .to_owned();
     if c.get_database_backend() == DbBackend::Postgres {
         q.lock(LockType::Update);
     }
-    c.query_all(&q).await?.iter().map(team).collect()
+    rows::all(c, &q).await
 }
 
 /// A team of the tenant by id or by name.
@@ -85,36 +102,42 @@ pub async fn find_team<C: crate::Writes>(
     id_or_name: &str,
 ) -> Result<Option<TeamRow>, StoreError> {
     let q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_teams"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant_id))
+        .columns(COLS)
+        .from(SysTeams::Table)
+        .and_where(Expr::col(SysTeams::TenantId).eq(tenant_id))
         .and_where(
-            Expr::col(a("id"))
+            Expr::col(SysTeams::Id)
                 .eq(id_or_name)
-                .or(Expr::col(a("name")).eq(id_or_name)),
+                .or(Expr::col(SysTeams::Name).eq(id_or_name)),
         )
         .to_owned();
-    c.query_one(&q).await?.as_ref().map(team).transpose()
+    rows::one(c, &q).await
+}
+
+#[derive(FromQueryResult)]
+struct Membership {
+    team_id: String,
+    user_id: String,
 }
 
 /// (team id, user id) of every membership of the tenant's teams.
 pub async fn memberships_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<(String, String)>, StoreError> {
     let q = Query::select()
-        .column((a("m"), a("team_id")))
-        .column((a("m"), a("user_id")))
-        .from_as(a("sys_team_members"), a("m"))
+        .column((a("m"), SysTeamMembers::TeamId))
+        .column((a("m"), SysTeamMembers::UserId))
+        .from_as(SysTeamMembers::Table, a("m"))
         .inner_join(
-            a("sys_teams"),
-            Expr::col((a("sys_teams"), a("id"))).equals((a("m"), a("team_id"))),
+            SysTeams::Table,
+            Expr::col((SysTeams::Table, SysTeams::Id)).equals((a("m"), SysTeamMembers::TeamId)),
         )
-        .and_where(Expr::col((a("sys_teams"), a("tenant_id"))).eq(tenant_id))
-        .order_by((a("m"), a("user_id")), Order::Asc)
+        .and_where(Expr::col((SysTeams::Table, SysTeams::TenantId)).eq(tenant_id))
+        .order_by((a("m"), SysTeamMembers::UserId), Order::Asc)
         .to_owned();
-    c.query_all(&q)
+    Ok(rows::all::<Membership, _>(c, &q)
         .await?
-        .iter()
-        .map(|r| Ok((r.try_get::<String>("", "team_id")?, r.try_get::<String>("", "user_id")?)))
-        .collect()
+        .into_iter()
+        .map(|r| (r.team_id, r.user_id))
+        .collect())
 }
 
 /// Adds a member (idempotent).
@@ -125,11 +148,15 @@ pub async fn add_member<C: crate::Writes>(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_team_members"))
-        .columns(["team_id", "user_id", "created_at"].map(a))
+        .into_table(SysTeamMembers::Table)
+        .columns([
+            SysTeamMembers::TeamId,
+            SysTeamMembers::UserId,
+            SysTeamMembers::CreatedAt,
+        ])
         .values_panic([team_id.into(), user_id.into(), at.into()])
         .on_conflict(
-            OnConflict::columns([a("team_id"), a("user_id")])
+            OnConflict::columns([SysTeamMembers::TeamId, SysTeamMembers::UserId])
                 .do_nothing()
                 .to_owned(),
         )
@@ -141,9 +168,9 @@ pub async fn add_member<C: crate::Writes>(
 /// Removes a member; false when they were not one.
 pub async fn remove_member<C: crate::Writes>(c: &C, team_id: &str, user_id: &str) -> Result<bool, StoreError> {
     let q = Query::delete()
-        .from_table(a("sys_team_members"))
-        .and_where(Expr::col(a("team_id")).eq(team_id))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
+        .from_table(SysTeamMembers::Table)
+        .and_where(Expr::col(SysTeamMembers::TeamId).eq(team_id))
+        .and_where(Expr::col(SysTeamMembers::UserId).eq(user_id))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() > 0)
 }
@@ -156,10 +183,10 @@ pub async fn update_team<C: crate::Writes>(
     parent_id: Option<&str>,
 ) -> Result<(), StoreError> {
     let q = Query::update()
-        .table(a("sys_teams"))
-        .value(a("name"), name.to_string())
-        .value(a("parent_id"), parent_id.map(str::to_string))
-        .and_where(Expr::col(a("id")).eq(team_id))
+        .table(SysTeams::Table)
+        .value(SysTeams::Name, name.to_string())
+        .value(SysTeams::ParentId, parent_id.map(str::to_string))
+        .and_where(Expr::col(SysTeams::Id).eq(team_id))
         .to_owned();
     c.execute(&q).await?;
     Ok(())

@@ -2,12 +2,13 @@
 //! status from `pending`, so however many nodes sweep, each timer fires once.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Order, Query};
-use sea_orm::{DbBackend, QueryResult};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+use sea_orm::{DbBackend, DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
+use crate::rows;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct TimerRow {
     pub id: String,
     pub tenant_id: String,
@@ -23,42 +24,40 @@ pub struct TimerRow {
     pub data: String,
 }
 
-fn a(s: &str) -> Alias {
-    Alias::new(s)
+/// `sys_timers` and its columns.
+#[derive(DeriveIden, Clone, Copy)]
+enum SysTimers {
+    Table,
+    AppId,
+    Data,
+    DueAt,
+    EntityId,
+    FiredAt,
+    Id,
+    Key,
+    Kind,
+    RecordId,
+    Status,
+    TenantId,
 }
 
-const COLS: [&str; 10] = [
-    "id",
-    "tenant_id",
-    "app_id",
-    "entity_id",
-    "record_id",
-    "kind",
-    "key",
-    "due_at",
-    "status",
-    "data",
+const COLS: [SysTimers; 10] = [
+    SysTimers::Id,
+    SysTimers::TenantId,
+    SysTimers::AppId,
+    SysTimers::EntityId,
+    SysTimers::RecordId,
+    SysTimers::Kind,
+    SysTimers::Key,
+    SysTimers::DueAt,
+    SysTimers::Status,
+    SysTimers::Data,
 ];
-
-fn timer(r: &QueryResult) -> Result<TimerRow, StoreError> {
-    Ok(TimerRow {
-        id: r.try_get("", "id")?,
-        tenant_id: r.try_get("", "tenant_id")?,
-        app_id: r.try_get("", "app_id")?,
-        entity_id: r.try_get("", "entity_id")?,
-        record_id: r.try_get("", "record_id")?,
-        kind: r.try_get("", "kind")?,
-        key: r.try_get("", "key")?,
-        due_at: r.try_get("", "due_at")?,
-        status: r.try_get("", "status")?,
-        data: r.try_get("", "data")?,
-    })
-}
 
 pub async fn insert<C: crate::Writes>(c: &C, t: &TimerRow) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table(a("sys_timers"))
-        .columns(COLS.map(a))
+        .into_table(SysTimers::Table)
+        .columns(COLS)
         .values_panic([
             t.id.clone().into(),
             t.tenant_id.clone().into(),
@@ -79,11 +78,11 @@ pub async fn insert<C: crate::Writes>(c: &C, t: &TimerRow) -> Result<(), StoreEr
 /// Cancels a record's pending timers of a kind (the record left the stage or was deleted).
 pub async fn cancel_for_record<C: crate::Writes>(c: &C, record_id: &str, kind: &str) -> Result<u64, StoreError> {
     let q = Query::update()
-        .table(a("sys_timers"))
-        .value(a("status"), "cancelled")
-        .and_where(Expr::col(a("record_id")).eq(record_id))
-        .and_where(Expr::col(a("kind")).eq(kind))
-        .and_where(Expr::col(a("status")).eq("pending"))
+        .table(SysTimers::Table)
+        .value(SysTimers::Status, "cancelled")
+        .and_where(Expr::col(SysTimers::RecordId).eq(record_id))
+        .and_where(Expr::col(SysTimers::Kind).eq(kind))
+        .and_where(Expr::col(SysTimers::Status).eq("pending"))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())
 }
@@ -96,12 +95,12 @@ pub async fn cancel_for_key<C: crate::Writes>(
     key: &str,
 ) -> Result<u64, StoreError> {
     let q = Query::update()
-        .table(a("sys_timers"))
-        .value(a("status"), "cancelled")
-        .and_where(Expr::col(a("entity_id")).eq(entity_id))
-        .and_where(Expr::col(a("kind")).eq(kind))
-        .and_where(Expr::col(a("key")).eq(key))
-        .and_where(Expr::col(a("status")).eq("pending"))
+        .table(SysTimers::Table)
+        .value(SysTimers::Status, "cancelled")
+        .and_where(Expr::col(SysTimers::EntityId).eq(entity_id))
+        .and_where(Expr::col(SysTimers::Kind).eq(kind))
+        .and_where(Expr::col(SysTimers::Key).eq(key))
+        .and_where(Expr::col(SysTimers::Status).eq("pending"))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())
 }
@@ -109,11 +108,11 @@ pub async fn cancel_for_key<C: crate::Writes>(
 /// Cancels the pending cron timers of an app (its cron rules are scheduled anew).
 pub async fn cancel_cron_of_app<C: crate::Writes>(c: &C, app_id: &str) -> Result<u64, StoreError> {
     let q = Query::update()
-        .table(a("sys_timers"))
-        .value(a("status"), "cancelled")
-        .and_where(Expr::col(a("app_id")).eq(app_id))
-        .and_where(Expr::col(a("kind")).eq("cron"))
-        .and_where(Expr::col(a("status")).eq("pending"))
+        .table(SysTimers::Table)
+        .value(SysTimers::Status, "cancelled")
+        .and_where(Expr::col(SysTimers::AppId).eq(app_id))
+        .and_where(Expr::col(SysTimers::Kind).eq("cron"))
+        .and_where(Expr::col(SysTimers::Status).eq("pending"))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())
 }
@@ -121,11 +120,11 @@ pub async fn cancel_cron_of_app<C: crate::Writes>(c: &C, app_id: &str) -> Result
 /// Cancels the pending relative-time rule timers of a key (the rule's record and rule).
 pub async fn cancel_rule_timers<C: crate::Writes>(c: &C, key: &str) -> Result<u64, StoreError> {
     let q = Query::update()
-        .table(a("sys_timers"))
-        .value(a("status"), "cancelled")
-        .and_where(Expr::col(a("kind")).eq("rule"))
-        .and_where(Expr::col(a("key")).eq(key))
-        .and_where(Expr::col(a("status")).eq("pending"))
+        .table(SysTimers::Table)
+        .value(SysTimers::Status, "cancelled")
+        .and_where(Expr::col(SysTimers::Kind).eq("rule"))
+        .and_where(Expr::col(SysTimers::Key).eq(key))
+        .and_where(Expr::col(SysTimers::Status).eq("pending"))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())
 }
@@ -135,26 +134,26 @@ pub async fn cancel_rule_timers<C: crate::Writes>(c: &C, key: &str) -> Result<u6
 /// another node holds are skipped.
 pub async fn due<C: crate::Writes>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<TimerRow>, StoreError> {
     let mut q = Query::select();
-    q.columns(COLS.map(a))
-        .from(a("sys_timers"))
-        .and_where(Expr::col(a("status")).eq("pending"))
-        .and_where(Expr::col(a("due_at")).lte(now))
-        .order_by(a("due_at"), Order::Asc)
+    q.columns(COLS)
+        .from(SysTimers::Table)
+        .and_where(Expr::col(SysTimers::Status).eq("pending"))
+        .and_where(Expr::col(SysTimers::DueAt).lte(now))
+        .order_by(SysTimers::DueAt, Order::Asc)
         .limit(limit);
     if c.get_database_backend() == DbBackend::Postgres {
         q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
-    c.query_all(&q).await?.iter().map(timer).collect()
+    rows::all(c, &q).await
 }
 
 /// Marks a timer fired if it is still pending; false when another node (or a cancel) won.
 pub async fn mark_fired<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
     let q = Query::update()
-        .table(a("sys_timers"))
-        .value(a("status"), "fired")
-        .value(a("fired_at"), at)
-        .and_where(Expr::col(a("id")).eq(id))
-        .and_where(Expr::col(a("status")).eq("pending"))
+        .table(SysTimers::Table)
+        .value(SysTimers::Status, "fired")
+        .value(SysTimers::FiredAt, at)
+        .and_where(Expr::col(SysTimers::Id).eq(id))
+        .and_where(Expr::col(SysTimers::Status).eq("pending"))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }
@@ -162,10 +161,10 @@ pub async fn mark_fired<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) ->
 /// A record's timers of a kind, newest first.
 pub async fn of_record<C: crate::Writes>(c: &C, record_id: &str) -> Result<Vec<TimerRow>, StoreError> {
     let q = Query::select()
-        .columns(COLS.map(a))
-        .from(a("sys_timers"))
-        .and_where(Expr::col(a("record_id")).eq(record_id))
-        .order_by(a("due_at"), Order::Desc)
+        .columns(COLS)
+        .from(SysTimers::Table)
+        .and_where(Expr::col(SysTimers::RecordId).eq(record_id))
+        .order_by(SysTimers::DueAt, Order::Desc)
         .to_owned();
-    c.query_all(&q).await?.iter().map(timer).collect()
+    rows::all(c, &q).await
 }
