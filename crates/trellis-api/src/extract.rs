@@ -41,6 +41,24 @@ impl FromRequest for Caller {
     }
 }
 
+/// A caller who is a tenant administrator: anyone else is refused (403) before the body is
+/// read, so a member learns nothing from how a body they may not send would be judged.
+pub struct Admin(pub Caller);
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            caller.0.require_admin()?;
+            Ok(Admin(caller))
+        })
+    }
+}
+
 /// The caller from a bearer token or, for read-only documentation, the session cookie.
 pub async fn caller_or_cookie(req: &HttpRequest, engine: &Engine) -> Result<TenantCtx, ApiError> {
     let ctx = if let Some(t) = bearer(req) {
@@ -153,6 +171,32 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
             serde_json::from_value(v)
                 .map(Body)
                 .map_err(|e| ApiError(crate::problem::body_error(&e)).into())
+        })
+    }
+}
+
+/// A definition part (`app.schema.json`, `entity.schema.json`, …) as its Rust type: a body
+/// that is not an object is refused as by [`JsonObject`]; one its schema refuses answers 422
+/// listing every problem (not only serde's first).
+pub struct Def<T>(pub T);
+
+impl<T> Def<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: trellis_core::validate::Definition + 'static> FromRequest for Def<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonObject::from_request(req, payload);
+        Box::pin(async move {
+            let v = body.await?.into_inner();
+            trellis_core::validate::parse_def::<T>(&v)
+                .map(Def)
+                .map_err(|e| ApiError(e).into())
         })
     }
 }

@@ -52,6 +52,37 @@ pub fn parse_field(v: &Value) -> Result<FieldDef, Error> {
     parse(DefKind::Field, v)
 }
 
+/// A part of an app definition with a JSON Schema of its own: parsed by [`parse_def`], every
+/// problem the schema finds answered at once.
+pub trait Definition: serde::de::DeserializeOwned {
+    /// Its schema.
+    const KIND: DefKind;
+}
+
+macro_rules! definitions {
+    ($($t:ty => $k:ident),+ $(,)?) => {
+        $(impl Definition for $t {
+            const KIND: DefKind = DefKind::$k;
+        })+
+    };
+}
+
+definitions! {
+    AppDef => App,
+    EntityDef => Entity,
+    FieldDef => Field,
+    crate::pipeline::PipelineDef => Pipeline,
+    crate::automation::RuleDef => Rule,
+    crate::def::RoleDef => Role,
+    crate::def::ValidationRule => Validation,
+    crate::view::ViewDef => View,
+}
+
+/// Parses a definition part from JSON: its schema check (422 listing every problem), then serde.
+pub fn parse_def<T: Definition>(v: &Value) -> Result<T, Error> {
+    parse(T::KIND, v)
+}
+
 fn parse<T: serde::de::DeserializeOwned>(kind: DefKind, v: &Value) -> Result<T, Error> {
     check(kind, v).map_err(Error::validation)?;
     serde_json::from_value(v.clone())

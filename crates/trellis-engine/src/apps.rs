@@ -221,9 +221,8 @@ impl Engine {
     }
 
     /// Creates an app from a definition (entities included, if any).
-    pub async fn create_app(&self, ctx: &TenantCtx, body: &Value) -> Result<AppOut, Error> {
+    pub async fn create_app(&self, ctx: &TenantCtx, mut def: AppDef) -> Result<AppOut, Error> {
         ctx.require_admin()?;
-        let mut def = parse_app(body)?;
         // A new app has no storage yet: every id is the server's to give.
         reissue_new_ids(None, &mut def);
         validate_app(&def)?;
@@ -431,10 +430,9 @@ impl Engine {
         &self,
         ctx: &TenantCtx,
         app: &str,
-        body: &Value,
+        mut entity: EntityDef,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        let mut entity = parse_entity(body)?;
         forget_ids(&mut entity);
         self.change_app(ctx, app, opts, move |def| {
             if def.entity(entity.name.as_str()).is_some() {
@@ -532,10 +530,9 @@ impl Engine {
         ctx: &TenantCtx,
         app: &str,
         entity: &str,
-        body: &Value,
+        mut field: FieldDef,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        let mut field = parse_field(body)?;
         // A new field has no column yet: its id is the server's to give.
         field.id = None;
         let entity = entity.to_string();

@@ -120,11 +120,10 @@ impl Engine {
         &self,
         ctx: &TenantCtx,
         app: &str,
-        body: &Value,
+        role: RoleDef,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, RoleDef), Error> {
         ctx.require_admin()?;
-        let role = parse_role(body)?;
         let added = role.clone();
         let change = self
             .change_app(ctx, app, opts, move |def| {
@@ -234,11 +233,10 @@ impl Engine {
         ctx: &TenantCtx,
         app: &str,
         entity: &str,
-        body: &Value,
+        rule: ValidationRule,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, ValidationRule), Error> {
         ctx.require_admin()?;
-        let rule = parse_validation(body)?;
         let added = rule.clone();
         let entity = entity.to_string();
         let change = self
@@ -338,11 +336,10 @@ impl Engine {
         &self,
         ctx: &TenantCtx,
         app: &str,
-        body: &Value,
+        view: ViewDef,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, ViewDef), Error> {
         ctx.require_admin()?;
-        let view = parse_view(body)?;
         let added = view.clone();
         let change = self
             .change_app(ctx, app, opts, move |def| {

@@ -14,7 +14,7 @@ use trellis_engine::Engine;
 use trellis_engine::apps::{AppOut, ChangeOptions};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Caller, JsonObject, etag, if_match};
+use crate::extract::{Admin, Caller, Def, JsonObject, etag, if_match};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 
@@ -269,8 +269,8 @@ pub async fn list_apps(engine: web::Data<Engine>, caller: Caller) -> ApiResult<H
 /// Create an app (`app.schema.json`), optionally with its entities.
 #[utoipa::path(tag = "apps", request_body = AppDef, responses((status = 201, description = "The app", body = AppOut), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/apps")]
-pub async fn create_app(engine: web::Data<Engine>, caller: Caller, body: JsonObject) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Created().json(engine.create_app(&caller.0, &body).await?))
+pub async fn create_app(engine: web::Data<Engine>, Admin(caller): Admin, body: Def<AppDef>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(engine.create_app(&caller.0, body.into_inner()).await?))
 }
 
 /// An app with its definition.
@@ -344,15 +344,16 @@ pub async fn list_entities(
 #[post("/apps/{app}/entities")]
 pub async fn create_entity(
     engine: web::Data<Engine>,
-    caller: Caller,
+    Admin(caller): Admin,
     req: HttpRequest,
     app: web::Path<String>,
     q: web::Query<ChangeQuery>,
-    body: JsonObject,
+    body: Def<EntityDef>,
 ) -> ApiResult<HttpResponse> {
-    let change = engine.create_entity(&caller.0, &app, &body, q.opts(&req)?).await?;
-    // The body passed `entity.schema.json` in the change.
-    let sent = trellis_core::validate::parse_entity(&body)?;
+    let sent = body.into_inner();
+    let change = engine
+        .create_entity(&caller.0, &app, sent.clone(), q.opts(&req)?)
+        .await?;
     let a = engine.get_app(&caller.0, &app).await?;
     let entity = if change.applied {
         entity_of(&a, sent.name.as_str())?
@@ -431,18 +432,17 @@ pub async fn list_fields(
 #[post("/apps/{app}/entities/{entity}/fields")]
 pub async fn create_field(
     engine: web::Data<Engine>,
-    caller: Caller,
+    Admin(caller): Admin,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     q: web::Query<ChangeQuery>,
-    body: JsonObject,
+    body: Def<FieldDef>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
+    let sent = body.into_inner();
     let change = engine
-        .create_field(&caller.0, &app, &entity, &body, q.opts(&req)?)
+        .create_field(&caller.0, &app, &entity, sent.clone(), q.opts(&req)?)
         .await?;
-    // The body passed `field.schema.json` in the change.
-    let sent = trellis_core::validate::parse_field(&body)?;
     let a = engine.get_app(&caller.0, &app).await?;
     let field = a
         .def

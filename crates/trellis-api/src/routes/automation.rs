@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use trellis_core::automation::RuleDef;
 use trellis_engine::automation::api::RuleEntry;
 
-use crate::extract::{Body, Caller, JsonObject};
+use crate::extract::{Admin, Body, Caller, Def, JsonObject};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 use crate::routes::apps::{AppChange, ChangeQuery, changed, versioned};
@@ -54,13 +54,15 @@ pub async fn list_rules(engine: web::Data<Engine>, caller: Caller, path: web::Pa
 #[post("/apps/{app}/rules")]
 pub async fn create_rule(
     engine: web::Data<Engine>,
-    caller: Caller,
+    Admin(caller): Admin,
     req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<ChangeQuery>,
-    body: JsonObject,
+    body: Def<RuleDef>,
 ) -> ApiResult<HttpResponse> {
-    let change = engine.create_rule(&caller.0, &path, &body, q.opts(&req)?).await?;
+    let change = engine
+        .create_rule(&caller.0, &path, body.into_inner(), q.opts(&req)?)
+        .await?;
     changed(&engine, &caller, &path, change).await
 }
 

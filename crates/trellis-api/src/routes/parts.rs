@@ -14,7 +14,7 @@ use trellis_engine::apps::ChangeOut;
 use trellis_engine::directory::RoleEntry;
 use utoipa::ToSchema;
 
-use crate::extract::{Caller, JsonObject};
+use crate::extract::{Admin, Caller, Def, JsonObject};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 use crate::routes::apps::{ChangeQuery, versioned};
@@ -85,13 +85,15 @@ pub async fn get_role(engine: web::Data<Engine>, caller: Caller, path: PartPath)
 #[post("/apps/{app}/roles")]
 pub async fn create_role(
     engine: web::Data<Engine>,
-    caller: Caller,
+    Admin(caller): Admin,
     req: HttpRequest,
     app: AppPath,
     q: web::Query<ChangeQuery>,
-    body: JsonObject,
+    body: Def<RoleDef>,
 ) -> ApiResult<HttpResponse> {
-    let (change, role) = engine.create_role(&caller.0, &app, &body, q.opts(&req)?).await?;
+    let (change, role) = engine
+        .create_role(&caller.0, &app, body.into_inner(), q.opts(&req)?)
+        .await?;
     Ok(versioned(HttpResponse::Created(), change.version)
         .insert_header(("Location", format!("/api/v1/apps/{app}/roles/{}", role.name)))
         .json(RoleChange {
@@ -182,15 +184,15 @@ pub async fn get_validation(
 #[post("/apps/{app}/entities/{entity}/validations")]
 pub async fn create_validation(
     engine: web::Data<Engine>,
-    caller: Caller,
+    Admin(caller): Admin,
     req: HttpRequest,
     path: PartPath,
     q: web::Query<ChangeQuery>,
-    body: JsonObject,
+    body: Def<ValidationRule>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     let (change, validation) = engine
-        .create_validation(&caller.0, &app, &entity, &body, q.opts(&req)?)
+        .create_validation(&caller.0, &app, &entity, body.into_inner(), q.opts(&req)?)
         .await?;
     Ok(versioned(HttpResponse::Created(), change.version)
         .insert_header((
@@ -283,13 +285,15 @@ pub async fn get_view(engine: web::Data<Engine>, caller: Caller, path: PartPath)
 #[post("/apps/{app}/views")]
 pub async fn create_view(
     engine: web::Data<Engine>,
-    caller: Caller,
+    Admin(caller): Admin,
     req: HttpRequest,
     app: AppPath,
     q: web::Query<ChangeQuery>,
-    body: JsonObject,
+    body: Def<ViewDef>,
 ) -> ApiResult<HttpResponse> {
-    let (change, view) = engine.create_view(&caller.0, &app, &body, q.opts(&req)?).await?;
+    let (change, view) = engine
+        .create_view(&caller.0, &app, body.into_inner(), q.opts(&req)?)
+        .await?;
     Ok(versioned(HttpResponse::Created(), change.version)
         .insert_header(("Location", format!("/api/v1/apps/{app}/views/{}", view.name)))
         .json(ViewChange {

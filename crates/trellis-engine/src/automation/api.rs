@@ -288,12 +288,10 @@ impl Engine {
         &self,
         ctx: &TenantCtx,
         app: &str,
-        body: &Value,
+        rule: RuleDef,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        // Rights before the body: a member learns nothing about what a rule may hold.
         ctx.require_admin()?;
-        let rule = parse_rule(body)?;
         self.change_app(ctx, app, opts, move |def| {
             if def.rule(rule.name.as_str()).is_some() {
                 return Err(Error::conflict(format!("rule '{}' exists", rule.name))

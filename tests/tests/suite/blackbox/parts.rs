@@ -544,6 +544,20 @@ async fn members_read_parts_through_their_view_and_change_none(backend: Backend)
             None,
         ),
         (Method::POST, "/api/v1/apps/crm/rules", Some(json!({"name": "x"}))),
+        // Creating anything with a broken body: refused for the rights, the body unread.
+        (Method::POST, "/api/v1/apps", Some(json!({"name": 1, "x": true}))),
+        (Method::POST, "/api/v1/apps/crm/entities", Some(json!({"x": true}))),
+        (
+            Method::POST,
+            "/api/v1/apps/crm/entities/deal/fields",
+            Some(json!({"x": true})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/apps/crm/entities/deal/validations",
+            Some(json!({"x": true})),
+        ),
+        (Method::POST, "/api/v1/apps/crm/views", Some(json!({"x": true}))),
         (
             Method::PATCH,
             "/api/v1/apps/crm/rules/title_watch",
@@ -736,7 +750,64 @@ async fn of_two_simultaneous_changes_to_one_version_one_is_refused(backend: Back
     assert_eq!(version(&app).await, 2);
 }
 
+/// A new part is read as its type once the caller may send it: every problem its schema finds
+/// answers at once (422 listing each), nothing is written.
+async fn a_new_part_answers_every_problem_at_once(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm()).await;
+    let cases = [
+        (
+            "/api/v1/apps",
+            json!({"name": "Bad Name", "label": {"en": "x"}, "colour": "red"}),
+            vec!["name", "colour"],
+        ),
+        (
+            "/api/v1/apps/crm/entities",
+            json!({"name": "Ticket!", "label": "no", "fields": []}),
+            vec!["name", "label"],
+        ),
+        (
+            "/api/v1/apps/crm/entities/deal/fields",
+            json!({"name": "x-y", "label": {"en": "X"}, "type": "nope"}),
+            vec!["name", "type"],
+        ),
+        (
+            "/api/v1/apps/crm/roles",
+            json!({"name": "Boss", "label": {"en": "Boss"}, "extra": 1}),
+            vec!["name", "extra"],
+        ),
+        (
+            "/api/v1/apps/crm/views",
+            json!({"name": "all deals", "entity": "deal", "type": "table"}),
+            vec!["name", "type"],
+        ),
+    ];
+    for (path, body, named) in cases {
+        let r = app.post(path, body).await;
+        assert_eq!(r.status, 422, "{path}: {}", r.text);
+        assert_eq!(r.code(), "validation_failed", "{path}");
+        let errors = r.body["errors"].as_array().cloned().unwrap_or_default();
+        for n in named {
+            assert!(
+                errors.iter().any(|e| e["field"].as_str().is_some_and(|f| f.contains(n))
+                    || e["message"].as_str().is_some_and(|m| m.contains(n))),
+                "{path}: no problem about '{n}' in {}",
+                r.text
+            );
+        }
+        assert!(errors.len() >= 2, "{path}: {}", r.text);
+    }
+    assert_eq!(version(&app).await, 1, "nothing was written");
+    assert_eq!(
+        app.get("/api/v1/apps").await.expect(200).body["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
 on_both!(
+    a_new_part_answers_every_problem_at_once,
     roles_are_added_read_replaced_and_removed_one_at_a_time,
     two_editors_of_one_version_cannot_drop_each_others_role,
     validation_rules_have_endpoints_of_their_own,
