@@ -16,6 +16,7 @@ const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
 
 /// Rewrites the document produced from the annotated handlers (see the module's doc).
 pub fn finish(doc: &mut Value) {
+    field_rules(doc);
     let global_security = doc
         .get("security")
         .is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
@@ -202,9 +203,43 @@ impl Routes {
     }
 }
 
+/// Puts on the `FieldDef` component the rules between a field definition's members that
+/// `field.schema.json` states with `if`/`then`/`else` (which members go with which type: the
+/// options of a select, the target of a relation, the scale of a decimal...). OpenAPI 3.1
+/// schemas are JSON Schema 2020-12 and carry them; utoipa's derive has no attribute for them.
+fn field_rules(doc: &mut Value) {
+    let Some(field) = doc
+        .pointer_mut("/components/schemas/FieldDef")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let rules = trellis_core::schema::SCHEMAS
+        .iter()
+        .find(|(name, _)| *name == "field.schema.json")
+        .and_then(|(_, text)| serde_json::from_str::<Value>(text).ok())
+        .and_then(|schema| schema.get("allOf").cloned());
+    if let Some(rules) = rules {
+        field.insert("allOf".into(), rules);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_definition_carries_the_rules_of_its_type() {
+        let doc = crate::platform_spec();
+        let rules = doc["components"]["schemas"]["FieldDef"]["allOf"]
+            .as_array()
+            .expect("FieldDef.allOf");
+        assert!(
+            rules.iter().any(|r| r["then"]["required"] == json!(["target"])),
+            "{rules:?}"
+        );
+        assert!(rules.iter().any(|r| r["if"].is_object() && r.get("else").is_some()));
+    }
 
     fn doc() -> Value {
         json!({
