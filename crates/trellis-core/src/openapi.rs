@@ -308,6 +308,11 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
                 "additionalProperties": false
             });
             s = json!({"anyOf": [object, amount, {"type": "null"}], "description": "An amount, or {amount, currency}"});
+        } else if c.kind == FieldType::MultiSelect {
+            // A choice sent twice counts once (a record holds each at most once).
+            if let Value::Object(o) = &mut s {
+                o.remove("uniqueItems");
+            }
         } else if c.kind.is_fixed_point() {
             if let Some(p) = decimal_text(c) {
                 s = json!({"anyOf": [s, {"type": "string", "pattern": p}]});
@@ -458,7 +463,7 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
         // A bulk update names its record, and may name the version it is meant for.
         let mut bulk_update = input_schema(e, false);
         bulk_update["properties"]["id"] = json!({"type": "string", "format": "uuid"});
-        bulk_update["properties"]["version"] = json!({"type": "integer", "minimum": 1});
+        bulk_update["properties"]["version"] = version_taken();
         bulk_update["required"] = json!(["id"]);
         schemas.insert(format!("{title}BulkUpdate"), bulk_update);
         let base = format!("/api/v1/data/{}/{}", app.def.name, name);
@@ -503,7 +508,7 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
                          "update": {"type": ["array", "null"], "items": {"$ref": format!("#/components/schemas/{title}BulkUpdate")}},
                          "delete": {"type": ["array", "null"], "items": {"anyOf": [
                              {"type": "string", "format": "uuid"},
-                             {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "format": "uuid"}, "version": {"type": "integer", "minimum": 1}}, "additionalProperties": false}
+                             {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "format": "uuid"}, "version": version_taken()}, "additionalProperties": false}
                          ]}}
                      }, "additionalProperties": false}}}},
                      "responses": merge(json!({"200": {"description": "What was done", "content": {"application/json": {"schema": {"type": "object", "properties": {
@@ -590,6 +595,11 @@ fn list_parameters(e: &CompiledEntity) -> Value {
         ),
         q("count", "Also answer the total", json!({"type": "boolean"}))
     ])
+}
+
+/// A version a bulk write names: whole numbers up to 2^53 - 1 (JSON's exact integers).
+fn version_taken() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": 9_007_199_254_740_991_i64})
 }
 
 fn problem_schema() -> Value {
