@@ -4550,7 +4550,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description The pipeline, or `null` to remove it */
-        requestBody?: {
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PipelineDef"] | null;
             };

@@ -1616,6 +1616,10 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
         "an amount as text",
         &json!({"title": "t", "amount": "12.5"}),
     );
+    // A choice sent twice is taken once.
+    let twice = json!({"title": "twice", "tags": ["key", "key"]});
+    assert_valid(&deal_create_v, "a choice sent twice", &twice);
+    assert_eq!(app.create("sales", "deal", twice).await["tags"], json!(["key"]));
     let upd = json!({"quantity": 13, "phase": "won", "tags": [], "amount": 99.5, "probability": null});
     assert_valid(&deal_update_v, "the update body", &upd);
     let patched = app
@@ -1641,7 +1645,7 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
         assert_valid(&deal_v, "bulk-written deal", r);
     }
     let list = app.get("/api/v1/data/sales/deal?limit=100").await.expect(200).body;
-    assert_eq!(list["data"].as_array().unwrap().len(), 3);
+    assert_eq!(list["data"].as_array().unwrap().len(), 4);
     for item in list["data"].as_array().unwrap() {
         assert_valid(&deal_v, "listed deal", item);
     }
