@@ -16,6 +16,7 @@ const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
 
 /// Rewrites the document produced from the annotated handlers (see the module's doc).
 pub fn finish(doc: &mut Value) {
+    field_rules(doc);
     let global_security = doc
         .get("security")
         .is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
@@ -33,6 +34,9 @@ pub fn finish(doc: &mut Value) {
 }
 
 fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>, global_security: bool) {
+    if method == "put" {
+        nullable_body_is_required(op);
+    }
     let secured = match op.get("security").and_then(Value::as_array) {
         // `security: [{}]` or `[]` on an operation: no credentials needed.
         Some(reqs) => reqs.iter().any(|r| r.as_object().is_some_and(|o| !o.is_empty())),
@@ -202,9 +206,69 @@ impl Routes {
     }
 }
 
+/// A `PUT` body that may be `null` (`PUT .../pipeline`: `null` removes it) is still required: no
+/// body is not `null` (400). utoipa marks an `Option` body optional. (A `POST` may take no body
+/// at all: approving with no comment.)
+fn nullable_body_is_required(op: &mut Map<String, Value>) {
+    let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let nullable = body
+        .get("content")
+        .and_then(|c| c.get("application/json"))
+        .and_then(|m| m["schema"]["oneOf"].as_array())
+        .is_some_and(|branches| branches.contains(&json!({"type": "null"})));
+    if nullable {
+        body.insert("required".into(), json!(true));
+    }
+}
+
+/// Puts on the `FieldDef` component the rules between a field definition's members that
+/// `field.schema.json` states with `if`/`then`/`else` (which members go with which type: the
+/// options of a select, the target of a relation, the scale of a decimal...). OpenAPI 3.1
+/// schemas are JSON Schema 2020-12 and carry them; utoipa's derive has no attribute for them.
+fn field_rules(doc: &mut Value) {
+    let Some(field) = doc
+        .pointer_mut("/components/schemas/FieldDef")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let rules = trellis_core::schema::SCHEMAS
+        .iter()
+        .find(|(name, _)| *name == "field.schema.json")
+        .and_then(|(_, text)| serde_json::from_str::<Value>(text).ok())
+        .and_then(|schema| schema.get("allOf").cloned());
+    if let Some(rules) = rules {
+        field.insert("allOf".into(), rules);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_put_body_that_may_be_null_is_required() {
+        let doc = crate::platform_spec();
+        let body = &doc["paths"]["/api/v1/apps/{app}/entities/{entity}/pipeline"]["put"]["requestBody"];
+        assert_eq!(body["required"], true, "{body}");
+        let approve = &doc["paths"]["/api/v1/approvals/{id}/approve"]["post"]["requestBody"];
+        assert!(approve.get("required").is_none(), "{approve}");
+    }
+
+    #[test]
+    fn a_field_definition_carries_the_rules_of_its_type() {
+        let doc = crate::platform_spec();
+        let rules = doc["components"]["schemas"]["FieldDef"]["allOf"]
+            .as_array()
+            .expect("FieldDef.allOf");
+        assert!(
+            rules.iter().any(|r| r["then"]["required"] == json!(["target"])),
+            "{rules:?}"
+        );
+        assert!(rules.iter().any(|r| r["if"].is_object() && r.get("else").is_some()));
+    }
 
     fn doc() -> Value {
         json!({

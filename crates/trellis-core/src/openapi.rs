@@ -9,9 +9,12 @@ use crate::def::FieldType;
 /// JSON Schema of a field's value as the API answers it (nullable: any field may be empty).
 pub fn field_schema(f: &CompiledField) -> Value {
     let mut s = match f.kind {
-        FieldType::Text | FieldType::LongText | FieldType::Phone => json!({"type": "string"}),
-        FieldType::Email => json!({"type": "string", "format": "email"}),
-        FieldType::Url => json!({"type": "string", "format": "uri"}),
+        FieldType::Text | FieldType::LongText => json!({"type": "string"}),
+        // What the server takes (`value.rs`), which is not what the formats `email` and `uri`
+        // mean (looser for the first, http and https only for the second).
+        FieldType::Email => json!({"type": "string", "pattern": EMAIL, "maxLength": 254}),
+        FieldType::Url => json!({"type": "string", "pattern": URL, "maxLength": 2048}),
+        FieldType::Phone => json!({"type": "string", "pattern": PHONE}),
         FieldType::Integer => json!({"type": "integer", "format": "int64"}),
         FieldType::Decimal | FieldType::Percent => {
             json!({"type": "number", "multipleOf": 10f64.powi(-(f.scale as i32))})
@@ -109,7 +112,17 @@ fn record_schema(e: &CompiledEntity) -> Value {
                     s
                 }
             };
-        } else if let (Some(label), Value::Object(o)) = (c_label(e, c), &mut s) {
+        } else if c.kind == FieldType::Relation {
+            // The id, or with `expand` the record it points at (as its reader sees it).
+            s = json!({"anyOf": [
+                {"type": "string", "format": "uuid"},
+                {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "format": "uuid"}}},
+                {"type": "null"}
+            ]});
+        }
+        if !c.system
+            && let (Some(label), Value::Object(o)) = (c_label(e, c), &mut s)
+        {
             o.insert("title".into(), json!(label));
             if c.computed {
                 o.insert("readOnly".into(), json!(true));
@@ -163,8 +176,115 @@ fn c_label(e: &CompiledEntity, c: &CompiledField) -> Option<String> {
     e.def.field(&c.name).map(|f| f.label.display(&c.name).to_string())
 }
 
-/// A decimal written as text (kept exact).
-const DECIMAL_TEXT: &str = "^-?[0-9]+(\\.[0-9]+)?$";
+/// An e-mail address as the server takes it: 1 to 64 visible ASCII characters (no `@`), `@`, a
+/// domain with a dot inside it, no white space or control character.
+const EMAIL: &str = r"^[!-?A-~]{1,64}@[^@.\s\x00-\x1f\x7f-\x9f][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@.\s\x00-\x1f\x7f-\x9f]$";
+
+/// An http or https URL with a host, no white space or control character.
+const URL: &str = r"^https?://[^/?#\s\x00-\x1f\x7f-\x9f][^\s\x00-\x1f\x7f-\x9f]*$";
+
+/// A phone number: 5 to 20 digits, spaces, `-`, `(`, `)`, a `+` only first.
+const PHONE: &str = r"^\+?[ ()-]*(?:[0-9][ ()-]*){5,20}$";
+
+/// Text without NUL characters (no text value may hold one).
+const NO_NUL: &str = "^[^\\x00]*$";
+
+/// Any JSON value without NUL characters in its strings and member names (what a `json`
+/// field takes); a component, as it refers to itself.
+fn json_schema() -> Value {
+    let json = json!({"$ref": "#/components/schemas/Json"});
+    json!({"anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "array", "items": json},
+        {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": json}
+    ]})
+}
+
+/// Text with something else than white space (what a required text field needs).
+const NOT_BLANK: &str = "\\S";
+
+/// Minor units of a fixed-point field of `scale` as a JSON number.
+fn fixed_number(minor: i64, scale: u8) -> Value {
+    let text = rust_decimal::Decimal::new(minor, u32::from(scale)).to_string();
+    serde_json::from_str::<serde_json::Number>(&text)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// The pattern of a fixed-point value written as text (kept exact) within the field's bounds,
+/// the column's range and its scale; `None` where a pattern cannot state the bounds (a lower
+/// bound other than 0, a negative upper bound): the field then takes numbers only in the
+/// document (the server takes text as well).
+fn decimal_text(c: &CompiledField) -> Option<String> {
+    use crate::value::Val;
+    let minor = |v: &Val| match v {
+        Val::Fixed(m) | Val::Currency(m, _) => Some(i128::from(*m)),
+        _ => None,
+    };
+    let limit = i128::from(crate::value::max_minor(c.scale));
+    let max = match &c.max {
+        None => limit,
+        Some(v) => minor(v)?.min(limit),
+    };
+    if max < 0 {
+        return None;
+    }
+    let mut branches = Vec::new();
+    match c.min.as_ref() {
+        None => branches.push(format!("-{}", decimal_upto(limit, c.scale))),
+        Some(v) if minor(v)? == 0 => {}
+        Some(_) => return None,
+    }
+    branches.push(decimal_upto(max, c.scale));
+    Some(format!("^(?:{})$", branches.join("|")))
+}
+
+/// A pattern of the non-negative decimals of at most `scale` fraction digits up to `max` minor
+/// units (a fraction only below the largest whole number).
+fn decimal_upto(max: i128, scale: u8) -> String {
+    let whole = max / 10i128.pow(u32::from(scale));
+    let (fraction, zeros) = match scale {
+        0 => (String::new(), String::new()),
+        s => (format!("(?:\\.[0-9]{{1,{s}}})?"), format!("(?:\\.0{{1,{s}}})?")),
+    };
+    let mut alternatives = Vec::new();
+    if let Some(below) = integers_below(whole) {
+        alternatives.push(format!("(?:{below}){fraction}"));
+    }
+    alternatives.push(format!("{whole}{zeros}"));
+    format!("(?:{})", alternatives.join("|"))
+}
+
+/// A pattern of the integers from 0 to `n - 1`, written without leading zeros.
+fn integers_below(n: i128) -> Option<String> {
+    if n <= 0 {
+        return None;
+    }
+    let digits: Vec<u8> = n.to_string().bytes().map(|b| b - b'0').collect();
+    let k = digits.len();
+    let mut alternatives = vec!["0".to_string()];
+    if k >= 2 {
+        alternatives.push(format!("[1-9][0-9]{{0,{}}}", k - 2));
+    }
+    for i in 0..k {
+        let lo = if i == 0 { 1 } else { 0 };
+        if digits[i] > lo {
+            let prefix: String = digits[..i].iter().map(|d| char::from(b'0' + d)).collect();
+            alternatives.push(format!("{prefix}[{lo}-{}][0-9]{{{}}}", digits[i] - 1, k - i - 1));
+        }
+    }
+    Some(alternatives.join("|"))
+}
+
+/// A pattern of comma-separated names out of `names` (or of nothing when there is none).
+fn name_list(names: &[&str]) -> Value {
+    if names.is_empty() {
+        return json!("^$");
+    }
+    let one = format!("(?:{})", names.join("|"));
+    json!(format!("^(?:{one}(?:,{one})*)?$"))
+}
 
 fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
     let mut props = Map::new();
@@ -173,7 +293,14 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
         if c.kind == FieldType::Currency {
             // What a write takes: the amount as a number or a decimal string (exact), the code
             // optional where the field has a default currency.
-            let amount = json!({"anyOf": [{"type": "number"}, {"type": "string", "pattern": DECIMAL_TEXT}]});
+            let number = match c.scale {
+                0 => json!({"type": "integer"}),
+                s => json!({"type": "number", "multipleOf": 10f64.powi(-i32::from(s))}),
+            };
+            let amount = match decimal_text(c) {
+                Some(p) => json!({"anyOf": [number, {"type": "string", "pattern": p}]}),
+                None => number,
+            };
             let object = json!({
                 "type": "object",
                 "required": ["amount"],
@@ -181,8 +308,15 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
                 "additionalProperties": false
             });
             s = json!({"anyOf": [object, amount, {"type": "null"}], "description": "An amount, or {amount, currency}"});
+        } else if c.kind == FieldType::MultiSelect {
+            // A choice sent twice counts once (a record holds each at most once).
+            if let Value::Object(o) = &mut s {
+                o.remove("uniqueItems");
+            }
         } else if c.kind.is_fixed_point() {
-            s = json!({"anyOf": [s, {"type": "string", "pattern": DECIMAL_TEXT}]});
+            if let Some(p) = decimal_text(c) {
+                s = json!({"anyOf": [s, {"type": "string", "pattern": p}]});
+            }
         } else if c.kind == FieldType::Attachment {
             // Ids of uploaded files, or the objects a read answered (only their id counts).
             let id = json!({"type": "string", "format": "uuid"});
@@ -194,16 +328,46 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
                 "description": "Ids of files uploaded with POST /api/v1/files"
             });
         }
-        let (min, max) = (
+        let (mut min, mut max) = (
             c.min.as_ref().and_then(|v| bound(v, c)),
             c.max.as_ref().and_then(|v| bound(v, c)),
         );
+        if c.kind.is_fixed_point() {
+            // What the column holds, where the field states no tighter bound.
+            let limit = crate::value::max_minor(c.scale);
+            min.get_or_insert_with(|| fixed_number(-limit, c.scale));
+            max.get_or_insert_with(|| fixed_number(limit, c.scale));
+        }
         if min.is_some() || max.is_some() {
             with_bounds(&mut s, min.as_ref(), max.as_ref());
         }
         if c.required {
-            // A required field may be left out of an update, but never sent empty.
+            // A required field may be left out of an update, but never sent empty: not null,
+            // not blank, not an empty list.
             non_null(&mut s);
+            if matches!(c.kind, FieldType::MultiSelect | FieldType::Attachment) && s.get("minItems").is_none() {
+                s["minItems"] = json!(1);
+            }
+        }
+        if c.kind.is_textual() && c.kind != FieldType::SingleSelect {
+            // Text has no NUL, matches the field's pattern, and is not blank where required.
+            let mut patterns: Vec<String> = s
+                .get("pattern")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .into_iter()
+                .collect();
+            patterns.push(NO_NUL.to_string());
+            patterns.extend(c.regex.as_ref().map(|re| re.as_str().to_string()));
+            if c.required {
+                patterns.push(NOT_BLANK.to_string());
+            }
+            s["pattern"] = json!(patterns[0]);
+            if patterns.len() > 1 {
+                s["allOf"] = patterns[1..].iter().map(|p| json!({"pattern": p})).collect();
+            }
+        } else if c.kind == FieldType::Json {
+            s = json!({"$ref": "#/components/schemas/Json"});
         }
         props.insert(c.name.clone(), s);
     }
@@ -287,6 +451,7 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
     let mut schemas = Map::new();
     let mut paths = Map::new();
     schemas.insert("Problem".into(), problem_schema());
+    schemas.insert("Json".into(), json_schema());
     let mut names: Vec<&String> = app.entities.keys().collect();
     names.sort();
     for name in names {
@@ -298,7 +463,7 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
         // A bulk update names its record, and may name the version it is meant for.
         let mut bulk_update = input_schema(e, false);
         bulk_update["properties"]["id"] = json!({"type": "string", "format": "uuid"});
-        bulk_update["properties"]["version"] = json!({"type": "integer", "minimum": 1});
+        bulk_update["properties"]["version"] = version_taken();
         bulk_update["required"] = json!(["id"]);
         schemas.insert(format!("{title}BulkUpdate"), bulk_update);
         let base = format!("/api/v1/data/{}/{}", app.def.name, name);
@@ -308,7 +473,7 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
         paths.insert(base.clone(), json!({
             "get": {
                 "operationId": format!("list_{name}"), "summary": format!("List {label}"), "tags": [label],
-                "parameters": list_parameters(),
+                "parameters": list_parameters(e),
                 "responses": merge(json!({"200": {"description": "A page of records", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["data"],
                     "properties": {"data": {"type": "array", "items": rec}, "next_cursor": {"type": ["string", "null"]}, "total": {"type": "integer"}}
@@ -323,7 +488,10 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
         paths.insert(format!("{base}/{{id}}"), json!({
             "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
             "get": {"operationId": format!("get_{name}"), "summary": format!("Get a {label}"), "tags": [label],
-                    "parameters": [{"name": "expand", "in": "query", "schema": {"type": "string"}}, {"name": "fields", "in": "query", "schema": {"type": "string"}}],
+                    "parameters": [
+                        {"name": "expand", "in": "query", "description": "Comma-separated relation fields to expand", "schema": {"type": "string", "pattern": expandable(e)}},
+                        {"name": "fields", "in": "query", "description": "Comma-separated fields to return", "schema": {"type": "string", "pattern": columns(e)}}
+                    ],
                     "responses": merge(one("200", "The record"), errors(&["404"]))},
             "patch": {"operationId": format!("update_{name}"), "summary": format!("Update a {label}"), "tags": [label],
                       "parameters": [{"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "The ETag read; a stale one answers 412"}],
@@ -340,7 +508,7 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
                          "update": {"type": ["array", "null"], "items": {"$ref": format!("#/components/schemas/{title}BulkUpdate")}},
                          "delete": {"type": ["array", "null"], "items": {"anyOf": [
                              {"type": "string", "format": "uuid"},
-                             {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "format": "uuid"}, "version": {"type": "integer", "minimum": 1}}, "additionalProperties": false}
+                             {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "format": "uuid"}, "version": version_taken()}, "additionalProperties": false}
                          ]}}
                      }, "additionalProperties": false}}}},
                      "responses": merge(json!({"200": {"description": "What was done", "content": {"application/json": {"schema": {"type": "object", "properties": {
@@ -365,20 +533,53 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
     })
 }
 
-fn list_parameters() -> Value {
+/// The pattern of a list of the entity's fields.
+fn columns(e: &CompiledEntity) -> Value {
+    name_list(&e.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>())
+}
+
+/// The pattern of a list of the entity's relation fields (what `expand` takes).
+fn expandable(e: &CompiledEntity) -> Value {
+    let names: Vec<&str> = e
+        .columns
+        .iter()
+        .filter(|c| c.kind == FieldType::Relation && !c.system)
+        .map(|c| c.name.as_str())
+        .collect();
+    name_list(&names)
+}
+
+/// The pattern of a sort order: fields that can be sorted on, each optionally after `-` or `+`
+/// (each at most once, at most 5: the server answers 400 otherwise).
+fn sortable(e: &CompiledEntity) -> Value {
+    let names: Vec<&str> = e
+        .columns
+        .iter()
+        .filter(|c| c.sortable())
+        .map(|c| c.name.as_str())
+        .collect();
+    let one = format!("[-+]?(?:{})", names.join("|"));
+    json!(format!("^(?:{one}(?:,{one}){{0,4}})?$"))
+}
+
+fn list_parameters(e: &CompiledEntity) -> Value {
     let q = |name: &str, desc: &str, schema: Value| json!({"name": name, "in": "query", "description": desc, "schema": schema});
     json!([
         q("filter", "JSON filter (filter.schema.json)", json!({"type": "string"})),
         q(
             "sort",
             "Comma-separated fields, '-' for descending",
-            json!({"type": "string"})
+            json!({"type": "string", "pattern": sortable(e)})
         ),
-        q("fields", "Comma-separated fields to return", json!({"type": "string"})),
+        q(
+            "fields",
+            "Comma-separated fields to return",
+            json!({"type": "string", "pattern": columns(e)})
+        ),
         q(
             "expand",
             "Comma-separated relation fields to expand",
-            json!({"type": "string"})
+            json!({"type": "string", "pattern": expandable(e)})
         ),
         q("q", "Text searched in every text field", json!({"type": "string"})),
         q(
@@ -394,6 +595,11 @@ fn list_parameters() -> Value {
         ),
         q("count", "Also answer the total", json!({"type": "boolean"}))
     ])
+}
+
+/// A version a bulk write names: whole numbers up to 2^53 - 1 (JSON's exact integers).
+fn version_taken() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": 9_007_199_254_740_991_i64})
 }
 
 fn problem_schema() -> Value {

@@ -158,6 +158,16 @@ pub(crate) fn check_id(id: &str) -> Result<String, Error> {
         .map_err(|_| Error::not_found("no such record"))
 }
 
+/// A JSON number that is a whole number, however written (`3` or `3.0`: JSON Schema's
+/// `integer` takes both).
+fn whole_number(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_991.0)
+            .map(|f| f as i64)
+    })
+}
+
 fn is_empty(v: &Val) -> bool {
     match v {
         Val::Null => true,
@@ -1128,7 +1138,7 @@ impl Engine {
             };
             let version = match o.get("version") {
                 None => None,
-                Some(v) => match v.as_i64() {
+                Some(v) => match whole_number(v) {
                     Some(n) => Some(n),
                     None => {
                         errors.push(FieldError::new(format!("{at}.version"), "type", "must be an integer"));
@@ -1148,7 +1158,7 @@ impl Engine {
                 .or_else(|| d.get("id").and_then(Value::as_str))
                 .and_then(|s| check_id(s).ok());
             match id {
-                Some(id) => delete_ids.push((i, id, d.get("version").and_then(Value::as_i64))),
+                Some(id) => delete_ids.push((i, id, d.get("version").and_then(whole_number))),
                 None => errors.push(FieldError::new(format!("delete[{i}]"), "type", "must be a record id")),
             }
         }

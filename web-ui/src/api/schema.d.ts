@@ -1664,7 +1664,7 @@ export interface components {
              *     when they change (e.g. a customer's total won amount).
              */
             rollup?: components["schemas"]["Rollup"];
-        };
+        } & (unknown & unknown & unknown & unknown & unknown & unknown);
         /** @description One problem with one field (or one part of a definition), as listed in `errors`. */
         FieldError: {
             /**
@@ -4949,7 +4949,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description The pipeline, or `null` to remove it */
-        requestBody?: {
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PipelineDef"] | null;
             };
@@ -9695,7 +9695,7 @@ export interface operations {
                 "multipart/form-data": {
                     /**
                      * Format: binary
-                     * @description The file, as one part named `file`.
+                     * @description The file, as one part named `file`; not empty (400).
                      */
                     file: string;
                 };

@@ -133,6 +133,7 @@ pub enum SmtpTls {
 pub struct SmtpSettings {
     host: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 65535)]
     port: Option<u16>,
     /// `Name <address>` or an address.
     from: String,

@@ -54,8 +54,8 @@ impl From<FileOut> for FileBody {
 #[derive(ToSchema)]
 #[allow(dead_code)] // documents the request body only
 pub struct UploadForm {
-    /// The file, as one part named `file`.
-    #[schema(value_type = String, format = Binary)]
+    /// The file, as one part named `file`; not empty (400).
+    #[schema(value_type = String, format = Binary, min_length = 1)]
     file: Vec<u8>,
 }
 

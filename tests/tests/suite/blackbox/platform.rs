@@ -1544,13 +1544,17 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
     assert_eq!(deal["urgent"]["type"], json!(["boolean", "null"]));
     assert_eq!(deal["expected_close"]["format"], "date");
     assert_eq!(deal["signed_at"]["format"], "date-time");
-    assert_eq!(deal["customer"]["format"], "uuid");
+    // A relation reads as an id, or expanded as the record it points at.
+    assert_eq!(deal["customer"]["anyOf"][0]["format"], "uuid");
+    assert_eq!(deal["customer"]["anyOf"][1]["type"], "object");
     assert_eq!(deal["tags"]["type"], json!(["array", "null"]));
     assert!(deal["phase"]["enum"].as_array().unwrap().contains(&json!("won")));
     assert_eq!(deal["amount"]["type"], json!(["object", "null"]));
     assert_eq!(deal["amount"]["properties"]["currency"]["pattern"], "^[A-Z]{3}$");
     assert_eq!(deal["code"]["readOnly"], true);
-    assert_eq!(schemas["Customer"]["properties"]["email"]["format"], "email");
+    // The server's own e-mail rule, not the format `email` (which it is looser than).
+    assert!(schemas["Customer"]["properties"]["email"]["pattern"].is_string());
+    assert_eq!(schemas["Customer"]["properties"]["email"]["maxLength"], 254);
     assert_eq!(schemas["Customer"]["properties"]["name"]["maxLength"], 100);
     assert_eq!(schemas["CustomerCreate"]["required"], json!(["name"]));
     assert!(
@@ -1574,6 +1578,22 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
     let c_body = json!({"name": "华为 Huawei", "email": "ops@huawei.example", "phone": "+86 755 1234", "level": "vip"});
     let c = app.create("sales", "customer", c_body).await;
     assert_valid(&customer_v, "created customer", &c);
+    // What the server refuses, the create schema refuses too, and what it takes, it allows.
+    let customer_create_v = component_validator(&spec, "CustomerCreate");
+    for refused in [
+        json!({"name": " "}),
+        json!({"name": "a\u{0}b"}),
+        json!({"name": "a", "email": "a@b"}),
+    ] {
+        assert!(!customer_create_v.is_valid(&refused), "{refused}");
+        app.post("/api/v1/data/sales/customer", refused)
+            .await
+            .expect_problem(422, "validation_failed");
+    }
+    let odd = json!({"name": "Odd", "email": "x|y@example.com*"});
+    assert_valid(&customer_create_v, "an address the server takes", &odd);
+    let odd = app.create("sales", "customer", odd).await;
+    assert_valid(&customer_v, "created customer", &odd);
     let sent = full_deal(&c["id"], &me["user"]["id"]);
     assert_valid(&deal_create_v, "the create body", &sent);
     let d = app.create("sales", "deal", sent).await;
@@ -1581,6 +1601,25 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
     let empty = app.create("sales", "deal", json!({"title": "bare"})).await;
     assert_valid(&deal_v, "deal with empty fields", &empty);
     assert_valid(&deal_v, "read deal", &record(&app, "deal", &d["id"]).await);
+    let expanded = app
+        .get(&format!("/api/v1/data/sales/deal/{}?expand=customer", s(&d["id"])))
+        .await
+        .expect(200)
+        .body;
+    assert!(expanded["customer"].is_object(), "{expanded}");
+    assert_valid(&deal_v, "expanded deal", &expanded);
+    // A decimal written as text keeps to the field's bounds and scale in the document too.
+    assert!(!deal_create_v.is_valid(&json!({"title": "t", "amount": "-1"})));
+    assert!(!deal_create_v.is_valid(&json!({"title": "t", "amount": "1.001"})));
+    assert_valid(
+        &deal_create_v,
+        "an amount as text",
+        &json!({"title": "t", "amount": "12.5"}),
+    );
+    // A choice sent twice is taken once.
+    let twice = json!({"title": "twice", "tags": ["key", "key"]});
+    assert_valid(&deal_create_v, "a choice sent twice", &twice);
+    assert_eq!(app.create("sales", "deal", twice).await["tags"], json!(["key"]));
     let upd = json!({"quantity": 13, "phase": "won", "tags": [], "amount": 99.5, "probability": null});
     assert_valid(&deal_update_v, "the update body", &upd);
     let patched = app
@@ -1606,7 +1645,7 @@ async fn the_app_document_describes_every_record_the_api_answers(b: Backend) {
         assert_valid(&deal_v, "bulk-written deal", r);
     }
     let list = app.get("/api/v1/data/sales/deal?limit=100").await.expect(200).body;
-    assert_eq!(list["data"].as_array().unwrap().len(), 3);
+    assert_eq!(list["data"].as_array().unwrap().len(), 4);
     for item in list["data"].as_array().unwrap() {
         assert_valid(&deal_v, "listed deal", item);
     }

@@ -2019,6 +2019,41 @@ async fn one_invalid_bulk_item_fails_the_whole_batch_and_names_its_path(b: Backe
     );
 }
 
+/// A version written `2.0` is the integer 2 (what the document's `integer` allows), in a bulk
+/// update and a bulk delete alike: a stale one is refused, the current one is taken.
+async fn bulk_version_written_with_a_fraction_of_zero_is_an_integer(b: Backend) {
+    let app = sales(b).await;
+    let a = app.create("sales", "deal", json!({"title": "a"})).await;
+    let bulk = format!("{DEALS}/bulk");
+    problem(
+        app.post(
+            &bulk,
+            json!({"update": [{"id": id_of(&a), "version": 2.0, "title": "x"}]}),
+        )
+        .await,
+        412,
+        "version_mismatch",
+    );
+    let r = app
+        .post(
+            &bulk,
+            json!({"update": [{"id": id_of(&a), "version": 1.0, "title": "a2"}]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["updated"][0]["version"], json!(2));
+    problem(
+        app.post(&bulk, json!({"delete": [{"id": id_of(&a), "version": 1.0}]}))
+            .await,
+        412,
+        "version_mismatch",
+    );
+    app.post(&bulk, json!({"delete": [{"id": id_of(&a), "version": 2.0}]}))
+        .await
+        .expect(200);
+    assert_eq!(deal_count(&app).await, 0);
+}
+
 async fn bulk_delete_of_a_missing_record_answers_404_and_writes_nothing(b: Backend) {
     let app = sales(b).await;
     let a = app.create("sales", "deal", json!({"title": "a"})).await;
@@ -2582,6 +2617,7 @@ on_both!(
     bulk_creates_updates_and_deletes_together,
     one_invalid_bulk_item_fails_the_whole_batch_and_names_its_path,
     bulk_delete_of_a_missing_record_answers_404_and_writes_nothing,
+    bulk_version_written_with_a_fraction_of_zero_is_an_integer,
     a_bulk_request_of_more_than_1000_operations_is_refused_with_413,
     malformed_ids_and_unknown_apps_or_entities_answer_404_problems,
     nul_characters_are_refused_in_values_filters_and_search_on_both_databases,
