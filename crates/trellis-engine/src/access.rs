@@ -251,7 +251,7 @@ impl Engine {
         self.caches.roles.forget(&(app_id.to_string(), user.to_string()));
     }
 
-    async fn cached_roles<C: trellis_store::Writes>(
+    async fn cached_roles<C: trellis_store::Reads>(
         &self,
         conn: &C,
         app_id: &str,
@@ -271,7 +271,7 @@ impl Engine {
         self.caches.teams.forget(&tenant.to_string());
     }
 
-    async fn team_tree<C: trellis_store::Writes>(&self, conn: &C, tenant: &str) -> Result<Arc<TeamTree>, Error> {
+    async fn team_tree<C: trellis_store::Reads>(&self, conn: &C, tenant: &str) -> Result<Arc<TeamTree>, Error> {
         if let Some(tree) = self.caches.teams.get(&tenant.to_string()) {
             return Ok(tree);
         }
@@ -283,12 +283,7 @@ impl Engine {
         Ok(tree)
     }
 
-    async fn teams_of_user<C: trellis_store::Writes>(
-        &self,
-        conn: &C,
-        tenant: &str,
-        user: &str,
-    ) -> Result<Teams, Error> {
+    async fn teams_of_user<C: trellis_store::Reads>(&self, conn: &C, tenant: &str, user: &str) -> Result<Teams, Error> {
         let tree = self.team_tree(conn, tenant).await?;
         let (all, memberships) = (&tree.0, &tree.1);
         let mut ids: Vec<String> = memberships
@@ -327,7 +322,7 @@ impl Engine {
 
 /// The user's first team (the smallest id of the teams they are a member of): `$user.team` in
 /// scopes and `user.team` in scripts.
-pub async fn first_team<C: trellis_store::Writes>(conn: &C, tenant: &str, user: &str) -> Result<Option<String>, Error> {
+pub async fn first_team<C: trellis_store::Reads>(conn: &C, tenant: &str, user: &str) -> Result<Option<String>, Error> {
     Ok(teams::memberships_of(conn, tenant)
         .await?
         .into_iter()
@@ -339,7 +334,7 @@ pub async fn first_team<C: trellis_store::Writes>(conn: &C, tenant: &str, user: 
 impl Engine {
     /// The `user` scripts see: id, the roles held in the app (plus `admin` for tenant
     /// administrators) and the first team.
-    pub async fn script_user<C: trellis_store::Writes>(
+    pub async fn script_user<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -350,7 +345,7 @@ impl Engine {
     }
 
     /// [`Engine::script_user`] for any user of the tenant.
-    pub async fn user_info_of<C: trellis_store::Writes>(
+    pub async fn user_info_of<C: trellis_store::Reads>(
         &self,
         conn: &C,
         tenant: &str,
@@ -421,7 +416,7 @@ pub fn and(a: Option<Filter>, b: Option<Filter>) -> Option<Filter> {
 }
 
 /// A record by id within a row scope (`None`: any record).
-pub async fn get_scoped<C: trellis_store::Writes>(
+pub async fn get_scoped<C: trellis_store::Reads>(
     conn: &C,
     entity: &CompiledEntity,
     id: &str,
@@ -464,7 +459,7 @@ pub async fn get_scoped_for_write<C: trellis_store::Writes>(
 }
 
 /// Records by ids within a row scope, in one statement per 500 ids.
-pub async fn get_many_scoped<C: trellis_store::Writes>(
+pub async fn get_many_scoped<C: trellis_store::Reads>(
     conn: &C,
     entity: &CompiledEntity,
     ids: &[String],
@@ -495,7 +490,7 @@ impl Engine {
     /// What the caller may do with an entity of an app. Tenant administrators and every user of
     /// an app where no role declares permissions may do everything; otherwise the union of the
     /// roles the caller holds (an API token with a role: only that role).
-    pub async fn access<C: trellis_store::Writes>(
+    pub async fn access<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -532,7 +527,7 @@ impl Engine {
     /// The roles the caller acts with in an app, sorted: those they hold, or with an API token
     /// made for a role only that one (an administrator's role token acts as the role without
     /// holding it).
-    pub(crate) async fn caller_roles<C: trellis_store::Writes>(
+    pub(crate) async fn caller_roles<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -555,7 +550,7 @@ impl Engine {
     /// Refuses a caller who may not dry-run or run rule `rule`, or read its runs (403): tenant
     /// administrators may, and everyone in an app where no role declares permissions; otherwise
     /// a role of the caller must give `run_rules` for it.
-    pub async fn require_rule_right<C: trellis_store::Writes>(
+    pub async fn require_rule_right<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -585,7 +580,7 @@ impl Engine {
     /// The fields hidden from the caller in each entity of the app
     /// ([`trellis_core::permissions::hidden_by_entity`]); empty for tenant administrators and in
     /// an app without permissions.
-    pub async fn hidden_fields<C: trellis_store::Writes>(
+    pub async fn hidden_fields<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -601,7 +596,7 @@ impl Engine {
     /// An app's definition as the caller may read it: everything (secrets masked) for tenant
     /// administrators and in an app without permissions; otherwise without the fields hidden
     /// from the caller, and with rules as summaries ([`trellis_core::permissions::app_view`]).
-    pub async fn def_for<C: trellis_store::Writes>(
+    pub async fn def_for<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -617,7 +612,7 @@ impl Engine {
 
     /// The row scope of a right as a filter over the entity (`None`: every row); 403 when the
     /// right is not given.
-    pub async fn scope<C: trellis_store::Writes>(
+    pub async fn scope<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,

@@ -1,8 +1,8 @@
 //! Tenants and users: the admin CLI's use cases and the first-start bootstrap.
 
 use trellis_core::{Error, FieldError};
-use trellis_store::StoreError;
 use trellis_store::system::{self, TenantRow, UserRow};
+use trellis_store::{StoreError, WriteTx};
 
 use crate::Engine;
 use crate::auth::{generate_password, hash_password};
@@ -121,23 +121,10 @@ fn check_new_user(email: &str, name: Option<&str>, password: &str) -> Result<(St
 impl Engine {
     /// Creates a tenant with a unique name.
     pub async fn create_tenant(&self, name: &str) -> Result<TenantRow, Error> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(Error::validation(vec![FieldError::new(
-                "name",
-                "length",
-                "must be 1 to 100 characters",
-            )]));
-        }
-        let row = TenantRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            name: name.to_string(),
-            created_at: trellis_core::value::now_micros(),
-        };
-        system::insert_tenant(&self.db.write, &row).await.map_err(|e| match e {
-            StoreError::Unique(_) => Error::conflict(format!("a tenant named '{name}' exists")),
-            other => other.into(),
-        })?;
+        let row = tenant_row(name)?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        insert_tenant(&tx, &row).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(row)
     }
 
@@ -165,30 +152,10 @@ impl Engine {
         password: &str,
         is_admin: bool,
     ) -> Result<UserRow, Error> {
-        let (email, name) = check_new_user(email, name, password)?;
-        let hash = {
-            let p = password.to_string();
-            tokio::task::spawn_blocking(move || hash_password(&p))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))??
-        };
-        let row = UserRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: tenant_id.to_string(),
-            name,
-            email: email.clone(),
-            password_hash: hash,
-            is_admin,
-            created_at: trellis_core::value::now_micros(),
-            disabled_at: None,
-        };
-        system::insert_user(&self.db.write, &row).await.map_err(|e| match e {
-            // Only a user of the same tenant can hold the e-mail (unique per tenant), so this
-            // tells nothing about other tenants.
-            StoreError::Unique(_) => Error::conflict(format!("a user with e-mail '{email}' exists"))
-                .with_errors(vec![FieldError::new("email", "duplicate", "is taken")]),
-            other => other.into(),
-        })?;
+        let row = user_row(tenant_id, email, name, password, is_admin).await?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        insert_user(&tx, &row).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(row)
     }
 
@@ -205,15 +172,81 @@ impl Engine {
                 (p.clone(), Some(p))
             }
         };
-        self.create_tenant("default").await?;
-        self.create_user("default", &email, Some("Administrator"), &password, true)
-            .await?;
+        // The tenant and its administrator in one transaction: a tenant without one would stop
+        // the next start from bootstrapping.
+        let tenant = tenant_row("default")?;
+        let admin = user_row(&tenant.id, &email, Some("Administrator"), &password, true).await?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        insert_tenant(&tx, &tenant).await?;
+        insert_user(&tx, &admin).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(Some(Bootstrapped {
             tenant: "default".into(),
             email,
             generated_password: generated,
         }))
     }
+}
+
+/// A new tenant's row, its name checked.
+fn tenant_row(name: &str) -> Result<TenantRow, Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::validation(vec![FieldError::new(
+            "name",
+            "length",
+            "must be 1 to 100 characters",
+        )]));
+    }
+    Ok(TenantRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: name.to_string(),
+        created_at: trellis_core::value::now_micros(),
+    })
+}
+
+async fn insert_tenant(tx: &WriteTx, row: &TenantRow) -> Result<(), Error> {
+    system::insert_tenant(tx, row).await.map_err(|e| match e {
+        StoreError::Unique(_) => Error::conflict(format!("a tenant named '{}' exists", row.name)),
+        other => other.into(),
+    })
+}
+
+/// A new user's row, its e-mail, name and password checked and the password hashed.
+async fn user_row(
+    tenant_id: &str,
+    email: &str,
+    name: Option<&str>,
+    password: &str,
+    is_admin: bool,
+) -> Result<UserRow, Error> {
+    let (email, name) = check_new_user(email, name, password)?;
+    let hash = {
+        let p = password.to_string();
+        tokio::task::spawn_blocking(move || hash_password(&p))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??
+    };
+    Ok(UserRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant_id.to_string(),
+        name,
+        email,
+        password_hash: hash,
+        is_admin,
+        created_at: trellis_core::value::now_micros(),
+        disabled_at: None,
+    })
+}
+
+async fn insert_user(tx: &WriteTx, row: &UserRow) -> Result<(), Error> {
+    system::insert_user(tx, row).await.map_err(|e| match e {
+        // Only a user of the same tenant can hold the e-mail (unique per tenant), so this tells
+        // nothing about other tenants.
+        StoreError::Unique(_) => Error::conflict(format!("a user with e-mail '{}' exists", row.email))
+            .with_errors(vec![FieldError::new("email", "duplicate", "is taken")]),
+        other => other.into(),
+    })
 }
 
 #[cfg(test)]

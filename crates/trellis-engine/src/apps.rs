@@ -688,7 +688,7 @@ impl Engine {
 
 impl Engine {
     /// SLA calendars are tenant data: a pipeline may name only calendars the tenant has.
-    async fn check_calendars<C: trellis_store::Writes>(
+    async fn check_calendars<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,

@@ -14,7 +14,7 @@ use trellis_core::automation::SECRET_MASK;
 use trellis_core::value::now_micros;
 use trellis_core::{Error, FieldError, Slug};
 use trellis_store::events::EventRow;
-use trellis_store::{audit, system};
+use trellis_store::{StoreError, audit, system};
 
 use crate::Engine;
 use crate::context::TenantCtx;
@@ -218,29 +218,30 @@ impl Engine {
         if !errors.is_empty() {
             return Err(Error::validation(errors));
         }
+        // All the settings sent, or none: one transaction.
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         if let Some(n) = runs_limit {
-            trellis_store::settings::put(&self.db.write, ctx.tenant_id(), RUNS_KEY, &n.to_string(), now_micros())
-                .await?;
+            trellis_store::settings::put(&tx, ctx.tenant_id(), RUNS_KEY, &n.to_string(), now_micros()).await?;
         }
         for (key, secret) in PROVIDER_SECRETS {
             if let Some(v) = obj.get(key) {
                 let mut v = v.clone();
                 // Settings read and sent back carry the mask: the stored secret stays.
                 if v.get(secret).and_then(Value::as_str) == Some(SECRET_MASK) {
-                    let stored: Value = trellis_store::settings::get(&self.db.read, ctx.tenant_id(), key)
+                    let stored: Value = trellis_store::settings::get(&tx, ctx.tenant_id(), key)
                         .await?
                         .and_then(|t| serde_json::from_str(&t).ok())
                         .unwrap_or(Value::Null);
                     v[secret] = stored.get(secret).cloned().unwrap_or(Value::Null);
                 }
-                trellis_store::settings::put(&self.db.write, ctx.tenant_id(), key, &v.to_string(), now_micros())
-                    .await?;
+                trellis_store::settings::put(&tx, ctx.tenant_id(), key, &v.to_string(), now_micros()).await?;
             }
         }
         if let Some(d) = days {
             let value = d.map(|d| d.to_string()).unwrap_or_default();
-            trellis_store::settings::put(&self.db.write, ctx.tenant_id(), RETENTION_KEY, &value, now_micros()).await?;
+            trellis_store::settings::put(&tx, ctx.tenant_id(), RETENTION_KEY, &value, now_micros()).await?;
         }
+        tx.commit().await.map_err(StoreError::from)?;
         self.settings(ctx).await
     }
 
@@ -252,7 +253,9 @@ impl Engine {
             let Ok(days) = value.parse::<i64>() else { continue };
             let cutoff = now - chrono::Duration::days(days);
             let hard = cutoff - chrono::Duration::days(OUTBOX_GRACE_DAYS);
-            n += audit::purge(&self.db.write, &tenant, cutoff, hard).await?;
+            let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+            n += audit::purge(&tx, &tenant, cutoff, hard).await?;
+            tx.commit().await.map_err(StoreError::from)?;
         }
         Ok(n)
     }

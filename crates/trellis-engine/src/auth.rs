@@ -14,8 +14,8 @@ use parking_lot::Mutex;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use trellis_core::Error;
-use trellis_store::security;
 use trellis_store::system::{self, TokenRow, UserRow};
+use trellis_store::{StoreError, WriteTx, security};
 
 use crate::Engine;
 use crate::context::TenantCtx;
@@ -283,46 +283,72 @@ impl Engine {
             keys.push((format!("addr:{a}"), MAX_ADDRESS_FAILURES));
         }
         let counted = self.count_login_attempt(&keys).await?;
-        let outcome = self.check_login(email, password, tenant).await;
-        match &outcome {
-            Err(e) if e.code == trellis_core::ErrorCode::Unauthenticated => {}
-            Ok(_) => {
-                security::clear_failures(&self.db.write, &counted[0]).await?;
-                self.uncount_login_attempt(&counted[1..]).await?;
+        match self.check_login(email, password, tenant).await {
+            Err(e) if e.code == trellis_core::ErrorCode::Unauthenticated => Err(e),
+            Ok(user) => {
+                // The session, the account's cleared count and the address's attempt taken
+                // back: one transaction.
+                let (token, row) = self.new_session(&user);
+                let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+                system::insert_token(&tx, &row).await?;
+                security::clear_failures(&tx, &counted[0]).await?;
+                uncount_attempts(&tx, &counted[1..]).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok((token, UserOut::from(&user)))
             }
-            Err(_) => self.uncount_login_attempt(&counted).await?,
+            Err(e) => {
+                let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+                uncount_attempts(&tx, &counted).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Err(e)
+            }
         }
-        outcome
     }
 
     /// Counts an attempt for each key (account, then address) and answers the keys counted; if
-    /// a key is past its limit, takes the attempt back and refuses it as `rate_limited`.
+    /// a key is past its limit, counts none (the transaction rolls back) and refuses the attempt
+    /// as `rate_limited`.
     async fn count_login_attempt(&self, keys: &[(String, i32)]) -> Result<Vec<String>, Error> {
         let now = Utc::now();
         let since = now - chrono::Duration::seconds(LOGIN_WINDOW_SECS);
         let mut counted = Vec::with_capacity(keys.len());
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         for (k, max) in keys {
-            let (n, start) = security::count_attempt(&self.db.write, k, now, since).await?;
+            let (n, start) = security::count_attempt(&tx, k, now, since).await?;
             counted.push(k.clone());
             if n > *max {
-                self.uncount_login_attempt(&counted).await?;
+                tx.rollback().await.map_err(StoreError::from)?;
                 return Err(rate_limited(start + chrono::Duration::seconds(LOGIN_WINDOW_SECS) - now));
             }
         }
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(counted)
     }
 
-    async fn uncount_login_attempt(&self, keys: &[String]) -> Result<(), Error> {
-        for k in keys {
-            security::uncount_attempt(&self.db.write, k).await?;
-        }
-        Ok(())
+    /// A new login session of `user`: its token and its row.
+    fn new_session(&self, user: &UserRow) -> (String, TokenRow) {
+        let (token, hash) = new_token("trs");
+        let now = trellis_core::value::now_micros();
+        let row = TokenRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: user.tenant_id.clone(),
+            user_id: user.id.clone(),
+            kind: "session".into(),
+            name: "login".into(),
+            token_hash: hash,
+            role: None,
+            created_at: now,
+            expires_at: Some(self.sessions.first_expiry(now)),
+            last_used_at: Some(now),
+            revoked_at: None,
+        };
+        (token, row)
     }
 
     /// The user whose e-mail and password these are. An e-mail is unique per tenant, so it may
     /// name users in several tenants: the password picks among them, and `tenant` when it is
     /// theirs in more than one.
-    async fn check_login(&self, email: &str, password: &str, tenant: Option<&str>) -> Result<(String, UserOut), Error> {
+    async fn check_login(&self, email: &str, password: &str, tenant: Option<&str>) -> Result<UserRow, Error> {
         let email = email.trim().to_lowercase();
         let mut users = system::users_by_email(&self.db.read, &email).await?;
         if let Some(t) = tenant.map(str::trim).filter(|t| !t.is_empty()) {
@@ -357,23 +383,7 @@ impl Engine {
                 )]));
             }
         };
-        let (token, hash) = new_token("trs");
-        let now = trellis_core::value::now_micros();
-        let row = TokenRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: user.tenant_id.clone(),
-            user_id: user.id.clone(),
-            kind: "session".into(),
-            name: "login".into(),
-            token_hash: hash,
-            role: None,
-            created_at: now,
-            expires_at: Some(self.sessions.first_expiry(now)),
-            last_used_at: Some(now),
-            revoked_at: None,
-        };
-        system::insert_token(&self.db.write, &row).await?;
-        Ok((token, UserOut::from(&user)))
+        Ok(user)
     }
 
     /// Resolves a bearer token to its caller. A login session's end moves with its use
@@ -438,7 +448,12 @@ impl Engine {
         self.auth_cache.set_expiry(hash, next);
         let (db, id) = (self.db.clone(), id.to_string());
         tokio::spawn(async move {
-            if let Err(e) = system::extend_session(&db.write, &id, next, now).await {
+            let extended = async {
+                let tx = db.begin_write().await?;
+                system::extend_session(&tx, &id, next, now).await?;
+                Ok::<_, StoreError>(tx.commit().await?)
+            };
+            if let Err(e) = extended.await {
                 tracing::warn!(error = %e, "could not extend a session");
             }
         });
@@ -450,7 +465,12 @@ impl Engine {
         {
             let (db, id) = (self.db.clone(), id.to_string());
             tokio::spawn(async move {
-                if let Err(e) = system::touch_token(&db.write, &id, Utc::now()).await {
+                let touched = async {
+                    let tx = db.begin_write().await?;
+                    system::touch_token(&tx, &id, Utc::now()).await?;
+                    Ok::<_, StoreError>(tx.commit().await?)
+                };
+                if let Err(e) = touched.await {
                     tracing::warn!(error = %e, "could not record token use");
                 }
             });
@@ -541,10 +561,12 @@ impl Engine {
             last_used_at: None,
             revoked_at: None,
         };
-        system::insert_token(&self.db.write, &row).await?;
+        // The token and its audit line: one transaction.
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        system::insert_token(&tx, &row).await?;
         let data = serde_json::json!({"name": row.name, "role": row.role});
         crate::audit::write(
-            &self.db.write,
+            &tx,
             ctx,
             crate::audit::TENANT_SCOPE,
             "$tokens",
@@ -553,6 +575,7 @@ impl Engine {
             data,
         )
         .await?;
+        tx.commit().await.map_err(StoreError::from)?;
         let mut out = TokenOut::from(&row);
         out.token = Some(token);
         Ok(out)
@@ -568,12 +591,13 @@ impl Engine {
 
     /// Revokes one of the caller's tokens; another user's or tenant's token answers not found.
     pub async fn revoke_api_token(&self, ctx: &TenantCtx, id: &str) -> Result<(), Error> {
-        let hash = system::revoke_token(&self.db.write, ctx.tenant_id(), ctx.user_id(), "api", id, Utc::now())
+        // The revocation and its audit line: one transaction.
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        let hash = system::revoke_token(&tx, ctx.tenant_id(), ctx.user_id(), "api", id, Utc::now())
             .await?
             .ok_or_else(|| Error::not_found("no such token"))?;
-        self.auth_cache.forget(&hash);
         crate::audit::write(
-            &self.db.write,
+            &tx,
             ctx,
             crate::audit::TENANT_SCOPE,
             "$tokens",
@@ -582,6 +606,8 @@ impl Engine {
             serde_json::json!({}),
         )
         .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.auth_cache.forget(&hash);
         Ok(())
     }
 }
@@ -609,16 +635,11 @@ impl Engine {
 
     /// Ends one of the caller's login sessions; anyone else's (or an unknown id) answers 404.
     pub async fn revoke_session(&self, ctx: &TenantCtx, id: &str) -> Result<(), Error> {
-        let hash = system::revoke_token(
-            &self.db.write,
-            ctx.tenant_id(),
-            ctx.user_id(),
-            "session",
-            id,
-            Utc::now(),
-        )
-        .await?
-        .ok_or_else(|| Error::not_found("no such session"))?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        let hash = system::revoke_token(&tx, ctx.tenant_id(), ctx.user_id(), "session", id, Utc::now())
+            .await?
+            .ok_or_else(|| Error::not_found("no such session"))?;
+        tx.commit().await.map_err(StoreError::from)?;
         self.auth_cache.forget(&hash);
         Ok(())
     }
@@ -633,6 +654,14 @@ impl Engine {
         })?;
         self.revoke_session(ctx, id).await
     }
+}
+
+/// Takes back an attempt counted for each key.
+async fn uncount_attempts(tx: &WriteTx, keys: &[String]) -> Result<(), Error> {
+    for k in keys {
+        security::uncount_attempt(tx, k).await?;
+    }
+    Ok(())
 }
 
 /// A real hash verified against when the e-mail is unknown. A constant of the process (the hash

@@ -247,27 +247,13 @@ impl Engine {
         if let Some(e) = usable_user("user", user, u.as_ref()) {
             return Err(Error::validation(vec![e]));
         }
-        directory::add_member(
-            &self.db.write,
-            ctx.tenant_id(),
-            &row.id,
-            r.name.as_str(),
-            user,
-            now_micros(),
-        )
-        .await?;
-        self.forget_roles(&row.id, user);
+        // The membership and its audit line: one transaction.
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        directory::add_member(&tx, ctx.tenant_id(), &row.id, r.name.as_str(), user, now_micros()).await?;
         let data = serde_json::json!({"role": r.name, "user": user});
-        crate::audit::write(
-            &self.db.write,
-            ctx,
-            &row.id,
-            "$roles",
-            &row.id,
-            "role_member_added",
-            data,
-        )
-        .await?;
+        crate::audit::write(&tx, ctx, &row.id, "$roles", &row.id, "role_member_added", data).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.forget_roles(&row.id, user);
         self.role_entry(&row.id, r).await
     }
 
@@ -275,24 +261,17 @@ impl Engine {
     pub async fn remove_role_member(&self, ctx: &TenantCtx, app: &str, role: &str, user: &str) -> Result<(), Error> {
         ctx.require_admin_to("manage role members")?;
         let (row, _) = self.app_and_def(ctx, app).await?;
-        if !directory::remove_member(&self.db.write, &row.id, role, user).await? {
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        if !directory::remove_member(&tx, &row.id, role, user).await? {
             return Err(Error::not_found(format!(
                 "the user is not a member of role '{}'",
                 quote(role)
             )));
         }
-        self.forget_roles(&row.id, user);
         let data = serde_json::json!({"role": role, "user": user});
-        crate::audit::write(
-            &self.db.write,
-            ctx,
-            &row.id,
-            "$roles",
-            &row.id,
-            "role_member_removed",
-            data,
-        )
-        .await?;
+        crate::audit::write(&tx, ctx, &row.id, "$roles", &row.id, "role_member_removed", data).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.forget_roles(&row.id, user);
         Ok(())
     }
 
@@ -371,7 +350,9 @@ impl Engine {
             ends_at,
             created_at: now,
         };
-        directory::insert_delegation(&self.db.write, &row).await?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        directory::insert_delegation(&tx, &row).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(DelegationEntry::new(&row, now))
     }
 
@@ -445,9 +426,11 @@ impl Engine {
     pub async fn delete_calendar(&self, ctx: &TenantCtx, name: &str) -> Result<(), Error> {
         ctx.require_admin_to("change business calendars")?;
         let slug = Slug::from_path("calendar", name)?;
-        if !directory::delete_calendar(&self.db.write, ctx.tenant_id(), slug.as_str()).await? {
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        if !directory::delete_calendar(&tx, ctx.tenant_id(), slug.as_str()).await? {
             return Err(calendar_missing(name));
         }
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use trellis_core::def::FieldType;
 use trellis_core::{CompiledField, Error, ErrorCode, FieldError, Val};
+use trellis_store::StoreError;
 use trellis_store::files::{self, FileRow};
 
 use crate::Engine;
@@ -290,7 +291,9 @@ impl Engine {
             created_by: Some(up.user_id.clone()),
             created_at: trellis_core::value::now_micros(),
         };
-        files::insert_file(&self.db.write, &row).await?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        files::insert_file(&tx, &row).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         up.kept = true;
         Ok(FileOut::from_row(&row))
     }
@@ -395,7 +398,7 @@ impl Engine {
 /// Looks up the files of the attachment values of a write, in its transaction: every id must
 /// be a file of the tenant whose type the field accepts. The ids are replaced by the files'
 /// metadata, which is what the record stores and answers.
-pub(crate) async fn resolve_attachments<C: trellis_store::Writes>(
+pub(crate) async fn resolve_attachments<C: trellis_store::Reads>(
     tx: &C,
     ctx: &TenantCtx,
     values: &mut [(&CompiledField, Val)],

@@ -5,6 +5,7 @@ use serde_json::Value;
 use trellis_core::Error;
 use trellis_core::def::Label;
 use trellis_core::value::{format_datetime, now_micros};
+use trellis_store::StoreError;
 use trellis_store::notifications::{self, NotificationRow};
 
 use crate::Engine;
@@ -105,9 +106,11 @@ impl Engine {
 
     /// Marks one of the caller's notifications read (again is fine); anyone else's answers not found.
     pub async fn mark_notification_read(&self, ctx: &TenantCtx, id: &str) -> Result<(), Error> {
-        if !notifications::mark_read(&self.db.write, ctx.tenant_id(), ctx.user_id(), id, now_micros()).await? {
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        if !notifications::mark_read(&tx, ctx.tenant_id(), ctx.user_id(), id, now_micros()).await? {
             return Err(Error::not_found("no such notification"));
         }
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 }

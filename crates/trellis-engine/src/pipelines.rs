@@ -389,7 +389,7 @@ fn blocked(errors: Vec<FieldError>) -> Error {
 
 /// The due time of a stage's SLA entered at `at`: working time on the stage's calendar, or
 /// wall-clock time without one (or when the calendar is gone).
-pub async fn sla_due<C: trellis_store::Writes>(
+pub async fn sla_due<C: trellis_store::Reads>(
     conn: &C,
     tenant_id: &str,
     stage: &StageDef,
@@ -586,7 +586,7 @@ pub struct BoardColumn {
 
 impl Engine {
     /// The roles the caller holds in an app, plus `admin` for tenant administrators.
-    pub(crate) async fn roles_in<C: trellis_store::Writes>(
+    pub(crate) async fn roles_in<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -599,7 +599,7 @@ impl Engine {
         Ok(roles)
     }
 
-    async fn evidence<C: trellis_store::Writes>(
+    async fn evidence<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -785,7 +785,7 @@ impl Engine {
         Ok(out)
     }
 
-    async fn related_for_guards<C: trellis_store::Writes>(
+    async fn related_for_guards<C: trellis_store::Reads>(
         &self,
         conn: &C,
         app: &LoadedApp,
@@ -978,7 +978,7 @@ impl Engine {
     }
 
     /// Users named by an approval policy (members of its roles and its users).
-    async fn approvers<C: trellis_store::Writes>(
+    async fn approvers<C: trellis_store::Reads>(
         &self,
         conn: &C,
         app: &LoadedApp,
@@ -995,7 +995,7 @@ impl Engine {
         Ok(out)
     }
 
-    async fn approval_out<C: trellis_store::Writes>(
+    async fn approval_out<C: trellis_store::Reads>(
         &self,
         conn: &C,
         a: &approvals::ApprovalRow,
@@ -1078,7 +1078,7 @@ impl Engine {
     /// Whether the caller may read the record of an approval: the read right on its entity and
     /// the record in its scope. Approvals carry no field values (evidence is file metadata), so
     /// hidden fields need nothing more. `reach` keeps each (app, entity)'s scope for a list.
-    async fn reads_approval<C: trellis_store::Writes>(
+    async fn reads_approval<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -1116,7 +1116,7 @@ impl Engine {
 
     /// Whom the caller stands for on an approval: themselves, or a user they are delegated by.
     /// None when they may not decide it.
-    async fn standing<C: trellis_store::Writes>(
+    async fn standing<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -1369,7 +1369,7 @@ impl Engine {
         Ok(out)
     }
 
-    async fn approval_app_row<C: trellis_store::Writes>(
+    async fn approval_app_row<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,
@@ -1386,7 +1386,7 @@ impl Engine {
     }
 
     /// Whether the approvals so far satisfy the policy.
-    async fn policy_met<C: trellis_store::Writes>(
+    async fn policy_met<C: trellis_store::Reads>(
         &self,
         conn: &C,
         a: &approvals::ApprovalRow,
@@ -1731,7 +1731,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn resolve_users<C: trellis_store::Writes>(
+    async fn resolve_users<C: trellis_store::Reads>(
         &self,
         conn: &C,
         app: &LoadedApp,

@@ -444,7 +444,7 @@ impl Engine {
     /// Checks in the transaction what needs the database: related records, users and attached
     /// files exist (attachments then hold the files' metadata), unique values are free.
     #[allow(clippy::too_many_arguments)]
-    async fn check_references<C: trellis_store::Writes>(
+    async fn check_references<C: trellis_store::Reads>(
         &self,
         tx: &C,
         ctx: &TenantCtx,
@@ -507,7 +507,7 @@ impl Engine {
     /// caller's read scope of that entity. A relation may only point at such a record, so a
     /// record the caller cannot see answers exactly like an id that does not exist (and its
     /// owner is not left unable to delete it).
-    async fn may_read<C: trellis_store::Writes>(
+    async fn may_read<C: trellis_store::Reads>(
         &self,
         tx: &C,
         ctx: &TenantCtx,
@@ -542,7 +542,7 @@ impl Engine {
 
     /// Runs the entity's scripts on a write (formulas, then required_if and validation rules),
     /// with the related records they read; answers the computed formula values.
-    async fn run_scripts<'e, C: trellis_store::Writes>(
+    async fn run_scripts<'e, C: trellis_store::Reads>(
         &self,
         tx: &C,
         ctx: &TenantCtx,
@@ -1500,7 +1500,7 @@ fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Result<Vec<Str
 /// Refuses a write whose record, as written, is outside the row scope of the right the writer
 /// used (403 naming the scope's fields, those the body sent first). `sent`: the fields of the
 /// body of an update.
-async fn ensure_in_scope<C: trellis_store::Writes>(
+async fn ensure_in_scope<C: trellis_store::Reads>(
     tx: &C,
     entity: &CompiledEntity,
     guard: &Guard,
@@ -1557,7 +1557,7 @@ pub(crate) fn stale(current: i64) -> Error {
 /// write sets (a create: every index) and that then all hold a value is looked up; a match is
 /// a `unique` error on each of its fields. An index naming a field hidden from the writer is
 /// left to the database's constraint (409).
-async fn unique_index_errors<C: trellis_store::Writes>(
+async fn unique_index_errors<C: trellis_store::Reads>(
     tx: &C,
     entity: &CompiledEntity,
     values: &[(&CompiledField, Val)],

@@ -50,7 +50,7 @@ impl EntityScripts {
 
     /// Loads the related records the scripts read (`related.<field>`), by the relation values
     /// of the record being written; an empty relation or a missing record is `()`.
-    pub async fn related_records<C: trellis_store::Writes>(
+    pub async fn related_records<C: trellis_store::Reads>(
         &self,
         conn: &C,
         app: &CompiledApp,

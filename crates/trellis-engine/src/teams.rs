@@ -102,13 +102,15 @@ impl Engine {
             parent_id,
             created_at: now_micros(),
         };
-        teams::insert_team(&self.db.write, &row).await.map_err(|e| {
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        teams::insert_team(&tx, &row).await.map_err(|e| {
             if e.is_unique_violation() {
                 Error::conflict(format!("a team named '{name}' exists"))
             } else {
                 e.into()
             }
         })?;
+        tx.commit().await.map_err(StoreError::from)?;
         self.forget_teams(&row.tenant_id);
         Ok(team_out(&row, &[]))
     }
@@ -213,7 +215,9 @@ impl Engine {
         let u = u.filter(|u| u.disabled_at.is_none()).ok_or_else(|| {
             Error::validation(vec![FieldError::new("user", "not_found", "not a user of this tenant")])
         })?;
-        teams::add_member(&self.db.write, &t.id, &u.id, now_micros()).await?;
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        teams::add_member(&tx, &t.id, &u.id, now_micros()).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         self.forget_teams(&t.tenant_id);
         Ok(())
     }
@@ -223,9 +227,11 @@ impl Engine {
         let t = teams::find_team(&self.db.read, ctx.tenant_id(), team)
             .await?
             .ok_or_else(|| no_team(team))?;
-        if !teams::remove_member(&self.db.write, &t.id, user).await? {
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        if !teams::remove_member(&tx, &t.id, user).await? {
             return Err(Error::not_found("the user is not a member of this team"));
         }
+        tx.commit().await.map_err(StoreError::from)?;
         self.forget_teams(&t.tenant_id);
         Ok(())
     }

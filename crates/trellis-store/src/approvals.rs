@@ -117,7 +117,7 @@ pub async fn insert<C: crate::Writes>(c: &C, r: &ApprovalRow) -> Result<(), Stor
     Ok(())
 }
 
-pub async fn get<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
+pub async fn get<C: crate::Reads>(c: &C, tenant_id: &str, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
     let q = Query::select()
         .columns(COLS)
         .from(SysApprovals::Table)
@@ -128,7 +128,7 @@ pub async fn get<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<O
 }
 
 /// Approvals of a tenant with a status (and optionally of one app), oldest first.
-pub async fn with_status<C: crate::Writes>(
+pub async fn with_status<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     app_id: Option<&str>,
@@ -149,7 +149,7 @@ pub async fn with_status<C: crate::Writes>(
 }
 
 /// A record's approvals, newest first.
-pub async fn of_record<C: crate::Writes>(c: &C, record_id: &str) -> Result<Vec<ApprovalRow>, StoreError> {
+pub async fn of_record<C: crate::Reads>(c: &C, record_id: &str) -> Result<Vec<ApprovalRow>, StoreError> {
     let q = Query::select()
         .columns(COLS)
         .from(SysApprovals::Table)
@@ -203,7 +203,7 @@ pub async fn insert_vote<C: crate::Writes>(c: &C, v: &VoteRow) -> Result<(), Sto
     Ok(())
 }
 
-pub async fn votes<C: crate::Writes>(c: &C, approval_id: &str) -> Result<Vec<VoteRow>, StoreError> {
+pub async fn votes<C: crate::Reads>(c: &C, approval_id: &str) -> Result<Vec<VoteRow>, StoreError> {
     let q = Query::select()
         .columns([
             SysApprovalVotes::ApprovalId,

@@ -15,7 +15,7 @@ pub async fn insert<C: crate::Writes>(c: &C, e: &EventRow) -> Result<(), StoreEr
 }
 
 /// Events of an app (records and metadata), newest first, before the event `before`.
-pub async fn of_app<C: crate::Writes>(
+pub async fn of_app<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     app_id: &str,

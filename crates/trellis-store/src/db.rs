@@ -1,8 +1,8 @@
 //! Connections: SQLite (WAL, one writer connection, a pool of readers) or PostgreSQL (one pool),
 //! behind the same two handles so the rest of the code never asks which. The pools are the
-//! store's own: callers hand a [`Pool`] to the store's named functions (or take a write
-//! transaction with [`Db::begin_write`]); they cannot begin transactions on it or reach the
-//! connections behind it.
+//! store's own: callers hand the read [`Pool`] to the store's named reads, and write only in a
+//! write transaction ([`Db::begin_write`]): the store's writing functions take a [`crate::Writes`],
+//! which a pool is not, and the write pool is not reachable outside the store.
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,9 +20,11 @@ use crate::error::StoreError;
 pub struct Db {
     /// For reads outside a write transaction.
     pub read: Pool,
-    /// For the single-statement writes of the store's functions, and behind
-    /// [`Db::begin_write`] (on SQLite a single connection, so writers queue instead of retrying).
-    pub write: Pool,
+    /// Behind [`Db::begin_write`] and the store's maintenance (on SQLite a single connection,
+    /// so writers queue instead of retrying). Private: every write goes through a [`WriteTx`].
+    ///
+    /// [`WriteTx`]: crate::WriteTx
+    pub(crate) write: Pool,
     pub backend: DbBackend,
 }
 
@@ -63,8 +65,6 @@ impl ConnectionTrait for Pool {
         self.0.support_returning()
     }
 }
-
-impl crate::Writes for Pool {}
 
 impl Db {
     /// Connects to `sqlite://path` or `postgres://...`, creating an SQLite file (and its folder).

@@ -3,7 +3,7 @@
 //! databases convert alike and every value that cannot be carried over is counted first.
 
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, Query, Table, Value};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
+use sea_orm::{DbBackend, FromQueryResult};
 use trellis_core::compile::{column_name, currency_column_name, table_name};
 use trellis_core::def::{EntityDef, FieldDef};
 use trellis_core::plan::{CompositeIndex, IndexKind, KeyColumn, Step, convert_value};
@@ -56,7 +56,7 @@ fn shared_values(e: StoreError, what: String) -> StoreError {
 }
 
 /// Drops an index of an entity's table, if it exists.
-async fn drop_index<C: ConnectionTrait>(tx: &C, entity: &EntityDef, name: String) -> Result<(), StoreError> {
+async fn drop_index<C: crate::Writes>(tx: &C, entity: &EntityDef, name: String) -> Result<(), StoreError> {
     let i = Index::drop()
         .name(name)
         .table(Alias::new(table_name(entity.storage_id())))
@@ -202,7 +202,7 @@ async fn apply_step<C: crate::Writes>(tx: &C, step: &Step, allow_data_loss: bool
 /// rows with the same values in all the columns (the id is in the index, so it is unique on the
 /// columns alone: a unique constraint needs them without it). An index that exists already is
 /// left as it is (`IF NOT EXISTS`).
-async fn create_sort_index<C: ConnectionTrait>(
+async fn create_sort_index<C: crate::Writes>(
     tx: &C,
     table: &str,
     name: &str,
@@ -255,10 +255,7 @@ async fn create_sort_index<C: ConnectionTrait>(
 
 /// Creates the owner-keyed indexes an app's entities should have and may lack: those of apps
 /// saved before owner-keyed indexes existed (a migration step; see `plan::owner_keyed`).
-pub async fn ensure_owner_indexes<C: ConnectionTrait>(
-    tx: &C,
-    app: &trellis_core::def::AppDef,
-) -> Result<(), StoreError> {
+pub async fn ensure_owner_indexes<C: crate::Writes>(tx: &C, app: &trellis_core::def::AppDef) -> Result<(), StoreError> {
     for entity in &app.entities {
         if entity.id.is_none() {
             continue;

@@ -80,7 +80,7 @@ const DELEGATION_COLS: [SysDelegations; 7] = [
 ];
 
 /// The roles a user holds in an app.
-pub async fn roles_of<C: crate::Writes>(c: &C, app_id: &str, user_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn roles_of<C: crate::Reads>(c: &C, app_id: &str, user_id: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(SysRoleMembers::Role)
         .from(SysRoleMembers::Table)
@@ -91,7 +91,7 @@ pub async fn roles_of<C: crate::Writes>(c: &C, app_id: &str, user_id: &str) -> R
 }
 
 /// Every role a user holds in the tenant's apps, as (app id, role).
-pub async fn roles_of_user<C: crate::Writes>(
+pub async fn roles_of_user<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -112,7 +112,7 @@ pub async fn roles_of_user<C: crate::Writes>(
 }
 
 /// The members of a role of an app.
-pub async fn members_of<C: crate::Writes>(c: &C, app_id: &str, role: &str) -> Result<Vec<String>, StoreError> {
+pub async fn members_of<C: crate::Reads>(c: &C, app_id: &str, role: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(SysRoleMembers::UserId)
         .from(SysRoleMembers::Table)
@@ -203,7 +203,7 @@ pub async fn insert_delegation<C: crate::Writes>(c: &C, d: &DelegationRow) -> Re
 }
 
 /// The users `delegate_id` acts for at `at`.
-pub async fn principals_of<C: crate::Writes>(
+pub async fn principals_of<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     delegate_id: &str,
@@ -225,7 +225,7 @@ pub async fn principals_of<C: crate::Writes>(
 }
 
 /// A user's delegations (given), newest first.
-pub async fn delegations_of<C: crate::Writes>(
+pub async fn delegations_of<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -241,7 +241,7 @@ pub async fn delegations_of<C: crate::Writes>(
 }
 
 /// A tenant's business calendar definition (JSON), by name.
-pub async fn calendar<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> Result<Option<String>, StoreError> {
+pub async fn calendar<C: crate::Reads>(c: &C, tenant_id: &str, name: &str) -> Result<Option<String>, StoreError> {
     let q = Query::select()
         .column(SysCalendars::Definition)
         .from(SysCalendars::Table)
@@ -252,7 +252,7 @@ pub async fn calendar<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> R
 }
 
 /// The names of a tenant's calendars.
-pub async fn calendar_names<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn calendar_names<C: crate::Reads>(c: &C, tenant_id: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(SysCalendars::Name)
         .from(SysCalendars::Table)

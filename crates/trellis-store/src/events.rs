@@ -101,7 +101,7 @@ pub async fn insert_with<C: crate::Writes>(c: &C, events: &[EventRow], dispatche
 }
 
 /// A record's events, oldest first, after the event `after` (an id: ids grow with time).
-pub async fn of_record<C: crate::Writes>(
+pub async fn of_record<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     record_id: &str,
@@ -123,7 +123,7 @@ pub async fn of_record<C: crate::Writes>(
 }
 
 /// Undispatched events, oldest first (the outbox).
-pub async fn pending<C: crate::Writes>(c: &C, limit: u64) -> Result<Vec<EventRow>, StoreError> {
+pub async fn pending<C: crate::Reads>(c: &C, limit: u64) -> Result<Vec<EventRow>, StoreError> {
     let q = Query::select()
         .columns(COLS)
         .from(SysEvents::Table)

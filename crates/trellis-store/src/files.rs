@@ -76,7 +76,7 @@ pub async fn insert_file<C: crate::Writes>(c: &C, f: &FileRow) -> Result<(), Sto
 }
 
 /// A file of the tenant by id.
-pub async fn file_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<FileRow>, StoreError> {
+pub async fn file_by_id<C: crate::Reads>(c: &C, tenant_id: &str, id: &str) -> Result<Option<FileRow>, StoreError> {
     let q = Query::select()
         .columns(COLS)
         .from(SysFiles::Table)
@@ -87,11 +87,7 @@ pub async fn file_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> R
 }
 
 /// The files of the tenant among the ids (in no particular order; unknown ids are left out).
-pub async fn files_by_ids<C: crate::Writes>(
-    c: &C,
-    tenant_id: &str,
-    ids: &[String],
-) -> Result<Vec<FileRow>, StoreError> {
+pub async fn files_by_ids<C: crate::Reads>(c: &C, tenant_id: &str, ids: &[String]) -> Result<Vec<FileRow>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -252,7 +252,7 @@ pub async fn insert_jobs<C: crate::Writes>(c: &C, jobs: &[JobRow]) -> Result<(),
 
 /// Jobs ready to run: queued or retrying and due, or running with an expired lease (their
 /// node died). Locked on PostgreSQL.
-pub async fn due_jobs<C: crate::Writes>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<JobRow>, StoreError> {
+pub async fn due_jobs<C: crate::Reads>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<JobRow>, StoreError> {
     let mut q = Query::select();
     q.columns(JOB_COLS)
         .from(SysJobs::Table)
@@ -427,7 +427,7 @@ pub async fn finish_run<C: crate::Writes>(
 }
 
 /// A rule's runs, newest first.
-pub async fn runs_of<C: crate::Writes>(c: &C, app_id: &str, rule: &str, limit: u64) -> Result<Vec<RunRow>, StoreError> {
+pub async fn runs_of<C: crate::Reads>(c: &C, app_id: &str, rule: &str, limit: u64) -> Result<Vec<RunRow>, StoreError> {
     let q = Query::select()
         .columns(RUN_COLS)
         .from(SysRuleRuns::Table)
@@ -441,7 +441,7 @@ pub async fn runs_of<C: crate::Writes>(c: &C, app_id: &str, rule: &str, limit: u
 }
 
 /// The jobs of runs, by run then action order.
-pub async fn jobs_of_runs<C: crate::Writes>(c: &C, run_ids: &[String]) -> Result<Vec<JobRow>, StoreError> {
+pub async fn jobs_of_runs<C: crate::Reads>(c: &C, run_ids: &[String]) -> Result<Vec<JobRow>, StoreError> {
     if run_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -455,7 +455,7 @@ pub async fn jobs_of_runs<C: crate::Writes>(c: &C, run_ids: &[String]) -> Result
     rows::all(c, &q).await
 }
 
-pub async fn job_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<JobRow>, StoreError> {
+pub async fn job_by_id<C: crate::Reads>(c: &C, tenant_id: &str, id: &str) -> Result<Option<JobRow>, StoreError> {
     let q = Query::select()
         .columns(JOB_COLS)
         .from(SysJobs::Table)
@@ -520,7 +520,7 @@ pub async fn record_fire<C: crate::Writes>(
 }
 
 /// Runs of a tenant started since `since` (the per-tenant rate limit).
-pub async fn runs_since<C: crate::Writes>(c: &C, tenant_id: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
+pub async fn runs_since<C: crate::Reads>(c: &C, tenant_id: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
     let q = Query::select()
         .expr_as(Expr::col(SysRuleRuns::Id).count(), rows::Count::alias())
         .from(SysRuleRuns::Table)

@@ -26,4 +26,4 @@ pub mod writer;
 pub use db::Db;
 pub use error::StoreError;
 pub use sea_orm;
-pub use writer::{WriteTx, Writes};
+pub use writer::{Reads, WriteTx, Writes};

@@ -70,7 +70,7 @@ pub async fn insert<C: crate::Writes>(c: &C, rows: &[NotificationRow]) -> Result
 }
 
 /// A user's notifications, newest first.
-pub async fn of_user<C: crate::Writes>(
+pub async fn of_user<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -114,7 +114,7 @@ pub async fn mark_read<C: crate::Writes>(
 }
 
 /// How many of the user's notifications are unread (the inbox badge).
-pub async fn count_unread<C: crate::Writes>(c: &C, tenant_id: &str, user_id: &str) -> Result<i64, StoreError> {
+pub async fn count_unread<C: crate::Reads>(c: &C, tenant_id: &str, user_id: &str) -> Result<i64, StoreError> {
     let q = Query::select()
         .expr_as(Expr::col(SysNotifications::Id).count(), rows::Count::alias())
         .from(SysNotifications::Table)

@@ -291,7 +291,7 @@ fn base_where(entity: &CompiledEntity, q: &ListQuery, backend: DbBackend, branch
 }
 
 /// One page of records.
-pub async fn list<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<Vec<Row>, StoreError> {
+pub async fn list<C: crate::Reads>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<Vec<Row>, StoreError> {
     let backend = conn.get_database_backend();
     let id_col = entity.column("id").expect("every entity has an id");
     let branched = if q.filter_first { None } else { branches(entity, q) };
@@ -457,7 +457,7 @@ fn order_by(mut stmt: SelectStatement, sort: &[SortKey], suffix: &str) -> Select
 }
 
 /// How many records match a list's filter and search.
-pub async fn count<C: crate::Writes>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<i64, StoreError> {
+pub async fn count<C: crate::Reads>(conn: &C, entity: &CompiledEntity, q: &ListQuery) -> Result<i64, StoreError> {
     let backend = conn.get_database_backend();
     let stmt = Query::select()
         .expr_as(Expr::col(Alias::new("id")).count(), Count::alias())
@@ -498,7 +498,7 @@ impl OwnerStats {
 }
 
 /// The owner statistics of an entity table; `None` on SQLite or before the table was analysed.
-pub async fn owner_stats<C: crate::Writes>(conn: &C, table: &str) -> Result<Option<OwnerStats>, StoreError> {
+pub async fn owner_stats<C: crate::Reads>(conn: &C, table: &str) -> Result<Option<OwnerStats>, StoreError> {
     if conn.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
@@ -554,7 +554,7 @@ pub async fn owner_stats<C: crate::Writes>(conn: &C, table: &str) -> Result<Opti
 }
 
 /// A record by id.
-pub async fn get<C: crate::Writes>(
+pub async fn get<C: crate::Reads>(
     conn: &C,
     entity: &CompiledEntity,
     id: &str,
@@ -595,7 +595,7 @@ pub async fn lock<C: crate::Writes>(conn: &C, table: &str, ids: &[String]) -> Re
 }
 
 /// Records by ids (for relation expansion and existence checks).
-pub async fn get_many<C: crate::Writes>(
+pub async fn get_many<C: crate::Reads>(
     conn: &C,
     entity: &CompiledEntity,
     ids: &[String],
@@ -618,7 +618,7 @@ pub async fn get_many<C: crate::Writes>(
 }
 
 /// Which of the ids exist in the entity's table.
-pub async fn existing_ids<C: crate::Writes>(conn: &C, table: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
+pub async fn existing_ids<C: crate::Reads>(conn: &C, table: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         let stmt = Query::select()
@@ -632,7 +632,7 @@ pub async fn existing_ids<C: crate::Writes>(conn: &C, table: &str, ids: &[String
 }
 
 /// Another record holding the same value in a unique field, if any.
-pub async fn find_duplicate<C: crate::Writes>(
+pub async fn find_duplicate<C: crate::Reads>(
     conn: &C,
     entity: &CompiledEntity,
     field: &CompiledField,
@@ -643,7 +643,7 @@ pub async fn find_duplicate<C: crate::Writes>(
 }
 
 /// The id of a record (other than `except_id`) holding all these values.
-pub async fn find_duplicate_of<C: crate::Writes>(
+pub async fn find_duplicate_of<C: crate::Reads>(
     conn: &C,
     entity: &CompiledEntity,
     values: &[(&CompiledField, &Val)],
@@ -663,7 +663,7 @@ pub async fn find_duplicate_of<C: crate::Writes>(
 }
 
 /// How many records of a table point at `id` through a column.
-pub async fn count_referencing<C: crate::Writes>(
+pub async fn count_referencing<C: crate::Reads>(
     conn: &C,
     table: &str,
     column: &str,
@@ -1207,7 +1207,7 @@ struct Parent {
 }
 
 /// Aggregates over the records of `table` whose `via` column is `parent_id`.
-pub async fn aggregate_for<C: crate::Writes>(
+pub async fn aggregate_for<C: crate::Reads>(
     conn: &C,
     table: &str,
     via: &str,
@@ -1228,7 +1228,7 @@ pub async fn aggregate_for<C: crate::Writes>(
 }
 
 /// Aggregates per parent id over all records of `table` (for filling a new rollup).
-pub async fn aggregate_by_parent<C: crate::Writes>(
+pub async fn aggregate_by_parent<C: crate::Reads>(
     conn: &C,
     table: &str,
     via: &str,
@@ -1270,7 +1270,7 @@ pub async fn set_derived<C: crate::Writes>(
 }
 
 /// Every record of an entity (for rewriting derived values when a definition changes).
-pub async fn all<C: crate::Writes>(conn: &C, entity: &CompiledEntity) -> Result<Vec<Row>, StoreError> {
+pub async fn all<C: crate::Reads>(conn: &C, entity: &CompiledEntity) -> Result<Vec<Row>, StoreError> {
     let backend = conn.get_database_backend();
     let mut stmt = Query::select();
     select_columns(entity, &mut stmt, None);
@@ -1290,7 +1290,7 @@ struct Group {
 /// Counts and sums (stored units, exact in 128 bits) per value of a text column, over the
 /// records matching the filter and search: the totals of board columns and funnels in one
 /// statement.
-pub async fn group_totals<C: crate::Writes>(
+pub async fn group_totals<C: crate::Reads>(
     conn: &C,
     entity: &CompiledEntity,
     group: &CompiledField,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DeriveIden, FromQueryResult};
+use sea_orm::{DeriveIden, FromQueryResult};
 
 use crate::error::StoreError;
 use crate::rows;
@@ -29,7 +29,7 @@ struct Attempts {
 ///
 /// Why one statement: a read followed by a write let concurrent failures read the same count
 /// and all pass the limit, and lost increments on PostgreSQL.
-pub async fn count_attempt<C: ConnectionTrait>(
+pub async fn count_attempt<C: crate::Writes>(
     c: &C,
     key: &str,
     now: DateTime<Utc>,
@@ -67,7 +67,7 @@ pub async fn count_attempt<C: ConnectionTrait>(
 
 /// Takes back an attempt counted by [`count_attempt`] that turned out not to be a failure (a
 /// refused attempt, whose password was not checked, or a successful login).
-pub async fn uncount_attempt<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), StoreError> {
+pub async fn uncount_attempt<C: crate::Writes>(c: &C, key: &str) -> Result<(), StoreError> {
     let q = Query::update()
         .table(SysLoginAttempts::Table)
         .value(SysLoginAttempts::Failures, Expr::col(SysLoginAttempts::Failures).sub(1))
@@ -79,7 +79,7 @@ pub async fn uncount_attempt<C: ConnectionTrait>(c: &C, key: &str) -> Result<(),
 }
 
 /// Forgets a key's failures (after a successful login).
-pub async fn clear_failures<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), StoreError> {
+pub async fn clear_failures<C: crate::Writes>(c: &C, key: &str) -> Result<(), StoreError> {
     let q = Query::delete()
         .from_table(SysLoginAttempts::Table)
         .and_where(Expr::col(SysLoginAttempts::Key).eq(key))

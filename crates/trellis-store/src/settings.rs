@@ -29,7 +29,7 @@ struct TenantSetting {
 }
 
 /// A setting's JSON text.
-pub async fn get<C: crate::Writes>(c: &C, tenant_id: &str, key: &str) -> Result<Option<String>, StoreError> {
+pub async fn get<C: crate::Reads>(c: &C, tenant_id: &str, key: &str) -> Result<Option<String>, StoreError> {
     let q = Query::select()
         .column(SysSettings::Value)
         .from(SysSettings::Table)
@@ -67,7 +67,7 @@ pub async fn put<C: crate::Writes>(
 }
 
 /// Every tenant's value of a setting, as (tenant id, value).
-pub async fn everywhere<C: crate::Writes>(c: &C, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+pub async fn everywhere<C: crate::Reads>(c: &C, key: &str) -> Result<Vec<(String, String)>, StoreError> {
     let q = Query::select()
         .columns([SysSettings::TenantId, SysSettings::Value])
         .from(SysSettings::Table)

@@ -25,7 +25,7 @@ fn table(t: &str) -> Alias {
 }
 
 /// How many records of a table are in, or waiting for, one of these stages.
-pub async fn count_in_stages<C: crate::Writes>(c: &C, t: &str, stages: &[String]) -> Result<i64, StoreError> {
+pub async fn count_in_stages<C: crate::Reads>(c: &C, t: &str, stages: &[String]) -> Result<i64, StoreError> {
     let q = Query::select()
         .expr_as(Expr::col(Col::Id).count(), Count::alias())
         .from(table(t))
@@ -39,7 +39,7 @@ pub async fn count_in_stages<C: crate::Writes>(c: &C, t: &str, stages: &[String]
 }
 
 /// The ids of a table's records that have no stage yet (the pipeline is new).
-pub async fn ids_without_stage<C: crate::Writes>(c: &C, t: &str) -> Result<Vec<String>, StoreError> {
+pub async fn ids_without_stage<C: crate::Reads>(c: &C, t: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(Col::Id)
         .from(table(t))
@@ -83,7 +83,7 @@ pub async fn clear_due<C: crate::Writes>(c: &C, t: &str, stage: &str) -> Result<
 }
 
 /// The ids of a stage's records that have no due time.
-pub async fn ids_without_due<C: crate::Writes>(c: &C, t: &str, stage: &str) -> Result<Vec<String>, StoreError> {
+pub async fn ids_without_due<C: crate::Reads>(c: &C, t: &str, stage: &str) -> Result<Vec<String>, StoreError> {
     let q = Query::select()
         .column(Col::Id)
         .from(table(t))

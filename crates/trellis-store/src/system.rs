@@ -160,7 +160,7 @@ pub async fn insert_tenant<C: crate::Writes>(c: &C, t: &TenantRow) -> Result<(),
     Ok(())
 }
 
-pub async fn tenant_by_name<C: crate::Writes>(c: &C, name: &str) -> Result<Option<TenantRow>, StoreError> {
+pub async fn tenant_by_name<C: crate::Reads>(c: &C, name: &str) -> Result<Option<TenantRow>, StoreError> {
     let q = Query::select()
         .columns(TENANT_COLS)
         .from(SysTenants::Table)
@@ -169,7 +169,7 @@ pub async fn tenant_by_name<C: crate::Writes>(c: &C, name: &str) -> Result<Optio
     rows::one(c, &q).await
 }
 
-pub async fn tenant_by_id<C: crate::Writes>(c: &C, id: &str) -> Result<Option<TenantRow>, StoreError> {
+pub async fn tenant_by_id<C: crate::Reads>(c: &C, id: &str) -> Result<Option<TenantRow>, StoreError> {
     let q = Query::select()
         .columns(TENANT_COLS)
         .from(SysTenants::Table)
@@ -178,7 +178,7 @@ pub async fn tenant_by_id<C: crate::Writes>(c: &C, id: &str) -> Result<Option<Te
     rows::one(c, &q).await
 }
 
-pub async fn count_tenants<C: crate::Writes>(c: &C) -> Result<i64, StoreError> {
+pub async fn count_tenants<C: crate::Reads>(c: &C) -> Result<i64, StoreError> {
     let q = Query::select()
         .expr_as(Expr::col(SysTenants::Id).count(), rows::Count::alias())
         .from(SysTenants::Table)
@@ -206,7 +206,7 @@ pub async fn insert_user<C: crate::Writes>(c: &C, u: &UserRow) -> Result<(), Sto
 }
 
 /// The users with an e-mail, in every tenant (an e-mail is unique per tenant only), oldest first.
-pub async fn users_by_email<C: crate::Writes>(c: &C, email: &str) -> Result<Vec<UserRow>, StoreError> {
+pub async fn users_by_email<C: crate::Reads>(c: &C, email: &str) -> Result<Vec<UserRow>, StoreError> {
     let q = Query::select()
         .columns(USER_COLS)
         .from(SysUsers::Table)
@@ -217,7 +217,7 @@ pub async fn users_by_email<C: crate::Writes>(c: &C, email: &str) -> Result<Vec<
 }
 
 /// The user of a tenant with an e-mail.
-pub async fn user_by_email_in<C: crate::Writes>(
+pub async fn user_by_email_in<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     email: &str,
@@ -231,7 +231,7 @@ pub async fn user_by_email_in<C: crate::Writes>(
     rows::one(c, &q).await
 }
 
-pub async fn user_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
+pub async fn user_by_id<C: crate::Reads>(c: &C, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
     let q = Query::select()
         .columns(USER_COLS)
         .from(SysUsers::Table)
@@ -242,7 +242,7 @@ pub async fn user_by_id<C: crate::Writes>(c: &C, tenant_id: &str, id: &str) -> R
 }
 
 /// The users of a tenant, by e-mail.
-pub async fn users_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<UserRow>, StoreError> {
+pub async fn users_of<C: crate::Reads>(c: &C, tenant_id: &str) -> Result<Vec<UserRow>, StoreError> {
     let q = Query::select()
         .columns(USER_COLS)
         .from(SysUsers::Table)
@@ -253,7 +253,7 @@ pub async fn users_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<Us
 }
 
 /// Which of the ids are users of the tenant.
-pub async fn existing_user_ids<C: crate::Writes>(
+pub async fn existing_user_ids<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     ids: &[String],
@@ -289,7 +289,7 @@ pub async fn insert_token<C: crate::Writes>(c: &C, t: &TokenRow) -> Result<(), S
     Ok(())
 }
 
-pub async fn token_by_hash<C: crate::Writes>(c: &C, hash: &str) -> Result<Option<TokenRow>, StoreError> {
+pub async fn token_by_hash<C: crate::Reads>(c: &C, hash: &str) -> Result<Option<TokenRow>, StoreError> {
     let q = Query::select()
         .columns(TOKEN_COLS)
         .from(SysTokens::Table)
@@ -299,7 +299,7 @@ pub async fn token_by_hash<C: crate::Writes>(c: &C, hash: &str) -> Result<Option
 }
 
 /// API tokens of a user (never sessions), newest first.
-pub async fn api_tokens_of<C: crate::Writes>(
+pub async fn api_tokens_of<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -316,7 +316,7 @@ pub async fn api_tokens_of<C: crate::Writes>(
 }
 
 /// The live login sessions of a user (not revoked, not expired at `now`), newest first.
-pub async fn sessions_of<C: crate::Writes>(
+pub async fn sessions_of<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     user_id: &str,
@@ -399,7 +399,7 @@ pub async fn touch_token<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) -
     Ok(())
 }
 
-pub async fn apps_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<AppRow>, StoreError> {
+pub async fn apps_of<C: crate::Reads>(c: &C, tenant_id: &str) -> Result<Vec<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS)
         .from(SysApps::Table)
@@ -409,7 +409,7 @@ pub async fn apps_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<App
     rows::all(c, &q).await
 }
 
-pub async fn app_by_name<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -> Result<Option<AppRow>, StoreError> {
+pub async fn app_by_name<C: crate::Reads>(c: &C, tenant_id: &str, name: &str) -> Result<Option<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS)
         .from(SysApps::Table)
@@ -421,7 +421,7 @@ pub async fn app_by_name<C: crate::Writes>(c: &C, tenant_id: &str, name: &str) -
 
 /// Every app's (tenant, name, version): what a node compares to notice changes made elsewhere.
 /// Apps of every tenant with this name (inbound webhooks name an app, not a tenant).
-pub async fn apps_named<C: crate::Writes>(c: &C, name: &str) -> Result<Vec<AppRow>, StoreError> {
+pub async fn apps_named<C: crate::Reads>(c: &C, name: &str) -> Result<Vec<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS)
         .from(SysApps::Table)
@@ -430,7 +430,7 @@ pub async fn apps_named<C: crate::Writes>(c: &C, name: &str) -> Result<Vec<AppRo
     rows::all(c, &q).await
 }
 
-pub async fn app_by_id<C: crate::Writes>(c: &C, id: &str) -> Result<Option<AppRow>, StoreError> {
+pub async fn app_by_id<C: crate::Reads>(c: &C, id: &str) -> Result<Option<AppRow>, StoreError> {
     let q = Query::select()
         .columns(APP_COLS)
         .from(SysApps::Table)
@@ -446,7 +446,7 @@ struct AppVersion {
     version: i64,
 }
 
-pub async fn app_versions<C: crate::Writes>(c: &C) -> Result<Vec<(String, String, i64)>, StoreError> {
+pub async fn app_versions<C: crate::Reads>(c: &C) -> Result<Vec<(String, String, i64)>, StoreError> {
     let q = Query::select()
         .columns([SysApps::TenantId, SysApps::Name, SysApps::Version])
         .from(SysApps::Table)

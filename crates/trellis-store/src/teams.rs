@@ -67,7 +67,7 @@ pub async fn insert_team<C: crate::Writes>(c: &C, t: &TeamRow) -> Result<(), Sto
 }
 
 /// Every team of a tenant, by name.
-pub async fn teams_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<TeamRow>, StoreError> {
+pub async fn teams_of<C: crate::Reads>(c: &C, tenant_id: &str) -> Result<Vec<TeamRow>, StoreError> {
     let q = Query::select()
         .columns(COLS)
         .from(SysTeams::Table)
@@ -96,7 +96,7 @@ pub async fn lock_teams_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<V
 }
 
 /// A team of the tenant by id or by name.
-pub async fn find_team<C: crate::Writes>(
+pub async fn find_team<C: crate::Reads>(
     c: &C,
     tenant_id: &str,
     id_or_name: &str,
@@ -121,7 +121,7 @@ struct Membership {
 }
 
 /// (team id, user id) of every membership of the tenant's teams.
-pub async fn memberships_of<C: crate::Writes>(c: &C, tenant_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+pub async fn memberships_of<C: crate::Reads>(c: &C, tenant_id: &str) -> Result<Vec<(String, String)>, StoreError> {
     let q = Query::select()
         .column((a("m"), SysTeamMembers::TeamId))
         .column((a("m"), SysTeamMembers::UserId))

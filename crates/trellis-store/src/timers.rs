@@ -132,7 +132,7 @@ pub async fn cancel_rule_timers<C: crate::Writes>(c: &C, key: &str) -> Result<u6
 /// Pending timers due by `now`, soonest first, read through the partial index on due times (so
 /// a sweep never touches timers that are not due). On PostgreSQL the rows are locked and rows
 /// another node holds are skipped.
-pub async fn due<C: crate::Writes>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<TimerRow>, StoreError> {
+pub async fn due<C: crate::Reads>(c: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<TimerRow>, StoreError> {
     let mut q = Query::select();
     q.columns(COLS)
         .from(SysTimers::Table)
@@ -159,7 +159,7 @@ pub async fn mark_fired<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) ->
 }
 
 /// A record's timers of a kind, newest first.
-pub async fn of_record<C: crate::Writes>(c: &C, record_id: &str) -> Result<Vec<TimerRow>, StoreError> {
+pub async fn of_record<C: crate::Reads>(c: &C, record_id: &str) -> Result<Vec<TimerRow>, StoreError> {
     let q = Query::select()
         .columns(COLS)
         .from(SysTimers::Table)

@@ -24,14 +24,23 @@ use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::sqlite::{SqliteQueryResult, SqliteRow};
 use sea_orm::sqlx::{self, Either, Sqlite};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
-    Statement, TransactionTrait,
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr, Statement,
+    TransactionTrait,
 };
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
 
 use crate::Db;
 
+/// What the store's reading functions take: the read pool ([`Db::read`]) or a write
+/// transaction (to read what it has written, or under its locks).
+pub trait Reads: ConnectionTrait + Send + Sync {}
+
+impl<T: ConnectionTrait + Send + Sync> Reads for T {}
+
+/// What the store's writing functions take: a [`WriteTx`], never a pool, so every write is in
+/// a write transaction.
+///
 /// Statement execution with the option of deferring a write whose outcome is not read.
 #[async_trait::async_trait]
 pub trait Writes: ConnectionTrait + Send + Sync {
@@ -48,7 +57,10 @@ pub trait Writes: ConnectionTrait + Send + Sync {
     }
 }
 
-impl Writes for DatabaseConnection {}
+/// For the store's own tests, which write on a bare connection.
+#[cfg(test)]
+impl Writes for sea_orm::DatabaseConnection {}
+/// The migrations' transaction (the store's alone: nothing outside it reaches a connection).
 impl Writes for DatabaseTransaction {}
 
 /// A write transaction (or a savepoint inside one).

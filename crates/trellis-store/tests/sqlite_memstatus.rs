@@ -23,8 +23,7 @@ async fn sqlite_allocates_without_counting_once_statistics_are_off() {
     let db = Db::connect(&format!("sqlite://{}/s.db", dir.path().display()))
         .await
         .unwrap();
-    db.write
-        .execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('x')")
+    db.raw_execute_for_tests("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('x')")
         .await
         .unwrap();
     let row = db

@@ -613,7 +613,9 @@ impl Engine {
                 data: json!({"rule": rule.name, "payload": payload}).to_string(),
                 depth: 0,
             };
-            events::insert(&self.db.write, std::slice::from_ref(&e)).await?;
+            let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+            events::insert(&tx, std::slice::from_ref(&e)).await?;
+            tx.commit().await.map_err(StoreError::from)?;
             self.wake_dispatcher();
             return Ok(e.id);
         }
@@ -698,7 +700,7 @@ impl Engine {
     /// The caller's access to an entity of the app by name (`None`: no such entity).
     /// A related record as the caller reads it (dry runs): `None` outside their read scope, and
     /// without the fields their roles hide.
-    pub(crate) async fn related_as<C: trellis_store::Writes>(
+    pub(crate) async fn related_as<C: trellis_store::Reads>(
         &self,
         conn: &C,
         ctx: &TenantCtx,

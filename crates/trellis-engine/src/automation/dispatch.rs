@@ -30,7 +30,7 @@ pub const DEFAULT_ATTEMPTS: u32 = 5;
 /// `automation_runs_per_minute`).
 pub const DEFAULT_RUNS_PER_MINUTE: i64 = 60_000;
 
-async fn runs_per_minute<C: trellis_store::Writes>(conn: &C, tenant_id: &str) -> Result<i64, Error> {
+async fn runs_per_minute<C: trellis_store::Reads>(conn: &C, tenant_id: &str) -> Result<i64, Error> {
     Ok(
         trellis_store::settings::get(conn, tenant_id, "automation_runs_per_minute")
             .await?
@@ -217,7 +217,7 @@ pub(crate) fn condition_context(entity: Option<&CompiledEntity>, row: Option<&Ro
 
 impl Engine {
     /// The compiled app with this id (from the registry when current).
-    pub(crate) async fn app_by_id<C: trellis_store::Writes>(
+    pub(crate) async fn app_by_id<C: trellis_store::Reads>(
         &self,
         conn: &C,
         id: &str,
@@ -394,7 +394,7 @@ impl Engine {
     /// Loads, once per run, the records the rule's templates reach through N:1 relations
     /// (`{{record.customer.phone}}`) into the input's [`template::RELATED`], shortest path first.
     /// `reader` reads them as a caller does (dry runs: their scope and view); `None` as the rule.
-    pub(crate) async fn follow_relations<C: trellis_store::Writes>(
+    pub(crate) async fn follow_relations<C: trellis_store::Reads>(
         &self,
         conn: &C,
         app: &LoadedApp,

@@ -191,7 +191,7 @@ impl Engine {
     }
 
     /// The user a rule acts as: the one whose change triggered it, else a tenant administrator.
-    async fn rule_ctx<C: trellis_store::Writes>(
+    async fn rule_ctx<C: trellis_store::Reads>(
         &self,
         conn: &C,
         job: &JobRow,
@@ -207,7 +207,7 @@ impl Engine {
     /// The triggering user if still enabled, else the tenant's first administrator. A change
     /// made through an API token with a role (`via` = `token:<id>`) runs its rules with only
     /// that role, as the token acted: a rule never acts with more than its trigger had.
-    async fn acting_user<C: trellis_store::Writes>(
+    async fn acting_user<C: trellis_store::Reads>(
         &self,
         conn: &C,
         tenant_id: &str,

@@ -657,7 +657,8 @@ async fn each_user_sees_and_reads_only_their_own_notifications(b: Backend) {
     let (admin_id, tenant) = whoami(&app, &app.token).await;
     let other = app.new_tenant("globex", "boss@globex.example").await;
     let (other_id, other_tenant) = whoami(&app, &other).await;
-    let db = &app.engine().db.write;
+    let tx = app.engine().db.begin_write().await.unwrap();
+    let db = &tx;
     let notify = trellis_engine::notifications::notify;
     let title = Label::new("新商机", "New deal");
     notify(
@@ -684,6 +685,7 @@ async fn each_user_sees_and_reads_only_their_own_notifications(b: Backend) {
         .await
         .unwrap();
     notify(db, &tenant, &[], "nobody", &title, json!({})).await.unwrap();
+    tx.commit().await.unwrap();
 
     let mine = app.get("/api/v1/notifications").await.expect(200).body;
     assert_eq!(mine["unread"], 1, "{mine}");

@@ -79,9 +79,10 @@ async fn member(app: &TestApp, app_name: &str, email: &str, roles: &[&str]) -> (
         .await
         .expect("read")
         .expect("app");
+    let tx = engine.db.begin_write().await.expect("begin");
     for r in roles {
         trellis_tests::trellis_store::directory::add_member(
-            &engine.db.write,
+            &tx,
             &user.tenant_id,
             &row.id,
             r,
@@ -91,6 +92,7 @@ async fn member(app: &TestApp, app_name: &str, email: &str, roles: &[&str]) -> (
         .await
         .expect("member");
     }
+    tx.commit().await.expect("commit");
     (user.id, app.login(email, PASSWORD).await)
 }
 

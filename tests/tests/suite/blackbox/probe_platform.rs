@@ -637,8 +637,9 @@ impl World {
     }
 
     async fn setting(&self, key: &str, value: Value) {
+        let tx = self.app.engine().db.begin_write().await.expect("begin");
         trellis_tests::trellis_store::settings::put(
-            &self.app.engine().db.write,
+            &tx,
             self.ctx.tenant_id(),
             key,
             &value.to_string(),
@@ -646,6 +647,7 @@ impl World {
         )
         .await
         .expect("setting");
+        tx.commit().await.expect("commit");
     }
 }
 

@@ -245,9 +245,9 @@ async fn passwords_follow_the_policy_on_every_path(backend: Backend) {
         created_at: trellis_core::value::now_micros(),
         disabled_at: None,
     };
-    trellis_store::system::insert_user(&app.engine().db.write, &row)
-        .await
-        .expect("insert");
+    let tx = app.engine().db.begin_write().await.expect("begin");
+    trellis_store::system::insert_user(&tx, &row).await.expect("insert");
+    tx.commit().await.expect("commit");
     app.login("old@example.com", "old-pw").await;
 }
 

@@ -65,8 +65,9 @@ impl World {
     }
 
     async fn setting(&self, key: &str, value: Value) {
+        let tx = self.engine().db.begin_write().await.expect("begin");
         trellis_tests::trellis_store::settings::put(
-            &self.engine().db.write,
+            &tx,
             self.ctx.tenant_id(),
             key,
             &value.to_string(),
@@ -74,6 +75,7 @@ impl World {
         )
         .await
         .expect("setting");
+        tx.commit().await.expect("commit");
     }
 
     async fn user(&self, email: &str) -> String {
@@ -123,8 +125,9 @@ async fn recipients_are_users_role_members_fields_owner_and_addresses(backend: B
     let admin = w.admin_id().await;
     let li = w.user("li@example.com").await;
     let wang = w.user("wang@example.com").await;
+    let tx = w.engine().db.begin_write().await.unwrap();
     trellis_tests::trellis_store::directory::add_member(
-        &w.engine().db.write,
+        &tx,
         w.ctx.tenant_id(),
         &w.loaded.id,
         "sales_rep",
@@ -133,6 +136,7 @@ async fn recipients_are_users_role_members_fields_owner_and_addresses(backend: B
     )
     .await
     .unwrap();
+    tx.commit().await.unwrap();
     let i = input(json!({"id": "r1", "title": "ACME", "rep": li, "owner": admin,
         "extra": {"contact": "buyer@acme.example, +86 138-0000-0000"}}));
     let ctx = w.action(&i);

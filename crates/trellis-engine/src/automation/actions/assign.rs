@@ -17,15 +17,21 @@ use trellis_store::{directory, records, system};
 
 use crate::automation::{ActionCtx, ActionError};
 
-/// The owner for the action at `action` (its index in the rule's actions), on the write
-/// connection. Not inside a transaction on SQLite (one write connection): use [`pick_in`] there.
+/// The owner for the action at `action` (its index in the rule's actions), in a write
+/// transaction of its own. Not inside another one (on SQLite the writer would wait for
+/// itself): use [`pick_in`] there.
 pub async fn pick(
     ctx: &ActionCtx<'_>,
     action: usize,
     strategy: &AssignStrategy,
     entity: &CompiledEntity,
 ) -> Result<String, ActionError> {
-    pick_in(&ctx.engine.db.write, ctx, action, strategy, entity).await
+    // Beginning or committing may fail like any database call: worth retrying.
+    let db_failure = |e| ActionError::from(trellis_core::Error::from(trellis_store::StoreError::from(e)));
+    let tx = ctx.engine.db.begin_write().await.map_err(db_failure)?;
+    let owner = pick_in(&tx, ctx, action, strategy, entity).await?;
+    tx.commit().await.map_err(db_failure)?;
+    Ok(owner)
 }
 
 /// [`pick`] on the caller's connection (the job's transaction: the round-robin turn is then
@@ -67,7 +73,7 @@ pub async fn pick_in<C: trellis_store::Writes>(
 
 /// The named users and the role's members that are active users of the tenant, sorted, once
 /// each; none is a fatal error.
-async fn candidates<C: trellis_store::Writes>(
+async fn candidates<C: trellis_store::Reads>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     users: &[String],

@@ -62,7 +62,7 @@ pub async fn run<C: trellis_store::Writes>(
 }
 
 /// The fields of the entity hidden from a user (sorted).
-async fn hidden_for<C: trellis_store::Writes>(
+async fn hidden_for<C: trellis_store::Reads>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     entity: &Arc<CompiledEntity>,

@@ -26,7 +26,7 @@ pub async fn resolve(ctx: &ActionCtx<'_>, to: &Recipients) -> Result<Vec<Target>
 }
 
 /// [`resolve`] on the caller's connection (inside a job's transaction).
-pub async fn resolve_in<C: trellis_store::Writes>(
+pub async fn resolve_in<C: trellis_store::Reads>(
     conn: &C,
     ctx: &ActionCtx<'_>,
     to: &Recipients,
@@ -60,7 +60,7 @@ pub struct Unresolved {
 
 /// Resolves `to` against the run input (`input.record` for fields, owner and templates):
 /// every recipient once, and each part that gave nobody.
-pub async fn resolve_all<C: trellis_store::Writes>(
+pub async fn resolve_all<C: trellis_store::Reads>(
     conn: &C,
     tenant_id: &str,
     app_id: &str,

@@ -10,11 +10,16 @@ use serde_json::{Value, json};
 
 use crate::automation::{ActionCtx, ActionError, template};
 
-/// Renders and stores the document on the write connection. Answers
-/// `{id, name, size, content_type, sha256}` (an attachment value). Not inside a transaction on
-/// SQLite (one write connection): use [`run_in`] there.
+/// Renders and stores the document, recorded in a write transaction of its own. Answers
+/// `{id, name, size, content_type, sha256}` (an attachment value). Not inside another one (on
+/// SQLite the writer would wait for itself): use [`run_in`] there.
 pub async fn run(ctx: &ActionCtx<'_>, template: &str, name: &str) -> Result<Value, ActionError> {
-    run_in(&ctx.engine.db.write, ctx, template, name).await
+    // Beginning or committing may fail like any database call: worth retrying.
+    let db_failure = |e| ActionError::from(trellis_core::Error::from(trellis_store::StoreError::from(e)));
+    let tx = ctx.engine.db.begin_write().await.map_err(db_failure)?;
+    let file = run_in(&tx, ctx, template, name).await?;
+    tx.commit().await.map_err(db_failure)?;
+    Ok(file)
 }
 
 /// [`run`] recording the file on the caller's connection (the job's transaction).
