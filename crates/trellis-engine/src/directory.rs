@@ -9,6 +9,7 @@ use serde_json::Value;
 use trellis_core::calendar::{Calendar, CalendarDef};
 use trellis_core::def::{AppDef, Label, RoleDef};
 use trellis_core::schema::{self, DefKind};
+use trellis_core::status::EventKind;
 use trellis_core::value::{format_datetime, now_micros};
 use trellis_core::{Error, FieldError, Slug};
 use trellis_store::StoreError;
@@ -264,7 +265,7 @@ impl Engine {
             &row.id,
             "$roles",
             &row.id,
-            "role_member_added",
+            EventKind::RoleMemberAdded,
             data,
         )
         .await?;
@@ -289,7 +290,7 @@ impl Engine {
             &row.id,
             "$roles",
             &row.id,
-            "role_member_removed",
+            EventKind::RoleMemberRemoved,
             data,
         )
         .await?;

@@ -13,7 +13,7 @@ use trellis_core::pipeline::{
     ApprovalMode, ApprovalPolicy, PipelineDef, Requirements, StageDef, TransitionDef, UserRef, media_type_allowed,
 };
 use trellis_core::pipeline::{SopAction, StageKind};
-use trellis_core::status::{ApprovalStatus, VoteDecision};
+use trellis_core::status::{ApprovalStatus, EventKind, VoteDecision};
 use trellis_core::{CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Label, Val};
 use trellis_rules::{ScriptContext, UserInfo, record_map};
 use trellis_store::records::{self, Row};
@@ -864,7 +864,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: &id,
-                kind: "stage_changed",
+                kind: EventKind::StageChanged,
                 actor,
                 via: via.0,
                 depth: via.1,
@@ -931,7 +931,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: &id,
-                kind: "approval_requested",
+                kind: EventKind::ApprovalRequested,
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
                 depth: ctx.depth(),
@@ -1226,9 +1226,9 @@ impl Engine {
                 entity,
                 record_id: &a.record_id,
                 kind: if approve {
-                    "approval_approved_vote"
+                    EventKind::ApprovalApprovedVote
                 } else {
-                    "approval_rejected_vote"
+                    EventKind::ApprovalRejectedVote
                 },
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
@@ -1249,7 +1249,7 @@ impl Engine {
                         app,
                         entity,
                         record_id: &a.record_id,
-                        kind: "approval_rejected",
+                        kind: EventKind::ApprovalRejected,
                         actor: Some(ctx.user_id()),
                         via: ctx.via(),
                         depth: ctx.depth(),
@@ -1326,7 +1326,7 @@ impl Engine {
                         app,
                         entity,
                         record_id: &a.record_id,
-                        kind: "approval_approved",
+                        kind: EventKind::ApprovalApproved,
                         actor: Some(ctx.user_id()),
                         via: ctx.via(),
                         depth: ctx.depth(),
@@ -1701,7 +1701,7 @@ impl Engine {
                 app: &app,
                 entity: &entity,
                 record_id,
-                kind: "sla_breached",
+                kind: EventKind::SlaBreached,
                 actor: None,
                 via: Some(format!("timer:{}", t.id)),
                 depth: 0,

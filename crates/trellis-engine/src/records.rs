@@ -11,6 +11,7 @@ use trellis_core::autonumber::AutoFormat;
 use trellis_core::def::{AppDef, EntityDef, FieldType};
 use trellis_core::permissions::{HiddenFields, Right, script_reads_hidden};
 use trellis_core::query::{Filter, decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
+use trellis_core::status::EventKind;
 use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
 use trellis_store::records::{self, ListQuery, NewMeta, Row};
 use trellis_store::{StoreError, system};
@@ -645,7 +646,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: &meta.id,
-                kind: "created",
+                kind: EventKind::Created,
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
                 depth: ctx.depth(),
@@ -894,7 +895,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: id,
-                kind: "updated",
+                kind: EventKind::Updated,
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
                 depth: ctx.depth(),
@@ -997,7 +998,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: id,
-                kind: "deleted",
+                kind: EventKind::Deleted,
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
                 depth: ctx.depth(),

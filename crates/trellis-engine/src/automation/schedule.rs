@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use trellis_core::automation::Trigger;
+use trellis_core::status::EventKind;
 use trellis_core::{AppDef, Error, FieldError};
 use trellis_store::events::EventRow;
 use trellis_store::{events, jobs, timers};
@@ -115,7 +116,7 @@ pub async fn fire<C: trellis_store::Writes>(
         app_id: t.app_id.clone(),
         entity_id: t.entity_id.clone(),
         record_id: t.record_id.clone().unwrap_or_default(),
-        kind: "timer".into(),
+        kind: EventKind::Timer.to_string(),
         actor: None,
         via: Some(format!("timer:{}", t.id)),
         at: now,
