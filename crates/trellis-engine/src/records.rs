@@ -990,7 +990,7 @@ impl Engine {
         if !records::delete(tx, entity, id, Some(current.version())).await? {
             return Err(stale(current.version()));
         }
-        trellis_store::timers::cancel_for_record(tx, id, "sla").await?;
+        trellis_store::timers::cancel_for_record(tx, id, trellis_core::status::TimerKind::Sla).await?;
         crate::history::record_event(
             tx,
             crate::history::EventDraft {

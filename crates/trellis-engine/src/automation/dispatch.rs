@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use trellis_core::automation::{MAX_DEPTH, RuleDef, Trigger};
-use trellis_core::status::EventKind;
+use trellis_core::status::{EventKind, JobStatus, RunStatus, TimerKind, TimerStatus};
 use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_rules::{ScriptContext, UserInfo, json_to_dynamic, record_map, to_dynamic};
 use trellis_store::events::EventRow;
@@ -452,14 +452,14 @@ impl Engine {
             record_id: e.map(|e| e.record_id.clone()).filter(|r| !r.is_empty()),
             trigger: input["event"].to_string(),
             matched: false,
-            status: "running".into(),
+            status: RunStatus::Running.to_string(),
             error: None,
             depth,
             started_at: now,
             finished_at: None,
         };
         if depth >= MAX_DEPTH {
-            run.status = "depth_limit".into();
+            run.status = RunStatus::DepthLimit.to_string();
             run.error = Some(format!(
                 "not run: the change was made {depth} rules deep (a chain stops at {MAX_DEPTH})"
             ));
@@ -490,14 +490,14 @@ impl Engine {
         };
         match matched {
             Err(msg) => {
-                run.status = "error".into();
+                run.status = RunStatus::Error.to_string();
                 run.error = Some(format!("the condition failed: {msg}"));
                 run.finished_at = Some(now);
                 jobs::insert_run(tx, &run).await?;
                 Ok(0)
             }
             Ok(false) => {
-                run.status = "skipped".into();
+                run.status = RunStatus::Skipped.to_string();
                 run.finished_at = Some(now);
                 jobs::insert_run(tx, &run).await?;
                 Ok(0)
@@ -524,7 +524,7 @@ impl Engine {
                         action_index: i as i32,
                         action: a.kind().to_string(),
                         idempotency_key: format!("{key_base}:{i}"),
-                        status: if i == 0 { "queued" } else { "waiting" }.into(),
+                        status: if i == 0 { JobStatus::Queued } else { JobStatus::Waiting }.to_string(),
                         attempts: 0,
                         max_attempts: attempts,
                         next_run_at: now,
@@ -617,10 +617,10 @@ impl Engine {
                                 app_id: app.id.clone(),
                                 entity_id: e.entity_id.clone(),
                                 record_id: Some(e.record_id.clone()),
-                                kind: "rule".into(),
+                                kind: TimerKind::Rule.to_string(),
                                 key,
                                 due_at: due,
-                                status: "pending".into(),
+                                status: TimerStatus::Pending.to_string(),
                                 data: json!({"rule": rule.name}).to_string(),
                             },
                         )
