@@ -38,6 +38,19 @@ macro_rules! vocabulary {
                 f.write_str(self.as_str())
             }
         }
+
+        /// A stored word (a `String` column) compared with the value it should name.
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
     };
 }
 
@@ -96,6 +109,78 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What an event (of a record's history, of the audit trail, or that starts rules) records.
+    EventKind {
+        /// A record was created.
+        Created => "created",
+        /// A record's values changed (`changes`).
+        Updated => "updated",
+        /// A record was deleted.
+        Deleted => "deleted",
+        /// A record moved from stage `from` to stage `to`.
+        StageChanged => "stage_changed",
+        /// A move waits for approval (`approval`, `from`, `to`).
+        ApprovalRequested => "approval_requested",
+        /// An approval's policy was met: the record moved.
+        ApprovalApproved => "approval_approved",
+        /// An approver refused: the record stays.
+        ApprovalRejected => "approval_rejected",
+        /// One approver approved; the policy waits for more.
+        ApprovalApprovedVote => "approval_approved_vote",
+        /// One approver refused (the approval is rejected with it).
+        ApprovalRejectedVote => "approval_rejected_vote",
+        /// A record stayed in a stage past its SLA (`stage`).
+        SlaBreached => "sla_breached",
+        /// A rule's timer fired (relative time, SLA due, cron): `rule`, `due_at`.
+        Timer => "timer",
+        /// A rule's inbound webhook was called: `rule`, `payload`.
+        Webhook => "webhook",
+        /// A user ran a manual rule on a record: `rule`.
+        Manual => "manual",
+        /// A rule's test run (never stored).
+        Test => "test",
+        /// An app was created (audit).
+        AppCreated => "app_created",
+        /// An app's definition changed, with its plan (audit).
+        AppChanged => "app_changed",
+        /// An app was deleted (audit).
+        AppDeleted => "app_deleted",
+        /// A user was given a role (audit).
+        RoleMemberAdded => "role_member_added",
+        /// A user lost a role (audit).
+        RoleMemberRemoved => "role_member_removed",
+        /// An API token was created (audit).
+        TokenCreated => "token_created",
+        /// An API token was revoked (audit).
+        TokenRevoked => "token_revoked",
+    }
+}
+
+vocabulary! {
+    /// What a durable timer is for.
+    TimerKind {
+        /// A stage's SLA: breached when it fires.
+        Sla => "sla",
+        /// A relative-time or SLA-due rule's fire on one record.
+        Rule => "rule",
+        /// A cron rule's next fire.
+        Cron => "cron",
+    }
+}
+
+vocabulary! {
+    /// Where a durable timer stands.
+    TimerStatus {
+        /// Not fired yet.
+        Pending => "pending",
+        /// Fired once (by one node).
+        Fired => "fired",
+        /// No longer wanted (the record moved on or was deleted, the rule changed).
+        Cancelled => "cancelled",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +203,22 @@ mod tests {
             assert_eq!(serde_json::to_value(j).unwrap(), serde_json::json!(j.as_str()));
             assert_eq!(JobStatus::parse(j.as_str()), Some(*j));
         }
+        for k in EventKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::json!(k.as_str()));
+            assert_eq!(EventKind::parse(k.as_str()), Some(*k));
+        }
+        for k in TimerKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::json!(k.as_str()));
+            assert_eq!(TimerKind::parse(k.as_str()), Some(*k));
+        }
+        for s in TimerStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+            assert_eq!(TimerStatus::parse(s.as_str()), Some(*s));
+        }
         assert_eq!(ApprovalStatus::parse("Pending"), None);
+        assert!(*"approval_approved_vote" == EventKind::ApprovalApprovedVote);
+        let stored = String::from("cron");
+        assert!(stored == TimerKind::Cron);
+        assert!(stored != TimerKind::Rule);
     }
 }

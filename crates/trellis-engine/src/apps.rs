@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use trellis_core::def::{AppDef, EntityDef, FieldDef};
 use trellis_core::plan::{Step, StepSummary, plan};
+use trellis_core::status::EventKind;
 use trellis_core::validate::{forget_ids, parse_app, parse_entity, parse_field, reissue_new_ids, validate_app};
 use trellis_core::{Error, FieldError, Slug};
 
@@ -252,7 +253,7 @@ impl Engine {
         ddl::apply(&tx, &steps, false).await?;
         crate::automation::schedule::sync_cron(&tx, ctx.tenant_id(), &row.id, &def).await?;
         let created = serde_json::json!({"name": row.name, "version": 1});
-        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, "app_created", created).await?;
+        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, EventKind::AppCreated, created).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.registry.put(ctx.tenant_id(), Arc::new(loaded));
         Ok(app_out(&row, trellis_core::automation::masked_app(&def)))
@@ -275,7 +276,7 @@ impl Engine {
         ddl::apply(&tx, &steps, true).await?;
         system::delete_app(&tx, &row.id).await?;
         let deleted = serde_json::json!({"name": row.name, "version": row.version});
-        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, "app_deleted", deleted).await?;
+        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, EventKind::AppDeleted, deleted).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.registry.remove(ctx.tenant_id(), name.as_str());
         Ok(())
@@ -369,7 +370,7 @@ impl Engine {
         }
         system::insert_app_version(&tx, &row.id, next.version, &definition, Some(ctx.user_id()), now).await?;
         let changed = serde_json::json!({"from_version": row.version, "version": next.version, "plan": summary});
-        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, "app_changed", changed).await?;
+        crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, EventKind::AppChanged, changed).await?;
         tx.commit().await.map_err(StoreError::from)?;
         // An index made on a table with rows has no planner statistics until the table is
         // analysed; without them SQLite guesses and may ignore it.

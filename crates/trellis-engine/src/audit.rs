@@ -35,7 +35,7 @@ pub async fn write<C: trellis_store::Writes>(
     app_id: &str,
     entity_id: &str,
     record_id: &str,
-    kind: &str,
+    kind: trellis_core::status::EventKind,
     data: Value,
 ) -> Result<(), Error> {
     let e = EventRow {
@@ -44,7 +44,7 @@ pub async fn write<C: trellis_store::Writes>(
         app_id: app_id.to_string(),
         entity_id: entity_id.to_string(),
         record_id: record_id.to_string(),
-        kind: kind.to_string(),
+        kind: kind.as_str().to_string(),
         actor: Some(ctx.user_id().to_string()),
         via: ctx.via(),
         at: now_micros(),

@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use trellis_core::Error;
+use trellis_core::status::EventKind;
 use trellis_store::system::{self, TokenRow, UserRow};
 use trellis_store::{StoreError, WriteTx, security};
 
@@ -571,7 +572,7 @@ impl Engine {
             crate::audit::TENANT_SCOPE,
             "$tokens",
             &row.id,
-            "token_created",
+            EventKind::TokenCreated,
             data,
         )
         .await?;
@@ -602,7 +603,7 @@ impl Engine {
             crate::audit::TENANT_SCOPE,
             "$tokens",
             id,
-            "token_revoked",
+            EventKind::TokenRevoked,
             serde_json::json!({}),
         )
         .await?;

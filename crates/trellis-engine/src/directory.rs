@@ -9,6 +9,7 @@ use serde_json::Value;
 use trellis_core::calendar::{Calendar, CalendarDef};
 use trellis_core::def::{AppDef, Label, RoleDef};
 use trellis_core::schema::{self, DefKind};
+use trellis_core::status::EventKind;
 use trellis_core::value::{format_datetime, now_micros};
 use trellis_core::{Error, FieldError, Slug};
 use trellis_store::StoreError;
@@ -251,7 +252,7 @@ impl Engine {
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         directory::add_member(&tx, ctx.tenant_id(), &row.id, r.name.as_str(), user, now_micros()).await?;
         let data = serde_json::json!({"role": r.name, "user": user});
-        crate::audit::write(&tx, ctx, &row.id, "$roles", &row.id, "role_member_added", data).await?;
+        crate::audit::write(&tx, ctx, &row.id, "$roles", &row.id, EventKind::RoleMemberAdded, data).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_roles(&row.id, user);
         self.role_entry(&row.id, r).await
@@ -269,7 +270,7 @@ impl Engine {
             )));
         }
         let data = serde_json::json!({"role": role, "user": user});
-        crate::audit::write(&tx, ctx, &row.id, "$roles", &row.id, "role_member_removed", data).await?;
+        crate::audit::write(&tx, ctx, &row.id, "$roles", &row.id, EventKind::RoleMemberRemoved, data).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_roles(&row.id, user);
         Ok(())

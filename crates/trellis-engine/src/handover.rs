@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 use trellis_core::query::{Filter, Op, parse_filter};
+use trellis_core::status::EventKind;
 use trellis_core::value::now_micros;
 use trellis_core::{Error, FieldError, Label, Val};
 use trellis_store::records::{self, ListQuery};
@@ -162,7 +163,7 @@ impl Engine {
                         app: &app,
                         entity: e,
                         record_id: row.id(),
-                        kind: "updated",
+                        kind: EventKind::Updated,
                         actor: Some(ctx.user_id()),
                         via: ctx.via(),
                         depth: ctx.depth(),

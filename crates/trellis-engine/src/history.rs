@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
+use trellis_core::status::EventKind;
 use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_store::events::{self, EventRow};
 
@@ -15,7 +16,7 @@ pub struct EventDraft<'a> {
     pub app: &'a LoadedApp,
     pub entity: &'a CompiledEntity,
     pub record_id: &'a str,
-    pub kind: &'a str,
+    pub kind: EventKind,
     pub actor: Option<&'a str>,
     pub via: Option<String>,
     /// How many rules deep the change is (the loop guard of automation reads it).
@@ -31,7 +32,7 @@ impl EventDraft<'_> {
             app_id: self.app.id.clone(),
             entity_id: self.entity.def.storage_id().to_string(),
             record_id: self.record_id.to_string(),
-            kind: self.kind.to_string(),
+            kind: self.kind.as_str().to_string(),
             actor: self.actor.map(str::to_string),
             via: self.via,
             at: trellis_core::value::now_micros(),

@@ -13,7 +13,7 @@ use trellis_core::pipeline::{
     ApprovalMode, ApprovalPolicy, PipelineDef, Requirements, StageDef, TransitionDef, UserRef, media_type_allowed,
 };
 use trellis_core::pipeline::{SopAction, StageKind};
-use trellis_core::status::{ApprovalStatus, VoteDecision};
+use trellis_core::status::{ApprovalStatus, EventKind, TimerKind, TimerStatus, VoteDecision};
 use trellis_core::{CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Label, Val};
 use trellis_rules::{ScriptContext, UserInfo, record_map};
 use trellis_store::records::{self, Row};
@@ -460,10 +460,10 @@ pub async fn start_timer<C: trellis_store::Writes>(
                 app_id: app.id.clone(),
                 entity_id: entity.def.storage_id().to_string(),
                 record_id: Some(record_id.to_string()),
-                kind: "sla".into(),
+                kind: TimerKind::Sla.to_string(),
                 key: stage.to_string(),
                 due_at: due,
-                status: "pending".into(),
+                status: TimerStatus::Pending.to_string(),
                 data: "{}".into(),
             },
         )
@@ -841,7 +841,7 @@ impl Engine {
         if !records::update(tx, entity, &id, Some(row.version()), now, None, &values).await? {
             return Err(crate::records::stale(row.version()));
         }
-        timers::cancel_for_record(tx, &id, "sla").await?;
+        timers::cancel_for_record(tx, &id, TimerKind::Sla).await?;
         start_timer(tx, tenant_id, app, entity, &id, to.key.as_str(), due).await?;
         let mut data = json!({
             "from": from,
@@ -864,7 +864,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: &id,
-                kind: "stage_changed",
+                kind: EventKind::StageChanged,
                 actor,
                 via: via.0,
                 depth: via.1,
@@ -919,7 +919,7 @@ impl Engine {
             comment: req.comment.clone(),
             evidence: Value::Array(evidence.iter().map(Evidence::to_json).collect()).to_string(),
             policy: serde_json::to_string(policy).map_err(|e| Error::internal(e.to_string()))?,
-            status: "pending".into(),
+            status: ApprovalStatus::Pending.to_string(),
             decided_at: None,
             reason: None,
         };
@@ -931,7 +931,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: &id,
-                kind: "approval_requested",
+                kind: EventKind::ApprovalRequested,
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
                 depth: ctx.depth(),
@@ -1226,9 +1226,9 @@ impl Engine {
                 entity,
                 record_id: &a.record_id,
                 kind: if approve {
-                    "approval_approved_vote"
+                    EventKind::ApprovalApprovedVote
                 } else {
-                    "approval_rejected_vote"
+                    EventKind::ApprovalRejectedVote
                 },
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
@@ -1249,7 +1249,7 @@ impl Engine {
                         app,
                         entity,
                         record_id: &a.record_id,
-                        kind: "approval_rejected",
+                        kind: EventKind::ApprovalRejected,
                         actor: Some(ctx.user_id()),
                         via: ctx.via(),
                         depth: ctx.depth(),
@@ -1326,7 +1326,7 @@ impl Engine {
                         app,
                         entity,
                         record_id: &a.record_id,
-                        kind: "approval_approved",
+                        kind: EventKind::ApprovalApproved,
                         actor: Some(ctx.user_id()),
                         via: ctx.via(),
                         depth: ctx.depth(),
@@ -1395,7 +1395,7 @@ impl Engine {
         let votes = approvals::votes(conn, &a.id).await?;
         let approvers: Vec<String> = votes
             .iter()
-            .filter(|v| v.decision == "approve")
+            .filter(|v| v.decision == VoteDecision::Approve)
             .map(|v| v.on_behalf_of.clone().unwrap_or_else(|| v.user_id.clone()))
             .collect();
         Ok(match policy.mode {
@@ -1633,13 +1633,13 @@ impl Engine {
                     continue;
                 }
                 fired += 1;
-                let done = match t.kind.as_str() {
-                    "sla" => self.breach(&tx, &t, now).await,
-                    "rule" | "cron" => {
+                let done = match TimerKind::parse(&t.kind) {
+                    Some(TimerKind::Sla) => self.breach(&tx, &t, now).await,
+                    Some(TimerKind::Rule | TimerKind::Cron) => {
                         let app = self.app_by_id(&tx, &t.app_id).await?;
                         crate::automation::schedule::fire(&tx, &t, app.as_ref().map(|a| &a.def), now).await
                     }
-                    _ => Ok(()),
+                    None => Ok(()),
                 };
                 if let Err(e) = done {
                     tracing::error!(timer = %t.id, error = %e.detail, "timer could not be processed");
@@ -1701,7 +1701,7 @@ impl Engine {
                 app: &app,
                 entity: &entity,
                 record_id,
-                kind: "sla_breached",
+                kind: EventKind::SlaBreached,
                 actor: None,
                 via: Some(format!("timer:{}", t.id)),
                 depth: 0,
@@ -1887,7 +1887,13 @@ pub async fn reconcile<C: trellis_store::Writes>(
                 if !had_sla {
                     continue;
                 }
-                timers::cancel_for_key(conn, entity.def.storage_id().as_str(), "sla", stage.key.as_str()).await?;
+                timers::cancel_for_key(
+                    conn,
+                    entity.def.storage_id().as_str(),
+                    TimerKind::Sla,
+                    stage.key.as_str(),
+                )
+                .await?;
                 stages::clear_due(conn, table, stage.key.as_str()).await?;
                 continue;
             }

@@ -11,6 +11,7 @@ use trellis_core::autonumber::AutoFormat;
 use trellis_core::def::{AppDef, EntityDef, FieldType};
 use trellis_core::permissions::{HiddenFields, Right, script_reads_hidden};
 use trellis_core::query::{Filter, decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
+use trellis_core::status::EventKind;
 use trellis_core::{CompiledApp, CompiledEntity, CompiledField, Error, ErrorCode, FieldError, Val};
 use trellis_store::records::{self, ListQuery, NewMeta, Row};
 use trellis_store::{StoreError, system};
@@ -655,7 +656,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: &meta.id,
-                kind: "created",
+                kind: EventKind::Created,
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
                 depth: ctx.depth(),
@@ -904,7 +905,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: id,
-                kind: "updated",
+                kind: EventKind::Updated,
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
                 depth: ctx.depth(),
@@ -999,7 +1000,7 @@ impl Engine {
         if !records::delete(tx, entity, id, Some(current.version())).await? {
             return Err(stale(current.version()));
         }
-        trellis_store::timers::cancel_for_record(tx, id, "sla").await?;
+        trellis_store::timers::cancel_for_record(tx, id, trellis_core::status::TimerKind::Sla).await?;
         crate::history::record_event(
             tx,
             crate::history::EventDraft {
@@ -1007,7 +1008,7 @@ impl Engine {
                 app,
                 entity,
                 record_id: id,
-                kind: "deleted",
+                kind: EventKind::Deleted,
                 actor: Some(ctx.user_id()),
                 via: ctx.via(),
                 depth: ctx.depth(),

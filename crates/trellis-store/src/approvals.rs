@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{DeriveIden, FromQueryResult};
+use trellis_core::status::ApprovalStatus;
 
 use crate::error::StoreError;
 use crate::rows;
@@ -173,7 +174,7 @@ pub async fn decide<C: crate::Writes>(
         .value(SysApprovals::DecidedAt, at)
         .value(SysApprovals::Reason, reason.map(str::to_string))
         .and_where(Expr::col(SysApprovals::Id).eq(id))
-        .and_where(Expr::col(SysApprovals::Status).eq("pending"))
+        .and_where(Expr::col(SysApprovals::Status).eq(ApprovalStatus::Pending.as_str()))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }

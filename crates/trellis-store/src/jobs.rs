@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query};
 use sea_orm::{DbBackend, DeriveIden, FromQueryResult, QueryResult};
+use trellis_core::status::{JobStatus, RunStatus};
 
 use crate::error::StoreError;
 use crate::events::EventRow;
@@ -76,7 +77,7 @@ pub struct RunRow {
     /// JSON: the trigger event as the rule saw it.
     pub trigger: String,
     pub matched: bool,
-    /// `running`, `done`, `failed`, `skipped` (condition false), `depth_limit`, `error`.
+    /// A `trellis_core::status::RunStatus` word.
     pub status: String,
     pub error: Option<String>,
     pub depth: i32,
@@ -95,8 +96,7 @@ pub struct JobRow {
     pub action_index: i32,
     pub action: String,
     pub idempotency_key: String,
-    /// `waiting` (an earlier action is not done), `queued`, `running`, `retrying`, `done`,
-    /// `dead`, `skipped`.
+    /// A `trellis_core::status::JobStatus` word.
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,
@@ -256,7 +256,7 @@ pub async fn due_jobs<C: crate::Reads>(c: &C, now: DateTime<Utc>, limit: u64) ->
     let mut q = Query::select();
     q.columns(JOB_COLS)
         .from(SysJobs::Table)
-        .and_where(Expr::col(SysJobs::Status).is_in(["queued", "retrying"]))
+        .and_where(Expr::col(SysJobs::Status).is_in([JobStatus::Queued.as_str(), JobStatus::Retrying.as_str()]))
         .and_where(Expr::col(SysJobs::NextRunAt).lte(now))
         .order_by(SysJobs::NextRunAt, Order::Asc)
         .limit(limit);
@@ -265,7 +265,7 @@ pub async fn due_jobs<C: crate::Reads>(c: &C, now: DateTime<Utc>, limit: u64) ->
     let mut q = Query::select();
     q.columns(JOB_COLS)
         .from(SysJobs::Table)
-        .and_where(Expr::col(SysJobs::Status).eq("running"))
+        .and_where(Expr::col(SysJobs::Status).eq(JobStatus::Running.as_str()))
         .and_where(Expr::col(SysJobs::LockedUntil).lt(now))
         .limit(limit);
     lock_if_pg(&mut q, c.get_database_backend());
@@ -286,7 +286,7 @@ pub async fn take_locked<C: crate::Writes>(
 ) -> Result<(), StoreError> {
     let q = Query::update()
         .table(SysJobs::Table)
-        .value(SysJobs::Status, "running")
+        .value(SysJobs::Status, JobStatus::Running.as_str())
         .value(SysJobs::Attempts, j.attempts + 1)
         .value(SysJobs::LockedUntil, lease_until)
         .value(SysJobs::UpdatedAt, now)
@@ -308,7 +308,7 @@ pub async fn done_locked<C: crate::Writes>(
     let backend = c.get_database_backend();
     let q = Query::update()
         .table(SysJobs::Table)
-        .value(SysJobs::Status, "done")
+        .value(SysJobs::Status, JobStatus::Done.as_str())
         .value(SysJobs::LastError, Option::<String>::None)
         .value(SysJobs::Output, output)
         .value(SysJobs::DurationMs, duration_ms)
@@ -319,23 +319,28 @@ pub async fn done_locked<C: crate::Writes>(
     c.execute_later(backend.build(&q)).await?;
     let q = Query::update()
         .table(SysJobs::Table)
-        .value(SysJobs::Status, "queued")
+        .value(SysJobs::Status, JobStatus::Queued.as_str())
         .value(SysJobs::NextRunAt, now)
         .value(SysJobs::UpdatedAt, now)
         .and_where(Expr::col(SysJobs::RunId).eq(j.run_id.clone()))
         .and_where(Expr::col(SysJobs::ActionIndex).eq(j.action_index + 1))
-        .and_where(Expr::col(SysJobs::Status).eq("waiting"))
+        .and_where(Expr::col(SysJobs::Status).eq(JobStatus::Waiting.as_str()))
         .to_owned();
     c.execute_later(backend.build(&q)).await?;
     let open = Query::select()
         .expr(Expr::val(1))
         .from(SysJobs::Table)
         .and_where(Expr::col(SysJobs::RunId).eq(j.run_id.clone()))
-        .and_where(Expr::col(SysJobs::Status).is_in(["waiting", "queued", "retrying", "running"]))
+        .and_where(Expr::col(SysJobs::Status).is_in([
+            JobStatus::Waiting.as_str(),
+            JobStatus::Queued.as_str(),
+            JobStatus::Retrying.as_str(),
+            JobStatus::Running.as_str(),
+        ]))
         .to_owned();
     let q = Query::update()
         .table(SysRuleRuns::Table)
-        .value(SysRuleRuns::Status, "done")
+        .value(SysRuleRuns::Status, RunStatus::Done.as_str())
         .value(SysRuleRuns::Error, Option::<String>::None)
         .value(SysRuleRuns::FinishedAt, now)
         .and_where(Expr::col(SysRuleRuns::Id).eq(j.run_id.clone()))
@@ -351,7 +356,7 @@ pub async fn finish<C: crate::Writes>(
     c: &C,
     id: &str,
     attempt: i32,
-    status: &str,
+    status: JobStatus,
     next_run_at: Option<DateTime<Utc>>,
     error: Option<&str>,
     output: Option<&str>,
@@ -360,14 +365,14 @@ pub async fn finish<C: crate::Writes>(
 ) -> Result<bool, StoreError> {
     let mut q = Query::update();
     q.table(SysJobs::Table)
-        .value(SysJobs::Status, status)
+        .value(SysJobs::Status, status.as_str())
         .value(SysJobs::LastError, error.map(str::to_string))
         .value(SysJobs::Output, output.map(str::to_string))
         .value(SysJobs::DurationMs, duration_ms)
         .value(SysJobs::LockedUntil, Option::<DateTime<Utc>>::None)
         .value(SysJobs::UpdatedAt, now)
         .and_where(Expr::col(SysJobs::Id).eq(id))
-        .and_where(Expr::col(SysJobs::Status).eq("running"))
+        .and_where(Expr::col(SysJobs::Status).eq(JobStatus::Running.as_str()))
         .and_where(Expr::col(SysJobs::Attempts).eq(attempt));
     if let Some(t) = next_run_at {
         q.value(SysJobs::NextRunAt, t);
@@ -384,12 +389,12 @@ pub async fn queue_next<C: crate::Writes>(
 ) -> Result<bool, StoreError> {
     let q = Query::update()
         .table(SysJobs::Table)
-        .value(SysJobs::Status, "queued")
+        .value(SysJobs::Status, JobStatus::Queued.as_str())
         .value(SysJobs::NextRunAt, now)
         .value(SysJobs::UpdatedAt, now)
         .and_where(Expr::col(SysJobs::RunId).eq(run_id))
         .and_where(Expr::col(SysJobs::ActionIndex).eq(index + 1))
-        .and_where(Expr::col(SysJobs::Status).eq("waiting"))
+        .and_where(Expr::col(SysJobs::Status).eq(JobStatus::Waiting.as_str()))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() > 0)
 }
@@ -398,10 +403,10 @@ pub async fn queue_next<C: crate::Writes>(
 pub async fn skip_rest<C: crate::Writes>(c: &C, run_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
     let q = Query::update()
         .table(SysJobs::Table)
-        .value(SysJobs::Status, "skipped")
+        .value(SysJobs::Status, JobStatus::Skipped.as_str())
         .value(SysJobs::UpdatedAt, now)
         .and_where(Expr::col(SysJobs::RunId).eq(run_id))
-        .and_where(Expr::col(SysJobs::Status).eq("waiting"))
+        .and_where(Expr::col(SysJobs::Status).eq(JobStatus::Waiting.as_str()))
         .to_owned();
     c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
@@ -411,13 +416,13 @@ pub async fn skip_rest<C: crate::Writes>(c: &C, run_id: &str, now: DateTime<Utc>
 pub async fn finish_run<C: crate::Writes>(
     c: &C,
     id: &str,
-    status: &str,
+    status: RunStatus,
     error: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let q = Query::update()
         .table(SysRuleRuns::Table)
-        .value(SysRuleRuns::Status, status)
+        .value(SysRuleRuns::Status, status.as_str())
         .value(SysRuleRuns::Error, error.map(str::to_string))
         .value(SysRuleRuns::FinishedAt, at)
         .and_where(Expr::col(SysRuleRuns::Id).eq(id))
@@ -469,12 +474,12 @@ pub async fn job_by_id<C: crate::Reads>(c: &C, tenant_id: &str, id: &str) -> Res
 pub async fn requeue<C: crate::Writes>(c: &C, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let q = Query::update()
         .table(SysJobs::Table)
-        .value(SysJobs::Status, "queued")
+        .value(SysJobs::Status, JobStatus::Queued.as_str())
         .value(SysJobs::Attempts, 0)
         .value(SysJobs::NextRunAt, now)
         .value(SysJobs::UpdatedAt, now)
         .and_where(Expr::col(SysJobs::Id).eq(id))
-        .and_where(Expr::col(SysJobs::Status).eq("dead"))
+        .and_where(Expr::col(SysJobs::Status).eq(JobStatus::Dead.as_str()))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }
@@ -484,14 +489,14 @@ pub async fn requeue<C: crate::Writes>(c: &C, id: &str, now: DateTime<Utc>) -> R
 pub async fn reopen_run<C: crate::Writes>(c: &C, run_id: &str) -> Result<(), StoreError> {
     let q = Query::update()
         .table(SysJobs::Table)
-        .value(SysJobs::Status, "waiting")
+        .value(SysJobs::Status, JobStatus::Waiting.as_str())
         .and_where(Expr::col(SysJobs::RunId).eq(run_id))
-        .and_where(Expr::col(SysJobs::Status).eq("skipped"))
+        .and_where(Expr::col(SysJobs::Status).eq(JobStatus::Skipped.as_str()))
         .to_owned();
     c.execute(&q).await?;
     let q = Query::update()
         .table(SysRuleRuns::Table)
-        .value(SysRuleRuns::Status, "running")
+        .value(SysRuleRuns::Status, RunStatus::Running.as_str())
         .value(SysRuleRuns::Error, Option::<String>::None)
         .and_where(Expr::col(SysRuleRuns::Id).eq(run_id))
         .to_owned();

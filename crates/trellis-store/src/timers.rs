@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
 use sea_orm::{DbBackend, DeriveIden, FromQueryResult};
+use trellis_core::status::{TimerKind, TimerStatus};
 
 use crate::error::StoreError;
 use crate::rows;
@@ -15,11 +16,12 @@ pub struct TimerRow {
     pub app_id: String,
     pub entity_id: String,
     pub record_id: Option<String>,
-    /// `sla` (later: reminders, cron fires).
+    /// A `trellis_core::status::TimerKind` word.
     pub kind: String,
     /// What the timer is about, e.g. the stage whose SLA it watches.
     pub key: String,
     pub due_at: DateTime<Utc>,
+    /// A `trellis_core::status::TimerStatus` word.
     pub status: String,
     pub data: String,
 }
@@ -76,13 +78,13 @@ pub async fn insert<C: crate::Writes>(c: &C, t: &TimerRow) -> Result<(), StoreEr
 }
 
 /// Cancels a record's pending timers of a kind (the record left the stage or was deleted).
-pub async fn cancel_for_record<C: crate::Writes>(c: &C, record_id: &str, kind: &str) -> Result<u64, StoreError> {
+pub async fn cancel_for_record<C: crate::Writes>(c: &C, record_id: &str, kind: TimerKind) -> Result<u64, StoreError> {
     let q = Query::update()
         .table(SysTimers::Table)
-        .value(SysTimers::Status, "cancelled")
+        .value(SysTimers::Status, TimerStatus::Cancelled.as_str())
         .and_where(Expr::col(SysTimers::RecordId).eq(record_id))
-        .and_where(Expr::col(SysTimers::Kind).eq(kind))
-        .and_where(Expr::col(SysTimers::Status).eq("pending"))
+        .and_where(Expr::col(SysTimers::Kind).eq(kind.as_str()))
+        .and_where(Expr::col(SysTimers::Status).eq(TimerStatus::Pending.as_str()))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())
 }
@@ -91,16 +93,16 @@ pub async fn cancel_for_record<C: crate::Writes>(c: &C, record_id: &str, kind: &
 pub async fn cancel_for_key<C: crate::Writes>(
     c: &C,
     entity_id: &str,
-    kind: &str,
+    kind: TimerKind,
     key: &str,
 ) -> Result<u64, StoreError> {
     let q = Query::update()
         .table(SysTimers::Table)
-        .value(SysTimers::Status, "cancelled")
+        .value(SysTimers::Status, TimerStatus::Cancelled.as_str())
         .and_where(Expr::col(SysTimers::EntityId).eq(entity_id))
-        .and_where(Expr::col(SysTimers::Kind).eq(kind))
+        .and_where(Expr::col(SysTimers::Kind).eq(kind.as_str()))
         .and_where(Expr::col(SysTimers::Key).eq(key))
-        .and_where(Expr::col(SysTimers::Status).eq("pending"))
+        .and_where(Expr::col(SysTimers::Status).eq(TimerStatus::Pending.as_str()))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())
 }
@@ -109,10 +111,10 @@ pub async fn cancel_for_key<C: crate::Writes>(
 pub async fn cancel_cron_of_app<C: crate::Writes>(c: &C, app_id: &str) -> Result<u64, StoreError> {
     let q = Query::update()
         .table(SysTimers::Table)
-        .value(SysTimers::Status, "cancelled")
+        .value(SysTimers::Status, TimerStatus::Cancelled.as_str())
         .and_where(Expr::col(SysTimers::AppId).eq(app_id))
-        .and_where(Expr::col(SysTimers::Kind).eq("cron"))
-        .and_where(Expr::col(SysTimers::Status).eq("pending"))
+        .and_where(Expr::col(SysTimers::Kind).eq(TimerKind::Cron.as_str()))
+        .and_where(Expr::col(SysTimers::Status).eq(TimerStatus::Pending.as_str()))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())
 }
@@ -121,10 +123,10 @@ pub async fn cancel_cron_of_app<C: crate::Writes>(c: &C, app_id: &str) -> Result
 pub async fn cancel_rule_timers<C: crate::Writes>(c: &C, key: &str) -> Result<u64, StoreError> {
     let q = Query::update()
         .table(SysTimers::Table)
-        .value(SysTimers::Status, "cancelled")
-        .and_where(Expr::col(SysTimers::Kind).eq("rule"))
+        .value(SysTimers::Status, TimerStatus::Cancelled.as_str())
+        .and_where(Expr::col(SysTimers::Kind).eq(TimerKind::Rule.as_str()))
         .and_where(Expr::col(SysTimers::Key).eq(key))
-        .and_where(Expr::col(SysTimers::Status).eq("pending"))
+        .and_where(Expr::col(SysTimers::Status).eq(TimerStatus::Pending.as_str()))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected())
 }
@@ -136,7 +138,7 @@ pub async fn due<C: crate::Reads>(c: &C, now: DateTime<Utc>, limit: u64) -> Resu
     let mut q = Query::select();
     q.columns(COLS)
         .from(SysTimers::Table)
-        .and_where(Expr::col(SysTimers::Status).eq("pending"))
+        .and_where(Expr::col(SysTimers::Status).eq(TimerStatus::Pending.as_str()))
         .and_where(Expr::col(SysTimers::DueAt).lte(now))
         .order_by(SysTimers::DueAt, Order::Asc)
         .limit(limit);
@@ -150,10 +152,10 @@ pub async fn due<C: crate::Reads>(c: &C, now: DateTime<Utc>, limit: u64) -> Resu
 pub async fn mark_fired<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
     let q = Query::update()
         .table(SysTimers::Table)
-        .value(SysTimers::Status, "fired")
+        .value(SysTimers::Status, TimerStatus::Fired.as_str())
         .value(SysTimers::FiredAt, at)
         .and_where(Expr::col(SysTimers::Id).eq(id))
-        .and_where(Expr::col(SysTimers::Status).eq("pending"))
+        .and_where(Expr::col(SysTimers::Status).eq(TimerStatus::Pending.as_str()))
         .to_owned();
     Ok(c.execute(&q).await?.rows_affected() == 1)
 }

@@ -1389,7 +1389,7 @@ export interface components {
             id: string;
             /** Format: date-time */
             at: string;
-            kind: string;
+            kind: components["schemas"]["EventKind"];
             actor?: string | null;
             via?: string | null;
             /** @description The entity's name, or `$app` / `$roles` for definition and membership changes. */
@@ -1592,13 +1592,18 @@ export interface components {
             id: string;
             /** Format: date-time */
             at: string;
-            /** @description `created`, `updated`, `deleted`, `stage_changed`, `app_changed`, … */
-            kind: string;
+            /** @description What happened (`created`, `updated`, `stage_changed`, `app_changed`, …). */
+            kind: components["schemas"]["EventKind"];
             /** @description The user who acted (none for the system). */
             actor?: string | null;
             /** @description How: `api`, `ui`, `rule:{name}`, `hook:{key}`, … */
             via?: string | null;
         };
+        /**
+         * @description What an event (of a record's history, of the audit trail, or that starts rules) records.
+         * @enum {string}
+         */
+        EventKind: "created" | "updated" | "deleted" | "stage_changed" | "approval_requested" | "approval_approved" | "approval_rejected" | "approval_approved_vote" | "approval_rejected_vote" | "sla_breached" | "timer" | "webhook" | "manual" | "test" | "app_created" | "app_changed" | "app_deleted" | "role_member_added" | "role_member_removed" | "token_created" | "token_revoked";
         /** @enum {string} */
         FieldAccess: "hidden" | "read_only";
         /** @description An added field and the plan that added it. */

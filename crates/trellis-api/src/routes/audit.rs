@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, get, post, put, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use trellis_core::status::EventKind;
 use trellis_engine::Engine;
 use utoipa::{IntoParams, ToSchema};
 
@@ -29,8 +30,8 @@ pub struct EventBody {
     id: String,
     #[schema(format = DateTime)]
     at: String,
-    /// `created`, `updated`, `deleted`, `stage_changed`, `app_changed`, …
-    kind: String,
+    /// What happened (`created`, `updated`, `stage_changed`, `app_changed`, …).
+    kind: EventKind,
     /// The user who acted (none for the system).
     actor: Option<String>,
     /// How: `api`, `ui`, `rule:{name}`, `hook:{key}`, …
@@ -53,7 +54,7 @@ pub struct AuditEventBody {
     id: String,
     #[schema(format = DateTime)]
     at: String,
-    kind: String,
+    kind: EventKind,
     actor: Option<String>,
     via: Option<String>,
     /// The entity's name, or `$app` / `$roles` for definition and membership changes.

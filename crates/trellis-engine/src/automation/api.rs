@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use trellis_core::automation::{ActionDef, RuleDef, Trigger};
-use trellis_core::status::{JobStatus, RunStatus};
+use trellis_core::status::{EventKind, JobStatus, RunStatus};
 use trellis_core::validate::parse_rule;
 use trellis_core::{Error, FieldError};
 use trellis_store::events::EventRow;
@@ -478,7 +478,7 @@ impl Engine {
                 .map(|e| e.def.storage_id().to_string())
                 .unwrap_or_default(),
             record_id: row.as_ref().map(|r| r.id().to_string()).unwrap_or_default(),
-            kind: "test".into(),
+            kind: EventKind::Test.to_string(),
             actor: Some(ctx.user_id().to_string()),
             via: None,
             at: trellis_core::value::now_micros(),
@@ -606,7 +606,7 @@ impl Engine {
                 app_id: row.id.clone(),
                 entity_id: String::new(),
                 record_id: String::new(),
-                kind: "webhook".into(),
+                kind: EventKind::Webhook.to_string(),
                 actor: None,
                 via: Some(format!("hook:{key}")),
                 at: trellis_core::value::now_micros(),
@@ -657,7 +657,7 @@ impl Engine {
             app_id: app.id.clone(),
             entity_id: ent.def.storage_id().to_string(),
             record_id: id,
-            kind: "manual".into(),
+            kind: EventKind::Manual.to_string(),
             actor: Some(ctx.user_id().to_string()),
             via: ctx.via(),
             at: trellis_core::value::now_micros(),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use trellis_core::automation::{MAX_DEPTH, RuleDef, Trigger};
+use trellis_core::status::{EventKind, JobStatus, RunStatus, TimerKind, TimerStatus};
 use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_rules::{ScriptContext, UserInfo, json_to_dynamic, record_map, to_dynamic};
 use trellis_store::events::EventRow;
@@ -56,16 +57,16 @@ fn matches(rule: &RuleDef, e: &EventRow, entity: Option<&CompiledEntity>, data: 
             .is_none_or(|s| data.get(key).and_then(Value::as_str) == Some(s.as_str()))
     };
     match &rule.trigger {
-        Trigger::RecordCreated { entity } => e.kind == "created" && entity_is(entity.as_str()),
-        Trigger::RecordUpdated { entity } => e.kind == "updated" && entity_is(entity.as_str()),
-        Trigger::RecordDeleted { entity } => e.kind == "deleted" && entity_is(entity.as_str()),
+        Trigger::RecordCreated { entity } => e.kind == EventKind::Created && entity_is(entity.as_str()),
+        Trigger::RecordUpdated { entity } => e.kind == EventKind::Updated && entity_is(entity.as_str()),
+        Trigger::RecordDeleted { entity } => e.kind == EventKind::Deleted && entity_is(entity.as_str()),
         Trigger::FieldChanged {
             entity: name,
             field,
             from,
             to,
         } => {
-            if e.kind != "updated" || !entity_is(name.as_str()) {
+            if e.kind != EventKind::Updated || !entity_is(name.as_str()) {
                 return false;
             }
             let key = entity
@@ -80,20 +81,20 @@ fn matches(rule: &RuleDef, e: &EventRow, entity: Option<&CompiledEntity>, data: 
             }
         }
         Trigger::StageEntered { entity, stage } => {
-            e.kind == "stage_changed" && entity_is(entity.as_str()) && stage_is("to", stage)
+            e.kind == EventKind::StageChanged && entity_is(entity.as_str()) && stage_is("to", stage)
         }
         Trigger::StageLeft { entity, stage } => {
-            e.kind == "stage_changed" && entity_is(entity.as_str()) && stage_is("from", stage)
+            e.kind == EventKind::StageChanged && entity_is(entity.as_str()) && stage_is("from", stage)
         }
         Trigger::SlaBreached { entity, stage } => {
-            e.kind == "sla_breached" && entity_is(entity.as_str()) && stage_is("stage", stage)
+            e.kind == EventKind::SlaBreached && entity_is(entity.as_str()) && stage_is("stage", stage)
         }
-        Trigger::Manual { entity } => e.kind == "manual" && entity_is(entity.as_str()) && by_rule(),
-        Trigger::Webhook { .. } => e.kind == "webhook" && by_rule(),
+        Trigger::Manual { entity } => e.kind == EventKind::Manual && entity_is(entity.as_str()) && by_rule(),
+        Trigger::Webhook { .. } => e.kind == EventKind::Webhook && by_rule(),
         Trigger::RelativeTime { entity, .. } | Trigger::SlaDue { entity, .. } => {
-            e.kind == "timer" && entity_is(entity.as_str()) && by_rule()
+            e.kind == EventKind::Timer && entity_is(entity.as_str()) && by_rule()
         }
-        Trigger::Cron { .. } => e.kind == "timer" && by_rule(),
+        Trigger::Cron { .. } => e.kind == EventKind::Timer && by_rule(),
     }
 }
 
@@ -145,7 +146,7 @@ pub(crate) fn run_input(
         _ => data.get("record").cloned().unwrap_or(Value::Null),
     };
     let old = match (entity, &record, data.get("changes")) {
-        (Some(ent), Value::Object(now), Some(Value::Object(ch))) if e.kind == "updated" => {
+        (Some(ent), Value::Object(now), Some(Value::Object(ch))) if e.kind == EventKind::Updated => {
             let mut old = now.clone();
             for (key, pair) in ch {
                 let name = ent
@@ -305,7 +306,7 @@ impl Engine {
             let Some(ent) = entity_by_id(app, &e.entity_id) else {
                 continue;
             };
-            if e.kind == "deleted" || e.record_id.is_empty() {
+            if e.kind == EventKind::Deleted || e.record_id.is_empty() {
                 continue;
             }
             let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
@@ -374,7 +375,7 @@ impl Engine {
         }
         // Read before the round for every matched event (a record deleted since has none).
         let row = match &entity {
-            Some(_) if e.kind != "deleted" => rows.get(&e.record_id).cloned(),
+            Some(_) if e.kind != EventKind::Deleted => rows.get(&e.record_id).cloned(),
             _ => None,
         };
         let mut queued = 0;
@@ -451,14 +452,14 @@ impl Engine {
             record_id: e.map(|e| e.record_id.clone()).filter(|r| !r.is_empty()),
             trigger: input["event"].to_string(),
             matched: false,
-            status: "running".into(),
+            status: RunStatus::Running.to_string(),
             error: None,
             depth,
             started_at: now,
             finished_at: None,
         };
         if depth >= MAX_DEPTH {
-            run.status = "depth_limit".into();
+            run.status = RunStatus::DepthLimit.to_string();
             run.error = Some(format!(
                 "not run: the change was made {depth} rules deep (a chain stops at {MAX_DEPTH})"
             ));
@@ -489,14 +490,14 @@ impl Engine {
         };
         match matched {
             Err(msg) => {
-                run.status = "error".into();
+                run.status = RunStatus::Error.to_string();
                 run.error = Some(format!("the condition failed: {msg}"));
                 run.finished_at = Some(now);
                 jobs::insert_run(tx, &run).await?;
                 Ok(0)
             }
             Ok(false) => {
-                run.status = "skipped".into();
+                run.status = RunStatus::Skipped.to_string();
                 run.finished_at = Some(now);
                 jobs::insert_run(tx, &run).await?;
                 Ok(0)
@@ -523,7 +524,7 @@ impl Engine {
                         action_index: i as i32,
                         action: a.kind().to_string(),
                         idempotency_key: format!("{key_base}:{i}"),
-                        status: if i == 0 { "queued" } else { "waiting" }.into(),
+                        status: if i == 0 { JobStatus::Queued } else { JobStatus::Waiting }.to_string(),
                         attempts: 0,
                         max_attempts: attempts,
                         next_run_at: now,
@@ -572,14 +573,15 @@ impl Engine {
                 continue;
             }
             let key = format!("{}:{}", rule.name, e.record_id);
-            match e.kind.as_str() {
-                "deleted" => {
+            match EventKind::parse(&e.kind) {
+                Some(EventKind::Deleted) => {
                     cancel_rule_timer(tx, &key).await?;
                 }
                 // A field-relative time moves when the record changes; an SLA-relative one
                 // when the record enters a stage.
-                k if (stage.is_none() && matches!(k, "created" | "updated"))
-                    || (stage.is_some() && matches!(k, "created" | "stage_changed")) =>
+                Some(k)
+                    if (stage.is_none() && matches!(k, EventKind::Created | EventKind::Updated))
+                        || (stage.is_some() && matches!(k, EventKind::Created | EventKind::StageChanged)) =>
                 {
                     let Some(row) = records::get(tx, entity, &e.record_id, None).await? else {
                         continue;
@@ -590,7 +592,7 @@ impl Engine {
                             .as_ref()
                             .is_none_or(|s| row.get(entity, "stage") == Some(&Val::Text(s.to_string()))),
                     };
-                    if stage.is_some() && e.kind != "created" {
+                    if stage.is_some() && e.kind != EventKind::Created {
                         // The SLA's due time moves with the stage: the old timer goes.
                         cancel_rule_timer(tx, &key).await?;
                     }
@@ -603,7 +605,7 @@ impl Engine {
                         _ => None,
                     };
                     let due = base.map(|b| b + chrono::TimeDelta::seconds(offset_seconds));
-                    if e.kind == "updated" && stage.is_none() {
+                    if e.kind == EventKind::Updated && stage.is_none() {
                         cancel_rule_timer(tx, &key).await?;
                     }
                     if let Some(due) = due.filter(|d| *d > now - chrono::TimeDelta::minutes(1)) {
@@ -615,10 +617,10 @@ impl Engine {
                                 app_id: app.id.clone(),
                                 entity_id: e.entity_id.clone(),
                                 record_id: Some(e.record_id.clone()),
-                                kind: "rule".into(),
+                                kind: TimerKind::Rule.to_string(),
                                 key,
                                 due_at: due,
-                                status: "pending".into(),
+                                status: TimerStatus::Pending.to_string(),
                                 data: json!({"rule": rule.name}).to_string(),
                             },
                         )

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use trellis_core::automation::Trigger;
+use trellis_core::status::{EventKind, TimerKind, TimerStatus};
 use trellis_core::{AppDef, Error, FieldError};
 use trellis_store::events::EventRow;
 use trellis_store::{events, jobs, timers};
@@ -74,10 +75,10 @@ async fn insert_cron_timer<C: trellis_store::Writes>(
             app_id: app_id.to_string(),
             entity_id: String::new(),
             record_id: None,
-            kind: "cron".into(),
+            kind: TimerKind::Cron.to_string(),
             key: rule.to_string(),
             due_at: due,
-            status: "pending".into(),
+            status: TimerStatus::Pending.to_string(),
             data: json!({ "rule": rule }).to_string(),
         },
     )
@@ -96,7 +97,7 @@ pub async fn fire<C: trellis_store::Writes>(
         .ok()
         .and_then(|d| d["rule"].as_str().map(str::to_string))
         .unwrap_or_else(|| t.key.clone());
-    if t.kind == "cron" {
+    if t.kind == TimerKind::Cron {
         if !jobs::record_fire(conn, &format!("{}:{rule}", t.app_id), t.due_at, now).await? {
             return Ok(());
         }
@@ -115,7 +116,7 @@ pub async fn fire<C: trellis_store::Writes>(
         app_id: t.app_id.clone(),
         entity_id: t.entity_id.clone(),
         record_id: t.record_id.clone().unwrap_or_default(),
-        kind: "timer".into(),
+        kind: EventKind::Timer.to_string(),
         actor: None,
         via: Some(format!("timer:{}", t.id)),
         at: now,

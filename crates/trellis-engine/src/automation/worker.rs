@@ -11,6 +11,7 @@ use rand::Rng;
 use serde_json::Value;
 use trellis_core::Error;
 use trellis_core::automation::{ActionDef, RuleDef};
+use trellis_core::status::{JobStatus, RunStatus};
 use trellis_store::jobs::{self, JobRow};
 use trellis_store::{StoreError, system};
 
@@ -436,11 +437,11 @@ impl Engine {
         let now = trellis_core::value::now_micros();
         let ms = started.elapsed().as_millis() as i64;
         let out = output.to_string();
-        if !jobs::finish(tx, &job.id, attempt, "done", None, None, Some(&out), ms, now).await? {
+        if !jobs::finish(tx, &job.id, attempt, JobStatus::Done, None, None, Some(&out), ms, now).await? {
             return Ok(false);
         }
         if !jobs::queue_next(tx, &job.run_id, job.action_index, now).await? {
-            jobs::finish_run(tx, &job.run_id, "done", None, now).await?;
+            jobs::finish_run(tx, &job.run_id, RunStatus::Done, None, now).await?;
         }
         Ok(true)
     }
@@ -480,7 +481,7 @@ impl Engine {
                         tx,
                         &job.id,
                         attempt,
-                        "retrying",
+                        JobStatus::Retrying,
                         Some(next),
                         Some(&e.message),
                         progress.as_deref(),
@@ -492,7 +493,7 @@ impl Engine {
                     tx,
                     &job.id,
                     attempt,
-                    "dead",
+                    JobStatus::Dead,
                     None,
                     Some(&e.message),
                     progress.as_deref(),
@@ -503,7 +504,7 @@ impl Engine {
                 {
                     tracing::warn!(job = %job.id, rule = %job.rule, error = %e.message, "job dead-lettered");
                     jobs::skip_rest(tx, &job.run_id, now).await?;
-                    jobs::finish_run(tx, &job.run_id, "failed", Some(&e.message), now).await?;
+                    jobs::finish_run(tx, &job.run_id, RunStatus::Failed, Some(&e.message), now).await?;
                 }
             }
         }
