@@ -28,7 +28,8 @@ pub struct Db {
     pub backend: DbBackend,
 }
 
-/// A pool of connections, usable only as the connection argument of the store's functions.
+/// A pool of connections, usable only as the connection argument of the store's reading
+/// functions (it is not a [`crate::Writes`]).
 #[derive(Debug, Clone)]
 pub struct Pool(DatabaseConnection);
 

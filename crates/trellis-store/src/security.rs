@@ -74,7 +74,7 @@ pub async fn uncount_attempt<C: crate::Writes>(c: &C, key: &str) -> Result<(), S
         .and_where(Expr::col(SysLoginAttempts::Key).eq(key))
         .and_where(Expr::col(SysLoginAttempts::Failures).gt(0))
         .to_owned();
-    c.execute(&q).await?;
+    c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }
 
@@ -84,6 +84,6 @@ pub async fn clear_failures<C: crate::Writes>(c: &C, key: &str) -> Result<(), St
         .from_table(SysLoginAttempts::Table)
         .and_where(Expr::col(SysLoginAttempts::Key).eq(key))
         .to_owned();
-    c.execute(&q).await?;
+    c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }

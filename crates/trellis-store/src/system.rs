@@ -349,7 +349,7 @@ pub async fn extend_session<C: crate::Writes>(
         .and_where(Expr::col(SysTokens::Id).eq(id))
         .and_where(Expr::col(SysTokens::RevokedAt).is_null())
         .to_owned();
-    c.execute(&u).await?;
+    c.execute_later(c.get_database_backend().build(&u)).await?;
     Ok(())
 }
 
@@ -395,7 +395,7 @@ pub async fn touch_token<C: crate::Writes>(c: &C, id: &str, at: DateTime<Utc>) -
         .value(SysTokens::LastUsedAt, at)
         .and_where(Expr::col(SysTokens::Id).eq(id))
         .to_owned();
-    c.execute(&u).await?;
+    c.execute_later(c.get_database_backend().build(&u)).await?;
     Ok(())
 }
 
