@@ -89,12 +89,185 @@ impl ErrorCode {
     }
 }
 
+crate::status::vocabulary! {
+    /// What is wrong with one field or part of a request (`errors[].code`): the one list of the
+    /// codes the server sends, besides a validation rule's own name and `schema_<keyword>` (a
+    /// definition failing its JSON schema).
+    FieldCode {
+        /// A move needs an attachment of this kind.
+        AttachmentRequired => "attachment_required",
+        /// An end lies before its start.
+        BeforeStart => "before_start",
+        /// A password is too common.
+        Common => "common",
+        /// A stage condition of the move is not met.
+        ConditionFailed => "condition_failed",
+        /// Two settings contradict each other.
+        Conflict => "conflict",
+        /// Too many or too few items.
+        Count => "count",
+        /// A reference loops back to itself.
+        Cycle => "cycle",
+        /// The rule or feature is disabled.
+        Disabled => "disabled",
+        /// The name or value appears twice.
+        Duplicate => "duplicate",
+        /// The value must not be empty.
+        Empty => "empty",
+        /// The file's type is not accepted.
+        FileType => "file_type",
+        /// The text is not in the expected format.
+        Format => "format",
+        /// Stands for unmet requirements on data hidden from the caller (never names it).
+        HiddenRequirement => "hidden_requirement",
+        /// The value is not valid here.
+        Invalid => "invalid",
+        /// The paging cursor is not one this list gave.
+        InvalidCursor => "invalid_cursor",
+        /// Not a date `YYYY-MM-DD`.
+        InvalidDate => "invalid_date",
+        /// Not a valid interval.
+        InvalidInterval => "invalid_interval",
+        /// Not valid JSON.
+        InvalidJson => "invalid_json",
+        /// Not a valid name (lowercase letters, digits, `_`).
+        InvalidName => "invalid_name",
+        /// Not a valid cron schedule.
+        InvalidSchedule => "invalid_schedule",
+        /// Not a valid time of day.
+        InvalidTime => "invalid_time",
+        /// The text or list has the wrong length.
+        Length => "length",
+        /// The request part is malformed.
+        Malformed => "malformed",
+        /// A masked secret was sent where no secret is stored.
+        Masked => "masked",
+        /// Longer than the field's maximum length.
+        MaxLength => "max_length",
+        /// Shorter than the field's minimum length.
+        MinLength => "min_length",
+        /// The entity has no pipeline.
+        NoPipeline => "no_pipeline",
+        /// The rule needs a record.
+        NoRecord => "no_record",
+        /// No transition leads to that stage.
+        NoTransition => "no_transition",
+        /// The calendar has no working time.
+        NoWorkingTime => "no_working_time",
+        /// The option does not apply to this type.
+        NotApplicable => "not_applicable",
+        /// What it names does not exist.
+        NotFound => "not_found",
+        /// The rule is not a manual rule of this entity.
+        NotManual => "not_manual",
+        /// The body is not multipart.
+        NotMultipart => "not_multipart",
+        /// The field is not a relation.
+        NotRelation => "not_relation",
+        /// The field cannot be sorted on.
+        NotSortable => "not_sortable",
+        /// The filter operator does not apply to this field.
+        OpNotAllowed => "op_not_allowed",
+        /// Not one of the field's options.
+        Option => "option",
+        /// The number does not fit the field.
+        OutOfRange => "out_of_range",
+        /// Outside the caller's scope.
+        OutOfScope => "out_of_scope",
+        /// The time lies in the past.
+        Past => "past",
+        /// The record waits for an approval.
+        PendingApproval => "pending_approval",
+        /// Outside the allowed range.
+        Range => "range",
+        /// The field cannot be written.
+        ReadOnly => "read_only",
+        /// The value is required.
+        Required => "required",
+        /// The name is reserved.
+        Reserved => "reserved",
+        /// A password equals the e-mail address.
+        SameAsEmail => "same_as_email",
+        /// The script failed to run.
+        ScriptError => "script_error",
+        /// The script does not parse.
+        ScriptSyntax => "script_syntax",
+        /// The item refers to the caller or itself.
+        #[serde(rename = "self")]
+        SelfReference => "self",
+        /// Too long.
+        TooLong => "too_long",
+        /// Too many items.
+        TooMany => "too_many",
+        /// Too many dates.
+        TooManyDates => "too_many_dates",
+        /// Too short.
+        TooShort => "too_short",
+        /// The value has the wrong type.
+        Type => "type",
+        /// Another record has this value.
+        Unique => "unique",
+        /// No such calendar.
+        UnknownCalendar => "unknown_calendar",
+        /// No such entity.
+        UnknownEntity => "unknown_entity",
+        /// No such field.
+        UnknownField => "unknown_field",
+        /// No such key.
+        UnknownKey => "unknown_key",
+        /// No such relation.
+        UnknownRelation => "unknown_relation",
+        /// No such role.
+        UnknownRole => "unknown_role",
+        /// No such rule.
+        UnknownRule => "unknown_rule",
+        /// No such stage.
+        UnknownStage => "unknown_stage",
+        /// No such time zone.
+        UnknownTimezone => "unknown_timezone",
+        /// No such user.
+        UnknownUser => "unknown_user",
+        /// The stage cannot be reached.
+        Unreachable => "unreachable",
+        /// The stage changes only through a transition.
+        UseTransition => "use_transition",
+        /// A password is too weak.
+        Weak => "weak",
+        /// Not a three-letter ISO 4217 currency code.
+        Currency => "currency",
+        /// A currency amount needs its currency.
+        CurrencyRequired => "currency_required",
+        /// Not a known format.
+        InvalidFormat => "invalid_format",
+        /// Not a valid regular expression.
+        InvalidPattern => "invalid_pattern",
+        /// More files than the field takes.
+        MaxFiles => "max_files",
+        /// More items than the field takes.
+        MaxItems => "max_items",
+        /// Above the field's maximum.
+        Maximum => "maximum",
+        /// Fewer items than the field needs.
+        MinItems => "min_items",
+        /// Below the field's minimum.
+        Minimum => "minimum",
+        /// Does not match the field's pattern.
+        Pattern => "pattern",
+        /// The filter is not shaped as documented.
+        Shape => "shape",
+        /// Nested too deeply.
+        TooDeep => "too_deep",
+        /// No such filter operator.
+        UnknownOp => "unknown_op",
+    }
+}
+
 /// The code of an `errors[]` item that stands for the unmet requirements on fields hidden from
 /// the caller (a required field, a condition, `required_if`, validation rule or unique index
 /// reading or holding one), of a 409 `transition_blocked` and of a refused record write (422
 /// `validation_failed`): the move or write is refused without naming the field or showing its
 /// value.
-pub const HIDDEN_REQUIREMENT: &str = "hidden_requirement";
+pub const HIDDEN_REQUIREMENT: &str = FieldCode::HiddenRequirement.as_str();
 
 /// One problem with one field (or one part of a definition), as listed in `errors`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -102,13 +275,33 @@ pub struct FieldError {
     /// The field, parameter or definition path it is about (`amount`, `create[2].amount`,
     /// `rules[0].actions[1].to`); `stage`, `comment` or a condition's name in a blocked move.
     pub field: String,
-    /// What is wrong, a stable snake_case code (`required`, `unknown_field`, …).
+    /// What is wrong, a stable snake_case code: a `FieldCode`, a validation rule's name, or
+    /// `schema_<keyword>`.
+    #[schema(schema_with = field_code_schema)]
     pub code: String,
     pub message: String,
     /// The message in both languages, where the builder wrote one (validation rules), so a
     /// client shows its user's language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<crate::def::Label>,
+}
+
+/// `FieldError.code` in the OpenAPI documents: one of the known codes, or a validation rule's
+/// name or `schema_<keyword>`.
+fn field_code_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+    let any = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(FieldCode::ALL.iter().map(|c| c.as_str()))),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String).description(Some(
+            "A validation rule's name, or `schema_<keyword>` for a definition failing its JSON schema.",
+        )))
+        .description(Some("What is wrong: a stable snake_case code."))
+        .build();
+    Schema::AnyOf(any)
 }
 
 impl FieldError {
@@ -243,6 +436,124 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `.rs` files under `dir`, recursively.
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The second argument of the call whose `(` is at `open`, as written.
+    fn second_argument(text: &str, open: usize) -> Option<&str> {
+        let bytes = text.as_bytes();
+        let (mut depth, mut in_str, mut start, mut arg) = (0usize, false, 0usize, 0usize);
+        let mut i = open;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if in_str {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == b'"' {
+                    in_str = false;
+                }
+            } else {
+                match c {
+                    b'"' => in_str = true,
+                    b'(' | b'[' | b'{' => depth += 1,
+                    b')' | b']' | b'}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return (arg == 1).then(|| text[start..i].trim());
+                        }
+                    }
+                    b',' if depth == 1 => {
+                        if arg == 1 {
+                            return Some(text[start..i].trim());
+                        }
+                        arg += 1;
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Every code written in the crates' sources as the code of a field error (the second
+    /// argument of `FieldError::new`, `Error::bad_field` and the helpers that pass theirs on) is
+    /// a `FieldCode`, so the list the OpenAPI documents carry is complete; a code that is not a
+    /// literal must be one of the reviewed forms below.
+    #[test]
+    fn every_field_code_the_sources_send_is_listed() {
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        sources(&crates, &mut files);
+        assert!(files.len() > 20, "the sources were not found");
+        // Passed on from a caller that wrote a literal, or open by design (a validation rule's
+        // name, a JSON schema keyword).
+        let reviewed = [
+            "code",
+            "fe.code",
+            "e.code",
+            "&e.code",
+            "HIDDEN_REQUIREMENT",
+            "trellis_core::error::HIDDEN_REQUIREMENT",
+            "r.rule.name.to_string()",
+            "format!(\"schema_{keyword}\")",
+            "code.into()",
+            // `parse_integer` / `parse_fixed`: `type`, `out_of_range`.
+            "c",
+        ];
+        let calls = [
+            "FieldError::new(",
+            "bad_field(",
+            " fail(",
+            "(fail(",
+            " bad(",
+            "(bad(",
+            " err(",
+            "(err(",
+        ];
+        let mut unknown = Vec::new();
+        let mut seen = 0;
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            for call in calls {
+                for (at, _) in text.match_indices(call) {
+                    let Some(arg) = second_argument(&text, at + call.len() - 1) else {
+                        continue;
+                    };
+                    if let Some(word) = arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+                        seen += 1;
+                        if FieldCode::parse(word).is_none() {
+                            unknown.push(format!("{}: \"{word}\"", file.display()));
+                        }
+                    } else if !reviewed.contains(&arg) && !arg.starts_with("code:") {
+                        unknown.push(format!("{}: {arg}", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(seen > 100, "only {seen} codes found");
+        assert!(unknown.is_empty(), "field codes missing from FieldCode: {unknown:#?}");
+    }
+
+    #[test]
+    fn field_codes_are_their_serde_names() {
+        for c in FieldCode::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
+            assert_eq!(FieldCode::parse(c.as_str()), Some(*c));
+        }
+        assert_eq!(HIDDEN_REQUIREMENT, "hidden_requirement");
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("outer failure")]

@@ -1677,8 +1677,8 @@ export interface components {
              *     `rules[0].actions[1].to`); `stage`, `comment` or a condition's name in a blocked move.
              */
             field: string;
-            /** @description What is wrong, a stable snake_case code (`required`, `unknown_field`, …). */
-            code: string;
+            /** @description What is wrong: a stable snake_case code. */
+            code: ("attachment_required" | "before_start" | "common" | "condition_failed" | "conflict" | "count" | "cycle" | "disabled" | "duplicate" | "empty" | "file_type" | "format" | "hidden_requirement" | "invalid" | "invalid_cursor" | "invalid_date" | "invalid_interval" | "invalid_json" | "invalid_name" | "invalid_schedule" | "invalid_time" | "length" | "malformed" | "masked" | "max_length" | "min_length" | "no_pipeline" | "no_record" | "no_transition" | "no_working_time" | "not_applicable" | "not_found" | "not_manual" | "not_multipart" | "not_relation" | "not_sortable" | "op_not_allowed" | "option" | "out_of_range" | "out_of_scope" | "past" | "pending_approval" | "range" | "read_only" | "required" | "reserved" | "same_as_email" | "script_error" | "script_syntax" | "self" | "too_long" | "too_many" | "too_many_dates" | "too_short" | "type" | "unique" | "unknown_calendar" | "unknown_entity" | "unknown_field" | "unknown_key" | "unknown_relation" | "unknown_role" | "unknown_rule" | "unknown_stage" | "unknown_timezone" | "unknown_user" | "unreachable" | "use_transition" | "weak" | "currency" | "currency_required" | "invalid_format" | "invalid_pattern" | "max_files" | "max_items" | "maximum" | "min_items" | "minimum" | "pattern" | "shape" | "too_deep" | "unknown_op") | string;
             message: string;
             messages?: components["schemas"]["Label"] | null;
         };
