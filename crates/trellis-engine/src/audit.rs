@@ -90,7 +90,7 @@ impl Engine {
         let data: Vec<Value> = rows
             .iter()
             .map(|e| {
-                let mut j = crate::history::event_json(e, &fields);
+                let mut j = crate::records::history::event_json(e, &fields);
                 let entity = entities
                     .get(&e.entity_id)
                     .cloned()

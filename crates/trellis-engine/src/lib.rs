@@ -2,25 +2,16 @@
 //! changes, and the record write path. The API crate calls these; none of them knows about HTTP.
 
 pub mod access;
-pub mod admin;
 pub mod apps;
 pub mod audit;
-pub mod auth;
 pub mod automation;
+pub mod compiled;
 pub mod context;
 pub mod directory;
 pub mod files;
-pub mod handover;
-pub mod history;
 pub mod notifications;
-pub mod parts;
 pub mod pipelines;
 pub mod records;
-pub mod registry;
-pub mod rollups;
-pub mod scripts;
-pub mod stats;
-pub mod teams;
 
 #[cfg(test)]
 mod sql_free;
@@ -38,12 +29,12 @@ use trellis_store::{Db, system};
 #[derive(Clone)]
 pub struct Engine {
     pub db: Db,
-    pub(crate) registry: Arc<registry::Registry>,
-    auth_cache: Arc<auth::AuthCache>,
+    pub(crate) registry: Arc<compiled::registry::Registry>,
+    auth_cache: Arc<access::auth::AuthCache>,
     /// Grants, teams and roles as this node last read them (its own: nothing is shared
     /// between engines but the database).
     caches: Arc<access::Caches>,
-    stats: Arc<stats::StatsRefresher>,
+    stats: Arc<records::stats::StatsRefresher>,
     /// The one script engine, built once.
     pub rules: Arc<trellis_rules::RuleEngine>,
     /// Where uploaded files are kept (`<data_dir>/files` on a served node).
@@ -55,7 +46,7 @@ pub struct Engine {
     /// Whether webhooks and SMS may call private, loopback and link-local addresses.
     allow_private_outbound: bool,
     /// How long login sessions last.
-    sessions: auth::SessionLifetime,
+    sessions: access::auth::SessionLifetime,
 }
 
 impl Engine {
@@ -79,7 +70,7 @@ impl Engine {
             max_file_bytes: files::DEFAULT_MAX_FILE_BYTES,
             wake: Arc::default(),
             allow_private_outbound: false,
-            sessions: auth::SessionLifetime::default(),
+            sessions: access::auth::SessionLifetime::default(),
         })
     }
 
@@ -97,7 +88,7 @@ impl Engine {
     }
 
     /// The same engine with login sessions lasting `lifetime`.
-    pub fn with_session_lifetime(mut self, lifetime: auth::SessionLifetime) -> Engine {
+    pub fn with_session_lifetime(mut self, lifetime: access::auth::SessionLifetime) -> Engine {
         self.sessions = lifetime;
         self
     }

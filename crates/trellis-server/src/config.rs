@@ -199,7 +199,7 @@ impl Config {
             admin_password: self.admin_password.clone(),
             max_file_bytes: self.max_file_bytes,
             allow_private_outbound: self.allow_private_outbound,
-            sessions: trellis_engine::auth::SessionLifetime {
+            sessions: trellis_engine::access::auth::SessionLifetime {
                 idle: Duration::from_secs(self.session_idle_minutes.saturating_mul(60)),
                 max: Duration::from_secs(self.session_max_hours.saturating_mul(3600)),
             },

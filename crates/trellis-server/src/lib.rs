@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use trellis_engine::Engine;
-use trellis_engine::admin::Bootstrapped;
+use trellis_engine::access::admin::Bootstrapped;
 
 /// Where the database is: an explicit URL, or an SQLite file in the data directory.
 pub fn database_url(data_dir: &Path, database_url: Option<&str>) -> String {
@@ -36,7 +36,7 @@ pub struct Settings {
     /// Whether webhooks and SMS may call addresses that are not public.
     pub allow_private_outbound: bool,
     /// How long login sessions last (idle and at most).
-    pub sessions: trellis_engine::auth::SessionLifetime,
+    pub sessions: trellis_engine::access::auth::SessionLifetime,
     /// How long the node keeps the teams and roles it read (the longest another node's change
     /// to them takes to show here).
     pub cache_ttl: Duration,

@@ -353,7 +353,7 @@ async fn main() -> anyhow::Result<()> {
                     (s.trim_end_matches(['\r', '\n']).to_string(), false)
                 }
                 (Some(p), false) => (p, false),
-                (None, false) => (trellis_engine::auth::generate_password(), true),
+                (None, false) => (trellis_engine::access::auth::generate_password(), true),
             };
             let u = engine
                 .create_user(&tenant, &email, name.as_deref(), &password, admin)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use trellis_engine::Engine;
-use trellis_engine::auth::{SessionOut, TokenOut};
+use trellis_engine::access::auth::{SessionOut, TokenOut};
 use utoipa::ToSchema;
 
 use crate::extract::{Body, Caller, SESSION_COOKIE};
@@ -107,7 +107,7 @@ pub struct MeBody {
     permissions: Permissions,
 }
 
-fn user_body(u: trellis_engine::auth::UserOut) -> UserBody {
+fn user_body(u: trellis_engine::access::auth::UserOut) -> UserBody {
     UserBody {
         id: u.id,
         email: u.email,

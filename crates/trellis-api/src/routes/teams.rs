@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trellis_engine::Engine;
-use trellis_engine::teams::TeamOut;
+use trellis_engine::directory::teams::TeamOut;
 use utoipa::ToSchema;
 
 use crate::extract::{Body, Caller, JsonObject, checked, double_option};

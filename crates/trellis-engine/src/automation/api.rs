@@ -21,7 +21,7 @@ use crate::apps::{ChangeOptions, ChangeOut, merge_patch};
 use crate::automation::actions::recipients::{self, Resolved, Target, Unresolved};
 use crate::automation::dispatch::{condition_context, run_input};
 use crate::automation::template::{render, render_json};
-use crate::scripts::LoadedApp;
+use crate::compiled::scripts::LoadedApp;
 use crate::{Engine, TenantCtx};
 
 /// What a dry run of a rule found: whether its condition matches, and what each action would do.
@@ -273,11 +273,11 @@ impl Engine {
         ctx: &TenantCtx,
         app: &str,
         rule: &str,
-    ) -> Result<crate::parts::Versioned<RuleDef>, Error> {
+    ) -> Result<crate::apps::parts::Versioned<RuleDef>, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
         let part = def.rule(rule).cloned().ok_or_else(|| rule_missing(rule))?;
-        Ok(crate::parts::Versioned {
+        Ok(crate::apps::parts::Versioned {
             part,
             version: app.compiled.version,
         })

@@ -18,8 +18,8 @@ use trellis_store::records::{self, Row};
 use trellis_store::{StoreError, events, system, timers};
 
 use crate::automation::template;
+use crate::compiled::scripts::LoadedApp;
 use crate::records::record_json;
-use crate::scripts::LoadedApp;
 use crate::{Engine, TenantCtx};
 
 /// Events taken per dispatch round.

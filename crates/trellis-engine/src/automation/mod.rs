@@ -17,7 +17,7 @@ use serde_json::Value;
 use trellis_core::automation::RuleDef;
 
 use crate::Engine;
-use crate::scripts::LoadedApp;
+use crate::compiled::scripts::LoadedApp;
 
 /// Wake-ups of the automation loops: the dispatcher when events were committed, the workers
 /// when jobs were queued. Each loop also polls, so a missed wake-up only delays, and other
@@ -56,7 +56,7 @@ impl Engine {
     }
     /// Tells the dispatcher that this app's events were committed, when it has rules (the
     /// events of an app without rules are written already dispatched: nothing to wake for).
-    pub fn wake_dispatcher_for(&self, app: &crate::scripts::LoadedApp) {
+    pub fn wake_dispatcher_for(&self, app: &crate::compiled::scripts::LoadedApp) {
         if app.def.rules.iter().any(|r| r.enabled) {
             self.wake_dispatcher();
         }

@@ -16,7 +16,7 @@ use trellis_store::jobs::{self, JobRow};
 use trellis_store::{StoreError, system};
 
 use crate::automation::{ActionCtx, ActionError, actions};
-use crate::scripts::LoadedApp;
+use crate::compiled::scripts::LoadedApp;
 use crate::{Engine, TenantCtx};
 
 /// Jobs taken per round (outside actions only as many as there are free slots).

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use trellis_core::automation::{Recipients, RuleDef};
 use trellis_engine::automation::actions::{email, sms, webhook};
 use trellis_engine::automation::{ActionCtx, ActionError};
-use trellis_engine::scripts::LoadedApp;
+use trellis_engine::compiled::scripts::LoadedApp;
 use trellis_engine::{Engine, TenantCtx};
 use trellis_tests::{Backend, HttpReceiver, SmtpSink, TestApp, on_both, sales_app, spawn};
 

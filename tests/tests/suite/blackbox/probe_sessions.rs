@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use trellis_engine::auth::SessionLifetime;
+use trellis_engine::access::auth::SessionLifetime;
 use trellis_tests::serde_json::{Value, json};
 use trellis_tests::{ADMIN_EMAIL, Backend, Resp, TestApp, on_both, spawn, spawn_with};
 
@@ -233,7 +233,7 @@ async fn passwords_follow_the_policy_on_every_path(backend: Backend) {
     assert!(err.errors.iter().any(|e| e.field == "password"), "{err:?}");
 
     // A user whose password predates the policy still logs in.
-    let hash = trellis_engine::auth::hash_password("old-pw").expect("hash");
+    let hash = trellis_engine::access::auth::hash_password("old-pw").expect("hash");
     let tenant = app.get("/api/v1/me").await.expect(200).body["tenant"]["id"].clone();
     let row = trellis_store::system::UserRow {
         id: "01900000-0000-7000-8000-0000000000aa".into(),

@@ -11,7 +11,7 @@ use sha2::Sha256;
 use trellis_core::automation::{AssignStrategy, Recipients, RuleDef};
 use trellis_engine::automation::actions::{assign, email, recipients, render_document, sms, webhook};
 use trellis_engine::automation::{ActionCtx, ActionError};
-use trellis_engine::scripts::LoadedApp;
+use trellis_engine::compiled::scripts::LoadedApp;
 use trellis_engine::{Engine, TenantCtx};
 use trellis_tests::{Backend, HttpReceiver, SmtpSink, TestApp, on_both, sales_app, spawn};
 

@@ -9,8 +9,8 @@ use trellis_rules::Dynamic;
 use crate::TenantCtx;
 use crate::automation::ActionError;
 use crate::automation::dispatch::condition_context;
+use crate::compiled::scripts::LoadedApp;
 use crate::records::{flatten, problem_reads};
-use crate::scripts::LoadedApp;
 use crate::{Engine, records::RecordOut};
 
 /// A record body from an action's `values`: literals as they are, `{"expr": "<rhai>"}` computed
@@ -57,7 +57,7 @@ fn write_failed(app: &LoadedApp, entity: &CompiledEntity, e: Result<Vec<FieldErr
 }
 
 fn dynamic_json(d: &Dynamic) -> Value {
-    crate::scripts::dynamic_to_json(d)
+    crate::compiled::scripts::dynamic_to_json(d)
 }
 
 fn entity_of<'a>(app: &'a LoadedApp, name: &str) -> Result<&'a std::sync::Arc<CompiledEntity>, ActionError> {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::scripts::LoadedApp;
+use crate::compiled::scripts::LoadedApp;
 use parking_lot::RwLock;
 
 /// (tenant id, app name) → compiled app.

@@ -5,7 +5,7 @@ use trellis_store::system::{self, TenantRow, UserRow};
 use trellis_store::{StoreError, WriteTx};
 
 use crate::Engine;
-use crate::auth::{generate_password, hash_password};
+use crate::access::auth::{generate_password, hash_password};
 
 /// What the first start created, so the caller can tell the operator once.
 #[derive(Debug, Clone)]

@@ -1,6 +1,9 @@
 //! The tenant's directory: users, role membership per app, delegations while away, and business
 //! calendars. Everyone in a tenant may read it; administrators change users, members and calendars.
 
+pub mod handover;
+pub mod teams;
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};

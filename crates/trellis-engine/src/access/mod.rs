@@ -3,6 +3,9 @@
 //! caller sees it), and the row scope of a right as one [`Filter`] with the caller's id and teams.
 //! Every read and write path asks here, so none can reach rows or fields another path hides.
 
+pub mod admin;
+pub mod auth;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +20,8 @@ use trellis_store::records::{self, ListQuery, Row};
 use trellis_store::{directory, teams};
 
 use crate::Engine;
+use crate::compiled::scripts::LoadedApp;
 use crate::context::TenantCtx;
-use crate::scripts::LoadedApp;
 
 /// What the caller may do with one entity.
 #[derive(Clone)]

@@ -2,6 +2,8 @@
 //! validates the whole of it, plans the table changes and applies plan and new version in one
 //! transaction, then swaps the compiled app in the registry.
 
+pub mod parts;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -12,7 +14,7 @@ use trellis_core::status::EventKind;
 use trellis_core::validate::{forget_ids, parse_app, parse_entity, parse_field, reissue_new_ids, validate_app};
 use trellis_core::{Error, FieldError, Slug};
 
-use crate::scripts::LoadedApp;
+use crate::compiled::scripts::LoadedApp;
 use trellis_store::system::{self, AppRow};
 use trellis_store::{StoreError, ddl};
 
@@ -338,7 +340,7 @@ impl Engine {
         }
         // A dry run applies the plan too, then rolls back: it finds the values a conversion would lose.
         ddl::apply(&tx, &steps, opts.allow_data_loss).await?;
-        crate::rollups::fill_changed(&tx, Some(&old), &loaded.compiled).await?;
+        crate::records::rollups::fill_changed(&tx, Some(&old), &loaded.compiled).await?;
         self.fill_formulas(&tx, ctx, &old, &loaded).await?;
         crate::pipelines::reconcile(&tx, ctx.tenant_id(), &old, &loaded).await?;
         if old.rules != new.rules {

@@ -8,7 +8,7 @@ use trellis_core::status::EventKind;
 use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_store::events::{self, EventRow};
 
-use crate::scripts::LoadedApp;
+use crate::compiled::scripts::LoadedApp;
 
 /// An event about to be written.
 pub struct EventDraft<'a> {

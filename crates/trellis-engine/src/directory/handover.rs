@@ -156,9 +156,9 @@ impl Engine {
                         "a record changed during the handover; nothing was handed over, try again",
                     ));
                 }
-                crate::history::record_event(
+                crate::records::history::record_event(
                     &tx,
-                    crate::history::EventDraft {
+                    crate::records::history::EventDraft {
                         tenant_id: ctx.tenant_id(),
                         app: &app,
                         entity: e,

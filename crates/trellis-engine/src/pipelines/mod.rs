@@ -20,10 +20,10 @@ use trellis_store::records::{self, Row};
 use trellis_store::{StoreError, approvals, directory, events, system, timers};
 
 use crate::Engine;
+use crate::compiled::scripts::LoadedApp;
 use crate::context::TenantCtx;
-use crate::history::{EventDraft, record_event};
+use crate::records::history::{EventDraft, record_event};
 use crate::records::{RecordOut, record_json};
-use crate::scripts::LoadedApp;
 
 /// Longest transition comment.
 pub const MAX_COMMENT: usize = 4000;
@@ -1797,7 +1797,7 @@ impl Engine {
             .iter()
             .filter(|e| e.entity_id == entity.def.storage_id().as_str())
             .map(|e| {
-                let mut j = crate::history::event_json_without(e, &names, &hidden);
+                let mut j = crate::records::history::event_json_without(e, &names, &hidden);
                 if let Some(r) = j.get_mut("record") {
                     access.redact(r);
                 }

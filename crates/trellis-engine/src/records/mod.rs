@@ -2,6 +2,10 @@
 //! transaction numbers, checks relations and uniqueness, writes the row and commits; a failed
 //! request writes nothing.
 
+pub mod history;
+pub mod rollups;
+pub mod stats;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -18,8 +22,8 @@ use trellis_store::{StoreError, system};
 
 use crate::Engine;
 use crate::access::{Access, get_scoped};
+use crate::compiled::scripts::LoadedApp;
 use crate::context::TenantCtx;
-use crate::scripts::LoadedApp;
 
 /// Most operations one bulk request may hold.
 pub const MAX_BULK: usize = 1000;
@@ -566,7 +570,8 @@ impl Engine {
                 team: None,
             }
         };
-        let outcome = crate::scripts::run(&self.rules, scripts, entity, record, old, related, user).map_err(Err)?;
+        let outcome =
+            crate::compiled::scripts::run(&self.rules, scripts, entity, record, old, related, user).map_err(Err)?;
         if !outcome.errors.is_empty() {
             return Err(Ok(outcome.errors));
         }
@@ -619,7 +624,7 @@ impl Engine {
         }
         let mut values = prepared.values;
         values.extend(self.number(tx, ctx, entity, &meta.at).await.map_err(Err)?);
-        values.extend(crate::rollups::initial_values(entity));
+        values.extend(crate::records::rollups::initial_values(entity));
         // A record of an entity with a pipeline starts in its initial stage, with that stage's SLA.
         let entry = match &entity.def.pipeline {
             Some(p) => {
@@ -649,9 +654,9 @@ impl Engine {
             Some((stage, _)) => serde_json::json!({ "stage": stage }),
             None => serde_json::json!({}),
         };
-        crate::history::record_event(
+        crate::records::history::record_event(
             tx,
-            crate::history::EventDraft {
+            crate::records::history::EventDraft {
                 tenant_id: ctx.tenant_id(),
                 app,
                 entity,
@@ -665,7 +670,7 @@ impl Engine {
         )
         .await
         .map_err(Err)?;
-        crate::rollups::after_write(tx, app, entity, None, Some(&values))
+        crate::records::rollups::after_write(tx, app, entity, None, Some(&values))
             .await
             .map_err(Err)?;
         let by_name: HashMap<&str, &Val> = values.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
@@ -888,7 +893,7 @@ impl Engine {
         ensure_in_scope(tx, entity, guard, Right::Update, id, Some(&sent))
             .await
             .map_err(Err)?;
-        let mut changed = crate::history::changes(entity, &current, &prepared.values);
+        let mut changed = crate::records::history::changes(entity, &current, &prepared.values);
         if let (Some(o), Value::Object(m)) = (&prepared.owner, &mut changed) {
             let before = current.get(entity, "owner").and_then(|v| match v {
                 Val::Text(s) => Some(s.clone()),
@@ -898,9 +903,9 @@ impl Engine {
                 m.insert("owner".into(), serde_json::json!([before, o]));
             }
         }
-        crate::history::record_event(
+        crate::records::history::record_event(
             tx,
-            crate::history::EventDraft {
+            crate::records::history::EventDraft {
                 tenant_id: ctx.tenant_id(),
                 app,
                 entity,
@@ -914,7 +919,7 @@ impl Engine {
         )
         .await
         .map_err(Err)?;
-        crate::rollups::after_write(tx, app, entity, Some(&current), Some(&prepared.values))
+        crate::records::rollups::after_write(tx, app, entity, Some(&current), Some(&prepared.values))
             .await
             .map_err(Err)?;
         let mut row = current;
@@ -1001,9 +1006,9 @@ impl Engine {
             return Err(stale(current.version()));
         }
         trellis_store::timers::cancel_for_record(tx, id, trellis_core::status::TimerKind::Sla).await?;
-        crate::history::record_event(
+        crate::records::history::record_event(
             tx,
-            crate::history::EventDraft {
+            crate::records::history::EventDraft {
                 tenant_id: ctx.tenant_id(),
                 app,
                 entity,
@@ -1016,7 +1021,7 @@ impl Engine {
             },
         )
         .await?;
-        crate::rollups::after_write(tx, app, entity, Some(&current), None).await
+        crate::records::rollups::after_write(tx, app, entity, Some(&current), None).await
     }
 
     /// Runs a write transaction (`run` begins and commits it) again, up to
@@ -1198,7 +1203,7 @@ impl Engine {
                         .iter()
                         .chain(update_ops.iter().map(|(_, _, _, fields)| fields))
                         .collect();
-                    crate::rollups::lock_parents_of(&tx, app, entity, &current, &named).await?;
+                    crate::records::rollups::lock_parents_of(&tx, app, entity, &current, &named).await?;
                 }
                 let mut created = Vec::with_capacity(prepared.len());
                 for (i, p) in prepared.iter().cloned().enumerate() {
@@ -1261,7 +1266,7 @@ impl Engine {
             })
             .await?;
         self.wake_dispatcher_for(&app);
-        if created.len() + updated.len() + deleted.len() >= crate::stats::LARGE_WRITE {
+        if created.len() + updated.len() + deleted.len() >= crate::records::stats::LARGE_WRITE {
             self.stats.refresh_soon(&self.db, &entity.table);
         }
         Ok(serde_json::json!({"created": created, "updated": updated, "deleted": deleted}))
