@@ -8,11 +8,16 @@ pub mod automation;
 pub mod compiled;
 pub mod context;
 pub mod directory;
+pub mod events;
 pub mod files;
 pub mod notifications;
 pub mod pipelines;
 pub mod records;
+pub mod settings;
+pub mod wake;
 
+#[cfg(test)]
+mod layers;
 #[cfg(test)]
 mod sql_free;
 
@@ -30,6 +35,8 @@ use trellis_store::{Db, system};
 pub struct Engine {
     pub db: Db,
     pub(crate) registry: Arc<compiled::registry::Registry>,
+    /// What concepts above records add to a record's writes (pipelines: stage entry).
+    pub(crate) hooks: Arc<records::hooks::Hooks>,
     auth_cache: Arc<access::auth::AuthCache>,
     /// Grants, teams and roles as this node last read them (its own: nothing is shared
     /// between engines but the database).
@@ -42,7 +49,7 @@ pub struct Engine {
     /// Largest upload accepted.
     max_file_bytes: u64,
     /// Wakes this node's automation loops when work was committed.
-    pub(crate) wake: Arc<automation::Wake>,
+    pub(crate) wake: Arc<wake::Wake>,
     /// Whether webhooks and SMS may call private, loopback and link-local addresses.
     allow_private_outbound: bool,
     /// How long login sessions last.
@@ -61,6 +68,9 @@ impl Engine {
         Ok(Engine {
             db,
             registry: Arc::default(),
+            hooks: Arc::new(records::hooks::Hooks {
+                on_create: vec![Arc::new(pipelines::StageEntry)],
+            }),
             auth_cache: Arc::default(),
             caches: Arc::default(),
             stats: Arc::default(),

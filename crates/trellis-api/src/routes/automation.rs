@@ -8,7 +8,7 @@ use trellis_engine::Engine;
 use utoipa::{IntoParams, ToSchema};
 
 use trellis_core::automation::RuleDef;
-use trellis_engine::automation::api::RuleEntry;
+use trellis_engine::apps::rules::RuleEntry;
 
 use crate::extract::{Admin, Body, Caller, Def, JsonObject};
 use crate::problem::{ApiResult, Problem};
@@ -137,7 +137,7 @@ pub struct RunsQuery {
 /// A rule's runs, newest first: trigger, condition result, each action's status, attempts,
 /// error and duration.
 #[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path), RunsQuery),
-    responses((status = 200, description = "The runs", body = List<trellis_engine::automation::api::RunOut>), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The runs", body = List<trellis_engine::automation::runs::RunOut>), (status = 404, body = Problem)))]
 #[get("/apps/{app}/rules/{rule}/runs")]
 pub async fn list_rule_runs(
     engine: web::Data<Engine>,
@@ -179,7 +179,7 @@ pub struct EventAccepted {
 /// Dry run: `{record: id | {values}, payload?}` → would it match, and what each action would
 /// do. Nothing is written or sent.
 #[utoipa::path(tag = "automation", params(("app" = String, Path), ("rule" = String, Path)), request_body = TestRuleRequest,
-    responses((status = 200, description = "What it would do", body = trellis_engine::automation::api::RuleTest), (status = 404, body = Problem)))]
+    responses((status = 200, description = "What it would do", body = trellis_engine::automation::test::RuleTest), (status = 404, body = Problem)))]
 #[post("/apps/{app}/rules/{rule}/test")]
 pub async fn test_rule(
     engine: web::Data<Engine>,
@@ -227,7 +227,7 @@ pub async fn run_rule(
 
 /// Retry a dead job (admin): it is queued again with fresh attempts.
 #[utoipa::path(tag = "automation", params(("id" = String, Path)),
-    responses((status = 200, description = "The job", body = trellis_engine::automation::api::JobOut), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, description = "The job", body = trellis_engine::automation::runs::JobOut), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/jobs/{id}/retry")]
 pub async fn retry_job(engine: web::Data<Engine>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(engine.retry_job(&caller.0, &path).await?))

@@ -528,7 +528,7 @@ impl Engine {
         if let Some(r) = &role {
             let mut declared = std::collections::BTreeSet::new();
             for app in system::apps_of(&self.db.read, ctx.tenant_id()).await? {
-                let def = crate::apps::parse_stored(&app)?;
+                let def = crate::compiled::parse_stored(&app)?;
                 declared.extend(def.roles.iter().map(|x| x.name.to_string()));
             }
             if !declared.contains(r.as_str()) {

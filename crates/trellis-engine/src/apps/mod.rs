@@ -3,6 +3,7 @@
 //! transaction, then swaps the compiled app in the registry.
 
 pub mod parts;
+pub mod rules;
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use trellis_core::status::EventKind;
 use trellis_core::validate::{forget_ids, parse_app, parse_entity, parse_field, reissue_new_ids, validate_app};
 use trellis_core::{Error, FieldError, Slug};
 
+use crate::compiled::parse_stored;
 use crate::compiled::scripts::LoadedApp;
 use trellis_store::system::{self, AppRow};
 use trellis_store::{StoreError, ddl};
@@ -119,11 +121,6 @@ fn app_out(row: &AppRow, def: AppDef) -> AppOut {
     }
 }
 
-pub(crate) fn parse_stored(row: &AppRow) -> Result<AppDef, Error> {
-    serde_json::from_str(&row.definition)
-        .map_err(|e| Error::internal(format!("stored definition of app {} is unreadable: {e}", row.id)))
-}
-
 fn app_missing(name: &Slug) -> Error {
     Error::not_found(format!("app '{name}' does not exist"))
 }
@@ -160,20 +157,6 @@ fn no_key(body: &Map<String, Value>, key: &str, what: &str) -> Result<(), Error>
 }
 
 impl Engine {
-    /// The compiled app of the caller's tenant (404 for an app of another tenant or none).
-    pub async fn compiled_app(&self, ctx: &TenantCtx, app: &str) -> Result<Arc<LoadedApp>, Error> {
-        let name = Slug::from_path("app", app)?;
-        if let Some(a) = self.registry.get(ctx.tenant_id(), name.as_str()) {
-            return Ok(a);
-        }
-        let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
-            .await?
-            .ok_or_else(|| app_missing(&name))?;
-        let compiled = Arc::new(LoadedApp::load(&self.rules, &row.id, parse_stored(&row)?, row.version)?);
-        self.registry.put(ctx.tenant_id(), compiled.clone());
-        Ok(compiled)
-    }
-
     /// The apps of the tenant, each as the caller may read it ([`Engine::def_for`]).
     pub async fn list_apps(&self, ctx: &TenantCtx) -> Result<Vec<AppOut>, Error> {
         let rows = system::apps_of(&self.db.read, ctx.tenant_id()).await?;

@@ -1,5 +1,5 @@
 //! Parts of an app's definition with use cases of their own: roles, an entity's validation
-//! rules, views, and whole rules replaced (rules are otherwise in [`crate::automation::api`]). Each
+//! rules, views, and whole rules replaced (rules are otherwise in [`rules`]). Each
 //! change edits only its part of the stored definition and goes through the one versioned app
 //! change ([`Engine::change_app`]): validated whole, planned, applied with its new version in
 //! one transaction, refused with 412 when `If-Match` names an older version.

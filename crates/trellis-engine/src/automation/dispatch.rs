@@ -40,14 +40,6 @@ async fn runs_per_minute<C: trellis_store::Reads>(conn: &C, tenant_id: &str) -> 
     )
 }
 
-/// The entity an event is about (by storage id).
-pub(crate) fn entity_by_id(app: &LoadedApp, id: &str) -> Option<Arc<CompiledEntity>> {
-    app.entities
-        .values()
-        .find(|e| e.def.storage_id().as_str() == id)
-        .cloned()
-}
-
 /// Whether a rule's trigger matches an event.
 fn matches(rule: &RuleDef, e: &EventRow, entity: Option<&CompiledEntity>, data: &Value) -> bool {
     let entity_is = |name: &str| entity.is_some_and(|x| x.name() == name);
@@ -217,28 +209,6 @@ pub(crate) fn condition_context(entity: Option<&CompiledEntity>, row: Option<&Ro
 }
 
 impl Engine {
-    /// The compiled app with this id (from the registry when current).
-    pub(crate) async fn app_by_id<C: trellis_store::Reads>(
-        &self,
-        conn: &C,
-        id: &str,
-    ) -> Result<Option<Arc<LoadedApp>>, Error> {
-        let Some(row) = system::app_by_id(conn, id).await? else {
-            return Ok(None);
-        };
-        if let Some(a) = self.registry.get(&row.tenant_id, &row.name)
-            && a.version == row.version
-            && a.id == row.id
-        {
-            return Ok(Some(a));
-        }
-        let def: trellis_core::AppDef =
-            serde_json::from_str(&row.definition).map_err(|e| Error::internal(e.to_string()))?;
-        let app = Arc::new(LoadedApp::load(&self.rules, &row.id, def, row.version)?);
-        self.registry.put(&row.tenant_id, app.clone());
-        Ok(Some(app))
-    }
-
     /// One dispatch round: claims up to [`BATCH`] events and matches them. Returns how many
     /// events were dispatched.
     pub async fn dispatch_events(&self) -> Result<usize, Error> {
@@ -303,7 +273,7 @@ impl Engine {
             let Some(app) = apps.get(&e.app_id).and_then(|a| a.as_ref()) else {
                 continue;
             };
-            let Some(ent) = entity_by_id(app, &e.entity_id) else {
+            let Some(ent) = app.entity_by_id(&e.entity_id) else {
                 continue;
             };
             if e.kind == EventKind::Deleted || e.record_id.is_empty() {
@@ -327,7 +297,7 @@ impl Engine {
             let Some(ent) = apps
                 .get(&app_id)
                 .and_then(|a| a.as_ref())
-                .and_then(|a| entity_by_id(a, &entity_id))
+                .and_then(|a| a.entity_by_id(&entity_id))
             else {
                 continue;
             };
@@ -359,7 +329,7 @@ impl Engine {
         now: DateTime<Utc>,
         rows: &HashMap<String, Row>,
     ) -> Result<usize, Error> {
-        let entity = entity_by_id(app, &e.entity_id);
+        let entity = app.entity_by_id(&e.entity_id);
         let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
         if let Some(ent) = &entity {
             self.schedule_relative(tx, app, ent, e, now).await?;

@@ -39,3 +39,45 @@ impl Registry {
         self.apps.write().retain(|k, v| current.get(k) == Some(&v.version));
     }
 }
+
+impl crate::Engine {
+    /// The compiled app with this id (from the registry when current).
+    pub(crate) async fn app_by_id<C: trellis_store::Reads>(
+        &self,
+        conn: &C,
+        id: &str,
+    ) -> Result<Option<Arc<LoadedApp>>, trellis_core::Error> {
+        let Some(row) = trellis_store::system::app_by_id(conn, id).await? else {
+            return Ok(None);
+        };
+        if let Some(a) = self.registry.get(&row.tenant_id, &row.name)
+            && a.version == row.version
+            && a.id == row.id
+        {
+            return Ok(Some(a));
+        }
+        let def = super::parse_stored(&row)?;
+        let app = Arc::new(LoadedApp::load(&self.rules, &row.id, def, row.version)?);
+        self.registry.put(&row.tenant_id, app.clone());
+        Ok(Some(app))
+    }
+
+    /// The compiled app of the caller's tenant (404 for an app of another tenant or none).
+    pub async fn compiled_app(&self, ctx: &crate::TenantCtx, app: &str) -> Result<Arc<LoadedApp>, trellis_core::Error> {
+        let name = trellis_core::Slug::from_path("app", app)?;
+        if let Some(a) = self.registry.get(ctx.tenant_id(), name.as_str()) {
+            return Ok(a);
+        }
+        let row = trellis_store::system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
+            .await?
+            .ok_or_else(|| trellis_core::Error::not_found(format!("app '{name}' does not exist")))?;
+        let compiled = Arc::new(LoadedApp::load(
+            &self.rules,
+            &row.id,
+            super::parse_stored(&row)?,
+            row.version,
+        )?);
+        self.registry.put(ctx.tenant_id(), compiled.clone());
+        Ok(compiled)
+    }
+}

@@ -184,6 +184,14 @@ impl Deref for LoadedApp {
 }
 
 impl LoadedApp {
+    /// The entity whose table has storage id `id` (events, timers and approvals name entities by it).
+    pub fn entity_by_id(&self, id: &str) -> Option<std::sync::Arc<trellis_core::CompiledEntity>> {
+        self.entities
+            .values()
+            .find(|e| e.def.storage_id().as_str() == id)
+            .cloned()
+    }
+
     /// Compiles a validated definition and its scripts; script errors name their place.
     pub fn load(rules: &RuleEngine, id: &str, def: AppDef, version: i64) -> Result<LoadedApp, Error> {
         let scripts = compile_scripts(rules, &def)?;
@@ -355,7 +363,7 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
 /// Compiles the conditions of an app's automation rules (and checks the `{"expr"}` values of
 /// their actions compile); errors name the rule.
 pub fn compile_rule_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<String, CompiledScript>, Error> {
-    let mut errors = crate::automation::schedule::check_schedules(def);
+    let mut errors = super::cron::check_schedules(def);
     let mut out = HashMap::new();
     for (i, r) in def.rules.iter().enumerate() {
         let at = format!("rules[{i}]");

@@ -156,9 +156,9 @@ impl Engine {
                         "a record changed during the handover; nothing was handed over, try again",
                     ));
                 }
-                crate::records::history::record_event(
+                crate::events::record_event(
                     &tx,
-                    crate::records::history::EventDraft {
+                    crate::events::EventDraft {
                         tenant_id: ctx.tenant_id(),
                         app: &app,
                         entity: e,

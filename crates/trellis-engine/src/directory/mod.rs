@@ -20,7 +20,7 @@ use trellis_store::directory::{self, DelegationRow};
 use trellis_store::system::{self, AppRow, UserRow};
 
 use crate::Engine;
-use crate::apps::parse_stored;
+use crate::compiled::parse_stored;
 use crate::context::TenantCtx;
 
 /// Longest delegation: a year, leap day included.

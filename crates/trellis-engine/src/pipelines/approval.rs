@@ -16,7 +16,7 @@ use trellis_store::{StoreError, approvals, directory, system};
 use crate::Engine;
 use crate::compiled::scripts::LoadedApp;
 use crate::context::TenantCtx;
-use crate::records::history::{EventDraft, record_event};
+use crate::events::{EventDraft, record_event};
 use crate::records::{RecordOut, record_json};
 
 use super::*;
@@ -560,7 +560,8 @@ impl Engine {
             .filter(|r| r.tenant_id == ctx.tenant_id())
             .ok_or_else(|| Error::not_found("the app of this approval is gone"))?;
         let app = self.compiled_app(ctx, &row.name).await?;
-        let entity = crate::automation::dispatch::entity_by_id(&app, &a.entity_id)
+        let entity = app
+            .entity_by_id(&a.entity_id)
             .ok_or_else(|| Error::not_found("the entity of this approval is gone"))?;
         Ok((app, entity))
     }

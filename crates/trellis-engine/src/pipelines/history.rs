@@ -55,7 +55,7 @@ impl Engine {
             .iter()
             .filter(|e| e.entity_id == entity.def.storage_id().as_str())
             .map(|e| {
-                let mut j = crate::records::history::event_json_without(e, &names, &hidden);
+                let mut j = crate::events::event_json_without(e, &names, &hidden);
                 if let Some(r) = j.get_mut("record") {
                     access.redact(r);
                 }

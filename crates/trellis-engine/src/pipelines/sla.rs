@@ -8,11 +8,11 @@ use trellis_core::pipeline::StageDef;
 use trellis_core::status::{EventKind, TimerKind, TimerStatus};
 use trellis_core::{CompiledEntity, CompiledField, Error, Label, Val};
 use trellis_store::records::{self};
-use trellis_store::{StoreError, directory, timers};
+use trellis_store::{directory, timers};
 
 use crate::Engine;
 use crate::compiled::scripts::LoadedApp;
-use crate::records::history::{EventDraft, record_event};
+use crate::events::{EventDraft, record_event};
 
 use super::*;
 
@@ -92,46 +92,9 @@ pub async fn start_timer<C: trellis_store::Writes>(
 }
 
 impl Engine {
-    /// Fires SLA timers that are due: marks each record overdue once, writes an `sla_breached`
-    /// event and tells the record's owner and the escalation target. Returns how many fired.
-    /// Safe to run on several nodes at once: each timer fires in exactly one transaction.
-    pub async fn sweep_timers(&self, now: DateTime<Utc>) -> Result<usize, Error> {
-        // The read pool answers "anything due?" through the partial index without taking the
-        // SQLite writer.
-        if timers::due(&self.db.read, now, 1).await?.is_empty() {
-            return Ok(0);
-        }
-        let mut fired = 0;
-        loop {
-            let tx = self.db.begin_write().await.map_err(StoreError::from)?;
-            let due = timers::due(&tx, now, 200).await?;
-            let n = due.len();
-            for t in due {
-                if !timers::mark_fired(&tx, &t.id, now).await? {
-                    continue;
-                }
-                fired += 1;
-                let done = match TimerKind::parse(&t.kind) {
-                    Some(TimerKind::Sla) => self.breach(&tx, &t, now).await,
-                    Some(TimerKind::Rule | TimerKind::Cron) => {
-                        let app = self.app_by_id(&tx, &t.app_id).await?;
-                        crate::automation::schedule::fire(&tx, &t, app.as_ref().map(|a| &a.def), now).await
-                    }
-                    None => Ok(()),
-                };
-                if let Err(e) = done {
-                    tracing::error!(timer = %t.id, error = %e.detail, "timer could not be processed");
-                }
-            }
-            tx.commit().await.map_err(StoreError::from)?;
-            self.wake_dispatcher();
-            if n < 200 {
-                return Ok(fired);
-            }
-        }
-    }
-
-    pub(super) async fn breach(
+    /// Marks the record of a due SLA timer overdue once, writes an `sla_breached` event and
+    /// tells its owner and the escalation target ([`crate::automation::timers`] calls it).
+    pub(crate) async fn breach(
         &self,
         tx: &trellis_store::WriteTx,
         t: &timers::TimerRow,
@@ -140,7 +103,7 @@ impl Engine {
         let Some(app) = self.app_by_id(tx, &t.app_id).await? else {
             return Ok(());
         };
-        let Some(entity) = crate::automation::dispatch::entity_by_id(&app, &t.entity_id) else {
+        let Some(entity) = app.entity_by_id(&t.entity_id) else {
             return Ok(());
         };
         let Some(record_id) = &t.record_id else {
@@ -212,5 +175,48 @@ impl Engine {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// Pipelines' part of creating a record: it starts in its pipeline's first stage, with that
+/// stage's SLA timer (registered on the engine as a [`crate::records::hooks::OnCreate`]).
+pub struct StageEntry;
+
+#[async_trait::async_trait]
+impl crate::records::hooks::OnCreate for StageEntry {
+    async fn initial_values<'e>(
+        &self,
+        tx: &trellis_store::WriteTx,
+        tenant_id: &str,
+        entity: &'e CompiledEntity,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(&'e CompiledField, Val)>, Error> {
+        let Some(p) = &entity.def.pipeline else {
+            return Ok(Vec::new());
+        };
+        let stage = p.initial_stage();
+        let due = sla_due(tx, tenant_id, stage, at).await?;
+        entry_values(entity, stage.key.as_str(), at, due)
+    }
+
+    async fn created(
+        &self,
+        tx: &trellis_store::WriteTx,
+        tenant_id: &str,
+        app: &LoadedApp,
+        entity: &CompiledEntity,
+        record_id: &str,
+        values: &[(&CompiledField, Val)],
+    ) -> Result<serde_json::Map<String, Value>, Error> {
+        let Some(p) = &entity.def.pipeline else {
+            return Ok(serde_json::Map::new());
+        };
+        let stage = p.initial_stage().key.as_str();
+        let due = values.iter().find_map(|(f, v)| match v {
+            Val::DateTime(t) if f.name == "stage_due_at" => Some(*t),
+            _ => None,
+        });
+        start_timer(tx, tenant_id, app, entity, record_id, stage, due).await?;
+        Ok(serde_json::Map::from_iter([("stage".to_string(), Value::from(stage))]))
     }
 }

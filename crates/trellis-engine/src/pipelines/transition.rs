@@ -17,7 +17,7 @@ use trellis_store::{StoreError, timers};
 use crate::Engine;
 use crate::compiled::scripts::LoadedApp;
 use crate::context::TenantCtx;
-use crate::records::history::{EventDraft, record_event};
+use crate::events::{EventDraft, record_event};
 use crate::records::{RecordOut, record_json};
 
 use super::*;

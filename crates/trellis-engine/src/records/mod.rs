@@ -4,7 +4,7 @@
 
 mod bulk;
 mod check;
-pub mod history;
+pub mod hooks;
 mod read;
 pub mod rollups;
 mod shape;

@@ -36,9 +36,9 @@ impl Engine {
         Ok(out)
     }
 
-    pub(crate) async fn insert_in<C: trellis_store::Writes>(
+    pub(crate) async fn insert_in(
         &self,
-        tx: &C,
+        tx: &trellis_store::WriteTx,
         ctx: &TenantCtx,
         app: &LoadedApp,
         entity: &CompiledEntity,
@@ -74,18 +74,14 @@ impl Engine {
         let mut values = prepared.values;
         values.extend(self.number(tx, ctx, entity, &meta.at).await.map_err(Err)?);
         values.extend(crate::records::rollups::initial_values(entity));
-        // A record of an entity with a pipeline starts in its initial stage, with that stage's SLA.
-        let entry = match &entity.def.pipeline {
-            Some(p) => {
-                let stage = p.initial_stage();
-                let due = crate::pipelines::sla_due(tx, ctx.tenant_id(), stage, meta.at)
+        // What other concepts start a record with (its pipeline's first stage).
+        for hook in &self.hooks.on_create {
+            values.extend(
+                hook.initial_values(tx, ctx.tenant_id(), entity, meta.at)
                     .await
-                    .map_err(Err)?;
-                values.extend(crate::pipelines::entry_values(entity, stage.key.as_str(), meta.at, due).map_err(Err)?);
-                Some((stage.key.to_string(), due))
-            }
-            None => None,
-        };
+                    .map_err(Err)?,
+            );
+        }
         records::insert(tx, entity, &meta, &values)
             .await
             .map_err(|e| Err(unique_to_conflict(e)))?;
@@ -94,18 +90,18 @@ impl Engine {
         ensure_in_scope(tx, entity, guard, Right::Create, &meta.id, None)
             .await
             .map_err(Err)?;
-        if let Some((stage, due)) = &entry {
-            crate::pipelines::start_timer(tx, ctx.tenant_id(), app, entity, &meta.id, stage, *due)
-                .await
-                .map_err(Err)?;
+        let mut data = serde_json::Map::new();
+        for hook in &self.hooks.on_create {
+            data.extend(
+                hook.created(tx, ctx.tenant_id(), app, entity, &meta.id, &values)
+                    .await
+                    .map_err(Err)?,
+            );
         }
-        let data = match &entry {
-            Some((stage, _)) => serde_json::json!({ "stage": stage }),
-            None => serde_json::json!({}),
-        };
-        crate::records::history::record_event(
+        let data = Value::Object(data);
+        crate::events::record_event(
             tx,
-            crate::records::history::EventDraft {
+            crate::events::EventDraft {
                 tenant_id: ctx.tenant_id(),
                 app,
                 entity,
@@ -300,7 +296,7 @@ impl Engine {
         ensure_in_scope(tx, entity, guard, Right::Update, id, Some(&sent))
             .await
             .map_err(Err)?;
-        let mut changed = crate::records::history::changes(entity, &current, &prepared.values);
+        let mut changed = crate::events::changes(entity, &current, &prepared.values);
         if let (Some(o), Value::Object(m)) = (&prepared.owner, &mut changed) {
             let before = current.get(entity, "owner").and_then(|v| match v {
                 Val::Text(s) => Some(s.clone()),
@@ -310,9 +306,9 @@ impl Engine {
                 m.insert("owner".into(), serde_json::json!([before, o]));
             }
         }
-        crate::records::history::record_event(
+        crate::events::record_event(
             tx,
-            crate::records::history::EventDraft {
+            crate::events::EventDraft {
                 tenant_id: ctx.tenant_id(),
                 app,
                 entity,
@@ -413,9 +409,9 @@ impl Engine {
             return Err(stale(current.version()));
         }
         trellis_store::timers::cancel_for_record(tx, id, trellis_core::status::TimerKind::Sla).await?;
-        crate::records::history::record_event(
+        crate::events::record_event(
             tx,
-            crate::records::history::EventDraft {
+            crate::events::EventDraft {
                 tenant_id: ctx.tenant_id(),
                 app,
                 entity,

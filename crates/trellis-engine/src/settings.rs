@@ -1,0 +1,160 @@
+//! The tenant's settings: audit retention, the automation run limit, and the SMTP and SMS
+//! providers (their secrets write-only), read and replaced by administrators.
+
+use serde_json::{Value, json};
+use trellis_core::automation::SECRET_MASK;
+use trellis_core::value::now_micros;
+use trellis_core::{Error, FieldError};
+use trellis_store::StoreError;
+
+use crate::Engine;
+use crate::context::TenantCtx;
+
+use crate::audit::RETENTION_KEY;
+
+/// The setting limiting a tenant's automation runs per minute.
+pub const RUNS_KEY: &str = "automation_runs_per_minute";
+
+/// The provider settings and their secret member, answered masked.
+const PROVIDER_SECRETS: [(&str, &str); 2] = [("smtp", "password"), ("sms", "token")];
+
+impl Engine {
+    /// The tenant's settings (administrators only); secrets (SMTP password, SMS token) answer
+    /// as `"********"`.
+    pub async fn settings(&self, ctx: &TenantCtx) -> Result<Value, Error> {
+        ctx.require_admin_to("read settings")?;
+        let get = |k: &'static str| trellis_store::settings::get(&self.db.read, ctx.tenant_id(), k);
+        let days = get(RETENTION_KEY).await?;
+        let runs = get(RUNS_KEY).await?.and_then(|d| d.parse::<i64>().ok());
+        let mut out = json!({
+            RETENTION_KEY: days.and_then(|d| d.parse::<i64>().ok()),
+            RUNS_KEY: runs.unwrap_or(crate::automation::dispatch::DEFAULT_RUNS_PER_MINUTE),
+        });
+        for (key, secret) in PROVIDER_SECRETS {
+            let mut v: Value = get(key)
+                .await?
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null);
+            if let Some(s) = v.get_mut(secret).filter(|s| !s.is_null()) {
+                *s = json!(SECRET_MASK);
+            }
+            out[key] = v;
+        }
+        Ok(out)
+    }
+
+    /// Changes settings (administrators only): `audit_retention_days` 1–36500, or null to keep
+    /// events for ever; `smtp` `{host, port?, from, username?, password?, tls?}` and `sms`
+    /// `{url, token?, from?}` for the e-mail and SMS actions.
+    pub async fn put_settings(&self, ctx: &TenantCtx, body: &Value) -> Result<Value, Error> {
+        ctx.require_admin_to("change settings")?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Error::bad_request("the body must be a JSON object"))?;
+        let mut errors = Vec::new();
+        for key in ["smtp", "sms"] {
+            if let Some(v) = obj.get(key) {
+                Self::check_provider(key, v, &mut errors);
+            }
+        }
+        let runs_limit = match obj.get(RUNS_KEY) {
+            None => None,
+            Some(v) => match v.as_i64().filter(|n| (1..=10_000_000).contains(n)) {
+                Some(n) => Some(n),
+                None => {
+                    errors.push(FieldError::new(
+                        RUNS_KEY,
+                        "range",
+                        "must be a whole number, 1 to 10000000",
+                    ));
+                    None
+                }
+            },
+        };
+        for k in obj
+            .keys()
+            .filter(|k| !matches!(k.as_str(), RETENTION_KEY | RUNS_KEY | "smtp" | "sms"))
+        {
+            errors.push(FieldError::new(
+                trellis_core::names::truncate(k, 64),
+                "unknown_field",
+                "not a setting",
+            ));
+        }
+        let days = match obj.get(RETENTION_KEY) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(v) => match v.as_i64().filter(|d| (1..=36_500).contains(d)) {
+                Some(d) => Some(Some(d)),
+                None => {
+                    errors.push(FieldError::new(
+                        RETENTION_KEY,
+                        "range",
+                        "must be a whole number of days, 1 to 36500",
+                    ));
+                    None
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
+        // All the settings sent, or none: one transaction.
+        let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        if let Some(n) = runs_limit {
+            trellis_store::settings::put(&tx, ctx.tenant_id(), RUNS_KEY, &n.to_string(), now_micros()).await?;
+        }
+        for (key, secret) in PROVIDER_SECRETS {
+            if let Some(v) = obj.get(key) {
+                let mut v = v.clone();
+                // Settings read and sent back carry the mask: the stored secret stays.
+                if v.get(secret).and_then(Value::as_str) == Some(SECRET_MASK) {
+                    let stored: Value = trellis_store::settings::get(&tx, ctx.tenant_id(), key)
+                        .await?
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .unwrap_or(Value::Null);
+                    v[secret] = stored.get(secret).cloned().unwrap_or(Value::Null);
+                }
+                trellis_store::settings::put(&tx, ctx.tenant_id(), key, &v.to_string(), now_micros()).await?;
+            }
+        }
+        if let Some(d) = days {
+            let value = d.map(|d| d.to_string()).unwrap_or_default();
+            trellis_store::settings::put(&tx, ctx.tenant_id(), RETENTION_KEY, &value, now_micros()).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.settings(ctx).await
+    }
+
+    /// Checks an `smtp` or `sms` setting the way the actions will read it.
+    fn check_provider(key: &str, v: &Value, errors: &mut Vec<FieldError>) {
+        use crate::automation::actions::{email::SmtpSettings, sms::SmsSettings};
+        if v.is_null() {
+            return;
+        }
+        let parsed = match key {
+            "smtp" => serde_json::from_value::<SmtpSettings>(v.clone()).map(|_| ()),
+            _ => serde_json::from_value::<SmsSettings>(v.clone()).map(|_| ()),
+        };
+        // What the actions use: 100 ms up to 60 s (SMS) or 120 s (SMTP); refused outside, not clamped.
+        let most = if key == "smtp" { 120_000 } else { 60_000 };
+        if let Some(t) = v.get("timeout_ms").filter(|t| !t.is_null())
+            && !t.as_u64().is_some_and(|t| (100..=most).contains(&t))
+        {
+            errors.push(FieldError::new(
+                format!("{key}.timeout_ms"),
+                "out_of_range",
+                format!("from 100 to {most} milliseconds"),
+            ));
+        }
+        if let Err(e) = parsed {
+            errors.push(FieldError::new(key, "invalid", e.to_string()));
+        } else if key == "sms"
+            && !v["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+        {
+            errors.push(FieldError::new("sms.url", "invalid", "an http(s) URL"));
+        }
+    }
+}
