@@ -147,6 +147,17 @@ fn api_app() -> (
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
     );
+    // A rule's action is one of the engine's actions, each with options of its own.
+    let mut actions = utoipa::openapi::schema::OneOfBuilder::new()
+        .description(Some("One step of a rule: its `type` and that action's options."));
+    for action in trellis_engine::automation::actions::ALL {
+        let (schema, refs) = action.schema();
+        actions = actions.item(schema);
+        for (name, s) in refs {
+            components.schemas.entry(name).or_insert(s);
+        }
+    }
+    components.schemas.insert("ActionDef".to_string(), actions.into());
     (app, spec)
 }
 

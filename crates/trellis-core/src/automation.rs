@@ -203,97 +203,80 @@ pub enum AssignStrategy {
     },
 }
 
-/// One step of a rule. Values may be literals, or `{"expr": "<rhai>"}` computed from the
-/// trigger; texts of messages are templates (`{{record.title}}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ActionDef {
-    /// Sets fields of the trigger record.
-    SetFields { values: serde_json::Map<String, Value> },
-    /// Creates a record of another entity.
-    CreateRecord {
-        entity: Slug,
-        values: serde_json::Map<String, Value>,
-        /// Assigns the new record's owner.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        assign: Option<AssignStrategy>,
-    },
-    /// Updates the record a relation field of the trigger record points at.
-    UpdateRelated {
-        relation: Slug,
-        values: serde_json::Map<String, Value>,
-    },
-    /// Sets the trigger record's owner.
-    AssignOwner { assign: AssignStrategy },
-    /// In-app notification.
-    Notify {
-        to: Recipients,
-        title: Label,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        body: Option<String>,
-    },
-    /// E-mail over SMTP.
-    Email {
-        to: Recipients,
-        subject: String,
-        body: String,
-    },
-    /// SMS through the tenant's HTTP provider.
-    Sms { to: Recipients, text: String },
-    /// An HTTP POST of a JSON body (template), signed with HMAC-SHA256 when a secret is set.
-    Webhook {
-        url: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        body: Option<Value>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        secret: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        timeout_ms: Option<u64>,
-    },
-    /// Renders a document from a template and attaches it to the trigger record's attachment field.
-    RenderDocument {
-        template: String,
-        field: Slug,
-        name: String,
-    },
-    /// Moves the trigger record (through its pipeline's transition, approvals included).
-    Transition {
-        to: Slug,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        comment: Option<String>,
-    },
+/// One step of a rule: its `type` and that action's options, written as one object
+/// (`{"type": "email", "to": {…}, "subject": "…", "body": "…"}`). Which types exist and what
+/// their options are is the engine's (`trellis_engine::automation::actions`, one module per
+/// action, each with its options type and checks); the schema lists the types
+/// (`rule.schema.json`). An option named `secret` is write-only: it answers as [`SECRET_MASK`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionDef {
+    /// The action's `type` (`set_fields`, `email`, …).
+    pub kind: String,
+    /// Everything else of the action's object.
+    pub options: serde_json::Map<String, Value>,
 }
 
+/// The option of an action that is write-only.
+pub const SECRET_OPTION: &str = "secret";
+
 impl ActionDef {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ActionDef::SetFields { .. } => "set_fields",
-            ActionDef::CreateRecord { .. } => "create_record",
-            ActionDef::UpdateRelated { .. } => "update_related",
-            ActionDef::AssignOwner { .. } => "assign_owner",
-            ActionDef::Notify { .. } => "notify",
-            ActionDef::Email { .. } => "email",
-            ActionDef::Sms { .. } => "sms",
-            ActionDef::Webhook { .. } => "webhook",
-            ActionDef::RenderDocument { .. } => "render_document",
-            ActionDef::Transition { .. } => "transition",
+    /// The action's `type`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// An action of `kind` with these options.
+    pub fn new(kind: impl Into<String>, options: serde_json::Map<String, Value>) -> ActionDef {
+        ActionDef {
+            kind: kind.into(),
+            options,
         }
     }
 
-    /// Whether the action reaches outside the database (run after commit, retried with backoff).
-    pub fn is_external(&self) -> bool {
-        matches!(
-            self,
-            ActionDef::Email { .. } | ActionDef::Sms { .. } | ActionDef::Webhook { .. }
-        )
+    /// The action's write-only secret, if it has one.
+    pub fn secret(&self) -> Option<&str> {
+        self.options.get(SECRET_OPTION).and_then(Value::as_str)
     }
 }
+
+impl Serialize for ActionDef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.options.len() + 1))?;
+        m.serialize_entry("type", &self.kind)?;
+        for (k, v) in &self.options {
+            if k != "type" {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ActionDef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ActionDef, D::Error> {
+        let mut options = serde_json::Map::<String, Value>::deserialize(d)?;
+        match options.remove("type") {
+            Some(Value::String(kind)) => Ok(ActionDef { kind, options }),
+            Some(_) => Err(serde::de::Error::custom("an action's `type` is a string")),
+            None => Err(serde::de::Error::missing_field("type")),
+        }
+    }
+}
+
+impl utoipa::PartialSchema for ActionDef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        // The platform document replaces this with one schema per action the engine has.
+        ObjectBuilder::new()
+            .property("type", ObjectBuilder::new().schema_type(Type::String))
+            .required("type")
+            .description(Some("One step of a rule: its `type` and that action's options."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ActionDef {}
 
 /// What a stored secret answers as: secrets are write-only. A definition read and sent back
 /// with the mask keeps the stored secret ([`keep_masked_secrets`]); a new secret replaces it.
@@ -308,8 +291,10 @@ impl RuleDef {
             *secret = SECRET_MASK.to_string();
         }
         for a in &mut r.actions {
-            if let ActionDef::Webhook { secret: Some(s), .. } = a {
-                *s = SECRET_MASK.to_string();
+            if let Some(s) = a.options.get_mut(SECRET_OPTION)
+                && s.is_string()
+            {
+                *s = Value::String(SECRET_MASK.to_string());
             }
         }
         r
@@ -334,7 +319,7 @@ pub fn masked_app(app: &AppDef) -> AppDef {
 }
 
 /// Puts the stored secrets back where a changed definition carries the mask: the same rule's
-/// inbound secret, and a webhook action's signing secret (found by place and URL). A mask left over has no stored secret behind it and is refused
+/// inbound secret, and an action's `secret` (found by place and URL). A mask left over has no stored secret behind it and is refused
 /// by [`validate_rules`].
 pub fn keep_masked_secrets(old: &[RuleDef], new: &mut [RuleDef]) {
     for r in new.iter_mut() {
@@ -350,11 +335,9 @@ pub fn keep_masked_secrets(old: &[RuleDef], new: &mut [RuleDef]) {
         // The action at the same place with the same URL, else one with the same URL, else the
         // one at the same place (its URL changed).
         let stored_of = |i: usize, url: &str| -> Option<String> {
-            let signing = |a: &ActionDef| match a {
-                ActionDef::Webhook {
-                    url, secret: Some(s), ..
-                } => Some((url.clone(), s.clone())),
-                _ => None,
+            let signing = |a: &ActionDef| {
+                let url = a.options.get("url").and_then(Value::as_str).unwrap_or_default();
+                a.secret().map(|s| (url.to_string(), s.to_string()))
             };
             let here = before.actions.get(i).and_then(signing);
             here.clone()
@@ -364,11 +347,16 @@ pub fn keep_masked_secrets(old: &[RuleDef], new: &mut [RuleDef]) {
                 .map(|(_, s)| s)
         };
         for (i, a) in r.actions.iter_mut().enumerate() {
-            if let ActionDef::Webhook { url, secret, .. } = a
-                && secret.as_deref() == Some(SECRET_MASK)
-                && let Some(s) = stored_of(i, url)
+            let url = a
+                .options
+                .get("url")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if a.secret() == Some(SECRET_MASK)
+                && let Some(s) = stored_of(i, &url)
             {
-                *secret = Some(s);
+                a.options.insert(SECRET_OPTION.into(), Value::String(s));
             }
         }
     }
@@ -505,117 +493,17 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
             }
             _ => {}
         }
+        // Each action's own options are checked by the engine's action of that type.
         for (j, a) in r.actions.iter().enumerate() {
-            let aat = format!("{at}.actions[{j}]");
-            let check_fields = |target: &crate::def::EntityDef,
-                                values: &serde_json::Map<String, Value>,
-                                errors: &mut Vec<FieldError>| {
-                for k in values.keys() {
-                    if target.field(k).is_none() && k != "owner" {
-                        errors.push(FieldError::new(
-                            format!("{aat}.values.{k}"),
-                            "unknown_field",
-                            format!("'{k}' is not a field of '{}'", target.name),
-                        ));
-                    }
-                }
-            };
-            match a {
-                ActionDef::SetFields { values } => match entity {
-                    Some(e) => check_fields(e, values, errors),
-                    None => errors.push(FieldError::new(&aat, "no_record", "this trigger has no record to set")),
-                },
-                ActionDef::CreateRecord {
-                    entity: target, values, ..
-                } => match app.entity(target.as_str()) {
-                    Some(t) => check_fields(t, values, errors),
-                    None => errors.push(FieldError::new(
-                        format!("{aat}.entity"),
-                        "unknown_entity",
-                        format!("'{target}' is not an entity of this app"),
-                    )),
-                },
-                ActionDef::UpdateRelated { relation, values } => {
-                    let target = entity
-                        .and_then(|e| e.field(relation.as_str()))
-                        .filter(|f| f.field_type == FieldType::Relation)
-                        .and_then(|f| f.target.as_ref())
-                        .and_then(|t| app.entity(t.as_str()));
-                    match target {
-                        Some(t) => check_fields(t, values, errors),
-                        None => errors.push(FieldError::new(
-                            format!("{aat}.relation"),
-                            "unknown_relation",
-                            format!("'{relation}' is not a relation field of the trigger's entity"),
-                        )),
-                    }
-                }
-                ActionDef::Transition { to, .. } => {
-                    let ok = entity
-                        .and_then(|e| e.pipeline.as_ref())
-                        .is_some_and(|p| p.stage(to.as_str()).is_some());
-                    if !ok {
-                        errors.push(FieldError::new(
-                            format!("{aat}.to"),
-                            "unknown_stage",
-                            format!("'{to}' is not a stage of the trigger's entity"),
-                        ));
-                    }
-                }
-                ActionDef::RenderDocument { field, .. } => {
-                    let ok = entity
-                        .and_then(|e| e.field(field.as_str()))
-                        .is_some_and(|f| f.field_type.as_str() == "attachment");
-                    if !ok {
-                        errors.push(FieldError::new(
-                            format!("{aat}.field"),
-                            "invalid",
-                            format!("'{field}' is not an attachment field of the trigger's entity"),
-                        ));
-                    }
-                }
-                ActionDef::Webhook { url, secret, .. } => {
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        errors.push(FieldError::new(format!("{aat}.url"), "invalid", "an http(s) URL"));
-                    }
-                    if secret.as_deref() == Some(SECRET_MASK) {
-                        errors.push(FieldError::new(
-                            format!("{aat}.secret"),
-                            "masked",
-                            "the mask stands for a stored secret, and this action has none: send a secret",
-                        ));
-                    }
-                }
-                _ => {}
-            }
-            let roles: Vec<&Slug> = match a {
-                ActionDef::Notify { to, .. } | ActionDef::Email { to, .. } | ActionDef::Sms { to, .. } => {
-                    to.roles.iter().collect()
-                }
-                ActionDef::AssignOwner { assign }
-                | ActionDef::CreateRecord {
-                    assign: Some(assign), ..
-                } => match assign {
-                    AssignStrategy::RoundRobin { role: Some(r), .. }
-                    | AssignStrategy::LeastLoaded { role: Some(r), .. } => {
-                        vec![r]
-                    }
-                    _ => Vec::new(),
-                },
-                _ => Vec::new(),
-            };
-            for r in roles {
-                if app.role(r.as_str()).is_none() {
-                    errors.push(FieldError::new(
-                        &aat,
-                        "unknown_role",
-                        format!("role '{r}' is not a role of this app"),
-                    ));
-                }
+            if a.secret() == Some(SECRET_MASK) {
+                errors.push(FieldError::new(
+                    format!("{at}.actions[{j}].{SECRET_OPTION}"),
+                    "masked",
+                    "the mask stands for a stored secret, and this action has none: send a secret",
+                ));
             }
         }
     }
-    crate::template::validate_templates(app, errors);
 }
 
 #[cfg(test)]

@@ -509,6 +509,8 @@ mod tests {
             "r.rule.name.to_string()",
             "format!(\"schema_{keyword}\")",
             "code.into()",
+            // A `FieldCode` already.
+            "code.as_str()",
             // `parse_integer` / `parse_fixed`: `type`, `out_of_range`.
             "c",
         ];

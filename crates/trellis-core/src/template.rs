@@ -100,66 +100,8 @@ pub fn check_path(app: &AppDef, entity: Option<&EntityDef>, path: &str) -> Resul
     Ok(hops)
 }
 
-/// Every template text of an action with where it is (`subject`, `to.addresses[0]`, …).
-pub fn texts(action: &ActionDef) -> Vec<(String, &str)> {
-    let mut out: Vec<(String, &str)> = Vec::new();
-    match action {
-        ActionDef::SetFields { values }
-        | ActionDef::CreateRecord { values, .. }
-        | ActionDef::UpdateRelated { values, .. } => {
-            for (k, v) in values {
-                walk(format!("values.{k}"), v, &mut out);
-            }
-        }
-        ActionDef::Notify { to, title, body } => {
-            for (i, a) in to.addresses.iter().enumerate() {
-                out.push((format!("to.addresses[{i}]"), a));
-            }
-            if let Some(t) = &title.zh {
-                out.push(("title.zh".into(), t));
-            }
-            if let Some(t) = &title.en {
-                out.push(("title.en".into(), t));
-            }
-            if let Some(b) = body {
-                out.push(("body".into(), b));
-            }
-        }
-        ActionDef::Email { to, subject, body } => {
-            for (i, a) in to.addresses.iter().enumerate() {
-                out.push((format!("to.addresses[{i}]"), a));
-            }
-            out.push(("subject".into(), subject));
-            out.push(("body".into(), body));
-        }
-        ActionDef::Sms { to, text } => {
-            for (i, a) in to.addresses.iter().enumerate() {
-                out.push((format!("to.addresses[{i}]"), a));
-            }
-            out.push(("text".into(), text));
-        }
-        ActionDef::Webhook { url, body, .. } => {
-            out.push(("url".into(), url));
-            if let Some(b) = body {
-                walk("body".into(), b, &mut out);
-            }
-        }
-        ActionDef::RenderDocument { template, name, .. } => {
-            out.push(("template".into(), template));
-            out.push(("name".into(), name));
-        }
-        ActionDef::Transition { comment, .. } => {
-            if let Some(c) = comment {
-                out.push(("comment".into(), c));
-            }
-        }
-        ActionDef::AssignOwner { .. } => {}
-    }
-    out
-}
-
 /// The strings inside a JSON template, with their place.
-fn walk<'a>(at: String, v: &'a Value, out: &mut Vec<(String, &'a str)>) {
+pub fn walk<'a>(at: String, v: &'a Value, out: &mut Vec<(String, &'a str)>) {
     match v {
         Value::String(s) => out.push((at, s)),
         Value::Array(a) => {
@@ -178,13 +120,17 @@ fn walk<'a>(at: String, v: &'a Value, out: &mut Vec<(String, &'a str)>) {
     }
 }
 
+/// Every template text of an action with where it is (`subject`, `to.addresses[0]`, …): which
+/// options are templates is the action's to say (the engine's actions).
+pub type Texts<'f> = &'f dyn Fn(&ActionDef) -> Vec<(String, String)>;
+
 /// The relations a rule's templates follow, each once, shortest first (a run loads each once).
-pub fn hops_of(app: &AppDef, rule: &RuleDef) -> Vec<Hop> {
+pub fn hops_of(app: &AppDef, rule: &RuleDef, texts: Texts<'_>) -> Vec<Hop> {
     let entity = rule.trigger.entity().and_then(|e| app.entity(e.as_str()));
     let mut out: Vec<Hop> = Vec::new();
     for a in &rule.actions {
         for (_, text) in texts(a) {
-            for p in placeholders(text) {
+            for p in placeholders(&text) {
                 for hop in check_path(app, entity, p).unwrap_or_default() {
                     if !out.contains(&hop) {
                         out.push(hop);
@@ -198,12 +144,12 @@ pub fn hops_of(app: &AppDef, rule: &RuleDef) -> Vec<Hop> {
 }
 
 /// Refuses, at save, a placeholder naming no field (`rules[i].actions[j].<where>`).
-pub fn validate_templates(app: &AppDef, errors: &mut Vec<FieldError>) {
+pub fn validate_templates(app: &AppDef, texts: Texts<'_>, errors: &mut Vec<FieldError>) {
     for (i, r) in app.rules.iter().enumerate() {
         let entity = r.trigger.entity().and_then(|e| app.entity(e.as_str()));
         for (j, a) in r.actions.iter().enumerate() {
             for (at, text) in texts(a) {
-                for p in placeholders(text) {
+                for p in placeholders(&text) {
                     if let Err(message) = check_path(app, entity, p) {
                         errors.push(FieldError::new(
                             format!("rules[{i}].actions[{j}].{at}"),
@@ -294,18 +240,37 @@ mod tests {
         );
     }
 
+    /// The templates of the messages in these tests (the engine's actions say theirs).
+    fn texts(a: &ActionDef) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, t) in a.options["to"]["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            out.push((format!("to.addresses[{i}]"), t.as_str().unwrap_or_default().to_string()));
+        }
+        for k in ["subject", "text"] {
+            if let Some(t) = a.options.get(k).and_then(Value::as_str) {
+                out.push((k.to_string(), t.to_string()));
+            }
+        }
+        out
+    }
+
     #[test]
     fn a_rules_hops_are_listed_once_and_unknown_paths_are_refused_at_their_place() {
         let mut app = app();
-        assert_eq!(hops_of(&app, &app.rules[0]).len(), 2);
+        assert_eq!(hops_of(&app, &app.rules[0], &texts).len(), 2);
         let mut errors = Vec::new();
-        validate_templates(&app, &mut errors);
+        validate_templates(&app, &texts, &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
         app.rules[0].actions[0] = serde_json::from_value(json!(
             {"type": "email", "to": {"addresses": ["{{record.customer.mail}}"]}, "subject": "{{record.titel}}", "body": "ok"}
         ))
         .unwrap();
-        validate_templates(&app, &mut errors);
+        validate_templates(&app, &texts, &mut errors);
         let at: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             at,

@@ -1122,11 +1122,9 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /**
-         * @description One step of a rule. Values may be literals, or `{"expr": "<rhai>"}` computed from the
-         *     trigger; texts of messages are templates (`{{record.title}}`).
-         */
+        /** @description One step of a rule: its `type` and that action's options. */
         ActionDef: {
+            /** @description Field → value: a literal, a template text, or `{"expr": "<rhai>"}`. */
             values: {
                 [key: string]: unknown;
             };
@@ -1134,6 +1132,7 @@ export interface components {
             type: "set_fields";
         } | {
             entity: components["schemas"]["Slug"];
+            /** @description Field → value: a literal, a template text, or `{"expr": "<rhai>"}`. */
             values: {
                 [key: string]: unknown;
             };
@@ -1142,7 +1141,9 @@ export interface components {
             /** @enum {string} */
             type: "create_record";
         } | {
+            /** @description A relation field of the trigger's entity. */
             relation: components["schemas"]["Slug"];
+            /** @description Field → value: a literal, a template text, or `{"expr": "<rhai>"}`. */
             values: {
                 [key: string]: unknown;
             };
@@ -1154,37 +1155,50 @@ export interface components {
             type: "assign_owner";
         } | {
             to: components["schemas"]["Recipients"];
+            /** @description The title (templates), in Chinese and English. */
             title: components["schemas"]["Label"];
+            /** @description The body (a template). */
             body?: string;
             /** @enum {string} */
             type: "notify";
         } | {
             to: components["schemas"]["Recipients"];
+            /** @description The subject (a template). */
             subject: string;
+            /** @description The body (a template). */
             body: string;
             /** @enum {string} */
             type: "email";
         } | {
             to: components["schemas"]["Recipients"];
+            /** @description The text (a template). */
             text: string;
             /** @enum {string} */
             type: "sms";
         } | {
+            /** @description An http(s) URL (a template). */
             url: string;
+            /** @description The JSON body (a template); none: the event, entity, record and rule. */
             body?: unknown;
+            /** @description Signs the body with HMAC-SHA256 (write-only: it answers masked). */
             secret?: string;
             /** Format: int64 */
             timeout_ms?: number;
             /** @enum {string} */
             type: "webhook";
         } | {
+            /** @description The document's text (a template; Markdown, HTML or plain text by the name's extension). */
             template: string;
+            /** @description An attachment field of the trigger's entity, which the document joins. */
             field: components["schemas"]["Slug"];
+            /** @description The file's name (a template). */
             name: string;
             /** @enum {string} */
             type: "render_document";
         } | {
+            /** @description A stage of the trigger's entity. */
             to: components["schemas"]["Slug"];
+            /** @description The move's comment (a template). */
             comment?: string;
             /** @enum {string} */
             type: "transition";

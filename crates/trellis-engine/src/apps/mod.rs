@@ -211,7 +211,7 @@ impl Engine {
         ctx.require_admin()?;
         // A new app has no storage yet: every id is the server's to give.
         reissue_new_ids(None, &mut def);
-        validate_app(&def)?;
+        validate_whole(&def, &self.rules)?;
         self.check_calendars(&self.db.read, ctx, &def).await?;
         // Scripts compile now, so a definition whose scripts do not compile is never stored.
         let id = uuid::Uuid::now_v7().to_string();
@@ -301,7 +301,7 @@ impl Engine {
         // Re-check the whole definition against the schema, then the semantic rules.
         let as_json = serde_json::to_value(&new).map_err(|e| Error::internal(e.to_string()))?;
         parse_app(&as_json)?;
-        validate_app(&new)?;
+        validate_whole(&new, &self.rules)?;
         self.check_calendars(&tx, ctx, &new).await?;
         let loaded = LoadedApp::load(&self.rules, &row.id, new.clone(), row.version + 1)?;
         let mut steps = plan(Some(&old), &new);
@@ -701,6 +701,19 @@ impl Engine {
             Ok(())
         } else {
             Err(Error::validation(errors))
+        }
+    }
+}
+
+/// The semantic checks of a whole definition: the core's, then each rule action's own
+/// ([`crate::automation::actions::check_rules`]); one 422 lists the problems of both.
+fn validate_whole(def: &AppDef, scripts: &trellis_rules::RuleEngine) -> Result<(), Error> {
+    match (validate_app(def), crate::automation::actions::check_rules(def, scripts)) {
+        (Ok(()), actions) => actions,
+        (Err(e), Ok(())) => Err(e),
+        (Err(mut e), Err(actions)) => {
+            e.errors.extend(actions.errors);
+            Err(e)
         }
     }
 }

@@ -373,7 +373,7 @@ impl Engine {
         input: &mut Value,
         reader: Option<&TenantCtx>,
     ) -> Result<(), Error> {
-        for hop in trellis_core::template::hops_of(&app.def, rule) {
+        for hop in trellis_core::template::hops_of(&app.def, rule, &crate::automation::actions::texts) {
             let Some(id) = template::lookup(input, &hop.prefix)
                 .and_then(Value::as_str)
                 .map(str::to_string)

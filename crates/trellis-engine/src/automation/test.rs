@@ -4,6 +4,8 @@
 use serde_json::{Value, json};
 use trellis_core::Error;
 use trellis_core::automation::ActionDef;
+
+use crate::automation::actions::Channel;
 use trellis_core::status::EventKind;
 use trellis_store::events::EventRow;
 
@@ -13,7 +15,6 @@ use trellis_core::permissions::Right;
 use crate::access::get_scoped;
 use crate::automation::actions::recipients::{self, Resolved, Target, Unresolved};
 use crate::automation::dispatch::{condition_context, run_input};
-use crate::automation::template::{render, render_json};
 use crate::{Engine, TenantCtx};
 
 use super::*;
@@ -56,14 +57,6 @@ pub struct RecipientsPreview {
     pub unresolved: Vec<Unresolved>,
     /// Nobody at all: a real run would fail with "no recipient".
     pub empty: bool,
-}
-
-/// The channel a message goes out on.
-#[derive(Clone, Copy)]
-pub(crate) enum Channel {
-    InApp,
-    Email,
-    Sms,
 }
 
 impl RecipientsPreview {
@@ -118,9 +111,8 @@ pub(crate) fn recipients_read_hidden(
     hidden: &trellis_core::permissions::HiddenFields,
     a: &ActionDef,
 ) -> bool {
-    let to = match a {
-        ActionDef::Notify { to, .. } | ActionDef::Email { to, .. } | ActionDef::Sms { to, .. } => to,
-        _ => return false,
+    let Some((to, _)) = crate::automation::actions::find(a.kind()).and_then(|k| k.recipients(a)) else {
+        return false;
     };
     let Some(e) = entity else {
         return false;
@@ -195,59 +187,24 @@ impl Engine {
                 .map_err(|e| e.to_string()),
         };
         let mut actions: Vec<ActionPreview> = Vec::with_capacity(r.actions.len());
+        let run = crate::automation::actions::DryRun {
+            engine: self,
+            ctx,
+            app: &app,
+            entity: entity.as_deref(),
+            declared: declared.as_deref(),
+            access: access.as_ref(),
+            input: &input,
+        };
         for a in &r.actions {
-            use trellis_core::automation::ActionDef as A;
+            let Some(kind) = crate::automation::actions::find(a.kind()) else {
+                continue;
+            };
             // Values an action would write to a field hidden from the caller are not shown.
-            let target = match a {
-                A::SetFields { .. } => access.clone(),
-                A::CreateRecord { entity: t, .. } => self.access_to(ctx, &app, Some(t.as_str())).await?,
-                A::UpdateRelated { relation, .. } => {
-                    let t = declared
-                        .as_ref()
-                        .and_then(|e| e.def.field(relation.as_str()))
-                        .and_then(|f| f.target.as_ref());
-                    self.access_to(ctx, &app, t.map(|t| t.as_str())).await?
-                }
-                _ => None,
-            };
-            let preview = match a {
-                A::SetFields { values } | A::CreateRecord { values, .. } | A::UpdateRelated { values, .. } => {
-                    match crate::automation::actions::records::body_of(self, values, entity.as_deref(), &input) {
-                        Ok(mut v) => {
-                            if let Some(t) = &target {
-                                t.redact(&mut v);
-                            }
-                            json!({"values": v})
-                        }
-                        Err(e) => json!({"error": e.message}),
-                    }
-                }
-                A::Notify { title, body, .. } => json!({
-                    "title": {"zh": title.zh.as_deref().map(|t| render(t, &input)), "en": title.en.as_deref().map(|t| render(t, &input))},
-                    "body": body.as_deref().map(|b| render(b, &input)),
-                }),
-                A::Email { subject, body, .. } => {
-                    json!({"subject": render(subject, &input), "body": render(body, &input)})
-                }
-                A::Sms { text, .. } => json!({"text": render(text, &input)}),
-                A::Webhook { url, body, .. } => {
-                    json!({"url": url, "body": body.as_ref().map(|b| render_json(b, &input)).unwrap_or(input.clone())})
-                }
-                A::RenderDocument { template, name, .. } => {
-                    json!({"name": render(name, &input), "content": render(template, &input)})
-                }
-                A::Transition { to, .. } => json!({"to": to}),
-                A::AssignOwner { assign } => json!({"assign": assign}),
-            };
-            let recipients = match a {
-                A::Notify { to, .. } => Some((to, Channel::InApp)),
-                A::Email { to, .. } => Some((to, Channel::Email)),
-                A::Sms { to, .. } => Some((to, Channel::Sms)),
-                _ => None,
-            };
-            let recipients = match recipients {
+            let preview = kind.dry_run(a, &run).await?;
+            let recipients = match kind.recipients(a) {
                 Some((to, channel)) => {
-                    let found = recipients::resolve_all(&self.db.read, ctx.tenant_id(), &app.id, &input, to)
+                    let found = recipients::resolve_all(&self.db.read, ctx.tenant_id(), &app.id, &input, &to)
                         .await
                         .map_err(Error::from)?;
                     Some(RecipientsPreview::of(found, channel, entity.as_deref()))

@@ -277,7 +277,17 @@ impl Engine {
                 )
                 .await;
         }
-        if action.is_external() {
+        let Some(kind) = actions::find(action.kind()) else {
+            return self
+                .record(
+                    &job,
+                    attempt,
+                    Outcome::Failed(ActionError::fatal(format!("'{}' is not an action", action.kind()))),
+                    started,
+                )
+                .await;
+        };
+        if kind.reach() == actions::Reach::World {
             let outcome = match self.external(&app, rule, action, &job, attempt, &input).await {
                 Ok(v) => Outcome::Done(v),
                 Err(e) => Outcome::Failed(e),
@@ -344,57 +354,15 @@ impl Engine {
         input: &Value,
     ) -> Result<Value, ActionError> {
         let actx = self.action_ctx(app, rule, job, attempt, input, None);
-        let index = job.action_index as usize;
-        match action {
-            ActionDef::SetFields { values } => actions::records::set_fields(self, tx, ctx, app, values, input).await,
-            ActionDef::CreateRecord { entity, values, assign } => {
-                let owner = match assign {
-                    Some(a) => {
-                        let target = app
-                            .entity(entity.as_str())
-                            .ok_or_else(|| ActionError::fatal(format!("entity '{entity}' no longer exists")))?;
-                        Some(actions::assign::pick_in(tx, &actx, index, a, target).await?)
-                    }
-                    None => None,
-                };
-                actions::records::create_record(self, tx, ctx, app, entity.as_str(), values, owner, input).await
-            }
-            ActionDef::UpdateRelated { relation, values } => {
-                actions::records::update_related(self, tx, ctx, app, relation.as_str(), values, input).await
-            }
-            ActionDef::AssignOwner { assign } => {
-                let entity = input["entity"]
-                    .as_str()
-                    .and_then(|e| app.entity(e))
-                    .ok_or_else(|| ActionError::fatal("the trigger has no record to assign"))?;
-                let owner = actions::assign::pick_in(tx, &actx, index, assign, entity).await?;
-                let values = serde_json::Map::from_iter([("owner".to_string(), Value::String(owner))]);
-                actions::records::set_fields(self, tx, ctx, app, &values, input).await
-            }
-            ActionDef::Notify { to, title, body } => actions::notify::run(tx, &actx, to, title, body.as_deref()).await,
-            ActionDef::Transition { to, comment } => {
-                actions::records::transition(self, tx, ctx, app, to.as_str(), comment.as_deref(), input).await
-            }
-            ActionDef::RenderDocument { template, field, name } => {
-                let file = actions::render_document::run_in(tx, &actx, template, name).await?;
-                // The document joins the files the record's attachment field holds.
-                let mut files: Vec<Value> = input["record"][field.as_str()]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|f| f.get("id").cloned())
-                            .map(|id| serde_json::json!({"id": id}))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                files.push(serde_json::json!({"id": file["id"]}));
-                let values = serde_json::Map::from_iter([(field.to_string(), Value::Array(files))]);
-                actions::records::set_fields(self, tx, ctx, app, &values, input).await?;
-                Ok(file)
-            }
-            ActionDef::Email { .. } | ActionDef::Sms { .. } | ActionDef::Webhook { .. } => {
-                Err(ActionError::fatal("an external action cannot run in a transaction"))
-            }
+        let run = actions::InTx {
+            tx,
+            user: ctx,
+            action: &actx,
+            index: job.action_index as usize,
+        };
+        match actions::find(action.kind()) {
+            Some(kind) => kind.run_in(action, &run).await,
+            None => Err(ActionError::fatal(format!("'{}' is not an action", action.kind()))),
         }
     }
 
@@ -411,16 +379,9 @@ impl Engine {
         // The output a failed attempt left is its progress (see `record_in`).
         let progress: Option<Value> = job.output.as_deref().and_then(|o| serde_json::from_str(o).ok());
         let ctx = self.action_ctx(app, rule, job, attempt, input, progress.as_ref());
-        match action {
-            ActionDef::Email { to, subject, body } => actions::email::run(&ctx, to, subject, body).await,
-            ActionDef::Sms { to, text } => actions::sms::run(&ctx, to, text).await,
-            ActionDef::Webhook {
-                url,
-                body,
-                secret,
-                timeout_ms,
-            } => actions::webhook::run(&ctx, url, body.as_ref(), secret.as_deref(), *timeout_ms).await,
-            _ => Err(ActionError::fatal("not an external action")),
+        match actions::find(action.kind()) {
+            Some(kind) => kind.run_out(action, &ctx).await,
+            None => Err(ActionError::fatal(format!("'{}' is not an action", action.kind()))),
         }
     }
 

@@ -360,8 +360,9 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
     }
 }
 
-/// Compiles the conditions of an app's automation rules (and checks the `{"expr"}` values of
-/// their actions compile); errors name the rule.
+/// Compiles the conditions of an app's automation rules; errors name the rule (the actions'
+/// own scripts are checked by their actions when the rule is saved,
+/// `crate::automation::actions::check_rules`).
 pub fn compile_rule_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<String, CompiledScript>, Error> {
     let mut errors = super::cron::check_schedules(def);
     let mut out = HashMap::new();
@@ -390,20 +391,6 @@ pub fn compile_rule_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<
                 }
             }
             out.insert(r.name.to_string(), s);
-        }
-        for (j, a) in r.actions.iter().enumerate() {
-            use trellis_core::automation::ActionDef;
-            let values = match a {
-                ActionDef::SetFields { values }
-                | ActionDef::CreateRecord { values, .. }
-                | ActionDef::UpdateRelated { values, .. } => values,
-                _ => continue,
-            };
-            for (k, v) in values {
-                if let Some(src) = v.get("expr").and_then(Value::as_str) {
-                    compile_one(rules, src, format!("{at}.actions[{j}].values.{k}.expr"), &mut errors);
-                }
-            }
         }
     }
     if errors.is_empty() {

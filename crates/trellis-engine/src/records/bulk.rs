@@ -169,12 +169,12 @@ impl Engine {
                             guard.access.redact(&mut r.json);
                             created.push(r.json)
                         }
-                        Err(Ok(es)) => errors.extend(
+                        Err(WriteError::Fields(es)) => errors.extend(
                             veil_list(&app.def, &entity.def, hidden, es)
                                 .into_iter()
                                 .map(|e| e.prefixed(&format!("create[{i}]"))),
                         ),
-                        Err(Err(e)) => {
+                        Err(WriteError::Other(e)) => {
                             return Err(prefix_error(
                                 veil(&app.def, &entity.def, hidden, e),
                                 &format!("create[{i}]"),
@@ -189,12 +189,12 @@ impl Engine {
                         .ok_or_else(|| Error::internal("no update guard"))?;
                     match self.update_in(&tx, ctx, app, entity, guard, id, fields, *version).await {
                         Ok(r) => updated.push(r.json),
-                        Err(Ok(es)) => errors.extend(
+                        Err(WriteError::Fields(es)) => errors.extend(
                             veil_list(&app.def, &entity.def, hidden, es)
                                 .into_iter()
                                 .map(|e| e.prefixed(&format!("update[{i}]"))),
                         ),
-                        Err(Err(e)) => {
+                        Err(WriteError::Other(e)) => {
                             return Err(prefix_error(
                                 veil(&app.def, &entity.def, hidden, e),
                                 &format!("update[{i}]"),

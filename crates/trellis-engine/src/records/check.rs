@@ -341,13 +341,13 @@ impl Engine {
         entity: &'e CompiledEntity,
         record: &[(&CompiledField, &Val)],
         old: Option<&[(&CompiledField, &Val)]>,
-    ) -> Result<Vec<(&'e CompiledField, Val)>, Result<Vec<FieldError>, Error>> {
+    ) -> Result<Vec<(&'e CompiledField, Val)>, WriteError> {
         let Some(scripts) = app.scripts_of(entity.name()) else {
             return Ok(Vec::new());
         };
-        let related = scripts.related_records(tx, app, entity, record).await.map_err(Err)?;
+        let related = scripts.related_records(tx, app, entity, record).await?;
         let user = if scripts.reads_user {
-            self.script_user(tx, ctx, app).await.map_err(Err)?
+            self.script_user(tx, ctx, app).await?
         } else {
             // No script reads `user`: its roles and team are not looked up.
             trellis_rules::UserInfo {
@@ -356,10 +356,9 @@ impl Engine {
                 team: None,
             }
         };
-        let outcome =
-            crate::compiled::scripts::run(&self.rules, scripts, entity, record, old, related, user).map_err(Err)?;
+        let outcome = crate::compiled::scripts::run(&self.rules, scripts, entity, record, old, related, user)?;
         if !outcome.errors.is_empty() {
-            return Err(Ok(outcome.errors));
+            return Err(WriteError::Fields(outcome.errors));
         }
         outcome
             .computed
@@ -367,7 +366,7 @@ impl Engine {
             .map(|(name, v)| {
                 let f = entity
                     .column(&name)
-                    .ok_or_else(|| Err(Error::internal("formula field vanished")))?;
+                    .ok_or_else(|| WriteError::Other(Error::internal("formula field vanished")))?;
                 Ok((f, v))
             })
             .collect()

@@ -122,10 +122,28 @@ pub(crate) fn stale(current: i64) -> Error {
     )
 }
 
-pub(crate) fn flatten(e: Result<Vec<FieldError>, Error>) -> Error {
-    match e {
-        Ok(errors) => Error::validation(errors),
-        Err(e) => e,
+/// Why a write of one record was refused. A bulk request lists the problems of every operation
+/// before it fails, so they are kept apart from the errors that end it at once.
+#[derive(Debug)]
+pub enum WriteError {
+    /// Problems with the values, each naming its field (a 422 when it ends the request).
+    Fields(Vec<FieldError>),
+    /// Anything else: not found, a conflict, a permission, a database failure.
+    Other(Error),
+}
+
+impl From<Error> for WriteError {
+    fn from(e: Error) -> Self {
+        WriteError::Other(e)
+    }
+}
+
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Fields(errors) => Error::validation(errors),
+            WriteError::Other(e) => e,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use trellis_core::autonumber::AutoFormat;
 use trellis_core::def::FieldType;
 use trellis_core::permissions::Right;
 use trellis_core::status::EventKind;
-use trellis_core::{CompiledEntity, CompiledField, Error, FieldError, Val};
+use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_store::StoreError;
 use trellis_store::records::{self, NewMeta, Row};
 
@@ -44,7 +44,7 @@ impl Engine {
         entity: &CompiledEntity,
         guard: &Guard,
         prepared: Prepared<'_>,
-    ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
+    ) -> Result<RecordOut, WriteError> {
         let meta = NewMeta {
             id: uuid::Uuid::now_v7().to_string(),
             at: trellis_core::value::now_micros(),
@@ -66,36 +66,28 @@ impl Engine {
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
             .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, None)
-            .await
-            .map_err(Err)?;
+            .await?;
         if !errors.is_empty() {
-            return Err(Ok(errors));
+            return Err(WriteError::Fields(errors));
         }
         let mut values = prepared.values;
-        values.extend(self.number(tx, ctx, entity, &meta.at).await.map_err(Err)?);
+        values.extend(self.number(tx, ctx, entity, &meta.at).await?);
         values.extend(crate::records::rollups::initial_values(entity));
         // What other concepts start a record with (its pipeline's first stage).
         for hook in &self.hooks.on_create {
-            values.extend(
-                hook.initial_values(tx, ctx.tenant_id(), entity, meta.at)
-                    .await
-                    .map_err(Err)?,
-            );
+            values.extend(hook.initial_values(tx, ctx.tenant_id(), entity, meta.at).await?);
         }
         records::insert(tx, entity, &meta, &values)
             .await
-            .map_err(|e| Err(unique_to_conflict(e)))?;
+            .map_err(unique_to_conflict)?;
         // The new record must be one the creator may create (and so read): read it back through
         // the scope inside the transaction; outside, the caller's error rolls everything back.
-        ensure_in_scope(tx, entity, guard, Right::Create, &meta.id, None)
-            .await
-            .map_err(Err)?;
+        ensure_in_scope(tx, entity, guard, Right::Create, &meta.id, None).await?;
         let mut data = serde_json::Map::new();
         for hook in &self.hooks.on_create {
             data.extend(
                 hook.created(tx, ctx.tenant_id(), app, entity, &meta.id, &values)
-                    .await
-                    .map_err(Err)?,
+                    .await?,
             );
         }
         let data = Value::Object(data);
@@ -113,11 +105,8 @@ impl Engine {
                 data,
             },
         )
-        .await
-        .map_err(Err)?;
-        crate::records::rollups::after_write(tx, app, entity, None, Some(&values))
-            .await
-            .map_err(Err)?;
+        .await?;
+        crate::records::rollups::after_write(tx, app, entity, None, Some(&values)).await?;
         let by_name: HashMap<&str, &Val> = values.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
         let row = Row {
             values: entity
@@ -163,7 +152,7 @@ impl Engine {
                 let out = self
                     .insert_in(&tx, ctx, app_ref, entity, guard_ref, prepared.clone())
                     .await
-                    .map_err(flatten)?;
+                    .map_err(Error::from)?;
                 tx.commit().await.map_err(StoreError::from)?;
                 Ok(out)
             })
@@ -199,7 +188,7 @@ impl Engine {
                 let out = self
                     .update_in(&tx, ctx, app_ref, entity, guard_ref, id, body, if_match)
                     .await
-                    .map_err(flatten)?;
+                    .map_err(Error::from)?;
                 tx.commit().await.map_err(StoreError::from)?;
                 Ok(out)
             })
@@ -223,19 +212,18 @@ impl Engine {
         id: &str,
         body: &Value,
         if_match: Option<i64>,
-    ) -> Result<RecordOut, Result<Vec<FieldError>, Error>> {
+    ) -> Result<RecordOut, WriteError> {
         let current = crate::access::get_scoped_for_write(tx, entity, id, guard.scope.as_ref())
-            .await
-            .map_err(Err)?
-            .ok_or_else(|| Err(Error::not_found("no such record")))?;
+            .await?
+            .ok_or_else(|| Error::not_found("no such record"))?;
         // The body's own checks come before the precondition (RFC 9110, 13.2.1): a malformed
         // body answers 422 whatever `If-Match` says.
-        guard.access.check_body(body, Some(&current)).map_err(Err)?;
-        let mut prepared = self.prepare(entity, body, Some(&current)).map_err(Ok)?;
+        guard.access.check_body(body, Some(&current))?;
+        let mut prepared = self.prepare(entity, body, Some(&current)).map_err(WriteError::Fields)?;
         if let Some(v) = if_match
             && v != current.version()
         {
-            return Err(Err(stale(current.version())));
+            return Err(stale(current.version()).into());
         }
         let computed = if app.scripts_of(entity.name()).is_some() {
             // `record` is the record as it will be; `old` as it is stored.
@@ -267,10 +255,9 @@ impl Engine {
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
             .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, Some(&current))
-            .await
-            .map_err(Err)?;
+            .await?;
         if !errors.is_empty() {
-            return Err(Ok(errors));
+            return Err(WriteError::Fields(errors));
         }
         let at = trellis_core::value::now_micros();
         let updated = records::update(
@@ -283,9 +270,9 @@ impl Engine {
             &prepared.values,
         )
         .await
-        .map_err(|e| Err(unique_to_conflict(e)))?;
+        .map_err(unique_to_conflict)?;
         if !updated {
-            return Err(Err(stale(current.version())));
+            return Err(stale(current.version()).into());
         }
         // A write may not move the record out of the writer's scope (a new owner, a value the
         // scope's filter names): read it back through the scope inside the transaction.
@@ -293,9 +280,7 @@ impl Engine {
             .as_object()
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
-        ensure_in_scope(tx, entity, guard, Right::Update, id, Some(&sent))
-            .await
-            .map_err(Err)?;
+        ensure_in_scope(tx, entity, guard, Right::Update, id, Some(&sent)).await?;
         let mut changed = crate::events::changes(entity, &current, &prepared.values);
         if let (Some(o), Value::Object(m)) = (&prepared.owner, &mut changed) {
             let before = current.get(entity, "owner").and_then(|v| match v {
@@ -320,11 +305,8 @@ impl Engine {
                 data: serde_json::json!({ "changes": changed }),
             },
         )
-        .await
-        .map_err(Err)?;
-        crate::records::rollups::after_write(tx, app, entity, Some(&current), Some(&prepared.values))
-            .await
-            .map_err(Err)?;
+        .await?;
+        crate::records::rollups::after_write(tx, app, entity, Some(&current), Some(&prepared.values)).await?;
         let mut row = current;
         for (i, c) in entity.columns.iter().enumerate() {
             let new = match c.name.as_str() {

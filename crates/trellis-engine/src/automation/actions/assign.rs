@@ -17,6 +17,20 @@ use trellis_store::{directory, records, system};
 
 use crate::automation::{ActionCtx, ActionError};
 
+/// Refuses, when the rule is saved, a strategy naming a role the app does not have.
+pub fn check_roles(strategy: &AssignStrategy, site: &super::Site<'_>, errors: &mut Vec<trellis_core::FieldError>) {
+    if let AssignStrategy::RoundRobin { role: Some(r), .. } | AssignStrategy::LeastLoaded { role: Some(r), .. } =
+        strategy
+        && site.app.role(r.as_str()).is_none()
+    {
+        errors.push(site.problem(
+            "",
+            trellis_core::error::FieldCode::UnknownRole,
+            format!("role '{r}' is not a role of this app"),
+        ));
+    }
+}
+
 /// The owner for the action at `action` (its index in the rule's actions), in a write
 /// transaction of its own. Not inside another one (on SQLite the writer would wait for
 /// itself): use [`pick_in`] there.

@@ -246,3 +246,44 @@ mod tests {
         assert_eq!(one_line("Deal\r\nBcc: x@evil\n won"), "Deal Bcc: x@evil won");
     }
 }
+
+/// What `email` sends and to whom.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailOptions {
+    pub to: Recipients,
+    /// The subject (a template).
+    pub subject: String,
+    /// The body (a template).
+    pub body: String,
+}
+
+/// The e-mail action.
+pub struct Email;
+
+#[async_trait::async_trait]
+impl super::Action for Email {
+    const KIND: &'static str = "email";
+    const REACH: super::Reach = super::Reach::World;
+    type Options = EmailOptions;
+
+    fn texts(&self, o: &EmailOptions) -> Vec<(String, String)> {
+        let mut out = super::address_texts(&o.to);
+        out.push(("subject".to_string(), o.subject.clone()));
+        out.push(("body".to_string(), o.body.clone()));
+        out
+    }
+
+    fn recipients<'o>(&self, o: &'o EmailOptions) -> Option<(&'o Recipients, super::Channel)> {
+        Some((&o.to, super::Channel::Email))
+    }
+
+    async fn dry_run(&self, o: &EmailOptions, run: &super::DryRun<'_>) -> Result<Value, trellis_core::Error> {
+        let render = |t: &str| crate::automation::template::render(t, run.input);
+        Ok(serde_json::json!({"subject": render(&o.subject), "body": render(&o.body)}))
+    }
+
+    async fn run_out(&self, o: &EmailOptions, run: &ActionCtx<'_>) -> Result<Value, ActionError> {
+        self::run(run, &o.to, &o.subject, &o.body).await
+    }
+}

@@ -107,3 +107,49 @@ fn redacted(input: &Value, entity: &CompiledEntity, hidden: &[String]) -> Value 
     }
     out
 }
+
+/// What `notify` tells and whom.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyOptions {
+    pub to: Recipients,
+    /// The title (templates), in Chinese and English.
+    pub title: Label,
+    /// The body (a template).
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub body: Option<String>,
+}
+
+/// The in-app notification action.
+pub struct Notify;
+
+#[async_trait::async_trait]
+impl super::Action for Notify {
+    const KIND: &'static str = "notify";
+    type Options = NotifyOptions;
+
+    fn texts(&self, o: &NotifyOptions) -> Vec<(String, String)> {
+        let mut out = super::address_texts(&o.to);
+        out.extend(o.title.zh.iter().map(|t| ("title.zh".to_string(), t.clone())));
+        out.extend(o.title.en.iter().map(|t| ("title.en".to_string(), t.clone())));
+        out.extend(o.body.iter().map(|b| ("body".to_string(), b.clone())));
+        out
+    }
+
+    fn recipients<'o>(&self, o: &'o NotifyOptions) -> Option<(&'o Recipients, super::Channel)> {
+        Some((&o.to, super::Channel::InApp))
+    }
+
+    async fn dry_run(&self, o: &NotifyOptions, run: &super::DryRun<'_>) -> Result<Value, Error> {
+        let input = run.input;
+        Ok(json!({
+            "title": {"zh": o.title.zh.as_deref().map(|t| render(t, input)), "en": o.title.en.as_deref().map(|t| render(t, input))},
+            "body": o.body.as_deref().map(|b| render(b, input)),
+        }))
+    }
+
+    async fn run_in(&self, o: &NotifyOptions, run: &super::InTx<'_>) -> Result<Value, ActionError> {
+        self::run(run.tx, run.action, &o.to, &o.title, o.body.as_deref()).await
+    }
+}

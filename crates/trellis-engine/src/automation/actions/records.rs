@@ -1,16 +1,17 @@
-//! Actions on records, run inside the job's completing transaction (so they happen once):
-//! set fields of the trigger record, create a record, update the record a relation points at.
+//! What the actions on records share ([`super::set_fields`], [`super::create_record`],
+//! [`super::update_related`], [`super::assign_owner`], [`super::transition`]): they run inside the
+//! job's completing transaction (so they happen once), through the record write path.
 
 use serde_json::{Map, Value};
 use trellis_core::permissions::Right;
-use trellis_core::{CompiledEntity, Error, FieldError};
+use trellis_core::{CompiledEntity, Error};
 use trellis_rules::Dynamic;
 
 use crate::TenantCtx;
 use crate::automation::ActionError;
 use crate::automation::dispatch::condition_context;
 use crate::compiled::scripts::LoadedApp;
-use crate::records::{flatten, problem_reads};
+use crate::records::problem_reads;
 use crate::{Engine, records::RecordOut};
 
 /// A record body from an action's `values`: literals as they are, `{"expr": "<rhai>"}` computed
@@ -46,8 +47,8 @@ pub fn body_of(
 /// A failed write of an action, with the fields its problems depend on beyond those they name
 /// (a `required_if` or a validation rule reading another field, [`problem_reads`]): a reader of
 /// the run who may not see one of them reads the error veiled, as any naming a hidden field.
-fn write_failed(app: &LoadedApp, entity: &CompiledEntity, e: Result<Vec<FieldError>, Error>) -> ActionError {
-    let e = flatten(e);
+pub(crate) fn write_failed(app: &LoadedApp, entity: &CompiledEntity, e: impl Into<Error>) -> ActionError {
+    let e: Error = e.into();
     let reads = problem_reads(&app.def, &entity.def, &e.errors);
     let mut failed = ActionError::from(e);
     if !reads.is_empty() {
@@ -60,12 +61,12 @@ fn dynamic_json(d: &Dynamic) -> Value {
     crate::compiled::scripts::dynamic_to_json(d)
 }
 
-fn entity_of<'a>(app: &'a LoadedApp, name: &str) -> Result<&'a std::sync::Arc<CompiledEntity>, ActionError> {
+pub(crate) fn entity_of<'a>(app: &'a LoadedApp, name: &str) -> Result<&'a std::sync::Arc<CompiledEntity>, ActionError> {
     app.entity(name)
         .ok_or_else(|| ActionError::fatal(format!("entity '{name}' no longer exists")))
 }
 
-fn record_id(input: &Value) -> Result<&str, ActionError> {
+pub(crate) fn record_id(input: &Value) -> Result<&str, ActionError> {
     input["record"]["id"]
         .as_str()
         .ok_or_else(|| ActionError::fatal("the trigger has no record"))
@@ -117,7 +118,7 @@ pub async fn create_record(
     let guard = engine.guard(ctx, app, entity, Right::Create).await?;
     let prepared = engine
         .prepare(entity, &body, None)
-        .map_err(|errs| write_failed(app, entity, Ok(errs)))?;
+        .map_err(|errs| write_failed(app, entity, crate::records::WriteError::Fields(errs)))?;
     let out = engine
         .insert_in(tx, ctx, app, entity, &guard, prepared)
         .await
@@ -184,5 +185,23 @@ pub async fn transition(
         crate::pipelines::TransitionOut::Pending { approval, .. } => {
             Ok(serde_json::json!({"record": id, "pending_approval": approval.id}))
         }
+    }
+}
+
+/// What a dry run shows of `values`: the body they would write, less the fields of `target`
+/// hidden from the caller.
+pub(crate) fn preview_values(
+    run: &super::DryRun<'_>,
+    values: &Map<String, Value>,
+    target: Option<&crate::access::Access>,
+) -> Value {
+    match body_of(run.engine, values, run.entity, run.input) {
+        Ok(mut v) => {
+            if let Some(t) = target {
+                t.redact(&mut v);
+            }
+            serde_json::json!({ "values": v })
+        }
+        Err(e) => serde_json::json!({ "error": e.message }),
     }
 }

@@ -117,3 +117,68 @@ mod tests {
         );
     }
 }
+
+/// What `render_document` renders and where it keeps it.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderDocumentOptions {
+    /// The document's text (a template; Markdown, HTML or plain text by the name's extension).
+    pub template: String,
+    /// An attachment field of the trigger's entity, which the document joins.
+    pub field: trellis_core::Slug,
+    /// The file's name (a template).
+    pub name: String,
+}
+
+/// The render-document action.
+pub struct RenderDocument;
+
+#[async_trait::async_trait]
+impl super::Action for RenderDocument {
+    const KIND: &'static str = "render_document";
+    type Options = RenderDocumentOptions;
+
+    fn check(&self, o: &RenderDocumentOptions, site: &super::Site<'_>, errors: &mut Vec<trellis_core::FieldError>) {
+        let ok = site
+            .entity
+            .and_then(|e| e.field(o.field.as_str()))
+            .is_some_and(|f| f.field_type.as_str() == "attachment");
+        if !ok {
+            errors.push(site.problem(
+                "field",
+                trellis_core::error::FieldCode::Invalid,
+                format!("'{}' is not an attachment field of the trigger's entity", o.field),
+            ));
+        }
+    }
+
+    fn texts(&self, o: &RenderDocumentOptions) -> Vec<(String, String)> {
+        vec![
+            ("template".to_string(), o.template.clone()),
+            ("name".to_string(), o.name.clone()),
+        ]
+    }
+
+    async fn dry_run(&self, o: &RenderDocumentOptions, run: &super::DryRun<'_>) -> Result<Value, trellis_core::Error> {
+        Ok(json!({"name": template::render(&o.name, run.input), "content": template::render(&o.template, run.input)}))
+    }
+
+    async fn run_in(&self, o: &RenderDocumentOptions, run: &super::InTx<'_>) -> Result<Value, ActionError> {
+        let a = run.action;
+        let file = run_in(run.tx, a, &o.template, &o.name).await?;
+        // The document joins the files the record's attachment field holds.
+        let mut files: Vec<Value> = a.input["record"][o.field.as_str()]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter_map(|f| f.get("id").cloned())
+                    .map(|id| json!({"id": id}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.push(json!({"id": file["id"]}));
+        let values = serde_json::Map::from_iter([(o.field.to_string(), Value::Array(files))]);
+        super::records::set_fields(a.engine, run.tx, run.user, a.app, &values, a.input).await?;
+        Ok(file)
+    }
+}

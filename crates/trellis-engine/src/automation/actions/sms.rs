@@ -96,3 +96,40 @@ mod tests {
         assert!(s.token.is_none());
     }
 }
+
+/// What `sms` sends and to whom.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsOptions {
+    pub to: Recipients,
+    /// The text (a template).
+    pub text: String,
+}
+
+/// The SMS action.
+pub struct Sms;
+
+#[async_trait::async_trait]
+impl super::Action for Sms {
+    const KIND: &'static str = "sms";
+    const REACH: super::Reach = super::Reach::World;
+    type Options = SmsOptions;
+
+    fn texts(&self, o: &SmsOptions) -> Vec<(String, String)> {
+        let mut out = super::address_texts(&o.to);
+        out.push(("text".to_string(), o.text.clone()));
+        out
+    }
+
+    fn recipients<'o>(&self, o: &'o SmsOptions) -> Option<(&'o Recipients, super::Channel)> {
+        Some((&o.to, super::Channel::Sms))
+    }
+
+    async fn dry_run(&self, o: &SmsOptions, run: &super::DryRun<'_>) -> Result<Value, trellis_core::Error> {
+        Ok(serde_json::json!({"text": crate::automation::template::render(&o.text, run.input)}))
+    }
+
+    async fn run_out(&self, o: &SmsOptions, run: &ActionCtx<'_>) -> Result<Value, ActionError> {
+        self::run(run, &o.to, &o.text).await
+    }
+}

@@ -161,3 +161,61 @@ mod tests {
         assert_eq!(header_safe("a\r\nb"), "ab");
     }
 }
+
+/// Where `webhook` posts and what.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookOptions {
+    /// An http(s) URL (a template).
+    pub url: String,
+    /// The JSON body (a template); none: the event, entity, record and rule.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub body: Option<Value>,
+    /// Signs the body with HMAC-SHA256 (write-only: it answers masked).
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The webhook action.
+pub struct Webhook;
+
+#[async_trait::async_trait]
+impl super::Action for Webhook {
+    const KIND: &'static str = "webhook";
+    const REACH: super::Reach = super::Reach::World;
+    type Options = WebhookOptions;
+
+    fn check(&self, o: &WebhookOptions, site: &super::Site<'_>, errors: &mut Vec<trellis_core::FieldError>) {
+        if !(o.url.starts_with("http://") || o.url.starts_with("https://")) {
+            errors.push(site.problem("url", trellis_core::error::FieldCode::Invalid, "an http(s) URL"));
+        }
+    }
+
+    fn texts(&self, o: &WebhookOptions) -> Vec<(String, String)> {
+        let mut out = vec![("url".to_string(), o.url.clone())];
+        if let Some(b) = &o.body {
+            let mut found = Vec::new();
+            trellis_core::template::walk("body".into(), b, &mut found);
+            out.extend(found.into_iter().map(|(at, t)| (at, t.to_string())));
+        }
+        out
+    }
+
+    async fn dry_run(&self, o: &WebhookOptions, run: &super::DryRun<'_>) -> Result<Value, trellis_core::Error> {
+        let body = o
+            .body
+            .as_ref()
+            .map(|b| template::render_json(b, run.input))
+            .unwrap_or_else(|| run.input.clone());
+        Ok(json!({"url": o.url, "body": body}))
+    }
+
+    async fn run_out(&self, o: &WebhookOptions, run: &ActionCtx<'_>) -> Result<Value, ActionError> {
+        self::run(run, &o.url, o.body.as_ref(), o.secret.as_deref(), o.timeout_ms).await
+    }
+}
