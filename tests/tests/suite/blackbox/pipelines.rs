@@ -70,30 +70,25 @@ fn sop_app() -> Value {
 
 /// A non-admin user of the test tenant, logged in, with roles in app `app`.
 async fn member(app: &TestApp, app_name: &str, email: &str, roles: &[&str]) -> (String, String) {
-    let engine = app.engine();
-    let user = engine
-        .create_user("default", email, None, PASSWORD, false)
-        .await
-        .expect("user");
-    let row = trellis_tests::trellis_store::system::app_by_name(&engine.db.read, &user.tenant_id, app_name)
-        .await
-        .expect("read")
-        .expect("app");
-    let tx = engine.db.begin_write().await.expect("begin");
-    for r in roles {
-        trellis_tests::trellis_store::directory::add_member(
-            &tx,
-            &user.tenant_id,
-            &row.id,
-            r,
-            &user.id,
-            trellis_tests::chrono::Utc::now(),
+    let name = email.split('@').next().unwrap_or(email);
+    let user = app
+        .post(
+            "/api/v1/users",
+            json!({"email": email, "name": name, "password": PASSWORD}),
         )
         .await
-        .expect("member");
+        .expect(201)
+        .body;
+    let id = user["id"].as_str().expect("user id").to_string();
+    for r in roles {
+        app.post(
+            &format!("/api/v1/apps/{app_name}/roles/{r}/members"),
+            json!({"user": id}),
+        )
+        .await
+        .expect(200);
     }
-    tx.commit().await.expect("commit");
-    (user.id, app.login(email, PASSWORD).await)
+    (id, app.login(email, PASSWORD).await)
 }
 
 fn codes(r: &trellis_tests::Resp) -> Vec<(String, String)> {
@@ -531,7 +526,7 @@ async fn an_overdue_record_is_escalated_once_even_across_a_restart(backend: Back
     def["entities"][0]["pipeline"]["stages"][0]["sla"] =
         json!({"seconds": 2, "escalate_to": {"role": "sales_supervisor"}});
     app.create_app(def).await;
-    let (sup_id, _) = member(&app, "sales", "sup@example.com", &["sales_supervisor"]).await;
+    let (sup_id, sup) = member(&app, "sales", "sup@example.com", &["sales_supervisor"]).await;
     let fast = app.create("sales", "deal", json!({"title": "late"})).await;
     let id = fast["id"].as_str().unwrap().to_string();
     // One that leaves the stage in time is never escalated.
@@ -566,16 +561,19 @@ async fn an_overdue_record_is_escalated_once_even_across_a_restart(backend: Back
     let breaches: Vec<&Value> = h.iter().filter(|e| e["kind"] == "sla_breached").collect();
     assert_eq!(breaches.len(), 1, "{h:?}");
     assert_eq!(breaches[0]["escalated_to"], json!([sup_id]));
-    let engine = app.engine();
-    let tenant = trellis_tests::trellis_store::system::tenant_by_name(&engine.db.read, "default")
+    let inbox = app
+        .call_as(
+            Some(&sup),
+            trellis_tests::reqwest::Method::GET,
+            "/api/v1/notifications?limit=10",
+            None,
+        )
         .await
-        .unwrap()
-        .unwrap();
-    let inbox = trellis_tests::trellis_store::notifications::of_user(&engine.db.read, &tenant.id, &sup_id, false, 10)
-        .await
-        .unwrap();
+        .expect(200)
+        .body;
+    let inbox = inbox["data"].as_array().expect("notifications");
     assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].kind, "sla_breached");
+    assert_eq!(inbox[0]["kind"], "sla_breached");
     let on_time = app.get(&format!("/api/v1/data/sales/deal/{on_time}")).await.expect(200);
     assert_eq!(on_time.body["stage_breached_at"], Value::Null);
 }

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use trellis_engine::access::auth::SessionLifetime;
 use trellis_tests::serde_json::{Value, json};
 use trellis_tests::{ADMIN_EMAIL, Backend, Resp, TestApp, on_both, spawn, spawn_with};
 
@@ -138,10 +137,8 @@ async fn logout_and_revoking_sessions_end_them(backend: Backend) {
 
 async fn sessions_slide_with_use_up_to_their_cap(backend: Backend) {
     let app = spawn_with(backend, |s| {
-        s.sessions = SessionLifetime {
-            idle: Duration::from_secs(3),
-            max: Duration::from_secs(9),
-        }
+        s.sessions.idle = Duration::from_secs(3);
+        s.sessions.max = Duration::from_secs(9);
     })
     .await;
     // Used every second, a session outlives its idle time.
@@ -294,10 +291,15 @@ async fn an_email_of_another_tenant_is_not_revealed(backend: Backend) {
 
     // The same e-mail and password in two tenants: the tenant must be named.
     let login = |body: Value| app.call_as(None, Method::POST, "/api/v1/auth/login", Some(body));
-    app.engine()
-        .create_user("globex", "twin@example.com", None, "twin-password-1", false)
-        .await
-        .expect("user");
+    call(
+        &app,
+        &globex,
+        Method::POST,
+        "/api/v1/users",
+        Some(json!({"email": "twin@example.com", "name": "twin", "password": "twin-password-1"})),
+    )
+    .await
+    .expect(201);
     add("twin@example.com", "twin-password-1").await.expect(201);
     let r = login(json!({"email": "twin@example.com", "password": "twin-password-1"}))
         .await
