@@ -1,20 +1,20 @@
 //! Black-box suites: a real node on a fresh database, driven over HTTP.
 
 mod automation;
-mod directory;
-mod files;
+pub(crate) mod directory;
+pub(crate) mod files;
 mod parts;
-mod permissions;
-mod pipelines;
+pub(crate) mod permissions;
+pub(crate) mod pipelines;
 mod platform;
-mod probe_access;
+pub(crate) mod probe_access;
 mod probe_concurrency;
 mod probe_hidden;
 mod probe_http;
 mod probe_numbers;
 mod probe_platform;
 mod probe_relations;
-mod probe_sessions;
+pub(crate) mod probe_sessions;
 mod records;
 mod request_ids;
 mod rules;

@@ -1269,10 +1269,12 @@ async fn deleting_fields_entities_and_apps_removes_them_with_their_data(b: Backe
 async fn members_read_and_write_records_but_may_not_change_metadata(b: Backend) {
     let app = spawn(b).await;
     app.create_app(sales_app()).await;
-    app.engine()
-        .create_user("default", "member@example.com", None, "member-password-1", false)
-        .await
-        .expect("member");
+    app.post(
+        "/api/v1/users",
+        json!({"email": "member@example.com", "name": "member", "password": "member-password-1"}),
+    )
+    .await
+    .expect(201);
     let m = app.login("member@example.com", "member-password-1").await;
     let mt = Some(m.as_str());
     let me = get_as(&app, &m, "/api/v1/me").await.expect(200).body;
