@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use trellis_core::error::FieldCode;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -80,7 +81,13 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     };
     let s = h
         .to_str()
-        .map_err(|_| ApiError(Error::bad_field("If-Match", "invalid", "is not a version ETag")))?
+        .map_err(|_| {
+            ApiError(Error::bad_field(
+                "If-Match",
+                FieldCode::Invalid,
+                "is not a version ETag",
+            ))
+        })?
         .trim();
     if s == "*" {
         return Ok(None);
@@ -93,7 +100,7 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let invalid = || {
         ApiError(Error::bad_field(
             "If-Match",
-            "invalid",
+            FieldCode::Invalid,
             "is not an ETag this API gave out",
         ))
     };
@@ -248,5 +255,5 @@ pub fn not_an_object(v: &serde_json::Value) -> Error {
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
     };
-    Error::bad_field("body", "type", format!("must be a JSON object, not {kind}"))
+    Error::bad_field("body", FieldCode::Type, format!("must be a JSON object, not {kind}"))
 }

@@ -4,6 +4,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
+use trellis_core::error::FieldCode;
 use trellis_core::{Error, ErrorCode, FieldError};
 
 /// An error answered as `application/problem+json`.
@@ -110,12 +111,12 @@ pub fn body_error(e: &serde_json::Error) -> Error {
         if let Some(field) = named("unknown field `") {
             return Error::validation(vec![FieldError::new(
                 field,
-                "unknown_field",
+                FieldCode::UnknownField,
                 "not a member of this body",
             )]);
         }
         if let Some(field) = named("missing field `") {
-            return Error::bad_field(field, "required", "is required");
+            return Error::bad_field(field, FieldCode::Required, "is required");
         }
     }
     Error::bad_request(format!("the body is not valid JSON: {e}"))

@@ -1,6 +1,7 @@
 //! Automation rules as users write them: a trigger, an optional Rhai condition and ordered
 //! actions. Part of the app definition, so a rule is versioned with its app.
 
+use crate::error::FieldCode;
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
@@ -371,21 +372,21 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
         if !names.insert(r.name.as_str()) {
             errors.push(FieldError::new(
                 format!("{at}.name"),
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("rule '{}' is defined twice", r.name),
             ));
         }
         if r.actions.is_empty() {
             errors.push(FieldError::new(
                 format!("{at}.actions"),
-                "required",
+                FieldCode::Required,
                 "a rule needs an action",
             ));
         }
         if r.max_attempts.is_some_and(|n| n == 0 || n > 20) {
             errors.push(FieldError::new(
                 format!("{at}.max_attempts"),
-                "out_of_range",
+                FieldCode::OutOfRange,
                 "from 1 to 20",
             ));
         }
@@ -395,7 +396,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
         {
             errors.push(FieldError::new(
                 format!("{at}.trigger.entity"),
-                "unknown_entity",
+                FieldCode::UnknownEntity,
                 format!("'{e}' is not an entity of this app"),
             ));
         }
@@ -407,7 +408,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                 {
                     errors.push(FieldError::new(
                         format!("{at}.trigger.field"),
-                        "unknown_field",
+                        FieldCode::UnknownField,
                         format!("'{field}' is not a field of '{}'", e.name),
                     ));
                 }
@@ -421,7 +422,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                 {
                     errors.push(FieldError::new(
                         format!("{at}.trigger.before_seconds"),
-                        "out_of_range",
+                        FieldCode::OutOfRange,
                         "from 0 to a year before the due time",
                     ));
                 }
@@ -429,7 +430,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                     match &e.pipeline {
                         None => errors.push(FieldError::new(
                             format!("{at}.trigger.entity"),
-                            "no_pipeline",
+                            FieldCode::NoPipeline,
                             format!("'{}' has no pipeline", e.name),
                         )),
                         Some(p) => {
@@ -438,7 +439,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                             {
                                 errors.push(FieldError::new(
                                     format!("{at}.trigger.stage"),
-                                    "unknown_stage",
+                                    FieldCode::UnknownStage,
                                     format!("'{s}' is not a stage of '{}'", e.name),
                                 ));
                             }
@@ -456,7 +457,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                     if !ok {
                         errors.push(FieldError::new(
                             format!("{at}.trigger.field"),
-                            "invalid",
+                            FieldCode::Invalid,
                             format!("'{field}' is not created_at or a date field of '{}'", e.name),
                         ));
                     }
@@ -464,7 +465,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                 if !(-366 * 86_400..=366 * 86_400).contains(offset_seconds) {
                     errors.push(FieldError::new(
                         format!("{at}.trigger.offset_seconds"),
-                        "out_of_range",
+                        FieldCode::OutOfRange,
                         "at most a year before or after",
                     ));
                 }
@@ -473,20 +474,20 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
                 if !hooks.insert(key.as_str()) {
                     errors.push(FieldError::new(
                         format!("{at}.trigger.key"),
-                        "duplicate",
+                        FieldCode::Duplicate,
                         format!("webhook key '{key}' is used twice"),
                     ));
                 }
                 if secret == SECRET_MASK {
                     errors.push(FieldError::new(
                         format!("{at}.trigger.secret"),
-                        "masked",
+                        FieldCode::Masked,
                         "the mask stands for a stored secret, and this rule has none: send a secret",
                     ));
                 } else if secret.len() < 16 {
                     errors.push(FieldError::new(
                         format!("{at}.trigger.secret"),
-                        "too_short",
+                        FieldCode::TooShort,
                         "a webhook secret has at least 16 characters",
                     ));
                 }
@@ -498,7 +499,7 @@ pub fn validate_rules(app: &AppDef, errors: &mut Vec<FieldError>) {
             if a.secret() == Some(SECRET_MASK) {
                 errors.push(FieldError::new(
                     format!("{at}.actions[{j}].{SECRET_OPTION}"),
-                    "masked",
+                    FieldCode::Masked,
                     "the mask stands for a stored secret, and this action has none: send a secret",
                 ));
             }

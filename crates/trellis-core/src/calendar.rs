@@ -1,6 +1,7 @@
 //! Business calendars: working hours per weekday, holidays and make-up working days in one time
 //! zone. SLA due times are counted in working time on such a calendar.
 
+use crate::error::FieldCode;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
@@ -123,7 +124,7 @@ impl Calendar {
         let tz = def.timezone.parse::<Tz>().unwrap_or_else(|_| {
             errors.push(FieldError::new(
                 "timezone",
-                "unknown_timezone",
+                FieldCode::UnknownTimezone,
                 format!("'{}' is not an IANA time zone such as Asia/Shanghai", def.timezone),
             ));
             Tz::UTC
@@ -141,7 +142,7 @@ impl Calendar {
                         let bad = if s.is_none() { start } else { end };
                         errors.push(FieldError::new(
                             field,
-                            "invalid_time",
+                            FieldCode::InvalidTime,
                             format!("'{bad}' is not a time HH:MM (00:00 to 24:00)"),
                         ));
                         hours_ok = false;
@@ -151,14 +152,14 @@ impl Calendar {
                 if e <= s {
                     errors.push(FieldError::new(
                         field,
-                        "invalid_interval",
+                        FieldCode::InvalidInterval,
                         format!("ends at {end}, not after its start {start}"),
                     ));
                     hours_ok = false;
                 } else if s < prev_end {
                     errors.push(FieldError::new(
                         field,
-                        "invalid_interval",
+                        FieldCode::InvalidInterval,
                         format!("starts at {start}, before the previous interval ends: list intervals in order without overlap"),
                     ));
                     hours_ok = false;
@@ -172,7 +173,7 @@ impl Calendar {
         if hours_ok && make_up.is_none() {
             errors.push(FieldError::new(
                 "hours",
-                "no_working_time",
+                FieldCode::NoWorkingTime,
                 "a week has no working time, so no due time could ever be reached",
             ));
         }
@@ -183,7 +184,7 @@ impl Calendar {
         if count > MAX_DATES {
             errors.push(FieldError::new(
                 "holidays",
-                "too_many_dates",
+                FieldCode::TooManyDates,
                 format!("holidays and workdays list {count} dates together; at most {MAX_DATES}"),
             ));
         } else {
@@ -199,7 +200,7 @@ impl Calendar {
                 match parse_date(text) {
                     Some(date) if holidays.contains(&date) => errors.push(FieldError::new(
                         format!("workdays[{i}]"),
-                        "conflict",
+                        FieldCode::Conflict,
                         format!("{text} is also a holiday"),
                     )),
                     Some(date) => {
@@ -362,7 +363,11 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
 }
 
 fn invalid_date(field: String, text: &str) -> FieldError {
-    FieldError::new(field, "invalid_date", format!("'{text}' is not a date YYYY-MM-DD"))
+    FieldError::new(
+        field,
+        FieldCode::InvalidDate,
+        format!("'{text}' is not a date YYYY-MM-DD"),
+    )
 }
 
 #[cfg(test)]

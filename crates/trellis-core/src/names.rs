@@ -1,5 +1,6 @@
 //! Validated names. A `Slug` is the only way a user-chosen name reaches a table, a column or a URL.
 
+use crate::error::FieldCode;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -53,7 +54,7 @@ impl Slug {
 
     /// Parses a name from a request body, reporting the field path on failure.
     pub fn from_field(field: &str, s: &str) -> Result<Slug, FieldError> {
-        Slug::parse(s).map_err(|m| FieldError::new(field, "invalid_name", m))
+        Slug::parse(s).map_err(|m| FieldError::new(field, FieldCode::InvalidName, m))
     }
 
     pub fn as_str(&self) -> &str {

@@ -3,6 +3,7 @@
 //! [`EntityGrant`] per entity. The engine turns a grant's row scope into a [`crate::query::Filter`]
 //! with the caller's id and teams (`trellis_engine::access`).
 
+use crate::error::FieldCode;
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -619,7 +620,7 @@ pub fn validate_permissions(app: &AppDef, errors: &mut Vec<FieldError>) {
                 if app.rule(name).is_none() {
                     errors.push(FieldError::new(
                         format!("roles.{}.run_rules[{i}]", r.name),
-                        "unknown_rule",
+                        FieldCode::UnknownRule,
                         format!("'{}' is not a rule of this app", crate::names::truncate(name, 64)),
                     ));
                 }
@@ -631,7 +632,7 @@ pub fn validate_permissions(app: &AppDef, errors: &mut Vec<FieldError>) {
             let Some(e) = app.entity(ename) else {
                 errors.push(FieldError::new(
                     &at,
-                    "unknown_entity",
+                    FieldCode::UnknownEntity,
                     format!("'{}' is not an entity of this app", crate::names::truncate(ename, 64)),
                 ));
                 continue;
@@ -641,14 +642,14 @@ pub fn validate_permissions(app: &AppDef, errors: &mut Vec<FieldError>) {
                     if *how != FieldAccess::ReadOnly {
                         errors.push(FieldError::new(
                             format!("{at}.fields.{OWNER}"),
-                            "option",
+                            FieldCode::Option,
                             "the owner can only be read_only",
                         ));
                     }
                 } else if e.field(fname).is_none() {
                     errors.push(FieldError::new(
                         format!("{at}.fields.{}", crate::names::truncate(fname, 64)),
-                        "unknown_field",
+                        FieldCode::UnknownField,
                         format!("'{}' is not a field of '{}'", crate::names::truncate(fname, 64), e.name),
                     ));
                 }
@@ -659,7 +660,7 @@ pub fn validate_permissions(app: &AppDef, errors: &mut Vec<FieldError>) {
                     if !known {
                         errors.push(FieldError::new(
                             format!("{at}.transition[{i}]"),
-                            "unknown_stage",
+                            FieldCode::UnknownStage,
                             format!("'{}' is not a stage of '{}'", crate::names::truncate(s, 64), e.name),
                         ));
                     }

@@ -2,6 +2,7 @@
 //! SLAs), the transitions between them, who may make each one and which need approval. Part of
 //! the entity's definition, so a pipeline is versioned with its app.
 
+use crate::error::FieldCode;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
@@ -347,13 +348,17 @@ impl PipelineDef {
 pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str, errors: &mut Vec<FieldError>) {
     let at = format!("{at}.pipeline");
     if p.stages.is_empty() {
-        errors.push(FieldError::new(&at, "required", "a pipeline needs at least one stage"));
+        errors.push(FieldError::new(
+            &at,
+            FieldCode::Required,
+            "a pipeline needs at least one stage",
+        ));
         return;
     }
     if p.stages.len() > MAX_STAGES {
         errors.push(FieldError::new(
             format!("{at}.stages"),
-            "too_many",
+            FieldCode::TooMany,
             format!("a pipeline has at most {MAX_STAGES} stages"),
         ));
     }
@@ -363,7 +368,7 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
         if !keys.insert(s.key.as_str()) {
             errors.push(FieldError::new(
                 format!("{sat}.key"),
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("stage '{}' is defined twice", s.key),
             ));
         }
@@ -373,7 +378,7 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
             {
                 errors.push(FieldError::new(
                     format!("{sat}.{name}"),
-                    "out_of_range",
+                    FieldCode::OutOfRange,
                     "must be a percentage from 0 to 100",
                 ));
             }
@@ -383,7 +388,7 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
             if !sop.insert(a.key.as_str()) {
                 errors.push(FieldError::new(
                     format!("{sat}.sop[{j}].key"),
-                    "duplicate",
+                    FieldCode::Duplicate,
                     format!("SOP action '{}' is listed twice", a.key),
                 ));
             }
@@ -396,7 +401,7 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
             if secs <= 0 || secs > MAX_SLA_SECONDS {
                 errors.push(FieldError::new(
                     &slat,
-                    "out_of_range",
+                    FieldCode::OutOfRange,
                     "an SLA is more than zero and at most 366 days",
                 ));
             }
@@ -413,7 +418,7 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
     {
         errors.push(FieldError::new(
             format!("{at}.initial"),
-            "unknown_stage",
+            FieldCode::UnknownStage,
             format!("initial stage '{i}' is not a stage of this pipeline"),
         ));
     }
@@ -423,14 +428,14 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
         if !keys.contains(t.to.as_str()) {
             errors.push(FieldError::new(
                 format!("{tat}.to"),
-                "unknown_stage",
+                FieldCode::UnknownStage,
                 format!("transition to '{}', which is not a stage of this pipeline", t.to),
             ));
         }
         if t.from.is_empty() {
             errors.push(FieldError::new(
                 format!("{tat}.from"),
-                "required",
+                FieldCode::Required,
                 "name the stages it leaves from, or \"*\"",
             ));
         }
@@ -438,7 +443,7 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
             if f != "*" && !keys.contains(f.as_str()) {
                 errors.push(FieldError::new(
                     format!("{tat}.from"),
-                    "unknown_stage",
+                    FieldCode::UnknownStage,
                     format!(
                         "transition from '{}', which is not a stage of this pipeline",
                         crate::names::truncate(f, 64)
@@ -448,14 +453,14 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
             if f == t.to.as_str() {
                 errors.push(FieldError::new(
                     format!("{tat}.from"),
-                    "invalid",
+                    FieldCode::Invalid,
                     format!("a transition cannot lead from '{f}' to itself"),
                 ));
             }
             if !pairs.insert((f.clone(), t.to.to_string())) {
                 errors.push(FieldError::new(
                     &tat,
-                    "duplicate",
+                    FieldCode::Duplicate,
                     format!("the transition from '{}' to '{}' is defined twice", f, t.to),
                 ));
             }
@@ -482,27 +487,33 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
             }
             let m = ap.roles.len() + ap.users.len();
             if m == 0 {
-                errors.push(FieldError::new(&aat, "required", "name the roles or users who approve"));
+                errors.push(FieldError::new(
+                    &aat,
+                    FieldCode::Required,
+                    "name the roles or users who approve",
+                ));
             }
             match (ap.mode, ap.n) {
                 (ApprovalMode::NOfM, None) => errors.push(FieldError::new(
                     format!("{aat}.n"),
-                    "required",
+                    FieldCode::Required,
                     "n_of_m needs n, the number of approvals",
                 )),
-                (ApprovalMode::NOfM, Some(n)) if n == 0 || n > 50 => {
-                    errors.push(FieldError::new(format!("{aat}.n"), "out_of_range", "n is from 1 to 50"))
-                }
+                (ApprovalMode::NOfM, Some(n)) if n == 0 || n > 50 => errors.push(FieldError::new(
+                    format!("{aat}.n"),
+                    FieldCode::OutOfRange,
+                    "n is from 1 to 50",
+                )),
                 (ApprovalMode::NOfM, Some(n)) if ap.roles.is_empty() && n as usize > ap.users.len() => {
                     errors.push(FieldError::new(
                         format!("{aat}.n"),
-                        "out_of_range",
+                        FieldCode::OutOfRange,
                         format!("{n} approvals are needed but only {} users are named", ap.users.len()),
                     ))
                 }
                 (ApprovalMode::Any | ApprovalMode::All, Some(_)) => errors.push(FieldError::new(
                     format!("{aat}.n"),
-                    "not_applicable",
+                    FieldCode::NotApplicable,
                     "n applies to the n_of_m mode only",
                 )),
                 _ => {}
@@ -525,7 +536,7 @@ pub fn validate_pipeline(app: &AppDef, e: &EntityDef, p: &PipelineDef, at: &str,
         if !seen.contains(s.key.as_str()) {
             errors.push(FieldError::new(
                 format!("{at}.stages[{}]", by_key[s.key.as_str()]),
-                "unreachable",
+                FieldCode::Unreachable,
                 format!("stage '{}' cannot be reached from the initial stage '{initial}'", s.key),
             ));
         }
@@ -537,7 +548,7 @@ fn check_requirements(e: &EntityDef, r: &Requirements, at: &str, errors: &mut Ve
         if e.field(f.as_str()).is_none() {
             errors.push(FieldError::new(
                 format!("{at}.fields"),
-                "unknown_field",
+                FieldCode::UnknownField,
                 format!("required field '{f}' is not a field of '{}'", e.name),
             ));
         }
@@ -548,14 +559,14 @@ fn check_requirements(e: &EntityDef, r: &Requirements, at: &str, errors: &mut Ve
         if !keys.insert(a.key.as_str()) {
             errors.push(FieldError::new(
                 format!("{aat}.key"),
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("attachment '{}' is required twice", a.key),
             ));
         }
         if a.min == 0 || a.min > 100 {
             errors.push(FieldError::new(
                 format!("{aat}.min"),
-                "out_of_range",
+                FieldCode::OutOfRange,
                 "min is from 1 to 100",
             ));
         }
@@ -563,7 +574,7 @@ fn check_requirements(e: &EntityDef, r: &Requirements, at: &str, errors: &mut Ve
             if !valid_media_range(t) {
                 errors.push(FieldError::new(
                     format!("{aat}.types"),
-                    "invalid",
+                    FieldCode::Invalid,
                     format!(
                         "'{}' is not a content type such as application/pdf or image/*",
                         crate::names::truncate(t, 64)
@@ -575,12 +586,12 @@ fn check_requirements(e: &EntityDef, r: &Requirements, at: &str, errors: &mut Ve
             match e.field(f.as_str()) {
                 None => errors.push(FieldError::new(
                     format!("{aat}.field"),
-                    "unknown_field",
+                    FieldCode::UnknownField,
                     format!("field '{f}' is not a field of '{}'", e.name),
                 )),
                 Some(fd) if fd.field_type.as_str() != "attachment" => errors.push(FieldError::new(
                     format!("{aat}.field"),
-                    "invalid",
+                    FieldCode::Invalid,
                     format!("field '{f}' does not hold files"),
                 )),
                 _ => {}
@@ -592,7 +603,7 @@ fn check_requirements(e: &EntityDef, r: &Requirements, at: &str, errors: &mut Ve
         if !names.insert(g.name.as_str()) {
             errors.push(FieldError::new(
                 format!("{at}.conditions[{i}].name"),
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("condition '{}' is defined twice", g.name),
             ));
         }
@@ -632,7 +643,7 @@ fn check_role(app: &AppDef, r: &Slug, at: &str, errors: &mut Vec<FieldError>) {
     if app.role(r.as_str()).is_none() {
         errors.push(FieldError::new(
             at,
-            "unknown_role",
+            FieldCode::UnknownRole,
             format!("role '{r}' is not a role of app '{}'", app.name),
         ));
     }
@@ -643,12 +654,12 @@ fn check_user_field(e: &EntityDef, f: &Slug, at: &str, errors: &mut Vec<FieldErr
         None if f.as_str() == "owner" || f.as_str() == "created_by" => {}
         None => errors.push(FieldError::new(
             at,
-            "unknown_field",
+            FieldCode::UnknownField,
             format!("field '{f}' is not a field of '{}'", e.name),
         )),
         Some(fd) if fd.field_type != FieldType::User => errors.push(FieldError::new(
             at,
-            "invalid",
+            FieldCode::Invalid,
             format!("field '{f}' does not hold a user"),
         )),
         _ => {}
@@ -659,7 +670,7 @@ fn check_user_id(u: &str, at: &str, errors: &mut Vec<FieldError>) {
     if uuid::Uuid::parse_str(u).is_err() {
         errors.push(FieldError::new(
             at,
-            "invalid",
+            FieldCode::Invalid,
             format!("'{}' is not a user id", crate::names::truncate(u, 64)),
         ));
     }
@@ -673,7 +684,7 @@ fn check_user_ref(app: &AppDef, e: &EntityDef, u: &UserRef, at: &str, errors: &m
     if n != 1 {
         errors.push(FieldError::new(
             at,
-            "invalid",
+            FieldCode::Invalid,
             "name exactly one of role, user or field",
         ));
     }

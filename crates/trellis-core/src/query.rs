@@ -1,6 +1,7 @@
 //! Record queries as the API takes them (filter JSON, sort, fields, cursor), parsed and checked
 //! against an entity. The store compiles the checked form to SQL.
 
+use crate::error::FieldCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ pub const MAX_FILTER_VALUES: usize = 10_000;
 pub fn unknown_field(entity: &CompiledEntity, at: &str, name: &str) -> Error {
     Error::bad_field(
         at,
-        "unknown_field",
+        FieldCode::UnknownField,
         format!(
             "'{}' is not a field of '{}'",
             crate::names::truncate(name, 64),
@@ -210,13 +211,17 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
     let not_for = |what: &str| {
         FieldError::new(
             name,
-            "op_not_allowed",
+            FieldCode::OpNotAllowed,
             format!("'{what}' does not apply to a {} field", field.kind.as_str()),
         )
     };
     let operand = |v: &Value| -> Result<Val, FieldError> {
         if v.is_null() {
-            return Err(FieldError::new(name, "type", "compare with null using is_null"));
+            return Err(FieldError::new(
+                name,
+                FieldCode::Type,
+                "compare with null using is_null",
+            ));
         }
         field.coerce_operand(v)
     };
@@ -231,7 +236,7 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
         Op::IsNull => {
             let b = value
                 .as_bool()
-                .ok_or_else(|| FieldError::new(name, "type", "is_null takes true or false"))?;
+                .ok_or_else(|| FieldError::new(name, FieldCode::Type, "is_null takes true or false"))?;
             Ok(Filter::Cond {
                 field: Box::new(field.clone()),
                 op,
@@ -242,7 +247,7 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
         _ if kind == FieldType::Json => Err(not_for(op_str(op))),
         _ if kind == FieldType::Attachment => Err(FieldError::new(
             name,
-            "op_not_allowed",
+            FieldCode::OpNotAllowed,
             format!(
                 "'{}' does not apply to an attachment field; use is_null (true: no files, false: some)",
                 op_str(op)
@@ -263,7 +268,7 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
             let pair = value
                 .as_array()
                 .filter(|a| a.len() == 2)
-                .ok_or_else(|| FieldError::new(name, "type", "between takes [low, high]"))?;
+                .ok_or_else(|| FieldError::new(name, FieldCode::Type, "between takes [low, high]"))?;
             Ok(cond(vec![operand(&pair[0])?, operand(&pair[1])?]))
         }
         Op::In | Op::Nin => {
@@ -272,11 +277,11 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
             }
             let items = value
                 .as_array()
-                .ok_or_else(|| FieldError::new(name, "type", format!("{} takes an array", op_str(op))))?;
+                .ok_or_else(|| FieldError::new(name, FieldCode::Type, format!("{} takes an array", op_str(op))))?;
             if items.is_empty() || items.len() > 1000 {
                 return Err(FieldError::new(
                     name,
-                    "type",
+                    FieldCode::Type,
                     format!("{} takes 1 to 1000 values", op_str(op)),
                 ));
             }
@@ -289,9 +294,13 @@ fn check_condition(field: &CompiledField, op: Op, value: &Value) -> Result<Filte
             }
             let s = value
                 .as_str()
-                .ok_or_else(|| FieldError::new(name, "type", format!("{} takes a string", op_str(op))))?;
+                .ok_or_else(|| FieldError::new(name, FieldCode::Type, format!("{} takes a string", op_str(op))))?;
             if s.contains('\0') {
-                return Err(FieldError::new(name, "type", "must not contain NUL characters"));
+                return Err(FieldError::new(
+                    name,
+                    FieldCode::Type,
+                    "must not contain NUL characters",
+                ));
             }
             Ok(cond(vec![Val::Text(s.to_string())]))
         }
@@ -334,14 +343,14 @@ pub fn parse_sort(entity: &CompiledEntity, s: &str) -> Result<Vec<SortKey>, Erro
         if !field.sortable() {
             return Err(Error::bad_field(
                 "sort",
-                "not_sortable",
+                FieldCode::NotSortable,
                 format!("a {} field cannot be sorted on", field.kind.as_str()),
             ));
         }
         if keys.iter().any(|k| k.field.name == field.name) {
             return Err(Error::bad_field(
                 "sort",
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("'{name}' is sorted on twice"),
             ));
         }
@@ -351,7 +360,7 @@ pub fn parse_sort(entity: &CompiledEntity, s: &str) -> Result<Vec<SortKey>, Erro
         });
     }
     if keys.len() > 5 {
-        return Err(Error::bad_field("sort", "too_many", "sort on at most 5 fields"));
+        return Err(Error::bad_field("sort", FieldCode::TooMany, "sort on at most 5 fields"));
     }
     Ok(keys)
 }
@@ -403,7 +412,7 @@ pub fn decode_cursor(sort: &[SortKey], s: &str) -> Result<Cursor, Error> {
     let bad = || {
         Error::bad_field(
             "cursor",
-            "invalid_cursor",
+            FieldCode::InvalidCursor,
             "the cursor is not one this list gave out (or the sort changed)",
         )
     };

@@ -1,6 +1,7 @@
 //! The JSON Schemas of `schemas/`, embedded in the binary. Every definition is checked against its
 //! schema before it is parsed and given the semantic checks of [`crate::validate`].
 
+use crate::error::FieldCode;
 use std::sync::LazyLock;
 
 use jsonschema::{Retrieve, Uri, Validator};
@@ -152,7 +153,7 @@ pub fn check(kind: DefKind, instance: &Value) -> Result<(), Vec<FieldError>> {
                 };
                 return FieldError::new(
                     at,
-                    "not_applicable",
+                    FieldCode::NotApplicable,
                     format!("'{option}' does not apply here (remove it or change the type)"),
                 );
             }

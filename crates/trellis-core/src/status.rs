@@ -51,6 +51,12 @@ macro_rules! vocabulary {
                 self.as_str() == other.as_str()
             }
         }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.as_str().to_string()
+            }
+        }
     };
 }
 

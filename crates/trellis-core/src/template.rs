@@ -4,6 +4,7 @@
 //! pointed at, `{{record.customer.phone}}`), or `event`, `payload`, `rule`, `entity` (free-form).
 //! The engine renders them ([`crate::automation`] actions) with each relation loaded once per run.
 
+use crate::error::FieldCode;
 use serde_json::Value;
 
 use crate::automation::{ActionDef, RuleDef};
@@ -153,7 +154,7 @@ pub fn validate_templates(app: &AppDef, texts: Texts<'_>, errors: &mut Vec<Field
                     if let Err(message) = check_path(app, entity, p) {
                         errors.push(FieldError::new(
                             format!("rules[{i}].actions[{j}].{at}"),
-                            "unknown_field",
+                            FieldCode::UnknownField,
                             format!("{{{{{p}}}}}: {message}"),
                         ));
                     }

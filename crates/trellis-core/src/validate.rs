@@ -1,6 +1,7 @@
 //! Semantic checks of definitions, after the JSON Schema check: what a schema cannot say
 //! (unique names, relation targets, bounds that fit the type, defaults of the right type).
 
+use crate::error::FieldCode;
 use std::collections::HashSet;
 
 use serde_json::Value;
@@ -86,7 +87,7 @@ pub fn parse_def<T: Definition>(v: &Value) -> Result<T, Error> {
 fn parse<T: serde::de::DeserializeOwned>(kind: DefKind, v: &Value) -> Result<T, Error> {
     check(kind, v).map_err(Error::validation)?;
     serde_json::from_value(v.clone())
-        .map_err(|e| Error::validation(vec![FieldError::new("$", "invalid", e.to_string())]))
+        .map_err(|e| Error::validation(vec![FieldError::new("$", FieldCode::Invalid, e.to_string())]))
 }
 
 /// Gives every entity and field without a storage id a fresh one.
@@ -145,14 +146,14 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
         if !names.insert(e.name.as_str()) {
             errors.push(FieldError::new(
                 &at,
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("entity '{}' is defined twice", e.name),
             ));
         }
         if !ids.insert(e.storage_id().as_str()) {
             errors.push(FieldError::new(
                 format!("{at}.id"),
-                "duplicate",
+                FieldCode::Duplicate,
                 "entity id is used twice",
             ));
         }
@@ -165,7 +166,7 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
         if !roles.insert(r.name.as_str()) {
             errors.push(FieldError::new(
                 format!("roles.{}", r.name),
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("role '{}' is defined twice", r.name),
             ));
         }
@@ -186,21 +187,21 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
         if SYSTEM_FIELDS.contains(&f.name.as_str()) {
             errors.push(FieldError::new(
                 &fat,
-                "reserved",
+                FieldCode::Reserved,
                 format!("'{}' is a system field name", f.name),
             ));
         }
         if !names.insert(f.name.as_str()) {
             errors.push(FieldError::new(
                 &fat,
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("field '{}' is defined twice", f.name),
             ));
         }
         if !ids.insert(f.storage_id().as_str()) {
             errors.push(FieldError::new(
                 format!("{fat}.id"),
-                "duplicate",
+                FieldCode::Duplicate,
                 "field id is used twice",
             ));
         }
@@ -212,7 +213,7 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
         if !rule_names.insert(r.name.as_str()) {
             errors.push(FieldError::new(
                 &rat,
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("rule '{}' is defined twice", r.name),
             ));
         }
@@ -221,7 +222,7 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
         {
             errors.push(FieldError::new(
                 format!("{rat}.field"),
-                "unknown_field",
+                FieldCode::UnknownField,
                 format!("'{f}' is not a field of '{}'", e.name),
             ));
         }
@@ -234,12 +235,12 @@ fn validate_entity(app: &AppDef, e: &EntityDef, at: &str, errors: &mut Vec<Field
         match e.field(t.as_str()) {
             None => errors.push(FieldError::new(
                 format!("{at}.title_field"),
-                "unknown_field",
+                FieldCode::UnknownField,
                 format!("title field '{t}' is not a field of '{}'", e.name),
             )),
             Some(f) if !f.field_type.is_textual() => errors.push(FieldError::new(
                 format!("{at}.title_field"),
-                "type",
+                FieldCode::Type,
                 "the title field must be a text-like field",
             )),
             Some(_) => {}
@@ -256,7 +257,7 @@ fn validate_indexes(e: &EntityDef, at: &str, errors: &mut Vec<FieldError>) {
     if e.indexes.len() > MAX_INDEXES {
         errors.push(FieldError::new(
             format!("{at}.indexes"),
-            "too_many",
+            FieldCode::TooMany,
             format!("an entity has at most {MAX_INDEXES} declared indexes"),
         ));
     }
@@ -267,21 +268,21 @@ fn validate_indexes(e: &EntityDef, at: &str, errors: &mut Vec<FieldError>) {
         if index.name.as_str().len() > MAX_INDEX_NAME {
             errors.push(FieldError::new(
                 format!("{iat}.name"),
-                "too_long",
+                FieldCode::TooLong,
                 format!("an index name has at most {MAX_INDEX_NAME} characters"),
             ));
         }
         if !names.insert(index.name.as_str()) {
             errors.push(FieldError::new(
                 &iat,
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("index '{}' is defined twice", index.name),
             ));
         }
         if index.fields.is_empty() || index.fields.len() > MAX_INDEX_COLUMNS {
             errors.push(FieldError::new(
                 format!("{iat}.fields"),
-                "count",
+                FieldCode::Count,
                 format!("an index holds 1 to {MAX_INDEX_COLUMNS} fields"),
             ));
         }
@@ -291,34 +292,34 @@ fn validate_indexes(e: &EntityDef, at: &str, errors: &mut Vec<FieldError>) {
             if !seen.insert(name) {
                 errors.push(FieldError::new(
                     format!("{iat}.fields"),
-                    "duplicate",
+                    FieldCode::Duplicate,
                     format!("'{name}' is listed twice"),
                 ));
             }
             match e.field(name) {
                 Some(f) if f.field_type == FieldType::Attachment => errors.push(FieldError::new(
                     format!("{iat}.fields"),
-                    "not_applicable",
+                    FieldCode::NotApplicable,
                     format!("'{name}' is an attachment field, which cannot be indexed"),
                 )),
                 Some(_) => {}
                 None if index.unique && INDEXABLE_SYSTEM.iter().any(|(c, _)| *c == name) => {
                     errors.push(FieldError::new(
                         format!("{iat}.fields"),
-                        "not_applicable",
+                        FieldCode::NotApplicable,
                         format!("'{name}' is a system column: a unique index holds fields only"),
                     ))
                 }
                 None => match INDEXABLE_SYSTEM.iter().find(|(c, _)| *c == name) {
                     Some((_, true)) if e.pipeline.is_none() => errors.push(FieldError::new(
                         format!("{iat}.fields"),
-                        "not_applicable",
+                        FieldCode::NotApplicable,
                         format!("'{name}' exists only on an entity with a pipeline"),
                     )),
                     Some(_) => {}
                     None => errors.push(FieldError::new(
                         format!("{iat}.fields"),
-                        "unknown_field",
+                        FieldCode::UnknownField,
                         format!("'{name}' is not a field of '{}' nor an indexable system column", e.name),
                     )),
                 },
@@ -328,7 +329,7 @@ fn validate_indexes(e: &EntityDef, at: &str, errors: &mut Vec<FieldError>) {
         if !list.is_empty() && !column_lists.insert(list) {
             errors.push(FieldError::new(
                 format!("{iat}.fields"),
-                "duplicate",
+                FieldCode::Duplicate,
                 "another index holds the same fields in the same order",
             ));
         }
@@ -554,12 +555,16 @@ fn validate_field(app: &AppDef, f: &FieldDef, at: &str, errors: &mut Vec<FieldEr
         if let (Some(min), Some(max)) = (&compiled.min, &compiled.max)
             && bound_gt(min, max)
         {
-            errors.push(FieldError::new(format!("{at}.min"), "range", "min is larger than max"));
+            errors.push(FieldError::new(
+                format!("{at}.min"),
+                FieldCode::Range,
+                "min is larger than max",
+            ));
         }
         if (f.min.is_some() && compiled.min.is_none()) || (f.max.is_some() && compiled.max.is_none()) {
             errors.push(FieldError::new(
                 format!("{at}.min"),
-                "type",
+                FieldCode::Type,
                 "min/max is not a value of this field's type",
             ));
         }

@@ -3,6 +3,7 @@
 //! a grouping and a row height. They live in the app definition, so a change that takes away a
 //! field or entity a view uses is refused naming the view, and renames carry over to them.
 
+use crate::error::FieldCode;
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
@@ -122,12 +123,16 @@ pub fn validate_views(app: &AppDef, errors: &mut Vec<FieldError>) {
         let at = format!("views.{}", v.name);
         let named = format!("view '{}'", v.name);
         if !names.insert(v.name.as_str()) {
-            errors.push(FieldError::new(&at, "duplicate", format!("{named} is defined twice")));
+            errors.push(FieldError::new(
+                &at,
+                FieldCode::Duplicate,
+                format!("{named} is defined twice"),
+            ));
         }
         let Some(e) = app.entity(v.entity.as_str()) else {
             errors.push(FieldError::new(
                 format!("{at}.entity"),
-                "unknown_entity",
+                FieldCode::UnknownEntity,
                 format!("{named} shows '{}', which is not an entity of this app", v.entity),
             ));
             continue;
@@ -135,7 +140,7 @@ pub fn validate_views(app: &AppDef, errors: &mut Vec<FieldError>) {
         if v.default && !defaults.insert(v.entity.as_str()) {
             errors.push(FieldError::new(
                 format!("{at}.default"),
-                "duplicate",
+                FieldCode::Duplicate,
                 format!("'{}' has another default view; an entity has one", v.entity),
             ));
         }
@@ -146,12 +151,12 @@ pub fn validate_views(app: &AppDef, errors: &mut Vec<FieldError>) {
         {
             None => Some(FieldError::new(
                 path,
-                "unknown_field",
+                FieldCode::UnknownField,
                 format!("{named} uses '{field}', which is not a field of '{}'", e.name),
             )),
             Some(c) if !fits(c.kind) => Some(FieldError::new(
                 path,
-                "type",
+                FieldCode::Type,
                 format!("{named}: '{field}' cannot be {what} (it is {})", c.kind.as_str()),
             )),
             Some(_) => None,
@@ -164,7 +169,7 @@ pub fn validate_views(app: &AppDef, errors: &mut Vec<FieldError>) {
             if !shown.insert(c.field.as_str()) {
                 errors.push(FieldError::new(
                     path.clone(),
-                    "duplicate",
+                    FieldCode::Duplicate,
                     format!("{named} shows '{}' twice", c.field),
                 ));
             }
@@ -176,7 +181,7 @@ pub fn validate_views(app: &AppDef, errors: &mut Vec<FieldError>) {
             if !sorted.insert(s.field.as_str()) {
                 errors.push(FieldError::new(
                     path.clone(),
-                    "duplicate",
+                    FieldCode::Duplicate,
                     format!("{named} sorts by '{}' twice", s.field),
                 ));
             }
@@ -199,7 +204,7 @@ pub fn validate_views(app: &AppDef, errors: &mut Vec<FieldError>) {
         if v.row_height.is_some() && v.view_type != ViewType::Grid {
             errors.push(FieldError::new(
                 format!("{at}.row_height"),
-                "not_applicable",
+                FieldCode::NotApplicable,
                 format!("{named}: only a grid has a row height"),
             ));
         }

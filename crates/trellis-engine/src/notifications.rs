@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 use trellis_core::Error;
 use trellis_core::def::Label;
+use trellis_core::error::FieldCode;
 use trellis_core::value::{format_datetime, now_micros};
 use trellis_store::StoreError;
 use trellis_store::notifications::{self, NotificationRow};
@@ -86,6 +87,7 @@ pub struct Inbox {
 
 impl Engine {
     /// The caller's notifications, newest first; only unread ones when asked.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_notifications(
         &self,
         ctx: &TenantCtx,
@@ -94,7 +96,11 @@ impl Engine {
     ) -> Result<Inbox, Error> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::bad_field("limit", "range", format!("must be 1 to {MAX_LIMIT}")));
+            return Err(Error::bad_field(
+                "limit",
+                FieldCode::Range,
+                format!("must be 1 to {MAX_LIMIT}"),
+            ));
         }
         let rows = notifications::of_user(&self.db.read, ctx.tenant_id(), ctx.user_id(), unread_only, limit).await?;
         let unread = notifications::count_unread(&self.db.read, ctx.tenant_id(), ctx.user_id()).await?;
@@ -105,6 +111,7 @@ impl Engine {
     }
 
     /// Marks one of the caller's notifications read (again is fine); anyone else's answers not found.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn mark_notification_read(&self, ctx: &TenantCtx, id: &str) -> Result<(), Error> {
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         if !notifications::mark_read(&tx, ctx.tenant_id(), ctx.user_id(), id, now_micros()).await? {

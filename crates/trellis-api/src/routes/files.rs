@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
+use trellis_core::error::FieldCode;
 use trellis_core::{Error, ErrorCode};
 use trellis_engine::Engine;
 use trellis_engine::files::{FileOut, Upload};
@@ -66,12 +67,12 @@ fn multipart_error(e: MultipartError) -> ApiError {
         | MultipartError::ContentTypeIncompatible
         | MultipartError::BoundaryMissing => Error::bad_field(
             "Content-Type",
-            "not_multipart",
+            FieldCode::NotMultipart,
             "send multipart/form-data with the file in a part named 'file'",
         ),
         other => Error::bad_field(
             "file",
-            "malformed",
+            FieldCode::Malformed,
             format!("the multipart body could not be read: {other}"),
         ),
     })
@@ -107,7 +108,7 @@ pub async fn upload_file(engine: web::Data<Engine>, caller: Caller, mut form: Mu
         if upload.is_some() {
             return Err(ApiError(Error::bad_field(
                 "file",
-                "duplicate",
+                FieldCode::Duplicate,
                 "send one file per request (one part named 'file')",
             )));
         }
@@ -122,7 +123,7 @@ pub async fn upload_file(engine: web::Data<Engine>, caller: Caller, mut form: Mu
     let up = upload.ok_or_else(|| {
         ApiError(Error::bad_field(
             "file",
-            "required",
+            FieldCode::Required,
             "send the file in a multipart/form-data part named 'file'",
         ))
     })?;

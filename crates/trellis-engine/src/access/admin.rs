@@ -1,5 +1,6 @@
 //! Tenants and users: the admin CLI's use cases and the first-start bootstrap.
 
+use trellis_core::error::FieldCode;
 use trellis_core::{Error, FieldError};
 use trellis_store::system::{self, TenantRow, UserRow};
 use trellis_store::{StoreError, WriteTx};
@@ -25,7 +26,7 @@ fn check_email(email: &str) -> Result<String, FieldError> {
     if ok {
         Ok(e)
     } else {
-        Err(FieldError::new("email", "format", "must be an e-mail address"))
+        Err(FieldError::new("email", FieldCode::Format, "must be an e-mail address"))
     }
 }
 
@@ -53,14 +54,14 @@ pub fn check_password(p: &str, email: &str) -> Result<(), FieldError> {
     if n < MIN_PASSWORD {
         return Err(FieldError::new(
             "password",
-            "min_length",
+            FieldCode::MinLength,
             format!("must be at least {MIN_PASSWORD} characters"),
         ));
     }
     if n > MAX_PASSWORD {
         return Err(FieldError::new(
             "password",
-            "max_length",
+            FieldCode::MaxLength,
             format!("must be at most {MAX_PASSWORD} characters"),
         ));
     }
@@ -69,7 +70,7 @@ pub fn check_password(p: &str, email: &str) -> Result<(), FieldError> {
     if p.chars().all(|c| Some(c) == first) {
         return Err(FieldError::new(
             "password",
-            "weak",
+            FieldCode::Weak,
             "must not repeat a single character",
         ));
     }
@@ -77,7 +78,7 @@ pub fn check_password(p: &str, email: &str) -> Result<(), FieldError> {
     if COMMON_PASSWORDS.contains(&lower) {
         return Err(FieldError::new(
             "password",
-            "common",
+            FieldCode::Common,
             "is one of the most used passwords; choose another",
         ));
     }
@@ -85,7 +86,7 @@ pub fn check_password(p: &str, email: &str) -> Result<(), FieldError> {
     if !email.is_empty() && (lower == email || email.split('@').next() == Some(lower.as_str())) {
         return Err(FieldError::new(
             "password",
-            "same_as_email",
+            FieldCode::SameAsEmail,
             "must not be the e-mail address",
         ));
     }
@@ -102,7 +103,11 @@ fn check_new_user(email: &str, name: Option<&str>, password: &str) -> Result<(St
     });
     let name = match name.map(str::trim) {
         Some(n) if n.is_empty() || n.chars().count() > 100 => {
-            errors.push(FieldError::new("name", "length", "must be 1 to 100 characters"));
+            errors.push(FieldError::new(
+                "name",
+                FieldCode::Length,
+                "must be 1 to 100 characters",
+            ));
             String::new()
         }
         Some(n) => n.to_string(),
@@ -194,7 +199,7 @@ fn tenant_row(name: &str) -> Result<TenantRow, Error> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::validation(vec![FieldError::new(
             "name",
-            "length",
+            FieldCode::Length,
             "must be 1 to 100 characters",
         )]));
     }
@@ -244,7 +249,7 @@ async fn insert_user(tx: &WriteTx, row: &UserRow) -> Result<(), Error> {
         // Only a user of the same tenant can hold the e-mail (unique per tenant), so this tells
         // nothing about other tenants.
         StoreError::Unique(_) => Error::conflict(format!("a user with e-mail '{}' exists", row.email))
-            .with_errors(vec![FieldError::new("email", "duplicate", "is taken")]),
+            .with_errors(vec![FieldError::new("email", FieldCode::Duplicate, "is taken")]),
         other => other.into(),
     })
 }

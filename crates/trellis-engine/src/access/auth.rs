@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use trellis_core::error::FieldCode;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -379,7 +380,7 @@ impl Engine {
             _ => {
                 return Err(Error::validation(vec![trellis_core::FieldError::new(
                     "tenant",
-                    "required",
+                    FieldCode::Required,
                     "this e-mail and password are those of users in several tenants; name the tenant",
                 )]));
             }
@@ -479,6 +480,7 @@ impl Engine {
     }
 
     /// The caller's user row.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn me(&self, ctx: &TenantCtx) -> Result<(UserOut, system::TenantRow), Error> {
         let user = system::user_by_id(&self.db.read, ctx.tenant_id(), ctx.user_id())
             .await?
@@ -490,6 +492,7 @@ impl Engine {
     }
 
     /// Creates an API token for the caller; the secret is in the answer only.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_api_token(
         &self,
         ctx: &TenantCtx,
@@ -501,7 +504,7 @@ impl Engine {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(Error::validation(vec![trellis_core::FieldError::new(
                 "name",
-                "length",
+                FieldCode::Length,
                 "must be 1 to 100 characters",
             )]));
         }
@@ -509,7 +512,7 @@ impl Engine {
         if expires_at.is_some_and(|e| e <= now) {
             return Err(Error::validation(vec![trellis_core::FieldError::new(
                 "expires_at",
-                "past",
+                FieldCode::Past,
                 "must be in the future",
             )]));
         }
@@ -535,7 +538,7 @@ impl Engine {
                 let known: Vec<&str> = declared.iter().map(String::as_str).collect();
                 return Err(Error::validation(vec![trellis_core::FieldError::new(
                     "role",
-                    "unknown_role",
+                    FieldCode::UnknownRole,
                     if known.is_empty() {
                         "no app of the tenant declares roles".to_string()
                     } else {
@@ -582,6 +585,7 @@ impl Engine {
         Ok(out)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_api_tokens(&self, ctx: &TenantCtx) -> Result<Vec<TokenOut>, Error> {
         Ok(system::api_tokens_of(&self.db.read, ctx.tenant_id(), ctx.user_id())
             .await?
@@ -591,6 +595,7 @@ impl Engine {
     }
 
     /// Revokes one of the caller's tokens; another user's or tenant's token answers not found.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn revoke_api_token(&self, ctx: &TenantCtx, id: &str) -> Result<(), Error> {
         // The revocation and its audit line: one transaction.
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
@@ -620,6 +625,7 @@ impl Engine {
     }
 
     /// The caller's live login sessions, newest first, the one they use marked `current`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_sessions(&self, ctx: &TenantCtx) -> Result<Vec<SessionOut>, Error> {
         let rows = system::sessions_of(&self.db.read, ctx.tenant_id(), ctx.user_id(), Utc::now()).await?;
         Ok(rows
@@ -635,6 +641,7 @@ impl Engine {
     }
 
     /// Ends one of the caller's login sessions; anyone else's (or an unknown id) answers 404.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn revoke_session(&self, ctx: &TenantCtx, id: &str) -> Result<(), Error> {
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         let hash = system::revoke_token(&tx, ctx.tenant_id(), ctx.user_id(), "session", id, Utc::now())
@@ -647,6 +654,7 @@ impl Engine {
 
     /// Ends the session the caller used (logout). A caller with an API token has no session to
     /// end: 400, since API tokens are revoked by id.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn logout(&self, ctx: &TenantCtx) -> Result<(), Error> {
         let id = ctx.session_id().ok_or_else(|| {
             Error::bad_request(

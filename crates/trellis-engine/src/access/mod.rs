@@ -9,6 +9,7 @@ pub mod auth;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use trellis_core::error::FieldCode;
 
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -115,7 +116,7 @@ impl Access {
             if self.grant.hidden.contains(k) {
                 unknown.push(FieldError::new(
                     k.clone(),
-                    "unknown_field",
+                    FieldCode::UnknownField,
                     format!("'{k}' is not a field of '{}'", self.entity.name()),
                 ));
             } else if self.grant.read_only.contains(k) {
@@ -125,7 +126,11 @@ impl Access {
                         .is_some_and(|(f, cur)| cur.to_json(f) == *v)
                 });
                 if !same {
-                    denied.push(FieldError::new(k.clone(), "read_only", "you may not change this field"));
+                    denied.push(FieldError::new(
+                        k.clone(),
+                        FieldCode::ReadOnly,
+                        "you may not change this field",
+                    ));
                 }
             }
         }
@@ -337,6 +342,7 @@ pub async fn first_team<C: trellis_store::Reads>(conn: &C, tenant: &str, user: &
 impl Engine {
     /// The `user` scripts see: id, the roles held in the app (plus `admin` for tenant
     /// administrators) and the first team.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn script_user<C: trellis_store::Reads>(
         &self,
         conn: &C,
@@ -493,6 +499,7 @@ impl Engine {
     /// What the caller may do with an entity of an app. Tenant administrators and every user of
     /// an app where no role declares permissions may do everything; otherwise the union of the
     /// roles the caller holds (an API token with a role: only that role).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn access<C: trellis_store::Reads>(
         &self,
         conn: &C,
@@ -553,6 +560,7 @@ impl Engine {
     /// Refuses a caller who may not dry-run or run rule `rule`, or read its runs (403): tenant
     /// administrators may, and everyone in an app where no role declares permissions; otherwise
     /// a role of the caller must give `run_rules` for it.
+    #[tracing::instrument(level = "debug", skip_all, fields(rule = %rule))]
     pub async fn require_rule_right<C: trellis_store::Reads>(
         &self,
         conn: &C,
@@ -583,6 +591,7 @@ impl Engine {
     /// The fields hidden from the caller in each entity of the app
     /// ([`trellis_core::permissions::hidden_by_entity`]); empty for tenant administrators and in
     /// an app without permissions.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn hidden_fields<C: trellis_store::Reads>(
         &self,
         conn: &C,
@@ -599,6 +608,7 @@ impl Engine {
     /// An app's definition as the caller may read it: everything (secrets masked) for tenant
     /// administrators and in an app without permissions; otherwise without the fields hidden
     /// from the caller, and with rules as summaries ([`trellis_core::permissions::app_view`]).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn def_for<C: trellis_store::Reads>(
         &self,
         conn: &C,
@@ -615,6 +625,7 @@ impl Engine {
 
     /// The row scope of a right as a filter over the entity (`None`: every row); 403 when the
     /// right is not given.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn scope<C: trellis_store::Reads>(
         &self,
         conn: &C,

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 use trellis_core::def::{AppDef, RoleDef, ValidationRule};
+use trellis_core::error::FieldCode;
 use trellis_core::validate::{parse_role, parse_rule, parse_validation, parse_view};
 use trellis_core::view::ViewDef;
 use trellis_core::{Error, ErrorCode, FieldError};
@@ -53,7 +54,7 @@ fn entity_missing(name: &str) -> Error {
 fn taken(what: &str, name: &str) -> Error {
     Error::conflict(format!("{what} '{name}' exists; replace it with PUT")).with_errors(vec![FieldError::new(
         "name",
-        "duplicate",
+        FieldCode::Duplicate,
         "is taken",
     )])
 }
@@ -72,7 +73,7 @@ fn named_as_path(body: &Value, name: &str, what: &str) -> Result<Value, Error> {
         Some(_) => {
             return Err(Error::validation(vec![FieldError::new(
                 "name",
-                "read_only",
+                FieldCode::ReadOnly,
                 format!(
                     "must be '{}', the name in the path: a {what} is not renamed by replacing it",
                     trellis_core::names::truncate(name, 64)
@@ -93,6 +94,171 @@ fn as_conflict(e: Error) -> Error {
     }
 }
 
+/// A named part of a definition kept in a list: roles, views and rules of the app, validation
+/// rules of an entity (`Scope` names the entity). Adding, replacing and removing one is written
+/// once, below, for all of them.
+trait Part: Clone + Send + 'static {
+    /// What a user calls it, in errors (`role`, `validation rule`).
+    const WHAT: &'static str;
+    /// Parses a replacing body (its schema check, then serde).
+    fn parse(body: &Value) -> Result<Self, Error>;
+    fn name(&self) -> &str;
+    /// The list it lives in.
+    fn list<'d>(def: &'d mut AppDef, scope: &str) -> Result<&'d mut Vec<Self>, Error>;
+    /// The 404 of a name not in the list.
+    fn missing(scope: &str, name: &str) -> Error;
+}
+
+impl Part for RoleDef {
+    const WHAT: &'static str = "role";
+    fn parse(body: &Value) -> Result<Self, Error> {
+        parse_role(body)
+    }
+    fn name(&self) -> &str {
+        self.name.as_str()
+    }
+    fn list<'d>(def: &'d mut AppDef, _: &str) -> Result<&'d mut Vec<Self>, Error> {
+        Ok(&mut def.roles)
+    }
+    fn missing(_: &str, name: &str) -> Error {
+        role_missing(name)
+    }
+}
+
+impl Part for ValidationRule {
+    const WHAT: &'static str = "validation rule";
+    fn parse(body: &Value) -> Result<Self, Error> {
+        parse_validation(body)
+    }
+    fn name(&self) -> &str {
+        self.name.as_str()
+    }
+    fn list<'d>(def: &'d mut AppDef, entity: &str) -> Result<&'d mut Vec<Self>, Error> {
+        Ok(&mut def
+            .entity_mut(entity)
+            .ok_or_else(|| entity_missing(entity))?
+            .validations)
+    }
+    fn missing(entity: &str, name: &str) -> Error {
+        validation_missing(entity, name)
+    }
+}
+
+impl Part for ViewDef {
+    const WHAT: &'static str = "view";
+    fn parse(body: &Value) -> Result<Self, Error> {
+        parse_view(body)
+    }
+    fn name(&self) -> &str {
+        self.name.as_str()
+    }
+    fn list<'d>(def: &'d mut AppDef, _: &str) -> Result<&'d mut Vec<Self>, Error> {
+        Ok(&mut def.views)
+    }
+    fn missing(_: &str, name: &str) -> Error {
+        view_missing(name)
+    }
+}
+
+impl Part for trellis_core::automation::RuleDef {
+    const WHAT: &'static str = "rule";
+    fn parse(body: &Value) -> Result<Self, Error> {
+        parse_rule(body)
+    }
+    fn name(&self) -> &str {
+        self.name.as_str()
+    }
+    fn list<'d>(def: &'d mut AppDef, _: &str) -> Result<&'d mut Vec<Self>, Error> {
+        Ok(&mut def.rules)
+    }
+    fn missing(_: &str, name: &str) -> Error {
+        Error::not_found(format!(
+            "rule '{}' does not exist",
+            trellis_core::names::truncate(name, 64)
+        ))
+    }
+}
+
+impl Engine {
+    /// Adds `part` under `scope` (409 when one of its name is there).
+    async fn add_part<P: Part>(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        scope: &str,
+        part: P,
+        opts: ChangeOptions,
+    ) -> Result<(ChangeOut, P), Error> {
+        ctx.require_admin()?;
+        let added = part.clone();
+        let scope = scope.to_string();
+        let change = self
+            .change_app(ctx, app, opts, move |def| {
+                let list = P::list(def, &scope)?;
+                if list.iter().any(|p| p.name() == part.name()) {
+                    return Err(taken(P::WHAT, part.name()));
+                }
+                list.push(part);
+                Ok(())
+            })
+            .await?;
+        Ok((change, added))
+    }
+
+    /// Replaces the part `name` under `scope` in place with `body` (404 when there is none; a
+    /// body naming another part: 422).
+    async fn replace_part<P: Part>(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        scope: &str,
+        name: &str,
+        body: &Value,
+        opts: ChangeOptions,
+    ) -> Result<(ChangeOut, P), Error> {
+        ctx.require_admin()?;
+        let new = P::parse(&named_as_path(body, name, P::WHAT)?)?;
+        let put = new.clone();
+        let scope = scope.to_string();
+        let change = self
+            .change_app(ctx, app, opts, move |def| {
+                let slot = P::list(def, &scope)?
+                    .iter_mut()
+                    .find(|p| p.name() == new.name())
+                    .ok_or_else(|| P::missing(&scope, new.name()))?;
+                *slot = new;
+                Ok(())
+            })
+            .await?;
+        Ok((change, put))
+    }
+
+    /// Takes the part `name` out of its list; what the rest of the definition still needs of
+    /// it is a conflict (409, naming each place).
+    async fn remove_part<P: Part>(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        scope: &str,
+        name: &str,
+        opts: ChangeOptions,
+    ) -> Result<ChangeOut, Error> {
+        ctx.require_admin()?;
+        let (scope, name) = (scope.to_string(), name.to_string());
+        self.change_app(ctx, app, opts, move |def| {
+            let list = P::list(def, &scope)?;
+            let before = list.len();
+            list.retain(|p| p.name() != name);
+            if list.len() == before {
+                return Err(P::missing(&scope, &name));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(as_conflict)
+    }
+}
+
 impl Engine {
     /// The stored definition of an app as the caller may read it, and its version.
     async fn read_def(&self, ctx: &TenantCtx, app: &str) -> Result<(String, AppDef, i64), Error> {
@@ -106,6 +272,7 @@ impl Engine {
     // -----------------------------------------------------------------------------------------
 
     /// A role with its members, as the caller reads the definition.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn get_role(&self, ctx: &TenantCtx, app: &str, role: &str) -> Result<Versioned<RoleEntry>, Error> {
         let (app_id, def, version) = self.read_def(ctx, app).await?;
         let r = def.role(role).ok_or_else(|| role_missing(role))?;
@@ -116,6 +283,7 @@ impl Engine {
     }
 
     /// Adds a role (409 when the app declares one of its name).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn create_role(
         &self,
         ctx: &TenantCtx,
@@ -123,21 +291,11 @@ impl Engine {
         role: RoleDef,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, RoleDef), Error> {
-        ctx.require_admin()?;
-        let added = role.clone();
-        let change = self
-            .change_app(ctx, app, opts, move |def| {
-                if def.role(role.name.as_str()).is_some() {
-                    return Err(taken("role", role.name.as_str()));
-                }
-                def.roles.push(role);
-                Ok(())
-            })
-            .await?;
-        Ok((change, added))
+        self.add_part(ctx, app, "", role, opts).await
     }
 
     /// Replaces a role in place (404 when there is none of the name). Its members stay.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn put_role(
         &self,
         ctx: &TenantCtx,
@@ -146,25 +304,12 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, RoleDef), Error> {
-        ctx.require_admin()?;
-        let new = parse_role(&named_as_path(body, role, "role")?)?;
-        let put = new.clone();
-        let change = self
-            .change_app(ctx, app, opts, move |def| {
-                let slot = def
-                    .roles
-                    .iter_mut()
-                    .find(|r| r.name == new.name)
-                    .ok_or_else(|| role_missing(new.name.as_str()))?;
-                *slot = new;
-                Ok(())
-            })
-            .await?;
-        Ok((change, put))
+        self.replace_part(ctx, app, "", role, body, opts).await
     }
 
     /// Takes a role out of the definition; refused (409) while a pipeline names it. Its
     /// members are kept: they hold it again if it is declared again.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn delete_role(
         &self,
         ctx: &TenantCtx,
@@ -172,18 +317,7 @@ impl Engine {
         role: &str,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        ctx.require_admin()?;
-        let name = role.to_string();
-        self.change_app(ctx, app, opts, move |def| {
-            let before = def.roles.len();
-            def.roles.retain(|r| r.name.as_str() != name);
-            if def.roles.len() == before {
-                return Err(role_missing(&name));
-            }
-            Ok(())
-        })
-        .await
-        .map_err(as_conflict)
+        self.remove_part::<RoleDef>(ctx, app, "", role, opts).await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -192,6 +326,7 @@ impl Engine {
 
     /// An entity's validation rules as the caller reads them (for a member: none that reads
     /// or reports on a field hidden from them).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn list_validations(
         &self,
         ctx: &TenantCtx,
@@ -207,6 +342,7 @@ impl Engine {
     }
 
     /// One validation rule, as [`Engine::list_validations`] shows it (a hidden one: 404).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn get_validation(
         &self,
         ctx: &TenantCtx,
@@ -228,6 +364,7 @@ impl Engine {
 
     /// Adds a validation rule to an entity (409 when it has one of the name); its scripts must
     /// compile.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn create_validation(
         &self,
         ctx: &TenantCtx,
@@ -236,23 +373,11 @@ impl Engine {
         rule: ValidationRule,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, ValidationRule), Error> {
-        ctx.require_admin()?;
-        let added = rule.clone();
-        let entity = entity.to_string();
-        let change = self
-            .change_app(ctx, app, opts, move |def| {
-                let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
-                if e.validations.iter().any(|r| r.name == rule.name) {
-                    return Err(taken("validation rule", rule.name.as_str()));
-                }
-                e.validations.push(rule);
-                Ok(())
-            })
-            .await?;
-        Ok((change, added))
+        self.add_part(ctx, app, entity, rule, opts).await
     }
 
     /// Replaces a validation rule in place (404 when the entity has none of the name).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn put_validation(
         &self,
         ctx: &TenantCtx,
@@ -262,25 +387,10 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, ValidationRule), Error> {
-        ctx.require_admin()?;
-        let new = parse_validation(&named_as_path(body, name, "validation rule")?)?;
-        let put = new.clone();
-        let entity = entity.to_string();
-        let change = self
-            .change_app(ctx, app, opts, move |def| {
-                let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
-                let slot = e
-                    .validations
-                    .iter_mut()
-                    .find(|r| r.name == new.name)
-                    .ok_or_else(|| validation_missing(&entity, new.name.as_str()))?;
-                *slot = new;
-                Ok(())
-            })
-            .await?;
-        Ok((change, put))
+        self.replace_part(ctx, app, entity, name, body, opts).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn delete_validation(
         &self,
         ctx: &TenantCtx,
@@ -289,19 +399,7 @@ impl Engine {
         name: &str,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        ctx.require_admin()?;
-        let (entity, name) = (entity.to_string(), name.to_string());
-        self.change_app(ctx, app, opts, move |def| {
-            let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
-            let before = e.validations.len();
-            e.validations.retain(|r| r.name.as_str() != name);
-            if e.validations.len() == before {
-                return Err(validation_missing(&entity, &name));
-            }
-            Ok(())
-        })
-        .await
-        .map_err(as_conflict)
+        self.remove_part::<ValidationRule>(ctx, app, entity, name, opts).await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -309,6 +407,7 @@ impl Engine {
     // -----------------------------------------------------------------------------------------
 
     /// The app's shared views as the caller reads them ([`trellis_core::view::visible_views`]).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn list_views(&self, ctx: &TenantCtx, app: &str) -> Result<Versioned<Vec<ViewDef>>, Error> {
         let (_, def, version) = self.read_def(ctx, app).await?;
         Ok(Versioned {
@@ -318,6 +417,7 @@ impl Engine {
     }
 
     /// One view, as [`Engine::list_views`] shows it (one left out for the caller: 404).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn get_view(&self, ctx: &TenantCtx, app: &str, view: &str) -> Result<Versioned<ViewDef>, Error> {
         let all = self.list_views(ctx, app).await?;
         let part = all
@@ -332,6 +432,7 @@ impl Engine {
     }
 
     /// Adds a view (409 when the app has one of the name).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn create_view(
         &self,
         ctx: &TenantCtx,
@@ -339,21 +440,11 @@ impl Engine {
         view: ViewDef,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, ViewDef), Error> {
-        ctx.require_admin()?;
-        let added = view.clone();
-        let change = self
-            .change_app(ctx, app, opts, move |def| {
-                if def.view(view.name.as_str()).is_some() {
-                    return Err(taken("view", view.name.as_str()));
-                }
-                def.views.push(view);
-                Ok(())
-            })
-            .await?;
-        Ok((change, added))
+        self.add_part(ctx, app, "", view, opts).await
     }
 
     /// Replaces a view in place (404 when there is none of the name).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn put_view(
         &self,
         ctx: &TenantCtx,
@@ -362,23 +453,10 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<(ChangeOut, ViewDef), Error> {
-        ctx.require_admin()?;
-        let new = parse_view(&named_as_path(body, view, "view")?)?;
-        let put = new.clone();
-        let change = self
-            .change_app(ctx, app, opts, move |def| {
-                let slot = def
-                    .views
-                    .iter_mut()
-                    .find(|v| v.name == new.name)
-                    .ok_or_else(|| view_missing(new.name.as_str()))?;
-                *slot = new;
-                Ok(())
-            })
-            .await?;
-        Ok((change, put))
+        self.replace_part(ctx, app, "", view, body, opts).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn delete_view(
         &self,
         ctx: &TenantCtx,
@@ -386,18 +464,7 @@ impl Engine {
         view: &str,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        ctx.require_admin()?;
-        let name = view.to_string();
-        self.change_app(ctx, app, opts, move |def| {
-            let before = def.views.len();
-            def.views.retain(|v| v.name.as_str() != name);
-            if def.views.len() == before {
-                return Err(view_missing(&name));
-            }
-            Ok(())
-        })
-        .await
-        .map_err(as_conflict)
+        self.remove_part::<ViewDef>(ctx, app, "", view, opts).await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -406,6 +473,7 @@ impl Engine {
 
     /// Replaces a rule (`rule.schema.json`) in place (404 when there is none of the name); a
     /// masked secret sent back keeps the stored one.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, rule = %rule))]
     pub async fn put_rule(
         &self,
         ctx: &TenantCtx,
@@ -414,18 +482,8 @@ impl Engine {
         body: &Value,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        ctx.require_admin()?;
-        let new = parse_rule(&named_as_path(body, rule, "rule")?)?;
-        self.change_app(ctx, app, opts, move |def| {
-            let slot = def.rules.iter_mut().find(|r| r.name == new.name).ok_or_else(|| {
-                Error::not_found(format!(
-                    "rule '{}' does not exist",
-                    trellis_core::names::truncate(new.name.as_str(), 64)
-                ))
-            })?;
-            *slot = new;
-            Ok(())
-        })
-        .await
+        self.replace_part::<trellis_core::automation::RuleDef>(ctx, app, "", rule, body, opts)
+            .await
+            .map(|(change, _)| change)
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use trellis_core::Error;
 use trellis_core::automation::Trigger;
+use trellis_core::error::FieldCode;
 use trellis_core::status::EventKind;
 use trellis_store::events::EventRow;
 use trellis_store::{StoreError, events, system};
@@ -72,6 +73,7 @@ impl Engine {
     }
 
     /// A manual run of a rule on a record (the button in the UI).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id, rule = %rule))]
     pub async fn run_rule_on(
         &self,
         ctx: &TenantCtx,
@@ -86,7 +88,7 @@ impl Engine {
         if !matches!(&r.trigger, Trigger::Manual { entity: e } if e.as_str() == ent.name()) {
             return Err(Error::bad_field(
                 "rule",
-                "not_manual",
+                FieldCode::NotManual,
                 format!("rule '{rule}' is not a manual rule of '{entity}'"),
             ));
         }

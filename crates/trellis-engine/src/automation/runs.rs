@@ -4,6 +4,7 @@
 use serde_json::Value;
 use trellis_core::Error;
 use trellis_core::automation::RuleDef;
+use trellis_core::error::FieldCode;
 use trellis_core::status::{JobStatus, RunStatus};
 use trellis_store::StoreError;
 use trellis_store::jobs;
@@ -212,6 +213,7 @@ impl Engine {
     /// of them through their view ([`RunVeil`]); the runs of a rule whose trigger or condition
     /// reads a field hidden from them answer 404, as the rule is not in their view
     /// ([`known_rule`]).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, rule = %rule))]
     pub async fn rule_runs(
         &self,
         ctx: &TenantCtx,
@@ -225,7 +227,7 @@ impl Engine {
         self.require_rule_right(&self.db.read, ctx, &app, rule).await?;
         let limit = limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
-            return Err(Error::bad_field("limit", "range", "must be 1 to 500"));
+            return Err(Error::bad_field("limit", FieldCode::Range, "must be 1 to 500"));
         }
         let mut runs = jobs::runs_of(&self.db.read, &app.id, rule, limit).await?;
         let entity = r.trigger.entity().and_then(|e| app.entity(e.as_str())).cloned();
@@ -280,6 +282,7 @@ impl Engine {
     }
 
     /// Puts a dead job back in the queue with fresh attempts (admin).
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn retry_job(&self, ctx: &TenantCtx, id: &str) -> Result<JobOut, Error> {
         ctx.require_admin_to("retry automation jobs")?;
         let job = jobs::job_by_id(&self.db.read, ctx.tenant_id(), id)

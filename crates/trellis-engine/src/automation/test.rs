@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use trellis_core::Error;
 use trellis_core::automation::ActionDef;
+use trellis_core::error::FieldCode;
 
 use crate::automation::actions::Channel;
 use trellis_core::status::EventKind;
@@ -129,6 +130,7 @@ impl Engine {
     /// A dry run on a record (`{record: id}` or `{record: {values}}`): would the condition
     /// match, and what would each action do (rendered texts, computed values). Nothing is
     /// written or sent.
+    #[tracing::instrument(level = "debug", skip_all, fields(rule = %rule))]
     pub async fn test_rule(
         &self,
         ctx: &TenantCtx,
@@ -158,7 +160,13 @@ impl Engine {
             }
             (_, Some(Value::Object(o))) => (None, json!({"record": o, "payload": body.get("payload")})),
             (_, None) => (None, json!({"payload": body.get("payload")})),
-            _ => return Err(Error::bad_field("record", "type", "a record id or an object of values")),
+            _ => {
+                return Err(Error::bad_field(
+                    "record",
+                    FieldCode::Type,
+                    "a record id or an object of values",
+                ));
+            }
         };
         let event = EventRow {
             id: "test".into(),

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use trellis_core::automation::Trigger;
+use trellis_core::error::FieldCode;
 use trellis_core::{AppDef, FieldError};
 
 /// The next time a schedule fires after `after`, in its time zone (UTC by default). Five fields
@@ -30,7 +31,7 @@ pub fn check_schedules(def: &AppDef) -> Vec<FieldError> {
         .filter_map(|(i, r)| match &r.trigger {
             Trigger::Cron { schedule, timezone } => next_fire(schedule, timezone.as_deref(), now)
                 .err()
-                .map(|m| FieldError::new(format!("rules[{i}].trigger.schedule"), "invalid_schedule", m)),
+                .map(|m| FieldError::new(format!("rules[{i}].trigger.schedule"), FieldCode::InvalidSchedule, m)),
             _ => None,
         })
         .collect()

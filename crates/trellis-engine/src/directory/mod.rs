@@ -5,6 +5,7 @@ pub mod handover;
 pub mod teams;
 
 use std::collections::{BTreeMap, HashMap};
+use trellis_core::error::FieldCode;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::Serialize;
@@ -118,10 +119,12 @@ fn usable_user(field: &str, id: &str, row: Option<&UserRow>) -> Option<FieldErro
     match row {
         None => Some(FieldError::new(
             field,
-            "unknown_user",
+            FieldCode::UnknownUser,
             format!("'{}' is not a user of your tenant", quote(id)),
         )),
-        Some(u) if u.disabled_at.is_some() => Some(FieldError::new(field, "disabled", "this user is disabled")),
+        Some(u) if u.disabled_at.is_some() => {
+            Some(FieldError::new(field, FieldCode::Disabled, "this user is disabled"))
+        }
         Some(_) => None,
     }
 }
@@ -141,7 +144,7 @@ fn declared_role<'a>(def: &'a AppDef, role: &str) -> Result<&'a RoleDef, Error> 
 /// RFC 3339 time of a body field, to the microsecond the databases keep.
 fn parse_time(field: &str, text: &str, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
     if text.trim().is_empty() {
-        errors.push(FieldError::new(field, "required", "is required"));
+        errors.push(FieldError::new(field, FieldCode::Required, "is required"));
         return None;
     }
     match DateTime::parse_from_rfc3339(text.trim()) {
@@ -149,7 +152,7 @@ fn parse_time(field: &str, text: &str, errors: &mut Vec<FieldError>) -> Option<D
         Err(_) => {
             errors.push(FieldError::new(
                 field,
-                "format",
+                FieldCode::Format,
                 "must be an RFC 3339 date-time such as 2026-05-01T09:00:00+08:00",
             ));
             None
@@ -177,6 +180,7 @@ impl Engine {
     // -----------------------------------------------------------------------------------------
 
     /// Adds a user to the caller's tenant (administrators only).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_tenant_user(
         &self,
         ctx: &TenantCtx,
@@ -193,6 +197,7 @@ impl Engine {
     }
 
     /// The users of the caller's tenant, by e-mail.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_users(&self, ctx: &TenantCtx) -> Result<Vec<UserEntry>, Error> {
         Ok(system::users_of(&self.db.read, ctx.tenant_id())
             .await?
@@ -202,6 +207,7 @@ impl Engine {
     }
 
     /// One user of the caller's tenant (another tenant's answers not found).
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn get_user(&self, ctx: &TenantCtx, id: &str) -> Result<UserEntry, Error> {
         system::user_by_id(&self.db.read, ctx.tenant_id(), id)
             .await?
@@ -215,6 +221,7 @@ impl Engine {
 
     /// The roles an app declares, each with its members, as the caller reads the definition
     /// ([`Engine::def_for`]: no settings of fields hidden from them).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn list_roles(&self, ctx: &TenantCtx, app: &str) -> Result<Vec<RoleEntry>, Error> {
         let (row, def) = self.app_and_def(ctx, app).await?;
         let def = self.def_for(&self.db.read, ctx, &row.id, &def).await?;
@@ -237,6 +244,7 @@ impl Engine {
     }
 
     /// Makes a user of the tenant a member of a declared role (idempotent); answers the role.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn add_role_member(
         &self,
         ctx: &TenantCtx,
@@ -262,6 +270,7 @@ impl Engine {
     }
 
     /// Ends a user's membership of a role. A role no longer declared can still be emptied.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn remove_role_member(&self, ctx: &TenantCtx, app: &str, role: &str, user: &str) -> Result<(), Error> {
         ctx.require_admin_to("manage role members")?;
         let (row, _) = self.app_and_def(ctx, app).await?;
@@ -280,6 +289,7 @@ impl Engine {
     }
 
     /// The caller's roles per app name (declared roles only; apps where they hold none are left out).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn my_app_roles(&self, ctx: &TenantCtx) -> Result<BTreeMap<String, Vec<String>>, Error> {
         let held = directory::roles_of_user(&self.db.read, ctx.tenant_id(), ctx.user_id()).await?;
         let mut out = BTreeMap::new();
@@ -307,6 +317,7 @@ impl Engine {
 
     /// Lets another user of the tenant act for the caller between two times (at most a year,
     /// ending in the future). Every problem of the request is answered together.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_delegation(
         &self,
         ctx: &TenantCtx,
@@ -316,9 +327,13 @@ impl Engine {
     ) -> Result<DelegationEntry, Error> {
         let mut errors = Vec::new();
         if delegate.is_empty() {
-            errors.push(FieldError::new("delegate", "required", "is required"));
+            errors.push(FieldError::new("delegate", FieldCode::Required, "is required"));
         } else if delegate == ctx.user_id() {
-            errors.push(FieldError::new("delegate", "self", "you cannot delegate to yourself"));
+            errors.push(FieldError::new(
+                "delegate",
+                FieldCode::SelfReference,
+                "you cannot delegate to yourself",
+            ));
         } else {
             let u = system::user_by_id(&self.db.read, ctx.tenant_id(), delegate).await?;
             errors.extend(usable_user("delegate", delegate, u.as_ref()));
@@ -328,15 +343,19 @@ impl Engine {
         let now = now_micros();
         if let (Some(s), Some(e)) = (starts, ends) {
             if e <= s {
-                errors.push(FieldError::new("ends_at", "before_start", "must be after starts_at"));
+                errors.push(FieldError::new(
+                    "ends_at",
+                    FieldCode::BeforeStart,
+                    "must be after starts_at",
+                ));
             } else if e - s > MAX_DELEGATION {
                 errors.push(FieldError::new(
                     "ends_at",
-                    "too_long",
+                    FieldCode::TooLong,
                     "a delegation lasts at most a year (366 days); create a new one when it ends",
                 ));
             } else if e <= now {
-                errors.push(FieldError::new("ends_at", "past", "must be in the future"));
+                errors.push(FieldError::new("ends_at", FieldCode::Past, "must be in the future"));
             }
         }
         let (Some(starts_at), Some(ends_at)) = (starts, ends) else {
@@ -361,6 +380,7 @@ impl Engine {
     }
 
     /// The delegations the caller gave, newest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_delegations(&self, ctx: &TenantCtx) -> Result<Vec<DelegationEntry>, Error> {
         let now = Utc::now();
         Ok(directory::delegations_of(&self.db.read, ctx.tenant_id(), ctx.user_id())
@@ -375,6 +395,7 @@ impl Engine {
     // -----------------------------------------------------------------------------------------
 
     /// The names of the tenant's calendars.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_calendars(&self, ctx: &TenantCtx) -> Result<Vec<String>, Error> {
         Ok(directory::calendar_names(&self.db.read, ctx.tenant_id()).await?)
     }
@@ -390,6 +411,7 @@ impl Engine {
 
     /// Creates or replaces a calendar (administrators only) once it checks against the schema and
     /// compiles; answers the stored definition and whether it is new.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn put_calendar(&self, ctx: &TenantCtx, name: &str, body: &Value) -> Result<(CalendarDef, bool), Error> {
         ctx.require_admin_to("change business calendars")?;
         let mut errors = Vec::new();
@@ -401,7 +423,7 @@ impl Engine {
             }
             Ok(()) => match serde_json::from_value::<CalendarDef>(body.clone()) {
                 Err(e) => {
-                    errors.push(FieldError::new("$", "invalid", e.to_string()));
+                    errors.push(FieldError::new("$", FieldCode::Invalid, e.to_string()));
                     None
                 }
                 Ok(def) => match Calendar::compile(&def) {
@@ -427,6 +449,7 @@ impl Engine {
     }
 
     /// Deletes a calendar (administrators only).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn delete_calendar(&self, ctx: &TenantCtx, name: &str) -> Result<(), Error> {
         ctx.require_admin_to("change business calendars")?;
         let slug = Slug::from_path("calendar", name)?;

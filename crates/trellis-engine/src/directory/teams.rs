@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use trellis_core::error::FieldCode;
 use trellis_core::value::{format_datetime, now_micros};
 use trellis_core::{Error, FieldError};
 use trellis_store::teams::{self, TeamRow};
@@ -52,12 +53,14 @@ fn no_team(id: &str) -> Error {
 }
 
 impl Engine {
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_teams(&self, ctx: &TenantCtx) -> Result<Vec<TeamOut>, Error> {
         let all = teams::teams_of(&self.db.read, ctx.tenant_id()).await?;
         let m = teams::memberships_of(&self.db.read, ctx.tenant_id()).await?;
         Ok(all.iter().map(|t| team_out(t, &m)).collect())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn get_team(&self, ctx: &TenantCtx, id: &str) -> Result<TeamOut, Error> {
         let t = teams::find_team(&self.db.read, ctx.tenant_id(), id)
             .await?
@@ -67,6 +70,7 @@ impl Engine {
     }
 
     /// Creates a team, below `parent` (an id or name of a team of the tenant) if given.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_team(&self, ctx: &TenantCtx, name: &str, parent: Option<&str>) -> Result<TeamOut, Error> {
         ctx.require_admin_to("create teams")?;
         self.create_team_in(ctx.tenant_id(), name, parent).await
@@ -77,14 +81,22 @@ impl Engine {
         let name = name.trim();
         let mut errors = Vec::new();
         if !team_name_ok(name) {
-            errors.push(FieldError::new("name", "length", "must be 1 to 100 characters"));
+            errors.push(FieldError::new(
+                "name",
+                FieldCode::Length,
+                "must be 1 to 100 characters",
+            ));
         }
         let parent_id = match parent.map(str::trim).filter(|p| !p.is_empty()) {
             None => None,
             Some(p) => match teams::find_team(&self.db.read, tenant_id, p).await? {
                 Some(t) => Some(t.id),
                 None => {
-                    errors.push(FieldError::new("parent", "not_found", "no team has this id or name"));
+                    errors.push(FieldError::new(
+                        "parent",
+                        FieldCode::NotFound,
+                        "no team has this id or name",
+                    ));
                     None
                 }
             },
@@ -120,11 +132,12 @@ impl Engine {
     /// move that would make a team its own ancestor answers 409, a taken name 409. The read-only
     /// keys of a team as answered (`id`, `members`, `created_at`) may be sent back unchanged, so
     /// a team read with GET can be edited and sent back; anything else is refused.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn patch_team(&self, ctx: &TenantCtx, id: &str, patch: &Value) -> Result<TeamOut, Error> {
         ctx.require_admin_to("change teams")?;
         let patch = patch
             .as_object()
-            .ok_or_else(|| Error::bad_field("body", "type", "must be a JSON object"))?;
+            .ok_or_else(|| Error::bad_field("body", FieldCode::Type, "must be a JSON object"))?;
         // The check and the write in one write transaction with the tenant's teams locked
         // (`lock_teams_of`): a concurrent move waits, then meets this one's tree.
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
@@ -142,28 +155,44 @@ impl Engine {
             match key.as_str() {
                 "name" => match v.as_str().map(str::trim) {
                     Some(n) if team_name_ok(n) => name = n.to_string(),
-                    Some(_) => errors.push(FieldError::new("name", "length", "must be 1 to 100 characters")),
-                    None => errors.push(FieldError::new("name", "type", "must be a string")),
+                    Some(_) => errors.push(FieldError::new(
+                        "name",
+                        FieldCode::Length,
+                        "must be 1 to 100 characters",
+                    )),
+                    None => errors.push(FieldError::new("name", FieldCode::Type, "must be a string")),
                 },
                 "parent" => match v {
                     Value::Null => parent_id = None,
                     Value::String(p) => match all.iter().find(|x| x.id == *p || x.name == *p) {
                         Some(x) => parent_id = Some(x.id.clone()),
-                        None => errors.push(FieldError::new("parent", "not_found", "no team has this id or name")),
+                        None => errors.push(FieldError::new(
+                            "parent",
+                            FieldCode::NotFound,
+                            "no team has this id or name",
+                        )),
                     },
                     _ => errors.push(FieldError::new(
                         "parent",
-                        "type",
+                        FieldCode::Type,
                         "must be a team id, a team name or null",
                     )),
                 },
                 "id" | "members" | "created_at" => {
                     let now = serde_json::to_value(&current).unwrap_or_default();
                     if now.get(key) != Some(v) {
-                        errors.push(FieldError::new(key.as_str(), "read_only", "cannot be changed here"));
+                        errors.push(FieldError::new(
+                            key.as_str(),
+                            FieldCode::ReadOnly,
+                            "cannot be changed here",
+                        ));
                     }
                 }
-                other => errors.push(FieldError::new(other, "unknown_field", "teams have no such property")),
+                other => errors.push(FieldError::new(
+                    other,
+                    FieldCode::UnknownField,
+                    "teams have no such property",
+                )),
             }
         }
         if !errors.is_empty() {
@@ -197,6 +226,7 @@ impl Engine {
     }
 
     /// Adds a user of the tenant to a team (idempotent).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn add_team_member(&self, ctx: &TenantCtx, team: &str, user: &str) -> Result<TeamOut, Error> {
         ctx.require_admin_to("change teams")?;
         self.add_team_member_in(ctx.tenant_id(), team, user).await?;
@@ -213,7 +243,11 @@ impl Engine {
             None => system::user_by_email_in(&self.db.read, tenant_id, &user.trim().to_lowercase()).await?,
         };
         let u = u.filter(|u| u.disabled_at.is_none()).ok_or_else(|| {
-            Error::validation(vec![FieldError::new("user", "not_found", "not a user of this tenant")])
+            Error::validation(vec![FieldError::new(
+                "user",
+                FieldCode::NotFound,
+                "not a user of this tenant",
+            )])
         })?;
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         teams::add_member(&tx, &t.id, &u.id, now_micros()).await?;
@@ -222,6 +256,7 @@ impl Engine {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn remove_team_member(&self, ctx: &TenantCtx, team: &str, user: &str) -> Result<(), Error> {
         ctx.require_admin_to("change teams")?;
         let t = teams::find_team(&self.db.read, ctx.tenant_id(), team)

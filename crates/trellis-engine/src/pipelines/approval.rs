@@ -2,6 +2,7 @@
 //! decides it, and the approvals a user may read or decide.
 
 use std::collections::HashMap;
+use trellis_core::error::FieldCode;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -212,6 +213,7 @@ impl Engine {
     }
 
     /// Approvals of the tenant with a status; `mine` keeps those the caller may decide.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_approvals(
         &self,
         ctx: &TenantCtx,
@@ -242,6 +244,7 @@ impl Engine {
     }
 
     /// One approval, for a user who may read its record (otherwise it does not exist for them).
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn get_approval(&self, ctx: &TenantCtx, id: &str) -> Result<Approval, Error> {
         let a = approvals::get(&self.db.read, ctx.tenant_id(), id)
             .await?
@@ -324,6 +327,7 @@ impl Engine {
     /// Approves or rejects (`decision` = true approves). The last approval the policy needs
     /// moves the record, re-checking the transition's conditions; a rejection (a reason is
     /// required) returns it to its stage. Every vote and decision lands in the history.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn decide_approval(
         &self,
         ctx: &TenantCtx,
@@ -335,14 +339,14 @@ impl Engine {
         if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT) {
             return Err(Error::bad_field(
                 "comment",
-                "too_long",
+                FieldCode::TooLong,
                 format!("at most {MAX_COMMENT} characters"),
             ));
         }
         if !approve && comment.is_none() {
             return Err(Error::validation(vec![FieldError::new(
                 "comment",
-                "required",
+                FieldCode::Required,
                 "a rejection needs a reason",
             )]));
         }

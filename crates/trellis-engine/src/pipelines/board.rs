@@ -2,6 +2,7 @@
 //! through the caller's row scope.
 
 use serde_json::{Map, Value, json};
+use trellis_core::error::FieldCode;
 use trellis_core::permissions::Right;
 use trellis_core::pipeline::StageKind;
 use trellis_core::{CompiledField, Error, FieldError, Label, Val};
@@ -48,7 +49,7 @@ pub(super) fn board_sum(f: &CompiledField, stage: &str, raw: i128) -> Result<Val
     let Ok(raw) = i64::try_from(raw) else {
         return Err(Error::validation(vec![FieldError::new(
             "sum",
-            "out_of_range",
+            FieldCode::OutOfRange,
             format!(
                 "the sum of '{}' in stage '{stage}' is past 64 bits; filter the board to fewer records",
                 f.name
@@ -71,6 +72,7 @@ impl Engine {
     /// The board of a pipeline: per stage (in order) the count, sums of numeric fields and the
     /// first records, under one filter and search; plus the stages the caller may move to from
     /// each (for drag and drop).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn board(
         &self,
         ctx: &TenantCtx,
@@ -86,13 +88,13 @@ impl Engine {
         let scope = self.scope(&self.db.read, ctx, &access, Right::Read).await?;
         // Hidden fields are unknown to the caller's filters and sums.
         let entity = access.view.clone();
-        let filter_json: Option<Value> = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-            Some(f) => Some(
-                serde_json::from_str(f)
-                    .map_err(|e| Error::bad_field("filter", "invalid_json", format!("is not valid JSON: {e}")))?,
-            ),
-            None => None,
-        };
+        let filter_json: Option<Value> =
+            match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+                Some(f) => Some(serde_json::from_str(f).map_err(|e| {
+                    Error::bad_field("filter", FieldCode::InvalidJson, format!("is not valid JSON: {e}"))
+                })?),
+                None => None,
+            };
         let filter = filter_json
             .as_ref()
             .map(|v| trellis_core::query::parse_filter(&entity, v))
@@ -107,7 +109,7 @@ impl Engine {
             if !(f.kind.is_fixed_point() || f.kind == trellis_core::FieldType::Integer) {
                 return Err(Error::bad_field(
                     "sum",
-                    "type",
+                    FieldCode::Type,
                     format!("'{name}' is not a number field"),
                 ));
             }

@@ -3,6 +3,7 @@
 //! record may make next.
 
 use std::collections::HashSet;
+use trellis_core::error::FieldCode;
 
 use serde_json::{Value, json};
 use trellis_core::permissions::Right;
@@ -48,13 +49,13 @@ pub(super) fn parse_request(body: &Value) -> Result<Request, Error> {
     {
         return Err(Error::bad_field(
             trellis_core::names::truncate(k, 40),
-            "unknown_key",
+            FieldCode::UnknownKey,
             "a transition takes to, comment and attachments",
         ));
     }
     let to = match obj.get("to") {
         Some(Value::String(s)) => s.clone(),
-        _ => return Err(Error::bad_field("to", "required", "name the stage to move to")),
+        _ => return Err(Error::bad_field("to", FieldCode::Required, "name the stage to move to")),
     };
     let comment = match obj.get("comment") {
         None | Some(Value::Null) => None,
@@ -64,11 +65,11 @@ pub(super) fn parse_request(body: &Value) -> Result<Request, Error> {
         Some(Value::String(_)) => {
             return Err(Error::bad_field(
                 "comment",
-                "too_long",
+                FieldCode::TooLong,
                 format!("at most {MAX_COMMENT} characters"),
             ));
         }
-        Some(_) => return Err(Error::bad_field("comment", "type", "must be a string")),
+        Some(_) => return Err(Error::bad_field("comment", FieldCode::Type, "must be a string")),
     };
     let mut attachments = Vec::new();
     match obj.get("attachments") {
@@ -79,21 +80,24 @@ pub(super) fn parse_request(body: &Value) -> Result<Request, Error> {
                 match item {
                     Value::String(id) => attachments.push((id.clone(), None)),
                     Value::Object(o) => {
-                        let id = o
-                            .get("file")
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| Error::bad_field(format!("{at}.file"), "required", "give the file's id"))?;
+                        let id = o.get("file").and_then(Value::as_str).ok_or_else(|| {
+                            Error::bad_field(format!("{at}.file"), FieldCode::Required, "give the file's id")
+                        })?;
                         let kind = match o.get("kind") {
                             None | Some(Value::Null) => None,
                             Some(Value::String(k)) => Some(k.clone()),
                             Some(_) => {
-                                return Err(Error::bad_field(format!("{at}.kind"), "type", "must be a string"));
+                                return Err(Error::bad_field(
+                                    format!("{at}.kind"),
+                                    FieldCode::Type,
+                                    "must be a string",
+                                ));
                             }
                         };
                         attachments.push((id.to_string(), kind));
                     }
                     _ => {
-                        return Err(Error::bad_field(at, "type", "a file id or {file, kind}"));
+                        return Err(Error::bad_field(at, FieldCode::Type, "a file id or {file, kind}"));
                     }
                 }
             }
@@ -101,11 +105,11 @@ pub(super) fn parse_request(body: &Value) -> Result<Request, Error> {
         Some(Value::Array(_)) => {
             return Err(Error::bad_field(
                 "attachments",
-                "too_many",
+                FieldCode::TooMany,
                 format!("at most {MAX_EVIDENCE} files"),
             ));
         }
-        Some(_) => return Err(Error::bad_field("attachments", "type", "must be an array")),
+        Some(_) => return Err(Error::bad_field("attachments", FieldCode::Type, "must be an array")),
     }
     Ok(Request {
         to,
@@ -185,7 +189,7 @@ pub(super) fn unmet(
                 out.push(
                     FieldError::new(
                         f.as_str(),
-                        "required",
+                        FieldCode::Required,
                         format!("{} must be filled before moving to '{}'", l.display(f.as_str()), to.key),
                     )
                     .with_messages(Label::new(
@@ -223,7 +227,7 @@ pub(super) fn unmet(
                 out.push(
                     FieldError::new(
                         format!("attachments.{}", a.key),
-                        "attachment_required",
+                        FieldCode::AttachmentRequired,
                         format!(
                             "{}: at least {} file(s){types} must be attached",
                             a.label.display(a.key.as_str()),
@@ -251,14 +255,14 @@ pub(super) fn unmet(
                 Ok(false) => out.push(
                     FieldError::new(
                         format!("conditions.{}", g.name),
-                        "condition_failed",
+                        FieldCode::ConditionFailed,
                         g.message.display(g.name.as_str()),
                     )
                     .with_messages(g.message.clone()),
                 ),
                 Err(e) => out.push(FieldError::new(
                     format!("conditions.{}", g.name),
-                    "script_error",
+                    FieldCode::ScriptError,
                     format!("condition '{}' failed to run: {e}", g.name),
                 )),
             }
@@ -266,7 +270,7 @@ pub(super) fn unmet(
     }
     if t.comment_required && comment.is_none() {
         out.push(
-            FieldError::new("comment", "required", "this transition needs a comment")
+            FieldError::new("comment", FieldCode::Required, "this transition needs a comment")
                 .with_messages(Label::new("此流转需要填写说明", "this transition needs a comment")),
         );
     }
@@ -339,7 +343,7 @@ impl Engine {
                 }),
                 None => errors.push(FieldError::new(
                     format!("attachments[{i}]"),
-                    "not_found",
+                    FieldCode::NotFound,
                     format!("no file has id {}", trellis_core::names::truncate(id, 64)),
                 )),
             }
@@ -419,14 +423,14 @@ impl Engine {
         if let Some(pending) = text_of(entity, &row, "pending_stage") {
             return Err(blocked(vec![FieldError::new(
                 "stage",
-                "pending_approval",
+                FieldCode::PendingApproval,
                 format!("the record waits for approval of its move to '{pending}'"),
             )]));
         }
         let Some(to) = p.stage(&req.to) else {
             return Err(Error::bad_field(
                 "to",
-                "unknown_stage",
+                FieldCode::UnknownStage,
                 format!(
                     "'{}' is not a stage of '{}'",
                     trellis_core::names::truncate(&req.to, 64),
@@ -437,7 +441,7 @@ impl Engine {
         let Some(t) = p.transition(from.key.as_str(), to.key.as_str()) else {
             return Err(blocked(vec![FieldError::new(
                 "to",
-                "no_transition",
+                FieldCode::NoTransition,
                 format!("there is no transition from '{}' to '{}'", from.key, to.key),
             )]));
         };
@@ -606,6 +610,7 @@ impl Engine {
     /// The transitions the caller could make from the record's stage, each with what blocks
     /// it now (nothing: it can be made), whether it needs approval, and whether the caller is
     /// allowed at all.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id))]
     pub async fn next_transitions(
         &self,
         ctx: &TenantCtx,
@@ -660,7 +665,7 @@ impl Engine {
                     0,
                     FieldError::new(
                         "stage",
-                        "pending_approval",
+                        FieldCode::PendingApproval,
                         format!("the record waits for approval of its move to '{s}'"),
                     ),
                 );

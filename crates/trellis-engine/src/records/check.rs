@@ -2,6 +2,7 @@
 //! in it relations, users, files, uniqueness, scripts and the writer's row scope.
 
 use std::sync::Arc;
+use trellis_core::error::FieldCode;
 
 use serde_json::Value;
 use trellis_core::def::FieldType;
@@ -40,7 +41,7 @@ pub(super) fn is_empty(v: &Val) -> bool {
 }
 
 pub(super) fn required_error(f: &CompiledField) -> FieldError {
-    FieldError::new(f.name.clone(), "required", "is required")
+    FieldError::new(f.name.clone(), FieldCode::Required, "is required")
 }
 
 /// Refuses a write whose record, as written, is outside the row scope of the right the writer
@@ -74,7 +75,7 @@ pub(super) async fn ensure_in_scope<C: trellis_store::Reads>(
         .map(|f| {
             FieldError::new(
                 f.clone(),
-                "out_of_scope",
+                FieldCode::OutOfScope,
                 "the record would be outside the records you may reach",
             )
         })
@@ -134,7 +135,7 @@ pub(super) async fn unique_index_errors<C: trellis_store::Reads>(
             for c in &columns {
                 errors.push(FieldError::new(
                     c.name.clone(),
-                    "unique",
+                    FieldCode::Unique,
                     format!("another record has the same {}", names.join(", ")),
                 ));
             }
@@ -159,7 +160,11 @@ impl Engine {
         current: Option<&Row>,
     ) -> Result<Prepared<'e>, Vec<FieldError>> {
         let Some(obj) = body.as_object() else {
-            return Err(vec![FieldError::new("$", "type", "the body must be a JSON object")]);
+            return Err(vec![FieldError::new(
+                "$",
+                FieldCode::Type,
+                "the body must be a JSON object",
+            )]);
         };
         let mut errors = Vec::new();
         let mut values = Vec::new();
@@ -168,7 +173,7 @@ impl Engine {
             let Some(f) = entity.column(k) else {
                 errors.push(FieldError::new(
                     trellis_core::names::truncate(k, 64),
-                    "unknown_field",
+                    FieldCode::UnknownField,
                     format!(
                         "'{}' is not a field of '{}'",
                         trellis_core::names::truncate(k, 64),
@@ -191,11 +196,11 @@ impl Engine {
                     if !same && k == "stage" {
                         errors.push(FieldError::new(
                             "stage",
-                            "use_transition",
+                            FieldCode::UseTransition,
                             "the stage changes only through POST .../{id}/transition",
                         ));
                     } else if !same {
-                        errors.push(FieldError::new(k.clone(), "read_only", "is set by Trellis"));
+                        errors.push(FieldError::new(k.clone(), FieldCode::ReadOnly, "is set by Trellis"));
                     }
                 }
                 continue;
@@ -212,7 +217,7 @@ impl Engine {
                     } else {
                         "is numbered automatically and cannot be set"
                     };
-                    errors.push(FieldError::new(k.clone(), "read_only", why));
+                    errors.push(FieldError::new(k.clone(), FieldCode::ReadOnly, why));
                 }
                 continue;
             }
@@ -276,7 +281,7 @@ impl Engine {
                     if !self.may_read(tx, ctx, app, target, id).await? {
                         errors.push(FieldError::new(
                             f.name.clone(),
-                            "not_found",
+                            FieldCode::NotFound,
                             format!("no '{}' record has id {id}", target.name()),
                         ));
                     }
@@ -288,7 +293,7 @@ impl Engine {
                 {
                     errors.push(FieldError::new(
                         f.name.clone(),
-                        "not_found",
+                        FieldCode::NotFound,
                         format!("no user has id {id}"),
                     ));
                 }
@@ -300,11 +305,15 @@ impl Engine {
                 .await?
                 .is_empty()
         {
-            errors.push(FieldError::new("owner", "not_found", format!("no user has id {o}")));
+            errors.push(FieldError::new(
+                "owner",
+                FieldCode::NotFound,
+                format!("no user has id {o}"),
+            ));
         }
         for (f, v) in values.iter().filter(|(f, v)| f.unique && !v.is_null()) {
             if records::find_duplicate(tx, entity, f, v, self_id).await?.is_some() {
-                errors.push(FieldError::new(f.name.clone(), "unique", UNIQUE_VALUE));
+                errors.push(FieldError::new(f.name.clone(), FieldCode::Unique, UNIQUE_VALUE));
             }
         }
         errors.extend(unique_index_errors(tx, entity, values, current).await?);

@@ -2,6 +2,7 @@
 //! chosen fields and expanded relations, always through the caller's row scope.
 
 use std::collections::{HashMap, HashSet};
+use trellis_core::error::FieldCode;
 
 use serde_json::Value;
 use trellis_core::def::FieldType;
@@ -52,7 +53,7 @@ pub(super) fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Res
         return Ok(Vec::new());
     };
     let names = parse_fields(entity, e)
-        .map_err(|_| Error::bad_field("expand", "unknown_field", "names a field that does not exist"))?;
+        .map_err(|_| Error::bad_field("expand", FieldCode::UnknownField, "names a field that does not exist"))?;
     for n in &names {
         if entity
             .column(n)
@@ -60,7 +61,7 @@ pub(super) fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Res
         {
             return Err(Error::bad_field(
                 "expand",
-                "not_relation",
+                FieldCode::NotRelation,
                 format!("'{n}' is not a relation field"),
             ));
         }
@@ -70,6 +71,7 @@ pub(super) fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Res
 
 impl Engine {
     /// Reads one record, with `fields` and `expand` as in a list.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id))]
     pub async fn get_record(
         &self,
         ctx: &TenantCtx,
@@ -100,6 +102,7 @@ impl Engine {
     }
 
     /// A page of records.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn list_records(
         &self,
         ctx: &TenantCtx,
@@ -115,8 +118,9 @@ impl Engine {
         let entity = &access.view;
         let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => {
-                let v: Value = serde_json::from_str(f)
-                    .map_err(|e| Error::bad_field("filter", "invalid_json", format!("is not valid JSON: {e}")))?;
+                let v: Value = serde_json::from_str(f).map_err(|e| {
+                    Error::bad_field("filter", FieldCode::InvalidJson, format!("is not valid JSON: {e}"))
+                })?;
                 Some(parse_filter(entity, &v)?)
             }
             None => None,
@@ -135,25 +139,33 @@ impl Engine {
         let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
         let limit = p.limit.unwrap_or(50);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::bad_field("limit", "range", format!("must be 1 to {MAX_LIMIT}")));
+            return Err(Error::bad_field(
+                "limit",
+                FieldCode::Range,
+                format!("must be 1 to {MAX_LIMIT}"),
+            ));
         }
         if p.cursor.is_some() && p.offset.is_some() {
             return Err(Error::bad_field(
                 "cursor",
-                "conflict",
+                FieldCode::Conflict,
                 "use either cursor or offset, not both",
             ));
         }
         if p.offset.is_some_and(|o| o > MAX_OFFSET) {
             return Err(Error::bad_field(
                 "offset",
-                "range",
+                FieldCode::Range,
                 format!("must be at most {MAX_OFFSET}; page with the cursor instead"),
             ));
         }
         let search = p.q.clone().filter(|s| !s.trim().is_empty());
         if search.as_deref().is_some_and(|s| s.contains('\0')) {
-            return Err(Error::bad_field("q", "type", "must not contain NUL characters"));
+            return Err(Error::bad_field(
+                "q",
+                FieldCode::Type,
+                "must not contain NUL characters",
+            ));
         }
         if search
             .as_deref()
@@ -161,7 +173,7 @@ impl Engine {
         {
             return Err(Error::bad_field(
                 "q",
-                "too_many",
+                FieldCode::TooMany,
                 format!("search for at most {MAX_SEARCH_WORDS} words"),
             ));
         }

@@ -2,6 +2,7 @@
 //! amount), recomputed in the same transaction as every write that can change it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use trellis_core::error::FieldCode;
 
 use trellis_core::compile::{RollupDep, rollup_value};
 use trellis_core::def::{AppDef, RollupFn};
@@ -77,7 +78,7 @@ async fn refresh<C: trellis_store::Writes>(
         let written = dep.field.as_deref().unwrap_or(&dep.via);
         Error::validation(vec![FieldError::new(
             written,
-            "out_of_range",
+            FieldCode::OutOfRange,
             format!(
                 "would make the {} '{}' of its {} record larger than that field holds",
                 dep.func.as_str(),
@@ -229,7 +230,7 @@ pub async fn fill_changed<C: trellis_store::Writes>(
                 let value = rollup_value(r.func, target, scale, a.count, a.sum, a.min, a.max).ok_or_else(|| {
                     Error::validation(vec![FieldError::new(
                         fd.name.as_str(),
-                        "out_of_range",
+                        FieldCode::OutOfRange,
                         format!(
                             "the {} of '{}' over the {} records of a {} record (id {pid}) is larger than this field holds",
                             r.func.as_str(),

@@ -330,6 +330,7 @@ impl Engine {
     }
 
     /// Deletes a record; refused while records of a relation point at it.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id))]
     pub async fn delete_record(
         &self,
         ctx: &TenantCtx,

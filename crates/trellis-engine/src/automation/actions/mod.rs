@@ -250,7 +250,7 @@ impl<A: Action> Registered for A {
     }
 
     async fn dry_run(&self, action: &ActionDef, run: &DryRun<'_>) -> Result<Value, Error> {
-        let o = options_of::<A>(action).map_err(|e| Error::bad_field("actions", "invalid", e))?;
+        let o = options_of::<A>(action).map_err(|e| Error::bad_field("actions", FieldCode::Invalid, e))?;
         Action::dry_run(self, &o, run).await
     }
 
