@@ -189,6 +189,24 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What an in-app notification is about (`kind` in the inbox).
+    NotificationKind {
+        /// A rule's `notify` action.
+        Rule => "rule",
+        /// A record overstayed its stage's SLA (to its owner and the escalation target).
+        SlaBreached => "sla_breached",
+        /// A move waits for the recipient's approval.
+        ApprovalRequested => "approval_requested",
+        /// A move the recipient requested was approved.
+        ApprovalApproved => "approval_approved",
+        /// A move the recipient requested was rejected.
+        ApprovalRejected => "approval_rejected",
+        /// Records were handed over to the recipient.
+        Handover => "handover",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +240,11 @@ mod tests {
         for s in TimerStatus::ALL {
             assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
             assert_eq!(TimerStatus::parse(s.as_str()), Some(*s));
+        }
+        for k in NotificationKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::json!(k.as_str()));
+            assert_eq!(NotificationKind::parse(k.as_str()), Some(*k));
+            assert_eq!(String::from(*k), k.as_str());
         }
         assert_eq!(ApprovalStatus::parse("Pending"), None);
         assert!(*"approval_approved_vote" == EventKind::ApprovalApprovedVote);

@@ -6,6 +6,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::sql_free::sources;
+
 /// Each top-level module of the engine, lowest first: a module may use only those before it.
 const ORDER: [&str; 14] = [
     "context",
@@ -26,17 +28,6 @@ const ORDER: [&str; 14] = [
 
 /// Longest source file.
 const MAX_LINES: usize = 800;
-
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("the engine's sources") {
-        let path = entry.expect("an entry").path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The top-level module a source file belongs to (`records/write.rs` → `records`); `None` for
 /// the crate root and the tests about the crate.

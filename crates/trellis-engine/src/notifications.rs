@@ -5,6 +5,7 @@ use serde_json::Value;
 use trellis_core::Error;
 use trellis_core::def::Label;
 use trellis_core::error::FieldCode;
+use trellis_core::status::NotificationKind;
 use trellis_core::value::{format_datetime, now_micros};
 use trellis_store::StoreError;
 use trellis_store::notifications::{self, NotificationRow};
@@ -23,7 +24,7 @@ pub async fn notify<C: trellis_store::Writes>(
     conn: &C,
     tenant_id: &str,
     users: &[String],
-    kind: &str,
+    kind: NotificationKind,
     title: &Label,
     data: Value,
 ) -> Result<(), Error> {
@@ -52,6 +53,8 @@ pub async fn notify<C: trellis_store::Writes>(
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NotificationEntry {
     pub id: String,
+    /// Stored as its word; answers only the words of [`NotificationKind`].
+    #[schema(value_type = NotificationKind)]
     pub kind: String,
     /// `{zh, en}`.
     pub title: Value,

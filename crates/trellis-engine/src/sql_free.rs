@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+/// Every `.rs` file below `dir` (the engine's sources, for the tests that read them).
+pub(crate) fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("the engine's sources") {
         let path = entry.expect("an entry").path();
         if path.is_dir() {

@@ -2280,7 +2280,8 @@ export interface components {
         /** @description A notification as its user sees it. */
         NotificationEntry: {
             id: string;
-            kind: string;
+            /** @description Stored as its word; answers only the words of [`NotificationKind`]. */
+            kind: components["schemas"]["NotificationKind"];
             /** @description `{zh, en}`. */
             title: unknown;
             /** @description What the notification is about (the record, the approval, …), as its kind gives it. */
@@ -2290,6 +2291,11 @@ export interface components {
             /** Format: date-time */
             read_at?: string | null;
         };
+        /**
+         * @description What an in-app notification is about (`kind` in the inbox).
+         * @enum {string}
+         */
+        NotificationKind: "rule" | "sla_breached" | "approval_requested" | "approval_approved" | "approval_rejected" | "handover";
         /** @description The move waits for an approval. */
         PendingApproval: {
             status: components["schemas"]["PendingStatus"];

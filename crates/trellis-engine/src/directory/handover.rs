@@ -180,7 +180,7 @@ impl Engine {
                 &tx,
                 ctx.tenant_id(),
                 std::slice::from_ref(u),
-                "handover",
+                trellis_core::status::NotificationKind::Handover,
                 &Label::new(
                     &format!("{count} 条记录已移交给您"),
                     &format!("{count} records were handed over to you"),

@@ -128,7 +128,7 @@ impl Engine {
                 .into_iter()
                 .filter(|u| policy.allow_self || u != ctx.user_id())
                 .collect::<Vec<_>>(),
-            "approval_requested",
+            trellis_core::status::NotificationKind::ApprovalRequested,
             &Label::new(
                 &format!(
                     "待审批：{} → {}",
@@ -445,7 +445,7 @@ impl Engine {
                     &tx,
                     ctx.tenant_id(),
                     std::slice::from_ref(&a.requested_by),
-                    "approval_rejected",
+                    trellis_core::status::NotificationKind::ApprovalRejected,
                     &Label::new("审批被驳回", "Approval rejected"),
                     json!({"app": app.def.name, "entity": entity.name(), "record": a.record_id, "approval": a.id, "reason": comment}),
                 )
@@ -536,7 +536,7 @@ impl Engine {
                     &tx,
                     ctx.tenant_id(),
                     std::slice::from_ref(&a.requested_by),
-                    "approval_approved",
+                    trellis_core::status::NotificationKind::ApprovalApproved,
                     &Label::new("审批已通过", "Approval granted"),
                     json!({"app": app.def.name, "entity": entity.name(), "record": a.record_id, "approval": a.id}),
                 )

@@ -166,7 +166,7 @@ impl Engine {
             tx,
             &t.tenant_id,
             &users,
-            "sla_breached",
+            trellis_core::status::NotificationKind::SlaBreached,
             &Label::new(
                 &format!("超时：{}", stage_label.zh.as_deref().unwrap_or(&t.key)),
                 &format!("Overdue: {}", stage_label.en.as_deref().unwrap_or(&t.key)),

@@ -143,7 +143,7 @@ async fn each_user_sees_and_reads_only_their_own_notifications(b: Backend) {
         db,
         &tenant,
         &[admin_id.clone(), member_id.clone(), admin_id.clone()],
-        "record.created",
+        trellis_core::status::NotificationKind::Rule,
         &title,
         json!({"app": "sales", "entity": "deal", "record": "r1"}),
     )
@@ -153,16 +153,32 @@ async fn each_user_sees_and_reads_only_their_own_notifications(b: Backend) {
         db,
         &tenant,
         std::slice::from_ref(&member_id),
-        "sla.overdue",
+        trellis_core::status::NotificationKind::SlaBreached,
         &Label::new("已超时", "Overdue"),
         json!({"record": "r2"}),
     )
     .await
     .unwrap();
-    notify(db, &other_tenant, &[other_id], "x", &title, json!({}))
-        .await
-        .unwrap();
-    notify(db, &tenant, &[], "nobody", &title, json!({})).await.unwrap();
+    notify(
+        db,
+        &other_tenant,
+        &[other_id],
+        trellis_core::status::NotificationKind::Handover,
+        &title,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    notify(
+        db,
+        &tenant,
+        &[],
+        trellis_core::status::NotificationKind::Rule,
+        &title,
+        json!({}),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let mine = app.get("/api/v1/notifications").await.expect(200).body;
@@ -172,7 +188,7 @@ async fn each_user_sees_and_reads_only_their_own_notifications(b: Backend) {
     let n = &list[0];
     let keys: Vec<&str> = n.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["id", "kind", "title", "data", "at", "read_at"]);
-    assert_eq!(n["kind"], "record.created");
+    assert_eq!(n["kind"], "rule");
     assert_eq!(n["title"], json!({"zh": "新商机", "en": "New deal"}));
     assert_eq!(n["data"]["record"], "r1");
     assert_eq!(n["read_at"], Value::Null);
@@ -185,7 +201,7 @@ async fn each_user_sees_and_reads_only_their_own_notifications(b: Backend) {
         .iter()
         .map(|n| s(&n["kind"]))
         .collect();
-    assert_eq!(kinds, ["sla.overdue", "record.created"], "newest first");
+    assert_eq!(kinds, ["sla_breached", "rule"], "newest first");
     assert_eq!(theirs["unread"], 2);
     let overdue = s(&theirs["data"][0]["id"]).to_string();
     assert_eq!(

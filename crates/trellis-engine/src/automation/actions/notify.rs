@@ -54,9 +54,16 @@ pub async fn run<C: trellis_store::Writes>(
             "rule": input["rule"],
             "body": body.map(|b| render(b, &seen)),
         });
-        crate::notifications::notify(conn, tenant_id, group, "rule", &title, data)
-            .await
-            .map_err(ActionError::from)?;
+        crate::notifications::notify(
+            conn,
+            tenant_id,
+            group,
+            trellis_core::status::NotificationKind::Rule,
+            &title,
+            data,
+        )
+        .await
+        .map_err(ActionError::from)?;
     }
     Ok(json!({"notified": users}))
 }
