@@ -4,7 +4,7 @@ import { MemoryRouter } from 'react-router';
 import { ApiProvider, createApiClient, createQueryClient, TOKEN_KEY } from './api';
 import { App } from './App';
 import { AuthProvider } from './auth';
-import { I18nProvider } from './I18nProvider';
+import { I18nProvider } from './i18n';
 import type { Lang } from './i18n';
 
 const user = { id: 'u1', email: 'admin@example.com', name: 'Admin', tenant_id: 't1', is_admin: true };
