@@ -5,7 +5,7 @@ import { ArrowLeftOutlined } from '@ant-design/icons';
 import { Link, useParams } from 'react-router';
 import { toProblem } from '../api';
 import { readableEntities } from '../apps/rights';
-import { renderCell } from '../grid/cells';
+import { relationTitle, renderCell } from '../grid/cells';
 import { useRecord } from '../grid/queries';
 import { formatDateTime, localize, useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
@@ -38,7 +38,10 @@ export default function RecordPage() {
           <Alert type="error" showIcon message={t('record.loadFailed')} description={err.displayMessage} />
         )
       ) : (
-        <Card title={localize(entity.label, lang) || entity.name}>
+        <Card
+          title={<span data-testid="record-title">{r ? relationTitle(entity, r, lang) : localize(entity.label, lang)}</span>}
+          extra={localize(entity.label, lang) || entity.name}
+        >
           {!r ? (
             <Skeleton active />
           ) : (
