@@ -105,6 +105,15 @@ function appDef(name) {
         fields: [{ name: 'name', label: label('名称', 'Name'), type: 'text' }],
       },
     ],
+    // Admins may do everything; a viewer reads deals only (no customers, no create).
+    roles: [
+      { name: 'viewer', label: label('只读', 'Viewer'), permissions: { deal: { read: true } } },
+      {
+        name: 'sales',
+        label: label('销售', 'Sales'),
+        permissions: { deal: { read: true, create: true }, customer: { read: true, create: true } },
+      },
+    ],
     views: [
       {
         name: 'won_deals',
@@ -182,7 +191,15 @@ async function main() {
     customer: customers[i % customers.length].id,
   }));
   await api(base, `api/v1/data/${app}/deal/bulk`, { method: 'POST', token, body: { create: deals } });
-  log(`created app ${app} with ${DEALS} deals`);
+  const viewerEmail = `viewer_${Date.now()}@example.com`;
+  const viewerPassword = 'Viewer-pass-8472x';
+  const viewer = await api(base, 'api/v1/users', {
+    method: 'POST',
+    token,
+    body: { email: viewerEmail, name: 'Viewer', password: viewerPassword },
+  });
+  await api(base, `api/v1/apps/${app}/roles/viewer/members`, { method: 'POST', token, body: { user: viewer.id } });
+  log(`created app ${app} with ${DEALS} deals, and a viewer`);
 
   step = 'launch chromium';
   browser = await chromium.launch({
@@ -224,6 +241,7 @@ async function main() {
   if (!first || first.get('cursor') || first.get('count') || first.get('expand') !== 'customer') {
     throw new Error(`first page request: ${first}`);
   }
+  if (!(await page.getByTestId('grid-new').isVisible())) throw new Error('an admin sees no create button');
   if (counts().length !== 1 || counts()[0].get('limit') !== '1') throw new Error(`count requests: ${counts().join(' | ')}`);
   log(`first page: ${dom.rows} rows in the DOM (${dom.trs} tr), request ${first}`);
 
@@ -318,6 +336,24 @@ async function main() {
   await waitFor('English headers on the phone', async () => (await text('col-title')) === 'Title' || (await text('col-title')));
   await shoot('grid-en-390');
   await page.setViewportSize({ width: 1280, height: 800 });
+
+  step = 'a viewer sees only what their role reads, and no create button';
+  const viewerContext = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  viewerContext.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page = await viewerContext.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(base, { waitUntil: 'domcontentloaded' });
+  await page.getByTestId('login-email').fill(viewerEmail);
+  await page.getByTestId('login-password').fill(viewerPassword);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId(`app-open-${app}`).click();
+  await page.waitForURL(`**/apps/${app}/deal`);
+  await page.locator('[data-testid="grid"] .ant-table-row').first().waitFor({ state: 'visible' });
+  if ((await text('col-title')) !== 'Title') throw new Error('an en-US browser does not start in English');
+  await page.getByTestId('nav-view-won_deals').waitFor({ state: 'visible' });
+  if (await page.getByTestId('nav-entity-customer').count()) throw new Error('the viewer sees customers in the menu');
+  if (await page.getByTestId('grid-new').count()) throw new Error('the viewer sees a create button');
+  await shoot('grid-viewer-en-1280');
 
   if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
 }
