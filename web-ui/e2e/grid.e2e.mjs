@@ -353,6 +353,10 @@ async function main() {
   await page.getByTestId('nav-view-won_deals').waitFor({ state: 'visible' });
   if (await page.getByTestId('nav-entity-customer').count()) throw new Error('the viewer sees customers in the menu');
   if (await page.getByTestId('grid-new').count()) throw new Error('the viewer sees a create button');
+  // Customers are not the viewer's to read: their ids, not links, and no expand asked.
+  const viewerRow = page.locator('[data-testid="grid"] .ant-table-row').first();
+  if (await viewerRow.locator('a.cell-link').count()) throw new Error('the viewer sees a link to a customer');
+  if (!((await viewerRow.textContent()) ?? '').includes(customers[0].id)) throw new Error('the viewer sees no customer id');
   await shoot('grid-viewer-en-1280');
 
   if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);

@@ -8,7 +8,7 @@ import type { ColumnsType, SorterResult } from 'antd/es/table/interface';
 import { PlusOutlined, ReloadOutlined } from '@ant-design/icons';
 import { useNavigate } from 'react-router';
 import { toProblem, type App, type EntityDef, type ViewDef } from '../api';
-import { hasRight, type Caller } from '../apps/rights';
+import { hasRight, readableEntities, type Caller } from '../apps/rights';
 import { localize, useI18n } from '../i18n';
 import { columnWidth, isNumeric, isSortable, renderCell, type CellContext } from './cells';
 import type { ListOptions, RecordRow, SortKey } from './listRequest';
@@ -78,8 +78,16 @@ export function EntityGrid({
     });
   }, [entity, view]);
 
+  const readable = useMemo(() => new Set(readableEntities(app, caller).map((e) => e.name)), [app, caller]);
   // Related titles come with the page: one request per page, whatever the number of relations.
-  const expand = useMemo(() => fields.filter(({ field }) => field.type === 'relation').map(({ field }) => field.name), [fields]);
+  // A relation to an entity the caller may not read stays an id (expanded, it would be null).
+  const expand = useMemo(
+    () =>
+      fields
+        .filter(({ field }) => field.type === 'relation' && readable.has(field.target ?? ''))
+        .map(({ field }) => field.name),
+    [fields, readable],
+  );
   const filter = useMemo(() => readerFilter(view?.filter, userId), [view, userId]);
   const options: ListOptions = useMemo(() => ({ q, sort, expand, filter }), [q, sort, expand, filter]);
 
@@ -89,8 +97,8 @@ export function EntityGrid({
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = pages;
 
   const ctx: CellContext = useMemo(
-    () => ({ lang, t, app: app.name, entities: app.entities ?? [] }),
-    [lang, t, app],
+    () => ({ lang, t, app: app.name, entities: app.entities ?? [], readable }),
+    [lang, t, app, readable],
   );
 
   const columns: ColumnsType<RecordRow> = useMemo(

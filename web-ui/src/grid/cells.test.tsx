@@ -95,6 +95,11 @@ describe('cells', () => {
     const bare = cell(field, 'c2').querySelector('a')!;
     expect(bare.getAttribute('href')).toBe('/apps/crm/customer/c2');
     expect(bare.textContent).toBe('c2');
+    // To an entity the caller may not read: the id, no link.
+    const f = { name: 'f', label: { zh: '字段', en: 'Field' }, ...field } as FieldDef;
+    const c = render(<MemoryRouter>{renderCell(f, 'c3', { ...ctx('en'), readable: new Set(['deal']) })}</MemoryRouter>).container;
+    expect(c.querySelector('a')).toBeNull();
+    expect(c.textContent).toBe('c3');
   });
 
   it('user as the id with an avatar initial', () => {

@@ -22,6 +22,8 @@ export interface CellContext {
   app: string;
   /** The app's entities, for a relation's target and its title field. */
   entities: readonly EntityDef[];
+  /** Entities the caller may read (all when absent): a relation to another is its id, not a link. */
+  readable?: ReadonlySet<string>;
 }
 
 const EMPTY = <span className="cell-empty">—</span>;
@@ -102,6 +104,9 @@ export function renderCell(field: FieldDef, value: unknown, ctx: CellContext): R
       const record = typeof value === 'object' ? (value as Record<string, unknown>) : { id: String(value) };
       const id = String(record.id ?? '');
       if (!id) return EMPTY;
+      if (ctx.readable && !ctx.readable.has(field.target ?? '')) {
+        return <span className="cell-mono">{id}</span>;
+      }
       return (
         <Link
           to={`/apps/${ctx.app}/${field.target}/${encodeURIComponent(id)}`}

@@ -14,14 +14,15 @@ export default function RecordPage() {
   const { entity: name = '', id = '' } = useParams();
   const { app, caller } = useAppOutlet();
   const { lang, t } = useI18n();
+  const readable = new Set(readableEntities(app, caller).map((e) => e.name));
   const entity = readableEntities(app, caller).find((e) => e.name === name);
   const fields = entity?.fields ?? [];
-  const expand = fields.filter((f) => f.type === 'relation').map((f) => f.name);
+  const expand = fields.filter((f) => f.type === 'relation' && readable.has(f.target ?? '')).map((f) => f.name);
   const record = useRecord(app.name, name, id, expand);
 
   if (!entity) return <Result status="404" title={t('grid.entityNotFound')} />;
   const err = record.error ? toProblem(record.error) : null;
-  const ctx = { lang, t, app: app.name, entities: app.entities ?? [] };
+  const ctx = { lang, t, app: app.name, entities: app.entities ?? [], readable };
   const r = record.data;
 
   return (
