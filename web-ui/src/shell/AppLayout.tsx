@@ -1,3 +1,4 @@
+import { lazy, Suspense } from 'react';
 import { Avatar, Button, Divider, Layout, Space, Tag, Tooltip, Typography } from 'antd';
 import { LogoutOutlined, UserOutlined } from '@ant-design/icons';
 import { Link, Outlet } from 'react-router';
@@ -5,7 +6,9 @@ import { useAuth, useSession } from '../auth';
 import { useI18n } from '../i18n';
 import { Brand } from '../shared/Brand';
 import { LangSwitch } from '../i18n';
-import { AppSwitcher } from './AppSwitcher';
+
+// The switcher's select loads after the page: it is not what a first look needs.
+const AppSwitcher = lazy(() => import('./AppSwitcher').then((m) => ({ default: m.AppSwitcher })));
 
 export function AppLayout() {
   const { t } = useI18n();
@@ -19,7 +22,9 @@ export function AppLayout() {
           <Link to="/" aria-label={t('nav.apps')} data-testid="home-link">
             <Brand />
           </Link>
-          <AppSwitcher />
+          <Suspense fallback={<span className="app-switcher" style={{ display: 'inline-block' }} />}>
+            <AppSwitcher />
+          </Suspense>
           {tenant && (
             <span className="hide-sm app-tenant">
               <Divider type="vertical" />
