@@ -4,7 +4,7 @@ import { MemoryRouter } from 'react-router';
 import { ApiProvider, createApiClient, createQueryClient, TOKEN_KEY } from './api';
 import { App } from './App';
 import { AuthProvider } from './auth';
-import { I18nProvider } from './I18nProvider';
+import { I18nProvider } from './i18n';
 import type { Lang } from './i18n';
 
 const user = { id: 'u1', email: 'admin@example.com', name: 'Admin', tenant_id: 't1', is_admin: true };
@@ -15,7 +15,13 @@ const crm = {
   version: 3,
   created_at: '2025-01-01T00:00:00Z',
   updated_at: '2025-01-02T00:00:00Z',
-  entities: [{ name: 'customer', label: { zh: '客户', en: 'Customer' }, fields: [] }],
+  entities: [
+    {
+      name: 'customer',
+      label: { zh: '客户', en: 'Customer' },
+      fields: [{ name: 'name', label: { zh: '名称', en: 'Name' }, type: 'text' }],
+    },
+  ],
 };
 
 function json(status: number, body: unknown) {
@@ -54,6 +60,13 @@ function fakeServer(apps: Array<typeof crm>) {
       return json(201, created);
     }
     if (path === '/api/v1/apps') return json(200, { data: apps });
+    const one = apps.find((a) => path === `/api/v1/apps/${a.name}`);
+    if (one) return json(200, one);
+    if (path === '/api/v1/data/crm/customer') {
+      const q = new URL(request.url).searchParams;
+      if (q.get('count') === 'true') return json(200, { data: [], next_cursor: null, total: 1 });
+      return json(200, { data: [{ id: 'c1', name: '华东贸易' }], next_cursor: null });
+    }
     return json(404, { title: 'Not Found', status: 404, code: 'not_found' });
   });
 }
@@ -102,6 +115,8 @@ describe('login → apps', () => {
     expect(screen.getByTestId('app-slug-crm').textContent).toBe('crm');
     expect(screen.getByTestId('app-entities-crm').textContent).toContain('1 entity');
     expect(screen.getByTestId('new-app')).toBeTruthy();
+    // The card leads to the app's first entity.
+    expect(screen.getByTestId('app-open-crm').getAttribute('href')).toBe('/apps/crm/customer');
 
     // Switch to Chinese: the label follows.
     fireEvent.click(screen.getByTestId('lang-zh'));
@@ -217,5 +232,32 @@ describe('login → apps', () => {
     expect((await screen.findByTestId('login-error')).textContent).toContain('session ended');
     expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
     expect(screen.queryByTestId('apps-list')).toBeNull();
+  });
+});
+
+describe('an app', () => {
+  it('opens from its card on its first entity: the menu, the columns, the rows and the count', async () => {
+    const fetch = fakeServer([crm]);
+    renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    fireEvent.click(await screen.findByTestId('app-open-crm', {}, { timeout: 3000 }));
+
+    expect((await screen.findByTestId('nav-entity-customer', {}, { timeout: 5000 })).textContent).toBe('Customer');
+    expect((await screen.findByTestId('col-name')).textContent).toBe('Name');
+    await screen.findByText('华东贸易', {}, { timeout: 5000 });
+    await waitFor(() => expect(screen.getByTestId('grid-count').textContent).toBe('1 record'));
+
+    // The rows and the count are two requests: the count never holds the rows back.
+    const lists = fetch.mock.calls
+      .map(([r]) => new URL(r.url))
+      .filter((u) => u.pathname === '/api/v1/data/crm/customer')
+      .map((u) => Object.fromEntries(u.searchParams));
+    expect(lists).toContainEqual({ limit: '100' });
+    expect(lists).toContainEqual({ limit: '1', count: 'true' });
+
+    fireEvent.click(screen.getByTestId('lang-zh'));
+    await waitFor(() => expect(screen.getByTestId('col-name').textContent).toBe('名称'));
+    expect(screen.getByTestId('nav-entity-customer').textContent).toBe('客户');
+    expect(screen.getByTestId('grid-count').textContent).toBe('共 1 条记录');
   });
 });

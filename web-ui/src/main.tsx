@@ -6,7 +6,7 @@ import './index.css';
 import { App } from './App';
 import { api, ApiProvider, createQueryClient } from './api';
 import { AuthProvider } from './auth';
-import { I18nProvider } from './I18nProvider';
+import { I18nProvider } from './i18n';
 
 const queryClient = createQueryClient();
 

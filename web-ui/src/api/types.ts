@@ -14,3 +14,7 @@ export type LoginResponse = Schemas['LoginResponse'];
 export type App = Schemas['AppOut'];
 /** An app's definition, as it is created. */
 export type AppDef = Schemas['AppDef'];
+export type EntityDef = Schemas['EntityDef'];
+export type FieldDef = Schemas['FieldDef'];
+export type FieldType = Schemas['FieldType'];
+export type ViewDef = Schemas['ViewDef'];

@@ -1,10 +1,14 @@
+import { lazy, Suspense } from 'react';
 import { Avatar, Button, Divider, Layout, Space, Tag, Tooltip, Typography } from 'antd';
 import { LogoutOutlined, UserOutlined } from '@ant-design/icons';
-import { Outlet } from 'react-router';
+import { Link, Outlet } from 'react-router';
 import { useAuth, useSession } from '../auth';
 import { useI18n } from '../i18n';
-import { Brand } from './Brand';
-import { LangSwitch } from './LangSwitch';
+import { Brand } from '../shared/Brand';
+import { LangSwitch } from '../i18n';
+
+// The switcher's select loads after the page: it is not what a first look needs.
+const AppSwitcher = lazy(() => import('./AppSwitcher').then((m) => ({ default: m.AppSwitcher })));
 
 export function AppLayout() {
   const { t } = useI18n();
@@ -15,7 +19,12 @@ export function AppLayout() {
     <Layout className="app-layout">
       <Layout.Header className="app-header" data-testid="app-header">
         <Space size="middle" className="app-header-left">
-          <Brand />
+          <Link to="/" aria-label={t('nav.apps')} data-testid="home-link">
+            <Brand />
+          </Link>
+          <Suspense fallback={<span className="app-switcher" style={{ display: 'inline-block' }} />}>
+            <AppSwitcher />
+          </Suspense>
           {tenant && (
             <span className="hide-sm app-tenant">
               <Divider type="vertical" />

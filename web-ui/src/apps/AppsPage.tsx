@@ -4,26 +4,22 @@ import { AppstoreOutlined, DatabaseOutlined, PlusOutlined, ReloadOutlined } from
 import { toProblem, type App } from '../api';
 import { useApps } from '../api/queries/apps';
 import { useSession } from '../auth';
-import { CreateAppModal } from '../components/CreateAppModal';
-import { localize, useI18n, type Lang } from '../i18n';
+import { Link } from 'react-router';
+import { useCaller } from './queries';
+import { readableEntities, type Caller } from './rights';
+import { CreateAppModal } from './CreateAppModal';
+import { formatDateTime, localize, useI18n } from '../i18n';
 
-function formatDate(iso: string, lang: Lang): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : 'en-US', {
-    dateStyle: 'medium',
-    timeStyle: 'short',
-  }).format(d);
-}
-
-function AppCard({ app }: { app: App }) {
+function AppCard({ app, caller }: { app: App; caller: Caller }) {
   const { lang, t } = useI18n();
   const label = localize(app.label, lang) || app.name;
   const description = localize(app.description, lang);
   const entityCount = app.entities?.length ?? 0;
+  const first = readableEntities(app, caller)[0];
 
-  return (
+  const card = (
     <Card
+      hoverable={first !== undefined}
       className="app-card"
       data-testid={`app-card-${app.name}`}
       data-app-name={app.name}
@@ -56,19 +52,33 @@ function AppCard({ app }: { app: App }) {
           <DatabaseOutlined />{' '}
           {entityCount === 1 ? t('apps.entityCount.one') : t('apps.entityCount', { n: entityCount })}
         </Typography.Text>
-        <Tooltip title={`${t('apps.updatedAt')} ${formatDate(app.updated_at, lang)}`}>
+        <Tooltip title={t('apps.updatedAtDate', { date: formatDateTime(app.updated_at, lang) })}>
           <Typography.Text type="secondary" className="app-card-date">
-            {formatDate(app.updated_at, lang)}
+            {formatDateTime(app.updated_at, lang)}
           </Typography.Text>
         </Tooltip>
       </div>
+      {entityCount > 0 && !first && (
+        <Typography.Text type="secondary" className="app-card-note">
+          {t('apps.noReadable')}
+        </Typography.Text>
+      )}
     </Card>
+  );
+  // The card opens the app at its first entity the caller may read.
+  return first ? (
+    <Link to={`/apps/${app.name}/${first.name}`} aria-label={t('apps.open')} data-testid={`app-open-${app.name}`}>
+      {card}
+    </Link>
+  ) : (
+    card
   );
 }
 
 export function AppsPage() {
   const { t } = useI18n();
   const { user } = useSession();
+  const caller = useCaller();
   const query = useApps();
   const apps = query.data ?? null;
   const error = query.error ? toProblem(query.error) : null;
@@ -122,7 +132,7 @@ export function AppsPage() {
       <Row gutter={[16, 16]} data-testid="apps-list">
         {apps.map((app) => (
           <Col key={app.name} xs={24} sm={12} lg={8} xxl={6}>
-            <AppCard app={app} />
+            <AppCard app={app} caller={caller} />
           </Col>
         ))}
       </Row>

@@ -1,4 +1,4 @@
-import { fieldPath, type ProblemFieldError } from './api';
+import { fieldPath, type ProblemFieldError } from '../api';
 
 export interface FormFieldErrors {
   name: string[];

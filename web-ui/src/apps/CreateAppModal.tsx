@@ -2,9 +2,9 @@ import { useRef, useState } from 'react';
 import { Alert, App as AntApp, Button, Form, Input, Modal } from 'antd';
 import { toProblem, type App } from '../api';
 import { useCreateApp } from '../api/queries/apps';
-import { matchFieldErrors } from '../formErrors';
+import { matchFieldErrors } from '../shared/formErrors';
 import { localize, useI18n } from '../i18n';
-import { SLUG_MAX, SLUG_RE, slugify } from '../slug';
+import { SLUG_MAX, SLUG_RE, slugify } from '../shared/slug';
 
 interface Values {
   name: string;

@@ -1,9 +1,9 @@
 import { Alert, Button, Card, Form, Input, Typography } from 'antd';
 import { LockOutlined, MailOutlined } from '@ant-design/icons';
 import { Navigate, useLocation } from 'react-router';
-import { useAuth } from '../auth';
-import { Logo } from '../components/Brand';
-import { LangSwitch } from '../components/LangSwitch';
+import { useAuth } from './AuthProvider';
+import { Logo } from '../shared/Brand';
+import { LangSwitch } from '../i18n';
 import { useI18n } from '../i18n';
 
 interface LoginValues {

@@ -1,7 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient, type UseMutationResult } from '@tanstack/react-query';
-import { ProblemError, toProblem, tokenStore, useApi, type LoginResponse, type Tenant, type User } from './api';
-import { logIn, meQuery, sessionKeys, type Credentials } from './api/queries/session';
+import { ProblemError, toProblem, tokenStore, useApi, type LoginResponse, type Tenant, type User } from '../api';
+import { logIn, meQuery, sessionKeys, type Credentials } from '../api/queries/session';
 
 export interface Session {
   user: User;

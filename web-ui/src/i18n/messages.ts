@@ -1,16 +1,8 @@
-// UI strings and the helpers that pick a language.
-//
-// Two languages, Chinese first: every key must exist in both dictionaries
-// (the `Messages` type enforces it).
+// The UI's messages, Chinese first. Every key exists in both dictionaries (the `Messages`
+// type enforces it, `i18n.test.ts` checks it), and a message is one whole sentence with
+// `{name}` placeholders: never built by joining pieces.
 
-import { createContext, useContext } from 'react';
-import type { LocalizedText } from './api';
-
-export type Lang = 'zh' | 'en';
-export const LANGS: readonly Lang[] = ['zh', 'en'];
-export const LANG_KEY = 'trellis.lang';
-
-const zh = {
+export const zh = {
   'app.name': 'Trellis',
   'app.tagline': '低代码工作流引擎',
   'lang.zh': '中文',
@@ -52,6 +44,49 @@ const zh = {
   'apps.count': '共 {n} 个应用',
   'apps.count.one': '共 1 个应用',
 
+  'apps.updatedAtDate': '更新于 {date}',
+  'apps.open': '打开应用',
+  'apps.noReadable': '没有你可查看的实体',
+
+  'nav.apps': '全部应用',
+  'nav.switchApp': '切换应用',
+  'nav.entities': '数据',
+  'nav.views': '视图',
+  'nav.menu': '菜单',
+
+  'app.loadFailed': '加载应用失败',
+  'app.notFound': '找不到该应用，或你无权访问',
+  'app.noReadable': '这个应用里没有你可查看的实体',
+
+  'grid.search': '搜索',
+  'grid.searchPlaceholder': '搜索文本字段…',
+  'grid.total': '共 {n} 条记录',
+  'grid.total.one': '共 1 条记录',
+  'grid.totalOf': '已加载 {loaded} / 共 {n} 条',
+  'grid.counting': '正在统计总数…',
+  'grid.new': '新建记录',
+  'grid.loadFailed': '加载记录失败',
+  'grid.empty': '没有记录',
+  'grid.noMatch': '没有与“{q}”匹配的记录',
+  'grid.loadingMore': '正在加载更多…',
+  'grid.entityNotFound': '找不到该实体，或你无权查看',
+  'grid.viewNotFound': '找不到该视图',
+  'grid.viewAsGrid': '看板和日历视图将在后续版本提供，暂以表格显示',
+  'grid.refresh': '刷新',
+
+  'field.id': '编号',
+  'field.created_at': '创建时间',
+  'field.updated_at': '更新时间',
+  'field.stage': '阶段',
+  'value.yes': '是',
+  'value.no': '否',
+  'value.hidden': '无权查看',
+
+  'record.title': '记录详情',
+  'record.back': '返回列表',
+  'record.loadFailed': '加载记录失败',
+  'record.notFound': '找不到该记录，或你无权查看',
+
   'create.title': '新建应用',
   'create.name': '标识',
   'create.name.help': '小写字母开头，只含小写字母、数字和下划线，最长 63 个字符',
@@ -67,9 +102,9 @@ const zh = {
 } as const;
 
 export type MessageKey = keyof typeof zh;
-type Messages = Record<MessageKey, string>;
+export type Messages = Record<MessageKey, string>;
 
-const en: Messages = {
+export const en: Messages = {
   'app.name': 'Trellis',
   'app.tagline': 'Low-code workflow engine',
   'lang.zh': '中文',
@@ -111,6 +146,49 @@ const en: Messages = {
   'apps.count': '{n} apps',
   'apps.count.one': '1 app',
 
+  'apps.updatedAtDate': 'Updated {date}',
+  'apps.open': 'Open app',
+  'apps.noReadable': 'Nothing you may read',
+
+  'nav.apps': 'All apps',
+  'nav.switchApp': 'Switch app',
+  'nav.entities': 'Data',
+  'nav.views': 'Views',
+  'nav.menu': 'Menu',
+
+  'app.loadFailed': 'Could not load the app',
+  'app.notFound': 'This app does not exist, or you may not open it',
+  'app.noReadable': 'This app has no entity you may read',
+
+  'grid.search': 'Search',
+  'grid.searchPlaceholder': 'Search text fields…',
+  'grid.total': '{n} records',
+  'grid.total.one': '1 record',
+  'grid.totalOf': '{loaded} of {n} loaded',
+  'grid.counting': 'Counting…',
+  'grid.new': 'New record',
+  'grid.loadFailed': 'Could not load the records',
+  'grid.empty': 'No records',
+  'grid.noMatch': 'No records match “{q}”',
+  'grid.loadingMore': 'Loading more…',
+  'grid.entityNotFound': 'This entity does not exist, or you may not read it',
+  'grid.viewNotFound': 'No such view',
+  'grid.viewAsGrid': 'Kanban and calendar views come later; shown as a grid for now',
+  'grid.refresh': 'Refresh',
+
+  'field.id': 'ID',
+  'field.created_at': 'Created',
+  'field.updated_at': 'Updated',
+  'field.stage': 'Stage',
+  'value.yes': 'Yes',
+  'value.no': 'No',
+  'value.hidden': 'Hidden',
+
+  'record.title': 'Record',
+  'record.back': 'Back to the list',
+  'record.loadFailed': 'Could not load the record',
+  'record.notFound': 'This record does not exist, or you may not read it',
+
   'create.title': 'New app',
   'create.name': 'Name',
   'create.name.help':
@@ -126,72 +204,3 @@ const en: Messages = {
   'create.failed': 'Could not create the app',
 };
 
-export const messages: Record<Lang, Messages> = { zh, en };
-
-export function translate(
-  lang: Lang,
-  key: MessageKey,
-  vars?: Record<string, string | number>,
-): string {
-  const template = messages[lang][key] ?? messages.zh[key] ?? key;
-  if (!vars) return template;
-  return template.replace(/\{(\w+)\}/g, (m, name: string) =>
-    name in vars ? String(vars[name]) : m,
-  );
-}
-
-/**
- * Text of a `{zh, en}` label in the wanted language, falling back to the
- * other language when that one is missing or blank.
- */
-export function localize(text: Partial<LocalizedText> | null | undefined, lang: Lang): string {
-  if (!text) return '';
-  const other: Lang = lang === 'zh' ? 'en' : 'zh';
-  const wanted = text[lang]?.trim();
-  if (wanted) return wanted;
-  return text[other]?.trim() ?? '';
-}
-
-/** Chinese for any zh* browser language, English otherwise. */
-export function detectLang(languages: readonly string[] | undefined): Lang {
-  const first = languages?.find((l) => typeof l === 'string' && l !== '');
-  if (!first) return 'zh';
-  return first.toLowerCase().startsWith('zh') ? 'zh' : 'en';
-}
-
-/** The saved choice if any, else the browser's language. */
-export function initialLang(): Lang {
-  try {
-    const saved = localStorage.getItem(LANG_KEY);
-    if (saved === 'zh' || saved === 'en') return saved;
-  } catch {
-    /* ignore */
-  }
-  if (typeof navigator === 'undefined') return 'zh';
-  const langs = navigator.languages?.length ? navigator.languages : [navigator.language];
-  return detectLang(langs);
-}
-
-export function saveLang(lang: Lang): void {
-  try {
-    localStorage.setItem(LANG_KEY, lang);
-  } catch {
-    /* ignore */
-  }
-}
-
-export interface I18n {
-  lang: Lang;
-  setLang: (lang: Lang) => void;
-  t: (key: MessageKey, vars?: Record<string, string | number>) => string;
-}
-
-export const I18nContext = createContext<I18n>({
-  lang: 'zh',
-  setLang: () => {},
-  t: (key, vars) => translate('zh', key, vars),
-});
-
-export function useI18n(): I18n {
-  return useContext(I18nContext);
-}

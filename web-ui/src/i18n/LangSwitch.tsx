@@ -1,5 +1,5 @@
 import { Segmented } from 'antd';
-import { LANGS, useI18n, type Lang } from '../i18n';
+import { LANGS, useI18n, type Lang } from './i18n';
 
 export function LangSwitch() {
   const { lang, setLang, t } = useI18n();

@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { Alert, Button, Space, Spin } from 'antd';
 import { Navigate, useLocation } from 'react-router';
-import { useAuth } from '../auth';
+import { useAuth } from './AuthProvider';
 import { useI18n } from '../i18n';
 
 export function FullPageSpin({ tip }: { tip: string }) {

@@ -1,0 +1,242 @@
+// The grid of an entity's records: columns from the fields in definition order, rows page by
+// page on the keyset cursor as the user scrolls, only the visible rows in the DOM (antd's
+// virtual table), the total counted on the side, quick search and server-side sort.
+
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type UIEvent } from 'react';
+import { Alert, Button, Empty, Input, Space, Table, Tooltip, Typography } from 'antd';
+import type { ColumnsType, SorterResult } from 'antd/es/table/interface';
+import { PlusOutlined, ReloadOutlined } from '@ant-design/icons';
+import { useNavigate } from 'react-router';
+import { toProblem, type App, type EntityDef, type ViewDef } from '../api';
+import { hasRight, readableEntities, type Caller } from '../apps/rights';
+import { localize, useI18n } from '../i18n';
+import { columnWidth, isNumeric, isSortable, renderCell, type CellContext } from './cells';
+import type { ListOptions, RecordRow, SortKey } from './listRequest';
+import { useRecordCount, useRecordPages } from './queries';
+
+/** Rows this close to the end start loading the next page. */
+const PREFETCH_PX = 600;
+
+function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const id = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(id);
+  }, [value, ms]);
+  return v;
+}
+
+/** The height left for the table body in the element, kept current as it resizes. */
+function useHeight(ref: React.RefObject<HTMLDivElement | null>): number {
+  const [h, setH] = useState(400);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const update = () => setH(Math.max(160, Math.floor(el.getBoundingClientRect().height)));
+    update();
+    if (typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(update);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [ref]);
+  return h;
+}
+
+/**
+ * A view's filter with `$user.id` standing for the reader.
+ * TODO(issue 15): `$user.team` / `$user.teams` need the reader's teams (not in `/me` yet), or the
+ * server substituting them in a view's filter; a view using them is refused by the list today.
+ */
+function readerFilter(filter: unknown, userId: string): unknown {
+  if (filter === undefined || filter === null) return undefined;
+  return JSON.parse(JSON.stringify(filter).replaceAll('"$user.id"', JSON.stringify(userId)));
+}
+
+export function EntityGrid({
+  app,
+  entity,
+  view,
+  caller,
+  userId,
+}: {
+  app: App;
+  entity: EntityDef;
+  view?: ViewDef;
+  caller: Caller;
+  userId: string;
+}) {
+  const { lang, t } = useI18n();
+  const navigate = useNavigate();
+  const [search, setSearch] = useState('');
+  const q = useDebounced(search, 250);
+  const [sort, setSort] = useState<SortKey[]>(() =>
+    (view?.sort ?? []).map((s) => ({ field: s.field, desc: s.desc === true })),
+  );
+
+  const fields = useMemo(() => {
+    const all = entity.fields ?? [];
+    if (!view?.columns?.length) return all.map((f) => ({ field: f, width: undefined as number | undefined }));
+    return view.columns.flatMap((c) => {
+      const f = all.find((x) => x.name === c.field);
+      return f ? [{ field: f, width: c.width }] : [];
+    });
+  }, [entity, view]);
+
+  const readable = useMemo(() => new Set(readableEntities(app, caller).map((e) => e.name)), [app, caller]);
+  // Related titles come with the page: one request per page, whatever the number of relations.
+  // A relation to an entity the caller may not read stays an id (expanded, it would be null).
+  const expand = useMemo(
+    () =>
+      fields
+        .filter(({ field }) => field.type === 'relation' && readable.has(field.target ?? ''))
+        .map(({ field }) => field.name),
+    [fields, readable],
+  );
+  const filter = useMemo(() => readerFilter(view?.filter, userId), [view, userId]);
+  const options: ListOptions = useMemo(() => ({ q, sort, expand, filter }), [q, sort, expand, filter]);
+
+  const pages = useRecordPages(app.name, entity.name, options);
+  const count = useRecordCount(app.name, entity.name, options);
+  const rows: RecordRow[] = useMemo(() => pages.data?.pages.flatMap((p) => p.data) ?? [], [pages.data]);
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = pages;
+
+  const ctx: CellContext = useMemo(
+    () => ({ lang, t, app: app.name, entities: app.entities ?? [], readable }),
+    [lang, t, app, readable],
+  );
+
+  const columns: ColumnsType<RecordRow> = useMemo(
+    () =>
+      fields.map(({ field, width }) => {
+        const key = sort.find((s) => s.field === field.name);
+        return {
+          key: field.name,
+          dataIndex: field.name,
+          title: <span data-testid={`col-${field.name}`}>{localize(field.label, lang) || field.name}</span>,
+          width: width ?? columnWidth(field),
+          ellipsis: true,
+          align: isNumeric(field) ? ('right' as const) : undefined,
+          sorter: isSortable(field),
+          sortOrder: key ? (key.desc ? ('descend' as const) : ('ascend' as const)) : null,
+          sortDirections: ['ascend', 'descend'] as ('ascend' | 'descend')[],
+          render: (value: unknown) => renderCell(field, value, ctx),
+        };
+      }),
+    [fields, sort, lang, ctx],
+  );
+  const scrollX = useMemo(() => columns.reduce((n, c) => n + Number(c.width ?? 160), 0), [columns]);
+
+  const bodyRef = useRef<HTMLDivElement>(null);
+  const height = useHeight(bodyRef);
+
+  const onScroll = useCallback(
+    (e: UIEvent<HTMLDivElement>) => {
+      const el = e.currentTarget;
+      if (!el || typeof el.scrollTop !== 'number') return;
+      if (el.scrollHeight - el.scrollTop - el.clientHeight < PREFETCH_PX && hasNextPage && !isFetchingNextPage) {
+        void fetchNextPage();
+      }
+    },
+    [hasNextPage, isFetchingNextPage, fetchNextPage],
+  );
+
+  const error = pages.error ? toProblem(pages.error) : null;
+  const total = count.data;
+  const canCreate = hasRight(app, entity.name, caller, 'create');
+
+  let status: string;
+  if (total === undefined || total === null) status = t('grid.counting');
+  else if (hasNextPage && rows.length < total) status = t('grid.totalOf', { loaded: rows.length, n: total });
+  else status = total === 1 ? t('grid.total.one') : t('grid.total', { n: total });
+
+  return (
+    <div className="grid-page" data-testid="grid-page">
+      <div className="grid-toolbar">
+        <Space wrap size="middle" className="grid-title">
+          <Typography.Title level={4} style={{ margin: 0 }} data-testid="grid-title">
+            {view ? localize(view.label, lang) : localize(entity.label, lang) || entity.name}
+          </Typography.Title>
+          <Typography.Text type="secondary" data-testid="grid-count">
+            {status}
+          </Typography.Text>
+        </Space>
+        <Space wrap size="small" className="grid-actions">
+          <Input.Search
+            allowClear
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+            placeholder={t('grid.searchPlaceholder')}
+            aria-label={t('grid.search')}
+            className="grid-search"
+            data-testid="grid-search"
+          />
+          <Tooltip title={t('grid.refresh')}>
+            <Button
+              icon={<ReloadOutlined />}
+              aria-label={t('grid.refresh')}
+              onClick={() => {
+                void pages.refetch();
+                void count.refetch();
+              }}
+            />
+          </Tooltip>
+          {/* The create right comes from the definition's roles and /me's app_roles (apps/rights.ts).
+              TODO(issue 15, form slice): the record form; the button has nowhere to go yet. */}
+          {canCreate && (
+            <Button type="primary" icon={<PlusOutlined />} disabled data-testid="grid-new">
+              {t('grid.new')}
+            </Button>
+          )}
+        </Space>
+      </div>
+      {error && (
+        <Alert
+          type="error"
+          showIcon
+          className="page-alert"
+          message={t('grid.loadFailed')}
+          description={error.displayMessage}
+          data-testid="grid-error"
+        />
+      )}
+      <div className="grid-body" ref={bodyRef}>
+        <Table<RecordRow>
+          virtual
+          size="small"
+          rowKey="id"
+          data-testid="grid"
+          className="grid-table"
+          columns={columns}
+          dataSource={rows}
+          loading={pages.isLoading || (pages.isFetching && !isFetchingNextPage && pages.isPlaceholderData)}
+          pagination={false}
+          scroll={{ x: scrollX, y: height - 40 }}
+          onScroll={onScroll}
+          showSorterTooltip={false}
+          locale={{
+            emptyText: (
+              <Empty
+                image={Empty.PRESENTED_IMAGE_SIMPLE}
+                description={q.trim() ? t('grid.noMatch', { q: q.trim() }) : t('grid.empty')}
+              />
+            ),
+          }}
+          onChange={(_p, _f, sorter) => {
+            const s = (Array.isArray(sorter) ? sorter[0] : sorter) as SorterResult<RecordRow> | undefined;
+            const field = s?.columnKey ? String(s.columnKey) : null;
+            setSort(field && s?.order ? [{ field, desc: s.order === 'descend' }] : []);
+          }}
+          onRow={(r) => ({
+            onClick: () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`),
+            'data-row-id': r.id,
+          } as React.HTMLAttributes<HTMLElement>)}
+        />
+        {isFetchingNextPage && (
+          <div className="grid-more" data-testid="grid-loading-more">
+            {t('grid.loadingMore')}
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
