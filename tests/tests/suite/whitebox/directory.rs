@@ -244,7 +244,7 @@ async fn each_user_sees_and_reads_only_their_own_notifications(b: Backend) {
         .iter()
         .map(|n| s(&n["kind"]))
         .collect();
-    assert_eq!(kinds, ["record.created"]);
+    assert_eq!(kinds, ["rule"]);
     let all = get_as(&app, &m, "/api/v1/notifications").await.expect(200).body;
     let read_at = all["data"][0]["read_at"].clone();
     assert!(read_at.is_string(), "{all}");
