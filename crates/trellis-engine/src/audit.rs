@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use trellis_core::status::EventKind;
 use trellis_core::value::now_micros;
 use trellis_core::{Error, Slug};
 use trellis_store::events::EventRow;
@@ -17,6 +19,7 @@ use trellis_store::{StoreError, audit, system};
 
 use crate::Engine;
 use crate::context::TenantCtx;
+use crate::events::Event;
 
 /// The app id of audit events that belong to no app (tokens).
 pub const TENANT_SCOPE: &str = "$tenant";
@@ -24,6 +27,63 @@ pub const TENANT_SCOPE: &str = "$tenant";
 pub const RETENTION_KEY: &str = "audit_retention_days";
 /// Undispatched events are kept this many days past the retention (the automation outbox).
 pub const OUTBOX_GRACE_DAYS: i64 = 7;
+
+/// An event of an app's audit trail: an event (as in a record's history) with the entity and
+/// record it is about.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEvent {
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// What happened (`created`, `updated`, `stage_changed`, `app_changed`, …).
+    pub kind: EventKind,
+    /// The user who acted (none for the system).
+    #[schema(required = true)]
+    pub actor: Option<String>,
+    /// How: `api`, `ui`, `rule:{name}`, `hook:{key}`, …
+    #[schema(required = true)]
+    pub via: Option<String>,
+    /// The entity's name, or `$app` / `$roles` for definition and membership changes.
+    pub entity: String,
+    pub record_id: String,
+    /// The members of the event's kind.
+    #[serde(flatten)]
+    pub data: Map<String, Value>,
+}
+
+impl AuditEvent {
+    /// `event` as the trail answers it, about `record_id` of `entity`.
+    pub fn of(event: Event, entity: String, record_id: String) -> AuditEvent {
+        let Event {
+            id,
+            at,
+            kind,
+            actor,
+            via,
+            mut data,
+        } = event;
+        data.retain(|k, _| k != "entity" && k != "record_id");
+        AuditEvent {
+            id,
+            at,
+            kind,
+            actor,
+            via,
+            entity,
+            record_id,
+            data,
+        }
+    }
+}
+
+/// A page of an app's audit trail, newest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub data: Vec<AuditEvent>,
+    /// The `cursor` of the next page; none on the last.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
 
 /// Writes one audit event in the caller's transaction (or on its own).
 pub async fn write<C: trellis_store::Writes>(
@@ -61,7 +121,7 @@ impl Engine {
         app: &str,
         cursor: Option<&str>,
         limit: Option<u64>,
-    ) -> Result<Value, Error> {
+    ) -> Result<AuditPage, Error> {
         ctx.require_admin_to("read the audit trail")?;
         let name = Slug::from_path("app", app)?;
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
@@ -81,23 +141,23 @@ impl Engine {
             }
         }
         let rows = audit::of_app(&self.db.read, ctx.tenant_id(), &row.id, cursor, limit).await?;
-        let data: Vec<Value> = rows
+        let data = rows
             .iter()
             .map(|e| {
-                let mut j = crate::events::event_json(e, &fields);
                 let entity = entities
                     .get(&e.entity_id)
                     .cloned()
                     .unwrap_or_else(|| e.entity_id.clone());
-                j["entity"] = json!(entity);
-                j["record_id"] = json!(e.record_id);
-                j
+                Ok(AuditEvent::of(Event::of(e, &fields)?, entity, e.record_id.clone()))
             })
-            .collect();
+            .collect::<Result<Vec<_>, Error>>()?;
         let next = (rows.len() as u64 == limit)
             .then(|| rows.last().map(|e| e.id.clone()))
             .flatten();
-        Ok(json!({"data": data, "next_cursor": next}))
+        Ok(AuditPage {
+            data,
+            next_cursor: next,
+        })
     }
 
     /// Deletes events past each tenant's retention: those automation dispatched, and any more

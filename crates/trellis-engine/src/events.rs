@@ -1,12 +1,14 @@
 //! Writing and reading the event log: each committed change of a record leaves one event in its
 //! own transaction (history, audit trail and automation outbox at once).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use trellis_core::status::EventKind;
 use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_store::events::{self, EventRow};
+use utoipa::ToSchema;
 
 use crate::compiled::scripts::LoadedApp;
 
@@ -76,47 +78,69 @@ pub fn changes(entity: &CompiledEntity, old: &trellis_store::records::Row, new: 
     Value::Object(m)
 }
 
-/// An event as answered: field changes under the fields' current names.
-pub fn event_json(e: &EventRow, names: &HashMap<String, String>) -> Value {
-    event_json_without(e, names, &std::collections::HashSet::new())
+/// An event of a record's history or of an app's audit trail: these members, and those of its
+/// kind (`changes` as `{field: {from, to}}`, a stage move's `from`/`to`, an approval's, …).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// What happened (`created`, `updated`, `stage_changed`, `app_changed`, …).
+    pub kind: EventKind,
+    /// The user who acted (none for the system).
+    #[schema(required = true)]
+    pub actor: Option<String>,
+    /// How: `api`, `ui`, `rule:{name}`, `hook:{key}`, …
+    #[schema(required = true)]
+    pub via: Option<String>,
+    /// The members of the event's kind.
+    #[serde(flatten)]
+    pub data: Map<String, Value>,
 }
 
-/// An event as answered, leaving out the changes of fields (storage ids) the reader may not see.
-pub fn event_json_without(
-    e: &EventRow,
-    names: &HashMap<String, String>,
-    hidden: &std::collections::HashSet<String>,
-) -> Value {
-    let mut data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
-    if let Some(Value::Object(ch)) = data.get_mut("changes") {
-        ch.retain(|k, _| !hidden.contains(k));
-        let renamed: Map<String, Value> = std::mem::take(ch)
-            .into_iter()
-            .map(|(k, v)| {
-                let name = names.get(&k).cloned().unwrap_or(k);
-                let (from, to) = match v {
-                    Value::Array(mut pair) if pair.len() == 2 => {
-                        let to = pair.pop().unwrap_or(Value::Null);
-                        (pair.pop().unwrap_or(Value::Null), to)
-                    }
-                    other => (Value::Null, other),
-                };
-                (name, json!({"from": from, "to": to}))
-            })
-            .collect();
-        *ch = renamed;
+/// The members every event has, which its kind's members never replace.
+const FIXED: [&str; 5] = ["id", "at", "kind", "actor", "via"];
+
+impl Event {
+    /// An event as answered: field changes under the fields' current names.
+    pub fn of(e: &EventRow, names: &HashMap<String, String>) -> Result<Event, Error> {
+        Event::without(e, names, &HashSet::new())
     }
-    let mut out = json!({
-        "id": e.id,
-        "at": trellis_core::value::format_datetime(&e.at),
-        "kind": e.kind,
-        "actor": e.actor,
-        "via": e.via,
-    });
-    if let (Value::Object(o), Value::Object(d)) = (&mut out, data) {
-        for (k, v) in d {
-            o.insert(k, v);
+
+    /// An event as answered, leaving out the changes of fields (storage ids) the reader may not
+    /// see.
+    pub fn without(e: &EventRow, names: &HashMap<String, String>, hidden: &HashSet<String>) -> Result<Event, Error> {
+        let mut data = match serde_json::from_str::<Value>(&e.data) {
+            Ok(Value::Object(d)) => d,
+            _ => Map::new(),
+        };
+        if let Some(Value::Object(ch)) = data.get_mut("changes") {
+            ch.retain(|k, _| !hidden.contains(k));
+            let renamed: Map<String, Value> = std::mem::take(ch)
+                .into_iter()
+                .map(|(k, v)| {
+                    let name = names.get(&k).cloned().unwrap_or(k);
+                    let (from, to) = match v {
+                        Value::Array(mut pair) if pair.len() == 2 => {
+                            let to = pair.pop().unwrap_or(Value::Null);
+                            (pair.pop().unwrap_or(Value::Null), to)
+                        }
+                        other => (Value::Null, other),
+                    };
+                    (name, json!({"from": from, "to": to}))
+                })
+                .collect();
+            *ch = renamed;
         }
+        data.retain(|k, _| !FIXED.contains(&k.as_str()));
+        Ok(Event {
+            id: e.id.clone(),
+            at: trellis_core::value::format_datetime(&e.at),
+            kind: EventKind::parse(&e.kind)
+                .ok_or_else(|| Error::internal(format!("unknown event kind '{}' stored", e.kind)))?,
+            actor: e.actor.clone(),
+            via: e.via.clone(),
+            data,
+        })
     }
-    out
 }

@@ -1,7 +1,8 @@
 //! The tenant's settings: audit retention, the automation run limit, and the SMTP and SMS
 //! providers (their secrets write-only), read and replaced by administrators.
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use trellis_core::automation::SECRET_MASK;
 use trellis_core::value::now_micros;
 use trellis_core::{Error, FieldError};
@@ -18,35 +19,112 @@ pub const RUNS_KEY: &str = "automation_runs_per_minute";
 /// The provider settings and their secret member, answered masked.
 const PROVIDER_SECRETS: [(&str, &str); 2] = [("smtp", "password"), ("sms", "token")];
 
+/// How SMTP talks to the server: `starttls` (default), `tls` or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+/// The tenant's SMTP server, for the e-mail action.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 65535)]
+    pub port: Option<u16>,
+    /// `Name <address>` or an address.
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Answered as `********`; sent back so, the stored password stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<SmtpTls>,
+    /// Per SMTP command, 100 ms to 120 s (default 30 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 100, maximum = 120_000)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The tenant's SMS provider, for the SMS action.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// An http(s) URL.
+    #[schema(pattern = "^https?://")]
+    pub url: String,
+    /// Answered as `********`; sent back so, the stored token stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Per request, 100 ms to 60 s (default 10 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 100, maximum = 60_000)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The tenant's settings.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Settings {
+    /// Days audit events are kept; none: for ever.
+    #[schema(required = true)]
+    pub audit_retention_days: Option<i64>,
+    /// Rule runs the tenant's automation starts per minute at most.
+    pub automation_runs_per_minute: i64,
+    /// None: the e-mail action has no server.
+    #[schema(required = true)]
+    pub smtp: Option<SmtpSettings>,
+    /// None: the SMS action has no provider.
+    #[schema(required = true)]
+    pub sms: Option<SmsSettings>,
+}
+
+/// A stored provider setting as answered: its secret masked.
+fn provider<T: serde::de::DeserializeOwned>(key: &str, stored: Option<String>) -> Result<Option<T>, Error> {
+    let Some(text) = stored else { return Ok(None) };
+    serde_json::from_str::<Option<T>>(&text)
+        .map_err(|e| Error::internal(format!("the stored '{key}' setting cannot be read: {e}")))
+}
+
 impl Engine {
     /// The tenant's settings (administrators only); secrets (SMTP password, SMS token) answer
     /// as `"********"`.
-    pub async fn settings(&self, ctx: &TenantCtx) -> Result<Value, Error> {
+    pub async fn settings(&self, ctx: &TenantCtx) -> Result<Settings, Error> {
         ctx.require_admin_to("read settings")?;
         let get = |k: &'static str| trellis_store::settings::get(&self.db.read, ctx.tenant_id(), k);
         let days = get(RETENTION_KEY).await?;
         let runs = get(RUNS_KEY).await?.and_then(|d| d.parse::<i64>().ok());
-        let mut out = json!({
-            RETENTION_KEY: days.and_then(|d| d.parse::<i64>().ok()),
-            RUNS_KEY: runs.unwrap_or(crate::automation::dispatch::DEFAULT_RUNS_PER_MINUTE),
-        });
-        for (key, secret) in PROVIDER_SECRETS {
-            let mut v: Value = get(key)
-                .await?
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or(Value::Null);
-            if let Some(s) = v.get_mut(secret).filter(|s| !s.is_null()) {
-                *s = json!(SECRET_MASK);
+        let mask = |s: &mut Option<String>| {
+            if let Some(s) = s {
+                *s = SECRET_MASK.to_string();
             }
-            out[key] = v;
+        };
+        let mut smtp: Option<SmtpSettings> = provider("smtp", get("smtp").await?)?;
+        if let Some(s) = &mut smtp {
+            mask(&mut s.password);
         }
-        Ok(out)
+        let mut sms: Option<SmsSettings> = provider("sms", get("sms").await?)?;
+        if let Some(s) = &mut sms {
+            mask(&mut s.token);
+        }
+        Ok(Settings {
+            audit_retention_days: days.and_then(|d| d.parse::<i64>().ok()),
+            automation_runs_per_minute: runs.unwrap_or(crate::automation::dispatch::DEFAULT_RUNS_PER_MINUTE),
+            smtp,
+            sms,
+        })
     }
 
     /// Changes settings (administrators only): `audit_retention_days` 1–36500, or null to keep
     /// events for ever; `smtp` `{host, port?, from, username?, password?, tls?}` and `sms`
     /// `{url, token?, from?}` for the e-mail and SMS actions.
-    pub async fn put_settings(&self, ctx: &TenantCtx, body: &Value) -> Result<Value, Error> {
+    pub async fn put_settings(&self, ctx: &TenantCtx, body: &Value) -> Result<Settings, Error> {
         ctx.require_admin_to("change settings")?;
         let obj = body
             .as_object()
@@ -128,13 +206,13 @@ impl Engine {
 
     /// Checks an `smtp` or `sms` setting the way the actions will read it.
     fn check_provider(key: &str, v: &Value, errors: &mut Vec<FieldError>) {
-        use crate::automation::actions::{email::SmtpSettings, sms::SmsSettings};
+        use crate::automation::actions::{email, sms};
         if v.is_null() {
             return;
         }
         let parsed = match key {
-            "smtp" => serde_json::from_value::<SmtpSettings>(v.clone()).map(|_| ()),
-            _ => serde_json::from_value::<SmsSettings>(v.clone()).map(|_| ()),
+            "smtp" => serde_json::from_value::<email::SmtpSettings>(v.clone()).map(|_| ()),
+            _ => serde_json::from_value::<sms::SmsSettings>(v.clone()).map(|_| ()),
         };
         // What the actions use: 100 ms up to 60 s (SMS) or 120 s (SMTP); refused outside, not clamped.
         let most = if key == "smtp" { 120_000 } else { 60_000 };

@@ -1398,23 +1398,31 @@ export interface components {
             min?: number;
             field?: components["schemas"]["Slug"];
         };
-        /** @description An event of an app's audit trail: an `EventBody` with the entity and record. */
-        AuditEventBody: {
+        /**
+         * @description An event of an app's audit trail: an event (as in a record's history) with the entity and
+         *     record it is about.
+         */
+        AuditEvent: {
             id: string;
             /** Format: date-time */
             at: string;
+            /** @description What happened (`created`, `updated`, `stage_changed`, `app_changed`, …). */
             kind: components["schemas"]["EventKind"];
-            actor?: string | null;
-            via?: string | null;
+            /** @description The user who acted (none for the system). */
+            actor: string | null;
+            /** @description How: `api`, `ui`, `rule:{name}`, `hook:{key}`, … */
+            via: string | null;
             /** @description The entity's name, or `$app` / `$roles` for definition and membership changes. */
             entity: string;
             record_id: string;
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A page of the audit trail, newest first. */
+        /** @description A page of an app's audit trail, newest first. */
         AuditPage: {
-            data: components["schemas"]["AuditEventBody"][];
+            data: components["schemas"]["AuditEvent"][];
             /** @description The `cursor` of the next page; none on the last. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /** @description The board of an entity's pipeline. */
         Board: {
@@ -1450,17 +1458,17 @@ export interface components {
             /** @description The stages the caller may move these records to. */
             may_move_to: string[];
         };
+        /** @description A record to delete in a bulk request: its id, or its id and the version it must be at. */
+        BulkDelete: string | components["schemas"]["VersionedId"];
         /** @description What a bulk request did. */
-        BulkAnswer: {
-            /** @description The created records, in the order sent. */
+        BulkOut: {
+            /** @description The created records, in the order sent (their schema is in the app's document). */
             created: Record<string, never>[];
             /** @description The updated records, in the order sent. */
             updated: Record<string, never>[];
             /** @description Ids of the deleted records. */
             deleted: string[];
         };
-        /** @description A record to delete in a bulk request: its id, or its id and the version it must be at. */
-        BulkDelete: string | components["schemas"]["VersionedId"];
         /** @description Records to create, update and delete together (at most 1000 operations in all). */
         BulkRequest: {
             /** @description New records (their schema is in the app's document). */
@@ -1594,24 +1602,26 @@ export interface components {
                 [key: string]: components["schemas"]["FieldAccess"];
             };
         };
-        /** @description The event an accepted request wrote; the rules run from it. */
-        EventAccepted: {
-            event: string;
-        };
         /**
-         * @description An event of the audit trail or of a record's history: these members, and those of its kind
-         *     (`changes` as `{field: {from, to}}`, a stage move's `from`/`to`, an approval's, …).
+         * @description An event of a record's history or of an app's audit trail: these members, and those of its
+         *     kind (`changes` as `{field: {from, to}}`, a stage move's `from`/`to`, an approval's, …).
          */
-        EventBody: {
+        Event: {
             id: string;
             /** Format: date-time */
             at: string;
             /** @description What happened (`created`, `updated`, `stage_changed`, `app_changed`, …). */
             kind: components["schemas"]["EventKind"];
             /** @description The user who acted (none for the system). */
-            actor?: string | null;
+            actor: string | null;
             /** @description How: `api`, `ui`, `rule:{name}`, `hook:{key}`, … */
-            via?: string | null;
+            via: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description The event an accepted request wrote; the rules run from it. */
+        EventAccepted: {
+            event: string;
         };
         /**
          * @description What an event (of a record's history, of the audit trail, or that starts rules) records.
@@ -1772,7 +1782,7 @@ export interface components {
             message: components["schemas"]["Label"];
         };
         /** @description What a handover moved. */
-        HandoverBody: {
+        HandoverOut: {
             /**
              * Format: int64
              * @description Records moved in all.
@@ -1796,9 +1806,9 @@ export interface components {
         };
         /** @description A page of a record's history, oldest first. */
         HistoryPage: {
-            data: components["schemas"]["EventBody"][];
+            data: components["schemas"]["Event"][];
             /** @description The `cursor` of the next page; none on the last. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /** @description A page of the caller's inbox and how many are unread in all. */
         Inbox: {
@@ -2622,19 +2632,19 @@ export interface components {
             current: boolean;
         };
         /** @description The tenant's settings. */
-        SettingsBody: {
+        Settings: {
             /**
              * Format: int64
              * @description Days audit events are kept; none: for ever.
              */
-            audit_retention_days?: number | null;
+            audit_retention_days: number | null;
             /**
              * Format: int64
              * @description Rule runs the tenant's automation starts per minute at most.
              */
             automation_runs_per_minute: number;
-            smtp?: components["schemas"]["SmtpSettings"] | null;
-            sms?: components["schemas"]["SmsSettings"] | null;
+            smtp: components["schemas"]["SmtpSettings"] | null;
+            sms: components["schemas"]["SmsSettings"] | null;
         };
         /** @description A change of settings: a member left out keeps its value. */
         SettingsRequest: {
@@ -5588,7 +5598,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HandoverBody"];
+                    "application/json": components["schemas"]["HandoverOut"];
                 };
             };
             /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
@@ -8939,7 +8949,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BulkAnswer"];
+                    "application/json": components["schemas"]["BulkOut"];
                 };
             };
             /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
@@ -10507,7 +10517,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SettingsBody"];
+                    "application/json": components["schemas"]["Settings"];
                 };
             };
             401: {
@@ -10566,7 +10576,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SettingsBody"];
+                    "application/json": components["schemas"]["Settings"];
                 };
             };
             /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */

@@ -15,7 +15,6 @@ use crate::extract::{Body, Caller, etag, if_match, not_an_object, optional_json}
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 use crate::routes::apps::{AppChange, ChangeQuery, changed};
-use crate::routes::audit::EventBody;
 use trellis_core::pipeline::PipelineDef;
 
 type EntityPath = web::Path<(String, String)>;
@@ -180,19 +179,10 @@ pub struct HistoryQuery {
     limit: Option<u64>,
 }
 
-/// A page of a record's history, oldest first.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct HistoryPage {
-    data: Vec<EventBody>,
-    /// The `cursor` of the next page; none on the last.
-    next_cursor: Option<String>,
-}
-
 /// A record's history, oldest first: creation, field changes (from → to), stage moves with the
 /// time spent in the stage left, approvals and votes, SLA breaches, deletion.
 #[utoipa::path(tag = "pipelines", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), HistoryQuery),
-    responses((status = 200, description = "A page of the history", body = HistoryPage), (status = 404, body = Problem)))]
+    responses((status = 200, description = "A page of the history", body = trellis_engine::pipelines::HistoryPage), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}/{id}/history")]
 pub async fn get_history(
     engine: web::Data<Engine>,

@@ -122,23 +122,9 @@ pub struct BulkRequest {
     delete: Option<Vec<BulkDelete>>,
 }
 
-/// What a bulk request did.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the answer the engine builds
-pub struct BulkAnswer {
-    /// The created records, in the order sent.
-    #[schema(value_type = Vec<Object>)]
-    created: Vec<Value>,
-    /// The updated records, in the order sent.
-    #[schema(value_type = Vec<Object>)]
-    updated: Vec<Value>,
-    /// Ids of the deleted records.
-    deleted: Vec<String>,
-}
-
 /// Create, update and delete records in one transaction: all or nothing.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path)), request_body = BulkRequest,
-    responses((status = 200, description = "What was done", body = BulkAnswer),
+    responses((status = 200, description = "What was done", body = trellis_engine::records::BulkOut),
         (status = 412, description = "An update or delete names a version the record is no longer at", body = Problem), (status = 422, body = Problem)))]
 #[post("/data/{app}/{entity}/bulk")]
 pub async fn bulk_records(

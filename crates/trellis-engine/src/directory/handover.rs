@@ -1,5 +1,8 @@
 //! Handover: when someone leaves, their records go to others, round-robin, in one transaction.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::{Value, json};
 use trellis_core::query::{Filter, Op, parse_filter};
 use trellis_core::status::EventKind;
@@ -14,12 +17,21 @@ use crate::context::TenantCtx;
 /// Most users records may be handed to at once.
 pub const MAX_RECIPIENTS: usize = 100;
 
+/// What a handover moved.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HandoverOut {
+    /// Records moved in all.
+    pub moved: u64,
+    /// Records each receiver got, by user id.
+    pub by_owner: BTreeMap<String, u64>,
+}
+
 impl Engine {
     /// `POST /apps/{app}/handover {from, to: [..], entities?, filter?}` (administrators only):
     /// the records `from` owns (of the given entities, matching the filter) get new owners from
     /// `to` in turn, all or nothing; each change is an `updated` event and every new owner is
     /// told how many records they received. Answers `{moved, by_owner}`.
-    pub async fn handover(&self, ctx: &TenantCtx, app: &str, body: &Value) -> Result<Value, Error> {
+    pub async fn handover(&self, ctx: &TenantCtx, app: &str, body: &Value) -> Result<HandoverOut, Error> {
         ctx.require_admin_to("hand records over")?;
         let app = self.compiled_app(ctx, app).await?;
         let obj = body
@@ -190,8 +202,9 @@ impl Engine {
             .await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
-        let per: serde_json::Map<String, Value> =
-            to.iter().zip(&by_owner).map(|(u, c)| (u.clone(), json!(c))).collect();
-        Ok(json!({"moved": n, "by_owner": per}))
+        Ok(HandoverOut {
+            moved: n as u64,
+            by_owner: to.iter().zip(&by_owner).map(|(u, c)| (u.clone(), *c as u64)).collect(),
+        })
     }
 }

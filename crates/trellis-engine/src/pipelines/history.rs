@@ -1,7 +1,7 @@
 //! A record's history as its reader may see it: field changes, stage moves with time in
 //! stage, approvals and SLA breaches, oldest first.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 use trellis_core::Error;
 use trellis_core::permissions::Right;
 use trellis_store::events;
@@ -9,6 +9,16 @@ use trellis_store::records::{self};
 
 use crate::Engine;
 use crate::context::TenantCtx;
+use crate::events::Event;
+
+/// A page of a record's history, oldest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryPage {
+    pub data: Vec<Event>,
+    /// The `cursor` of the next page; none on the last.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
 
 impl Engine {
     /// A record's history: every event oldest first (field changes, stage moves with time in
@@ -21,7 +31,7 @@ impl Engine {
         id: &str,
         after: Option<&str>,
         limit: Option<u64>,
-    ) -> Result<Value, Error> {
+    ) -> Result<HistoryPage, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = crate::records::entity_of(&app, entity)?.clone();
         let id = crate::records::check_id(id)?;
@@ -51,22 +61,25 @@ impl Engine {
             .iter()
             .map(|f| (f.storage_id().to_string(), f.name.to_string()))
             .collect();
-        let data: Vec<Value> = rows
+        let data = rows
             .iter()
             .filter(|e| e.entity_id == entity.def.storage_id().as_str())
             .map(|e| {
-                let mut j = crate::events::event_json_without(e, &names, &hidden);
-                if let Some(r) = j.get_mut("record") {
+                let mut event = Event::without(e, &names, &hidden)?;
+                if let Some(r) = event.data.get_mut("record") {
                     access.redact(r);
                 }
-                j
+                Ok(event)
             })
-            .collect();
+            .collect::<Result<Vec<_>, Error>>()?;
         let next = if rows.len() as u64 == limit {
             rows.last().map(|e| e.id.clone())
         } else {
             None
         };
-        Ok(json!({ "data": data, "next_cursor": next }))
+        Ok(HistoryPage {
+            data,
+            next_cursor: next,
+        })
     }
 }

@@ -12,6 +12,7 @@ mod transition;
 
 pub use approval::{Approval, Vote};
 pub use board::{Board, BoardColumn};
+pub use history::HistoryPage;
 pub use reconcile::reconcile;
 pub use sla::{StageEntry, entry_values, sla_due, start_timer};
 pub use transition::{NextMove, NextMoves, TransitionOut, hidden_requirement};

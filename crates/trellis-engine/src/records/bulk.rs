@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use serde::Serialize;
 use serde_json::Value;
 use trellis_core::permissions::Right;
 use trellis_core::{Error, ErrorCode, FieldError};
@@ -14,10 +15,23 @@ use crate::context::TenantCtx;
 
 use super::*;
 
+/// What a bulk request did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BulkOut {
+    /// The created records, in the order sent (their schema is in the app's document).
+    #[schema(value_type = Vec<Object>)]
+    pub created: Vec<Value>,
+    /// The updated records, in the order sent.
+    #[schema(value_type = Vec<Object>)]
+    pub updated: Vec<Value>,
+    /// Ids of the deleted records.
+    pub deleted: Vec<String>,
+}
+
 impl Engine {
     /// Creates, updates and deletes in one transaction: all or nothing. Errors name the operation
     /// (`create[2].amount`).
-    pub async fn bulk(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<Value, Error> {
+    pub async fn bulk(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<BulkOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
         let obj = body
@@ -213,7 +227,7 @@ impl Engine {
                     self.delete_in(&tx, ctx, app, entity, guard, id, *version)
                         .await
                         .map_err(|e| prefix_error(e, &format!("delete[{i}]")))?;
-                    deleted.push(Value::String(id.clone()));
+                    deleted.push(id.clone());
                 }
                 tx.commit().await.map_err(StoreError::from)?;
                 Ok((created, updated, deleted))
@@ -223,6 +237,10 @@ impl Engine {
         if created.len() + updated.len() + deleted.len() >= crate::records::stats::LARGE_WRITE {
             self.stats.refresh_soon(&self.db, &entity.table);
         }
-        Ok(serde_json::json!({"created": created, "updated": updated, "deleted": deleted}))
+        Ok(BulkOut {
+            created,
+            updated,
+            deleted,
+        })
     }
 }

@@ -12,6 +12,7 @@ pub mod stats;
 mod veil;
 mod write;
 
+pub use bulk::BulkOut;
 pub use read::ListParams;
 pub use shape::{ListOut, Page, record_json};
 use std::sync::Arc;
