@@ -217,6 +217,61 @@ pub fn checked<T: serde::de::DeserializeOwned + serde::Serialize>(raw: serde_jso
     }
 }
 
+/// A merge patch (or a request the use case reads as JSON) of a documented type with
+/// `#[serde(deny_unknown_fields)]`: a member of the body the type does not take answers 422
+/// `unknown_field` before anything is written. A body of the type goes to the use case as the
+/// type writes it; one whose values do not fit the type goes as sent, and the use case answers
+/// every problem of it at once (a definition part is checked whole against its schema).
+pub fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(
+    raw: serde_json::Value,
+) -> Result<serde_json::Value, ApiError> {
+    let members = members_of::<T>();
+    if let Some(k) = raw
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !members.contains(&k.as_str())))
+    {
+        return Err(ApiError(Error::validation(vec![trellis_core::FieldError::new(
+            trellis_core::names::truncate(k, 64),
+            "unknown_field",
+            "not a member of this body",
+        )])));
+    }
+    Ok(match serde_json::from_value::<T>(raw.clone()) {
+        Ok(t) => serde_json::to_value(t).unwrap_or(raw),
+        Err(_) => raw,
+    })
+}
+
+/// The members a struct deserializes from (their names in JSON), as its derived `Deserialize`
+/// declares them.
+fn members_of<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor, value::Error as DeError};
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = DeError;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, DeError> {
+            Err(DeError::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, DeError> {
+            *self.0 = fields;
+            Err(DeError::custom("probed"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut members: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut members));
+    members
+}
+
 /// A JSON body that may be left out (empty or `null`): `None` then. A body that is there must be of the
 /// type, as with `web::Json` (a member it does not take is refused, never ignored).
 pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
@@ -256,4 +311,33 @@ pub fn not_an_object(v: &serde_json::Value) -> Error {
         serde_json::Value::Object(_) => "an object",
     };
     Error::bad_field("body", FieldCode::Type, format!("must be a JSON object, not {kind}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct Patch {
+        #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+        note: Option<Option<String>>,
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+        kind: Option<u8>,
+    }
+
+    #[test]
+    fn a_typed_body_refuses_members_its_type_lacks_and_keeps_null() {
+        assert_eq!(members_of::<Patch>(), ["note", "type"]);
+        let refused = typed::<Patch>(json!({"note": "x", "colour": 1})).unwrap_err().0;
+        assert_eq!(refused.errors[0].field, "colour");
+        assert_eq!(refused.errors[0].code, "unknown_field");
+        assert_eq!(typed::<Patch>(json!({"note": null})).unwrap(), json!({"note": null}));
+        assert_eq!(typed::<Patch>(json!({"type": 3})).unwrap(), json!({"type": 3}));
+        // A value that does not fit goes on as sent, for the use case to name.
+        assert_eq!(typed::<Patch>(json!({"type": "x"})).unwrap(), json!({"type": "x"}));
+    }
 }

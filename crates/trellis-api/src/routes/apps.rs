@@ -14,7 +14,7 @@ use trellis_engine::Engine;
 use trellis_engine::apps::{AppOut, ChangeOptions};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Admin, Caller, Def, JsonObject, etag, if_match};
+use crate::extract::{Admin, Caller, Def, JsonObject, double_option, etag, if_match, typed};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 
@@ -25,100 +25,146 @@ use crate::routes::List;
 /// A change to an app's definition (RFC 7396 merge patch): keys left out stay, `null` removes
 /// an optional one. Entities have their own endpoints; so do roles, rules and views, one at a
 /// time (a list here replaces the whole list: send `If-Match`).
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct AppPatch {
     /// The app's own name (an app cannot be renamed).
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    name: Option<Slug>,
+    name: Option<Option<Slug>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    label: Option<Label>,
-    description: Option<Label>,
+    label: Option<Option<Label>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    description: Option<Option<Label>>,
     /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 100)]
-    roles: Option<Vec<RoleDef>>,
+    roles: Option<Option<Vec<RoleDef>>>,
     /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 500)]
-    rules: Option<Vec<RuleDef>>,
+    rules: Option<Option<Vec<RuleDef>>>,
     /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 200)]
-    views: Option<Vec<trellis_core::view::ViewDef>>,
+    views: Option<Option<Vec<trellis_core::view::ViewDef>>>,
+    /// Not changed here (422 `read_only`): entities have their own endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    entities: Option<Value>,
 }
 
 /// A change to an entity (RFC 7396 merge patch): keys left out stay, `null` removes an optional
 /// one. Renaming is metadata only; fields have their own endpoints.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct EntityPatch {
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    name: Option<Slug>,
+    name: Option<Option<Slug>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    label: Option<Label>,
-    description: Option<Label>,
-    title_field: Option<Slug>,
+    label: Option<Option<Label>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    description: Option<Option<Label>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    title_field: Option<Option<Slug>>,
     /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 100)]
-    validations: Option<Vec<ValidationRule>>,
-    pipeline: Option<PipelineDef>,
+    validations: Option<Option<Vec<ValidationRule>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pipeline: Option<Option<PipelineDef>>,
     /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 16)]
-    indexes: Option<Vec<IndexDef>>,
+    indexes: Option<Option<Vec<IndexDef>>>,
+    /// Not changed here (422 `read_only`): fields have their own endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    fields: Option<Value>,
+    /// Not changed here (422 `read_only`): the storage id is the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    id: Option<Value>,
 }
 
 /// A change to a field (RFC 7396 merge patch): keys left out stay, `null` removes an optional
 /// one. See `FieldDef` for what each key means.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct FieldPatch {
     /// The field's own storage id (a field read with GET may be sent back); it cannot change.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    id: Option<StorageId>,
+    id: Option<Option<StorageId>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    name: Option<Slug>,
+    name: Option<Option<Slug>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    label: Option<Label>,
+    label: Option<Option<Label>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[serde(rename = "type")]
     #[schema(nullable = false)]
-    field_type: Option<FieldType>,
+    field_type: Option<Option<FieldType>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    required: Option<bool>,
+    required: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    unique: Option<bool>,
+    unique: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    indexed: Option<bool>,
-    default: Option<Value>,
+    indexed: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    default: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = nullable_bound)]
-    min: Option<Value>,
+    min: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = nullable_bound)]
-    max: Option<Value>,
+    max: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0, maximum = 1000000)]
-    min_length: Option<u32>,
+    min_length: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 1000000)]
-    max_length: Option<u32>,
+    max_length: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 500)]
-    pattern: Option<String>,
+    pattern: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0, maximum = 6)]
-    scale: Option<u8>,
+    scale: Option<Option<u8>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^[A-Z]{3}$")]
-    currency: Option<String>,
+    currency: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_items = 1, max_items = 500)]
-    options: Option<Vec<SelectOption>>,
-    target: Option<Slug>,
+    options: Option<Option<Vec<SelectOption>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    target: Option<Option<Slug>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 100)]
-    format: Option<String>,
+    format: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_items = 1, max_items = 50)]
-    accept: Option<Vec<String>>,
+    accept: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 100)]
-    max_files: Option<u32>,
-    help: Option<Label>,
+    max_files: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    help: Option<Option<Label>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 4000)]
-    required_if: Option<String>,
+    required_if: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 4000)]
-    formula: Option<String>,
-    rollup: Option<Rollup>,
+    formula: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    rollup: Option<Option<Rollup>>,
 }
 
 /// A bound in a field patch: a number, an ISO date or date-time, or `null` to remove it.
@@ -174,21 +220,23 @@ pub enum ScriptKind {
 }
 
 /// A script to compile and run on a sample record.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct ScriptCheck {
     /// An entity of the app.
     entity: Slug,
     /// The Rhai source.
     script: String,
     /// Default `condition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     kind: Option<ScriptKind>,
     /// Sample values of the record by field name (as a client writes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     record: Option<Map<String, Value>>,
     /// Sample related records by relation name, as they would be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     related: Option<Map<String, Value>>,
 }
@@ -292,6 +340,9 @@ pub async fn patch_app(
     q: web::Query<ChangeQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
+    // An administrator's: anyone else learns nothing from how the body would be judged.
+    caller.0.require_admin()?;
+    let body = typed::<AppPatch>(body.into_inner())?;
     let change = engine.patch_app(&caller.0, &app, &body, q.opts(&req)?).await?;
     changed(&engine, &caller, &app, change).await
 }
@@ -393,6 +444,8 @@ pub async fn patch_entity(
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
+    caller.0.require_admin()?;
+    let body = typed::<EntityPatch>(body.into_inner())?;
     let change = engine
         .patch_entity(&caller.0, &app, &entity, &body, q.opts(&req)?)
         .await?;
@@ -471,6 +524,8 @@ pub async fn patch_field(
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, field) = path.into_inner();
+    caller.0.require_admin()?;
+    let body = typed::<FieldPatch>(body.into_inner())?;
     let change = engine
         .patch_field(&caller.0, &app, &entity, &field, &body, q.opts(&req)?)
         .await?;
@@ -506,6 +561,7 @@ pub async fn check_script(
     app: web::Path<String>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
+    let body = typed::<ScriptCheck>(body.into_inner())?;
     let out = engine.check_script(&caller.0, &app, &body).await?;
     let out: ScriptResult = serde_json::from_value(out).map_err(|e| Error::internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(out))

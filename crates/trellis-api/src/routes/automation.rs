@@ -10,32 +10,38 @@ use utoipa::{IntoParams, ToSchema};
 use trellis_core::automation::RuleDef;
 use trellis_engine::apps::rules::RuleEntry;
 
-use crate::extract::{Admin, Body, Caller, Def, JsonObject};
+use crate::extract::{Admin, Body, Caller, Def, JsonObject, double_option, typed};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::List;
 use crate::routes::apps::{AppChange, ChangeQuery, changed, versioned};
 
 /// A change to a rule (RFC 7396 merge patch): keys left out stay, `null` removes an optional
 /// one, e.g. `{"enabled": false}`. A rule keeps its name (its runs are kept under it).
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct RulePatch {
     /// The rule's own name.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    name: Option<trellis_core::Slug>,
-    label: Option<trellis_core::Label>,
+    name: Option<Option<trellis_core::Slug>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    label: Option<Option<trellis_core::Label>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    enabled: Option<bool>,
+    enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    trigger: Option<trellis_core::automation::Trigger>,
+    trigger: Option<Option<trellis_core::automation::Trigger>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 4000)]
-    condition: Option<String>,
+    condition: Option<Option<String>>,
     /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, min_items = 1, max_items = 20)]
-    actions: Option<Vec<trellis_core::automation::ActionDef>>,
+    actions: Option<Option<Vec<trellis_core::automation::ActionDef>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 20)]
-    max_attempts: Option<u32>,
+    max_attempts: Option<Option<u32>>,
 }
 
 type RulePath = web::Path<(String, String)>;
@@ -107,6 +113,9 @@ pub async fn patch_rule(
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
     let (app, rule) = path.into_inner();
+    // An administrator's: anyone else learns nothing from how the body would be judged.
+    caller.0.require_admin()?;
+    let body = typed::<RulePatch>(body.into_inner())?;
     let change = engine.patch_rule(&caller.0, &app, &rule, &body, q.opts(&req)?).await?;
     changed(&engine, &caller, &app, change).await
 }

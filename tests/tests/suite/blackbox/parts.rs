@@ -806,7 +806,71 @@ async fn a_new_part_answers_every_problem_at_once(backend: Backend) {
     );
 }
 
+/// A merge patch is read as its type: a member the type does not take is refused (422
+/// `unknown_field` naming it) on each patch route, and nothing is written; a patch of the type,
+/// `null` removing a member, applies.
+async fn a_merge_patch_with_a_member_its_type_lacks_changes_nothing(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(crm()).await;
+    let patches = [
+        ("/api/v1/apps/crm", json!({"label": {"en": "Changed"}, "colour": "red"})),
+        (
+            "/api/v1/apps/crm/entities/deal",
+            json!({"label": {"en": "Changed"}, "colour": "red"}),
+        ),
+        (
+            "/api/v1/apps/crm/entities/deal/fields/title",
+            json!({"label": {"en": "Changed"}, "colour": "red"}),
+        ),
+        (
+            "/api/v1/apps/crm/rules/title_watch",
+            json!({"enabled": false, "colour": "red"}),
+        ),
+    ];
+    for (path, body) in patches {
+        let r = app.patch(path, body).await.expect_problem(422, "validation_failed");
+        assert_eq!(
+            r.errors(),
+            [("colour".to_string(), "unknown_field".to_string())],
+            "{path}"
+        );
+        // An unknown member inside a member's value is refused too, with the whole definition.
+        let r = app
+            .patch(path, json!({"label": {"en": "Changed", "colour": "red"}}))
+            .await;
+        assert_eq!(r.status, 422, "{path}: {}", r.text);
+    }
+    assert_eq!(version(&app).await, 1, "nothing was written");
+    let def = app.get("/api/v1/apps/crm").await.expect(200).body;
+    assert_eq!(def["label"], json!({"en": "CRM"}));
+    assert_eq!(def["entities"][0]["label"], json!({"en": "Deal"}), "{def}");
+    assert_eq!(def["entities"][0]["fields"][0]["label"], json!({"en": "Title"}));
+    let rule = app.get("/api/v1/apps/crm/rules/title_watch").await.expect(200).body;
+    assert_ne!(rule["enabled"], json!(false), "{rule}");
+    // The script checker's body too.
+    let r = app
+        .post(
+            "/api/v1/apps/crm/scripts/check",
+            json!({"entity": "deal", "script": "1", "colour": "red"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(r.errors(), [("colour".to_string(), "unknown_field".to_string())]);
+
+    // A patch of the type applies; `null` removes an optional member.
+    app.patch("/api/v1/apps/crm", json!({"description": {"en": "Deals"}}))
+        .await
+        .expect(200);
+    let r = app
+        .patch("/api/v1/apps/crm", json!({"description": null}))
+        .await
+        .expect(200);
+    assert_eq!(r.body["version"], 3);
+    assert!(r.body["app"].get("description").is_none(), "{}", r.text);
+}
+
 on_both!(
+    a_merge_patch_with_a_member_its_type_lacks_changes_nothing,
     a_new_part_answers_every_problem_at_once,
     roles_are_added_read_replaced_and_removed_one_at_a_time,
     two_editors_of_one_version_cannot_drop_each_others_role,
