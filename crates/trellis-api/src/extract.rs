@@ -232,7 +232,7 @@ pub fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(
     {
         return Err(ApiError(Error::validation(vec![trellis_core::FieldError::new(
             trellis_core::names::truncate(k, 64),
-            "unknown_field",
+            FieldCode::UnknownField,
             "not a member of this body",
         )])));
     }

@@ -7,6 +7,7 @@
 //! so automation never sees them.
 
 use std::collections::HashMap;
+use trellis_core::error::FieldCode;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -115,6 +116,7 @@ pub async fn write<C: trellis_store::Writes>(
 impl Engine {
     /// An app's audit trail (administrators only): record events and metadata events, newest
     /// first, paged by `cursor` (the last event id of the page before).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn app_audit(
         &self,
         ctx: &TenantCtx,
@@ -129,7 +131,7 @@ impl Engine {
             .ok_or_else(|| Error::not_found(format!("app '{name}' does not exist")))?;
         let limit = limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
-            return Err(Error::bad_field("limit", "range", "must be 1 to 1000"));
+            return Err(Error::bad_field("limit", FieldCode::Range, "must be 1 to 1000"));
         }
         let def = crate::compiled::parse_stored(&row)?;
         let mut fields: HashMap<String, String> = HashMap::new();

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trellis_core::automation::SECRET_MASK;
+use trellis_core::error::FieldCode;
 use trellis_core::value::now_micros;
 use trellis_core::{Error, FieldError};
 use trellis_store::StoreError;
@@ -95,6 +96,7 @@ fn provider<T: serde::de::DeserializeOwned>(key: &str, stored: Option<String>) -
 impl Engine {
     /// The tenant's settings (administrators only); secrets (SMTP password, SMS token) answer
     /// as `"********"`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn settings(&self, ctx: &TenantCtx) -> Result<Settings, Error> {
         ctx.require_admin_to("read settings")?;
         let get = |k: &'static str| trellis_store::settings::get(&self.db.read, ctx.tenant_id(), k);
@@ -124,6 +126,7 @@ impl Engine {
     /// Changes settings (administrators only): `audit_retention_days` 1–36500, or null to keep
     /// events for ever; `smtp` `{host, port?, from, username?, password?, tls?}` and `sms`
     /// `{url, token?, from?}` for the e-mail and SMS actions.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn put_settings(&self, ctx: &TenantCtx, body: &Value) -> Result<Settings, Error> {
         ctx.require_admin_to("change settings")?;
         let obj = body
@@ -142,7 +145,7 @@ impl Engine {
                 None => {
                     errors.push(FieldError::new(
                         RUNS_KEY,
-                        "range",
+                        FieldCode::Range,
                         "must be a whole number, 1 to 10000000",
                     ));
                     None
@@ -155,7 +158,7 @@ impl Engine {
         {
             errors.push(FieldError::new(
                 trellis_core::names::truncate(k, 64),
-                "unknown_field",
+                FieldCode::UnknownField,
                 "not a setting",
             ));
         }
@@ -167,7 +170,7 @@ impl Engine {
                 None => {
                     errors.push(FieldError::new(
                         RETENTION_KEY,
-                        "range",
+                        FieldCode::Range,
                         "must be a whole number of days, 1 to 36500",
                     ));
                     None
@@ -221,18 +224,18 @@ impl Engine {
         {
             errors.push(FieldError::new(
                 format!("{key}.timeout_ms"),
-                "out_of_range",
+                FieldCode::OutOfRange,
                 format!("from 100 to {most} milliseconds"),
             ));
         }
         if let Err(e) = parsed {
-            errors.push(FieldError::new(key, "invalid", e.to_string()));
+            errors.push(FieldError::new(key, FieldCode::Invalid, e.to_string()));
         } else if key == "sms"
             && !v["url"]
                 .as_str()
                 .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
         {
-            errors.push(FieldError::new("sms.url", "invalid", "an http(s) URL"));
+            errors.push(FieldError::new("sms.url", FieldCode::Invalid, "an http(s) URL"));
         }
     }
 }

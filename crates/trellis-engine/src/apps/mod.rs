@@ -6,6 +6,7 @@ pub mod parts;
 pub mod rules;
 
 use std::sync::Arc;
+use trellis_core::error::FieldCode;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -149,7 +150,7 @@ fn no_key(body: &Map<String, Value>, key: &str, what: &str) -> Result<(), Error>
     if body.contains_key(key) {
         return Err(Error::validation(vec![FieldError::new(
             key,
-            "read_only",
+            FieldCode::ReadOnly,
             format!("{what} cannot be changed here"),
         )]));
     }
@@ -158,6 +159,7 @@ fn no_key(body: &Map<String, Value>, key: &str, what: &str) -> Result<(), Error>
 
 impl Engine {
     /// The apps of the tenant, each as the caller may read it ([`Engine::def_for`]).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_apps(&self, ctx: &TenantCtx) -> Result<Vec<AppOut>, Error> {
         let rows = system::apps_of(&self.db.read, ctx.tenant_id()).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -170,6 +172,7 @@ impl Engine {
 
     /// An app as the caller may read it: secrets masked, and for members of a guarded app
     /// without the fields hidden from them ([`Engine::def_for`]).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn get_app(&self, ctx: &TenantCtx, app: &str) -> Result<AppOut, Error> {
         let name = Slug::from_path("app", app)?;
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str())
@@ -181,6 +184,7 @@ impl Engine {
 
     /// The OpenAPI document of an app's record API as the caller may use it: every entity
     /// through the caller's view, so a field hidden from them is not named.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn app_openapi(&self, ctx: &TenantCtx, app: &str) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
         if ctx.is_admin() || !trellis_core::permissions::is_guarded(&app.def) {
@@ -207,6 +211,7 @@ impl Engine {
     }
 
     /// Creates an app from a definition (entities included, if any).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_app(&self, ctx: &TenantCtx, mut def: AppDef) -> Result<AppOut, Error> {
         ctx.require_admin()?;
         // A new app has no storage yet: every id is the server's to give.
@@ -231,7 +236,7 @@ impl Engine {
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
         system::insert_app(&tx, &row).await.map_err(|e| match e {
             StoreError::Unique(_) => Error::conflict(format!("an app named '{}' exists", def.name))
-                .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]),
+                .with_errors(vec![FieldError::new("name", FieldCode::Duplicate, "is taken")]),
             other => other.into(),
         })?;
         system::insert_app_version(&tx, &row.id, 1, &definition, Some(ctx.user_id()), now).await?;
@@ -245,6 +250,7 @@ impl Engine {
     }
 
     /// Deletes an app with all its tables and records.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn delete_app(&self, ctx: &TenantCtx, app: &str) -> Result<(), Error> {
         ctx.require_admin()?;
         let name = Slug::from_path("app", app)?;
@@ -268,6 +274,7 @@ impl Engine {
     }
 
     /// Applies an edit to an app's definition: validate, plan, apply, store the new version.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn change_app<F>(
         &self,
         ctx: &TenantCtx,
@@ -381,6 +388,7 @@ impl Engine {
     }
 
     /// PATCH of an app: label and description (the name is its address and stays).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn patch_app(
         &self,
         ctx: &TenantCtx,
@@ -401,7 +409,7 @@ impl Engine {
             if patched.name.as_str() != app_name {
                 return Err(Error::validation(vec![FieldError::new(
                     "name",
-                    "read_only",
+                    FieldCode::ReadOnly,
                     "an app cannot be renamed",
                 )]));
             }
@@ -412,6 +420,7 @@ impl Engine {
     }
 
     /// Adds an entity (with its fields, if given).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn create_entity(
         &self,
         ctx: &TenantCtx,
@@ -423,7 +432,7 @@ impl Engine {
         self.change_app(ctx, app, opts, move |def| {
             if def.entity(entity.name.as_str()).is_some() {
                 return Err(Error::conflict(format!("entity '{}' exists", entity.name))
-                    .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
+                    .with_errors(vec![FieldError::new("name", FieldCode::Duplicate, "is taken")]));
             }
             def.entities.push(entity);
             Ok(())
@@ -432,6 +441,7 @@ impl Engine {
     }
 
     /// PATCH of an entity: name, labels, title field (fields have their own endpoints).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn patch_entity(
         &self,
         ctx: &TenantCtx,
@@ -481,6 +491,7 @@ impl Engine {
     }
 
     /// Deletes an entity and its records; refused while another entity's relation points at it.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn delete_entity(
         &self,
         ctx: &TenantCtx,
@@ -511,6 +522,7 @@ impl Engine {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn create_field(
         &self,
         ctx: &TenantCtx,
@@ -526,7 +538,7 @@ impl Engine {
             let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
             if e.field(field.name.as_str()).is_some() {
                 return Err(Error::conflict(format!("field '{}' exists", field.name))
-                    .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
+                    .with_errors(vec![FieldError::new("name", FieldCode::Duplicate, "is taken")]));
             }
             e.fields.push(field);
             Ok(())
@@ -536,6 +548,7 @@ impl Engine {
 
     /// PATCH of a field (merge patch): rename, relabel, constraints, or a type change (planned;
     /// refused where values would be lost unless `allow_data_loss`).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn patch_field(
         &self,
         ctx: &TenantCtx,
@@ -560,7 +573,7 @@ impl Engine {
             {
                 return Err(Error::validation(vec![FieldError::new(
                     "id",
-                    "read_only",
+                    FieldCode::ReadOnly,
                     "the storage id cannot be changed here",
                 )]));
             }
@@ -607,6 +620,7 @@ impl Engine {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn delete_field(
         &self,
         ctx: &TenantCtx,
@@ -636,6 +650,7 @@ impl Engine {
 impl Engine {
     /// The pipeline of an entity (`null` when it has none), as the caller may read it (no field
     /// their roles hide).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn get_pipeline(
         &self,
         ctx: &TenantCtx,
@@ -650,6 +665,7 @@ impl Engine {
 
     /// Sets (or with `null` removes) the pipeline of an entity: checked against
     /// `pipeline.schema.json`, then with the app (roles, fields, reachability, guards compile).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn put_pipeline(
         &self,
         ctx: &TenantCtx,
@@ -691,7 +707,7 @@ impl Engine {
                 {
                     errors.push(FieldError::new(
                         format!("entities.{}.pipeline.stages[{i}].sla.calendar", e.name),
-                        "unknown_calendar",
+                        FieldCode::UnknownCalendar,
                         format!("the tenant has no business calendar '{name}' (PUT /api/v1/calendars/{name})"),
                     ));
                 }

@@ -97,7 +97,7 @@ fn as_conflict(e: Error) -> Error {
 /// A named part of a definition kept in a list: roles, views and rules of the app, validation
 /// rules of an entity (`Scope` names the entity). Adding, replacing and removing one is written
 /// once, below, for all of them.
-trait Part: Clone + Send + 'static {
+pub(super) trait Part: Clone + Send + 'static {
     /// What a user calls it, in errors (`role`, `validation rule`).
     const WHAT: &'static str;
     /// Parses a replacing body (its schema check, then serde).
@@ -181,7 +181,7 @@ impl Part for trellis_core::automation::RuleDef {
 
 impl Engine {
     /// Adds `part` under `scope` (409 when one of its name is there).
-    async fn add_part<P: Part>(
+    pub(super) async fn add_part<P: Part>(
         &self,
         ctx: &TenantCtx,
         app: &str,

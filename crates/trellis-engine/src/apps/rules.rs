@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use trellis_core::automation::RuleDef;
+use trellis_core::error::FieldCode;
 use trellis_core::status::RunStatus;
 use trellis_core::validate::parse_rule;
 use trellis_core::{Error, FieldError};
@@ -67,6 +68,7 @@ impl utoipa::ToSchema for RuleEntry {
 impl Engine {
     /// The app's rules, each with its health: how its recent runs ended and whether it keeps
     /// failing (flagged, never silently disabled).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn list_rules(&self, ctx: &TenantCtx, app: &str) -> Result<Vec<RuleEntry>, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
@@ -101,6 +103,7 @@ impl Engine {
 
     /// A rule as the caller may read it (secrets masked; a summary for members of a guarded app).
     /// With the app version it was read at.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, rule = %rule))]
     pub async fn get_rule(
         &self,
         ctx: &TenantCtx,
@@ -117,6 +120,7 @@ impl Engine {
     }
 
     /// Adds a rule (`rule.schema.json`); its condition must compile.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn create_rule(
         &self,
         ctx: &TenantCtx,
@@ -124,19 +128,11 @@ impl Engine {
         rule: RuleDef,
         opts: ChangeOptions,
     ) -> Result<ChangeOut, Error> {
-        ctx.require_admin()?;
-        self.change_app(ctx, app, opts, move |def| {
-            if def.rule(rule.name.as_str()).is_some() {
-                return Err(Error::conflict(format!("rule '{}' exists", rule.name))
-                    .with_errors(vec![FieldError::new("name", "duplicate", "is taken")]));
-            }
-            def.rules.push(rule);
-            Ok(())
-        })
-        .await
+        self.add_part(ctx, app, "", rule, opts).await.map(|(change, _)| change)
     }
 
     /// Changes a rule (merge patch); the name stays.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, rule = %rule))]
     pub async fn patch_rule(
         &self,
         ctx: &TenantCtx,
@@ -159,7 +155,7 @@ impl Engine {
             if patched.name.as_str() != name {
                 return Err(Error::validation(vec![FieldError::new(
                     "name",
-                    "read_only",
+                    FieldCode::ReadOnly,
                     "a rule cannot be renamed; its runs are kept under its name",
                 )]));
             }
@@ -169,6 +165,7 @@ impl Engine {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, rule = %rule))]
     pub async fn delete_rule(
         &self,
         ctx: &TenantCtx,

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
+use trellis_core::error::FieldCode;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
@@ -157,7 +158,7 @@ fn formula_order(entity: &trellis_core::EntityDef) -> Result<Vec<String>, FieldE
         visit(n, &formulas, &mut path, &mut order).map_err(|cycle| {
             FieldError::new(
                 format!("entities.{}.fields.{}.formula", entity.name, cycle[0]),
-                "cycle",
+                FieldCode::Cycle,
                 format!("formulas depend on each other in a circle: {}", cycle.join(" → ")),
             )
         })?;
@@ -213,7 +214,7 @@ fn compile_one(rules: &RuleEngine, source: &str, at: String, errors: &mut Vec<Fi
     match rules.compile(source) {
         Ok(s) => Some(s),
         Err(e) => {
-            errors.push(FieldError::new(at, "script_syntax", e.to_string()));
+            errors.push(FieldError::new(at, FieldCode::ScriptSyntax, e.to_string()));
             None
         }
     }
@@ -330,7 +331,7 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
                     if !is_field(&name) {
                         errors.push(FieldError::new(
                             at.clone(),
-                            "unknown_field",
+                            FieldCode::UnknownField,
                             format!("{var}{name}: '{name}' is not a field of '{}'", e.name),
                         ));
                     }
@@ -343,7 +344,7 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
                 if !is_relation {
                     errors.push(FieldError::new(
                         at.clone(),
-                        "unknown_relation",
+                        FieldCode::UnknownRelation,
                         format!("related.{name}: '{name}' is not a relation field of '{}'", e.name),
                     ));
                 } else if !scripts.related.contains(&name) {
@@ -383,7 +384,7 @@ pub fn compile_rule_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<
                         if !known {
                             errors.push(FieldError::new(
                                 format!("{at}.condition"),
-                                "unknown_field",
+                                FieldCode::UnknownField,
                                 format!("{var}{name}: '{name}' is not a field of '{}'", e.name),
                             ));
                         }
@@ -427,7 +428,7 @@ pub fn user_info(ctx: &TenantCtx) -> UserInfo {
 fn script_failed(what: &str, e: &RuntimeError) -> Error {
     Error::new(ErrorCode::ScriptError, format!("{what} failed: {e}")).with_errors(vec![FieldError::new(
         what,
-        "script_error",
+        FieldCode::ScriptError,
         e.to_string(),
     )])
 }
@@ -463,7 +464,7 @@ fn formula_value(f: &CompiledField, v: &Dynamic) -> Result<Val, Error> {
             ErrorCode::ScriptError,
             format!("the formula of '{}' gave {json}, which {}", f.name, e.message),
         )
-        .with_errors(vec![FieldError::new(f.name.clone(), "script_error", e.message)])
+        .with_errors(vec![FieldError::new(f.name.clone(), FieldCode::ScriptError, e.message)])
     })
 }
 
@@ -540,7 +541,7 @@ fn run_scripts(
                 .eval_bool_in(cond, &mut scope)
                 .map_err(|e| script_failed(&format!("required_if of '{field}'"), &e))?;
             if needed {
-                errors.push(FieldError::new(field.clone(), "required", "is required"));
+                errors.push(FieldError::new(field.clone(), FieldCode::Required, "is required"));
             }
         }
     }
@@ -609,7 +610,7 @@ pub fn sample_values(entity: &CompiledEntity, record: Option<&Value>) -> Result<
     let obj = match record {
         None | Some(Value::Null) => None,
         Some(Value::Object(o)) => Some(o),
-        Some(_) => return Err(Error::bad_field("record", "type", "must be an object")),
+        Some(_) => return Err(Error::bad_field("record", FieldCode::Type, "must be an object")),
     };
     let mut errors = Vec::new();
     let mut out = Vec::new();
@@ -644,6 +645,7 @@ impl crate::Engine {
     /// Compiles a script for an entity and runs it on a sample record: what the rule editor calls.
     /// Body: `{entity, script, kind: "condition" | "value", record?}`. A compile or run failure is
     /// an answer (`ok: false` with line, column and message), not an error.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn check_script(&self, ctx: &TenantCtx, app: &str, body: &Value) -> Result<Value, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let obj = body
@@ -655,18 +657,18 @@ impl crate::Engine {
         {
             return Err(Error::bad_field(
                 trellis_core::names::truncate(k, 40),
-                "unknown_key",
+                FieldCode::UnknownKey,
                 "takes entity, script, kind, record and related",
             ));
         }
         let entity_name = obj
             .get("entity")
             .and_then(Value::as_str)
-            .ok_or_else(|| Error::bad_field("entity", "required", "is required"))?;
+            .ok_or_else(|| Error::bad_field("entity", FieldCode::Required, "is required"))?;
         let entity = app.entity(entity_name).ok_or_else(|| {
             Error::bad_field(
                 "entity",
-                "not_found",
+                FieldCode::NotFound,
                 format!(
                     "'{}' is not an entity of this app",
                     trellis_core::names::truncate(entity_name, 64)
@@ -676,10 +678,10 @@ impl crate::Engine {
         let source = obj
             .get("script")
             .and_then(Value::as_str)
-            .ok_or_else(|| Error::bad_field("script", "required", "is required"))?;
+            .ok_or_else(|| Error::bad_field("script", FieldCode::Required, "is required"))?;
         let kind = match obj.get("kind").and_then(Value::as_str).unwrap_or("condition") {
             k @ ("condition" | "value") => k,
-            _ => return Err(Error::bad_field("kind", "option", "is condition or value")),
+            _ => return Err(Error::bad_field("kind", FieldCode::Option, "is condition or value")),
         };
         let sample = sample_values(entity, obj.get("record"))?;
         let script = match self.rules.compile(source) {

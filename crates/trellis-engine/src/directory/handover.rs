@@ -1,6 +1,7 @@
 //! Handover: when someone leaves, their records go to others, round-robin, in one transaction.
 
 use std::collections::BTreeMap;
+use trellis_core::error::FieldCode;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -31,6 +32,7 @@ impl Engine {
     /// the records `from` owns (of the given entities, matching the filter) get new owners from
     /// `to` in turn, all or nothing; each change is an `updated` event and every new owner is
     /// told how many records they received. Answers `{moved, by_owner}`.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app))]
     pub async fn handover(&self, ctx: &TenantCtx, app: &str, body: &Value) -> Result<HandoverOut, Error> {
         ctx.require_admin_to("hand records over")?;
         let app = self.compiled_app(ctx, app).await?;
@@ -44,7 +46,7 @@ impl Engine {
         {
             errors.push(FieldError::new(
                 trellis_core::names::truncate(k, 40),
-                "unknown_field",
+                FieldCode::UnknownField,
                 "handover takes from, to, entities and filter",
             ));
         }
@@ -52,14 +54,18 @@ impl Engine {
         if from.is_empty() {
             errors.push(FieldError::new(
                 "from",
-                "required",
+                FieldCode::Required,
                 "the user whose records are handed over",
             ));
         } else if system::existing_user_ids(&self.db.read, ctx.tenant_id(), std::slice::from_ref(&from))
             .await?
             .is_empty()
         {
-            errors.push(FieldError::new("from", "not_found", "not a user of this tenant"));
+            errors.push(FieldError::new(
+                "from",
+                FieldCode::NotFound,
+                "not a user of this tenant",
+            ));
         }
         let mut to: Vec<String> = Vec::new();
         match obj.get("to").and_then(Value::as_array) {
@@ -73,10 +79,14 @@ impl Engine {
                     };
                     match active {
                         Some(u) if !to.contains(&u.id) => to.push(u.id),
-                        Some(_) => errors.push(FieldError::new(format!("to[{i}]"), "duplicate", "is listed twice")),
+                        Some(_) => errors.push(FieldError::new(
+                            format!("to[{i}]"),
+                            FieldCode::Duplicate,
+                            "is listed twice",
+                        )),
                         None => errors.push(FieldError::new(
                             format!("to[{i}]"),
-                            "not_found",
+                            FieldCode::NotFound,
                             "not an active user of this tenant",
                         )),
                     }
@@ -84,7 +94,7 @@ impl Engine {
             }
             _ => errors.push(FieldError::new(
                 "to",
-                "required",
+                FieldCode::Required,
                 format!("1 to {MAX_RECIPIENTS} users to hand the records to"),
             )),
         }
@@ -102,13 +112,17 @@ impl Engine {
                         Some(e) => entities.push(e.clone()),
                         None => errors.push(FieldError::new(
                             format!("entities[{i}]"),
-                            "unknown_entity",
+                            FieldCode::UnknownEntity,
                             "not an entity of this app",
                         )),
                     }
                 }
             }
-            Some(_) => errors.push(FieldError::new("entities", "type", "must be an array of entity names")),
+            Some(_) => errors.push(FieldError::new(
+                "entities",
+                FieldCode::Type,
+                "must be an array of entity names",
+            )),
         }
         let mut filters: Vec<Option<Filter>> = Vec::new();
         for e in &entities {

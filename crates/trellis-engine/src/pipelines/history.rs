@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use trellis_core::Error;
+use trellis_core::error::FieldCode;
 use trellis_core::permissions::Right;
 use trellis_store::events;
 use trellis_store::records::{self};
@@ -23,6 +24,7 @@ pub struct HistoryPage {
 impl Engine {
     /// A record's history: every event oldest first (field changes, stage moves with time in
     /// stage, approvals, SLA breaches), paged by event id.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id))]
     pub async fn record_history(
         &self,
         ctx: &TenantCtx,
@@ -37,7 +39,7 @@ impl Engine {
         let id = crate::records::check_id(id)?;
         let limit = limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
-            return Err(Error::bad_field("limit", "range", "must be 1 to 1000"));
+            return Err(Error::bad_field("limit", FieldCode::Range, "must be 1 to 1000"));
         }
         let access = self.access(&self.db.read, ctx, &app, &entity).await?;
         let scope = self.scope(&self.db.read, ctx, &access, Right::Read).await?;

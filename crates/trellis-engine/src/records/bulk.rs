@@ -2,6 +2,7 @@
 //! with each problem named by its operation.
 
 use std::collections::HashSet;
+use trellis_core::error::FieldCode;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -31,6 +32,7 @@ pub struct BulkOut {
 impl Engine {
     /// Creates, updates and deletes in one transaction: all or nothing. Errors name the operation
     /// (`create[2].amount`).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
     pub async fn bulk(&self, ctx: &TenantCtx, app: &str, entity: &str, body: &Value) -> Result<BulkOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
@@ -43,7 +45,7 @@ impl Engine {
         {
             return Err(Error::bad_field(
                 trellis_core::names::truncate(k, 40),
-                "unknown_key",
+                FieldCode::UnknownKey,
                 "bulk takes create, update and delete",
             ));
         }
@@ -51,7 +53,7 @@ impl Engine {
             match obj.get(k) {
                 None | Some(Value::Null) => Ok(Vec::new()),
                 Some(Value::Array(a)) => Ok(a.clone()),
-                Some(_) => Err(Error::bad_field(k, "type", "must be an array")),
+                Some(_) => Err(Error::bad_field(k, FieldCode::Type, "must be an array")),
             }
         };
         let (creates, updates, deletes) = (list("create")?, list("update")?, list("delete")?);
@@ -99,13 +101,13 @@ impl Engine {
         for (i, u) in updates.iter().enumerate() {
             let at = format!("update[{i}]");
             let Some(o) = u.as_object() else {
-                errors.push(FieldError::new(at, "type", "must be an object with an id"));
+                errors.push(FieldError::new(at, FieldCode::Type, "must be an object with an id"));
                 continue;
             };
             let Some(id) = o.get("id").and_then(Value::as_str).and_then(|s| check_id(s).ok()) else {
                 errors.push(FieldError::new(
                     format!("{at}.id"),
-                    "required",
+                    FieldCode::Required,
                     "needs the id of the record",
                 ));
                 continue;
@@ -115,7 +117,11 @@ impl Engine {
                 Some(v) => match whole_number(v) {
                     Some(n) => Some(n),
                     None => {
-                        errors.push(FieldError::new(format!("{at}.version"), "type", "must be an integer"));
+                        errors.push(FieldError::new(
+                            format!("{at}.version"),
+                            FieldCode::Type,
+                            "must be an integer",
+                        ));
                         continue;
                     }
                 },
@@ -133,7 +139,11 @@ impl Engine {
                 .and_then(|s| check_id(s).ok());
             match id {
                 Some(id) => delete_ids.push((i, id, d.get("version").and_then(whole_number))),
-                None => errors.push(FieldError::new(format!("delete[{i}]"), "type", "must be a record id")),
+                None => errors.push(FieldError::new(
+                    format!("delete[{i}]"),
+                    FieldCode::Type,
+                    "must be a record id",
+                )),
             }
         }
         if !errors.is_empty() {
