@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { Button, Checkbox, DatePicker, Input, InputNumber, Progress, Select, Space, Tag, Upload } from 'antd';
 import { DeleteOutlined, PaperClipOutlined, UploadOutlined } from '@ant-design/icons';
 import dayjs from 'dayjs';
+import 'dayjs/locale/zh-cn';
 import { useQuery } from '@tanstack/react-query';
 import { toProblem, tokenStore, unwrap, useApi, type EntityDef, type FieldDef } from '../api';
 import { relationTitle } from '../grid/cells';
@@ -55,11 +56,15 @@ export function CurrencyInput({ value, onChange, disabled, id, field }: Control<
 }
 
 export function DateInput({ value, onChange, disabled, id, field, withTime }: Control<string | null> & { field: FieldDef; withTime: boolean }) {
+  const { lang, t } = useI18n();
+  // The calendar's month and day names follow the UI's language.
+  dayjs.locale(lang === 'zh' ? 'zh-cn' : 'en');
   const d = value ? dayjs(value) : null;
   return (
     <DatePicker
       id={id}
       style={{ width: '100%' }}
+      placeholder={withTime ? t('form.pickDateTime') : t('form.pickDate')}
       showTime={withTime}
       value={d && d.isValid() ? d : null}
       disabled={disabled}
@@ -175,8 +180,19 @@ export function UserPicker({ value, onChange, disabled, id, field }: Control<str
   });
   const options = (users.data ?? [])
     .filter((u) => !u.disabled_at || u.id === value)
-    .map((u) => ({ value: u.id, label: u.name || u.email, search: `${u.name} ${u.email}`.toLowerCase() }));
-  if (value && !options.some((o) => o.value === value)) options.unshift({ value, label: value, search: value });
+    .map((u) => ({
+      value: u.id,
+      label: (
+        <span className="form-user">
+          <span>{u.name || u.email}</span>
+          <span className="form-user-email">{u.email}</span>
+        </span>
+      ),
+      search: `${u.name} ${u.email}`.toLowerCase(),
+    }));
+  if (value && !options.some((o) => o.value === value)) {
+    options.unshift({ value, label: <span>{value}</span>, search: value });
+  }
   return (
     <Select
       id={id}
