@@ -223,7 +223,7 @@ async function main() {
   const title = (await page.getByTestId('form-title').textContent())?.trim();
   if (title !== '新建商机') throw new Error(`form title ${title}`);
   const labels = (await page.locator('[data-testid="record-form"] .ant-form-item-label label').allTextContents()).map((s) => s.trim());
-  const want = ['标题', '金额', '成交概率', '状态', '客户', '预计成交日', '联系邮箱', '加急', '负责人', '备注', '附件'];
+  const want = ['标题', '金额', '成交概率', '状态', '客户', '预计成交日', '联系邮箱', '加急', '负责人', '备注', '附件', '所有者'];
   if (JSON.stringify(labels) !== JSON.stringify(want)) throw new Error(`labels ${JSON.stringify(labels)}`);
 
   step = 'the client checks what it can: required, bounds, formats';
@@ -278,7 +278,8 @@ async function main() {
   await page.getByTestId('lang-zh').click();
   await page.getByTestId('form-save').click();
   await fieldHasError('title', '该值已被另一条记录使用');
-  await page.locator('[data-testid="field-title"]').scrollIntoViewIfNeeded();
+  await page.getByTestId('form-title').scrollIntoViewIfNeeded();
+  await sleep(200);
   await shoot('form-zh-390');
   await page.setViewportSize({ width: 1280, height: 800 });
 

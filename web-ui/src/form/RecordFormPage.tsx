@@ -9,12 +9,12 @@ import { Alert, App as AntApp, Button, Card, Col, Form, Result, Row, Skeleton, S
 import { ArrowLeftOutlined } from '@ant-design/icons';
 import { useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
-import { toProblem, useApi, type App, type EntityDef, type ProblemError } from '../api';
+import { toProblem, useApi, type App, type EntityDef, type FieldDef, type ProblemError } from '../api';
 import { hasRight, readableEntities, readOnlyFields, type Caller } from '../apps/rights';
 import { relationTitle } from '../grid/cells';
 import type { RecordRow } from '../grid/listRequest';
 import { recordKeys } from '../grid/queries';
-import { localeTag, localize, useI18n } from '../i18n';
+import { localeTag, localize, translate, useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
 import { checkValue } from './checks';
 import { draftKey, draftStore } from './drafts';
@@ -32,6 +32,16 @@ import {
 import { FieldInput } from './inputs';
 import { createRecord, getVersioned, updateRecord, useVersionedRecord, type Versioned } from './queries';
 import { mapServerErrors } from './serverErrors';
+
+/**
+ * Who owns the record (it decides the own and team scopes): a user the API lets the form set,
+ * unless the caller's roles make it read-only. A new record left without one is the creator's.
+ */
+const OWNER = {
+  name: 'owner',
+  type: 'user',
+  label: { zh: translate('zh', 'field.owner'), en: translate('en', 'field.owner') },
+} as FieldDef;
 
 export default function RecordFormPage() {
   const { entity: name = '', id } = useParams();
@@ -97,7 +107,7 @@ function RecordForm({
   const id = current?.record.id ?? null;
 
   const fields: FormField[] = useMemo(
-    () => formFields(entity, readOnlyFields(app, entity.name, caller), creating),
+    () => formFields(entity, readOnlyFields(app, entity.name, caller), creating, [OWNER]),
     [app, entity, caller, creating],
   );
   const key = draftKey(app.name, entity.name, id);

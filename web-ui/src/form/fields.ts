@@ -91,8 +91,14 @@ export interface FormField {
  * The fields of the form, in definition order. Fields hidden from the caller are not in the
  * definition the API answers; computed ones are shown (disabled) only on an existing record.
  */
-export function formFields(entity: EntityDef, readOnly: ReadonlySet<string>, creating: boolean): FormField[] {
-  return (entity.fields ?? []).flatMap((field) => {
+export function formFields(
+  entity: EntityDef,
+  readOnly: ReadonlySet<string>,
+  creating: boolean,
+  /** System fields the form may set (`owner`), after the entity's. */
+  system: readonly FieldDef[] = [],
+): FormField[] {
+  return [...(entity.fields ?? []), ...system].flatMap((field) => {
     const kind = inputKind(field);
     if (kind === 'computed' && creating) return [];
     return [{ field, kind, disabled: kind === 'computed' || readOnly.has(field.name) }];

@@ -63,6 +63,9 @@ describe('the input of each field type', () => {
     const edit = formFields(deal, new Set(), false);
     expect(edit.map((x) => x.field.name)).toContain('number');
     expect(edit.filter((x) => x.disabled).map((x) => x.field.name)).toEqual(['number', 'score']);
+    const owner = f('owner', 'user');
+    expect(formFields(deal, new Set(), true, [owner]).at(-1)).toEqual({ field: owner, kind: 'user', disabled: false });
+    expect(formFields(deal, new Set(['owner']), false, [owner]).at(-1)?.disabled).toBe(true);
   });
 
   it('holds a record as form values and sends back only what changed', () => {
