@@ -352,7 +352,7 @@ export function FieldInput({
           style={{ width: '100%' }}
           value={control.value as number | null}
           precision={kind === 'integer' ? 0 : (field.scale ?? 2)}
-          addonAfter={kind === 'percent' ? '%' : undefined}
+          {...(kind === 'percent' ? { suffix: '%' } : {})}
           onChange={(v) => control.onChange?.(v ?? null)}
           data-testid={testid}
         />
