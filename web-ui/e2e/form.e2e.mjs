@@ -331,6 +331,10 @@ async function main() {
   step = 're-apply my change over theirs';
   await page.getByTestId('form-stale-reapply').click();
   await page.getByTestId('record-page').waitFor({ state: 'visible' });
+  const reapplied = writes.filter((w) => w.method === 'PATCH').at(-1);
+  if (reapplied.body !== JSON.stringify({ notes: '第二次报价：九五折' }) || reapplied.ifMatch !== '"3"') {
+    throw new Error(`re-applied ${JSON.stringify(reapplied)}`);
+  }
   const after = await api(base, `api/v1/data/${app}/deal/${id}`, { token });
   if (after.status !== 'won' || after.notes !== '第二次报价：九五折') throw new Error(`after re-apply ${JSON.stringify(after)}`);
 

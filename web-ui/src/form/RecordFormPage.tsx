@@ -144,7 +144,7 @@ function RecordForm({
     setTop(mapped.top);
   };
 
-  const submit = async (over?: { values: FormValues; etag: string | null }) => {
+  const submit = async (over?: { values: FormValues; etag: string | null; base: FormValues }) => {
     setTop([]);
     let values: FormValues;
     try {
@@ -165,7 +165,7 @@ function RecordForm({
         navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(created.id)}`);
         return;
       }
-      const body = patchBody(fields, base.values, values);
+      const body = patchBody(fields, over?.base ?? base.values, values);
       if (Object.keys(body).length === 0) {
         draftStore.clear(key);
         message.info(t('form.nothingChanged'));
@@ -217,7 +217,7 @@ function RecordForm({
     setBase({ values: theirValues, etag: stale.theirs.etag, record: stale.theirs.record });
     form.setFieldsValue(values as never);
     setStale(null);
-    void submit({ values, etag: stale.theirs.etag });
+    void submit({ values, etag: stale.theirs.etag, base: theirValues });
   };
 
   const cancel = () => {
