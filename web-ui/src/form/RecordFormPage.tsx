@@ -51,7 +51,13 @@ export default function RecordFormPage() {
   const entity = readable.find((e) => e.name === name);
   if (!entity) return <Result status="404" title={t('grid.entityNotFound')} />;
   const allowed = hasRight(app, name, caller, id ? 'update' : 'create');
-  if (!allowed) return <Result status="403" title={t('form.notAllowed')} data-testid="form-not-allowed" />;
+  if (!allowed) {
+    return (
+      <div data-testid="form-not-allowed">
+        <Result status="403" title={t('form.notAllowed')} />
+      </div>
+    );
+  }
   return id ? (
     <EditLoader key={`${app.name}/${name}/${id}`} app={app} caller={caller} entity={entity} id={id} />
   ) : (

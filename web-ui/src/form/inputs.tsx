@@ -120,11 +120,13 @@ export function RelationPicker({
   const api = useApi();
   const { lang, t } = useI18n();
   const [search, setSearch] = useState('');
+  // Asked when the list opens, not for every relation of every form opened.
+  const [opened, setOpened] = useState(false);
   const q = useDebounced(search.trim(), 250);
   const titleField = target?.title_field;
   const results = useQuery({
     queryKey: ['records', app, target?.name ?? '', 'pick', q],
-    enabled: !!target && !disabled,
+    enabled: !!target && !disabled && opened,
     queryFn: async ({ signal }) =>
       (
         (await unwrap(
@@ -156,6 +158,7 @@ export function RelationPicker({
       value={value ?? undefined}
       disabled={disabled}
       onSearch={setSearch}
+      onOpenChange={(open) => open && setOpened(true)}
       loading={results.isFetching}
       notFoundContent={t('form.noMatch')}
       onChange={(v, opt) => {
