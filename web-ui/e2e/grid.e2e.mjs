@@ -358,6 +358,12 @@ async function main() {
   if (await viewerRow.locator('a.cell-link').count()) throw new Error('the viewer sees a link to a customer');
   if (!((await viewerRow.textContent()) ?? '').includes(customers[0].id)) throw new Error('the viewer sees no customer id');
   await shoot('grid-viewer-en-1280');
+  // Nor an edit button on a record, nor a form to reach by its URL.
+  await viewerRow.click();
+  await page.getByTestId('record-title').waitFor({ state: 'visible' });
+  if (await page.getByTestId('record-edit').count()) throw new Error('the viewer sees an edit button');
+  await page.goto(new URL(`apps/${app}/deal/new`, base).href);
+  await page.getByTestId('form-not-allowed').waitFor({ state: 'visible' });
 
   if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
 }

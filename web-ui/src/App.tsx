@@ -11,6 +11,7 @@ const AppIndex = lazy(() => import('./shell/AppShell').then((m) => ({ default: m
 const EntityPage = lazy(() => import('./grid/EntityPage'));
 const ViewPage = lazy(() => import('./grid/ViewPage'));
 const RecordPage = lazy(() => import('./record/RecordPage'));
+const RecordFormPage = lazy(() => import('./form/RecordFormPage'));
 
 function Lazy({ children }: { children: ReactNode }) {
   return (
@@ -49,7 +50,9 @@ export function App() {
           <Route index element={<Lazy><AppIndex /></Lazy>} />
           <Route path="views/:view" element={<Lazy><ViewPage /></Lazy>} />
           <Route path=":entity" element={<Lazy><EntityPage /></Lazy>} />
+          <Route path=":entity/new" element={<Lazy><RecordFormPage /></Lazy>} />
           <Route path=":entity/:id" element={<Lazy><RecordPage /></Lazy>} />
+          <Route path=":entity/:id/edit" element={<Lazy><RecordFormPage /></Lazy>} />
         </Route>
       </Route>
       <Route path="*" element={<Navigate to="/" replace />} />

@@ -10,6 +10,8 @@ export interface ProblemFieldError {
   field: string;
   code: string;
   message: string;
+  /** The message in both languages, where the server has one (validation rules). */
+  messages?: { zh?: string; en?: string };
 }
 
 /** A problem document, normalised: `title`, `status` and `code` are always there. */
@@ -101,6 +103,9 @@ export function coerceProblem(body: unknown, status: number, statusText = ''): P
         field: typeof e.field === 'string' ? e.field : '',
         code: typeof e.code === 'string' ? e.code : '',
         message: typeof e.message === 'string' ? e.message : '',
+        ...(isObject(e.messages)
+          ? { messages: { zh: str(e.messages.zh), en: str(e.messages.en) } }
+          : {}),
       }))
     : undefined;
   return {

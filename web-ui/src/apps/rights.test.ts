@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { App } from '../api';
-import { hasRight, readableEntities } from './rights';
+import { hasRight, readableEntities, readOnlyFields } from './rights';
 
 const e = (name: string) => ({ name, label: { zh: name, en: name } });
 const app: Pick<App, 'name' | 'entities' | 'roles'> = {
@@ -26,5 +26,26 @@ describe('rights', () => {
     expect(readableEntities(app, { user: { is_admin: true } })).toHaveLength(3);
     const open = { ...app, roles: [{ name: 'r', label: { zh: 'r', en: 'r' } }] };
     expect(hasRight(open, 'audit', member([]), 'create')).toBe(true);
+  });
+
+  it('a field is read-only unless a role of the caller that writes the entity leaves it free', () => {
+    const fields = [
+      { name: 'title', label: { zh: 't', en: 't' }, type: 'text' as const },
+      { name: 'region', label: { zh: 'r', en: 'r' }, type: 'text' as const },
+      { name: 'margin', label: { zh: 'm', en: 'm' }, type: 'decimal' as const },
+    ];
+    const crm: Parameters<typeof readOnlyFields>[0] = {
+      name: 'crm',
+      entities: [{ ...e('deal'), fields }],
+      roles: [
+        { name: 'rep', label: { zh: 'r', en: 'r' }, permissions: { deal: { read: true, update: true, fields: { region: 'read_only', owner: 'read_only' } } } },
+        { name: 'lead', label: { zh: 'l', en: 'l' }, permissions: { deal: { read: true, create: true, fields: { margin: 'read_only' } } } },
+        { name: 'viewer', label: { zh: 'v', en: 'v' }, permissions: { deal: { read: true } } },
+      ],
+    };
+    expect([...readOnlyFields(crm, 'deal', member(['rep']))].sort()).toEqual(['owner', 'region']);
+    expect([...readOnlyFields(crm, 'deal', member(['rep', 'lead']))]).toEqual([]);
+    expect([...readOnlyFields(crm, 'deal', member(['viewer']))].sort()).toEqual(['margin', 'owner', 'region', 'title']);
+    expect(readOnlyFields(crm, 'deal', { user: { is_admin: true } }).size).toBe(0);
   });
 });

@@ -31,3 +31,24 @@ export function hasRight(app: AppLike, entity: string, caller: Caller, right: En
 export function readableEntities(app: AppLike, caller: Caller): Entity[] {
   return (app.entities ?? []).filter((e) => hasRight(app, e.name, caller, 'read'));
 }
+
+/**
+ * The fields of an entity the caller sees but may not change, `owner` included when it is one
+ * of them. Mirrors `EntityGrant::declared`: a field is writable when one of the caller's roles
+ * that creates or updates the entity does not list it in its `fields` (`hidden` / `read_only`).
+ * Fields hidden from the caller are already absent from the definition the API answers.
+ */
+export function readOnlyFields(app: AppLike, entity: string, caller: Caller): Set<string> {
+  const out = new Set<string>();
+  if (caller.user.is_admin || !isGuarded(app)) return out;
+  const mine = new Set(caller.app_roles?.[app.name] ?? []);
+  const writers = (app.roles ?? [])
+    .filter((r) => mine.has(r.name))
+    .map((r) => r.permissions?.[entity])
+    .filter((p) => p && (p.create === true || p.update === true));
+  const names = [...(app.entities ?? []).find((e) => e.name === entity)?.fields?.map((f) => f.name) ?? [], 'owner'];
+  for (const name of names) {
+    if (!writers.some((p) => !(p?.fields && name in p.fields))) out.add(name);
+  }
+  return out;
+}

@@ -180,10 +180,14 @@ export function EntityGrid({
               }}
             />
           </Tooltip>
-          {/* The create right comes from the definition's roles and /me's app_roles (apps/rights.ts).
-              TODO(issue 15, form slice): the record form; the button has nowhere to go yet. */}
+          {/* The create right comes from the definition's roles and /me's app_roles (apps/rights.ts). */}
           {canCreate && (
-            <Button type="primary" icon={<PlusOutlined />} disabled data-testid="grid-new">
+            <Button
+              type="primary"
+              icon={<PlusOutlined />}
+              onClick={() => navigate(`/apps/${app.name}/${entity.name}/new`)}
+              data-testid="grid-new"
+            >
               {t('grid.new')}
             </Button>
           )}

@@ -1,10 +1,10 @@
 // `/apps/:app/:entity/:id`: a record's fields, read-only (the full record page is a later slice).
 
-import { Alert, Button, Card, Descriptions, Result, Skeleton } from 'antd';
-import { ArrowLeftOutlined } from '@ant-design/icons';
+import { Alert, Button, Card, Descriptions, Result, Skeleton, Space } from 'antd';
+import { ArrowLeftOutlined, EditOutlined } from '@ant-design/icons';
 import { Link, useParams } from 'react-router';
 import { toProblem } from '../api';
-import { readableEntities } from '../apps/rights';
+import { hasRight, readableEntities } from '../apps/rights';
 import { relationTitle, renderCell } from '../grid/cells';
 import { useRecord } from '../grid/queries';
 import { formatDateTime, localize, useI18n } from '../i18n';
@@ -41,7 +41,18 @@ export default function RecordPage() {
       ) : (
         <Card
           title={<span data-testid="record-title">{r ? relationTitle(entity, r, lang) : localize(entity.label, lang)}</span>}
-          extra={localize(entity.label, lang) || entity.name}
+          extra={
+            <Space wrap>
+              <span>{localize(entity.label, lang) || entity.name}</span>
+              {r && hasRight(app, name, caller, 'update') && (
+                <Link to={`/apps/${app.name}/${name}/${encodeURIComponent(id)}/edit`}>
+                  <Button type="primary" icon={<EditOutlined />} data-testid="record-edit">
+                    {t('record.edit')}
+                  </Button>
+                </Link>
+              )}
+            </Space>
+          }
         >
           {!r ? (
             <Skeleton active />
