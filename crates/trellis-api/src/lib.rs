@@ -18,13 +18,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
-use crate::routes::{apps, audit, auth, automation, directory, docs, files, parts, pipelines, records, teams, ui};
+use crate::routes::{
+    apps, audit, auth, automation, directory, docs, files, parts, pipelines, records, reports, teams, ui,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Trellis platform API", description = "Auth, the tenant directory (users, roles, delegations, calendars), the inbox, apps and metadata, pipelines and approvals, the generic record API, and files. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "directory"), (name = "notifications"), (name = "apps"), (name = "records"), (name = "pipelines"), (name = "automation"), (name = "files"))
+    tags((name = "auth"), (name = "directory"), (name = "notifications"), (name = "apps"), (name = "records"), (name = "reports"), (name = "pipelines"), (name = "automation"), (name = "files"))
 )]
 struct ApiDoc;
 
@@ -125,6 +127,7 @@ fn api_app() -> (
                 .service(audit::handover)
                 .service(audit::get_settings)
                 .service(audit::put_settings)
+                .service(reports::aggregate_records)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

@@ -1,6 +1,7 @@
 //! Persistence of Trellis on SQLite or PostgreSQL through sea-orm: system tables and their
 //! migrations, the DDL of entity tables, and the record queries of the write and read paths.
 
+pub mod aggregate;
 pub mod approvals;
 pub mod audit;
 pub mod db;

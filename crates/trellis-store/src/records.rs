@@ -1133,7 +1133,7 @@ pub struct Aggregates {
 /// (SQLite raises "integer overflow", PostgreSQL's cast back to bigint is out of range), so the
 /// column's high 32 bits (an arithmetic shift on both databases) and its low 32 bits are summed
 /// apart: each of those sums fits 64 bits for up to 2^31 rows.
-fn select_wide_sum(q: &mut SelectStatement, column: Expr, alias: &str) {
+pub(crate) fn select_wide_sum(q: &mut SelectStatement, column: Expr, alias: &str) {
     q.expr_as(
         column.clone().right_shift(32i32).sum().cast_as(Alias::new("BIGINT")),
         Alias::new(format!("{alias}_hi")),
@@ -1145,7 +1145,7 @@ fn select_wide_sum(q: &mut SelectStatement, column: Expr, alias: &str) {
 }
 
 /// The sum selected by [`select_wide_sum`]; `None` when no row had a value.
-fn read_wide_sum(r: &QueryResult, alias: &str) -> Result<Option<i128>, StoreError> {
+pub(crate) fn read_wide_sum(r: &QueryResult, alias: &str) -> Result<Option<i128>, StoreError> {
     // The aliases are numbered by the sums a statement selects: read by name, not by a row type.
     let hi = r.try_get::<Option<i64>>("", &format!("{alias}_hi"))?;
     let lo = r.try_get::<Option<i64>>("", &format!("{alias}_lo"))?;

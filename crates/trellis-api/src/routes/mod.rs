@@ -8,6 +8,7 @@ pub mod files;
 pub mod parts;
 pub mod pipelines;
 pub mod records;
+pub mod reports;
 pub mod teams;
 pub mod ui;
 

@@ -2,6 +2,7 @@
 //! transaction numbers, checks relations and uniqueness, writes the row and commits; a failed
 //! request writes nothing.
 
+mod aggregate;
 mod bulk;
 mod check;
 pub mod hooks;
@@ -12,6 +13,9 @@ pub mod stats;
 mod veil;
 mod write;
 
+pub use aggregate::{
+    Aggregate, AggregateGroup, AggregateRequest, AggregateSort, BucketSpec, BucketUnit, MeasureOp, MeasureSpec,
+};
 pub use bulk::BulkOut;
 pub use read::ListParams;
 pub use shape::{ListOut, Page, record_json};

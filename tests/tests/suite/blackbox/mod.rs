@@ -1,5 +1,6 @@
 //! Black-box suites: a real node on a fresh database, driven over HTTP.
 
+mod aggregate;
 mod automation;
 pub(crate) mod directory;
 pub(crate) mod files;

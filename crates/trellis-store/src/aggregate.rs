@@ -1,0 +1,325 @@
+//! Aggregates of an entity's records by SQL `GROUP BY`: up to a few group fields and a time
+//! bucket, with counts, sums, averages, minima and maxima per group, under a checked filter,
+//! sorted and limited in the statement. Rows are never loaded to be counted.
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, NullOrdering, Order, Query, SimpleExpr};
+use sea_orm::{DbBackend, QueryResult};
+use trellis_core::def::StorageClass;
+use trellis_core::query::Filter;
+use trellis_core::{CompiledEntity, CompiledField, FieldType, Val};
+
+use crate::error::StoreError;
+use crate::records::{condition, read_wide_sum, select_wide_sum};
+use crate::values::decode;
+
+/// A time bucket's unit. Weeks start on Monday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+/// What a measure computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Records (no field), or records where the field is not empty.
+    Count,
+    CountDistinct,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+/// One measure: an operation on a field (`None` only for a count of records).
+#[derive(Debug, Clone)]
+pub struct Measure<'a> {
+    pub op: Op,
+    pub field: Option<&'a CompiledField>,
+}
+
+/// What a sort key of an aggregate orders by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    /// A group field, by its index in [`AggregateQuery::groups`].
+    Group(usize),
+    /// The time bucket.
+    Bucket,
+    /// A measure, by its index in [`AggregateQuery::measures`].
+    Measure(usize),
+}
+
+/// An aggregate to compute.
+#[derive(Debug, Clone)]
+pub struct AggregateQuery<'a> {
+    pub groups: Vec<&'a CompiledField>,
+    /// A date or datetime field and its unit; datetimes are bucketed in UTC.
+    pub bucket: Option<(&'a CompiledField, Unit)>,
+    pub measures: Vec<Measure<'a>>,
+    pub filter: Option<Filter>,
+    /// Sort keys and whether descending; the groups follow in ascending order.
+    pub sort: Vec<(SortBy, bool)>,
+    pub limit: u64,
+}
+
+/// A measure's value as read, in the field's stored units.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeasureValue {
+    Count(i64),
+    /// An exact sum (`None` when no record had a value).
+    Sum(Option<i128>),
+    /// The exact sum and the number of values it is over.
+    Avg(Option<i128>, i64),
+    /// A minimum or maximum, as a value of the field (`Val::Null` when none).
+    Value(Val),
+}
+
+/// One group: its key values (group fields in order, then the bucket's first day as
+/// `YYYY-MM-DD` text) and its measures in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub keys: Vec<Val>,
+    pub bucket: Option<String>,
+    pub measures: Vec<MeasureValue>,
+}
+
+fn col(c: &CompiledField) -> Expr {
+    Expr::col(Alias::new(c.column.clone()))
+}
+
+/// The field as one plain column (a currency field's amount as a decimal).
+fn plain(f: &CompiledField) -> CompiledField {
+    let mut p = f.clone();
+    p.currency_column = None;
+    if p.kind == FieldType::Currency {
+        p.kind = FieldType::Decimal;
+    }
+    p
+}
+
+/// The SQL of a bucket's first day (`YYYY-MM-DD` text) of a date or datetime column; a
+/// datetime is taken in UTC. The column name derives from a storage id.
+pub fn bucket_sql(column: &str, datetime: bool, unit: Unit, backend: DbBackend) -> String {
+    let c = format!("\"{column}\"");
+    match backend {
+        DbBackend::Postgres => {
+            let at = if datetime {
+                format!("({c} AT TIME ZONE 'UTC')")
+            } else {
+                format!("CAST({c} AS timestamp)")
+            };
+            let unit = match unit {
+                Unit::Day => "day",
+                Unit::Week => "week",
+                Unit::Month => "month",
+                Unit::Quarter => "quarter",
+                Unit::Year => "year",
+            };
+            format!("to_char(date_trunc('{unit}', {at}), 'YYYY-MM-DD')")
+        }
+        // SQLite reads the stored text (ISO 8601, with the offset of a datetime) as UTC.
+        _ => match unit {
+            Unit::Day => format!("strftime('%Y-%m-%d', {c})"),
+            Unit::Week => format!("date({c}, '-' || ((CAST(strftime('%w', {c}) AS INTEGER) + 6) % 7) || ' days')"),
+            Unit::Month => format!("strftime('%Y-%m-01', {c})"),
+            Unit::Quarter => format!(
+                "strftime('%Y', {c}) || '-' || printf('%02d', ((CAST(strftime('%m', {c}) AS INTEGER) - 1) / 3) * 3 + 1) || '-01'"
+            ),
+            Unit::Year => format!("strftime('%Y-01-01', {c})"),
+        },
+    }
+}
+
+/// A measure's value as a floating number, for sorting (and comparing) in the statement.
+fn measure_order_expr(m: &Measure) -> SimpleExpr {
+    match (m.op, m.field) {
+        (Op::Count, None) => Expr::col(Alias::new("id")).count(),
+        (Op::Count, Some(f)) => col(f).count(),
+        (Op::CountDistinct, Some(f)) => Func::count_distinct(col(f)).into(),
+        (Op::Sum, Some(f)) => col(f).cast_as(Alias::new("DOUBLE PRECISION")).sum(),
+        (Op::Avg, Some(f)) => col(f).cast_as(Alias::new("DOUBLE PRECISION")).avg(),
+        (Op::Min, Some(f)) => col(f).min(),
+        (Op::Max, Some(f)) => col(f).max(),
+        (_, None) => Expr::col(Alias::new("id")).count(),
+    }
+}
+
+/// The groups of an aggregate: at most `limit` of them, in the asked order.
+pub async fn aggregate<C: crate::Reads>(
+    conn: &C,
+    entity: &CompiledEntity,
+    q: &AggregateQuery<'_>,
+) -> Result<Vec<Group>, StoreError> {
+    let backend = conn.get_database_backend();
+    let mut s = Query::select();
+    let mut at = 0usize;
+    for (i, g) in q.groups.iter().enumerate() {
+        s.expr_as(col(g), Alias::new(format!("k{i}")));
+        s.add_group_by([col(g)]);
+        at += 1;
+    }
+    let bucket_expr = q
+        .bucket
+        .map(|(f, unit)| Expr::cust(bucket_sql(&f.column, f.kind == FieldType::Datetime, unit, backend)));
+    if let Some(b) = &bucket_expr {
+        s.expr_as(b.clone(), Alias::new("b"));
+        s.add_group_by([b.clone()]);
+        at += 1;
+    }
+    // Where each min or max is in the row: they are decoded by position.
+    let mut positions = Vec::with_capacity(q.measures.len());
+    for (i, m) in q.measures.iter().enumerate() {
+        let alias = format!("m{i}");
+        positions.push(at);
+        match (m.op, m.field) {
+            (Op::Sum, Some(f)) => {
+                select_wide_sum(&mut s, col(f), &alias);
+                at += 2;
+            }
+            (Op::Avg, Some(f)) => {
+                select_wide_sum(&mut s, col(f), &alias);
+                s.expr_as(col(f).count(), Alias::new(format!("{alias}_n")));
+                at += 3;
+            }
+            _ => {
+                s.expr_as(measure_order_expr(m), Alias::new(alias));
+                at += 1;
+            }
+        }
+    }
+    s.from(Alias::new(entity.table.clone()));
+    if let Some(f) = &q.filter {
+        s.cond_where(condition(f, backend));
+    }
+    // Empty values sort as the smallest, as in lists.
+    let nulls = |desc: bool| if desc { NullOrdering::Last } else { NullOrdering::First };
+    let order = |desc: bool| if desc { Order::Desc } else { Order::Asc };
+    let mut ordered: Vec<SortBy> = Vec::new();
+    for (by, desc) in &q.sort {
+        let e: SimpleExpr = match by {
+            SortBy::Group(i) => col(q.groups[*i]),
+            SortBy::Bucket => match &bucket_expr {
+                Some(b) => b.clone(),
+                None => continue,
+            },
+            SortBy::Measure(i) => measure_order_expr(&q.measures[*i]),
+        };
+        s.order_by_expr_with_nulls(e, order(*desc), nulls(*desc));
+        ordered.push(*by);
+    }
+    for i in 0..q.groups.len() {
+        if !ordered.contains(&SortBy::Group(i)) {
+            s.order_by_expr_with_nulls(col(q.groups[i]), Order::Asc, NullOrdering::First);
+        }
+    }
+    if let Some(b) = &bucket_expr
+        && !ordered.contains(&SortBy::Bucket)
+    {
+        s.order_by_expr_with_nulls(b.clone(), Order::Asc, NullOrdering::First);
+    }
+    s.limit(q.limit);
+    let rows = conn.query_all(&s).await?;
+    rows.iter().map(|r| read_group(r, q, &positions, backend)).collect()
+}
+
+fn read_group(
+    r: &QueryResult,
+    q: &AggregateQuery,
+    positions: &[usize],
+    backend: DbBackend,
+) -> Result<Group, StoreError> {
+    let mut keys = Vec::with_capacity(q.groups.len());
+    for (i, g) in q.groups.iter().enumerate() {
+        keys.push(decode(r, &plain(g), backend, i)?);
+    }
+    let bucket = if q.bucket.is_some() {
+        r.try_get_by_index::<Option<String>>(q.groups.len())?
+    } else {
+        None
+    };
+    let mut measures = Vec::with_capacity(q.measures.len());
+    for (i, m) in q.measures.iter().enumerate() {
+        let alias = format!("m{i}");
+        let v = match (m.op, m.field) {
+            (Op::Sum, _) => MeasureValue::Sum(read_wide_sum(r, &alias)?),
+            (Op::Avg, _) => MeasureValue::Avg(
+                read_wide_sum(r, &alias)?,
+                r.try_get::<Option<i64>>("", &format!("{alias}_n"))?.unwrap_or(0),
+            ),
+            (Op::Min | Op::Max, Some(f)) => MeasureValue::Value(decode(r, &plain(f), backend, positions[i])?),
+            _ => MeasureValue::Count(r.try_get::<Option<i64>>("", &alias)?.unwrap_or(0)),
+        };
+        measures.push(v);
+    }
+    Ok(Group { keys, bucket, measures })
+}
+
+/// Whether a field's values may be a group key (one plain column, not a list or a document).
+pub fn groupable(f: &CompiledField) -> bool {
+    f.kind != FieldType::Currency
+        && matches!(
+            f.kind.storage_class(),
+            StorageClass::Text
+                | StorageClass::Integer
+                | StorageClass::FixedPoint
+                | StorageClass::Boolean
+                | StorageClass::Date
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database, Statement};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn buckets_start_on_the_first_day_and_weeks_on_monday() {
+        let mut opts = ConnectOptions::new("sqlite::memory:");
+        opts.max_connections(1).min_connections(1);
+        let conn = Database::connect(opts).await.unwrap();
+        conn.execute_unprepared("CREATE TABLE t (d TEXT, dt TEXT)")
+            .await
+            .unwrap();
+        // A Sunday at the end of a year, stored as the database driver stores them.
+        conn.execute_unprepared("INSERT INTO t VALUES ('2026-01-04', '2025-12-31T23:30:00.123456+00:00')")
+            .await
+            .unwrap();
+        let cases = [
+            (Unit::Day, "2026-01-04", "2025-12-31"),
+            (Unit::Week, "2025-12-29", "2025-12-29"),
+            (Unit::Month, "2026-01-01", "2025-12-01"),
+            (Unit::Quarter, "2026-01-01", "2025-10-01"),
+            (Unit::Year, "2026-01-01", "2025-01-01"),
+        ];
+        for (unit, date, datetime) in cases {
+            let sql = format!(
+                "SELECT {} AS a, {} AS b FROM t",
+                bucket_sql("d", false, unit, DbBackend::Sqlite),
+                bucket_sql("dt", true, unit, DbBackend::Sqlite)
+            );
+            let row = conn
+                .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get::<String>("", "a").unwrap(), date, "{unit:?} of a date");
+            assert_eq!(
+                row.try_get::<String>("", "b").unwrap(),
+                datetime,
+                "{unit:?} of a datetime"
+            );
+        }
+        assert_eq!(
+            bucket_sql("dt", true, Unit::Week, DbBackend::Postgres),
+            "to_char(date_trunc('week', (\"dt\" AT TIME ZONE 'UTC')), 'YYYY-MM-DD')"
+        );
+        assert_eq!(
+            bucket_sql("d", false, Unit::Quarter, DbBackend::Postgres),
+            "to_char(date_trunc('quarter', CAST(\"d\" AS timestamp)), 'YYYY-MM-DD')"
+        );
+    }
+}
