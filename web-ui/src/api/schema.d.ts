@@ -695,6 +695,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/data/{app}/{entity}/aggregate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Counts, sums, averages, minima and maxima of an entity's records per group of up to 3 fields
+         *     and/or a time bucket of a date or datetime field (datetimes in UTC; weeks start on Monday),
+         *     under the record list's filter language, sorted and limited (1–1000 groups, 100 by default).
+         *     Computed by the database through the caller's row scope; a field hidden from the caller is
+         *     answered as a field that does not exist.
+         */
+        post: operations["aggregate_records"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/data/{app}/{entity}/board": {
         parameters: {
             query?: never;
@@ -1215,6 +1238,54 @@ export interface components {
              */
             recipients?: components["schemas"]["RecipientsPreview"];
         };
+        /** @description The groups of an aggregate. */
+        Aggregate: {
+            groups: components["schemas"]["AggregateGroup"][];
+            /** @description Whether more groups matched than the limit answered. */
+            truncated: boolean;
+        };
+        /** @description One group: its key and measures. */
+        AggregateGroup: {
+            /**
+             * @description Per group field its value as a record answers it, and for a bucket the first day of the
+             *     period (`YYYY-MM-DD`) under the bucket's field name.
+             */
+            key: Record<string, never>;
+            /**
+             * @description Per measure its value: counts as integers, sums, averages, minima and maxima as the
+             *     field's numbers (a date or datetime as in a record), `null` when no record had a value.
+             */
+            measures: Record<string, never>;
+        };
+        /**
+         * @description An aggregate request: groups (fields and/or a time bucket), measures, a filter, a sort and
+         *     a limit.
+         */
+        AggregateRequest: {
+            /**
+             * @description Up to 3 fields (select, text, relation, user, boolean, number, date, and system fields
+             *     such as `owner` and `stage`); none: one group of every record matched.
+             */
+            group_by?: string[];
+            bucket?: components["schemas"]["BucketSpec"];
+            /** @description The measures of each group; `[{"op": "count"}]` when absent. */
+            measures?: components["schemas"]["MeasureSpec"][];
+            /** @description A filter of the record list's language. */
+            filter?: Record<string, never>;
+            /** @description Sort keys, then the groups in ascending order. */
+            sort?: components["schemas"]["AggregateSort"][];
+            /**
+             * Format: int64
+             * @description Most groups answered: 1 to 1000, 100 by default.
+             */
+            limit?: number;
+        };
+        /** @description A sort key of the groups. */
+        AggregateSort: {
+            /** @description A measure's name, a group field or the bucket's field. */
+            by: string;
+            desc?: boolean;
+        };
         /** @description Who may make a transition: any of these. */
         Allow: {
             roles?: components["schemas"]["Slug"][];
@@ -1458,6 +1529,17 @@ export interface components {
             /** @description The stages the caller may move these records to. */
             may_move_to: string[];
         };
+        /** @description A time bucket: the groups are the periods of a date or datetime field. */
+        BucketSpec: {
+            /** @description A date or datetime field (`created_at` too). */
+            field: string;
+            unit: components["schemas"]["BucketUnit"];
+        };
+        /**
+         * @description The unit of a time bucket. Weeks start on Monday; datetimes are bucketed in UTC.
+         * @enum {string}
+         */
+        BucketUnit: "day" | "week" | "month" | "quarter" | "year";
         /** @description A record to delete in a bulk request: its id, or its id and the version it must be at. */
         BulkDelete: string | components["schemas"]["VersionedId"];
         /** @description What a bulk request did. */
@@ -2239,6 +2321,20 @@ export interface components {
                 [key: string]: string[];
             };
             permissions: components["schemas"]["Permissions"];
+        };
+        /**
+         * @description What a measure computes. `count` counts records (with a field: records where it is not
+         *     empty); `sum` and `avg` take number fields; `min` and `max` number, date and datetime fields.
+         * @enum {string}
+         */
+        MeasureOp: "count" | "count_distinct" | "sum" | "avg" | "min" | "max";
+        /** @description One measure of each group. */
+        MeasureSpec: {
+            op: components["schemas"]["MeasureOp"];
+            /** @description The field measured; only `count` goes without. */
+            field?: string;
+            /** @description The measure's name in the answer; `count`, or `<op>_<field>`, when absent. */
+            as?: string;
         };
         /** @description A user to add to a role. */
         MemberRequest: {
@@ -8776,6 +8872,110 @@ export interface operations {
                 };
             };
             /** @description No such element, or one the caller may not see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    aggregate_records: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AggregateRequest"];
+            };
+        };
+        responses: {
+            /** @description The groups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Aggregate"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
