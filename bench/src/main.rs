@@ -2,6 +2,8 @@
 //! HTTP with a bounded number of requests at a fixed concurrency, and prints throughput, p50/p99
 //! latency, server CPU time per request, start-up time and memory. Talks to loopback only.
 
+mod aggregate;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -277,6 +279,14 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
         .await?;
     let token = login["token"].as_str().context("login")?.to_string();
     let auth = format!("Bearer {token}");
+    // `BENCH_ONLY=aggregate`: the aggregate phase alone (`BENCH_AGG_ROWS` rows, 1,000,000 by
+    // default).
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "aggregate") {
+        aggregate::aggregate_phase(&client, &base, &auth, label).await?;
+        drop(node);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
     // `BENCH_ONLY=permissions`: the team-scope phase alone, for working on it (`BENCH_KEEP`
     // keeps the database).
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "permissions") {
