@@ -52,6 +52,17 @@ pub enum SortBy {
     Measure(usize),
 }
 
+/// How a `having` condition compares a measure with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
 /// An aggregate to compute.
 #[derive(Debug, Clone)]
 pub struct AggregateQuery<'a> {
@@ -60,6 +71,8 @@ pub struct AggregateQuery<'a> {
     pub bucket: Option<(&'a CompiledField, Unit)>,
     pub measures: Vec<Measure<'a>>,
     pub filter: Option<Filter>,
+    /// Groups kept: a measure (by index, numeric) compared with a value in its stored units.
+    pub having: Vec<(usize, Cmp, f64)>,
     /// Sort keys and whether descending; the groups follow in ascending order.
     pub sort: Vec<(SortBy, bool)>,
     pub limit: u64,
@@ -193,6 +206,17 @@ pub async fn aggregate<C: crate::Reads>(
     s.from(Alias::new(entity.table.clone()));
     if let Some(f) = &q.filter {
         s.cond_where(condition(f, backend));
+    }
+    for (i, cmp, v) in &q.having {
+        let e = measure_order_expr(&q.measures[*i]);
+        s.and_having(match cmp {
+            Cmp::Eq => e.eq(*v),
+            Cmp::Ne => e.ne(*v),
+            Cmp::Gt => e.gt(*v),
+            Cmp::Gte => e.gte(*v),
+            Cmp::Lt => e.lt(*v),
+            Cmp::Lte => e.lte(*v),
+        });
     }
     // Empty values sort as the smallest, as in lists.
     let nulls = |desc: bool| if desc { NullOrdering::Last } else { NullOrdering::First };

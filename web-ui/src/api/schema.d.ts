@@ -1272,6 +1272,8 @@ export interface components {
             measures?: components["schemas"]["MeasureSpec"][];
             /** @description A filter of the record list's language. */
             filter?: Record<string, never>;
+            /** @description Conditions on measures every group answered meets. */
+            having?: components["schemas"]["HavingSpec"][];
             /** @description Sort keys, then the groups in ascending order. */
             sort?: components["schemas"]["AggregateSort"][];
             /**
@@ -1885,6 +1887,25 @@ export interface components {
             entities?: string[] | null;
             /** @description Only the records this filter matches (`filter.schema.json`), in each entity. */
             filter?: Record<string, never> | null;
+        };
+        /**
+         * @description How a `having` condition compares.
+         * @enum {string}
+         */
+        HavingOp: "eq" | "ne" | "gt" | "gte" | "lt" | "lte";
+        /**
+         * @description A condition on a numeric measure of each group: groups that fail it are left out (before
+         *     the limit). A group whose measure is empty fails every condition.
+         */
+        HavingSpec: {
+            /** @description A measure's name. */
+            by: string;
+            op: components["schemas"]["HavingOp"];
+            /**
+             * Format: double
+             * @description In the field's units (`100.5` for an amount).
+             */
+            value: number;
         };
         /** @description A page of a record's history, oldest first. */
         HistoryPage: {

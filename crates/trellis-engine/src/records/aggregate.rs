@@ -87,6 +87,30 @@ pub struct MeasureSpec {
     pub alias: Option<String>,
 }
 
+/// How a `having` condition compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HavingOp {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// A condition on a numeric measure of each group: groups that fail it are left out (before
+/// the limit). A group whose measure is empty fails every condition.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HavingSpec {
+    /// A measure's name.
+    pub by: String,
+    pub op: HavingOp,
+    /// In the field's units (`100.5` for an amount).
+    pub value: f64,
+}
+
 /// A sort key of the groups.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -118,6 +142,10 @@ pub struct AggregateRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>, nullable = false)]
     pub filter: Option<Value>,
+    /// Conditions on measures every group answered meets.
+    #[serde(default)]
+    #[schema(max_items = 8)]
+    pub having: Vec<HavingSpec>,
     /// Sort keys, then the groups in ascending order.
     #[serde(default)]
     #[schema(max_items = 8)]
@@ -309,6 +337,54 @@ fn check<'e>(entity: &'e CompiledEntity, r: &AggregateRequest) -> Result<Checked
         measures.push(store::Measure { op, field: f });
     }
     let filter = r.filter.as_ref().map(|v| parse_filter(entity, v)).transpose()?;
+    if r.having.len() > 8 {
+        return Err(Error::bad_field("having", FieldCode::TooMany, "at most 8 conditions"));
+    }
+    let mut having = Vec::with_capacity(r.having.len());
+    for (i, h) in r.having.iter().enumerate() {
+        let at = format!("having[{i}].by");
+        let Some(m) = aliases.iter().position(|a| *a == h.by) else {
+            return Err(Error::bad_field(
+                at,
+                FieldCode::UnknownKey,
+                format!(
+                    "'{}' is not a measure of this aggregate",
+                    trellis_core::names::truncate(&h.by, 64)
+                ),
+            ));
+        };
+        // Sums, averages, minima and maxima compare in the field's stored units.
+        let scale = match measures[m].field {
+            Some(f)
+                if matches!(
+                    measures[m].op,
+                    store::Op::Sum | store::Op::Avg | store::Op::Min | store::Op::Max
+                ) =>
+            {
+                if !is_number(f) {
+                    return Err(wrong_type(&at, &h.by, "is not a number"));
+                }
+                if f.kind.is_fixed_point() { f.scale } else { 0 }
+            }
+            _ => 0,
+        };
+        if !h.value.is_finite() {
+            return Err(Error::bad_field(
+                format!("having[{i}].value"),
+                FieldCode::Type,
+                "must be a finite number",
+            ));
+        }
+        let cmp = match h.op {
+            HavingOp::Eq => store::Cmp::Eq,
+            HavingOp::Ne => store::Cmp::Ne,
+            HavingOp::Gt => store::Cmp::Gt,
+            HavingOp::Gte => store::Cmp::Gte,
+            HavingOp::Lt => store::Cmp::Lt,
+            HavingOp::Lte => store::Cmp::Lte,
+        };
+        having.push((m, cmp, h.value * 10f64.powi(i32::from(scale))));
+    }
     let mut sort = Vec::with_capacity(r.sort.len());
     if r.sort.len() > 8 {
         return Err(Error::bad_field("sort", FieldCode::TooMany, "at most 8 sort keys"));
@@ -346,6 +422,7 @@ fn check<'e>(entity: &'e CompiledEntity, r: &AggregateRequest) -> Result<Checked
             bucket,
             measures,
             filter,
+            having,
             sort,
             limit,
         },

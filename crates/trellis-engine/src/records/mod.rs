@@ -14,7 +14,8 @@ mod veil;
 mod write;
 
 pub use aggregate::{
-    Aggregate, AggregateGroup, AggregateRequest, AggregateSort, BucketSpec, BucketUnit, MeasureOp, MeasureSpec,
+    Aggregate, AggregateGroup, AggregateRequest, AggregateSort, BucketSpec, BucketUnit, HavingOp, HavingSpec,
+    MeasureOp, MeasureSpec,
 };
 pub use bulk::BulkOut;
 pub use read::ListParams;

@@ -231,6 +231,27 @@ async fn groups_fields_and_measures(backend: Backend) {
             (json!({"region": "west"}), json!({"count": 1})),
         ]
     );
+
+    // `having` keeps the groups whose measures meet it (an amount in its own units; an empty
+    // sum meets nothing), before the limit.
+    let r = agg(
+        &app,
+        json!({"group_by": ["region"], "measures": [{"op": "count"}, {"op": "sum", "field": "amount", "as": "total"}],
+               "having": [{"by": "count", "op": "gte", "value": 2}, {"by": "total", "op": "gt", "value": 30}]}),
+    )
+    .await;
+    assert_eq!(
+        groups(&r),
+        vec![(json!({"region": "north"}), json!({"count": 2, "total": 150.5}))]
+    );
+    let r = agg(
+        &app,
+        json!({"group_by": ["region"], "measures": [{"op": "sum", "field": "amount", "as": "total"}],
+               "having": [{"by": "total", "op": "lte", "value": 30}], "limit": 1}),
+    )
+    .await;
+    assert_eq!(groups(&r), vec![(json!({"region": "south"}), json!({"total": 30.0}))]);
+    assert_eq!(r["truncated"], json!(false));
 }
 
 /// The body of a problem with one name replaced: a hidden field's answer must be a missing
@@ -343,6 +364,22 @@ async fn bad_requests(backend: Backend) {
         .await
         .expect_problem(422, "validation_failed");
     only(&r, "sort[0].by", "not_sortable");
+    let r = app
+        .post(
+            PATH,
+            json!({"group_by": ["region"], "having": [{"by": "region", "op": "gt", "value": 1}]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    only(&r, "having[0].by", "unknown_key");
+    let r = app
+        .post(
+            PATH,
+            json!({"measures": [{"op": "max", "field": "signed_at"}], "having": [{"by": "max_signed_at", "op": "gt", "value": 1}]}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    only(&r, "having[0].by", "type");
     app.post("/api/v1/data/crm/nosuch/aggregate", json!({}))
         .await
         .expect_problem(404, "not_found");
