@@ -167,10 +167,13 @@ pub async fn aggregate<C: crate::Reads>(
     q: &AggregateQuery<'_>,
 ) -> Result<Vec<Group>, StoreError> {
     let backend = conn.get_database_backend();
+    // The result names carry the app version, as a list's do (`records::alias_suffix`): a
+    // statement cached before a column changed type is never reused.
+    let sfx = suffix(entity);
     let mut s = Query::select();
     let mut at = 0usize;
     for (i, g) in q.groups.iter().enumerate() {
-        s.expr_as(col(g), Alias::new(format!("k{i}")));
+        s.expr_as(col(g), Alias::new(format!("k{i}{sfx}")));
         s.add_group_by([col(g)]);
         at += 1;
     }
@@ -178,14 +181,14 @@ pub async fn aggregate<C: crate::Reads>(
         .bucket
         .map(|(f, unit)| Expr::cust(bucket_sql(&f.column, f.kind == FieldType::Datetime, unit, backend)));
     if let Some(b) = &bucket_expr {
-        s.expr_as(b.clone(), Alias::new("b"));
+        s.expr_as(b.clone(), Alias::new(format!("b{sfx}")));
         s.add_group_by([b.clone()]);
         at += 1;
     }
     // Where each min or max is in the row: they are decoded by position.
     let mut positions = Vec::with_capacity(q.measures.len());
     for (i, m) in q.measures.iter().enumerate() {
-        let alias = format!("m{i}");
+        let alias = format!("m{i}{sfx}");
         positions.push(at);
         match (m.op, m.field) {
             (Op::Sum, Some(f)) => {
@@ -246,7 +249,13 @@ pub async fn aggregate<C: crate::Reads>(
     }
     s.limit(q.limit);
     let rows = conn.query_all(&s).await?;
-    rows.iter().map(|r| read_group(r, q, &positions, backend)).collect()
+    rows.iter()
+        .map(|r| read_group(r, q, &positions, backend, &sfx))
+        .collect()
+}
+
+fn suffix(entity: &CompiledEntity) -> String {
+    format!("__v{}", entity.version)
 }
 
 fn read_group(
@@ -254,6 +263,7 @@ fn read_group(
     q: &AggregateQuery,
     positions: &[usize],
     backend: DbBackend,
+    sfx: &str,
 ) -> Result<Group, StoreError> {
     let mut keys = Vec::with_capacity(q.groups.len());
     for (i, g) in q.groups.iter().enumerate() {
@@ -266,7 +276,7 @@ fn read_group(
     };
     let mut measures = Vec::with_capacity(q.measures.len());
     for (i, m) in q.measures.iter().enumerate() {
-        let alias = format!("m{i}");
+        let alias = format!("m{i}{sfx}");
         let v = match (m.op, m.field) {
             (Op::Sum, _) => MeasureValue::Sum(read_wide_sum(r, &alias)?),
             (Op::Avg, _) => MeasureValue::Avg(

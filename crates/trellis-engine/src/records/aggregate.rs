@@ -383,7 +383,15 @@ fn check<'e>(entity: &'e CompiledEntity, r: &AggregateRequest) -> Result<Checked
             HavingOp::Lt => store::Cmp::Lt,
             HavingOp::Lte => store::Cmp::Lte,
         };
-        having.push((m, cmp, h.value * 10f64.powi(i32::from(scale))));
+        let value = h.value * 10f64.powi(i32::from(scale));
+        if !value.is_finite() {
+            return Err(Error::bad_field(
+                format!("having[{i}].value"),
+                FieldCode::Range,
+                "is out of range",
+            ));
+        }
+        having.push((m, cmp, value));
     }
     let mut sort = Vec::with_capacity(r.sort.len());
     if r.sort.len() > 8 {
