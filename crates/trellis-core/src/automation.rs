@@ -209,12 +209,37 @@ pub enum AssignStrategy {
 /// their options are is the engine's (`trellis_engine::automation::actions`, one module per
 /// action, each with its options type and checks); the schema lists the types
 /// (`rule.schema.json`). An option named `secret` is write-only: it answers as [`SECRET_MASK`].
-#[derive(Debug, Clone, PartialEq)]
 pub struct ActionDef {
     /// The action's `type` (`set_fields`, `email`, …).
     pub kind: String,
     /// Everything else of the action's object.
     pub options: serde_json::Map<String, Value>,
+    /// The options as the engine's action parsed them, on first use: a compiled definition is
+    /// not changed, so each action of an app version is parsed once per node. Not part of the
+    /// definition (a clone starts empty; equality ignores it); whoever changes `options` after
+    /// a use empties it ([`ActionDef::forget_parsed`]).
+    pub parsed: std::sync::OnceLock<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ActionDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionDef")
+            .field("kind", &self.kind)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Clone for ActionDef {
+    fn clone(&self) -> Self {
+        ActionDef::new(self.kind.clone(), self.options.clone())
+    }
+}
+
+impl PartialEq for ActionDef {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.options == other.options
+    }
 }
 
 /// The option of an action that is write-only.
@@ -231,7 +256,13 @@ impl ActionDef {
         ActionDef {
             kind: kind.into(),
             options,
+            parsed: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Empties the parsed options after `options` changed.
+    pub fn forget_parsed(&mut self) {
+        self.parsed = std::sync::OnceLock::new();
     }
 
     /// The action's write-only secret, if it has one.
@@ -258,7 +289,7 @@ impl<'de> Deserialize<'de> for ActionDef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ActionDef, D::Error> {
         let mut options = serde_json::Map::<String, Value>::deserialize(d)?;
         match options.remove("type") {
-            Some(Value::String(kind)) => Ok(ActionDef { kind, options }),
+            Some(Value::String(kind)) => Ok(ActionDef::new(kind, options)),
             Some(_) => Err(serde::de::Error::custom("an action's `type` is a string")),
             None => Err(serde::de::Error::missing_field("type")),
         }
@@ -296,6 +327,7 @@ impl RuleDef {
                 && s.is_string()
             {
                 *s = Value::String(SECRET_MASK.to_string());
+                a.forget_parsed();
             }
         }
         r
@@ -358,6 +390,7 @@ pub fn keep_masked_secrets(old: &[RuleDef], new: &mut [RuleDef]) {
                 && let Some(s) = stored_of(i, &url)
             {
                 a.options.insert(SECRET_OPTION.into(), Value::String(s));
+                a.forget_parsed();
             }
         }
     }

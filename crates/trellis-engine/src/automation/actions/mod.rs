@@ -136,7 +136,7 @@ pub trait Action: Send + Sync + 'static {
     /// Where it does its work.
     const REACH: Reach = Reach::Database;
     /// Its options: the rest of the action's object (unknown options refused).
-    type Options: DeserializeOwned + utoipa::ToSchema + Send + Sync;
+    type Options: DeserializeOwned + utoipa::ToSchema + Send + Sync + 'static;
 
     /// Checks against the app when the rule is saved (fields, relations, stages, roles,
     /// scripts), each problem named by [`Site::problem`]. Template paths are checked for every
@@ -185,9 +185,22 @@ pub trait Registered: Send + Sync {
     async fn run_out(&self, action: &ActionDef, run: &ActionCtx<'_>) -> Result<Value, ActionError>;
 }
 
-/// The options of an action of type `A`, or why they are not.
-fn options_of<A: Action>(action: &ActionDef) -> Result<A::Options, String> {
-    serde_json::from_value(Value::Object(action.options.clone())).map_err(|e| e.to_string())
+/// The options of an action of type `A`, or why they are not: parsed on first use and kept in
+/// the action ([`ActionDef::parsed`]), so a compiled app's actions are parsed once per node.
+fn options_of<A: Action>(action: &ActionDef) -> Result<&A::Options, String> {
+    let slot = action.parsed.get_or_init(|| {
+        let parsed: Result<A::Options, String> =
+            serde_json::from_value(Value::Object(action.options.clone())).map_err(|e| e.to_string());
+        std::sync::Arc::new(parsed)
+    });
+    match slot.downcast_ref::<Result<A::Options, String>>() {
+        Some(Ok(o)) => Ok(o),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err(format!(
+            "the options of '{}' were read as another action's",
+            action.kind()
+        )),
+    }
 }
 
 #[async_trait::async_trait]
@@ -224,7 +237,7 @@ impl<A: Action> Registered for A {
             Ok(o) => o,
             Err(e) => return errors.push(site.problem("", FieldCode::Invalid, e)),
         };
-        if let Some((to, _)) = self.recipients(&options) {
+        if let Some((to, _)) = self.recipients(options) {
             for r in &to.roles {
                 if site.app.role(r.as_str()).is_none() {
                     errors.push(site.problem(
@@ -235,33 +248,33 @@ impl<A: Action> Registered for A {
                 }
             }
         }
-        Action::check(self, &options, site, errors);
+        Action::check(self, options, site, errors);
     }
 
     fn texts(&self, action: &ActionDef) -> Vec<(String, String)> {
         options_of::<A>(action)
-            .map(|o| Action::texts(self, &o))
+            .map(|o| Action::texts(self, o))
             .unwrap_or_default()
     }
 
     fn recipients(&self, action: &ActionDef) -> Option<(Recipients, Channel)> {
         let o = options_of::<A>(action).ok()?;
-        Action::recipients(self, &o).map(|(r, c)| (r.clone(), c))
+        Action::recipients(self, o).map(|(r, c)| (r.clone(), c))
     }
 
     async fn dry_run(&self, action: &ActionDef, run: &DryRun<'_>) -> Result<Value, Error> {
         let o = options_of::<A>(action).map_err(|e| Error::bad_field("actions", FieldCode::Invalid, e))?;
-        Action::dry_run(self, &o, run).await
+        Action::dry_run(self, o, run).await
     }
 
     async fn run_in(&self, action: &ActionDef, run: &InTx<'_>) -> Result<Value, ActionError> {
         let o = options_of::<A>(action).map_err(ActionError::fatal)?;
-        Action::run_in(self, &o, run).await
+        Action::run_in(self, o, run).await
     }
 
     async fn run_out(&self, action: &ActionDef, run: &ActionCtx<'_>) -> Result<Value, ActionError> {
         let o = options_of::<A>(action).map_err(ActionError::fatal)?;
-        Action::run_out(self, &o, run).await
+        Action::run_out(self, o, run).await
     }
 }
 
