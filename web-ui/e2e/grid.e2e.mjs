@@ -10,6 +10,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
+import { apiClient, env, runE2e, sleep, waitFor as waitUntil } from './harness.mjs';
+
 const TOTAL_TIMEOUT_MS = 120_000;
 const STEP_TIMEOUT_MS = 15_000;
 const HTTP_TIMEOUT_MS = 20_000;
@@ -22,54 +24,13 @@ const failureScreenshot = `${outDir}grid-failure.png`;
 let browser;
 let page;
 let step = 'start';
-let finished = false;
 
-function log(msg) {
-  console.log(`[e2e grid] ${msg}`);
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function finish(ok, err) {
-  if (finished) return;
-  finished = true;
-  if (!ok) {
-    console.error(`[e2e grid] FAILED during "${step}": ${err instanceof Error ? err.message : err}`);
-    if (page) {
-      await page
-        .screenshot({ path: failureScreenshot, timeout: 5_000 })
-        .then(() => console.error(`[e2e grid] failure screenshot: ${failureScreenshot}`))
-        .catch(() => {});
-    }
-  }
-  if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5_000)]);
-  console.log(ok ? '1 passed, 0 failed' : '0 passed, 1 failed');
-  process.exit(ok ? 0 : 1);
-}
-
-function env(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
-
-async function api(base, path, { method = 'GET', token, body } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(new URL(path, base), {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-  });
-  const text = await res.text();
-  const json = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new Error(`${method} ${path} → HTTP ${res.status}: ${text.slice(0, 300)}`);
-  return json;
-}
+const api = apiClient(HTTP_TIMEOUT_MS);
+const log = runE2e(
+  { name: 'grid', totalMs: TOTAL_TIMEOUT_MS, failureScreenshot, fullPage: false, state: () => ({ browser, page, step }) },
+  main,
+);
+const waitFor = (what, fn) => waitUntil(what, fn, STEP_TIMEOUT_MS);
 
 const label = (zh, en) => ({ zh, en });
 
@@ -141,17 +102,6 @@ async function domRows() {
     rows: document.querySelectorAll('[data-testid="grid"] .ant-table-row').length,
     trs: document.querySelectorAll('[data-testid="grid"] tr').length,
   }));
-}
-
-async function waitFor(what, fn) {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last === true) return;
-    await sleep(100);
-  }
-  throw new Error(`${what}: still ${JSON.stringify(last)}`);
 }
 
 async function text(testId) {
@@ -367,19 +317,3 @@ async function main() {
 
   if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
 }
-
-const watchdog = setTimeout(
-  () => finish(false, new Error(`timed out after ${TOTAL_TIMEOUT_MS / 1000} s`)),
-  TOTAL_TIMEOUT_MS,
-);
-
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    return finish(true);
-  },
-  (err) => {
-    clearTimeout(watchdog);
-    return finish(false, err);
-  },
-);

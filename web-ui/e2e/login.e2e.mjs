@@ -12,6 +12,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
+import { apiClient, env, runE2e, sleep } from './harness.mjs';
+
 const TOTAL_TIMEOUT_MS = 55_000; // hard ceiling for the whole run
 const STEP_TIMEOUT_MS = 15_000; // any single browser wait
 const HTTP_TIMEOUT_MS = 10_000; // any single API call
@@ -26,67 +28,12 @@ const LABEL_EN = 'E2E test';
 let browser;
 let page;
 let step = 'start';
-let finished = false;
 
-function log(msg) {
-  console.log(`[e2e] ${msg}`);
-}
-
-async function finish(ok, err) {
-  if (finished) return;
-  finished = true;
-  if (!ok) {
-    console.error(`[e2e] FAILED during "${step}": ${err instanceof Error ? err.message : err}`);
-    if (page) {
-      await page
-        .screenshot({ path: failureScreenshot, fullPage: true, timeout: 5_000 })
-        .then(() => console.error(`[e2e] failure screenshot: ${failureScreenshot}`))
-        .catch(() => {});
-    }
-  }
-  if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5_000)]);
-  console.log(ok ? '1 passed, 0 failed' : '0 passed, 1 failed');
-  process.exit(ok ? 0 : 1);
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function env(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
-
-async function api(base, path, { method = 'GET', token, body } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let res;
-  try {
-    res = await fetch(new URL(path, base), {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-    });
-  } catch (e) {
-    throw new Error(`${method} ${path}: no answer from ${base} (${e.cause?.code ?? e.message})`);
-  }
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  if (!res.ok) {
-    const why = json ? `${json.code ?? ''} ${json.detail ?? json.title ?? ''}`.trim() : text.slice(0, 200);
-    throw new Error(`${method} ${path} → HTTP ${res.status}: ${why}`);
-  }
-  return json;
-}
+const api = apiClient(HTTP_TIMEOUT_MS);
+const log = runE2e(
+  { name: '', totalMs: TOTAL_TIMEOUT_MS, failureScreenshot, fullPage: true, state: () => ({ browser, page, step }) },
+  main,
+);
 
 async function main() {
   step = 'read environment';
@@ -182,19 +129,3 @@ async function waitForText(locator, want) {
   }
   throw new Error(`expected text "${want}", found "${got}"`);
 }
-
-const watchdog = setTimeout(
-  () => finish(false, new Error(`timed out after ${TOTAL_TIMEOUT_MS / 1000} s`)),
-  TOTAL_TIMEOUT_MS,
-);
-
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    return finish(true);
-  },
-  (err) => {
-    clearTimeout(watchdog);
-    return finish(false, err);
-  },
-);
