@@ -3,13 +3,14 @@
 
 import { useEffect, useMemo, useState } from 'react';
 import { Button, Checkbox, DatePicker, Input, InputNumber, Progress, Select, Space, Tag, Upload } from 'antd';
-import { DeleteOutlined, PaperClipOutlined, UploadOutlined } from '@ant-design/icons';
+import { DeleteOutlined, UploadOutlined } from '@ant-design/icons';
 import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn';
 import { useQuery } from '@tanstack/react-query';
 import { toProblem, tokenStore, unwrap, useApi, type EntityDef, type FieldDef } from '../api';
 import { relationTitle } from '../grid/cells';
 import { localize, useI18n } from '../i18n';
+import { FileLink } from '../shared/FileLink';
 import type { FormField } from './fields';
 
 interface Control<T> {
@@ -257,10 +258,7 @@ export function AttachmentInput({ value, onChange, disabled, field }: Control<St
     <div className="form-files" data-testid={`input-${field.name}`}>
       {files.map((f) => (
         <div key={f.id} className="form-file" data-file-id={f.id}>
-          <PaperClipOutlined />
-          <a href={`/api/v1/files/${f.id}`} target="_blank" rel="noreferrer" className="form-file-name">
-            {f.name ?? f.id}
-          </a>
+          <FileLink file={f} />
           {!disabled && (
             <Button
               type="text"
