@@ -52,3 +52,15 @@ export function readOnlyFields(app: AppLike, entity: string, caller: Caller): Se
   }
   return out;
 }
+
+/**
+ * Whether the caller may run a rule by hand (and read its runs): administrators, everyone in an
+ * app without permissions, else a role of theirs with `run_rules: true` or naming the rule.
+ */
+export function mayRunRule(app: AppLike, rule: string, caller: Caller): boolean {
+  if (caller.user.is_admin || !isGuarded(app)) return true;
+  const mine = new Set(caller.app_roles?.[app.name] ?? []);
+  return (app.roles ?? []).some(
+    (r) => mine.has(r.name) && (r.run_rules === true || (Array.isArray(r.run_rules) && r.run_rules.includes(rule))),
+  );
+}

@@ -1,33 +1,70 @@
-// `/apps/:app/:entity/:id`: a record's fields, read-only (the full record page is a later slice).
+// `/apps/:app/:entity/:id`: a record's page. Its fields (with Edit when the caller may update),
+// the stage path with the stage's SOP, due time and SLA, the moves the caller may make and what
+// blocks them, the approvals waiting on it, manual rules, a timeline of its history, and the
+// records pointing at it.
 
-import { Alert, Button, Card, Descriptions, Result, Skeleton, Space } from 'antd';
+import { useMemo } from 'react';
+import { Alert, Button, Card, Col, Result, Row, Skeleton, Space, Tag } from 'antd';
 import { ArrowLeftOutlined, EditOutlined } from '@ant-design/icons';
 import { Link, useParams } from 'react-router';
-import { toProblem } from '../api';
-import { hasRight, readableEntities } from '../apps/rights';
-import { relationTitle, renderCell } from '../grid/cells';
-import { useRecord } from '../grid/queries';
-import { formatDateTime, localize, useI18n } from '../i18n';
+import { toProblem, type App, type EntityDef } from '../api';
+import { hasRight, readableEntities, type Caller } from '../apps/rights';
+import { relationTitle, type CellContext } from '../grid/cells';
+import { localize, useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
+import { ApprovalsPanel } from './ApprovalsPanel';
+import { FieldsCard } from './FieldsCard';
+import { usePageRecord, usePipeline, useRules, useTransitions, useUsers } from './queries';
+import { RecordTimeline } from './RecordTimeline';
+import { RelatedRecords, relationsTo } from './RelatedRecords';
+import { RuleButtons } from './RuleButtons';
+import { StagePath } from './StagePath';
+import { TransitionsPanel } from './TransitionsPanel';
+import './record.css';
 
 export default function RecordPage() {
   const { entity: name = '', id = '' } = useParams();
   const { app, caller } = useAppOutlet();
-  const { lang, t } = useI18n();
-  const readable = new Set(readableEntities(app, caller).map((e) => e.name));
+  const { t } = useI18n();
   const entity = readableEntities(app, caller).find((e) => e.name === name);
-  const fields = entity?.fields ?? [];
-  const expand = fields.filter((f) => f.type === 'relation' && readable.has(f.target ?? '')).map((f) => f.name);
-  const record = useRecord(app.name, name, id, expand);
-
   if (!entity) return <Result status="404" title={t('grid.entityNotFound')} />;
+  return <RecordView key={`${app.name}/${name}/${id}`} app={app} caller={caller} entity={entity} id={id} />;
+}
+
+function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; entity: EntityDef; id: string }) {
+  const { lang, t } = useI18n();
+  const readableList = useMemo(() => readableEntities(app, caller), [app, caller]);
+  const readable = useMemo(() => new Set(readableList.map((e) => e.name)), [readableList]);
+  const expand = useMemo(
+    () => (entity.fields ?? []).filter((f) => f.type === 'relation' && readable.has(f.target ?? '')).map((f) => f.name),
+    [entity, readable],
+  );
+  const record = usePageRecord(app.name, entity.name, id, expand);
+  const pipeline = usePipeline(app.name, entity.name);
+  const hasPipeline = !!pipeline.data;
+  const moves = useTransitions(app.name, entity.name, id, hasPipeline && !!record.data);
+  const users = useUsers();
+  const rules = useRules(app.name);
+  const relations = useMemo(() => relationsTo(readableList, entity.name), [readableList, entity.name]);
+
   const err = record.error ? toProblem(record.error) : null;
-  const ctx = { lang, t, app: app.name, entities: app.entities ?? [], readable };
-  const r = record.data;
+  const current = record.data;
+  const r = current?.record;
+  const mayEdit = hasRight(app, entity.name, caller, 'update');
+  const editHref = mayEdit ? `/apps/${app.name}/${entity.name}/${encodeURIComponent(id)}/edit` : undefined;
+
+  const cells: CellContext = { lang, t, app: app.name, entities: app.entities ?? [], readable };
+  const userName = (uid: string) => {
+    const u = users.data?.find((x) => x.id === uid);
+    return u ? u.name || u.email : uid;
+  };
+  const stageLabel = (key: string) => localize(pipeline.data?.stages.find((s) => s.key === key)?.label, lang) || key;
+  const ruleLabel = (rule: string) => localize(rules.data?.find((x) => x.name === rule)?.label, lang) || rule;
+  const stage = typeof r?.stage === 'string' ? r.stage : null;
 
   return (
-    <div className="record-page" data-testid="record-page">
-      <Link to={`/apps/${app.name}/${name}`}>
+    <div className="record-page record-view" data-testid="record-page">
+      <Link to={`/apps/${app.name}/${entity.name}`}>
         <Button type="link" icon={<ArrowLeftOutlined />} style={{ paddingLeft: 0 }}>
           {t('record.back')}
         </Button>
@@ -38,43 +75,95 @@ export default function RecordPage() {
         ) : (
           <Alert type="error" showIcon message={t('record.loadFailed')} description={err.displayMessage} />
         )
-      ) : (
-        <Card
-          title={<span data-testid="record-title">{r ? relationTitle(entity, r, lang) : localize(entity.label, lang)}</span>}
-          extra={
-            <Space wrap>
-              <span>{localize(entity.label, lang) || entity.name}</span>
-              {r && hasRight(app, name, caller, 'update') && (
-                <Link to={`/apps/${app.name}/${name}/${encodeURIComponent(id)}/edit`}>
-                  <Button type="primary" icon={<EditOutlined />} data-testid="record-edit">
-                    {t('record.edit')}
-                  </Button>
-                </Link>
-              )}
-            </Space>
-          }
-        >
-          {!r ? (
-            <Skeleton active />
-          ) : (
-            <Descriptions
-              bordered
-              size="small"
-              column={{ xs: 1, sm: 1, md: 2 }}
-              items={[
-                ...fields.map((f) => ({
-                  key: f.name,
-                  label: localize(f.label, lang) || f.name,
-                  children: renderCell(f, r[f.name], ctx),
-                })),
-                { key: 'id', label: t('field.id'), children: <code>{r.id}</code> },
-                ...(['created_at', 'updated_at'] as const)
-                  .filter((k) => typeof r[k] === 'string')
-                  .map((k) => ({ key: k, label: t(`field.${k}`), children: formatDateTime(String(r[k]), lang) })),
-              ]}
-            />
-          )}
+      ) : !current || !r ? (
+        <Card>
+          <Skeleton active />
         </Card>
+      ) : (
+        <>
+          <Card
+            className="record-head"
+            title={<span data-testid="record-title">{relationTitle(entity, r, lang)}</span>}
+            extra={
+              <Space wrap>
+                <Tag>{localize(entity.label, lang) || entity.name}</Tag>
+                {stage && (
+                  <Tag color="processing" data-testid="record-stage">
+                    {stageLabel(stage)}
+                  </Tag>
+                )}
+                {editHref && (
+                  <Link to={editHref}>
+                    <Button type="primary" icon={<EditOutlined />} data-testid="record-edit">
+                      {t('record.edit')}
+                    </Button>
+                  </Link>
+                )}
+              </Space>
+            }
+          >
+            <RuleButtons app={app} entity={entity.name} id={id} caller={caller} />
+            {pipeline.data && (
+              <StagePath
+                pipeline={pipeline.data}
+                record={r}
+                moves={moves.data}
+                scope={`${app.name}/${entity.name}/${id}`}
+              />
+            )}
+          </Card>
+          <Row gutter={[16, 16]} className="record-body">
+            <Col xs={{ span: 24, order: 2 }} lg={{ span: 15, order: 1 }}>
+              <Card title={t('record.fields')} size="small" className="record-card">
+                <FieldsCard entity={entity} record={r} cells={cells} userName={userName} />
+              </Card>
+              <Card title={t('timeline.title')} size="small" className="record-card">
+                <RecordTimeline
+                  app={app.name}
+                  entity={entity}
+                  id={id}
+                  ctx={{ entity, cells, userName, stageLabel, ruleLabel }}
+                />
+              </Card>
+            </Col>
+            <Col xs={{ span: 24, order: 1 }} lg={{ span: 9, order: 2 }}>
+              {pipeline.data && (
+                <Card title={t('transition.title')} size="small" className="record-card">
+                  {moves.error ? (
+                    <Alert type="error" showIcon message={toProblem(moves.error).displayMessage} />
+                  ) : moves.data ? (
+                    <TransitionsPanel
+                      app={app.name}
+                      entity={entity}
+                      current={current}
+                      moves={moves.data}
+                      expand={expand}
+                      editHref={editHref}
+                    />
+                  ) : (
+                    <Skeleton active paragraph={{ rows: 2 }} />
+                  )}
+                </Card>
+              )}
+              {pipeline.data && (
+                <Card title={t('approval.title')} size="small" className="record-card">
+                  <ApprovalsPanel
+                    app={app.name}
+                    entity={entity.name}
+                    record={id}
+                    stageLabel={stageLabel}
+                    userName={userName}
+                  />
+                </Card>
+              )}
+              {relations.length > 0 && (
+                <Card title={t('related.title')} size="small" className="record-card">
+                  <RelatedRecords app={app.name} relations={relations} id={id} />
+                </Card>
+              )}
+            </Col>
+          </Row>
+        </>
       )}
     </div>
   );
