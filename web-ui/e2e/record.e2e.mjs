@@ -211,6 +211,8 @@ async function main() {
   step = 'the fields, the attachment, the related tasks, the manual rule';
   await waitFor('the file link', async () => (await page.getByTestId('file-link').first().getAttribute('href')) === `/api/v1/files/${file.id}`);
   if ((await text('value-customer')) !== '华东贸易') throw new Error(`customer ${await text('value-customer')}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('file-link').first().click()]);
+  if (download.suggestedFilename() !== '合同草案.txt') throw new Error(`downloaded ${download.suggestedFilename()}`);
   const related = page.getByTestId('related-task-deal');
   await waitFor('the related tasks', async () => (await related.getByTestId('related-link').count()) === 2 || (await related.getByTestId('related-link').count()));
   await page.getByTestId('rule-mark_hot').waitFor({ state: 'visible' });
@@ -279,6 +281,7 @@ async function main() {
   step = 'English';
   await page.getByTestId('lang-en').click();
   await waitFor('English stage', async () => (await text('stage-current')) === 'Stage: Negotiation' || (await text('stage-current')));
+  await waitFor('the notices gone', async () => (await page.locator('.ant-message-notice').count()) === 0);
   await shoot('record-pending-en-1280');
   await shoot('record-pending-en-1280-full', true);
   await page.getByTestId('lang-zh').click();
@@ -300,12 +303,33 @@ async function main() {
   if (after.stage !== 'won' || after.amount?.amount !== 250000 || after.probability !== 80) {
     throw new Error(`after ${JSON.stringify(after)}`);
   }
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await waitFor('the notices gone', async () => (await page.locator('.ant-message-notice').count()) === 0);
   await shoot('record-won-zh-1280');
 
   step = 'the delegations, from the approvals panel';
   await page.getByTestId('approval-delegations').click();
   await page.getByTestId('delegations').waitFor({ state: 'visible' });
   await page.getByText('你还没有委托他人').waitFor({ state: 'visible' });
+  await page.getByTestId('delegation-delegate').click();
+  await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: 'Administrator' }).click();
+  const day = (n) => {
+    const d = new Date(Date.now() + n * 86_400_000);
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} 09:00:00`;
+  };
+  const [from, to] = [page.locator('[data-testid="delegation-period"] input').nth(0), page.locator('[data-testid="delegation-period"] input').nth(1)];
+  await from.click();
+  await from.fill(day(1));
+  await from.press('Enter');
+  await to.fill(day(8));
+  await to.press('Enter');
+  await page.getByTestId('delegation-add').click();
+  await page.getByTestId('delegation').first().waitFor({ state: 'visible' });
+  const delegations = await api(base, 'api/v1/me/delegations', { token: (await api(base, 'api/v1/auth/login', { method: 'POST', body: { email: managerEmail, password: MANAGER_PASSWORD } })).token });
+  if (delegations.data.length !== 1 || delegations.data[0].delegate !== (await api(base, 'api/v1/me', { token })).user.id) {
+    throw new Error(`delegations ${JSON.stringify(delegations)}`);
+  }
+  await waitFor('the notices gone', async () => (await page.locator('.ant-message-notice').count()) === 0);
   await shoot('record-delegations-zh-1280');
   await page.locator('.ant-modal-close').click();
   await page.getByTestId('delegations').waitFor({ state: 'hidden' });

@@ -3,7 +3,8 @@
 
 import { useState } from 'react';
 import { Alert, App as AntApp, Button, DatePicker, Form, List, Modal, Select, Tag, Typography } from 'antd';
-import type { Dayjs } from 'dayjs';
+import dayjs, { type Dayjs } from 'dayjs';
+import 'dayjs/locale/zh-cn';
 import { useQueryClient } from '@tanstack/react-query';
 import { toProblem, useApi } from '../api';
 import { useSession } from '../auth';
@@ -16,6 +17,8 @@ export function DelegationModal({ onClose }: { onClose: () => void }) {
   const { user } = useSession();
   const { lang, t } = useI18n();
   const { message } = AntApp.useApp();
+  // The calendar's month and day names follow the UI's language.
+  dayjs.locale(lang === 'zh' ? 'zh-cn' : 'en');
   const list = useDelegations(true);
   const users = useUsers();
   const [delegate, setDelegate] = useState<string | null>(null);
@@ -86,13 +89,15 @@ export function DelegationModal({ onClose }: { onClose: () => void }) {
             />
           </Form.Item>
           <Form.Item label={t('delegation.period')} required>
-            <DatePicker.RangePicker
-              showTime
-              value={range}
-              onChange={(v) => setRange(v as [Dayjs | null, Dayjs | null] | null)}
-              style={{ width: '100%' }}
-              data-testid="delegation-period"
-            />
+            <div data-testid="delegation-period">
+              <DatePicker.RangePicker
+                showTime
+                placeholder={[t('delegation.start'), t('delegation.end')]}
+                value={range}
+                onChange={(v) => setRange(v as [Dayjs | null, Dayjs | null] | null)}
+                style={{ width: '100%' }}
+              />
+            </div>
           </Form.Item>
           {error && <Alert type="error" showIcon className="record-alert" message={error} data-testid="delegation-error" />}
           <Button type="primary" loading={busy} onClick={() => void add()} data-testid="delegation-add">

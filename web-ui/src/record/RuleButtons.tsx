@@ -90,7 +90,7 @@ export function RuleButtons({ app, entity, id, caller }: { app: App; entity: str
   const { message } = AntApp.useApp();
   const rules = useRules(app.name);
   const [running, setRunning] = useState<string | null>(null);
-  const [last, setLast] = useState<{ rule: string; label: string; event: string } | null>(null);
+  const [last, setLast] = useState<{ rule: RuleEntry; event: string } | null>(null);
   const list = manualRules(rules.data ?? [], entity, app, caller);
   if (list.length === 0) return null;
 
@@ -99,7 +99,7 @@ export function RuleButtons({ app, entity, id, caller }: { app: App; entity: str
     setRunning(r.name);
     try {
       const event = await runRule(api, app.name, entity, id, r.name);
-      setLast({ rule: r.name, label, event });
+      setLast({ rule: r, event });
       message.info(t('rules.started', { rule: label }));
     } catch (e) {
       message.error(t('rules.failed', { rule: label, reason: toProblem(e).displayMessage }));
@@ -128,8 +128,8 @@ export function RuleButtons({ app, entity, id, caller }: { app: App; entity: str
           <RunResult
             key={last.event}
             app={app.name}
-            rule={last.rule}
-            label={last.label}
+            rule={last.rule.name}
+            label={localize(last.rule.label, lang) || last.rule.name}
             event={last.event}
             onFinished={() => void queryClient.invalidateQueries({ queryKey: [...recordKeys.all, app.name, entity] })}
           />
