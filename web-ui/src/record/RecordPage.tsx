@@ -17,7 +17,7 @@ import { FieldsCard } from './FieldsCard';
 import { usePageRecord, usePipeline, useRules, useTransitions, useUsers } from './queries';
 import { RecordTimeline } from './RecordTimeline';
 import { RelatedRecords, relationsTo } from './RelatedRecords';
-import { RuleButtons } from './RuleButtons';
+import { manualRules, RuleButtons } from './RuleButtons';
 import { StagePath } from './StagePath';
 import { TransitionsPanel } from './TransitionsPanel';
 import './record.css';
@@ -46,6 +46,8 @@ function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; ent
   const users = useUsers();
   const rules = useRules(app.name);
   const relations = useMemo(() => relationsTo(readableList, entity.name), [readableList, entity.name]);
+  const manual = useMemo(() => manualRules(rules.data ?? [], entity.name, app, caller), [rules.data, entity.name, app, caller]);
+  const hasSide = hasPipeline || relations.length > 0;
 
   const err = record.error ? toProblem(record.error) : null;
   const current = record.data;
@@ -83,6 +85,7 @@ function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; ent
         <>
           <Card
             className="record-head"
+            styles={{ body: manual.length || pipeline.data ? undefined : { display: 'none' } }}
             title={<span data-testid="record-title">{relationTitle(entity, r, lang)}</span>}
             extra={
               <Space wrap>
@@ -102,7 +105,7 @@ function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; ent
               </Space>
             }
           >
-            <RuleButtons app={app} entity={entity.name} id={id} caller={caller} />
+            <RuleButtons app={app.name} entity={entity.name} id={id} list={manual} />
             {pipeline.data && (
               <StagePath
                 pipeline={pipeline.data}
@@ -113,7 +116,7 @@ function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; ent
             )}
           </Card>
           <Row gutter={[16, 16]} className="record-body">
-            <Col xs={{ span: 24, order: 2 }} lg={{ span: 15, order: 1 }}>
+            <Col xs={{ span: 24, order: 2 }} lg={{ span: hasSide ? 15 : 24, order: 1 }}>
               <Card title={t('record.fields')} size="small" className="record-card">
                 <FieldsCard entity={entity} record={r} cells={cells} userName={userName} />
               </Card>
@@ -126,42 +129,44 @@ function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; ent
                 />
               </Card>
             </Col>
-            <Col xs={{ span: 24, order: 1 }} lg={{ span: 9, order: 2 }}>
-              {pipeline.data && (
-                <Card title={t('transition.title')} size="small" className="record-card">
-                  {moves.error ? (
-                    <Alert type="error" showIcon message={toProblem(moves.error).displayMessage} />
-                  ) : moves.data ? (
-                    <TransitionsPanel
+            {hasSide && (
+              <Col xs={{ span: 24, order: 1 }} lg={{ span: 9, order: 2 }}>
+                {pipeline.data && (
+                  <Card title={t('transition.title')} size="small" className="record-card">
+                    {moves.error ? (
+                      <Alert type="error" showIcon message={toProblem(moves.error).displayMessage} />
+                    ) : moves.data ? (
+                      <TransitionsPanel
+                        app={app.name}
+                        entity={entity}
+                        current={current}
+                        moves={moves.data}
+                        expand={expand}
+                        editHref={editHref}
+                      />
+                    ) : (
+                      <Skeleton active paragraph={{ rows: 2 }} />
+                    )}
+                  </Card>
+                )}
+                {pipeline.data && (
+                  <Card title={t('approval.title')} size="small" className="record-card">
+                    <ApprovalsPanel
                       app={app.name}
-                      entity={entity}
-                      current={current}
-                      moves={moves.data}
-                      expand={expand}
-                      editHref={editHref}
+                      entity={entity.name}
+                      record={id}
+                      stageLabel={stageLabel}
+                      userName={userName}
                     />
-                  ) : (
-                    <Skeleton active paragraph={{ rows: 2 }} />
-                  )}
-                </Card>
-              )}
-              {pipeline.data && (
-                <Card title={t('approval.title')} size="small" className="record-card">
-                  <ApprovalsPanel
-                    app={app.name}
-                    entity={entity.name}
-                    record={id}
-                    stageLabel={stageLabel}
-                    userName={userName}
-                  />
-                </Card>
-              )}
-              {relations.length > 0 && (
-                <Card title={t('related.title')} size="small" className="record-card">
-                  <RelatedRecords app={app.name} relations={relations} id={id} />
-                </Card>
-              )}
-            </Col>
+                  </Card>
+                )}
+                {relations.length > 0 && (
+                  <Card title={t('related.title')} size="small" className="record-card">
+                    <RelatedRecords app={app.name} relations={relations} id={id} />
+                  </Card>
+                )}
+              </Col>
+            )}
           </Row>
         </>
       )}

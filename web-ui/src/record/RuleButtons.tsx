@@ -9,7 +9,7 @@ import { toProblem, useApi, type App } from '../api';
 import { mayRunRule, type Caller } from '../apps/rights';
 import { recordKeys } from '../grid/queries';
 import { localize, useI18n, type MessageKey } from '../i18n';
-import { pageKeys, ruleRuns, runRule, useRules, type RuleEntry, type RunOut } from './queries';
+import { pageKeys, ruleRuns, runRule, type RuleEntry, type RunOut } from './queries';
 
 /** Rules a person runs on this entity's records, in the app's order. */
 export function manualRules(rules: readonly RuleEntry[], entity: string, app: App, caller: Caller): RuleEntry[] {
@@ -83,22 +83,21 @@ function RunResult({ app, rule, label, event, onFinished }: RunResultProps) {
   );
 }
 
-export function RuleButtons({ app, entity, id, caller }: { app: App; entity: string; id: string; caller: Caller }) {
+/** The buttons of `list` (see `manualRules`) for one record, and the last run's result. */
+export function RuleButtons({ app, entity, id, list }: { app: string; entity: string; id: string; list: readonly RuleEntry[] }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const { lang, t } = useI18n();
   const { message } = AntApp.useApp();
-  const rules = useRules(app.name);
   const [running, setRunning] = useState<string | null>(null);
   const [last, setLast] = useState<{ rule: RuleEntry; event: string } | null>(null);
-  const list = manualRules(rules.data ?? [], entity, app, caller);
   if (list.length === 0) return null;
 
   const run = async (r: RuleEntry) => {
     const label = localize(r.label, lang) || r.name;
     setRunning(r.name);
     try {
-      const event = await runRule(api, app.name, entity, id, r.name);
+      const event = await runRule(api, app, entity, id, r.name);
       setLast({ rule: r, event });
       message.info(t('rules.started', { rule: label }));
     } catch (e) {
@@ -127,11 +126,11 @@ export function RuleButtons({ app, entity, id, caller }: { app: App; entity: str
         <div className="rule-result">
           <RunResult
             key={last.event}
-            app={app.name}
+            app={app}
             rule={last.rule.name}
             label={localize(last.rule.label, lang) || last.rule.name}
             event={last.event}
-            onFinished={() => void queryClient.invalidateQueries({ queryKey: [...recordKeys.all, app.name, entity] })}
+            onFinished={() => void queryClient.invalidateQueries({ queryKey: [...recordKeys.all, app, entity] })}
           />
         </div>
       )}
