@@ -1,7 +1,7 @@
 // The app's manual rules for this entity that the caller may run, as buttons; a run's result
 // (its status and its actions') shows once the rule has run.
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Alert, App as AntApp, Button, Space } from 'antd';
 import { ThunderboltOutlined } from '@ant-design/icons';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
@@ -48,16 +48,18 @@ function RunResult({ app, rule, label, event, onFinished }: RunResultProps) {
   });
   const run = runs.data?.find((r) => (r.trigger as { id?: string } | null)?.id === event);
   const finished = !!run && runFinished(run);
+  const done = useRef(onFinished);
+  done.current = onFinished;
   useEffect(() => {
-    if (finished) onFinished();
-  }, [finished]); // eslint-disable-line react-hooks/exhaustive-deps
+    if (finished) done.current();
+  }, [finished]);
   if (runs.error) {
     return <Alert type="error" showIcon message={label} description={toProblem(runs.error).displayMessage} />;
   }
   if (!run || !runFinished(run)) {
     return <Alert type="info" showIcon message={label} description={t('rules.waiting')} data-testid="rule-result" data-status="running" />;
   }
-  const done = run.actions.filter((a) => a.status === 'done').length;
+  const doneActions = run.actions.filter((a) => a.status === 'done').length;
   const ok = run.status === 'done' && run.actions.every((a) => a.status === 'done' || a.status === 'skipped');
   const errors = [run.error, ...run.actions.map((a) => a.error)].filter((x): x is string => !!x);
   return (
@@ -71,7 +73,7 @@ function RunResult({ app, rule, label, event, onFinished }: RunResultProps) {
       description={
         <>
           <div>{t(`rules.status.${run.status}` as MessageKey)}</div>
-          {run.actions.length > 0 && <div>{t('rules.actions', { done, n: run.actions.length })}</div>}
+          {run.actions.length > 0 && <div>{t('rules.actions', { done: doneActions, n: run.actions.length })}</div>}
           {errors.map((e) => (
             <div key={e} className="rule-error">
               {e}

@@ -11,7 +11,7 @@ import { toProblem, useApi, type EntityDef, type ProblemFieldError } from '../ap
 import type { RecordRow } from '../grid/listRequest';
 import { recordKeys } from '../grid/queries';
 import { getVersioned, type Versioned } from '../form/queries';
-import { localeTag, localize, useI18n } from '../i18n';
+import { localeTag, localize, useI18n, type Lang } from '../i18n';
 import { BlockerList } from './BlockerList';
 import { blockerKind } from './blockers';
 import { MoveDialog, type MoveInput } from './MoveDialog';
@@ -34,7 +34,7 @@ interface Stale {
 }
 
 /** Fields whose value differs between two readings of a record, by their labels. */
-function changedFields(entity: EntityDef, a: RecordRow, b: RecordRow, lang: 'zh' | 'en', stageLabel: string): string[] {
+function changedFields(entity: EntityDef, a: RecordRow, b: RecordRow, lang: Lang, stageLabel: string): string[] {
   const out = (entity.fields ?? [])
     .filter((f) => JSON.stringify(a[f.name] ?? null) !== JSON.stringify(b[f.name] ?? null))
     .map((f) => localize(f.label, lang) || f.name);
