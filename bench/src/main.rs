@@ -358,6 +358,12 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
         (ratios[PAIRS / 2 - 1] + ratios[PAIRS / 2]) / 2.0 * 100.0,
         each.join(", ")
     );
+    // `BENCH_ONLY=creates`: the create phases alone (comparing two builds' write paths).
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "creates") {
+        drop(node);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
 
     // Fill up to `rows` records with bulk requests for the reads.
     let t = Instant::now();

@@ -128,6 +128,7 @@ fn api_app() -> (
                 .service(audit::get_settings)
                 .service(audit::put_settings)
                 .service(reports::aggregate_records)
+                .service(reports::funnel)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

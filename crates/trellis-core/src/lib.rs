@@ -19,6 +19,7 @@ pub mod template;
 pub mod validate;
 pub mod value;
 pub mod view;
+pub mod zone;
 
 pub use compile::{CompiledApp, CompiledEntity, CompiledField};
 pub use def::{AppDef, EntityDef, FieldDef, FieldType, Label};

@@ -13,6 +13,7 @@ pub mod files;
 pub mod notifications;
 pub mod pipelines;
 pub mod records;
+pub mod reports;
 pub mod settings;
 pub mod wake;
 

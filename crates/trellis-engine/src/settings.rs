@@ -1,11 +1,12 @@
-//! The tenant's settings: audit retention, the automation run limit, and the SMTP and SMS
-//! providers (their secrets write-only), read and replaced by administrators.
+//! The tenant's settings: audit retention, the automation run limit, the time zone of reports,
+//! and the SMTP and SMS providers (their secrets write-only), read and replaced by administrators.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trellis_core::automation::SECRET_MASK;
 use trellis_core::error::FieldCode;
 use trellis_core::value::now_micros;
+use trellis_core::zone::Zone;
 use trellis_core::{Error, FieldError};
 use trellis_store::StoreError;
 
@@ -13,6 +14,7 @@ use crate::Engine;
 use crate::context::TenantCtx;
 
 use crate::audit::RETENTION_KEY;
+use crate::reports::ZONE_KEY;
 
 /// The setting limiting a tenant's automation runs per minute.
 pub const RUNS_KEY: &str = "automation_runs_per_minute";
@@ -84,6 +86,8 @@ pub struct Settings {
     /// None: the SMS action has no provider.
     #[schema(required = true)]
     pub sms: Option<SmsSettings>,
+    /// The IANA time zone reports cut periods in (`UTC` unless set).
+    pub time_zone: String,
 }
 
 /// A stored provider setting as answered: its secret masked.
@@ -120,6 +124,7 @@ impl Engine {
             automation_runs_per_minute: runs.unwrap_or(crate::automation::dispatch::DEFAULT_RUNS_PER_MINUTE),
             smtp,
             sms,
+            time_zone: self.tenant_zone(ctx).await?.name().to_string(),
         })
     }
 
@@ -152,9 +157,27 @@ impl Engine {
                 }
             },
         };
+        let zone = match obj.get(ZONE_KEY) {
+            None => None,
+            Some(Value::String(z)) => match Zone::parse(ZONE_KEY, z) {
+                Ok(z) => Some(z),
+                Err(e) => {
+                    errors.extend(e.errors);
+                    None
+                }
+            },
+            Some(_) => {
+                errors.push(FieldError::new(
+                    ZONE_KEY,
+                    FieldCode::Type,
+                    "must be an IANA time zone name such as Asia/Shanghai",
+                ));
+                None
+            }
+        };
         for k in obj
             .keys()
-            .filter(|k| !matches!(k.as_str(), RETENTION_KEY | RUNS_KEY | "smtp" | "sms"))
+            .filter(|k| !matches!(k.as_str(), RETENTION_KEY | RUNS_KEY | ZONE_KEY | "smtp" | "sms"))
         {
             errors.push(FieldError::new(
                 trellis_core::names::truncate(k, 64),
@@ -182,6 +205,9 @@ impl Engine {
         }
         // All the settings sent, or none: one transaction.
         let tx = self.db.begin_write().await.map_err(StoreError::from)?;
+        if let Some(z) = zone {
+            trellis_store::settings::put(&tx, ctx.tenant_id(), ZONE_KEY, z.name(), now_micros()).await?;
+        }
         if let Some(n) = runs_limit {
             trellis_store::settings::put(&tx, ctx.tenant_id(), RUNS_KEY, &n.to_string(), now_micros()).await?;
         }

@@ -6,6 +6,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, NullOrdering, Order, Quer
 use sea_orm::{DbBackend, QueryResult};
 use trellis_core::def::StorageClass;
 use trellis_core::query::Filter;
+use trellis_core::zone::{Span, Zone};
 use trellis_core::{CompiledEntity, CompiledField, FieldType, Val};
 
 use crate::error::StoreError;
@@ -67,8 +68,10 @@ pub enum Cmp {
 #[derive(Debug, Clone)]
 pub struct AggregateQuery<'a> {
     pub groups: Vec<&'a CompiledField>,
-    /// A date or datetime field and its unit; datetimes are bucketed in UTC.
+    /// A date or datetime field and its unit; datetimes are bucketed at the wall clock of
+    /// `zone`.
     pub bucket: Option<(&'a CompiledField, Unit)>,
+    pub zone: Zone,
     pub measures: Vec<Measure<'a>>,
     pub filter: Option<Filter>,
     /// Groups kept: a measure (by index, numeric) compared with a value in its stored units.
@@ -114,13 +117,13 @@ fn plain(f: &CompiledField) -> CompiledField {
 }
 
 /// The SQL of a bucket's first day (`YYYY-MM-DD` text) of a date or datetime column; a
-/// datetime is taken in UTC. The column name derives from a storage id.
-pub fn bucket_sql(column: &str, datetime: bool, unit: Unit, backend: DbBackend) -> String {
+/// datetime is taken at the wall clock of `zone`. The column name derives from a storage id.
+pub fn bucket_sql(column: &str, datetime: bool, unit: Unit, backend: DbBackend, zone: Zone) -> String {
     let c = format!("\"{column}\"");
     match backend {
         DbBackend::Postgres => {
             let at = if datetime {
-                format!("({c} AT TIME ZONE 'UTC')")
+                format!("({c} AT TIME ZONE '{}')", zone.name())
             } else {
                 format!("CAST({c} AS timestamp)")
             };
@@ -133,17 +136,50 @@ pub fn bucket_sql(column: &str, datetime: bool, unit: Unit, backend: DbBackend) 
             };
             format!("to_char(date_trunc('{unit}', {at}), 'YYYY-MM-DD')")
         }
-        // SQLite reads the stored text (ISO 8601, with the offset of a datetime) as UTC.
-        _ => match unit {
-            Unit::Day => format!("strftime('%Y-%m-%d', {c})"),
-            Unit::Week => format!("date({c}, '-' || ((CAST(strftime('%w', {c}) AS INTEGER) + 6) % 7) || ' days')"),
-            Unit::Month => format!("strftime('%Y-%m-01', {c})"),
-            Unit::Quarter => format!(
-                "strftime('%Y', {c}) || '-' || printf('%02d', ((CAST(strftime('%m', {c}) AS INTEGER) - 1) / 3) * 3 + 1) || '-01'"
-            ),
-            Unit::Year => format!("strftime('%Y-01-01', {c})"),
-        },
+        // SQLite reads the stored text (ISO 8601, with the offset of a datetime) as UTC; a
+        // datetime is first moved to the zone's wall clock.
+        _ => {
+            let c = if datetime { local_sqlite(&c, zone) } else { c };
+            match unit {
+                Unit::Day => format!("strftime('%Y-%m-%d', {c})"),
+                Unit::Week => {
+                    format!("date({c}, '-' || ((CAST(strftime('%w', {c}) AS INTEGER) + 6) % 7) || ' days')")
+                }
+                Unit::Month => format!("strftime('%Y-%m-01', {c})"),
+                Unit::Quarter => format!(
+                    "strftime('%Y', {c}) || '-' || printf('%02d', ((CAST(strftime('%m', {c}) AS INTEGER) - 1) / 3) * 3 + 1) || '-01'"
+                ),
+                Unit::Year => format!("strftime('%Y-01-01', {c})"),
+            }
+        }
     }
+}
+
+/// A stored UTC datetime column at the wall clock of `zone`, on SQLite (which has no time zone
+/// table): the zone's offset is picked by comparing the stored text with the instants it
+/// changed at, in a balanced tree of `CASE`s (a handful of text comparisons a row even for a
+/// zone with summer time since 1900).
+fn local_sqlite(c: &str, zone: Zone) -> String {
+    let spans = zone.spans();
+    if spans.len() == 1 && spans[0].offset == 0 {
+        return c.to_string();
+    }
+    fn tree(c: &str, spans: &[Span]) -> String {
+        if spans.len() == 1 {
+            return format!("'{:+} seconds'", spans[0].offset);
+        }
+        let mid = spans.len() / 2;
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp(spans[mid].start, 0).unwrap_or_default();
+        // The stored text (`…T17:00:00+00:00`, `…T17:00:00.5+00:00`) sorts after this prefix
+        // from the changing second on.
+        format!(
+            "CASE WHEN {c} < '{}' THEN {} ELSE {} END",
+            at.format("%Y-%m-%dT%H:%M:%S"),
+            tree(c, &spans[..mid]),
+            tree(c, &spans[mid..])
+        )
+    }
+    format!("datetime({c}, {})", tree(c, &spans))
 }
 
 /// A measure's value as a floating number, for sorting (and comparing) in the statement.
@@ -177,9 +213,15 @@ pub async fn aggregate<C: crate::Reads>(
         s.add_group_by([col(g)]);
         at += 1;
     }
-    let bucket_expr = q
-        .bucket
-        .map(|(f, unit)| Expr::cust(bucket_sql(&f.column, f.kind == FieldType::Datetime, unit, backend)));
+    let bucket_expr = q.bucket.map(|(f, unit)| {
+        Expr::cust(bucket_sql(
+            &f.column,
+            f.kind == FieldType::Datetime,
+            unit,
+            backend,
+            q.zone,
+        ))
+    });
     if let Some(b) = &bucket_expr {
         s.expr_as(b.clone(), Alias::new(format!("b{sfx}")));
         s.add_group_by([b.clone()]);
@@ -332,8 +374,8 @@ mod tests {
         for (unit, date, datetime) in cases {
             let sql = format!(
                 "SELECT {} AS a, {} AS b FROM t",
-                bucket_sql("d", false, unit, DbBackend::Sqlite),
-                bucket_sql("dt", true, unit, DbBackend::Sqlite)
+                bucket_sql("d", false, unit, DbBackend::Sqlite, Zone::default()),
+                bucket_sql("dt", true, unit, DbBackend::Sqlite, Zone::default())
             );
             let row = conn
                 .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
@@ -348,12 +390,101 @@ mod tests {
             );
         }
         assert_eq!(
-            bucket_sql("dt", true, Unit::Week, DbBackend::Postgres),
+            bucket_sql("dt", true, Unit::Week, DbBackend::Postgres, Zone::default()),
             "to_char(date_trunc('week', (\"dt\" AT TIME ZONE 'UTC')), 'YYYY-MM-DD')"
         );
         assert_eq!(
-            bucket_sql("d", false, Unit::Quarter, DbBackend::Postgres),
+            bucket_sql("d", false, Unit::Quarter, DbBackend::Postgres, Zone::default()),
             "to_char(date_trunc('quarter', CAST(\"d\" AS timestamp)), 'YYYY-MM-DD')"
+        );
+    }
+
+    /// A datetime's day, month and year in a zone: Shanghai (+8 since 1991), New York on both
+    /// sides of its 2026 summer time change, and the changing second itself.
+    #[tokio::test]
+    async fn datetimes_fall_into_the_periods_of_the_zone_s_wall_clock() {
+        let mut opts = ConnectOptions::new("sqlite::memory:");
+        opts.max_connections(1).min_connections(1);
+        let conn = Database::connect(opts).await.unwrap();
+        let day = |dt: &'static str, zone: &'static str, unit: Unit| {
+            let conn = &conn;
+            async move {
+                let z = Zone::parse("tz", zone).unwrap();
+                let sql = format!(
+                    "SELECT {} AS b FROM (SELECT '{dt}' AS \"dt\")",
+                    bucket_sql("dt", true, unit, DbBackend::Sqlite, z)
+                );
+                let row = conn
+                    .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get::<String>("", "b").unwrap()
+            }
+        };
+        // 16:30 UTC on the last day of a month is the next day, and month, in Shanghai.
+        assert_eq!(
+            day("2026-03-31T16:30:00+00:00", "Asia/Shanghai", Unit::Day).await,
+            "2026-04-01"
+        );
+        assert_eq!(
+            day("2026-03-31T16:30:00+00:00", "Asia/Shanghai", Unit::Month).await,
+            "2026-04-01"
+        );
+        assert_eq!(
+            day("2026-12-31T16:00:00.000001+00:00", "Asia/Shanghai", Unit::Year).await,
+            "2027-01-01"
+        );
+        assert_eq!(day("2026-03-31T16:30:00+00:00", "UTC", Unit::Month).await, "2026-03-01");
+        // New York: 04:30 UTC is the previous day in winter (-5) and in summer (-4); 04:30 UTC
+        // on 2026-03-08 is 23:30 EST on the 7th, 03:30 UTC on 2026-11-01 is 23:30 EDT on the
+        // 31st. EDT begins at 07:00:00 UTC on 2026-03-08.
+        assert_eq!(
+            day("2026-03-08T04:30:00+00:00", "America/New_York", Unit::Day).await,
+            "2026-03-07"
+        );
+        assert_eq!(
+            day("2026-11-01T03:30:00+00:00", "America/New_York", Unit::Month).await,
+            "2026-10-01"
+        );
+        assert_eq!(
+            day("2026-07-01T03:59:59+00:00", "America/New_York", Unit::Day).await,
+            "2026-06-30"
+        );
+        assert_eq!(
+            day("2026-07-01T04:00:00+00:00", "America/New_York", Unit::Day).await,
+            "2026-07-01"
+        );
+        // The changing second, with and without fractions: 06:59:59 UTC is 01:59:59 EST and
+        // 07:00:00 UTC is 03:00:00 EDT; the hour is the proof, read through `strftime`.
+        let hour = |dt: &'static str| {
+            let conn = &conn;
+            async move {
+                let z = Zone::parse("tz", "America/New_York").unwrap();
+                let sql = format!(
+                    "SELECT strftime('%H', {}) AS h FROM (SELECT '{dt}' AS \"dt\")",
+                    local_sqlite("\"dt\"", z)
+                );
+                let row = conn
+                    .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get::<String>("", "h").unwrap()
+            }
+        };
+        assert_eq!(hour("2026-03-08T06:59:59.999+00:00").await, "01");
+        assert_eq!(hour("2026-03-08T07:00:00+00:00").await, "03");
+        assert_eq!(hour("2026-03-08T07:00:00.5+00:00").await, "03");
+        assert_eq!(
+            bucket_sql(
+                "dt",
+                true,
+                Unit::Day,
+                DbBackend::Postgres,
+                Zone::parse("tz", "Asia/Shanghai").unwrap()
+            ),
+            "to_char(date_trunc('day', (\"dt\" AT TIME ZONE 'Asia/Shanghai')), 'YYYY-MM-DD')"
         );
     }
 }

@@ -10,6 +10,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod files;
+pub mod funnel;
 pub mod jobs;
 pub mod migrate;
 pub mod notifications;

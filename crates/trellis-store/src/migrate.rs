@@ -507,8 +507,41 @@ async fn apply_v6(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Stage moves kept for reports (`stages::Move`), filled from the event log's record creations
+/// and stage changes so far.
+async fn apply_v7(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let t = Table::create()
+        .table("sys_stage_moves")
+        .if_not_exists()
+        .col(id("id"))
+        .col(text("tenant_id"))
+        .col(text("app_id"))
+        .col(text("entity_id"))
+        .col(text("record_id"))
+        .col(text_null("from_stage"))
+        .col(text("to_stage"))
+        .col(time("moved_at"))
+        .col(ColumnDef::new("seconds_in_from").double().null())
+        .col(time_null("from_due_at"))
+        .col(text_null("actor"))
+        .to_owned();
+    tx.execute(&t).await?;
+    for (name, cols) in [
+        ("ix_moves_entity_at", &["entity_id", "moved_at"][..]),
+        ("ix_moves_entity_record", &["entity_id", "record_id", "moved_at"][..]),
+    ] {
+        let mut i = Index::create();
+        i.name(name).table("sys_stage_moves").if_not_exists();
+        for c in cols {
+            i.col(*c);
+        }
+        tx.execute(&i).await?;
+    }
+    crate::stages::backfill_moves(tx).await
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -547,6 +580,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 6 {
         apply_v6(&tx).await?;
+    }
+    if current < 7 {
+        apply_v7(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

@@ -706,7 +706,7 @@ export interface paths {
         put?: never;
         /**
          * Counts, sums, averages, minima and maxima of an entity's records per group of up to 3 fields
-         *     and/or a time bucket of a date or datetime field (datetimes in UTC; weeks start on Monday),
+         *     and/or a time bucket of a date or datetime field (datetimes at the wall clock of the tenant's time zone; weeks start on Monday),
          *     under the record list's filter language, sorted and limited (1–1000 groups, 100 by default).
          *     Computed by the database through the caller's row scope; a field hidden from the caller is
          *     answered as a field that does not exist.
@@ -749,6 +749,30 @@ export interface paths {
         put?: never;
         /** Create, update and delete records in one transaction: all or nothing. */
         post: operations["bulk_records"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The funnel of the entity's pipeline from its kept stage moves: per stage the records that
+         *     entered it, are still in it, advanced or were lost, the conversion to the next stage and from
+         *     the first, and the median and 90th percentile of the time in it. `cohort` (default) follows
+         *     the records created in the period, `snapshot` counts the moves made in it. Skipped stages
+         *     count as passed, except by lost records. Through the caller's row scope; hidden fields cannot
+         *     be filtered.
+         */
+        post: operations["funnel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1243,6 +1267,8 @@ export interface components {
             groups: components["schemas"]["AggregateGroup"][];
             /** @description Whether more groups matched than the limit answered. */
             truncated: boolean;
+            /** @description The time zone a datetime bucket was cut in. */
+            time_zone: string;
         };
         /** @description One group: its key and measures. */
         AggregateGroup: {
@@ -1281,6 +1307,11 @@ export interface components {
              * @description Most groups answered: 1 to 1000, 100 by default.
              */
             limit?: number;
+            /**
+             * @description The IANA time zone whose days, weeks and months bucket a datetime field; the tenant's
+             *     (`time_zone` of the settings) when absent.
+             */
+            time_zone?: string;
         };
         /** @description A sort key of the groups. */
         AggregateSort: {
@@ -1538,7 +1569,8 @@ export interface components {
             unit: components["schemas"]["BucketUnit"];
         };
         /**
-         * @description The unit of a time bucket. Weeks start on Monday; datetimes are bucketed in UTC.
+         * @description The unit of a time bucket. Weeks start on Monday; datetimes are bucketed at the wall clock of
+         *     the tenant's time zone (or the request's `time_zone`).
          * @enum {string}
          */
         BucketUnit: "day" | "week" | "month" | "quarter" | "year";
@@ -1854,6 +1886,97 @@ export interface components {
          */
         FilterScope: {
             filter: unknown;
+        };
+        /** @description A pipeline's funnel. */
+        Funnel: {
+            mode: components["schemas"]["FunnelMode"];
+            /**
+             * Format: date
+             * @description The period as asked (days in `time_zone`).
+             */
+            from: string | null;
+            /** Format: date */
+            to: string | null;
+            time_zone: string;
+            /**
+             * Format: int64
+             * @description The records counted: created in the period (cohort) or moved in it (snapshot).
+             */
+            records: number;
+            /** @description Open and won stages in rank order, then lost stages (with `entered` and `lost` only). */
+            stages: components["schemas"]["FunnelStage"][];
+        };
+        /**
+         * @description Which records and moves a funnel counts.
+         * @enum {string}
+         */
+        FunnelMode: "cohort" | "snapshot";
+        /** @description A funnel request. */
+        FunnelRequest: {
+            mode?: components["schemas"]["FunnelMode"];
+            /**
+             * Format: date
+             * @description The period's first day (in the time zone); none: from the beginning.
+             */
+            from?: string;
+            /**
+             * Format: date
+             * @description The period's last day, included; none: up to now.
+             */
+            to?: string;
+            /** @description Only records owned by a member of this team. */
+            team?: string;
+            /** @description A filter of the record list's language on the records (owner, region, product line…). */
+            filter?: Record<string, never>;
+            /** @description The IANA time zone of the period's days; the tenant's when absent. */
+            time_zone?: string;
+        };
+        /** @description One stage of a funnel. */
+        FunnelStage: {
+            stage: string;
+            label: components["schemas"]["Label"];
+            kind: string;
+            /**
+             * Format: int64
+             * @description Records that entered the stage (or passed it by a skip).
+             */
+            entered: number;
+            /**
+             * Format: int64
+             * @description Of those, records in the stage now.
+             */
+            still_in: number;
+            /**
+             * Format: int64
+             * @description Of those, records that went on to a later stage.
+             */
+            advanced: number;
+            /**
+             * Format: int64
+             * @description Records lost from this stage (moved to a lost stage from it).
+             */
+            lost: number;
+            /**
+             * Format: double
+             * @description `entered` of the next ranked stage ÷ this stage's `entered`; none for the last stage or
+             *     when none entered.
+             */
+            conversion_next: number | null;
+            /**
+             * Format: double
+             * @description This stage's `entered` ÷ the first stage's.
+             */
+            conversion_cumulative: number | null;
+            /**
+             * Format: int64
+             * @description Records that left the stage with a known time in it, and the median and 90th percentile of
+             *     that time, in seconds (nearest rank).
+             */
+            left: number;
+            /** Format: double */
+            median_seconds: number | null;
+            /** Format: double */
+            p90_seconds: number | null;
         };
         /** @description A named Rhai condition with the message shown when it does not hold. */
         Guard: {
@@ -2762,6 +2885,8 @@ export interface components {
             automation_runs_per_minute: number;
             smtp: components["schemas"]["SmtpSettings"] | null;
             sms: components["schemas"]["SmsSettings"] | null;
+            /** @description The IANA time zone reports cut periods in (`UTC` unless set). */
+            time_zone: string;
         };
         /** @description A change of settings: a member left out keeps its value. */
         SettingsRequest: {
@@ -2777,6 +2902,8 @@ export interface components {
             automation_runs_per_minute?: number | null;
             smtp?: components["schemas"]["SmtpSettings"] | null;
             sms?: components["schemas"]["SmsSettings"] | null;
+            /** @description An IANA time zone (`Asia/Shanghai`) in which reports cut days, weeks and months. */
+            time_zone?: string | null;
         };
         /**
          * @description How long a record may stay in a stage, on which calendar, who owns it and who is told when
@@ -9220,6 +9347,110 @@ export interface operations {
             };
             /** @description An update or delete names a version the record is no longer at */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    funnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FunnelRequest"];
+            };
+        };
+        responses: {
+            /** @description The funnel */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Funnel"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

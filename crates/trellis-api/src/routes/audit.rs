@@ -85,6 +85,10 @@ pub struct SettingsRequest {
     /// `null` removes it.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     sms: Option<Option<SmsSettings>>,
+    /// An IANA time zone (`Asia/Shanghai`) in which reports cut days, weeks and months.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 64)]
+    time_zone: Option<String>,
 }
 
 /// The tenant's settings.

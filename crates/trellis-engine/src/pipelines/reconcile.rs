@@ -70,6 +70,16 @@ pub async fn reconcile<C: trellis_store::Writes>(
             None => Vec::new(),
             Some(_) => stages::ids_without_stage(conn, table).await?,
         };
+        stages::record_initial_entries(
+            conn,
+            tenant_id,
+            &app.id,
+            entity.def.storage_id().as_str(),
+            table,
+            initial.key.as_str(),
+            now,
+        )
+        .await?;
         stages::enter_initial(conn, table, initial.key.as_str(), now, due).await?;
         for id in &entering {
             start_timer(conn, tenant_id, app, entity, id, initial.key.as_str(), due).await?;

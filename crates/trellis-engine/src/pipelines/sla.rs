@@ -217,6 +217,30 @@ impl crate::records::hooks::OnCreate for StageEntry {
             _ => None,
         });
         start_timer(tx, tenant_id, app, entity, record_id, stage, due).await?;
+        let at = values
+            .iter()
+            .find_map(|(f, v)| match v {
+                Val::DateTime(t) if f.name == "stage_entered_at" => Some(*t),
+                _ => None,
+            })
+            .unwrap_or_else(trellis_core::value::now_micros);
+        trellis_store::stages::insert_moves(
+            tx,
+            &[trellis_store::stages::Move {
+                id: uuid::Uuid::now_v7().to_string(),
+                tenant_id: tenant_id.to_string(),
+                app_id: app.id.clone(),
+                entity_id: entity.def.storage_id().to_string(),
+                record_id: record_id.to_string(),
+                from_stage: None,
+                to_stage: stage.to_string(),
+                at,
+                seconds_in_from: None,
+                from_due_at: None,
+                actor: None,
+            }],
+        )
+        .await?;
         Ok(serde_json::Map::from_iter([("stage".to_string(), Value::from(stage))]))
     }
 }

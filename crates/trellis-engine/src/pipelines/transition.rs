@@ -557,6 +557,10 @@ impl Engine {
             _ => None,
         });
         let seconds = entered.map(|e| (now - e).num_milliseconds() as f64 / 1000.0);
+        let from_due = match row.get(entity, "stage_due_at") {
+            Some(Val::DateTime(t)) => Some(*t),
+            _ => None,
+        };
         let due = sla_due(tx, tenant_id, to, now).await?;
         let values = entry_values(entity, to.key.as_str(), now, due)?;
         let id = row.id().to_string();
@@ -565,6 +569,23 @@ impl Engine {
         }
         timers::cancel_for_record(tx, &id, TimerKind::Sla).await?;
         start_timer(tx, tenant_id, app, entity, &id, to.key.as_str(), due).await?;
+        trellis_store::stages::insert_moves(
+            tx,
+            &[trellis_store::stages::Move {
+                id: uuid::Uuid::now_v7().to_string(),
+                tenant_id: tenant_id.to_string(),
+                app_id: app.id.clone(),
+                entity_id: entity.def.storage_id().to_string(),
+                record_id: id.clone(),
+                from_stage: Some(from.clone()),
+                to_stage: to.key.to_string(),
+                at: now,
+                seconds_in_from: seconds,
+                from_due_at: from_due,
+                actor: actor.map(str::to_string),
+            }],
+        )
+        .await?;
         let mut data = json!({
             "from": from,
             "to": to.key,

@@ -2,7 +2,6 @@
 //! transaction numbers, checks relations and uniqueness, writes the row and commits; a failed
 //! request writes nothing.
 
-mod aggregate;
 mod bulk;
 mod check;
 pub mod hooks;
@@ -13,10 +12,6 @@ pub mod stats;
 mod veil;
 mod write;
 
-pub use aggregate::{
-    Aggregate, AggregateGroup, AggregateRequest, AggregateSort, BucketSpec, BucketUnit, HavingOp, HavingSpec,
-    MeasureOp, MeasureSpec,
-};
 pub use bulk::BulkOut;
 pub use read::ListParams;
 pub use shape::{ListOut, Page, record_json};

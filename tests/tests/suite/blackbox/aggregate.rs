@@ -385,4 +385,72 @@ async fn bad_requests(backend: Backend) {
         .expect_problem(404, "not_found");
 }
 
-on_both!(groups_fields_and_measures, scope_hidden_fields_and_rights, bad_requests);
+/// Datetimes fall into the periods of the tenant's time zone (Shanghai: 23:30 UTC on
+/// 31 December is 1 January), or of the request's; an unknown zone writes nothing.
+async fn periods_in_the_tenant_s_time_zone(backend: Backend) {
+    let app = spawn(backend).await;
+    seed(&app).await;
+    let months = json!({"bucket": {"field": "signed_at", "unit": "month"},
+                        "filter": {"field": "signed_at", "op": "is_null", "value": false}});
+    let r = agg(&app, months.clone()).await;
+    assert_eq!(r["time_zone"], json!("UTC"));
+    assert_eq!(
+        groups(&r),
+        vec![
+            (json!({"signed_at": "2025-12-01"}), json!({"count": 2})),
+            (json!({"signed_at": "2026-01-01"}), json!({"count": 2})),
+        ]
+    );
+    let bad = app.put("/api/v1/settings", json!({"time_zone": "Asia/Atlantis"})).await;
+    assert_eq!(
+        bad.errors(),
+        vec![("time_zone".to_string(), "format".to_string())],
+        "{}",
+        bad.text
+    );
+    let set = app
+        .put("/api/v1/settings", json!({"time_zone": "Asia/Shanghai"}))
+        .await
+        .expect(200);
+    assert_eq!(set.body["time_zone"], json!("Asia/Shanghai"));
+    let r = agg(&app, months.clone()).await;
+    assert_eq!(r["time_zone"], json!("Asia/Shanghai"));
+    assert_eq!(
+        groups(&r),
+        vec![
+            (json!({"signed_at": "2025-12-01"}), json!({"count": 1})),
+            (json!({"signed_at": "2026-01-01"}), json!({"count": 3})),
+        ]
+    );
+    // The request's zone wins over the tenant's.
+    let mut utc = months.clone();
+    utc["time_zone"] = json!("UTC");
+    assert_eq!(groups(&agg(&app, utc).await).len(), 2);
+    let mut la = months;
+    la["time_zone"] = json!("America/Los_Angeles");
+    let r = agg(&app, la).await;
+    assert_eq!(r["time_zone"], json!("America/Los_Angeles"));
+    assert_eq!(
+        groups(&r),
+        vec![
+            (json!({"signed_at": "2025-12-01"}), json!({"count": 3})),
+            (json!({"signed_at": "2026-01-01"}), json!({"count": 1})),
+        ]
+    );
+    let mut nowhere = json!({"bucket": {"field": "signed_at", "unit": "month"}});
+    nowhere["time_zone"] = json!("Nowhere/Else");
+    let r = app.post(PATH, nowhere).await;
+    assert_eq!(
+        r.errors(),
+        vec![("time_zone".to_string(), "format".to_string())],
+        "{}",
+        r.text
+    );
+}
+
+on_both!(
+    groups_fields_and_measures,
+    scope_hidden_fields_and_rights,
+    bad_requests,
+    periods_in_the_tenant_s_time_zone
+);

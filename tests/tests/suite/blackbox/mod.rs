@@ -4,6 +4,7 @@ mod aggregate;
 mod automation;
 pub(crate) mod directory;
 pub(crate) mod files;
+mod funnel;
 mod parts;
 pub(crate) mod permissions;
 pub(crate) mod pipelines;

@@ -9,13 +9,14 @@ use serde_json::{Map, Value};
 use trellis_core::error::FieldCode;
 use trellis_core::permissions::Right;
 use trellis_core::query::{parse_filter, unknown_field};
+use trellis_core::zone::Zone;
 use trellis_core::{CompiledEntity, CompiledField, Error, ErrorCode, FieldError, FieldType, Val};
 use trellis_store::aggregate::{self as store, AggregateQuery, MeasureValue, SortBy};
 
 use crate::Engine;
 use crate::context::TenantCtx;
 
-use super::*;
+use crate::records::entity_of;
 
 /// Most group fields of an aggregate.
 pub const MAX_GROUPS: usize = 3;
@@ -26,7 +27,8 @@ pub const MAX_AGGREGATE_LIMIT: u64 = 1000;
 /// Groups answered when the request names no limit.
 pub const DEFAULT_AGGREGATE_LIMIT: u64 = 100;
 
-/// The unit of a time bucket. Weeks start on Monday; datetimes are bucketed in UTC.
+/// The unit of a time bucket. Weeks start on Monday; datetimes are bucketed at the wall clock of
+/// the tenant's time zone (or the request's `time_zone`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BucketUnit {
@@ -154,6 +156,11 @@ pub struct AggregateRequest {
     #[serde(default)]
     #[schema(nullable = false, minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
+    /// The IANA time zone whose days, weeks and months bucket a datetime field; the tenant's
+    /// (`time_zone` of the settings) when absent.
+    #[serde(default)]
+    #[schema(nullable = false, min_length = 1, max_length = 64)]
+    pub time_zone: Option<String>,
 }
 
 /// The groups of an aggregate.
@@ -162,6 +169,8 @@ pub struct Aggregate {
     pub groups: Vec<AggregateGroup>,
     /// Whether more groups matched than the limit answered.
     pub truncated: bool,
+    /// The time zone a datetime bucket was cut in.
+    pub time_zone: String,
 }
 
 /// One group: its key and measures.
@@ -210,7 +219,7 @@ struct Checked<'e> {
     aliases: Vec<String>,
 }
 
-fn check<'e>(entity: &'e CompiledEntity, r: &AggregateRequest) -> Result<Checked<'e>, Error> {
+fn check<'e>(entity: &'e CompiledEntity, r: &AggregateRequest, zone: Zone) -> Result<Checked<'e>, Error> {
     if r.group_by.len() > MAX_GROUPS {
         return Err(Error::bad_field(
             "group_by",
@@ -428,6 +437,7 @@ fn check<'e>(entity: &'e CompiledEntity, r: &AggregateRequest) -> Result<Checked
         query: AggregateQuery {
             groups,
             bucket,
+            zone,
             measures,
             filter,
             having,
@@ -503,7 +513,11 @@ impl Engine {
         let view = &access.view;
         // A problem with the body is a 422 naming its place, as the body's type problems are
         // (the list answers 400 for its query string).
-        let Checked { mut query, aliases } = check(view, r).map_err(|e| {
+        let zone = match &r.time_zone {
+            Some(z) => Zone::parse("time_zone", z).map_err(|e| Error::validation(e.errors))?,
+            None => self.tenant_zone(ctx).await?,
+        };
+        let Checked { mut query, aliases } = check(view, r, zone).map_err(|e| {
             if e.code == ErrorCode::BadRequest && !e.errors.is_empty() {
                 Error::validation(e.errors)
             } else {
@@ -531,6 +545,10 @@ impl Engine {
             }
             groups.push(AggregateGroup { key, measures });
         }
-        Ok(Aggregate { groups, truncated })
+        Ok(Aggregate {
+            groups,
+            truncated,
+            time_zone: zone.name().to_string(),
+        })
     }
 }
