@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::sql_free::sources;
 
 /// Each top-level module of the engine, lowest first: a module may use only those before it.
-const ORDER: [&str; 14] = [
+const ORDER: [&str; 15] = [
     "context",
     "compiled",
     "files",
@@ -22,6 +22,7 @@ const ORDER: [&str; 14] = [
     "directory",
     "pipelines",
     "automation",
+    "comments",
     "settings",
     "apps",
 ];
