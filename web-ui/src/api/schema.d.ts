@@ -3315,6 +3315,10 @@ export interface components {
             entity: components["schemas"]["Slug"];
             /** @enum {string} */
             type: "manual";
+        } | {
+            entity: components["schemas"]["Slug"];
+            /** @enum {string} */
+            type: "comment_created";
         };
         /** @description A part of `to` that gave no recipient. */
         Unresolved: {
@@ -9821,7 +9825,7 @@ export interface operations {
             query?: {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
-                /** @description Page size: comments 1–500 (default 50), timeline entries 1–1000 (default 100). */
+                /** @description Page size, 1–500 (default 50). */
                 limit?: number | null;
             };
             header?: never;
@@ -10269,7 +10273,7 @@ export interface operations {
             query?: {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
-                /** @description Page size: comments 1–500 (default 50), timeline entries 1–1000 (default 100). */
+                /** @description Page size, 1–1000 (default 100). */
                 limit?: number | null;
             };
             header?: never;

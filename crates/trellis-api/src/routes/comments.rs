@@ -12,10 +12,19 @@ use crate::problem::{ApiResult, Problem};
 type RecordPath = web::Path<(String, String, String)>;
 
 #[derive(Deserialize, IntoParams)]
-pub struct PageQuery {
+pub struct CommentsQuery {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
-    /// Page size: comments 1–500 (default 50), timeline entries 1–1000 (default 100).
+    /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct TimelineQuery {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
@@ -31,14 +40,14 @@ pub struct NewComment {
 
 /// A record's comments, oldest first, for whoever may read the record (404 as the record
 /// answers otherwise).
-#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), PageQuery),
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), CommentsQuery),
     responses((status = 200, description = "A page of comments", body = CommentPage), (status = 400, body = Problem), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}/{id}/comments")]
 pub async fn list_comments(
     engine: web::Data<Engine>,
     caller: Caller,
     path: RecordPath,
-    q: web::Query<PageQuery>,
+    q: web::Query<CommentsQuery>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
     Ok(HttpResponse::Ok().json(
@@ -82,14 +91,14 @@ pub async fn delete_comment(
 /// hidden from the caller is left out and the entry marked `veiled`), stage moves, approvals
 /// requested, voted and decided, SLA breaches, manual runs, the rule runs its changes started,
 /// and comments.
-#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), PageQuery),
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), TimelineQuery),
     responses((status = 200, description = "A page of the timeline", body = Timeline), (status = 400, body = Problem), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}/{id}/timeline")]
 pub async fn get_timeline(
     engine: web::Data<Engine>,
     caller: Caller,
     path: RecordPath,
-    q: web::Query<PageQuery>,
+    q: web::Query<TimelineQuery>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
     Ok(HttpResponse::Ok().json(

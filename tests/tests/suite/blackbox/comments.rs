@@ -568,7 +568,71 @@ async fn the_timeline_tells_the_story_with_hidden_fields_veiled(backend: Backend
         .expect_problem(400, "bad_request");
 }
 
+/// A rule with the `comment_created` trigger runs on each new comment of its entity, with the
+/// comment in `event`.
+async fn a_comment_starts_the_rules_that_watch_comments(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = desk();
+    def["rules"].as_array_mut().unwrap().push(json!(
+        {"name": "echo", "trigger": {"type": "comment_created", "entity": "deal"},
+         "actions": [{"type": "set_fields", "values": {"note": "said: {{event.body}}"}}]}));
+    app.create_app(def).await;
+    let deal = app.create("desk", "deal", json!({"title": "T"})).await;
+    let id = deal["id"].as_str().unwrap().to_string();
+    let memo = app.create("desk", "memo", json!({"text": "m"})).await;
+    app.post(&comments_path(&id), json!({"body": "hello there"}))
+        .await
+        .expect(201);
+    let record = format!("/api/v1/data/desk/deal/{id}");
+    app.eventually(&record, |r| r["note"] == "said: hello there").await;
+    let runs = app
+        .eventually("/api/v1/apps/desk/rules/echo/runs", |b| {
+            b["data"]
+                .as_array()
+                .is_some_and(|d| d.len() == 1 && d[0]["status"] == "done")
+        })
+        .await;
+    assert_eq!(runs["data"][0]["record"], json!(id), "{runs}");
+    // A comment on another entity starts nothing: by the time the next comment on the deal has
+    // run (events are dispatched in order), the memo's would have too.
+    let memo_id = memo["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/data/desk/memo/{memo_id}/comments"),
+        json!({"body": "x"}),
+    )
+    .await
+    .expect(201);
+    app.post(&comments_path(&id), json!({"body": "again"}))
+        .await
+        .expect(201);
+    app.eventually(&record, |r| r["note"] == "said: again").await;
+    let runs = app
+        .eventually("/api/v1/apps/desk/rules/echo/runs", |b| {
+            b["data"]
+                .as_array()
+                .is_some_and(|d| d.iter().all(|r| r["status"] == "done"))
+        })
+        .await;
+    assert_eq!(runs["data"].as_array().unwrap().len(), 2, "{runs}");
+    let t = app.get(&format!("{record}/timeline")).await.expect(200).body;
+    let ty = types(&t);
+    let tail: Vec<&str> = ty.iter().rev().take(6).rev().map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        [
+            "comment",
+            "rule_run",
+            "fields_changed",
+            "comment",
+            "rule_run",
+            "fields_changed"
+        ],
+        "{t}"
+    );
+}
+
 on_both!(
+    a_comment_starts_the_rules_that_watch_comments,
     a_mention_notifies_only_those_who_may_read_the_record,
     bad_comments_are_refused_and_write_nothing,
     the_timeline_tells_the_story_with_hidden_fields_veiled
