@@ -1803,14 +1803,15 @@ export interface components {
         EventKind: "created" | "updated" | "deleted" | "stage_changed" | "approval_requested" | "approval_approved" | "approval_rejected" | "approval_approved_vote" | "approval_rejected_vote" | "sla_breached" | "timer" | "webhook" | "manual" | "comment_created" | "comment_deleted" | "test" | "app_created" | "app_changed" | "app_deleted" | "role_member_added" | "role_member_removed" | "token_created" | "token_revoked";
         /** @enum {string} */
         FieldAccess: "hidden" | "read_only";
-        /** @description One field's change. */
+        /** @description An added field and the plan that added it. */
         FieldChange: {
-            /** @description The field's current name (or a system field: `owner`). */
-            field: string;
-            /** @description The value before, as the record API answers it. */
-            from: unknown;
-            /** @description The value after. */
-            to: unknown;
+            /** @description Whether the change was stored (false on a dry run). */
+            applied: boolean;
+            /** Format: int64 */
+            version: number;
+            plan: components["schemas"]["StepSummary"][];
+            /** @description The field as stored (on a dry run: as sent). */
+            field: components["schemas"]["FieldDef"];
         };
         /** @description A field of an entity. Options that do not apply to the type are refused by validation. */
         FieldDef: {
@@ -3096,7 +3097,7 @@ export interface components {
             at: string;
             actor: string | null;
             via: string | null;
-            changes: components["schemas"]["FieldChange"][];
+            changes: components["schemas"]["TimelineFieldChange"][];
             veiled: boolean;
             /** @enum {string} */
             type: "fields_changed";
@@ -3194,6 +3195,15 @@ export interface components {
             comment: components["schemas"]["Comment"];
             /** @enum {string} */
             type: "comment";
+        };
+        /** @description One field's change. */
+        TimelineFieldChange: {
+            /** @description The field's current name (or a system field: `owner`). */
+            field: string;
+            /** @description The value before, as the record API answers it. */
+            from: unknown;
+            /** @description The value after. */
+            to: unknown;
         };
         /** @description An API token as listed (never its secret). */
         TokenOut: {

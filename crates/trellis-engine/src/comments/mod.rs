@@ -5,7 +5,7 @@
 
 mod timeline;
 
-pub use timeline::{FieldChange, Timeline, TimelineEntry};
+pub use timeline::{Timeline, TimelineEntry, TimelineFieldChange};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! A record's timeline: its history (field changes, stage moves, approvals, SLA breaches, manual
 //! runs), the runs of the rules its changes started, and its comments, as one list oldest first.
 //! A field hidden from the reader is veiled as reads veil it: its change is left out, neither
-//! named nor valued, and the entry says that something it may not see changed.
+//! named nor valued, and the entry says that something it may not see changed; the runs of a
+//! rule that reads a hidden field are left out, as that rule's runs are.
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,7 +27,7 @@ pub const MAX_LIMIT: u64 = 1000;
 
 /// One field's change.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FieldChange {
+pub struct TimelineFieldChange {
     /// The field's current name (or a system field: `owner`).
     pub field: String,
     /// The value before, as the record API answers it.
@@ -61,7 +62,7 @@ pub enum TimelineEntry {
         actor: Option<String>,
         #[schema(required = true)]
         via: Option<String>,
-        changes: Vec<FieldChange>,
+        changes: Vec<TimelineFieldChange>,
         veiled: bool,
     },
     /// The record moved from stage `from` to `to` after `seconds_in_stage` in `from`.
@@ -218,7 +219,7 @@ fn field_changes(
     entity: &CompiledEntity,
     data: &Map<String, Value>,
     hidden: &HashSet<String>,
-) -> (Vec<FieldChange>, bool) {
+) -> (Vec<TimelineFieldChange>, bool) {
     let names: HashMap<&str, &str> = entity
         .def
         .fields
@@ -245,7 +246,7 @@ fn field_changes(
             Value::Array(p) if p.len() == 2 => (p[0].clone(), p[1].clone()),
             other => (Value::Null, other.clone()),
         };
-        out.push(FieldChange {
+        out.push(TimelineFieldChange {
             field: name.to_string(),
             from,
             to,
@@ -317,11 +318,17 @@ impl Engine {
 
         let mut hidden = r.access.hidden_ids();
         hidden.extend(r.access.grant.hidden.iter().cloned());
+        // The runs of a rule whose trigger or condition reads a field hidden from the caller are
+        // left out, as its runs answer 404 to them: whether it ran would tell of the value.
+        let hidden_by_entity = self.hidden_fields(&self.db.read, ctx, &r.app).await?;
+        let rule_known = |name: &str| {
+            hidden_by_entity.is_empty() || crate::automation::runs::known_rule(&r.app, name, &hidden_by_entity).is_ok()
+        };
         let mut data = Vec::with_capacity(sources.len());
         for s in sources {
             let e = match s {
                 Source::Run(run) => {
-                    let Some(status) = RunStatus::parse(&run.status) else {
+                    let Some(status) = RunStatus::parse(&run.status).filter(|_| rule_known(&run.rule)) else {
                         continue;
                     };
                     data.push(TimelineEntry::RuleRun {
@@ -341,11 +348,15 @@ impl Engine {
                 Ok(Value::Object(d)) => d,
                 _ => Map::new(),
             };
-            let (id, at, actor, via) = (
+            // A write of a rule left out of the caller's view says only that a rule made it.
+            let via = match e.via.as_deref().and_then(|v| v.strip_prefix("rule:")) {
+                Some(rule) if !rule_known(rule) => Some("rule".to_string()),
+                _ => e.via.clone(),
+            };
+            let (id, at, actor) = (
                 e.id.clone(),
                 trellis_core::value::format_datetime(&e.at),
                 e.actor.clone(),
-                e.via.clone(),
             );
             let from = || text(&d, "from").unwrap_or_default();
             let to = || text(&d, "to").unwrap_or_default();
