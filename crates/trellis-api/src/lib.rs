@@ -19,7 +19,7 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
 use crate::routes::{
-    apps, audit, auth, automation, directory, docs, files, parts, pipelines, records, reports, teams, ui,
+    apps, audit, auth, automation, comments, directory, docs, files, parts, pipelines, records, reports, teams, ui,
 };
 
 #[derive(OpenApi)]
@@ -139,6 +139,10 @@ fn api_app() -> (
                 .service(automation::run_rule)
                 .service(pipelines::list_transitions)
                 .service(pipelines::get_history)
+                .service(comments::list_comments)
+                .service(comments::post_comment)
+                .service(comments::delete_comment)
+                .service(comments::get_timeline)
                 .service(files::upload_file)
                 .service(files::download_file)
                 .service(files::file_meta)

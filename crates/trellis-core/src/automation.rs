@@ -124,6 +124,11 @@ pub enum Trigger {
     Manual {
         entity: Slug,
     },
+    /// A comment was added to a record: `event.comment` (its id), `event.body`,
+    /// `event.mentions` (the ids of the users it mentions); `actor` wrote it.
+    CommentCreated {
+        entity: Slug,
+    },
 }
 
 impl Trigger {
@@ -139,7 +144,8 @@ impl Trigger {
             | Trigger::SlaBreached { entity, .. }
             | Trigger::SlaDue { entity, .. }
             | Trigger::RelativeTime { entity, .. }
-            | Trigger::Manual { entity } => Some(entity),
+            | Trigger::Manual { entity }
+            | Trigger::CommentCreated { entity } => Some(entity),
             Trigger::Cron { .. } | Trigger::Webhook { .. } => None,
         }
     }

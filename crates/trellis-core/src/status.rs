@@ -146,6 +146,10 @@ vocabulary! {
         Webhook => "webhook",
         /// A user ran a manual rule on a record: `rule`.
         Manual => "manual",
+        /// A comment was added to a record: `comment` (its id), `body`, `mentions` (user ids).
+        CommentCreated => "comment_created",
+        /// A comment of a record was deleted: `comment` (its id).
+        CommentDeleted => "comment_deleted",
         /// A rule's test run (never stored).
         Test => "test",
         /// An app was created (audit).
@@ -204,6 +208,8 @@ vocabulary! {
         ApprovalRejected => "approval_rejected",
         /// Records were handed over to the recipient.
         Handover => "handover",
+        /// The recipient was mentioned in a comment on a record they may read.
+        Mention => "mention",
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::sql_free::sources;
 
 /// Each top-level module of the engine, lowest first: a module may use only those before it.
-const ORDER: [&str; 15] = [
+const ORDER: [&str; 16] = [
     "context",
     "compiled",
     "files",
@@ -23,6 +23,7 @@ const ORDER: [&str; 15] = [
     "pipelines",
     "reports",
     "automation",
+    "comments",
     "settings",
     "apps",
 ];

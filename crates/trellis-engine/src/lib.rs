@@ -5,6 +5,7 @@ pub mod access;
 pub mod apps;
 pub mod audit;
 pub mod automation;
+pub mod comments;
 pub mod compiled;
 pub mod context;
 pub mod directory;

@@ -445,6 +445,29 @@ pub async fn runs_of<C: crate::Reads>(c: &C, app_id: &str, rule: &str, limit: u6
     rows::all(c, &q).await
 }
 
+/// The runs of the rules that matched events of a record, oldest first, after the run `after`
+/// (an id: ids grow with time).
+pub async fn runs_of_record<C: crate::Reads>(
+    c: &C,
+    tenant_id: &str,
+    record_id: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<RunRow>, StoreError> {
+    let mut q = Query::select();
+    q.columns(RUN_COLS)
+        .from(SysRuleRuns::Table)
+        .and_where(Expr::col(SysRuleRuns::RecordId).eq(record_id))
+        .and_where(Expr::col(SysRuleRuns::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysRuleRuns::Matched).eq(true))
+        .order_by(SysRuleRuns::Id, Order::Asc)
+        .limit(limit);
+    if let Some(after) = after {
+        q.and_where(Expr::col(SysRuleRuns::Id).gt(after));
+    }
+    rows::all(c, &q).await
+}
+
 /// The jobs of runs, by run then action order.
 pub async fn jobs_of_runs<C: crate::Reads>(c: &C, run_ids: &[String]) -> Result<Vec<JobRow>, StoreError> {
     if run_ids.is_empty() {

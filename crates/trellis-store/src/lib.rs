@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod approvals;
 pub mod audit;
+pub mod comments;
 pub mod db;
 pub mod ddl;
 pub mod directory;

@@ -507,9 +507,40 @@ async fn apply_v6(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Comments on records (`sys_comments`, read by record in id order) and the rule runs of a
+/// record (the record page's timeline).
+async fn apply_v7(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let comments = Table::create()
+        .table("sys_comments")
+        .if_not_exists()
+        .col(id("id"))
+        .col(text("tenant_id"))
+        .col(text("app_id"))
+        .col(text("entity_id"))
+        .col(text("record_id"))
+        .col(text("author"))
+        .col(text("body"))
+        .col(text("mentions"))
+        .col(time("created_at"))
+        .to_owned();
+    tx.execute(&comments).await?;
+    for (name, table, cols) in [
+        ("ix_comments_record", "sys_comments", &["record_id", "id"][..]),
+        ("ix_runs_record", "sys_rule_runs", &["record_id", "id"][..]),
+    ] {
+        let mut i = Index::create();
+        i.name(name).table(table).if_not_exists();
+        for c in cols {
+            i.col(*c);
+        }
+        tx.execute(&i).await?;
+    }
+    Ok(())
+}
+
 /// Stage moves kept for reports (`stages::Move`), filled from the event log's record creations
 /// and stage changes so far.
-async fn apply_v7(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+async fn apply_v8(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     let t = Table::create()
         .table("sys_stage_moves")
         .if_not_exists()
@@ -541,7 +572,7 @@ async fn apply_v7(tx: &DatabaseTransaction) -> Result<(), StoreError> {
 }
 
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -583,6 +614,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 7 {
         apply_v7(&tx).await?;
+    }
+    if current < 8 {
+        apply_v8(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

@@ -798,6 +798,48 @@ export interface paths {
         patch: operations["update_record"];
         trace?: never;
     };
+    "/api/v1/data/{app}/{entity}/{id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A record's comments, oldest first, for whoever may read the record (404 as the record
+         *     answers otherwise).
+         */
+        get: operations["list_comments"];
+        put?: never;
+        /**
+         * Comment on a record the caller may read (reading is enough: a comment changes nothing of
+         *     the record). Each mentioned user who may read the record gets a `mention` notification;
+         *     the answer says per mention whether it was notified and why not.
+         */
+        post: operations["post_comment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/{id}/comments/{comment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a comment: its author may, and tenant administrators. */
+        delete: operations["delete_comment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/data/{app}/{entity}/{id}/history": {
         parameters: {
             query?: never;
@@ -829,6 +871,28 @@ export interface paths {
         put?: never;
         /** Run a manual rule on a record (a button). */
         post: operations["run_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A record's timeline, oldest first: creation, field changes (from → to; a change of a field
+         *     hidden from the caller is left out and the entry marked `veiled`), stage moves, approvals
+         *     requested, voted and decided, SLA breaches, manual runs, the rule runs its changes started,
+         *     and comments.
+         */
+        get: operations["get_timeline"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1614,6 +1678,31 @@ export interface components {
             /** @description The steps, in order. */
             plan: components["schemas"]["StepSummary"][];
         };
+        /** @description A comment on a record. */
+        Comment: {
+            id: string;
+            /** @description The author's user id. */
+            author: string;
+            /** @description The author's display name (none once the user is gone). */
+            author_name: string | null;
+            /** @description Plain text as written; a mention is `@[user id]`, shown with the name from `mentions`. */
+            body: string;
+            /**
+             * @description The users the body mentions, in order of first mention (ids naming no user are left
+             *     out: they stay plain text).
+             */
+            mentions: components["schemas"]["MentionedUser"][];
+            /** Format: date-time */
+            created_at: string;
+            /** @description Whether the caller may delete it (its author, or a tenant administrator). */
+            can_delete: boolean;
+        };
+        /** @description A page of a record's comments, oldest first. */
+        CommentPage: {
+            data: components["schemas"]["Comment"][];
+            /** @description The `cursor` of the next page; none on the last. */
+            next_cursor: string | null;
+        };
         /** @description A delegation: `delegate` acts for `user` from `starts_at` until `ends_at`. */
         DelegationEntry: {
             /** Format: uuid */
@@ -1743,7 +1832,7 @@ export interface components {
          * @description What an event (of a record's history, of the audit trail, or that starts rules) records.
          * @enum {string}
          */
-        EventKind: "created" | "updated" | "deleted" | "stage_changed" | "approval_requested" | "approval_approved" | "approval_rejected" | "approval_approved_vote" | "approval_rejected_vote" | "sla_breached" | "timer" | "webhook" | "manual" | "test" | "app_created" | "app_changed" | "app_deleted" | "role_member_added" | "role_member_removed" | "token_created" | "token_revoked";
+        EventKind: "created" | "updated" | "deleted" | "stage_changed" | "approval_requested" | "approval_approved" | "approval_rejected" | "approval_approved_vote" | "approval_rejected_vote" | "sla_breached" | "timer" | "webhook" | "manual" | "comment_created" | "comment_deleted" | "test" | "app_created" | "app_changed" | "app_deleted" | "role_member_added" | "role_member_removed" | "token_created" | "token_revoked";
         /** @enum {string} */
         FieldAccess: "hidden" | "read_only";
         /** @description An added field and the plan that added it. */
@@ -2485,6 +2574,28 @@ export interface components {
             /** @description Id of a user of the caller's tenant. */
             user: string;
         };
+        /** @description What became of one mention of a posted comment. */
+        MentionOutcome: {
+            /** @description The id as written (`@[id]`). */
+            user: string;
+            /** @description The user's display name; none when the id names no user. */
+            name: string | null;
+            /** @description Whether a `mention` notification was put in their inbox. */
+            notified: boolean;
+            reason: components["schemas"]["MentionSkip"] | null;
+        };
+        /**
+         * @description Why a mentioned user was not notified.
+         * @enum {string}
+         */
+        MentionSkip: "no_such_user" | "cannot_read" | "disabled" | "author";
+        /** @description A user a comment mentions. */
+        MentionedUser: {
+            /** @description The user's id (as written in the body: `@[id]`). */
+            id: string;
+            /** @description The user's display name. */
+            name: string;
+        };
         /** @description The record moved. */
         Moved: {
             status: components["schemas"]["MovedStatus"];
@@ -2498,6 +2609,11 @@ export interface components {
         MovedStatus: "moved";
         /** @enum {string} */
         NamedScope: "own" | "team" | "all";
+        /** @description A new comment. */
+        NewComment: {
+            /** @description Plain text, 1 to 10,000 characters, not only spaces. Mention a user as `@[user id]`. */
+            body: string;
+        };
         /** @description A move the caller could make from the record's stage. */
         NextMove: {
             /** @description The stage it moves to. */
@@ -2545,7 +2661,7 @@ export interface components {
          * @description What an in-app notification is about (`kind` in the inbox).
          * @enum {string}
          */
-        NotificationKind: "rule" | "sla_breached" | "approval_requested" | "approval_approved" | "approval_rejected" | "handover";
+        NotificationKind: "rule" | "sla_breached" | "approval_requested" | "approval_approved" | "approval_rejected" | "handover" | "mention";
         /** @description The move waits for an approval. */
         PendingApproval: {
             status: components["schemas"]["PendingStatus"];
@@ -2569,6 +2685,12 @@ export interface components {
             initial?: components["schemas"]["Slug"];
             stages: components["schemas"]["StageDef"][];
             transitions?: components["schemas"]["TransitionDef"][];
+        };
+        /** @description A comment as posted, with what became of each mention. */
+        PostedComment: {
+            comment: components["schemas"]["Comment"];
+            /** @description Each distinct `@[id]` of the body, in order: notified, or why not. */
+            mentions: components["schemas"]["MentionOutcome"][];
         };
         /** @description The body of a problem answer. */
         Problem: {
@@ -3073,6 +3195,143 @@ export interface components {
             /** @description The payload an inbound webhook would carry. */
             payload?: unknown;
         };
+        /** @description A page of a record's timeline, oldest first. */
+        Timeline: {
+            /**
+             * @description The entries; a page may hold fewer than `limit` (what the caller may not see, and
+             *     comments deleted since, are left out) while `next_cursor` still leads on.
+             */
+            data: components["schemas"]["TimelineEntry"][];
+            /** @description The `cursor` of the next page; none on the last. */
+            next_cursor: string | null;
+        };
+        /**
+         * @description One entry of a record's timeline, by `type`. Every entry has `id` (the event's, the run's:
+         *     ascending id is the timeline's order), `at`, and the `actor` and `via` of what happened
+         *     (none for the system).
+         */
+        TimelineEntry: {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            /** @enum {string} */
+            type: "created";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            changes: components["schemas"]["TimelineFieldChange"][];
+            veiled: boolean;
+            /** @enum {string} */
+            type: "fields_changed";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            from: string;
+            to: string;
+            /** Format: int64 */
+            seconds_in_stage: number | null;
+            /** @description The mover's comment. */
+            comment: string | null;
+            /** @description The approval that let it move. */
+            approval: string | null;
+            /** @enum {string} */
+            type: "stage_moved";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            approval: string;
+            from: string;
+            to: string;
+            comment: string | null;
+            /** @enum {string} */
+            type: "approval_requested";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            approval: string;
+            decision: components["schemas"]["VoteDecision"];
+            on_behalf_of: string | null;
+            comment: string | null;
+            /** @enum {string} */
+            type: "approval_voted";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            approval: string;
+            status: components["schemas"]["ApprovalStatus"];
+            from: string;
+            to: string;
+            reason: string | null;
+            /** @enum {string} */
+            type: "approval_decided";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            stage: string;
+            /** Format: date-time */
+            due_at: string | null;
+            /** @enum {string} */
+            type: "sla_breached";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            rule: string;
+            /** @enum {string} */
+            type: "manual_run";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            rule: string;
+            status: components["schemas"]["RunStatus"];
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @enum {string} */
+            type: "rule_run";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            comment: components["schemas"]["Comment"];
+            /** @enum {string} */
+            type: "comment";
+        };
+        /** @description One field's change. */
+        TimelineFieldChange: {
+            /** @description The field's current name (or a system field: `owner`). */
+            field: string;
+            /** @description The value before, as the record API answers it. */
+            from: unknown;
+            /** @description The value after. */
+            to: unknown;
+        };
         /** @description An API token as listed (never its secret). */
         TokenOut: {
             /** Format: uuid */
@@ -3193,6 +3452,10 @@ export interface components {
             entity: components["schemas"]["Slug"];
             /** @enum {string} */
             type: "manual";
+        } | {
+            entity: components["schemas"]["Slug"];
+            /** @enum {string} */
+            type: "comment_created";
         };
         /** @description A part of `to` that gave no recipient. */
         Unresolved: {
@@ -9798,6 +10061,277 @@ export interface operations {
             };
         };
     };
+    list_comments: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Page size, 1–500 (default 50). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of comments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommentPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_comment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewComment"];
+            };
+        };
+        responses: {
+            /** @description The comment and its mentions */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostedComment"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_comment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+                comment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_history: {
         parameters: {
             query?: {
@@ -9957,6 +10491,96 @@ export interface operations {
             };
             /** @description The URL is longer than the server accepts */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_timeline: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Page size, 1–1000 (default 100). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the timeline */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

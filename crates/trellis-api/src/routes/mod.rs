@@ -2,6 +2,7 @@ pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod automation;
+pub mod comments;
 pub mod directory;
 pub mod docs;
 pub mod files;

@@ -82,6 +82,7 @@ fn matches(rule: &RuleDef, e: &EventRow, entity: Option<&CompiledEntity>, data: 
             e.kind == EventKind::SlaBreached && entity_is(entity.as_str()) && stage_is("stage", stage)
         }
         Trigger::Manual { entity } => e.kind == EventKind::Manual && entity_is(entity.as_str()) && by_rule(),
+        Trigger::CommentCreated { entity } => e.kind == EventKind::CommentCreated && entity_is(entity.as_str()),
         Trigger::Webhook { .. } => e.kind == EventKind::Webhook && by_rule(),
         Trigger::RelativeTime { entity, .. } | Trigger::SlaDue { entity, .. } => {
             e.kind == EventKind::Timer && entity_is(entity.as_str()) && by_rule()

@@ -392,6 +392,8 @@ impl Engine {
             return Err(stale(current.version()));
         }
         trellis_store::timers::cancel_for_record(tx, id, trellis_core::status::TimerKind::Sla).await?;
+        // Its comments go with it (their `comment_created` events stay in the history).
+        trellis_store::comments::delete_of_record(tx, id).await?;
         crate::events::record_event(
             tx,
             crate::events::EventDraft {

@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod automation;
+mod comments;
 pub(crate) mod directory;
 pub(crate) mod files;
 mod funnel;
