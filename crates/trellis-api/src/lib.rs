@@ -19,7 +19,7 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
 use crate::routes::{
-    apps, audit, auth, automation, directory, docs, files, parts, pipelines, records, reports, teams, ui,
+    apps, audit, auth, automation, directory, docs, export, files, parts, pipelines, records, reports, teams, ui,
 };
 
 #[derive(OpenApi)]
@@ -128,6 +128,7 @@ fn api_app() -> (
                 .service(audit::get_settings)
                 .service(audit::put_settings)
                 .service(reports::aggregate_records)
+                .service(export::export_records)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

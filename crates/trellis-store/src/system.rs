@@ -252,6 +252,20 @@ pub async fn users_of<C: crate::Reads>(c: &C, tenant_id: &str) -> Result<Vec<Use
     rows::all(c, &q).await
 }
 
+/// The users of the tenant among the ids.
+pub async fn users_by_ids<C: crate::Reads>(c: &C, tenant_id: &str, ids: &[String]) -> Result<Vec<UserRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = Query::select()
+        .columns(USER_COLS)
+        .from(SysUsers::Table)
+        .and_where(Expr::col(SysUsers::TenantId).eq(tenant_id))
+        .and_where(Expr::col(SysUsers::Id).is_in(ids.iter().cloned()))
+        .to_owned();
+    rows::all(c, &q).await
+}
+
 /// Which of the ids are users of the tenant.
 pub async fn existing_user_ids<C: crate::Reads>(
     c: &C,

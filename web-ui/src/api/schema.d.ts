@@ -755,6 +755,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/data/{app}/{entity}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export an entity's records as a CSV or XLSX file: the records, columns, filter, sort and
+         *     search of the record list (`fields` also orders the columns), under the caller's row scope
+         *     and view, with the role's `export` right (403 `permission_denied` without it). Headers are
+         *     the fields' labels in `lang`; select options answer their label, relations the title of the
+         *     record they point at (its id when the caller cannot read it), users their name, datetimes
+         *     `YYYY-MM-DD HH:MM:SS` in UTC. The rows are read in keyset pages and sent as they come
+         *     (CSV), or written to a temporary worksheet and then zipped to the connection (XLSX).
+         */
+        get: operations["export_records"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/data/{app}/{entity}/{id}": {
         parameters: {
             query?: never;
@@ -9229,6 +9254,108 @@ export interface operations {
             };
             /** @description The body is larger than the server accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_records: {
+        parameters: {
+            query: {
+                /** @description `csv` (UTF-8 with a byte order mark) or `xlsx`. */
+                format: "csv" | "xlsx";
+                /** @description JSON filter (`filter.schema.json`), as in the list. */
+                filter?: string | null;
+                /** @description Comma-separated fields; `-` sorts descending. */
+                sort?: string | null;
+                /**
+                 * @description Comma-separated fields, in the order of the file's columns (default: every field the
+                 *     caller sees).
+                 */
+                fields?: string | null;
+                /** @description Text searched in every text field. */
+                q?: string | null;
+                /**
+                 * @description Language of the headers, option labels and yes/no (default: from `Accept-Language`,
+                 *     else English).
+                 */
+                lang?: ("zh" | "en") | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`Content-Disposition`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

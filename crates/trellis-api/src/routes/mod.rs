@@ -4,6 +4,7 @@ pub mod auth;
 pub mod automation;
 pub mod directory;
 pub mod docs;
+pub mod export;
 pub mod files;
 pub mod parts;
 pub mod pipelines;

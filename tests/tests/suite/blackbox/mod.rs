@@ -3,6 +3,7 @@
 mod aggregate;
 mod automation;
 pub(crate) mod directory;
+mod export;
 pub(crate) mod files;
 mod parts;
 pub(crate) mod permissions;
