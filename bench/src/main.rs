@@ -3,6 +3,7 @@
 //! latency, server CPU time per request, start-up time and memory. Talks to loopback only.
 
 mod aggregate;
+mod export;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -283,6 +284,14 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     // default).
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "aggregate") {
         aggregate::aggregate_phase(&client, &base, &auth, label).await?;
+        drop(node);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
+    // `BENCH_ONLY=export`: the export phase alone (`BENCH_EXPORT_ROWS` rows, 1,000,000 by
+    // default).
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "export") {
+        export::export_phase(&client, &base, &auth, pid, label).await?;
         drop(node);
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());

@@ -19,7 +19,7 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
 use crate::routes::{
-    apps, audit, auth, automation, comments, directory, docs, files, parts, pipelines, records, reports, teams, ui,
+    apps, audit, auth, automation, comments, directory, docs, export, files, parts, pipelines, records, reports, teams, ui,
 };
 
 #[derive(OpenApi)]
@@ -129,6 +129,7 @@ fn api_app() -> (
                 .service(audit::put_settings)
                 .service(reports::aggregate_records)
                 .service(reports::funnel)
+                .service(export::export_records)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

@@ -135,6 +135,11 @@ enum Command {
         #[command(subcommand)]
         command: TeamCommand,
     },
+    /// An app's records.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// Print the platform OpenAPI document as JSON, then exit.
     ///
     /// The document served at /api/v1/openapi.json, pretty-printed in a stable order. Reads no
@@ -157,6 +162,64 @@ enum ConfigCommand {
         /// How to print them.
         #[arg(long, value_enum, default_value = "toml")]
         format: ShowFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormatArg {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    Zh,
+    En,
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Export an entity's records to a CSV or XLSX file.
+    ///
+    /// The same use case as `GET /api/v1/data/{app}/{entity}/export`: the rows and columns the
+    /// record list would answer, read in pages and written as they come. It acts as the user
+    /// named by --as (their roles, row scope, hidden fields and `export` right apply), and
+    /// without --as as the tenant's first administrator, who may export every record and field.
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Name of the tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// E-mail of the user to act as (default: the tenant's first administrator).
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+        /// Name of the app.
+        #[arg(long)]
+        app: String,
+        /// Name of the entity.
+        #[arg(long)]
+        entity: String,
+        #[arg(long, value_enum)]
+        format: ExportFormatArg,
+        /// JSON filter, as the record list takes it.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Comma-separated fields; `-` sorts descending.
+        #[arg(long)]
+        sort: Option<String>,
+        /// Comma-separated fields, in the order of the columns (default: every field).
+        #[arg(long)]
+        fields: Option<String>,
+        /// Text searched in every text field.
+        #[arg(long)]
+        q: Option<String>,
+        /// Language of the headers, option labels and yes/no.
+        #[arg(long, value_enum, default_value = "en")]
+        lang: LangArg,
+        /// File to write (default: standard output; logs then go to standard error).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -222,11 +285,22 @@ enum UserCommand {
     },
 }
 
-/// Logs to standard output, filtered and formatted as configured.
-fn init_logging(config: &Config) -> anyhow::Result<()> {
+/// Logs to standard output (standard error when that carries a command's output), filtered and
+/// formatted as configured.
+fn init_logging(config: &Config, to_stderr: bool) -> anyhow::Result<()> {
     let filter = config.log_filter();
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .map_err(|e| anyhow::anyhow!("configuration: log filter '{filter}': {e}"))?;
+    if to_stderr {
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match config.log_format {
+            LogFormat::Text => builder.with_target(false).with_ansi(false).init(),
+            LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+        }
+        return Ok(());
+    }
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match config.log_format {
         // Colours only on a terminal: a file or a log collector gets plain text.
@@ -290,9 +364,18 @@ async fn main() -> anyhow::Result<()> {
         }
         | Command::Team {
             command: TeamCommand::Create { data, .. } | TeamCommand::AddMember { data, .. },
+        }
+        | Command::Data {
+            command: DataCommand::Export { data, .. },
         } => configuration(&cli.global, data)?,
     };
-    init_logging(&config)?;
+    let output_on_stdout = matches!(
+        &cli.command,
+        Command::Data {
+            command: DataCommand::Export { out: None, .. }
+        }
+    );
+    init_logging(&config, output_on_stdout)?;
     if !sqlite_uncounted {
         tracing::warn!("SQLite was in use before its memory statistics could be turned off");
     }
@@ -388,6 +471,100 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             println!("Added {email} to team '{team}'");
         }
+        Command::Data {
+            command:
+                DataCommand::Export {
+                    tenant,
+                    as_user,
+                    app,
+                    entity,
+                    format,
+                    filter,
+                    sort,
+                    fields,
+                    q,
+                    lang,
+                    out,
+                    ..
+                },
+        } => {
+            let engine = open(&config.database_url()).await?;
+            let caller = engine
+                .cli_caller(&tenant, as_user.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            let p = trellis_engine::records::ExportParams {
+                filter,
+                sort,
+                fields,
+                q,
+                lang: match lang {
+                    LangArg::Zh => trellis_engine::records::Lang::Zh,
+                    LangArg::En => trellis_engine::records::Lang::En,
+                },
+            };
+            let x = engine
+                .export_records(&caller, &app, &entity, &p)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            let rows = export_to(&engine, x, format == ExportFormatArg::Xlsx, out.as_deref()).await?;
+            if let Some(out) = &out {
+                eprintln!("Exported {rows} records to {}", out.display());
+            }
+        }
     }
     Ok(())
+}
+
+/// Writes an export to `out` (through `<out>.part`, renamed when complete) or standard output;
+/// answers the number of records.
+async fn export_to(
+    engine: &trellis_engine::Engine,
+    mut x: trellis_engine::records::Export,
+    xlsx: bool,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<u64> {
+    use trellis_engine::records::{XlsxExport, csv_head, csv_rows};
+    let part = out.map(|o| {
+        let mut p = o.as_os_str().to_owned();
+        p.push(".part");
+        PathBuf::from(p)
+    });
+    let mut sink: Box<dyn Write + Send> = match &part {
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
+        None => Box::new(std::io::stdout()),
+    };
+    let written = async {
+        let detail = |e: trellis_core::Error| anyhow::anyhow!("{}", e.detail);
+        let mut n = 0u64;
+        if xlsx {
+            let mut book = XlsxExport::new(std::mem::take(&mut x.headers), None).map_err(detail)?;
+            while let Some(rows) = engine.export_page(&mut x).await.map_err(detail)? {
+                n += rows.len() as u64;
+                book.rows(&rows, x.lang).map_err(detail)?;
+            }
+            book.finish(&mut sink).map_err(detail)?;
+        } else {
+            sink.write_all(&csv_head(&x.headers).map_err(detail)?)?;
+            while let Some(rows) = engine.export_page(&mut x).await.map_err(detail)? {
+                n += rows.len() as u64;
+                sink.write_all(&csv_rows(&rows, x.lang).map_err(detail)?)?;
+            }
+        }
+        sink.flush()?;
+        anyhow::Ok(n)
+    }
+    .await;
+    drop(sink);
+    match (written, part, out) {
+        (Ok(n), Some(part), Some(out)) => {
+            std::fs::rename(part, out)?;
+            Ok(n)
+        }
+        (Err(e), Some(part), _) => {
+            let _ = std::fs::remove_file(part);
+            Err(e)
+        }
+        (r, _, _) => r,
+    }
 }

@@ -737,3 +737,108 @@ async fn openapi_prints_the_served_platform_document_without_a_database() {
     assert_eq!(served, doc, "the printed document is the served one");
     node.stop();
 }
+
+#[tokio::test]
+async fn data_export_writes_what_the_acting_user_may_export() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().to_str().expect("utf-8 path");
+    let env = [
+        ("TRELLIS_ADMIN_EMAIL", "ops@example.com"),
+        ("TRELLIS_ADMIN_PASSWORD", "ops-password-1"),
+    ];
+    let node = Node::start(dir.path(), &env);
+    let token = login(&node.base, "ops@example.com", "ops-password-1").await.1.unwrap();
+    let post = |path: &str, body: Value, token: String| {
+        let url = format!("{}{path}", node.base);
+        async move {
+            let r = client().post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+        }
+    };
+    post(
+        "/api/v1/apps",
+        json!({"name": "crm", "label": {"en": "CRM"}, "entities": [{"name": "lead", "label": {"en": "Lead", "zh": "线索"}, "fields": [
+            {"name": "name", "label": {"en": "Name", "zh": "名称"}, "type": "text"},
+            {"name": "score", "label": {"en": "Score"}, "type": "integer"}]}],
+         "roles": [
+            {"name": "rep", "label": {"en": "Rep"}, "permissions": {"lead": {"read": true, "create": true, "export": true, "scope": "own", "fields": {"score": "hidden"}}}},
+            {"name": "viewer", "label": {"en": "Viewer"}, "permissions": {"lead": {"read": true}}}]}),
+        token.clone(),
+    )
+    .await;
+    post(
+        "/api/v1/data/crm/lead",
+        json!({"name": "张三", "score": 9}),
+        token.clone(),
+    )
+    .await;
+    for (email, role) in [("rep@example.com", "rep"), ("viewer@example.com", "viewer")] {
+        assert_ok(&run(&[
+            "user",
+            "create",
+            "--data-dir",
+            data_dir,
+            "--tenant",
+            "default",
+            "--email",
+            email,
+            "--password",
+            "member-password-1",
+        ]));
+        let users = get(&node.base, &token, "/api/v1/users").await;
+        let id = users["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .unwrap()["id"]
+            .clone();
+        post(
+            &format!("/api/v1/apps/crm/roles/{role}/members"),
+            json!({"user": id}),
+            token.clone(),
+        )
+        .await;
+    }
+    let rep = login(&node.base, "rep@example.com", "member-password-1")
+        .await
+        .1
+        .unwrap();
+    post("/api/v1/data/crm/lead", json!({"name": "Rep's lead"}), rep).await;
+
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "data",
+            "export",
+            "--data-dir",
+            data_dir,
+            "--app",
+            "crm",
+            "--entity",
+            "lead",
+            "--sort",
+            "name",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // Without --as: the first administrator, every record and field, on standard output.
+    let all = assert_ok(&export(&["--format", "csv", "--lang", "zh"]));
+    assert_eq!(all, "\u{feff}名称,Score\nRep's lead,\n张三,9\n");
+    // As the rep: their own record, without the hidden column.
+    let mine = assert_ok(&export(&["--format", "csv", "--as", "rep@example.com"]));
+    assert_eq!(mine, "\u{feff}Name\nRep's lead\n");
+    // A workbook to a file.
+    let out = dir.path().join("leads.xlsx");
+    let o = export(&["--format", "xlsx", "--out", out.to_str().unwrap()]);
+    assert_ok(&o);
+    assert!(stderr(&o).contains("Exported 2 records"), "{}", stderr(&o));
+    let bytes = std::fs::read(&out).expect("the file");
+    assert_eq!(&bytes[..2], b"PK", "a zip");
+    // Reading is not exporting.
+    assert_fails(
+        &export(&["--format", "csv", "--as", "viewer@example.com"]),
+        "may not export",
+    );
+    node.stop();
+}

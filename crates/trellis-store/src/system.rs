@@ -252,7 +252,7 @@ pub async fn users_of<C: crate::Reads>(c: &C, tenant_id: &str) -> Result<Vec<Use
     rows::all(c, &q).await
 }
 
-/// The users of the tenant among the ids, in no order.
+/// The users of the tenant among the ids.
 pub async fn users_by_ids<C: crate::Reads>(c: &C, tenant_id: &str, ids: &[String]) -> Result<Vec<UserRow>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());

@@ -5,6 +5,7 @@ pub mod automation;
 pub mod comments;
 pub mod directory;
 pub mod docs;
+pub mod export;
 pub mod files;
 pub mod parts;
 pub mod pipelines;

@@ -254,6 +254,38 @@ async fn insert_user(tx: &WriteTx, row: &UserRow) -> Result<(), Error> {
     })
 }
 
+impl Engine {
+    /// The caller a command of the admin CLI acts as in tenant `tenant`: the user with e-mail
+    /// `email`, with their own roles and rights, or without one the tenant's first
+    /// administrator (who may do everything). A disabled user cannot act.
+    pub async fn cli_caller(&self, tenant: &str, email: Option<&str>) -> Result<crate::TenantCtx, Error> {
+        let t = system::tenant_by_name(&self.db.read, tenant).await?.ok_or_else(|| {
+            Error::not_found(format!(
+                "tenant '{}' does not exist",
+                trellis_core::names::truncate(tenant, 64)
+            ))
+        })?;
+        let user = match email {
+            Some(e) => system::user_by_email_in(&self.db.read, &t.id, &e.trim().to_lowercase())
+                .await?
+                .filter(|u| u.disabled_at.is_none())
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "no active user '{}' in tenant '{tenant}'",
+                        trellis_core::names::truncate(e, 254)
+                    ))
+                })?,
+            None => system::users_of(&self.db.read, &t.id)
+                .await?
+                .into_iter()
+                .filter(|u| u.is_admin && u.disabled_at.is_none())
+                .min_by(|a, b| a.created_at.cmp(&b.created_at))
+                .ok_or_else(|| Error::not_found(format!("tenant '{tenant}' has no active administrator")))?,
+        };
+        Ok(crate::TenantCtx::new(t.id, user.id, user.is_admin, None))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

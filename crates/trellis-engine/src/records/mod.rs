@@ -4,6 +4,8 @@
 
 mod bulk;
 mod check;
+mod export;
+mod export_write;
 pub mod hooks;
 mod read;
 pub mod rollups;
@@ -13,6 +15,8 @@ mod veil;
 mod write;
 
 pub use bulk::BulkOut;
+pub use export::{Cell, EXPORT_PAGE, Export, ExportFormat, ExportParams, Lang, XLSX_MEDIA_TYPE, cell_text};
+pub use export_write::{XlsxExport, csv_head, csv_rows};
 pub use read::ListParams;
 pub use shape::{ListOut, Page, record_json};
 use std::sync::Arc;

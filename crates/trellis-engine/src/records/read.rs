@@ -7,12 +7,12 @@ use trellis_core::error::FieldCode;
 use serde_json::Value;
 use trellis_core::def::FieldType;
 use trellis_core::permissions::Right;
-use trellis_core::query::{decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
+use trellis_core::query::{Filter, SortKey, decode_cursor, encode_cursor, parse_fields, parse_filter, parse_sort};
 use trellis_core::{CompiledEntity, Error, Val};
 use trellis_store::records::{self, ListQuery};
 
 use crate::Engine;
-use crate::access::get_scoped;
+use crate::access::{Access, get_scoped};
 use crate::compiled::scripts::LoadedApp;
 use crate::context::TenantCtx;
 
@@ -30,6 +30,15 @@ pub struct ListParams {
     pub cursor: Option<String>,
     pub offset: Option<u64>,
     pub count: bool,
+}
+
+/// A list's statement in the caller's view, with what the answer needs besides the rows.
+pub(super) struct ListPlan {
+    pub query: ListQuery,
+    /// The sort keys, the record id last.
+    pub sort: Vec<SortKey>,
+    /// The columns `fields` asked for (`None`: all).
+    pub answered: Option<Vec<usize>>,
 }
 
 pub(super) fn wanted_columns(entity: &CompiledEntity, fields: Option<&str>) -> Result<Option<Vec<usize>>, Error> {
@@ -114,29 +123,6 @@ impl Engine {
         let entity = entity_of(&app, entity)?;
         let access = self.access(&self.db.read, ctx, &app, entity).await?;
         let scope = self.scope(&self.db.read, ctx, &access, Right::Read).await?;
-        // Hidden fields are not in the view: filtering, sorting or searching them is unknown.
-        let entity = &access.view;
-        let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-            Some(f) => {
-                let v: Value = serde_json::from_str(f).map_err(|e| {
-                    Error::bad_field("filter", FieldCode::InvalidJson, format!("is not valid JSON: {e}"))
-                })?;
-                Some(parse_filter(entity, &v)?)
-            }
-            None => None,
-        };
-        // An owner scope (own, team) is a selective predicate the planner cannot see as such.
-        let scope_owners: Option<Vec<String>> = scope
-            .as_ref()
-            .and_then(crate::access::scope_owners)
-            .map(|o| o.into_iter().map(str::to_string).collect());
-        // A scope of owners only goes to the list as such (`ListQuery::owners`); any other
-        // joins the filter.
-        let (filter, owners) = match scope_owners.clone() {
-            Some(owners) => (filter, Some(owners)),
-            None => (crate::access::and(scope, filter), None),
-        };
-        let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
         let limit = p.limit.unwrap_or(50);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(Error::bad_field(
@@ -145,74 +131,13 @@ impl Engine {
                 format!("must be 1 to {MAX_LIMIT}"),
             ));
         }
-        if p.cursor.is_some() && p.offset.is_some() {
-            return Err(Error::bad_field(
-                "cursor",
-                FieldCode::Conflict,
-                "use either cursor or offset, not both",
-            ));
-        }
-        if p.offset.is_some_and(|o| o > MAX_OFFSET) {
-            return Err(Error::bad_field(
-                "offset",
-                FieldCode::Range,
-                format!("must be at most {MAX_OFFSET}; page with the cursor instead"),
-            ));
-        }
-        let search = p.q.clone().filter(|s| !s.trim().is_empty());
-        if search.as_deref().is_some_and(|s| s.contains('\0')) {
-            return Err(Error::bad_field(
-                "q",
-                FieldCode::Type,
-                "must not contain NUL characters",
-            ));
-        }
-        if search
-            .as_deref()
-            .is_some_and(|s| s.split_whitespace().count() > MAX_SEARCH_WORDS)
-        {
-            return Err(Error::bad_field(
-                "q",
-                FieldCode::TooMany,
-                format!("search for at most {MAX_SEARCH_WORDS} words"),
-            ));
-        }
-        let cursor = p.cursor.as_deref().map(|c| decode_cursor(&sort, c)).transpose()?;
+        let ListPlan {
+            query: q,
+            sort,
+            answered,
+        } = self.list_plan(&access, scope, p, limit + 1).await?;
+        let entity = &access.view;
         let expand = parse_expand(entity, p.expand.as_deref())?;
-        let answered = wanted_columns(entity, p.fields.as_deref())?;
-        // The sort keys are read even when `fields` leaves them out: the next cursor needs them.
-        let read = answered.as_ref().map(|w| {
-            let mut r = w.clone();
-            for k in &sort {
-                if let Some(i) = entity.columns.iter().position(|c| c.name == k.field.name)
-                    && !r.contains(&i)
-                {
-                    r.push(i);
-                }
-            }
-            r
-        });
-        let mut q = ListQuery {
-            filter,
-            search,
-            sort: sort.clone(),
-            cursor,
-            offset: p.offset,
-            limit: limit + 1,
-            columns: read,
-            filter_first: false,
-            owners,
-        };
-        // A scope of a few owners is read in a branch per owner (`ListQuery::owners`): each walks
-        // its owner's rows in an owner-keyed index, so it never reads more than the scope, which
-        // is what reading the scope first guards against, and usually far less.
-        if let Some(owners) = &scope_owners
-            && !records::reads_in_branches(entity, &q)
-        {
-            q.filter_first = self
-                .reads_scope_first(&entity.table, owners, limit + 1 + p.offset.unwrap_or(0))
-                .await;
-        }
         let mut rows = records::list(&self.db.read, entity, &q).await?;
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
@@ -251,6 +176,114 @@ impl Engine {
             data,
             next_cursor,
             total,
+        })
+    }
+
+    /// The statement of a list in the caller's view (`access.view`) and row scope (`scope`,
+    /// from [`Engine::scope`]): the filter, sort, search, cursor or offset and columns of `p`
+    /// checked, `page` rows at most. Every list of records (a page, an export) is read
+    /// through it, so none reads rows or fields another one hides.
+    pub(super) async fn list_plan(
+        &self,
+        access: &Access,
+        scope: Option<Filter>,
+        p: &ListParams,
+        page: u64,
+    ) -> Result<ListPlan, Error> {
+        // Hidden fields are not in the view: filtering, sorting or searching them is unknown.
+        let entity = &access.view;
+        let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            Some(f) => {
+                let v: Value = serde_json::from_str(f).map_err(|e| {
+                    Error::bad_field("filter", FieldCode::InvalidJson, format!("is not valid JSON: {e}"))
+                })?;
+                Some(parse_filter(entity, &v)?)
+            }
+            None => None,
+        };
+        // An owner scope (own, team) is a selective predicate the planner cannot see as such.
+        let scope_owners: Option<Vec<String>> = scope
+            .as_ref()
+            .and_then(crate::access::scope_owners)
+            .map(|o| o.into_iter().map(str::to_string).collect());
+        // A scope of owners only goes to the list as such (`ListQuery::owners`); any other
+        // joins the filter.
+        let (filter, owners) = match scope_owners.clone() {
+            Some(owners) => (filter, Some(owners)),
+            None => (crate::access::and(scope, filter), None),
+        };
+        let sort = parse_sort(entity, p.sort.as_deref().unwrap_or(""))?;
+        if p.cursor.is_some() && p.offset.is_some() {
+            return Err(Error::bad_field(
+                "cursor",
+                FieldCode::Conflict,
+                "use either cursor or offset, not both",
+            ));
+        }
+        if p.offset.is_some_and(|o| o > MAX_OFFSET) {
+            return Err(Error::bad_field(
+                "offset",
+                FieldCode::Range,
+                format!("must be at most {MAX_OFFSET}; page with the cursor instead"),
+            ));
+        }
+        let search = p.q.clone().filter(|s| !s.trim().is_empty());
+        if search.as_deref().is_some_and(|s| s.contains('\0')) {
+            return Err(Error::bad_field(
+                "q",
+                FieldCode::Type,
+                "must not contain NUL characters",
+            ));
+        }
+        if search
+            .as_deref()
+            .is_some_and(|s| s.split_whitespace().count() > MAX_SEARCH_WORDS)
+        {
+            return Err(Error::bad_field(
+                "q",
+                FieldCode::TooMany,
+                format!("search for at most {MAX_SEARCH_WORDS} words"),
+            ));
+        }
+        let cursor = p.cursor.as_deref().map(|c| decode_cursor(&sort, c)).transpose()?;
+        let answered = wanted_columns(entity, p.fields.as_deref())?;
+        // The sort keys are read even when `fields` leaves them out: the next cursor needs them.
+        let read = answered.as_ref().map(|w| {
+            let mut r = w.clone();
+            for k in &sort {
+                if let Some(i) = entity.columns.iter().position(|c| c.name == k.field.name)
+                    && !r.contains(&i)
+                {
+                    r.push(i);
+                }
+            }
+            r
+        });
+        let mut q = ListQuery {
+            filter,
+            search,
+            sort: sort.clone(),
+            cursor,
+            offset: p.offset,
+            limit: page,
+            columns: read,
+            filter_first: false,
+            owners,
+        };
+        // A scope of a few owners is read in a branch per owner (`ListQuery::owners`): each walks
+        // its owner's rows in an owner-keyed index, so it never reads more than the scope, which
+        // is what reading the scope first guards against, and usually far less.
+        if let Some(owners) = &scope_owners
+            && !records::reads_in_branches(entity, &q)
+        {
+            q.filter_first = self
+                .reads_scope_first(&entity.table, owners, page + p.offset.unwrap_or(0))
+                .await;
+        }
+        Ok(ListPlan {
+            query: q,
+            sort,
+            answered,
         })
     }
 

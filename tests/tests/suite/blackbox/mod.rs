@@ -4,6 +4,7 @@ mod aggregate;
 mod automation;
 mod comments;
 pub(crate) mod directory;
+mod export;
 pub(crate) mod files;
 mod funnel;
 mod parts;
