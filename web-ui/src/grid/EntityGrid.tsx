@@ -13,6 +13,8 @@ import { localize, useI18n } from '../i18n';
 import { columnWidth, isNumeric, isSortable, renderCell, type CellContext } from './cells';
 import type { ListOptions, RecordRow, SortKey } from './listRequest';
 import { useRecordCount, useRecordPages } from './queries';
+import { FilterButton, FilterChips } from './FilterBuilder';
+import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
 
 /** Rows this close to the end start loading the next page. */
 const PREFETCH_PX = 600;
@@ -92,7 +94,13 @@ export function EntityGrid({
         .map(({ field }) => field.name),
     [fields, readable],
   );
-  const filter = useMemo(() => readerFilter(view?.filter, userId), [view, userId]);
+  const [tree, setTree] = useState<Group>(() => emptyGroup());
+  const filterFields = useMemo(() => filterableFields(entity.fields ?? []), [entity]);
+  const userFilter = useMemo(() => toFilter(tree), [tree]);
+  const filter = useMemo(
+    () => andFilters(readerFilter(view?.filter, userId), userFilter),
+    [view, userId, userFilter],
+  );
   const options: ListOptions = useMemo(() => ({ q, sort, expand, filter }), [q, sort, expand, filter]);
 
   const pages = useRecordPages(app.name, entity.name, options);
@@ -170,6 +178,7 @@ export function EntityGrid({
             className="grid-search"
             data-testid="grid-search"
           />
+          <FilterButton root={tree} onChange={setTree} fields={filterFields} app={app.name} entities={app.entities ?? []} />
           <Tooltip title={t('grid.refresh')}>
             <Button
               icon={<ReloadOutlined />}
@@ -193,6 +202,7 @@ export function EntityGrid({
           )}
         </Space>
       </div>
+      <FilterChips root={tree} fields={filterFields} onChange={setTree} />
       {error && (
         <Alert
           type="error"
