@@ -11,7 +11,8 @@ import { toProblem, type App, type EntityDef, type ViewDef } from '../api';
 import { hasRight, readableEntities, type Caller } from '../apps/rights';
 import { localize, useI18n } from '../i18n';
 import { columnWidth, isNumeric, isSortable, renderCell, type CellContext } from './cells';
-import type { ListOptions, RecordRow, SortKey } from './listRequest';
+import { sortAfterClick, type ListOptions, type RecordRow, type SortKey } from './listRequest';
+import { SortPanel } from './SortPanel';
 import { useRecordCount, useRecordPages } from './queries';
 import { FilterButton, FilterChips } from './FilterBuilder';
 import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
@@ -75,6 +76,9 @@ export function EntityGrid({
     (view?.sort ?? []).map((s) => ({ field: s.field, desc: s.desc === true })),
   );
 
+  const shiftRef = useRef(false);
+  const sortFields = useMemo(() => (entity.fields ?? []).filter(isSortable), [entity]);
+
   const fields = useMemo(() => {
     const all = entity.fields ?? [];
     if (!view?.columns?.length) return all.map((f) => ({ field: f, width: undefined as number | undefined }));
@@ -116,15 +120,28 @@ export function EntityGrid({
   const columns: ColumnsType<RecordRow> = useMemo(
     () =>
       fields.map(({ field, width }) => {
-        const key = sort.find((s) => s.field === field.name);
+        const rank = sort.findIndex((s) => s.field === field.name);
+        const key = rank >= 0 ? sort[rank] : undefined;
         return {
           key: field.name,
           dataIndex: field.name,
-          title: <span data-testid={`col-${field.name}`}>{localize(field.label, lang) || field.name}</span>,
+          title: (
+            <span data-testid={`col-${field.name}`}>
+              {localize(field.label, lang) || field.name}
+              {sort.length > 1 && rank >= 0 && <sup className="sort-rank-sup">{rank + 1}</sup>}
+            </span>
+          ),
+          onHeaderCell: () => ({
+            onMouseDown: (e: React.MouseEvent) => {
+              shiftRef.current = e.shiftKey;
+              // Shift-click adds a sort key; it should not select the header's text.
+              if (e.shiftKey) e.preventDefault();
+            },
+          }),
           width: width ?? columnWidth(field),
           ellipsis: true,
           align: isNumeric(field) ? ('right' as const) : undefined,
-          sorter: isSortable(field),
+          sorter: isSortable(field) ? { multiple: 1 } : false,
           sortOrder: key ? (key.desc ? ('descend' as const) : ('ascend' as const)) : null,
           sortDirections: ['ascend', 'descend'] as ('ascend' | 'descend')[],
           render: (value: unknown) => renderCell(field, value, ctx),
@@ -178,6 +195,7 @@ export function EntityGrid({
             className="grid-search"
             data-testid="grid-search"
           />
+          <SortPanel sort={sort} onChange={setSort} fields={sortFields} />
           <FilterButton root={tree} onChange={setTree} fields={filterFields} app={app.name} entities={app.entities ?? []} />
           <Tooltip title={t('grid.refresh')}>
             <Button
@@ -236,9 +254,12 @@ export function EntityGrid({
             ),
           }}
           onChange={(_p, _f, sorter) => {
-            const s = (Array.isArray(sorter) ? sorter[0] : sorter) as SorterResult<RecordRow> | undefined;
-            const field = s?.columnKey ? String(s.columnKey) : null;
-            setSort(field && s?.order ? [{ field, desc: s.order === 'descend' }] : []);
+            // The clicked column's state comes last (antd's multiple sorter).
+            const all = (Array.isArray(sorter) ? sorter : [sorter]) as SorterResult<RecordRow>[];
+            const s = all[all.length - 1];
+            if (!s?.columnKey) return;
+            setSort((prev) => sortAfterClick(prev, String(s.columnKey), s.order, shiftRef.current));
+            shiftRef.current = false;
           }}
           onRow={(r) => ({
             onClick: () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`),
