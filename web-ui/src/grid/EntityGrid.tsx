@@ -13,6 +13,8 @@ import { localize, useI18n } from '../i18n';
 import { columnWidth, isNumeric, isSortable, renderCell, type CellContext } from './cells';
 import { sortAfterClick, type ListOptions, type RecordRow, type SortKey } from './listRequest';
 import { SortPanel } from './SortPanel';
+import { GroupButton, GroupedGrid } from './GroupedGrid';
+import type { GroupSpec } from './groupModel';
 import { useRecordCount, useRecordPages } from './queries';
 import { FilterButton, FilterChips } from './FilterBuilder';
 import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
@@ -77,6 +79,7 @@ export function EntityGrid({
   );
 
   const shiftRef = useRef(false);
+  const [groupSpec, setGroupSpec] = useState<GroupSpec | null>(null);
   const sortFields = useMemo(() => (entity.fields ?? []).filter(isSortable), [entity]);
 
   const fields = useMemo(() => {
@@ -188,6 +191,8 @@ export function EntityGrid({
         <Space wrap size="small" className="grid-actions">
           <Input.Search
             allowClear
+            disabled={!!groupSpec}
+            title={groupSpec ? t('group.noSearch') : undefined}
             value={search}
             onChange={(e) => setSearch(e.target.value)}
             placeholder={t('grid.searchPlaceholder')}
@@ -195,6 +200,7 @@ export function EntityGrid({
             className="grid-search"
             data-testid="grid-search"
           />
+          <GroupButton spec={groupSpec} onChange={setGroupSpec} fields={entity.fields ?? []} />
           <SortPanel sort={sort} onChange={setSort} fields={sortFields} />
           <FilterButton root={tree} onChange={setTree} fields={filterFields} app={app.name} entities={app.entities ?? []} />
           <Tooltip title={t('grid.refresh')}>
@@ -231,7 +237,22 @@ export function EntityGrid({
           data-testid="grid-error"
         />
       )}
-      <div className="grid-body" ref={bodyRef}>
+      {groupSpec && (
+        <div className="grid-body grid-grouped">
+          <GroupedGrid
+            app={app.name}
+            entity={entity}
+            spec={groupSpec}
+            fields={entity.fields ?? []}
+            options={{ sort, expand, filter }}
+            columns={columns}
+            scrollX={scrollX}
+            ctx={ctx}
+            onOpen={(r) => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`)}
+          />
+        </div>
+      )}
+      <div className="grid-body" ref={bodyRef} hidden={!!groupSpec}>
         <Table<RecordRow>
           virtual
           size="small"
