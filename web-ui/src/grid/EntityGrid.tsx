@@ -15,6 +15,8 @@ import { sortAfterClick, type ListOptions, type RecordRow, type SortKey } from '
 import { SortPanel } from './SortPanel';
 import { GroupButton, GroupedGrid } from './GroupedGrid';
 import type { GroupSpec } from './groupModel';
+import { BulkBar } from './BulkBar';
+import type { BulkErrors } from './bulk';
 import { useRecordCount, useRecordPages } from './queries';
 import { FilterButton, FilterChips } from './FilterBuilder';
 import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
@@ -80,6 +82,8 @@ export function EntityGrid({
 
   const shiftRef = useRef(false);
   const [groupSpec, setGroupSpec] = useState<GroupSpec | null>(null);
+  const [selectedIds, setSelectedIds] = useState<React.Key[]>([]);
+  const [bulkErrs, setBulkErrs] = useState<BulkErrors | null>(null);
   const sortFields = useMemo(() => (entity.fields ?? []).filter(isSortable), [entity]);
 
   const fields = useMemo(() => {
@@ -168,6 +172,12 @@ export function EntityGrid({
     [hasNextPage, isFetchingNextPage, fetchNextPage],
   );
 
+  const selected = useMemo(() => {
+    const ids = new Set(selectedIds);
+    return rows.filter((r) => ids.has(r.id));
+  }, [rows, selectedIds]);
+  const canSelect = hasRight(app, entity.name, caller, 'update') || hasRight(app, entity.name, caller, 'delete');
+
   const error = pages.error ? toProblem(pages.error) : null;
   const total = count.data;
   const canCreate = hasRight(app, entity.name, caller, 'create');
@@ -226,6 +236,20 @@ export function EntityGrid({
           )}
         </Space>
       </div>
+      {canSelect && (
+        <BulkBar
+          app={app}
+          entity={entity}
+          caller={caller}
+          selected={selected}
+          onClear={() => {
+            setSelectedIds([]);
+            setBulkErrs(null);
+          }}
+          errors={bulkErrs}
+          onErrors={setBulkErrs}
+        />
+      )}
       <FilterChips root={tree} fields={filterFields} onChange={setTree} />
       {error && (
         <Alert
@@ -266,6 +290,17 @@ export function EntityGrid({
           scroll={{ x: scrollX, y: height - 40 }}
           onScroll={onScroll}
           showSorterTooltip={false}
+          rowSelection={
+            canSelect && !groupSpec
+              ? {
+                  selectedRowKeys: selectedIds,
+                  onChange: (keys) => setSelectedIds(keys),
+                  columnWidth: 40,
+                  getCheckboxProps: (r) => ({ 'aria-label': t('bulk.selectRow'), 'data-testid': `select-${r.id}` }) as never,
+                }
+              : undefined
+          }
+          rowClassName={(r) => (bulkErrs?.rows.has(r.id) ? 'grid-row-error' : '')}
           locale={{
             emptyText: (
               <Empty
