@@ -229,7 +229,7 @@ async function main() {
   step = 'search';
   await page.locator('input[data-testid="grid-search"], [data-testid="grid-search"] input').fill('Zebra');
   await waitFor('the search results', async () => {
-    const titles = await page.locator('[data-testid="grid"] .ant-table-row .ant-table-cell:first-child').allTextContents();
+    const titles = await page.locator('[data-testid="grid"] .ant-table-row [data-col="title"]').allTextContents();
     return (titles.length === ZEBRAS && titles.every((t) => t.startsWith('Zebra'))) || titles.slice(0, 3);
   });
   if (!pages().some((p) => p.get('q') === 'Zebra')) throw new Error('no request with q=Zebra');
@@ -240,7 +240,7 @@ async function main() {
   await page.getByTestId('col-amount').click();
   await waitFor('a descending sort', async () => pages().some((p) => p.get('sort') === '-amount' && p.get('q') === 'Zebra'));
   await waitFor('the largest first', async () => {
-    const t = await page.locator('[data-testid="grid"] .ant-table-row .ant-table-cell:first-child').first().textContent();
+    const t = await page.locator('[data-testid="grid"] .ant-table-row [data-col="title"]').first().textContent();
     return t === dealTitle(DEALS) || t;
   });
 

@@ -10,6 +10,7 @@ import { toProblem, unwrap, useApi, type App, type EntityDef, type FieldDef } fr
 import { hasRight, readOnlyFields, type Caller } from '../apps/rights';
 import { formFields, toApiValue, toFormValue, type FormField } from '../form/fields';
 import { FieldInput } from '../form/inputs';
+import { errorText } from '../form/serverErrors';
 import { localize, useI18n } from '../i18n';
 import { bulkDeleteBody, bulkErrors, bulkUpdateBody, type BulkErrors } from './bulk';
 import { relationTitle } from './cells';
@@ -128,7 +129,16 @@ export function BulkBar({
             list.map((e, i) => (
               <li key={`${id}-${i}`} data-row-error={id}>
                 {e.field
-                  ? t('bulk.rowFieldError', { row: rowTitle(id), field: fieldTitle(e.field), message: e.message })
+                  ? t('bulk.rowFieldError', {
+                      row: rowTitle(id),
+                      field: fieldTitle(e.field),
+                      message: errorText(
+                        { field: e.field, code: e.code, message: e.message },
+                        (entity.fields ?? []).find((x) => x.name === e.field),
+                        lang,
+                        t,
+                      ),
+                    })
                   : t('bulk.rowError', { row: rowTitle(id), message: e.message })}
               </li>
             )),
@@ -163,7 +173,7 @@ export function BulkBar({
           {tooMany && <Typography.Text type="warning">{t('bulk.tooMany', { n: BULK_MAX })}</Typography.Text>}
         </div>
       )}
-      {errorList}
+      {!editing && errorList}
       <Modal
         open={editing}
         title={t('bulk.editTitle', { n: selected.length })}

@@ -138,6 +138,7 @@ export function EntityGrid({
               {sort.length > 1 && rank >= 0 && <sup className="sort-rank-sup">{rank + 1}</sup>}
             </span>
           ),
+          onCell: () => ({ 'data-col': field.name }) as React.HTMLAttributes<HTMLElement>,
           onHeaderCell: () => ({
             onMouseDown: (e: React.MouseEvent) => {
               shiftRef.current = e.shiftKey;

@@ -174,7 +174,18 @@ export function GroupedGrid({
         }),
       )) as unknown as { groups: AggregateGroup[]; truncated: boolean },
   });
-  const keys = useMemo(() => (groups.data?.groups ?? []).map((g) => g.key[spec.field] ?? null), [groups.data, spec.field]);
+  // A select's groups follow its options' order (the API sorts them by stored value).
+  const list = useMemo(() => {
+    const all = groups.data?.groups ?? [];
+    const options = field?.type === 'single_select' ? (field.options ?? []).map((o) => o.value) : null;
+    if (!options) return all;
+    const rank = (g: AggregateGroup) => {
+      const i = options.indexOf(String(g.key[spec.field]));
+      return i < 0 ? options.length : i;
+    };
+    return [...all].sort((a, b) => rank(a) - rank(b));
+  }, [groups.data, field, spec.field]);
+  const keys = useMemo(() => list.map((g) => g.key[spec.field] ?? null), [list, spec.field]);
 
   // Titles of related records and names of users: one request for all the groups.
   const relIds = field?.type === 'relation' ? keys.filter((k): k is string => typeof k === 'string') : [];
@@ -208,7 +219,6 @@ export function GroupedGrid({
     return <Alert type="error" showIcon className="page-alert" message={t('group.failed')} description={toProblem(groups.error).displayMessage} />;
   }
   if (groups.isLoading) return <Spin className="group-spin" />;
-  const list = groups.data?.groups ?? [];
   if (!list.length) return <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('grid.empty')} />;
 
   const keyLabel = (key: unknown) => {
