@@ -303,6 +303,10 @@ async function main() {
   await page.getByTestId('nav-view-won_deals').waitFor({ state: 'visible' });
   if (await page.getByTestId('nav-entity-customer').count()) throw new Error('the viewer sees customers in the menu');
   if (await page.getByTestId('grid-new').count()) throw new Error('the viewer sees a create button');
+  // Nor row checkboxes: a viewer may neither update nor delete deals, so no bulk actions.
+  if (await page.locator('[data-testid="grid"] .ant-table-selection-column').count()) {
+    throw new Error('the viewer sees row checkboxes');
+  }
   // Customers are not the viewer's to read: their ids, not links, and no expand asked.
   const viewerRow = page.locator('[data-testid="grid"] .ant-table-row').first();
   if (await viewerRow.locator('a.cell-link').count()) throw new Error('the viewer sees a link to a customer');

@@ -211,7 +211,15 @@ export function EntityGrid({
             className="grid-search"
             data-testid="grid-search"
           />
-          <GroupButton spec={groupSpec} onChange={setGroupSpec} fields={entity.fields ?? []} />
+          <GroupButton
+            spec={groupSpec}
+            onChange={(s) => {
+              // Groups are counted over the filter; quick search is off while grouped.
+              if (s) setSearch('');
+              setGroupSpec(s);
+            }}
+            fields={entity.fields ?? []}
+          />
           <SortPanel sort={sort} onChange={setSort} fields={sortFields} />
           <FilterButton root={tree} onChange={setTree} fields={filterFields} app={app.name} entities={app.entities ?? []} />
           <Tooltip title={t('grid.refresh')}>
