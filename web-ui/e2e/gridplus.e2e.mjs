@@ -196,6 +196,49 @@ async function main() {
   await page.getByTestId('grid-title').click();
   log(`sorted ${JSON.stringify(sorted)}`);
 
+  step = 'a nested group: NOT (title starts with "Deal 2" OR title is "Deal 15")';
+  await page.getByTestId('filter-button').click();
+  await page.getByTestId('filter-builder').waitFor({ state: 'visible' });
+  await page.getByTestId('filter-add-group').first().click();
+  const sub = page.getByTestId('filter-subgroup');
+  const valueInput = (cond) =>
+    cond.locator('input[data-testid^="filter-value-"], [data-testid^="filter-value-"] input').first();
+  await pick(sub.getByTestId('filter-cond').nth(0).getByTestId('filter-op'), '开头是');
+  await valueInput(sub.getByTestId('filter-cond').nth(0)).fill('Deal 2');
+  await sub.getByTestId('filter-add').click();
+  await valueInput(sub.getByTestId('filter-cond').nth(1)).fill('Deal 15');
+  await sub.getByTestId('filter-not').click();
+  const nested = {
+    and: [
+      ...wantFilter.and,
+      {
+        not: {
+          or: [
+            { field: 'title', op: 'starts_with', value: 'Deal 2' },
+            { field: 'title', op: 'eq', value: 'Deal 15' },
+          ],
+        },
+      },
+    ],
+  };
+  await waitFor('the nested filter sent', async () => lastList().get('filter') === JSON.stringify(nested) || lastList().get('filter'));
+  await waitFor('only Deal 16 left', async () => {
+    const got = await titles();
+    return JSON.stringify(got) === JSON.stringify(['Deal 16']) || got;
+  });
+  await sleep(300);
+  await shoot('gridplus-nested-zh-1280');
+  await page.getByTestId('grid-title').click();
+  await page.getByTestId('filter-builder').waitFor({ state: 'hidden' });
+  const groupChip = page.getByTestId('filter-chip').nth(2);
+  if (!((await groupChip.textContent()) ?? '').includes('不满足条件组')) throw new Error(`group chip: ${await groupChip.textContent()}`);
+  await groupChip.locator('.ant-tag-close-icon').click();
+  await waitFor('the nested group removed', async () => {
+    const got = await titles();
+    return JSON.stringify(got) === JSON.stringify(sorted) || got;
+  });
+  log(`nested filter ${JSON.stringify(nested)}`);
+
   step = 'the same in English';
   await page.getByTestId('lang-en').click();
   await waitFor('English chips', async () => {

@@ -66,7 +66,7 @@ function SingleValue({
       <InputNumber<number>
         value={typeof value === 'number' ? value : null}
         onChange={(v) => onChange(v ?? null)}
-        style={{ width: 140 }}
+        className="filter-value"
         placeholder={t('filter.value')}
         data-testid={testid}
       />
