@@ -5,9 +5,10 @@
 import { Button, Checkbox, Input, InputNumber, Popover, Select, Space, Tag, Typography } from 'antd';
 import { DeleteOutlined, FilterOutlined, PlusOutlined } from '@ant-design/icons';
 import { useQuery } from '@tanstack/react-query';
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { unwrap, useApi, type EntityDef, type FieldDef } from '../api';
 import { DateInput, RelationPicker, SelectInput, UserPicker } from '../form/inputs';
+import { relationTitle } from './cells';
 import { localize, useI18n, type MessageKey } from '../i18n';
 import {
   countConditions,
@@ -132,20 +133,80 @@ function SingleValue({
   }
 }
 
+type Row = Record<string, unknown> & { id: string };
+
+/** Several related records, searched by title (`q`) in the target entity. */
+function RelationValues({
+  field,
+  value,
+  onChange,
+  env,
+  testid,
+}: {
+  field: FieldDef;
+  value: string[];
+  onChange: (v: string[]) => void;
+  env: Env;
+  testid: string;
+}) {
+  const api = useApi();
+  const { lang, t } = useI18n();
+  const target = env.entities.find((e) => e.name === field.target);
+  const [search, setSearch] = useState('');
+  const [known, setKnown] = useState<Row[]>([]);
+  const results = useQuery({
+    queryKey: ['records', env.app, target?.name ?? '', 'pick', search.trim()],
+    enabled: !!target,
+    queryFn: async ({ signal }) =>
+      (
+        (await unwrap(
+          api.GET('/api/v1/data/{app}/{entity}', {
+            params: { path: { app: env.app, entity: target!.name }, query: { limit: 20, ...(search.trim() ? { q: search.trim() } : {}) } },
+            signal,
+          }),
+        )) as unknown as { data: Row[] }
+      ).data,
+    placeholderData: (prev) => prev,
+  });
+  const rows = [...known, ...(results.data ?? []).filter((r) => !known.some((k) => k.id === r.id))];
+  return (
+    <Select
+      className="filter-value"
+      mode="multiple"
+      showSearch
+      filterOption={false}
+      onSearch={setSearch}
+      value={value}
+      placeholder={t('form.searchRecord')}
+      options={rows.map((r) => ({ value: r.id, label: relationTitle(target, r, lang) }))}
+      onChange={(ids: string[]) => {
+        setKnown(rows.filter((r) => ids.includes(r.id)));
+        onChange(ids);
+      }}
+      data-testid={testid}
+    />
+  );
+}
+
 /** Several values (in / nin). */
 function ManyValues({
   field,
   value,
   onChange,
+  env,
   testid,
 }: {
   field: FieldDef;
   value: unknown[];
   onChange: (v: unknown[]) => void;
+  env: Env;
   testid: string;
 }) {
   const { lang, t } = useI18n();
   const users = useUsers(field.type === 'user');
+  if (field.type === 'relation') {
+    return <RelationValues field={field} value={value.map(String)} onChange={onChange} env={env} testid={testid} />;
+  }
   if (field.type === 'single_select') {
     return (
       <span className="filter-value" data-testid={testid}>
@@ -194,7 +255,7 @@ function ValueInput({ c, field, env, onChange }: { c: Condition; field: FieldDef
     );
   }
   if (c.op === 'in' || c.op === 'nin') {
-    return <ManyValues field={field} value={Array.isArray(c.value) ? c.value : []} onChange={onChange} testid={testid} />;
+    return <ManyValues field={field} value={Array.isArray(c.value) ? c.value : []} onChange={onChange} env={env} testid={testid} />;
   }
   if (c.op === 'between') {
     const pair = Array.isArray(c.value) ? c.value : [null, null];
