@@ -259,7 +259,7 @@ export function EntityGrid({
           onErrors={setBulkErrs}
         />
       )}
-      <FilterChips root={tree} fields={filterFields} onChange={setTree} />
+      <FilterChips root={tree} fields={filterFields} onChange={setTree} app={app.name} entities={app.entities ?? []} />
       {error && (
         <Alert
           type="error"

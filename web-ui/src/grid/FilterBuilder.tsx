@@ -384,9 +384,16 @@ function GroupBox({
 }
 
 /** A value as a chip shows it: option labels, yes/no, the pair of a range, the list of in. */
-function chipValue(c: Condition, field: FieldDef | undefined, lang: 'zh' | 'en', t: (k: MessageKey) => string): string {
+function chipValue(
+  c: Condition,
+  field: FieldDef | undefined,
+  lang: 'zh' | 'en',
+  t: (k: MessageKey) => string,
+  names: ReadonlyMap<string, string>,
+): string {
   const one = (v: unknown): string => {
     if (typeof v === 'boolean') return v ? t('value.yes') : t('value.no');
+    if ((field?.type === 'relation' || field?.type === 'user') && names.has(String(v))) return names.get(String(v))!;
     const opt = field?.options?.find((o) => o.value === v);
     if (opt) return localize(opt.label, lang) || String(v);
     return String(v);
@@ -396,8 +403,66 @@ function chipValue(c: Condition, field: FieldDef | undefined, lang: 'zh' | 'en',
   return one(c.value);
 }
 
-export function FilterChips({ root, fields, onChange }: { root: Group; fields: readonly FieldDef[]; onChange: (g: Group) => void }) {
+/** Titles of the related records and names of the users the top-level conditions name: one request per target. */
+function useChipNames(root: Group, fields: readonly FieldDef[], app: string, entities: readonly EntityDef[]) {
+  const api = useApi();
+  const { lang } = useI18n();
+  const byTarget = new Map<string, Set<string>>();
+  let anyUser = false;
+  for (const n of root.children) {
+    if (n.kind !== 'cond' || !isComplete(n) || n.op === 'is_null') continue;
+    const f = fields.find((x) => x.name === n.field);
+    if (f?.type === 'user') anyUser = true;
+    if (f?.type !== 'relation' || !f.target) continue;
+    const ids = byTarget.get(f.target) ?? new Set<string>();
+    for (const v of Array.isArray(n.value) ? n.value : [n.value]) ids.add(String(v));
+    byTarget.set(f.target, ids);
+  }
+  const wanted = [...byTarget.entries()].map(([target, ids]) => [target, [...ids].sort()] as const).sort();
+  const titles = useQuery({
+    queryKey: ['records', app, 'chip-titles', wanted],
+    enabled: wanted.length > 0,
+    queryFn: async ({ signal }) => {
+      const out: [string, string][] = [];
+      for (const [target, ids] of wanted) {
+        const entity = entities.find((e) => e.name === target);
+        const page = (await unwrap(
+          api.GET('/api/v1/data/{app}/{entity}', {
+            params: {
+              path: { app, entity: target },
+              query: { limit: ids.length, filter: JSON.stringify({ field: 'id', op: 'in', value: ids }) },
+            },
+            signal,
+          }),
+        )) as unknown as { data: Row[] };
+        for (const r of page.data) out.push([r.id, relationTitle(entity, r, lang)]);
+      }
+      return out;
+    },
+    placeholderData: (prev) => prev,
+    retry: false,
+  });
+  const users = useUsers(anyUser);
+  const names = new Map<string, string>(titles.data ?? []);
+  for (const u of users.data ?? []) names.set(u.id, u.name || u.email);
+  return names;
+}
+
+export function FilterChips({
+  root,
+  fields,
+  onChange,
+  app,
+  entities,
+}: {
+  root: Group;
+  fields: readonly FieldDef[];
+  onChange: (g: Group) => void;
+  app: string;
+  entities: readonly EntityDef[];
+}) {
   const { lang, t } = useI18n();
+  const names = useChipNames(root, fields, app, entities);
   const chips: ReactNode[] = [];
   for (const n of root.children) {
     if (countConditions(n) === 0) continue;
@@ -407,7 +472,7 @@ export function FilterChips({ root, fields, onChange }: { root: Group; fields: r
       text = t('filter.chip', {
         field: fieldLabel(f, n.field, lang),
         op: t(`filter.op.${n.op}` as MessageKey),
-        value: chipValue(n, f, lang, t),
+        value: chipValue(n, f, lang, t, names),
       });
     } else {
       text = n.negate ? t('filter.chipNotGroup', { n: countConditions(n) }) : t('filter.chipGroup', { n: countConditions(n) });
