@@ -229,7 +229,7 @@ async function main() {
   step = 'search';
   await page.locator('input[data-testid="grid-search"], [data-testid="grid-search"] input').fill('Zebra');
   await waitFor('the search results', async () => {
-    const titles = await page.locator('[data-testid="grid"] .ant-table-row .ant-table-cell:first-child').allTextContents();
+    const titles = await page.locator('[data-testid="grid"] .ant-table-row [data-col="title"]').allTextContents();
     return (titles.length === ZEBRAS && titles.every((t) => t.startsWith('Zebra'))) || titles.slice(0, 3);
   });
   if (!pages().some((p) => p.get('q') === 'Zebra')) throw new Error('no request with q=Zebra');
@@ -240,7 +240,7 @@ async function main() {
   await page.getByTestId('col-amount').click();
   await waitFor('a descending sort', async () => pages().some((p) => p.get('sort') === '-amount' && p.get('q') === 'Zebra'));
   await waitFor('the largest first', async () => {
-    const t = await page.locator('[data-testid="grid"] .ant-table-row .ant-table-cell:first-child').first().textContent();
+    const t = await page.locator('[data-testid="grid"] .ant-table-row [data-col="title"]').first().textContent();
     return t === dealTitle(DEALS) || t;
   });
 
@@ -303,6 +303,10 @@ async function main() {
   await page.getByTestId('nav-view-won_deals').waitFor({ state: 'visible' });
   if (await page.getByTestId('nav-entity-customer').count()) throw new Error('the viewer sees customers in the menu');
   if (await page.getByTestId('grid-new').count()) throw new Error('the viewer sees a create button');
+  // Nor row checkboxes: a viewer may neither update nor delete deals, so no bulk actions.
+  if (await page.locator('[data-testid="grid"] .ant-table-selection-column').count()) {
+    throw new Error('the viewer sees row checkboxes');
+  }
   // Customers are not the viewer's to read: their ids, not links, and no expand asked.
   const viewerRow = page.locator('[data-testid="grid"] .ant-table-row').first();
   if (await viewerRow.locator('a.cell-link').count()) throw new Error('the viewer sees a link to a customer');

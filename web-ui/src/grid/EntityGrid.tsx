@@ -11,8 +11,15 @@ import { toProblem, type App, type EntityDef, type ViewDef } from '../api';
 import { hasRight, readableEntities, type Caller } from '../apps/rights';
 import { localize, useI18n } from '../i18n';
 import { columnWidth, isNumeric, isSortable, renderCell, type CellContext } from './cells';
-import type { ListOptions, RecordRow, SortKey } from './listRequest';
+import { sortAfterClick, type ListOptions, type RecordRow, type SortKey } from './listRequest';
+import { SortPanel } from './SortPanel';
+import { GroupButton, GroupedGrid } from './GroupedGrid';
+import type { GroupSpec } from './groupModel';
+import { BulkBar } from './BulkBar';
+import type { BulkErrors } from './bulk';
 import { useRecordCount, useRecordPages } from './queries';
+import { FilterButton, FilterChips } from './FilterBuilder';
+import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
 
 /** Rows this close to the end start loading the next page. */
 const PREFETCH_PX = 600;
@@ -73,6 +80,12 @@ export function EntityGrid({
     (view?.sort ?? []).map((s) => ({ field: s.field, desc: s.desc === true })),
   );
 
+  const shiftRef = useRef(false);
+  const [groupSpec, setGroupSpec] = useState<GroupSpec | null>(null);
+  const [selectedIds, setSelectedIds] = useState<React.Key[]>([]);
+  const [bulkErrs, setBulkErrs] = useState<BulkErrors | null>(null);
+  const sortFields = useMemo(() => (entity.fields ?? []).filter(isSortable), [entity]);
+
   const fields = useMemo(() => {
     const all = entity.fields ?? [];
     if (!view?.columns?.length) return all.map((f) => ({ field: f, width: undefined as number | undefined }));
@@ -92,7 +105,13 @@ export function EntityGrid({
         .map(({ field }) => field.name),
     [fields, readable],
   );
-  const filter = useMemo(() => readerFilter(view?.filter, userId), [view, userId]);
+  const [tree, setTree] = useState<Group>(() => emptyGroup());
+  const filterFields = useMemo(() => filterableFields(entity.fields ?? []), [entity]);
+  const userFilter = useMemo(() => toFilter(tree), [tree]);
+  const filter = useMemo(
+    () => andFilters(readerFilter(view?.filter, userId), userFilter),
+    [view, userId, userFilter],
+  );
   const options: ListOptions = useMemo(() => ({ q, sort, expand, filter }), [q, sort, expand, filter]);
 
   const pages = useRecordPages(app.name, entity.name, options);
@@ -108,15 +127,29 @@ export function EntityGrid({
   const columns: ColumnsType<RecordRow> = useMemo(
     () =>
       fields.map(({ field, width }) => {
-        const key = sort.find((s) => s.field === field.name);
+        const rank = sort.findIndex((s) => s.field === field.name);
+        const key = rank >= 0 ? sort[rank] : undefined;
         return {
           key: field.name,
           dataIndex: field.name,
-          title: <span data-testid={`col-${field.name}`}>{localize(field.label, lang) || field.name}</span>,
+          title: (
+            <span data-testid={`col-${field.name}`}>
+              {localize(field.label, lang) || field.name}
+              {sort.length > 1 && rank >= 0 && <sup className="sort-rank-sup">{rank + 1}</sup>}
+            </span>
+          ),
+          onCell: () => ({ 'data-col': field.name }) as React.HTMLAttributes<HTMLElement>,
+          onHeaderCell: () => ({
+            onMouseDown: (e: React.MouseEvent) => {
+              shiftRef.current = e.shiftKey;
+              // Shift-click adds a sort key; it should not select the header's text.
+              if (e.shiftKey) e.preventDefault();
+            },
+          }),
           width: width ?? columnWidth(field),
           ellipsis: true,
           align: isNumeric(field) ? ('right' as const) : undefined,
-          sorter: isSortable(field),
+          sorter: isSortable(field) ? { multiple: 1 } : false,
           sortOrder: key ? (key.desc ? ('descend' as const) : ('ascend' as const)) : null,
           sortDirections: ['ascend', 'descend'] as ('ascend' | 'descend')[],
           render: (value: unknown) => renderCell(field, value, ctx),
@@ -139,6 +172,12 @@ export function EntityGrid({
     },
     [hasNextPage, isFetchingNextPage, fetchNextPage],
   );
+
+  const selected = useMemo(() => {
+    const ids = new Set(selectedIds);
+    return rows.filter((r) => ids.has(r.id));
+  }, [rows, selectedIds]);
+  const canSelect = hasRight(app, entity.name, caller, 'update') || hasRight(app, entity.name, caller, 'delete');
 
   const error = pages.error ? toProblem(pages.error) : null;
   const total = count.data;
@@ -163,6 +202,8 @@ export function EntityGrid({
         <Space wrap size="small" className="grid-actions">
           <Input.Search
             allowClear
+            disabled={!!groupSpec}
+            title={groupSpec ? t('group.noSearch') : undefined}
             value={search}
             onChange={(e) => setSearch(e.target.value)}
             placeholder={t('grid.searchPlaceholder')}
@@ -170,6 +211,17 @@ export function EntityGrid({
             className="grid-search"
             data-testid="grid-search"
           />
+          <GroupButton
+            spec={groupSpec}
+            onChange={(s) => {
+              // Groups are counted over the filter; quick search is off while grouped.
+              if (s) setSearch('');
+              setGroupSpec(s);
+            }}
+            fields={entity.fields ?? []}
+          />
+          <SortPanel sort={sort} onChange={setSort} fields={sortFields} />
+          <FilterButton root={tree} onChange={setTree} fields={filterFields} app={app.name} entities={app.entities ?? []} />
           <Tooltip title={t('grid.refresh')}>
             <Button
               icon={<ReloadOutlined />}
@@ -193,6 +245,21 @@ export function EntityGrid({
           )}
         </Space>
       </div>
+      {canSelect && (
+        <BulkBar
+          app={app}
+          entity={entity}
+          caller={caller}
+          selected={selected}
+          onClear={() => {
+            setSelectedIds([]);
+            setBulkErrs(null);
+          }}
+          errors={bulkErrs}
+          onErrors={setBulkErrs}
+        />
+      )}
+      <FilterChips root={tree} fields={filterFields} onChange={setTree} app={app.name} entities={app.entities ?? []} />
       {error && (
         <Alert
           type="error"
@@ -203,7 +270,22 @@ export function EntityGrid({
           data-testid="grid-error"
         />
       )}
-      <div className="grid-body" ref={bodyRef}>
+      {groupSpec && (
+        <div className="grid-body grid-grouped">
+          <GroupedGrid
+            app={app.name}
+            entity={entity}
+            spec={groupSpec}
+            fields={entity.fields ?? []}
+            options={{ sort, expand, filter }}
+            columns={columns}
+            scrollX={scrollX}
+            ctx={ctx}
+            onOpen={(r) => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`)}
+          />
+        </div>
+      )}
+      <div className="grid-body" ref={bodyRef} hidden={!!groupSpec}>
         <Table<RecordRow>
           virtual
           size="small"
@@ -217,6 +299,17 @@ export function EntityGrid({
           scroll={{ x: scrollX, y: height - 40 }}
           onScroll={onScroll}
           showSorterTooltip={false}
+          rowSelection={
+            canSelect && !groupSpec
+              ? {
+                  selectedRowKeys: selectedIds,
+                  onChange: (keys) => setSelectedIds(keys),
+                  columnWidth: 40,
+                  getCheckboxProps: (r) => ({ 'aria-label': t('bulk.selectRow'), 'data-testid': `select-${r.id}` }) as never,
+                }
+              : undefined
+          }
+          rowClassName={(r) => (bulkErrs?.rows.has(r.id) ? 'grid-row-error' : '')}
           locale={{
             emptyText: (
               <Empty
@@ -226,9 +319,12 @@ export function EntityGrid({
             ),
           }}
           onChange={(_p, _f, sorter) => {
-            const s = (Array.isArray(sorter) ? sorter[0] : sorter) as SorterResult<RecordRow> | undefined;
-            const field = s?.columnKey ? String(s.columnKey) : null;
-            setSort(field && s?.order ? [{ field, desc: s.order === 'descend' }] : []);
+            // The clicked column's state comes last (antd's multiple sorter).
+            const all = (Array.isArray(sorter) ? sorter : [sorter]) as SorterResult<RecordRow>[];
+            const s = all[all.length - 1];
+            if (!s?.columnKey) return;
+            setSort((prev) => sortAfterClick(prev, String(s.columnKey), s.order, shiftRef.current));
+            shiftRef.current = false;
           }}
           onRow={(r) => ({
             onClick: () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`),

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createApiClient } from '../api';
-import { countQuery, pageQuery, sortParam } from './listRequest';
+import { countQuery, pageQuery, sortAfterClick, sortParam } from './listRequest';
 
 describe('the list request', () => {
   it('sends only what is set, with a page size', () => {
@@ -68,5 +68,24 @@ describe('the list request', () => {
       cursor: 'c/1+2',
     });
     expect(Object.fromEntries(new URL(urls[1]).searchParams)).toEqual({ limit: '1', count: 'true', q: 'x' });
+  });
+});
+
+describe('sorting by several columns', () => {
+  const a = { field: 'status', desc: false };
+  const b = { field: 'amount', desc: true };
+  it('a plain click sorts by that column alone', () => {
+    expect(sortAfterClick([a, b], 'title', 'ascend', false)).toEqual([{ field: 'title', desc: false }]);
+    expect(sortAfterClick([a, b], 'status', null, false)).toEqual([]);
+  });
+  it('a shift-click adds the next key, flips one in place or takes it out', () => {
+    expect(sortAfterClick([a], 'amount', 'descend', true)).toEqual([a, b]);
+    expect(sortAfterClick([a, b], 'status', 'descend', true)).toEqual([{ field: 'status', desc: true }, b]);
+    expect(sortAfterClick([a, b], 'status', null, true)).toEqual([b]);
+    expect(sortParam(sortAfterClick([a], 'amount', 'descend', true))).toBe('status,-amount');
+  });
+  it('keeps at most five keys', () => {
+    const five = ['a', 'b', 'c', 'd', 'e'].map((field) => ({ field, desc: false }));
+    expect(sortAfterClick(five, 'f', 'ascend', true)).toEqual(five);
   });
 });

@@ -25,6 +25,27 @@ export interface ListOptions {
 /** The first page's size: enough to fill a tall screen twice. */
 export const PAGE_SIZE = 100;
 
+/** The most sort keys the list API takes. */
+export const MAX_SORT_KEYS = 5;
+
+/**
+ * The sort after a click on a column header: a plain click sorts by that column alone (or by
+ * nothing when its order cycles off), a shift-click adds it as the next key, changes its
+ * direction in place, or takes it out, keeping the others.
+ */
+export function sortAfterClick(
+  sort: readonly SortKey[],
+  field: string,
+  order: 'ascend' | 'descend' | null | undefined,
+  shift: boolean,
+): SortKey[] {
+  const key = order ? { field, desc: order === 'descend' } : null;
+  if (!shift) return key ? [key] : [];
+  if (!key) return sort.filter((k) => k.field !== field);
+  if (sort.some((k) => k.field === field)) return sort.map((k) => (k.field === field ? key : k));
+  return sort.length >= MAX_SORT_KEYS ? [...sort] : [...sort, key];
+}
+
 /** `sort=-amount,title`. */
 export function sortParam(sort: readonly SortKey[]): string {
   return sort.map((k) => (k.desc ? `-${k.field}` : k.field)).join(',');

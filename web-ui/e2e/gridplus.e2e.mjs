@@ -1,0 +1,333 @@
+// End-to-end check of the grid's filter builder, multi-column sort, group-by and bulk edit
+// against a running Trellis server (see login.e2e.mjs for the environment): an app with 24
+// deals; build "status is won AND amount ≥ 1500" in the filter builder and check the filter
+// JSON sent and the rows; sort by amount descending then (shift-click) title descending and
+// check the order; group by status with the amount's total; select two rows and set their
+// status in one bulk request; try an out-of-range value on two rows and see both rows' errors
+// and nothing changed. Screenshots at 1280×800 in zh and en under e2e-output/.
+//
+// Prints exactly one final line: "1 passed, 0 failed" or "0 passed, 1 failed".
+
+import { mkdir, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+import { apiClient, env, runE2e, sleep, waitFor as waitUntil } from './harness.mjs';
+
+const TOTAL_TIMEOUT_MS = 150_000;
+const STEP_TIMEOUT_MS = 15_000;
+const HTTP_TIMEOUT_MS = 20_000;
+const DEALS = 24;
+
+const outDir = fileURLToPath(new URL('../e2e-output/', import.meta.url));
+const failureScreenshot = `${outDir}gridplus-failure.png`;
+
+let browser;
+let page;
+let step = 'start';
+
+const api = apiClient(HTTP_TIMEOUT_MS);
+const log = runE2e(
+  { name: 'gridplus', totalMs: TOTAL_TIMEOUT_MS, failureScreenshot, fullPage: false, state: () => ({ browser, page, step }) },
+  main,
+);
+const waitFor = (what, fn) => waitUntil(what, fn, STEP_TIMEOUT_MS);
+const label = (zh, en) => ({ zh, en });
+
+function appDef(name) {
+  return {
+    name,
+    label: label('销售管理', 'Sales'),
+    entities: [
+      {
+        name: 'deal',
+        label: label('商机', 'Deals'),
+        title_field: 'title',
+        fields: [
+          { name: 'title', label: label('标题', 'Title'), type: 'text', required: true },
+          { name: 'amount', label: label('金额', 'Amount'), type: 'currency', currency: 'CNY' },
+          {
+            name: 'status',
+            label: label('状态', 'Status'),
+            type: 'single_select',
+            options: [
+              { value: 'open', label: label('进行中', 'Open'), color: 'blue' },
+              { value: 'won', label: label('赢单', 'Won'), color: 'green' },
+              { value: 'lost', label: label('输单', 'Lost'), color: 'red' },
+            ],
+          },
+          { name: 'score', label: label('评分', 'Score'), type: 'integer', min: 0, max: 10 },
+        ],
+      },
+    ],
+  };
+}
+
+const STATUSES = ['open', 'won', 'lost'];
+const deals = Array.from({ length: DEALS }, (_, i) => ({
+  title: `Deal ${String(i + 1).padStart(2, '0')}`,
+  // Deals come in pairs of one amount and status, so the second sort key decides within a pair.
+  amount: 1000 + Math.floor(i / 2) * 100,
+  status: STATUSES[Math.floor(i / 2) % 3],
+  score: i % 10,
+}));
+
+async function text(testId) {
+  return ((await page.getByTestId(testId).first().textContent()) ?? '').trim();
+}
+
+async function shoot(name) {
+  await mkdir(outDir, { recursive: true });
+  const path = `${outDir}${name}.png`;
+  await page.screenshot({ path });
+  log(`screenshot: ${path}`);
+}
+
+/** Opens an antd select and picks the option with this title. */
+async function pick(select, title) {
+  await select.click();
+  const option = page.locator(`.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option[title="${title}"]`);
+  await option.first().click();
+}
+
+const titles = () => page.locator('[data-testid="grid"] .ant-table-row [data-col="title"]').allTextContents();
+const listRequests = [];
+
+async function main() {
+  step = 'read environment';
+  await rm(failureScreenshot, { force: true });
+  const base = env('TRELLIS_E2E_URL').replace(/\/+$/, '') + '/';
+  const email = env('TRELLIS_E2E_EMAIL');
+  const password = env('TRELLIS_E2E_PASSWORD');
+  const executablePath = process.env.TRELLIS_E2E_CHROMIUM || '/usr/bin/chromium';
+
+  step = 'create the app and its records over HTTP';
+  const { token } = await api(base, 'api/v1/auth/login', { method: 'POST', body: { email, password } });
+  const app = `gridplus_${Date.now()}`;
+  await api(base, 'api/v1/apps', { method: 'POST', token, body: appDef(app) });
+  const created = (
+    await api(base, `api/v1/data/${app}/deal/bulk`, {
+      method: 'POST',
+      token,
+      body: { create: deals.map((d) => ({ ...d, amount: { amount: d.amount, currency: 'CNY' } })) },
+    })
+  ).created;
+  const idOf = (title) => created.find((r) => r.title === title).id;
+  log(`created app ${app} with ${DEALS} deals`);
+
+  step = 'launch chromium';
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    timeout: 30_000,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
+  });
+  const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === `/api/v1/data/${app}/deal` && u.searchParams.get('count') !== 'true') listRequests.push(u.searchParams);
+  });
+  const lastList = () => listRequests[listRequests.length - 1];
+
+  step = 'log in and open the grid';
+  await page.goto(base, { waitUntil: 'domcontentloaded' });
+  await page.getByTestId('login-email').fill(email);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId(`app-open-${app}`).click();
+  await page.waitForURL(`**/apps/${app}/deal`);
+  await page.locator('[data-testid="grid"] .ant-table-row').first().waitFor({ state: 'visible' });
+
+  step = 'build a filter: status is won AND amount ≥ 1500';
+  await page.getByTestId('filter-button').click();
+  await page.getByTestId('filter-builder').waitFor({ state: 'visible' });
+  await page.getByTestId('filter-add').click();
+  const conds = page.getByTestId('filter-cond');
+  await pick(conds.nth(0).getByTestId('filter-field'), '状态');
+  await pick(conds.nth(0).locator('[data-testid^="filter-value-"] .ant-select'), '赢单');
+  await page.getByTestId('filter-add').click();
+  await pick(conds.nth(1).getByTestId('filter-field'), '金额');
+  await pick(conds.nth(1).getByTestId('filter-op'), '大于等于');
+  await conds.nth(1).locator('input[data-testid^="filter-value-"], [data-testid^="filter-value-"] input').first().fill('1500');
+  const want = deals.filter((d) => d.status === 'won' && d.amount >= 1500);
+  await waitFor('the filtered rows', async () => {
+    const got = await titles();
+    return JSON.stringify(got) === JSON.stringify(want.map((d) => d.title)) || got;
+  });
+  const sent = JSON.parse(lastList().get('filter'));
+  const wantFilter = {
+    and: [
+      { field: 'status', op: 'eq', value: 'won' },
+      { field: 'amount', op: 'gte', value: 1500 },
+    ],
+  };
+  if (JSON.stringify(sent) !== JSON.stringify(wantFilter)) throw new Error(`filter sent: ${JSON.stringify(sent)}`);
+  await waitFor('the filtered count', async () => (await text('grid-count')) === `共 ${want.length} 条记录` || (await text('grid-count')));
+  await sleep(300);
+  await shoot('gridplus-filter-zh-1280');
+  await page.keyboard.press('Escape');
+  await page.getByTestId('grid-title').click();
+  await page.getByTestId('filter-builder').waitFor({ state: 'hidden' });
+  const chips = await page.getByTestId('filter-chip').allTextContents();
+  if (chips.length !== 2 || !chips[0].includes('赢单') || !chips[1].includes('1500')) throw new Error(`chips: ${chips}`);
+  log(`filter ${JSON.stringify(sent)}: ${want.length} rows, chips ${JSON.stringify(chips)}`);
+
+  step = 'sort by amount descending, then (shift-click) title descending';
+  await page.getByTestId('col-amount').click();
+  await page.getByTestId('col-amount').click();
+  await page.getByTestId('col-title').click({ modifiers: ['Shift'] });
+  await page.getByTestId('col-title').click({ modifiers: ['Shift'] });
+  await waitFor('the two-key sort sent', async () => lastList().get('sort') === '-amount,-title' || lastList().get('sort'));
+  const sorted = [...want].sort((a, b) => b.amount - a.amount || b.title.localeCompare(a.title)).map((d) => d.title);
+  await waitFor('rows in the two-key order', async () => {
+    const got = await titles();
+    return JSON.stringify(got) === JSON.stringify(sorted) || got;
+  });
+  if (!lastList().get('filter')) throw new Error('the sort dropped the filter');
+  // Both ties are broken by title, descending: the sort panel lists both keys.
+  await page.getByTestId('sort-button').click();
+  await waitFor('two keys in the sort panel', async () => (await page.getByTestId('sort-key').count()) === 2);
+  await sleep(400); // the popover fades in
+  await shoot('gridplus-sort-zh-1280');
+  await page.getByTestId('grid-title').click();
+  log(`sorted ${JSON.stringify(sorted)}`);
+
+  step = 'a nested group: NOT (title starts with "Deal 2" OR title is "Deal 15")';
+  await page.getByTestId('filter-button').click();
+  await page.getByTestId('filter-builder').waitFor({ state: 'visible' });
+  await page.getByTestId('filter-add-group').first().click();
+  const sub = page.getByTestId('filter-subgroup');
+  const valueInput = (cond) =>
+    cond.locator('input[data-testid^="filter-value-"], [data-testid^="filter-value-"] input').first();
+  await pick(sub.getByTestId('filter-cond').nth(0).getByTestId('filter-op'), '开头是');
+  await valueInput(sub.getByTestId('filter-cond').nth(0)).fill('Deal 2');
+  await sub.getByTestId('filter-add').click();
+  await valueInput(sub.getByTestId('filter-cond').nth(1)).fill('Deal 15');
+  await sub.getByTestId('filter-not').click();
+  const nested = {
+    and: [
+      ...wantFilter.and,
+      {
+        not: {
+          or: [
+            { field: 'title', op: 'starts_with', value: 'Deal 2' },
+            { field: 'title', op: 'eq', value: 'Deal 15' },
+          ],
+        },
+      },
+    ],
+  };
+  await waitFor('the nested filter sent', async () => lastList().get('filter') === JSON.stringify(nested) || lastList().get('filter'));
+  await waitFor('only Deal 16 left', async () => {
+    const got = await titles();
+    return JSON.stringify(got) === JSON.stringify(['Deal 16']) || got;
+  });
+  await sleep(300);
+  await shoot('gridplus-nested-zh-1280');
+  await page.getByTestId('grid-title').click();
+  await page.getByTestId('filter-builder').waitFor({ state: 'hidden' });
+  const groupChip = page.getByTestId('filter-chip').nth(2);
+  if (!((await groupChip.textContent()) ?? '').includes('不满足条件组')) throw new Error(`group chip: ${await groupChip.textContent()}`);
+  await groupChip.locator('.ant-tag-close-icon').click();
+  await waitFor('the nested group removed', async () => {
+    const got = await titles();
+    return JSON.stringify(got) === JSON.stringify(sorted) || got;
+  });
+  log(`nested filter ${JSON.stringify(nested)}`);
+
+  step = 'the same in English';
+  await page.getByTestId('lang-en').click();
+  await waitFor('English chips', async () => {
+    const c = await page.getByTestId('filter-chip').allTextContents();
+    return (c.length === 2 && c[0].includes('Won')) || c;
+  });
+  await shoot('gridplus-grid-en-1280');
+
+  step = 'group by status with the total amount';
+  await page.getByTestId('filter-clear').click();
+  await page.getByTestId('group-button').click();
+  await pick(page.getByTestId('group-field'), 'Status');
+  await pick(page.getByTestId('group-sum'), 'Total of Amount');
+  await page.getByTestId('grid-title').click();
+  await waitFor('three groups', async () => (await page.getByTestId('group-head').count()) === 3 || (await page.getByTestId('group-head').count()));
+  const heads = await page.getByTestId('group-head').allTextContents();
+  const sums = await page.getByTestId('group-sum-value').allTextContents();
+  for (const [i, s] of ['open', 'won', 'lost'].entries()) {
+    const of = deals.filter((d) => d.status === s);
+    const total = of.reduce((n, d) => n + d.amount, 0).toLocaleString('en-US');
+    const head = heads.find((h) => h.includes(['Open', 'Won', 'Lost'][i]));
+    if (!head || !head.includes(`${of.length} records`)) throw new Error(`group ${s}: ${heads}`);
+    if (!sums.some((x) => x.includes(total))) throw new Error(`no total ${total} in ${sums}`);
+  }
+  await page.getByTestId('group-head').filter({ hasText: 'Won' }).click();
+  await waitFor('the won rows listed', async () => {
+    const n = await page.locator('[data-testid="group-rows"] .ant-table-row').count();
+    return n === deals.filter((d) => d.status === 'won').length || n;
+  });
+  if (!heads[0].includes('Open') || !heads[2].includes('Lost')) throw new Error(`groups not in the options' order: ${heads}`);
+  await sleep(400); // the panel slides open
+  await shoot('gridplus-group-en-1280');
+  log(`groups ${JSON.stringify(heads)} ${JSON.stringify(sums)}`);
+
+  step = 'bulk edit two rows';
+  await page.reload();
+  await page.locator('[data-testid="grid"] .ant-table-row').first().waitFor({ state: 'visible' });
+  await page.getByTestId('lang-zh').click();
+  const a = idOf('Deal 01');
+  const b = idOf('Deal 04');
+  await page.locator(`[data-row-id="${a}"] .ant-table-selection-column .ant-checkbox-input`).click();
+  await page.locator(`[data-row-id="${b}"] .ant-table-selection-column .ant-checkbox-input`).click();
+  await waitFor('two selected', async () => (await text('bulk-count')) === '已选 2 条' || (await text('bulk-count')));
+  if (!page.url().endsWith(`/apps/${app}/deal`)) throw new Error(`a checkbox opened ${page.url()}`);
+  await page.getByTestId('bulk-edit').click();
+  await pick(page.getByTestId('bulk-field'), '状态');
+  await pick(page.locator('[data-testid="bulk-form"] [data-testid="input-status"]'), '输单');
+  await shoot('gridplus-bulk-zh-1280');
+  await page.getByTestId('bulk-apply').click();
+  await page.getByTestId('bulk-bar').waitFor({ state: 'hidden' });
+  await waitFor('both rows lost in the grid', async () => {
+    const tags = await Promise.all(
+      [a, b].map((id) => page.locator(`[data-row-id="${id}"] [data-col="status"]`).textContent()),
+    );
+    return tags.every((x) => x === '输单') || tags;
+  });
+  for (const id of [a, b]) {
+    const r = await api(base, `api/v1/data/${app}/deal/${id}`, { token });
+    if (r.status !== 'lost') throw new Error(`record ${id} is ${r.status} after the bulk edit`);
+  }
+  log('bulk edit set two rows to lost');
+
+  step = 'a refused bulk edit shows each row’s error and changes nothing';
+  const c = idOf('Deal 02');
+  const d = idOf('Deal 03');
+  await page.locator(`[data-row-id="${c}"] .ant-table-selection-column .ant-checkbox-input`).click();
+  await page.locator(`[data-row-id="${d}"] .ant-table-selection-column .ant-checkbox-input`).click();
+  await page.getByTestId('bulk-edit').click();
+  await pick(page.getByTestId('bulk-field'), '评分');
+  await page.locator('[data-testid="bulk-form"] input[data-testid="input-score"], [data-testid="bulk-form"] [data-testid="input-score"] input').first().fill('50');
+  await page.getByTestId('bulk-apply').click();
+  await waitFor('an error for each row', async () => {
+    const n = await page.locator('.ant-modal [data-testid="bulk-errors"] [data-row-error]').count();
+    return n === 2 || n;
+  });
+  const errs = await page.locator('.ant-modal [data-testid="bulk-errors"] li').allTextContents();
+  if (!errs.some((e) => e.includes('Deal 02') && e.includes('评分') && e.includes('10')) || !errs.some((e) => e.includes('Deal 03'))) {
+    throw new Error(`row errors: ${errs}`);
+  }
+  await sleep(300);
+  await shoot('gridplus-bulk-error-zh-1280');
+  for (const [id, before] of [
+    [c, deals[1].score],
+    [d, deals[2].score],
+  ]) {
+    const r = await api(base, `api/v1/data/${app}/deal/${id}`, { token });
+    if (r.score !== before) throw new Error(`record ${id} changed to ${r.score} by a refused bulk edit`);
+  }
+  log(`refused bulk edit: ${JSON.stringify(errs)}`);
+
+  if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
+}
