@@ -706,7 +706,7 @@ export interface paths {
         put?: never;
         /**
          * Counts, sums, averages, minima and maxima of an entity's records per group of up to 3 fields
-         *     and/or a time bucket of a date or datetime field (datetimes in UTC; weeks start on Monday),
+         *     and/or a time bucket of a date or datetime field (datetimes at the wall clock of the tenant's time zone; weeks start on Monday),
          *     under the record list's filter language, sorted and limited (1–1000 groups, 100 by default).
          *     Computed by the database through the caller's row scope; a field hidden from the caller is
          *     answered as a field that does not exist.
@@ -780,6 +780,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/data/{app}/{entity}/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The funnel of the entity's pipeline from its kept stage moves: per stage the records that
+         *     entered it, are still in it, advanced or were lost, the conversion to the next stage and from
+         *     the first, and the median and 90th percentile of the time in it. `cohort` (default) follows
+         *     the records created in the period, `snapshot` counts the moves made in it. Skipped stages
+         *     count as passed, except by lost records. Through the caller's row scope; hidden fields cannot
+         *     be filtered.
+         */
+        post: operations["funnel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/data/{app}/{entity}/{id}": {
         parameters: {
             query?: never;
@@ -797,6 +821,48 @@ export interface paths {
         head?: never;
         /** Update the given fields; with `If-Match`, only if the record is still at that version (412). */
         patch: operations["update_record"];
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/{id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A record's comments, oldest first, for whoever may read the record (404 as the record
+         *     answers otherwise).
+         */
+        get: operations["list_comments"];
+        put?: never;
+        /**
+         * Comment on a record the caller may read (reading is enough: a comment changes nothing of
+         *     the record). Each mentioned user who may read the record gets a `mention` notification;
+         *     the answer says per mention whether it was notified and why not.
+         */
+        post: operations["post_comment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/{id}/comments/{comment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a comment: its author may, and tenant administrators. */
+        delete: operations["delete_comment"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/data/{app}/{entity}/{id}/history": {
@@ -830,6 +896,28 @@ export interface paths {
         put?: never;
         /** Run a manual rule on a record (a button). */
         post: operations["run_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A record's timeline, oldest first: creation, field changes (from → to; a change of a field
+         *     hidden from the caller is left out and the entry marked `veiled`), stage moves, approvals
+         *     requested, voted and decided, SLA breaches, manual runs, the rule runs its changes started,
+         *     and comments.
+         */
+        get: operations["get_timeline"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1268,6 +1356,8 @@ export interface components {
             groups: components["schemas"]["AggregateGroup"][];
             /** @description Whether more groups matched than the limit answered. */
             truncated: boolean;
+            /** @description The time zone a datetime bucket was cut in. */
+            time_zone: string;
         };
         /** @description One group: its key and measures. */
         AggregateGroup: {
@@ -1306,6 +1396,11 @@ export interface components {
              * @description Most groups answered: 1 to 1000, 100 by default.
              */
             limit?: number;
+            /**
+             * @description The IANA time zone whose days, weeks and months bucket a datetime field; the tenant's
+             *     (`time_zone` of the settings) when absent.
+             */
+            time_zone?: string;
         };
         /** @description A sort key of the groups. */
         AggregateSort: {
@@ -1563,7 +1658,8 @@ export interface components {
             unit: components["schemas"]["BucketUnit"];
         };
         /**
-         * @description The unit of a time bucket. Weeks start on Monday; datetimes are bucketed in UTC.
+         * @description The unit of a time bucket. Weeks start on Monday; datetimes are bucketed at the wall clock of
+         *     the tenant's time zone (or the request's `time_zone`).
          * @enum {string}
          */
         BucketUnit: "day" | "week" | "month" | "quarter" | "year";
@@ -1606,6 +1702,31 @@ export interface components {
             version: number;
             /** @description The steps, in order. */
             plan: components["schemas"]["StepSummary"][];
+        };
+        /** @description A comment on a record. */
+        Comment: {
+            id: string;
+            /** @description The author's user id. */
+            author: string;
+            /** @description The author's display name (none once the user is gone). */
+            author_name: string | null;
+            /** @description Plain text as written; a mention is `@[user id]`, shown with the name from `mentions`. */
+            body: string;
+            /**
+             * @description The users the body mentions, in order of first mention (ids naming no user are left
+             *     out: they stay plain text).
+             */
+            mentions: components["schemas"]["MentionedUser"][];
+            /** Format: date-time */
+            created_at: string;
+            /** @description Whether the caller may delete it (its author, or a tenant administrator). */
+            can_delete: boolean;
+        };
+        /** @description A page of a record's comments, oldest first. */
+        CommentPage: {
+            data: components["schemas"]["Comment"][];
+            /** @description The `cursor` of the next page; none on the last. */
+            next_cursor: string | null;
         };
         /** @description A delegation: `delegate` acts for `user` from `starts_at` until `ends_at`. */
         DelegationEntry: {
@@ -1736,7 +1857,7 @@ export interface components {
          * @description What an event (of a record's history, of the audit trail, or that starts rules) records.
          * @enum {string}
          */
-        EventKind: "created" | "updated" | "deleted" | "stage_changed" | "approval_requested" | "approval_approved" | "approval_rejected" | "approval_approved_vote" | "approval_rejected_vote" | "sla_breached" | "timer" | "webhook" | "manual" | "test" | "app_created" | "app_changed" | "app_deleted" | "role_member_added" | "role_member_removed" | "token_created" | "token_revoked";
+        EventKind: "created" | "updated" | "deleted" | "stage_changed" | "approval_requested" | "approval_approved" | "approval_rejected" | "approval_approved_vote" | "approval_rejected_vote" | "sla_breached" | "timer" | "webhook" | "manual" | "comment_created" | "comment_deleted" | "test" | "app_created" | "app_changed" | "app_deleted" | "role_member_added" | "role_member_removed" | "token_created" | "token_revoked";
         /** @enum {string} */
         FieldAccess: "hidden" | "read_only";
         /** @description An added field and the plan that added it. */
@@ -1879,6 +2000,97 @@ export interface components {
          */
         FilterScope: {
             filter: unknown;
+        };
+        /** @description A pipeline's funnel. */
+        Funnel: {
+            mode: components["schemas"]["FunnelMode"];
+            /**
+             * Format: date
+             * @description The period as asked (days in `time_zone`).
+             */
+            from: string | null;
+            /** Format: date */
+            to: string | null;
+            time_zone: string;
+            /**
+             * Format: int64
+             * @description The records counted: created in the period (cohort) or moved in it (snapshot).
+             */
+            records: number;
+            /** @description Open and won stages in rank order, then lost stages (with `entered` and `lost` only). */
+            stages: components["schemas"]["FunnelStage"][];
+        };
+        /**
+         * @description Which records and moves a funnel counts.
+         * @enum {string}
+         */
+        FunnelMode: "cohort" | "snapshot";
+        /** @description A funnel request. */
+        FunnelRequest: {
+            mode?: components["schemas"]["FunnelMode"];
+            /**
+             * Format: date
+             * @description The period's first day (in the time zone); none: from the beginning.
+             */
+            from?: string;
+            /**
+             * Format: date
+             * @description The period's last day, included; none: up to now.
+             */
+            to?: string;
+            /** @description Only records owned by a member of this team. */
+            team?: string;
+            /** @description A filter of the record list's language on the records (owner, region, product line…). */
+            filter?: Record<string, never>;
+            /** @description The IANA time zone of the period's days; the tenant's when absent. */
+            time_zone?: string;
+        };
+        /** @description One stage of a funnel. */
+        FunnelStage: {
+            stage: string;
+            label: components["schemas"]["Label"];
+            kind: string;
+            /**
+             * Format: int64
+             * @description Records that entered the stage (or passed it by a skip).
+             */
+            entered: number;
+            /**
+             * Format: int64
+             * @description Of those, records in the stage now.
+             */
+            still_in: number;
+            /**
+             * Format: int64
+             * @description Of those, records that went on to a later stage.
+             */
+            advanced: number;
+            /**
+             * Format: int64
+             * @description Records lost from this stage (moved to a lost stage from it).
+             */
+            lost: number;
+            /**
+             * Format: double
+             * @description `entered` of the next ranked stage ÷ this stage's `entered`; none for the last stage or
+             *     when none entered.
+             */
+            conversion_next: number | null;
+            /**
+             * Format: double
+             * @description This stage's `entered` ÷ the first stage's.
+             */
+            conversion_cumulative: number | null;
+            /**
+             * Format: int64
+             * @description Records that left the stage with a known time in it, and the median and 90th percentile of
+             *     that time, in seconds (nearest rank).
+             */
+            left: number;
+            /** Format: double */
+            median_seconds: number | null;
+            /** Format: double */
+            p90_seconds: number | null;
         };
         /** @description A named Rhai condition with the message shown when it does not hold. */
         Guard: {
@@ -2387,6 +2599,28 @@ export interface components {
             /** @description Id of a user of the caller's tenant. */
             user: string;
         };
+        /** @description What became of one mention of a posted comment. */
+        MentionOutcome: {
+            /** @description The id as written (`@[id]`). */
+            user: string;
+            /** @description The user's display name; none when the id names no user. */
+            name: string | null;
+            /** @description Whether a `mention` notification was put in their inbox. */
+            notified: boolean;
+            reason: components["schemas"]["MentionSkip"] | null;
+        };
+        /**
+         * @description Why a mentioned user was not notified.
+         * @enum {string}
+         */
+        MentionSkip: "no_such_user" | "cannot_read" | "disabled" | "author";
+        /** @description A user a comment mentions. */
+        MentionedUser: {
+            /** @description The user's id (as written in the body: `@[id]`). */
+            id: string;
+            /** @description The user's display name. */
+            name: string;
+        };
         /** @description The record moved. */
         Moved: {
             status: components["schemas"]["MovedStatus"];
@@ -2400,6 +2634,11 @@ export interface components {
         MovedStatus: "moved";
         /** @enum {string} */
         NamedScope: "own" | "team" | "all";
+        /** @description A new comment. */
+        NewComment: {
+            /** @description Plain text, 1 to 10,000 characters, not only spaces. Mention a user as `@[user id]`. */
+            body: string;
+        };
         /** @description A move the caller could make from the record's stage. */
         NextMove: {
             /** @description The stage it moves to. */
@@ -2447,7 +2686,7 @@ export interface components {
          * @description What an in-app notification is about (`kind` in the inbox).
          * @enum {string}
          */
-        NotificationKind: "rule" | "sla_breached" | "approval_requested" | "approval_approved" | "approval_rejected" | "handover";
+        NotificationKind: "rule" | "sla_breached" | "approval_requested" | "approval_approved" | "approval_rejected" | "handover" | "mention";
         /** @description The move waits for an approval. */
         PendingApproval: {
             status: components["schemas"]["PendingStatus"];
@@ -2471,6 +2710,12 @@ export interface components {
             initial?: components["schemas"]["Slug"];
             stages: components["schemas"]["StageDef"][];
             transitions?: components["schemas"]["TransitionDef"][];
+        };
+        /** @description A comment as posted, with what became of each mention. */
+        PostedComment: {
+            comment: components["schemas"]["Comment"];
+            /** @description Each distinct `@[id]` of the body, in order: notified, or why not. */
+            mentions: components["schemas"]["MentionOutcome"][];
         };
         /** @description The body of a problem answer. */
         Problem: {
@@ -2787,6 +3032,8 @@ export interface components {
             automation_runs_per_minute: number;
             smtp: components["schemas"]["SmtpSettings"] | null;
             sms: components["schemas"]["SmsSettings"] | null;
+            /** @description The IANA time zone reports cut periods in (`UTC` unless set). */
+            time_zone: string;
         };
         /** @description A change of settings: a member left out keeps its value. */
         SettingsRequest: {
@@ -2802,6 +3049,8 @@ export interface components {
             automation_runs_per_minute?: number | null;
             smtp?: components["schemas"]["SmtpSettings"] | null;
             sms?: components["schemas"]["SmsSettings"] | null;
+            /** @description An IANA time zone (`Asia/Shanghai`) in which reports cut days, weeks and months. */
+            time_zone?: string | null;
         };
         /**
          * @description How long a record may stay in a stage, on which calendar, who owns it and who is told when
@@ -2971,6 +3220,143 @@ export interface components {
             /** @description The payload an inbound webhook would carry. */
             payload?: unknown;
         };
+        /** @description A page of a record's timeline, oldest first. */
+        Timeline: {
+            /**
+             * @description The entries; a page may hold fewer than `limit` (what the caller may not see, and
+             *     comments deleted since, are left out) while `next_cursor` still leads on.
+             */
+            data: components["schemas"]["TimelineEntry"][];
+            /** @description The `cursor` of the next page; none on the last. */
+            next_cursor: string | null;
+        };
+        /**
+         * @description One entry of a record's timeline, by `type`. Every entry has `id` (the event's, the run's:
+         *     ascending id is the timeline's order), `at`, and the `actor` and `via` of what happened
+         *     (none for the system).
+         */
+        TimelineEntry: {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            /** @enum {string} */
+            type: "created";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            changes: components["schemas"]["TimelineFieldChange"][];
+            veiled: boolean;
+            /** @enum {string} */
+            type: "fields_changed";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            from: string;
+            to: string;
+            /** Format: int64 */
+            seconds_in_stage: number | null;
+            /** @description The mover's comment. */
+            comment: string | null;
+            /** @description The approval that let it move. */
+            approval: string | null;
+            /** @enum {string} */
+            type: "stage_moved";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            approval: string;
+            from: string;
+            to: string;
+            comment: string | null;
+            /** @enum {string} */
+            type: "approval_requested";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            approval: string;
+            decision: components["schemas"]["VoteDecision"];
+            on_behalf_of: string | null;
+            comment: string | null;
+            /** @enum {string} */
+            type: "approval_voted";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            approval: string;
+            status: components["schemas"]["ApprovalStatus"];
+            from: string;
+            to: string;
+            reason: string | null;
+            /** @enum {string} */
+            type: "approval_decided";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            stage: string;
+            /** Format: date-time */
+            due_at: string | null;
+            /** @enum {string} */
+            type: "sla_breached";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            rule: string;
+            /** @enum {string} */
+            type: "manual_run";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            rule: string;
+            status: components["schemas"]["RunStatus"];
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @enum {string} */
+            type: "rule_run";
+        } | {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: string | null;
+            via: string | null;
+            comment: components["schemas"]["Comment"];
+            /** @enum {string} */
+            type: "comment";
+        };
+        /** @description One field's change. */
+        TimelineFieldChange: {
+            /** @description The field's current name (or a system field: `owner`). */
+            field: string;
+            /** @description The value before, as the record API answers it. */
+            from: unknown;
+            /** @description The value after. */
+            to: unknown;
+        };
         /** @description An API token as listed (never its secret). */
         TokenOut: {
             /** Format: uuid */
@@ -3091,6 +3477,10 @@ export interface components {
             entity: components["schemas"]["Slug"];
             /** @enum {string} */
             type: "manual";
+        } | {
+            entity: components["schemas"]["Slug"];
+            /** @enum {string} */
+            type: "comment_created";
         };
         /** @description A part of `to` that gave no recipient. */
         Unresolved: {
@@ -9391,6 +9781,110 @@ export interface operations {
             };
         };
     };
+    funnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FunnelRequest"];
+            };
+        };
+        responses: {
+            /** @description The funnel */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Funnel"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_record: {
         parameters: {
             query?: {
@@ -9694,6 +10188,277 @@ export interface operations {
             };
         };
     };
+    list_comments: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Page size, 1–500 (default 50). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of comments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommentPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_comment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewComment"];
+            };
+        };
+        responses: {
+            /** @description The comment and its mentions */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostedComment"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_comment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+                comment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_history: {
         parameters: {
             query?: {
@@ -9853,6 +10618,96 @@ export interface operations {
             };
             /** @description The URL is longer than the server accepts */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_timeline: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Page size, 1–1000 (default 100). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the timeline */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
