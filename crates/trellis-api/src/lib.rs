@@ -19,7 +19,8 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
 use crate::routes::{
-    apps, audit, auth, automation, comments, directory, docs, export, files, parts, pipelines, records, reports, teams, ui,
+    apps, audit, auth, automation, comments, directory, docs, export, files, parts, pipelines, records, reports, teams,
+    ui,
 };
 
 #[derive(OpenApi)]
