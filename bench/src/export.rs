@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 
 use crate::{bulk_create, post_ok, rss_mib, status_mib};
 
-const CUSTOMERS: usize = 200;
-const OWNERS: usize = 10;
+pub(crate) const CUSTOMERS: usize = 200;
+pub(crate) const OWNERS: usize = 10;
 
-fn app() -> Value {
+/// The export's app, named `name`.
+pub(crate) fn app_named(name: &str) -> Value {
     let opts = |vals: &[(&str, &str, &str)]| {
         Value::Array(
             vals.iter()
@@ -25,7 +26,7 @@ fn app() -> Value {
         )
     };
     json!({
-        "name": "exp", "label": {"en": "Export"},
+        "name": name, "label": {"en": "Export"},
         "entities": [
             {"name": "customer", "label": {"en": "Customer"}, "title_field": "name", "fields": [
                 {"name": "name", "label": {"en": "Name", "zh": "名称"}, "type": "text"}]},
@@ -58,7 +59,7 @@ fn app() -> Value {
 }
 
 /// Resets the server's peak RSS to its current RSS (Linux 4.0+; needs to own the process).
-fn reset_peak(pid: u32) {
+pub(crate) fn reset_peak(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
 }
 
@@ -122,12 +123,9 @@ async fn download(client: &reqwest::Client, url: &str, auth: &str, pid: u32) -> 
     })
 }
 
-pub async fn export_phase(client: &reqwest::Client, base: &str, auth: &str, pid: u32, label: &str) -> Result<()> {
-    let rows: usize = std::env::var("BENCH_EXPORT_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    post_ok(client, &format!("{base}/api/v1/apps"), auth, &app()).await?;
+/// Fills the export's app (`exp`) with `rows` orders; answers the orders' URL.
+pub(crate) async fn fill(client: &reqwest::Client, base: &str, auth: &str, rows: usize, label: &str) -> Result<String> {
+    post_ok(client, &format!("{base}/api/v1/apps"), auth, &app_named("exp")).await?;
     let mut users = Vec::with_capacity(OWNERS);
     for i in 0..OWNERS {
         let user = post_ok(
@@ -169,6 +167,15 @@ pub async fn export_phase(client: &reqwest::Client, base: &str, auth: &str, pid:
         "{label} export: {rows} records × 20 fields, filled in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    Ok(url)
+}
+
+pub async fn export_phase(client: &reqwest::Client, base: &str, auth: &str, pid: u32, label: &str) -> Result<()> {
+    let rows: usize = std::env::var("BENCH_EXPORT_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let url = fill(client, base, auth, rows, label).await?;
     for (format, lang) in [("csv", "zh"), ("xlsx", "zh")] {
         let m = download(client, &format!("{url}/export?format={format}&lang={lang}"), auth, pid).await?;
         if format == "csv" {

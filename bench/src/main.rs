@@ -4,6 +4,7 @@
 
 mod aggregate;
 mod export;
+mod import;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -78,6 +79,8 @@ async fn start(bin: &str, database_url: &str, data_dir: &str) -> Result<Node> {
         ])
         .env("TRELLIS_ADMIN_EMAIL", "bench@example.com")
         .env("TRELLIS_ADMIN_PASSWORD", "bench-password")
+        // The import phase uploads its whole file.
+        .env("TRELLIS_MAX_FILE_BYTES", "1073741824")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -292,6 +295,14 @@ async fn run_backend(label: &str, bin: &str, database_url: &str, rows: usize, op
     // default).
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "export") {
         export::export_phase(&client, &base, &auth, pid, label).await?;
+        drop(node);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
+    // `BENCH_ONLY=import`: the import phase alone (`BENCH_IMPORT_ROWS` rows, 200,000 by
+    // default).
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "import") {
+        import::import_phase(&client, &base, &auth, pid, label).await?;
         drop(node);
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());

@@ -19,8 +19,8 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
 use crate::routes::{
-    apps, audit, auth, automation, comments, directory, docs, export, files, parts, pipelines, records, reports, teams,
-    ui,
+    apps, audit, auth, automation, comments, directory, docs, export, files, imports, parts, pipelines, records,
+    reports, teams, ui,
 };
 
 #[derive(OpenApi)]
@@ -131,6 +131,12 @@ fn api_app() -> (
                 .service(reports::aggregate_records)
                 .service(reports::funnel)
                 .service(export::export_records)
+                .service(imports::start_import)
+                .service(imports::list_imports)
+                .service(imports::import_error_file)
+                .service(imports::import_errors)
+                .service(imports::cancel_import)
+                .service(imports::get_import)
                 .service(records::list_records)
                 .service(records::create_record)
                 .service(records::bulk_records)

@@ -96,6 +96,18 @@ crate::status::vocabulary! {
     FieldCode {
         /// A move needs an attachment of this kind.
         AttachmentRequired => "attachment_required",
+        /// A date reads two ways (day or month first): an import names the order.
+        AmbiguousDate => "ambiguous_date",
+        /// A value names several records (a relation matched by its title).
+        AmbiguousMatch => "ambiguous_match",
+        /// A value names no record or user it could stand for.
+        NoMatch => "no_match",
+        /// A file none of whose columns fills a field.
+        NoColumns => "no_columns",
+        /// An all-or-nothing import with refused rows: nothing was written.
+        InvalidRows => "invalid_rows",
+        /// A field an import cannot fill (files).
+        NotImportable => "not_importable",
         /// An end lies before its start.
         BeforeStart => "before_start",
         /// A password is too common.

@@ -4,6 +4,7 @@
 pub mod automation;
 pub mod autonumber;
 pub mod calendar;
+pub mod coerce;
 pub mod compile;
 pub mod def;
 pub mod error;

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use crate::sql_free::sources;
 
 /// Each top-level module of the engine, lowest first: a module may use only those before it.
-const ORDER: [&str; 16] = [
+const ORDER: [&str; 18] = [
     "context",
+    "zone",
     "compiled",
     "files",
     "notifications",
@@ -22,6 +23,7 @@ const ORDER: [&str; 16] = [
     "directory",
     "pipelines",
     "reports",
+    "imports",
     "automation",
     "comments",
     "settings",

@@ -11,12 +11,14 @@ pub mod context;
 pub mod directory;
 pub mod events;
 pub mod files;
+pub mod imports;
 pub mod notifications;
 pub mod pipelines;
 pub mod records;
 pub mod reports;
 pub mod settings;
 pub mod wake;
+pub mod zone;
 
 #[cfg(test)]
 mod layers;

@@ -11,6 +11,8 @@ use crate::Engine;
 pub struct Wake {
     pub events: tokio::sync::Notify,
     pub jobs: tokio::sync::Notify,
+    /// Imports were queued.
+    pub imports: tokio::sync::Notify,
     /// Jobs running at once on this node; each holds a slot until it is recorded.
     pub slots: std::sync::Arc<tokio::sync::Semaphore>,
     /// Set when the node stops: the loops finish their round and end.
@@ -27,6 +29,7 @@ impl Default for Wake {
         Wake {
             events: tokio::sync::Notify::new(),
             jobs: tokio::sync::Notify::new(),
+            imports: tokio::sync::Notify::new(),
             slots: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_RUNNING_JOBS)),
             stopping: std::sync::atomic::AtomicBool::new(false),
             throttled: parking_lot::Mutex::default(),
@@ -56,6 +59,7 @@ impl Engine {
         self.wake.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         self.wake.events.notify_waiters();
         self.wake.jobs.notify_waiters();
+        self.wake.imports.notify_waiters();
     }
     /// Whether the node is stopping.
     pub fn is_stopping(&self) -> bool {
@@ -72,6 +76,10 @@ impl Engine {
     /// Waits until events may be pending (or `max` passed).
     pub async fn events_or(&self, max: std::time::Duration) {
         let _ = tokio::time::timeout(max, self.wake.events.notified()).await;
+    }
+    /// Waits until imports may be queued (or `max` passed).
+    pub async fn imports_or(&self, max: std::time::Duration) {
+        let _ = tokio::time::timeout(max, self.wake.imports.notified()).await;
     }
     /// Waits until jobs may be due (or `max` passed).
     pub async fn jobs_or(&self, max: std::time::Duration) {

@@ -120,6 +120,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let automation = vec![
         tokio::spawn(dispatch_events(engine.clone())),
         tokio::spawn(run_jobs(engine.clone())),
+        tokio::spawn(run_imports(engine.clone())),
     ];
     Ok(Running {
         addr,
@@ -161,6 +162,18 @@ async fn run_jobs(engine: Engine) {
             }
         }
         engine.jobs_or(Duration::from_millis(250)).await;
+    }
+}
+
+/// Runs queued imports (and those whose node died mid-way, once their lease lapses): woken when
+/// an import is queued, polling for the others.
+async fn run_imports(engine: Engine) {
+    while !engine.is_stopping() {
+        if let Err(e) = engine.run_imports().await {
+            tracing::warn!(error = %e.detail, "import run failed");
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+        }
+        engine.imports_or(Duration::from_secs(2)).await;
     }
 }
 

@@ -8,6 +8,8 @@ use serde::Serialize;
 use trellis_server::config::{self, Config, LogFormat};
 use trellis_server::{open, start};
 
+mod import_cli;
+
 #[derive(Parser)]
 #[command(name = "trellis", version, about = "Trellis: a low-code workflow engine")]
 struct Cli {
@@ -221,6 +223,72 @@ enum DataCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Import records from a CSV, XLSX or XLS file, with a progress bar.
+    ///
+    /// The same use case as `POST /api/v1/data/{app}/{entity}/imports`, run in this process as
+    /// the user named by --as (their rights and row scope apply; default: the tenant's first
+    /// administrator). Killed mid-way, it goes on from its last committed rows with
+    /// `--resume ID` (or on a running node by itself), writing no row twice.
+    Import {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Name of the tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// E-mail of the user to act as (default: the tenant's first administrator).
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+        /// Name of the app.
+        #[arg(long)]
+        app: String,
+        /// Name of the entity.
+        #[arg(long)]
+        entity: String,
+        /// The file to import (not with --resume).
+        #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+        file: Option<PathBuf>,
+        /// Go on with an interrupted import (its id).
+        #[arg(long, value_name = "ID")]
+        resume: Option<String>,
+        /// Only check every row and report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value = "all-or-nothing")]
+        mode: ImportModeArg,
+        #[arg(long, value_enum, default_value = "insert")]
+        action: ImportActionArg,
+        /// The field that finds a row's record (update, upsert): id or a unique field.
+        #[arg(long)]
+        key: Option<String>,
+        /// The order of dates like 05/03/2026 when the file does not decide it.
+        #[arg(long, value_enum)]
+        date_order: Option<DateOrderArg>,
+        /// A column's field: HEADER=FIELD (HEADER= ignores the column); repeat for more.
+        #[arg(long = "map", value_name = "HEADER=FIELD")]
+        map: Vec<String>,
+        /// The sheet of a workbook (default the first).
+        #[arg(long)]
+        sheet: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ImportModeArg {
+    AllOrNothing,
+    SkipInvalid,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ImportActionArg {
+    Insert,
+    Update,
+    Upsert,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DateOrderArg {
+    Dmy,
+    Mdy,
 }
 
 #[derive(Subcommand)]
@@ -366,7 +434,7 @@ async fn main() -> anyhow::Result<()> {
             command: TeamCommand::Create { data, .. } | TeamCommand::AddMember { data, .. },
         }
         | Command::Data {
-            command: DataCommand::Export { data, .. },
+            command: DataCommand::Export { data, .. } | DataCommand::Import { data, .. },
         } => configuration(&cli.global, data)?,
     };
     let output_on_stdout = matches!(
@@ -510,6 +578,78 @@ async fn main() -> anyhow::Result<()> {
             let rows = export_to(&engine, x, format == ExportFormatArg::Xlsx, out.as_deref()).await?;
             if let Some(out) = &out {
                 eprintln!("Exported {rows} records to {}", out.display());
+            }
+        }
+        Command::Data {
+            command:
+                DataCommand::Import {
+                    tenant,
+                    as_user,
+                    app,
+                    entity,
+                    file,
+                    resume,
+                    dry_run,
+                    mode,
+                    action,
+                    key,
+                    date_order,
+                    map,
+                    sheet,
+                    ..
+                },
+        } => {
+            use trellis_engine::imports::{ImportAction, ImportMode, ImportRequest, ImportStatus};
+            let settings = config.settings();
+            let engine = open(&config.database_url())
+                .await?
+                .with_files_dir(settings.data_dir.join("files"))
+                .with_max_file_bytes(u64::MAX / 2);
+            let caller = engine
+                .cli_caller(&tenant, as_user.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            let id = match (resume, file) {
+                (Some(id), _) => id,
+                (None, Some(file)) => {
+                    let mut columns = std::collections::BTreeMap::new();
+                    for m in &map {
+                        let (h, f) = m
+                            .split_once('=')
+                            .ok_or_else(|| anyhow::anyhow!("--map takes HEADER=FIELD, not '{m}'"))?;
+                        columns.insert(h.to_string(), Some(f.to_string()).filter(|f| !f.is_empty()));
+                    }
+                    let r = ImportRequest {
+                        file: import_cli::upload(&engine, &caller, &file).await?,
+                        dry_run,
+                        mode: match mode {
+                            ImportModeArg::AllOrNothing => ImportMode::AllOrNothing,
+                            ImportModeArg::SkipInvalid => ImportMode::SkipInvalid,
+                        },
+                        action: match action {
+                            ImportActionArg::Insert => ImportAction::Insert,
+                            ImportActionArg::Update => ImportAction::Update,
+                            ImportActionArg::Upsert => ImportAction::Upsert,
+                        },
+                        key,
+                        columns: (!columns.is_empty()).then_some(columns),
+                        date_order: date_order.map(|d| match d {
+                            DateOrderArg::Dmy => trellis_core::coerce::DateOrder::Dmy,
+                            DateOrderArg::Mdy => trellis_core::coerce::DateOrder::Mdy,
+                        }),
+                        sheet,
+                        ..Default::default()
+                    };
+                    let started = import_cli::start(&engine, &caller, &app, &entity, &r).await?;
+                    eprintln!("Import {} started (resume it with --resume {})", started.id, started.id);
+                    started.id
+                }
+                (None, None) => anyhow::bail!("name a file, or --resume ID"),
+            };
+            let done = import_cli::run(&engine, &caller, &app, &entity, &id).await?;
+            println!("{}", import_cli::summary(&done));
+            if done.status != ImportStatus::Done {
+                std::process::exit(1);
             }
         }
     }

@@ -842,3 +842,121 @@ async fn data_export_writes_what_the_acting_user_may_export() {
     );
     node.stop();
 }
+
+/// `trellis data import` killed mid-way (SIGKILL: no chance to tidy up) and resumed with
+/// `--resume`: every row of the file is written once. The code is unique, so a row written
+/// twice would be a refused row; the import must end with every row inserted and none refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_import_killed_mid_way_resumes_without_writing_a_row_twice() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().to_str().expect("utf-8 path");
+    let env = [
+        ("TRELLIS_ADMIN_EMAIL", "ops@example.com"),
+        ("TRELLIS_ADMIN_PASSWORD", "ops-password-1"),
+    ];
+    let node = Node::start(dir.path(), &env);
+    let token = login(&node.base, "ops@example.com", "ops-password-1").await.1.unwrap();
+    let r = client()
+        .post(format!("{}/api/v1/apps", node.base))
+        .bearer_auth(&token)
+        .json(&json!({"name": "crm", "label": {"en": "CRM"}, "entities": [{"name": "lead", "label": {"en": "Lead", "zh": "线索"}, "fields": [
+            {"name": "code", "label": {"en": "Code", "zh": "编码"}, "type": "text", "unique": true},
+            {"name": "name", "label": {"en": "Name", "zh": "名称"}, "type": "text"},
+            {"name": "score", "label": {"en": "Score", "zh": "评分"}, "type": "integer"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The node stops: the CLI alone runs the import.
+    node.stop();
+    const ROWS: usize = 40_000;
+    let mut csv = String::from("编码,名称,评分\n");
+    for i in 0..ROWS {
+        csv.push_str(&format!("L{i:06},客户{i},\"{}\"\n", i % 100));
+    }
+    let file = dir.path().join("leads.csv");
+    std::fs::write(&file, csv).unwrap();
+    let file = file.to_str().unwrap();
+    let args = [
+        "data",
+        "import",
+        file,
+        "--data-dir",
+        data_dir,
+        "--app",
+        "crm",
+        "--entity",
+        "lead",
+        "--mode",
+        "skip-invalid",
+    ];
+    let mut first = command(&args)
+        .env("TRELLIS_IMPORT_LEASE_SECS", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the import starts");
+    let mut err = BufReader::new(first.stderr.take().unwrap());
+    let mut line = String::new();
+    let id = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the CLI ended before starting the import"
+        );
+        if let Some(rest) = line.strip_prefix("Import ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Let it commit some batches, then kill it without warning.
+    std::thread::sleep(Duration::from_millis(2500));
+    let _ = first.kill();
+    let status = first.wait().unwrap();
+    assert!(
+        !status.success(),
+        "killed before the end (make ROWS larger if the import is faster)"
+    );
+    let mut out = String::new();
+    first.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(!out.contains("done"), "the first run did not finish: {out}");
+
+    let resumed = command(&[
+        "data",
+        "import",
+        "--resume",
+        &id,
+        "--data-dir",
+        data_dir,
+        "--app",
+        "crm",
+        "--entity",
+        "lead",
+    ])
+    .env("TRELLIS_IMPORT_LEASE_SECS", "2")
+    .output()
+    .unwrap();
+    let summary = assert_ok(&resumed);
+    assert!(
+        summary.contains(&format!("{ROWS} rows, {ROWS} inserted, 0 updated, 0 refused")),
+        "{summary}"
+    );
+    let all = assert_ok(&run(&[
+        "data",
+        "export",
+        "--data-dir",
+        data_dir,
+        "--app",
+        "crm",
+        "--entity",
+        "lead",
+        "--format",
+        "csv",
+        "--fields",
+        "code",
+        "--sort",
+        "code",
+    ]));
+    let codes: Vec<&str> = all.lines().skip(1).collect();
+    assert_eq!(codes.len(), ROWS);
+    assert_eq!(codes[ROWS - 1], format!("L{:06}", ROWS - 1));
+}

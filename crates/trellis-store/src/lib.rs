@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod funnel;
+pub mod imports;
 pub mod jobs;
 pub mod migrate;
 pub mod notifications;

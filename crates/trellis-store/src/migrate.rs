@@ -571,8 +571,75 @@ async fn apply_v8(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     crate::stages::backfill_moves(tx).await
 }
 
+/// Imports of records from files (`imports`): the import with its checkpoint, and its refused
+/// rows.
+async fn apply_v9(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let imports = Table::create()
+        .table("sys_imports")
+        .if_not_exists()
+        .col(id("id"))
+        .col(text("tenant_id"))
+        .col(text("app_id"))
+        .col(text("entity"))
+        .col(text("user_id"))
+        .col(text("file_id"))
+        .col(text("options"))
+        .col(text_null("plan"))
+        .col(text("status"))
+        .col(text("phase"))
+        .col(ColumnDef::new("dry_run").boolean().not_null())
+        .col(ColumnDef::new("total").big_integer().null())
+        .col(big("done"))
+        .col(big("inserted"))
+        .col(big("updated"))
+        .col(big("failed"))
+        .col(text_null("error_code"))
+        .col(text_null("error_detail"))
+        .col(time("created_at"))
+        .col(time("updated_at"))
+        .col(time_null("finished_at"))
+        .col(time_null("locked_until"))
+        .col(text_null("lease"))
+        .to_owned();
+    tx.execute(&imports).await?;
+    let errors = Table::create()
+        .table("sys_import_errors")
+        .if_not_exists()
+        .col(id("id"))
+        .col(text("import_id"))
+        .col(big("row_no"))
+        .col(text("column_name"))
+        .col(text("value"))
+        .col(text("code"))
+        .col(text("message"))
+        .to_owned();
+    tx.execute(&errors).await?;
+    for (name, table, cols) in [
+        ("ix_imports_status", "sys_imports", &["status", "id"][..]),
+        (
+            "ix_imports_entity",
+            "sys_imports",
+            &["tenant_id", "app_id", "entity", "id"][..],
+        ),
+        ("ix_import_errors_import", "sys_import_errors", &["import_id", "id"][..]),
+        (
+            "ix_import_errors_row",
+            "sys_import_errors",
+            &["import_id", "row_no"][..],
+        ),
+    ] {
+        let mut i = Index::create();
+        i.name(name).table(table).if_not_exists();
+        for c in cols {
+            i.col(*c);
+        }
+        tx.execute(&i).await?;
+    }
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -617,6 +684,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 8 {
         apply_v8(&tx).await?;
+    }
+    if current < 9 {
+        apply_v9(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

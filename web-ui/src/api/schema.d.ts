@@ -768,7 +768,7 @@ export interface paths {
          *     and view, with the role's `export` right (403 `permission_denied` without it). Headers are
          *     the fields' labels in `lang`; select options answer their label, relations the title of the
          *     record they point at (its id when the caller cannot read it), users their name, datetimes
-         *     `YYYY-MM-DD HH:MM:SS` in UTC. The rows are read in keyset pages and sent as they come
+         *     `YYYY-MM-DD HH:MM:SS` at the wall clock of the tenant's time zone. The rows are read in keyset pages and sent as they come
          *     (CSV), or written to a temporary worksheet and then zipped to the connection (XLSX).
          */
         get: operations["export_records"];
@@ -798,6 +798,114 @@ export interface paths {
          *     be filtered.
          */
         post: operations["funnel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's imports into an entity (every user's for a tenant administrator), newest
+         *     first, at most 100.
+         */
+        get: operations["list_imports"];
+        put?: never;
+        /**
+         * Start an import of an uploaded file (`POST /api/v1/files`) into an entity: CSV (UTF-8,
+         *     UTF-16 or GB18030/GBK, told apart by the byte order mark and content), XLSX or XLS. Its
+         *     columns are matched to fields at once (by name or Chinese or English label, or by
+         *     `columns`) and refused with 422 when the map or key does not fit; the rows are then read,
+         *     checked and written by a background job that survives restarts. Cells read as people
+         *     write them: `2026年3月5日`, `2026/3/5`, Excel dates, `￥1,200.00`, `12%`, `是`/`否`, option labels;
+         *     relations by the title (or `relations`) of the related record, users by e-mail or name.
+         *     Needs the `create` right to insert and `update` to update; every row is written as the
+         *     caller, through their row scope.
+         */
+        post: operations["start_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An import and its progress: phase, rows done of the total, records inserted and updated,
+         *     rows refused. Only its starter and tenant administrators see it.
+         */
+        get: operations["get_import"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/imports/{import_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel an import that has not ended; rows it has committed stay (409 when it has ended). */
+        post: operations["cancel_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/imports/{import_id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An import's refused rows in file order: row, column header, cell text, code and the
+         *     message in English and Chinese.
+         */
+        get: operations["import_errors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/imports/{import_id}/errors.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The refused rows as a CSV file (UTF-8 with a byte order mark, so Excel reads the Chinese):
+         *     row, column, value, code, message, 说明.
+         */
+        get: operations["import_error_file"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1728,6 +1836,11 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last. */
             next_cursor: string | null;
         };
+        /**
+         * @description The order of day, month and year in dates written with the year last (`05/03/2026`).
+         * @enum {string}
+         */
+        DateOrder: "dmy" | "mdy";
         /** @description A delegation: `delegate` acts for `user` from `starts_at` until `ends_at`. */
         DelegationEntry: {
             /** Format: uuid */
@@ -1932,7 +2045,7 @@ export interface components {
              */
             field: string;
             /** @description What is wrong: a stable snake_case code. */
-            code: ("attachment_required" | "before_start" | "common" | "condition_failed" | "conflict" | "count" | "cycle" | "disabled" | "duplicate" | "empty" | "file_type" | "format" | "hidden_requirement" | "invalid" | "invalid_cursor" | "invalid_date" | "invalid_interval" | "invalid_json" | "invalid_name" | "invalid_schedule" | "invalid_time" | "length" | "malformed" | "masked" | "max_length" | "min_length" | "no_pipeline" | "no_record" | "no_transition" | "no_working_time" | "not_applicable" | "not_found" | "not_manual" | "not_multipart" | "not_relation" | "not_sortable" | "op_not_allowed" | "option" | "out_of_range" | "out_of_scope" | "past" | "pending_approval" | "range" | "read_only" | "required" | "reserved" | "same_as_email" | "script_error" | "script_syntax" | "self" | "too_long" | "too_many" | "too_many_dates" | "too_short" | "type" | "unique" | "unknown_calendar" | "unknown_entity" | "unknown_field" | "unknown_key" | "unknown_relation" | "unknown_role" | "unknown_rule" | "unknown_stage" | "unknown_timezone" | "unknown_user" | "unreachable" | "use_transition" | "weak" | "currency" | "currency_required" | "invalid_format" | "invalid_pattern" | "max_files" | "max_items" | "maximum" | "min_items" | "minimum" | "pattern" | "shape" | "too_deep" | "unknown_op") | string;
+            code: ("attachment_required" | "ambiguous_date" | "ambiguous_match" | "no_match" | "no_columns" | "invalid_rows" | "not_importable" | "before_start" | "common" | "condition_failed" | "conflict" | "count" | "cycle" | "disabled" | "duplicate" | "empty" | "file_type" | "format" | "hidden_requirement" | "invalid" | "invalid_cursor" | "invalid_date" | "invalid_interval" | "invalid_json" | "invalid_name" | "invalid_schedule" | "invalid_time" | "length" | "malformed" | "masked" | "max_length" | "min_length" | "no_pipeline" | "no_record" | "no_transition" | "no_working_time" | "not_applicable" | "not_found" | "not_manual" | "not_multipart" | "not_relation" | "not_sortable" | "op_not_allowed" | "option" | "out_of_range" | "out_of_scope" | "past" | "pending_approval" | "range" | "read_only" | "required" | "reserved" | "same_as_email" | "script_error" | "script_syntax" | "self" | "too_long" | "too_many" | "too_many_dates" | "too_short" | "type" | "unique" | "unknown_calendar" | "unknown_entity" | "unknown_field" | "unknown_key" | "unknown_relation" | "unknown_role" | "unknown_rule" | "unknown_stage" | "unknown_timezone" | "unknown_user" | "unreachable" | "use_transition" | "weak" | "currency" | "currency_required" | "invalid_format" | "invalid_pattern" | "max_files" | "max_items" | "maximum" | "min_items" | "minimum" | "pattern" | "shape" | "too_deep" | "unknown_op") | string;
             message: string;
             messages?: components["schemas"]["Label"] | null;
         };
@@ -2150,6 +2263,165 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last. */
             next_cursor: string | null;
         };
+        /**
+         * @description What each row does.
+         * @enum {string}
+         */
+        ImportAction: "insert" | "update" | "upsert";
+        /** @description A column of the file and what it fills. */
+        ImportColumn: {
+            /** @description Its position, from 0. */
+            index: number;
+            header: string;
+            /** @description The field it fills; none when it is ignored. */
+            field: string | null;
+            /**
+             * @description Why it is ignored: `unknown` (no field by that name or label), `skipped` (mapped to
+             *     nothing), `read_only` (set by Trellis), `not_importable` (files).
+             */
+            ignored: string | null;
+        };
+        /** @description A page of an import's refused rows. */
+        ImportErrorPage: {
+            items: components["schemas"]["ImportRowError"][];
+            /** @description Pass as `cursor` for the next page; none after the last. */
+            next_cursor: string | null;
+        };
+        /**
+         * @description Whether a refused row stops everything.
+         * @enum {string}
+         */
+        ImportMode: "all_or_nothing" | "skip_invalid";
+        /** @description An import and its progress. */
+        ImportOut: {
+            id: string;
+            entity: string;
+            file: string;
+            status: components["schemas"]["ImportStatus"];
+            phase: components["schemas"]["ImportPhase"];
+            dry_run: boolean;
+            mode: components["schemas"]["ImportMode"];
+            action: components["schemas"]["ImportAction"];
+            key: string | null;
+            /** @description The file's columns and the field each fills. */
+            columns: components["schemas"]["ImportColumn"][];
+            /** @description The date order decided for each date column (by field), once scanned. */
+            date_orders: {
+                [key: string]: components["schemas"]["DateOrder"];
+            };
+            /**
+             * Format: int64
+             * @description The data rows of the file (blank ones included), once scanned.
+             */
+            total: number | null;
+            /**
+             * Format: int64
+             * @description Rows of the current phase finished.
+             */
+            done: number;
+            /**
+             * Format: int64
+             * @description Records created (a dry run: that would be).
+             */
+            inserted: number;
+            /**
+             * Format: int64
+             * @description Records updated (a dry run: that would be).
+             */
+            updated: number;
+            /**
+             * Format: int64
+             * @description Rows refused; each problem is in `…/imports/{id}/errors`.
+             */
+            failed: number;
+            error: components["schemas"]["ImportProblem"] | null;
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+        };
+        /**
+         * @description What an import does now.
+         * @enum {string}
+         */
+        ImportPhase: "scan" | "check" | "write";
+        /** @description Why an import stopped as a whole. */
+        ImportProblem: {
+            /**
+             * @description A stable code: `ambiguous_date`, `invalid_rows` (all-or-nothing with refused rows),
+             *     `unreadable`, `permission_denied`, `not_found`.
+             */
+            code: string;
+            detail: string;
+        };
+        /** @description An import request. */
+        ImportRequest: {
+            /**
+             * @description The id of the uploaded file (`POST /api/v1/files`): CSV (UTF-8, UTF-16 or GB18030/GBK),
+             *     XLSX or XLS.
+             */
+            file: string;
+            /**
+             * @description Only check: count what would be inserted and updated and report every refused row;
+             *     write nothing.
+             */
+            dry_run?: boolean;
+            mode?: components["schemas"]["ImportMode"];
+            action?: components["schemas"]["ImportAction"];
+            /** @description The field that finds a row's record for `update` and `upsert`: `id` or a unique field. */
+            key?: string;
+            /**
+             * @description Columns by their header: the field each fills, or null to ignore it. Headers not named
+             *     here are matched to a field by its name or its Chinese or English label.
+             */
+            columns?: {
+                [key: string]: string | null;
+            };
+            /**
+             * @description The order of dates written with the year last (`05/03/2026`), for columns whose values
+             *     do not decide it; without it such a column is refused (`ambiguous_date`).
+             */
+            date_order?: components["schemas"]["DateOrder"];
+            /**
+             * @description For relation fields: the field of the related entity whose value the column holds (a
+             *     unique field or the title field, the default).
+             */
+            relations?: {
+                [key: string]: string;
+            };
+            /** @description The sheet of a workbook (default the first). */
+            sheet?: string;
+            /** @description A CSV's encoding, when its byte order mark and content do not tell. */
+            encoding?: components["schemas"]["TextEncoding"];
+            /**
+             * @description A CSV's delimiter (one character; default: the most frequent of `,` tab `;` `|` in the
+             *     header line).
+             */
+            delimiter?: string;
+        };
+        /** @description A refused row's problem. */
+        ImportRowError: {
+            /**
+             * Format: int64
+             * @description The row as a spreadsheet numbers it (the header is row 1).
+             */
+            row: number;
+            /** @description The column's header; empty for a problem of the whole row. */
+            column: string;
+            /** @description The cell's text (at most 200 characters). */
+            value: string;
+            code: string;
+            /** @description In English. */
+            message: string;
+            /** @description In Chinese. */
+            message_zh: string;
+        };
+        /**
+         * @description Where an import is.
+         * @enum {string}
+         */
+        ImportStatus: "queued" | "running" | "done" | "failed" | "cancelled";
         /** @description A page of the caller's inbox and how many are unread in all. */
         Inbox: {
             data: components["schemas"]["NotificationEntry"][];
@@ -3220,6 +3492,11 @@ export interface components {
             /** @description The payload an inbound webhook would carry. */
             payload?: unknown;
         };
+        /**
+         * @description The text encoding of a CSV file.
+         * @enum {string}
+         */
+        TextEncoding: "utf-8" | "gb18030" | "utf-16le" | "utf-16be";
         /** @description A page of a record's timeline, oldest first. */
         Timeline: {
             /**
@@ -9867,6 +10144,478 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_imports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The imports */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"][];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportRequest"];
+            };
+        };
+        responses: {
+            /** @description The import, queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The import */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancel_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The import, cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_errors: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Page size, 1–10,000 (default 100). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of refused rows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportErrorPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_error_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The error file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

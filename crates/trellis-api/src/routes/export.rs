@@ -53,7 +53,7 @@ const QUEUED: usize = 4;
 /// and view, with the role's `export` right (403 `permission_denied` without it). Headers are
 /// the fields' labels in `lang`; select options answer their label, relations the title of the
 /// record they point at (its id when the caller cannot read it), users their name, datetimes
-/// `YYYY-MM-DD HH:MM:SS` in UTC. The rows are read in keyset pages and sent as they come
+/// `YYYY-MM-DD HH:MM:SS` at the wall clock of the tenant's time zone. The rows are read in keyset pages and sent as they come
 /// (CSV), or written to a temporary worksheet and then zipped to the connection (XLSX).
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ExportQuery),
     responses(

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod docs;
 pub mod export;
 pub mod files;
+pub mod imports;
 pub mod parts;
 pub mod pipelines;
 pub mod records;

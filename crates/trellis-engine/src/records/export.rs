@@ -16,6 +16,8 @@ use trellis_core::query::{Cursor, Filter, Op, SortKey, parse_fields};
 use trellis_core::{CompiledEntity, CompiledField, Error, Val};
 use trellis_store::records::{self, ListQuery};
 
+use trellis_core::zone::Zone;
+
 use crate::Engine;
 use crate::access::Access;
 use crate::context::TenantCtx;
@@ -141,7 +143,7 @@ pub enum Cell {
     },
     Bool(bool),
     Date(NaiveDate),
-    /// In UTC.
+    /// At the wall clock of the tenant's time zone.
     DateTime(NaiveDateTime),
 }
 
@@ -181,6 +183,8 @@ pub struct Export {
     /// `<app>-<entity>`, for the file's name.
     pub name: String,
     pub lang: Lang,
+    /// The tenant's time zone: datetimes are written at its wall clock.
+    zone: Zone,
     ctx: TenantCtx,
     view: Arc<CompiledEntity>,
     query: ListQuery,
@@ -192,7 +196,7 @@ pub struct Export {
 }
 
 /// The label of a system column.
-fn system_label(name: &str, lang: Lang) -> Option<&'static str> {
+pub(crate) fn system_label(name: &str, lang: Lang) -> Option<&'static str> {
     let (zh, en) = match name {
         "id" => ("编号", "ID"),
         "created_at" => ("创建时间", "Created at"),
@@ -244,7 +248,7 @@ fn kind_of(entity: &CompiledEntity, c: &CompiledField, lang: Lang) -> Kind {
 }
 
 /// The cell of a value, relations and users as they are stored (their id).
-fn plain_cell(c: &CompiledField, kind: &Kind, v: &Val) -> Cell {
+fn plain_cell(c: &CompiledField, kind: &Kind, v: &Val, zone: Zone) -> Cell {
     match v {
         Val::Null => Cell::Empty,
         Val::Text(s) => match kind {
@@ -265,7 +269,7 @@ fn plain_cell(c: &CompiledField, kind: &Kind, v: &Val) -> Cell {
         },
         Val::Bool(b) => Cell::Bool(*b),
         Val::Date(d) => Cell::Date(*d),
-        Val::DateTime(t) => Cell::DateTime(t.naive_utc()),
+        Val::DateTime(t) => Cell::DateTime(t.with_timezone(&zone.tz()).naive_local()),
         Val::Json(j) => Cell::Text(json_text(kind, j)),
     }
 }
@@ -385,6 +389,7 @@ impl Engine {
             headers,
             name: format!("{}-{}", loaded.def.name.as_str(), view.name()),
             lang: p.lang,
+            zone: self.tenant_zone(ctx).await?,
             ctx: ctx.clone(),
             view,
             query,
@@ -474,7 +479,7 @@ impl Engine {
                     for t in records::list(&self.db.read, &rel.view, &q).await? {
                         let text = t.values[*ti]
                             .as_ref()
-                            .map(|v| cell_text(&plain_cell(tf, tkind, v), x.lang))
+                            .map(|v| cell_text(&plain_cell(tf, tkind, v, x.zone), x.lang))
                             .unwrap_or_default();
                         map.insert(t.id().to_string(), text);
                     }
@@ -523,7 +528,7 @@ impl Engine {
                         Cell::Empty
                     }
                     (Kind::User, Val::Text(id)) => Cell::Text(x.users.get(id).unwrap_or(id).clone()),
-                    (kind, v) => plain_cell(c, kind, v),
+                    (kind, v) => plain_cell(c, kind, v, x.zone),
                 });
             }
             out.push(cells);

@@ -9,15 +9,18 @@ mod export_write;
 pub mod hooks;
 mod read;
 pub mod rollups;
+mod rows_in;
 mod shape;
 pub mod stats;
 mod veil;
 mod write;
 
 pub use bulk::BulkOut;
+pub(crate) use export::system_label;
 pub use export::{Cell, EXPORT_PAGE, Export, ExportFormat, ExportParams, Lang, XLSX_MEDIA_TYPE, cell_text};
 pub use export_write::{XlsxExport, csv_head, csv_rows};
 pub use read::ListParams;
+pub use rows_in::{RowWrite, RowsWriter};
 pub use shape::{ListOut, Page, record_json};
 use std::sync::Arc;
 pub use veil::hidden_requirement;

@@ -7,6 +7,7 @@ pub(crate) mod directory;
 mod export;
 pub(crate) mod files;
 mod funnel;
+mod imports;
 mod parts;
 pub(crate) mod permissions;
 pub(crate) mod pipelines;
