@@ -145,6 +145,7 @@ fn api_app() -> (
                 .service(comments::post_comment)
                 .service(comments::delete_comment)
                 .service(comments::get_timeline)
+                .service(comments::mentionable_users)
                 .service(files::upload_file)
                 .service(files::download_file)
                 .service(files::file_meta)

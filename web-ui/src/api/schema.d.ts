@@ -885,6 +885,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/data/{app}/{entity}/{id}/mentionable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The users the caller may mention in a comment on the record: enabled users of the tenant,
+         *     other than the caller, who may read the record themselves (as a mention's notification is
+         *     judged), by name; only ids and names. Same 404/403 as the record.
+         */
+        get: operations["mentionable_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/data/{app}/{entity}/{id}/rules/{rule}/run": {
         parameters: {
             query?: never;
@@ -2367,6 +2388,15 @@ export interface components {
                  *     when they change (e.g. a customer's total won amount).
                  */
                 rollup?: components["schemas"]["Rollup"];
+            }[];
+        };
+        /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
+        List_MentionedUser: {
+            data: {
+                /** @description The user's id (as written in the body: `@[id]`). */
+                id: string;
+                /** @description The user's display name. */
+                name: string;
             }[];
         };
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
@@ -10505,6 +10535,95 @@ export interface operations {
                 };
             };
             /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mentionable_users: {
+        parameters: {
+            query?: {
+                /** @description Part of the user's name or e-mail, any case (at most 100 characters; none: everyone). */
+                q?: string | null;
+                /** @description At most this many users, 1–100 (default 20). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The users */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_MentionedUser"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             403: {
                 headers: {
                     [name: string]: unknown;
