@@ -259,7 +259,7 @@ async function main() {
   if (move?.body.to !== 'negotiation' || move.body.comment !== '客户确认了预算' || move.ifMatch !== '"4"') {
     throw new Error(`move ${JSON.stringify(move)}`);
   }
-  await page.locator('[data-testid="timeline-entry"][data-kind="stage_changed"]').waitFor({ state: 'visible' });
+  await page.locator('[data-testid="timeline-entry"][data-kind="stage_moved"]').waitFor({ state: 'visible' });
 
   step = 'run the manual rule and see its result';
   await page.getByTestId('rule-mark_hot').click();
@@ -297,7 +297,7 @@ async function main() {
   await shoot('record-approve-zh-1280');
   await page.getByTestId('approval-submit').click();
   await waitFor('the record won', async () => (await text('stage-current')) === '当前阶段：赢单' || (await text('stage-current')));
-  await page.locator('[data-testid="timeline-entry"][data-kind="approval_approved"]').waitFor({ state: 'visible' });
+  await page.locator('[data-testid="timeline-entry"][data-kind="approval_decided"]').waitFor({ state: 'visible' });
   if (await page.getByTestId('approval-approve').count()) throw new Error('the approval is still offered');
   const after = await api(base, `api/v1/data/${app}/deal/${deal.id}`, { token });
   if (after.stage !== 'won' || after.amount?.amount !== 250000 || after.probability !== 80) {

@@ -9,6 +9,8 @@ import { LangSwitch } from '../i18n';
 
 // The switcher's select loads after the page: it is not what a first look needs.
 const AppSwitcher = lazy(() => import('./AppSwitcher').then((m) => ({ default: m.AppSwitcher })));
+// So does the bell: its count arrives a moment after the page.
+const NotificationBell = lazy(() => import('./NotificationBell').then((m) => ({ default: m.NotificationBell })));
 
 export function AppLayout() {
   const { t } = useI18n();
@@ -35,6 +37,9 @@ export function AppLayout() {
           )}
         </Space>
         <Space size="middle" className="app-header-right">
+          <Suspense fallback={<span className="notif-bell-slot" />}>
+            <NotificationBell />
+          </Suspense>
           <LangSwitch />
           <Space size="small" className="app-user">
             <Avatar size="small" icon={<UserOutlined />} />
