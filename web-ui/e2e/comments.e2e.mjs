@@ -111,6 +111,9 @@ async function main() {
 
   step = 'create the app, three users and a deal over HTTP';
   const { token } = await api(base, 'api/v1/auth/login', { method: 'POST', body: { email, password } });
+
+  // Each test starts from the browser's language: an earlier one may have left the administrator's own choice.
+  await api(base, 'api/v1/me/preferences', { method: 'PUT', token: token, body: { language: null } });
   const stamp = Date.now();
   const app = `comments_${stamp}`;
   await api(base, 'api/v1/apps', { method: 'POST', token, body: appDef(app) });

@@ -51,6 +51,8 @@ fn api_app() -> (
             scope::scope("/api/v1")
                 .service(auth::login)
                 .service(auth::get_me)
+                .service(auth::get_preferences)
+                .service(auth::put_preferences)
                 .service(auth::create_token)
                 .service(auth::list_tokens)
                 .service(auth::revoke_token)

@@ -13,6 +13,7 @@ pub mod events;
 pub mod files;
 pub mod notifications;
 pub mod pipelines;
+pub mod preferences;
 pub mod records;
 pub mod reports;
 pub mod settings;

@@ -15,6 +15,7 @@ pub mod funnel;
 pub mod jobs;
 pub mod migrate;
 pub mod notifications;
+pub mod preferences;
 pub mod records;
 mod rows;
 pub mod security;

@@ -14,7 +14,7 @@ const NotificationBell = lazy(() => import('./NotificationBell').then((m) => ({ 
 
 export function AppLayout() {
   const { t } = useI18n();
-  const { logout } = useAuth();
+  const { logout, rememberLanguage } = useAuth();
   const { user, tenant } = useSession();
 
   return (
@@ -40,7 +40,7 @@ export function AppLayout() {
           <Suspense fallback={<span className="notif-bell-slot" />}>
             <NotificationBell />
           </Suspense>
-          <LangSwitch />
+          <LangSwitch onChange={rememberLanguage} />
           <Space size="small" className="app-user">
             <Avatar size="small" icon={<UserOutlined />} />
             <Tooltip title={user.name || undefined}>
