@@ -68,7 +68,7 @@ const history: TimelineEntry[] = [
   { ...base('e8', '2026-03-04T10:00:00Z', 'u3'), type: 'approval_decided', approval: 'a2', status: 'rejected', from: 'won', to: 'new', reason: '金额不对' },
   { ...base('e9', '2026-03-04T11:00:00Z', 'u1'), type: 'manual_run', rule: 'mark_hot' },
   { ...base('e10', '2026-03-04T12:00:00Z', null, 'timer:x'), type: 'sla_breached', stage: 'won', due_at: '2026-03-04T12:00:00Z' },
-  { ...base('r1', '2026-03-04T12:00:01Z', 'u1'), type: 'rule_run', rule: 'mark_hot', status: 'failed', finished_at: null },
+  { ...base('r1', '2026-03-04T12:00:01Z', 'u1', 'rule:mark_hot'), type: 'rule_run', rule: 'mark_hot', status: 'failed', finished_at: null },
   {
     ...base('c1', '2026-03-04T13:00:00Z', 'u1'),
     type: 'comment',
@@ -110,7 +110,7 @@ describe('the timeline', () => {
       '王经理 驳回了进入“新商机”的申请',
       '李雷 运行了规则“标记为重点”',
       '“赢单”阶段已超时',
-      '规则“标记为重点”因这次修改而运行',
+      '规则“标记为重点”运行了',
       '李雷 发表了评论',
     ]);
     const entries = screen.getAllByTestId('timeline-entry');
@@ -134,6 +134,7 @@ describe('the timeline', () => {
     expect(within(entries[2]).getByTestId('timeline-veiled').textContent).toContain('还有对你隐藏的字段发生了变化');
     expect(within(entries[1]).queryByTestId('timeline-veiled')).toBeNull();
     expect(within(entries[10]).getByTestId('rule-run-status').textContent).toBe('运行失败');
+    expect(entries[10].querySelector('.timeline-rule')).toBeNull();
     // A comment shows its mentions by name; an id naming nobody stays as written.
     const body = within(entries[11]).getByTestId('comment-body');
     expect(body.textContent).toBe(`@韩梅梅 请看一下，@[${U1}] 不存在`);

@@ -218,7 +218,8 @@ export function Timeline({ entries, ctx }: { entries: readonly TimelineEntry[]; 
       className="record-timeline"
       items={entries.map((entry) => {
         const s = showEntry(entry, ctx, t);
-        const rule = viaRule(entry.via);
+        // A rule's run names its rule already; what a rule wrote says which rule.
+        const rule = entry.type === 'rule_run' ? null : viaRule(entry.via);
         return {
           key: entryKey(entry),
           color: s.color,
