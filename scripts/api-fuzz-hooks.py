@@ -21,9 +21,9 @@ SEEDED = [
     (r"POST /api/v1/me/delegations", {"delegate": "FUZZ_OTHER"}),
 ]
 
-# Operations on one record's comments and timeline name the seeded customer, so that the run
-# reaches past the 404 of a drawn record and posts the bodies it generates.
-ONE_RECORD = r"(GET|POST) /api/v1/data/\{app\}/\{entity\}/\{id\}/(comments|timeline)"
+# Operations on one record's comments, timeline and users to mention name the seeded customer,
+# so that the run reaches past the 404 of a drawn record and posts the bodies it generates.
+ONE_RECORD = r"(GET|POST) /api/v1/data/\{app\}/\{entity\}/\{id\}/(comments|timeline|mentionable)"
 
 # Members that must be later than now (the document cannot state "now"): a day and two days on.
 FUTURE = {

@@ -125,6 +125,9 @@ async function main() {
 
   step = 'create the app over HTTP';
   const { token } = await api(base, 'api/v1/auth/login', { method: 'POST', body: { email, password } });
+
+  // Each test starts from the browser's language: an earlier one may have left the administrator's own choice.
+  await api(base, 'api/v1/me/preferences', { method: 'PUT', token: token, body: { language: null } });
   const app = `form_${Date.now()}`;
   await api(base, 'api/v1/apps', { method: 'POST', token, body: appDef(app) });
   const customers = (

@@ -4,7 +4,9 @@
 // JSON sent and the rows; sort by amount descending then (shift-click) title descending and
 // check the order; group by status with the amount's total; select two rows and set their
 // status in one bulk request; try an out-of-range value on two rows and see both rows' errors
-// and nothing changed. Screenshots at 1280×800 in zh and en under e2e-output/.
+// and nothing changed; edit cells in place (double-click): saved with If-Match, a refused value's
+// error at its cell, a row changed meanwhile reloaded. Screenshots at 1280×800 in zh and en under
+// e2e-output/.
 //
 // Prints exactly one final line: "1 passed, 0 failed" or "0 passed, 1 failed".
 
@@ -103,6 +105,9 @@ async function main() {
 
   step = 'create the app and its records over HTTP';
   const { token } = await api(base, 'api/v1/auth/login', { method: 'POST', body: { email, password } });
+
+  // Each test starts from the browser's language: an earlier one may have left the administrator's own choice.
+  await api(base, 'api/v1/me/preferences', { method: 'PUT', token: token, body: { language: null } });
   const app = `gridplus_${Date.now()}`;
   await api(base, 'api/v1/apps', { method: 'POST', token, body: appDef(app) });
   const created = (
@@ -328,6 +333,68 @@ async function main() {
     if (r.score !== before) throw new Error(`record ${id} changed to ${r.score} by a refused bulk edit`);
   }
   log(`refused bulk edit: ${JSON.stringify(errs)}`);
+
+  step = 'inline edit: a double-click on a cell edits it in place, saved by PATCH with If-Match';
+  const patches = [];
+  page.on('request', (r) => {
+    if (r.method() === 'PATCH') patches.push({ url: r.url(), body: JSON.parse(r.postData() ?? '{}'), ifMatch: r.headers()['if-match'] });
+  });
+  await page.reload();
+  await page.locator('[data-testid="grid"] .ant-table-row').first().waitFor({ state: 'visible' });
+  const e = idOf('Deal 05');
+  const cell = (id, col) => page.locator(`[data-row-id="${id}"] [data-col="${col}"]`);
+  const input = (col) => page.locator(`[data-testid="cell-editor"] input[data-testid="input-${col}"], [data-testid="cell-editor"] [data-testid="input-${col}"] input`).first();
+  const before = await api(base, `api/v1/data/${app}/deal/${e}`, { token });
+  await cell(e, 'title').dblclick();
+  await input('title').fill('Deal 05 改');
+  await input('title').press('Enter');
+  await waitFor('the cell saved', async () => (await cell(e, 'title').textContent()) === 'Deal 05 改' || (await cell(e, 'title').textContent()));
+  if (!page.url().endsWith(`/apps/${app}/deal`)) throw new Error(`the double-click opened ${page.url()}`);
+  const patched = patches.at(-1);
+  if (!patched?.url.endsWith(`/deal/${e}`) || JSON.stringify(patched.body) !== JSON.stringify({ title: 'Deal 05 改' }) || patched.ifMatch !== `"${before.version}"`) {
+    throw new Error(`PATCH ${JSON.stringify(patched)}, version was ${before.version}`);
+  }
+  if ((await api(base, `api/v1/data/${app}/deal/${e}`, { token })).title !== 'Deal 05 改') throw new Error('not saved');
+
+  step = 'inline edit: a refused value shows its error at the cell and changes nothing';
+  await cell(e, 'score').dblclick();
+  await input('score').fill('50');
+  await input('score').press('Enter');
+  const error = page.locator(`[data-row-id="${e}"] [data-testid="cell-error"][data-field="score"]`);
+  await error.waitFor({ state: 'visible' });
+  if ((await error.getAttribute('data-message')) !== '不能大于 10') throw new Error(`cell error ${await error.getAttribute('data-message')}`);
+  await error.hover();
+  await page.locator('.ant-tooltip:not(.ant-tooltip-hidden)', { hasText: '不能大于 10' }).waitFor({ state: 'visible' });
+  await sleep(300);
+  await shoot('gridplus-inline-error-zh-1280');
+  if ((await api(base, `api/v1/data/${app}/deal/${e}`, { token })).score !== deals[4].score) throw new Error('a refused value was saved');
+
+  step = 'inline edit: a row changed meanwhile (412) is reloaded and the cell says so';
+  const f = idOf('Deal 06');
+  const fBefore = await api(base, `api/v1/data/${app}/deal/${f}`, { token });
+  await api(base, `api/v1/data/${app}/deal/${f}`, { method: 'PATCH', token, body: { title: 'Deal 06 别人改的' } });
+  await cell(f, 'title').dblclick();
+  await input('title').fill('Deal 06 我改的');
+  await input('title').press('Enter');
+  const stale = page.locator(`[data-row-id="${f}"] [data-testid="cell-error"][data-field="title"]`);
+  await stale.waitFor({ state: 'visible' });
+  if (!((await stale.getAttribute('data-message')) ?? '').includes('刚被他人修改')) throw new Error(`stale ${await stale.getAttribute('data-message')}`);
+  await waitFor('the row reloaded', async () => (await cell(f, 'title').textContent()) === 'Deal 06 别人改的' || (await cell(f, 'title').textContent()));
+  if (patches.at(-1)?.ifMatch !== `"${fBefore.version}"`) throw new Error(`stale PATCH ${JSON.stringify(patches.at(-1))}`);
+  if ((await api(base, `api/v1/data/${app}/deal/${f}`, { token })).title !== 'Deal 06 别人改的') throw new Error('a stale edit overwrote the record');
+
+  step = 'inline edit in English: a select cell';
+  await page.getByTestId('lang-en').click();
+  await cell(e, 'status').dblclick();
+  await page.locator('[data-testid="cell-editor"]').waitFor({ state: 'visible' });
+  await pick(page.locator('[data-testid="cell-editor"] [data-testid="input-status"]'), 'Won');
+  await sleep(300);
+  await shoot('gridplus-inline-en-1280');
+  await page.getByTestId('cell-save').click();
+  await waitFor('the status saved', async () => (await cell(e, 'status').textContent()) === 'Won' || (await cell(e, 'status').textContent()));
+  if ((await api(base, `api/v1/data/${app}/deal/${e}`, { token })).status !== 'won') throw new Error('the status was not saved');
+  await page.getByTestId('lang-zh').click();
+  log('inline edit: saved, refused at the cell, stale reloaded');
 
   if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
 }

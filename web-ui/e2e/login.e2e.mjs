@@ -12,7 +12,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-import { apiClient, env, runE2e, sleep } from './harness.mjs';
+import { apiClient, env, runE2e, sleep, waitFor as waitUntil } from './harness.mjs';
 
 const TOTAL_TIMEOUT_MS = 55_000; // hard ceiling for the whole run
 const STEP_TIMEOUT_MS = 15_000; // any single browser wait
@@ -46,6 +46,9 @@ async function main() {
   step = 'log in over HTTP';
   const login = await api(base, 'api/v1/auth/login', { method: 'POST', body: { email, password } });
   if (!login?.token) throw new Error('login answered without a token');
+
+  // Each test starts from the browser's language: an earlier one may have left the administrator's own choice.
+  await api(base, 'api/v1/me/preferences', { method: 'PUT', token: login.token, body: { language: null } });
   log(`logged in as ${login.user?.email ?? email}`);
 
   step = 'create an app over HTTP';
@@ -113,6 +116,25 @@ async function main() {
   log(`screenshot: ${screenshot}`);
 
   step = 'log out';
+  await page.getByTestId('logout').click();
+  await page.getByTestId('login-email').waitFor({ state: 'visible' });
+
+  step = 'the choice is remembered for the user: another Chinese browser starts in English after the login';
+  const again = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } });
+  again.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page = await again.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(base, { waitUntil: 'domcontentloaded' });
+  await waitForText(page.getByTestId('login-submit'), '登录');
+  await page.getByTestId('login-email').fill(email);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await waitForText(page.getByTestId(`app-label-${name}`), LABEL_EN);
+  const me = await api(base, 'api/v1/me', { token: login.token });
+  if (me.language !== 'en-US') throw new Error(`GET /me language ${me.language}`);
+  await page.getByTestId('lang-zh').click();
+  await waitForText(page.getByTestId(`app-label-${name}`), LABEL_ZH);
+  await waitUntil('the choice kept', async () => (await api(base, 'api/v1/me', { token: login.token })).language === 'zh-CN', STEP_TIMEOUT_MS);
   await page.getByTestId('logout').click();
   await page.getByTestId('login-email').waitFor({ state: 'visible' });
 

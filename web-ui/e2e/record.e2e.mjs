@@ -149,6 +149,9 @@ async function main() {
 
   step = 'create the app, a manager and a deal over HTTP';
   const { token } = await api(base, 'api/v1/auth/login', { method: 'POST', body: { email, password } });
+
+  // Each test starts from the browser's language: an earlier one may have left the administrator's own choice.
+  await api(base, 'api/v1/me/preferences', { method: 'PUT', token: token, body: { language: null } });
   const app = `record_${Date.now()}`;
   await api(base, 'api/v1/apps', { method: 'POST', token, body: appDef(app) });
   const managerEmail = `manager-${Date.now()}@example.com`;
@@ -259,7 +262,7 @@ async function main() {
   if (move?.body.to !== 'negotiation' || move.body.comment !== '客户确认了预算' || move.ifMatch !== '"4"') {
     throw new Error(`move ${JSON.stringify(move)}`);
   }
-  await page.locator('[data-testid="timeline-entry"][data-kind="stage_changed"]').waitFor({ state: 'visible' });
+  await page.locator('[data-testid="timeline-entry"][data-kind="stage_moved"]').waitFor({ state: 'visible' });
 
   step = 'run the manual rule and see its result';
   await page.getByTestId('rule-mark_hot').click();
@@ -297,7 +300,7 @@ async function main() {
   await shoot('record-approve-zh-1280');
   await page.getByTestId('approval-submit').click();
   await waitFor('the record won', async () => (await text('stage-current')) === '当前阶段：赢单' || (await text('stage-current')));
-  await page.locator('[data-testid="timeline-entry"][data-kind="approval_approved"]').waitFor({ state: 'visible' });
+  await page.locator('[data-testid="timeline-entry"][data-kind="approval_decided"]').waitFor({ state: 'visible' });
   if (await page.getByTestId('approval-approve').count()) throw new Error('the approval is still offered');
   const after = await api(base, `api/v1/data/${app}/deal/${deal.id}`, { token });
   if (after.stage !== 'won' || after.amount?.amount !== 250000 || after.probability !== 80) {

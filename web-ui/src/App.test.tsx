@@ -183,6 +183,48 @@ describe('login → apps', () => {
     expect(appsRequests()).toBe(3);
   });
 
+  it("applies the user's own language on login and remembers a switch for them", async () => {
+    localStorage.setItem(TOKEN_KEY, 'tok');
+    const server = fakeServer([crm]);
+    let language: string | null = 'en-US';
+    const puts: unknown[] = [];
+    const fetch = vi.fn(async (request: Request) => {
+      const path = new URL(request.url).pathname;
+      if (path === '/api/v1/me') return json(200, { user, tenant: { id: 't1', name: 'Acme' }, language });
+      if (path === '/api/v1/me/preferences' && request.method === 'PUT') {
+        const body = (await request.json()) as { language: string };
+        puts.push(body);
+        language = body.language;
+        return json(200, { language });
+      }
+      return server(request);
+    });
+    // The browser says Chinese; the user chose English.
+    const view = renderApp(fetch, 'zh');
+    await waitFor(() => expect(screen.getByTestId('app-label-crm').textContent).toBe('CRM'), { timeout: 3000 });
+    expect(puts).toEqual([]);
+
+    // A switch in the header is kept for the user, and stays.
+    fireEvent.click(screen.getByTestId('lang-zh'));
+    await waitFor(() => expect(puts).toEqual([{ language: 'zh-CN' }]));
+    await waitFor(() => expect(screen.getByTestId('app-label-crm').textContent).toBe('客户管理'));
+    view.unmount();
+
+    // The next session starts in it, whatever this browser last showed.
+    localStorage.setItem('trellis.lang', 'en');
+    renderApp(fetch, 'en');
+    await waitFor(() => expect(screen.getByTestId('app-label-crm').textContent).toBe('客户管理'), { timeout: 3000 });
+  });
+
+  it('keeps the browser language for a user who chose none, and a switch that cannot be saved', async () => {
+    localStorage.setItem(TOKEN_KEY, 'tok');
+    // The fake server has no preferences: `language` is absent and PUT answers 404.
+    renderApp(fakeServer([crm]), 'zh');
+    await waitFor(() => expect(screen.getByTestId('app-label-crm').textContent).toBe('客户管理'), { timeout: 3000 });
+    fireEvent.click(screen.getByTestId('lang-en'));
+    await waitFor(() => expect(screen.getByTestId('app-label-crm').textContent).toBe('CRM'));
+  });
+
   it('retries a server failure twice, then offers to retry, and a 4xx never', async () => {
     localStorage.setItem(TOKEN_KEY, 'tok');
     const server = fakeServer([crm]);

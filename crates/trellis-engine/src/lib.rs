@@ -14,6 +14,7 @@ pub mod files;
 pub mod imports;
 pub mod notifications;
 pub mod pipelines;
+pub mod preferences;
 pub mod records;
 pub mod reports;
 pub mod settings;

@@ -16,6 +16,7 @@ pub mod imports;
 pub mod jobs;
 pub mod migrate;
 pub mod notifications;
+pub mod preferences;
 pub mod records;
 mod rows;
 pub mod security;

@@ -638,8 +638,22 @@ async fn apply_v9(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Each user's own preferences (`sys_user_preferences`): the web UI's language.
+async fn apply_v10(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let t = Table::create()
+        .table("sys_user_preferences")
+        .if_not_exists()
+        .col(id("user_id"))
+        .col(text("tenant_id"))
+        .col(text_null("language"))
+        .col(time("updated_at"))
+        .to_owned();
+    tx.execute(&t).await?;
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -687,6 +701,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 9 {
         apply_v9(&tx).await?;
+    }
+    if current < 10 {
+        apply_v10(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

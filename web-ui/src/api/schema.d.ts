@@ -993,6 +993,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/data/{app}/{entity}/{id}/mentionable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The users the caller may mention in a comment on the record: enabled users of the tenant,
+         *     other than the caller, who may read the record themselves (as a mention's notification is
+         *     judged), by name; only ids and names. Same 404/403 as the record.
+         */
+        get: operations["mentionable_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/data/{app}/{entity}/{id}/rules/{rule}/run": {
         parameters: {
             query?: never;
@@ -1195,6 +1216,24 @@ export interface paths {
         put?: never;
         /** Let another user act for the caller between two times (at most a year). */
         post: operations["create_delegation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's preferences. */
+        get: operations["get_preferences"];
+        /** Change the caller's preferences (the web UI's language, remembered per user); answers them. */
+        put: operations["put_preferences"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2484,6 +2523,11 @@ export interface components {
             zh?: string;
             en?: string;
         };
+        /**
+         * @description A language of the web UI.
+         * @enum {string}
+         */
+        Language: "zh-CN" | "en-US";
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
         List_AppOut: {
             data: {
@@ -2639,6 +2683,15 @@ export interface components {
                  *     when they change (e.g. a customer's total won amount).
                  */
                 rollup?: components["schemas"]["Rollup"];
+            }[];
+        };
+        /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
+        List_MentionedUser: {
+            data: {
+                /** @description The user's id (as written in the body: `@[id]`). */
+                id: string;
+                /** @description The user's display name. */
+                name: string;
             }[];
         };
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
@@ -2851,6 +2904,7 @@ export interface components {
                 [key: string]: string[];
             };
             permissions: components["schemas"]["Permissions"];
+            language: components["schemas"]["Language"] | null;
         };
         /**
          * @description What a measure computes. `count` counts records (with a field: records where it is not
@@ -2988,6 +3042,17 @@ export interface components {
             comment: components["schemas"]["Comment"];
             /** @description Each distinct `@[id]` of the body, in order: notified, or why not. */
             mentions: components["schemas"]["MentionOutcome"][];
+        };
+        /** @description A user's preferences. */
+        Preferences: {
+            language: components["schemas"]["Language"] | null;
+        };
+        /**
+         * @description A change of the caller's preferences: each member sent replaces the stored one, `null`
+         *     clears it, a member left out stays.
+         */
+        PreferencesRequest: {
+            language?: components["schemas"]["Language"] | null;
         };
         /** @description The body of a problem answer. */
         Problem: {
@@ -11299,6 +11364,95 @@ export interface operations {
             };
         };
     };
+    mentionable_users: {
+        parameters: {
+            query?: {
+                /** @description Part of the user's name or e-mail, any case (at most 100 characters; none: everyone). */
+                q?: string | null;
+                /** @description At most this many users, 1–100 (default 20). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The users */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_MentionedUser"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     run_rule: {
         parameters: {
             query?: never;
@@ -12284,6 +12438,155 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_preferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The preferences */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_preferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreferencesRequest"];
+            };
+        };
+        responses: {
+            /** @description The preferences */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's roles do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a language the UI has */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,7 +1,8 @@
-import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient, type UseMutationResult } from '@tanstack/react-query';
 import { ProblemError, toProblem, tokenStore, useApi, type LoginResponse, type Tenant, type User } from '../api';
-import { logIn, meQuery, sessionKeys, type Credentials } from '../api/queries/session';
+import { logIn, meQuery, saveLanguage, sessionKeys, type Credentials } from '../api/queries/session';
+import { langOfTag, useI18n, type Lang } from '../i18n';
 
 export interface Session {
   user: User;
@@ -20,6 +21,8 @@ export interface Auth {
   login: UseMutationResult<LoginResponse, ProblemError, Credentials>;
   logout: () => void;
   retry: () => void;
+  /** Keeps a language the user chose as theirs (on the server; the next login applies it). */
+  rememberLanguage: (lang: Lang) => void;
 }
 
 const AuthContext = createContext<Auth | null>(null);
@@ -50,6 +53,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [expired, setExpired] = useState(false);
   // The user from the login answer, for when `/me` right after it failed.
   const [loginUser, setLoginUser] = useState<User | null>(null);
+  const { setLang } = useI18n();
+  // `user:lang` of the server's language last applied.
+  const applied = useRef<string | null>(null);
 
   const end = useCallback(
     (why: 'logout' | 'expired') => {
@@ -57,6 +63,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       setToken(null);
       setLoginUser(null);
       setExpired(why === 'expired');
+      applied.current = null;
       queryClient.removeQueries();
     },
     [queryClient],
@@ -66,6 +73,33 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(() => api.onUnauthorized(() => end('expired')), [api, end]);
 
   const me = useQuery({ ...meQuery(api), enabled: token !== null });
+
+  // The user's own language, once per session and whenever the server's choice changes: it
+  // wins over the browser's and over a choice made on the login page.
+  const serverLang = me.data ? langOfTag(me.data.language) : null;
+  const userId = me.data?.user.id;
+  useEffect(() => {
+    if (!userId || !serverLang) return;
+    const key = `${userId}:${serverLang}`;
+    if (applied.current === key) return;
+    applied.current = key;
+    setLang(serverLang);
+  }, [userId, serverLang, setLang]);
+
+  const rememberLanguage = useCallback(
+    (lang: Lang) => {
+      if (token === null) return;
+      saveLanguage(api, lang).then(
+        (language) => {
+          if (userId) applied.current = `${userId}:${langOfTag(language) ?? ''}`;
+          queryClient.setQueryData(sessionKeys.me, (old: typeof me.data) => (old ? { ...old, language } : old));
+        },
+        // Not remembered (offline, an older server): the choice still holds in this browser.
+        () => undefined,
+      );
+    },
+    [api, queryClient, token, userId],
+  );
 
   const login = useMutation<LoginResponse, ProblemError, Credentials>({
     mutationFn: async (credentials) => {
@@ -105,6 +139,6 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     state = { status: 'loading' };
   }
 
-  const value: Auth = { state, login, logout, retry };
+  const value: Auth = { state, login, logout, retry, rememberLanguage };
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -2,13 +2,13 @@
 // page on the keyset cursor as the user scrolls, only the visible rows in the DOM (antd's
 // virtual table), the total counted on the side, quick search and server-side sort.
 
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type UIEvent } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type UIEvent } from 'react';
 import { Alert, Button, Empty, Input, Space, Table, Tooltip, Typography } from 'antd';
 import type { ColumnsType, SorterResult } from 'antd/es/table/interface';
 import { PlusOutlined, ReloadOutlined } from '@ant-design/icons';
 import { useNavigate } from 'react-router';
 import { toProblem, type App, type EntityDef, type ViewDef } from '../api';
-import { hasRight, readableEntities, type Caller } from '../apps/rights';
+import { hasRight, readableEntities, readOnlyFields, type Caller } from '../apps/rights';
 import { localize, useI18n } from '../i18n';
 import { columnWidth, isNumeric, isSortable, renderCell, type CellContext } from './cells';
 import { sortAfterClick, type ListOptions, type RecordRow, type SortKey } from './listRequest';
@@ -20,6 +20,19 @@ import type { BulkErrors } from './bulk';
 import { useRecordCount, useRecordPages } from './queries';
 import { FilterButton, FilterChips } from './FilterBuilder';
 import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
+import { editableInPlace, type CellSave } from './inlineEdit';
+
+// The cell editor (the form's inputs) loads when a cell is first double-clicked.
+const InlineEditor = lazy(() => import('./InlineEditor'));
+
+/** Double-click waits this long before a click on an editable cell opens the record. */
+const OPEN_DELAY_MS = 250;
+
+/** The cell being edited, and the messages of cells whose save was refused (`id:field`). */
+interface Editing {
+  id: string;
+  field: string;
+}
 
 /** Rows this close to the end start loading the next page. */
 const PREFETCH_PX = 600;
@@ -124,11 +137,28 @@ export function EntityGrid({
     [lang, t, app, readable],
   );
 
+  // Inline edit: a double-click on a cell of a field the caller may change opens its input; the
+  // save is a PATCH of that field with the row's version (grid/inlineEdit.ts).
+  const mayUpdate = hasRight(app, entity.name, caller, 'update');
+  const readOnly = useMemo(() => readOnlyFields(app, entity.name, caller), [app, entity.name, caller]);
+  const [editing, setEditing] = useState<Editing | null>(null);
+  const [cellErrors, setCellErrors] = useState<Record<string, string>>({});
+  const openTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(openTimer.current), []);
+  const finishEdit = useCallback((at: Editing, result: CellSave | null) => {
+    setEditing(null);
+    setCellErrors((prev) => {
+      const { [`${at.id}:${at.field}`]: _, ...rest } = prev;
+      return result && !result.ok ? { ...rest, [`${at.id}:${at.field}`]: result.message } : rest;
+    });
+  }, []);
+
   const columns: ColumnsType<RecordRow> = useMemo(
     () =>
       fields.map(({ field, width }) => {
         const rank = sort.findIndex((s) => s.field === field.name);
         const key = rank >= 0 ? sort[rank] : undefined;
+        const editable = !groupSpec && editableInPlace(field, readOnly, mayUpdate);
         return {
           key: field.name,
           dataIndex: field.name,
@@ -138,7 +168,18 @@ export function EntityGrid({
               {sort.length > 1 && rank >= 0 && <sup className="sort-rank-sup">{rank + 1}</sup>}
             </span>
           ),
-          onCell: () => ({ 'data-col': field.name }) as React.HTMLAttributes<HTMLElement>,
+          onCell: (r: RecordRow) =>
+            (editable
+              ? {
+                  'data-col': field.name,
+                  'data-editable': 'true',
+                  className: cellErrors[`${r.id}:${field.name}`] ? 'grid-cell-error' : undefined,
+                  onDoubleClick: () => {
+                    clearTimeout(openTimer.current);
+                    setEditing({ id: r.id, field: field.name });
+                  },
+                }
+              : { 'data-col': field.name }) as unknown as React.HTMLAttributes<HTMLElement>,
           onHeaderCell: () => ({
             onMouseDown: (e: React.MouseEvent) => {
               shiftRef.current = e.shiftKey;
@@ -152,10 +193,36 @@ export function EntityGrid({
           sorter: isSortable(field) ? { multiple: 1 } : false,
           sortOrder: key ? (key.desc ? ('descend' as const) : ('ascend' as const)) : null,
           sortDirections: ['ascend', 'descend'] as ('ascend' | 'descend')[],
-          render: (value: unknown) => renderCell(field, value, ctx),
+          render: (value: unknown, r: RecordRow) => {
+            if (editable && editing?.id === r.id && editing.field === field.name) {
+              const at = editing;
+              return (
+                <Suspense fallback={renderCell(field, value, ctx)}>
+                  <InlineEditor
+                    app={app.name}
+                    entity={entity.name}
+                    entities={app.entities ?? []}
+                    row={r}
+                    field={field}
+                    expand={expand}
+                    onDone={(result) => finishEdit(at, result)}
+                  />
+                </Suspense>
+              );
+            }
+            const err = cellErrors[`${r.id}:${field.name}`];
+            if (!err) return renderCell(field, value, ctx);
+            return (
+              <Tooltip title={err}>
+                <span className="cell-error" data-testid="cell-error" data-field={field.name} data-message={err}>
+                  {renderCell(field, value, ctx)}
+                </span>
+              </Tooltip>
+            );
+          },
         };
       }),
-    [fields, sort, lang, ctx],
+    [fields, sort, lang, ctx, groupSpec, readOnly, mayUpdate, editing, cellErrors, app, entity.name, expand, finishEdit],
   );
   const scrollX = useMemo(() => columns.reduce((n, c) => n + Number(c.width ?? 160), 0), [columns]);
 
@@ -327,7 +394,16 @@ export function EntityGrid({
             shiftRef.current = false;
           }}
           onRow={(r) => ({
-            onClick: () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`),
+            onClick: (e: React.MouseEvent<HTMLElement>) => {
+              const target = e.target as HTMLElement;
+              // Clicks in the cell editor, and in its dropdowns (portals), are the editor's.
+              if (!e.currentTarget.contains(target) || target.closest('.cell-editor')) return;
+              const open = () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`);
+              clearTimeout(openTimer.current);
+              // On an editable cell the click may be the first of a double-click.
+              if (target.closest('[data-editable="true"]')) openTimer.current = setTimeout(open, OPEN_DELAY_MS);
+              else open();
+            },
             'data-row-id': r.id,
           } as React.HTMLAttributes<HTMLElement>)}
         />

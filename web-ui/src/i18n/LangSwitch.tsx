@@ -1,7 +1,8 @@
 import { Segmented } from 'antd';
 import { LANGS, useI18n, type Lang } from './i18n';
 
-export function LangSwitch() {
+/** The language switch; `onChange` hears a choice the user made (the header remembers it for them). */
+export function LangSwitch({ onChange }: { onChange?: (lang: Lang) => void } = {}) {
   const { lang, setLang, t } = useI18n();
   return (
     <Segmented<Lang>
@@ -9,7 +10,10 @@ export function LangSwitch() {
       aria-label={t('lang.switch')}
       data-testid="lang-switch"
       value={lang}
-      onChange={setLang}
+      onChange={(l) => {
+        setLang(l);
+        onChange?.(l);
+      }}
       options={LANGS.map((l) => ({
         value: l,
         label: <span data-testid={`lang-${l}`}>{t(`lang.${l}`)}</span>,

@@ -59,6 +59,20 @@ export function initialLang(): Lang {
   return detectLang(langs);
 }
 
+/** The language tag the server keeps for a user (`zh-CN`, `en-US`). */
+export type LangTag = 'zh-CN' | 'en-US';
+
+export function langTag(lang: Lang): LangTag {
+  return lang === 'zh' ? 'zh-CN' : 'en-US';
+}
+
+/** The UI's language for a tag the server keeps, none for an unknown one or none. */
+export function langOfTag(tag: string | null | undefined): Lang | null {
+  if (tag === 'zh-CN') return 'zh';
+  if (tag === 'en-US') return 'en';
+  return null;
+}
+
 export function saveLang(lang: Lang): void {
   try {
     localStorage.setItem(LANG_KEY, lang);

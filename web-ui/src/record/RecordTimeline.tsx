@@ -1,33 +1,59 @@
-// The timeline of one record from its history (`…/history`, oldest first, a page at a time).
-// Comments, when their API exists, are one more source merged here (see timeline.ts).
+// The timeline of one record (`…/timeline`, oldest first, a page at a time: changes, moves,
+// approvals, rule runs and comments), with the comment box under it. A comment the caller
+// wrote (or any, for an administrator) can be deleted from its entry.
 
-import { Alert, Button, Empty, Skeleton } from 'antd';
-import { toProblem, type EntityDef } from '../api';
+import { Alert, App as AntApp, Button, Empty, Skeleton } from 'antd';
+import { useQueryClient } from '@tanstack/react-query';
+import { toProblem, useApi, type EntityDef } from '../api';
 import { useI18n } from '../i18n';
-import { useHistory } from './queries';
+import { CommentBox } from './CommentBox';
+import { deleteComment, pageKeys, useTimeline } from './queries';
 import { Timeline, type TimelineContext } from './Timeline';
-import { fromHistory, mergeEntries } from './timeline';
+import type { Comment } from './timeline';
 
 export function RecordTimeline({ app, entity, id, ctx }: { app: string; entity: EntityDef; id: string; ctx: TimelineContext }) {
   const { t } = useI18n();
-  const history = useHistory(app, entity.name, id);
-  if (history.error) {
-    return <Alert type="error" showIcon message={t('timeline.loadFailed')} description={toProblem(history.error).displayMessage} />;
+  const api = useApi();
+  const qc = useQueryClient();
+  const { message } = AntApp.useApp();
+  const timeline = useTimeline(app, entity.name, id);
+
+  const remove = async (c: Comment) => {
+    try {
+      await deleteComment(api, app, entity.name, id, c.id);
+      message.success(t('comment.deleted'));
+    } catch (e) {
+      message.error(t('comment.deleteFailed', { reason: toProblem(e).displayMessage }));
+    }
+    await qc.invalidateQueries({ queryKey: pageKeys.timeline(app, entity.name, id) });
+  };
+
+  let list;
+  if (timeline.error) {
+    list = <Alert type="error" showIcon message={t('timeline.loadFailed')} description={toProblem(timeline.error).displayMessage} />;
+  } else if (!timeline.data) {
+    list = <Skeleton active paragraph={{ rows: 3 }} />;
+  } else {
+    const entries = timeline.data.pages.flatMap((p) => p.data);
+    list = (
+      <>
+        {entries.length === 0 ? (
+          <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('timeline.empty')} />
+        ) : (
+          <Timeline entries={entries} ctx={{ ...ctx, deleteComment: (c) => void remove(c) }} />
+        )}
+        {timeline.hasNextPage && (
+          <Button onClick={() => void timeline.fetchNextPage()} loading={timeline.isFetchingNextPage} data-testid="timeline-more">
+            {t('timeline.more')}
+          </Button>
+        )}
+      </>
+    );
   }
-  if (!history.data) return <Skeleton active paragraph={{ rows: 3 }} />;
-  const entries = mergeEntries(fromHistory(history.data.pages.flatMap((p) => p.data)));
   return (
     <div data-testid="timeline">
-      {entries.length === 0 ? (
-        <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('timeline.empty')} />
-      ) : (
-        <Timeline entries={entries} ctx={ctx} />
-      )}
-      {history.hasNextPage && (
-        <Button onClick={() => void history.fetchNextPage()} loading={history.isFetchingNextPage} data-testid="timeline-more">
-          {t('timeline.more')}
-        </Button>
-      )}
+      {list}
+      <CommentBox app={app} entity={entity.name} id={id} />
     </div>
   );
 }

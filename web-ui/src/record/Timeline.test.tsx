@@ -1,14 +1,13 @@
-// The timeline's entries from a record's history: who did what and when, field changes old →
-// new in the grid's cells, stage moves with the time spent, approvals asked, voted, decided,
-// and a rule's change marked as the rule's.
+// The timeline's entries (`…/timeline`): who did what and when, field changes old → new in the
+// grid's cells (hidden ones only said), stage moves with the time spent, approvals asked, voted,
+// decided, rule runs, a rule's change marked as the rule's, and comments with mentions as names.
 import { describe, expect, it } from 'vitest';
-import { render, screen, within } from '@testing-library/react';
+import { fireEvent, render, screen, within } from '@testing-library/react';
 import { MemoryRouter } from 'react-router';
 import type { EntityDef } from '../api';
 import { I18nProvider, translate, type Lang } from '../i18n';
-import type { HistoryEvent } from './queries';
 import { Timeline, type TimelineContext } from './Timeline';
-import { fromHistory, mergeEntries, type TimelineEntry } from './timeline';
+import { commentParts, encodeMentions, type TimelineEntry } from './timeline';
 
 const L = (zh: string, en: string) => ({ zh, en });
 const deal = {
@@ -41,29 +40,55 @@ function ctx(lang: Lang): TimelineContext {
   };
 }
 
-const ev = (id: string, at: string, kind: HistoryEvent['kind'], actor: string | null, data: Record<string, unknown> = {}, via: string | null = 'api') =>
-  ({ id, at, kind, actor, via, ...data }) as HistoryEvent;
+const base = (id: string, at: string, actor: string | null, via: string | null = 'api') => ({ id, at, actor, via });
+const U1 = '0190d6a4-0000-7000-8000-000000000001';
+const U2 = '0190d6a4-0000-7000-8000-000000000002';
 
-const history: HistoryEvent[] = [
-  ev('e1', '2026-03-01T08:00:00Z', 'created', 'u1'),
-  ev('e2', '2026-03-01T09:00:00Z', 'updated', 'u1', {
-    changes: { amount: { from: null, to: { amount: 1200.5, currency: 'CNY' } }, status: { from: 'open', to: 'won' } },
-  }),
-  ev('e3', '2026-03-02T09:00:00Z', 'updated', null, { changes: { amount: { from: { amount: 1200.5, currency: 'CNY' }, to: { amount: 900, currency: 'CNY' } } } }, 'rule:mark_hot'),
-  ev('e4', '2026-03-03T09:00:00Z', 'approval_requested', 'u1', { approval: 'a1', from: 'new', to: 'won', comment: '请审批' }),
-  ev('e5', '2026-03-03T10:00:00Z', 'approval_approved_vote', 'u2', { approval: 'a1', on_behalf_of: 'u3', comment: '可以' }),
-  ev('e6', '2026-03-03T10:00:01Z', 'approval_approved', 'u2', { approval: 'a1', from: 'new', to: 'won' }),
-  ev('e7', '2026-03-03T10:00:01Z', 'stage_changed', 'u2', { from: 'new', to: 'won', seconds_in_stage: 180_000, comment: '签约' }),
-  ev('e8', '2026-03-04T10:00:00Z', 'approval_rejected', 'u3', { approval: 'a2', from: 'won', to: 'new', reason: '金额不对' }),
-  ev('e9', '2026-03-04T11:00:00Z', 'manual', 'u1', { rule: 'mark_hot' }),
-  ev('e10', '2026-03-04T12:00:00Z', 'sla_breached', null, { stage: 'won', due_at: '2026-03-04T12:00:00Z' }, 'timer:x'),
+const history: TimelineEntry[] = [
+  { ...base('e1', '2026-03-01T08:00:00Z', 'u1'), type: 'created' },
+  {
+    ...base('e2', '2026-03-01T09:00:00Z', 'u1'),
+    type: 'fields_changed',
+    veiled: false,
+    changes: [
+      { field: 'amount', from: null, to: { amount: 1200.5, currency: 'CNY' } },
+      { field: 'status', from: 'open', to: 'won' },
+    ],
+  },
+  {
+    ...base('e3', '2026-03-02T09:00:00Z', null, 'rule:mark_hot'),
+    type: 'fields_changed',
+    veiled: true,
+    changes: [{ field: 'amount', from: { amount: 1200.5, currency: 'CNY' }, to: { amount: 900, currency: 'CNY' } }],
+  },
+  { ...base('e4', '2026-03-03T09:00:00Z', 'u1'), type: 'approval_requested', approval: 'a1', from: 'new', to: 'won', comment: '请审批' },
+  { ...base('e5', '2026-03-03T10:00:00Z', 'u2'), type: 'approval_voted', approval: 'a1', decision: 'approve', on_behalf_of: 'u3', comment: '可以' },
+  { ...base('e6', '2026-03-03T10:00:01Z', 'u2'), type: 'approval_decided', approval: 'a1', status: 'approved', from: 'new', to: 'won', reason: null },
+  { ...base('e7', '2026-03-03T10:00:01Z', 'u2'), type: 'stage_moved', from: 'new', to: 'won', seconds_in_stage: 180_000, comment: '签约', approval: 'a1' },
+  { ...base('e8', '2026-03-04T10:00:00Z', 'u3'), type: 'approval_decided', approval: 'a2', status: 'rejected', from: 'won', to: 'new', reason: '金额不对' },
+  { ...base('e9', '2026-03-04T11:00:00Z', 'u1'), type: 'manual_run', rule: 'mark_hot' },
+  { ...base('e10', '2026-03-04T12:00:00Z', null, 'timer:x'), type: 'sla_breached', stage: 'won', due_at: '2026-03-04T12:00:00Z' },
+  { ...base('r1', '2026-03-04T12:00:01Z', 'u1', 'rule:mark_hot'), type: 'rule_run', rule: 'mark_hot', status: 'failed', finished_at: null },
+  {
+    ...base('c1', '2026-03-04T13:00:00Z', 'u1'),
+    type: 'comment',
+    comment: {
+      id: 'c1',
+      author: 'u1',
+      author_name: '李雷',
+      body: `@[${U2}] 请看一下，@[${U1}] 不存在`,
+      mentions: [{ id: U2, name: '韩梅梅' }],
+      created_at: '2026-03-04T13:00:00Z',
+      can_delete: true,
+    },
+  },
 ];
 
-function show(entries: TimelineEntry[], lang: Lang) {
+function show(entries: TimelineEntry[], lang: Lang, deleteComment?: TimelineContext['deleteComment']) {
   return render(
     <MemoryRouter>
       <I18nProvider lang={lang}>
-        <Timeline entries={entries} ctx={ctx(lang)} />
+        <Timeline entries={entries} ctx={{ ...ctx(lang), deleteComment }} />
       </I18nProvider>
     </MemoryRouter>,
   );
@@ -73,7 +98,7 @@ const titles = () => screen.getAllByTestId('timeline-entry').map((e) => e.queryS
 
 describe('the timeline', () => {
   it('shows each kind of history event in Chinese', () => {
-    show(mergeEntries(fromHistory(history)), 'zh');
+    show(history, 'zh');
     expect(titles()).toEqual([
       '李雷 创建了记录',
       '李雷 修改了记录',
@@ -85,6 +110,8 @@ describe('the timeline', () => {
       '王经理 驳回了进入“新商机”的申请',
       '李雷 运行了规则“标记为重点”',
       '“赢单”阶段已超时',
+      '规则“标记为重点”运行了',
+      '李雷 发表了评论',
     ]);
     const entries = screen.getAllByTestId('timeline-entry');
     // Field changes, old → new, as the grid shows values.
@@ -103,11 +130,20 @@ describe('the timeline', () => {
     expect(entries[6].textContent).toContain('在“新商机”停留了 2 天');
     expect(entries[6].textContent).toContain('说明：签约');
     expect(entries[7].textContent).toContain('原因：金额不对');
-    expect(entries.map((e) => e.getAttribute('data-kind'))).toEqual(history.map((e) => e.kind));
+    // Fields hidden from the caller changed too: said, never named.
+    expect(within(entries[2]).getByTestId('timeline-veiled').textContent).toContain('还有对你隐藏的字段发生了变化');
+    expect(within(entries[1]).queryByTestId('timeline-veiled')).toBeNull();
+    expect(within(entries[10]).getByTestId('rule-run-status').textContent).toBe('运行失败');
+    expect(entries[10].querySelector('.timeline-rule')).toBeNull();
+    // A comment shows its mentions by name; an id naming nobody stays as written.
+    const body = within(entries[11]).getByTestId('comment-body');
+    expect(body.textContent).toBe(`@韩梅梅 请看一下，@[${U1}] 不存在`);
+    expect(within(body).getAllByTestId('comment-mention').map((m) => m.getAttribute('data-user'))).toEqual([U2]);
+    expect(entries.map((e) => e.getAttribute('data-kind'))).toEqual(history.map((e) => e.type));
   });
 
   it('in English', () => {
-    show(fromHistory(history.slice(5, 8)), 'en');
+    show(history.slice(5, 8), 'en');
     expect(titles()).toEqual([
       '韩梅梅 approved the move to “Won”',
       '韩梅梅 moved it from “New” to “Won”',
@@ -116,9 +152,37 @@ describe('the timeline', () => {
     expect(screen.getAllByTestId('timeline-entry')[1].textContent).toContain('2 d in “New”');
   });
 
-  it('merges sources by time, keeping each source’s order on ties', () => {
-    const a = fromHistory([history[6], history[9]]);
-    const b = fromHistory([history[0], history[5]]);
-    expect(mergeEntries(a, b).map((e) => e.key)).toEqual(['event:e1', 'event:e7', 'event:e6', 'event:e10']);
+  it('offers to delete only the comments the caller may delete', async () => {
+    const deleted: string[] = [];
+    const mine = history[11] as Extract<TimelineEntry, { type: 'comment' }>;
+    const theirs = { ...mine, id: 'c2', comment: { ...mine.comment, id: 'c2', can_delete: false } };
+    show([mine, theirs], 'en', (c) => deleted.push(c.id));
+    const [a, b] = screen.getAllByTestId('timeline-entry');
+    expect(within(b).queryByTestId('comment-delete')).toBeNull();
+    fireEvent.click(within(a).getByTestId('comment-delete'));
+    fireEvent.click(await screen.findByText('Delete the comment', { selector: 'button span' }));
+    expect(deleted).toEqual(['c1']);
+  });
+});
+
+describe('mentions', () => {
+  it('split a body into text and the mentions the comment names', () => {
+    expect(commentParts(`hi @[${U1}], and @[${U2}]!`, [{ id: U1, name: 'Li' }])).toEqual([
+      { text: `hi ` },
+      { mention: { id: U1, name: 'Li' } },
+      { text: `, and @[${U2}]!` },
+    ]);
+    expect(commentParts('plain', [])).toEqual([{ text: 'plain' }]);
+  });
+
+  it('write the names the picker inserted as ids, longer names first, hand-typed ones as they are', () => {
+    const picked = [
+      { id: U1, name: 'Li' },
+      { id: U2, name: 'Li Lei' },
+    ];
+    expect(encodeMentions('@Li Lei and @Li, see @Lisa and @Han', picked)).toBe(`@[${U2}] and @[${U1}], see @Lisa and @Han`);
+    expect(encodeMentions('请 @韩梅梅 看看', [{ id: U1, name: '韩梅梅' }])).toBe(`请 @[${U1}] 看看`);
+    expect(encodeMentions('@韩梅梅，好', [{ id: U1, name: '韩梅梅' }])).toBe(`@[${U1}]，好`);
+    expect(encodeMentions('no one', [])).toBe('no one');
   });
 });

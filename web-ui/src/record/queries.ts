@@ -1,5 +1,5 @@
 // The record page's server calls, over the generated client: the record with its version, its
-// pipeline, the moves from its stage, its history, the approvals waiting on it, the app's
+// pipeline, the moves from its stage, its timeline and comments, the approvals waiting on it, the app's
 // manual rules and their runs, the records pointing at it, the caller's delegations, and the
 // writes (a transition, a decision, a manual run, a delegation).
 
@@ -16,7 +16,8 @@ export type NextMove = S['NextMove'];
 export type Blocker = S['FieldError'];
 export type PipelineDef = S['PipelineDef'];
 export type StageDef = S['StageDef'];
-export type HistoryEvent = S['Event'];
+export type PostedComment = S['PostedComment'];
+export type MentionedUser = S['MentionedUser'];
 export type Approval = S['Approval'];
 export type RuleEntry = S['RuleEntry'];
 export type RunOut = S['RunOut'];
@@ -31,7 +32,7 @@ export const pageKeys = {
   record: (app: string, entity: string, id: string, expand: readonly string[]) =>
     [...recordKeys.one(app, entity, id), 'page', expand] as const,
   transitions: (app: string, entity: string, id: string) => [...recordKeys.one(app, entity, id), 'transitions'] as const,
-  history: (app: string, entity: string, id: string) => [...recordKeys.one(app, entity, id), 'history'] as const,
+  timeline: (app: string, entity: string, id: string) => [...recordKeys.one(app, entity, id), 'timeline'] as const,
   pipeline: (app: string, entity: string) => ['pipeline', app, entity] as const,
   approvals: ['approvals'] as const,
   rules: (app: string) => ['rules', app] as const,
@@ -73,21 +74,52 @@ export function useTransitions(app: string, entity: string, id: string, enabled:
   });
 }
 
-/** The record's history, oldest first, page after page. */
-export function useHistory(app: string, entity: string, id: string) {
+/** The record's timeline (changes, moves, approvals, runs, comments), oldest first, page after page. */
+export function useTimeline(app: string, entity: string, id: string) {
   const api = useApi();
   return useInfiniteQuery({
-    queryKey: pageKeys.history(app, entity, id),
+    queryKey: pageKeys.timeline(app, entity, id),
     initialPageParam: null as string | null,
     queryFn: async ({ pageParam, signal }) =>
       unwrap(
-        api.GET('/api/v1/data/{app}/{entity}/{id}/history', {
+        api.GET('/api/v1/data/{app}/{entity}/{id}/timeline', {
           params: { path: { app, entity, id }, query: { limit: 100, ...(pageParam ? { cursor: pageParam } : {}) } },
           signal,
         }),
       ),
     getNextPageParam: (last) => last.next_cursor ?? null,
   });
+}
+
+export async function postComment(api: ApiClient, app: string, entity: string, id: string, body: string): Promise<PostedComment> {
+  return unwrap(api.POST('/api/v1/data/{app}/{entity}/{id}/comments', { params: { path: { app, entity, id } }, body: { body } }));
+}
+
+export async function deleteComment(api: ApiClient, app: string, entity: string, id: string, comment: string): Promise<void> {
+  await unwrap(
+    api.DELETE('/api/v1/data/{app}/{entity}/{id}/comments/{comment_id}', {
+      params: { path: { app, entity, id, comment_id: comment } },
+    }),
+  );
+}
+
+/** Users the caller may mention on the record (those who may read it), whose name or e-mail holds `q`. */
+export async function mentionable(
+  api: ApiClient,
+  app: string,
+  entity: string,
+  id: string,
+  q: string,
+  signal?: AbortSignal,
+): Promise<MentionedUser[]> {
+  return (
+    await unwrap(
+      api.GET('/api/v1/data/{app}/{entity}/{id}/mentionable', {
+        params: { path: { app, entity, id }, query: { q, limit: 10 } },
+        signal,
+      }),
+    )
+  ).data;
 }
 
 /**

@@ -1,62 +1,62 @@
-// The entries of a record's timeline. Each source (today the history of `…/history`; comments
-// come next) turns its items into entries of its own `type`, and `mergeEntries` orders them by
-// time: a new source is one more member of `TimelineEntry` and one more renderer in
-// `TimelineEntryView`, nothing else changes.
+// The entries of a record's timeline, as `…/timeline` answers them (oldest first, already
+// merged by the server: field changes, stage moves, approvals, SLA breaches, manual runs, the
+// rule runs a change started, and comments), and the text helpers of comments: a body's
+// `@[user id]` mentions shown as names, and the names the picker inserted written back as ids.
 
-import type { HistoryEvent } from './queries';
+import type { components } from '../api/schema';
 
-/** What every entry has: a stable key, when, and who (none: the system). */
-interface EntryBase {
-  key: string;
-  at: string;
-  actor: string | null;
-}
+type S = components['schemas'];
+export type TimelineEntry = S['TimelineEntry'];
+export type TimelinePage = S['Timeline'];
+export type Comment = S['Comment'];
+export type MentionedUser = S['MentionedUser'];
 
-/** A history event: a change, a stage move, an approval, an SLA breach, a manual run. */
-export interface EventEntry extends EntryBase {
-  type: 'event';
-  event: HistoryEvent;
-}
-
-export type TimelineEntry = EventEntry;
-
-export function fromHistory(events: readonly HistoryEvent[]): EventEntry[] {
-  return events.map((event) => ({ type: 'event', key: `event:${event.id}`, at: event.at, actor: event.actor, event }));
-}
-
-/** Entries of every source, oldest first (ties keep their source's order). */
-export function mergeEntries(...sources: readonly (readonly TimelineEntry[])[]): TimelineEntry[] {
-  return sources
-    .flat()
-    .map((e, i) => ({ e, i, t: new Date(e.at).getTime() }))
-    .sort((a, b) => a.t - b.t || a.i - b.i)
-    .map((x) => x.e);
-}
-
-/** A field change of an `updated` event: `{field: {from, to}}`. */
-export interface FieldChange {
-  field: string;
-  from: unknown;
-  to: unknown;
-}
-
-export function changesOf(event: HistoryEvent): FieldChange[] {
-  const changes = event.changes;
-  if (!changes || typeof changes !== 'object' || Array.isArray(changes)) return [];
-  return Object.entries(changes as Record<string, unknown>).map(([field, c]) => {
-    const v = (c && typeof c === 'object' ? c : {}) as { from?: unknown; to?: unknown };
-    return { field, from: v.from ?? null, to: v.to ?? null };
-  });
-}
-
-/** A text member of an event's data, if it has one. */
-export function text(event: HistoryEvent, key: string): string | null {
-  const v = event[key];
-  return typeof v === 'string' && v !== '' ? v : null;
+/** A stable key: ids are unique per kind of source (events, runs, comments). */
+export function entryKey(entry: TimelineEntry): string {
+  return `${entry.type}:${entry.id}`;
 }
 
 /** The rule whose action made the change (`via: rule:{name}`), if one did. */
-export function viaRule(event: HistoryEvent): string | null {
-  const via = event.via ?? '';
-  return via.startsWith('rule:') ? via.slice('rule:'.length) : null;
+export function viaRule(via: string | null | undefined): string | null {
+  const v = via ?? '';
+  return v.startsWith('rule:') ? v.slice('rule:'.length) : null;
+}
+
+/** A piece of a comment's body: plain text, or a mention of a user by id with their name. */
+export type CommentPart = { text: string } | { mention: MentionedUser };
+
+const MENTION = /@\[([0-9a-fA-F-]{36})\]/g;
+
+/**
+ * The body in pieces: each `@[id]` whose id the comment's `mentions` names becomes a mention
+ * (shown with the name); an id naming no user stays plain text, as the server keeps it.
+ */
+export function commentParts(body: string, mentions: readonly MentionedUser[]): CommentPart[] {
+  const byId = new Map(mentions.map((m) => [m.id.toLowerCase(), m]));
+  const parts: CommentPart[] = [];
+  let last = 0;
+  for (const m of body.matchAll(MENTION)) {
+    const who = byId.get(m[1].toLowerCase());
+    if (!who) continue;
+    const at = m.index ?? 0;
+    if (at > last) parts.push({ text: body.slice(last, at) });
+    parts.push({ mention: who });
+    last = at + m[0].length;
+  }
+  if (last < body.length) parts.push({ text: body.slice(last) });
+  return parts;
+}
+
+/**
+ * The text of the comment box with the names the picker inserted (`@name`) written as the
+ * server wants them (`@[id]`). Longer names first, so that "@Li Lei" is not taken for "@Li".
+ * A name typed by hand without picking stays text.
+ */
+export function encodeMentions(text: string, picked: readonly MentionedUser[]): string {
+  const users = [...new Map(picked.map((u) => [u.name, u])).values()].sort((a, b) => b.name.length - a.name.length);
+  if (users.length === 0) return text;
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`@(${users.map((u) => escape(u.name)).join('|')})(?=$|[\\s,.;:!?，。；：！？、)）])`, 'gu');
+  const idOf = new Map(users.map((u) => [u.name, u.id]));
+  return text.replace(re, (_, name: string) => `@[${idOf.get(name)}]`);
 }

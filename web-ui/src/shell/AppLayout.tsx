@@ -9,10 +9,12 @@ import { LangSwitch } from '../i18n';
 
 // The switcher's select loads after the page: it is not what a first look needs.
 const AppSwitcher = lazy(() => import('./AppSwitcher').then((m) => ({ default: m.AppSwitcher })));
+// So does the bell: its count arrives a moment after the page.
+const NotificationBell = lazy(() => import('./NotificationBell').then((m) => ({ default: m.NotificationBell })));
 
 export function AppLayout() {
   const { t } = useI18n();
-  const { logout } = useAuth();
+  const { logout, rememberLanguage } = useAuth();
   const { user, tenant } = useSession();
 
   return (
@@ -35,7 +37,10 @@ export function AppLayout() {
           )}
         </Space>
         <Space size="middle" className="app-header-right">
-          <LangSwitch />
+          <Suspense fallback={<span className="notif-bell-slot" />}>
+            <NotificationBell />
+          </Suspense>
+          <LangSwitch onChange={rememberLanguage} />
           <Space size="small" className="app-user">
             <Avatar size="small" icon={<UserOutlined />} />
             <Tooltip title={user.name || undefined}>

@@ -1,13 +1,14 @@
 //! Login, the caller, and API tokens.
 
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use trellis_engine::Engine;
 use trellis_engine::access::auth::{SessionOut, TokenOut};
+use trellis_engine::preferences::{Language, Preferences};
 use utoipa::ToSchema;
 
 use crate::extract::{Body, Caller, SESSION_COOKIE};
@@ -105,6 +106,26 @@ pub struct MeBody {
     /// Per app name, the roles the caller is a member of.
     app_roles: BTreeMap<String, Vec<String>>,
     permissions: Permissions,
+    /// The web UI's language the caller chose (`PUT /me/preferences`); none: the browser's.
+    #[schema(required = true)]
+    language: Option<Language>,
+}
+
+/// A change of the caller's preferences: each member sent replaces the stored one, `null`
+/// clears it, a member left out stays.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesRequest {
+    /// `zh-CN` or `en-US`, or `null` for the browser's language; anything else answers 422
+    /// (`language`, `option`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Language>)]
+    language: Option<serde_json::Value>,
+}
+
+/// A member that is present (also as `null`) is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 fn user_body(u: trellis_engine::access::auth::UserOut) -> UserBody {
@@ -180,7 +201,27 @@ pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<Http
             },
             records: RecordsPermission::All,
         },
+        language: engine.my_preferences(&caller.0).await?.language,
     }))
+}
+
+/// The caller's preferences.
+#[utoipa::path(tag = "auth", responses((status = 200, description = "The preferences", body = Preferences), (status = 401, body = Problem)))]
+#[get("/me/preferences")]
+pub async fn get_preferences(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(engine.my_preferences(&caller.0).await?))
+}
+
+/// Change the caller's preferences (the web UI's language, remembered per user); answers them.
+#[utoipa::path(tag = "auth", request_body = PreferencesRequest, responses((status = 200, description = "The preferences", body = Preferences), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, description = "Not a language the UI has", body = Problem)))]
+#[put("/me/preferences")]
+pub async fn put_preferences(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    body: Body<PreferencesRequest>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    Ok(HttpResponse::Ok().json(engine.set_my_preferences(&caller.0, b.language.as_ref()).await?))
 }
 
 /// Create an API token; its secret is shown in this answer only.

@@ -3,11 +3,12 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::Deserialize;
 use trellis_engine::Engine;
-use trellis_engine::comments::{CommentPage, PostedComment, Timeline};
+use trellis_engine::comments::{CommentPage, MentionedUser, PostedComment, Timeline};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{Body, Caller};
 use crate::problem::{ApiResult, Problem};
+use crate::routes::List;
 
 type RecordPath = web::Path<(String, String, String)>;
 
@@ -26,6 +27,16 @@ pub struct TimelineQuery {
     cursor: Option<String>,
     /// Page size, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct MentionableQuery {
+    /// Part of the user's name or e-mail, any case (at most 100 characters; none: everyone).
+    #[param(max_length = 100)]
+    q: Option<String>,
+    /// At most this many users, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u64>,
 }
 
@@ -106,4 +117,24 @@ pub async fn get_timeline(
             .record_timeline(&caller.0, &app, &entity, &id, q.cursor.as_deref(), q.limit)
             .await?,
     ))
+}
+
+/// The users the caller may mention in a comment on the record: enabled users of the tenant,
+/// other than the caller, who may read the record themselves (as a mention's notification is
+/// judged), by name; only ids and names. Same 404/403 as the record.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), MentionableQuery),
+    responses((status = 200, description = "The users", body = List<MentionedUser>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/data/{app}/{entity}/{id}/mentionable")]
+pub async fn mentionable_users(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: RecordPath,
+    q: web::Query<MentionableQuery>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity, id) = path.into_inner();
+    Ok(HttpResponse::Ok().json(List::of(
+        engine
+            .mentionable_users(&caller.0, &app, &entity, &id, q.q.as_deref(), q.limit)
+            .await?,
+    )))
 }

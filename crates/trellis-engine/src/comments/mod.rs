@@ -36,6 +36,12 @@ pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 500;
 /// Characters of the body a mention's notification carries.
 const EXCERPT_CHARS: usize = 200;
+/// Users offered for a mention when the client names no limit.
+pub const DEFAULT_MENTIONABLE: u64 = 20;
+/// Most users offered for a mention at once.
+pub const MAX_MENTIONABLE: u64 = 100;
+/// Longest search text for users to mention, in characters.
+pub const MAX_MENTION_QUERY_CHARS: usize = 100;
 
 /// A user a comment mentions.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -399,6 +405,61 @@ impl Engine {
             comment: comment_of(&row, &people_of, ctx),
             mentions: outcomes,
         })
+    }
+
+    /// The users a caller may mention on a record they may read: the tenant's enabled users,
+    /// other than the caller, who may read the record themselves (read right and row scope, as
+    /// a mention's notification is judged), whose name or e-mail contains `q` (any case), by
+    /// name, at most `limit` (1 to [`MAX_MENTIONABLE`]). Only ids and names are answered.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id))]
+    pub async fn mentionable_users(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        entity: &str,
+        id: &str,
+        q: Option<&str>,
+        limit: Option<u64>,
+    ) -> Result<Vec<MentionedUser>, Error> {
+        let limit = limit.unwrap_or(DEFAULT_MENTIONABLE);
+        if !(1..=MAX_MENTIONABLE).contains(&limit) {
+            return Err(Error::bad_field(
+                "limit",
+                FieldCode::Range,
+                format!("must be 1 to {MAX_MENTIONABLE}"),
+            ));
+        }
+        let q = q.unwrap_or("").trim().to_lowercase();
+        if q.chars().count() > MAX_MENTION_QUERY_CHARS {
+            return Err(Error::bad_field(
+                "q",
+                FieldCode::TooLong,
+                format!("at most {MAX_MENTION_QUERY_CHARS} characters"),
+            ));
+        }
+        let r = self.readable(ctx, app, entity, id).await?;
+        let mut users: Vec<UserRow> = system::users_of(&self.db.read, ctx.tenant_id())
+            .await?
+            .into_iter()
+            .filter(|u| u.disabled_at.is_none() && u.id != ctx.user_id())
+            .filter(|u| q.is_empty() || u.name.to_lowercase().contains(&q) || u.email.contains(&q))
+            .collect();
+        users.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let mut out = Vec::new();
+        for u in users {
+            if out.len() as u64 == limit {
+                break;
+            }
+            if self.user_may_read(&u, &r).await? {
+                out.push(MentionedUser { id: u.id, name: u.name });
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes a comment of a record the caller may read: its author may, and tenant

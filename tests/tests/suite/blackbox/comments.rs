@@ -675,7 +675,100 @@ async fn the_runs_of_a_rule_reading_a_hidden_field_are_left_out(backend: Backend
     assert!(!t.to_string().contains("peek\""), "{t}");
 }
 
+/// The names of the users `token` is offered to mention on deal `id`, with `query`.
+async fn offered(app: &TestApp, token: &str, id: &str, query: &str) -> Vec<String> {
+    let page = as_user(
+        app,
+        token,
+        Method::GET,
+        &format!("/api/v1/data/desk/deal/{id}/mentionable{query}"),
+        None,
+    )
+    .await
+    .expect(200)
+    .body;
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let keys: Vec<&String> = u.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["id", "name"], "only ids and names: {u}");
+            u["name"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+async fn only_users_who_may_read_the_record_are_offered_for_a_mention(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(desk()).await;
+    let (_, alice_t) = app.user("desk", "alice", Some("rep")).await;
+    let (_, bob_t) = app.user("desk", "bob", Some("rep")).await;
+    let (_, mia_t) = app.user("desk", "mia", Some("manager")).await;
+    app.user("desk", "max", Some("manager")).await;
+    let (_, olga_t) = app.user("desk", "olga", Some("outsider")).await;
+    let deal = as_user(
+        &app,
+        &alice_t,
+        Method::POST,
+        "/api/v1/data/desk/deal",
+        Some(json!({"title": "Big one", "amount": 5})),
+    )
+    .await
+    .expect(201)
+    .body;
+    let id = deal["id"].as_str().unwrap().to_string();
+    app.patch(&format!("/api/v1/data/desk/deal/{id}"), json!({"secret": 7}))
+        .await
+        .expect(200);
+
+    // Alice (a rep, `secret` hidden from her) is offered the managers and the administrator,
+    // not herself, not Bob (the deal is outside his scope), not Olga (no read right on deals).
+    let all = offered(&app, &alice_t, &id, "").await;
+    assert!(
+        all.contains(&"mia".to_string()) && all.contains(&"max".to_string()),
+        "{all:?}"
+    );
+    for not in ["alice", "bob", "olga"] {
+        assert!(!all.iter().any(|n| n == not), "{not} offered: {all:?}");
+    }
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(all, sorted, "by name");
+    // The search matches names and e-mails in any case; the limit cuts the list.
+    assert_eq!(offered(&app, &alice_t, &id, "?q=MIA").await, ["mia"]);
+    assert_eq!(offered(&app, &alice_t, &id, "?q=max%40example").await, ["max"]);
+    assert!(offered(&app, &alice_t, &id, "?q=bob").await.is_empty());
+    assert_eq!(offered(&app, &alice_t, &id, "?q=m&limit=1").await.len(), 1);
+    // Mia is offered Alice (her own deal) but not Bob.
+    let from_mia = offered(&app, &mia_t, &id, "").await;
+    assert!(
+        from_mia.contains(&"alice".to_string()) && !from_mia.contains(&"bob".to_string()),
+        "{from_mia:?}"
+    );
+
+    // Bob (out of scope) and Olga (no read right) are answered as the record answers them.
+    let path = format!("/api/v1/data/desk/deal/{id}/mentionable");
+    as_user(&app, &bob_t, Method::GET, &path, None)
+        .await
+        .expect_problem(404, "not_found");
+    as_user(&app, &olga_t, Method::GET, &path, None)
+        .await
+        .expect_problem(403, "permission_denied");
+    // Bad limits and searches are 400 naming the parameter, as the other lists answer them.
+    for (query, field) in [("?limit=0", "limit"), ("?limit=101", "limit")] {
+        let r = as_user(&app, &alice_t, Method::GET, &format!("{path}{query}"), None).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["errors"][0]["field"], field, "{}", r.text);
+    }
+    let long = "x".repeat(101);
+    let r = as_user(&app, &alice_t, Method::GET, &format!("{path}?q={long}"), None).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["errors"][0]["field"], "q");
+}
+
 on_both!(
+    only_users_who_may_read_the_record_are_offered_for_a_mention,
     the_runs_of_a_rule_reading_a_hidden_field_are_left_out,
     a_comment_starts_the_rules_that_watch_comments,
     a_mention_notifies_only_those_who_may_read_the_record,

@@ -12,6 +12,7 @@ mod parts;
 pub(crate) mod permissions;
 pub(crate) mod pipelines;
 mod platform;
+mod preferences;
 pub(crate) mod probe_access;
 mod probe_concurrency;
 mod probe_hidden;

@@ -4,6 +4,7 @@ import { queryOptions } from '@tanstack/react-query';
 import { unwrap, type ApiClient } from '../client';
 import { toProblem } from '../problem';
 import type { LoginResponse, Me } from '../types';
+import { langTag, type Lang } from '../../i18n/i18n';
 
 export const sessionKeys = {
   me: ['me'] as const,
@@ -40,4 +41,9 @@ export async function logIn(
     if (toProblem(e).isUnauthenticated) throw e;
     return { login, me: null };
   }
+}
+
+/** Keeps the user's language on the server; answers the language it now keeps. */
+export async function saveLanguage(api: ApiClient, lang: Lang): Promise<Me['language']> {
+  return (await unwrap(api.PUT('/api/v1/me/preferences', { body: { language: langTag(lang) } }))).language;
 }
