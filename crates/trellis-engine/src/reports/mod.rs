@@ -3,11 +3,21 @@
 //! the wall clock of the tenant's time zone.
 
 mod aggregate;
+mod calibration;
+mod forecast;
 mod funnel;
 
 pub use aggregate::{
     Aggregate, AggregateGroup, AggregateRequest, AggregateSort, BucketSpec, BucketUnit, HavingOp, HavingSpec,
     MeasureOp, MeasureSpec,
+};
+pub use calibration::{
+    CalibrationEstimate, CalibrationEstimates, CalibrationExercise, CalibrationOutcome, CalibrationRecord,
+    CalibrationRequest,
+};
+pub use forecast::{
+    Backtest, BacktestPeriod, BacktestRequest, BacktestScore, BacktestStage, Forecast, ForecastCell, ForecastGroup,
+    ForecastRequest, ForecastStage, ForecastTotals, StageRates,
 };
 pub use funnel::{Funnel, FunnelMode, FunnelRequest, FunnelStage};
 
