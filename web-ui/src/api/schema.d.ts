@@ -1715,7 +1715,7 @@ export interface components {
             /** Format: double */
             prior_strength: number;
             time_zone: string;
-            /** Format: int32 */
+            /** Format: int64 */
             horizon_days: number | null;
             periods: components["schemas"]["BacktestPeriod"][];
             /** @description Per open stage, the Brier scores pooled over the dates. */
@@ -1784,7 +1784,7 @@ export interface components {
             /** @description The step of the series; a month when absent. */
             every?: components["schemas"]["BucketUnit"];
             /**
-             * Format: int32
+             * Format: int64
              * @description Days after each date within which a win counts (1 to 3660): a record still open then
              *     counts as not won. Absent: the outcome now, and records still open are left out
              *     (`unresolved`).
@@ -1982,7 +1982,7 @@ export interface components {
         /** @description A new calibration exercise: how many open records to draw, and from which. */
         CalibrationRequest: {
             /**
-             * Format: int32
+             * Format: int64
              * @description Open records drawn (1 to 100, 20 by default); fewer when fewer are open.
              */
             count?: number;

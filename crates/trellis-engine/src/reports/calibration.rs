@@ -13,22 +13,22 @@ use trellis_store::StoreError;
 use trellis_store::forecast::{self as store, Sample};
 use trellis_store::records::{self, ListQuery};
 
-use super::forecast::{Base, rates_before, round, rounded};
+use super::forecast::{Base, rates_before, round, rounded, whole};
 use crate::Engine;
 use crate::context::TenantCtx;
 
 /// Records drawn when the request names no count; the most one exercise draws.
-pub const DEFAULT_CALIBRATION_COUNT: u32 = 20;
-pub const MAX_CALIBRATION_COUNT: u32 = 100;
+pub const DEFAULT_CALIBRATION_COUNT: u64 = 20;
+pub const MAX_CALIBRATION_COUNT: u64 = 100;
 
 /// A new calibration exercise: how many open records to draw, and from which.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalibrationRequest {
     /// Open records drawn (1 to 100, 20 by default); fewer when fewer are open.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole")]
     #[schema(nullable = false, minimum = 1, maximum = 100)]
-    pub count: Option<u32>,
+    pub count: Option<u64>,
     /// A filter of the record list's language on the records.
     #[serde(default)]
     #[schema(value_type = Option<Object>, nullable = false)]
@@ -274,7 +274,7 @@ impl Engine {
         }
         let open_filter = parse_filter(&base.view, &json!({ "or": in_open }))?;
         let filter = crate::access::and(base.records.clone(), Some(open_filter));
-        let ids = store::random_ids(&self.db.read, &base.entity.table, filter.as_ref(), u64::from(count)).await?;
+        let ids = store::random_ids(&self.db.read, &base.entity.table, filter.as_ref(), count).await?;
         let drawn = visible(self, &base, &ids).await?;
         let rates = rates_before(
             self,

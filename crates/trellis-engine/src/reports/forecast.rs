@@ -225,6 +225,23 @@ impl Base {
     }
 }
 
+/// A whole number of a body, also when written with a zero fraction (`30.0`), as JSON Schema's
+/// `integer` allows.
+pub(super) fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(u) = n.as_u64() {
+        return Ok(Some(u));
+    }
+    match n.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64 => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number of 0 or more"
+        ))),
+    }
+}
+
 /// A stage's configured probability as a fraction of 1.
 pub(super) fn configured(s: &StageDef) -> Option<f64> {
     match s.kind {
@@ -676,9 +693,9 @@ pub struct BacktestRequest {
     /// Days after each date within which a win counts (1 to 3660): a record still open then
     /// counts as not won. Absent: the outcome now, and records still open are left out
     /// (`unresolved`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole")]
     #[schema(nullable = false, minimum = 1, maximum = 3660)]
-    pub horizon_days: Option<u32>,
+    pub horizon_days: Option<u64>,
     #[serde(default)]
     #[schema(value_type = Option<Object>, nullable = false)]
     pub filter: Option<Value>,
@@ -762,7 +779,7 @@ pub struct Backtest {
     pub prior_strength: f64,
     pub time_zone: String,
     #[schema(required = true)]
-    pub horizon_days: Option<u32>,
+    pub horizon_days: Option<u64>,
     pub periods: Vec<BacktestPeriod>,
     /// Per open stage, the Brier scores pooled over the dates.
     pub stages: Vec<BacktestScore>,
@@ -909,7 +926,7 @@ impl Engine {
         for d in dates {
             let at = super::funnel::day_start(base.zone, d);
             let until = match r.horizon_days {
-                Some(h) => at + chrono::Duration::days(i64::from(h)),
+                Some(h) => at + chrono::Duration::days(h as i64),
                 None => now,
             };
             let partial = until > now;
