@@ -1732,7 +1732,10 @@ export interface components {
             at: string;
             /** Format: date-time */
             until: string;
-            /** @description Whether `until` is still to come (the horizon reaches past now: outcomes so far). */
+            /**
+             * @description Whether `until` is still to come (the horizon reaches past now): records still open are
+             *     then unresolved.
+             */
             partial: boolean;
             /** Format: int64 */
             open: number;
@@ -1786,8 +1789,8 @@ export interface components {
             /**
              * Format: int64
              * @description Days after each date within which a win counts (1 to 3660): a record still open then
-             *     counts as not won. Absent: the outcome now, and records still open are left out
-             *     (`unresolved`).
+             *     counts as not won. Absent (or reaching past now): the outcome now, and records still
+             *     open are left out (`unresolved`).
              */
             horizon_days?: number;
             filter?: Record<string, never>;

@@ -242,6 +242,16 @@ pub(super) fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64
     }
 }
 
+/// How a group's key sorts: empty first, then numbers by value, then text.
+fn order_key(v: &Value) -> (u8, f64, String) {
+    match v {
+        Value::Null => (0, 0.0, String::new()),
+        Value::Number(n) => (1, n.as_f64().unwrap_or(0.0), String::new()),
+        Value::String(s) => (2, 0.0, s.clone()),
+        other => (2, 0.0, other.to_string()),
+    }
+}
+
 /// A stage's configured probability as a fraction of 1.
 pub(super) fn configured(s: &StageDef) -> Option<f64> {
     match s.kind {
@@ -633,6 +643,16 @@ impl Engine {
         }
         let order: Vec<String> = stages.iter().map(|s| s.rates.stage.clone()).collect();
         let mut groups: Vec<ForecastGroup> = out.into_values().collect();
+        // Empty values first, numbers by value, the rest by their text; then periods.
+        groups.sort_by(|a, b| {
+            order_key(&a.key)
+                .partial_cmp(&order_key(&b.key))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| {
+                    let p = |g: &ForecastGroup| g.period.as_ref().map(|p| p.as_str().unwrap_or("").to_string());
+                    p(a).cmp(&p(b))
+                })
+        });
         for g in &mut groups {
             g.stages
                 .sort_by_key(|c| order.iter().position(|s| *s == c.stage).unwrap_or(usize::MAX));
@@ -691,8 +711,8 @@ pub struct BacktestRequest {
     #[schema(nullable = false)]
     pub every: Option<BucketUnit>,
     /// Days after each date within which a win counts (1 to 3660): a record still open then
-    /// counts as not won. Absent: the outcome now, and records still open are left out
-    /// (`unresolved`).
+    /// counts as not won. Absent (or reaching past now): the outcome now, and records still
+    /// open are left out (`unresolved`).
     #[serde(default, deserialize_with = "whole")]
     #[schema(nullable = false, minimum = 1, maximum = 3660)]
     pub horizon_days: Option<u64>,
@@ -740,7 +760,8 @@ pub struct BacktestPeriod {
     /// The instant the pipeline is rebuilt at, and the one the outcome is read at.
     pub at: DateTime<Utc>,
     pub until: DateTime<Utc>,
-    /// Whether `until` is still to come (the horizon reaches past now: outcomes so far).
+    /// Whether `until` is still to come (the horizon reaches past now): records still open are
+    /// then unresolved.
     pub partial: bool,
     pub open: i64,
     pub scored: i64,
@@ -948,7 +969,8 @@ impl Engine {
                             scored_amount += amt;
                             won_amount += amt;
                         }
-                        Some(StageKind::Open) if r.horizon_days.is_none() => unresolved += o.n,
+                        // Still open with no horizon, or before a horizon still to come.
+                        Some(StageKind::Open) if r.horizon_days.is_none() || partial => unresolved += o.n,
                         // Lost, or still open past the horizon (or a stage no longer kept).
                         _ => {
                             not += o.n;

@@ -11,7 +11,8 @@ pub(crate) const FORECAST: &str = "/api/v1/data/sales/deal/forecast";
 const CALIBRATION: &str = "/api/v1/data/sales/deal/forecast/calibration";
 
 /// Deals moving new (10 %) → qualified (30 %) → proposal (60 %) → won, or to lost from
-/// anywhere; reps read their own deals and neither `secret` nor `budget`; outsiders read none.
+/// anywhere; reps read their own deals and neither `secret` nor `budget`; auditors read every
+/// deal but not its title or amount; outsiders read none.
 pub(crate) fn sales() -> Value {
     let to = |s: &str| json!({"from": ["*"], "to": s});
     json!({
@@ -41,6 +42,8 @@ pub(crate) fn sales() -> Value {
             {"name": "rep", "label": {"en": "Rep"}, "permissions": {
                 "deal": {"create": true, "read": true, "scope": "own", "transition": true,
                          "fields": {"secret": "hidden", "budget": "hidden"}}}},
+            {"name": "auditor", "label": {"en": "Auditor"}, "permissions": {
+                "deal": {"read": true, "fields": {"title": "hidden", "amount": "hidden"}}}},
             {"name": "outsider", "label": {"en": "Outsider"}, "permissions": {"memo": {"read": true}}}
         ]
     })
@@ -442,6 +445,38 @@ async fn calibration_exercise(backend: Backend) {
         "{}",
         r.text
     );
+    // An auditor reads every drawn deal, without the title hidden from them.
+    let (_, auditor) = app.user("sales", "auditor", Some("auditor")).await;
+    let audited = app
+        .call_as(Some(&auditor), Method::GET, &format!("{CALIBRATION}/{id}"), None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(audited["records"].as_array().map(Vec::len), Some(4), "{audited}");
+    assert!(
+        audited["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("title").is_none()),
+        "{audited}"
+    );
+    assert!(!audited.to_string().contains("\"o2\""), "{audited}");
+    let r = app
+        .call_as(
+            Some(&auditor),
+            Method::POST,
+            FORECAST,
+            Some(json!({"amount": "amount"})),
+        )
+        .await;
+    assert_eq!(
+        r.errors(),
+        vec![("amount".to_string(), "unknown_field".to_string())],
+        "{}",
+        r.text
+    );
+
     // Bad input writes nothing.
     let r = put(json!({"estimates": [{"record": open[2], "estimate": 120}]})).await;
     assert_eq!(

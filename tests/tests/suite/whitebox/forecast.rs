@@ -283,6 +283,18 @@ async fn calibrated_rates_land_closer_to_the_true_ones(backend: Backend) {
         .sum();
     assert!((num(&p["forecast_configured"]) - f).abs() < 1e-3, "{p}: {f}");
 
+    // A horizon reaching past now: the deals still open are unresolved, not lost.
+    let long = app
+        .post(
+            BACKTEST,
+            json!({"amount": "amount", "as_of": ["2025-09-01"], "horizon_days": 3660, "time_zone": "UTC"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(long["periods"][0]["partial"], json!(true), "{long}");
+    assert_eq!(long["periods"][0]["unresolved"], json!(3), "{long}");
+
     // The rep backtests their own deals only: no history, three unresolved in proposal.
     let mine = app
         .call_as(
