@@ -3,6 +3,7 @@
 //! the wall clock of the tenant's time zone.
 
 mod aggregate;
+mod backtest;
 mod calibration;
 mod forecast;
 mod funnel;
@@ -11,14 +12,12 @@ pub use aggregate::{
     Aggregate, AggregateGroup, AggregateRequest, AggregateSort, BucketSpec, BucketUnit, HavingOp, HavingSpec,
     MeasureOp, MeasureSpec,
 };
+pub use backtest::{Backtest, BacktestPeriod, BacktestRequest, BacktestScore, BacktestStage};
 pub use calibration::{
     CalibrationEstimate, CalibrationEstimates, CalibrationExercise, CalibrationOutcome, CalibrationRecord,
     CalibrationRequest,
 };
-pub use forecast::{
-    Backtest, BacktestPeriod, BacktestRequest, BacktestScore, BacktestStage, Forecast, ForecastCell, ForecastGroup,
-    ForecastRequest, ForecastStage, ForecastTotals, StageRates,
-};
+pub use forecast::{Forecast, ForecastCell, ForecastGroup, ForecastRequest, ForecastStage, ForecastTotals, StageRates};
 pub use funnel::{Funnel, FunnelMode, FunnelRequest, FunnelStage};
 
 use trellis_core::Error;
