@@ -11,6 +11,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod files;
+pub mod forecast;
 pub mod funnel;
 pub mod imports;
 pub mod jobs;

@@ -652,8 +652,34 @@ async fn apply_v10(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The samples of forecast calibration exercises: records drawn at random, the probability the
+/// system gave each and the team's estimate, scored against outcomes later.
+async fn apply_v11(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let t = Table::create()
+        .table("sys_calibration_samples")
+        .if_not_exists()
+        .col(text("tenant_id"))
+        .col(text("exercise_id"))
+        .col(ColumnDef::new("position").big_integer().not_null())
+        .col(text("app_id"))
+        .col(text("entity_id"))
+        .col(text("record_id"))
+        .col(text("stage"))
+        .col(ColumnDef::new("configured_probability").double().null())
+        .col(ColumnDef::new("system_probability").double().null())
+        .col(ColumnDef::new("team_estimate").double().null())
+        .col(text("created_by"))
+        .col(time("created_at"))
+        .col(text_null("estimated_by"))
+        .col(time_null("estimated_at"))
+        .primary_key(Index::create().col("tenant_id").col("exercise_id").col("record_id"))
+        .to_owned();
+    tx.execute(&t).await?;
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -704,6 +730,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 10 {
         apply_v10(&tx).await?;
+    }
+    if current < 11 {
+        apply_v11(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

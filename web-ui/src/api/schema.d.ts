@@ -780,6 +780,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/data/{app}/{entity}/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The forecast of the entity's pipeline: per open stage its configured probability beside its
+         *     historical win rate (closed records that entered the stage: won ÷ (won + lost)), a calibrated
+         *     probability shrinking the historical rate toward the configured one (Beta prior of strength
+         *     `prior_strength`, 10 by default: `(won + k·p) ÷ (won + lost + k)`; `low_sample` under 30
+         *     closed records), the open records' count and amount, and the weighted (configured) and
+         *     calibrated forecasts; per owner, team or field and per period of an expected close date.
+         *     Through the caller's row scope; a hidden field cannot be the amount, a group or a filter.
+         */
+        post: operations["forecast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/forecast/backtest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A backtest of the forecast: the open pipeline of past dates rebuilt from the kept stage
+         *     moves, each date's configured and calibrated probabilities (calibrated from the records
+         *     closed before the date only) scored against what happened within `horizon_days` (or by
+         *     now): Brier score per stage, forecast accuracy `1 − |F − A| ÷ A` and signed bias
+         *     `(F − A) ÷ A` per date. Through the caller's row scope.
+         */
+        post: operations["forecast_backtest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/forecast/calibration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A calibration exercise: `count` open records drawn at random from the caller's row scope,
+         *     each kept with the system's (calibrated) probability of its stage, for the team to estimate
+         *     (`PUT`) and to score against the outcomes later (`GET`).
+         */
+        post: operations["create_calibration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/forecast/calibration/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A calibration exercise as the caller may read it: the drawn records in their row scope now
+         *     (id, stage, and title when visible), each with the system's probability, the team's
+         *     estimate and the outcome (won, lost, open), and the Brier scores of both over the records
+         *     closed since.
+         */
+        get: operations["get_calibration"];
+        /** Records the team's estimates (percent) of records of a calibration exercise. */
+        put: operations["put_calibration"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/data/{app}/{entity}/funnel": {
         parameters: {
             query?: never;
@@ -1764,6 +1856,137 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last. */
             next_cursor: string | null;
         };
+        /** @description A backtest of the forecast. */
+        Backtest: {
+            amount: string;
+            /** Format: double */
+            prior_strength: number;
+            time_zone: string;
+            /** Format: int64 */
+            horizon_days: number | null;
+            periods: components["schemas"]["BacktestPeriod"][];
+            /** @description Per open stage, the Brier scores pooled over the dates. */
+            stages: components["schemas"]["BacktestScore"][];
+        };
+        /** @description A past date's pipeline, its forecasts and what happened. */
+        BacktestPeriod: {
+            /** Format: date */
+            as_of: string;
+            /**
+             * Format: date-time
+             * @description The instant the pipeline is rebuilt at, and the one the outcome is read at.
+             */
+            at: string;
+            /** Format: date-time */
+            until: string;
+            /**
+             * @description Whether `until` is still to come (the horizon reaches past now): records still open are
+             *     then unresolved.
+             */
+            partial: boolean;
+            /** Format: int64 */
+            open: number;
+            /** Format: int64 */
+            scored: number;
+            /** Format: int64 */
+            unresolved: number;
+            /** Format: double */
+            forecast_configured: number;
+            /** Format: double */
+            forecast_calibrated: number;
+            /** Format: double */
+            actual: number;
+            /**
+             * Format: double
+             * @description `1 − |F − A| ÷ A` and `(F − A) ÷ A` of each forecast; none when nothing was won.
+             */
+            accuracy_configured: number | null;
+            /** Format: double */
+            accuracy_calibrated: number | null;
+            /** Format: double */
+            bias_configured: number | null;
+            /** Format: double */
+            bias_calibrated: number | null;
+            stages: components["schemas"]["BacktestStage"][];
+        };
+        /** @description A backtest request: past dates, and how long after each the outcome is read. */
+        BacktestRequest: {
+            /**
+             * @description The number field summed (integer, decimal, currency); its value now stands for its
+             *     value then.
+             */
+            amount: string;
+            /**
+             * @description The past dates whose pipeline is rebuilt (as the day begins in the time zone), up to
+             *     36; or `from`, `to` and `every`.
+             */
+            as_of?: string[];
+            /**
+             * Format: date
+             * @description The first date of a series (with `to`).
+             */
+            from?: string;
+            /**
+             * Format: date
+             * @description The series' last date at most.
+             */
+            to?: string;
+            /** @description The step of the series; a month when absent. */
+            every?: components["schemas"]["BucketUnit"];
+            /**
+             * Format: int64
+             * @description Days after each date within which a win counts (1 to 3660): a record still open then
+             *     counts as not won. Absent (or reaching past now): the outcome now, and records still
+             *     open are left out (`unresolved`).
+             */
+            horizon_days?: number;
+            filter?: Record<string, never>;
+            team?: string;
+            /** Format: double */
+            prior_strength?: number;
+            time_zone?: string;
+        };
+        /** @description Brier scores of a stage over every date. */
+        BacktestScore: {
+            stage: string;
+            label: components["schemas"]["Label"];
+            /** Format: int64 */
+            scored: number;
+            /** Format: double */
+            brier_configured: number | null;
+            /** Format: double */
+            brier_calibrated: number | null;
+        };
+        /** @description One open stage of a past pipeline and how its records turned out. */
+        BacktestStage: components["schemas"]["StageRates"] & {
+            /**
+             * Format: int64
+             * @description Records in the stage at the date, of those scored won and not won, and unresolved.
+             */
+            open: number;
+            /** Format: int64 */
+            scored: number;
+            /** Format: int64 */
+            won_after: number;
+            /** Format: int64 */
+            unresolved: number;
+            /**
+             * Format: double
+             * @description Brier score (mean of (p − outcome)²) of each probability over the scored records.
+             */
+            brier_configured: number | null;
+            /** Format: double */
+            brier_calibrated: number | null;
+            /**
+             * Format: double
+             * @description Scored amount × each probability, and the amount won.
+             */
+            forecast_configured: number;
+            /** Format: double */
+            forecast_calibrated: number;
+            /** Format: double */
+            actual: number;
+        };
         /** @description The board of an entity's pipeline. */
         Board: {
             /** @description Per stage, in order. */
@@ -1837,6 +2060,91 @@ export interface components {
             hours: components["schemas"]["WeekHours"];
             holidays?: string[];
             workdays?: string[];
+        };
+        /** @description The team's estimate of one drawn record. */
+        CalibrationEstimate: {
+            /** @description A record of the exercise. */
+            record: string;
+            /**
+             * Format: double
+             * @description The probability the team gives it, percent (0 to 100).
+             */
+            estimate: number;
+        };
+        /** @description The team's estimates of drawn records. */
+        CalibrationEstimates: {
+            estimates: components["schemas"]["CalibrationEstimate"][];
+        };
+        /** @description A calibration exercise and its scores so far. */
+        CalibrationExercise: {
+            id: string;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /**
+             * Format: int64
+             * @description Records drawn, and of those not listed: outside the reader's row scope now, or deleted.
+             */
+            drawn: number;
+            /** Format: int64 */
+            left_out: number;
+            records: components["schemas"]["CalibrationRecord"][];
+            /**
+             * Format: int64
+             * @description Listed records closed now (won or lost) with a team estimate: the records scored.
+             */
+            scored: number;
+            /**
+             * Format: double
+             * @description Brier scores (mean of (p − outcome)²) over the scored records; none before any.
+             */
+            brier_team: number | null;
+            /** Format: double */
+            brier_system: number | null;
+            /** Format: double */
+            brier_configured: number | null;
+        };
+        /**
+         * @description How a drawn record stands now.
+         * @enum {string}
+         */
+        CalibrationOutcome: "won" | "lost" | "open";
+        /** @description A drawn record: the system's probability, the team's, and the outcome so far. */
+        CalibrationRecord: {
+            id: string;
+            /** @description The record's title, when its title field is visible to the reader. */
+            title?: string;
+            /** @description The stage it was in when drawn, and now. */
+            stage: string;
+            stage_now: string;
+            /**
+             * Format: double
+             * @description Fractions of 1: the stage's configured and calibrated probabilities when drawn, and the
+             *     team's estimate once recorded.
+             */
+            configured_probability: number | null;
+            /** Format: double */
+            system_probability: number | null;
+            /** Format: double */
+            team_probability: number | null;
+            outcome: components["schemas"]["CalibrationOutcome"];
+        };
+        /** @description A new calibration exercise: how many open records to draw, and from which. */
+        CalibrationRequest: {
+            /**
+             * Format: int64
+             * @description Open records drawn (1 to 100, 20 by default); fewer when fewer are open.
+             */
+            count?: number;
+            /** @description A filter of the record list's language on the records. */
+            filter?: Record<string, never>;
+            /** @description Only records owned by a member of this team. */
+            team?: string;
+            /**
+             * Format: double
+             * @description The Beta prior's strength of the system's probabilities (as a forecast's).
+             */
+            prior_strength?: number;
         };
         /** @description What a definition change did (or, on a dry run, would do). */
         ChangeOut: {
@@ -2152,6 +2460,114 @@ export interface components {
          */
         FilterScope: {
             filter: unknown;
+        };
+        /** @description A pipeline's forecast. */
+        Forecast: {
+            amount: string;
+            /** Format: double */
+            prior_strength: number;
+            /**
+             * Format: int64
+             * @description Stages whose history rests on fewer closed records than this are `low_sample`.
+             */
+            low_sample_under: number;
+            time_zone: string;
+            /** @description The open stages in order. */
+            stages: components["schemas"]["ForecastStage"][];
+            /** @description Per group and period, in ascending order of both. */
+            groups: components["schemas"]["ForecastGroup"][];
+            totals: components["schemas"]["ForecastTotals"];
+        };
+        /** @description One stage's open records in a group. */
+        ForecastCell: {
+            stage: string;
+            /** Format: int64 */
+            open_count: number;
+            /** Format: double */
+            open_amount: number;
+            /** Format: double */
+            weighted: number;
+            /** Format: double */
+            calibrated: number;
+        };
+        /** @description A group (and period) of the forecast. */
+        ForecastGroup: {
+            /**
+             * @description The group's value: the owner's id, the team's id, or the field's value as a record
+             *     answers it; `null` for no value (or no group).
+             */
+            key: unknown;
+            /** @description The team's name when grouped by team. */
+            name?: string;
+            /**
+             * @description The period's first day (`YYYY-MM-DD`) when cut in periods; `null` for records without
+             *     an expected close date.
+             */
+            period?: unknown;
+            /** @description Open stages with records of the group. */
+            stages: components["schemas"]["ForecastCell"][];
+            /** Format: int64 */
+            open_count: number;
+            /** Format: double */
+            open_amount: number;
+            /** Format: double */
+            weighted: number;
+            /** Format: double */
+            calibrated: number;
+        };
+        /** @description What a forecast is grouped by besides the stage. */
+        ForecastRequest: {
+            /** @description The number field summed (integer, decimal, currency). */
+            amount: string;
+            /**
+             * @description `owner`, `team` (the teams of the record's owner: a record whose owner is in two teams
+             *     counts in both, in none under `null`) or a field that can be grouped (a select field…).
+             */
+            group_by?: string;
+            /** @description Periods of an expected close date (a date or datetime field). */
+            period?: components["schemas"]["BucketSpec"];
+            /** @description A filter of the record list's language on the records (open and closed). */
+            filter?: Record<string, never>;
+            /** @description Only records owned by a member of this team. */
+            team?: string;
+            /**
+             * Format: double
+             * @description The Beta prior's strength `k`, in closed records (0 to 1000; 10 when absent).
+             */
+            prior_strength?: number;
+            /** @description The IANA time zone of a datetime period; the tenant's when absent. */
+            time_zone?: string;
+        };
+        /** @description A stage of the forecast: its probabilities and its open records. */
+        ForecastStage: components["schemas"]["StageRates"] & {
+            /**
+             * Format: int64
+             * @description Open records in the stage and the sum of their amounts.
+             */
+            open_count: number;
+            /** Format: double */
+            open_amount: number;
+            /**
+             * Format: double
+             * @description `open_amount × configured probability` (0 without one).
+             */
+            weighted: number;
+            /**
+             * Format: double
+             * @description `open_amount × calibrated probability` (0 without one).
+             */
+            calibrated: number;
+        };
+        /** @description Sums of the whole forecast. */
+        ForecastTotals: {
+            /** Format: int64 */
+            open_count: number;
+            /** Format: double */
+            open_amount: number;
+            /** Format: double */
+            weighted: number;
+            /** Format: double */
+            calibrated: number;
         };
         /** @description A pipeline's funnel. */
         Funnel: {
@@ -3478,6 +3894,36 @@ export interface components {
          * @enum {string}
          */
         StageKind: "open" | "won" | "lost";
+        /** @description An open stage's probabilities, from its configuration and from history. */
+        StageRates: {
+            stage: string;
+            label: components["schemas"]["Label"];
+            /**
+             * Format: double
+             * @description The stage's `probability` (else `weight`) as a fraction of 1; none when it has neither.
+             */
+            configured_probability: number | null;
+            /**
+             * Format: int64
+             * @description Closed records that entered the stage and were won, and lost.
+             */
+            won: number;
+            /** Format: int64 */
+            lost: number;
+            /**
+             * Format: double
+             * @description `won ÷ (won + lost)`; none without a closed record.
+             */
+            historical_win_rate: number | null;
+            /**
+             * Format: double
+             * @description `(won + k·p) ÷ (won + lost + k)`, `p` the configured probability (else the pooled win
+             *     rate); none with neither history nor configuration.
+             */
+            calibrated_probability: number | null;
+            /** @description Fewer than 30 closed records entered the stage. */
+            low_sample: boolean;
+        };
         /** @description A step as a client reads it in a plan. */
         StepSummary: {
             /** @description What the step does (`create_table`, `add_column`, `change_type`, `metadata`, …). */
@@ -10088,6 +10534,490 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    forecast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForecastRequest"];
+            };
+        };
+        responses: {
+            /** @description The forecast */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Forecast"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    forecast_backtest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BacktestRequest"];
+            };
+        };
+        responses: {
+            /** @description The backtest */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backtest"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_calibration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CalibrationRequest"];
+            };
+        };
+        responses: {
+            /** @description The exercise */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalibrationExercise"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_calibration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The exercise */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalibrationExercise"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_calibration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CalibrationEstimates"];
+            };
+        };
+        responses: {
+            /** @description The exercise */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalibrationExercise"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,8 +1,12 @@
-//! Reports on an entity's records: aggregates by group and time bucket, and pipeline funnels.
+//! Reports on an entity's records: aggregates by group and time bucket, pipeline funnels and
+//! forecasts (with their backtest and calibration exercises).
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use trellis_engine::Engine;
-use trellis_engine::reports::{Aggregate, AggregateRequest, Funnel, FunnelRequest};
+use trellis_engine::reports::{
+    Aggregate, AggregateRequest, Backtest, BacktestRequest, CalibrationEstimates, CalibrationExercise,
+    CalibrationRequest, Forecast, ForecastRequest, Funnel, FunnelRequest,
+};
 
 use crate::extract::{Body, Caller};
 use crate::problem::{ApiResult, Problem};
@@ -47,4 +51,100 @@ pub async fn funnel(
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     Ok(HttpResponse::Ok().json(engine.funnel(&caller.0, &app, &entity, &body.into_inner()).await?))
+}
+
+/// The forecast of the entity's pipeline: per open stage its configured probability beside its
+/// historical win rate (closed records that entered the stage: won ÷ (won + lost)), a calibrated
+/// probability shrinking the historical rate toward the configured one (Beta prior of strength
+/// `prior_strength`, 10 by default: `(won + k·p) ÷ (won + lost + k)`; `low_sample` under 30
+/// closed records), the open records' count and amount, and the weighted (configured) and
+/// calibrated forecasts; per owner, team or field and per period of an expected close date.
+/// Through the caller's row scope; a hidden field cannot be the amount, a group or a filter.
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("entity" = String, Path)), request_body = ForecastRequest,
+    responses((status = 200, description = "The forecast", body = Forecast), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/data/{app}/{entity}/forecast")]
+pub async fn forecast(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    body: Body<ForecastRequest>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.forecast(&caller.0, &app, &entity, &body.into_inner()).await?))
+}
+
+/// A backtest of the forecast: the open pipeline of past dates rebuilt from the kept stage
+/// moves, each date's configured and calibrated probabilities (calibrated from the records
+/// closed before the date only) scored against what happened within `horizon_days` (or by
+/// now): Brier score per stage, forecast accuracy `1 − |F − A| ÷ A` and signed bias
+/// `(F − A) ÷ A` per date. Through the caller's row scope.
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("entity" = String, Path)), request_body = BacktestRequest,
+    responses((status = 200, description = "The backtest", body = Backtest), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/data/{app}/{entity}/forecast/backtest")]
+pub async fn forecast_backtest(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    body: Body<BacktestRequest>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    Ok(HttpResponse::Ok().json(
+        engine
+            .forecast_backtest(&caller.0, &app, &entity, &body.into_inner())
+            .await?,
+    ))
+}
+
+/// A calibration exercise: `count` open records drawn at random from the caller's row scope,
+/// each kept with the system's (calibrated) probability of its stage, for the team to estimate
+/// (`PUT`) and to score against the outcomes later (`GET`).
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("entity" = String, Path)), request_body = CalibrationRequest,
+    responses((status = 201, description = "The exercise", body = CalibrationExercise), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/data/{app}/{entity}/forecast/calibration")]
+pub async fn create_calibration(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    body: Body<CalibrationRequest>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    Ok(HttpResponse::Created().json(
+        engine
+            .calibration_create(&caller.0, &app, &entity, &body.into_inner())
+            .await?,
+    ))
+}
+
+/// A calibration exercise as the caller may read it: the drawn records in their row scope now
+/// (id, stage, and title when visible), each with the system's probability, the team's
+/// estimate and the outcome (won, lost, open), and the Brier scores of both over the records
+/// closed since.
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The exercise", body = CalibrationExercise), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/data/{app}/{entity}/forecast/calibration/{id}")]
+pub async fn get_calibration(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity, id) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.calibration_get(&caller.0, &app, &entity, &id).await?))
+}
+
+/// Records the team's estimates (percent) of records of a calibration exercise.
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path)), request_body = CalibrationEstimates,
+    responses((status = 200, description = "The exercise", body = CalibrationExercise), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[put("/data/{app}/{entity}/forecast/calibration/{id}")]
+pub async fn put_calibration(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    body: Body<CalibrationEstimates>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity, id) = path.into_inner();
+    Ok(HttpResponse::Ok().json(
+        engine
+            .calibration_estimate(&caller.0, &app, &entity, &id, &body.into_inner())
+            .await?,
+    ))
 }

@@ -112,7 +112,7 @@ pub struct Funnel {
 }
 
 /// The instant a day begins in a zone (the earliest, when a clock change repeats midnight).
-fn day_start(zone: Zone, d: NaiveDate) -> DateTime<Utc> {
+pub(super) fn day_start(zone: Zone, d: NaiveDate) -> DateTime<Utc> {
     let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
     match zone.tz().from_local_datetime(&local).earliest() {
         Some(t) => t.with_timezone(&Utc),

@@ -6,6 +6,7 @@ mod comments;
 pub(crate) mod directory;
 mod export;
 pub(crate) mod files;
+pub(crate) mod forecast;
 mod funnel;
 mod imports;
 mod parts;

@@ -6,6 +6,7 @@ mod access;
 mod actions;
 mod directory;
 mod files;
+mod forecast;
 mod permissions;
 mod pipelines;
 mod platform;
