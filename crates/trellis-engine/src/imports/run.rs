@@ -432,31 +432,43 @@ impl Engine {
                     }
                 }
             }
-            let own = match big {
+            let mut own = match big {
                 Some(_) => None,
                 None => Some(self.db.begin_write().await.map_err(StoreError::from)?),
             };
-            let tx = big
-                .as_ref()
-                .or(own.as_ref())
-                .ok_or_else(|| Error::internal("no transaction"))?;
             if !writes.is_empty() {
                 let lines: Vec<(u64, Vec<String>)> = writes.iter().map(|(l, c, _)| (*l, c.clone())).collect();
                 let rows: Vec<RowWrite> = writes.into_iter().map(|(_, _, w)| w).collect();
-                let isolate = !one_tx;
-                let outcomes = match self.write_rows(tx, ctx, &writer, rows, isolate).await {
-                    Ok(o) => o,
-                    Err(e) if e.code == ErrorCode::Internal => return Err(e),
-                    Err(e) => {
-                        // All or nothing: the first refused row ends the import, nothing written.
-                        drop(own);
-                        drop(big);
-                        return Err(Error::bad_field(
-                            "file",
-                            FieldCode::InvalidRows,
-                            format!("a row was refused while writing, nothing was written: {}", e.detail),
-                        ));
-                    }
+                let no_tx = || Error::internal("no transaction");
+                let outcomes = match (&big, own.as_ref()) {
+                    (Some(tx), _) => match self.write_rows(tx, ctx, &writer, rows, false).await {
+                        Ok(o) => o,
+                        Err(e) if e.code == ErrorCode::Internal => return Err(e),
+                        Err(e) => {
+                            // All or nothing: the first refused row ends the import, nothing written.
+                            drop(big);
+                            return Err(Error::bad_field(
+                                "file",
+                                FieldCode::InvalidRows,
+                                format!("a row was refused while writing, nothing was written: {}", e.detail),
+                            ));
+                        }
+                    },
+                    // Skipping refused rows: the batch first goes whole, without a savepoint per
+                    // row; when a row is refused it is rolled back and sent again row by row.
+                    (None, Some(tx)) => match self.write_rows(tx, ctx, &writer, rows.clone(), false).await {
+                        Ok(o) => o,
+                        Err(e) if e.code == ErrorCode::Internal => return Err(e),
+                        Err(_) => {
+                            if let Some(t) = own.take() {
+                                t.rollback().await.map_err(StoreError::from)?;
+                            }
+                            own = Some(self.db.begin_write().await.map_err(StoreError::from)?);
+                            let tx = own.as_ref().ok_or_else(no_tx)?;
+                            self.write_rows(tx, ctx, &writer, rows, true).await?
+                        }
+                    },
+                    (None, None) => return Err(no_tx()),
                 };
                 for ((line, cells), o) in lines.into_iter().zip(outcomes) {
                     match o {
