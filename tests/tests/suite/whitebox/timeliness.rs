@@ -534,6 +534,30 @@ async fn cycle_per_industry_and_win_rates_per_rep(backend: Backend) {
     );
     assert_eq!(cell("won", "sum_amount"), json!(400.0), "{agg}");
     assert_eq!(cell("won", "avg_amount"), json!(200.0), "{agg}");
+
+    // Lead quality per source (the industry here): every record per source and stage; the
+    // conversion is the won count ÷ the source's records, the value the won amount.
+    let agg = app
+        .post(
+            "/api/v1/data/sales/deal/aggregate",
+            json!({"group_by": ["industry", "stage"], "measures": [{"op": "count"}, {"op": "sum", "field": "amount"}]}),
+        )
+        .await
+        .expect(200)
+        .body;
+    let of = |industry: &str| -> Vec<&Value> {
+        agg["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["key"]["industry"] == json!(industry))
+            .collect()
+    };
+    let total: i64 = of("a").iter().map(|g| g["measures"]["count"].as_i64().unwrap()).sum();
+    let won = of("a").into_iter().find(|g| g["key"]["stage"] == json!("won")).unwrap();
+    assert_eq!((won["measures"]["count"].clone(), total), (json!(2), 4), "{agg}");
+    assert_eq!(won["measures"]["sum_amount"], json!(400.0), "{agg}");
+    assert!(of("b").iter().all(|g| g["key"]["stage"] != json!("won")), "{agg}");
 }
 
 async fn scope_hidden_fields_and_bad_input(backend: Backend) {
