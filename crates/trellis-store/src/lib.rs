@@ -25,6 +25,7 @@ pub mod settings;
 pub mod stages;
 pub mod system;
 pub mod teams;
+pub mod timeliness;
 pub mod timers;
 pub mod values;
 pub mod writer;

@@ -755,6 +755,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/data/{app}/{entity}/cycle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The deal cycle of the entity's pipeline per group (a field such as the industry, or the
+         *     owner): the records won, their amount, the average and median days from creation to the won
+         *     stage, and as an early warning the open records older than the group's average (up to 20
+         *     listed, the oldest first). Through the caller's row scope; a hidden field cannot be the
+         *     group, the amount or filtered.
+         */
+        post: operations["cycle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/data/{app}/{entity}/export": {
         parameters: {
             query?: never;
@@ -774,6 +797,29 @@ export interface paths {
         get: operations["export_records"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/first_follow_up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * How soon the records created in a period were first followed up, per owner or team: by their
+         *     first move out of the pipeline's first stage, or (`follow_up`) by the first record of another
+         *     entity of the app pointing at them through a relation (in the caller's row scope of that
+         *     entity). Records, followed up, within `within_hours` (48 by default), late, pending, the
+         *     share late and the median and 90th percentile of the hours. Through the caller's row scope.
+         */
+        post: operations["first_follow_up"];
         delete?: never;
         options?: never;
         head?: never;
@@ -998,6 +1044,29 @@ export interface paths {
         get: operations["import_error_file"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data/{app}/{entity}/sla": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The SLA report of the entity's pipeline from its kept stage moves: per stage left, owner or
+         *     team (and per period of the day of the move, with `period`), the moves out of a stage whose
+         *     SLA gave a due time, made on time or after it (breached), the on-time rate, the records past
+         *     their due time now, and the median and 90th percentile of the seconds spent in the stage.
+         *     Through the caller's row scope; hidden fields cannot be filtered.
+         */
+        post: operations["sla"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2183,6 +2252,67 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last. */
             next_cursor: string | null;
         };
+        /** @description The cycle report. */
+        Cycle: {
+            group_by: string | null;
+            amount: string | null;
+            /** @description In ascending order of the key (empty first). */
+            groups: components["schemas"]["CycleGroup"][];
+        };
+        /** @description A group of the cycle report. */
+        CycleGroup: {
+            /** @description The group's value as a record answers it; `null` for no value (or no group). */
+            key: unknown;
+            /**
+             * Format: int64
+             * @description Records in a won stage, and the sum of their amounts (with an amount).
+             */
+            won: number;
+            /** Format: double */
+            won_amount?: number;
+            /**
+             * Format: double
+             * @description Average and median days from creation to the won stage; none without a won record.
+             */
+            average_days: number | null;
+            /** Format: double */
+            median_days: number | null;
+            /**
+             * Format: int64
+             * @description Records in an open stage, and of those the ones older than `average_days`.
+             */
+            open: number;
+            /** Format: int64 */
+            past_average: number;
+            /** @description Up to 20 of those, the oldest first. */
+            past_average_records: components["schemas"]["CycleRecord"][];
+        };
+        /** @description An open record older than its group's average cycle. */
+        CycleRecord: {
+            id: string;
+            /** @description The record's title field as the caller sees it; `null` without one. */
+            title: unknown;
+            stage?: string | null;
+            /**
+             * Format: double
+             * @description Days since its creation.
+             */
+            age_days: number;
+        };
+        /** @description A cycle report request. */
+        CycleRequest: {
+            /**
+             * @description `owner` or a field that can be grouped (a select field such as the industry); none: one
+             *     group of every record.
+             */
+            group_by?: string;
+            /** @description A number field summed over the won records (integer, decimal, currency). */
+            amount?: string;
+            /** @description A filter of the record list's language on the records (won and open). */
+            filter?: Record<string, never>;
+            /** @description Only records owned by a member of this team. */
+            team?: string;
+        };
         /**
          * @description The order of day, month and year in dates written with the year last (`05/03/2026`).
          * @enum {string}
@@ -2460,6 +2590,98 @@ export interface components {
          */
         FilterScope: {
             filter: unknown;
+        };
+        /** @description The first follow-up report. */
+        FollowUp: {
+            /** Format: date */
+            from: string | null;
+            /** Format: date */
+            to: string | null;
+            time_zone: string;
+            /** Format: double */
+            within_hours: number;
+            group_by: components["schemas"]["FollowUpGroupBy"];
+            groups: components["schemas"]["FollowUpGroup"][];
+            totals: components["schemas"]["FollowUpCounts"];
+        };
+        /** @description What followed a record up, when not its first move out of the first stage. */
+        FollowUpBy: {
+            /** @description An entity of the same app (a call or visit log…). */
+            entity: string;
+            /** @description Its relation field pointing at the records of the report. */
+            relation: string;
+        };
+        /** @description The counts of a first follow-up group. */
+        FollowUpCounts: {
+            /**
+             * Format: int64
+             * @description Records created in the period.
+             */
+            records: number;
+            /**
+             * Format: int64
+             * @description Of those, records followed up, and followed up within the target.
+             */
+            followed_up: number;
+            /** Format: int64 */
+            within_target: number;
+            /**
+             * Format: int64
+             * @description Records not followed up within the target: later, or not yet and past it now.
+             */
+            late: number;
+            /**
+             * Format: int64
+             * @description Records not followed up yet whose target has not passed.
+             */
+            pending: number;
+            /**
+             * Format: double
+             * @description `late ÷ (records − pending)`: the share not followed up in time.
+             */
+            late_share: number | null;
+            /**
+             * Format: double
+             * @description The median and 90th percentile of the hours to the first follow-up (nearest rank).
+             */
+            p50_hours: number | null;
+            /** Format: double */
+            p90_hours: number | null;
+        };
+        /** @description A group of the first follow-up report. */
+        FollowUpGroup: components["schemas"]["FollowUpCounts"] & {
+            /** @description The owner's or team's id; `null` for none (or no group). */
+            key: unknown;
+            name?: string;
+        };
+        /**
+         * @description What a first follow-up report is grouped by.
+         * @enum {string}
+         */
+        FollowUpGroupBy: "owner" | "team" | "none";
+        /** @description A first follow-up report request. */
+        FollowUpRequest: {
+            /** @description What follows a record up; none: its first move out of the pipeline's first stage. */
+            follow_up?: components["schemas"]["FollowUpBy"];
+            /**
+             * Format: double
+             * @description The target, in hours after the record's creation (48 when absent; up to a year).
+             */
+            within_hours?: number;
+            /**
+             * Format: date
+             * @description The first day of the records' creation (in the time zone); none: from the beginning.
+             */
+            from?: string;
+            /**
+             * Format: date
+             * @description The last day, included; none: up to now.
+             */
+            to?: string;
+            group_by?: components["schemas"]["FollowUpGroupBy"];
+            filter?: Record<string, never>;
+            team?: string;
+            time_zone?: string;
         };
         /** @description A pipeline's forecast. */
         Forecast: {
@@ -3805,6 +4027,54 @@ export interface components {
             /** @description An IANA time zone (`Asia/Shanghai`) in which reports cut days, weeks and months. */
             time_zone?: string | null;
         };
+        /** @description The SLA report. */
+        Sla: {
+            /** Format: date */
+            from: string | null;
+            /** Format: date */
+            to: string | null;
+            time_zone: string;
+            group_by: components["schemas"]["SlaGroupBy"];
+            /** @description Per group (stages in the pipeline's order, else by key) and period. */
+            groups: components["schemas"]["SlaGroup"][];
+            totals: components["schemas"]["SlaCounts"];
+        };
+        /** @description The counts of an SLA group. */
+        SlaCounts: {
+            /**
+             * Format: int64
+             * @description Moves out of a stage whose SLA gave the record a due time there.
+             */
+            with_due: number;
+            /**
+             * Format: int64
+             * @description Of those, moves made by the due time, and after it.
+             */
+            on_time: number;
+            /** Format: int64 */
+            breached: number;
+            /**
+             * Format: double
+             * @description `on_time ÷ with_due`; none without a move with a due time.
+             */
+            on_time_rate: number | null;
+            /**
+             * Format: int64
+             * @description Records whose due time in their current stage has passed (now, whatever the period);
+             *     none in a group of a period.
+             */
+            overdue_now: number | null;
+            /**
+             * Format: int64
+             * @description Moves out of a stage with a known time in it, and the median and 90th percentile of
+             *     that time in seconds (nearest rank).
+             */
+            left: number;
+            /** Format: double */
+            p50_seconds: number | null;
+            /** Format: double */
+            p90_seconds: number | null;
+        };
         /**
          * @description How long a record may stay in a stage, on which calendar, who owns it and who is told when
          *     it overstays.
@@ -3823,6 +4093,44 @@ export interface components {
             /** @description The role responsible for the stage. */
             owner_role?: components["schemas"]["Slug"];
             escalate_to?: components["schemas"]["UserRef"];
+        };
+        /** @description A group of the SLA report. */
+        SlaGroup: components["schemas"]["SlaCounts"] & {
+            /** @description The stage's key, the owner's id or the team's id; `null` for none (or no group). */
+            key: unknown;
+            /** @description The stage's label when grouped by stage. */
+            label?: components["schemas"]["Label"];
+            /** @description The team's name when grouped by team. */
+            name?: string;
+            /** @description The period's first day (`YYYY-MM-DD`) when cut in periods. */
+            period?: string;
+        };
+        /**
+         * @description What an SLA report is grouped by.
+         * @enum {string}
+         */
+        SlaGroupBy: "stage" | "owner" | "team" | "none";
+        /** @description An SLA report request. */
+        SlaRequest: {
+            /**
+             * Format: date
+             * @description The first day of the moves counted (in the time zone); none: from the beginning.
+             */
+            from?: string;
+            /**
+             * Format: date
+             * @description The last day, included; none: up to now.
+             */
+            to?: string;
+            group_by?: components["schemas"]["SlaGroupBy"];
+            /** @description Cut the moves further in periods of the day they were made. */
+            period?: components["schemas"]["BucketUnit"];
+            /** @description A filter of the record list's language on the records. */
+            filter?: Record<string, never>;
+            /** @description Only records owned by a member of this team. */
+            team?: string;
+            /** @description The IANA time zone of the days; the tenant's when absent. */
+            time_zone?: string;
         };
         /** @description A name: a lowercase letter, then lowercase letters, digits or _ (at most 63 characters). */
         Slug: string;
@@ -10467,6 +10775,110 @@ export interface operations {
             };
         };
     };
+    cycle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CycleRequest"];
+            };
+        };
+        responses: {
+            /** @description The cycle report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cycle"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     export_records: {
         parameters: {
             query: {
@@ -10534,6 +10946,110 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    first_follow_up: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FollowUpRequest"];
+            };
+        };
+        responses: {
+            /** @description The first follow-up report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FollowUp"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11611,6 +12127,110 @@ export interface operations {
             };
             /** @description The URL is longer than the server accepts */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sla: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                entity: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SlaRequest"];
+            };
+        };
+        responses: {
+            /** @description The SLA report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sla"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,11 +1,13 @@
 //! Reports on an entity's records: aggregates by group and time bucket, pipeline funnels and
-//! forecasts (with their backtest and calibration exercises).
+//! forecasts (with their backtest and calibration exercises), SLA and first follow-up
+//! timeliness, and deal cycles.
 
 use actix_web::{HttpResponse, get, post, put, web};
 use trellis_engine::Engine;
 use trellis_engine::reports::{
     Aggregate, AggregateRequest, Backtest, BacktestRequest, CalibrationEstimates, CalibrationExercise,
-    CalibrationRequest, Forecast, ForecastRequest, Funnel, FunnelRequest,
+    CalibrationRequest, Cycle, CycleRequest, FollowUp, FollowUpRequest, Forecast, ForecastRequest, Funnel,
+    FunnelRequest, Sla, SlaRequest,
 };
 
 use crate::extract::{Body, Caller};
@@ -145,6 +147,68 @@ pub async fn put_calibration(
     Ok(HttpResponse::Ok().json(
         engine
             .calibration_estimate(&caller.0, &app, &entity, &id, &body.into_inner())
+            .await?,
+    ))
+}
+
+/// The SLA report of the entity's pipeline from its kept stage moves: per stage left, owner or
+/// team (and per period of the day of the move, with `period`), the moves out of a stage whose
+/// SLA gave a due time, made on time or after it (breached), the on-time rate, the records past
+/// their due time now, and the median and 90th percentile of the seconds spent in the stage.
+/// Through the caller's row scope; hidden fields cannot be filtered.
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("entity" = String, Path)), request_body = SlaRequest,
+    responses((status = 200, description = "The SLA report", body = Sla), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/data/{app}/{entity}/sla")]
+pub async fn sla(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    body: Body<SlaRequest>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.sla_report(&caller.0, &app, &entity, &body.into_inner()).await?))
+}
+
+/// How soon the records created in a period were first followed up, per owner or team: by their
+/// first move out of the pipeline's first stage, or (`follow_up`) by the first record of another
+/// entity of the app pointing at them through a relation (in the caller's row scope of that
+/// entity). Records, followed up, within `within_hours` (48 by default), late, pending, the
+/// share late and the median and 90th percentile of the hours. Through the caller's row scope.
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("entity" = String, Path)), request_body = FollowUpRequest,
+    responses((status = 200, description = "The first follow-up report", body = FollowUp), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/data/{app}/{entity}/first_follow_up")]
+pub async fn first_follow_up(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    body: Body<FollowUpRequest>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    Ok(HttpResponse::Ok().json(
+        engine
+            .first_follow_up(&caller.0, &app, &entity, &body.into_inner())
+            .await?,
+    ))
+}
+
+/// The deal cycle of the entity's pipeline per group (a field such as the industry, or the
+/// owner): the records won, their amount, the average and median days from creation to the won
+/// stage, and as an early warning the open records older than the group's average (up to 20
+/// listed, the oldest first). Through the caller's row scope; a hidden field cannot be the
+/// group, the amount or filtered.
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("entity" = String, Path)), request_body = CycleRequest,
+    responses((status = 200, description = "The cycle report", body = Cycle), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/data/{app}/{entity}/cycle")]
+pub async fn cycle(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: EntityPath,
+    body: Body<CycleRequest>,
+) -> ApiResult<HttpResponse> {
+    let (app, entity) = path.into_inner();
+    Ok(HttpResponse::Ok().json(
+        engine
+            .cycle_report(&caller.0, &app, &entity, &body.into_inner())
             .await?,
     ))
 }

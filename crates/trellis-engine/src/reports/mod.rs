@@ -1,12 +1,15 @@
 //! Reports on an app's records, computed by the database through the caller's view: aggregates
-//! per group and period, and (from the stage moves pipelines keep) funnels. Periods are cut at
-//! the wall clock of the tenant's time zone.
+//! per group and period, and (from the stage moves pipelines keep) funnels, forecasts, SLA and
+//! follow-up timeliness, and deal cycles. Periods are cut at the wall clock of the tenant's time
+//! zone.
 
 mod aggregate;
 mod backtest;
 mod calibration;
+mod cycle;
 mod forecast;
 mod funnel;
+mod timeliness;
 
 pub use aggregate::{
     Aggregate, AggregateGroup, AggregateRequest, AggregateSort, BucketSpec, BucketUnit, HavingOp, HavingSpec,
@@ -17,7 +20,12 @@ pub use calibration::{
     CalibrationEstimate, CalibrationEstimates, CalibrationExercise, CalibrationOutcome, CalibrationRecord,
     CalibrationRequest,
 };
+pub use cycle::{Cycle, CycleGroup, CycleRecord, CycleRequest};
 pub use forecast::{Forecast, ForecastCell, ForecastGroup, ForecastRequest, ForecastStage, ForecastTotals, StageRates};
 pub use funnel::{Funnel, FunnelMode, FunnelRequest, FunnelStage};
+pub use timeliness::{
+    FollowUp, FollowUpBy, FollowUpCounts, FollowUpGroup, FollowUpGroupBy, FollowUpRequest, Sla, SlaCounts, SlaGroup,
+    SlaGroupBy, SlaRequest,
+};
 
 pub use crate::zone::ZONE_KEY;

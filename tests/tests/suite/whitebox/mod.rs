@@ -11,4 +11,5 @@ mod permissions;
 mod pipelines;
 mod platform;
 mod sessions;
+mod timeliness;
 mod writes;
