@@ -5,7 +5,8 @@
 // check the order; group by status with the amount's total; select two rows and set their
 // status in one bulk request; try an out-of-range value on two rows and see both rows' errors
 // and nothing changed; edit cells in place (double-click): saved with If-Match, a refused value's
-// error at its cell, a row changed meanwhile reloaded. Screenshots at 1280×800 in zh and en under
+// error at its cell, a row changed meanwhile reloaded; move, hide and resize columns, save them as a
+// personal view, reload (it persists), and another user does not see it. Screenshots at 1280×800 in zh and en under
 // e2e-output/.
 //
 // Prints exactly one final line: "1 passed, 0 failed" or "0 passed, 1 failed".
@@ -16,7 +17,7 @@ import { chromium } from 'playwright-core';
 
 import { apiClient, env, runE2e, sleep, waitFor as waitUntil } from './harness.mjs';
 
-const TOTAL_TIMEOUT_MS = 150_000;
+const TOTAL_TIMEOUT_MS = 210_000;
 const STEP_TIMEOUT_MS = 15_000;
 const HTTP_TIMEOUT_MS = 20_000;
 const DEALS = 24;
@@ -395,6 +396,83 @@ async function main() {
   if ((await api(base, `api/v1/data/${app}/deal/${e}`, { token })).status !== 'won') throw new Error('the status was not saved');
   await page.getByTestId('lang-zh').click();
   log('inline edit: saved, refused at the cell, stale reloaded');
+
+  step = 'views: reorder, hide and resize columns, then save them as a personal view';
+  await page.reload();
+  await page.locator('[data-testid="grid"] .ant-table-row').first().waitFor({ state: 'visible' });
+  const headers = () =>
+    page.locator('[data-testid="grid"] .ant-table-thead [data-testid^="col-"]').evaluateAll((els) => els.map((x) => x.getAttribute('data-testid')));
+  const titleWidth = () =>
+    page.locator('[data-testid="grid"] .ant-table-thead th', { has: page.getByTestId('col-title') }).evaluate((x) => x.getBoundingClientRect().width);
+  await page.getByTestId('columns-button').click();
+  await page.getByTestId('columns-panel').waitFor({ state: 'visible' });
+  await page.getByTestId('column-up-amount').click();
+  await page.getByTestId('column-toggle-score').click();
+  await page.getByTestId('grid-title').click();
+  await page.getByTestId('columns-panel').waitFor({ state: 'hidden' });
+  const order = ['col-amount', 'col-title', 'col-status'];
+  await waitFor('amount first and no score', async () => JSON.stringify(await headers()) === JSON.stringify(order) || (await headers()));
+  const widthBefore = await titleWidth();
+  const handle = await page.getByTestId('resize-title').boundingBox();
+  if (!handle) throw new Error('no resize handle on the title column');
+  const y = handle.y + handle.height / 2;
+  await page.mouse.move(handle.x + handle.width / 2, y);
+  await page.mouse.down();
+  await page.mouse.move(handle.x + handle.width / 2 + 60, y, { steps: 4 });
+  await page.mouse.move(handle.x + handle.width / 2 + 120, y, { steps: 4 });
+  await page.mouse.up();
+  await waitFor('the title column wider', async () => (await titleWidth()) >= widthBefore + 40 || (await titleWidth()));
+  const widened = await titleWidth();
+  await page.getByTestId('view-save').click();
+  await page.getByTestId('view-save-newPersonal').click();
+  await page.getByTestId('view-new-label').fill('Big deals 大单');
+  await page.getByTestId('view-new-ok').click();
+  await page.waitForURL(`**/apps/${app}/my/big_deals`);
+  await page.getByTestId('nav-my-big_deals').waitFor({ state: 'visible' });
+  const saved = (await api(base, `api/v1/apps/${app}/my/views/big_deals`, { token })).view;
+  const savedCols = saved.columns.map((x) => x.field);
+  const savedWidth = saved.columns[1].width;
+  // The width saved is the one dragged to (the table stretches columns to fill its width).
+  if (JSON.stringify(savedCols) !== JSON.stringify(['amount', 'title', 'status']) || Math.abs(savedWidth - (widthBefore + 120)) > 2) {
+    throw new Error(`saved view ${JSON.stringify(saved)}, title was ${widened}px wide`);
+  }
+  if (JSON.stringify(saved.label) !== JSON.stringify({ zh: 'Big deals 大单' }) || saved.default) throw new Error(`saved ${JSON.stringify(saved)}`);
+  await sleep(300);
+  await shoot('gridplus-personal-view-zh-1280');
+
+  step = 'views: the personal view persists across a reload';
+  await page.reload();
+  await page.locator('[data-testid="grid"] .ant-table-row').first().waitFor({ state: 'visible' });
+  await waitFor('the saved order after a reload', async () => JSON.stringify(await headers()) === JSON.stringify(order) || (await headers()));
+  const reloaded = await titleWidth();
+  if (Math.abs(reloaded - widened) > 2) throw new Error(`title ${reloaded}px wide after a reload, ${widened}px before`);
+  if ((await text('grid-title')) !== 'Big deals 大单') throw new Error(`title ${await text('grid-title')}`);
+  log(`personal view saved: ${JSON.stringify(saved.columns)}`);
+
+  step = 'views: another user does not see it';
+  const other = { email: `other_${Date.now()}@example.com`, password: 'password-123' };
+  await api(base, 'api/v1/users', { method: 'POST', token, body: { ...other, name: 'Other' } });
+  const otherLogin = await api(base, 'api/v1/auth/login', { method: 'POST', body: other });
+  const theirs = await api(base, `api/v1/apps/${app}/my/views`, { token: otherLogin.token });
+  if (theirs.data.length !== 0) throw new Error(`another user lists ${JSON.stringify(theirs)}`);
+  const otherContext = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } });
+  otherContext.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const otherPage = await otherContext.newPage();
+  otherPage.on('pageerror', (e) => pageErrors.push(e.message));
+  await otherPage.goto(base, { waitUntil: 'domcontentloaded' });
+  await otherPage.getByTestId('login-email').fill(other.email);
+  await otherPage.getByTestId('login-password').fill(other.password);
+  await otherPage.getByTestId('login-submit').click();
+  const myViews = otherPage.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/apps/${app}/my/views` && r.ok());
+  await otherPage.getByTestId(`app-open-${app}`).click();
+  await otherPage.waitForURL(`**/apps/${app}/deal`);
+  await myViews;
+  await otherPage.locator('[data-testid="grid"] .ant-table-row').first().waitFor({ state: 'visible' });
+  if ((await otherPage.getByTestId('nav-my-big_deals').count()) !== 0) throw new Error('another user sees the personal view');
+  await otherPage.goto(`${base}apps/${app}/my/big_deals`);
+  await otherPage.getByTestId('view-not-found').waitFor({ state: 'visible' });
+  await otherContext.close();
+  log('another user sees no personal view');
 
   if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
 }

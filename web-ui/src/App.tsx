@@ -10,6 +10,7 @@ const AppShell = lazy(() => import('./shell/AppShell').then((m) => ({ default: m
 const AppIndex = lazy(() => import('./shell/AppShell').then((m) => ({ default: m.AppIndex })));
 const EntityPage = lazy(() => import('./grid/EntityPage'));
 const ViewPage = lazy(() => import('./grid/ViewPage'));
+const MyViewPage = lazy(() => import('./grid/MyViewPage'));
 const RecordPage = lazy(() => import('./record/RecordPage'));
 const RecordFormPage = lazy(() => import('./form/RecordFormPage'));
 
@@ -49,6 +50,7 @@ export function App() {
         >
           <Route index element={<Lazy><AppIndex /></Lazy>} />
           <Route path="views/:view" element={<Lazy><ViewPage /></Lazy>} />
+          <Route path="my/:view" element={<Lazy><MyViewPage /></Lazy>} />
           <Route path=":entity" element={<Lazy><EntityPage /></Lazy>} />
           <Route path=":entity/new" element={<Lazy><RecordFormPage /></Lazy>} />
           <Route path=":entity/:id" element={<Lazy><RecordPage /></Lazy>} />

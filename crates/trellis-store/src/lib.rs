@@ -17,6 +17,7 @@ pub mod imports;
 pub mod jobs;
 pub mod migrate;
 pub mod notifications;
+pub mod personal_views;
 pub mod preferences;
 pub mod records;
 mod rows;

@@ -678,8 +678,32 @@ async fn apply_v11(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Each user's personal views of an app (`sys_personal_views`), one row per view.
+async fn apply_v12(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let t = Table::create()
+        .table("sys_personal_views")
+        .if_not_exists()
+        .col(text("tenant_id"))
+        .col(text("app_id"))
+        .col(text("user_id"))
+        .col(text("name"))
+        .col(text("definition"))
+        .col(time("created_at"))
+        .col(time("updated_at"))
+        .primary_key(
+            Index::create()
+                .col("tenant_id")
+                .col("app_id")
+                .col("user_id")
+                .col("name"),
+        )
+        .to_owned();
+    tx.execute(&t).await?;
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -733,6 +757,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 11 {
         apply_v11(&tx).await?;
+    }
+    if current < 12 {
+        apply_v12(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

@@ -519,6 +519,7 @@ pub async fn delete_app<C: crate::Writes>(c: &C, id: &str) -> Result<(), StoreEr
             .to_owned(),
     )
     .await?;
+    crate::personal_views::delete_for_app(c, id).await?;
     Ok(())
 }
 

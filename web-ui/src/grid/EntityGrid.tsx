@@ -21,6 +21,10 @@ import { useRecordCount, useRecordPages } from './queries';
 import { FilterButton, FilterChips } from './FilterBuilder';
 import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
 import { editableInPlace, type CellSave } from './inlineEdit';
+import { initialColumns, resizeColumn, type GridColumn } from './viewModel';
+import { ColumnsPanel, ResizableHeader, SaveViewMenu } from './ViewTools';
+import { isGroupable } from './groupModel';
+import { useMyViews } from './viewQueries';
 
 // The cell editor (the form's inputs) loads when a cell is first double-clicked.
 const InlineEditor = lazy(() => import('./InlineEditor'));
@@ -78,12 +82,15 @@ export function EntityGrid({
   view,
   caller,
   userId,
+  opened = view ? 'shared' : 'entity',
 }: {
   app: App;
   entity: EntityDef;
   view?: ViewDef;
   caller: Caller;
   userId: string;
+  /** What the grid shows: a personal view, a shared view, or the entity (its default view). */
+  opened?: 'personal' | 'shared' | 'entity';
 }) {
   const { lang, t } = useI18n();
   const navigate = useNavigate();
@@ -94,19 +101,27 @@ export function EntityGrid({
   );
 
   const shiftRef = useRef(false);
-  const [groupSpec, setGroupSpec] = useState<GroupSpec | null>(null);
+  const [groupSpec, setGroupSpec] = useState<GroupSpec | null>(() => {
+    const f = (entity.fields ?? []).find((x) => x.name === view?.group_by);
+    return f && view?.type === 'grid' && isGroupable(f) ? { field: f.name } : null;
+  });
   const [selectedIds, setSelectedIds] = useState<React.Key[]>([]);
   const [bulkErrs, setBulkErrs] = useState<BulkErrors | null>(null);
   const sortFields = useMemo(() => (entity.fields ?? []).filter(isSortable), [entity]);
 
+  // The visible columns in order with their widths: the view's when it opens, then the user's
+  // (chosen and ordered in the columns panel, resized by dragging a header's edge).
+  const [cols, setCols] = useState<GridColumn[]>(() => initialColumns(entity.fields ?? [], view));
   const fields = useMemo(() => {
     const all = entity.fields ?? [];
-    if (!view?.columns?.length) return all.map((f) => ({ field: f, width: undefined as number | undefined }));
-    return view.columns.flatMap((c) => {
+    return cols.flatMap((c) => {
       const f = all.find((x) => x.name === c.field);
       return f ? [{ field: f, width: c.width }] : [];
     });
-  }, [entity, view]);
+  }, [entity, cols]);
+  const onResize = useCallback((field: string, w: number) => setCols((prev) => resizeColumn(prev, field, w)), []);
+  const myViews = useMyViews(app.name);
+  const taken = useMemo(() => new Set((myViews.data ?? []).map((v) => v.view.name)), [myViews.data]);
 
   const readable = useMemo(() => new Set(readableEntities(app, caller).map((e) => e.name)), [app, caller]);
   // Related titles come with the page: one request per page, whatever the number of relations.
@@ -181,6 +196,8 @@ export function EntityGrid({
                 }
               : { 'data-col': field.name }) as unknown as React.HTMLAttributes<HTMLElement>,
           onHeaderCell: () => ({
+            resizeField: field.name,
+            onResizeWidth: (w: number) => onResize(field.name, w),
             onMouseDown: (e: React.MouseEvent) => {
               shiftRef.current = e.shiftKey;
               // Shift-click adds a sort key; it should not select the header's text.
@@ -222,7 +239,7 @@ export function EntityGrid({
           },
         };
       }),
-    [fields, sort, lang, ctx, groupSpec, readOnly, mayUpdate, editing, cellErrors, app, entity.name, expand, finishEdit],
+    [fields, sort, lang, ctx, groupSpec, readOnly, mayUpdate, editing, cellErrors, app, entity.name, expand, finishEdit, onResize],
   );
   const scrollX = useMemo(() => columns.reduce((n, c) => n + Number(c.width ?? 160), 0), [columns]);
 
@@ -289,6 +306,16 @@ export function EntityGrid({
           />
           <SortPanel sort={sort} onChange={setSort} fields={sortFields} />
           <FilterButton root={tree} onChange={setTree} fields={filterFields} app={app.name} entities={app.entities ?? []} />
+          <ColumnsPanel columns={cols} fields={entity.fields ?? []} onChange={setCols} />
+          <SaveViewMenu
+            app={app.name}
+            entity={entity.name}
+            view={view}
+            opened={opened}
+            mayEditApp={caller.user.is_admin}
+            layout={{ columns: cols, sort, filter: userFilter, groupBy: groupSpec?.field }}
+            taken={taken}
+          />
           <Tooltip title={t('grid.refresh')}>
             <Button
               icon={<ReloadOutlined />}
@@ -360,6 +387,7 @@ export function EntityGrid({
           data-testid="grid"
           className="grid-table"
           columns={columns}
+          components={{ header: { cell: ResizableHeader } }}
           dataSource={rows}
           loading={pages.isLoading || (pages.isFetching && !isFetchingNextPage && pages.isPlaceholderData)}
           pagination={false}

@@ -23,6 +23,7 @@ import {
 } from './groupModel';
 import type { ListOptions, RecordRow } from './listRequest';
 import { useRecordPages } from './queries';
+import { ResizableHeader } from './ViewTools';
 
 interface AggregateGroup {
   key: Record<string, unknown>;
@@ -121,6 +122,7 @@ function GroupRows({
         size="small"
         rowKey="id"
         columns={columns}
+        components={{ header: { cell: ResizableHeader } }}
         dataSource={rows}
         loading={pages.isLoading}
         pagination={false}

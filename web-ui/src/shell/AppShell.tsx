@@ -1,15 +1,17 @@
-// One app: a side menu of the entities the caller may read and the app's shared views, and
+// One app: a side menu of the entities the caller may read, the app's shared views and the
+// caller's personal views, and
 // the page of the chosen one beside it.
 
 import { useMemo } from 'react';
 import { Alert, Layout, Menu, Result, Spin } from 'antd';
-import { DatabaseOutlined, EyeOutlined } from '@ant-design/icons';
+import { DatabaseOutlined, EyeOutlined, UserOutlined } from '@ant-design/icons';
 import { Navigate, Outlet, useLocation, useNavigate, useParams } from 'react-router';
 import { toProblem } from '../api';
 import { useAppDef, useCaller } from '../apps/queries';
 import { readableEntities } from '../apps/rights';
 import { localize, useI18n } from '../i18n';
 import type { AppOutlet } from './AppContext';
+import { useMyViews } from '../grid/viewQueries';
 
 export function AppShell() {
   const { app: name = '' } = useParams();
@@ -24,6 +26,11 @@ export function AppShell() {
   const views = useMemo(
     () => (app?.views ?? []).filter((v) => entities.some((e) => e.name === v.entity)),
     [app, entities],
+  );
+  const myViews = useMyViews(name);
+  const mine = useMemo(
+    () => (myViews.data ?? []).map((v) => v.view).filter((v) => entities.some((e) => e.name === v.entity)),
+    [myViews.data, entities],
   );
 
   if (def.isLoading) {
@@ -43,7 +50,8 @@ export function AppShell() {
   }
 
   const rest = location.pathname.split('/').slice(3);
-  const selected = rest[0] === 'views' ? `v:${rest[1] ?? ''}` : `e:${rest[0] ?? ''}`;
+  const selected =
+    rest[0] === 'views' ? `v:${rest[1] ?? ''}` : rest[0] === 'my' ? `m:${rest[1] ?? ''}` : `e:${rest[0] ?? ''}`;
 
   const items = [
     {
@@ -66,6 +74,20 @@ export function AppShell() {
               key: `v:${v.name}`,
               icon: <EyeOutlined />,
               label: <span data-testid={`nav-view-${v.name}`}>{localize(v.label, lang) || v.name}</span>,
+            })),
+          },
+        ]
+      : []),
+    ...(mine.length
+      ? [
+          {
+            type: 'group' as const,
+            key: 'my',
+            label: t('nav.myViews'),
+            children: mine.map((v) => ({
+              key: `m:${v.name}`,
+              icon: <UserOutlined />,
+              label: <span data-testid={`nav-my-${v.name}`}>{localize(v.label, lang) || v.name}</span>,
             })),
           },
         ]
@@ -93,7 +115,8 @@ export function AppShell() {
           items={items}
           onClick={({ key }) => {
             const [kind, n] = [key.slice(0, 1), key.slice(2)];
-            navigate(kind === 'v' ? `/apps/${app.name}/views/${n}` : `/apps/${app.name}/${n}`);
+            const base = `/apps/${app.name}`;
+            navigate(kind === 'v' ? `${base}/views/${n}` : kind === 'm' ? `${base}/my/${n}` : `${base}/${n}`);
           }}
         />
       </Layout.Sider>

@@ -11,6 +11,7 @@ use trellis_core::plan::StepSummary;
 use trellis_core::view::ViewDef;
 use trellis_engine::Engine;
 use trellis_engine::apps::ChangeOut;
+use trellis_engine::apps::my_views::PersonalView;
 use trellis_engine::directory::RoleEntry;
 use utoipa::ToSchema;
 
@@ -344,4 +345,73 @@ pub async fn delete_view(
     Ok(removed(
         engine.delete_view(&caller.0, &app, &view, q.opts(&req)?).await?,
     ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Personal views (the caller's own; `trellis_engine::apps::my_views`)
+// ---------------------------------------------------------------------------------------------
+
+/// The caller's personal views of the app, oldest first, as they read the app today: columns
+/// and sort keys of fields they no longer see are left out; a filter, grouping or date field
+/// naming one is left out and marks the view `broken`; `gone` names fields the entity no longer
+/// has. Views of entities they may no longer read are left out.
+#[utoipa::path(tag = "apps", params(("app" = String, Path)),
+    responses((status = 200, description = "The caller's views", body = List<PersonalView>), (status = 404, body = Problem)))]
+#[get("/apps/{app}/my/views")]
+pub async fn list_my_views(engine: web::Data<Engine>, caller: Caller, app: AppPath) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(List::of(engine.my_views(&caller.0, &app).await?)))
+}
+
+/// Add a personal view (`view.schema.json`, without `default`): its entity one the caller may
+/// read, its fields ones they see (a hidden field is unknown). 409 when they have one of the
+/// name; at most 100 per user and app.
+#[utoipa::path(tag = "apps", params(("app" = String, Path)), request_body = ViewDef,
+    responses((status = 201, description = "The view as stored", body = PersonalView), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/apps/{app}/my/views")]
+pub async fn create_my_view(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    app: AppPath,
+    body: JsonObject,
+) -> ApiResult<HttpResponse> {
+    let view = engine.create_my_view(&caller.0, &app, &body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/apps/{app}/my/views/{}", view.view.name)))
+        .json(view))
+}
+
+/// One of the caller's personal views (404 for another user's).
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("view" = String, Path)),
+    responses((status = 200, description = "The view", body = PersonalView), (status = 404, body = Problem)))]
+#[get("/apps/{app}/my/views/{view}")]
+pub async fn get_my_view(engine: web::Data<Engine>, caller: Caller, path: PartPath) -> ApiResult<HttpResponse> {
+    let (app, view) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.my_view(&caller.0, &app, &view).await?))
+}
+
+/// Replace one of the caller's personal views whole, with the checks of adding one. The name
+/// may be left out; another one than the path's answers 422.
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("view" = String, Path)), request_body = ViewDef,
+    responses((status = 200, description = "The view as stored", body = PersonalView), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+#[put("/apps/{app}/my/views/{view}")]
+pub async fn put_my_view(
+    engine: web::Data<Engine>,
+    caller: Caller,
+    path: PartPath,
+    body: JsonObject,
+) -> ApiResult<HttpResponse> {
+    let (app, view) = path.into_inner();
+    Ok(HttpResponse::Ok().json(engine.put_my_view(&caller.0, &app, &view, &body).await?))
+}
+
+/// Remove one of the caller's personal views.
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("view" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, body = Problem)))]
+#[delete("/apps/{app}/my/views/{view}")]
+pub async fn delete_my_view(engine: web::Data<Engine>, caller: Caller, path: PartPath) -> ApiResult<HttpResponse> {
+    let (app, view) = path.into_inner();
+    engine.delete_my_view(&caller.0, &app, &view).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -2,6 +2,7 @@
 //! validates the whole of it, plans the table changes and applies plan and new version in one
 //! transaction, then swaps the compiled app in the registry.
 
+pub mod my_views;
 pub mod parts;
 pub mod rules;
 

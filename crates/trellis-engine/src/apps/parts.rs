@@ -60,7 +60,7 @@ fn taken(what: &str, name: &str) -> Error {
 }
 
 /// A replacing body names its part as the path does; a body without a name takes the path's.
-fn named_as_path(body: &Value, name: &str, what: &str) -> Result<Value, Error> {
+pub(super) fn named_as_path(body: &Value, name: &str, what: &str) -> Result<Value, Error> {
     let mut body = body.clone();
     let obj = body
         .as_object_mut()

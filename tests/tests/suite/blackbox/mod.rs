@@ -9,6 +9,7 @@ pub(crate) mod files;
 pub(crate) mod forecast;
 mod funnel;
 mod imports;
+mod my_views;
 mod parts;
 pub(crate) mod permissions;
 pub(crate) mod pipelines;
