@@ -90,7 +90,18 @@ pub async fn import_phase(client: &reqwest::Client, base: &str, auth: &str, pid:
     ] {
         let (secs, i, peak, anon) = timed(client, &url, auth, pid, &body).await?;
         if i["status"] != "done" || i["failed"] != 0 {
-            bail!("the {what} ended {}: {i}", i["status"]);
+            let errors: Value = client
+                .get(format!("{url}/{}/errors?limit=5", i["id"].as_str().unwrap_or("")))
+                .header("authorization", auth)
+                .send()
+                .await?
+                .json()
+                .await?;
+            bail!(
+                "the {what} ended {} with {} refused rows; the first: {errors}",
+                i["status"],
+                i["failed"]
+            );
         }
         let done = i["inserted"].as_i64().unwrap_or(0);
         println!(

@@ -319,6 +319,12 @@ fn option(c: &ColumnReading, text: &str) -> Result<String, CellError> {
 /// The value of one cell for a field of `kind`, or why not; blank cells are null.
 pub fn read_cell(kind: FieldType, c: &ColumnReading, zone: Zone, text: &str) -> Result<Cell, CellError> {
     let t = text.trim();
+    // A `'` that an export put before `=`, `+`, `-`, `@` (so no cell runs as a formula) is not
+    // part of the value.
+    let t = match t.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => t,
+    };
     if t.is_empty() {
         return Ok(Cell::Value(Value::Null));
     }
@@ -518,6 +524,11 @@ mod tests {
         assert_eq!(val(FieldType::Boolean, "否"), json!(false));
         assert_eq!(val(FieldType::Boolean, "TRUE"), json!(true));
         assert_eq!(val(FieldType::Boolean, "  "), Value::Null);
+        // What an export escaped reads back as it was; another apostrophe stays.
+        assert_eq!(val(FieldType::Phone, "'+86 138 0000 0000"), json!("+86 138 0000 0000"));
+        assert_eq!(val(FieldType::Text, "'=cmd()"), json!("=cmd()"));
+        assert_eq!(val(FieldType::Text, "'tis"), json!("'tis"));
+        assert_eq!(val(FieldType::Integer, "'-5"), json!(-5));
         let c = ColumnReading {
             options: HashMap::from([
                 ("north".into(), "north".into()),
