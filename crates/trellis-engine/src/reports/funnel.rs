@@ -126,7 +126,8 @@ pub(super) fn day_start(zone: Zone, d: NaiveDate) -> DateTime<Utc> {
     }
 }
 
-fn ratio(a: i64, b: i64) -> Option<f64> {
+/// `a ÷ b`; none when `b` is 0.
+pub(super) fn ratio(a: i64, b: i64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
 

@@ -24,7 +24,7 @@ use trellis_store::timeliness::{self as store, MovesOf};
 
 use super::BucketUnit;
 use super::forecast::{Base, bad, unprocessable};
-use super::funnel::day_start;
+use super::funnel::{day_start, ratio};
 use crate::Engine;
 use crate::context::TenantCtx;
 use crate::records::entity_of;
@@ -339,10 +339,6 @@ fn sort_key(key: &Value) -> String {
         Value::String(s) => format!("~{s}"),
         other => format!("~{other}"),
     }
-}
-
-fn ratio(a: i64, b: i64) -> Option<f64> {
-    (b > 0).then(|| a as f64 / b as f64)
 }
 
 #[derive(Default)]
