@@ -32,7 +32,7 @@ impl Label {
     }
 }
 
-/// An app: a named set of entities (later also pipelines, rules, views, dashboards, roles).
+/// An app: a named set of entities with their pipelines, roles, rules, views and dashboards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppDef {
@@ -58,6 +58,10 @@ pub struct AppDef {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(max_items = 200)]
     pub views: Vec<crate::view::ViewDef>,
+    /// Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
+    pub dashboards: Vec<crate::dashboard::DashboardDef>,
 }
 
 /// A role of an app.
@@ -735,6 +739,11 @@ mod schema_agreement {
     #[test]
     fn view_def_agrees_with_view_schema() {
         check::<crate::view::ViewDef>("view.schema.json", 3);
+    }
+
+    #[test]
+    fn dashboard_def_agrees_with_dashboard_schema() {
+        check::<crate::dashboard::DashboardDef>("dashboard.schema.json", 3);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod autonumber;
 pub mod calendar;
 pub mod coerce;
 pub mod compile;
+pub mod dashboard;
 pub mod def;
 pub mod error;
 pub mod names;

@@ -462,7 +462,8 @@ pub fn filter_names(filter: &Value, fields: &HashSet<String>) -> bool {
 ///   escalation to a hidden user field: left out;
 /// - rules whose trigger names a hidden field (`field_changed`, `relative_time`) or whose
 ///   condition reads one ([`rule_reads_hidden`]): left out;
-/// - views: see [`crate::view::visible_views`].
+/// - views: see [`crate::view::visible_views`];
+/// - dashboards: see [`crate::dashboard::visible_dashboards`].
 pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     let mut v = app.clone();
     let all_hidden = hidden_by_entity(app, roles);
@@ -530,6 +531,7 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
         .map(crate::automation::RuleDef::summary)
         .collect();
     v.views = crate::view::visible_views(&app.views, &all_hidden);
+    v.dashboards = crate::dashboard::visible_dashboards(&app.dashboards, &all_hidden);
     v
 }
 

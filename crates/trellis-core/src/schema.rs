@@ -34,6 +34,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../../schemas/calendar.schema.json"),
     ),
     ("view.schema.json", include_str!("../../../schemas/view.schema.json")),
+    (
+        "dashboard.schema.json",
+        include_str!("../../../schemas/dashboard.schema.json"),
+    ),
 ];
 
 /// Kinds of definition with a schema.

@@ -161,6 +161,7 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
     }
     crate::automation::validate_rules(app, &mut errors);
     crate::view::validate_views(app, &mut errors);
+    crate::dashboard::validate_dashboards(app, &mut errors);
     let mut roles = HashSet::new();
     for r in &app.roles {
         if !roles.insert(r.name.as_str()) {
