@@ -55,6 +55,20 @@ pub async fn record_event<C: trellis_store::Writes>(conn: &C, e: EventDraft<'_>)
     Ok(())
 }
 
+/// Writes events in the caller's transaction, as [`record_event`] does one, in statements of
+/// at most 1,000 events.
+pub async fn record_events<C: trellis_store::Writes>(
+    conn: &C,
+    app: &LoadedApp,
+    rows: Vec<EventRow>,
+) -> Result<(), Error> {
+    let dispatched = !app.def.rules.iter().any(|r| r.enabled);
+    for chunk in rows.chunks(1000) {
+        events::insert_with(conn, chunk, dispatched).await?;
+    }
+    Ok(())
+}
+
 /// The changed fields of an update as `{storage id: [old, new]}` (answer forms): stored by id so
 /// a renamed field keeps its history.
 pub fn changes(entity: &CompiledEntity, old: &trellis_store::records::Row, new: &[(&CompiledField, Val)]) -> Value {

@@ -686,6 +686,66 @@ pub struct NewMeta {
     pub owner: Option<String>,
 }
 
+/// Most bound values of one statement (SQLite's limit is 32,766, PostgreSQL's 65,535).
+const MAX_PARAMS: usize = 30_000;
+
+/// Inserts records (version 1) with as few statements as their columns allow: consecutive
+/// records that set the same columns go in one multi-row `INSERT` (up to [`MAX_PARAMS`] values),
+/// so no column is ever given a NULL of another type. On SQLite each statement goes with the
+/// transaction's next one, as [`insert`] does.
+pub async fn insert_many<C: crate::Writes>(
+    conn: &C,
+    entity: &CompiledEntity,
+    rows: &[(NewMeta, Vec<(&CompiledField, Val)>)],
+) -> Result<(), StoreError> {
+    let system = ["id", "created_at", "updated_at", "created_by", "owner", "version"];
+    let mut pending: Option<(Vec<String>, Vec<Vec<Value>>)> = None;
+    let flush = |cols: Vec<String>, vals: Vec<Vec<Value>>| async move {
+        let mut q = Query::insert();
+        q.into_table(Alias::new(entity.table.clone()))
+            .columns(cols.into_iter().map(Alias::new));
+        for v in vals {
+            q.values(v.into_iter().map(Into::into))
+                .map_err(|e| StoreError::Config(e.to_string()))?;
+        }
+        conn.execute_later(conn.get_database_backend().build(&q))
+            .await
+            .map_err(StoreError::classify)
+    };
+    for (meta, values) in rows {
+        let mut cols: Vec<String> = system.iter().map(|s| s.to_string()).collect();
+        let mut vals: Vec<Value> = vec![
+            Value::String(Some(meta.id.clone())),
+            Value::ChronoDateTimeUtc(Some(meta.at)),
+            Value::ChronoDateTimeUtc(Some(meta.at)),
+            Value::String(meta.created_by.clone()),
+            Value::String(meta.owner.clone()),
+            Value::BigInt(Some(1)),
+        ];
+        for (f, v) in values {
+            for (c, sv) in columns_of(f, v) {
+                cols.push(c);
+                vals.push(sv);
+            }
+        }
+        pending = match pending.take() {
+            Some((pc, mut pv)) if pc == cols && (pv.len() + 1) * cols.len() <= MAX_PARAMS => {
+                pv.push(vals);
+                Some((pc, pv))
+            }
+            Some((pc, pv)) => {
+                flush(pc, pv).await?;
+                Some((cols, vec![vals]))
+            }
+            None => Some((cols, vec![vals])),
+        };
+    }
+    if let Some((cols, vals)) = pending {
+        flush(cols, vals).await?;
+    }
+    Ok(())
+}
+
 /// Inserts a record (version 1).
 /// Inserts a record (on SQLite, with the transaction's next statement: see [`crate::writer`]).
 pub async fn insert<C: crate::Writes>(

@@ -266,6 +266,7 @@ impl Engine {
         values: &mut [(&CompiledField, Val)],
         owner: Option<&str>,
         current: Option<&records::Row>,
+        refs: &RefMemo,
     ) -> Result<Vec<FieldError>, Error> {
         let self_id = current.map(records::Row::id);
         let mut errors = crate::files::resolve_attachments(tx, ctx, values).await?;
@@ -278,7 +279,12 @@ impl Engine {
                         .as_deref()
                         .and_then(|t| app.entity(t))
                         .ok_or_else(|| Error::internal("relation without target"))?;
-                    if !self.may_read(tx, ctx, app, target, id).await? {
+                    if refs.knows(target.name(), id) {
+                        continue;
+                    }
+                    if self.may_read(tx, ctx, app, target, id).await? {
+                        refs.learn(target.name(), id);
+                    } else {
                         errors.push(FieldError::new(
                             f.name.clone(),
                             FieldCode::NotFound,
@@ -286,6 +292,7 @@ impl Engine {
                         ));
                     }
                 }
+                FieldType::User if refs.knows("", id) => {}
                 FieldType::User
                     if system::existing_user_ids(tx, ctx.tenant_id(), std::slice::from_ref(id))
                         .await?
@@ -297,19 +304,26 @@ impl Engine {
                         format!("no user has id {id}"),
                     ));
                 }
+                // A user found (the guard above asked).
+                FieldType::User => refs.learn("", id),
                 _ => {}
             }
         }
         if let Some(o) = owner
-            && system::existing_user_ids(tx, ctx.tenant_id(), &[o.to_string()])
+            && !refs.knows("", o)
+        {
+            if system::existing_user_ids(tx, ctx.tenant_id(), &[o.to_string()])
                 .await?
                 .is_empty()
-        {
-            errors.push(FieldError::new(
-                "owner",
-                FieldCode::NotFound,
-                format!("no user has id {o}"),
-            ));
+            {
+                errors.push(FieldError::new(
+                    "owner",
+                    FieldCode::NotFound,
+                    format!("no user has id {o}"),
+                ));
+            } else {
+                refs.learn("", o);
+            }
         }
         for (f, v) in values.iter().filter(|(f, v)| f.unique && !v.is_null()) {
             if records::find_duplicate(tx, entity, f, v, self_id).await?.is_some() {

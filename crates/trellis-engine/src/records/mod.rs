@@ -2,6 +2,7 @@
 //! transaction numbers, checks relations and uniqueness, writes the row and commits; a failed
 //! request writes nothing.
 
+mod batch_in;
 mod bulk;
 mod check;
 mod export;
@@ -60,6 +61,37 @@ pub struct RecordOut {
 pub(crate) struct Guard {
     pub access: Access,
     pub scope: Option<Filter>,
+    /// References found while writing with this guard ([`RefMemo`]).
+    pub refs: RefMemo,
+}
+
+/// References a write found readable (a relation's target record, a user), so that many rows
+/// written with one guard that point at the same few records ask once per record. Only what
+/// was found is kept (a record written later can still be found); a job writing in batches
+/// empties it at the start of each batch, so nothing is trusted past its transaction.
+#[derive(Default)]
+pub(crate) struct RefMemo {
+    found: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+impl RefMemo {
+    fn knows(&self, kind: &str, id: &str) -> bool {
+        self.found
+            .lock()
+            .is_ok_and(|f| f.contains(&(kind.to_string(), id.to_string())))
+    }
+
+    fn learn(&self, kind: &str, id: &str) {
+        if let Ok(mut f) = self.found.lock() {
+            f.insert((kind.to_string(), id.to_string()));
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut f) = self.found.lock() {
+            f.clear();
+        }
+    }
 }
 
 /// Values of a write after coercion, before the transaction.
@@ -119,7 +151,11 @@ impl Engine {
     ) -> Result<Guard, Error> {
         let access = self.access(&self.db.read, ctx, app, entity).await?;
         let scope = self.scope(&self.db.read, ctx, &access, right).await?;
-        Ok(Guard { access, scope })
+        Ok(Guard {
+            access,
+            scope,
+            refs: RefMemo::default(),
+        })
     }
 }
 

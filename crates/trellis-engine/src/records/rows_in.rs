@@ -117,6 +117,43 @@ impl Engine {
         rows: Vec<RowWrite>,
         isolate: bool,
     ) -> Result<Vec<Result<bool, Vec<FieldError>>>, Error> {
+        // References found by an earlier batch are asked again: its transaction is over.
+        for g in [&w.create, &w.update].into_iter().flatten() {
+            g.refs.clear();
+        }
+        // Inserts only, all or nothing: the batched path, with as few statements as it can.
+        if !isolate
+            && let Some(g) = &w.create
+            && rows.iter().all(|r| matches!(r, RowWrite::Insert(_)))
+        {
+            let mut prepared = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let RowWrite::Insert(body) = row else { continue };
+                let p = g
+                    .access
+                    .check_body(body, None)
+                    .map_err(|e| Error::validation(row_problems(veil(&w.app.def, &w.entity.def, &w.hidden, e))))
+                    .and_then(|()| {
+                        self.prepare(&w.entity, body, None)
+                            .map_err(|es| Error::validation(veil_list(&w.app.def, &w.entity.def, &w.hidden, es)))
+                    })?;
+                prepared.push(p);
+            }
+            let n = prepared.len();
+            return match self.insert_batch_in(tx, ctx, &w.app, &w.entity, g, prepared).await {
+                Ok(()) => Ok(vec![Ok(true); n]),
+                Err(WriteError::Fields(es)) => {
+                    Err(Error::validation(veil_list(&w.app.def, &w.entity.def, &w.hidden, es)))
+                }
+                Err(WriteError::Other(e)) if e.code == ErrorCode::Internal => Err(e),
+                Err(WriteError::Other(e)) => Err(Error::validation(row_problems(veil(
+                    &w.app.def,
+                    &w.entity.def,
+                    &w.hidden,
+                    e,
+                )))),
+            };
+        }
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let sp = match isolate {

@@ -65,7 +65,16 @@ impl Engine {
         prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
-            .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, None)
+            .check_references(
+                tx,
+                ctx,
+                app,
+                entity,
+                &mut prepared.values,
+                owner_check,
+                None,
+                &guard.refs,
+            )
             .await?;
         if !errors.is_empty() {
             return Err(WriteError::Fields(errors));
@@ -254,7 +263,16 @@ impl Engine {
         prepared.values.extend(computed);
         let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
         let errors = self
-            .check_references(tx, ctx, app, entity, &mut prepared.values, owner_check, Some(&current))
+            .check_references(
+                tx,
+                ctx,
+                app,
+                entity,
+                &mut prepared.values,
+                owner_check,
+                Some(&current),
+                &guard.refs,
+            )
             .await?;
         if !errors.is_empty() {
             return Err(WriteError::Fields(errors));

@@ -543,7 +543,65 @@ async fn an_export_imports_back_to_the_same_records(backend: Backend) {
     }
 }
 
+/// Imported rows are created as a single create is: each enters the pipeline's first stage with
+/// its SLA due time, leaves a created event in its history, and rules on creation run for it.
+async fn imported_rows_enter_the_pipeline_and_trigger_rules(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "flow", "label": {"en": "Flow"},
+        "entities": [{"name": "lead", "label": {"en": "Lead"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text"},
+            {"name": "note", "label": {"en": "Note"}, "type": "text"}],
+            "pipeline": {
+                "stages": [{"key": "new", "label": {"en": "New"}, "sla": {"hours": 2}},
+                           {"key": "done", "label": {"en": "Done"}, "kind": "won"}],
+                "transitions": [{"from": ["new"], "to": "done"}]}}],
+        "rules": [{"name": "tag", "trigger": {"type": "record_created", "entity": "lead"},
+                   "actions": [{"type": "set_fields", "values": {"note": "seen {{record.title}}"}}]}]
+    }))
+    .await;
+    let csv = "title\nl1\nl2\nl3\n";
+    let file = app.upload(&app.token, "leads.csv", "text/csv", csv.as_bytes()).await;
+    let r = app
+        .post(
+            "/api/v1/data/flow/lead/imports",
+            json!({"file": file, "mode": "skip_invalid"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let path = format!("/api/v1/data/flow/lead/imports/{}", r.body["id"].as_str().unwrap());
+    let done = app.eventually(&path, |i| i["status"] == "done").await;
+    assert_eq!(
+        (done["inserted"].as_i64(), done["failed"].as_i64()),
+        (Some(3), Some(0)),
+        "{done}"
+    );
+    let leads = app
+        .eventually("/api/v1/data/flow/lead?sort=title", |l| {
+            l["data"].as_array().is_some_and(|a| {
+                a.len() == 3
+                    && a.iter()
+                        .all(|x| x["note"].as_str().is_some_and(|n| n.starts_with("seen")))
+            })
+        })
+        .await;
+    for (i, l) in leads["data"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(l["stage"], "new", "{l}");
+        assert!(l["stage_due_at"].is_string(), "the SLA's due time: {l}");
+        assert_eq!(l["note"], json!(format!("seen l{}", i + 1)));
+    }
+    let id = leads["data"][0]["id"].as_str().unwrap();
+    let history = app
+        .get(&format!("/api/v1/data/flow/lead/{id}/history"))
+        .await
+        .expect(200);
+    assert!(history.text.contains("\"created\""), "{}", history.text);
+    let f = app.post("/api/v1/data/flow/lead/funnel", json!({})).await.expect(200);
+    assert_eq!(f.body["stages"][0]["entered"], json!(3), "{}", f.text);
+}
+
 on_both!(
+    imported_rows_enter_the_pipeline_and_trigger_rules,
     an_export_imports_back_to_the_same_records,
     gbk_csv_dry_run_then_skip_invalid,
     utf16_text_and_chinese_excel_workbooks,

@@ -1,0 +1,117 @@
+//! Creating many records of one entity in one transaction with few statements (an import's
+//! batch): every row is numbered, computed and checked exactly as a single create is
+//! ([`Engine::insert_in`]), then the rows go in multi-row inserts, the creator's scope is checked
+//! for all of them at once, and their events are written together. What other concepts add to a
+//! creation (a pipeline's first stage) and rollups still run per row.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use trellis_core::permissions::Right;
+use trellis_core::status::EventKind;
+use trellis_core::{CompiledEntity, CompiledField, Val};
+use trellis_store::records::{self, NewMeta};
+
+use crate::Engine;
+use crate::compiled::scripts::LoadedApp;
+use crate::context::TenantCtx;
+
+use super::*;
+
+impl Engine {
+    /// Creates the rows in `tx`, in order. The first refused row ends the call with its
+    /// problems (the caller rolls the transaction back); nothing is answered per row.
+    pub(crate) async fn insert_batch_in(
+        &self,
+        tx: &trellis_store::WriteTx,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        entity: &CompiledEntity,
+        guard: &Guard,
+        rows: Vec<Prepared<'_>>,
+    ) -> Result<(), WriteError> {
+        let mut written: Vec<(NewMeta, Vec<(&CompiledField, Val)>)> = Vec::with_capacity(rows.len());
+        for mut prepared in rows {
+            let meta = NewMeta {
+                id: uuid::Uuid::now_v7().to_string(),
+                at: trellis_core::value::now_micros(),
+                created_by: Some(ctx.user_id().to_string()),
+                owner: Some(
+                    prepared
+                        .owner
+                        .clone()
+                        .flatten()
+                        .unwrap_or_else(|| ctx.user_id().to_string()),
+                ),
+            };
+            let computed = {
+                let record: Vec<(&CompiledField, &Val)> = prepared.values.iter().map(|(f, v)| (*f, v)).collect();
+                self.run_scripts(tx, ctx, app, entity, &record, None).await?
+            };
+            prepared.values.extend(computed);
+            let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
+            let errors = self
+                .check_references(
+                    tx,
+                    ctx,
+                    app,
+                    entity,
+                    &mut prepared.values,
+                    owner_check,
+                    None,
+                    &guard.refs,
+                )
+                .await?;
+            if !errors.is_empty() {
+                return Err(WriteError::Fields(errors));
+            }
+            let mut values = prepared.values;
+            values.extend(self.number(tx, ctx, entity, &meta.at).await?);
+            values.extend(crate::records::rollups::initial_values(entity));
+            for hook in &self.hooks.on_create {
+                values.extend(hook.initial_values(tx, ctx.tenant_id(), entity, meta.at).await?);
+            }
+            written.push((meta, values));
+        }
+        records::insert_many(tx, entity, &written)
+            .await
+            .map_err(unique_to_conflict)?;
+        // Every new record must be one the creator may create: one read through the scope for
+        // the batch, and the single check (which names the scope's fields) for one that is not.
+        if let Some(scope) = guard.scope.as_ref() {
+            let ids: Vec<String> = written.iter().map(|(m, _)| m.id.clone()).collect();
+            let found: HashSet<String> = crate::access::get_many_scoped(tx, entity, &ids, scope)
+                .await?
+                .iter()
+                .map(|r| r.id().to_string())
+                .collect();
+            if let Some(outside) = ids.iter().find(|id| !found.contains(*id)) {
+                ensure_in_scope(tx, entity, guard, Right::Create, outside, None).await?;
+            }
+        }
+        let mut events = Vec::with_capacity(written.len());
+        for (meta, values) in &written {
+            let mut data = serde_json::Map::new();
+            for hook in &self.hooks.on_create {
+                data.extend(hook.created(tx, ctx.tenant_id(), app, entity, &meta.id, values).await?);
+            }
+            events.push(
+                crate::events::EventDraft {
+                    tenant_id: ctx.tenant_id(),
+                    app,
+                    entity,
+                    record_id: &meta.id,
+                    kind: EventKind::Created,
+                    actor: Some(ctx.user_id()),
+                    via: ctx.via(),
+                    depth: ctx.depth(),
+                    data: Value::Object(data),
+                }
+                .row(),
+            );
+            crate::records::rollups::after_write(tx, app, entity, None, Some(values)).await?;
+        }
+        crate::events::record_events(tx, app, events).await?;
+        Ok(())
+    }
+}
