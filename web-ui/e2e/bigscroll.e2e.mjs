@@ -209,7 +209,7 @@ async function main() {
   await waitFor('the total', async () => (await page.getByTestId('grid-count').textContent())?.includes(ROWS.toLocaleString('zh-CN')) || false);
   await waitFor('the scroll height of every row', async () => {
     const d = await dom();
-    return Math.abs(d.scrollHeight - ROWS * d.rowHeight) <= d.rowHeight || d;
+    return Math.abs(d.scrollHeight - ROWS * d.rowHeight) <= 1 || d;
   });
   let d = await dom();
   checkDom(d, 'first rows');

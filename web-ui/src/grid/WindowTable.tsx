@@ -59,11 +59,11 @@ function SpacedBody(props: React.HTMLAttributes<HTMLTableSectionElement>) {
     <InBody.Provider value>
       <tbody {...props}>
         <tr aria-hidden className="grid-spacer">
-          <td ref={s.topRef} colSpan={s.cols} style={{ height: s.top }} />
+          <td ref={s.topRef} colSpan={s.cols} style={{ height: s.top, padding: 0, border: 0 }} />
         </tr>
         {props.children}
         <tr aria-hidden className="grid-spacer">
-          <td ref={s.bottomRef} colSpan={s.cols} style={{ height: s.bottom }} />
+          <td ref={s.bottomRef} colSpan={s.cols} style={{ height: s.bottom, padding: 0, border: 0 }} />
         </tr>
       </tbody>
     </InBody.Provider>
