@@ -183,11 +183,16 @@ export function WindowTable(p: WindowTableProps) {
   );
   if (!firstLoading) lastRows.current = rows;
 
-  // Rows have the height the CSS gives them; measured, in case a theme changes it.
+  // Rows have the height the CSS gives them; measured once drawn, in case a theme changes it
+  // (once: measuring forces a layout, which scrolling should not pay for).
+  const measured = useRef(false);
   useLayoutEffect(() => {
+    if (measured.current) return;
     const tr = wrapRef.current?.querySelector<HTMLElement>('.ant-table-tbody tr.ant-table-row');
     const h = tr?.getBoundingClientRect().height;
-    if (h && h > 10 && Math.abs(h - rowHeight) > 0.5) setRowHeight(h);
+    if (!h) return;
+    measured.current = true;
+    if (h > 10 && Math.abs(h - rowHeight) > 0.5) setRowHeight(h);
   });
 
   const columns = useMemo(
