@@ -61,6 +61,11 @@ api-fuzz:
     cargo build -p trellis-server
     scripts/api-fuzz.sh {{target}}/debug/trellis
 
+# The web UI at a million rows (slow; not part of `just test`): release build, a node on a fresh SQLite database, 1,000,000 rows seeded with the bulk endpoint, then in Chromium the first-load JavaScript (gzip), first paint and first grid rows on cold loads, and frame times while scrolling (UI_BENCH_ROWS, UI_BENCH_LOADS, UI_BENCH_DATABASE_URL to change).
+ui-bench: ui
+    cargo build --release -p trellis-server
+    scripts/ui-bench.sh {{target}}/release/trellis
+
 # Release build, then load on SQLite and PostgreSQL (BENCH_ROWS, BENCH_OPS, BENCH_DB to change).
 bench: ui
     cargo build --release -p trellis-server -p trellis-bench

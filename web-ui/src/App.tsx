@@ -6,11 +6,30 @@ import { LoginPage, RequireAuth } from './auth';
 import { AppLayout } from './shell/AppLayout';
 
 // The pages inside an app load on demand: the first load is the login and the apps list.
-const AppShell = lazy(() => import('./shell/AppShell').then((m) => ({ default: m.AppShell })));
-const AppIndex = lazy(() => import('./shell/AppShell').then((m) => ({ default: m.AppIndex })));
-const EntityPage = lazy(() => import('./grid/EntityPage'));
-const ViewPage = lazy(() => import('./grid/ViewPage'));
-const MyViewPage = lazy(() => import('./grid/MyViewPage'));
+const loadShell = () => import('./shell/AppShell');
+const loadEntityPage = () => import('./grid/EntityPage');
+const loadViewPage = () => import('./grid/ViewPage');
+const loadMyViewPage = () => import('./grid/MyViewPage');
+const AppShell = lazy(() => loadShell().then((m) => ({ default: m.AppShell })));
+const AppIndex = lazy(() => loadShell().then((m) => ({ default: m.AppIndex })));
+const EntityPage = lazy(loadEntityPage);
+const ViewPage = lazy(loadViewPage);
+const MyViewPage = lazy(loadMyViewPage);
+
+/**
+ * A page opened at a grid's address (a reload, a link) fetches the shell's and the grid's code
+ * at once, beside the first API requests, rather than each after the one before: the grid's
+ * first rows come that much sooner.
+ */
+export function preloadFor(path: string): void {
+  const [apps, app, third, fourth] = path.split('/').filter(Boolean);
+  if (apps !== 'apps' || !app) return;
+  void loadShell();
+  if (third === 'views' && fourth) void loadViewPage();
+  else if (third === 'my' && fourth) void loadMyViewPage();
+  else if (third && !fourth) void loadEntityPage();
+}
+if (typeof window !== 'undefined') preloadFor(window.location.pathname);
 const RecordPage = lazy(() => import('./record/RecordPage'));
 const RecordFormPage = lazy(() => import('./form/RecordFormPage'));
 

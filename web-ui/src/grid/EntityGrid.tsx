@@ -1,9 +1,11 @@
 // The grid of an entity's records: columns from the fields in definition order, rows page by
-// page on the keyset cursor as the user scrolls, only the visible rows in the DOM (antd's
-// virtual table), the total counted on the side, quick search and server-side sort.
+// page as the user scrolls (by keyset cursor, or by offset after a jump of the scrollbar), only
+// the visible rows in the DOM (grid/WindowTable.tsx), the total counted on the side, quick
+// search and server-side sort.
 
-import { lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type UIEvent } from 'react';
-import { Alert, Button, Empty, Input, Space, Table, Tooltip, Typography } from 'antd';
+import { lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { Alert, Button, Empty, Input, Space, Tooltip, Typography } from 'antd';
 import type { ColumnsType, SorterResult } from 'antd/es/table/interface';
 import { PlusOutlined, ReloadOutlined } from '@ant-design/icons';
 import { useNavigate } from 'react-router';
@@ -17,7 +19,9 @@ import { GroupButton, GroupedGrid } from './GroupedGrid';
 import type { GroupSpec } from './groupModel';
 import { BulkBar } from './BulkBar';
 import type { BulkErrors } from './bulk';
-import { useRecordCount, useRecordPages } from './queries';
+import { recordKeys, useRecordCount } from './queries';
+import { ColumnTitle, WindowTable } from './WindowTable';
+import { cachedRows } from './windowQueries';
 import { FilterButton, FilterChips } from './FilterBuilder';
 import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
 import { editableInPlace, type CellSave } from './inlineEdit';
@@ -37,9 +41,6 @@ interface Editing {
   id: string;
   field: string;
 }
-
-/** Rows this close to the end start loading the next page. */
-const PREFETCH_PX = 600;
 
 function useDebounced<T>(value: T, ms: number): T {
   const [v, setV] = useState(value);
@@ -142,10 +143,9 @@ export function EntityGrid({
   );
   const options: ListOptions = useMemo(() => ({ q, sort, expand, filter }), [q, sort, expand, filter]);
 
-  const pages = useRecordPages(app.name, entity.name, options);
+  const qc = useQueryClient();
   const count = useRecordCount(app.name, entity.name, options);
-  const rows: RecordRow[] = useMemo(() => pages.data?.pages.flatMap((p) => p.data) ?? [], [pages.data]);
-  const { hasNextPage, isFetchingNextPage, fetchNextPage } = pages;
+  const [pageError, setPageError] = useState<unknown>(null);
 
   const ctx: CellContext = useMemo(
     () => ({ lang, t, app: app.name, entities: app.entities ?? [], readable }),
@@ -178,10 +178,10 @@ export function EntityGrid({
           key: field.name,
           dataIndex: field.name,
           title: (
-            <span data-testid={`col-${field.name}`}>
+            <ColumnTitle testId={`col-${field.name}`}>
               {localize(field.label, lang) || field.name}
               {sort.length > 1 && rank >= 0 && <sup className="sort-rank-sup">{rank + 1}</sup>}
-            </span>
+            </ColumnTitle>
           ),
           onCell: (r: RecordRow) =>
             (editable
@@ -246,31 +246,23 @@ export function EntityGrid({
   const bodyRef = useRef<HTMLDivElement>(null);
   const height = useHeight(bodyRef);
 
-  const onScroll = useCallback(
-    (e: UIEvent<HTMLDivElement>) => {
-      const el = e.currentTarget;
-      if (!el || typeof el.scrollTop !== 'number') return;
-      if (el.scrollHeight - el.scrollTop - el.clientHeight < PREFETCH_PX && hasNextPage && !isFetchingNextPage) {
-        void fetchNextPage();
-      }
-    },
-    [hasNextPage, isFetchingNextPage, fetchNextPage],
-  );
-
+  // The selected rows as last loaded (they may be far from the rows on screen).
+  const [selectedRows, setSelectedRows] = useState<RecordRow[]>([]);
   const selected = useMemo(() => {
+    if (!selectedIds.length) return [];
+    const latest = cachedRows(qc, app.name, entity.name, options);
     const ids = new Set(selectedIds);
-    return rows.filter((r) => ids.has(r.id));
-  }, [rows, selectedIds]);
+    return selectedRows.filter((r) => ids.has(r.id)).map((r) => latest.get(r.id) ?? r);
+  }, [qc, app.name, entity.name, options, selectedIds, selectedRows]);
   const canSelect = hasRight(app, entity.name, caller, 'update') || hasRight(app, entity.name, caller, 'delete');
 
-  const error = pages.error ? toProblem(pages.error) : null;
+  const error = pageError ? toProblem(pageError) : null;
   const total = count.data;
   const canCreate = hasRight(app, entity.name, caller, 'create');
 
   let status: string;
   if (total === undefined || total === null) status = t('grid.counting');
-  else if (hasNextPage && rows.length < total) status = t('grid.totalOf', { loaded: rows.length, n: total });
-  else status = total === 1 ? t('grid.total.one') : t('grid.total', { n: total });
+  else status = total === 1 ? t('grid.total.one') : t('grid.total', { n: total.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-US') });
 
   return (
     <div className="grid-page" data-testid="grid-page">
@@ -321,7 +313,7 @@ export function EntityGrid({
               icon={<ReloadOutlined />}
               aria-label={t('grid.refresh')}
               onClick={() => {
-                void pages.refetch();
+                void qc.invalidateQueries({ queryKey: recordKeys.list(app.name, entity.name, options) });
                 void count.refetch();
               }}
             />
@@ -380,39 +372,36 @@ export function EntityGrid({
         </div>
       )}
       <div className="grid-body" ref={bodyRef} hidden={!!groupSpec}>
-        <Table<RecordRow>
-          virtual
-          size="small"
-          rowKey="id"
-          data-testid="grid"
-          className="grid-table"
+        <WindowTable
+          app={app.name}
+          entity={entity.name}
+          options={options}
+          total={total}
           columns={columns}
-          components={{ header: { cell: ResizableHeader } }}
-          dataSource={rows}
-          loading={pages.isLoading || (pages.isFetching && !isFetchingNextPage && pages.isPlaceholderData)}
-          pagination={false}
-          scroll={{ x: scrollX, y: height - 40 }}
-          onScroll={onScroll}
-          showSorterTooltip={false}
+          scrollX={scrollX}
+          height={height}
+          headerCell={ResizableHeader}
+          onError={setPageError}
           rowSelection={
             canSelect && !groupSpec
               ? {
                   selectedRowKeys: selectedIds,
-                  onChange: (keys) => setSelectedIds(keys),
+                  onChange: (keys, picked) => {
+                    setSelectedIds(keys);
+                    setSelectedRows(picked.filter((r): r is RecordRow => !!r));
+                  },
                   columnWidth: 40,
                   getCheckboxProps: (r) => ({ 'aria-label': t('bulk.selectRow'), 'data-testid': `select-${r.id}` }) as never,
                 }
               : undefined
           }
           rowClassName={(r) => (bulkErrs?.rows.has(r.id) ? 'grid-row-error' : '')}
-          locale={{
-            emptyText: (
-              <Empty
-                image={Empty.PRESENTED_IMAGE_SIMPLE}
-                description={q.trim() ? t('grid.noMatch', { q: q.trim() }) : t('grid.empty')}
-              />
-            ),
-          }}
+          emptyText={
+            <Empty
+              image={Empty.PRESENTED_IMAGE_SIMPLE}
+              description={q.trim() ? t('grid.noMatch', { q: q.trim() }) : t('grid.empty')}
+            />
+          }
           onChange={(_p, _f, sorter) => {
             // The clicked column's state comes last (antd's multiple sorter).
             const all = (Array.isArray(sorter) ? sorter : [sorter]) as SorterResult<RecordRow>[];
@@ -421,25 +410,22 @@ export function EntityGrid({
             setSort((prev) => sortAfterClick(prev, String(s.columnKey), s.order, shiftRef.current));
             shiftRef.current = false;
           }}
-          onRow={(r) => ({
-            onClick: (e: React.MouseEvent<HTMLElement>) => {
-              const target = e.target as HTMLElement;
-              // Clicks in the cell editor, and in its dropdowns (portals), are the editor's.
-              if (!e.currentTarget.contains(target) || target.closest('.cell-editor')) return;
-              const open = () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`);
-              clearTimeout(openTimer.current);
-              // On an editable cell the click may be the first of a double-click.
-              if (target.closest('[data-editable="true"]')) openTimer.current = setTimeout(open, OPEN_DELAY_MS);
-              else open();
-            },
-            'data-row-id': r.id,
-          } as React.HTMLAttributes<HTMLElement>)}
+          onRow={(r) =>
+            ({
+              onClick: (e: React.MouseEvent<HTMLElement>) => {
+                const target = e.target as HTMLElement;
+                // Clicks in the cell editor, and in its dropdowns (portals), are the editor's.
+                if (!e.currentTarget.contains(target) || target.closest('.cell-editor')) return;
+                const open = () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`);
+                clearTimeout(openTimer.current);
+                // On an editable cell the click may be the first of a double-click.
+                if (target.closest('[data-editable="true"]')) openTimer.current = setTimeout(open, OPEN_DELAY_MS);
+                else open();
+              },
+              'data-row-id': r.id,
+            }) as React.HTMLAttributes<HTMLElement>
+          }
         />
-        {isFetchingNextPage && (
-          <div className="grid-more" data-testid="grid-loading-more">
-            {t('grid.loadingMore')}
-          </div>
-        )}
       </div>
     </div>
   );

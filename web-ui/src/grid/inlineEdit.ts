@@ -51,15 +51,18 @@ export function ifMatch(row: RecordRow): string | null {
   return typeof row.version === 'number' ? `"${row.version}"` : null;
 }
 
-/** Puts a fresh copy of a row in every cached page of the entity's lists. */
+/** Puts a fresh copy of a row in every cached page of the entity's lists (pages of a grid's
+ * window, and the pages of an infinite list). */
 export function replaceRow(qc: QueryClient, app: string, entity: string, row: RecordRow): void {
-  qc.setQueriesData<{ pages: RecordPage[]; pageParams: unknown[] }>(
+  const swap = (p: RecordPage): RecordPage =>
+    p.data.some((r) => r.id === row.id) ? { ...p, data: p.data.map((r) => (r.id === row.id ? row : r)) } : p;
+  qc.setQueriesData<RecordPage | { pages: RecordPage[]; pageParams: unknown[] }>(
     { queryKey: [...recordKeys.all, app, entity, 'list'] },
-    (data) =>
-      data && {
-        ...data,
-        pages: data.pages.map((p) => ({ ...p, data: p.data.map((r) => (r.id === row.id ? row : r)) })),
-      },
+    (data) => {
+      if (!data) return data;
+      if ('pages' in data) return { ...data, pages: data.pages.map(swap) };
+      return Array.isArray(data.data) ? swap(data) : data;
+    },
   );
 }
 

@@ -1,6 +1,7 @@
 // The list request of a grid (`GET /api/v1/data/{app}/{entity}`): which rows (filter, q),
 // in which order (sort), which columns (fields), which relations come with their records
-// (expand: one request per page, never one per row), and where the page starts (cursor).
+// (expand: one request per page, never one per row), and where the page starts (cursor, or
+// offset for a jump).
 
 import type { operations } from '../api/schema';
 
@@ -20,6 +21,8 @@ export interface ListOptions {
   filter?: unknown;
   limit?: number;
   cursor?: string | null;
+  /** Where the page starts when it has no cursor (a jump far into the list). */
+  offset?: number;
 }
 
 /** The first page's size: enough to fill a tall screen twice. */
@@ -61,6 +64,7 @@ export function pageQuery(o: ListOptions): ListQuery {
   if (o.expand?.length) query.expand = o.expand.join(',');
   if (o.filter !== undefined && o.filter !== null) query.filter = JSON.stringify(o.filter);
   if (o.cursor) query.cursor = o.cursor;
+  else if (o.offset) query.offset = o.offset;
   return query;
 }
 
