@@ -38,6 +38,14 @@ pub fn lease() -> TimeDelta {
 /// Rows per batch (one transaction each when refused rows are skipped).
 pub const CHUNK: usize = 500;
 
+/// Rows per batch: `TRELLIS_IMPORT_BATCH` (50–5,000), else [`CHUNK`].
+fn chunk() -> usize {
+    std::env::var("TRELLIS_IMPORT_BATCH")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(CHUNK, |n| n.clamp(50, 5000))
+}
+
 /// An import held by this worker, with its counts so far.
 pub(super) struct Held {
     pub row: ImportRow,
@@ -261,7 +269,8 @@ impl Engine {
         let spec = h.plan.source.clone();
         let (tx, rx) = mpsc::channel(2);
         tokio::task::spawn_blocking(move || {
-            let mut batch = Vec::with_capacity(CHUNK);
+            let size = chunk();
+            let mut batch = Vec::with_capacity(size);
             let mut seen = 0u64;
             let read = source::read(file, &spec, |item| {
                 let Item::Row(line, cells) = item else { return true };
@@ -270,7 +279,7 @@ impl Engine {
                     return true;
                 }
                 batch.push((line, cells));
-                if batch.len() == CHUNK {
+                if batch.len() == size {
                     return tx.blocking_send(Ok(std::mem::take(&mut batch))).is_ok();
                 }
                 true
