@@ -163,8 +163,13 @@ fn describe_field(f: &crate::def::FieldDef) -> Option<String> {
             r.via
         ));
     }
-    if let Some(x) = &f.required_if {
-        parts.push(format!("Required when `{x}`."));
+    match &f.required_if {
+        Some(crate::condition::RequiredIf::Script(x)) => parts.push(format!("Required when `{x}`.")),
+        Some(crate::condition::RequiredIf::Filter(x)) => parts.push(format!("Required when {x}.")),
+        None => {}
+    }
+    if let Some(x) = &f.visible_if {
+        parts.push(format!("Shown (and required) only when {x}."));
     }
     if let Some(a) = &f.accept {
         parts.push(format!("Files of type {}.", a.join(", ")));

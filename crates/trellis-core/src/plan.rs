@@ -415,12 +415,13 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
             || o.description != new.description
             || o.roles != new.roles
             || o.rules != new.rules
-            || o.views != new.views)
+            || o.views != new.views
+            || o.forms != new.forms)
     {
         steps.push(Step::Metadata {
             entity: None,
             field: None,
-            change: "change the app's label, description, roles, rules or views".into(),
+            change: "change the app's label, description, roles, rules, views or forms".into(),
         });
     }
     for e in old_entities {

@@ -158,8 +158,10 @@ pub struct FieldPatch {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     help: Option<Option<Label>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(min_length = 1, max_length = 4000)]
-    required_if: Option<Option<String>>,
+    required_if: Option<Option<trellis_core::condition::RequiredIf>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    visible_if: Option<Option<Value>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 4000)]
     formula: Option<Option<String>>,
