@@ -36,7 +36,7 @@ pub enum RequiredIf {
     /// Condition (Rhai), e.g. `record.phase == "confirmed"`.
     Script(String),
     /// A filter-language condition (`filter.schema.json`) on the record as written.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ConditionSchema)]
     Filter(Value),
 }
 
@@ -55,6 +55,76 @@ impl RequiredIf {
             RequiredIf::Script(_) => None,
         }
     }
+}
+
+/// The shape of a condition in the OpenAPI documents (what `filter.schema.json` takes): a
+/// comparison, or `and` / `or` of conditions, or `not` of one. Only for the documents; the
+/// server reads conditions with [`crate::query::parse_filter`].
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+#[schema(as = Condition)]
+pub enum ConditionSchema {
+    Comparison(Comparison),
+    All(AllOf),
+    Any(AnyOf),
+    Negation(Negation),
+}
+
+/// `field op value`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Comparison {
+    field: crate::names::Slug,
+    op: ConditionOp,
+    /// An operand of the field's type; an array for in, nin and between ([low, high]); a
+    /// boolean for is_null. `$user.id` stands for the writer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    value: Option<Value>,
+}
+
+/// Operators of a comparison.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ConditionOp {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Nin,
+    Contains,
+    StartsWith,
+    IsNull,
+    Between,
+}
+
+/// Every condition holds.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AllOf {
+    #[schema(no_recursion)]
+    and: Vec<ConditionSchema>,
+}
+
+/// Some condition holds.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AnyOf {
+    #[schema(no_recursion)]
+    or: Vec<ConditionSchema>,
+}
+
+/// The condition does not hold.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Negation {
+    #[schema(no_recursion)]
+    not: Box<ConditionSchema>,
 }
 
 /// Parses a condition for `entity`, `$user.id` standing for `user`.

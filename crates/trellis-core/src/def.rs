@@ -414,7 +414,7 @@ pub struct FieldDef {
     /// A filter-language condition under which the field is shown in forms; while it is false
     /// the field is not required (`crate::condition`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, value_type = Object)]
+    #[schema(nullable = false, value_type = crate::condition::ConditionSchema)]
     pub visible_if: Option<Value>,
     /// Expression (Rhai) that computes the field on every write, e.g.
     /// `record.amount * record.probability / 100`. The field's type says how the value is

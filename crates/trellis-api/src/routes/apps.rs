@@ -164,7 +164,7 @@ pub struct FieldPatch {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     required_if: Option<Option<trellis_core::condition::RequiredIf>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<trellis_core::condition::ConditionSchema>)]
     visible_if: Option<Option<Value>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 4000)]

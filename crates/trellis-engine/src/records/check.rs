@@ -394,7 +394,9 @@ impl Engine {
     }
 
     /// Runs the entity's scripts on a write (formulas, then required_if and validation rules),
-    /// with the related records they read; answers the computed formula values.
+    /// with the related records they read, then the fields' conditions ([`condition_errors`],
+    /// `hidden`: the writer's hidden fields); answers the computed formula values.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_scripts<'e, C: trellis_store::Reads>(
         &self,
         tx: &C,
