@@ -160,6 +160,12 @@ async fn a_field_whose_visible_if_is_false_is_never_required(b: Backend) {
     app.patch(&path, json!({"kind": "retail", "vat_no": null}))
         .await
         .expect(200);
+    // The app's document says so: a create needs the title, not the VAT number.
+    let doc = app.get("/api/v1/apps/shop/openapi.json").await.expect(200).body;
+    assert_eq!(
+        doc["components"]["schemas"]["OrderCreate"]["required"],
+        json!(["title"])
+    );
 }
 
 async fn a_required_field_hidden_from_the_writer_does_not_block_them(b: Backend) {
