@@ -60,6 +60,36 @@ impl ReceivedMail {
             _ => raw.to_string(),
         }
     }
+
+    /// The parts of a multipart message as (content type, decoded body); empty when the
+    /// message is not multipart.
+    pub fn parts(&self) -> Vec<(String, String)> {
+        let Some(ct) = self.header("Content-Type") else {
+            return Vec::new();
+        };
+        let Some(boundary) = ct.split(';').find_map(|p| {
+            p.trim()
+                .strip_prefix("boundary=")
+                .map(|b| b.trim_matches('"').to_string())
+        }) else {
+            return Vec::new();
+        };
+        let body = self.data.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        body.split(&format!("--{boundary}"))
+            .skip(1)
+            .filter(|p| !p.starts_with("--"))
+            .map(|p| {
+                let part = ReceivedMail {
+                    from: String::new(),
+                    to: Vec::new(),
+                    data: p.trim_start_matches("\r\n").to_string(),
+                    subject: None,
+                };
+                let ct = part.header("Content-Type").unwrap_or_default();
+                (ct, part.body())
+            })
+            .collect()
+    }
 }
 
 #[derive(Default)]

@@ -19,8 +19,8 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
 use crate::routes::{
-    apps, audit, auth, automation, comments, directory, docs, export, files, imports, parts, pipelines, records,
-    reports, teams, ui,
+    apps, audit, auth, automation, comments, dashboards, directory, docs, export, files, imports, parts, pipelines,
+    records, reports, teams, ui,
 };
 
 #[derive(OpenApi)]
@@ -145,6 +145,8 @@ fn api_app() -> (
                 .service(reports::create_calibration)
                 .service(reports::get_calibration)
                 .service(reports::put_calibration)
+                .service(dashboards::dashboard_data)
+                .service(dashboards::widget_csv)
                 .service(export::export_records)
                 .service(imports::start_import)
                 .service(imports::list_imports)

@@ -32,7 +32,7 @@ impl Label {
     }
 }
 
-/// An app: a named set of entities (later also pipelines, rules, views, dashboards, roles).
+/// An app: a named set of entities with their pipelines, roles, rules, views and dashboards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppDef {
@@ -63,6 +63,10 @@ pub struct AppDef {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(max_items = 200)]
     pub forms: Vec<crate::form::FormDef>,
+    /// Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
+    pub dashboards: Vec<crate::dashboard::DashboardDef>,
 }
 
 /// A role of an app.
@@ -752,6 +756,11 @@ mod schema_agreement {
     #[test]
     fn form_def_agrees_with_form_schema() {
         check::<crate::form::FormDef>("form.schema.json", 4);
+    }
+
+    #[test]
+    fn dashboard_def_agrees_with_dashboard_schema() {
+        check::<crate::dashboard::DashboardDef>("dashboard.schema.json", 3);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod coerce;
 pub mod compile;
 pub mod condition;
+pub mod dashboard;
 pub mod def;
 pub mod error;
 pub mod form;

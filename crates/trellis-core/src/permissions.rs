@@ -463,7 +463,8 @@ pub fn filter_names(filter: &Value, fields: &HashSet<String>) -> bool {
 /// - rules whose trigger names a hidden field (`field_changed`, `relative_time`) or whose
 ///   condition reads one ([`rule_reads_hidden`]): left out;
 /// - views: see [`crate::view::visible_views`]; forms: [`crate::form::visible_forms`];
-/// - `visible_if` naming a hidden field: left out (the field is always shown).
+/// - `visible_if` naming a hidden field: left out (the field is always shown);
+/// - dashboards: see [`crate::dashboard::visible_dashboards`].
 pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     let mut v = app.clone();
     let all_hidden = hidden_by_entity(app, roles);
@@ -539,6 +540,7 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
         .collect();
     v.views = crate::view::visible_views(&app.views, &all_hidden);
     v.forms = crate::form::visible_forms(&app.forms, &all_hidden);
+    v.dashboards = crate::dashboard::visible_dashboards(&app.dashboards, &all_hidden);
     v
 }
 

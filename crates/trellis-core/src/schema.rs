@@ -35,6 +35,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ),
     ("view.schema.json", include_str!("../../../schemas/view.schema.json")),
     ("form.schema.json", include_str!("../../../schemas/form.schema.json")),
+    (
+        "dashboard.schema.json",
+        include_str!("../../../schemas/dashboard.schema.json"),
+    ),
 ];
 
 /// Kinds of definition with a schema.

@@ -163,6 +163,7 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
     crate::view::validate_views(app, &mut errors);
     crate::condition::validate_conditions(app, &mut errors);
     crate::form::validate_forms(app, &mut errors);
+    crate::dashboard::validate_dashboards(app, &mut errors);
     let mut roles = HashSet::new();
     for r in &app.roles {
         if !roles.insert(r.name.as_str()) {

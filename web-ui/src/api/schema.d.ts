@@ -129,6 +129,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/{app}/dashboards/{dashboard}/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The data of every widget of a dashboard the caller may see (widgets naming a field hidden
+         *     from them, or on an entity they may not read, are left out), each report run through their
+         *     row scope and narrowed by the global filters the dashboard declares: `from`/`to` (a period
+         *     filter; without them its `default`), `owner`, `team`, and `fields` (values of a field
+         *     filter). A period narrows funnel, SLA and follow-up reports as their own period, the others
+         *     by the widget's `period_field` (`created_at` by default). A widget whose report refuses
+         *     answers its problem in `error`; the others still answer.
+         */
+        post: operations["dashboard_data"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/dashboards/{dashboard}/widgets/{widget}/csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One widget's data as a CSV file (UTF-8 with a byte order mark): the widget's table, headers
+         *     and labels in `lang`, under the same filters and view as the dashboard's data.
+         */
+        get: operations["widget_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{app}/entities": {
         parameters: {
             query?: never;
@@ -1663,6 +1708,13 @@ export interface components {
             /** @enum {string} */
             type: "email";
         } | {
+            /** @description A dashboard of the rule's app. */
+            dashboard: components["schemas"]["Slug"];
+            /** @description Users and roles (each reads the dashboard as they may); no plain addresses. */
+            to: components["schemas"]["Recipients"];
+            /** @enum {string} */
+            type: "email_dashboard";
+        } | {
             to: components["schemas"]["Recipients"];
             /** @description The text (a template). */
             text: string;
@@ -1795,7 +1847,7 @@ export interface components {
             plan: components["schemas"]["StepSummary"][];
             app: components["schemas"]["AppOut"];
         };
-        /** @description An app: a named set of entities (later also pipelines, rules, views, dashboards, roles). */
+        /** @description An app: a named set of entities with their pipelines, roles, rules, views and dashboards. */
         AppDef: {
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
@@ -1818,6 +1870,8 @@ export interface components {
              *     entity.
              */
             forms?: components["schemas"]["FormDef"][];
+            /** @description Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters. */
+            dashboards?: components["schemas"]["DashboardDef"][];
         };
         /** @description An app as the API answers it: its definition, version and times. */
         AppOut: {
@@ -1842,6 +1896,8 @@ export interface components {
              *     entity.
              */
             forms?: components["schemas"]["FormDef"][];
+            /** @description Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters. */
+            dashboards?: components["schemas"]["DashboardDef"][];
             /**
              * Format: int64
              * @description The definition's version; every change adds one.
@@ -1870,6 +1926,8 @@ export interface components {
             views?: components["schemas"]["ViewDef"][] | null;
             /** @description Replaces the whole list. */
             forms?: components["schemas"]["FormDef"][] | null;
+            /** @description Replaces the whole list. */
+            dashboards?: components["schemas"]["DashboardDef"][] | null;
         };
         /** @description A request to approve a move, with its votes. */
         Approval: {
@@ -2403,6 +2461,61 @@ export interface components {
             /** @description Only records owned by a member of this team. */
             team?: string;
         };
+        /** @description A dashboard's data as the caller may read it. */
+        DashboardData: {
+            dashboard: string;
+            label: components["schemas"]["Label"];
+            /**
+             * Format: date
+             * @description The period applied (the one asked for, or the period filter's default).
+             */
+            from: string | null;
+            /** Format: date */
+            to: string | null;
+            time_zone: string;
+            widgets: components["schemas"]["WidgetData"][];
+        };
+        /** @description A dashboard of an app. */
+        DashboardDef: {
+            /** @description Stable name, unique in the app. */
+            name: components["schemas"]["Slug"];
+            label: components["schemas"]["Label"];
+            description?: components["schemas"]["Label"];
+            /** @description Filters above the widgets, applied to every widget they fit. */
+            filters?: components["schemas"]["DashboardFilter"][];
+            widgets: components["schemas"]["WidgetDef"][];
+        };
+        /** @description A global filter of a dashboard. */
+        DashboardFilter: {
+            kind: components["schemas"]["FilterKind"];
+            /**
+             * @description The field a `field` filter narrows by (a select, multi-select, user, relation, text or
+             *     boolean field of the widgets' entities); widgets whose entity lacks it are not narrowed.
+             */
+            field?: components["schemas"]["Slug"];
+            label?: components["schemas"]["Label"];
+            /** @description A `period` filter's value when the reader picks none (and in e-mailed digests). */
+            default?: components["schemas"]["RelativePeriod"];
+        };
+        /** @description The values of a dashboard's global filters (only filters the dashboard declares). */
+        DashboardFilters: {
+            /**
+             * Format: date
+             * @description First day of the period (a `period` filter; with `to`). None: the filter's default.
+             */
+            from?: string;
+            /**
+             * Format: date
+             * @description Last day of the period, included.
+             */
+            to?: string;
+            /** @description A user id (an `owner` filter). */
+            owner?: string;
+            /** @description A team id (a `team` filter). */
+            team?: string;
+            /** @description Values per field of a `field` filter: records with any of them. */
+            fields?: Record<string, never>;
+        };
         /**
          * @description The order of day, month and year in dates written with the year last (`05/03/2026`).
          * @enum {string}
@@ -2683,6 +2796,11 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        /**
+         * @description What a global filter narrows by.
+         * @enum {string}
+         */
+        FilterKind: "period" | "owner" | "team" | "field";
         /**
          * @description Records matching a list filter; `"$user.id"`, `"$user.team"` (the user's first team) and
          *     `"$user.teams"` (all the user's teams and the teams below them, for `in`) are replaced.
@@ -3321,6 +3439,8 @@ export interface components {
                  *     entity.
                  */
                 forms?: components["schemas"]["FormDef"][];
+                /** @description Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters. */
+                dashboards?: components["schemas"]["DashboardDef"][];
                 /**
                  * Format: int64
                  * @description The definition's version; every change adds one.
@@ -3853,6 +3973,17 @@ export interface components {
             stages: components["schemas"]["StageDef"][];
             transitions?: components["schemas"]["TransitionDef"][];
         };
+        /** @description A widget's place on the dashboard's 12-column grid. */
+        Position: {
+            /** Format: int32 */
+            x: number;
+            /** Format: int32 */
+            y: number;
+            /** Format: int32 */
+            w: number;
+            /** Format: int32 */
+            h: number;
+        };
         /** @description A comment as posted, with what became of each mention. */
         PostedComment: {
             comment: components["schemas"]["Comment"];
@@ -3921,6 +4052,16 @@ export interface components {
             /** @description The reason: 1 to 4000 characters, not only spaces. */
             comment: string;
         };
+        /**
+         * @description A period relative to today, in the tenant's time zone.
+         * @enum {string}
+         */
+        RelativePeriod: "today" | "last_7_days" | "last_30_days" | "this_week" | "this_month" | "last_month" | "this_quarter" | "this_year";
+        /**
+         * @description The report a widget shows.
+         * @enum {string}
+         */
+        ReportKind: "aggregate" | "funnel" | "forecast" | "sla" | "first_follow_up" | "cycle";
         /**
          * @description `required_if` as written: a Rhai script (run with the entity's scripts) or a filter-language
          *     condition (evaluated by [`holds`], in the browser too).
@@ -4430,6 +4571,12 @@ export interface components {
         };
         /** @description Stable storage id, given by the server; a table or column name derives from it. */
         StorageId: string;
+        /** @description A column of a widget's table. */
+        TableColumn: {
+            /** @description The key of the value in the report's answer (a field, a measure's alias, a count). */
+            key: string;
+            label: components["schemas"]["Label"];
+        };
         /**
          * @description One recipient. A user has an id and their e-mail (users have no phone in Trellis); a plain
          *     address has an e-mail or a phone.
@@ -4930,6 +5077,59 @@ export interface components {
             fri?: string[][];
             sat?: string[][];
             sun?: string[][];
+        };
+        /**
+         * @description One widget's data, or why it has none (its report refused: the widget's own problem, the
+         *     others still answer).
+         */
+        WidgetData: {
+            name: string;
+            label: components["schemas"]["Label"];
+            kind: components["schemas"]["WidgetKind"];
+            report: components["schemas"]["ReportKind"];
+            entity: string;
+            /** @description The report's answer, as its route answers it. */
+            data: Record<string, never> | null;
+            table: components["schemas"]["WidgetTable"] | null;
+            error: components["schemas"]["WidgetError"] | null;
+        };
+        /** @description A widget: one report query drawn one way. */
+        WidgetDef: {
+            /** @description Stable name, unique in the dashboard. */
+            name: components["schemas"]["Slug"];
+            label: components["schemas"]["Label"];
+            /** @description How it is drawn. */
+            kind: components["schemas"]["WidgetKind"];
+            /** @description The entity the report is about. */
+            entity: components["schemas"]["Slug"];
+            /** @description The report it shows. */
+            report: components["schemas"]["ReportKind"];
+            /** @description The report's request body, as its API route takes it (`POST …/{entity}/{report}`). */
+            query?: Record<string, never>;
+            /**
+             * @description The date or datetime field a period filter narrows (aggregate, forecast and cycle
+             *     widgets; `created_at` by default).
+             */
+            period_field?: components["schemas"]["Slug"];
+            position: components["schemas"]["Position"];
+        };
+        /** @description Why a widget has no data. */
+        WidgetError: {
+            /** Format: int32 */
+            status: number;
+            code: string;
+            detail: string;
+        };
+        /**
+         * @description How a widget is drawn.
+         * @enum {string}
+         */
+        WidgetKind: "number" | "bar" | "line" | "pie" | "funnel" | "forecast" | "table" | "sla";
+        /** @description A widget's data as rows of labelled columns. */
+        WidgetTable: {
+            columns: components["schemas"]["TableColumn"][];
+            /** @description One array per row, a value per column. */
+            rows: unknown[][];
         };
     };
     responses: never;
@@ -5774,6 +5974,206 @@ export interface operations {
                 };
             };
             /** @description The body or a query value is well-formed but invalid; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dashboard_data: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+                dashboard: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DashboardFilters"];
+            };
+        };
+        responses: {
+            /** @description The widgets' data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardData"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    widget_csv: {
+        parameters: {
+            query?: {
+                /** @description First day of the period (`YYYY-MM-DD`, with `to`). */
+                from?: string | null;
+                /** @description Last day of the period, included. */
+                to?: string | null;
+                /** @description A user id. */
+                owner?: string | null;
+                /** @description A team id. */
+                team?: string | null;
+                /** @description JSON object of field filters: `{"region": ["east"]}`. */
+                fields?: string | null;
+                /** @description Language of the headers and labels (default: from `Accept-Language`, else English). */
+                lang?: ("zh" | "en") | null;
+            };
+            header?: never;
+            path: {
+                app: string;
+                dashboard: string;
+                widget: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`Content-Disposition`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;

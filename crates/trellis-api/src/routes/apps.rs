@@ -53,6 +53,10 @@ pub struct AppPatch {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 200)]
     forms: Option<Option<Vec<trellis_core::form::FormDef>>>,
+    /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 100)]
+    dashboards: Option<Option<Vec<trellis_core::dashboard::DashboardDef>>>,
     /// Not changed here (422 `read_only`): entities have their own endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod auth;
 pub mod automation;
 pub mod comments;
+pub mod dashboards;
 pub mod directory;
 pub mod docs;
 pub mod export;

@@ -606,6 +606,7 @@ impl Engine {
                 trellis_core::view::rename_field(&mut def.views, &entity, &field, &new_name);
                 trellis_core::form::rename_field(&mut def.forms, &entity, &field, &new_name);
                 trellis_core::form::rename_in_conditions(def, &entity, &field, new_name.as_str());
+                trellis_core::dashboard::rename_field(&mut def.dashboards, &entity, &field, &new_name);
                 for other in &mut def.entities {
                     for f in &mut other.fields {
                         if let Some(r) = &mut f.rollup
@@ -728,14 +729,26 @@ impl Engine {
 }
 
 /// The semantic checks of a whole definition: the core's, then each rule action's own
-/// ([`crate::automation::actions::check_rules`]); one 422 lists the problems of both.
+/// ([`crate::automation::actions::check_rules`]) and the dashboards' queries
+/// ([`crate::reports::check_dashboards`]); one 422 lists the problems of all.
 fn validate_whole(def: &AppDef, scripts: &trellis_rules::RuleEngine) -> Result<(), Error> {
-    match (validate_app(def), crate::automation::actions::check_rules(def, scripts)) {
-        (Ok(()), actions) => actions,
-        (Err(e), Ok(())) => Err(e),
-        (Err(mut e), Err(actions)) => {
-            e.errors.extend(actions.errors);
-            Err(e)
+    let mut errors = Vec::new();
+    if let Err(e) = validate_app(def) {
+        if e.errors.is_empty() {
+            return Err(e);
         }
+        errors.extend(e.errors);
+    }
+    if let Err(e) = crate::automation::actions::check_rules(def, scripts) {
+        if e.errors.is_empty() && errors.is_empty() {
+            return Err(e);
+        }
+        errors.extend(e.errors);
+    }
+    crate::reports::check_dashboards(def, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::validation(errors))
     }
 }

@@ -73,7 +73,7 @@ impl Engine {
         let due = jobs::due_jobs(&tx, now, BATCH).await?;
         let (mut external, internal): (Vec<JobRow>, Vec<JobRow>) = due
             .into_iter()
-            .partition(|j| matches!(j.action.as_str(), "email" | "sms" | "webhook"));
+            .partition(|j| actions::find(&j.action).is_some_and(|a| a.reach() == actions::Reach::World));
         // Outside actions need a free slot; the others wait for a later round.
         external.truncate(free);
         let mut taken = Vec::new();

@@ -3,6 +3,7 @@
 mod aggregate;
 mod automation;
 mod comments;
+mod dashboards;
 pub(crate) mod directory;
 mod export;
 pub(crate) mod files;

@@ -58,7 +58,7 @@ pub enum SmtpTls {
 
 /// `X-Trellis-Idempotency-Key`.
 #[derive(Debug, Clone)]
-struct IdempotencyKey(String);
+pub(super) struct IdempotencyKey(pub(super) String);
 
 impl Header for IdempotencyKey {
     fn name() -> HeaderName {
@@ -130,7 +130,10 @@ pub async fn run(ctx: &ActionCtx<'_>, to: &Recipients, subject: &str, body: &str
 /// The transport to the tenant's server. The host obeys the outbound address policy of webhooks
 /// and SMS ([`super::outbound`]): the connection goes to the public address checked there,
 /// while TLS still verifies the certificate against the host's name.
-async fn transport(cfg: &SmtpSettings, allow_private: bool) -> Result<AsyncSmtpTransport<Tokio1Executor>, ActionError> {
+pub(super) async fn transport(
+    cfg: &SmtpSettings,
+    allow_private: bool,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, ActionError> {
     if cfg.host.trim().is_empty() {
         return Err(ActionError::fatal("smtp 'host' is empty"));
     }
@@ -168,7 +171,7 @@ async fn transport(cfg: &SmtpSettings, allow_private: bool) -> Result<AsyncSmtpT
 /// below SMTP (no connection, a timeout, TLS) say only that, since the run log is the tenant's
 /// and an address, a port or an operating-system error would make it a port scanner. The
 /// whole error goes to the server log.
-fn smtp_error(e: &lettre::transport::smtp::Error, to: &str) -> ActionError {
+pub(super) fn smtp_error(e: &lettre::transport::smtp::Error, to: &str) -> ActionError {
     let answered = e.is_permanent() || e.is_transient() || e.is_response() || e.is_client();
     let message = if answered {
         format!("smtp, sending to {to}: {e}")
@@ -190,7 +193,7 @@ fn smtp_error(e: &lettre::transport::smtp::Error, to: &str) -> ActionError {
 }
 
 /// A header value on one line.
-fn one_line(s: &str) -> String {
+pub(super) fn one_line(s: &str) -> String {
     s.split(['\r', '\n'])
         .map(str::trim)
         .filter(|p| !p.is_empty())

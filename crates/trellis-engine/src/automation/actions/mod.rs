@@ -12,6 +12,7 @@ pub mod assign;
 pub mod assign_owner;
 pub mod create_record;
 pub mod email;
+pub mod email_dashboard;
 pub mod notify;
 pub mod outbound;
 pub mod recipients;
@@ -50,6 +51,7 @@ pub static ALL: &[&dyn Registered] = &[
     &assign_owner::AssignOwner,
     &notify::Notify,
     &email::Email,
+    &email_dashboard::EmailDashboard,
     &sms::Sms,
     &webhook::Webhook,
     &render_document::RenderDocument,
