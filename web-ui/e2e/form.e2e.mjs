@@ -3,7 +3,10 @@
 // rule caps (neither of which the browser can check); create a deal through the form, see the
 // server's refusals at their fields in Chinese, fix them and save; edit it from the record page
 // while someone else changes it over HTTP and see the 412 notice, re-apply; reload with an
-// unsaved change and see it kept. Screenshots at 1280×800 and 390×844 in both languages.
+// unsaved change and see it kept. Then an app with a form layout and conditions: the sections
+// and columns of its form, a field appearing when its visible_if becomes true, a required_if
+// marking its field as the amount is typed (and the server agreeing), the record page by the same
+// sections. Screenshots at 1280×800 and 390×844 in both languages.
 //
 // Prints exactly one final line: "1 passed, 0 failed" or "0 passed, 1 failed".
 
@@ -78,6 +81,58 @@ function appDef(name) {
         label: label('客户', 'Customer'),
         title_field: 'name',
         fields: [{ name: 'name', label: label('名称', 'Name'), type: 'text' }],
+      },
+    ],
+  };
+}
+
+/** An app whose orders have a form layout and conditions. */
+function layoutAppDef(name) {
+  return {
+    name,
+    label: label('订单管理', 'Orders'),
+    entities: [
+      {
+        name: 'order',
+        label: label('订单', 'Order'),
+        title_field: 'title',
+        fields: [
+          { name: 'title', label: label('标题', 'Title'), type: 'text', required: true },
+          { name: 'company', label: label('企业客户', 'Company customer'), type: 'boolean' },
+          { name: 'amount', label: label('金额', 'Amount'), type: 'decimal' },
+          { name: 'close_date', label: label('交付日期', 'Delivery date'), type: 'date' },
+          {
+            name: 'vat_no',
+            label: label('税号', 'VAT number'),
+            type: 'text',
+            required: true,
+            visible_if: { field: 'company', op: 'eq', value: true },
+          },
+          { name: 'invoice_title', label: label('发票抬头', 'Invoice title'), type: 'text', visible_if: { field: 'company', op: 'eq', value: true } },
+          {
+            name: 'reason',
+            label: label('折扣原因', 'Why the discount'),
+            type: 'text',
+            required_if: { field: 'amount', op: 'gt', value: 1000 },
+          },
+          { name: 'notes', label: label('备注', 'Notes'), type: 'long_text' },
+        ],
+      },
+    ],
+    forms: [
+      {
+        name: 'main',
+        label: label('订单', 'Order'),
+        entity: 'order',
+        default: true,
+        sections: [
+          {
+            label: label('基本信息', 'Basics'),
+            columns: 3,
+            fields: [{ field: 'title', span: 2 }, { field: 'company' }, { field: 'amount' }, { field: 'close_date' }, { field: 'reason' }],
+          },
+          { label: label('开票', 'Invoicing'), columns: 2, fields: [{ field: 'vat_no' }, { field: 'invoice_title' }] },
+        ],
       },
     ],
   };
@@ -308,6 +363,66 @@ async function main() {
   }
   const unchanged = await api(base, `api/v1/data/${app}/deal/${id}`, { token });
   if (unchanged.notes !== '第二次报价：九五折') throw new Error(`cancel saved something: ${unchanged.notes}`);
+
+  step = 'a form layout: sections and columns from the definition';
+  const orders = `orders_${Date.now()}`;
+  await api(base, 'api/v1/apps', { method: 'POST', token, body: layoutAppDef(orders) });
+  await page.goto(`${base}apps/${orders}/order/new`, { waitUntil: 'domcontentloaded' });
+  await page.getByTestId('form-section-s0').waitFor({ state: 'visible' });
+  const sectionLabels = (await page.locator('[data-testid="record-form"] .form-section-title').allTextContents()).map((x) => x.trim());
+  if (JSON.stringify(sectionLabels) !== JSON.stringify(['基本信息', '其他'])) throw new Error(`sections ${JSON.stringify(sectionLabels)}`);
+  const box = async (name) => page.getByTestId(`field-${name}`).boundingBox();
+  const [t1, c1, a1, d1] = [await box('title'), await box('company'), await box('amount'), await box('close_date')];
+  if (!(Math.abs(t1.y - c1.y) < 2 && c1.x > t1.x + t1.width - 2 && a1.y > t1.y + 10 && Math.abs(a1.y - d1.y) < 2)) {
+    throw new Error(`three columns: title ${JSON.stringify(t1)} company ${JSON.stringify(c1)} amount ${JSON.stringify(a1)}`);
+  }
+  if (await page.getByTestId('field-vat_no').count()) throw new Error('the VAT number is shown for a private customer');
+
+  step = 'a field appears when its condition becomes true';
+  await page.locator('[data-testid="field-company"] input[type=checkbox]').check();
+  await page.getByTestId('field-vat_no').waitFor({ state: 'visible' });
+  await page.getByTestId('form-section-s1').waitFor({ state: 'visible' });
+  if (!(await page.locator('[data-testid="field-vat_no"] .ant-form-item-required').count())) throw new Error('the VAT number is not marked required');
+
+  step = 'required_if marks its field as the amount is typed';
+  if (await page.locator('[data-testid="field-reason"] .ant-form-item-required').count()) throw new Error('the reason is required before any amount');
+  await fill('title', '华北批发单');
+  await fill('amount', '1500');
+  await page.locator('[data-testid="field-reason"] .ant-form-item-required').waitFor({ state: 'visible' });
+  await fill('vat_no', '91310000MA1K');
+  await shoot('form-layout-zh-1280');
+  await page.getByTestId('form-save').click();
+  await fieldHasError('reason', '此项必填');
+
+  step = 'the server agrees: the same condition refused over HTTP';
+  const refused = await api(base, `api/v1/data/${orders}/order`, { method: 'POST', token, body: { title: 'x', amount: 1500 } }).then(
+    () => 'created',
+    (e) => e.message,
+  );
+  if (!refused.includes('422')) throw new Error(`the server took a record its condition refuses: ${refused}`);
+
+  step = 'hide the company fields again: the hidden required field does not block the save';
+  await page.locator('[data-testid="field-company"] input[type=checkbox]').uncheck();
+  await waitFor('the VAT number hidden', async () => (await page.getByTestId('field-vat_no').count()) === 0);
+  await fill('reason', '老客户');
+  await page.getByTestId('form-save').click();
+  await page.getByTestId('record-page').waitFor({ state: 'visible' });
+  const orderId = page.url().split('/').pop();
+  const order = await api(base, `api/v1/data/${orders}/order/${orderId}`, { token });
+  if (order.vat_no !== undefined && order.vat_no !== null) throw new Error(`a hidden field was sent: ${JSON.stringify(order)}`);
+  if (order.reason !== '老客户' || order.amount !== 1500) throw new Error(`order ${JSON.stringify(order)}`);
+
+  step = 'the record page shows the fields by the same sections';
+  await page.getByTestId('record-section-s0').waitFor({ state: 'visible' });
+  await shoot('record-layout-zh-1280');
+  await page.getByTestId('lang-en').click();
+  await page.getByTestId('record-edit').click();
+  await page.getByTestId('form-section-s0').waitFor({ state: 'visible' });
+  await page.locator('[data-testid="field-company"] input[type=checkbox]').check();
+  await page.getByTestId('field-vat_no').waitFor({ state: 'visible' });
+  await shoot('form-layout-en-1280');
+  await page.getByTestId('form-cancel').click();
+  await page.getByTestId('lang-zh').click();
 
   if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
 }

@@ -58,6 +58,11 @@ pub struct AppDef {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(max_items = 200)]
     pub views: Vec<crate::view::ViewDef>,
+    /// Layouts of the entities' record forms (`form.schema.json`); at most one default per
+    /// entity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 200)]
+    pub forms: Vec<crate::form::FormDef>,
     /// Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(max_items = 100)]
@@ -405,10 +410,16 @@ pub struct FieldDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub help: Option<Label>,
-    /// Condition (Rhai) under which the field is required, e.g. `record.phase == "confirmed"`.
+    /// When the field is required: a Rhai condition (`record.phase == "confirmed"`) or a
+    /// filter-language condition on the record as written (`crate::condition`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, min_length = 1, max_length = 4000)]
-    pub required_if: Option<String>,
+    #[schema(nullable = false)]
+    pub required_if: Option<crate::condition::RequiredIf>,
+    /// A filter-language condition under which the field is shown in forms; while it is false
+    /// the field is not required (`crate::condition`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = crate::condition::ConditionSchema)]
+    pub visible_if: Option<Value>,
     /// Expression (Rhai) that computes the field on every write, e.g.
     /// `record.amount * record.probability / 100`. The field's type says how the value is
     /// stored, so it can be filtered, sorted and aggregated; clients cannot set it.
@@ -526,6 +537,7 @@ impl FieldDef {
             max_files: None,
             help: None,
             required_if: None,
+            visible_if: None,
             formula: None,
             rollup: None,
         }
@@ -739,6 +751,11 @@ mod schema_agreement {
     #[test]
     fn view_def_agrees_with_view_schema() {
         check::<crate::view::ViewDef>("view.schema.json", 3);
+    }
+
+    #[test]
+    fn form_def_agrees_with_form_schema() {
+        check::<crate::form::FormDef>("form.schema.json", 4);
     }
 
     #[test]

@@ -163,8 +163,13 @@ fn describe_field(f: &crate::def::FieldDef) -> Option<String> {
             r.via
         ));
     }
-    if let Some(x) = &f.required_if {
-        parts.push(format!("Required when `{x}`."));
+    match &f.required_if {
+        Some(crate::condition::RequiredIf::Script(x)) => parts.push(format!("Required when `{x}`.")),
+        Some(crate::condition::RequiredIf::Filter(x)) => parts.push(format!("Required when {x}.")),
+        None => {}
+    }
+    if let Some(x) = &f.visible_if {
+        parts.push(format!("Shown (and required) only when {x}."));
     }
     if let Some(a) = &f.accept {
         parts.push(format!("Files of type {}.", a.join(", ")));
@@ -287,6 +292,8 @@ fn name_list(names: &[&str]) -> Value {
 }
 
 fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
+    // A field with a `visible_if` is required only while it holds: the write path judges it.
+    let required = |c: &CompiledField| c.required && e.def.field(&c.name).is_none_or(|d| d.visible_if.is_none());
     let mut props = Map::new();
     for c in e.fields().filter(|c| c.kind != FieldType::AutoNumber && !c.computed) {
         let mut s = field_schema(c);
@@ -341,7 +348,7 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
         if min.is_some() || max.is_some() {
             with_bounds(&mut s, min.as_ref(), max.as_ref());
         }
-        if c.required {
+        if required(c) {
             // A required field may be left out of an update, but never sent empty: not null,
             // not blank, not an empty list.
             non_null(&mut s);
@@ -359,7 +366,7 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
                 .collect();
             patterns.push(NO_NUL.to_string());
             patterns.extend(c.regex.as_ref().map(|re| re.as_str().to_string()));
-            if c.required {
+            if required(c) {
                 patterns.push(NOT_BLANK.to_string());
             }
             s["pattern"] = json!(patterns[0]);
@@ -376,7 +383,7 @@ fn input_schema(e: &CompiledEntity, for_create: bool) -> Value {
     if for_create {
         let required: Vec<&str> = e
             .fields()
-            .filter(|c| c.required && c.default.is_none())
+            .filter(|c| required(c) && c.default.is_none())
             .map(|c| c.name.as_str())
             .collect();
         if !required.is_empty() {

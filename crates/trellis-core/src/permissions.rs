@@ -462,7 +462,8 @@ pub fn filter_names(filter: &Value, fields: &HashSet<String>) -> bool {
 ///   escalation to a hidden user field: left out;
 /// - rules whose trigger names a hidden field (`field_changed`, `relative_time`) or whose
 ///   condition reads one ([`rule_reads_hidden`]): left out;
-/// - views: see [`crate::view::visible_views`];
+/// - views: see [`crate::view::visible_views`]; forms: [`crate::form::visible_forms`];
+/// - `visible_if` naming a hidden field: left out (the field is always shown);
 /// - dashboards: see [`crate::dashboard::visible_dashboards`].
 pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
     let mut v = app.clone();
@@ -479,8 +480,15 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
                 && !r.when.as_deref().is_some_and(reads_hidden)
         });
         for f in &mut e.fields {
-            if f.required_if.as_deref().is_some_and(reads_hidden) {
+            let names_hidden = |c: &crate::condition::RequiredIf| match c {
+                crate::condition::RequiredIf::Script(s) => reads_hidden(s),
+                crate::condition::RequiredIf::Filter(v) => filter_names(v, &hidden),
+            };
+            if f.required_if.as_ref().is_some_and(names_hidden) {
                 f.required_if = None;
+            }
+            if f.visible_if.as_ref().is_some_and(|v| filter_names(v, &hidden)) {
+                f.visible_if = None;
             }
         }
         if let Some(p) = e.pipeline.as_mut() {
@@ -531,6 +539,7 @@ pub fn app_view(app: &AppDef, roles: &[String]) -> AppDef {
         .map(crate::automation::RuleDef::summary)
         .collect();
     v.views = crate::view::visible_views(&app.views, &all_hidden);
+    v.forms = crate::form::visible_forms(&app.forms, &all_hidden);
     v.dashboards = crate::dashboard::visible_dashboards(&app.dashboards, &all_hidden);
     v
 }

@@ -416,12 +416,13 @@ pub fn plan(old: Option<&AppDef>, new: &AppDef) -> Vec<Step> {
             || o.roles != new.roles
             || o.rules != new.rules
             || o.views != new.views
+            || o.forms != new.forms
             || o.dashboards != new.dashboards)
     {
         steps.push(Step::Metadata {
             entity: None,
             field: None,
-            change: "change the app's label, description, roles, rules, views or dashboards".into(),
+            change: "change the app's label, description, roles, rules, views, forms or dashboards".into(),
         });
     }
     for e in old_entities {

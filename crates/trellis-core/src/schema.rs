@@ -34,6 +34,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../../schemas/calendar.schema.json"),
     ),
     ("view.schema.json", include_str!("../../../schemas/view.schema.json")),
+    ("form.schema.json", include_str!("../../../schemas/form.schema.json")),
     (
         "dashboard.schema.json",
         include_str!("../../../schemas/dashboard.schema.json"),

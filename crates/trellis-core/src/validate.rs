@@ -161,6 +161,8 @@ pub fn validate_app(app: &AppDef) -> Result<(), Error> {
     }
     crate::automation::validate_rules(app, &mut errors);
     crate::view::validate_views(app, &mut errors);
+    crate::condition::validate_conditions(app, &mut errors);
+    crate::form::validate_forms(app, &mut errors);
     crate::dashboard::validate_dashboards(app, &mut errors);
     let mut roles = HashSet::new();
     for r in &app.roles {

@@ -1817,6 +1817,10 @@ export interface components {
             by: string;
             desc?: boolean;
         };
+        /** @description Every condition holds. */
+        AllOf: {
+            and: components["schemas"]["Condition"][];
+        };
         /** @description Who may make a transition: any of these. */
         Allow: {
             roles?: components["schemas"]["Slug"][];
@@ -1825,6 +1829,10 @@ export interface components {
             /** @description The users held by these user fields of the record. */
             user_fields?: components["schemas"]["Slug"][];
             users?: string[];
+        };
+        /** @description Some condition holds. */
+        AnyOf: {
+            or: components["schemas"]["Condition"][];
         };
         /** @description What a definition change did (or on a dry run would do), and the app as it now is. */
         AppChange: {
@@ -1857,6 +1865,11 @@ export interface components {
              *     entity.
              */
             views?: components["schemas"]["ViewDef"][];
+            /**
+             * @description Layouts of the entities' record forms (`form.schema.json`); at most one default per
+             *     entity.
+             */
+            forms?: components["schemas"]["FormDef"][];
             /** @description Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters. */
             dashboards?: components["schemas"]["DashboardDef"][];
         };
@@ -1878,6 +1891,11 @@ export interface components {
              *     entity.
              */
             views?: components["schemas"]["ViewDef"][];
+            /**
+             * @description Layouts of the entities' record forms (`form.schema.json`); at most one default per
+             *     entity.
+             */
+            forms?: components["schemas"]["FormDef"][];
             /** @description Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters. */
             dashboards?: components["schemas"]["DashboardDef"][];
             /**
@@ -1906,6 +1924,8 @@ export interface components {
             rules?: components["schemas"]["RuleDef"][] | null;
             /** @description Replaces the whole list. */
             views?: components["schemas"]["ViewDef"][] | null;
+            /** @description Replaces the whole list. */
+            forms?: components["schemas"]["FormDef"][] | null;
             /** @description Replaces the whole list. */
             dashboards?: components["schemas"]["DashboardDef"][] | null;
         };
@@ -2359,6 +2379,27 @@ export interface components {
             /** @description The `cursor` of the next page; none on the last. */
             next_cursor: string | null;
         };
+        /** @description `field op value`. */
+        Comparison: {
+            field: components["schemas"]["Slug"];
+            op: components["schemas"]["ConditionOp"];
+            /**
+             * @description An operand of the field's type; an array for in, nin and between ([low, high]); a
+             *     boolean for is_null. `$user.id` stands for the writer.
+             */
+            value?: unknown;
+        };
+        /**
+         * @description The shape of a condition in the OpenAPI documents (what `filter.schema.json` takes): a
+         *     comparison, or `and` / `or` of conditions, or `not` of one. Only for the documents; the
+         *     server reads conditions with [`crate::query::parse_filter`].
+         */
+        Condition: components["schemas"]["Comparison"] | components["schemas"]["AllOf"] | components["schemas"]["AnyOf"] | components["schemas"]["Negation"];
+        /**
+         * @description Operators of a comparison.
+         * @enum {string}
+         */
+        ConditionOp: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "in" | "nin" | "contains" | "starts_with" | "is_null" | "between";
         /** @description The cycle report. */
         Cycle: {
             group_by: string | null;
@@ -2662,8 +2703,16 @@ export interface components {
              */
             max_files?: number;
             help?: components["schemas"]["Label"];
-            /** @description Condition (Rhai) under which the field is required, e.g. `record.phase == "confirmed"`. */
-            required_if?: string;
+            /**
+             * @description When the field is required: a Rhai condition (`record.phase == "confirmed"`) or a
+             *     filter-language condition on the record as written (`crate::condition`).
+             */
+            required_if?: components["schemas"]["RequiredIf"];
+            /**
+             * @description A filter-language condition under which the field is shown in forms; while it is false
+             *     the field is not required (`crate::condition`).
+             */
+            visible_if?: components["schemas"]["Condition"];
             /**
              * @description Expression (Rhai) that computes the field on every write, e.g.
              *     `record.amount * record.probability / 100`. The field's type says how the value is
@@ -2719,7 +2768,8 @@ export interface components {
             /** Format: int32 */
             max_files?: number | null;
             help?: components["schemas"]["Label"] | null;
-            required_if?: string | null;
+            required_if?: components["schemas"]["RequiredIf"] | null;
+            visible_if?: components["schemas"]["Condition"] | null;
             formula?: string | null;
             rollup?: components["schemas"]["Rollup"] | null;
         };
@@ -2957,6 +3007,38 @@ export interface components {
             weighted: number;
             /** Format: double */
             calibrated: number;
+        };
+        /** @description The layout of an entity's record form. */
+        FormDef: {
+            /** @description Stable name, unique in the app. */
+            name: components["schemas"]["Slug"];
+            label: components["schemas"]["Label"];
+            /** @description The entity whose records it edits. */
+            entity: components["schemas"]["Slug"];
+            /** @description The sections, top to bottom. */
+            sections: components["schemas"]["FormSection"][];
+            /** @description The entity's default form (at most one per entity); the UI uses it to create and edit. */
+            default?: boolean;
+        };
+        /** @description A field placed in a section. */
+        FormItem: {
+            field: components["schemas"]["Slug"];
+            /**
+             * Format: int32
+             * @description Columns it spans (default 1, at most the section's columns).
+             */
+            span?: number;
+        };
+        /** @description A section of a form: a titled group of fields in a grid of columns. */
+        FormSection: {
+            label?: components["schemas"]["Label"];
+            /**
+             * Format: int32
+             * @description Columns of the section's grid (1–4, default 1).
+             */
+            columns?: number;
+            /** @description The fields in reading order (left to right, then down). */
+            fields: components["schemas"]["FormItem"][];
         };
         /** @description A pipeline's funnel. */
         Funnel: {
@@ -3352,6 +3434,11 @@ export interface components {
                  *     entity.
                  */
                 views?: components["schemas"]["ViewDef"][];
+                /**
+                 * @description Layouts of the entities' record forms (`form.schema.json`); at most one default per
+                 *     entity.
+                 */
+                forms?: components["schemas"]["FormDef"][];
                 /** @description Dashboards (`dashboard.schema.json`): widgets bound to report queries, global filters. */
                 dashboards?: components["schemas"]["DashboardDef"][];
                 /**
@@ -3477,8 +3564,16 @@ export interface components {
                  */
                 max_files?: number;
                 help?: components["schemas"]["Label"];
-                /** @description Condition (Rhai) under which the field is required, e.g. `record.phase == "confirmed"`. */
-                required_if?: string;
+                /**
+                 * @description When the field is required: a Rhai condition (`record.phase == "confirmed"`) or a
+                 *     filter-language condition on the record as written (`crate::condition`).
+                 */
+                required_if?: components["schemas"]["RequiredIf"];
+                /**
+                 * @description A filter-language condition under which the field is shown in forms; while it is false
+                 *     the field is not required (`crate::condition`).
+                 */
+                visible_if?: components["schemas"]["Condition"];
                 /**
                  * @description Expression (Rhai) that computes the field on every write, e.g.
                  *     `record.amount * record.probability / 100`. The field's type says how the value is
@@ -3783,6 +3878,10 @@ export interface components {
         MovedStatus: "moved";
         /** @enum {string} */
         NamedScope: "own" | "team" | "all";
+        /** @description The condition does not hold. */
+        Negation: {
+            not: components["schemas"]["Condition"];
+        };
         /** @description A new comment. */
         NewComment: {
             /** @description Plain text, 1 to 10,000 characters, not only spaces. Mention a user as `@[user id]`. */
@@ -3963,6 +4062,11 @@ export interface components {
          * @enum {string}
          */
         ReportKind: "aggregate" | "funnel" | "forecast" | "sla" | "first_follow_up" | "cycle";
+        /**
+         * @description `required_if` as written: a Rhai script (run with the entity's scripts) or a filter-language
+         *     condition (evaluated by [`holds`], in the browser too).
+         */
+        RequiredIf: string | components["schemas"]["Condition"];
         /** @description Conditions a transition must meet: filled fields, attachments, guards (Rhai). */
         Requirements: {
             fields?: components["schemas"]["Slug"][];

@@ -9,7 +9,7 @@ export type EntityRight = 'read' | 'create' | 'update' | 'delete';
 
 /** Who is asking: `/me`, or only the user while `/me` is on its way. */
 export interface Caller {
-  user: { is_admin: boolean };
+  user: { is_admin: boolean; id?: string };
   app_roles?: Me['app_roles'];
 }
 

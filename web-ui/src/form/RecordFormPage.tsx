@@ -1,11 +1,14 @@
-// `/apps/:app/:entity/new` and `/apps/:app/:entity/:id/edit`: the record form, generated from
-// the entity's fields in definition order (the form layout comes with a later slice).
+// `/apps/:app/:entity/new` and `/apps/:app/:entity/:id/edit`: the record form, laid out by the
+// entity's form in the definition (sections and columns, `layout.ts`), else generated from the
+// entity's fields in definition order. Fields whose `visible_if` is false are not shown (nor
+// sent, nor checked), and a `required_if` written as a condition marks its field required as
+// the user types (`condition.ts`, the server's rules).
 // Create posts the filled fields; edit patches the changed ones with `If-Match`, and a 412
 // offers the other person's version or re-applying the changes over it. An unsaved form is
 // kept as a draft in localStorage until it is saved or cancelled.
 
 import { useMemo, useRef, useState } from 'react';
-import { Alert, App as AntApp, Button, Card, Col, Form, Result, Row, Skeleton, Space } from 'antd';
+import { Alert, App as AntApp, Button, Card, Col, Form, Result, Row, Skeleton, Space, Typography } from 'antd';
 import { ArrowLeftOutlined } from '@ant-design/icons';
 import { useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
@@ -17,6 +20,7 @@ import { recordKeys } from '../grid/queries';
 import { localeTag, localize, translate, useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
 import { checkValue } from './checks';
+import { fieldTypes, isRequiredNow, isVisible } from './condition';
 import { draftKey, draftStore } from './drafts';
 import {
   changedValues,
@@ -26,10 +30,12 @@ import {
   isWide,
   patchBody,
   sameValue,
+  toApiValue,
   type FormField,
   type FormValues,
 } from './fields';
 import { FieldInput } from './inputs';
+import { colWidth, entityForm, layoutSections } from './layout';
 import { createRecord, getVersioned, updateRecord, useVersionedRecord, type Versioned } from './queries';
 import { mapServerErrors } from './serverErrors';
 
@@ -132,6 +138,35 @@ function RecordForm({
   const [top, setTop] = useState<string[]>([]);
   const [stale, setStale] = useState<Stale | null>(null);
 
+  // The conditions, live: which fields are shown and which of those are required now.
+  const watched = Form.useWatch((all: FormValues) => all, { form, preserve: true });
+  const types = useMemo(() => fieldTypes(entity.fields ?? []), [entity]);
+  const userId = caller.user.id ?? '';
+  const live = useMemo(() => {
+    const values: FormValues = { ...start.current, ...(watched ?? {}) };
+    const record: Record<string, unknown> = {};
+    for (const { field } of fields) {
+      try {
+        record[field.name] = toApiValue(field, values[field.name]);
+      } catch {
+        record[field.name] = null; // json text that does not parse yet
+      }
+    }
+    const visible = new Set<string>();
+    const required = new Set<string>();
+    for (const { field } of fields) {
+      if (!isVisible(field, types, record, userId)) continue;
+      visible.add(field.name);
+      if (isRequiredNow(field, types, record, userId)) required.add(field.name);
+    }
+    return { visible, required };
+  }, [watched, fields, types, userId]);
+  const shown = (list: readonly FormField[]) => list.filter((f) => live.visible.has(f.field.name));
+  const sections = useMemo(
+    () => layoutSections(entityForm(app, entity), fields, (f) => f.field.name, (f) => isWide(f.kind)),
+    [app, entity, fields],
+  );
+
   const back = id ? `/apps/${app.name}/${entity.name}/${encodeURIComponent(id)}` : `/apps/${app.name}/${entity.name}`;
   const title = creating
     ? t('form.newTitle', { entity: localize(entity.label, lang) || entity.name })
@@ -164,14 +199,14 @@ function RecordForm({
     setSaving(true);
     try {
       if (creating) {
-        const created = await createRecord(api, app.name, entity.name, createBody(fields, values));
+        const created = await createRecord(api, app.name, entity.name, createBody(shown(fields), values));
         draftStore.clear(key);
         await queryClient.invalidateQueries({ queryKey: [...recordKeys.all, app.name, entity.name] });
         message.success(t('form.created'));
         navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(created.id)}`);
         return;
       }
-      const body = patchBody(fields, over?.base ?? base.values, values);
+      const body = patchBody(shown(fields), over?.base ?? base.values, values);
       if (Object.keys(body).length === 0) {
         draftStore.clear(key);
         message.info(t('form.nothingChanged'));
@@ -321,43 +356,62 @@ function RecordForm({
           scrollToFirstError
           requiredMark
         >
-          <Row gutter={16}>
-            {fields.map((f) => {
-              const { field, kind, disabled } = f;
-              const known = current?.record[field.name];
-              return (
-                <Col key={field.name} xs={24} md={isWide(kind) ? 24 : 12} data-testid={`field-${field.name}`}>
-                  <Form.Item
-                    name={field.name}
-                    label={localize(field.label, lang) || field.name}
-                    required={field.required && !disabled}
-                    tooltip={field.help ? localize(field.help, lang) : undefined}
-                    valuePropName="value"
-                    rules={
-                      disabled
-                        ? []
-                        : [
-                            {
-                              validator: (_r, v) => {
-                                const c = checkValue(field, v);
-                                return c ? Promise.reject(new Error(t(c.key, c.vars))) : Promise.resolve();
-                              },
-                            },
-                          ]
-                    }
-                  >
-                    <FieldInput
-                      f={f}
-                      app={app.name}
-                      entities={entities}
-                      disabled={disabled}
-                      known={known && typeof known === 'object' && !Array.isArray(known) ? (known as RecordRow) : null}
-                    />
-                  </Form.Item>
-                </Col>
-              );
-            })}
-          </Row>
+          {sections.map((s) => {
+            const items = s.items.filter((p) => live.visible.has(p.item.field.name));
+            if (items.length === 0) return null;
+            return (
+              <section key={s.key} className="form-section" data-testid={`form-section-${s.key}`}>
+                {(s.label || s.rest) && (
+                  <Typography.Title level={5} className="form-section-title">
+                    {s.rest ? t('form.otherSection') : localize(s.label, lang)}
+                  </Typography.Title>
+                )}
+                <Row gutter={16}>
+                  {items.map(({ item: f, span }) => {
+                    const { field, disabled } = f;
+                    const known = current?.record[field.name];
+                    const requiredNow = live.required.has(field.name);
+                    return (
+                      <Col
+                        key={field.name}
+                        xs={24}
+                        md={colWidth(s.columns, span)}
+                        data-testid={`field-${field.name}`}
+                      >
+                        <Form.Item
+                          name={field.name}
+                          label={localize(field.label, lang) || field.name}
+                          required={requiredNow && !disabled}
+                          tooltip={field.help ? localize(field.help, lang) : undefined}
+                          valuePropName="value"
+                          rules={
+                            disabled
+                              ? []
+                              : [
+                                  {
+                                    validator: (_r, v) => {
+                                      const c = checkValue({ ...field, required: requiredNow }, v);
+                                      return c ? Promise.reject(new Error(t(c.key, c.vars))) : Promise.resolve();
+                                    },
+                                  },
+                                ]
+                          }
+                        >
+                          <FieldInput
+                            f={f}
+                            app={app.name}
+                            entities={entities}
+                            disabled={disabled}
+                            known={known && typeof known === 'object' && !Array.isArray(known) ? (known as RecordRow) : null}
+                          />
+                        </Form.Item>
+                      </Col>
+                    );
+                  })}
+                </Row>
+              </section>
+            );
+          })}
           <div className="form-footer">
             <Space>
               <Button onClick={cancel} data-testid="form-cancel">

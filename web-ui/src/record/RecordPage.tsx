@@ -12,6 +12,7 @@ import { hasRight, readableEntities, type Caller } from '../apps/rights';
 import { relationTitle, type CellContext } from '../grid/cells';
 import { localize, useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
+import { entityForm } from '../form/layout';
 import { ApprovalsPanel } from './ApprovalsPanel';
 import { FieldsCard } from './FieldsCard';
 import { usePageRecord, usePipeline, useRules, useTransitions, useUsers } from './queries';
@@ -118,7 +119,7 @@ function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; ent
           <Row gutter={[16, 16]} className="record-body">
             <Col xs={{ span: 24, order: 2 }} lg={{ span: hasSide ? 15 : 24, order: 1 }}>
               <Card title={t('record.fields')} size="small" className="record-card">
-                <FieldsCard entity={entity} record={r} cells={cells} userName={userName} />
+                <FieldsCard entity={entity} form={entityForm(app, entity)} record={r} cells={cells} userName={userName} />
               </Card>
               <Card title={t('timeline.title')} size="small" className="record-card">
                 <RecordTimeline

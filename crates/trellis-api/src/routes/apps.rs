@@ -51,6 +51,10 @@ pub struct AppPatch {
     views: Option<Option<Vec<trellis_core::view::ViewDef>>>,
     /// Replaces the whole list.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 200)]
+    forms: Option<Option<Vec<trellis_core::form::FormDef>>>,
+    /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 100)]
     dashboards: Option<Option<Vec<trellis_core::dashboard::DashboardDef>>>,
     /// Not changed here (422 `read_only`): entities have their own endpoints.
@@ -162,8 +166,10 @@ pub struct FieldPatch {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     help: Option<Option<Label>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(min_length = 1, max_length = 4000)]
-    required_if: Option<Option<String>>,
+    required_if: Option<Option<trellis_core::condition::RequiredIf>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<trellis_core::condition::ConditionSchema>)]
+    visible_if: Option<Option<Value>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 4000)]
     formula: Option<Option<String>>,

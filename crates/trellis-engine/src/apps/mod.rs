@@ -473,6 +473,9 @@ impl Engine {
                 for v in def.views.iter_mut().filter(|v| v.entity.as_str() == old_name) {
                     v.entity = new_name.clone();
                 }
+                for f in def.forms.iter_mut().filter(|f| f.entity.as_str() == old_name) {
+                    f.entity = new_name.clone();
+                }
                 for e in &mut def.entities {
                     for f in &mut e.fields {
                         if f.target.as_ref().is_some_and(|t| t.as_str() == old_name) {
@@ -601,6 +604,8 @@ impl Engine {
             // Rollups over this entity and its views follow a renamed field.
             if new_name.as_str() != field {
                 trellis_core::view::rename_field(&mut def.views, &entity, &field, &new_name);
+                trellis_core::form::rename_field(&mut def.forms, &entity, &field, &new_name);
+                trellis_core::form::rename_in_conditions(def, &entity, &field, new_name.as_str());
                 trellis_core::dashboard::rename_field(&mut def.dashboards, &entity, &field, &new_name);
                 for other in &mut def.entities {
                     for f in &mut other.fields {

@@ -42,11 +42,14 @@ pub struct EntityScripts {
     /// Pipeline conditions by place: `stages.<key>.entry.<name>`, `stages.<key>.exit.<name>`,
     /// `transitions.<index>.<name>`. Run on transitions only, so not part of [`Self::is_empty`].
     pub guards: HashMap<String, CompiledScript>,
+    /// Fields with a filter-language `visible_if` or `required_if` (`trellis_core::condition`),
+    /// checked on every write against the record as written.
+    pub conditions: Vec<String>,
 }
 
 impl EntityScripts {
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty() && self.required_if.is_empty() && self.formulas.is_empty()
+        self.rules.is_empty() && self.required_if.is_empty() && self.formulas.is_empty() && self.conditions.is_empty()
     }
 
     /// Loads the related records the scripts read (`related.<field>`), by the relation values
@@ -253,7 +256,7 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
             Err(cycle) => errors.push(cycle),
         }
         for f in &e.fields {
-            if let Some(src) = &f.required_if
+            if let Some(src) = f.required_if.as_ref().and_then(|r| r.script())
                 && let Some(s) = compile_one(
                     rules,
                     src,
@@ -264,6 +267,12 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
                 scripts.required_if.push((f.name.to_string(), s));
             }
         }
+        scripts.conditions = e
+            .fields
+            .iter()
+            .filter(|f| f.visible_if.is_some() || f.required_if.as_ref().is_some_and(|r| r.filter().is_some()))
+            .map(|f| f.name.to_string())
+            .collect();
         let mut guard_sources: Vec<(String, &str)> = Vec::new();
         if let Some(p) = &e.pipeline {
             for (place, req) in guard_places(p) {
@@ -308,9 +317,10 @@ pub fn compile_scripts(rules: &RuleEngine, def: &AppDef) -> Result<HashMap<Strin
             }
         }
         for f in &e.fields {
-            for (what, src) in [("formula", &f.formula), ("required_if", &f.required_if)] {
+            let required_if = f.required_if.as_ref().and_then(|r| r.script());
+            for (what, src) in [("formula", f.formula.as_deref()), ("required_if", required_if)] {
                 if let Some(src) = src {
-                    sources.push((format!("entities.{}.fields.{}.{what}", e.name, f.name), src.as_str()));
+                    sources.push((format!("entities.{}.fields.{}.{what}", e.name, f.name), src));
                 }
             }
         }

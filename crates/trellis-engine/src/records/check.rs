@@ -40,6 +40,59 @@ pub(super) fn is_empty(v: &Val) -> bool {
     }
 }
 
+/// A field with a `visible_if`: whether it is required is known only on the record as written
+/// ([`condition_errors`]), since a field the form does not show is never required.
+fn shown_conditionally(entity: &CompiledEntity, f: &CompiledField) -> bool {
+    entity.def.field(&f.name).is_some_and(|d| d.visible_if.is_some())
+}
+
+/// The requirements of the fields with conditions (`trellis_core::condition`) on the record as
+/// written (`record`, formulas included), for the writer `user` who may not see `hidden`:
+/// - a field whose `visible_if` is false is not required: a `required` problem of its Rhai
+///   `required_if` is dropped from `errors`, and its `required` flag does not apply;
+/// - a field hidden from the writer is not required by a condition either (they could neither
+///   see nor fill it; the condition holds again on the next write of someone who can);
+/// - otherwise an empty field that is `required`, or whose filter-form `required_if` holds, is
+///   a `required` problem.
+pub(super) fn condition_errors(
+    entity: &CompiledEntity,
+    fields: &[String],
+    record: &[(&CompiledField, &Val)],
+    user: &str,
+    hidden: &std::collections::HashSet<String>,
+    errors: &mut Vec<FieldError>,
+) -> Result<(), Error> {
+    use trellis_core::condition::{holds, parse, record_json};
+    let json = record_json(record);
+    let holds_for = |c: &Value| parse(entity, c, user).map(|f| holds(&f, &json));
+    for name in fields {
+        let (Some(def), Some(f)) = (entity.def.field(name), entity.column(name)) else {
+            continue;
+        };
+        let visible = match &def.visible_if {
+            Some(c) => holds_for(c)?,
+            None => true,
+        };
+        if !visible || hidden.contains(name) {
+            errors.retain(|e| !(e.field == *name && e.code == FieldCode::Required.as_str()));
+            continue;
+        }
+        let required = def.required
+            || match def.required_if.as_ref().and_then(|r| r.filter()) {
+                Some(c) => holds_for(c)?,
+                None => false,
+            };
+        let value = record.iter().find(|(c, _)| c.name == *name).map(|(_, v)| *v);
+        let already = errors
+            .iter()
+            .any(|e| e.field == *name && e.code == FieldCode::Required.as_str());
+        if required && value.is_none_or(is_empty) && !already {
+            errors.push(required_error(f));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn required_error(f: &CompiledField) -> FieldError {
     FieldError::new(f.name.clone(), FieldCode::Required, "is required")
 }
@@ -223,7 +276,7 @@ impl Engine {
             }
             match f.coerce(v) {
                 Ok(val) => {
-                    if f.required && is_empty(&val) {
+                    if f.required && is_empty(&val) && !shown_conditionally(entity, f) {
                         errors.push(required_error(f));
                     } else {
                         values.push((f, val));
@@ -241,7 +294,7 @@ impl Engine {
                     Some(d) => f.coerce(d).unwrap_or(Val::Null),
                     None => Val::Null,
                 };
-                if f.required && is_empty(&val) {
+                if f.required && is_empty(&val) && !shown_conditionally(entity, f) {
                     errors.push(required_error(f));
                 }
                 values.push((f, val));
@@ -355,7 +408,9 @@ impl Engine {
     }
 
     /// Runs the entity's scripts on a write (formulas, then required_if and validation rules),
-    /// with the related records they read; answers the computed formula values.
+    /// with the related records they read, then the fields' conditions ([`condition_errors`],
+    /// `hidden`: the writer's hidden fields); answers the computed formula values.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_scripts<'e, C: trellis_store::Reads>(
         &self,
         tx: &C,
@@ -364,6 +419,7 @@ impl Engine {
         entity: &'e CompiledEntity,
         record: &[(&CompiledField, &Val)],
         old: Option<&[(&CompiledField, &Val)]>,
+        hidden: &std::collections::HashSet<String>,
     ) -> Result<Vec<(&'e CompiledField, Val)>, WriteError> {
         let Some(scripts) = app.scripts_of(entity.name()) else {
             return Ok(Vec::new());
@@ -379,11 +435,9 @@ impl Engine {
                 team: None,
             }
         };
-        let outcome = crate::compiled::scripts::run(&self.rules, scripts, entity, record, old, related, user)?;
-        if !outcome.errors.is_empty() {
-            return Err(WriteError::Fields(outcome.errors));
-        }
-        outcome
+        let user_id = user.id.clone();
+        let mut outcome = crate::compiled::scripts::run(&self.rules, scripts, entity, record, old, related, user)?;
+        let computed = outcome
             .computed
             .into_iter()
             .map(|(name, v)| {
@@ -392,6 +446,27 @@ impl Engine {
                     .ok_or_else(|| WriteError::Other(Error::internal("formula field vanished")))?;
                 Ok((f, v))
             })
-            .collect()
+            .collect::<Result<Vec<_>, WriteError>>()?;
+        if !scripts.conditions.is_empty() {
+            // The record as written: formulas' results in place of what was sent.
+            let mut written: Vec<(&CompiledField, &Val)> = record
+                .iter()
+                .filter(|(f, _)| !computed.iter().any(|(c, _)| c.name == f.name))
+                .copied()
+                .collect();
+            written.extend(computed.iter().map(|(f, v)| (*f, v)));
+            condition_errors(
+                entity,
+                &scripts.conditions,
+                &written,
+                &user_id,
+                hidden,
+                &mut outcome.errors,
+            )?;
+        }
+        if !outcome.errors.is_empty() {
+            return Err(WriteError::Fields(outcome.errors));
+        }
+        Ok(computed)
     }
 }

@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 
+use trellis_core::condition::RequiredIf;
 use trellis_core::def::{AppDef, EntityDef};
-use trellis_core::permissions::{HiddenFields, script_reads_hidden};
+use trellis_core::permissions::{HiddenFields, filter_names, script_reads_hidden};
 use trellis_core::{CompiledEntity, Error, ErrorCode, FieldError};
 
 use crate::Engine;
@@ -37,11 +38,16 @@ pub(super) fn depends_on_hidden(app: &AppDef, entity: &EntityDef, hidden: &Hidde
     let own = hidden.get(entity.name.as_str());
     let is_hidden = |f: &str| own.is_some_and(|h| h.contains(f));
     let reads = |s: &str| script_reads_hidden(app, entity, hidden, s);
+    // A requirement on a field depends on what its conditions read (`required_if`, and
+    // `visible_if`, which lifts it).
     let required_if_reads = |f: &str| {
-        entity
-            .field(f)
-            .and_then(|d| d.required_if.as_deref())
-            .is_some_and(reads)
+        entity.field(f).is_some_and(|d| {
+            let by_condition = |c: &serde_json::Value| own.is_some_and(|h| filter_names(c, h));
+            d.required_if.as_ref().is_some_and(|r| match r {
+                RequiredIf::Script(s) => reads(s),
+                RequiredIf::Filter(c) => by_condition(c),
+            }) || d.visible_if.as_ref().is_some_and(by_condition)
+        })
     };
     let rule_reads = |name: &str, field: Option<&str>| {
         entity.validations.iter().any(|r| {

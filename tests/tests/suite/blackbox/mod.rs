@@ -8,6 +8,7 @@ pub(crate) mod directory;
 mod export;
 pub(crate) mod files;
 pub(crate) mod forecast;
+mod forms;
 mod funnel;
 mod imports;
 mod my_views;
