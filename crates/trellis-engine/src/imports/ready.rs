@@ -276,12 +276,13 @@ fn key_text(v: &Value) -> String {
     }
 }
 
-/// The header and cell text of the column a problem's field came from.
+/// The header and cell text of the column a problem's field came from (the field's name when the file has no column for it).
 pub(super) fn column_of(reads: &[Reading], cells: &[String], field: &str) -> (String, String) {
     let name = field.split(['.', '[']).next().unwrap_or(field);
     reads
         .iter()
         .find(|r| r.field.name == name)
         .map(|r| (r.header.clone(), cells.get(r.index).cloned().unwrap_or_default()))
-        .unwrap_or_default()
+        // A field the file has no column for (a condition made it required): named itself.
+        .unwrap_or_else(|| (name.to_string(), String::new()))
 }

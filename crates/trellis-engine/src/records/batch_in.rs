@@ -46,7 +46,8 @@ impl Engine {
             };
             let computed = {
                 let record: Vec<(&CompiledField, &Val)> = prepared.values.iter().map(|(f, v)| (*f, v)).collect();
-                self.run_scripts(tx, ctx, app, entity, &record, None).await?
+                self.run_scripts(tx, ctx, app, entity, &record, None, &guard.access.grant.hidden)
+                    .await?
             };
             prepared.values.extend(computed);
             let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());

@@ -551,7 +551,9 @@ async fn imported_rows_enter_the_pipeline_and_trigger_rules(backend: Backend) {
         "name": "flow", "label": {"en": "Flow"},
         "entities": [{"name": "lead", "label": {"en": "Lead"}, "fields": [
             {"name": "title", "label": {"en": "Title"}, "type": "text"},
-            {"name": "note", "label": {"en": "Note"}, "type": "text"}],
+            {"name": "note", "label": {"en": "Note"}, "type": "text"},
+            {"name": "phone", "label": {"en": "Phone"}, "type": "text",
+             "required_if": {"field": "title", "op": "eq", "value": "l4"}}],
             "pipeline": {
                 "stages": [{"key": "new", "label": {"en": "New"}, "sla": {"hours": 2}},
                            {"key": "done", "label": {"en": "Done"}, "kind": "won"}],
@@ -560,7 +562,8 @@ async fn imported_rows_enter_the_pipeline_and_trigger_rules(backend: Backend) {
                    "actions": [{"type": "set_fields", "values": {"note": "seen {{record.title}}"}}]}]
     }))
     .await;
-    let csv = "title\nl1\nl2\nl3\n";
+    // l4 needs a phone (a condition in the filter language) and has none: refused alone.
+    let csv = "title\nl1\nl2\nl3\nl4\n";
     let file = app.upload(&app.token, "leads.csv", "text/csv", csv.as_bytes()).await;
     let r = app
         .post(
@@ -573,8 +576,14 @@ async fn imported_rows_enter_the_pipeline_and_trigger_rules(backend: Backend) {
     let done = app.eventually(&path, |i| i["status"] == "done").await;
     assert_eq!(
         (done["inserted"].as_i64(), done["failed"].as_i64()),
-        (Some(3), Some(0)),
+        (Some(3), Some(1)),
         "{done}"
+    );
+    let refused = app.get(&format!("{path}/errors")).await.expect(200);
+    assert!(
+        refused.text.contains("\"phone\"") && refused.text.contains("\"required\""),
+        "{}",
+        refused.text
     );
     let leads = app
         .eventually("/api/v1/data/flow/lead?sort=title", |l| {
