@@ -2514,7 +2514,9 @@ export interface components {
             /** @description A team id (a `team` filter). */
             team?: string;
             /** @description Values per field of a `field` filter: records with any of them. */
-            fields?: Record<string, never>;
+            fields?: {
+                [key: string]: unknown[];
+            };
         };
         /**
          * @description The order of day, month and year in dates written with the year last (`05/03/2026`).

@@ -45,7 +45,7 @@ pub struct DashboardFilters {
     pub team: Option<String>,
     /// Values per field of a `field` filter: records with any of them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, Vec<serde_json::Value>>)]
     pub fields: BTreeMap<String, Vec<Value>>,
 }
 
