@@ -215,6 +215,17 @@ fn forecast(data: &Value) -> WidgetTable {
     WidgetTable { columns, rows }
 }
 
+/// The rows of a report's `groups`, then its `totals` as a last row labelled "Total" (the
+/// totals read as a group whose `counts` they are).
+fn with_totals(data: &Value, columns: &[TableColumn], get: impl Fn(&Value, &str) -> Value) -> Vec<Vec<Value>> {
+    let mut totals = Map::new();
+    totals.insert("label".into(), serde_json::json!({"zh": "合计", "en": "Total"}));
+    totals.insert("counts".into(), data["totals"].clone());
+    let mut rows = rows_of(items(data, "groups"), columns, &get);
+    rows.extend(rows_of(&[Value::Object(totals)], columns, &get));
+    rows
+}
+
 fn sla(data: &Value) -> WidgetTable {
     let columns = vec![
         col("group", "分组", "Group"),
@@ -234,11 +245,7 @@ fn sla(data: &Value) -> WidgetTable {
         "p90_hours" => hours(&g["counts"]["p90_seconds"]),
         k => g["counts"][k].clone(),
     };
-    let mut rows = rows_of(items(data, "groups"), &columns, get);
-    let mut totals = Map::new();
-    totals.insert("label".into(), serde_json::json!({"zh": "合计", "en": "Total"}));
-    totals.insert("counts".into(), data["totals"].clone());
-    rows.extend(rows_of(&[Value::Object(totals)], &columns, get));
+    let rows = with_totals(data, &columns, get);
     WidgetTable { columns, rows }
 }
 
@@ -258,11 +265,7 @@ fn first_follow_up(data: &Value) -> WidgetTable {
         "group" => labelled(g),
         k => g["counts"][k].clone(),
     };
-    let mut rows = rows_of(items(data, "groups"), &columns, get);
-    let mut totals = Map::new();
-    totals.insert("label".into(), serde_json::json!({"zh": "合计", "en": "Total"}));
-    totals.insert("counts".into(), data["totals"].clone());
-    rows.extend(rows_of(&[Value::Object(totals)], &columns, get));
+    let rows = with_totals(data, &columns, get);
     WidgetTable { columns, rows }
 }
 
