@@ -74,8 +74,8 @@ impl Engine {
         Ok(found)
     }
 
-    /// A batch of rows read as writes: cells coerced, relations, users and keys looked up (one
-    /// query per relation column and one for the keys).
+    /// A coerced batch read as writes: relations, users and keys looked up (one query per
+    /// relation column and one for the keys).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn import_ready(
         &self,
@@ -83,45 +83,13 @@ impl Engine {
         app: &str,
         w: &RowsWriter,
         reads: &[Reading],
-        zone: trellis_core::zone::Zone,
         users: &HashMap<String, Option<String>>,
         h: &Held,
-        batch: Vec<(u64, Vec<String>)>,
+        batch: CoercedBatch,
     ) -> Result<Vec<Ready>, Error> {
         let import = h.row.id.as_str();
         let key = h.options.key.clone();
-        // Coerce every cell; remember what needs a lookup.
-        let mut rows: Vec<Coerced> = Vec::new();
-        let mut wanted: Vec<HashSet<String>> = vec![HashSet::new(); reads.len()];
-        for (line, cells) in batch {
-            if cells.iter().all(|c| c.trim().is_empty()) {
-                rows.push((line, cells, Map::new(), Vec::new()));
-                continue;
-            }
-            let mut body = Map::new();
-            let mut errors = Vec::new();
-            for (i, r) in reads.iter().enumerate() {
-                let text = cells.get(r.index).map(String::as_str).unwrap_or("");
-                match coerce::read_cell(r.field.kind, &r.reading, zone, text) {
-                    Ok(Cell::Value(Value::Null)) => {}
-                    Ok(Cell::Value(v)) => {
-                        body.insert(r.field.name.clone(), v);
-                    }
-                    Ok(Cell::Lookup(t)) => {
-                        wanted[i].insert(t.clone());
-                        body.insert(r.field.name.clone(), Value::String(t));
-                    }
-                    Err(e) => errors.push(problem(
-                        import,
-                        line,
-                        &r.header,
-                        text,
-                        &FieldError::new(r.field.name.clone(), e.code, e.message),
-                    )),
-                }
-            }
-            rows.push((line, cells, body, errors));
-        }
+        let CoercedBatch { mut rows, wanted } = batch;
         // Look the texts up: relations by their match field, users by e-mail or name.
         let mut found: Vec<HashMap<String, Vec<String>>> = vec![HashMap::new(); reads.len()];
         for (i, r) in reads.iter().enumerate() {
@@ -265,6 +233,57 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// A batch's rows with every cell read as its field's value, and per reading the texts that
+/// name a record or a user (looked up later, once per batch).
+pub(super) struct CoercedBatch {
+    pub rows: Vec<Coerced>,
+    pub wanted: Vec<HashSet<String>>,
+}
+
+/// Reads a batch's cells as their fields' values: pure work, done on the thread that reads the
+/// file while the previous batch is written.
+pub(super) fn coerce_batch(
+    import: &str,
+    reads: &[Reading],
+    zone: trellis_core::zone::Zone,
+    batch: Vec<(u64, Vec<String>)>,
+) -> CoercedBatch {
+    let mut rows: Vec<Coerced> = Vec::with_capacity(batch.len());
+    let mut wanted: Vec<HashSet<String>> = vec![HashSet::new(); reads.len()];
+    for (line, cells) in batch {
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            rows.push((line, cells, Map::new(), Vec::new()));
+            continue;
+        }
+        let mut body = Map::new();
+        let mut errors = Vec::new();
+        for (i, r) in reads.iter().enumerate() {
+            let text = cells.get(r.index).map(String::as_str).unwrap_or("");
+            match coerce::read_cell(r.field.kind, &r.reading, zone, text) {
+                Ok(Cell::Value(Value::Null)) => {}
+                Ok(Cell::Value(v)) => {
+                    body.insert(r.field.name.clone(), v);
+                }
+                Ok(Cell::Lookup(t)) => {
+                    if !wanted[i].contains(&t) {
+                        wanted[i].insert(t.clone());
+                    }
+                    body.insert(r.field.name.clone(), Value::String(t));
+                }
+                Err(e) => errors.push(problem(
+                    import,
+                    line,
+                    &r.header,
+                    text,
+                    &FieldError::new(r.field.name.clone(), e.code, e.message),
+                )),
+            }
+        }
+        rows.push((line, cells, body, errors));
+    }
+    CoercedBatch { rows, wanted }
 }
 
 /// A key's value as the text both sides of a lookup compare.

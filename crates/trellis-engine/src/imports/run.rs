@@ -6,6 +6,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use chrono::TimeDelta;
 use serde_json::{Map, Value};
@@ -18,7 +19,7 @@ use trellis_store::imports::{self as store, ImportErrorRow, ImportRow, Progress}
 use trellis_store::{StoreError, system};
 
 use super::columns::{Reading, readings};
-use super::ready::column_of;
+use super::ready::{coerce_batch, column_of};
 use super::source::{self, Item};
 use super::{ImportAction, ImportMode, ImportRequest, Plan, kept_value, options_of, plan_of};
 use crate::Engine;
@@ -258,12 +259,15 @@ impl Engine {
         Ok(())
     }
 
-    /// The file's rows after the first `skip` data rows, in batches, read on a blocking thread.
-    async fn import_stream(
+    /// The file's rows after the first `skip` data rows, in batches, read on a blocking thread
+    /// and shaped there by `shape` (so an import's cells are coerced while the batch before is
+    /// written).
+    async fn import_stream<T: Send + 'static>(
         &self,
         h: &Held,
         skip: u64,
-    ) -> Result<mpsc::Receiver<Result<Vec<(u64, Vec<String>)>, Error>>, Error> {
+        mut shape: impl FnMut(Vec<(u64, Vec<String>)>) -> T + Send + 'static,
+    ) -> Result<mpsc::Receiver<Result<T, Error>>, Error> {
         let ctx = TenantCtx::new(h.row.tenant_id.clone(), h.row.user_id.clone(), false, None);
         let file = self.open_file(&ctx, &h.row.file_id).await?.file.into_std().await;
         let spec = h.plan.source.clone();
@@ -280,12 +284,13 @@ impl Engine {
                 }
                 batch.push((line, cells));
                 if batch.len() == size {
-                    return tx.blocking_send(Ok(std::mem::take(&mut batch))).is_ok();
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
+                    return tx.blocking_send(Ok(shape(full))).is_ok();
                 }
                 true
             });
             let last = match read {
-                Ok(()) => Ok(batch),
+                Ok(()) => Ok(shape(batch)),
                 Err(e) => Err(e),
             };
             let _ = tx.blocking_send(last);
@@ -308,7 +313,7 @@ impl Engine {
                     .then(|| (c.index, f.name.clone(), c.header.clone()))
             })
             .collect();
-        let mut rx = self.import_stream(h, 0).await?;
+        let mut rx = self.import_stream(h, 0, |b| b).await?;
         let mut total = 0i64;
         let mut shapes: Vec<[u64; 3]> = vec![[0; 3]; dated.len()];
         while let Some(batch) = rx.recv().await {
@@ -376,13 +381,13 @@ impl Engine {
         let writer = self.rows_writer(ctx, &app_name, &h.row.entity, insert, update).await?;
         let access = self.access(&self.db.read, ctx, &writer.app, &writer.entity).await?;
         let relations = h.options.relations.clone().unwrap_or_default();
-        let reads = readings(
+        let reads = Arc::new(readings(
             &access.view,
             &h.plan.columns,
             &relations,
             &writer.app,
             &h.plan.date_orders,
-        );
+        ));
         let zone = self.tenant_zone(ctx).await?;
         let users = self.import_users(ctx).await?;
         let one_tx = write && h.options.mode == ImportMode::AllOrNothing;
@@ -392,7 +397,11 @@ impl Engine {
         };
         // Unique values seen in the file so far (a check only: the write path checks its own).
         let mut seen: HashMap<String, HashSet<u64>> = HashMap::new();
-        let mut rx = self.import_stream(h, h.row.done as u64).await?;
+        let coerce = {
+            let (reads, import) = (reads.clone(), h.row.id.clone());
+            move |batch| coerce_batch(&import, &reads, zone, batch)
+        };
+        let mut rx = self.import_stream(h, h.row.done as u64, coerce).await?;
         while let Some(batch) = rx.recv().await {
             if self.is_stopping() {
                 // The node stops: what is committed stays; the rest is taken again at once.
@@ -403,9 +412,9 @@ impl Engine {
                 return Ok(Flow::Lost);
             }
             let batch = batch?;
-            let n = batch.len() as i64;
+            let n = batch.rows.len() as i64;
             let ready = self
-                .import_ready(ctx, &app_name, &writer, &reads, zone, &users, h, batch)
+                .import_ready(ctx, &app_name, &writer, &reads, &users, h, batch)
                 .await?;
             let mut problems: Vec<ImportErrorRow> = Vec::new();
             let mut writes = Vec::new();

@@ -31,48 +31,8 @@ impl Engine {
         rows: Vec<Prepared<'_>>,
     ) -> Result<(), WriteError> {
         let mut written: Vec<(NewMeta, Vec<(&CompiledField, Val)>)> = Vec::with_capacity(rows.len());
-        for mut prepared in rows {
-            let meta = NewMeta {
-                id: uuid::Uuid::now_v7().to_string(),
-                at: trellis_core::value::now_micros(),
-                created_by: Some(ctx.user_id().to_string()),
-                owner: Some(
-                    prepared
-                        .owner
-                        .clone()
-                        .flatten()
-                        .unwrap_or_else(|| ctx.user_id().to_string()),
-                ),
-            };
-            let computed = {
-                let record: Vec<(&CompiledField, &Val)> = prepared.values.iter().map(|(f, v)| (*f, v)).collect();
-                self.run_scripts(tx, ctx, app, entity, &record, None, &guard.access.grant.hidden)
-                    .await?
-            };
-            prepared.values.extend(computed);
-            let owner_check = prepared.owner.as_ref().and_then(|o| o.as_deref());
-            let errors = self
-                .check_references(
-                    tx,
-                    ctx,
-                    app,
-                    entity,
-                    &mut prepared.values,
-                    owner_check,
-                    None,
-                    &guard.refs,
-                )
-                .await?;
-            if !errors.is_empty() {
-                return Err(WriteError::Fields(errors));
-            }
-            let mut values = prepared.values;
-            values.extend(self.number(tx, ctx, entity, &meta.at).await?);
-            values.extend(crate::records::rollups::initial_values(entity));
-            for hook in &self.hooks.on_create {
-                values.extend(hook.initial_values(tx, ctx.tenant_id(), entity, meta.at).await?);
-            }
-            written.push((meta, values));
+        for prepared in rows {
+            written.push(self.completed(tx, ctx, app, entity, guard, prepared).await?);
         }
         records::insert_many(tx, entity, &written)
             .await

@@ -36,15 +36,18 @@ impl Engine {
         Ok(out)
     }
 
-    pub(crate) async fn insert_in(
+    /// A new record's metadata and every value it is written with: the caller's values, the
+    /// computed ones, checked references, numbers, initial rollups and what other concepts start
+    /// a record with (its pipeline's first stage). A single create and an import's batch share it.
+    pub(super) async fn completed<'e>(
         &self,
         tx: &trellis_store::WriteTx,
         ctx: &TenantCtx,
         app: &LoadedApp,
-        entity: &CompiledEntity,
+        entity: &'e CompiledEntity,
         guard: &Guard,
-        prepared: Prepared<'_>,
-    ) -> Result<RecordOut, WriteError> {
+        prepared: Prepared<'e>,
+    ) -> Result<(NewMeta, Vec<(&'e CompiledField, Val)>), WriteError> {
         let meta = NewMeta {
             id: uuid::Uuid::now_v7().to_string(),
             at: trellis_core::value::now_micros(),
@@ -83,10 +86,22 @@ impl Engine {
         let mut values = prepared.values;
         values.extend(self.number(tx, ctx, entity, &meta.at).await?);
         values.extend(crate::records::rollups::initial_values(entity));
-        // What other concepts start a record with (its pipeline's first stage).
         for hook in &self.hooks.on_create {
             values.extend(hook.initial_values(tx, ctx.tenant_id(), entity, meta.at).await?);
         }
+        Ok((meta, values))
+    }
+
+    pub(crate) async fn insert_in(
+        &self,
+        tx: &trellis_store::WriteTx,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        entity: &CompiledEntity,
+        guard: &Guard,
+        prepared: Prepared<'_>,
+    ) -> Result<RecordOut, WriteError> {
+        let (meta, values) = self.completed(tx, ctx, app, entity, guard, prepared).await?;
         records::insert(tx, entity, &meta, &values)
             .await
             .map_err(unique_to_conflict)?;
