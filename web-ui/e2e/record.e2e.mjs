@@ -233,10 +233,12 @@ async function main() {
   await waitFor('the move ready', async () => (await page.getByTestId('move-negotiation').getAttribute('data-ready')) === 'true');
 
   step = 'someone else empties the amount meanwhile: the move answers 412, then 409 with its blocker';
-  await api(base, `api/v1/data/${app}/deal/${deal.id}`, { method: 'PATCH', token, body: { amount: null } });
+  // The other change lands once the dialog is open: opening it may refetch a record the page
+  // has held for a while (a busy machine), which would see the change before the move is sent.
   await page.getByTestId('move-button-negotiation').click();
   await page.getByTestId('move-dialog').waitFor({ state: 'visible' });
   await page.getByTestId('move-comment').fill('客户确认了预算');
+  await api(base, `api/v1/data/${app}/deal/${deal.id}`, { method: 'PATCH', token, body: { amount: null } });
   await page.getByTestId('move-submit').click();
   await page.getByTestId('transition-stale').waitFor({ state: 'visible' });
   if ((await text('transition-stale-changed')) !== '对方修改了：金额') throw new Error(`stale: ${await text('transition-stale-changed')}`);
