@@ -303,7 +303,7 @@ async function main() {
   }
   if (created.amount?.amount !== 120000.5 || created.amount?.currency !== 'CNY') throw new Error(`amount ${JSON.stringify(created.amount)}`);
   if (created.files?.length !== 1 || created.files[0].name !== '报价单.txt') throw new Error(`files ${JSON.stringify(created.files)}`);
-  if (await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('trellis.draft.')).length)) {
+  if (await page.evaluate(() => Object.keys(localStorage).filter((k) => /^trellis\.u\.[^.]+\.draft\./.test(k)).length)) {
     throw new Error('a draft is left after saving');
   }
   await page.getByTestId('nav-entity-deal').click();
@@ -358,7 +358,7 @@ async function main() {
   await shoot('form-draft-zh-1280');
   await page.getByTestId('form-cancel').click();
   await page.getByTestId('record-page').waitFor({ state: 'visible' });
-  if (await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('trellis.draft.')).length)) {
+  if (await page.evaluate(() => Object.keys(localStorage).filter((k) => /^trellis\.u\.[^.]+\.draft\./.test(k)).length)) {
     throw new Error('a draft is left after cancelling');
   }
   const unchanged = await api(base, `api/v1/data/${app}/deal/${id}`, { token });

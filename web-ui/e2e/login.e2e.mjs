@@ -21,6 +21,8 @@ const HTTP_TIMEOUT_MS = 10_000; // any single API call
 const outDir = fileURLToPath(new URL('../e2e-output/', import.meta.url));
 const screenshot = `${outDir}apps.png`;
 const failureScreenshot = `${outDir}failure.png`;
+/** The login screen itself, at the context's 1280×800. */
+const loginShot = (lang) => `${outDir}login-${lang}-1280.png`;
 
 const LABEL_ZH = '端到端测试';
 const LABEL_EN = 'E2E test';
@@ -89,6 +91,12 @@ async function main() {
   await page.goto(base, { waitUntil: 'domcontentloaded' });
   await page.getByTestId('login-email').waitFor({ state: 'visible' });
 
+  step = 'take the login screenshot in Chinese';
+  await waitForText(page.getByTestId('login-submit'), '登录');
+  await mkdir(outDir, { recursive: true });
+  await page.screenshot({ path: loginShot('zh') });
+  log(`screenshot: ${loginShot('zh')}`);
+
   step = 'reject a wrong password';
   await page.getByTestId('login-email').fill(email);
   await page.getByTestId('login-password').fill(`${password}-wrong`);
@@ -118,6 +126,11 @@ async function main() {
   step = 'log out';
   await page.getByTestId('logout').click();
   await page.getByTestId('login-email').waitFor({ state: 'visible' });
+
+  step = 'take the login screenshot in English';
+  await waitForText(page.getByTestId('login-submit'), 'Sign in');
+  await page.screenshot({ path: loginShot('en') });
+  log(`screenshot: ${loginShot('en')}`);
 
   step = 'the choice is remembered for the user: another Chinese browser starts in English after the login';
   const again = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } });

@@ -19,10 +19,28 @@ const crm = {
     {
       name: 'customer',
       label: { zh: '客户', en: 'Customer' },
-      fields: [{ name: 'name', label: { zh: '名称', en: 'Name' }, type: 'text' }],
+      fields: [
+        { name: 'name', label: { zh: '名称', en: 'Name' }, type: 'text' },
+        { name: 'rep', label: { zh: '负责人', en: 'Rep' }, type: 'user' },
+      ],
+    },
+  ],
+  views: [
+    { name: 'roomy', label: { zh: '宽松', en: 'Roomy' }, entity: 'customer', type: 'grid', row_height: 'tall' },
+    {
+      name: 'audit',
+      label: { zh: '审计', en: 'Audit' },
+      entity: 'customer',
+      type: 'grid',
+      columns: [{ field: 'name' }, { field: 'owner' }, { field: 'created_at', width: 200 }],
+      sort: [{ field: 'created_at', desc: true }],
     },
   ],
 };
+const people = [
+  { id: 'u1', email: 'admin@example.com', name: 'Admin', is_admin: true, created_at: '2025-01-01T00:00:00Z' },
+  { id: 'u2', email: 'wang@example.com', name: '王芳', is_admin: false, created_at: '2025-01-01T00:00:00Z' },
+];
 
 function json(status: number, body: unknown) {
   return new Response(JSON.stringify(body), {
@@ -65,8 +83,18 @@ function fakeServer(apps: Array<typeof crm>) {
     if (path === '/api/v1/data/crm/customer') {
       const q = new URL(request.url).searchParams;
       if (q.get('count') === 'true') return json(200, { data: [], next_cursor: null, total: 1 });
-      return json(200, { data: [{ id: 'c1', name: '华东贸易' }], next_cursor: null });
+      return json(200, {
+        data: [
+          { id: 'c1', name: '华东贸易', rep: 'u2', owner: 'u1', created_at: '2025-03-01T08:00:00Z' },
+          { id: 'c2', name: '华北物流', rep: 'u2' },
+          { id: 'c3', name: '西南建材', rep: 'u1' },
+        ],
+        next_cursor: null,
+        // As the server says with rights=true: c1 and c3 may be changed, c2 not; all deleted.
+        ...(q.get('rights') === 'true' ? { rights: { update: ['c1', 'c3'], delete: true } } : {}),
+      });
     }
+    if (path === '/api/v1/users') return json(200, { data: people });
     return json(404, { title: 'Not Found', status: 404, code: 'not_found' });
   });
 }
@@ -285,7 +313,7 @@ describe('an app', () => {
     fireEvent.click(await screen.findByTestId('app-open-crm', {}, { timeout: 3000 }));
 
     expect((await screen.findByTestId('nav-entity-customer', {}, { timeout: 5000 })).textContent).toBe('Customer');
-    expect((await screen.findByTestId('col-name')).textContent).toBe('Name');
+    expect((await screen.findByTestId('col-name', {}, { timeout: 5000 })).textContent).toBe('Name');
     await screen.findByText('华东贸易', {}, { timeout: 5000 });
     await waitFor(() => expect(screen.getByTestId('grid-count').textContent).toBe('1 record'));
 
@@ -294,12 +322,86 @@ describe('an app', () => {
       .map(([r]) => new URL(r.url))
       .filter((u) => u.pathname === '/api/v1/data/crm/customer')
       .map((u) => Object.fromEntries(u.searchParams));
-    expect(lists).toContainEqual({ limit: '100' });
+    expect(lists).toContainEqual({ limit: '100', rights: 'true' });
     expect(lists).toContainEqual({ limit: '1', count: 'true' });
 
     fireEvent.click(screen.getByTestId('lang-zh'));
     await waitFor(() => expect(screen.getByTestId('col-name').textContent).toBe('名称'));
     expect(screen.getByTestId('nav-entity-customer').textContent).toBe('客户');
     expect(screen.getByTestId('grid-count').textContent).toBe('共 1 条记录');
+  });
+
+  it("shows a user cell by the person's name and initial, with one request for all the users", async () => {
+    const fetch = fakeServer([crm]);
+    renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    fireEvent.click(await screen.findByTestId('app-open-crm', {}, { timeout: 3000 }));
+    await screen.findByText('华东贸易', {}, { timeout: 5000 });
+    await waitFor(() => expect(document.querySelectorAll('[data-user-id="u2"] .cell-user-name')).toHaveLength(2), { timeout: 5000 });
+    const wang = document.querySelector('[data-user-id="u2"]')!;
+    expect(wang.querySelector('.cell-user-name')!.textContent).toBe('王芳');
+    expect(wang.querySelector('.ant-avatar')!.textContent).toBe('王');
+    const admin = document.querySelector('[data-user-id="u1"]')!;
+    expect(admin.querySelector('.cell-user-name')!.textContent).toBe('Admin');
+    expect(admin.querySelector('.ant-avatar')!.textContent).toBe('A');
+    const asked = fetch.mock.calls.map(([r]) => new URL(r.url).pathname);
+    expect(asked.filter((p) => p === '/api/v1/users')).toHaveLength(1);
+    expect(asked.filter((p) => p.startsWith('/api/v1/users/'))).toEqual([]);
+  });
+
+  it("gives a view's rows its row height, and wraps a cell's text over the lines they hold", async () => {
+    const fetch = fakeServer([crm]);
+    renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    fireEvent.click(await screen.findByTestId('app-open-crm', {}, { timeout: 3000 }));
+    await screen.findByText('华东贸易', {}, { timeout: 5000 });
+    // The entity's own grid: short rows.
+    const plain = document.querySelector<HTMLElement>('.grid-body:not([hidden])')!;
+    expect(plain.getAttribute('data-row-height')).toBe('short');
+    expect(plain.style.getPropertyValue('--grid-row-height')).toBe('');
+    expect(plain.querySelector('.cell-lines')).toBeNull();
+
+    fireEvent.click(await screen.findByTestId('nav-view-roomy'));
+    await waitFor(() => expect(screen.getByTestId('grid-title').textContent).toBe('Roomy'), { timeout: 5000 });
+    await screen.findByText('华东贸易', {}, { timeout: 5000 });
+    const body = document.querySelector<HTMLElement>('.grid-body:not([hidden])')!;
+    expect(body.getAttribute('data-row-height')).toBe('tall');
+    expect(body.style.getPropertyValue('--grid-row-height')).toBe('88px');
+    expect(body.style.getPropertyValue('--grid-row-lines')).toBe('3');
+    expect(screen.getByText('华东贸易').closest('.cell-lines')).not.toBeNull();
+  });
+
+  it("shows a view's system columns (the owner by name), sorted as the view says", async () => {
+    const fetch = fakeServer([crm]);
+    renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    fireEvent.click(await screen.findByTestId('app-open-crm', {}, { timeout: 3000 }));
+    fireEvent.click(await screen.findByTestId('nav-view-audit', {}, { timeout: 5000 }));
+    expect((await screen.findByTestId('col-owner', {}, { timeout: 5000 })).textContent).toBe('Owner');
+    expect(screen.getByTestId('col-created_at').textContent).toBe('Created');
+    expect(screen.queryByTestId('col-rep')).toBeNull();
+    await screen.findByText('华东贸易', {}, { timeout: 5000 });
+    await waitFor(() => expect(document.querySelector('[data-col="owner"] .cell-user-name')?.textContent).toBe('Admin'), {
+      timeout: 5000,
+    });
+    const lists = fetch.mock.calls
+      .map(([r]) => new URL(r.url))
+      .filter((u) => u.pathname === '/api/v1/data/crm/customer' && !u.searchParams.has('count'));
+    expect(lists.at(-1)!.searchParams.get('sort')).toBe('-created_at');
+  });
+
+  it('edits in place only the rows the server says the caller may change', async () => {
+    const fetch = fakeServer([crm]);
+    renderApp(fetch);
+    fillLogin('admin@example.com', 'secret');
+    fireEvent.click(await screen.findByTestId('app-open-crm', {}, { timeout: 3000 }));
+    await screen.findByText('华北物流', {}, { timeout: 5000 });
+    const cell = (id: string) => document.querySelector(`tr[data-row-id="${id}"] [data-col="name"]`)!;
+    expect(cell('c1').getAttribute('data-editable')).toBe('true');
+    expect(cell('c3').getAttribute('data-editable')).toBe('true');
+    // c2 is outside the caller's update scope: no editor opens on it.
+    expect(cell('c2').getAttribute('data-editable')).toBeNull();
+    fireEvent.doubleClick(cell('c2'));
+    expect(document.querySelector('tr[data-row-id="c2"] .cell-editor')).toBeNull();
   });
 });

@@ -1,35 +1,68 @@
-import { lazy, Suspense, type ReactNode } from 'react';
+import { lazy, Suspense, useState, type ComponentType, type ReactNode } from 'react';
 import { Spin } from 'antd';
 import { Navigate, Route, Routes } from 'react-router';
 import { AppsPage } from './apps/AppsPage';
 import { LoginPage, RequireAuth } from './auth';
 import { AppLayout } from './shell/AppLayout';
 
+/**
+ * A page whose code loads on demand, and may be loaded ahead (`preload`). Once its code is in,
+ * the page renders at once rather than through `React.lazy`, which suspends on its first render
+ * even then (showing the fallback, and React holds back what follows a fallback for a while).
+ * Each use keeps the way it started, so a page never mounts twice.
+ */
+function onDemand(load: () => Promise<ComponentType>): { Page: ComponentType; preload: () => Promise<unknown> } {
+  let loaded: ComponentType | null = null;
+  let loading: Promise<ComponentType> | null = null;
+  const preload = () =>
+    (loading ??= load().then(
+      (c) => (loaded = c),
+      (e: unknown) => {
+        loading = null;
+        throw e;
+      },
+    ));
+  const Lazy = lazy(() => preload().then((c) => ({ default: c })));
+  function Page() {
+    const [Ready] = useState(() => loaded);
+    return Ready ? <Ready /> : <Lazy />;
+  }
+  return { Page, preload };
+}
+
 // The pages inside an app load on demand: the first load is the login and the apps list.
 const loadShell = () => import('./shell/AppShell');
-const loadEntityPage = () => import('./grid/EntityPage');
-const loadViewPage = () => import('./grid/ViewPage');
-const loadMyViewPage = () => import('./grid/MyViewPage');
-const AppShell = lazy(() => loadShell().then((m) => ({ default: m.AppShell })));
-const AppIndex = lazy(() => loadShell().then((m) => ({ default: m.AppIndex })));
-const EntityPage = lazy(loadEntityPage);
-const ViewPage = lazy(loadViewPage);
-const MyViewPage = lazy(loadMyViewPage);
+const Shell = onDemand(() => loadShell().then((m) => m.AppShell));
+const Index = onDemand(() => loadShell().then((m) => m.AppIndex));
+const Entity = onDemand(() => import('./grid/EntityPage').then((m) => m.default));
+const View = onDemand(() => import('./grid/ViewPage').then((m) => m.default));
+const MyView = onDemand(() => import('./grid/MyViewPage').then((m) => m.default));
+const AppShell = Shell.Page;
+const AppIndex = Index.Page;
+const EntityPage = Entity.Page;
+const ViewPage = View.Page;
+const MyViewPage = MyView.Page;
 
 /**
  * A page opened at a grid's address (a reload, a link) fetches the shell's and the grid's code
  * at once, beside the first API requests, rather than each after the one before: the grid's
- * first rows come that much sooner.
+ * first rows come that much sooner. Answers when that code is in (or failed to come).
  */
-export function preloadFor(path: string): void {
+export function preloadFor(path: string): Promise<void> {
   const [apps, app, third, fourth] = path.split('/').filter(Boolean);
-  if (apps !== 'apps' || !app) return;
-  void loadShell();
-  if (third === 'views' && fourth) void loadViewPage();
-  else if (third === 'my' && fourth) void loadMyViewPage();
-  else if (third && !fourth) void loadEntityPage();
+  if (apps !== 'apps' || !app) return Promise.resolve();
+  const code: Promise<unknown>[] = [Shell.preload(), Index.preload()];
+  if (third === 'views' && fourth) code.push(View.preload());
+  else if (third === 'my' && fourth) code.push(MyView.preload());
+  else if (third && !fourth) code.push(Entity.preload());
+  return Promise.all(code).then(
+    () => undefined,
+    () => undefined,
+  );
 }
-if (typeof window !== 'undefined') preloadFor(window.location.pathname);
+
+/** The code of the page at the address the app was opened at (main.tsx waits for it). */
+export const pageCode: Promise<void> = typeof window === 'undefined' ? Promise.resolve() : preloadFor(window.location.pathname);
 const RecordPage = lazy(() => import('./record/RecordPage'));
 const RecordFormPage = lazy(() => import('./form/RecordFormPage'));
 

@@ -27,7 +27,9 @@ use crate::routes::{
 #[openapi(
     info(title = "Trellis platform API", description = "Auth, the tenant directory (users, roles, delegations, calendars), the inbox, apps and metadata, pipelines and approvals, the generic record API, and files. Each app's own document, with one schema per entity, is at /api/v1/apps/{app}/openapi.json."),
     security(("bearer" = [])),
-    tags((name = "auth"), (name = "directory"), (name = "notifications"), (name = "apps"), (name = "records"), (name = "reports"), (name = "pipelines"), (name = "automation"), (name = "files"))
+    tags((name = "auth"), (name = "directory"), (name = "notifications"), (name = "apps"), (name = "records"), (name = "reports"), (name = "pipelines"), (name = "automation"), (name = "files")),
+    // `_rights` of a record read with `rights=true` (the record itself is the app document's).
+    components(schemas(trellis_engine::records::RecordRights))
 )]
 struct ApiDoc;
 

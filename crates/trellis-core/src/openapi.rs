@@ -133,12 +133,28 @@ fn record_schema(e: &CompiledEntity) -> Value {
         }
         props.insert(c.name.clone(), s);
     }
+    props.insert("_rights".into(), rights_schema());
     let required: Vec<&str> = ["id", "created_at", "updated_at", "version"].to_vec();
     json!({
         "type": "object",
         "title": e.def.label.display(e.name()),
         "properties": props,
         "required": required,
+        "additionalProperties": false
+    })
+}
+
+/// The records of a page a right reaches: all (`true`), none (`false`) or these ids.
+fn allowed_schema() -> Value {
+    json!({"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string", "format": "uuid"}}]})
+}
+
+/// `_rights` of a record read with `rights=true`: whether the caller may update and delete it.
+fn rights_schema() -> Value {
+    json!({
+        "type": "object", "readOnly": true, "required": ["update", "delete"],
+        "description": "What the caller may do with the record (read with rights=true), by the row scopes the writes check",
+        "properties": {"update": {"type": "boolean"}, "delete": {"type": "boolean"}},
         "additionalProperties": false
     })
 }
@@ -483,7 +499,10 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
                 "parameters": list_parameters(e),
                 "responses": merge(json!({"200": {"description": "A page of records", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["data"],
-                    "properties": {"data": {"type": "array", "items": rec}, "next_cursor": {"type": ["string", "null"]}, "total": {"type": "integer"}}
+                    "properties": {"data": {"type": "array", "items": rec}, "next_cursor": {"type": ["string", "null"]}, "total": {"type": "integer"},
+                        "rights": {"type": "object", "description": "With rights=true: the page's records the caller may update, and may delete: true (all), false (none) or their ids",
+                                   "required": ["update", "delete"], "additionalProperties": false, "properties": {
+                            "update": allowed_schema(), "delete": allowed_schema()}}}
                 }}}}}), errors(&["400"]))
             },
             "post": {
@@ -497,7 +516,8 @@ pub fn app_openapi(app: &CompiledApp) -> Value {
             "get": {"operationId": format!("get_{name}"), "summary": format!("Get a {label}"), "tags": [label],
                     "parameters": [
                         {"name": "expand", "in": "query", "description": "Comma-separated relation fields to expand", "schema": {"type": "string", "pattern": expandable(e)}},
-                        {"name": "fields", "in": "query", "description": "Comma-separated fields to return", "schema": {"type": "string", "pattern": columns(e)}}
+                        {"name": "fields", "in": "query", "description": "Comma-separated fields to return", "schema": {"type": "string", "pattern": columns(e)}},
+                        {"name": "rights", "in": "query", "description": "Also answer _rights: whether the caller may update and delete the record", "schema": {"type": "boolean"}}
                     ],
                     "responses": merge(one("200", "The record"), errors(&["404"]))},
             "patch": {"operationId": format!("update_{name}"), "summary": format!("Update a {label}"), "tags": [label],
@@ -600,7 +620,12 @@ fn list_parameters(e: &CompiledEntity) -> Value {
             "Rows to skip (instead of a cursor)",
             json!({"type": "integer", "minimum": 0})
         ),
-        q("count", "Also answer the total", json!({"type": "boolean"}))
+        q("count", "Also answer the total", json!({"type": "boolean"})),
+        q(
+            "rights",
+            "Also answer rights: the records of the page the caller may update and delete",
+            json!({"type": "boolean"})
+        )
     ])
 }
 

@@ -1449,7 +1449,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller: user, tenant, tenant role, roles per app (`app_roles`) and effective permissions. */
+        /**
+         * The caller: user, tenant, tenant role, roles per app (`app_roles`), what they may do in each
+         *     app (`apps`: rights, hidden and read-only fields per entity, allowed transitions) and
+         *     effective permissions.
+         */
         get: operations["get_me"];
         put?: never;
         post?: never;
@@ -1830,9 +1834,18 @@ export interface components {
             user_fields?: components["schemas"]["Slug"][];
             users?: string[];
         };
+        /** @description The records of a page a right reaches: all of them, none, or these. */
+        Allowed: boolean | string[];
         /** @description Some condition holds. */
         AnyOf: {
             or: components["schemas"]["Condition"][];
+        };
+        /** @description What the caller may do in one app. */
+        AppAccess: {
+            /** @description Per entity name. */
+            entities: {
+                [key: string]: components["schemas"]["EntityAccess"];
+            };
         };
         /** @description What a definition change did (or on a dry run would do), and the app as it now is. */
         AppChange: {
@@ -2561,6 +2574,19 @@ export interface components {
             file: string;
             kind?: string | null;
         };
+        /** @description What the caller may do with one entity of an app. */
+        EntityAccess: {
+            rights: components["schemas"]["EntityRights"];
+            /**
+             * @description Fields hidden from the caller (absent from every answer and unknown to every query);
+             *     empty for an entity they may not read.
+             */
+            hidden: string[];
+            /** @description Fields the caller sees but may not change (`owner` among them when it is one). */
+            read_only: string[];
+            /** @description The transitions of the entity's pipeline (none without one, or without the read right). */
+            transitions: components["schemas"]["MoveAccess"][];
+        };
         /** @description An added entity and the plan that added it. */
         EntityChange: {
             /** @description Whether the change was stored (false on a dry run). */
@@ -2626,6 +2652,16 @@ export interface components {
             fields?: {
                 [key: string]: components["schemas"]["FieldAccess"];
             };
+        };
+        /** @description What the caller may do with an entity's records. */
+        EntityRights: {
+            create: components["schemas"]["RightReach"];
+            read: components["schemas"]["RightReach"];
+            update: components["schemas"]["RightReach"];
+            delete: components["schemas"]["RightReach"];
+            export: components["schemas"]["RightReach"];
+            /** @description Moving records through the pipeline (each transition also says whether it is allowed). */
+            transition: components["schemas"]["RightReach"];
         };
         /**
          * @description An event of a record's history or of an app's audit trail: these members, and those of its
@@ -3823,6 +3859,15 @@ export interface components {
             app_roles: {
                 [key: string]: string[];
             };
+            /**
+             * @description Per app name (every app of the tenant), what the caller may do there: per entity the
+             *     rights and the rows they reach, the fields hidden from them and those they may not
+             *     change, and which transitions of its pipeline they may make; decided by the code every
+             *     request is checked by.
+             */
+            apps: {
+                [key: string]: components["schemas"]["AppAccess"];
+            };
             permissions: components["schemas"]["Permissions"];
             language: components["schemas"]["Language"] | null;
         };
@@ -3867,6 +3912,18 @@ export interface components {
             /** @description The user's display name. */
             name: string;
         };
+        /** @description A transition of the entity's pipeline and whether the caller may make it. */
+        MoveAccess: {
+            /** @description Stages it leaves from (`*`: any). */
+            from: string[];
+            to: string;
+            allowed: components["schemas"]["MoveRight"];
+        };
+        /**
+         * @description Whether the caller may make a transition.
+         * @enum {string}
+         */
+        MoveRight: "yes" | "record" | "no";
         /** @description The record moved. */
         Moved: {
             status: components["schemas"]["MovedStatus"];
@@ -3937,6 +3994,15 @@ export interface components {
          * @enum {string}
          */
         NotificationKind: "rule" | "sla_breached" | "approval_requested" | "approval_approved" | "approval_rejected" | "handover" | "mention";
+        /**
+         * @description What the caller may do with the records of a page (`rights` of a list asked with
+         *     `rights=true`): for each of update and delete, `true` (every record of the page), `false`
+         *     (none) or the ids of those records, in page order.
+         */
+        PageRights: {
+            update: components["schemas"]["Allowed"];
+            delete: components["schemas"]["Allowed"];
+        };
         /** @description The move waits for an approval. */
         PendingApproval: {
             status: components["schemas"]["PendingStatus"];
@@ -4044,6 +4110,26 @@ export interface components {
             /** @description Nobody at all: a real run would fail with "no recipient". */
             empty: boolean;
         };
+        /** @description A page of records. */
+        RecordPage: {
+            /** @description The records (each entity's schema is in the app's document). */
+            data: Record<string, never>[];
+            /** @description The cursor of the next page; none after the last. */
+            next_cursor?: string | null;
+            /**
+             * Format: int64
+             * @description The number of records matching, asked with `count=true`.
+             */
+            total?: number | null;
+            rights?: components["schemas"]["PageRights"] | null;
+        };
+        /** @description What the caller may do with one record (`_rights` of a record read with `rights=true`). */
+        RecordRights: {
+            /** @description Whether `PATCH` of the record is allowed (its fields still checked one by one). */
+            update: boolean;
+            /** @description Whether `DELETE` of the record is allowed (a record other records point at still is not). */
+            delete: boolean;
+        };
         /**
          * @description Which records the caller reaches before the roles of each app narrow it.
          * @enum {string}
@@ -4075,6 +4161,11 @@ export interface components {
             attachments?: components["schemas"]["AttachmentReq"][];
             conditions?: components["schemas"]["Guard"][];
         };
+        /**
+         * @description The rows a right reaches.
+         * @enum {string}
+         */
+        RightReach: "all" | "scoped" | "none";
         /** @description A role added or replaced, and the plan of the change. */
         RoleChange: {
             /** @description Whether the change was stored (false on a dry run, or when it changed nothing). */
@@ -11253,7 +11344,10 @@ export interface operations {
     list_records: {
         parameters: {
             query?: {
-                /** @description JSON filter (`filter.schema.json`). */
+                /**
+                 * @description JSON filter (`filter.schema.json`); the values `$user.id`, `$user.team` and `$user.teams`
+                 *     stand for the caller, their first team and all their teams (with those below them).
+                 */
                 filter?: string | null;
                 /** @description Comma-separated fields; `-` sorts descending. */
                 sort?: string | null;
@@ -11271,6 +11365,12 @@ export interface operations {
                 offset?: number | null;
                 /** @description Also answer the total number of matches. */
                 count?: boolean;
+                /**
+                 * @description Also answer what the caller may do with each record of the page (`rights`: per update
+                 *     and delete, `true` for all of them, `false` for none, or their ids; by the row scopes the
+                 *     writes check).
+                 */
+                rights?: boolean;
             };
             header?: never;
             path: {
@@ -11281,13 +11381,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {data, next_cursor, total?} */
+            /** @description A page of records */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["RecordPage"];
                 };
             };
             400: {
@@ -13254,8 +13354,15 @@ export interface operations {
     get_record: {
         parameters: {
             query?: {
+                /** @description Comma-separated fields to answer with. */
                 fields?: string | null;
+                /** @description Comma-separated relation fields to expand into records. */
                 expand?: string | null;
+                /**
+                 * @description Also answer what the caller may do with the record (`_rights`: `RecordRights`, by the
+                 *     row scopes the writes check).
+                 */
+                rights?: boolean;
             };
             header?: never;
             path: {
@@ -13267,7 +13374,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The record */
+            /** @description The record; asked with `rights=true`, with `_rights` (`RecordRights`): whether the caller may update and delete it */
             200: {
                 headers: {
                     [name: string]: unknown;

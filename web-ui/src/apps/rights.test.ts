@@ -48,4 +48,37 @@ describe('rights', () => {
     expect([...readOnlyFields(crm, 'deal', member(['viewer']))].sort()).toEqual(['margin', 'owner', 'region', 'title']);
     expect(readOnlyFields(crm, 'deal', { user: { is_admin: true } }).size).toBe(0);
   });
+
+  it("takes what /me says over the definition's roles, and the definition only where /me is silent", () => {
+    const rights = (over: Partial<Record<'create' | 'read' | 'update' | 'delete' | 'export' | 'transition', string>>) => ({
+      create: 'none',
+      read: 'all',
+      update: 'none',
+      delete: 'none',
+      export: 'none',
+      transition: 'none',
+      ...over,
+    });
+    // The definition gives the viewer no create; the server (its row scope) says she creates
+    // her own, reads only some deals and may not change the title.
+    const caller = {
+      ...member(['viewer']),
+      apps: {
+        crm: {
+          entities: {
+            deal: { rights: rights({ create: 'scoped', read: 'scoped', update: 'scoped' }), hidden: ['margin'], read_only: ['title'], transitions: [] },
+            audit: { rights: rights({ read: 'none' }), hidden: [], read_only: [], transitions: [] },
+          },
+        },
+      },
+    } as never;
+    expect(hasRight(app, 'deal', caller, 'create')).toBe(true);
+    expect(hasRight(app, 'deal', caller, 'update')).toBe(true);
+    expect(hasRight(app, 'deal', caller, 'delete')).toBe(false);
+    expect([...readOnlyFields(app, 'deal', caller)]).toEqual(['title']);
+    // customer: /me says nothing of it (an entity newer than /me): the definition decides.
+    expect(readableEntities(app, caller).map((x) => x.name)).toEqual(['deal']);
+    // Even an administrator is what /me says once it has said.
+    expect(hasRight(app, 'audit', { user: { is_admin: true }, apps: (caller as { apps: unknown }).apps } as never, 'read')).toBe(false);
+  });
 });

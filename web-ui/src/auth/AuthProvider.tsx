@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient, type UseMutationResult } from '@
 import { ProblemError, toProblem, tokenStore, useApi, type LoginResponse, type Tenant, type User } from '../api';
 import { logIn, meQuery, saveLanguage, sessionKeys, type Credentials } from '../api/queries/session';
 import { langOfTag, useI18n, type Lang } from '../i18n';
+import { clearUserStorage } from '../shared/userStorage';
 
 export interface Session {
   user: User;
@@ -56,9 +57,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const { setLang } = useI18n();
   // `user:lang` of the server's language last applied.
   const applied = useRef<string | null>(null);
+  // Who is logged in, for what logging out removes from this browser.
+  const current = useRef<string | null>(null);
 
   const end = useCallback(
     (why: 'logout' | 'expired') => {
+      // Logging out takes the user's drafts and SOP ticks along; an expired session keeps them
+      // (the same user logs in again and finds their unsaved form), and they are the user's own.
+      if (why === 'logout') clearUserStorage(current.current);
+      current.current = null;
       tokenStore.clear();
       setToken(null);
       setLoginUser(null);
@@ -78,6 +85,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   // wins over the browser's and over a choice made on the login page.
   const serverLang = me.data ? langOfTag(me.data.language) : null;
   const userId = me.data?.user.id;
+  const sessionUser = userId ?? loginUser?.id ?? null;
+  useEffect(() => {
+    if (sessionUser) current.current = sessionUser;
+  }, [sessionUser]);
   useEffect(() => {
     if (!userId || !serverLang) return;
     const key = `${userId}:${serverLang}`;

@@ -38,7 +38,8 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   });
 }
 
-function server() {
+/** `rights`: what the server says the caller may do with the record (asked with rights=true). */
+function server(rights = { update: true, delete: true }) {
   let record = { id: 'r1', title: 'Big deal', probability: 50, owner: 'u1' };
   let version = 2;
   const patches: { body: unknown; ifMatch: string | null }[] = [];
@@ -49,7 +50,8 @@ function server() {
     if (path === '/api/v1/apps/crm') return json(200, crm);
     if (path === '/api/v1/users') return json(200, { data: [{ ...user, created_at: '2025-01-01T00:00:00Z' }] });
     if (path === '/api/v1/data/crm/deal/r1' && request.method === 'GET') {
-      return json(200, record, { ETag: `"${version}"` });
+      const asked = new URL(request.url).searchParams.get('rights') === 'true';
+      return json(200, asked ? { ...record, _rights: rights } : record, { ETag: `"${version}"` });
     }
     if (path === '/api/v1/data/crm/deal/r1' && request.method === 'PATCH') {
       const body = await request.json();
@@ -114,7 +116,7 @@ describe('the record form', () => {
     });
     expect(s.patches).toEqual([{ body: { probability: 95 }, ifMatch: '"2"' }]);
     // The draft keeps the change meanwhile.
-    expect(JSON.parse(localStorage.getItem(draftKey('crm', 'deal', 'r1'))!).values).toEqual({ probability: 95 });
+    expect(JSON.parse(localStorage.getItem(draftKey('u1', 'crm', 'deal', 'r1'))!).values).toEqual({ probability: 95 });
 
     s.change({ title: 'Their title' });
     fireEvent.change(input('probability'), { target: { value: '60' } });
@@ -126,11 +128,11 @@ describe('the record form', () => {
     fireEvent.click(within(notice).getByTestId('form-stale-reload'));
     await waitFor(() => expect(input('title').value).toBe('Their title'));
     expect(input('probability').value).toBe('50');
-    expect(localStorage.getItem(draftKey('crm', 'deal', 'r1'))).toBeNull();
+    expect(localStorage.getItem(draftKey('u1', 'crm', 'deal', 'r1'))).toBeNull();
   }, 30_000);
 
   it('restores an unsaved change after a reload', async () => {
-    localStorage.setItem(draftKey('crm', 'deal', 'r1'), JSON.stringify({ values: { title: 'Half typed' }, savedAt: 1 }));
+    localStorage.setItem(draftKey('u1', 'crm', 'deal', 'r1'), JSON.stringify({ values: { title: 'Half typed' }, savedAt: 1 }));
     const s = server();
     renderAt('/apps/crm/deal/r1/edit', s.fetch, 'en');
     await screen.findByTestId('form-draft-restored', {}, { timeout: 5000 });
@@ -138,6 +140,42 @@ describe('the record form', () => {
     expect(input('probability').value).toBe('50');
     fireEvent.click(screen.getByTestId('form-discard-draft'));
     await waitFor(() => expect(input('title').value).toBe('Big deal'));
-    expect(localStorage.getItem(draftKey('crm', 'deal', 'r1'))).toBeNull();
+    expect(localStorage.getItem(draftKey('u1', 'crm', 'deal', 'r1'))).toBeNull();
+  }, 30_000);
+
+  it("never restores another user's draft, and logging out removes the user's own", async () => {
+    // Someone else left an unsaved change to this record in this browser.
+    localStorage.setItem(draftKey('u2', 'crm', 'deal', 'r1'), JSON.stringify({ values: { title: 'Not yours' }, savedAt: 1 }));
+    const s = server();
+    renderAt('/apps/crm/deal/r1/edit', s.fetch, 'en');
+    await waitFor(() => expect(input('title').value).toBe('Big deal'), { timeout: 5000 });
+    expect(screen.queryByTestId('form-draft-restored')).toBeNull();
+
+    fireEvent.change(input('probability'), { target: { value: '70' } });
+    await waitFor(() => expect(localStorage.getItem(draftKey('u1', 'crm', 'deal', 'r1'))).not.toBeNull());
+    fireEvent.click(screen.getByTestId('logout'));
+    await screen.findByTestId('login-page', {}, { timeout: 5000 });
+    expect(localStorage.getItem(draftKey('u1', 'crm', 'deal', 'r1'))).toBeNull();
+    // Theirs is theirs to remove.
+    expect(localStorage.getItem(draftKey('u2', 'crm', 'deal', 'r1'))).not.toBeNull();
+  }, 30_000);
+
+  it('offers no edit of a record outside the caller update scope, as the server says', async () => {
+    // The entity's right is there (an administrator here), the record's is not.
+    const refused = server({ update: false, delete: false });
+    const page = renderAt('/apps/crm/deal/r1', refused.fetch, 'en');
+    await screen.findByTestId('record-page', {}, { timeout: 5000 });
+    await waitFor(() => expect(screen.getByTestId('value-owner')).toBeTruthy(), { timeout: 5000 });
+    expect(screen.queryByTestId('record-edit')).toBeNull();
+    page.unmount();
+
+    const form = renderAt('/apps/crm/deal/r1/edit', server({ update: false, delete: false }).fetch, 'en');
+    await screen.findByTestId('form-not-allowed', {}, { timeout: 5000 });
+    expect(screen.queryByTestId('record-form')).toBeNull();
+    form.unmount();
+
+    // Inside the scope: the edit is offered.
+    renderAt('/apps/crm/deal/r1', server().fetch, 'en');
+    await screen.findByTestId('record-edit', {}, { timeout: 5000 });
   }, 30_000);
 });

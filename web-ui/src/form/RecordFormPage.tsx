@@ -19,6 +19,7 @@ import type { RecordRow } from '../grid/listRequest';
 import { recordKeys } from '../grid/queries';
 import { localeTag, localize, translate, useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
+import { useSession } from '../auth';
 import { checkValue } from './checks';
 import { fieldTypes, isRequiredNow, isVisible } from './condition';
 import { draftKey, draftStore } from './drafts';
@@ -36,7 +37,7 @@ import {
 } from './fields';
 import { FieldInput } from './inputs';
 import { colWidth, entityForm, layoutSections } from './layout';
-import { createRecord, getVersioned, updateRecord, useVersionedRecord, type Versioned } from './queries';
+import { createRecord, getVersioned, recordRights, updateRecord, useVersionedRecord, type Versioned } from './queries';
 import { mapServerErrors } from './serverErrors';
 
 /**
@@ -89,6 +90,14 @@ function EditLoader({ app, caller, entity, id }: { app: App; caller: Caller; ent
     );
   }
   if (!q.data) return <Skeleton active />;
+  // The entity's right is not enough: the record must be inside the caller's update scope.
+  if (recordRights(q.data.record)?.update === false) {
+    return (
+      <div data-testid="form-not-allowed">
+        <Result status="403" title={t('form.notAllowed')} />
+      </div>
+    );
+  }
   return <RecordForm app={app} caller={caller} entity={entity} current={q.data} />;
 }
 
@@ -122,7 +131,8 @@ function RecordForm({
     () => formFields(entity, readOnlyFields(app, entity.name, caller), creating, [OWNER]),
     [app, entity, caller, creating],
   );
-  const key = draftKey(app.name, entity.name, id);
+  const { user } = useSession();
+  const key = draftKey(user.id, app.name, entity.name, id);
   // What the changes are measured against: the record as read (or a new record's defaults).
   const [base, setBase] = useState(() => ({
     values: initialValues(fields, current?.record ?? null),

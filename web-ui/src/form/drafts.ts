@@ -1,10 +1,10 @@
 // Unsaved forms kept in localStorage, so a reload (or a closed tab) loses nothing: one draft
-// per app, entity and record (`new` for a record being created), holding the changed values
-// only, cleared on save or cancel.
+// per user, app, entity and record (`new` for a record being created), holding the changed
+// values only, cleared on save or cancel, and with the user's other items on logout
+// (`shared/userStorage.ts`): another user of the browser never sees them.
 
+import { userKey } from '../shared/userStorage';
 import type { FormValues } from './fields';
-
-const PREFIX = 'trellis.draft.';
 
 export interface Draft {
   /** The changed values (form values, JSON). */
@@ -13,8 +13,8 @@ export interface Draft {
   savedAt: number;
 }
 
-export function draftKey(app: string, entity: string, id: string | null): string {
-  return `${PREFIX}${app}/${entity}/${id ?? 'new'}`;
+export function draftKey(userId: string, app: string, entity: string, id: string | null): string {
+  return userKey(userId, 'draft', `${app}/${entity}/${id ?? 'new'}`);
 }
 
 export const draftStore = {

@@ -199,8 +199,8 @@ describe('server errors at their fields', () => {
 
 describe('the draft store', () => {
   it('keeps changes per app, entity and record until cleared', () => {
-    const k = draftKey('crm', 'deal', null);
-    const k2 = draftKey('crm', 'deal', 'r1');
+    const k = draftKey('u1', 'crm', 'deal', null);
+    const k2 = draftKey('u1', 'crm', 'deal', 'r1');
     expect(k).not.toBe(k2);
     expect(draftStore.load(k)).toBe(null);
     draftStore.save(k, { title: 'Half done' }, 1000);
@@ -214,7 +214,7 @@ describe('the draft store', () => {
   });
 
   it('ignores what is not a draft', () => {
-    const k = draftKey('crm', 'deal', 'bad');
+    const k = draftKey('u1', 'crm', 'deal', 'bad');
     localStorage.setItem(k, '{not json');
     expect(draftStore.load(k)).toBe(null);
     localStorage.setItem(k, '[1,2]');

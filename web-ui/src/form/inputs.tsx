@@ -10,6 +10,7 @@ import { useQuery } from '@tanstack/react-query';
 import { toProblem, tokenStore, unwrap, useApi, type EntityDef, type FieldDef } from '../api';
 import { relationTitle } from '../grid/cells';
 import { localize, useI18n } from '../i18n';
+import { useUsers } from '../api/queries/users';
 import { FileLink } from '../shared/FileLink';
 import type { FormField } from './fields';
 
@@ -175,13 +176,8 @@ export function RelationPicker({
 
 /** The tenant's users (`GET /users`), searched by name and e-mail in the browser. */
 export function UserPicker({ value, onChange, disabled, id, field }: Control<string | null> & { field: FieldDef }) {
-  const api = useApi();
   const { t } = useI18n();
-  const users = useQuery({
-    queryKey: ['users', 'all'],
-    queryFn: async ({ signal }) => (await unwrap(api.GET('/api/v1/users', { signal }))).data,
-    staleTime: 60_000,
-  });
+  const users = useUsers();
   const options = (users.data ?? [])
     .filter((u) => !u.disabled_at || u.id === value)
     .map((u) => ({

@@ -5,6 +5,7 @@ import { useQuery } from '@tanstack/react-query';
 import { unwrap, useApi, type ApiClient } from '../api';
 import type { RecordRow } from '../grid/listRequest';
 import { recordKeys } from '../grid/queries';
+import type { RecordRights } from '../grid/rowRights';
 
 export interface Versioned {
   record: RecordRow;
@@ -19,9 +20,14 @@ export async function getVersioned(
   id: string,
   expand: readonly string[],
   signal?: AbortSignal,
+  /** Also ask what the caller may do with it (`_rights`: {@link recordRights}). */
+  rights = false,
 ): Promise<Versioned> {
+  const query: { expand?: string; rights?: boolean } = {};
+  if (expand.length) query.expand = expand.join(',');
+  if (rights) query.rights = true;
   const call = api.GET('/api/v1/data/{app}/{entity}/{id}', {
-    params: { path: { app, entity, id }, query: expand.length ? { expand: expand.join(',') } : {} },
+    params: { path: { app, entity, id }, query },
     signal,
   });
   const { response } = await call;
@@ -29,12 +35,19 @@ export async function getVersioned(
   return { record, etag: response.headers.get('ETag') };
 }
 
+/** What the caller may do with a record read with `rights` (undefined: not said), by the row
+ * scopes the server's writes check. */
+export function recordRights(record: RecordRow | null | undefined): RecordRights | undefined {
+  const r = record?._rights as Partial<RecordRights> | undefined;
+  return r && typeof r.update === 'boolean' && typeof r.delete === 'boolean' ? { update: r.update, delete: r.delete } : undefined;
+}
+
 /** The record to edit, read once (a refetch must not reset what the user is typing). */
 export function useVersionedRecord(app: string, entity: string, id: string, expand: readonly string[]) {
   const api = useApi();
   return useQuery({
     queryKey: [...recordKeys.one(app, entity, id), 'edit', expand] as const,
-    queryFn: ({ signal }) => getVersioned(api, app, entity, id, expand, signal),
+    queryFn: ({ signal }) => getVersioned(api, app, entity, id, expand, signal, true),
     staleTime: Infinity,
     gcTime: 0,
     refetchOnWindowFocus: false,

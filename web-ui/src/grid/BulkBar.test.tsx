@@ -10,6 +10,7 @@ import type { Caller } from '../apps/rights';
 import { I18nProvider } from '../i18n';
 import type { BulkErrors } from './bulk';
 import { BulkBar } from './BulkBar';
+import type { RecordRights } from './rowRights';
 
 const app = {
   name: 'crm',
@@ -36,7 +37,7 @@ const rows = [
   { id: 'r2', title: 'Deal B', version: 4 },
 ];
 
-function show(role: string, fetch: (r: Request) => Promise<Response>) {
+function show(role: string, fetch: (r: Request) => Promise<Response>, rowRights?: (id: string) => RecordRights | undefined) {
   const api = createApiClient({ baseUrl: 'http://trellis.test', fetch, getToken: () => 'tok' });
   const caller: Caller = { user: { is_admin: false }, app_roles: { crm: [role] } };
   function Harness() {
@@ -50,6 +51,7 @@ function show(role: string, fetch: (r: Request) => Promise<Response>) {
         onClear={() => {}}
         errors={errors}
         onErrors={setErrors}
+        rowRights={rowRights}
       />
     );
   }
@@ -97,4 +99,23 @@ describe('the bulk bar', () => {
     await waitFor(() => expect(list.textContent).toContain('Deal B: the record is at version 5'));
     expect(list.textContent).not.toContain('Deal A');
   }, 20_000);
+
+  it('is not offered over rows the server says the caller may not change or delete', () => {
+    const none = vi.fn();
+    // r2 is outside the editor's update scope (its page said so).
+    const rights = (id: string): RecordRights | undefined => (id === 'r2' ? { update: false, delete: false } : { update: true, delete: true });
+    const a = show('editor', none, rights);
+    expect((screen.getByTestId('bulk-edit') as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByTestId('bulk-not-allowed').textContent).toBe('You may not change 1 of the selected records');
+    a.unmount();
+    const b = show('cleaner', none, rights);
+    expect((screen.getByTestId('bulk-delete') as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByTestId('bulk-not-allowed').textContent).toBe('You may not delete 1 of the selected records');
+    b.unmount();
+    // Rows the pages said nothing about: the entity's right decides (and the server checks).
+    show('editor', none, () => undefined);
+    expect((screen.getByTestId('bulk-edit') as HTMLButtonElement).disabled).toBe(false);
+    expect(screen.queryByTestId('bulk-not-allowed')).toBeNull();
+    expect(none).not.toHaveBeenCalled();
+  });
 });

@@ -3,7 +3,7 @@
 // changes nothing; its errors are listed per row (and the rows marked in the grid).
 
 import { useMemo, useState } from 'react';
-import { Alert, App as AntApp, Button, Form, Modal, Select, Space, Typography } from 'antd';
+import { Alert, App as AntApp, Button, Form, Modal, Select, Space, Tooltip, Typography } from 'antd';
 import { CloseOutlined, DeleteOutlined, EditOutlined } from '@ant-design/icons';
 import { useQueryClient } from '@tanstack/react-query';
 import { toProblem, unwrap, useApi, type App, type EntityDef, type FieldDef } from '../api';
@@ -15,6 +15,7 @@ import { localize, useI18n } from '../i18n';
 import { bulkDeleteBody, bulkErrors, bulkUpdateBody, type BulkErrors } from './bulk';
 import { relationTitle } from './cells';
 import type { RecordRow } from './listRequest';
+import type { RecordRights } from './rowRights';
 import { recordKeys } from './queries';
 
 /** The most operations one bulk request takes. */
@@ -28,6 +29,7 @@ export function BulkBar({
   onClear,
   errors,
   onErrors,
+  rowRights,
 }: {
   app: App;
   entity: EntityDef;
@@ -36,6 +38,8 @@ export function BulkBar({
   onClear: () => void;
   errors: BulkErrors | null;
   onErrors: (e: BulkErrors | null) => void;
+  /** What the caller may do with a row, as its page said (grid/rowRights.ts; undefined: not said). */
+  rowRights?: (id: string) => RecordRights | undefined;
 }) {
   const api = useApi();
   const { lang, t } = useI18n();
@@ -58,6 +62,10 @@ export function BulkBar({
   const label = (f: FieldDef) => localize(f.label, lang) || f.name;
   const ids = selected.map((r) => r.id);
   const tooMany = selected.length > BULK_MAX;
+  // Selected rows outside the caller's update or delete scope: the bulk request (all or
+  // nothing) would be refused, so it is not offered until they are unselected.
+  const notUpdatable = rowRights && canUpdate ? selected.filter((r) => rowRights(r.id)?.update === false).length : 0;
+  const notDeletable = rowRights && canDelete ? selected.filter((r) => rowRights(r.id)?.delete === false).length : 0;
 
   const send = async (body: unknown, done: string) => {
     setBusy(true);
@@ -157,20 +165,42 @@ export function BulkBar({
           </Typography.Text>
           <Space size="small" wrap>
             {canUpdate && editable.length > 0 && (
-              <Button icon={<EditOutlined />} disabled={tooMany} onClick={() => setEditing(true)} data-testid="bulk-edit">
-                {t('bulk.edit')}
-              </Button>
+              <Tooltip title={notUpdatable ? t('bulk.notUpdatable', { n: notUpdatable }) : undefined}>
+                <Button
+                  icon={<EditOutlined />}
+                  disabled={tooMany || notUpdatable > 0}
+                  onClick={() => setEditing(true)}
+                  data-testid="bulk-edit"
+                >
+                  {t('bulk.edit')}
+                </Button>
+              </Tooltip>
             )}
             {canDelete && (
-              <Button danger icon={<DeleteOutlined />} disabled={tooMany} onClick={confirmDelete} data-testid="bulk-delete">
-                {t('bulk.delete')}
-              </Button>
+              <Tooltip title={notDeletable ? t('bulk.notDeletable', { n: notDeletable }) : undefined}>
+                <Button
+                  danger
+                  icon={<DeleteOutlined />}
+                  disabled={tooMany || notDeletable > 0}
+                  onClick={confirmDelete}
+                  data-testid="bulk-delete"
+                >
+                  {t('bulk.delete')}
+                </Button>
+              </Tooltip>
             )}
             <Button type="text" icon={<CloseOutlined />} onClick={onClear} data-testid="bulk-clear">
               {t('bulk.clear')}
             </Button>
           </Space>
           {tooMany && <Typography.Text type="warning">{t('bulk.tooMany', { n: BULK_MAX })}</Typography.Text>}
+          {(notUpdatable > 0 || notDeletable > 0) && (
+            <Typography.Text type="warning" data-testid="bulk-not-allowed">
+              {notUpdatable > 0
+                ? t('bulk.notUpdatable', { n: notUpdatable })
+                : t('bulk.notDeletable', { n: notDeletable })}
+            </Typography.Text>
+          )}
         </div>
       )}
       {!editing && errorList}

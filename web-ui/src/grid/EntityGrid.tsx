@@ -3,13 +3,14 @@
 // the visible rows in the DOM (grid/WindowTable.tsx), the total counted on the side, quick
 // search and server-side sort.
 
-import { lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { Alert, Button, Empty, Input, Space, Tooltip, Typography } from 'antd';
 import type { ColumnsType, SorterResult } from 'antd/es/table/interface';
 import { PlusOutlined, ReloadOutlined } from '@ant-design/icons';
 import { useNavigate } from 'react-router';
 import { toProblem, type App, type EntityDef, type ViewDef } from '../api';
+import { peopleById, useUsers } from '../api/queries/users';
 import { hasRight, readableEntities, readOnlyFields, type Caller } from '../apps/rights';
 import { localize, useI18n } from '../i18n';
 import { columnWidth, isNumeric, isSortable, renderCell, type CellContext } from './cells';
@@ -25,10 +26,13 @@ import { cachedRows } from './windowQueries';
 import { FilterButton, FilterChips } from './FilterBuilder';
 import { andFilters, emptyGroup, filterableFields, toFilter, type Group } from './filterModel';
 import { editableInPlace, type CellSave } from './inlineEdit';
-import { initialColumns, resizeColumn, type GridColumn } from './viewModel';
+import { initialColumns, resizeColumn, rowHeightOf, rowHeightStyle, type GridColumn } from './viewModel';
 import { ColumnsPanel, ResizableHeader, SaveViewMenu } from './ViewTools';
 import { isGroupable } from './groupModel';
 import { useMyViews } from './viewQueries';
+import { isSystemField, withSystemFields } from './systemFields';
+import { useRowRights } from './rowRights';
+import { columnFields, readerFilter, relationsToExpand, viewSort } from './gridList';
 
 // The cell editor (the form's inputs) loads when a cell is first double-clicked.
 const InlineEditor = lazy(() => import('./InlineEditor'));
@@ -51,32 +55,6 @@ function useDebounced<T>(value: T, ms: number): T {
   return v;
 }
 
-/** The height left for the table body in the element, kept current as it resizes. */
-function useHeight(ref: React.RefObject<HTMLDivElement | null>): number {
-  const [h, setH] = useState(400);
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    const update = () => setH(Math.max(160, Math.floor(el.getBoundingClientRect().height)));
-    update();
-    if (typeof ResizeObserver === 'undefined') return;
-    const ro = new ResizeObserver(update);
-    ro.observe(el);
-    return () => ro.disconnect();
-  }, [ref]);
-  return h;
-}
-
-/**
- * A view's filter with `$user.id` standing for the reader.
- * TODO(issue 15): `$user.team` / `$user.teams` need the reader's teams (not in `/me` yet), or the
- * server substituting them in a view's filter; a view using them is refused by the list today.
- */
-function readerFilter(filter: unknown, userId: string): unknown {
-  if (filter === undefined || filter === null) return undefined;
-  return JSON.parse(JSON.stringify(filter).replaceAll('"$user.id"', JSON.stringify(userId)));
-}
-
 export function EntityGrid({
   app,
   entity,
@@ -97,45 +75,34 @@ export function EntityGrid({
   const navigate = useNavigate();
   const [search, setSearch] = useState('');
   const q = useDebounced(search, 250);
-  const [sort, setSort] = useState<SortKey[]>(() =>
-    (view?.sort ?? []).map((s) => ({ field: s.field, desc: s.desc === true })),
-  );
+  const [sort, setSort] = useState<SortKey[]>(() => viewSort(view));
+  // The entity's fields and its system fields (owner, created_by, created_at, updated_at,
+  // stage): columns, sort keys, filters and groups alike (grid/systemFields.ts).
+  const gridEntity = useMemo(() => withSystemFields(entity), [entity]);
+  const allFields = useMemo(() => gridEntity.fields ?? [], [gridEntity]);
 
   const shiftRef = useRef(false);
   const [groupSpec, setGroupSpec] = useState<GroupSpec | null>(() => {
-    const f = (entity.fields ?? []).find((x) => x.name === view?.group_by);
+    const f = allFields.find((x) => x.name === view?.group_by);
     return f && view?.type === 'grid' && isGroupable(f) ? { field: f.name } : null;
   });
   const [selectedIds, setSelectedIds] = useState<React.Key[]>([]);
   const [bulkErrs, setBulkErrs] = useState<BulkErrors | null>(null);
-  const sortFields = useMemo(() => (entity.fields ?? []).filter(isSortable), [entity]);
+  const sortFields = useMemo(() => allFields.filter(isSortable), [allFields]);
 
   // The visible columns in order with their widths: the view's when it opens, then the user's
   // (chosen and ordered in the columns panel, resized by dragging a header's edge).
-  const [cols, setCols] = useState<GridColumn[]>(() => initialColumns(entity.fields ?? [], view));
-  const fields = useMemo(() => {
-    const all = entity.fields ?? [];
-    return cols.flatMap((c) => {
-      const f = all.find((x) => x.name === c.field);
-      return f ? [{ field: f, width: c.width }] : [];
-    });
-  }, [entity, cols]);
+  const [cols, setCols] = useState<GridColumn[]>(() => initialColumns(entity.fields ?? [], view, allFields));
+  const fields = useMemo(() => columnFields(gridEntity, cols), [gridEntity, cols]);
   const onResize = useCallback((field: string, w: number) => setCols((prev) => resizeColumn(prev, field, w)), []);
   const myViews = useMyViews(app.name);
   const taken = useMemo(() => new Set((myViews.data ?? []).map((v) => v.view.name)), [myViews.data]);
 
   const readable = useMemo(() => new Set(readableEntities(app, caller).map((e) => e.name)), [app, caller]);
-  // Related titles come with the page: one request per page, whatever the number of relations.
-  // A relation to an entity the caller may not read stays an id (expanded, it would be null).
-  const expand = useMemo(
-    () =>
-      fields
-        .filter(({ field }) => field.type === 'relation' && readable.has(field.target ?? ''))
-        .map(({ field }) => field.name),
-    [fields, readable],
-  );
+  // The list as grid/gridList.ts composes it (the cold load asks for its first page the same way).
+  const expand = useMemo(() => relationsToExpand(fields, readable), [fields, readable]);
   const [tree, setTree] = useState<Group>(() => emptyGroup());
-  const filterFields = useMemo(() => filterableFields(entity.fields ?? []), [entity]);
+  const filterFields = useMemo(() => filterableFields(allFields), [allFields]);
   const userFilter = useMemo(() => toFilter(tree), [tree]);
   const filter = useMemo(
     () => andFilters(readerFilter(view?.filter, userId), userFilter),
@@ -145,11 +112,25 @@ export function EntityGrid({
 
   const qc = useQueryClient();
   const count = useRecordCount(app.name, entity.name, options);
+  // What the caller may do with each row, as its page says (grid/rowRights.ts).
+  const rowRights = useRowRights(app.name, entity.name, options);
   const [pageError, setPageError] = useState<unknown>(null);
 
+  // Names of the people in user columns: the tenant's users, one request for the whole grid.
+  const users = useUsers(fields.some(({ field }) => field.type === 'user'));
+  const people = useMemo(() => peopleById(users.data), [users.data]);
   const ctx: CellContext = useMemo(
-    () => ({ lang, t, app: app.name, entities: app.entities ?? [], readable }),
-    [lang, t, app, readable],
+    () => ({ lang, t, app: app.name, entities: app.entities ?? [], readable, people }),
+    [lang, t, app, readable, people],
+  );
+
+  // The view's row height: the grid's body gives every row its height (src/index.css; the window
+  // measures a drawn row), and in taller rows a cell's text wraps over the lines they hold.
+  const rowHeight = rowHeightOf(view);
+  const rowStyle = useMemo(() => (rowHeight === 'short' ? undefined : (rowHeightStyle(rowHeight) as React.CSSProperties)), [rowHeight]);
+  const lines = useCallback(
+    (node: React.ReactNode) => (rowHeight === 'short' ? node : <div className="cell-lines">{node}</div>),
+    [rowHeight],
   );
 
   // Inline edit: a double-click on a cell of a field the caller may change opens its input; the
@@ -173,7 +154,7 @@ export function EntityGrid({
       fields.map(({ field, width }) => {
         const rank = sort.findIndex((s) => s.field === field.name);
         const key = rank >= 0 ? sort[rank] : undefined;
-        const editable = !groupSpec && editableInPlace(field, readOnly, mayUpdate);
+        const editable = !groupSpec && !isSystemField(field.name) && editableInPlace(field, readOnly, mayUpdate);
         return {
           key: field.name,
           dataIndex: field.name,
@@ -184,7 +165,9 @@ export function EntityGrid({
             </ColumnTitle>
           ),
           onCell: (r: RecordRow) =>
-            (editable
+            // The row's own rights (its page says them): a row outside the caller's update
+            // scope edits nowhere, whatever the entity's right.
+            (editable && rowRights(r.id)?.update !== false
               ? {
                   'data-col': field.name,
                   'data-editable': 'true',
@@ -211,7 +194,7 @@ export function EntityGrid({
           sortOrder: key ? (key.desc ? ('descend' as const) : ('ascend' as const)) : null,
           sortDirections: ['ascend', 'descend'] as ('ascend' | 'descend')[],
           render: (value: unknown, r: RecordRow) => {
-            if (editable && editing?.id === r.id && editing.field === field.name) {
+            if (editable && editing?.id === r.id && editing.field === field.name && rowRights(r.id)?.update !== false) {
               const at = editing;
               return (
                 <Suspense fallback={renderCell(field, value, ctx)}>
@@ -228,23 +211,21 @@ export function EntityGrid({
               );
             }
             const err = cellErrors[`${r.id}:${field.name}`];
-            if (!err) return renderCell(field, value, ctx);
+            if (!err) return lines(renderCell(field, value, ctx));
             return (
               <Tooltip title={err}>
                 <span className="cell-error" data-testid="cell-error" data-field={field.name} data-message={err}>
-                  {renderCell(field, value, ctx)}
+                  {lines(renderCell(field, value, ctx))}
                 </span>
               </Tooltip>
             );
           },
         };
       }),
-    [fields, sort, lang, ctx, groupSpec, readOnly, mayUpdate, editing, cellErrors, app, entity.name, expand, finishEdit, onResize],
+    [fields, sort, lang, ctx, groupSpec, readOnly, mayUpdate, editing, cellErrors, app, entity.name, expand, finishEdit, onResize, lines, rowRights],
   );
   const scrollX = useMemo(() => columns.reduce((n, c) => n + Number(c.width ?? 160), 0), [columns]);
 
-  const bodyRef = useRef<HTMLDivElement>(null);
-  const height = useHeight(bodyRef);
 
   // The selected rows as last loaded (they may be far from the rows on screen).
   const [selectedRows, setSelectedRows] = useState<RecordRow[]>([]);
@@ -294,11 +275,11 @@ export function EntityGrid({
               if (s) setSearch('');
               setGroupSpec(s);
             }}
-            fields={entity.fields ?? []}
+            fields={allFields}
           />
           <SortPanel sort={sort} onChange={setSort} fields={sortFields} />
           <FilterButton root={tree} onChange={setTree} fields={filterFields} app={app.name} entities={app.entities ?? []} />
-          <ColumnsPanel columns={cols} fields={entity.fields ?? []} onChange={setCols} />
+          <ColumnsPanel columns={cols} fields={allFields} onChange={setCols} />
           <SaveViewMenu
             app={app.name}
             entity={entity.name}
@@ -337,6 +318,7 @@ export function EntityGrid({
           entity={entity}
           caller={caller}
           selected={selected}
+          rowRights={rowRights}
           onClear={() => {
             setSelectedIds([]);
             setBulkErrs(null);
@@ -357,12 +339,12 @@ export function EntityGrid({
         />
       )}
       {groupSpec && (
-        <div className="grid-body grid-grouped">
+        <div className="grid-body grid-grouped" style={rowStyle} data-row-height={rowHeight}>
           <GroupedGrid
             app={app.name}
             entity={entity}
             spec={groupSpec}
-            fields={entity.fields ?? []}
+            fields={allFields}
             options={{ sort, expand, filter }}
             columns={columns}
             scrollX={scrollX}
@@ -371,7 +353,7 @@ export function EntityGrid({
           />
         </div>
       )}
-      <div className="grid-body" ref={bodyRef} hidden={!!groupSpec}>
+      <div className="grid-body" hidden={!!groupSpec} style={rowStyle} data-row-height={rowHeight}>
         <WindowTable
           app={app.name}
           entity={entity.name}
@@ -379,19 +361,17 @@ export function EntityGrid({
           total={total}
           columns={columns}
           scrollX={scrollX}
-          height={height}
           headerCell={ResizableHeader}
           onError={setPageError}
-          rowSelection={
+          selection={
             canSelect && !groupSpec
               ? {
-                  selectedRowKeys: selectedIds,
+                  selected: selectedIds,
                   onChange: (keys, picked) => {
                     setSelectedIds(keys);
-                    setSelectedRows(picked.filter((r): r is RecordRow => !!r));
+                    setSelectedRows(picked);
                   },
-                  columnWidth: 40,
-                  getCheckboxProps: (r) => ({ 'aria-label': t('bulk.selectRow'), 'data-testid': `select-${r.id}` }) as never,
+                  checkboxProps: (r) => ({ 'aria-label': t('bulk.selectRow'), 'data-testid': `select-${r.id}` }),
                 }
               : undefined
           }
@@ -410,21 +390,16 @@ export function EntityGrid({
             setSort((prev) => sortAfterClick(prev, String(s.columnKey), s.order, shiftRef.current));
             shiftRef.current = false;
           }}
-          onRow={(r) =>
-            ({
-              onClick: (e: React.MouseEvent<HTMLElement>) => {
-                const target = e.target as HTMLElement;
-                // Clicks in the cell editor, and in its dropdowns (portals), are the editor's.
-                if (!e.currentTarget.contains(target) || target.closest('.cell-editor')) return;
-                const open = () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`);
-                clearTimeout(openTimer.current);
-                // On an editable cell the click may be the first of a double-click.
-                if (target.closest('[data-editable="true"]')) openTimer.current = setTimeout(open, OPEN_DELAY_MS);
-                else open();
-              },
-              'data-row-id': r.id,
-            }) as React.HTMLAttributes<HTMLElement>
-          }
+          onRowClick={(r, e, row) => {
+            const target = e.target as HTMLElement;
+            // Clicks in the cell editor, and in its dropdowns (portals), are the editor's.
+            if (!row.contains(target) || target.closest('.cell-editor')) return;
+            const open = () => navigate(`/apps/${app.name}/${entity.name}/${encodeURIComponent(r.id)}`);
+            clearTimeout(openTimer.current);
+            // On an editable cell the click may be the first of a double-click.
+            if (target.closest('[data-editable="true"]')) openTimer.current = setTimeout(open, OPEN_DELAY_MS);
+            else open();
+          }}
         />
       </div>
     </div>

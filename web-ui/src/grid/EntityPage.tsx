@@ -1,10 +1,10 @@
 import { Result } from 'antd';
 import { useParams } from 'react-router';
 import { useSession } from '../auth';
-import { readableEntities } from '../apps/rights';
 import { useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
 import { EntityGrid } from './EntityGrid';
+import { entityTarget } from './gridList';
 
 /** `/apps/:app/:entity`: the entity's grid (its default view when the app has one). */
 export default function EntityPage() {
@@ -12,8 +12,7 @@ export default function EntityPage() {
   const { app, caller } = useAppOutlet();
   const { user } = useSession();
   const { t } = useI18n();
-  const entity = readableEntities(app, caller).find((e) => e.name === name);
+  const { entity, view } = entityTarget(app, caller, name);
   if (!entity) return <Result status="404" title={t('grid.entityNotFound')} data-testid="entity-not-found" />;
-  const view = (app.views ?? []).find((v) => v.entity === name && v.default && v.type === 'grid');
   return <EntityGrid key={`${app.name}/${name}`} app={app} entity={entity} view={view} caller={caller} userId={user.id} />;
 }

@@ -7,6 +7,7 @@ import { DeleteOutlined, FilterOutlined, PlusOutlined } from '@ant-design/icons'
 import { useQuery } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { unwrap, useApi, type EntityDef, type FieldDef } from '../api';
+import { useUsers } from '../api/queries/users';
 import { DateInput, RelationPicker, SelectInput, UserPicker } from '../form/inputs';
 import { relationTitle } from './cells';
 import { localize, useI18n, type MessageKey } from '../i18n';
@@ -16,6 +17,7 @@ import {
   initialValue,
   isComplete,
   newCondition,
+  OP_LABEL,
   operatorsFor,
   removeNode,
   updateNode,
@@ -35,16 +37,6 @@ const NUMERIC = new Set(['integer', 'decimal', 'percent', 'currency']);
 
 function fieldLabel(f: FieldDef | undefined, name: string, lang: 'zh' | 'en'): string {
   return (f && localize(f.label, lang)) || name;
-}
-
-function useUsers(enabled: boolean) {
-  const api = useApi();
-  return useQuery({
-    queryKey: ['users', 'all'],
-    enabled,
-    queryFn: async ({ signal }) => (await unwrap(api.GET('/api/v1/users', { signal }))).data,
-    staleTime: 60_000,
-  });
 }
 
 /** One value of the field's type. */
@@ -292,7 +284,7 @@ function ConditionRow({ c, env, set, remove }: { c: Condition; env: Env; set: (c
         value={c.op}
         options={(field ? operatorsFor(field.type) : (['is_null'] as Op[])).map((op) => ({
           value: op,
-          label: t(`filter.op.${op}` as MessageKey),
+          label: t(OP_LABEL[op]),
         }))}
         onChange={(op: Op) => set({ ...c, op, value: initialValue(op) })}
         data-testid="filter-op"
@@ -471,7 +463,7 @@ export function FilterChips({
       const f = fields.find((x) => x.name === n.field);
       text = t('filter.chip', {
         field: fieldLabel(f, n.field, lang),
-        op: t(`filter.op.${n.op}` as MessageKey),
+        op: t(OP_LABEL[n.op]),
         value: chipValue(n, f, lang, t, names),
       });
     } else {

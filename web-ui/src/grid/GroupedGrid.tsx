@@ -8,16 +8,19 @@ import type { ColumnsType } from 'antd/es/table/interface';
 import { GroupOutlined } from '@ant-design/icons';
 import { useQuery } from '@tanstack/react-query';
 import { toProblem, unwrap, useApi, type EntityDef, type FieldDef } from '../api';
-import { formatDate, localize, useI18n, type MessageKey } from '../i18n';
+import { formatDate, localize, useI18n } from '../i18n';
 import { renderCell, type CellContext } from './cells';
+import { useUsers } from '../api/queries/users';
 import {
   aggregateBody,
+  BUCKET_UNITS,
   COUNT,
   groupFilter,
   isBucketed,
   isGroupable,
   isSummable,
   SUM,
+  UNIT_LABEL,
   type BucketUnit,
   type GroupSpec,
 } from './groupModel';
@@ -29,8 +32,6 @@ interface AggregateGroup {
   key: Record<string, unknown>;
   measures: Record<string, unknown>;
 }
-
-const UNITS: BucketUnit[] = ['day', 'week', 'month', 'quarter', 'year'];
 
 export function GroupButton({
   spec,
@@ -69,7 +70,7 @@ export function GroupButton({
             <Select
               className="group-select"
               value={spec?.unit ?? 'month'}
-              options={UNITS.map((u) => ({ value: u, label: t(`group.unit.${u}` as MessageKey) }))}
+              options={BUCKET_UNITS.map((u) => ({ value: u, label: t(UNIT_LABEL[u]) }))}
               onChange={(unit: BucketUnit) => spec && onChange({ ...spec, unit })}
               data-testid="group-unit"
             />
@@ -174,7 +175,7 @@ export function GroupedGrid({
           body: body as never,
           signal,
         }),
-      )) as unknown as { groups: AggregateGroup[]; truncated: boolean },
+      )) as unknown as { groups: AggregateGroup[]; truncated: boolean; time_zone?: string },
   });
   // A select's groups follow its options' order (the API sorts them by stored value).
   const list = useMemo(() => {
@@ -208,12 +209,7 @@ export function GroupedGrid({
         )) as unknown as { data: RecordRow[] }
       ).data,
   });
-  const users = useQuery({
-    queryKey: ['users', 'all'],
-    enabled: field?.type === 'user',
-    queryFn: async ({ signal }) => (await unwrap(api.GET('/api/v1/users', { signal }))).data,
-    staleTime: 60_000,
-  });
+  const users = useUsers(field?.type === 'user');
 
   const [open, setOpen] = useState<string[]>([]);
   if (!field) return null;
@@ -268,7 +264,7 @@ export function GroupedGrid({
               <GroupRows
                 app={app}
                 entity={entity.name}
-                options={{ ...options, filter: groupFilter(spec, field, key, options.filter) }}
+                options={{ ...options, filter: groupFilter(spec, field, key, options.filter, groups.data?.time_zone) }}
                 columns={columns}
                 scrollX={scrollX}
                 onOpen={onOpen}

@@ -1,10 +1,10 @@
 import { Alert, Result } from 'antd';
 import { useParams } from 'react-router';
 import { useSession } from '../auth';
-import { readableEntities } from '../apps/rights';
 import { useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
 import { EntityGrid } from './EntityGrid';
+import { viewTarget } from './gridList';
 
 /** `/apps/:app/views/:view`: a shared view of the app (kanban and calendar as a grid for now). */
 export default function ViewPage() {
@@ -12,8 +12,7 @@ export default function ViewPage() {
   const { app, caller } = useAppOutlet();
   const { user } = useSession();
   const { t } = useI18n();
-  const view = (app.views ?? []).find((v) => v.name === name);
-  const entity = view && readableEntities(app, caller).find((e) => e.name === view.entity);
+  const { entity, view } = viewTarget(app, caller, name);
   if (!view || !entity) return <Result status="404" title={t('grid.viewNotFound')} data-testid="view-not-found" />;
   return (
     <>

@@ -109,6 +109,22 @@ describe('cells', () => {
     expect(c.querySelector('.cell-user-id')!.textContent).toBe('b7f3c2a1…');
   });
 
+  it("user as the person's name with the name's initial, when the users are known", () => {
+    const f = { name: 'rep', label: { zh: '负责人', en: 'Rep' }, type: 'user' } as FieldDef;
+    const people = new Map([
+      ['u1', { name: '王芳', email: 'wang@example.com' }],
+      ['u2', { name: 'ada lovelace', email: 'ada@example.com' }],
+    ]);
+    const at = (id: string) =>
+      render(<MemoryRouter>{renderCell(f, id, { ...ctx('en'), people })}</MemoryRouter>).container;
+    const wang = at('u1');
+    expect(wang.querySelector('.cell-user-name')!.textContent).toBe('王芳');
+    expect(wang.querySelector('.ant-avatar')!.textContent).toBe('王');
+    expect(at('u2').querySelector('.ant-avatar')!.textContent).toBe('A');
+    // Someone not in the list (removed meanwhile): the id, as without names.
+    expect(at('u9').querySelector('.cell-user-id')!.textContent).toBe('u9');
+  });
+
   it('email, url and phone as links', () => {
     expect(cell({ type: 'email' }, 'a@b.cn').querySelector('a')!.getAttribute('href')).toBe('mailto:a@b.cn');
     expect(cell({ type: 'url' }, 'https://x.cn').querySelector('a')!.getAttribute('target')).toBe('_blank');

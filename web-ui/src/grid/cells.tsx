@@ -5,6 +5,7 @@ import { Avatar, Tag, Tooltip, Typography } from 'antd';
 import { CheckOutlined, MinusOutlined, PaperClipOutlined } from '@ant-design/icons';
 import { Link } from 'react-router';
 import type { EntityDef, FieldDef } from '../api';
+import type { Person } from '../api/queries/users';
 import {
   formatCurrency,
   formatDate,
@@ -24,6 +25,11 @@ export interface CellContext {
   entities: readonly EntityDef[];
   /** Entities the caller may read (all when absent): a relation to another is its id, not a link. */
   readable?: ReadonlySet<string>;
+  /**
+   * The tenant's users by id (`GET /users`, asked once for the whole grid, never per row): a
+   * user cell shows the name. Without it, or for an unknown id, the cell shows the id.
+   */
+  people?: ReadonlyMap<string, Person>;
 }
 
 const EMPTY = <span className="cell-empty">—</span>;
@@ -58,6 +64,12 @@ export function relationTitle(target: EntityDef | undefined, record: Record<stri
   }
   if (typeof title === 'number') return String(title);
   return String(record.id ?? '');
+}
+
+/** The first letter of a name (a whole character, so a surrogate pair stays one), upper-cased. */
+function initial(name: string): string {
+  const first = Array.from(name.trim())[0] ?? '?';
+  return first.toUpperCase();
 }
 
 export function renderCell(field: FieldDef, value: unknown, ctx: CellContext): ReactNode {
@@ -120,11 +132,24 @@ export function renderCell(field: FieldDef, value: unknown, ctx: CellContext): R
     }
     case 'user': {
       const id = String(value);
+      const person = ctx.people?.get(id);
+      if (person) {
+        return (
+          <Tooltip title={person.email}>
+            <span className="cell-user" data-user-id={id}>
+              <Avatar size={20} className="cell-avatar">
+                {initial(person.name)}
+              </Avatar>
+              <span className="cell-user-name">{person.name}</span>
+            </span>
+          </Tooltip>
+        );
+      }
       return (
         <Tooltip title={id}>
           <span className="cell-user" data-user-id={id}>
             <Avatar size={20} className="cell-avatar">
-              {id.charAt(0).toUpperCase()}
+              {initial(id)}
             </Avatar>
             <span className="cell-user-id">{id.length > 10 ? `${id.slice(0, 8)}…` : id}</span>
           </span>

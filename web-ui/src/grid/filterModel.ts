@@ -4,6 +4,7 @@
 // (`trellis_core::query::check_condition`).
 
 import type { FieldDef, FieldType } from '../api';
+import type { MessageKey } from '../i18n';
 
 export type Op =
   | 'eq'
@@ -33,6 +34,22 @@ export const ALL_OPS: readonly Op[] = [
   'is_null',
   'between',
 ];
+
+/** Each operator's name in the UI (typed, so a missing message does not compile). */
+export const OP_LABEL: Readonly<Record<Op, MessageKey>> = {
+  eq: 'filter.op.eq',
+  ne: 'filter.op.ne',
+  gt: 'filter.op.gt',
+  gte: 'filter.op.gte',
+  lt: 'filter.op.lt',
+  lte: 'filter.op.lte',
+  in: 'filter.op.in',
+  nin: 'filter.op.nin',
+  contains: 'filter.op.contains',
+  starts_with: 'filter.op.starts_with',
+  is_null: 'filter.op.is_null',
+  between: 'filter.op.between',
+};
 
 const TEXT: readonly Op[] = ['eq', 'ne', 'contains', 'starts_with', 'in', 'nin', 'gt', 'gte', 'lt', 'lte', 'between', 'is_null'];
 const ORDERED: readonly Op[] = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'between', 'in', 'nin', 'is_null'];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateBody, groupFilter, isGroupable, isSummable, periodEnd } from './groupModel';
+import { aggregateBody, dayStart, groupFilter, isGroupable, isSummable, periodEnd } from './groupModel';
 
 describe('group-by', () => {
   it('groups by choices, people, relations, booleans and date periods; sums numbers', () => {
@@ -49,6 +49,37 @@ describe('group-by', () => {
         { field: 'at', op: 'lt', value: '2027-01-04T00:00:00Z' },
       ],
     });
+  });
+
+  it('lists a datetime group by the days of the zone the server bucketed it in', () => {
+    // The tenant's zone is Shanghai (UTC+8): February there runs from 16:00 UTC on 31 January.
+    expect(groupFilter({ field: 'at', unit: 'month' }, { type: 'datetime' }, '2026-02-01', undefined, 'Asia/Shanghai')).toEqual({
+      and: [
+        { field: 'at', op: 'gte', value: '2026-01-31T16:00:00Z' },
+        { field: 'at', op: 'lt', value: '2026-02-28T16:00:00Z' },
+      ],
+    });
+    expect(groupFilter({ field: 'at', unit: 'day' }, { type: 'datetime' }, '2026-03-02', undefined, 'UTC')).toEqual({
+      and: [
+        { field: 'at', op: 'gte', value: '2026-03-02T00:00:00Z' },
+        { field: 'at', op: 'lt', value: '2026-03-03T00:00:00Z' },
+      ],
+    });
+    // An unknown zone name cuts in UTC rather than failing.
+    expect(dayStart('2026-03-02', 'Mars/Olympus')).toBe('2026-03-02T00:00:00Z');
+  });
+
+  it('follows summer time where a day starts', () => {
+    // New York springs forward on 8 March 2026: that day starts at UTC−5, the next at UTC−4.
+    expect(dayStart('2026-03-08', 'America/New_York')).toBe('2026-03-08T05:00:00Z');
+    expect(dayStart('2026-03-09', 'America/New_York')).toBe('2026-03-09T04:00:00Z');
+    expect(dayStart('2026-11-01', 'America/New_York')).toBe('2026-11-01T04:00:00Z');
+    expect(dayStart('2026-11-02', 'America/New_York')).toBe('2026-11-02T05:00:00Z');
+    // Santiago skips its midnight on 6 September 2026: the day starts when the clocks jump to 01:00.
+    expect(dayStart('2026-09-06', 'America/Santiago')).toBe('2026-09-06T04:00:00Z');
+    expect(dayStart('2026-09-07', 'America/Santiago')).toBe('2026-09-07T03:00:00Z');
+    // Kolkata is UTC+5:30 all year.
+    expect(dayStart('2026-07-01', 'Asia/Kolkata')).toBe('2026-06-30T18:30:00Z');
   });
 
   it('knows where each period ends', () => {

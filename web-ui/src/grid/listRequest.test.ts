@@ -3,9 +3,9 @@ import { createApiClient } from '../api';
 import { countQuery, pageQuery, sortAfterClick, sortParam } from './listRequest';
 
 describe('the list request', () => {
-  it('sends only what is set, with a page size', () => {
-    expect(pageQuery({})).toEqual({ limit: 100 });
-    expect(pageQuery({ q: '  ', sort: [], expand: [], cursor: null })).toEqual({ limit: 100 });
+  it('sends only what is set, with a page size and the rows rights', () => {
+    expect(pageQuery({})).toEqual({ limit: 100, rights: true });
+    expect(pageQuery({ q: '  ', sort: [], expand: [], cursor: null })).toEqual({ limit: 100, rights: true });
   });
 
   it('writes sort keys with a minus for descending', () => {
@@ -31,6 +31,7 @@ describe('the list request', () => {
       expand: 'customer,owner_org',
       filter: '{"status":{"eq":"open"}}',
       cursor: 'abc',
+      rights: true,
     });
   });
 
@@ -66,6 +67,7 @@ describe('the list request', () => {
       sort: '-amount',
       expand: 'customer',
       cursor: 'c/1+2',
+      rights: 'true',
     });
     expect(Object.fromEntries(new URL(urls[1]).searchParams)).toEqual({ limit: '1', count: 'true', q: 'x' });
   });

@@ -3,7 +3,7 @@
 // (expand: one request per page, never one per row), and where the page starts (cursor, or
 // offset for a jump).
 
-import type { operations } from '../api/schema';
+import type { components, operations } from '../api/schema';
 
 export type ListQuery = NonNullable<operations['list_records']['parameters']['query']>;
 
@@ -65,6 +65,9 @@ export function pageQuery(o: ListOptions): ListQuery {
   if (o.filter !== undefined && o.filter !== null) query.filter = JSON.stringify(o.filter);
   if (o.cursor) query.cursor = o.cursor;
   else if (o.offset) query.offset = o.offset;
+  // What the caller may do with each row (grid/rowRights.ts): nothing to compute for a caller
+  // whose rights reach every row, two small reads for one with row scopes.
+  query.rights = true;
   return query;
 }
 
@@ -87,4 +90,6 @@ export interface RecordPage {
   data: RecordRow[];
   next_cursor?: string | null;
   total?: number;
+  /** What the caller may do with the page's records (grid/rowRights.ts). */
+  rights?: components['schemas']['PageRights'] | null;
 }

@@ -2,14 +2,10 @@
 
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { unwrap, useApi } from '../api';
-import { countQuery, pageQuery, type ListOptions, type RecordPage, type RecordRow } from './listRequest';
+import { countQueryOptions, recordKeys } from './listQueries';
+import { pageQuery, type ListOptions, type RecordPage, type RecordRow } from './listRequest';
 
-export const recordKeys = {
-  all: ['records'] as const,
-  list: (app: string, entity: string, o: ListOptions) => [...recordKeys.all, app, entity, 'list', o] as const,
-  count: (app: string, entity: string, o: ListOptions) => [...recordKeys.all, app, entity, 'count', o] as const,
-  one: (app: string, entity: string, id: string) => [...recordKeys.all, app, entity, 'one', id] as const,
-};
+export { recordKeys } from './listQueries';
 
 /** The rows, page after page: each page starts at the previous one's `next_cursor`. */
 export function useRecordPages(app: string, entity: string, o: ListOptions) {
@@ -32,20 +28,7 @@ export function useRecordPages(app: string, entity: string, o: ListOptions) {
 
 /** The total number of rows, asked on its own so it never blocks them. */
 export function useRecordCount(app: string, entity: string, o: ListOptions) {
-  const api = useApi();
-  const key: ListOptions = { q: o.q, filter: o.filter };
-  return useQuery({
-    queryKey: recordKeys.count(app, entity, key),
-    queryFn: async ({ signal }) => {
-      const page = (await unwrap(
-        api.GET('/api/v1/data/{app}/{entity}', {
-          params: { path: { app, entity }, query: countQuery(key) },
-          signal,
-        }),
-      )) as unknown as RecordPage;
-      return page.total ?? null;
-    },
-  });
+  return useQuery(countQueryOptions(useApi(), app, entity, o));
 }
 
 export function useRecord(app: string, entity: string, id: string, expand: readonly string[]) {

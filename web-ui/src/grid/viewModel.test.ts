@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { ViewDef } from '../api';
-import { initialColumns, moveColumn, resizeColumn, saveTargets, toggleColumn, viewBody, viewName } from './viewModel';
+import {
+  initialColumns,
+  moveColumn,
+  resizeColumn,
+  LINE_PX,
+  ROW_HEIGHTS,
+  rowHeightOf,
+  rowHeightStyle,
+  saveTargets,
+  toggleColumn,
+  viewBody,
+  viewName,
+} from './viewModel';
+
 
 const fields = [{ name: 'title' }, { name: 'amount' }, { name: 'close' }];
 
@@ -83,5 +96,20 @@ describe('the grid layout as a view', () => {
     expect(saveTargets('shared', false)).toEqual(['newPersonal']);
     expect(saveTargets('shared', true)).toEqual(['newPersonal', 'shared']);
     expect(saveTargets('entity', true)).toEqual(['newPersonal']);
+  });
+});
+
+describe("a view's row height", () => {
+  it("is the view's, short when it says none", () => {
+    expect(rowHeightOf(undefined)).toBe('short');
+    expect(rowHeightOf({})).toBe('short');
+    expect(rowHeightOf({ row_height: 'tall' })).toBe('tall');
+    expect(rowHeightOf({ row_height: 'nonsense' as never })).toBe('short');
+  });
+
+  it('sets the rows height and the lines a cell shows, which fit in the row', () => {
+    expect(Object.keys(ROW_HEIGHTS).sort()).toEqual(['extra_tall', 'medium', 'short', 'tall']);
+    expect(rowHeightStyle('tall')).toEqual({ '--grid-row-height': '88px', '--grid-row-lines': '3' });
+    for (const { px, lines } of Object.values(ROW_HEIGHTS)) expect(lines * LINE_PX).toBeLessThan(px);
   });
 });

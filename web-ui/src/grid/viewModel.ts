@@ -13,15 +13,54 @@ export interface GridColumn {
   width?: number;
 }
 
+/** A view's row height (`row_height` of `view.schema.json`; short when it says none). */
+export type RowHeight = NonNullable<ViewDef['row_height']>;
+
+/**
+ * Each row height: the rows' pixels (every row of the grid has them, which the window over a
+ * long list counts on) and the lines of text a cell shows in them (wrapped, then cut).
+ */
+export const ROW_HEIGHTS: Readonly<Record<RowHeight, { px: number; lines: number }>> = {
+  short: { px: 39, lines: 1 },
+  medium: { px: 56, lines: 2 },
+  tall: { px: 88, lines: 3 },
+  extra_tall: { px: 128, lines: 5 },
+};
+
+/** The row height a grid opens with: its view's. */
+export function rowHeightOf(view?: Pick<ViewDef, 'row_height'> | null): RowHeight {
+  const h = view?.row_height;
+  return h && h in ROW_HEIGHTS ? h : 'short';
+}
+
+/** The line height of a cell's text (`.cell-lines` in `src/index.css`). */
+export const LINE_PX = 22;
+
+/**
+ * The style of the grid's body that gives its rows their height: `--grid-row-height` and
+ * `--grid-row-lines`, which `src/index.css` applies to the rows and to a cell's text.
+ */
+export function rowHeightStyle(h: RowHeight): Record<'--grid-row-height' | '--grid-row-lines', string> {
+  const { px, lines } = ROW_HEIGHTS[h];
+  return { '--grid-row-height': `${px}px`, '--grid-row-lines': String(lines) };
+}
+
 /** The widths a view accepts. */
 export const MIN_WIDTH = 40;
 export const MAX_WIDTH = 2000;
 
 export const clampWidth = (w: number) => Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, Math.round(w)));
 
-/** The grid's columns when it opens: the view's (fields still there), else every field in order. */
-export function initialColumns(fields: readonly Pick<FieldDef, 'name'>[], view?: Pick<ViewDef, 'columns'>): GridColumn[] {
-  const names = new Set(fields.map((f) => f.name));
+/**
+ * The grid's columns when it opens: the view's (those still among `known`: the entity's fields
+ * and the system fields the grid shows, `owner`, `created_at`…), else every field in order.
+ */
+export function initialColumns(
+  fields: readonly Pick<FieldDef, 'name'>[],
+  view?: Pick<ViewDef, 'columns'>,
+  known: readonly Pick<FieldDef, 'name'>[] = fields,
+): GridColumn[] {
+  const names = new Set(known.map((f) => f.name));
   if (!view?.columns?.length) return fields.map((f) => ({ field: f.name }));
   return view.columns.filter((c) => names.has(c.field)).map((c) => (c.width ? { field: c.field, width: c.width } : { field: c.field }));
 }

@@ -4,18 +4,11 @@
 
 import { hashKey, useQueries, useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useMemo } from 'react';
-import { unwrap, useApi } from '../api';
-import { PAGE_SIZE, pageQuery, type ListOptions, type RecordPage, type RecordRow } from './listRequest';
-import { recordKeys } from './queries';
-import { pageStart } from './windowModel';
+import { useApi } from '../api';
+import type { ListOptions, RecordPage, RecordRow } from './listRequest';
+import { pageKey, pageQueryOptions, pagesKey } from './listQueries';
 
-/** The key of page `k` of a list; every page of it starts with `pagesKey`. */
-export function pagesKey(app: string, entity: string, o: ListOptions) {
-  return [...recordKeys.list(app, entity, o), 'page'] as const;
-}
-export function pageKey(app: string, entity: string, o: ListOptions, k: number) {
-  return [...pagesKey(app, entity, o), k] as const;
-}
+export { pageKey, pagesKey } from './listQueries';
 
 /** The loaded pages of a list, by number. (Keys match in part — a filter `{and: [a]}` would
  * find the pages of `{and: [a, b]}` too — so each page's key is checked whole.) */
@@ -44,17 +37,7 @@ export function useListPages(app: string, entity: string, o: ListOptions, wanted
   const api = useApi();
   const qc = useQueryClient();
   const results = useQueries({
-    queries: wanted.map((k) => ({
-      queryKey: pageKey(app, entity, o, k),
-      queryFn: async ({ signal }: { signal: AbortSignal }) => {
-        const previous = k > 0 ? qc.getQueryData<RecordPage>(pageKey(app, entity, o, k - 1)) : undefined;
-        const query = pageQuery({ ...o, limit: PAGE_SIZE, ...pageStart(k, PAGE_SIZE, previous) });
-        return (await unwrap(
-          api.GET('/api/v1/data/{app}/{entity}', { params: { path: { app, entity }, query }, signal }),
-        )) as unknown as RecordPage;
-      },
-      staleTime: 60_000,
-    })),
+    queries: wanted.map((k) => pageQueryOptions(api, qc, app, entity, o, k)),
   });
   const fetching = results.some((r) => r.isFetching);
   const error = results.find((r) => r.error)?.error ?? null;

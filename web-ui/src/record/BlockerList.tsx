@@ -14,8 +14,8 @@ import {
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
 import type { EntityDef } from '../api';
-import { useI18n, type MessageKey } from '../i18n';
-import { showBlocker, type BlockerKind, type BlockerLike } from './blockers';
+import { useI18n } from '../i18n';
+import { BLOCKER_KIND_LABEL, showBlocker, type BlockerKind, type BlockerLike } from './blockers';
 
 const ICONS: Record<BlockerKind, ReactNode> = {
   field: <FormOutlined />,
@@ -54,7 +54,7 @@ export function BlockerList({ blockers, entity, editHref, testId }: BlockerListP
         return (
           <li key={`${b.field}-${b.code}-${i}`} className="blocker" data-kind={s.kind} data-field={b.field}>
             <Tag color={COLORS[s.kind]} icon={ICONS[s.kind]} className="blocker-kind">
-              {t(`blocker.kind.${s.kind}` as MessageKey)}
+              {t(BLOCKER_KIND_LABEL[s.kind])}
             </Tag>
             <span className="blocker-text">{s.text}</span>
             {s.kind === 'field' && editHref && (

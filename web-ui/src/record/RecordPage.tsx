@@ -10,9 +10,12 @@ import { Link, useParams } from 'react-router';
 import { toProblem, type App, type EntityDef } from '../api';
 import { hasRight, readableEntities, type Caller } from '../apps/rights';
 import { relationTitle, type CellContext } from '../grid/cells';
+import { peopleById } from '../api/queries/users';
 import { localize, useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
+import { useSession } from '../auth';
 import { entityForm } from '../form/layout';
+import { recordRights } from '../form/queries';
 import { ApprovalsPanel } from './ApprovalsPanel';
 import { FieldsCard } from './FieldsCard';
 import { usePageRecord, usePipeline, useRules, useTransitions, useUsers } from './queries';
@@ -34,6 +37,7 @@ export default function RecordPage() {
 
 function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; entity: EntityDef; id: string }) {
   const { lang, t } = useI18n();
+  const { user } = useSession();
   const readableList = useMemo(() => readableEntities(app, caller), [app, caller]);
   const readable = useMemo(() => new Set(readableList.map((e) => e.name)), [readableList]);
   const expand = useMemo(
@@ -53,10 +57,12 @@ function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; ent
   const err = record.error ? toProblem(record.error) : null;
   const current = record.data;
   const r = current?.record;
-  const mayEdit = hasRight(app, entity.name, caller, 'update');
+  // The entity's right, and this record inside the caller's update scope (the server says).
+  const mayEdit = hasRight(app, entity.name, caller, 'update') && recordRights(r)?.update !== false;
   const editHref = mayEdit ? `/apps/${app.name}/${entity.name}/${encodeURIComponent(id)}/edit` : undefined;
 
-  const cells: CellContext = { lang, t, app: app.name, entities: app.entities ?? [], readable };
+  const people = useMemo(() => peopleById(users.data), [users.data]);
+  const cells: CellContext = { lang, t, app: app.name, entities: app.entities ?? [], readable, people };
   const userName = (uid: string) => {
     const u = users.data?.find((x) => x.id === uid);
     return u ? u.name || u.email : uid;
@@ -113,6 +119,7 @@ function RecordView({ app, caller, entity, id }: { app: App; caller: Caller; ent
                 record={r}
                 moves={moves.data}
                 scope={`${app.name}/${entity.name}/${id}`}
+                userId={user.id}
               />
             )}
           </Card>

@@ -8,8 +8,8 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { toProblem, useApi, type App } from '../api';
 import { mayRunRule, type Caller } from '../apps/rights';
 import { recordKeys } from '../grid/queries';
-import { localize, useI18n, type MessageKey } from '../i18n';
-import { pageKeys, ruleRuns, runRule, type RuleEntry, type RunOut } from './queries';
+import { localize, useI18n } from '../i18n';
+import { pageKeys, ruleRuns, runRule, RUN_STATUS_LABEL, type RuleEntry, type RunOut } from './queries';
 
 /** Rules a person runs on this entity's records, in the app's order. */
 export function manualRules(rules: readonly RuleEntry[], entity: string, app: App, caller: Caller): RuleEntry[] {
@@ -72,7 +72,7 @@ function RunResult({ app, rule, label, event, onFinished }: RunResultProps) {
       data-status={run.status}
       description={
         <>
-          <div>{t(`rules.status.${run.status}` as MessageKey)}</div>
+          <div>{t(RUN_STATUS_LABEL[run.status])}</div>
           {run.actions.length > 0 && <div>{t('rules.actions', { done: doneActions, n: run.actions.length })}</div>}
           {errors.map((e) => (
             <div key={e} className="rule-error">

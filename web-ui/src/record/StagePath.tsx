@@ -5,9 +5,10 @@ import { useState } from 'react';
 import { Checkbox, Steps, Tag, Tooltip, Typography } from 'antd';
 import { ClockCircleOutlined, FieldTimeOutlined } from '@ant-design/icons';
 import type { RecordRow } from '../grid/listRequest';
-import { formatDateTime, localize, useI18n, type MessageKey } from '../i18n';
+import { userKey } from '../shared/userStorage';
+import { formatDateTime, localize, useI18n } from '../i18n';
 import type { NextMoves, PipelineDef, StageDef } from './queries';
-import { formatRelative, slaState, type SlaState } from './time';
+import { formatRelative, SLA_LABEL, slaState, type SlaState } from './time';
 
 /** The steps shown: the open stages in order, then the stage where the record ended, or the won ones. */
 export function pathStages(pipeline: PipelineDef, current: string | undefined): StageDef[] {
@@ -19,8 +20,9 @@ export function pathStages(pipeline: PipelineDef, current: string | undefined): 
 
 const SLA_COLORS: Record<SlaState, string> = { none: 'default', on_track: 'green', due_soon: 'orange', breached: 'red' };
 
-function sopKey(scope: string, stage: string) {
-  return `trellis.sop.${scope}/${stage}`;
+/** Where this browser keeps a user's ticks of a stage's SOP on one record (`shared/userStorage.ts`). */
+export function sopKey(userId: string, scope: string, stage: string) {
+  return userKey(userId, 'sop', `${scope}/${stage}`);
 }
 
 function loadTicks(key: string): string[] {
@@ -38,9 +40,11 @@ export interface StagePathProps {
   moves: NextMoves | undefined;
   /** `app/entity/id`: where the SOP ticks are kept in this browser. */
   scope: string;
+  /** Whose ticks they are: each user of the browser has their own, gone when they log out. */
+  userId: string;
 }
 
-export function StagePath({ pipeline, record, moves, scope }: StagePathProps) {
+export function StagePath({ pipeline, record, moves, scope, userId }: StagePathProps) {
   const { lang, t } = useI18n();
   const stage = moves?.stage ?? (typeof record.stage === 'string' ? record.stage : undefined);
   const pending = moves?.pending_stage ?? (typeof record.pending_stage === 'string' ? record.pending_stage : null);
@@ -68,7 +72,7 @@ export function StagePath({ pipeline, record, moves, scope }: StagePathProps) {
   const due = typeof record.stage_due_at === 'string' ? record.stage_due_at : null;
   const entered = typeof record.stage_entered_at === 'string' ? record.stage_entered_at : null;
 
-  const key = sopKey(scope, stage ?? '');
+  const key = sopKey(userId, scope, stage ?? '');
   const [ticks, setTicks] = useState<{ key: string; done: string[] }>(() => ({ key, done: loadTicks(key) }));
   const done = ticks.key === key ? ticks.done : loadTicks(key);
   const toggle = (item: string, on: boolean) => {
@@ -103,7 +107,7 @@ export function StagePath({ pipeline, record, moves, scope }: StagePathProps) {
         ) : (
           <span data-testid="stage-sla" data-sla={sla}>
             <Tag color={SLA_COLORS[sla]} icon={<ClockCircleOutlined />}>
-              {t(`record.sla.${sla}` as MessageKey)}
+              {t(SLA_LABEL[sla])}
             </Tag>
             {due && (
               <Tooltip title={formatDateTime(due, lang)}>

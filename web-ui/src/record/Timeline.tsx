@@ -23,6 +23,7 @@ import type { EntityDef, FieldDef } from '../api';
 import { renderCell, type CellContext } from '../grid/cells';
 import { formatDateTime, localize, useI18n, type MessageKey } from '../i18n';
 import { commentParts, entryKey, viaRule, type Comment, type TimelineEntry } from './timeline';
+import { RUN_STATUS_LABEL } from './queries';
 import { formatDuration, formatRelative } from './time';
 
 export interface TimelineContext {
@@ -175,7 +176,7 @@ function showEntry(entry: TimelineEntry, ctx: TimelineContext, t: T): Shown {
         title: t('timeline.ruleRun', { rule: ctx.ruleLabel(entry.rule) }),
         body: (
           <div className="timeline-note" data-testid="rule-run-status">
-            {t(`rules.status.${entry.status}`)}
+            {t(RUN_STATUS_LABEL[entry.status])}
           </div>
         ),
       };

@@ -7,6 +7,17 @@ import { localize, type Lang, type MessageKey } from '../i18n';
 
 export type BlockerKind = 'field' | 'attachment' | 'condition' | 'approval' | 'comment' | 'hidden' | 'other';
 
+/** Each kind of blocker in the UI. */
+export const BLOCKER_KIND_LABEL: Readonly<Record<BlockerKind, MessageKey>> = {
+  field: 'blocker.kind.field',
+  attachment: 'blocker.kind.attachment',
+  condition: 'blocker.kind.condition',
+  approval: 'blocker.kind.approval',
+  comment: 'blocker.kind.comment',
+  hidden: 'blocker.kind.hidden',
+  other: 'blocker.kind.other',
+};
+
 export interface BlockerLike {
   field: string;
   code: string;

@@ -5,10 +5,12 @@
 
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { unwrap, useApi, type ApiClient } from '../api';
-import type { components, operations } from '../api/schema';
+import type { components } from '../api/schema';
 import { pageQuery, type RecordPage } from '../grid/listRequest';
 import { recordKeys } from '../grid/queries';
 import { getVersioned } from '../form/queries';
+import type { MessageKey } from '../i18n';
+import { useUsers as useSharedUsers, userKeys } from '../api/queries/users';
 
 type S = components['schemas'];
 export type NextMoves = S['NextMoves'];
@@ -21,11 +23,22 @@ export type MentionedUser = S['MentionedUser'];
 export type Approval = S['Approval'];
 export type RuleEntry = S['RuleEntry'];
 export type RunOut = S['RunOut'];
+export type RunStatus = S['RunStatus'];
+
+/** How a rule's run stands, in the UI (typed, so a missing message does not compile). */
+export const RUN_STATUS_LABEL: Readonly<Record<RunStatus, MessageKey>> = {
+  running: 'rules.status.running',
+  done: 'rules.status.done',
+  failed: 'rules.status.failed',
+  skipped: 'rules.status.skipped',
+  depth_limit: 'rules.status.depth_limit',
+  error: 'rules.status.error',
+};
 export type Delegation = S['DelegationEntry'];
 export type DelegationRequest = S['DelegationRequest'];
 export type TransitionRequest = S['TransitionRequest'];
 export type TransitionAnswer = S['Moved'] | S['PendingApproval'];
-export type UserEntry = operations['list_users']['responses'][200]['content']['application/json']['data'][number];
+export type { UserEntry } from '../api/queries/users';
 
 /** Keys of what the page reads; everything of one record starts with `recordKeys.one`. */
 export const pageKeys = {
@@ -38,7 +51,7 @@ export const pageKeys = {
   rules: (app: string) => ['rules', app] as const,
   runs: (app: string, rule: string) => ['rules', app, rule, 'runs'] as const,
   delegations: ['me', 'delegations'] as const,
-  users: ['users', 'all'] as const,
+  users: userKeys.all,
 };
 
 /** The record with its ETag (a transition sends it as `If-Match`). */
@@ -46,7 +59,8 @@ export function usePageRecord(app: string, entity: string, id: string, expand: r
   const api = useApi();
   return useQuery({
     queryKey: pageKeys.record(app, entity, id, expand),
-    queryFn: ({ signal }) => getVersioned(api, app, entity, id, expand, signal),
+    // With what the caller may do with it: the page offers no edit the server would refuse.
+    queryFn: ({ signal }) => getVersioned(api, app, entity, id, expand, signal, true),
   });
 }
 
@@ -207,12 +221,7 @@ export function useRelated(app: string, entity: string, field: string, id: strin
 
 /** The tenant's users, to show names instead of ids (shared with the form's user picker). */
 export function useUsers() {
-  const api = useApi();
-  return useQuery({
-    queryKey: pageKeys.users,
-    queryFn: async ({ signal }): Promise<UserEntry[]> => (await unwrap(api.GET('/api/v1/users', { signal }))).data,
-    staleTime: 60_000,
-  });
+  return useSharedUsers();
 }
 
 export function useDelegations(enabled: boolean) {

@@ -34,6 +34,14 @@ export function formatDuration(seconds: number, t: T): string {
 
 export type SlaState = 'none' | 'on_track' | 'due_soon' | 'breached';
 
+/** Each SLA state in the UI. */
+export const SLA_LABEL: Readonly<Record<SlaState, MessageKey>> = {
+  none: 'record.sla.none',
+  on_track: 'record.sla.on_track',
+  due_soon: 'record.sla.due_soon',
+  breached: 'record.sla.breached',
+};
+
 /** Due within this long counts as soon. */
 const SOON_SECONDS = 24 * 3_600;
 

@@ -105,6 +105,11 @@ pub struct MeBody {
     roles: Vec<TenantRole>,
     /// Per app name, the roles the caller is a member of.
     app_roles: BTreeMap<String, Vec<String>>,
+    /// Per app name (every app of the tenant), what the caller may do there: per entity the
+    /// rights and the rows they reach, the fields hidden from them and those they may not
+    /// change, and which transitions of its pipeline they may make; decided by the code every
+    /// request is checked by.
+    apps: BTreeMap<String, trellis_engine::pipelines::AppAccess>,
     permissions: Permissions,
     /// The web UI's language the caller chose (`PUT /me/preferences`); none: the browser's.
     #[schema(required = true)]
@@ -178,12 +183,15 @@ pub async fn login(
     }))
 }
 
-/// The caller: user, tenant, tenant role, roles per app (`app_roles`) and effective permissions.
+/// The caller: user, tenant, tenant role, roles per app (`app_roles`), what they may do in each
+/// app (`apps`: rights, hidden and read-only fields per entity, allowed transitions) and
+/// effective permissions.
 #[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = MeBody), (status = 401, body = Problem)))]
 #[get("/me")]
 pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<HttpResponse> {
     let (user, tenant) = engine.me(&caller.0).await?;
     let app_roles = engine.my_app_roles(&caller.0).await?;
+    let apps = engine.my_apps_access(&caller.0).await?;
     let admin = caller.0.is_admin();
     Ok(HttpResponse::Ok().json(MeBody {
         user: user_body(user),
@@ -193,6 +201,7 @@ pub async fn get_me(engine: web::Data<Engine>, caller: Caller) -> ApiResult<Http
         },
         roles: vec![if admin { TenantRole::Admin } else { TenantRole::Member }],
         app_roles,
+        apps,
         permissions: Permissions {
             apps: if admin {
                 AppsPermission::Manage

@@ -14,7 +14,8 @@ use crate::problem::{ApiResult, Problem};
 /// Parameters of a list.
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
-    /// JSON filter (`filter.schema.json`).
+    /// JSON filter (`filter.schema.json`); the values `$user.id`, `$user.team` and `$user.teams`
+    /// stand for the caller, their first team and all their teams (with those below them).
     filter: Option<String>,
     /// Comma-separated fields; `-` sorts descending.
     sort: Option<String>,
@@ -34,12 +35,38 @@ pub struct ListQuery {
     /// Also answer the total number of matches.
     #[serde(default)]
     count: bool,
+    /// Also answer what the caller may do with each record of the page (`rights`: per update
+    /// and delete, `true` for all of them, `false` for none, or their ids; by the row scopes the
+    /// writes check).
+    #[serde(default)]
+    rights: bool,
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct GetQuery {
+    /// Comma-separated fields to answer with.
     fields: Option<String>,
+    /// Comma-separated relation fields to expand into records.
     expand: Option<String>,
+    /// Also answer what the caller may do with the record (`_rights`: `RecordRights`, by the
+    /// row scopes the writes check).
+    #[serde(default)]
+    rights: bool,
+}
+
+/// A page of records.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the answer, which the engine serialises from the rows
+pub struct RecordPage {
+    /// The records (each entity's schema is in the app's document).
+    #[schema(value_type = Vec<Object>)]
+    data: Vec<Value>,
+    /// The cursor of the next page; none after the last.
+    next_cursor: Option<String>,
+    /// The number of records matching, asked with `count=true`.
+    total: Option<i64>,
+    /// What the caller may do with the page's records, asked with `rights=true`.
+    rights: Option<trellis_engine::records::PageRights>,
 }
 
 type EntityPath = web::Path<(String, String)>;
@@ -47,7 +74,7 @@ type RecordPath = web::Path<(String, String, String)>;
 
 /// List records of an entity: filter, sort, search, select, expand, keyset or offset pages.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ListQuery),
-    responses((status = 200, description = "{data, next_cursor, total?}", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, description = "A page of records", body = RecordPage), (status = 400, body = Problem), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}")]
 pub async fn list_records(
     engine: web::Data<Engine>,
@@ -67,6 +94,7 @@ pub async fn list_records(
         cursor: q.cursor,
         offset: q.offset,
         count: q.count,
+        rights: q.rights,
     };
     Ok(HttpResponse::Ok().json(engine.list_records(&caller.0, &app, &entity, &p).await?))
 }
@@ -135,13 +163,24 @@ pub async fn bulk_records(
 ) -> ApiResult<HttpResponse> {
     let (app, entity) = path.into_inner();
     // The items are records: the use case names every problem of each by its path.
-    let body = checked::<BulkRequest>(body.into_inner());
+    let mut body = checked::<BulkRequest>(body.into_inner());
+    if let Some(items) = body.get_mut("update").and_then(Value::as_array_mut) {
+        items.iter_mut().for_each(without_rights);
+    }
     Ok(HttpResponse::Ok().json(engine.bulk(&caller.0, &app, &entity, &body).await?))
+}
+
+/// A record read with `rights=true` may be sent back as it is: its `_rights` are the answer's,
+/// never a field.
+fn without_rights(record: &mut Value) {
+    if let Some(o) = record.as_object_mut() {
+        o.remove("_rights");
+    }
 }
 
 /// A record by id.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("entity" = String, Path), ("id" = String, Path), GetQuery),
-    responses((status = 200, description = "The record", body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The record; asked with `rights=true`, with `_rights` (`RecordRights`): whether the caller may update and delete it", body = Object), (status = 404, body = Problem)))]
 #[get("/data/{app}/{entity}/{id}")]
 pub async fn get_record(
     engine: web::Data<Engine>,
@@ -151,7 +190,15 @@ pub async fn get_record(
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
     let r = engine
-        .get_record(&caller.0, &app, &entity, &id, q.fields.as_deref(), q.expand.as_deref())
+        .get_record(
+            &caller.0,
+            &app,
+            &entity,
+            &id,
+            q.fields.as_deref(),
+            q.expand.as_deref(),
+            q.rights,
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(r.version)))
@@ -170,6 +217,8 @@ pub async fn update_record(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let (app, entity, id) = path.into_inner();
+    let mut body = body.into_inner();
+    without_rights(&mut body);
     let r = engine
         .update_record(&caller.0, &app, &entity, &id, &body, if_match(&req)?)
         .await?;

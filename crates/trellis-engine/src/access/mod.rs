@@ -208,6 +208,31 @@ struct Teams {
     members: Vec<String>,
 }
 
+impl Teams {
+    /// What `$user.team` (the first team) and `$user.teams` (every team, the teams below them
+    /// too) stand for: an id that is no team's for a user without one, so a filter on them
+    /// matches nothing rather than everything.
+    fn placeholders(&self) -> (String, Vec<String>) {
+        let first = self.ids.first().map_or(NO_ID, String::as_str).to_string();
+        let all = if self.ids.is_empty() {
+            vec![NO_ID.to_string()]
+        } else {
+            self.ids.clone()
+        };
+        (first, all)
+    }
+}
+
+/// Whether a filter names `$user.team` or `$user.teams` anywhere.
+fn names_teams(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == "$user.team" || s == "$user.teams",
+        Value::Array(a) => a.iter().any(names_teams),
+        Value::Object(o) => o.values().any(names_teams),
+        _ => false,
+    }
+}
+
 /// Values loaded from the database and kept per key for a time to live, at most
 /// [`CACHE_MAX`] of them (past that the expired go, then all). A node forgets an entry when it
 /// changes what it holds; other nodes see the change within the TTL, as they do app versions.
@@ -623,6 +648,27 @@ impl Engine {
         Ok(trellis_core::permissions::app_view(def, &roles))
     }
 
+    /// A filter the caller sent or a view holds for its reader (a list's, an export's, an
+    /// aggregate's), with `$user.id` standing for the caller, `$user.team` for their first team
+    /// and `$user.teams` for all their teams and those below them, as in a role's scope filter
+    /// (a user without a team: an id that is no team's). The teams are read only when named.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn for_reader<C: trellis_store::Reads>(
+        &self,
+        conn: &C,
+        ctx: &TenantCtx,
+        filter: &Value,
+    ) -> Result<Value, Error> {
+        let (first, all) = if names_teams(filter) {
+            self.teams_of_user(conn, ctx.tenant_id(), ctx.user_id())
+                .await?
+                .placeholders()
+        } else {
+            (NO_ID.to_string(), vec![NO_ID.to_string()])
+        };
+        Ok(substitute(filter, ctx.user_id(), &first, &all))
+    }
+
     /// The row scope of a right as a filter over the entity (`None`: every row); 403 when the
     /// right is not given.
     #[tracing::instrument(level = "debug", skip_all)]
@@ -652,14 +698,8 @@ impl Engine {
                     owner_in(&access.entity, t.members.clone())
                 }
                 RowScope::Filter(v) => {
-                    let t = teams.as_ref().expect("teams loaded");
-                    let first = t.ids.first().map_or(NO_ID, String::as_str);
-                    let all = if t.ids.is_empty() {
-                        vec![NO_ID.to_string()]
-                    } else {
-                        t.ids.clone()
-                    };
-                    let v = substitute(&v, ctx.user_id(), first, &all);
+                    let (first, all) = teams.as_ref().expect("teams loaded").placeholders();
+                    let v = substitute(&v, ctx.user_id(), &first, &all);
                     parse_filter(&access.entity, &v)
                         .map_err(|e| Error::internal(format!("a role's scope filter no longer parses: {e}")))?
                 }

@@ -7,6 +7,7 @@ mod approval;
 mod board;
 mod history;
 mod reconcile;
+mod rights;
 mod sla;
 mod transition;
 
@@ -14,6 +15,7 @@ pub use approval::{Approval, Vote};
 pub use board::{Board, BoardColumn};
 pub use history::HistoryPage;
 pub use reconcile::reconcile;
+pub use rights::{AppAccess, EntityAccess, EntityRights, MoveAccess, MoveRight, RightReach};
 pub use sla::{StageEntry, entry_values, sla_due, start_timer};
 pub use transition::{NextMove, NextMoves, TransitionOut, hidden_requirement};
 
@@ -107,16 +109,42 @@ fn is_empty(v: Option<&Val>) -> bool {
 
 /// Whether the user may make the transition: anyone when it names nobody, else a named role,
 /// the owner, a named user or a user held by a named field.
-fn may_make(t: &TransitionDef, entity: &CompiledEntity, row: &Row, user: &str, roles: &[String]) -> bool {
+/// Who may make a transition (its `allow`) before a record is looked at: the caller's roles or
+/// the caller by name decide it, or only the record can (its owner, a user field), or nothing
+/// lets the caller make it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MayMove {
+    Yes,
+    ByRecord,
+    No,
+}
+
+pub(crate) fn may_move(t: &TransitionDef, user: &str, roles: &[String]) -> MayMove {
     let Some(a) = &t.allow else {
-        return true;
+        return MayMove::Yes;
     };
-    a.roles.iter().any(|r| roles.iter().any(|x| x == r.as_str()))
-        || (a.owner && text_of(entity, row, "owner") == Some(user))
-        || a.users.iter().any(|u| u == user)
-        || a.user_fields
-            .iter()
-            .any(|f| text_of(entity, row, f.as_str()) == Some(user))
+    if a.roles.iter().any(|r| roles.iter().any(|x| x == r.as_str())) || a.users.iter().any(|u| u == user) {
+        MayMove::Yes
+    } else if a.owner || !a.user_fields.is_empty() {
+        MayMove::ByRecord
+    } else {
+        MayMove::No
+    }
+}
+
+/// Whether the transition's `allow` lets the caller move this record.
+fn may_make(t: &TransitionDef, entity: &CompiledEntity, row: &Row, user: &str, roles: &[String]) -> bool {
+    match may_move(t, user, roles) {
+        MayMove::Yes => true,
+        MayMove::No => false,
+        MayMove::ByRecord => {
+            let a = t.allow.as_ref().expect("an allow decides by the record");
+            (a.owner && text_of(entity, row, "owner") == Some(user))
+                || a.user_fields
+                    .iter()
+                    .any(|f| text_of(entity, row, f.as_str()) == Some(user))
+        }
+    }
 }
 
 fn label_of(entity: &CompiledEntity, field: &str) -> Label {

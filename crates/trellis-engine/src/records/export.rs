@@ -364,7 +364,7 @@ impl Engine {
             q: p.q.clone(),
             ..Default::default()
         };
-        let ListPlan { query, sort, .. } = self.list_plan(&access, scope, &params, EXPORT_PAGE).await?;
+        let ListPlan { query, sort, .. } = self.list_plan(ctx, &access, scope, &params, EXPORT_PAGE).await?;
         let mut columns = Vec::with_capacity(names.len());
         let mut headers = Vec::with_capacity(names.len());
         let mut related = Vec::new();

@@ -30,6 +30,8 @@ pub struct ListParams {
     pub cursor: Option<String>,
     pub offset: Option<u64>,
     pub count: bool,
+    /// Also answer what the caller may do with each record of the page (`rights`).
+    pub rights: bool,
 }
 
 /// A list's statement in the caller's view, with what the answer needs besides the rows.
@@ -79,7 +81,9 @@ pub(super) fn parse_expand(entity: &CompiledEntity, expand: Option<&str>) -> Res
 }
 
 impl Engine {
-    /// Reads one record, with `fields` and `expand` as in a list.
+    /// Reads one record, with `fields` and `expand` as in a list, and with `rights` what the
+    /// caller may do with it (`_rights`: [`super::RecordRights`]).
+    #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity, id = %id))]
     pub async fn get_record(
         &self,
@@ -89,6 +93,7 @@ impl Engine {
         id: &str,
         fields: Option<&str>,
         expand: Option<&str>,
+        rights: bool,
     ) -> Result<RecordOut, Error> {
         let app = self.compiled_app(ctx, app).await?;
         let entity = entity_of(&app, entity)?;
@@ -104,10 +109,20 @@ impl Engine {
         let version = row.version();
         let mut json = vec![record_json(entity, &row)];
         self.expand(ctx, &app, entity, &expand, &mut json).await?;
-        Ok(RecordOut {
-            json: json.pop().unwrap_or(Value::Null),
-            version,
-        })
+        let mut json = json.pop().unwrap_or(Value::Null);
+        if rights {
+            let can = self
+                .record_rights(ctx, &access, std::slice::from_ref(&id))
+                .await?
+                .of(&id);
+            if let Value::Object(o) = &mut json {
+                o.insert(
+                    "_rights".into(),
+                    serde_json::json!({"update": can.update, "delete": can.delete}),
+                );
+            }
+        }
+        Ok(RecordOut { json, version })
     }
 
     /// A page of records.
@@ -135,7 +150,7 @@ impl Engine {
             query: q,
             sort,
             answered,
-        } = self.list_plan(&access, scope, p, limit + 1).await?;
+        } = self.list_plan(ctx, &access, scope, p, limit + 1).await?;
         let entity = &access.view;
         let expand = parse_expand(entity, p.expand.as_deref())?;
         let mut rows = records::list(&self.db.read, entity, &q).await?;
@@ -160,6 +175,12 @@ impl Engine {
                 }
             }
         }
+        let rights = if p.rights {
+            let ids: Vec<String> = rows.iter().map(|r| r.id().to_string()).collect();
+            Some(self.record_rights(ctx, &access, &ids).await?)
+        } else {
+            None
+        };
         let total = if p.count {
             Some(records::count(&self.db.read, entity, &q).await?)
         } else {
@@ -176,15 +197,18 @@ impl Engine {
             data,
             next_cursor,
             total,
+            rights,
         })
     }
 
     /// The statement of a list in the caller's view (`access.view`) and row scope (`scope`,
-    /// from [`Engine::scope`]): the filter, sort, search, cursor or offset and columns of `p`
-    /// checked, `page` rows at most. Every list of records (a page, an export) is read
-    /// through it, so none reads rows or fields another one hides.
+    /// from [`Engine::scope`]): the filter (its `$user.*` standing for the caller:
+    /// [`Engine::for_reader`]), sort, search, cursor or offset and columns of `p` checked,
+    /// `page` rows at most. Every list of records (a page, an export) is read through it, so
+    /// none reads rows or fields another one hides.
     pub(super) async fn list_plan(
         &self,
+        ctx: &TenantCtx,
         access: &Access,
         scope: Option<Filter>,
         p: &ListParams,
@@ -197,6 +221,7 @@ impl Engine {
                 let v: Value = serde_json::from_str(f).map_err(|e| {
                     Error::bad_field("filter", FieldCode::InvalidJson, format!("is not valid JSON: {e}"))
                 })?;
+                let v = self.for_reader(&self.db.read, ctx, &v).await?;
                 Some(parse_filter(entity, &v)?)
             }
             None => None,

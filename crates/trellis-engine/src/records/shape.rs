@@ -16,6 +16,9 @@ pub struct ListOut {
     pub next_cursor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
+    /// What the caller may do with the page's records (asked with `rights=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rights: Option<super::PageRights>,
 }
 
 /// The records of a page.

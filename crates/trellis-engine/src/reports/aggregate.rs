@@ -517,6 +517,18 @@ impl Engine {
             Some(z) => Zone::parse("time_zone", z).map_err(|e| Error::validation(e.errors))?,
             None => self.tenant_zone(ctx).await?,
         };
+        // The filter's `$user.*` stand for the caller, as in a list.
+        let mine;
+        let r = match &r.filter {
+            Some(f) => {
+                mine = AggregateRequest {
+                    filter: Some(self.for_reader(&self.db.read, ctx, f).await?),
+                    ..r.clone()
+                };
+                &mine
+            }
+            None => r,
+        };
         let Checked { mut query, aliases } = check(view, r, zone).map_err(|e| {
             if e.code == ErrorCode::BadRequest && !e.errors.is_empty() {
                 Error::validation(e.errors)
