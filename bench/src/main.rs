@@ -81,7 +81,11 @@ async fn start(bin: &str, database_url: &str, data_dir: &str) -> Result<Node> {
         .env("TRELLIS_ADMIN_PASSWORD", "bench-password")
         // The import phase uploads its whole file.
         .env("TRELLIS_MAX_FILE_BYTES", "1073741824")
-        .stdout(Stdio::null())
+        // `BENCH_SERVER_LOG=FILE` keeps the node's log (with `TRELLIS_LOG` to choose what).
+        .stdout(match std::env::var("BENCH_SERVER_LOG") {
+            Ok(path) => Stdio::from(std::fs::File::create(&path).with_context(|| format!("cannot create {path}"))?),
+            Err(_) => Stdio::null(),
+        })
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("cannot start {bin}"))?;

@@ -403,6 +403,11 @@ fn fixed_mmap_threshold() {
     }
 }
 
+/// mimalloc: with glibc's allocator, allocating and freeing was a third of an import's CPU time
+/// (perf, `docs/BENCHMARKS.md`), and its arenas kept freed memory resident.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     fixed_mmap_threshold();

@@ -76,11 +76,8 @@ pub async fn insert_with<C: crate::Writes>(c: &C, events: &[EventRow], dispatche
     if events.is_empty() {
         return Ok(());
     }
-    let mut q = Query::insert();
-    q.into_table(SysEvents::Table)
-        .columns(COLS.into_iter().chain([SysEvents::DispatchedAt]));
-    for e in events {
-        q.values_panic([
+    let values = |e: &EventRow| -> [sea_orm::sea_query::Value; 12] {
+        [
             e.id.clone().into(),
             e.tenant_id.clone().into(),
             e.app_id.clone().into(),
@@ -93,9 +90,38 @@ pub async fn insert_with<C: crate::Writes>(c: &C, events: &[EventRow], dispatche
             e.data.clone().into(),
             e.depth.into(),
             (if dispatched { Some(e.at) } else { None }).into(),
-        ]);
-    }
+        ]
+    };
     // Nothing reads the outcome: on SQLite it goes with the transaction's next statement.
+    if c.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let cols: Vec<String> = [
+            "id",
+            "tenant_id",
+            "app_id",
+            "entity_id",
+            "record_id",
+            "kind",
+            "actor",
+            "via",
+            "at",
+            "data",
+            "depth",
+            "dispatched_at",
+        ]
+        .map(String::from)
+        .to_vec();
+        let rows: Vec<Vec<sea_orm::sea_query::Value>> = events.iter().map(|e| values(e).to_vec()).collect();
+        if let Some(stmt) = crate::json_rows::insert("sys_events", &cols, &rows) {
+            c.execute_later(stmt).await?;
+            return Ok(());
+        }
+    }
+    let mut q = Query::insert();
+    q.into_table(SysEvents::Table)
+        .columns(COLS.into_iter().chain([SysEvents::DispatchedAt]));
+    for e in events {
+        q.values_panic(values(e).map(Into::into));
+    }
     c.execute_later(c.get_database_backend().build(&q)).await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod forecast;
 pub mod funnel;
 pub mod imports;
 pub mod jobs;
+mod json_rows;
 pub mod migrate;
 pub mod notifications;
 pub mod personal_views;

@@ -689,61 +689,122 @@ pub struct NewMeta {
 /// Most bound values of one statement (SQLite's limit is 32,766, PostgreSQL's 65,535).
 const MAX_PARAMS: usize = 30_000;
 
-/// Inserts records (version 1) with as few statements as their columns allow: consecutive
-/// records that set the same columns go in one multi-row `INSERT` (up to [`MAX_PARAMS`] values),
-/// so no column is ever given a NULL of another type. On SQLite each statement goes with the
-/// transaction's next one, as [`insert`] does.
+/// Inserts records (version 1) in multi-row `INSERT`s of up to [`MAX_PARAMS`] values, every
+/// row with the columns any of them sets (a NULL of the column's own type where a row has no
+/// value). On SQLite each statement goes with the transaction's next one, as [`insert`] does;
+/// on PostgreSQL the rows are one JSON parameter (`json_rows`).
 pub async fn insert_many<C: crate::Writes>(
     conn: &C,
     entity: &CompiledEntity,
     rows: &[(NewMeta, Vec<(&CompiledField, Val)>)],
 ) -> Result<(), StoreError> {
     let system = ["id", "created_at", "updated_at", "created_by", "owner", "version"];
-    let mut pending: Option<(Vec<String>, Vec<Vec<Value>>)> = None;
-    let flush = |cols: Vec<String>, vals: Vec<Vec<Value>>| async move {
-        let mut q = Query::insert();
-        q.into_table(Alias::new(entity.table.clone()))
-            .columns(cols.into_iter().map(Alias::new));
-        for v in vals {
-            q.values(v.into_iter().map(Into::into))
-                .map_err(|e| StoreError::Config(e.to_string()))?;
+    // Every row sets the same columns (those any row of the batch sets; a typed NULL where a
+    // row has no value, as leaving the column out would give): one statement per
+    // [`MAX_PARAMS`] values, however the rows' empty cells fall.
+    let mut fields: Vec<&CompiledField> = Vec::new();
+    let mut slot_of: HashMap<&str, usize> = HashMap::new();
+    for (_, values) in rows {
+        for (f, _) in values {
+            if !slot_of.contains_key(f.column.as_str()) {
+                slot_of.insert(&f.column, fields.len());
+                fields.push(f);
+            }
         }
-        conn.execute_later(conn.get_database_backend().build(&q))
-            .await
-            .map_err(StoreError::classify)
-    };
+    }
+    let mut cols: Vec<&str> = system.to_vec();
+    for f in &fields {
+        cols.push(&f.column);
+        if let Some(cur) = &f.currency_column {
+            cols.push(cur);
+        }
+    }
+    let per_statement = (MAX_PARAMS / cols.len()).max(1);
+    let mut pending: Vec<Vec<Value>> = Vec::with_capacity(per_statement.min(rows.len()));
     for (meta, values) in rows {
-        let mut cols: Vec<String> = system.iter().map(|s| s.to_string()).collect();
-        let mut vals: Vec<Value> = vec![
+        let mut slots: Vec<Option<&Val>> = vec![None; fields.len()];
+        for (f, v) in values {
+            slots[slot_of[f.column.as_str()]] = Some(v);
+        }
+        let mut vals: Vec<Value> = Vec::with_capacity(cols.len());
+        vals.extend([
             Value::String(Some(meta.id.clone())),
             Value::ChronoDateTimeUtc(Some(meta.at)),
             Value::ChronoDateTimeUtc(Some(meta.at)),
             Value::String(meta.created_by.clone()),
             Value::String(meta.owner.clone()),
             Value::BigInt(Some(1)),
-        ];
-        for (f, v) in values {
-            for (c, sv) in columns_of(f, v) {
-                cols.push(c);
-                vals.push(sv);
+        ]);
+        for (f, v) in fields.iter().zip(slots) {
+            let class = f.kind.storage_class();
+            vals.push(match v {
+                Some(v) => to_sql(v, class),
+                None => crate::values::null_of(class),
+            });
+            if f.currency_column.is_some() {
+                vals.push(Value::String(match v {
+                    Some(Val::Currency(_, c)) => Some(c.clone()),
+                    _ => None,
+                }));
             }
         }
-        pending = match pending.take() {
-            Some((pc, mut pv)) if pc == cols && (pv.len() + 1) * cols.len() <= MAX_PARAMS => {
-                pv.push(vals);
-                Some((pc, pv))
-            }
-            Some((pc, pv)) => {
-                flush(pc, pv).await?;
-                Some((cols, vec![vals]))
-            }
-            None => Some((cols, vec![vals])),
-        };
+        pending.push(vals);
+        if pending.len() == per_statement {
+            insert_rows(conn, &entity.table, &cols, std::mem::take(&mut pending)).await?;
+        }
     }
-    if let Some((cols, vals)) = pending {
-        flush(cols, vals).await?;
+    if !pending.is_empty() {
+        insert_rows(conn, &entity.table, &cols, pending).await?;
     }
     Ok(())
+}
+
+/// One multi-row `INSERT` of rows that set the same columns.
+async fn insert_rows<C: crate::Writes>(
+    conn: &C,
+    table: &str,
+    cols: &[&str],
+    vals: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    if conn.get_database_backend() == DbBackend::Postgres
+        && let Some(stmt) = crate::json_rows::insert(table, cols, &vals)
+    {
+        return conn.execute_later(stmt).await.map_err(StoreError::classify);
+    }
+    // Written out here, not built by sea-query: for a batch's thousands of values its builder
+    // (each value boxed into an expression, then cloned back out) took longer than SQLite
+    // took to run the statement.
+    let backend = conn.get_database_backend();
+    let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+    let names: Vec<String> = cols.iter().map(|c| quote(c)).collect();
+    let mut sql = String::with_capacity(64 + names.len() * 16 + vals.len() * cols.len() * 5);
+    sql.push_str("INSERT INTO ");
+    sql.push_str(&quote(table));
+    sql.push_str(" (");
+    sql.push_str(&names.join(", "));
+    sql.push_str(") VALUES ");
+    let mut n = 0usize;
+    for (r, row) in vals.iter().enumerate() {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for i in 0..row.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match backend {
+                DbBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    let values: Vec<Value> = vals.into_iter().flatten().collect();
+    conn.execute_later(sea_orm::Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .map_err(StoreError::classify)
 }
 
 /// Inserts a record (version 1).

@@ -413,6 +413,7 @@ impl Engine {
             }
             let batch = batch?;
             let n = batch.rows.len() as i64;
+            let started = std::time::Instant::now();
             let ready = self
                 .import_ready(ctx, &app_name, &writer, &reads, &users, h, batch)
                 .await?;
@@ -455,11 +456,12 @@ impl Engine {
                 None => Some(self.db.begin_write().await.map_err(StoreError::from)?),
             };
             if !writes.is_empty() {
-                let lines: Vec<(u64, Vec<String>)> = writes.iter().map(|(l, c, _)| (*l, c.clone())).collect();
-                let rows: Vec<RowWrite> = writes.into_iter().map(|(_, _, w)| w).collect();
+                let (lines, rows): (Vec<(u64, Vec<String>)>, Vec<RowWrite>) =
+                    writes.into_iter().map(|(l, c, w)| ((l, c), w)).unzip();
                 let no_tx = || Error::internal("no transaction");
+                let writing = std::time::Instant::now();
                 let outcomes = match (&big, own.as_ref()) {
-                    (Some(tx), _) => match self.write_rows(tx, ctx, &writer, rows, false).await {
+                    (Some(tx), _) => match self.write_rows(tx, ctx, &writer, &rows, false).await {
                         Ok(o) => o,
                         Err(e) if e.code == ErrorCode::Internal => return Err(e),
                         Err(e) => {
@@ -474,7 +476,7 @@ impl Engine {
                     },
                     // Skipping refused rows: the batch first goes whole, without a savepoint per
                     // row; when a row is refused it is rolled back and sent again row by row.
-                    (None, Some(tx)) => match self.write_rows(tx, ctx, &writer, rows.clone(), false).await {
+                    (None, Some(tx)) => match self.write_rows(tx, ctx, &writer, &rows, false).await {
                         Ok(o) => o,
                         Err(e) if e.code == ErrorCode::Internal => return Err(e),
                         Err(_) => {
@@ -483,11 +485,18 @@ impl Engine {
                             }
                             own = Some(self.db.begin_write().await.map_err(StoreError::from)?);
                             let tx = own.as_ref().ok_or_else(no_tx)?;
-                            self.write_rows(tx, ctx, &writer, rows, true).await?
+                            self.write_rows(tx, ctx, &writer, &rows, true).await?
                         }
                     },
                     (None, None) => return Err(no_tx()),
                 };
+                tracing::debug!(
+                    import = %h.row.id,
+                    rows = n,
+                    ready_ms = writing.duration_since(started).as_secs_f64() * 1e3,
+                    write_ms = writing.elapsed().as_secs_f64() * 1e3,
+                    "import batch written"
+                );
                 for ((line, cells), o) in lines.into_iter().zip(outcomes) {
                     match o {
                         Ok(true) => h.row.inserted += 1,
@@ -508,7 +517,9 @@ impl Engine {
                 if !self.import_checkpoint(&own, h).await? {
                     return Ok(Flow::Lost);
                 }
+                let committing = std::time::Instant::now();
                 own.commit().await.map_err(StoreError::from)?;
+                tracing::debug!(import = %h.row.id, commit_ms = committing.elapsed().as_secs_f64() * 1e3, "import batch committed");
             } else if let Some(big) = &big {
                 store::add_errors(big, &problems).await?;
                 if !self.import_still_ours(h).await? {

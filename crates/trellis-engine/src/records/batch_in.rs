@@ -30,13 +30,16 @@ impl Engine {
         guard: &Guard,
         rows: Vec<Prepared<'_>>,
     ) -> Result<(), WriteError> {
+        let t0 = std::time::Instant::now();
         let mut written: Vec<(NewMeta, Vec<(&CompiledField, Val)>)> = Vec::with_capacity(rows.len());
         for prepared in rows {
             written.push(self.completed(tx, ctx, app, entity, guard, prepared).await?);
         }
+        let t1 = std::time::Instant::now();
         records::insert_many(tx, entity, &written)
             .await
             .map_err(unique_to_conflict)?;
+        let t2 = std::time::Instant::now();
         // Every new record must be one the creator may create: one read through the scope for
         // the batch, and the single check (which names the scope's fields) for one that is not.
         if let Some(scope) = guard.scope.as_ref() {
@@ -72,7 +75,16 @@ impl Engine {
             );
             crate::records::rollups::after_write(tx, app, entity, None, Some(values)).await?;
         }
+        let t3 = std::time::Instant::now();
         crate::events::record_events(tx, app, events).await?;
+        tracing::trace!(
+            rows = written.len(),
+            complete_ms = (t1 - t0).as_secs_f64() * 1e3,
+            insert_ms = (t2 - t1).as_secs_f64() * 1e3,
+            scope_and_rollups_ms = (t3 - t2).as_secs_f64() * 1e3,
+            events_ms = t3.elapsed().as_secs_f64() * 1e3,
+            "batch inserted"
+        );
         Ok(())
     }
 }

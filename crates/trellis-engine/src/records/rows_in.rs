@@ -114,7 +114,7 @@ impl Engine {
         tx: &trellis_store::WriteTx,
         ctx: &TenantCtx,
         w: &RowsWriter,
-        rows: Vec<RowWrite>,
+        rows: &[RowWrite],
         isolate: bool,
     ) -> Result<Vec<Result<bool, Vec<FieldError>>>, Error> {
         // References found by an earlier batch are asked again: its transaction is over.
@@ -127,7 +127,7 @@ impl Engine {
             && rows.iter().all(|r| matches!(r, RowWrite::Insert(_)))
         {
             let mut prepared = Vec::with_capacity(rows.len());
-            for row in &rows {
+            for row in rows {
                 let RowWrite::Insert(body) = row else { continue };
                 let p = g
                     .access
@@ -161,7 +161,7 @@ impl Engine {
                 false => None,
             };
             let on = sp.as_ref().unwrap_or(tx);
-            let written = match &row {
+            let written = match row {
                 RowWrite::Insert(body) => match &w.create {
                     None => Err(WriteError::Other(Error::new(
                         trellis_core::ErrorCode::PermissionDenied,
