@@ -1,5 +1,6 @@
 //! A multi-row `INSERT` on PostgreSQL with one parameter: the rows as a JSON array of arrays,
-//! spread into typed columns by `json_array_elements`. Its text depends on the columns only, so
+//! spread into typed columns by `jsonb_array_elements` (jsonb, not json: `->>` on a json value
+//! scans its text from the start for every column, a row's parse once per column). Its text depends on the columns only, so
 //! one prepared statement (and, after a few runs, one generic plan) serves every batch, where
 //! a `VALUES` list of thousands of placeholders is planned again for each.
 
@@ -44,7 +45,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) -> Option<()> {
     Some(())
 }
 
-/// `INSERT INTO table (columns) SELECT … FROM json_array_elements($1)` for rows that all set
+/// `INSERT INTO table (columns) SELECT … FROM jsonb_array_elements($1)` for rows that all set
 /// `columns` with values of the same kinds; `None` when a value is of a kind it does not carry.
 pub(crate) fn insert<S: AsRef<str>>(table: &str, columns: &[S], rows: &[Vec<Value>]) -> Option<Statement> {
     let first = rows.first()?;
@@ -60,7 +61,7 @@ pub(crate) fn insert<S: AsRef<str>>(table: &str, columns: &[S], rows: &[Vec<Valu
         .map(|(i, t)| format!("(r->>{i})::{t}"))
         .collect();
     let sql = format!(
-        "INSERT INTO {} ({}) SELECT {} FROM json_array_elements($1::json) AS r",
+        "INSERT INTO {} ({}) SELECT {} FROM jsonb_array_elements($1::jsonb) AS r",
         quote(table),
         names.join(", "),
         reads.join(", ")
@@ -131,7 +132,7 @@ mod tests {
         assert_eq!(
             s.sql,
             "INSERT INTO \"t_x\" (\"id\", \"n\", \"d\", \"t\", \"j\", \"b\") SELECT (r->>0)::text, (r->>1)::bigint, \
-             (r->>2)::date, (r->>3)::timestamptz, (r->>4)::jsonb, (r->>5)::boolean FROM json_array_elements($1::json) AS r"
+             (r->>2)::date, (r->>3)::timestamptz, (r->>4)::jsonb, (r->>5)::boolean FROM jsonb_array_elements($1::jsonb) AS r"
         );
         let Some(values) = s.values else { panic!("no values") };
         let Value::String(Some(json)) = &values.0[0] else {
