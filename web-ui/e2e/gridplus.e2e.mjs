@@ -392,6 +392,8 @@ async function main() {
   await sleep(300);
   await shoot('gridplus-inline-en-1280');
   await page.getByTestId('cell-save').click();
+  // The editor shows the picked label too: the save is done when the editor has gone.
+  await page.locator('[data-testid="cell-editor"]').waitFor({ state: 'detached' });
   await waitFor('the status saved', async () => (await cell(e, 'status').textContent()) === 'Won' || (await cell(e, 'status').textContent()));
   if ((await api(base, `api/v1/data/${app}/deal/${e}`, { token })).status !== 'won') throw new Error('the status was not saved');
   await page.getByTestId('lang-zh').click();
