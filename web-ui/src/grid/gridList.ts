@@ -44,9 +44,9 @@ export function relationsToExpand(fields: readonly { field: FieldDef }[], readab
 }
 
 /**
- * A view's filter with `$user.id` standing for the reader.
- * TODO(issue 15): `$user.team` / `$user.teams` need the reader's teams (not in `/me` yet), or the
- * server substituting them in a view's filter; a view using them is refused by the list today.
+ * A view's filter with `$user.id` standing for the reader. The server fills `$user.id`,
+ * `$user.team` and `$user.teams` itself (list, count, export, aggregate); this only keeps the
+ * query keys of the grid and of the cold load's prefetch equal to what they always were.
  */
 export function readerFilter(filter: unknown, userId: string): unknown {
   if (filter === undefined || filter === null) return undefined;
