@@ -32,7 +32,7 @@ import { isGroupable } from './groupModel';
 import { useMyViews } from './viewQueries';
 import { isSystemField, withSystemFields } from './systemFields';
 import { useRowRights } from './rowRights';
-import { columnFields, readerFilter, relationsToExpand, viewSort } from './gridList';
+import { columnFields, relationsToExpand, viewSort } from './gridList';
 
 // The cell editor (the form's inputs) loads when a cell is first double-clicked.
 const InlineEditor = lazy(() => import('./InlineEditor'));
@@ -60,14 +60,12 @@ export function EntityGrid({
   entity,
   view,
   caller,
-  userId,
   opened = view ? 'shared' : 'entity',
 }: {
   app: App;
   entity: EntityDef;
   view?: ViewDef;
   caller: Caller;
-  userId: string;
   /** What the grid shows: a personal view, a shared view, or the entity (its default view). */
   opened?: 'personal' | 'shared' | 'entity';
 }) {
@@ -105,8 +103,8 @@ export function EntityGrid({
   const filterFields = useMemo(() => filterableFields(allFields), [allFields]);
   const userFilter = useMemo(() => toFilter(tree), [tree]);
   const filter = useMemo(
-    () => andFilters(readerFilter(view?.filter, userId), userFilter),
-    [view, userId, userFilter],
+    () => andFilters(view?.filter, userFilter),
+    [view, userFilter],
   );
   const options: ListOptions = useMemo(() => ({ q, sort, expand, filter }), [q, sort, expand, filter]);
 

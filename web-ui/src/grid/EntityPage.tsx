@@ -1,6 +1,5 @@
 import { Result } from 'antd';
 import { useParams } from 'react-router';
-import { useSession } from '../auth';
 import { useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
 import { EntityGrid } from './EntityGrid';
@@ -10,9 +9,8 @@ import { entityTarget } from './gridList';
 export default function EntityPage() {
   const { entity: name = '' } = useParams();
   const { app, caller } = useAppOutlet();
-  const { user } = useSession();
   const { t } = useI18n();
   const { entity, view } = entityTarget(app, caller, name);
   if (!entity) return <Result status="404" title={t('grid.entityNotFound')} data-testid="entity-not-found" />;
-  return <EntityGrid key={`${app.name}/${name}`} app={app} entity={entity} view={view} caller={caller} userId={user.id} />;
+  return <EntityGrid key={`${app.name}/${name}`} app={app} entity={entity} view={view} caller={caller} />;
 }

@@ -1,6 +1,5 @@
 import { Alert, Result, Spin } from 'antd';
 import { useParams } from 'react-router';
-import { useSession } from '../auth';
 import { readableEntities } from '../apps/rights';
 import { useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
@@ -11,7 +10,6 @@ import { useMyViews } from './viewQueries';
 export default function MyViewPage() {
   const { view: name = '' } = useParams();
   const { app, caller } = useAppOutlet();
-  const { user } = useSession();
   const { t } = useI18n();
   const mine = useMyViews(app.name);
   if (mine.isLoading) return <Spin />;
@@ -38,7 +36,7 @@ export default function MyViewPage() {
         />
       )}
       {view.type !== 'grid' && <Alert type="info" showIcon className="page-alert" message={t('grid.viewAsGrid')} />}
-      <EntityGrid key={`${app.name}/m/${name}`} app={app} entity={entity} view={view} caller={caller} userId={user.id} opened="personal" />
+      <EntityGrid key={`${app.name}/m/${name}`} app={app} entity={entity} view={view} caller={caller} opened="personal" />
     </>
   );
 }

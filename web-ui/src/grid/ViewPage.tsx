@@ -1,6 +1,5 @@
 import { Alert, Result } from 'antd';
 import { useParams } from 'react-router';
-import { useSession } from '../auth';
 import { useI18n } from '../i18n';
 import { useAppOutlet } from '../shell/AppContext';
 import { EntityGrid } from './EntityGrid';
@@ -10,14 +9,13 @@ import { viewTarget } from './gridList';
 export default function ViewPage() {
   const { view: name = '' } = useParams();
   const { app, caller } = useAppOutlet();
-  const { user } = useSession();
   const { t } = useI18n();
   const { entity, view } = viewTarget(app, caller, name);
   if (!view || !entity) return <Result status="404" title={t('grid.viewNotFound')} data-testid="view-not-found" />;
   return (
     <>
       {view.type !== 'grid' && <Alert type="info" showIcon className="page-alert" message={t('grid.viewAsGrid')} />}
-      <EntityGrid key={`${app.name}/v/${name}`} app={app} entity={entity} view={view} caller={caller} userId={user.id} />
+      <EntityGrid key={`${app.name}/v/${name}`} app={app} entity={entity} view={view} caller={caller} />
     </>
   );
 }

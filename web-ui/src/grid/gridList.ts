@@ -43,24 +43,15 @@ export function relationsToExpand(fields: readonly { field: FieldDef }[], readab
   return fields.filter(({ field }) => field.type === 'relation' && readable.has(field.target ?? '')).map(({ field }) => field.name);
 }
 
-/**
- * A view's filter with `$user.id` standing for the reader. The server fills `$user.id`,
- * `$user.team` and `$user.teams` itself (list, count, export, aggregate); this only keeps the
- * query keys of the grid and of the cold load's prefetch equal to what they always were.
- */
-export function readerFilter(filter: unknown, userId: string): unknown {
-  if (filter === undefined || filter === null) return undefined;
-  return JSON.parse(JSON.stringify(filter).replaceAll('"$user.id"', JSON.stringify(userId)));
-}
-
 /** The list a grid asks for when it opens: no search, the view's sort, columns and filter. */
-export function firstListOptions(app: App, entity: EntityDef, view: ViewDef | undefined, caller: Caller, userId: string): ListOptions {
+export function firstListOptions(app: App, entity: EntityDef, view: ViewDef | undefined, caller: Caller): ListOptions {
   const readable = new Set(readableEntities(app, caller).map((e) => e.name));
   const fields = columnFields(entity, initialColumns(entity.fields ?? [], view));
   return {
     q: '',
     sort: viewSort(view),
     expand: relationsToExpand(fields, readable),
-    filter: andFilters(readerFilter(view?.filter, userId), toFilter(emptyGroup())),
+    // `$user.id`, `$user.team` and `$user.teams` in a view's filter are the server's to fill.
+    filter: andFilters(view?.filter, toFilter(emptyGroup())),
   };
 }

@@ -34,19 +34,19 @@ const sales = {
 const rep = { user: { id: 'u7', is_admin: false }, app_roles: { sales: ['rep'] } };
 
 describe('the list a grid asks for first', () => {
-  it('is the view’s sort, its columns’ readable relations and its filter for this reader', () => {
+  it('is the view’s sort, its columns’ readable relations and its filter, `$user.id` left to the server', () => {
     const { entity, view } = viewTarget(sales, rep, 'mine');
-    expect(firstListOptions(sales, entity!, view, rep, 'u7')).toEqual({
+    expect(firstListOptions(sales, entity!, view, rep)).toEqual({
       q: '',
       sort: [{ field: 'amount', desc: true }],
       // The contract is not the rep's to read: an id, not expanded.
       expand: ['customer'],
-      filter: { field: 'owner', op: 'eq', value: 'u7' },
+      filter: { field: 'owner', op: 'eq', value: '$user.id' },
     });
     // The entity's page opens its default view, with that view's columns.
     const at = entityTarget(sales, rep, 'deal');
     expect(at.view?.name).toBe('all');
-    expect(firstListOptions(sales, at.entity!, at.view, { user: { is_admin: true } }, 'u1')).toEqual({
+    expect(firstListOptions(sales, at.entity!, at.view, { user: { is_admin: true } })).toEqual({
       q: '',
       sort: [],
       expand: ['contract'],
@@ -86,12 +86,12 @@ describe('the cold load at a grid’s address', () => {
     await prefetchForAddress(qc, api, '/apps/sales/views/mine');
 
     const { entity, view } = viewTarget(sales, rep, 'mine');
-    const options = firstListOptions(sales, entity!, view, rep, 'u7');
+    const options = firstListOptions(sales, entity!, view, rep);
     const page = qc.getQueryCache().find({ queryKey: pageKey('sales', 'deal', options, 0), exact: true });
     expect(page?.queryHash).toBe(hashKey(pageKey('sales', 'deal', options, 0)));
     expect(page?.state.data).toEqual({ data: [{ id: 'd1', title: 'Deal 1' }], next_cursor: 'c2' });
     await vi.waitFor(() => expect(qc.getQueryData(countQueryOptions(api, 'sales', 'deal', options).queryKey)).toBe(42));
-    const filter = encodeURIComponent(JSON.stringify({ field: 'owner', op: 'eq', value: 'u7' }));
+    const filter = encodeURIComponent(JSON.stringify({ field: 'owner', op: 'eq', value: '$user.id' }));
     expect(asked.slice(2)).toEqual([
       `/api/v1/data/sales/deal?limit=100&sort=-amount&expand=customer&filter=${filter}&rights=true`,
       `/api/v1/data/sales/deal?limit=1&count=true&filter=${filter}`,

@@ -69,7 +69,7 @@ export function prefetchForAddress(qc: QueryClient, api: ApiClient, path: string
   const firstPage = both.then(([me, app]) => {
     const { entity, view } = at.entity ? entityTarget(app, me, at.entity) : viewTarget(app, me, at.view ?? '');
     if (!entity) return;
-    const options = firstListOptions(app, entity, view, me, me.user.id);
+    const options = firstListOptions(app, entity, view, me);
     // The rows first: the count may take longer, and never holds them back.
     const page = qc.prefetchQuery(pageQueryOptions(api, qc, app.name, entity.name, options, 0));
     void qc.prefetchQuery(countQueryOptions(api, app.name, entity.name, options));
