@@ -499,20 +499,44 @@ pub async fn get_many_scoped<C: trellis_store::Reads>(
     ids: &[String],
     scope: &Filter,
 ) -> Result<Vec<Row>, Error> {
+    scoped_by_ids(conn, entity, ids, Some(scope), None).await
+}
+
+/// Which of `ids` exist within a row scope (`None`: any record), reading system columns only,
+/// in one statement per 500 ids.
+pub async fn ids_in_scope<C: trellis_store::Reads>(
+    conn: &C,
+    entity: &CompiledEntity,
+    ids: &[String],
+    scope: Option<&Filter>,
+) -> Result<std::collections::HashSet<String>, Error> {
+    let rows = scoped_by_ids(conn, entity, ids, scope, Some(Vec::new())).await?;
+    Ok(rows.iter().map(|r| r.id().to_string()).collect())
+}
+
+async fn scoped_by_ids<C: trellis_store::Reads>(
+    conn: &C,
+    entity: &CompiledEntity,
+    ids: &[String],
+    scope: Option<&Filter>,
+    columns: Option<Vec<usize>>,
+) -> Result<Vec<Row>, Error> {
     let id_col = entity.column("id").expect("every entity has an id").clone();
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
+        let by_id = Filter::Cond {
+            field: Box::new(id_col.clone()),
+            op: Op::In,
+            values: chunk.iter().cloned().map(Val::Text).collect(),
+            is_null: false,
+        };
         let q = ListQuery {
-            filter: Some(Filter::And(vec![
-                Filter::Cond {
-                    field: Box::new(id_col.clone()),
-                    op: Op::In,
-                    values: chunk.iter().cloned().map(Val::Text).collect(),
-                    is_null: false,
-                },
-                scope.clone(),
-            ])),
+            filter: Some(match scope {
+                Some(scope) => Filter::And(vec![by_id, scope.clone()]),
+                None => by_id,
+            }),
             limit: chunk.len() as u64,
+            columns: columns.clone(),
             ..Default::default()
         };
         out.extend(records::list(conn, entity, &q).await?);

@@ -402,7 +402,10 @@ impl Engine {
             move |batch| coerce_batch(&import, &reads, zone, batch)
         };
         let mut rx = self.import_stream(h, h.row.done as u64, coerce).await?;
-        while let Some(batch) = rx.recv().await {
+        let mut ahead = self
+            .import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h)
+            .await;
+        while let Some(next) = ahead.take() {
             if self.is_stopping() {
                 // The node stops: what is committed stays; the rest is taken again at once.
                 drop(big);
@@ -411,12 +414,7 @@ impl Engine {
                 tx.commit().await.map_err(StoreError::from)?;
                 return Ok(Flow::Lost);
             }
-            let batch = batch?;
-            let n = batch.rows.len() as i64;
-            let started = std::time::Instant::now();
-            let ready = self
-                .import_ready(ctx, &app_name, &writer, &reads, &users, h, batch)
-                .await?;
+            let (n, ready) = next?;
             let mut problems: Vec<ImportErrorRow> = Vec::new();
             let mut writes = Vec::new();
             for (line, cells, r) in ready {
@@ -493,7 +491,6 @@ impl Engine {
                 tracing::debug!(
                     import = %h.row.id,
                     rows = n,
-                    ready_ms = writing.duration_since(started).as_secs_f64() * 1e3,
                     write_ms = writing.elapsed().as_secs_f64() * 1e3,
                     "import batch written"
                 );
@@ -513,18 +510,33 @@ impl Engine {
             }
             h.row.done += n;
             if let Some(own) = own {
-                store::add_errors(&own, &problems).await?;
-                if !self.import_checkpoint(&own, h).await? {
+                // The batch commits (on SQLite its deferred statements run now, on the writer's
+                // thread) while the next one is received and made ready.
+                let h: &Held = h;
+                let finish = async {
+                    let committing = std::time::Instant::now();
+                    store::add_errors(&own, &problems).await?;
+                    if !self.import_checkpoint(&own, h).await? {
+                        return Ok(false);
+                    }
+                    own.commit().await.map_err(StoreError::from)?;
+                    tracing::debug!(import = %h.row.id, commit_ms = committing.elapsed().as_secs_f64() * 1e3, "import batch committed");
+                    Ok::<bool, Error>(true)
+                };
+                let next = self.import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h);
+                let (finished, next) = tokio::join!(finish, next);
+                if !finished? {
                     return Ok(Flow::Lost);
                 }
-                let committing = std::time::Instant::now();
-                own.commit().await.map_err(StoreError::from)?;
-                tracing::debug!(import = %h.row.id, commit_ms = committing.elapsed().as_secs_f64() * 1e3, "import batch committed");
+                ahead = next;
             } else if let Some(big) = &big {
                 store::add_errors(big, &problems).await?;
                 if !self.import_still_ours(h).await? {
                     return Ok(Flow::Lost);
                 }
+                ahead = self
+                    .import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h)
+                    .await;
             }
         }
         if let Some(big) = big {
@@ -538,6 +550,30 @@ impl Engine {
             self.stats.refresh_soon(&self.db, &writer.entity.table);
         }
         Ok(Flow::Next)
+    }
+
+    /// The next batch of the file, its references looked up and its rows made ready (`None`
+    /// after the last), with its number of rows.
+    #[allow(clippy::too_many_arguments)]
+    async fn import_next(
+        &self,
+        rx: &mut mpsc::Receiver<Result<super::ready::CoercedBatch, Error>>,
+        ctx: &TenantCtx,
+        app_name: &str,
+        writer: &RowsWriter,
+        reads: &[Reading],
+        users: &HashMap<String, Option<String>>,
+        h: &Held,
+    ) -> Option<Result<(i64, Vec<Ready>), Error>> {
+        let batch = match rx.recv().await? {
+            Ok(batch) => batch,
+            Err(e) => return Some(Err(e)),
+        };
+        let n = batch.rows.len() as i64;
+        let started = std::time::Instant::now();
+        let ready = self.import_ready(ctx, app_name, writer, reads, users, h, batch).await;
+        tracing::debug!(import = %h.row.id, rows = n, ready_ms = started.elapsed().as_secs_f64() * 1e3, "import batch ready");
+        Some(ready.map(|r| (n, r)))
     }
 
     /// Whether an import running in one long transaction is still ours (not cancelled); on

@@ -4,8 +4,6 @@
 //! for all of them at once, and their events are written together. What other concepts add to a
 //! creation (a pipeline's first stage) and rollups still run per row.
 
-use std::collections::HashSet;
-
 use serde_json::Value;
 use trellis_core::permissions::Right;
 use trellis_core::status::EventKind;
@@ -31,6 +29,7 @@ impl Engine {
         rows: Vec<Prepared<'_>>,
     ) -> Result<(), WriteError> {
         let t0 = std::time::Instant::now();
+        self.learn_references(tx, ctx, app, &rows, &guard.refs).await?;
         let mut written: Vec<(NewMeta, Vec<(&CompiledField, Val)>)> = Vec::with_capacity(rows.len());
         for prepared in rows {
             written.push(self.completed(tx, ctx, app, entity, guard, prepared).await?);
@@ -44,11 +43,7 @@ impl Engine {
         // the batch, and the single check (which names the scope's fields) for one that is not.
         if let Some(scope) = guard.scope.as_ref() {
             let ids: Vec<String> = written.iter().map(|(m, _)| m.id.clone()).collect();
-            let found: HashSet<String> = crate::access::get_many_scoped(tx, entity, &ids, scope)
-                .await?
-                .iter()
-                .map(|r| r.id().to_string())
-                .collect();
+            let found = crate::access::ids_in_scope(tx, entity, &ids, Some(scope)).await?;
             if let Some(outside) = ids.iter().find(|id| !found.contains(*id)) {
                 ensure_in_scope(tx, entity, guard, Right::Create, outside, None).await?;
             }

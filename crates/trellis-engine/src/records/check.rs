@@ -387,6 +387,69 @@ impl Engine {
         Ok(errors)
     }
 
+    /// Learns in `refs`, with one statement per related entity and one for users, which of the
+    /// records and users a batch of rows refers to exist (and, for records, lie in the caller's
+    /// read scope, as [`Engine::may_read`] asks), so checking each row asks the database nothing.
+    /// What is not found stays unknown: the row's own check answers it.
+    pub(super) async fn learn_references<C: trellis_store::Reads>(
+        &self,
+        tx: &C,
+        ctx: &TenantCtx,
+        app: &LoadedApp,
+        rows: &[Prepared<'_>],
+        refs: &RefMemo,
+    ) -> Result<(), Error> {
+        let mut records: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = Default::default();
+        let mut users: std::collections::BTreeSet<&str> = Default::default();
+        for p in rows {
+            for (f, v) in &p.values {
+                let Val::Text(id) = v else { continue };
+                match (f.kind, f.target.as_deref()) {
+                    (FieldType::Relation, Some(target)) => {
+                        records.entry(target).or_default().insert(id.as_str());
+                    }
+                    (FieldType::User, _) => {
+                        users.insert(id.as_str());
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(Some(owner)) = &p.owner {
+                users.insert(owner.as_str());
+            }
+        }
+        for (name, ids) in records {
+            let Some(target) = app.entity(name) else { continue };
+            let unknown: Vec<String> = ids
+                .into_iter()
+                .filter(|id| !refs.knows(target.name(), id))
+                .map(str::to_string)
+                .collect();
+            if unknown.is_empty() {
+                continue;
+            }
+            let access = self.access(tx, ctx, app, target).await?;
+            if access.require(Right::Read).is_err() {
+                continue;
+            }
+            let scope = self.scope(tx, ctx, &access, Right::Read).await?;
+            for id in crate::access::ids_in_scope(tx, target, &unknown, scope.as_ref()).await? {
+                refs.learn(target.name(), &id);
+            }
+        }
+        let unknown: Vec<String> = users
+            .into_iter()
+            .filter(|id| !refs.knows("", id))
+            .map(str::to_string)
+            .collect();
+        if !unknown.is_empty() {
+            for id in system::existing_user_ids(tx, ctx.tenant_id(), &unknown).await? {
+                refs.learn("", &id);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the caller may read the record `id` of `target`: it exists and lies in the
     /// caller's read scope of that entity. A relation may only point at such a record, so a
     /// record the caller cannot see answers exactly like an id that does not exist (and its

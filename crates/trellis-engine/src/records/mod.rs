@@ -73,19 +73,27 @@ pub(crate) struct Guard {
 /// empties it at the start of each batch, so nothing is trusted past its transaction.
 #[derive(Default)]
 pub(crate) struct RefMemo {
-    found: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// Ids found, by kind (an entity's name, or "" for users).
+    found: std::sync::Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
 }
 
 impl RefMemo {
     fn knows(&self, kind: &str, id: &str) -> bool {
         self.found
             .lock()
-            .is_ok_and(|f| f.contains(&(kind.to_string(), id.to_string())))
+            .is_ok_and(|f| f.get(kind).is_some_and(|ids| ids.contains(id)))
     }
 
     fn learn(&self, kind: &str, id: &str) {
         if let Ok(mut f) = self.found.lock() {
-            f.insert((kind.to_string(), id.to_string()));
+            match f.get_mut(kind) {
+                Some(ids) => {
+                    ids.insert(id.to_string());
+                }
+                None => {
+                    f.insert(kind.to_string(), std::iter::once(id.to_string()).collect());
+                }
+            }
         }
     }
 

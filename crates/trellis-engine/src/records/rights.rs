@@ -5,10 +5,8 @@
 //! for a right the answer said the caller has not.
 
 use serde::Serialize;
+use trellis_core::Error;
 use trellis_core::permissions::{Reach, Right};
-use trellis_core::query::{Filter, Op};
-use trellis_core::{Error, Val};
-use trellis_store::records::{self, ListQuery};
 
 use crate::Engine;
 use crate::access::Access;
@@ -97,28 +95,7 @@ impl Engine {
         // The write path reads the record through the whole entity (a scope may name a field
         // hidden from the caller).
         let entity = &access.entity;
-        let id_col = entity.column("id").expect("every entity has an id").clone();
-        let mut inside = std::collections::HashSet::new();
-        for chunk in ids.chunks(500) {
-            let q = ListQuery {
-                filter: Some(Filter::And(vec![
-                    Filter::Cond {
-                        field: Box::new(id_col.clone()),
-                        op: Op::In,
-                        values: chunk.iter().cloned().map(Val::Text).collect(),
-                        is_null: false,
-                    },
-                    scope.clone(),
-                ])),
-                limit: chunk.len() as u64,
-                // System columns only.
-                columns: Some(Vec::new()),
-                ..Default::default()
-            };
-            for row in records::list(&self.db.read, entity, &q).await? {
-                inside.insert(row.id().to_string());
-            }
-        }
+        let inside = crate::access::ids_in_scope(&self.db.read, entity, ids, Some(&scope)).await?;
         Ok(Allowed::Only(
             ids.iter().filter(|id| inside.contains(*id)).cloned().collect(),
         ))

@@ -609,6 +609,103 @@ async fn imported_rows_enter_the_pipeline_and_trigger_rules(backend: Backend) {
     assert_eq!(f.body["stages"][0]["entered"], json!(3), "{}", f.text);
 }
 
+/// A batch's references are looked up together (one statement per related entity, one for
+/// users): a record outside the importer's read scope answers as one that does not exist, as
+/// does an unknown user, and neither lets the rest of a batch through unchecked.
+async fn references_outside_the_scope_are_not_found(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "ref", "label": {"en": "Refs"},
+        "entities": [
+            {"name": "account", "label": {"en": "Account"}, "title_field": "name", "fields": [
+                {"name": "name", "label": {"en": "Name"}, "type": "text"}]},
+            {"name": "deal", "label": {"en": "Deal"}, "fields": [
+                {"name": "title", "label": {"en": "Title"}, "type": "text", "required": true},
+                {"name": "account", "label": {"en": "Account"}, "type": "relation", "target": "account"},
+                {"name": "buddy", "label": {"en": "Buddy"}, "type": "user"}]}
+        ],
+        "roles": [{"name": "rep", "label": {"en": "Rep"}, "permissions": {
+            "account": {"read": true, "scope": "own"},
+            "deal": {"create": true, "read": true, "scope": "own"}}}]
+    }))
+    .await;
+    let (rep_id, rep) = app.user("ref", "rep", Some("rep")).await;
+    let theirs = app.create("ref", "account", json!({"name": "Admin's"})).await;
+    let mine = app
+        .create("ref", "account", json!({"name": "Rep's", "owner": rep_id}))
+        .await;
+    let (theirs, mine) = (theirs["id"].as_str().unwrap(), mine["id"].as_str().unwrap());
+    let nobody = "01900000-0000-7000-8000-000000000000";
+    let csv = format!(
+        "title,account,buddy\n\
+         ok one,{mine},rep@example.com\n\
+         theirs,{theirs},\n\
+         nowhere,{nobody},\n\
+         no buddy,{mine},{nobody}\n\
+         ok two,,\n"
+    );
+    let file = app.upload(&rep, "refs.csv", "text/csv", csv.as_bytes()).await;
+    let path = "/api/v1/data/ref/deal/imports";
+    let run = |body: Value| {
+        let (app, rep) = (&app, &rep);
+        async move {
+            let r = app.call_as(Some(rep), reqwest::Method::POST, path, Some(body)).await;
+            assert_eq!(r.status, 202, "{}", r.text);
+            let at = format!("{path}/{}", r.body["id"].as_str().unwrap());
+            for _ in 0..200 {
+                let r = app.call_as(Some(rep), reqwest::Method::GET, &at, None).await;
+                if matches!(r.body["status"].as_str(), Some("done" | "failed")) {
+                    let es = app
+                        .call_as(Some(rep), reqwest::Method::GET, &format!("{at}/errors"), None)
+                        .await;
+                    return (r.body, es.body["items"].as_array().cloned().unwrap_or_default());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the import never ended");
+        }
+    };
+    // All or nothing: the refused rows refuse the file.
+    let (all, _) = run(json!({"file": file})).await;
+    assert_eq!(all["status"], "failed", "{all}");
+    let listed = app.get("/api/v1/data/ref/deal").await.expect(200);
+    assert_eq!(listed.body["data"], json!([]), "nothing was written");
+    // Skipping them: the two good rows go in, each refused one is named at its cell.
+    let (skip, es) = run(json!({"file": file, "mode": "skip_invalid"})).await;
+    assert_eq!(
+        (
+            skip["status"].as_str(),
+            skip["inserted"].as_i64(),
+            skip["failed"].as_i64()
+        ),
+        (Some("done"), Some(2), Some(3)),
+        "{skip}"
+    );
+    let mut got: Vec<(i64, String, String)> = es
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["column"].as_str().unwrap().to_string(),
+                e["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = |row: i64, col: &str| (row, col.to_string(), "not_found".to_string());
+    assert_eq!(got, [want(3, "account"), want(4, "account"), want(5, "buddy")]);
+    let listed = app.get("/api/v1/data/ref/deal?sort=title").await.expect(200);
+    let titles: Vec<&str> = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["ok one", "ok two"]);
+    assert_eq!(listed.body["data"][0]["account"], json!(mine));
+    assert_eq!(listed.body["data"][0]["buddy"], json!(rep_id));
+}
+
 on_both!(
     imported_rows_enter_the_pipeline_and_trigger_rules,
     an_export_imports_back_to_the_same_records,
@@ -617,5 +714,6 @@ on_both!(
     ambiguous_dates_wait_for_the_order,
     upsert_by_key_and_all_or_nothing,
     the_importer_rights_scope_and_hidden_fields,
+    references_outside_the_scope_are_not_found,
     bad_requests_write_nothing
 );
