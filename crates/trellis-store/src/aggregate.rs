@@ -2,7 +2,7 @@
 //! bucket, with counts, sums, averages, minima and maxima per group, under a checked filter,
 //! sorted and limited in the statement. Rows are never loaded to be counted.
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, NullOrdering, Order, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, NullOrdering, Order, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, TransactionTrait};
 use trellis_core::def::StorageClass;
 use trellis_core::query::Filter;
@@ -233,9 +233,8 @@ pub async fn aggregate(
             bucket_key_sql(&f.column, datetime, unit, backend, q.zone),
         )
     });
-    // Grouped and ordered by the key, selected as text (PostgreSQL derives the text from the
-    // group's key).
-    let bucket_expr = bucket_sqls.as_ref().map(|(_, key)| Expr::cust(key.clone()));
+    // Grouped by the key, selected as text (PostgreSQL derives the text from the group's key;
+    // the text orders as the key does).
     if let Some((text, key)) = &bucket_sqls {
         s.expr_as(Expr::cust(text.clone()), Alias::new(format!("b{sfx}")));
         s.add_group_by([Expr::cust(key.clone())]);
@@ -277,40 +276,53 @@ pub async fn aggregate(
             Cmp::Lte => e.lte(*v),
         });
     }
-    // Empty values sort as the smallest, as in lists.
+    // The groups are made in a subquery with no order, and ordered outside it by the names it
+    // selects: a database that takes every row for a group of its own (PostgreSQL, with no
+    // statistics on a bucket's expression) would otherwise sort the whole table into the
+    // asked order to group it, rather than hash the rows into the few real groups and sort
+    // those. Empty values sort as the smallest, as in lists.
     let nulls = |desc: bool| if desc { NullOrdering::Last } else { NullOrdering::First };
     let order = |desc: bool| if desc { Order::Desc } else { Order::Asc };
+    let mut orders: Vec<(String, Order, NullOrdering)> = Vec::new();
     let mut ordered: Vec<SortBy> = Vec::new();
     for (by, desc) in &q.sort {
-        let e: SimpleExpr = match by {
-            SortBy::Group(i) => col(q.groups[*i]),
-            SortBy::Bucket => match &bucket_expr {
-                Some(b) => b.clone(),
-                None => continue,
-            },
-            SortBy::Measure(i) => measure_order_expr(&q.measures[*i]),
+        let name = match by {
+            SortBy::Group(i) => format!("k{i}{sfx}"),
+            SortBy::Bucket if bucket_sqls.is_some() => format!("b{sfx}"),
+            SortBy::Bucket => continue,
+            SortBy::Measure(i) => {
+                // Selected after every decoded column, so positions stay as they are.
+                let name = format!("o{i}{sfx}");
+                s.expr_as(measure_order_expr(&q.measures[*i]), Alias::new(name.clone()));
+                name
+            }
         };
-        s.order_by_expr_with_nulls(e, order(*desc), nulls(*desc));
+        orders.push((name, order(*desc), nulls(*desc)));
         ordered.push(*by);
     }
     for i in 0..q.groups.len() {
         if !ordered.contains(&SortBy::Group(i)) {
-            s.order_by_expr_with_nulls(col(q.groups[i]), Order::Asc, NullOrdering::First);
+            orders.push((format!("k{i}{sfx}"), Order::Asc, NullOrdering::First));
         }
     }
-    if let Some(b) = &bucket_expr
-        && !ordered.contains(&SortBy::Bucket)
-    {
-        s.order_by_expr_with_nulls(b.clone(), Order::Asc, NullOrdering::First);
+    if bucket_sqls.is_some() && !ordered.contains(&SortBy::Bucket) {
+        orders.push((format!("b{sfx}"), Order::Asc, NullOrdering::First));
     }
-    s.limit(q.limit);
+    let mut outer = Query::select();
+    outer.column(Asterisk).from_subquery(s, Alias::new("g"));
+    for (name, order, nulls) in orders {
+        outer.order_by_with_nulls(Alias::new(name), order, nulls);
+    }
+    outer.limit(q.limit);
+    let s = outer;
     let rows = match backend {
         // PostgreSQL has no statistics for a bucket's expression, so it takes each row for a
-        // group of its own (as many groups as rows) and plans a sort of the whole table, often
-        // through an index in the group's order, rather than a hash of the few real groups:
-        // 3.3 s against 0.42 s for 1,000,000 rows by month × owner (docs/BENCHMARKS.md). For
-        // this statement alone sorting is made the last resort, and JIT (tens of ms of
-        // compiling for a statement that runs once) is off.
+        // group of its own and costs hashing them as spilling to disk: it plans a sort of the
+        // whole table, often through an index in the group's order, rather than a hash of the
+        // few real groups. 1,000,000 rows by month × owner took 1.0–1.6 s sorted, 0.36 s
+        // hashed (docs/BENCHMARKS.md). For this statement alone a sort is the last resort (the
+        // few groups are still sorted outside the subquery), and JIT, tens of ms of compiling
+        // for a statement run once, is off.
         DbBackend::Postgres => {
             let tx = conn.conn().begin().await?;
             tx.execute_unprepared(
