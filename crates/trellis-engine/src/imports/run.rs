@@ -24,7 +24,7 @@ use super::source::{self, Item};
 use super::{ImportAction, ImportMode, ImportRequest, Plan, kept_value, options_of, plan_of};
 use crate::Engine;
 use crate::context::TenantCtx;
-use crate::records::{RowWrite, RowsWriter};
+use crate::records::{PreparedRows, RowWrite, RowsWriter};
 
 /// How long a taken import is its worker's before another may take it again
 /// (`TRELLIS_IMPORT_LEASE_SECS`, default 60): a worker that died is replaced after it.
@@ -65,6 +65,14 @@ enum Flow {
 
 /// A row's line, cells, coerced values and problems so far.
 pub(super) type Coerced = (u64, Vec<String>, Map<String, Value>, Vec<ImportErrorRow>);
+
+/// A batch received and made ready ahead of its write.
+struct Next<'w> {
+    n: i64,
+    ready: Vec<Ready>,
+    /// Its rows to write, checked and prepared when they are inserts only.
+    prepared: Option<Result<PreparedRows<'w>, Error>>,
+}
 
 /// A row made ready to write, or its problems.
 pub(super) type Ready = (u64, Vec<String>, Result<Option<RowWrite>, Vec<ImportErrorRow>>);
@@ -403,7 +411,7 @@ impl Engine {
         };
         let mut rx = self.import_stream(h, h.row.done as u64, coerce).await?;
         let mut ahead = self
-            .import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h)
+            .import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h, write)
             .await;
         while let Some(next) = ahead.take() {
             if self.is_stopping() {
@@ -414,7 +422,7 @@ impl Engine {
                 tx.commit().await.map_err(StoreError::from)?;
                 return Ok(Flow::Lost);
             }
-            let (n, ready) = next?;
+            let Next { n, ready, prepared } = next?;
             let mut problems: Vec<ImportErrorRow> = Vec::new();
             let mut writes = Vec::new();
             for (line, cells, r) in ready {
@@ -458,8 +466,17 @@ impl Engine {
                     writes.into_iter().map(|(l, c, w)| ((l, c), w)).unzip();
                 let no_tx = || Error::internal("no transaction");
                 let writing = std::time::Instant::now();
+                // The batch whole, without a savepoint per row.
+                let (w, all) = (&writer, &rows);
+                let whole = |tx| async move {
+                    match prepared {
+                        Some(Ok(p)) => self.write_prepared(tx, ctx, w, p).await,
+                        Some(Err(e)) => Err(e),
+                        None => self.write_rows(tx, ctx, w, all, false).await,
+                    }
+                };
                 let outcomes = match (&big, own.as_ref()) {
-                    (Some(tx), _) => match self.write_rows(tx, ctx, &writer, &rows, false).await {
+                    (Some(tx), _) => match whole(tx).await {
                         Ok(o) => o,
                         Err(e) if e.code == ErrorCode::Internal => return Err(e),
                         Err(e) => {
@@ -474,7 +491,7 @@ impl Engine {
                     },
                     // Skipping refused rows: the batch first goes whole, without a savepoint per
                     // row; when a row is refused it is rolled back and sent again row by row.
-                    (None, Some(tx)) => match self.write_rows(tx, ctx, &writer, &rows, false).await {
+                    (None, Some(tx)) => match whole(tx).await {
                         Ok(o) => o,
                         Err(e) if e.code == ErrorCode::Internal => return Err(e),
                         Err(_) => {
@@ -523,7 +540,7 @@ impl Engine {
                     tracing::debug!(import = %h.row.id, commit_ms = committing.elapsed().as_secs_f64() * 1e3, "import batch committed");
                     Ok::<bool, Error>(true)
                 };
-                let next = self.import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h);
+                let next = self.import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h, write);
                 let (finished, next) = tokio::join!(finish, next);
                 if !finished? {
                     return Ok(Flow::Lost);
@@ -535,7 +552,7 @@ impl Engine {
                     return Ok(Flow::Lost);
                 }
                 ahead = self
-                    .import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h)
+                    .import_next(&mut rx, ctx, &app_name, &writer, &reads, &users, h, write)
                     .await;
             }
         }
@@ -552,28 +569,44 @@ impl Engine {
         Ok(Flow::Next)
     }
 
-    /// The next batch of the file, its references looked up and its rows made ready (`None`
-    /// after the last), with its number of rows.
+    /// The next batch of the file, its references looked up, its rows made ready and those to
+    /// write prepared (`None` after the last).
     #[allow(clippy::too_many_arguments)]
-    async fn import_next(
+    async fn import_next<'w>(
         &self,
         rx: &mut mpsc::Receiver<Result<super::ready::CoercedBatch, Error>>,
         ctx: &TenantCtx,
         app_name: &str,
-        writer: &RowsWriter,
+        writer: &'w RowsWriter,
         reads: &[Reading],
         users: &HashMap<String, Option<String>>,
         h: &Held,
-    ) -> Option<Result<(i64, Vec<Ready>), Error>> {
+        write: bool,
+    ) -> Option<Result<Next<'w>, Error>> {
         let batch = match rx.recv().await? {
             Ok(batch) => batch,
             Err(e) => return Some(Err(e)),
         };
         let n = batch.rows.len() as i64;
         let started = std::time::Instant::now();
-        let ready = self.import_ready(ctx, app_name, writer, reads, users, h, batch).await;
+        let ready = match self.import_ready(ctx, app_name, writer, reads, users, h, batch).await {
+            Ok(ready) => ready,
+            Err(e) => return Some(Err(e)),
+        };
+        // The rows to write, checked and prepared (the part of their write that needs no
+        // transaction).
+        let prepared = match write {
+            true => {
+                let rows: Vec<&RowWrite> = ready
+                    .iter()
+                    .filter_map(|(_, _, r)| r.as_ref().ok().and_then(Option::as_ref))
+                    .collect();
+                self.prepare_inserts(writer, &rows)
+            }
+            false => None,
+        };
         tracing::debug!(import = %h.row.id, rows = n, ready_ms = started.elapsed().as_secs_f64() * 1e3, "import batch ready");
-        Some(ready.map(|r| (n, r)))
+        Some(Ok(Next { n, ready, prepared }))
     }
 
     /// Whether an import running in one long transaction is still ours (not cancelled); on

@@ -23,7 +23,7 @@ pub use export::{Cell, EXPORT_PAGE, Export, ExportFormat, ExportParams, Lang, XL
 pub use export_write::{XlsxExport, csv_head, csv_rows};
 pub use read::ListParams;
 pub use rights::{Allowed, PageRights, RecordRights};
-pub use rows_in::{RowWrite, RowsWriter};
+pub use rows_in::{PreparedRows, RowWrite, RowsWriter};
 pub use shape::{ListOut, Page, record_json};
 use std::sync::Arc;
 pub use veil::hidden_requirement;

@@ -32,6 +32,10 @@ pub struct RowsWriter {
     hidden: HiddenFields,
 }
 
+/// A batch of inserts checked and prepared by [`Engine::prepare_inserts`], to be written by
+/// [`Engine::write_prepared`].
+pub struct PreparedRows<'w>(Vec<Prepared<'w>>);
+
 /// A row's problems as field errors: its own, or the one error that refused it.
 fn row_problems(e: Error) -> Vec<FieldError> {
     if e.errors.is_empty() {
@@ -105,6 +109,66 @@ impl Engine {
         }
     }
 
+    /// The values of a batch of inserts, checked and prepared as a single create's are before
+    /// its transaction, so that this part of a batch, which asks no database, can be done while
+    /// the batch before commits. `None` when the batch is not inserts only (it is written row by
+    /// row); the first refused row's problems otherwise.
+    pub fn prepare_inserts<'w>(
+        &self,
+        w: &'w RowsWriter,
+        rows: &[&RowWrite],
+    ) -> Option<Result<PreparedRows<'w>, Error>> {
+        let g = w.create.as_ref()?;
+        if !rows.iter().all(|r| matches!(r, RowWrite::Insert(_))) {
+            return None;
+        }
+        let mut prepared = Vec::with_capacity(rows.len());
+        for row in rows {
+            let RowWrite::Insert(body) = *row else { continue };
+            let p = g
+                .access
+                .check_body(body, None)
+                .map_err(|e| Error::validation(row_problems(veil(&w.app.def, &w.entity.def, &w.hidden, e))))
+                .and_then(|()| {
+                    self.prepare(&w.entity, body, None)
+                        .map_err(|es| Error::validation(veil_list(&w.app.def, &w.entity.def, &w.hidden, es)))
+                });
+            match p {
+                Ok(p) => prepared.push(p),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(PreparedRows(prepared)))
+    }
+
+    /// Writes inserts made ready by [`Engine::prepare_inserts`] in `tx`, all or nothing, with as
+    /// few statements as it can: the first refused row ends the call with its error (the caller
+    /// rolls back).
+    pub async fn write_prepared(
+        &self,
+        tx: &trellis_store::WriteTx,
+        ctx: &TenantCtx,
+        w: &RowsWriter,
+        rows: PreparedRows<'_>,
+    ) -> Result<Vec<Result<bool, Vec<FieldError>>>, Error> {
+        let Some(g) = &w.create else {
+            return Err(Error::new(ErrorCode::PermissionDenied, "no create right"));
+        };
+        g.refs.clear();
+        let n = rows.0.len();
+        match self.insert_batch_in(tx, ctx, &w.app, &w.entity, g, rows.0).await {
+            Ok(()) => Ok(vec![Ok(true); n]),
+            Err(WriteError::Fields(es)) => Err(Error::validation(veil_list(&w.app.def, &w.entity.def, &w.hidden, es))),
+            Err(WriteError::Other(e)) if e.code == ErrorCode::Internal => Err(e),
+            Err(WriteError::Other(e)) => Err(Error::validation(row_problems(veil(
+                &w.app.def,
+                &w.entity.def,
+                &w.hidden,
+                e,
+            )))),
+        }
+    }
+
     /// Writes rows in `tx` in order. With `isolate`, each row is in its own savepoint and a
     /// refused row is answered with its problems while the others go on; without, the first
     /// refused row ends the call with its error (the caller rolls back). Answers per row whether
@@ -117,42 +181,13 @@ impl Engine {
         rows: &[RowWrite],
         isolate: bool,
     ) -> Result<Vec<Result<bool, Vec<FieldError>>>, Error> {
+        // Inserts only, all or nothing: the batched path, with as few statements as it can.
+        if !isolate && let Some(prepared) = self.prepare_inserts(w, &rows.iter().collect::<Vec<_>>()) {
+            return self.write_prepared(tx, ctx, w, prepared?).await;
+        }
         // References found by an earlier batch are asked again: its transaction is over.
         for g in [&w.create, &w.update].into_iter().flatten() {
             g.refs.clear();
-        }
-        // Inserts only, all or nothing: the batched path, with as few statements as it can.
-        if !isolate
-            && let Some(g) = &w.create
-            && rows.iter().all(|r| matches!(r, RowWrite::Insert(_)))
-        {
-            let mut prepared = Vec::with_capacity(rows.len());
-            for row in rows {
-                let RowWrite::Insert(body) = row else { continue };
-                let p = g
-                    .access
-                    .check_body(body, None)
-                    .map_err(|e| Error::validation(row_problems(veil(&w.app.def, &w.entity.def, &w.hidden, e))))
-                    .and_then(|()| {
-                        self.prepare(&w.entity, body, None)
-                            .map_err(|es| Error::validation(veil_list(&w.app.def, &w.entity.def, &w.hidden, es)))
-                    })?;
-                prepared.push(p);
-            }
-            let n = prepared.len();
-            return match self.insert_batch_in(tx, ctx, &w.app, &w.entity, g, prepared).await {
-                Ok(()) => Ok(vec![Ok(true); n]),
-                Err(WriteError::Fields(es)) => {
-                    Err(Error::validation(veil_list(&w.app.def, &w.entity.def, &w.hidden, es)))
-                }
-                Err(WriteError::Other(e)) if e.code == ErrorCode::Internal => Err(e),
-                Err(WriteError::Other(e)) => Err(Error::validation(row_problems(veil(
-                    &w.app.def,
-                    &w.entity.def,
-                    &w.hidden,
-                    e,
-                )))),
-            };
         }
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
