@@ -413,6 +413,8 @@ async fn main() -> anyhow::Result<()> {
     fixed_mmap_threshold();
     // SAFETY: first thing in `main`: nothing has used SQLite yet.
     let sqlite_uncounted = unsafe { trellis_store::db::sqlite_without_memory_statistics() };
+    // SAFETY: as above.
+    let sqlite_on_ours = unsafe { trellis_store::db::sqlite_on_the_global_allocator() };
     let cli = Cli::parse();
     let config = match &cli.command {
         Command::Openapi => {
@@ -449,8 +451,8 @@ async fn main() -> anyhow::Result<()> {
         }
     );
     init_logging(&config, output_on_stdout)?;
-    if !sqlite_uncounted {
-        tracing::warn!("SQLite was in use before its memory statistics could be turned off");
+    if !sqlite_uncounted || !sqlite_on_ours {
+        tracing::warn!("SQLite was in use before its memory statistics and allocator could be set");
     }
     match cli.command {
         // Printed above, before any configuration was read.

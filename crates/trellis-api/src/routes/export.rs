@@ -130,10 +130,18 @@ async fn stream_csv(engine: Arc<Engine>, mut x: Export, tx: mpsc::Sender<Result<
     if tx.send(Ok(Bytes::from(head))).await.is_err() {
         return;
     }
+    // Each page is written as CSV while the next is read (the database's work is on its own
+    // thread: on SQLite the connection's, on PostgreSQL the server's).
+    let lang = x.lang;
+    let mut page = engine.export_page(&mut x).await;
     loop {
-        let chunk = match engine.export_page(&mut x).await {
+        let chunk = match std::mem::replace(&mut page, Ok(None)) {
             Ok(None) => return,
-            Ok(Some(rows)) => csv_rows(&rows, x.lang),
+            Ok(Some(rows)) => {
+                let (next, chunk) = tokio::join!(engine.export_page(&mut x), async { csv_rows(&rows, lang) });
+                page = next;
+                chunk
+            }
             Err(e) => Err(e),
         };
         let sent = match chunk {
