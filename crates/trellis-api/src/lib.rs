@@ -19,8 +19,8 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::problem::{MAX_JSON_BODY, json_error, path_error, query_error, request_limits};
 use crate::routes::{
-    apps, audit, auth, automation, comments, dashboards, directory, docs, export, files, imports, parts, pipelines,
-    records, reports, teams, ui,
+    apps, audit, auth, automation, comments, dashboards, directory, docs, export, files, imports, packages, parts,
+    pipelines, records, reports, teams, ui,
 };
 
 #[derive(OpenApi)]
@@ -74,10 +74,12 @@ fn api_app() -> (
                 .service(directory::read_notification)
                 .service(apps::list_apps)
                 .service(apps::create_app)
+                .service(packages::install_package)
                 .service(docs::app_openapi)
                 .service(apps::get_app)
                 .service(apps::patch_app)
                 .service(apps::delete_app)
+                .service(packages::export_package)
                 .service(apps::list_entities)
                 .service(apps::create_entity)
                 .service(apps::get_entity)

@@ -18,6 +18,12 @@ pub const MAX_DEPTH: i32 = 5;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDef {
+    /// Stable id of the element in the app package it came from: it survives renames, and
+    /// package upgrades match elements by it ([`crate::package`]). None on elements made in
+    /// the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub key: Option<crate::Slug>,
     pub name: Slug,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]

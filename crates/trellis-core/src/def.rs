@@ -73,6 +73,12 @@ pub struct AppDef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleDef {
+    /// Stable id of the element in the app package it came from: it survives renames, and
+    /// package upgrades match elements by it ([`crate::package`]). None on elements made in
+    /// the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub key: Option<Slug>,
     pub name: Slug,
     pub label: Label,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +120,12 @@ pub struct EntityDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub id: Option<StorageId>,
+    /// Stable id of the element in the app package it came from: it survives renames, and
+    /// package upgrades match elements by it ([`crate::package`]). None on elements made in
+    /// the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub key: Option<Slug>,
     pub name: Slug,
     pub label: Label,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -347,6 +359,12 @@ pub struct FieldDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub id: Option<StorageId>,
+    /// Stable id of the element in the app package it came from: it survives renames, and
+    /// package upgrades match elements by it ([`crate::package`]). None on elements made in
+    /// the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub key: Option<Slug>,
     pub name: Slug,
     pub label: Label,
     #[serde(rename = "type")]
@@ -516,6 +534,7 @@ impl FieldDef {
     pub fn new(name: &str, label: Label, field_type: FieldType) -> FieldDef {
         FieldDef {
             id: None,
+            key: None,
             name: Slug::parse(name).expect("valid field name"),
             label,
             field_type,

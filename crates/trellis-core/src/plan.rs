@@ -253,6 +253,11 @@ pub struct StepSummary {
     pub detail: String,
     /// True when the step may drop data that records hold.
     pub may_lose_data: bool,
+    /// The records it deletes (dropping an entity) or empties (dropping a field), counted when
+    /// the plan was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub rows: Option<i64>,
 }
 
 impl Step {
@@ -263,6 +268,7 @@ impl Step {
             field: field.map(|f| f.name.to_string()),
             detail,
             may_lose_data: lossy,
+            rows: None,
         };
         match self {
             Step::CreateTable { entity } => s(
@@ -348,6 +354,7 @@ impl Step {
                 field: field.clone(),
                 detail: change.clone(),
                 may_lose_data: false,
+                rows: None,
             },
         }
     }

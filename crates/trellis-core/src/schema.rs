@@ -39,6 +39,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "dashboard.schema.json",
         include_str!("../../../schemas/dashboard.schema.json"),
     ),
+    (
+        "app-package.schema.json",
+        include_str!("../../../schemas/app-package.schema.json"),
+    ),
 ];
 
 /// Kinds of definition with a schema.
@@ -56,6 +60,8 @@ pub enum DefKind {
     /// A validation rule of an entity (`entity.schema.json`, `validations` items).
     Validation,
     View,
+    /// An app package (`app-package.schema.json`).
+    Package,
 }
 
 impl DefKind {
@@ -71,6 +77,7 @@ impl DefKind {
             DefKind::Role => "app.schema.json#/properties/roles/items",
             DefKind::Validation => "entity.schema.json#/properties/validations/items",
             DefKind::View => "view.schema.json",
+            DefKind::Package => "app-package.schema.json",
         }
     }
 }
@@ -110,7 +117,7 @@ fn build(kind: DefKind) -> Validator {
 
 /// The compiled validators of the embedded definition schemas: constants of the binary, no
 /// tenant data, so compiled once per process and shared by every engine in it.
-static VALIDATORS: LazyLock<[(DefKind, Validator); 10]> = LazyLock::new(|| {
+static VALIDATORS: LazyLock<[(DefKind, Validator); 11]> = LazyLock::new(|| {
     [
         (DefKind::App, build(DefKind::App)),
         (DefKind::Entity, build(DefKind::Entity)),
@@ -122,6 +129,7 @@ static VALIDATORS: LazyLock<[(DefKind, Validator); 10]> = LazyLock::new(|| {
         (DefKind::Role, build(DefKind::Role)),
         (DefKind::Validation, build(DefKind::Validation)),
         (DefKind::View, build(DefKind::View)),
+        (DefKind::Package, build(DefKind::Package)),
     ]
 });
 

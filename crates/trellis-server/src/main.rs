@@ -142,6 +142,11 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// App packages: plan, install or upgrade an app from a package file, export an app.
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
     /// Print the platform OpenAPI document as JSON, then exit.
     ///
     /// The document served at /api/v1/openapi.json, pretty-printed in a stable order. Reads no
@@ -269,6 +274,60 @@ enum DataCommand {
         /// The sheet of a workbook (default the first).
         #[arg(long)]
         sheet: Option<String>,
+    },
+}
+
+/// How `trellis app plan` and `trellis app install` take a package.
+#[derive(Args)]
+struct InstallArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Name of the tenant.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// The package file (`app-package.schema.json`).
+    file: PathBuf,
+    /// Install as this app (default: the package's app name).
+    #[arg(long)]
+    app: Option<String>,
+    /// Drop the entities and fields the package removes, with their data (else they are kept).
+    #[arg(long)]
+    allow_data_loss: bool,
+    /// Where both the tenant and the package changed a property, take the package's value.
+    #[arg(long)]
+    prefer_package: bool,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Show what installing or upgrading from a package would add, change, rename, remove and
+    /// keep, the conflicts, and the records each destructive step touches; change nothing.
+    Plan(InstallArgs),
+    /// Install a package as a new app, or upgrade the app installed from an earlier version of
+    /// it (a three-way merge that keeps the tenant's changes). One transaction, as the tenant's
+    /// first administrator; installing the same version again changes nothing.
+    Install(InstallArgs),
+    /// Export an app as a package (canonical JSON).
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Name of the tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Name of the app.
+        app: String,
+        /// The package's name (default: the one it was installed from, else the app's).
+        #[arg(long)]
+        package: Option<String>,
+        /// The package's version (default: the installed one, else 1.0.0).
+        #[arg(long)]
+        version: Option<String>,
+        /// File to write (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -442,12 +501,20 @@ async fn main() -> anyhow::Result<()> {
         }
         | Command::Data {
             command: DataCommand::Export { data, .. } | DataCommand::Import { data, .. },
+        }
+        | Command::App {
+            command:
+                AppCommand::Plan(InstallArgs { data, .. })
+                | AppCommand::Install(InstallArgs { data, .. })
+                | AppCommand::Export { data, .. },
         } => configuration(&cli.global, data)?,
     };
     let output_on_stdout = matches!(
         &cli.command,
         Command::Data {
             command: DataCommand::Export { out: None, .. }
+        } | Command::App {
+            command: AppCommand::Export { out: None, .. } | AppCommand::Plan(_) | AppCommand::Install(_)
         }
     );
     init_logging(&config, output_on_stdout)?;
@@ -545,6 +612,40 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             println!("Added {email} to team '{team}'");
+        }
+        Command::App {
+            command: AppCommand::Plan(args),
+        } => install(&config, args, true).await?,
+        Command::App {
+            command: AppCommand::Install(args),
+        } => install(&config, args, false).await?,
+        Command::App {
+            command:
+                AppCommand::Export {
+                    tenant,
+                    app,
+                    package,
+                    version,
+                    out,
+                    ..
+                },
+        } => {
+            let engine = open(&config.database_url()).await?;
+            let caller = engine
+                .cli_caller(&tenant, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            let text = engine
+                .export_package(&caller, &app, package.as_deref(), version.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text)?;
+                    eprintln!("Exported app '{app}' to {}", path.display());
+                }
+                None => print!("{text}"),
+            }
         }
         Command::Data {
             command:
@@ -665,6 +766,94 @@ async fn main() -> anyhow::Result<()> {
 
 /// Writes an export to `out` (through `<out>.part`, renamed when complete) or standard output;
 /// answers the number of records.
+/// `trellis app plan` (a dry run) and `trellis app install`: the answer as a table, or as JSON.
+async fn install(config: &Config, args: InstallArgs, dry_run: bool) -> anyhow::Result<()> {
+    use trellis_engine::apps::packages::InstallOptions;
+    let text =
+        std::fs::read_to_string(&args.file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let body: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", args.file.display()))?;
+    let engine = open(&config.database_url()).await?;
+    let caller = engine
+        .cli_caller(&args.tenant, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    let opts = InstallOptions {
+        app: args.app,
+        dry_run,
+        allow_data_loss: args.allow_data_loss,
+        prefer: if args.prefer_package {
+            trellis_core::merge::Prefer::Package
+        } else {
+            trellis_core::merge::Prefer::Tenant
+        },
+    };
+    let out = engine.install_package(&caller, &body, opts).await.map_err(|e| {
+        let fields: Vec<String> = e
+            .errors
+            .iter()
+            .filter(|f| f.message != e.detail)
+            .map(|f| format!("\n  {}: {}", f.field, f.message))
+            .collect();
+        anyhow::anyhow!("{}{}", e.detail, fields.concat())
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let from = out
+        .from_version
+        .as_deref()
+        .map_or("new app".to_string(), |v| format!("from {v}"));
+    println!("{} {} as app '{}' ({from})", out.package, out.version, out.app);
+    for c in &out.changes {
+        let what = match &c.entity {
+            Some(e) => format!("{e}.{}", c.name),
+            None => c.name.clone(),
+        };
+        let mut line = format!(
+            "  {:<8} {:<9} {what}",
+            format!("{:?}", c.change).to_lowercase(),
+            format!("{:?}", c.kind).to_lowercase()
+        );
+        if let Some(f) = &c.from {
+            line.push_str(&format!(" (was {f})"));
+        }
+        if let Some(r) = c.rows {
+            line.push_str(&format!(" [{r} records]"));
+        }
+        println!("{line}");
+    }
+    for s in &out.plan {
+        let rows = s.rows.map(|r| format!(" [{r} records]")).unwrap_or_default();
+        let loss = if s.may_lose_data { " (may lose data)" } else { "" };
+        println!("  step     {}{rows}{loss}", s.detail);
+    }
+    for c in &out.conflicts {
+        println!(
+            "  conflict {} (kept the {}'s)",
+            c.path,
+            if c.kept == trellis_core::merge::Prefer::Package {
+                "package"
+            } else {
+                "tenant"
+            }
+        );
+    }
+    println!(
+        "{}",
+        match (dry_run, out.applied) {
+            (true, _) => "Plan only: nothing was changed.".to_string(),
+            (false, true) => format!(
+                "Installed: app '{}' is at definition version {}.",
+                out.app, out.app_version
+            ),
+            (false, false) => "Nothing to change.".to_string(),
+        }
+    );
+    Ok(())
+}
+
 async fn export_to(
     engine: &trellis_engine::Engine,
     mut x: trellis_engine::records::Export,

@@ -960,3 +960,91 @@ async fn data_import_killed_mid_way_resumes_without_writing_a_row_twice() {
     assert_eq!(codes.len(), ROWS);
     assert_eq!(codes[ROWS - 1], format!("L{:06}", ROWS - 1));
 }
+
+#[test]
+fn app_plan_install_and_export_run_on_a_data_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let data_dir = data_dir.to_str().expect("utf-8 path");
+    assert_ok(&run(&["tenant", "create", "--data-dir", data_dir, "--name", "default"]));
+    assert_ok(&run(&[
+        "user",
+        "create",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "default",
+        "--email",
+        "ops@example.com",
+        "--password",
+        "ops-password-1",
+        "--admin",
+    ]));
+    let mut package = json!({
+        "package": "crm", "version": "1.0.0",
+        "app": {"name": "crm", "label": {"zh": "客户", "en": "CRM"}, "entities": [{
+            "name": "lead", "label": {"zh": "线索", "en": "Lead"}, "fields": [
+                {"name": "title", "label": {"zh": "标题", "en": "Title"}, "type": "text"},
+                {"name": "phone", "label": {"zh": "电话", "en": "Phone"}, "type": "text"}]}]}
+    });
+    let v1 = dir.path().join("v1.json");
+    std::fs::write(&v1, package.to_string()).unwrap();
+    let v1 = v1.to_str().unwrap();
+
+    let plan = assert_ok(&run(&["app", "plan", "--data-dir", data_dir, v1]));
+    assert!(plan.contains("added    entity    lead"), "{plan}");
+    assert!(plan.contains("Plan only: nothing was changed."), "{plan}");
+    let out = assert_ok(&run(&["app", "install", "--data-dir", data_dir, v1]));
+    assert!(
+        out.contains("Installed: app 'crm' is at definition version 1."),
+        "{out}"
+    );
+    let again = assert_ok(&run(&["app", "install", "--data-dir", data_dir, v1]));
+    assert!(again.contains("Nothing to change."), "{again}");
+
+    // 1.1.0 renames the phone: the plan says so, as JSON too.
+    package["version"] = json!("1.1.0");
+    package["app"]["entities"][0]["fields"][1] =
+        json!({"key": "phone", "name": "mobile", "label": {"zh": "手机", "en": "Mobile"}, "type": "text"});
+    let v2 = dir.path().join("v2.json");
+    std::fs::write(&v2, package.to_string()).unwrap();
+    let v2 = v2.to_str().unwrap();
+    let plan = assert_ok(&run(&["app", "plan", "--data-dir", data_dir, v2]));
+    assert!(plan.contains("renamed  field     lead.mobile (was phone)"), "{plan}");
+    let json_plan: Value =
+        serde_json::from_str(&assert_ok(&run(&["app", "plan", "--data-dir", data_dir, "--json", v2]))).unwrap();
+    assert_eq!(json_plan["from_version"], "1.0.0");
+    assert_eq!(json_plan["applied"], json!(false));
+    assert_ok(&run(&["app", "install", "--data-dir", data_dir, v2]));
+
+    let file = dir.path().join("out.json");
+    assert_ok(&run(&[
+        "app",
+        "export",
+        "--data-dir",
+        data_dir,
+        "crm",
+        "--out",
+        file.to_str().unwrap(),
+    ]));
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(exported["version"], "1.1.0");
+    assert_eq!(exported["app"]["entities"][0]["fields"][1]["name"], "mobile");
+    let printed = assert_ok(&run(&["app", "export", "--data-dir", data_dir, "crm"]));
+    assert_eq!(printed, std::fs::read_to_string(&file).unwrap());
+
+    // Refusals name the problem and change nothing.
+    assert_fails(&run(&["app", "install", "--data-dir", data_dir, v1]), "1.0.0 is older");
+    package["version"] = json!("2");
+    std::fs::write(dir.path().join("bad.json"), package.to_string()).unwrap();
+    assert_fails(
+        &run(&[
+            "app",
+            "install",
+            "--data-dir",
+            data_dir,
+            dir.path().join("bad.json").to_str().unwrap(),
+        ]),
+        "version",
+    );
+}

@@ -380,3 +380,29 @@ async fn convert<C: crate::Writes>(
     .await?;
     Ok(())
 }
+
+/// The records a destructive step deletes or empties, counted before it runs: every row of a
+/// dropped table, the rows with a value of a dropped field. None for other steps.
+pub async fn rows_touched<C: crate::Reads>(c: &C, step: &Step) -> Result<Option<i64>, StoreError> {
+    let (entity, field) = match step {
+        Step::DropTable { entity } => (entity, None),
+        Step::DropColumn { entity, field } => (entity, Some(field)),
+        _ => return Ok(None),
+    };
+    Ok(Some(values_held(c, entity, field).await?))
+}
+
+/// The rows of an entity's table, or with `field` the rows where it holds a value.
+pub async fn values_held<C: crate::Reads>(
+    c: &C,
+    entity: &EntityDef,
+    field: Option<&FieldDef>,
+) -> Result<i64, StoreError> {
+    let mut q = Query::select();
+    q.expr_as(Expr::col(Alias::new("id")).count(), crate::rows::Count::alias())
+        .from(Alias::new(table_name(entity.storage_id())));
+    if let Some(f) = field {
+        q.and_where(Expr::col(Alias::new(column_name(f.storage_id()))).is_not_null());
+    }
+    crate::rows::Count::of(c, &q).await
+}

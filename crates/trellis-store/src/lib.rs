@@ -18,6 +18,7 @@ pub mod jobs;
 mod json_rows;
 pub mod migrate;
 pub mod notifications;
+pub mod packages;
 pub mod personal_views;
 pub mod preferences;
 pub mod records;

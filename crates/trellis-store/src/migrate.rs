@@ -702,8 +702,26 @@ async fn apply_v12(tx: &DatabaseTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The package each installed app came from (`sys_app_packages`, see `crate::packages`).
+async fn apply_v13(tx: &DatabaseTransaction) -> Result<(), StoreError> {
+    let t = Table::create()
+        .table("sys_app_packages")
+        .if_not_exists()
+        .col(id("app_id"))
+        .col(text("tenant_id"))
+        .col(text("package"))
+        .col(text("version"))
+        .col(text("base"))
+        .col(text("origins"))
+        .col(time("installed_at"))
+        .col(time("updated_at"))
+        .to_owned();
+    tx.execute(&t).await?;
+    Ok(())
+}
+
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// Brings the system tables to [`SCHEMA_VERSION`]; safe to run on every start and from several
 /// nodes (PostgreSQL serialises them with an advisory lock).
@@ -760,6 +778,9 @@ pub async fn migrate(db: &Db) -> Result<(), StoreError> {
     }
     if current < 12 {
         apply_v12(&tx).await?;
+    }
+    if current < 13 {
+        apply_v13(&tx).await?;
     }
     let upsert = Query::insert()
         .into_table("sys_meta")

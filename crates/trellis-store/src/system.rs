@@ -520,6 +520,7 @@ pub async fn delete_app<C: crate::Writes>(c: &C, id: &str) -> Result<(), StoreEr
     )
     .await?;
     crate::personal_views::delete_for_app(c, id).await?;
+    crate::packages::delete_for_app(c, id).await?;
     Ok(())
 }
 

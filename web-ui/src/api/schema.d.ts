@@ -90,6 +90,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Install a package (`app-package.schema.json`) as a new app, or upgrade the app installed from
+         *     an earlier version of it: a three-way merge that keeps the tenant's own changes. One
+         *     transaction; installing the same version again changes nothing.
+         */
+        post: operations["install_package"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{app}": {
         parameters: {
             query?: never;
@@ -392,6 +413,27 @@ export interface paths {
         };
         /** The OpenAPI document of an app's record API, generated from its current definition. */
         get: operations["app_openapi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/package": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An app as a package: canonical JSON (keys in byte order), elements keyed, no storage ids,
+         *     secrets masked. Exporting, installing into an empty tenant and exporting again gives the
+         *     same bytes.
+         */
+        get: operations["export_package"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2355,6 +2397,11 @@ export interface components {
              */
             prior_strength?: number;
         };
+        /**
+         * @description How an element changes.
+         * @enum {string}
+         */
+        ChangeKind: "added" | "removed" | "renamed" | "changed" | "kept";
         /** @description What a definition change did (or, on a dry run, would do). */
         ChangeOut: {
             /** @description Whether the change was stored (false on a dry run, or when it changed nothing). */
@@ -2413,6 +2460,19 @@ export interface components {
          * @enum {string}
          */
         ConditionOp: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "in" | "nin" | "contains" | "starts_with" | "is_null" | "between";
+        /** @description A property both the tenant and the package changed, differently. */
+        Conflict: {
+            /** @description Where, by element names: `entities[lead].fields[phone].label.zh`. */
+            path: string;
+            /** @description The value in the installed package version (absent: it had none). */
+            base?: unknown;
+            /** @description The new package version's (absent: it removes it). */
+            package?: unknown;
+            /** @description The tenant's (absent: the tenant removed it). */
+            tenant?: unknown;
+            /** @description Whose value the merge kept. */
+            kept: components["schemas"]["Prefer"];
+        };
         /** @description The cycle report. */
         Cycle: {
             group_by: string | null;
@@ -2490,7 +2550,13 @@ export interface components {
         };
         /** @description A dashboard of an app. */
         DashboardDef: {
-            /** @description Stable name, unique in the app. */
+            /**
+             * @description Stable name, unique in the app.
+             *     Stable id of the element in the app package it came from: it survives renames, and
+             *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+             *     the tenant.
+             */
+            key?: components["schemas"]["Slug"];
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             description?: components["schemas"]["Label"];
@@ -2574,6 +2640,30 @@ export interface components {
             file: string;
             kind?: string | null;
         };
+        /** @description One element an install or upgrade adds, changes, renames or removes. */
+        ElementChange: {
+            kind: components["schemas"]["ElementKind"];
+            change: components["schemas"]["ChangeKind"];
+            /** @description Its name after the change (before it, for a removal). */
+            name: string;
+            /** @description The entity a field belongs to. */
+            entity?: string;
+            /** @description Its name before a rename. */
+            from?: string;
+            /** @description Its package key. */
+            key?: string;
+            /**
+             * Format: int64
+             * @description The records (for a field: the records with a value) a removal deletes or a kept element
+             *     holds.
+             */
+            rows?: number;
+        };
+        /**
+         * @description What kind of element a [`ElementChange`] is about.
+         * @enum {string}
+         */
+        ElementKind: "entity" | "field" | "role" | "rule" | "view" | "form" | "dashboard";
         /** @description What the caller may do with one entity of an app. */
         EntityAccess: {
             rights: components["schemas"]["EntityRights"];
@@ -2601,6 +2691,12 @@ export interface components {
         EntityDef: {
             /** @description Stable storage id; the table name derives from it. Assigned by the server when absent. */
             id?: components["schemas"]["StorageId"];
+            /**
+             * @description Stable id of the element in the app package it came from: it survives renames, and
+             *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+             *     the tenant.
+             */
+            key?: components["schemas"]["Slug"];
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             description?: components["schemas"]["Label"];
@@ -2705,6 +2801,12 @@ export interface components {
         FieldDef: {
             /** @description Stable storage id; the column name derives from it. Assigned by the server when absent. */
             id?: components["schemas"]["StorageId"];
+            /**
+             * @description Stable id of the element in the app package it came from: it survives renames, and
+             *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+             *     the tenant.
+             */
+            key?: components["schemas"]["Slug"];
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             type: components["schemas"]["FieldType"];
@@ -3048,7 +3150,13 @@ export interface components {
         };
         /** @description The layout of an entity's record form. */
         FormDef: {
-            /** @description Stable name, unique in the app. */
+            /**
+             * @description Stable name, unique in the app.
+             *     Stable id of the element in the app package it came from: it survives renames, and
+             *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+             *     the tenant.
+             */
+            key?: components["schemas"]["Slug"];
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             /** @description The entity whose records it edits. */
@@ -3415,6 +3523,30 @@ export interface components {
              */
             unique?: boolean;
         };
+        /** @description What an install or upgrade did, or on a dry run would do. */
+        InstallOut: {
+            /** @description The app it installs or upgrades. */
+            app: string;
+            package: string;
+            /** @description The package version installed. */
+            version: string;
+            /** @description The package version the app was at (absent: a new app). */
+            from_version?: string;
+            /** @description Whether anything was stored (false on a dry run, or when there was nothing to change). */
+            applied: boolean;
+            /**
+             * Format: int64
+             * @description The app definition's version after it (the current one when nothing was applied; on a
+             *     dry run of a new app, 0).
+             */
+            app_version: number;
+            /** @description The elements added, renamed, changed, removed and kept. */
+            changes: components["schemas"]["ElementChange"][];
+            /** @description The properties both the tenant and the package changed, and whose value was kept. */
+            conflicts: components["schemas"]["Conflict"][];
+            /** @description The table steps, with the records each destructive one touches. */
+            plan: components["schemas"]["StepSummary"][];
+        };
         /** @description One action of a run, as a durable job. */
         JobOut: {
             id: string;
@@ -3541,6 +3673,12 @@ export interface components {
             data: {
                 /** @description Stable storage id; the table name derives from it. Assigned by the server when absent. */
                 id?: components["schemas"]["StorageId"];
+                /**
+                 * @description Stable id of the element in the app package it came from: it survives renames, and
+                 *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+                 *     the tenant.
+                 */
+                key?: components["schemas"]["Slug"];
                 name: components["schemas"]["Slug"];
                 label: components["schemas"]["Label"];
                 description?: components["schemas"]["Label"];
@@ -3566,6 +3704,12 @@ export interface components {
             data: {
                 /** @description Stable storage id; the column name derives from it. Assigned by the server when absent. */
                 id?: components["schemas"]["StorageId"];
+                /**
+                 * @description Stable id of the element in the app package it came from: it survives renames, and
+                 *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+                 *     the tenant.
+                 */
+                key?: components["schemas"]["Slug"];
                 name: components["schemas"]["Slug"];
                 label: components["schemas"]["Label"];
                 type: components["schemas"]["FieldType"];
@@ -3672,6 +3816,12 @@ export interface components {
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
         List_RuleEntry: {
             data: {
+                /**
+                 * @description Stable id of the element in the app package it came from: it survives renames, and
+                 *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+                 *     the tenant.
+                 */
+                key?: components["schemas"]["Slug"];
                 name: components["schemas"]["Slug"];
                 label?: components["schemas"]["Label"];
                 enabled?: boolean;
@@ -3806,7 +3956,13 @@ export interface components {
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
         List_ViewDef: {
             data: {
-                /** @description Stable name, unique in the app. */
+                /**
+                 * @description Stable name, unique in the app.
+                 *     Stable id of the element in the app package it came from: it survives renames, and
+                 *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+                 *     the tenant.
+                 */
+                key?: components["schemas"]["Slug"];
                 name: components["schemas"]["Slug"];
                 label: components["schemas"]["Label"];
                 /** @description The entity whose records it shows. */
@@ -3995,6 +4151,21 @@ export interface components {
          */
         NotificationKind: "rule" | "sla_breached" | "approval_requested" | "approval_approved" | "approval_rejected" | "handover" | "mention";
         /**
+         * @description An app package (`app-package.schema.json`): an app's definition under a package name and
+         *     semantic version. Elements carry stable keys (their name when left out); storage ids in it
+         *     are ignored.
+         */
+        PackageDef: {
+            /** @description The package's name: an app installed from it is upgraded only by a package of that name. */
+            package: components["schemas"]["Slug"];
+            /** @description Semantic version (2.0.0). */
+            version: string;
+            label?: components["schemas"]["Label"];
+            description?: components["schemas"]["Label"];
+            /** @description The app it installs. */
+            app: components["schemas"]["AppDef"];
+        };
+        /**
          * @description What the caller may do with the records of a page (`rights` of a list asked with
          *     `rights=true`): for each of update and delete, `true` (every record of the page), `false`
          *     (none) or the ids of those records, in page order.
@@ -4058,6 +4229,11 @@ export interface components {
             /** @description Each distinct `@[id]` of the body, in order: notified, or why not. */
             mentions: components["schemas"]["MentionOutcome"][];
         };
+        /**
+         * @description Whose value a conflict keeps.
+         * @enum {string}
+         */
+        Prefer: "tenant" | "package";
         /** @description A user's preferences. */
         Preferences: {
             language: components["schemas"]["Language"] | null;
@@ -4181,6 +4357,12 @@ export interface components {
         };
         /** @description A role of an app. */
         RoleDef: {
+            /**
+             * @description Stable id of the element in the app package it came from: it survives renames, and
+             *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+             *     the tenant.
+             */
+            key?: components["schemas"]["Slug"];
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             description?: components["schemas"]["Label"];
@@ -4233,6 +4415,12 @@ export interface components {
         RowHeight: "short" | "medium" | "tall" | "extra_tall";
         /** @description A rule. */
         RuleDef: {
+            /**
+             * @description Stable id of the element in the app package it came from: it survives renames, and
+             *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+             *     the tenant.
+             */
+            key?: components["schemas"]["Slug"];
             name: components["schemas"]["Slug"];
             label?: components["schemas"]["Label"];
             enabled?: boolean;
@@ -4252,6 +4440,12 @@ export interface components {
         };
         /** @description A rule with the health of its recent runs. */
         RuleEntry: {
+            /**
+             * @description Stable id of the element in the app package it came from: it survives renames, and
+             *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+             *     the tenant.
+             */
+            key?: components["schemas"]["Slug"];
             name: components["schemas"]["Slug"];
             label?: components["schemas"]["Label"];
             enabled?: boolean;
@@ -4661,6 +4855,12 @@ export interface components {
             detail: string;
             /** @description True when the step may drop data that records hold. */
             may_lose_data: boolean;
+            /**
+             * Format: int64
+             * @description The records it deletes (dropping an entity) or empties (dropping a field), counted when
+             *     the plan was made.
+             */
+            rows?: number;
         };
         /** @description Stable storage id, given by the server; a table or column name derives from it. */
         StorageId: string;
@@ -5106,7 +5306,13 @@ export interface components {
         };
         /** @description A shared view of an entity's records. */
         ViewDef: {
-            /** @description Stable name, unique in the app. */
+            /**
+             * @description Stable name, unique in the app.
+             *     Stable id of the element in the app package it came from: it survives renames, and
+             *     package upgrades match elements by it ([`crate::package`]). None on elements made in
+             *     the tenant.
+             */
+            key?: components["schemas"]["Slug"];
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             /** @description The entity whose records it shows. */
@@ -5692,6 +5898,136 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    install_package: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Install as this app (default: the package's app name); the same package installs under
+                 *     several names.
+                 */
+                app?: string;
+                /**
+                 * @description Plan only: what would be added, changed, renamed, removed and kept, and the conflicts;
+                 *     nothing is stored.
+                 */
+                dry_run?: boolean;
+                /**
+                 * @description Drop the entities and fields the package removes, with their records or values; without
+                 *     it they stay (listed as kept).
+                 */
+                allow_data_loss?: boolean;
+                /** @description Whose value a property both the tenant and the package changed keeps (default: tenant). */
+                prefer?: components["schemas"]["Prefer"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PackageDef"];
+            };
+        };
+        responses: {
+            /** @description The plan (a dry run, an upgrade, or nothing to do) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstallOut"];
+                };
+            };
+            /** @description A new app was installed */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstallOut"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The app exists and was not installed from this package, or is at a newer version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The app changed while the upgrade was merged */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8450,6 +8786,93 @@ export interface operations {
             };
             /** @description The URL is longer than the server accepts */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_package: {
+        parameters: {
+            query?: {
+                /** @description The package's name (default: the one the app was installed from, else the app's name). */
+                package?: string;
+                /** @description Its version (default: the installed one, else 1.0.0). */
+                version?: string;
+            };
+            header?: never;
+            path: {
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The package */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackageDef"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

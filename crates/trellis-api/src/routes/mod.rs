@@ -9,6 +9,7 @@ pub mod docs;
 pub mod export;
 pub mod files;
 pub mod imports;
+pub mod packages;
 pub mod parts;
 pub mod pipelines;
 pub mod records;

@@ -3,7 +3,9 @@
 //! transaction, then swaps the compiled app in the registry.
 
 pub mod my_views;
+pub mod packages;
 pub mod parts;
+mod pipeline;
 pub mod rules;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use trellis_core::{Error, FieldError, Slug};
 
 use crate::compiled::parse_stored;
 use crate::compiled::scripts::LoadedApp;
+use trellis_store::packages::AppPackageRow;
 use trellis_store::system::{self, AppRow};
 use trellis_store::{StoreError, ddl};
 
@@ -123,6 +126,13 @@ fn app_out(row: &AppRow, def: AppDef) -> AppOut {
     }
 }
 
+/// Whether a stored package record says what `new` says (times aside).
+fn same_origin(stored: Option<&AppPackageRow>, new: &AppPackageRow) -> bool {
+    stored.is_some_and(|s| {
+        (&s.package, &s.version, &s.base, &s.origins) == (&new.package, &new.version, &new.base, &new.origins)
+    })
+}
+
 fn app_missing(name: &Slug) -> Error {
     Error::not_found(format!("app '{name}' does not exist"))
 }
@@ -213,7 +223,19 @@ impl Engine {
 
     /// Creates an app from a definition (entities included, if any).
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn create_app(&self, ctx: &TenantCtx, mut def: AppDef) -> Result<AppOut, Error> {
+    pub async fn create_app(&self, ctx: &TenantCtx, def: AppDef) -> Result<AppOut, Error> {
+        Ok(self.create_app_recording(ctx, def, None, false).await?.0)
+    }
+
+    /// Creates an app, recording the package it comes from (its `app_id` is filled in here);
+    /// a dry run makes it in a transaction it rolls back. Answers the app and its plan.
+    pub(crate) async fn create_app_recording(
+        &self,
+        ctx: &TenantCtx,
+        mut def: AppDef,
+        origin: Option<AppPackageRow>,
+        dry_run: bool,
+    ) -> Result<(AppOut, Vec<StepSummary>), Error> {
         ctx.require_admin()?;
         // A new app has no storage yet: every id is the server's to give.
         reissue_new_ids(None, &mut def);
@@ -223,6 +245,7 @@ impl Engine {
         let id = uuid::Uuid::now_v7().to_string();
         let loaded = LoadedApp::load(&self.rules, &id, def.clone(), 1)?;
         let steps = plan(None, &def);
+        let summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
         let now = trellis_core::value::now_micros();
         let definition = serde_json::to_string(&def).map_err(|e| Error::internal(e.to_string()))?;
         let row = AppRow {
@@ -243,11 +266,19 @@ impl Engine {
         system::insert_app_version(&tx, &row.id, 1, &definition, Some(ctx.user_id()), now).await?;
         ddl::apply(&tx, &steps, false).await?;
         crate::automation::schedule::sync_cron(&tx, ctx.tenant_id(), &row.id, &def).await?;
+        if let Some(mut origin) = origin {
+            origin.app_id = row.id.clone();
+            trellis_store::packages::put(&tx, &origin).await?;
+        }
         let created = serde_json::json!({"name": row.name, "version": 1});
         crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, EventKind::AppCreated, created).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.registry.put(ctx.tenant_id(), Arc::new(loaded));
-        Ok(app_out(&row, trellis_core::automation::masked_app(&def)))
+        if dry_run {
+            tx.rollback().await.map_err(StoreError::from)?;
+        } else {
+            tx.commit().await.map_err(StoreError::from)?;
+            self.registry.put(ctx.tenant_id(), Arc::new(loaded));
+        }
+        Ok((app_out(&row, trellis_core::automation::masked_app(&def)), summary))
     }
 
     /// Deletes an app with all its tables and records.
@@ -282,6 +313,22 @@ impl Engine {
         app: &str,
         opts: ChangeOptions,
         edit: F,
+    ) -> Result<ChangeOut, Error>
+    where
+        F: FnOnce(&mut AppDef) -> Result<(), Error>,
+    {
+        self.change_app_recording(ctx, app, opts, edit, None).await
+    }
+
+    /// [`Engine::change_app`], recording with the new version the package it comes from (an
+    /// upgrade). A package record that differs is stored even when the definition does not.
+    pub(crate) async fn change_app_recording<F>(
+        &self,
+        ctx: &TenantCtx,
+        app: &str,
+        opts: ChangeOptions,
+        edit: F,
+        origin: Option<AppPackageRow>,
     ) -> Result<ChangeOut, Error>
     where
         F: FnOnce(&mut AppDef) -> Result<(), Error>,
@@ -321,10 +368,22 @@ impl Engine {
                 change: "change the definition".into(),
             });
         }
-        let summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
+        let mut summary: Vec<StepSummary> = steps.iter().map(Step::summary).collect();
+        for (step, s) in steps.iter().zip(summary.iter_mut()) {
+            s.rows = ddl::rows_touched(&tx, step).await?;
+        }
         if steps.is_empty() {
+            let mut applied = false;
+            if let Some(origin) = &origin
+                && !opts.dry_run
+                && !same_origin(trellis_store::packages::of_app(&tx, &row.id).await?.as_ref(), origin)
+            {
+                trellis_store::packages::put(&tx, origin).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                applied = true;
+            }
             return Ok(ChangeOut {
-                applied: false,
+                applied,
                 version: row.version,
                 plan: summary,
             });
@@ -362,6 +421,9 @@ impl Engine {
             ));
         }
         system::insert_app_version(&tx, &row.id, next.version, &definition, Some(ctx.user_id()), now).await?;
+        if let Some(origin) = &origin {
+            trellis_store::packages::put(&tx, origin).await?;
+        }
         let changed = serde_json::json!({"from_version": row.version, "version": next.version, "plan": summary});
         crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, EventKind::AppChanged, changed).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -648,47 +710,6 @@ impl Engine {
             e.fields.retain(|f| f.name.as_str() != field);
             // An index without one of its fields is another index: those naming it go too.
             e.indexes.retain(|i| !i.fields.iter().any(|f| f.as_str() == field));
-            Ok(())
-        })
-        .await
-    }
-}
-
-impl Engine {
-    /// The pipeline of an entity (`null` when it has none), as the caller may read it (no field
-    /// their roles hide).
-    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
-    pub async fn get_pipeline(
-        &self,
-        ctx: &TenantCtx,
-        app: &str,
-        entity: &str,
-    ) -> Result<Option<trellis_core::pipeline::PipelineDef>, Error> {
-        let app = self.compiled_app(ctx, app).await?;
-        let def = self.def_for(&self.db.read, ctx, &app.id, &app.def).await?;
-        let e = def.entity(entity).ok_or_else(|| entity_missing(entity))?;
-        Ok(e.pipeline.clone())
-    }
-
-    /// Sets (or with `null` removes) the pipeline of an entity: checked against
-    /// `pipeline.schema.json`, then with the app (roles, fields, reachability, guards compile).
-    #[tracing::instrument(level = "debug", skip_all, fields(app = %app, entity = %entity))]
-    pub async fn put_pipeline(
-        &self,
-        ctx: &TenantCtx,
-        app: &str,
-        entity: &str,
-        body: &Value,
-        opts: ChangeOptions,
-    ) -> Result<ChangeOut, Error> {
-        let pipeline = match body {
-            Value::Null => None,
-            v => Some(trellis_core::validate::parse_pipeline(v)?),
-        };
-        let entity = entity.to_string();
-        self.change_app(ctx, app, opts, move |def| {
-            let e = def.entity_mut(&entity).ok_or_else(|| entity_missing(&entity))?;
-            e.pipeline = pipeline;
             Ok(())
         })
         .await
