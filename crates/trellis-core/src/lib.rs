@@ -19,6 +19,7 @@ pub mod permissions;
 pub mod pipeline;
 pub mod plan;
 pub mod query;
+pub mod rename;
 pub mod schema;
 pub mod status;
 pub mod template;

@@ -107,11 +107,59 @@ pub fn merge_apps(
         );
         Error::validation(errors)
     })?;
+    let mut app = app;
+    follow_renames(theirs, ours, &mut app);
     Ok(Merged {
         app,
         conflicts: ctx.conflicts,
         kept: ctx.kept,
     })
+}
+
+/// The tenant's references follow the entities and fields the package renamed (found by storage
+/// id: the merged definition keeps the tenant's ids), as they would after a PATCH.
+fn follow_renames(theirs: &AppDef, ours: &AppDef, merged: &mut AppDef) {
+    let mut entities = Vec::new();
+    let mut fields = Vec::new();
+    for oe in &ours.entities {
+        let Some(me) = merged.entities.iter().find(|m| m.id.is_some() && m.id == oe.id) else {
+            continue;
+        };
+        if me.name != oe.name {
+            entities.push((oe.name.to_string(), me.name.clone()));
+        }
+        for of in &oe.fields {
+            if let Some(mf) = me.fields.iter().find(|m| m.id.is_some() && m.id == of.id)
+                && mf.name != of.name
+            {
+                fields.push((me.name.to_string(), of.name.to_string(), mf.name.clone()));
+            }
+        }
+    }
+    // A rename the package made that lost to the tenant's own: what the package's side names by
+    // the package's new name names the tenant's.
+    for te in &theirs.entities {
+        let Some(me) = merged.entities.iter().find(|m| m.key.is_some() && m.key == te.key) else {
+            continue;
+        };
+        if me.name != te.name && !merged.entities.iter().any(|m| m.name == te.name) {
+            entities.push((te.name.to_string(), me.name.clone()));
+        }
+        for tf in &te.fields {
+            if let Some(mf) = me.fields.iter().find(|m| m.key.is_some() && m.key == tf.key)
+                && mf.name != tf.name
+                && !me.fields.iter().any(|m| m.name == tf.name)
+            {
+                fields.push((me.name.to_string(), tf.name.to_string(), mf.name.clone()));
+            }
+        }
+    }
+    for (old, new) in &entities {
+        crate::rename::entity_renamed(merged, old, new);
+    }
+    for (entity, old, new) in &fields {
+        crate::rename::field_renamed(merged, entity, old, new);
+    }
 }
 
 fn join(path: &str, part: &str) -> String {

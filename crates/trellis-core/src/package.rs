@@ -18,6 +18,10 @@ use crate::error::{FieldCode, FieldError};
 use crate::schema::DefKind;
 use crate::{Error, Slug};
 
+/// What a package's version matches: semantic versioning 2.0.0 with at most ten digits a number
+/// (the same pattern as `app-package.schema.json`).
+pub const SEMVER_PATTERN: &str = "^(0|[1-9][0-9]{0,9})\\.(0|[1-9][0-9]{0,9})\\.(0|[1-9][0-9]{0,9})(-(0|[1-9][0-9]{0,9}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,9}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$";
+
 /// An app package (`app-package.schema.json`): an app's definition under a package name and
 /// semantic version. Elements carry stable keys (their name when left out); storage ids in it
 /// are ignored.
@@ -27,7 +31,9 @@ pub struct PackageDef {
     /// The package's name: an app installed from it is upgraded only by a package of that name.
     pub package: Slug,
     /// Semantic version (2.0.0).
-    #[schema(pattern = "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$")]
+    #[schema(
+        pattern = "^(0|[1-9][0-9]{0,9})\\.(0|[1-9][0-9]{0,9})\\.(0|[1-9][0-9]{0,9})(-(0|[1-9][0-9]{0,9}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,9}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$"
+    )]
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -476,6 +482,29 @@ mod tests {
         let e = parse_package(&v).unwrap_err();
         assert_eq!(e.errors[0].field, "app.entities.lead.fields.title");
         assert_eq!(e.errors[0].code, "duplicate");
+    }
+
+    #[test]
+    fn the_schema_file_and_the_api_take_the_same_versions() {
+        let schema = crate::schema::schema_json("app-package.schema.json").unwrap();
+        assert_eq!(schema["properties"]["version"]["pattern"], SEMVER_PATTERN);
+        let api = serde_json::to_value(<PackageDef as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(api["properties"]["version"]["pattern"], SEMVER_PATTERN);
+        let re = regex::Regex::new(SEMVER_PATTERN).unwrap();
+        for ok in ["0.0.0", "1.2.3", "2.0.0-rc.1", "1.0.0-alpha-1+build.5", "10.20.30"] {
+            assert!(re.is_match(ok) && semver::Version::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "1.0",
+            "01.0.0",
+            "1.0.0-",
+            "1.0.0-.",
+            "1.0.0-01",
+            "1.0.0+",
+            "99999999999.0.0",
+        ] {
+            assert!(!re.is_match(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -277,7 +277,7 @@ pub fn rename_field(views: &mut [ViewDef], entity: &str, old: &str, new: &Slug) 
     }
 }
 
-pub(crate) fn rename_in_filter(filter: &mut Value, old: &str, new: &str) {
+pub fn rename_in_filter(filter: &mut Value, old: &str, new: &str) {
     match filter {
         Value::Object(o) => {
             if o.get("field").and_then(Value::as_str) == Some(old) {

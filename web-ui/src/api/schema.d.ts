@@ -8809,7 +8809,7 @@ export interface operations {
             query?: {
                 /** @description The package's name (default: the one the app was installed from, else the app's name). */
                 package?: string;
-                /** @description Its version (default: the installed one, else 1.0.0). */
+                /** @description Its semantic version (default: the installed one, else 1.0.0). */
                 version?: string;
             };
             header?: never;

@@ -86,8 +86,11 @@ pub struct ExportQuery {
     #[serde(default)]
     #[param(pattern = "^[a-z][a-z0-9_]{0,62}$")]
     package: Option<String>,
-    /// Its version (default: the installed one, else 1.0.0).
+    /// Its semantic version (default: the installed one, else 1.0.0).
     #[serde(default)]
+    #[param(
+        pattern = "^(0|[1-9][0-9]{0,9})\\.(0|[1-9][0-9]{0,9})\\.(0|[1-9][0-9]{0,9})(-(0|[1-9][0-9]{0,9}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\\.(0|[1-9][0-9]{0,9}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$"
+    )]
     version: Option<String>,
 }
 
@@ -115,4 +118,19 @@ pub async fn export_package(
         .export_package(&caller.0, &app, q.package.as_deref(), q.version.as_deref())
         .await?;
     Ok(HttpResponse::Ok().content_type("application/json").body(text))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The export's `version` is documented with the package schema's pattern, so a version the
+    /// document allows is one the server takes.
+    #[test]
+    fn the_export_version_is_documented_as_the_package_schema_takes_it() {
+        let doc = crate::platform_spec();
+        let params = doc["paths"]["/api/v1/apps/{app}/package"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let version = params.iter().find(|p| p["name"] == "version").expect("version");
+        assert_eq!(version["schema"]["pattern"], trellis_core::package::SEMVER_PATTERN);
+    }
 }

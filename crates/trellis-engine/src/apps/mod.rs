@@ -530,26 +530,9 @@ impl Engine {
                 return Err(Error::conflict(format!("entity '{new_name}' exists")));
             }
             *def.entity_mut(&old_name).expect("found above") = patched;
-            // A rename keeps relations, rollups and views pointing at the entity.
+            // A rename keeps relations, rollups, views, forms and roles pointing at the entity.
             if new_name.as_str() != old_name {
-                for v in def.views.iter_mut().filter(|v| v.entity.as_str() == old_name) {
-                    v.entity = new_name.clone();
-                }
-                for f in def.forms.iter_mut().filter(|f| f.entity.as_str() == old_name) {
-                    f.entity = new_name.clone();
-                }
-                for e in &mut def.entities {
-                    for f in &mut e.fields {
-                        if f.target.as_ref().is_some_and(|t| t.as_str() == old_name) {
-                            f.target = Some(new_name.clone());
-                        }
-                        if let Some(r) = &mut f.rollup
-                            && r.from.as_str() == old_name
-                        {
-                            r.from = new_name.clone();
-                        }
-                    }
-                }
+                trellis_core::rename::entity_renamed(def, &old_name, &new_name);
             }
             Ok(())
         })
@@ -649,40 +632,12 @@ impl Engine {
             if patched.name.as_str() != field && e.field(patched.name.as_str()).is_some() {
                 return Err(Error::conflict(format!("field '{}' exists", patched.name)));
             }
-            let title_renamed = e.title_field.as_ref().is_some_and(|t| t.as_str() == field);
             let new_name = patched.name.clone();
             *e.field_mut(&field).expect("found above") = patched;
-            if title_renamed {
-                e.title_field = Some(new_name.clone());
-            }
-            // Declared indexes follow a renamed field.
-            for index in &mut e.indexes {
-                for f in &mut index.fields {
-                    if f.as_str() == field {
-                        *f = new_name.clone();
-                    }
-                }
-            }
-            // Rollups over this entity and its views follow a renamed field.
+            // Everything that names the field follows a rename: the title, indexes, views,
+            // forms, conditions, dashboards, rollups and the roles' settings of it.
             if new_name.as_str() != field {
-                trellis_core::view::rename_field(&mut def.views, &entity, &field, &new_name);
-                trellis_core::form::rename_field(&mut def.forms, &entity, &field, &new_name);
-                trellis_core::form::rename_in_conditions(def, &entity, &field, new_name.as_str());
-                trellis_core::dashboard::rename_field(&mut def.dashboards, &entity, &field, &new_name);
-                for other in &mut def.entities {
-                    for f in &mut other.fields {
-                        if let Some(r) = &mut f.rollup
-                            && r.from.as_str() == entity
-                        {
-                            if r.via.as_str() == field {
-                                r.via = new_name.clone();
-                            }
-                            if r.field.as_ref().is_some_and(|x| x.as_str() == field) {
-                                r.field = Some(new_name.clone());
-                            }
-                        }
-                    }
-                }
+                trellis_core::rename::field_renamed(def, &entity, &field, &new_name);
             }
             Ok(())
         })

@@ -107,12 +107,19 @@ pub(super) trait Part: Clone + Send + 'static {
     fn list<'d>(def: &'d mut AppDef, scope: &str) -> Result<&'d mut Vec<Self>, Error>;
     /// The 404 of a name not in the list.
     fn missing(scope: &str, name: &str) -> Error;
+    /// Its package key, for parts that have one ([`trellis_core::package`]).
+    fn key_mut(&mut self) -> Option<&mut Option<trellis_core::Slug>> {
+        None
+    }
 }
 
 impl Part for RoleDef {
     const WHAT: &'static str = "role";
     fn parse(body: &Value) -> Result<Self, Error> {
         parse_role(body)
+    }
+    fn key_mut(&mut self) -> Option<&mut Option<trellis_core::Slug>> {
+        Some(&mut self.key)
     }
     fn name(&self) -> &str {
         self.name.as_str()
@@ -149,6 +156,9 @@ impl Part for ViewDef {
     fn parse(body: &Value) -> Result<Self, Error> {
         parse_view(body)
     }
+    fn key_mut(&mut self) -> Option<&mut Option<trellis_core::Slug>> {
+        Some(&mut self.key)
+    }
     fn name(&self) -> &str {
         self.name.as_str()
     }
@@ -164,6 +174,9 @@ impl Part for trellis_core::automation::RuleDef {
     const WHAT: &'static str = "rule";
     fn parse(body: &Value) -> Result<Self, Error> {
         parse_rule(body)
+    }
+    fn key_mut(&mut self) -> Option<&mut Option<trellis_core::Slug>> {
+        Some(&mut self.key)
     }
     fn name(&self) -> &str {
         self.name.as_str()
@@ -226,6 +239,14 @@ impl Engine {
                     .iter_mut()
                     .find(|p| p.name() == new.name())
                     .ok_or_else(|| P::missing(&scope, new.name()))?;
+                let mut new = new;
+                // A part replaced without its package key keeps it: the key is its identity
+                // for package upgrades, as a storage id is an entity's.
+                if let (Some(old), Some(key)) = (slot.key_mut().map(|k| k.clone()), new.key_mut())
+                    && key.is_none()
+                {
+                    *key = old;
+                }
                 *slot = new;
                 Ok(())
             })

@@ -13,6 +13,7 @@ mod funnel;
 mod imports;
 mod me_access;
 mod my_views;
+mod package_merges;
 mod packages;
 mod parts;
 pub(crate) mod permissions;

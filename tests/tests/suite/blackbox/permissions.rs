@@ -1396,7 +1396,63 @@ async fn a_role_given_or_taken_holds_from_the_users_next_request(backend: Backen
     assert_eq!(ids(&r), sorted(vec![&w.deal_alice, &w.deal_bob]));
 }
 
+/// A field a role hides stays hidden when it is renamed, and a role's scope filter follows it:
+/// renaming it used to be refused (the role named a field that no longer existed).
+async fn a_renamed_field_stays_hidden_and_in_the_scope(backend: Backend) {
+    let app = spawn(backend).await;
+    app.create_app(json!({
+        "name": "crm", "label": {"en": "CRM"},
+        "entities": [{"name": "lead", "label": {"en": "Lead"}, "fields": [
+            {"name": "title", "label": {"en": "Title"}, "type": "text"},
+            {"name": "region", "label": {"en": "Region"}, "type": "text"},
+            {"name": "phone", "label": {"en": "Phone"}, "type": "text"}]}],
+        "roles": [{"name": "rep", "label": {"en": "Rep"}, "permissions": {"lead": {
+            "read": true, "fields": {"phone": "hidden"},
+            "scope": {"filter": {"field": "region", "op": "eq", "value": "east"}}}}}]
+    }))
+    .await;
+    app.create(
+        "crm",
+        "lead",
+        json!({"title": "East", "region": "east", "phone": "138"}),
+    )
+    .await;
+    app.create(
+        "crm",
+        "lead",
+        json!({"title": "West", "region": "west", "phone": "139"}),
+    )
+    .await;
+    app.patch("/api/v1/apps/crm/entities/lead/fields/phone", json!({"name": "mobile"}))
+        .await
+        .expect(200);
+    app.patch("/api/v1/apps/crm/entities/lead/fields/region", json!({"name": "area"}))
+        .await
+        .expect(200);
+    let role = app.get("/api/v1/apps/crm/roles/rep").await.expect(200).body;
+    assert_eq!(
+        role["permissions"]["lead"]["fields"],
+        json!({"mobile": "hidden"}),
+        "{role}"
+    );
+    assert_eq!(role["permissions"]["lead"]["scope"]["filter"]["field"], "area");
+    let (_, rep) = app.user("crm", "rita", Some("rep")).await;
+    let list = app
+        .call_as(Some(&rep), Method::GET, "/api/v1/data/crm/lead", None)
+        .await
+        .expect(200)
+        .body;
+    let rows = list["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert_eq!(rows[0]["title"], "East");
+    assert!(
+        rows[0].get("mobile").is_none() && rows[0].get("phone").is_none(),
+        "{list}"
+    );
+}
+
 on_both!(
+    a_renamed_field_stays_hidden_and_in_the_scope,
     every_read_path_reaches_the_same_rows,
     writes_outside_the_scope_answer_404_and_missing_rights_403,
     hidden_fields_are_in_no_answer_and_unknown_to_queries,
