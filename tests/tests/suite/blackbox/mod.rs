@@ -1,6 +1,7 @@
 //! Black-box suites: a real node on a fresh database, driven over HTTP.
 
 mod aggregate;
+mod app_templates;
 mod automation;
 mod comments;
 mod dashboards;
