@@ -232,7 +232,22 @@ pub fn widget_fields(w: &WidgetDef) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk(&w.query, &mut out);
+    // The SLA and first follow-up reports group by `team` or `none` too: words, not fields.
+    let words: &[&str] = match w.report {
+        ReportKind::Sla | ReportKind::FirstFollowUp => &["team", "none"],
+        _ => &[],
+    };
+    if let Some(Value::String(g)) = w.query.get("group_by")
+        && words.contains(&g.as_str())
+    {
+        let mut q = w.query.clone();
+        q.as_object_mut()
+            .expect("a query with group_by is an object")
+            .remove("group_by");
+        walk(&q, &mut out);
+    } else {
+        walk(&w.query, &mut out);
+    }
     out.extend(w.period_field.iter().map(|f| f.to_string()));
     out
 }
@@ -476,6 +491,27 @@ pub fn using_entity(dashboards: &[DashboardDef], entity: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn team_and_none_are_groupings_of_the_sla_and_follow_up_reports_not_fields() {
+        let widget = |report: &str, group_by: &str| -> WidgetDef {
+            serde_json::from_value(json!({"name": "w", "label": {"en": "W"}, "kind": "table", "entity": "deal",
+                "report": report, "query": {"group_by": group_by, "filter": {"field": "region", "op": "eq", "value": "x"}},
+                "position": {"x": 0, "y": 0, "w": 6, "h": 4}}))
+            .unwrap()
+        };
+        for report in ["sla", "first_follow_up"] {
+            for word in ["team", "none"] {
+                assert_eq!(widget_fields(&widget(report, word)), ["region"], "{report} {word}");
+            }
+            assert_eq!(widget_fields(&widget(report, "region")), ["region", "region"]);
+        }
+        assert_eq!(
+            widget_fields(&widget("cycle", "none")),
+            ["none", "region"],
+            "a field for the cycle report"
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

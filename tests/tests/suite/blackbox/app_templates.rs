@@ -75,10 +75,16 @@ async fn check_template(app: &TestApp, dir: &str, name: &str) {
     assert!(missing.is_empty(), "{dir}: labels without zh or en: {missing:?}");
     assert_eq!(package["app"]["name"], name);
 
-    let plan = app.post("/api/v1/apps/import?dry_run=true", package.clone()).await.expect(200);
+    let plan = app
+        .post("/api/v1/apps/import?dry_run=true", package.clone())
+        .await
+        .expect(200);
     assert_eq!(plan.body["applied"], json!(false));
     let out = app.post("/api/v1/apps/import", package.clone()).await.expect(201);
-    assert_eq!(out.body["changes"], plan.body["changes"], "{dir}: the plan is what was done");
+    assert_eq!(
+        out.body["changes"], plan.body["changes"],
+        "{dir}: the plan is what was done"
+    );
     let again = app.post("/api/v1/apps/import", package.clone()).await.expect(200);
     assert_eq!(again.body["applied"], json!(false), "{dir}: {}", again.text);
 
@@ -87,7 +93,11 @@ async fn check_template(app: &TestApp, dir: &str, name: &str) {
     let views = def["views"].as_array().cloned().unwrap_or_default();
     assert!(!views.is_empty(), "{dir} has views");
     for v in &views {
-        let path = format!("/api/v1/data/{name}/{}?{}", v["entity"].as_str().unwrap(), view_query(v));
+        let path = format!(
+            "/api/v1/data/{name}/{}?{}",
+            v["entity"].as_str().unwrap(),
+            view_query(v)
+        );
         let r = app.get(&path).await;
         assert_eq!(r.status, 200, "{dir}: view {}: {}", v["name"], r.text);
     }
@@ -99,7 +109,13 @@ async fn check_template(app: &TestApp, dir: &str, name: &str) {
         let widgets = data["widgets"].as_array().unwrap_or_else(|| panic!("{data}"));
         assert_eq!(widgets.len(), d["widgets"].as_array().unwrap().len());
         for w in widgets {
-            assert!(w["error"].is_null(), "{dir}: dashboard {} widget {}: {}", d["name"], w["name"], w["error"]);
+            assert!(
+                w["error"].is_null(),
+                "{dir}: dashboard {} widget {}: {}",
+                d["name"],
+                w["name"],
+                w["error"]
+            );
         }
     }
 

@@ -479,7 +479,30 @@ async fn a_digest_goes_to_a_role_each_in_their_view_and_language(backend: Backen
     assert!(html.contains(">167</p>"), "the total, large: {html}");
 }
 
+/// The SLA and first follow-up reports group by `team` or `none` as their documents say; a
+/// dashboard saying so was refused (`none` read as a field).
+async fn sla_and_follow_up_widgets_group_by_team_or_none(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut def = sales();
+    let widget = |name: &str, report: &str, group_by: &str| {
+        json!({"name": name, "label": {"en": name}, "kind": "table", "entity": "deal", "report": report,
+               "query": {"group_by": group_by}, "position": pos(0, 8)})
+    };
+    def["dashboards"][0]["widgets"] = json!([
+        widget("sla_none", "sla", "none"),
+        widget("sla_team", "sla", "team"),
+        widget("first_none", "first_follow_up", "none"),
+        widget("first_team", "first_follow_up", "team"),
+    ]);
+    app.create_app(def).await;
+    let data = app.post(DATA, json!({})).await.expect(200).body;
+    for w in data["widgets"].as_array().unwrap() {
+        assert!(w["error"].is_null(), "{}: {}", w["name"], w["error"]);
+    }
+}
+
 on_both!(
+    sla_and_follow_up_widgets_group_by_team_or_none,
     definitions_are_checked_and_follow_renames,
     data_through_the_reader_s_view_under_filters,
     a_digest_goes_to_a_role_each_in_their_view_and_language
