@@ -43,6 +43,10 @@ pub struct PackageDef {
     pub description: Option<Label>,
     /// The app it installs.
     pub app: AppDef,
+    /// The business calendars its pipelines' SLAs count on, by name (`calendar.schema.json`):
+    /// installing creates the ones the tenant lacks and leaves the tenant's own as they are.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub calendars: std::collections::BTreeMap<Slug, crate::calendar::CalendarDef>,
 }
 
 impl PackageDef {
@@ -67,7 +71,15 @@ pub fn parse_package(v: &Value) -> Result<PackageDef, Error> {
     }
     let mut app = pkg.app.clone();
     fill_keys(&mut app);
-    let errors = duplicate_keys(&app);
+    let mut errors = duplicate_keys(&app);
+    for (name, c) in &pkg.calendars {
+        if let Err(e) = crate::calendar::Calendar::compile(c) {
+            errors.extend(
+                e.into_iter()
+                    .map(|f| FieldError::new(format!("calendars.{name}.{}", f.field), f.code, f.message)),
+            );
+        }
+    }
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
@@ -165,12 +177,14 @@ pub fn export(
     version: &str,
     label: Option<&Label>,
     description: Option<&Label>,
+    calendars: std::collections::BTreeMap<Slug, crate::calendar::CalendarDef>,
 ) -> Value {
     let pkg = PackageDef {
         package: package.clone(),
         version: version.to_string(),
         label: label.cloned(),
         description: description.cloned(),
+        calendars,
         app: {
             let mut a = app.clone();
             fill_keys(&mut a);
@@ -221,6 +235,8 @@ pub enum ElementKind {
     View,
     Form,
     Dashboard,
+    /// A business calendar of the tenant's (added when the tenant had none of its name).
+    Calendar,
 }
 
 /// How an element changes.

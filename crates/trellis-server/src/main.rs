@@ -768,6 +768,7 @@ async fn main() -> anyhow::Result<()> {
 /// answers the number of records.
 /// `trellis app plan` (a dry run) and `trellis app install`: the answer as a table, or as JSON.
 async fn install(config: &Config, args: InstallArgs, dry_run: bool) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
     use trellis_engine::apps::packages::InstallOptions;
     let text =
         std::fs::read_to_string(&args.file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
@@ -798,14 +799,14 @@ async fn install(config: &Config, args: InstallArgs, dry_run: bool) -> anyhow::R
         anyhow::anyhow!("{}{}", e.detail, fields.concat())
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        return print_out(&format!("{}\n", serde_json::to_string_pretty(&out)?));
     }
+    let mut text = String::new();
     let from = out
         .from_version
         .as_deref()
         .map_or("new app".to_string(), |v| format!("from {v}"));
-    println!("{} {} as app '{}' ({from})", out.package, out.version, out.app);
+    let _ = writeln!(text, "{} {} as app '{}' ({from})", out.package, out.version, out.app);
     for c in &out.changes {
         let what = match &c.entity {
             Some(e) => format!("{e}.{}", c.name),
@@ -822,15 +823,16 @@ async fn install(config: &Config, args: InstallArgs, dry_run: bool) -> anyhow::R
         if let Some(r) = c.rows {
             line.push_str(&format!(" [{r} records]"));
         }
-        println!("{line}");
+        let _ = writeln!(text, "{line}");
     }
     for s in &out.plan {
         let rows = s.rows.map(|r| format!(" [{r} records]")).unwrap_or_default();
         let loss = if s.may_lose_data { " (may lose data)" } else { "" };
-        println!("  step     {}{rows}{loss}", s.detail);
+        let _ = writeln!(text, "  step     {}{rows}{loss}", s.detail);
     }
     for c in &out.conflicts {
-        println!(
+        let _ = writeln!(
+            text,
             "  conflict {} (kept the {}'s)",
             c.path,
             if c.kept == trellis_core::merge::Prefer::Package {
@@ -840,7 +842,8 @@ async fn install(config: &Config, args: InstallArgs, dry_run: bool) -> anyhow::R
             }
         );
     }
-    println!(
+    let _ = writeln!(
+        text,
         "{}",
         match (dry_run, out.applied) {
             (true, _) => "Plan only: nothing was changed.".to_string(),
@@ -851,7 +854,15 @@ async fn install(config: &Config, args: InstallArgs, dry_run: bool) -> anyhow::R
             (false, false) => "Nothing to change.".to_string(),
         }
     );
-    Ok(())
+    print_out(&text)
+}
+
+/// Writes a command's answer to standard output; a reader that stops early (`| head`) is no error.
+fn print_out(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 async fn export_to(

@@ -2663,7 +2663,7 @@ export interface components {
          * @description What kind of element a [`ElementChange`] is about.
          * @enum {string}
          */
-        ElementKind: "entity" | "field" | "role" | "rule" | "view" | "form" | "dashboard";
+        ElementKind: "entity" | "field" | "role" | "rule" | "view" | "form" | "dashboard" | "calendar";
         /** @description What the caller may do with one entity of an app. */
         EntityAccess: {
             rights: components["schemas"]["EntityRights"];
@@ -4164,6 +4164,13 @@ export interface components {
             description?: components["schemas"]["Label"];
             /** @description The app it installs. */
             app: components["schemas"]["AppDef"];
+            /**
+             * @description The business calendars its pipelines' SLAs count on, by name (`calendar.schema.json`):
+             *     installing creates the ones the tenant lacks and leaves the tenant's own as they are.
+             */
+            calendars?: {
+                [key: string]: components["schemas"]["CalendarDef"];
+            };
         };
         /**
          * @description What the caller may do with the records of a page (`rights` of a list asked with

@@ -126,6 +126,32 @@ fn app_out(row: &AppRow, def: AppDef) -> AppOut {
     }
 }
 
+/// What an install from a package stores beside the app, in the same transaction: the package
+/// record, and the business calendars the package brings that the tenant lacks (name, JSON).
+#[derive(Debug, Clone)]
+pub(crate) struct Recording {
+    pub origin: AppPackageRow,
+    pub calendars: Vec<(Slug, String)>,
+}
+
+impl Recording {
+    async fn store<C: trellis_store::Writes>(&self, tx: &C, tenant_id: &str, app_id: &str) -> Result<(), Error> {
+        let mut origin = self.origin.clone();
+        origin.app_id = app_id.to_string();
+        trellis_store::packages::put(tx, &origin).await?;
+        let now = trellis_core::value::now_micros();
+        for (name, text) in &self.calendars {
+            trellis_store::directory::put_calendar(tx, tenant_id, name.as_str(), text, now).await?;
+        }
+        Ok(())
+    }
+
+    fn calendar_names(r: Option<&Recording>) -> Vec<&str> {
+        r.map(|r| r.calendars.iter().map(|(n, _)| n.as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Whether a stored package record says what `new` says (times aside).
 fn same_origin(stored: Option<&AppPackageRow>, new: &AppPackageRow) -> bool {
     stored.is_some_and(|s| {
@@ -233,14 +259,15 @@ impl Engine {
         &self,
         ctx: &TenantCtx,
         mut def: AppDef,
-        origin: Option<AppPackageRow>,
+        recording: Option<Recording>,
         dry_run: bool,
     ) -> Result<(AppOut, Vec<StepSummary>), Error> {
         ctx.require_admin()?;
         // A new app has no storage yet: every id is the server's to give.
         reissue_new_ids(None, &mut def);
         validate_whole(&def, &self.rules)?;
-        self.check_calendars(&self.db.read, ctx, &def).await?;
+        self.check_calendars(&self.db.read, ctx, &def, &Recording::calendar_names(recording.as_ref()))
+            .await?;
         // Scripts compile now, so a definition whose scripts do not compile is never stored.
         let id = uuid::Uuid::now_v7().to_string();
         let loaded = LoadedApp::load(&self.rules, &id, def.clone(), 1)?;
@@ -266,9 +293,8 @@ impl Engine {
         system::insert_app_version(&tx, &row.id, 1, &definition, Some(ctx.user_id()), now).await?;
         ddl::apply(&tx, &steps, false).await?;
         crate::automation::schedule::sync_cron(&tx, ctx.tenant_id(), &row.id, &def).await?;
-        if let Some(mut origin) = origin {
-            origin.app_id = row.id.clone();
-            trellis_store::packages::put(&tx, &origin).await?;
+        if let Some(r) = &recording {
+            r.store(&tx, ctx.tenant_id(), &row.id).await?;
         }
         let created = serde_json::json!({"name": row.name, "version": 1});
         crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, EventKind::AppCreated, created).await?;
@@ -328,7 +354,7 @@ impl Engine {
         app: &str,
         opts: ChangeOptions,
         edit: F,
-        origin: Option<AppPackageRow>,
+        recording: Option<Recording>,
     ) -> Result<ChangeOut, Error>
     where
         F: FnOnce(&mut AppDef) -> Result<(), Error>,
@@ -357,7 +383,8 @@ impl Engine {
         let as_json = serde_json::to_value(&new).map_err(|e| Error::internal(e.to_string()))?;
         parse_app(&as_json)?;
         validate_whole(&new, &self.rules)?;
-        self.check_calendars(&tx, ctx, &new).await?;
+        self.check_calendars(&tx, ctx, &new, &Recording::calendar_names(recording.as_ref()))
+            .await?;
         let loaded = LoadedApp::load(&self.rules, &row.id, new.clone(), row.version + 1)?;
         let mut steps = plan(Some(&old), &new);
         // Every difference must be stored, even one the plan has no words for.
@@ -374,11 +401,12 @@ impl Engine {
         }
         if steps.is_empty() {
             let mut applied = false;
-            if let Some(origin) = &origin
+            if let Some(r) = &recording
                 && !opts.dry_run
-                && !same_origin(trellis_store::packages::of_app(&tx, &row.id).await?.as_ref(), origin)
+                && (!same_origin(trellis_store::packages::of_app(&tx, &row.id).await?.as_ref(), &r.origin)
+                    || !r.calendars.is_empty())
             {
-                trellis_store::packages::put(&tx, origin).await?;
+                r.store(&tx, ctx.tenant_id(), &row.id).await?;
                 tx.commit().await.map_err(StoreError::from)?;
                 applied = true;
             }
@@ -421,8 +449,8 @@ impl Engine {
             ));
         }
         system::insert_app_version(&tx, &row.id, next.version, &definition, Some(ctx.user_id()), now).await?;
-        if let Some(origin) = &origin {
-            trellis_store::packages::put(&tx, origin).await?;
+        if let Some(r) = &recording {
+            r.store(&tx, ctx.tenant_id(), &row.id).await?;
         }
         let changed = serde_json::json!({"from_version": row.version, "version": next.version, "plan": summary});
         crate::audit::write(&tx, ctx, &row.id, "$app", &row.id, EventKind::AppChanged, changed).await?;
@@ -678,12 +706,14 @@ impl Engine {
         conn: &C,
         ctx: &TenantCtx,
         def: &AppDef,
+        coming: &[&str],
     ) -> Result<(), Error> {
         let mut errors = Vec::new();
         for e in &def.entities {
             let Some(p) = &e.pipeline else { continue };
             for (i, s) in p.stages.iter().enumerate() {
                 if let Some(name) = s.sla.as_ref().and_then(|x| x.calendar.as_ref())
+                    && !coming.contains(&name.as_str())
                     && trellis_store::directory::calendar(conn, ctx.tenant_id(), name.as_str())
                         .await?
                         .is_none()

@@ -16,7 +16,7 @@ use trellis_core::{Error, FieldError, Slug};
 use trellis_store::packages::{self as stored, AppPackageRow};
 use trellis_store::{ddl, system};
 
-use super::ChangeOptions;
+use super::{ChangeOptions, Recording};
 use crate::Engine;
 use crate::compiled::parse_stored;
 use crate::context::TenantCtx;
@@ -154,6 +154,27 @@ impl Engine {
         let theirs = package::app_of(&pkg, Some(&name));
         let version = pkg.version.clone();
         let now = trellis_core::value::now_micros();
+        // The calendars the package brings that the tenant lacks; the tenant's own stay.
+        let mut calendars = Vec::new();
+        let mut calendar_changes = Vec::new();
+        for (cal, def) in &pkg.calendars {
+            if trellis_store::directory::calendar(&self.db.read, ctx.tenant_id(), cal.as_str())
+                .await?
+                .is_none()
+            {
+                let text = serde_json::to_string(def).map_err(|e| Error::internal(e.to_string()))?;
+                calendars.push((cal.clone(), text));
+                calendar_changes.push(ElementChange {
+                    kind: ElementKind::Calendar,
+                    change: ChangeKind::Added,
+                    name: cal.to_string(),
+                    entity: None,
+                    from: None,
+                    key: None,
+                    rows: None,
+                });
+            }
+        }
         let row = system::app_by_name(&self.db.read, ctx.tenant_id(), name.as_str()).await?;
         let Some(row) = row else {
             let origin = AppPackageRow {
@@ -167,8 +188,10 @@ impl Engine {
                 updated_at: now,
             };
             let (out, plan) = self
-                .create_app_recording(ctx, theirs.clone(), Some(origin), opts.dry_run)
+                .create_app_recording(ctx, theirs.clone(), Some(Recording { origin, calendars }), opts.dry_run)
                 .await?;
+            let mut changes = calendar_changes;
+            changes.extend(package::element_changes(None, &theirs));
             return Ok(InstallOut {
                 app: name.to_string(),
                 package: pkg.package.to_string(),
@@ -176,7 +199,7 @@ impl Engine {
                 from_version: None,
                 applied: !opts.dry_run,
                 app_version: if opts.dry_run { 0 } else { out.version },
-                changes: package::element_changes(None, &theirs),
+                changes,
                 conflicts: Vec::new(),
                 plan,
             });
@@ -256,10 +279,11 @@ impl Engine {
                     *def = merged.app.clone();
                     Ok(())
                 },
-                Some(origin),
+                Some(Recording { origin, calendars }),
             )
             .await?;
-        let mut changes = package::element_changes(Some(&ours), &merged.app);
+        let mut changes = calendar_changes;
+        changes.extend(package::element_changes(Some(&ours), &merged.app));
         for k in &merged.kept {
             let Some(entity) = ours.entity(&k.entity) else { continue };
             let field = k.field.as_deref().and_then(|f| entity.field(f));
@@ -333,12 +357,29 @@ impl Engine {
             }
             None => record.as_ref().map_or("1.0.0".to_string(), |r| r.version.clone()),
         };
+        // The calendars its SLAs count on, as the tenant has them now.
+        let mut calendars = std::collections::BTreeMap::new();
+        for e in &def.entities {
+            for stage in e.pipeline.iter().flat_map(|p| &p.stages) {
+                let Some(cal) = stage.sla.as_ref().and_then(|s| s.calendar.as_ref()) else {
+                    continue;
+                };
+                if let Some(text) =
+                    trellis_store::directory::calendar(&self.db.read, ctx.tenant_id(), cal.as_str()).await?
+                {
+                    let c: trellis_core::calendar::CalendarDef =
+                        serde_json::from_str(&text).map_err(|e| Error::internal(e.to_string()))?;
+                    calendars.insert(cal.clone(), c);
+                }
+            }
+        }
         let v = package::export(
             &def,
             &pname,
             &version,
             base.as_ref().and_then(|b| b.label.as_ref()),
             base.as_ref().and_then(|b| b.description.as_ref()),
+            calendars,
         );
         Ok(package::canonical_text(&v))
     }

@@ -427,3 +427,68 @@ on_both!(
     packages_that_cannot_install_are_refused_and_write_nothing,
     members_can_neither_install_nor_export_and_secrets_stay_masked,
 );
+
+/// A package brings the business calendars its SLAs count on: installing creates the ones the
+/// tenant lacks and leaves the tenant's own; the export carries them.
+async fn a_package_brings_its_calendars_and_keeps_the_tenants(backend: Backend) {
+    let app = spawn(backend).await;
+    let hours = |from: &str| json!({"mon": [[from, "18:00"]], "tue": [[from, "18:00"]]});
+    let mut p = v1();
+    p["calendars"] = json!({
+        "office": {"timezone": "Asia/Shanghai", "hours": hours("09:00")},
+        "support": {"timezone": "Asia/Shanghai", "hours": hours("08:00")}
+    });
+    p["app"]["entities"][0]["pipeline"] = json!({
+        "stages": [
+            {"key": "new", "label": label("新", "New"), "sla": {"hours": 2, "calendar": "office"}},
+            {"key": "done", "label": label("完成", "Done"), "kind": "won", "sla": {"hours": 8, "calendar": "support"}}],
+        "transitions": [{"from": ["new"], "to": "done"}]
+    });
+    // The tenant has its own `support` calendar already.
+    let own = json!({"timezone": "Europe/Berlin", "hours": hours("10:00")});
+    app.put("/api/v1/calendars/support", own.clone()).await.expect(201);
+
+    let plan = app
+        .post("/api/v1/apps/import?dry_run=true", p.clone())
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        change(&plan, "calendar", "office").is_some_and(|c| c["change"] == "added"),
+        "{plan}"
+    );
+    assert!(
+        change(&plan, "calendar", "support").is_none(),
+        "the tenant's stays: {plan}"
+    );
+    app.get("/api/v1/calendars/office")
+        .await
+        .expect_problem(404, "not_found");
+
+    app.post("/api/v1/apps/import", p.clone()).await.expect(201);
+    let office = app.get("/api/v1/calendars/office").await.expect(200).body;
+    assert_eq!(office["timezone"], "Asia/Shanghai");
+    let support = app.get("/api/v1/calendars/support").await.expect(200).body;
+    assert_eq!(support["timezone"], "Europe/Berlin", "{support}");
+    let again = app.post("/api/v1/apps/import", p).await.expect(200).body;
+    assert_eq!(again["applied"], json!(false), "{again}");
+
+    // The export carries the calendars as the tenant has them.
+    let v: Value = trellis_tests::serde_json::from_str(&export(&app, "crm").await).unwrap();
+    assert_eq!(v["calendars"]["office"]["timezone"], "Asia/Shanghai");
+    assert_eq!(v["calendars"]["support"]["timezone"], "Europe/Berlin");
+    // A calendar that does not compile is named at its place.
+    let mut bad = v1();
+    bad["calendars"] = json!({"office": {"timezone": "Mars/Olympus", "hours": {}}});
+    let r = app
+        .post("/api/v1/apps/import?app=crm_b", bad)
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(
+        r.errors().iter().any(|(f, _)| f.starts_with("calendars.office")),
+        "{}",
+        r.text
+    );
+}
+
+on_both!(a_package_brings_its_calendars_and_keeps_the_tenants);
