@@ -5,9 +5,10 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", "/var/tmp/trellis-target")
 target := CARGO_TARGET_DIR
 
-# Build the web UI and run Trellis on 127.0.0.1:8080 with SQLite under ./data.
+# Build the web UI and run Trellis on 127.0.0.1:8080 with SQLite under ./data; a fresh data
+# directory gets the sales and store templates (TRELLIS_DEMO=false: an empty one).
 run: ui
-    cargo run --release -p trellis-server -- serve
+    TRELLIS_DEMO=${TRELLIS_DEMO:-true} cargo run --release -p trellis-server -- serve
 
 # Every test: the generated UI client is current, web-ui unit tests, Rust unit and black-box tests on SQLite and PostgreSQL, the browser test, API fuzzing.
 test: gen-check ui-test ui

@@ -190,6 +190,7 @@ async fn spawn_on(
         allow_private_outbound: true,
         sessions: Default::default(),
         cache_ttl: trellis_engine::access::DEFAULT_CACHE_TTL,
+        demo: false,
     };
     change(&mut settings);
     let running = trellis_server::start(settings).await.expect("node starts");

@@ -75,6 +75,8 @@ fn api_app() -> (
                 .service(apps::list_apps)
                 .service(apps::create_app)
                 .service(packages::install_package)
+                .service(packages::list_templates)
+                .service(packages::install_template)
                 .service(docs::app_openapi)
                 .service(apps::get_app)
                 .service(apps::patch_app)

@@ -40,6 +40,7 @@ pub const KEYS: &[&str] = &[
     "allow_private_outbound",
     "session_idle_minutes",
     "session_max_hours",
+    "demo",
     "log",
     "log_format",
 ];
@@ -89,6 +90,8 @@ pub struct Config {
     pub session_idle_minutes: u64,
     /// Hours a login session lasts at most.
     pub session_max_hours: u64,
+    /// Whether a fresh database gets the shipped templates installed (`just run` sets it).
+    pub demo: bool,
     /// Log filter (`RUST_LOG` syntax); default [`DEFAULT_LOG`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
@@ -109,6 +112,7 @@ impl Default for Config {
             allow_private_outbound: false,
             session_idle_minutes: 12 * 60,
             session_max_hours: 7 * 24,
+            demo: false,
             log: None,
             log_format: LogFormat::Text,
         }
@@ -204,6 +208,7 @@ impl Config {
                 max: Duration::from_secs(self.session_max_hours.saturating_mul(3600)),
             },
             cache_ttl: trellis_engine::access::DEFAULT_CACHE_TTL,
+            demo: self.demo,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Settings {
     /// How long the node keeps the teams and roles it read (the longest another node's change
     /// to them takes to show here).
     pub cache_ttl: Duration,
+    /// Install the shipped templates into the first tenant when the database was fresh.
+    pub demo: bool,
 }
 
 /// A running node.
@@ -110,6 +112,21 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .bootstrap(settings.admin_email.as_deref(), settings.admin_password.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.detail))?;
+    if settings.demo
+        && let Some(b) = &bootstrapped
+    {
+        let admin = engine
+            .cli_caller(&b.tenant, Some(&b.email))
+            .await
+            .map_err(|e| anyhow::anyhow!("demo: {}", e.detail))?;
+        for out in engine
+            .install_demo(&admin)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo: {}", e.detail))?
+        {
+            tracing::info!(app = %out.app, package = %out.package, version = %out.version, "installed a template");
+        }
+    }
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let addr = listener.local_addr()?;
     let server = trellis_api::serve(engine.clone(), listener, settings.workers.max(1))?;

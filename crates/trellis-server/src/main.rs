@@ -103,6 +103,11 @@ struct NodeArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     #[serde(skip_serializing_if = "Option::is_none")]
     session_max_hours: Option<u64>,
+    /// On a fresh database, install the shipped templates (sales management, store sales) into
+    /// the first tenant [env: TRELLIS_DEMO] [default: false; `just run` turns it on].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    demo: Option<bool>,
 }
 
 #[derive(Subcommand)]

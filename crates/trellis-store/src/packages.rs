@@ -101,3 +101,13 @@ pub async fn delete_for_app<C: crate::Writes>(c: &C, app_id: &str) -> Result<(),
     .await?;
     Ok(())
 }
+
+/// The package records of a tenant's apps.
+pub async fn of_tenant<C: crate::Reads>(c: &C, tenant_id: &str) -> Result<Vec<AppPackageRow>, StoreError> {
+    let q = Query::select()
+        .columns(COLS)
+        .from(SysAppPackages::Table)
+        .and_where(Expr::col(SysAppPackages::TenantId).eq(tenant_id))
+        .to_owned();
+    rows::all(c, &q).await
+}

@@ -1667,6 +1667,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The templates Trellis ships (the sales management and store sales apps), each with the
+         *     tenant's apps installed from it. Administrators only.
+         */
+        get: operations["list_templates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/templates/{package}/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Install a shipped template (as `POST /apps/import` with its package): `dry_run=true` answers
+         *     the plan the gallery previews.
+         */
+        post: operations["install_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -3547,6 +3587,11 @@ export interface components {
             /** @description The table steps, with the records each destructive one touches. */
             plan: components["schemas"]["StepSummary"][];
         };
+        /** @description An app of the tenant's installed from a template. */
+        InstalledApp: {
+            app: string;
+            version: string;
+        };
         /** @description One action of a run, as a durable job. */
         JobOut: {
             id: string;
@@ -3901,6 +3946,25 @@ export interface components {
                 members: string[];
                 /** Format: date-time */
                 created_at: string;
+            }[];
+        };
+        /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
+        List_TemplateOut: {
+            data: {
+                /** @description The package's name: the template's id. */
+                package: string;
+                version: string;
+                label?: components["schemas"]["Label"];
+                description?: components["schemas"]["Label"];
+                /** @description The app name it installs as by default. */
+                app: string;
+                entities: number;
+                roles: number;
+                rules: number;
+                views: number;
+                dashboards: number;
+                /** @description The tenant's apps installed from it, with the version each is at. */
+                installed: components["schemas"]["InstalledApp"][];
             }[];
         };
         /** @description A list answer: `{"data": [...]}` (room for paging fields beside `data` later). */
@@ -4919,6 +4983,23 @@ export interface components {
             name: string;
             /** @description Id or name of the team above it. */
             parent?: string | null;
+        };
+        /** @description A template as the gallery shows it. */
+        TemplateOut: {
+            /** @description The package's name: the template's id. */
+            package: string;
+            version: string;
+            label?: components["schemas"]["Label"];
+            description?: components["schemas"]["Label"];
+            /** @description The app name it installs as by default. */
+            app: string;
+            entities: number;
+            roles: number;
+            rules: number;
+            views: number;
+            dashboards: number;
+            /** @description The tenant's apps installed from it, with the version each is at. */
+            installed: components["schemas"]["InstalledApp"][];
         };
         /** @description The caller's tenant. */
         TenantBody: {
@@ -16471,6 +16552,178 @@ export interface operations {
             };
             /** @description The URL is longer than the server accepts */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Templates */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_TemplateOut"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's headers are larger than the server accepts */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    install_template: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Install as this app (default: the package's app name); the same package installs under
+                 *     several names.
+                 */
+                app?: string;
+                /**
+                 * @description Plan only: what would be added, changed, renamed, removed and kept, and the conflicts;
+                 *     nothing is stored.
+                 */
+                dry_run?: boolean;
+                /**
+                 * @description Drop the entities and fields the package removes, with their records or values; without
+                 *     it they stay (listed as kept).
+                 */
+                allow_data_loss?: boolean;
+                /** @description Whose value a property both the tenant and the package changed keeps (default: tenant). */
+                prefer?: components["schemas"]["Prefer"];
+            };
+            header?: never;
+            path: {
+                /** @description The template's package name. */
+                package: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan (a dry run, an upgrade, or nothing to do) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstallOut"];
+                };
+            };
+            /** @description A new app was installed */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstallOut"];
+                };
+            };
+            /** @description The request is malformed: a body that is not JSON, a bad query parameter or If-Match */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (a bearer token or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than the server accepts */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,6 +14,9 @@ export type LoginResponse = Schemas['LoginResponse'];
 export type App = Schemas['AppOut'];
 /** An app's definition, as it is created. */
 export type AppDef = Schemas['AppDef'];
+export type Template = Schemas['TemplateOut'];
+export type InstallOut = Schemas['InstallOut'];
+export type ElementChange = Schemas['ElementChange'];
 export type EntityDef = Schemas['EntityDef'];
 export type FieldDef = Schemas['FieldDef'];
 export type FieldType = Schemas['FieldType'];

@@ -1,13 +1,14 @@
 import { useState } from 'react';
 import { Alert, Button, Card, Col, Empty, Row, Space, Tag, Tooltip, Typography } from 'antd';
-import { AppstoreOutlined, DatabaseOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
+import { AppstoreAddOutlined, AppstoreOutlined, DatabaseOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
 import { toProblem, type App } from '../api';
 import { useApps } from '../api/queries/apps';
 import { useSession } from '../auth';
-import { Link } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 import { useCaller } from './queries';
 import { readableEntities, type Caller } from './rights';
 import { CreateAppModal } from './CreateAppModal';
+import { TemplatesModal } from './TemplatesModal';
 import { formatDateTime, localize, useI18n } from '../i18n';
 
 function AppCard({ app, caller }: { app: App; caller: Caller }) {
@@ -83,13 +84,23 @@ export function AppsPage() {
   const apps = query.data ?? null;
   const error = query.error ? toProblem(query.error) : null;
   const [creating, setCreating] = useState(false);
+  const [gallery, setGallery] = useState(false);
+  const navigate = useNavigate();
 
   const reload = () => void query.refetch();
 
-  const newAppButton = user.is_admin ? (
-    <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)} data-testid="new-app">
-      {t('apps.new')}
+  const templatesButton = (
+    <Button icon={<AppstoreAddOutlined />} onClick={() => setGallery(true)} data-testid="templates-open">
+      {t('templates.open')}
     </Button>
+  );
+  const newAppButton = user.is_admin ? (
+    <>
+      {templatesButton}
+      <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)} data-testid="new-app">
+        {t('apps.new')}
+      </Button>
+    </>
   ) : null;
 
   let body;
@@ -120,9 +131,14 @@ export function AppsPage() {
           }
         >
           {user.is_admin && (
-            <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
-              {t('apps.new')}
-            </Button>
+            <Space>
+              <Button type="primary" icon={<AppstoreAddOutlined />} onClick={() => setGallery(true)}>
+                {t('templates.open')}
+              </Button>
+              <Button icon={<PlusOutlined />} onClick={() => setCreating(true)}>
+                {t('apps.new')}
+              </Button>
+            </Space>
           )}
         </Empty>
       </Card>
@@ -184,6 +200,18 @@ export function AppsPage() {
       )}
 
       {body}
+
+      {user.is_admin && (
+        <TemplatesModal
+          open={gallery}
+          onClose={() => setGallery(false)}
+          onInstalled={(out) => {
+            setGallery(false);
+            // The new app opens at once (its first entity, as the apps page would).
+            if (out.applied) void navigate(`/apps/${out.app}`);
+          }}
+        />
+      )}
 
       {user.is_admin && (
         <CreateAppModal

@@ -8,6 +8,7 @@ import { BUCKET_UNITS, UNIT_LABEL } from '../grid/groupModel';
 import { BLOCKER_KIND_LABEL, blockerKind } from '../record/blockers';
 import { RUN_STATUS_LABEL } from '../record/queries';
 import { SLA_LABEL, slaState } from '../record/time';
+import { CHANGE_LABEL, KIND_LABEL } from '../apps/TemplatesModal';
 import { messages } from './i18n';
 
 const sources = import.meta.glob(['../**/*.{ts,tsx}', '!../**/*.test.{ts,tsx}', '!../api/schema.d.ts'], {
@@ -37,6 +38,8 @@ describe('messages chosen at run time', () => {
     sla: SLA_LABEL,
     blocker: BLOCKER_KIND_LABEL,
     run: RUN_STATUS_LABEL,
+    change: CHANGE_LABEL,
+    kind: KIND_LABEL,
   };
 
   it('exist in zh-CN and en-US for every value', () => {

@@ -6,10 +6,12 @@ use trellis_core::merge::Prefer;
 use trellis_core::package::PackageDef;
 use trellis_engine::Engine;
 use trellis_engine::apps::packages::{InstallOptions, InstallOut};
+use trellis_engine::apps::templates::TemplateOut;
 use utoipa::IntoParams;
 
 use crate::extract::{Admin, JsonObject};
 use crate::problem::{ApiResult, Problem};
+use crate::routes::List;
 
 /// How a package is installed.
 #[derive(Deserialize, IntoParams, Default)]
@@ -56,26 +58,74 @@ pub async fn install_package(
     q: web::Query<InstallQuery>,
     body: JsonObject,
 ) -> ApiResult<HttpResponse> {
-    let q = q.into_inner();
     let out = engine
-        .install_package(
-            &caller.0,
-            &body,
-            InstallOptions {
-                app: q.app,
-                dry_run: q.dry_run,
-                allow_data_loss: q.allow_data_loss,
-                prefer: q.prefer,
-            },
-        )
+        .install_package(&caller.0, &body, q.into_inner().options())
         .await?;
+    Ok(installed(out))
+}
+
+impl InstallQuery {
+    fn options(self) -> InstallOptions {
+        InstallOptions {
+            app: self.app,
+            dry_run: self.dry_run,
+            allow_data_loss: self.allow_data_loss,
+            prefer: self.prefer,
+        }
+    }
+}
+
+/// 201 when a new app was installed, else 200.
+fn installed(out: InstallOut) -> HttpResponse {
     let created = out.applied && out.from_version.is_none();
-    Ok(if created {
+    if created {
         HttpResponse::Created()
     } else {
         HttpResponse::Ok()
     }
-    .json(out))
+    .json(out)
+}
+
+/// The templates Trellis ships (the sales management and store sales apps), each with the
+/// tenant's apps installed from it. Administrators only.
+#[utoipa::path(
+    tag = "apps",
+    responses(
+        (status = 200, description = "Templates", body = List<TemplateOut>),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem)
+    )
+)]
+#[get("/templates")]
+pub async fn list_templates(engine: web::Data<Engine>, Admin(caller): Admin) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(List::of(engine.list_templates(&caller.0).await?)))
+}
+
+/// Install a shipped template (as `POST /apps/import` with its package): `dry_run=true` answers
+/// the plan the gallery previews.
+#[utoipa::path(
+    tag = "apps",
+    params(("package" = String, Path, description = "The template's package name."), InstallQuery),
+    responses(
+        (status = 200, description = "The plan (a dry run, an upgrade, or nothing to do)", body = InstallOut),
+        (status = 201, description = "A new app was installed", body = InstallOut),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/templates/{package}/install")]
+pub async fn install_template(
+    engine: web::Data<Engine>,
+    Admin(caller): Admin,
+    package: web::Path<String>,
+    q: web::Query<InstallQuery>,
+) -> ApiResult<HttpResponse> {
+    let out = engine
+        .install_template(&caller.0, &package, q.into_inner().options())
+        .await?;
+    Ok(installed(out))
 }
 
 /// What an exported package is called.

@@ -7,6 +7,7 @@ pub mod packages;
 pub mod parts;
 mod pipeline;
 pub mod rules;
+pub mod templates;
 
 use std::sync::Arc;
 use trellis_core::error::FieldCode;

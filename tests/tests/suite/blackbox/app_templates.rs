@@ -5,7 +5,7 @@
 
 use reqwest::Method;
 use trellis_tests::serde_json::{self, Value, json};
-use trellis_tests::{Backend, TestApp, on_both, spawn};
+use trellis_tests::{Backend, TestApp, on_both, spawn, spawn_with};
 
 fn template(dir: &str) -> Value {
     let path = format!("{}/../examples/{dir}/package.json", env!("CARGO_MANIFEST_DIR"));
@@ -149,7 +149,87 @@ async fn the_store_template_installs_and_every_view_and_dashboard_runs(backend: 
     check_template(&app, "store-sales", "store").await;
 }
 
+/// The gallery's routes: the templates listed with where each is installed, a plan, an install
+/// under a name of the caller's; members (whatever their role hides) are refused.
+async fn the_gallery_lists_plans_and_installs_templates_for_administrators(backend: Backend) {
+    let app = spawn(backend).await;
+    let list = app.get("/api/v1/templates").await.expect(200).body;
+    let names: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["package"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sales_management", "store_sales"]);
+    let sales = &list["data"][0];
+    assert_eq!(
+        (sales["app"].as_str(), sales["entities"].as_u64()),
+        (Some("sales"), Some(11))
+    );
+    assert_eq!(sales["installed"], json!([]));
+    assert_eq!(sales["label"]["zh"], "销售管理");
+
+    let plan = app
+        .post(
+            "/api/v1/templates/sales_management/install?app=crm&dry_run=true",
+            json!({}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (plan["app"].as_str(), plan["applied"].as_bool()),
+        (Some("crm"), Some(false))
+    );
+    app.get("/api/v1/apps/crm").await.expect_problem(404, "not_found");
+    app.post("/api/v1/templates/sales_management/install?app=crm", json!({}))
+        .await
+        .expect(201);
+    let list = app.get("/api/v1/templates").await.expect(200).body;
+    assert_eq!(
+        list["data"][0]["installed"],
+        json!([{"app": "crm", "version": "1.0.0"}])
+    );
+    app.post("/api/v1/templates/nothing_here/install", json!({}))
+        .await
+        .expect_problem(404, "not_found");
+
+    // A rep of the installed app, with fields hidden from them, may neither list nor install.
+    let (_, rep) = app.user("crm", "rita", Some("sales_rep")).await;
+    app.call_as(Some(&rep), Method::GET, "/api/v1/templates", None)
+        .await
+        .expect_problem(403, "permission_denied");
+    app.call_as(
+        Some(&rep),
+        Method::POST,
+        "/api/v1/templates/store_sales/install?app=mine",
+        Some(json!({})),
+    )
+    .await
+    .expect_problem(403, "permission_denied");
+    app.get("/api/v1/apps/mine").await.expect_problem(404, "not_found");
+}
+
+/// `serve --demo` (what `just run` sets) installs every template on a fresh database, with the
+/// calendar the sales template brings; without it a node starts empty.
+async fn a_demo_node_starts_with_both_templates(backend: Backend) {
+    let app = spawn_with(backend, |s| s.demo = true).await;
+    let apps = app.get("/api/v1/apps").await.expect(200).body;
+    let names: Vec<&str> = apps["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sales", "store"]);
+    app.get("/api/v1/calendars/business_hours").await.expect(200);
+    let plain = spawn(backend).await;
+    assert_eq!(plain.get("/api/v1/apps").await.expect(200).body["data"], json!([]));
+}
+
 on_both!(
+    the_gallery_lists_plans_and_installs_templates_for_administrators,
+    a_demo_node_starts_with_both_templates,
     the_sales_template_installs_and_every_view_and_dashboard_runs,
     the_store_template_installs_and_every_view_and_dashboard_runs,
 );
