@@ -23,13 +23,13 @@ pub const MAX_COLUMNS: u8 = 4;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormDef {
-    /// Stable name, unique in the app.
     /// Stable id of the element in the app package it came from: it survives renames, and
     /// package upgrades match elements by it ([`crate::package`]). None on elements made in
     /// the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub key: Option<crate::Slug>,
+    /// Stable name, unique in the app.
     pub name: Slug,
     pub label: Label,
     /// The entity whose records it edits.

@@ -76,7 +76,7 @@ pub fn parse_package(v: &Value) -> Result<PackageDef, Error> {
         if let Err(e) = crate::calendar::Calendar::compile(c) {
             errors.extend(
                 e.into_iter()
-                    .map(|f| FieldError::new(format!("calendars.{name}.{}", f.field), f.code, f.message)),
+                    .map(|fe| FieldError::new(format!("calendars.{name}.{}", fe.field), fe.code, fe.message)),
             );
         }
     }
@@ -271,6 +271,10 @@ pub struct ElementChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub key: Option<String>,
+    /// Its label (after the change; before it, for a removal), for people to read the plan by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub label: Option<Label>,
     /// The records (for a field: the records with a value) a removal deletes or a kept element
     /// holds.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -331,6 +335,10 @@ fn diff(kind: ElementKind, entity: Option<&str>, old: &[Element], new: &[Element
             (Some(o), Some(n)) if o.body != n.body => (ChangeKind::Changed, n.name, None, n.key.or(o.key)),
             _ => continue,
         };
+        let label = n
+            .or(o)
+            .and_then(|e| e.body.get("label"))
+            .and_then(|l| serde_json::from_value::<Label>(l.clone()).ok());
         out.push(ElementChange {
             kind,
             change,
@@ -338,6 +346,7 @@ fn diff(kind: ElementKind, entity: Option<&str>, old: &[Element], new: &[Element
             entity: entity.map(str::to_string),
             from: from.map(str::to_string),
             key: key.map(|k| k.to_string()),
+            label,
             rows: None,
         });
     }

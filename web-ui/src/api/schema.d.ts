@@ -2591,12 +2591,12 @@ export interface components {
         /** @description A dashboard of an app. */
         DashboardDef: {
             /**
-             * @description Stable name, unique in the app.
-             *     Stable id of the element in the app package it came from: it survives renames, and
+             * @description Stable id of the element in the app package it came from: it survives renames, and
              *     package upgrades match elements by it ([`crate::package`]). None on elements made in
              *     the tenant.
              */
             key?: components["schemas"]["Slug"];
+            /** @description Stable name, unique in the app. */
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             description?: components["schemas"]["Label"];
@@ -2692,6 +2692,8 @@ export interface components {
             from?: string;
             /** @description Its package key. */
             key?: string;
+            /** @description Its label (after the change; before it, for a removal), for people to read the plan by. */
+            label?: components["schemas"]["Label"];
             /**
              * Format: int64
              * @description The records (for a field: the records with a value) a removal deletes or a kept element
@@ -3191,12 +3193,12 @@ export interface components {
         /** @description The layout of an entity's record form. */
         FormDef: {
             /**
-             * @description Stable name, unique in the app.
-             *     Stable id of the element in the app package it came from: it survives renames, and
+             * @description Stable id of the element in the app package it came from: it survives renames, and
              *     package upgrades match elements by it ([`crate::package`]). None on elements made in
              *     the tenant.
              */
             key?: components["schemas"]["Slug"];
+            /** @description Stable name, unique in the app. */
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             /** @description The entity whose records it edits. */
@@ -4021,12 +4023,12 @@ export interface components {
         List_ViewDef: {
             data: {
                 /**
-                 * @description Stable name, unique in the app.
-                 *     Stable id of the element in the app package it came from: it survives renames, and
+                 * @description Stable id of the element in the app package it came from: it survives renames, and
                  *     package upgrades match elements by it ([`crate::package`]). None on elements made in
                  *     the tenant.
                  */
                 key?: components["schemas"]["Slug"];
+                /** @description Stable name, unique in the app. */
                 name: components["schemas"]["Slug"];
                 label: components["schemas"]["Label"];
                 /** @description The entity whose records it shows. */
@@ -5395,12 +5397,12 @@ export interface components {
         /** @description A shared view of an entity's records. */
         ViewDef: {
             /**
-             * @description Stable name, unique in the app.
-             *     Stable id of the element in the app package it came from: it survives renames, and
+             * @description Stable id of the element in the app package it came from: it survives renames, and
              *     package upgrades match elements by it ([`crate::package`]). None on elements made in
              *     the tenant.
              */
             key?: components["schemas"]["Slug"];
+            /** @description Stable name, unique in the app. */
             name: components["schemas"]["Slug"];
             label: components["schemas"]["Label"];
             /** @description The entity whose records it shows. */

@@ -35,7 +35,7 @@ const CHANGE_COLORS: Record<ElementChange['change'], string> = {
 
 /** What an install adds, changes, renames, removes and keeps, element by element. */
 function Plan({ out }: { out: InstallOut }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const title = out.from_version
     ? t('templates.plan.upgrade', { from: out.from_version, version: out.version })
     : t('templates.plan', { version: out.version });
@@ -54,6 +54,7 @@ function Plan({ out }: { out: InstallOut }) {
               <Space size={6} wrap>
                 <Tag color={CHANGE_COLORS[c.change]}>{t(CHANGE_LABEL[c.change])}</Tag>
                 <Typography.Text type="secondary">{t(KIND_LABEL[c.kind])}</Typography.Text>
+                {c.label && <Typography.Text>{localize(c.label, lang)}</Typography.Text>}
                 <Typography.Text code>{c.entity ? `${c.entity}.${c.name}` : c.name}</Typography.Text>
                 {c.from && <Typography.Text type="secondary">← {c.from}</Typography.Text>}
               </Space>

@@ -171,6 +171,7 @@ impl Engine {
                     entity: None,
                     from: None,
                     key: None,
+                    label: None,
                     rows: None,
                 });
             }
@@ -301,6 +302,7 @@ impl Engine {
                 key: field
                     .map_or(entity.key.as_ref(), |f| f.key.as_ref())
                     .map(|k| k.to_string()),
+                label: Some(field.map_or(&entity.label, |f| &f.label).clone()),
                 rows: Some(rows),
             });
         }
